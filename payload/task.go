@@ -1,0 +1,132 @@
+package payload
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Task type names, as registered with asynq.
+const (
+	TypeSegment = "bulkinvite:segment"
+	TypeChunk   = "bulkinvite:chunk"
+)
+
+// TaskVersion is the version of the task payloads this build writes. A worker reads
+// every version from 1 up to TaskVersion, so a worker upgraded before its producers
+// keeps working; a payload from a newer producer is refused with ErrTaskVersion.
+const TaskVersion = 1
+
+// ErrTaskVersion is returned for a task payload whose version this build cannot read.
+var ErrTaskVersion = errors.New("unsupported task payload version")
+
+// Job is what every candidate of a batch shares: where to send them and how.
+type Job struct {
+	Target            Target `json:"target"`
+	InvitationMessage string `json:"invitation_message,omitempty"`
+	// SendInvite is passed to the vendor as is; nil leaves the vendor's default (true).
+	SendInvite *bool `json:"send_invite,omitempty"`
+	// Reinvite sends candidates even when the ledger has recorded a success for the
+	// same target.
+	Reinvite bool `json:"reinvite,omitempty"`
+}
+
+// TaskCandidate is a candidate inside a task, with its identity in the batch.
+type TaskCandidate struct {
+	// Seq is the candidate's position among the batch's accepted candidates, from 0.
+	// (batch id, Seq) identifies the candidate: its outcome is recorded once under it.
+	Seq int64 `json:"seq"`
+	// Row is the candidate's row in the source (1-based data row for files), for
+	// messages a person reads; 0 when unknown.
+	Row int64 `json:"row,omitempty"`
+	Candidate
+	// History carries the attempts of earlier batches for a replayed candidate.
+	History *History `json:"history,omitempty"`
+}
+
+// History is what a replayed candidate brings from the dead letter it was replayed from.
+type History struct {
+	DeadLetterID  string    `json:"dead_letter_id"`
+	BatchID       string    `json:"batch_id"`
+	Attempts      int       `json:"attempts"`
+	FirstFailedAt time.Time `json:"first_failed_at"`
+}
+
+// SegmentTask is a bounded slice of a batch, written by the producer. A worker splits
+// it into ChunkTasks.
+type SegmentTask struct {
+	V          int             `json:"v"`
+	BatchID    string          `json:"batch_id"`
+	Segment    int             `json:"segment"`
+	Job        Job             `json:"job"`
+	Candidates []TaskCandidate `json:"candidates"`
+}
+
+// ChunkTask is at most one API request's worth of candidates.
+type ChunkTask struct {
+	V          int             `json:"v"`
+	BatchID    string          `json:"batch_id"`
+	Segment    int             `json:"segment"`
+	Chunk      int             `json:"chunk"`
+	Job        Job             `json:"job"`
+	Candidates []TaskCandidate `json:"candidates"`
+}
+
+// SegmentTaskID is the asynq task id of a batch's segment: deterministic, so that a
+// producer run again enqueues nothing twice.
+func SegmentTaskID(batchID string, segment int) string {
+	return fmt.Sprintf("bi:%s:s%d", batchID, segment)
+}
+
+// ChunkTaskID is the asynq task id of a segment's chunk: deterministic, so that a
+// segment handled twice enqueues nothing twice.
+func ChunkTaskID(batchID string, segment, chunk int) string {
+	return fmt.Sprintf("bi:%s:s%d:c%d", batchID, segment, chunk)
+}
+
+// DecodeSegmentTask reads a segment payload of any supported version.
+func DecodeSegmentTask(b []byte) (*SegmentTask, error) {
+	var t SegmentTask
+	if err := decodeTask(b, &t, &t.V); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("segment task: batch_id is empty")
+	}
+	return &t, nil
+}
+
+// DecodeChunkTask reads a chunk payload of any supported version.
+func DecodeChunkTask(b []byte) (*ChunkTask, error) {
+	var t ChunkTask
+	if err := decodeTask(b, &t, &t.V); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("chunk task: batch_id is empty")
+	}
+	if len(t.Candidates) == 0 {
+		return nil, fmt.Errorf("chunk task %s/%d/%d: no candidates", t.BatchID, t.Segment, t.Chunk)
+	}
+	return &t, nil
+}
+
+func decodeTask(b []byte, into any, v *int) error {
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("decode task payload: %w", err)
+	}
+	if *v < 1 || *v > TaskVersion {
+		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrTaskVersion, *v, TaskVersion)
+	}
+	return nil
+}
+
+// Candidates returns the plain candidates of ts, in order.
+func Candidates(ts []TaskCandidate) []Candidate {
+	out := make([]Candidate, len(ts))
+	for i, t := range ts {
+		out[i] = t.Candidate
+	}
+	return out
+}
