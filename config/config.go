@@ -1,0 +1,245 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+)
+
+// Config is every setting bulkinvite reads. The zero value is not useful: start from
+// Default and Load over it.
+type Config struct {
+	// RedisURL is where the queues and our own keys live (REDIS_URL):
+	// redis://[:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for Sentinel.
+	RedisURL string
+	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
+	Prefix string
+
+	// APIURL is the vendor's base URL (FLOWMINGO_API_URL).
+	APIURL string
+	// APIKey is read from FLOWMINGO_API_KEY, or from the file FLOWMINGO_API_KEY_FILE names.
+	APIKey flowmingo.APIKey
+	// APIKeyFile is the path the key was read from, if any.
+	APIKeyFile string
+	// RequestTimeout bounds one request to the API (BULKINVITE_REQUEST_TIMEOUT).
+	RequestTimeout time.Duration
+
+	// Rate is requests per second to the API, all workers together (BULKINVITE_RATE).
+	Rate float64
+	// Burst is how many requests may go at once above Rate (BULKINVITE_BURST).
+	Burst int
+	// CandidatesPerMinute caps candidates sent per minute, all workers together; 0 = no cap.
+	CandidatesPerMinute int
+	// MaxInFlight caps requests in flight per key, all workers together; 0 = the limiter's default.
+	MaxInFlight int
+	// Adaptive lowers the rate after repeated 429s and climbs back slowly.
+	Adaptive bool
+
+	// ChunkSize is the most candidates in one API request (BULKINVITE_CHUNK_SIZE).
+	ChunkSize int
+	// SegmentSize is the most candidates in one segment task the producer writes.
+	SegmentSize int
+	// Concurrency is chunk handlers per worker process (BULKINVITE_CONCURRENCY).
+	Concurrency int
+	// MaxAttempts is how many times a chunk is sent before its open candidates are
+	// dead-lettered as retries_exhausted (BULKINVITE_MAX_ATTEMPTS).
+	MaxAttempts int
+	// RetryMin and RetryMax are the floor and ceiling of the exponential backoff
+	// (BULKINVITE_RETRY_MIN, BULKINVITE_RETRY_MAX).
+	RetryMin, RetryMax time.Duration
+	// OnUnknown chooses what a reply lost after the vendor may have acted does:
+	// "retry" (at-least-once) or "deadletter" (at-most-once) (BULKINVITE_ON_UNKNOWN).
+	OnUnknown string
+	// LedgerTTL is how long a recorded success blocks a repeat invite to the same
+	// target (BULKINVITE_LEDGER_TTL).
+	LedgerTTL time.Duration
+	// ShutdownTimeout is how long a stopping worker waits for in-flight chunks before
+	// handing them back to the queue (BULKINVITE_SHUTDOWN_TIMEOUT).
+	ShutdownTimeout time.Duration
+	// BulkThreshold: batches with more accepted candidates than this go to the "bulk"
+	// queue, smaller ones to "default" (BULKINVITE_BULK_THRESHOLD).
+	BulkThreshold int
+	// QueueWeights are the asynq priorities of the queues "default", "bulk" and "replay"
+	// as "name=weight,..." (BULKINVITE_QUEUE_WEIGHTS).
+	QueueWeights string
+
+	// Tokens are the bearer tokens `serve` accepts (BULKINVITE_TOKENS, comma-separated,
+	// or BULKINVITE_TOKENS_FILE, one a line).
+	Tokens []string
+
+	// LogLevel is debug, info, warn or error (BULKINVITE_LOG_LEVEL).
+	LogLevel string
+	// LogFormat is auto (console on a TTY, JSON otherwise), json or console.
+	LogFormat string
+}
+
+// OnUnknown values.
+const (
+	OnUnknownRetry      = "retry"
+	OnUnknownDeadLetter = "deadletter"
+)
+
+// Default returns the documented defaults.
+func Default() Config {
+	return Config{
+		RedisURL:        "redis://127.0.0.1:6379/0",
+		Prefix:          "bulkinvite:",
+		APIURL:          flowmingo.DefaultBaseURL,
+		RequestTimeout:  30 * time.Second,
+		Rate:            5,
+		Burst:           5,
+		ChunkSize:       50,
+		SegmentSize:     1000,
+		Concurrency:     8,
+		MaxAttempts:     10,
+		RetryMin:        2 * time.Second,
+		RetryMax:        5 * time.Minute,
+		OnUnknown:       OnUnknownRetry,
+		LedgerTTL:       90 * 24 * time.Hour,
+		ShutdownTimeout: 30 * time.Second,
+		BulkThreshold:   5000,
+		QueueWeights:    "default=6,replay=3,bulk=1",
+		LogLevel:        "info",
+		LogFormat:       "auto",
+	}
+}
+
+// MaxChunkSize is the largest chunk we send in one request.
+const MaxChunkSize = 500
+
+// Validate checks every setting and names the first bad one with its env name.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(env, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
+	}
+	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
+		bad("REDIS_URL", "%v", err)
+	}
+	if c.Prefix == "" {
+		bad("BULKINVITE_PREFIX", "must not be empty")
+	}
+	if !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
+		bad("FLOWMINGO_API_URL", "must start with http:// or https://, got %q", c.APIURL)
+	}
+	if c.RequestTimeout <= 0 {
+		bad("BULKINVITE_REQUEST_TIMEOUT", "must be > 0, got %s", c.RequestTimeout)
+	}
+	if c.Rate <= 0 {
+		bad("BULKINVITE_RATE", "must be > 0 requests/s, got %v", c.Rate)
+	}
+	if c.Burst < 1 {
+		bad("BULKINVITE_BURST", "must be >= 1, got %d", c.Burst)
+	}
+	if c.CandidatesPerMinute < 0 {
+		bad("BULKINVITE_CANDIDATES_PER_MINUTE", "must be >= 0, got %d", c.CandidatesPerMinute)
+	}
+	if c.MaxInFlight < 0 {
+		bad("BULKINVITE_MAX_IN_FLIGHT", "must be >= 0, got %d", c.MaxInFlight)
+	}
+	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
+		bad("BULKINVITE_CHUNK_SIZE", "must be 1..%d, got %d", MaxChunkSize, c.ChunkSize)
+	}
+	if c.SegmentSize < c.ChunkSize {
+		bad("BULKINVITE_SEGMENT_SIZE", "must be >= BULKINVITE_CHUNK_SIZE (%d), got %d", c.ChunkSize, c.SegmentSize)
+	}
+	if c.Concurrency < 1 {
+		bad("BULKINVITE_CONCURRENCY", "must be >= 1, got %d", c.Concurrency)
+	}
+	if c.MaxAttempts < 1 {
+		bad("BULKINVITE_MAX_ATTEMPTS", "must be >= 1, got %d", c.MaxAttempts)
+	}
+	if c.RetryMin <= 0 {
+		bad("BULKINVITE_RETRY_MIN", "must be > 0, got %s", c.RetryMin)
+	}
+	if c.RetryMax < c.RetryMin {
+		bad("BULKINVITE_RETRY_MAX", "must be >= BULKINVITE_RETRY_MIN (%s), got %s", c.RetryMin, c.RetryMax)
+	}
+	if c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
+		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
+	}
+	if c.LedgerTTL <= 0 {
+		bad("BULKINVITE_LEDGER_TTL", "must be > 0, got %s", c.LedgerTTL)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("BULKINVITE_SHUTDOWN_TIMEOUT", "must be > 0, got %s", c.ShutdownTimeout)
+	}
+	if c.BulkThreshold < 0 {
+		bad("BULKINVITE_BULK_THRESHOLD", "must be >= 0, got %d", c.BulkThreshold)
+	}
+	if _, err := ParseQueueWeights(c.QueueWeights); err != nil {
+		bad("BULKINVITE_QUEUE_WEIGHTS", "%v", err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("BULKINVITE_LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "auto", "json", "console":
+	default:
+		bad("BULKINVITE_LOG_FORMAT", "must be auto, json or console, got %q", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// RequireAPIKey checks that a well-formed API key is set, for the commands that send.
+func (c *Config) RequireAPIKey() error {
+	if err := c.APIKey.Check(); err != nil {
+		return fmt.Errorf("FLOWMINGO_API_KEY: %w", err)
+	}
+	return nil
+}
+
+// Queue names, in the order their default weights are listed.
+const (
+	QueueDefault = "default"
+	QueueBulk    = "bulk"
+	QueueReplay  = "replay"
+)
+
+// ParseQueueWeights reads "default=6,replay=3,bulk=1". Every one of the three
+// queues must be listed with a weight >= 1.
+func ParseQueueWeights(s string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, w, ok := strings.Cut(part, "=")
+		if !ok {
+			return nil, fmt.Errorf("%q is not name=weight", part)
+		}
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(w), "%d", &n); err != nil || n < 1 {
+			return nil, fmt.Errorf("weight of %q must be a whole number >= 1, got %q", name, w)
+		}
+		name = strings.TrimSpace(name)
+		if name != QueueDefault && name != QueueBulk && name != QueueReplay {
+			return nil, fmt.Errorf("unknown queue %q (queues: default, bulk, replay)", name)
+		}
+		out[name] = n
+	}
+	for _, q := range []string{QueueDefault, QueueBulk, QueueReplay} {
+		if _, ok := out[q]; !ok {
+			return nil, fmt.Errorf("queue %q has no weight", q)
+		}
+	}
+	return out, nil
+}
+
+// readSecretFile reads a one-line secret file, trimming the final newline.
+func readSecretFile(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

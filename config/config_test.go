@@ -1,0 +1,180 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	if err := os.WriteFile(file, []byte("rate: 7\nburst: 3\nchunk_size: 20\nretry_max: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--rate", "9"}); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Sources{File: file, Flags: fs, Getenv: envMap(map[string]string{
+		"BULKINVITE_RATE":  "8",
+		"BULKINVITE_BURST": "4",
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Rate != 9 {
+		t.Errorf("rate = %v, want the flag's 9", c.Rate)
+	}
+	if c.Burst != 4 {
+		t.Errorf("burst = %v, want the env's 4", c.Burst)
+	}
+	if c.ChunkSize != 20 || c.RetryMax != time.Minute {
+		t.Errorf("chunk_size, retry_max = %v, %v, want the file's 20, 1m", c.ChunkSize, c.RetryMax)
+	}
+	if c.Concurrency != Default().Concurrency {
+		t.Errorf("concurrency = %v, want the default", c.Concurrency)
+	}
+}
+
+// TestEveryContractEnvName checks that each env name DESIGN.md lists is read.
+func TestEveryContractEnvName(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{
+		"REDIS_URL":                   "redis://10.0.0.1:6380/2",
+		"FLOWMINGO_API_URL":           "http://127.0.0.1:9",
+		"FLOWMINGO_API_KEY":           "fl_live_abc.secretsecret",
+		"BULKINVITE_RATE":             "12.5",
+		"BULKINVITE_BURST":            "6",
+		"BULKINVITE_CHUNK_SIZE":       "25",
+		"BULKINVITE_CONCURRENCY":      "3",
+		"BULKINVITE_MAX_ATTEMPTS":     "4",
+		"BULKINVITE_RETRY_MIN":        "1s",
+		"BULKINVITE_RETRY_MAX":        "10s",
+		"BULKINVITE_ON_UNKNOWN":       "deadletter",
+		"BULKINVITE_LEDGER_TTL":       "24h",
+		"BULKINVITE_TOKENS":           "a, b ,,c",
+		"BULKINVITE_QUEUE_WEIGHTS":    "default=1,bulk=1,replay=1",
+		"BULKINVITE_SHUTDOWN_TIMEOUT": "5s",
+	}
+	c, err := Load(Sources{Getenv: envMap(env)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		RedisURL: "redis://10.0.0.1:6380/2", APIURL: "http://127.0.0.1:9", Rate: 12.5, Burst: 6, ChunkSize: 25,
+		Concurrency: 3, MaxAttempts: 4, RetryMin: time.Second, RetryMax: 10 * time.Second, OnUnknown: "deadletter",
+		LedgerTTL: 24 * time.Hour, ShutdownTimeout: 5 * time.Second,
+	}
+	got := Config{
+		RedisURL: c.RedisURL, APIURL: c.APIURL, Rate: c.Rate, Burst: c.Burst, ChunkSize: c.ChunkSize,
+		Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts, RetryMin: c.RetryMin, RetryMax: c.RetryMax, OnUnknown: c.OnUnknown,
+		LedgerTTL: c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got  %+v\nwant %+v", got, want)
+	}
+	if c.APIKey.Reveal() != "fl_live_abc.secretsecret" {
+		t.Errorf("API key not read from FLOWMINGO_API_KEY")
+	}
+	if strings.Join(c.Tokens, "|") != "a|b|c" {
+		t.Errorf("tokens = %q", c.Tokens)
+	}
+}
+
+func TestAPIKeyFile(t *testing.T) {
+	t.Parallel()
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte("fl_live_file.secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(Sources{Getenv: envMap(map[string]string{"FLOWMINGO_API_KEY_FILE": f})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIKey.Reveal() != "fl_live_file.secret" {
+		t.Errorf("key from file = %s", c.APIKey)
+	}
+	if err := c.RequireAPIKey(); err != nil {
+		t.Errorf("RequireAPIKey: %v", err)
+	}
+}
+
+func TestLoadErrorsNameTheSetting(t *testing.T) {
+	t.Parallel()
+	yamlFile := func(body string) string {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	tests := []struct {
+		name string
+		src  Sources
+		want string
+	}{
+		{"bad number in env", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RATE": "fast"})}, "BULKINVITE_RATE"},
+		{"zero rate", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RATE": "0"})}, "BULKINVITE_RATE"},
+		{"bad duration", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RETRY_MIN": "5"})}, "BULKINVITE_RETRY_MIN"},
+		{"max below min", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RETRY_MIN": "1m", "BULKINVITE_RETRY_MAX": "1s"})}, "BULKINVITE_RETRY_MAX"},
+		{"bad on_unknown", Sources{Getenv: envMap(map[string]string{"BULKINVITE_ON_UNKNOWN": "maybe"})}, "BULKINVITE_ON_UNKNOWN"},
+		{"chunk too big", Sources{Getenv: envMap(map[string]string{"BULKINVITE_CHUNK_SIZE": "501"})}, "BULKINVITE_CHUNK_SIZE"},
+		{"bad redis url", Sources{Getenv: envMap(map[string]string{"REDIS_URL": "mysql://x"})}, "REDIS_URL"},
+		{"unknown file key", Sources{File: yamlFile("rat: 5\n")}, `unknown setting "rat"`},
+		{"key in file", Sources{File: yamlFile("api_key: fl_live_x.y\n")}, "api_key"},
+		{"bad file value", Sources{File: yamlFile("burst: many\n")}, "burst"},
+		{"missing file", Sources{File: "/nonexistent/bulkinvite.yaml"}, "config file"},
+		{"bad queue weights", Sources{Getenv: envMap(map[string]string{"BULKINVITE_QUEUE_WEIGHTS": "default=1"})}, "BULKINVITE_QUEUE_WEIGHTS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(tt.src)
+			if err == nil {
+				t.Fatalf("Load succeeded, want an error naming %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not name %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestExampleConfigLoads(t *testing.T) {
+	t.Parallel()
+	c, err := Load(Sources{File: "../configs/bulkinvite.example.yaml", Getenv: envMap(nil)})
+	if err != nil {
+		t.Fatalf("the documented example does not load: %v", err)
+	}
+	d := Default()
+	d.APIKey, c.APIKey = c.APIKey, d.APIKey
+	if c.Rate != d.Rate || c.ChunkSize != d.ChunkSize || c.LedgerTTL != d.LedgerTTL || c.QueueWeights != d.QueueWeights {
+		t.Errorf("the example's values differ from the defaults it documents: %+v", c)
+	}
+}
+
+// TestEverySettingHasAnExampleLine keeps the example file in step with the table.
+func TestEverySettingHasAnExampleLine(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../configs/bulkinvite.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range Settings() {
+		if !strings.Contains(string(b), s.Key+":") || !strings.Contains(string(b), s.Env) {
+			t.Errorf("configs/bulkinvite.example.yaml does not document %s (%s)", s.Key, s.Env)
+		}
+	}
+}

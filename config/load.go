@@ -1,0 +1,275 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+)
+
+// EnvConfigFile names the YAML config file.
+const EnvConfigFile = "BULKINVITE_CONFIG"
+
+// Setting is one setting's names in every source and its documentation.
+type Setting struct {
+	Key  string // YAML key
+	Env  string // environment variable
+	Flag string // command-line flag, without "--"
+	Help string
+	// field returns a pointer to the setting in c: *string, *int, *float64, *bool
+	// or *time.Duration.
+	field func(c *Config) any
+}
+
+// Settings lists every setting, in the order the docs show them.
+func Settings() []Setting {
+	return []Setting{
+		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[:pass@]host:port/db, rediss:// for TLS", func(c *Config) any { return &c.RedisURL }},
+		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
+		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL", func(c *Config) any { return &c.APIURL }},
+		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
+		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request", func(c *Config) any { return &c.RequestTimeout }},
+		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together", func(c *Config) any { return &c.Rate }},
+		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate", func(c *Config) any { return &c.Burst }},
+		{"candidates_per_minute", "BULKINVITE_CANDIDATES_PER_MINUTE", "candidates-per-minute", "cap on candidates sent per minute, all workers together (0 = none)", func(c *Config) any { return &c.CandidatesPerMinute }},
+		{"max_in_flight", "BULKINVITE_MAX_IN_FLIGHT", "max-in-flight", "cap on requests in flight, all workers together (0 = limiter default)", func(c *Config) any { return &c.MaxInFlight }},
+		{"adaptive", "BULKINVITE_ADAPTIVE", "adaptive", "lower the rate after repeated 429s and climb back slowly", func(c *Config) any { return &c.Adaptive }},
+		{"chunk_size", "BULKINVITE_CHUNK_SIZE", "chunk-size", "most candidates in one API request", func(c *Config) any { return &c.ChunkSize }},
+		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "most candidates in one segment task", func(c *Config) any { return &c.SegmentSize }},
+		{"concurrency", "BULKINVITE_CONCURRENCY", "concurrency", "chunk handlers per worker process", func(c *Config) any { return &c.Concurrency }},
+		{"max_attempts", "BULKINVITE_MAX_ATTEMPTS", "max-attempts", "sends of a chunk before its open candidates are dead-lettered", func(c *Config) any { return &c.MaxAttempts }},
+		{"retry_min", "BULKINVITE_RETRY_MIN", "retry-min", "floor of the retry backoff", func(c *Config) any { return &c.RetryMin }},
+		{"retry_max", "BULKINVITE_RETRY_MAX", "retry-max", "ceiling of the retry backoff", func(c *Config) any { return &c.RetryMax }},
+		{"on_unknown", "BULKINVITE_ON_UNKNOWN", "on-unknown", "reply lost after the vendor may have acted: retry (at-least-once) or deadletter (at-most-once)", func(c *Config) any { return &c.OnUnknown }},
+		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target", func(c *Config) any { return &c.LedgerTTL }},
+		{"shutdown_timeout", "BULKINVITE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long a stopping worker waits for in-flight chunks", func(c *Config) any { return &c.ShutdownTimeout }},
+		{"bulk_threshold", "BULKINVITE_BULK_THRESHOLD", "bulk-threshold", "batches larger than this go to the bulk queue", func(c *Config) any { return &c.BulkThreshold }},
+		{"queue_weights", "BULKINVITE_QUEUE_WEIGHTS", "queue-weights", "queue priorities as default=N,replay=N,bulk=N", func(c *Config) any { return &c.QueueWeights }},
+		{"log_level", "BULKINVITE_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
+		{"log_format", "BULKINVITE_LOG_FORMAT", "log-format", "auto (console on a TTY, else JSON), json or console", func(c *Config) any { return &c.LogFormat }},
+	}
+}
+
+// Sources are where Load reads settings from, besides the defaults.
+type Sources struct {
+	// File is the YAML config file; "" uses $BULKINVITE_CONFIG, and none if that is unset.
+	File string
+	// Getenv reads the environment; nil uses os.Getenv.
+	Getenv func(string) string
+	// Flags holds the flags registered by RegisterFlags; only flags set on the
+	// command line apply. May be nil.
+	Flags *pflag.FlagSet
+}
+
+// RegisterFlags adds a flag for every setting to fs, plus --config.
+func RegisterFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML config file (env "+EnvConfigFile+")")
+	def := Default()
+	for _, s := range Settings() {
+		fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, default %s)", s.Help, s.Env, format(s.field(&def))))
+	}
+}
+
+// Load returns the defaults overridden by the config file, then the environment, then
+// the flags, validated. Errors name the source and the setting.
+func Load(src Sources) (Config, error) {
+	getenv := src.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c := Default()
+	settings := Settings()
+
+	path := src.File
+	if src.Flags != nil {
+		if f := src.Flags.Lookup("config"); f != nil && f.Changed {
+			path = f.Value.String()
+		}
+	}
+	if path == "" {
+		path = getenv(EnvConfigFile)
+	}
+	if path != "" {
+		if err := loadFile(&c, path, settings); err != nil {
+			return c, err
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookupEnv(getenv, s.Env); ok {
+			if err := set(s.field(&c), v); err != nil {
+				return c, fmt.Errorf("env %s: %w", s.Env, err)
+			}
+		}
+	}
+	if src.Flags != nil {
+		for _, s := range settings {
+			f := src.Flags.Lookup(s.Flag)
+			if f == nil || !f.Changed {
+				continue
+			}
+			if err := set(s.field(&c), f.Value.String()); err != nil {
+				return c, fmt.Errorf("flag --%s: %w", s.Flag, err)
+			}
+		}
+	}
+	if err := loadSecrets(&c, getenv); err != nil {
+		return c, err
+	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return c, nil
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func loadFile(c *Config, path string, settings []Setting) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	byKey := make(map[string]Setting, len(settings))
+	for _, s := range settings {
+		byKey[s.Key] = s
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if k == "api_key" {
+			return fmt.Errorf("config file %s: api_key: the key itself does not belong in a file that may be committed; use FLOWMINGO_API_KEY or api_key_file", path)
+		}
+		if k == "tokens_file" {
+			if err := setTokensFile(c, fmt.Sprint(m[k])); err != nil {
+				return fmt.Errorf("config file %s: tokens_file: %w", path, err)
+			}
+			continue
+		}
+		s, ok := byKey[k]
+		if !ok {
+			return fmt.Errorf("config file %s: unknown setting %q", path, k)
+		}
+		if m[k] == nil {
+			continue
+		}
+		if err := set(s.field(c), fmt.Sprint(m[k])); err != nil {
+			return fmt.Errorf("config file %s: %s: %w", path, k, err)
+		}
+	}
+	return nil
+}
+
+// loadSecrets reads the API key and the service tokens, which have no flags.
+func loadSecrets(c *Config, getenv func(string) string) error {
+	if f := getenv("FLOWMINGO_API_KEY_FILE"); f != "" {
+		c.APIKeyFile = f
+	}
+	switch key := getenv("FLOWMINGO_API_KEY"); {
+	case key != "":
+		c.APIKey = flowmingo.NewAPIKey(key)
+	case c.APIKeyFile != "":
+		v, err := readSecretFile(c.APIKeyFile)
+		if err != nil {
+			return fmt.Errorf("FLOWMINGO_API_KEY_FILE: %w", err)
+		}
+		c.APIKey = flowmingo.NewAPIKey(v)
+	}
+	if t := getenv("BULKINVITE_TOKENS"); t != "" {
+		c.Tokens = splitTokens(t, ",")
+	}
+	if f := getenv("BULKINVITE_TOKENS_FILE"); f != "" {
+		if err := setTokensFile(c, f); err != nil {
+			return fmt.Errorf("BULKINVITE_TOKENS_FILE: %w", err)
+		}
+	}
+	return nil
+}
+
+func setTokensFile(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	c.Tokens = splitTokens(string(b), "\n")
+	return nil
+}
+
+func splitTokens(s, sep string) []string {
+	var out []string
+	for _, t := range strings.Split(s, sep) {
+		if t = strings.TrimSpace(t); t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func set(field any, v string) error {
+	v = strings.TrimSpace(v)
+	switch p := field.(type) {
+	case *string:
+		*p = v
+	case *int:
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", v)
+		}
+		*p = n
+	case *float64:
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", v)
+		}
+		*p = f
+	case *bool:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", v)
+		}
+		*p = b
+	case *time.Duration:
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("want a Go duration such as 30s, 5m or 2160h, got %q", v)
+		}
+		*p = d
+	default:
+		return fmt.Errorf("internal: unsupported setting type %T", field)
+	}
+	return nil
+}
+
+func format(field any) string {
+	switch p := field.(type) {
+	case *string:
+		if *p == "" {
+			return `""`
+		}
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *float64:
+		return strconv.FormatFloat(*p, 'g', -1, 64)
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *time.Duration:
+		return p.String()
+	}
+	return fmt.Sprint(field)
+}

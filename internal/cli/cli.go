@@ -1,0 +1,105 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/producer"
+)
+
+// Exit codes, as DESIGN.md states them.
+const (
+	ExitOK           = 0
+	ExitFailed       = 1
+	ExitUsage        = 2
+	ExitDeadLettered = 3 // enqueue --wait finished, but something was dead-lettered
+)
+
+// IO is where a command reads and writes.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// Getenv reads the environment; nil uses os.Getenv.
+	Getenv func(string) string
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func usageErr(format string, a ...any) error {
+	return &exitError{code: ExitUsage, err: fmt.Errorf(format, a...)}
+}
+
+// Run runs the bulkinvite command line with args (without the program name) and
+// returns the process's exit code.
+func Run(ctx context.Context, args []string, stdio IO) int {
+	if stdio.Getenv == nil {
+		stdio.Getenv = os.Getenv
+	}
+	root := newRoot(stdio)
+	root.SetArgs(args)
+	root.SetIn(stdio.In)
+	root.SetOut(stdio.Out)
+	root.SetErr(stdio.Err)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stdio.Err, "bulkinvite:", err)
+	var ee *exitError
+	switch {
+	case errors.As(err, &ee):
+		return ee.code
+	case errors.Is(err, producer.ErrUsage), isFlagError(err):
+		return ExitUsage
+	}
+	return ExitFailed
+}
+
+type flagError struct{ error }
+
+func isFlagError(err error) bool {
+	var fe *flagError
+	return errors.As(err, &fe)
+}
+
+func newRoot(stdio IO) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "bulkinvite",
+		Short: "Invite thousands of candidates to Flowmingo video interviews, reliably, from a queue",
+		Long: `bulkinvite imports candidate batches onto a Redis queue and runs workers that send
+them to the Flowmingo invite API under one shared rate limit, retry what is transient,
+and dead-letter every candidate that fails, ready to replay.
+
+Start with:  bulkinvite demo`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return &flagError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
+	})
+	config.RegisterFlags(root.PersistentFlags())
+	e := &env{io: stdio, root: root}
+	root.AddCommand(
+		e.demoCmd(),
+		e.workerCmd(),
+		e.enqueueCmd(),
+		e.statusCmd(),
+		e.deadletterCmd(),
+		e.resumeCmd(),
+		e.sandboxCmd(),
+	)
+	return root
+}

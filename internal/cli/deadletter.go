@@ -1,0 +1,239 @@
+package cli
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bulkinvite/bulkinvite/deadletter"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+type filterFlags struct{ batch, reason string }
+
+func (f *filterFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.batch, "batch", "", "only this batch's dead letters")
+	fs.StringVar(&f.reason, "reason", "", "only this reason: candidate_error, invitation_error, application_error, submission_error, candidate_entry_error, validation, target_not_found, retries_exhausted or unknown_outcome")
+}
+
+func (f *filterFlags) filter() (store.Filter, error) {
+	flt := store.Filter{BatchID: f.batch, Reason: payload.Reason(f.reason)}
+	if err := flt.Validate(); err != nil {
+		return flt, usageErr("%v", err)
+	}
+	return flt, nil
+}
+
+func (e *env) deadletterCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deadletter",
+		Short: "List, replay or purge dead-lettered candidates",
+		Long: `Every candidate that could not be invited is kept as a dead letter with the vendor's
+reason, verbatim, until it is replayed or purged. Nothing is dropped.`,
+	}
+	cmd.AddCommand(e.dlListCmd(), e.dlReplayCmd(), e.dlPurgeCmd())
+	return cmd
+}
+
+func (e *env) dlListCmd() *cobra.Command {
+	var ff filterFlags
+	var asJSON, asCSV bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List dead letters",
+		Example: `  bulkinvite deadletter list
+  bulkinvite deadletter list --batch nightly-2026-11-25 --reason invitation_error --json
+  bulkinvite deadletter list --csv > dead.csv`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flt, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			if asJSON && asCSV {
+				return usageErr("give --json or --csv, not both")
+			}
+			if err := e.load(cmd); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := e.store(ctx)
+			if err != nil {
+				return err
+			}
+			switch {
+			case asJSON:
+				enc := json.NewEncoder(e.io.Out)
+				enc.SetEscapeHTML(false)
+				return st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { return enc.Encode(d) })
+			case asCSV:
+				return writeDeadLettersCSV(e.io.Out, func(fn func(*store.DeadLetter) error) error { return st.DeadLetters(ctx, flt, fn) })
+			}
+			tw := tabwriter.NewWriter(e.io.Out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tREASON\tCANDIDATE\tATTEMPTS\tHTTP\tLAST FAILED\tERROR")
+			n := 0
+			err = st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error {
+				n++
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.ID, d.Reason, who(d.Candidate), d.Attempts, d.LastHTTPStatus,
+					d.LastFailedAt.Format(time.RFC3339), firstError(d))
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(e.io.Err, "%d dead letters\n", n)
+			return nil
+		},
+	}
+	ff.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object a line")
+	cmd.Flags().BoolVar(&asCSV, "csv", false, "CSV with a header row")
+	return cmd
+}
+
+func who(c payload.Candidate) string {
+	if c.Email != "" {
+		return c.Email
+	}
+	return c.CVLink
+}
+
+// firstError is the dead letter's most telling error, cut to fit a table.
+func firstError(d *store.DeadLetter) string {
+	for _, f := range payload.SortedErrorFields(d.Errors) {
+		var s string
+		if json.Unmarshal(d.Errors[f], &s) != nil {
+			s = string(d.Errors[f])
+		}
+		if len(s) > 80 {
+			s = s[:77] + "..."
+		}
+		return f + ": " + s
+	}
+	return d.Detail
+}
+
+func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) error) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"id", "batch_id", "reason", "ats_candidate_id", "email", "name", "firstname", "lastname", "cv_link",
+		"attempts", "first_failed_at", "last_failed_at", "last_http_status", "errors"})
+	err := each(func(d *store.DeadLetter) error {
+		errs, _ := json.Marshal(d.Errors)
+		c := d.Candidate
+		return cw.Write([]string{d.ID, d.BatchID, string(d.Reason), c.ATSCandidateID, c.Email, c.Name, c.Firstname, c.Lastname, c.CVLink,
+			strconv.Itoa(d.Attempts), d.FirstFailedAt.Format(time.RFC3339), d.LastFailedAt.Format(time.RFC3339),
+			strconv.Itoa(d.LastHTTPStatus), string(errs)})
+	})
+	cw.Flush()
+	if err != nil {
+		return err
+	}
+	return cw.Error()
+}
+
+func (e *env) dlReplayCmd() *cobra.Command {
+	var ff filterFlags
+	var tf targetFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "replay",
+		Short: "Replay dead letters as a new batch linked to the old one",
+		Long: `Moves the matching dead letters into a new batch (one per target and message) on the
+replay queue and prints its id. With --interview-set or --project the candidates go
+to that corrected target. A crash part-way neither loses nor doubles an entry: the
+next replay finishes what was begun. A candidate that fails again comes back as a
+dead letter with its attempt history.`,
+		Example: `  bulkinvite deadletter replay --batch nightly-2026-11-25 --reason retries_exhausted
+  bulkinvite deadletter replay --reason target_not_found --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flt, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			if err := tf.validate(); err != nil {
+				return err
+			}
+			if err := e.load(cmd); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			r, _, err := e.replayer(ctx)
+			if err != nil {
+				return err
+			}
+			res, err := r.Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target()})
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(e.io.Out, res)
+			}
+			for _, id := range res.Resumed {
+				fmt.Fprintf(e.io.Err, "finished replay %s, interrupted earlier\n", id)
+			}
+			for _, id := range res.Batches {
+				fmt.Fprintln(e.io.Out, id)
+			}
+			fmt.Fprintf(e.io.Err, "%d dead letters replayed in %d batch(es)\n", res.Replayed, len(res.Batches))
+			return nil
+		},
+	}
+	ff.register(cmd.Flags())
+	tf.register(cmd.Flags())
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+func (e *env) dlPurgeCmd() *cobra.Command {
+	var ff filterFlags
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete dead letters for good",
+		Example: `  bulkinvite deadletter purge --batch nightly-2026-11-25 --yes
+  bulkinvite deadletter purge --reason validation --yes`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flt, err := ff.filter()
+			if err != nil {
+				return err
+			}
+			if err := e.load(cmd); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, err := e.store(ctx)
+			if err != nil {
+				return err
+			}
+			var ids []string
+			if err := st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
+				return err
+			}
+			if !yes {
+				return usageErr("would purge %d dead letters; add --yes to do it", len(ids))
+			}
+			n, err := st.PurgeDeadLetters(ctx, ids)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.io.Out, "purged %d dead letters\n", n)
+			return nil
+		},
+	}
+	ff.register(cmd.Flags())
+	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
+	return cmd
+}

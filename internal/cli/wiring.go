@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"golang.org/x/term"
+
+	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/deadletter"
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
+)
+
+// env builds what commands need, from the configuration, once per run.
+type env struct {
+	io   IO
+	root *cobra.Command
+
+	cfg config.Config
+	log *zap.Logger
+	rdb redis.UniversalClient
+	q   *asynq.Client
+}
+
+// load reads the configuration for cmd and builds the logger.
+func (e *env) load(cmd *cobra.Command) error {
+	cfg, err := config.Load(config.Sources{Getenv: e.io.Getenv, Flags: cmd.Flags()})
+	if err != nil {
+		return &exitError{code: ExitUsage, err: err}
+	}
+	e.cfg = cfg
+	e.log = newLogger(cfg, e.io)
+	cmd.PostRun = func(*cobra.Command, []string) { e.close() }
+	return nil
+}
+
+func (e *env) close() {
+	if e.q != nil {
+		_ = e.q.Close()
+	}
+	if e.rdb != nil {
+		_ = e.rdb.Close()
+	}
+	if e.log != nil {
+		_ = e.log.Sync()
+	}
+}
+
+// redis connects to REDIS_URL and checks that it answers.
+func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
+	if e.rdb != nil {
+		return e.rdb, nil
+	}
+	opt, err := asynq.ParseRedisURI(e.cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("REDIS_URL: %w", err)
+	}
+	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
+	if !ok {
+		return nil, fmt.Errorf("REDIS_URL: unsupported connection type")
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := rdb.Ping(pctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", redactURL(e.cfg.RedisURL), err)
+	}
+	e.rdb = rdb
+	return rdb, nil
+}
+
+func (e *env) store(ctx context.Context) (*store.Store, error) {
+	rdb, err := e.redis(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return store.New(rdb, e.cfg.Prefix), nil
+}
+
+func (e *env) producer(ctx context.Context) (*producer.Producer, *store.Store, error) {
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if e.q == nil {
+		e.q = asynq.NewClientFromRedisClient(st.Redis())
+	}
+	return producer.New(st, e.q, producer.Config{SegmentSize: e.cfg.SegmentSize, BulkThreshold: e.cfg.BulkThreshold}), st, nil
+}
+
+func (e *env) replayer(ctx context.Context) (*deadletter.Replayer, *store.Store, error) {
+	p, st, err := e.producer(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return deadletter.NewReplayer(st, p), st, nil
+}
+
+// limiterConfig is the rate limiter's share of the configuration.
+func (e *env) limiterConfig() ratelimit.Config {
+	return ratelimit.Config{
+		Rate:                e.cfg.Rate,
+		Burst:               e.cfg.Burst,
+		CandidatesPerMinute: e.cfg.CandidatesPerMinute,
+		MaxInFlight:         e.cfg.MaxInFlight,
+		Adaptive:            e.cfg.Adaptive,
+		Prefix:              e.cfg.Prefix,
+		InFlightTTL:         2 * e.cfg.RequestTimeout,
+	}
+}
+
+// worker builds a worker for the configured API.
+func (e *env) worker(ctx context.Context) (*worker.Worker, error) {
+	if err := e.cfg.RequireAPIKey(); err != nil {
+		return nil, &exitError{code: ExitUsage, err: err}
+	}
+	st, err := e.store(ctx)
+	if err != nil {
+		return nil, err
+	}
+	client, err := flowmingo.New(flowmingo.Config{
+		BaseURL:      e.cfg.APIURL,
+		Key:          e.cfg.APIKey,
+		Timeout:      e.cfg.RequestTimeout,
+		MaxIdleConns: e.cfg.Concurrency,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lim, err := ratelimit.New(st.Redis(), e.cfg.APIKey.ID(), e.limiterConfig(), e.log.Named("ratelimit"))
+	if err != nil {
+		return nil, err
+	}
+	if e.q == nil {
+		e.q = asynq.NewClientFromRedisClient(st.Redis())
+	}
+	return worker.New(worker.Deps{
+		Store: st, Queue: e.q, Sender: client, Limiter: lim, Key: e.cfg.APIKey, Log: e.log,
+	}, e.workerConfig())
+}
+
+func (e *env) workerConfig() worker.Config {
+	return worker.Config{
+		ChunkSize:   e.cfg.ChunkSize,
+		MaxAttempts: e.cfg.MaxAttempts,
+		RetryMin:    e.cfg.RetryMin,
+		RetryMax:    e.cfg.RetryMax,
+		OnUnknown:   e.cfg.OnUnknown,
+		LedgerTTL:   e.cfg.LedgerTTL,
+	}
+}
+
+func (e *env) serveConfig() (worker.ServeConfig, error) {
+	q, err := config.ParseQueueWeights(e.cfg.QueueWeights)
+	if err != nil {
+		return worker.ServeConfig{}, err
+	}
+	return worker.ServeConfig{Concurrency: e.cfg.Concurrency, Queues: q, ShutdownTimeout: e.cfg.ShutdownTimeout}, nil
+}
+
+// newLogger logs to stderr: console lines on a terminal, JSON otherwise.
+func newLogger(cfg config.Config, stdio IO) *zap.Logger {
+	level := zapcore.InfoLevel
+	_ = level.Set(cfg.LogLevel)
+	console := cfg.LogFormat == "console"
+	if cfg.LogFormat == "auto" {
+		f, ok := stdio.Err.(*os.File)
+		console = ok && term.IsTerminal(int(f.Fd()))
+	}
+	var enc zapcore.Encoder
+	if console {
+		ec := zap.NewDevelopmentEncoderConfig()
+		ec.EncodeTime = zapcore.TimeEncoderOfLayout("15:04:05")
+		enc = zapcore.NewConsoleEncoder(ec)
+	} else {
+		ec := zap.NewProductionEncoderConfig()
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
+	}
+	core := zapcore.NewCore(enc, zapcore.AddSync(stdio.Err), level)
+	return zap.New(core)
+}
+
+// redactURL hides a password in a Redis URL.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,331 @@
+package producer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/hibiken/asynq"
+
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// Queue names. Small batches and the head of large ones go to QueueDefault, the rest
+// of a large batch to QueueBulk, replays to QueueReplay; workers weigh the three so a
+// huge import cannot starve the others.
+const (
+	QueueDefault = "default"
+	QueueBulk    = "bulk"
+	QueueReplay  = "replay"
+)
+
+// Enqueuer is the part of asynq.Client the producer uses.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+var _ Enqueuer = (*asynq.Client)(nil)
+
+// Config tunes a Producer. Zero fields take the documented defaults.
+type Config struct {
+	// SegmentSize is the most candidates in one segment task. Default 1000.
+	SegmentSize int
+	// BulkThreshold: segments that start at or past this many candidates go to
+	// QueueBulk. Default 5000.
+	BulkThreshold int
+	// SegmentMaxRetry is how often a segment task is retried when splitting it into
+	// chunks fails (a Redis error). Default 25.
+	SegmentMaxRetry int
+}
+
+func (c Config) withDefaults() Config {
+	if c.SegmentSize <= 0 {
+		c.SegmentSize = 1000
+	}
+	if c.BulkThreshold <= 0 {
+		c.BulkThreshold = 5000
+	}
+	if c.SegmentMaxRetry <= 0 {
+		c.SegmentMaxRetry = 25
+	}
+	return c
+}
+
+// Producer validates candidates, records batches and enqueues their segments.
+type Producer struct {
+	store *store.Store
+	q     Enqueuer
+	cfg   Config
+}
+
+// New returns a Producer writing batch records to st and tasks to q.
+func New(st *store.Store, q Enqueuer, cfg Config) *Producer {
+	return &Producer{store: st, q: q, cfg: cfg.withDefaults()}
+}
+
+// Options describe one import.
+type Options struct {
+	// BatchID names the batch; the same id twice is one batch. Empty: a new UUID.
+	BatchID string
+	// Job is the target and message. For a JSON source that carries the vendor's
+	// request body, fields left empty here are taken from the file.
+	Job payload.Job
+	// Source names the input for status, e.g. the file name.
+	Source string
+	// Queue forces every segment onto one queue; empty chooses by size.
+	Queue string
+	// ReplayOf lists the batches a replay batch replays.
+	ReplayOf []string
+	// OnReject is called for each rejected row, in order. May be nil.
+	OnReject func(*RowError)
+	// OnProgress is called after each segment with the rows read so far. May be nil.
+	OnProgress func(rows int64)
+}
+
+// Result is what an import did.
+type Result struct {
+	BatchID string `json:"batch_id"`
+	// Existing is true when the batch id was already known (a re-run).
+	Existing bool `json:"existing"`
+	// AlreadyComplete is true when the batch had been fully enqueued before: nothing
+	// was read or enqueued.
+	AlreadyComplete bool `json:"already_complete"`
+	// Rows read, candidates accepted and rows rejected by this run.
+	Rows       int64 `json:"rows"`
+	Accepted   int64 `json:"accepted"`
+	Rejected   int64 `json:"rejected"`
+	Duplicates int64 `json:"duplicates"`
+	Segments   int   `json:"segments"`
+	// Rejects are the rejected rows, kept only up to MaxRejectsKept.
+	Rejects []*RowError `json:"rejects,omitempty"`
+}
+
+// MaxRejectsKept bounds Result.Rejects; OnReject sees every one.
+const MaxRejectsKept = 1000
+
+var batchIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// ValidateBatchID reports why id cannot name a batch.
+func ValidateBatchID(id string) error {
+	if !batchIDPattern.MatchString(id) {
+		return fmt.Errorf("batch id %q: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit", id)
+	}
+	return nil
+}
+
+// ErrUsage marks errors in what the caller asked for (a bad target, a batch id
+// reused for another target), as opposed to failures along the way.
+var ErrUsage = errors.New("usage")
+
+// Import reads every record of src, rejects the rows that cannot succeed, records the
+// batch and enqueues its segments. Run again with the same BatchID and input after a
+// crash, it completes the batch without enqueuing anything twice.
+func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Result, error) {
+	if opts.BatchID == "" {
+		opts.BatchID = uuid.Must(uuid.NewV7()).String()
+	}
+	if err := ValidateBatchID(opts.BatchID); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	head, err := p.completeJob(src, &opts.Job)
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.Job.Target.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: target: %v (give --interview-set or --project)", ErrUsage, err)
+	}
+	if err := payload.ValidateMessage(opts.Job.InvitationMessage); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
+	}
+	b, created, err := p.store.CreateBatch(ctx, store.Meta{
+		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
+		Source: opts.Source, ReplayOf: opts.ReplayOf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{BatchID: b.ID, Existing: !created}
+	if !created {
+		if !sameJob(b.Job, opts.Job) {
+			return nil, fmt.Errorf("%w: batch %s exists for %s; a re-run must use the same target, message and flags", ErrUsage, b.ID, b.Job.Target)
+		}
+		if b.Sealed {
+			res.AlreadyComplete = true
+			return res, nil
+		}
+	}
+	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res}
+	for _, rec := range head {
+		if err := w.add(rec); err != nil {
+			return res, err
+		}
+	}
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return res, fmt.Errorf("read input: %w", err)
+		}
+		if err := w.add(rec); err != nil {
+			return res, err
+		}
+	}
+	if err := w.flush(); err != nil {
+		return res, err
+	}
+	if err := p.store.Seal(ctx, b.ID, w.segment); err != nil {
+		return res, err
+	}
+	res.Segments = w.segment
+	return res, nil
+}
+
+// completeJob fills the job's empty fields from a source that carries the vendor's
+// request body. The target must be known before the first segment is written: when
+// the file puts "candidates" before the com_* fields, the records before them are
+// held in memory until the target is read.
+func (p *Producer) completeJob(src Source, job *payload.Job) ([]Record, error) {
+	ms, ok := src.(interface{ Meta() Meta })
+	if !ok {
+		return nil, nil
+	}
+	var head []Record
+	for job.Target.IsZero() && ms.Meta().Target.IsZero() {
+		rec, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read input: %w", err)
+		}
+		head = append(head, rec)
+	}
+	m := ms.Meta()
+	if job.Target.IsZero() {
+		job.Target = m.Target
+	}
+	if job.InvitationMessage == "" {
+		job.InvitationMessage = m.InvitationMessage
+	}
+	if job.SendInvite == nil {
+		job.SendInvite = m.SendInvite
+	}
+	return head, nil
+}
+
+func sameJob(a, b payload.Job) bool {
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	return string(ja) == string(jb)
+}
+
+// segmentWriter cuts accepted candidates into segments and writes them.
+type segmentWriter struct {
+	p       *Producer
+	ctx     context.Context
+	batch   *store.Batch
+	opts    *Options
+	res     *Result
+	buf     []payload.TaskCandidate
+	rejects []store.Reject
+	seq     int64
+	segment int
+}
+
+func (w *segmentWriter) add(rec Record) error {
+	w.res.Rows++
+	if rec.Err != nil {
+		w.res.Rejected++
+		if len(w.res.Rejects) < MaxRejectsKept {
+			w.res.Rejects = append(w.res.Rejects, rec.Err)
+		}
+		if w.opts.OnReject != nil {
+			w.opts.OnReject(rec.Err)
+		}
+		w.rejects = append(w.rejects, store.Reject{Row: rec.Row, Reason: rec.Err.Error()})
+		if len(w.rejects) >= w.batch.SegmentSize {
+			return w.flushRejects()
+		}
+		return nil
+	}
+	w.buf = append(w.buf, payload.TaskCandidate{Seq: w.seq, Row: rec.Row, Candidate: rec.Candidate, History: rec.History})
+	w.seq++
+	if len(w.buf) >= w.batch.SegmentSize {
+		return w.flush()
+	}
+	return nil
+}
+
+func (w *segmentWriter) flushRejects() error {
+	if err := w.p.store.RecordRejects(w.ctx, w.batch.ID, w.rejects); err != nil {
+		return err
+	}
+	w.rejects = w.rejects[:0]
+	return nil
+}
+
+func (w *segmentWriter) flush() error {
+	if err := w.flushRejects(); err != nil {
+		return err
+	}
+	if len(w.buf) == 0 {
+		return nil
+	}
+	seg := w.segment
+	open, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf)
+	if err != nil {
+		return err
+	}
+	w.res.Accepted += int64(len(w.buf))
+	w.res.Duplicates += int64(len(w.buf) - len(open))
+	if len(open) > 0 {
+		if err := w.p.enqueueSegment(w.ctx, w.batch, seg, open, w.queue(seg)); err != nil {
+			return err
+		}
+	}
+	w.segment++
+	w.buf = w.buf[:0]
+	if w.opts.OnProgress != nil {
+		w.opts.OnProgress(w.res.Rows)
+	}
+	return nil
+}
+
+func (w *segmentWriter) queue(seg int) string {
+	switch {
+	case w.opts.Queue != "":
+		return w.opts.Queue
+	case seg*w.batch.SegmentSize >= w.p.cfg.BulkThreshold:
+		return QueueBulk
+	default:
+		return QueueDefault
+	}
+}
+
+func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []payload.TaskCandidate, queue string) error {
+	body, err := json.Marshal(payload.SegmentTask{
+		V: payload.TaskVersion, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands,
+	})
+	if err != nil {
+		return err
+	}
+	task := asynq.NewTask(payload.TypeSegment, body)
+	_, err = p.q.EnqueueContext(ctx, task,
+		asynq.TaskID(payload.SegmentTaskID(b.ID, seg)),
+		asynq.Queue(queue),
+		asynq.MaxRetry(p.cfg.SegmentMaxRetry),
+		asynq.Timeout(5*time.Minute),
+	)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue segment %d of batch %s: %w", seg, b.ID, err)
+	}
+	return nil
+}

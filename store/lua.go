@@ -1,0 +1,129 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// admitScript admits one segment of a batch: it counts the segment's candidates as
+// accepted once (a re-run of the same segment adds nothing), and marks a candidate
+// whose email, ATS id or CV link was already taken by an earlier candidate of the
+// batch as skipped_duplicate. The first candidate to use a key owns it, so a re-run
+// in the same order gives the same answer.
+//
+// KEYS: batch, segs, seen, out. ARGV: segment, count, now_ms, then per candidate
+// seq, number of keys, the keys. Returns the seqs that are duplicates.
+var admitScript = redis.NewScript(`
+local dups = {}
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[2]))
+end
+local i = 4
+while i <= #ARGV do
+  local seq = ARGV[i]
+  local nk = tonumber(ARGV[i+1])
+  local dup = false
+  for j = 1, nk do
+    local first = redis.call('HGET', KEYS[3], ARGV[i+1+j])
+    if first and first ~= seq then dup = true end
+  end
+  if dup then
+    dups[#dups+1] = seq
+    if redis.call('HSETNX', KEYS[4], seq, 's') == 1 then
+      redis.call('HINCRBY', KEYS[1], 'skipped_duplicate', 1)
+    end
+  else
+    for j = 1, nk do
+      redis.call('HSETNX', KEYS[3], ARGV[i+1+j], seq)
+    end
+  end
+  i = i + 2 + nk
+end
+return dups
+`)
+
+// rejectScript records rejected source rows once each.
+// KEYS: batch, rej. ARGV: pairs of row, reason. Returns how many were new.
+var rejectScript = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i+1]) == 1 then n = n + 1 end
+end
+if n > 0 then redis.call('HINCRBY', KEYS[1], 'rejected', n) end
+return n
+`)
+
+// finishLua sets finished_at once the sealed batch has no pending candidate.
+const finishLua = `
+local function finish(batch, now)
+  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
+  if v[1] ~= '1' then return end
+  local pending = (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0) - (tonumber(v[4]) or 0) - (tonumber(v[5]) or 0) - (tonumber(v[6]) or 0)
+  if pending <= 0 then redis.call('HSETNX', batch, 'finished_at', now) end
+end
+`
+
+// recordScript records final outcomes, each candidate at most once: the outcome,
+// its counter, its ledger entry (a success) or its dead letter (a failure), in one
+// atomic step. An outcome already recorded is left as it is.
+//
+// KEYS: batch, out, dl entries, dl index, then ledger keys.
+// ARGV: now_ms, ledger ttl ms, then per candidate 6 values:
+// seq, outcome code, ledger key index into KEYS (0 = none), ledger value,
+// dead-letter id ("" = none), dead-letter JSON.
+// Returns how many outcomes were new.
+var recordScript = redis.NewScript(finishLua + `
+local counters = {i='invited', c='cv_queued', d='dead_lettered', s='skipped_duplicate'}
+local now = ARGV[1]
+local ttl = tonumber(ARGV[2])
+local n = 0
+for i = 3, #ARGV, 6 do
+  local seq, code = ARGV[i], ARGV[i+1]
+  if redis.call('HSETNX', KEYS[2], seq, code) == 1 then
+    n = n + 1
+    redis.call('HINCRBY', KEYS[1], counters[code], 1)
+    local lk = tonumber(ARGV[i+2])
+    if lk > 0 then redis.call('SET', KEYS[lk], ARGV[i+3], 'PX', ttl) end
+    local dl = ARGV[i+4]
+    if dl ~= '' then
+      redis.call('HSET', KEYS[3], dl, ARGV[i+5])
+      redis.call('ZADD', KEYS[4], now, dl)
+    end
+  end
+end
+if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', now) end
+finish(KEYS[1], now)
+return n
+`)
+
+// sealScript marks a batch as fully enqueued.
+// KEYS: batch. ARGV: now_ms, segments.
+var sealScript = redis.NewScript(finishLua + `
+redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
+finish(KEYS[1], ARGV[1])
+return 1
+`)
+
+// moveScript moves dead letters into a replay batch's staging hash and out of the
+// dead-letter list in one step, so a crash leaves each entry in exactly one place.
+// KEYS: dl entries, dl index, staging hash. ARGV: dead-letter ids. Returns the ids moved.
+var moveScript = redis.NewScript(`
+local moved = {}
+for i = 1, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v then
+    redis.call('HSET', KEYS[3], ARGV[i], v)
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('ZREM', KEYS[2], ARGV[i])
+    moved[#moved+1] = ARGV[i]
+  end
+end
+return moved
+`)
+
+// purgeScript deletes dead letters. KEYS: dl entries, dl index. ARGV: ids.
+var purgeScript = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV do
+  n = n + redis.call('HDEL', KEYS[1], ARGV[i])
+  redis.call('ZREM', KEYS[2], ARGV[i])
+end
+return n
+`)

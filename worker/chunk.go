@@ -1,0 +1,286 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// PauseError sends a task back to the queue for After without spending an attempt:
+// a 429 cool-down or an auth stop.
+type PauseError struct {
+	After time.Duration
+	Why   string
+}
+
+func (e *PauseError) Error() string { return fmt.Sprintf("paused for %s: %s", e.After, e.Why) }
+
+// chunkRun is one handling of one chunk task.
+type chunkRun struct {
+	w       *Worker
+	task    *payload.ChunkTask
+	taskID  string
+	queue   string
+	attempt int // 1-based; waits do not count
+	log     *zap.Logger
+}
+
+// HandleChunk sends one chunk and records its candidates' outcomes.
+func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
+	task, err := payload.DecodeChunkTask(t.Payload())
+	if err != nil {
+		w.poison(ctx, t, err)
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	r := &chunkRun{w: w, task: task}
+	r.taskID, _ = asynq.GetTaskID(ctx)
+	r.queue, _ = asynq.GetQueueName(ctx)
+	retried, _ := asynq.GetRetryCount(ctx)
+	r.attempt = retried + 1
+	r.log = w.Log.With(zap.String("batch_id", task.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
+	return r.run(ctx)
+}
+
+func (r *chunkRun) run(ctx context.Context) error {
+	w, t := r.w, r.task
+	if stop, err := w.Store.AuthStopped(ctx, w.Key.ID()); err != nil {
+		return err
+	} else if stop != nil {
+		return &PauseError{After: w.cfg.AuthPoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
+	}
+	open, err := w.undecided(ctx, t.BatchID, t.Candidates)
+	if err != nil {
+		return err
+	}
+	cands := filterSeqs(t.Candidates, open)
+	if !t.Job.Reinvite && len(cands) > 0 {
+		if cands, err = r.skipLedgerHits(ctx, cands); err != nil {
+			return err
+		}
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+
+	release, err := w.Limiter.Acquire(ctx, len(cands))
+	if err != nil {
+		return fmt.Errorf("wait for rate limit: %w", err)
+	}
+	req := t.Job.Target.Request(payload.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
+	results, sendErr := w.Sender.Invite(ctx, req)
+	release()
+	if sendErr == nil {
+		w.Limiter.Succeeded(ctx)
+		return r.recordResults(ctx, cands, results)
+	}
+	return r.handleSendError(ctx, cands, sendErr)
+}
+
+func (r *chunkRun) skipLedgerHits(ctx context.Context, cands []payload.TaskCandidate) ([]payload.TaskCandidate, error) {
+	hits, err := r.w.Store.LedgerHits(ctx, r.task.Job.Target, cands)
+	if err != nil {
+		return nil, err
+	}
+	var skip []store.Record
+	rest := cands[:0:0]
+	for i, c := range cands {
+		if hits[i] {
+			skip = append(skip, store.Record{Seq: c.Seq, Outcome: payload.OutcomeSkippedDuplicate})
+			continue
+		}
+		rest = append(rest, c)
+	}
+	if len(skip) > 0 {
+		if err := r.record(ctx, skip); err != nil {
+			return nil, err
+		}
+		r.log.Info("skipped candidates already invited to this target", zap.Int("count", len(skip)))
+	}
+	return rest, nil
+}
+
+func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
+	_, err := r.w.Store.RecordOutcomes(ctx, r.task.BatchID, r.task.Job.Target, recs, r.w.cfg.LedgerTTL)
+	return err
+}
+
+func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandidate, results []flowmingo.CandidateResult) error {
+	if len(results) != len(cands) {
+		return fmt.Errorf("client returned %d results for %d candidates", len(results), len(cands))
+	}
+	now := r.w.now().UTC()
+	recs := make([]store.Record, len(cands))
+	failed := 0
+	for i, c := range cands {
+		res := results[i]
+		rec := store.Record{Seq: c.Seq, Candidate: c.Candidate}
+		switch res.Kind {
+		case flowmingo.Invited, flowmingo.CVQueued:
+			rec.Outcome = payload.OutcomeInvited
+			if res.Kind == flowmingo.CVQueued {
+				rec.Outcome = payload.OutcomeCVQueued
+			}
+			rec.LedgerValue = ledgerValue(r.task.BatchID, c.Seq, res.Result)
+		default:
+			failed++
+			rec.Outcome = payload.OutcomeDeadLettered
+			dl := r.deadLetter(c, res.Reason, res.Errors, 200, now, now)
+			dl.Detail = res.Detail
+			rec.DeadLetter = dl
+		}
+		recs[i] = rec
+	}
+	if err := r.record(ctx, recs); err != nil {
+		return err
+	}
+	r.log.Debug("chunk sent", zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
+	return nil
+}
+
+func ledgerValue(batchID string, seq int64, res *payload.Result) string {
+	v := store.DeadLetterID(batchID, seq)
+	if res != nil && res.Invitation != nil && res.Invitation.ID != "" {
+		v += " invitation=" + res.Invitation.ID
+	}
+	return v
+}
+
+func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCandidate, err error) error {
+	w := r.w
+	var (
+		rl    *flowmingo.RateLimitError
+		auth  *flowmingo.AuthError
+		nf    *flowmingo.NotFoundError
+		inval *flowmingo.ValidationError
+		tr    *flowmingo.TransientError
+	)
+	switch {
+	case ctx.Err() != nil:
+		// Shutting down or out of time: back to the queue, nothing recorded.
+		return fmt.Errorf("chunk interrupted: %w", ctx.Err())
+	case errors.As(err, &rl):
+		if terr := w.Limiter.Throttled(ctx, rl.RetryAfter); terr != nil {
+			r.log.Warn("could not share the 429 cool-down", zap.Error(terr))
+		}
+		r.log.Info("rate limited by the API; every worker waits", zap.Duration("retry_after", rl.RetryAfter))
+		return &PauseError{After: rl.RetryAfter, Why: "rate limited (429)"}
+	case errors.As(err, &auth):
+		if serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message); serr != nil {
+			return serr
+		}
+		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
+			zap.Stringer("key", w.Key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
+		return &PauseError{After: w.cfg.AuthPoll, Why: "API key rejected"}
+	case errors.As(err, &nf):
+		return r.deadLetterAll(ctx, cands, payload.ReasonTargetNotFound, err, 404, time.Time{})
+	case errors.As(err, &inval):
+		return r.isolateInvalid(ctx, cands, inval)
+	case errors.As(err, &tr):
+		if tr.Ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
+			return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, tr.StatusCode, time.Time{})
+		}
+		return r.retryOrGiveUp(ctx, cands, err, tr.StatusCode)
+	default:
+		return r.retryOrGiveUp(ctx, cands, err, 0)
+	}
+}
+
+// retryOrGiveUp returns err for asynq to retry, unless this was the last attempt:
+// then every open candidate is dead-lettered as retries_exhausted.
+func (r *chunkRun) retryOrGiveUp(ctx context.Context, cands []payload.TaskCandidate, err error, status int) error {
+	first, ferr := r.w.Store.FirstFailure(ctx, r.task.BatchID, r.taskID)
+	if ferr != nil {
+		return errors.Join(err, ferr)
+	}
+	if r.attempt < r.w.cfg.MaxAttempts {
+		r.log.Warn("chunk failed; will retry", zap.Int("max_attempts", r.w.cfg.MaxAttempts), zap.Error(err))
+		return err
+	}
+	r.log.Warn("chunk failed on its last attempt; dead-lettering its candidates", zap.Int("candidates", len(cands)), zap.Error(err))
+	return r.deadLetterAll(ctx, cands, payload.ReasonRetriesExhausted, err, status, first)
+}
+
+func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandidate, reason payload.Reason, cause error, status int, first time.Time) error {
+	now := r.w.now().UTC()
+	if first.IsZero() {
+		first = now
+	}
+	msg, _ := json.Marshal(cause.Error())
+	errs := map[string]json.RawMessage{payload.FieldErrorMessage: msg}
+	recs := make([]store.Record, len(cands))
+	for i, c := range cands {
+		recs[i] = store.Record{Seq: c.Seq, Outcome: payload.OutcomeDeadLettered, DeadLetter: r.deadLetter(c, reason, errs, status, first, now)}
+	}
+	if err := r.record(ctx, recs); err != nil {
+		return err
+	}
+	r.log.Warn("candidates dead-lettered", zap.String("reason", string(reason)), zap.Int("count", len(cands)), zap.Error(cause))
+	return nil
+}
+
+// isolateInvalid handles a 400/422: a lone candidate is dead-lettered with the API's
+// message; a larger chunk is split in two halves, each its own task, so the good
+// candidates still go and the bad ones end up alone.
+func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandidate, verr *flowmingo.ValidationError) error {
+	if len(cands) == 1 {
+		errs := map[string]json.RawMessage{}
+		if len(verr.Body) > 0 && json.Valid(verr.Body) {
+			errs["validation"] = verr.Body
+		}
+		msg, _ := json.Marshal(verr.Message)
+		errs[payload.FieldErrorMessage] = msg
+		now := r.w.now().UTC()
+		dl := r.deadLetter(cands[0], payload.ReasonValidation, errs, verr.StatusCode, now, now)
+		return r.record(ctx, []store.Record{{Seq: cands[0].Seq, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
+	}
+	mid := len(cands) / 2
+	for i, part := range [][]payload.TaskCandidate{cands[:mid], cands[mid:]} {
+		child := *r.task
+		child.Candidates = part
+		if err := r.w.enqueueChunk(ctx, child, fmt.Sprintf("%s/%d", r.taskID, i), r.queue); err != nil {
+			return err
+		}
+	}
+	r.log.Info("API rejected the chunk as invalid; split it to isolate the offending candidates",
+		zap.Int("candidates", len(cands)), zap.String("message", verr.Message))
+	return nil
+}
+
+func (r *chunkRun) deadLetter(c payload.TaskCandidate, reason payload.Reason, errs map[string]json.RawMessage, status int, first, last time.Time) *store.DeadLetter {
+	dl := &store.DeadLetter{
+		ID:                store.DeadLetterID(r.task.BatchID, c.Seq),
+		BatchID:           r.task.BatchID,
+		Reason:            reason,
+		Errors:            errs,
+		Candidate:         c.Candidate,
+		Target:            r.task.Job.Target,
+		Attempts:          r.attempt,
+		FirstFailedAt:     first,
+		LastFailedAt:      last,
+		LastHTTPStatus:    status,
+		Seq:               c.Seq,
+		Row:               c.Row,
+		InvitationMessage: r.task.Job.InvitationMessage,
+		SendInvite:        r.task.Job.SendInvite,
+	}
+	if h := c.History; h != nil {
+		dl.Attempts += h.Attempts
+		dl.ReplayedFrom = h.DeadLetterID
+		if !h.FirstFailedAt.IsZero() && h.FirstFailedAt.Before(dl.FirstFailedAt) {
+			dl.FirstFailedAt = h.FirstFailedAt
+		}
+	}
+	if dl.Errors == nil {
+		dl.Errors = map[string]json.RawMessage{}
+	}
+	return dl
+}

@@ -1,0 +1,221 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"go.uber.org/zap"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// Sender sends one chunk to the vendor; *flowmingo.Client is one.
+type Sender interface {
+	Invite(ctx context.Context, req *payload.InviteRequest) ([]flowmingo.CandidateResult, error)
+}
+
+// Limiter holds the rate of requests to the vendor; *ratelimit.Limiter is one.
+type Limiter interface {
+	// Acquire waits until one request carrying n candidates may go; release is
+	// called when its reply is in.
+	Acquire(ctx context.Context, n int) (release func(), err error)
+	// Throttled reports a 429 with the vendor's Retry-After.
+	Throttled(ctx context.Context, retryAfter time.Duration) error
+	// Succeeded reports a request that was not throttled.
+	Succeeded(ctx context.Context)
+}
+
+// Enqueuer is the part of asynq.Client the worker uses to fan out tasks.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+// OnUnknown values.
+const (
+	OnUnknownRetry      = "retry"
+	OnUnknownDeadLetter = "deadletter"
+)
+
+// Config tunes the handlers. Zero fields take the documented defaults.
+type Config struct {
+	// ChunkSize is the most candidates in one request. Default 50.
+	ChunkSize int
+	// MaxAttempts is how many times a chunk is sent before its open candidates are
+	// dead-lettered as retries_exhausted. 429s and auth stops do not count. Default 10.
+	MaxAttempts int
+	// RetryMin and RetryMax bound the exponential backoff between attempts.
+	// Defaults 2s and 5m.
+	RetryMin, RetryMax time.Duration
+	// OnUnknown is OnUnknownRetry (default) or OnUnknownDeadLetter.
+	OnUnknown string
+	// LedgerTTL is how long a recorded success blocks a repeat invite. Default 90 days.
+	LedgerTTL time.Duration
+	// AuthPoll is how often a chunk held by an auth stop checks again. Default 15s.
+	AuthPoll time.Duration
+	// ChunkTimeout bounds one chunk handler run (limiter wait + request). Default 10m.
+	ChunkTimeout time.Duration
+}
+
+func (c Config) withDefaults() Config {
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = 50
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 10
+	}
+	if c.RetryMin <= 0 {
+		c.RetryMin = 2 * time.Second
+	}
+	if c.RetryMax <= 0 {
+		c.RetryMax = 5 * time.Minute
+	}
+	if c.RetryMax < c.RetryMin {
+		c.RetryMax = c.RetryMin
+	}
+	if c.OnUnknown == "" {
+		c.OnUnknown = OnUnknownRetry
+	}
+	if c.LedgerTTL <= 0 {
+		c.LedgerTTL = 90 * 24 * time.Hour
+	}
+	if c.AuthPoll <= 0 {
+		c.AuthPoll = 15 * time.Second
+	}
+	if c.ChunkTimeout <= 0 {
+		c.ChunkTimeout = 10 * time.Minute
+	}
+	return c
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if c.OnUnknown != "" && c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
+		return fmt.Errorf("worker: OnUnknown must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
+	}
+	return nil
+}
+
+// Deps are what a Worker talks to.
+type Deps struct {
+	Store   *store.Store
+	Queue   Enqueuer
+	Sender  Sender
+	Limiter Limiter
+	// Key identifies the API key for the auth stop (its ID and masked form only).
+	Key flowmingo.APIKey
+	Log *zap.Logger
+}
+
+// Worker handles segment and chunk tasks.
+type Worker struct {
+	Deps
+	cfg Config
+	now func() time.Time
+}
+
+// New returns a Worker.
+func New(d Deps, cfg Config) (*Worker, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if d.Store == nil || d.Queue == nil || d.Sender == nil || d.Limiter == nil {
+		return nil, errors.New("worker: Store, Queue, Sender and Limiter are required")
+	}
+	if d.Log == nil {
+		d.Log = zap.NewNop()
+	}
+	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now}, nil
+}
+
+// Handler returns the mux serving both task types.
+func (w *Worker) Handler() asynq.Handler {
+	mux := asynq.NewServeMux()
+	mux.HandleFunc(payload.TypeSegment, w.HandleSegment)
+	mux.HandleFunc(payload.TypeChunk, w.HandleChunk)
+	return mux
+}
+
+// chunkMaxRetry is asynq's retry limit for chunk tasks. The worker counts attempts
+// itself (MaxAttempts) because waits for a 429 or an auth stop must not use them up,
+// and asynq archives a task at its limit whatever the error; this is only a backstop.
+const chunkMaxRetry = 1 << 16
+
+// HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
+// candidates whose outcome is already recorded.
+func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
+	seg, err := payload.DecodeSegmentTask(t.Payload())
+	if err != nil {
+		w.poison(ctx, t, err)
+		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+	}
+	open, err := w.undecided(ctx, seg.BatchID, seg.Candidates)
+	if err != nil {
+		return err
+	}
+	queue, _ := asynq.GetQueueName(ctx)
+	for i := 0; i*w.cfg.ChunkSize < len(seg.Candidates); i++ {
+		lo, hi := i*w.cfg.ChunkSize, min((i+1)*w.cfg.ChunkSize, len(seg.Candidates))
+		part := filterSeqs(seg.Candidates[lo:hi], open)
+		if len(part) == 0 {
+			continue
+		}
+		chunk := payload.ChunkTask{V: payload.TaskVersion, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part}
+		if err := w.enqueueChunk(ctx, chunk, payload.ChunkTaskID(seg.BatchID, seg.Segment, i), queue); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) enqueueChunk(ctx context.Context, c payload.ChunkTask, id, queue string) error {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	opts := []asynq.Option{asynq.TaskID(id), asynq.MaxRetry(chunkMaxRetry), asynq.Timeout(w.cfg.ChunkTimeout)}
+	if queue != "" {
+		opts = append(opts, asynq.Queue(queue))
+	}
+	_, err = w.Queue.EnqueueContext(ctx, asynq.NewTask(payload.TypeChunk, body), opts...)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue chunk %s: %w", id, err)
+	}
+	return nil
+}
+
+// undecided returns the set of seqs among cands whose outcome is not yet recorded.
+func (w *Worker) undecided(ctx context.Context, batchID string, cands []payload.TaskCandidate) (map[int64]bool, error) {
+	decided, err := w.Store.Decided(ctx, batchID, cands)
+	if err != nil {
+		return nil, err
+	}
+	open := make(map[int64]bool, len(cands))
+	for i, c := range cands {
+		if !decided[i] {
+			open[c.Seq] = true
+		}
+	}
+	return open, nil
+}
+
+func filterSeqs(cands []payload.TaskCandidate, keep map[int64]bool) []payload.TaskCandidate {
+	out := make([]payload.TaskCandidate, 0, len(cands))
+	for _, c := range cands {
+		if keep[c.Seq] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (w *Worker) poison(ctx context.Context, t *asynq.Task, err error) {
+	id, _ := asynq.GetTaskID(ctx)
+	w.Log.Error("undecodable task payload: archived, it will not be retried",
+		zap.String("task_id", id), zap.String("type", t.Type()), zap.Int("payload_bytes", len(t.Payload())), zap.Error(err))
+}
