@@ -1,6 +1,7 @@
 package flowmingo
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -14,26 +15,55 @@ const KeyPrefix = "fl_live_"
 // %+v, %#v, %s, %q, JSON, text — shows only the masked form fl_live_<prefix>.****,
 // so that a key cannot leak through a log line, an error or a struct dump.
 // Reveal returns the secret itself, for the X-API-Key header alone.
+//
+// fmt prints a struct's unexported fields by reflection, without calling their
+// Format method, so a struct holding an APIKey (or a Config holding one) in an
+// unexported field would print the key's own field. That field therefore holds the
+// key XOR-ed with a pad drawn once per process: such a dump shows noise. APIKey
+// values stay comparable: two keys made from the same string are equal.
 type APIKey struct {
-	secret string
+	obscured string
 }
 
-// NewAPIKey wraps s. It does not check the format; see Check.
-func NewAPIKey(s string) APIKey { return APIKey{secret: strings.TrimSpace(s)} }
+// keyPad is XOR-ed over the key's bytes, repeating; drawn once per process.
+var keyPad = func() (p [32]byte) {
+	_, _ = rand.Read(p[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	return p
+}()
+
+func xorPad(s string) string {
+	if s == "" {
+		return ""
+	}
+	b := []byte(s)
+	for i := range b {
+		b[i] ^= keyPad[i%len(keyPad)]
+	}
+	return string(b)
+}
+
+// NewAPIKey wraps s, trimmed of surrounding white space. It does not check the
+// format; see Check.
+func NewAPIKey(s string) APIKey { return APIKey{obscured: xorPad(strings.TrimSpace(s))} }
 
 // Reveal returns the key itself. Call it only to set the request header.
-func (k APIKey) Reveal() string { return k.secret }
+func (k APIKey) Reveal() string { return xorPad(k.obscured) }
 
 // IsZero reports whether no key is set.
-func (k APIKey) IsZero() bool { return k.secret == "" }
+func (k APIKey) IsZero() bool { return k.obscured == "" }
 
-// Check reports whether the key has the form fl_live_<prefix>.<secret>, without
-// showing the key in the error.
+// Check reports whether the key has the form fl_live_<prefix>.<secret> and can be
+// sent in a header (no space or control character inside), without showing the key
+// in the error.
 func (k APIKey) Check() error {
-	if k.secret == "" {
+	key := k.Reveal()
+	if key == "" {
 		return fmt.Errorf("API key is empty (set FLOWMINGO_API_KEY or FLOWMINGO_API_KEY_FILE)")
 	}
-	rest, ok := strings.CutPrefix(k.secret, KeyPrefix)
+	if strings.ContainsFunc(key, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("API key %s contains a space or a control character (a key file must hold the key alone)", k.Masked())
+	}
+	rest, ok := strings.CutPrefix(key, KeyPrefix)
 	if !ok {
 		return fmt.Errorf("API key %s does not start with %q", k.Masked(), KeyPrefix)
 	}
@@ -47,10 +77,11 @@ func (k APIKey) Check() error {
 // Masked is the key as the vendor shows it after creation: fl_live_<prefix>.****.
 // A key not of that form shows as **** with nothing of it.
 func (k APIKey) Masked() string {
-	if k.secret == "" {
+	key := k.Reveal()
+	if key == "" {
 		return "(none)"
 	}
-	rest, ok := strings.CutPrefix(k.secret, KeyPrefix)
+	rest, ok := strings.CutPrefix(key, KeyPrefix)
 	if !ok {
 		return "****"
 	}
@@ -64,7 +95,7 @@ func (k APIKey) Masked() string {
 // ID is a short, stable, non-reversible identifier of the key (hex of SHA-256), for
 // naming shared state such as the rate limiter's Redis keys.
 func (k APIKey) ID() string {
-	sum := sha256.Sum256([]byte(k.secret))
+	sum := sha256.Sum256([]byte(k.Reveal()))
 	return hex.EncodeToString(sum[:8])
 }
 

@@ -109,12 +109,18 @@ func who(c payload.Candidate) string {
 	return c.CVLink
 }
 
-// firstError is the dead letter's most telling error, cut to fit a table.
+// firstError is the dead letter's most telling error, cut to fit a table: the
+// field its reason came from, else the first other one.
 func firstError(d *store.DeadLetter) string {
-	for _, f := range payload.SortedErrorFields(d.Errors) {
+	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
+	for _, f := range fields {
+		raw, ok := d.Errors[f]
+		if !ok {
+			continue
+		}
 		var s string
-		if json.Unmarshal(d.Errors[f], &s) != nil {
-			s = string(d.Errors[f])
+		if json.Unmarshal(raw, &s) != nil {
+			s = string(raw)
 		}
 		if len(s) > 80 {
 			s = s[:77] + "..."

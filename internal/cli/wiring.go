@@ -67,9 +67,9 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	rdb, ok := opt.MakeRedisClient().(redis.UniversalClient)
-	if !ok {
-		return nil, fmt.Errorf("REDIS_URL: unsupported connection type")
+	rdb, err := newRedisClient(opt)
+	if err != nil {
+		return nil, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -79,6 +79,25 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	}
 	e.rdb = rdb
 	return rdb, nil
+}
+
+// newRedisClient builds the go-redis client for asynq's parsed URL, with context
+// deadlines honoured so that the rate limiter can fall back quickly when Redis hangs.
+func newRedisClient(opt asynq.RedisConnOpt) (redis.UniversalClient, error) {
+	switch o := opt.(type) {
+	case asynq.RedisClientOpt:
+		return redis.NewClient(&redis.Options{
+			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
+			TLSConfig: o.TLSConfig, PoolSize: o.PoolSize, ContextTimeoutEnabled: true,
+		}), nil
+	case asynq.RedisFailoverClientOpt:
+		return redis.NewFailoverClient(&redis.FailoverOptions{
+			MasterName: o.MasterName, SentinelAddrs: o.SentinelAddrs, SentinelPassword: o.SentinelPassword,
+			Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig, PoolSize: o.PoolSize,
+			ContextTimeoutEnabled: true,
+		}), nil
+	}
+	return nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
 }
 
 func (e *env) store(ctx context.Context) (*store.Store, error) {

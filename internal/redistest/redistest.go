@@ -35,8 +35,9 @@ type Server struct {
 	dir  string
 	port int
 
-	mu  sync.Mutex
-	cmd *exec.Cmd
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has exited
 }
 
 // Start starts a redis-server for tb and stops it in tb.Cleanup. The test is skipped
@@ -50,10 +51,19 @@ func Start(tb testing.TB, opts Options) *Server {
 		}
 		tb.Skip("redis-server not on PATH; install it (Debian: apt-get install redis-server) to run this test")
 	}
-	s := &Server{tb: tb, opts: opts, dir: tb.TempDir(), port: freePort(tb)}
-	s.start()
+	s := &Server{tb: tb, opts: opts, dir: tb.TempDir()}
 	tb.Cleanup(s.stop)
-	return s
+	// A free port can be taken by another process between our probe and the
+	// server's bind; try a few.
+	var err error
+	for range 5 {
+		s.port = freePort(tb)
+		if err = s.start(); err == nil {
+			return s
+		}
+	}
+	tb.Fatal(err)
+	return nil
 }
 
 // Addr is the server's host:port.
@@ -78,7 +88,7 @@ func (s *Server) Kill() {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGKILL)
-	_ = s.cmd.Wait()
+	<-s.exited
 	s.cmd = nil
 }
 
@@ -86,11 +96,12 @@ func (s *Server) Kill() {
 func (s *Server) Restart() {
 	s.tb.Helper()
 	s.Kill()
-	s.start()
+	if err := s.start(); err != nil {
+		s.tb.Fatal(err)
+	}
 }
 
-func (s *Server) start() {
-	s.tb.Helper()
+func (s *Server) start() error {
 	args := []string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
@@ -106,43 +117,51 @@ func (s *Server) start() {
 	}
 	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
-		s.tb.Fatalf("start redis-server: %v", err)
+		return fmt.Errorf("start redis-server: %w", err)
 	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
 	s.mu.Lock()
 	s.cmd = cmd
+	s.exited = exited
 	s.mu.Unlock()
-	s.waitReady()
+	return s.waitReady(exited)
 }
 
-func (s *Server) waitReady() {
-	s.tb.Helper()
+func (s *Server) waitReady(exited <-chan struct{}) error {
 	c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1})
 	defer c.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	var err error
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			s.mu.Lock()
+			s.cmd = nil
+			s.mu.Unlock()
+			return fmt.Errorf("redis-server on %s exited at start:\n%s", s.Addr(), s.logTail())
+		default:
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		err = c.Ping(ctx).Err()
 		cancel()
 		if err == nil {
-			return
+			return nil
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	s.tb.Fatalf("redis-server on %s did not answer within 10s: %v\n%s", s.Addr(), err, s.logTail())
+	return fmt.Errorf("redis-server on %s did not answer within 10s: %v\n%s", s.Addr(), err, s.logTail())
 }
 
 func (s *Server) stop() {
 	s.mu.Lock()
-	cmd := s.cmd
+	cmd, done := s.cmd, s.exited
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

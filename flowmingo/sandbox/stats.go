@@ -1,0 +1,127 @@
+package sandbox
+
+import (
+	"sort"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/payload"
+)
+
+// Statuses recorded for requests that got no HTTP answer.
+const (
+	// StatusNoReply is recorded for a request whose connection the sandbox
+	// closed without an answer (Faults.LostReplyRate, LostReplyClose).
+	StatusNoReply = 0
+	// StatusClientGone is recorded for a request whose client went away (or
+	// whose server shut down) before the sandbox answered, as nginx's 499.
+	StatusClientGone = 499
+)
+
+// Stats are the sandbox's counters since it started or was last Reset. Only
+// requests outside /__sandbox/ count.
+type Stats struct {
+	// Requests received.
+	Requests int `json:"requests"`
+	// ByStatus counts answered requests by HTTP status; see StatusNoReply and
+	// StatusClientGone for the two that are not HTTP answers.
+	ByStatus map[int]int `json:"by_status"`
+	// Candidates received in requests whose body decoded.
+	Candidates int `json:"candidates"`
+	// Invites is the number of invitation records created.
+	Invites int `json:"invites"`
+	// Submissions is the number of submissions created: one per candidate with an
+	// email that succeeded, with or without an invitation (send_invite false).
+	Submissions int `json:"submissions"`
+	// CVQueued is the number of CV-only candidates queued for candidate-entry
+	// processing.
+	CVQueued int `json:"cv_queued"`
+	// CandidateErrors is the number of results carrying an error field.
+	CandidateErrors int `json:"candidate_errors"`
+	// ValidationRejections is the number of requests answered 400 or 422.
+	ValidationRejections int `json:"validation_rejections"`
+	// DuplicateInvites is the number of successful candidates (a submission, and
+	// an invitation unless send_invite was false) for a target and email
+	// (ignoring case) that already had one. A worker that never invites anybody
+	// twice keeps it at 0.
+	DuplicateInvites int `json:"duplicate_invites"`
+	// InjectedFailures is the number of 500/503 answers from Faults.FailRate.
+	InjectedFailures int `json:"injected_failures"`
+	// LostReplies is the number of processed requests whose reply was lost
+	// (Faults.LostReplyRate).
+	LostReplies int `json:"lost_replies"`
+	// RateLimited is the number of 429 answers.
+	RateLimited int `json:"rate_limited"`
+}
+
+func (s Stats) clone() Stats {
+	m := make(map[int]int, len(s.ByStatus))
+	for k, v := range s.ByStatus {
+		m[k] = v
+	}
+	s.ByStatus = m
+	return s
+}
+
+// RequestRecord is one request received outside /__sandbox/.
+type RequestRecord struct {
+	// Seq numbers requests from 1 in the order they arrived.
+	Seq int64 `json:"seq"`
+	// At is when the request arrived, before any latency.
+	At time.Time `json:"at"`
+	// Method and Path of the request.
+	Method string `json:"method"`
+	Path   string `json:"path"`
+	// Key is the request's API key, masked (fl_live_<prefix>.****); empty
+	// without one. KeyID is flowmingo.APIKey.ID of the key.
+	Key   string `json:"key,omitempty"`
+	KeyID string `json:"key_id,omitempty"`
+	// Status is the HTTP status answered, StatusNoReply or StatusClientGone; -1
+	// while the request is in flight.
+	Status int `json:"status"`
+	// Candidates is the number of candidates in the body, when it decoded.
+	Candidates int `json:"candidates"`
+	// Fault names the injected fault that decided the answer: "rate_limited",
+	// "fail", "lost_reply"; empty for none.
+	Fault string `json:"fault,omitempty"`
+	// Duration is from arrival to the answer.
+	Duration time.Duration `json:"duration_ns"`
+}
+
+// Invite is a successful candidate with an email: a submission and, unless the
+// request had send_invite false, an invitation.
+type Invite struct {
+	// Target is the request's target with lower-case ids and, for a project
+	// without a job post, the job post the sandbox picked (the latest).
+	Target payload.Target `json:"target"`
+	// Email is the candidate's email as sent.
+	Email string `json:"email"`
+	// InvitationID is empty when the request had send_invite false.
+	InvitationID string `json:"invitation_id,omitempty"`
+	SubmissionID string `json:"submission_id"`
+	// Request is the Seq of the request that created it.
+	Request int64 `json:"request"`
+	// Duplicate is set when the target and email (ignoring case) already had one.
+	Duplicate bool      `json:"duplicate,omitempty"`
+	At        time.Time `json:"at"`
+}
+
+// MaxInWindow returns the largest number of records whose At falls in any
+// interval [t, t+window). With window one second it is the peak per-second
+// rate a client achieved at the API.
+func MaxInWindow(recs []RequestRecord, window time.Duration) int {
+	ts := make([]time.Time, len(recs))
+	for i, r := range recs {
+		ts[i] = r.At
+	}
+	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
+	best, lo := 0, 0
+	for hi := range ts {
+		for ts[hi].Sub(ts[lo]) >= window {
+			lo++
+		}
+		if n := hi - lo + 1; n > best {
+			best = n
+		}
+	}
+	return best
+}

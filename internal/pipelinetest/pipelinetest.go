@@ -1,0 +1,250 @@
+// Package pipelinetest wires the whole pipeline for tests: a private redis-server,
+// the sandbox API, a store, a producer and in-process workers, with helpers to
+// import candidates and wait for a batch to finish. Tests of several packages
+// (worker, deadletter, cli) share it so that none of them repeats the wiring.
+package pipelinetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/bulkinvite/bulkinvite/deadletter"
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
+)
+
+// Prefix is the key prefix the bundle's store uses.
+const Prefix = "bulkinvite:"
+
+// Target is the sandbox's demo interview set.
+var Target = payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}
+
+// Options tune a Bundle.
+type Options struct {
+	Sandbox     sandbox.Config
+	Redis       redistest.Options
+	SegmentSize int // default 100
+	// Key is the API key the workers use; default sandbox.DefaultKey.
+	Key string
+}
+
+// Bundle is a running pipeline minus its workers.
+type Bundle struct {
+	TB       testing.TB
+	Redis    *redistest.Server
+	RDB      *redis.Client
+	Store    *store.Store
+	Queue    *asynq.Client
+	API      *sandbox.Running
+	Producer *producer.Producer
+	Replayer *deadletter.Replayer
+	Key      flowmingo.APIKey
+}
+
+// New starts a private redis-server and a sandbox, stopped at the end of the test.
+func New(tb testing.TB, opts Options) *Bundle {
+	tb.Helper()
+	if opts.SegmentSize == 0 {
+		opts.SegmentSize = 100
+	}
+	if opts.Key == "" {
+		opts.Key = sandbox.DefaultKey
+	}
+	srv := redistest.Start(tb, opts.Redis)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
+	tb.Cleanup(func() { _ = rdb.Close() })
+	api, err := sandbox.Start(opts.Sandbox)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = api.Close() })
+	st := store.New(rdb, Prefix)
+	q := asynq.NewClientFromRedisClient(rdb)
+	prod := producer.New(st, q, producer.Config{SegmentSize: opts.SegmentSize})
+	return &Bundle{
+		TB: tb, Redis: srv, RDB: rdb, Store: st, Queue: q, API: api, Producer: prod,
+		Replayer: deadletter.NewReplayer(st, prod), Key: flowmingo.NewAPIKey(opts.Key),
+	}
+}
+
+// WorkerOptions tune StartWorker.
+type WorkerOptions struct {
+	Worker      worker.Config
+	Limiter     ratelimit.Config
+	Concurrency int           // default 4
+	Timeout     time.Duration // per request, default 2s
+	Log         *zap.Logger   // default: the test's log, warnings and up
+}
+
+// StartWorker runs a worker in this process until the returned stop is called (or
+// the test ends).
+func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
+	tb := b.TB
+	tb.Helper()
+	if opts.Concurrency == 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Timeout == 0 {
+		opts.Timeout = 2 * time.Second
+	}
+	if opts.Limiter.Rate == 0 {
+		opts.Limiter.Rate = 1000
+		opts.Limiter.Burst = 100
+	}
+	opts.Limiter.Prefix = Prefix
+	if opts.Worker.RetryMin == 0 {
+		opts.Worker.RetryMin = 50 * time.Millisecond
+		opts.Worker.RetryMax = 200 * time.Millisecond
+	}
+	if opts.Worker.AuthPoll == 0 {
+		opts.Worker.AuthPoll = 200 * time.Millisecond
+	}
+	log := opts.Log
+	if log == nil {
+		log = zaptest.NewLogger(tb, zaptest.Level(zap.WarnLevel))
+	}
+	client, err := flowmingo.New(flowmingo.Config{BaseURL: b.API.URL, Key: b.Key, Timeout: opts.Timeout, MaxIdleConns: opts.Concurrency})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	lim, err := ratelimit.New(b.RDB, b.Key.ID(), opts.Limiter, log)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: client, Limiter: lim, Key: b.Key, Log: log}, opts.Worker)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- w.Serve(ctx, b.RDB, worker.ServeConfig{Concurrency: opts.Concurrency, ShutdownTimeout: 5 * time.Second})
+	}()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		if err := <-done; err != nil {
+			tb.Errorf("worker: %v", err)
+		}
+		client.Close()
+	}
+	tb.Cleanup(stop)
+	return stop
+}
+
+// Import enqueues candidates as a batch for Target and returns the result.
+func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *payload.Job) *producer.Result {
+	b.TB.Helper()
+	j := payload.Job{Target: Target}
+	if job != nil {
+		j = *job
+	}
+	res, err := b.Producer.Import(context.Background(), producer.NewSliceSource(cands), producer.Options{BatchID: batchID, Job: j})
+	if err != nil {
+		b.TB.Fatalf("import: %v", err)
+	}
+	return res
+}
+
+// WaitDone waits until the batch is done and returns it; it fails the test after
+// timeout, showing the batch as it stands.
+func (b *Bundle) WaitDone(batchID string, timeout time.Duration) *store.Batch {
+	b.TB.Helper()
+	return b.WaitFor(batchID, timeout, "done", func(bt *store.Batch) bool { return bt.State() == store.StateDone })
+}
+
+// WaitFor polls the batch until cond holds.
+func (b *Bundle) WaitFor(batchID string, timeout time.Duration, what string, cond func(*store.Batch) bool) *store.Batch {
+	b.TB.Helper()
+	deadline := time.Now().Add(timeout)
+	var last *store.Batch
+	for time.Now().Before(deadline) {
+		bt, err := b.Store.Batch(context.Background(), batchID)
+		if err != nil {
+			b.TB.Fatalf("read batch: %v", err)
+		}
+		last = bt
+		if cond(bt) {
+			return bt
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.TB.Fatalf("batch %s not %s within %s: %+v", batchID, what, timeout, last.Status())
+	return nil
+}
+
+// DeadLetters returns the dead letters of a batch, keyed by candidate email (or
+// CV link for a CV-only candidate).
+func (b *Bundle) DeadLetters(batchID string) map[string]*store.DeadLetter {
+	b.TB.Helper()
+	out := map[string]*store.DeadLetter{}
+	err := b.Store.DeadLetters(context.Background(), store.Filter{BatchID: batchID}, func(d *store.DeadLetter) error {
+		k := d.Candidate.Email
+		if k == "" {
+			k = d.Candidate.CVLink
+		}
+		out[k] = d
+		return nil
+	})
+	if err != nil {
+		b.TB.Fatal(err)
+	}
+	return out
+}
+
+// CheckAccounting fails the test unless the batch's counters equal its recorded
+// per-candidate outcomes and add up as DESIGN.md says.
+func (b *Bundle) CheckAccounting(batchID string) *store.Batch {
+	b.TB.Helper()
+	ctx := context.Background()
+	bt, err := b.Store.Batch(ctx, batchID)
+	if err != nil {
+		b.TB.Fatal(err)
+	}
+	outs, err := b.Store.Outcomes(ctx, batchID)
+	if err != nil {
+		b.TB.Fatal(err)
+	}
+	count := map[payload.Outcome]int64{}
+	for _, o := range outs {
+		count[o]++
+	}
+	s := bt.Status()
+	if count[payload.OutcomeInvited] != s.Invited || count[payload.OutcomeCVQueued] != s.CVQueued ||
+		count[payload.OutcomeDeadLettered] != s.DeadLettered || count[payload.OutcomeSkippedDuplicate] != s.SkippedDuplicate {
+		b.TB.Errorf("counters %+v disagree with recorded outcomes %v", s, count)
+	}
+	if s.Accepted != s.Invited+s.CVQueued+s.DeadLettered+s.SkippedDuplicate+s.Pending || s.Total != s.Accepted+s.Rejected {
+		b.TB.Errorf("counters do not add up: %+v", s)
+	}
+	if int64(len(outs)) != s.Accepted-s.Pending {
+		b.TB.Errorf("%d outcomes recorded, want accepted-pending = %d", len(outs), s.Accepted-s.Pending)
+	}
+	return bt
+}
+
+// Candidates makes n good candidates with distinct emails at example.com.
+func Candidates(prefix string, n int) []payload.Candidate {
+	out := make([]payload.Candidate, n)
+	for i := range out {
+		out[i] = payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", prefix, i), Name: fmt.Sprintf("%s %d", prefix, i)}
+	}
+	return out
+}

@@ -1,0 +1,103 @@
+// Package ratelimit holds one request rate for every worker process, on every
+// machine, that sends with the same Flowmingo API key: the rate is measured at
+// the API, not per process. It owns the shared limiter (a GCRA in Redis), the
+// local x/time/rate stage in front of it, the shared cool-down after a 429, the
+// optional adaptive (AIMD) rate, the global cap on requests in flight and the
+// local fallback while Redis is unreachable. Local is the per-process-only
+// variant, for tests and as the measurement's baseline.
+//
+// It does not send requests, parse Retry-After, decide what a status code means,
+// re-queue tasks or export metrics: the worker calls Acquire before a request,
+// the release func after it, Throttled on a 429 (with the Retry-After it parsed)
+// and Succeeded on a success. State is for the CLI and for metrics.
+//
+// # Algorithm
+//
+// Acquire goes through, in order:
+//
+//  1. The cool-down this process knows of (set by its own Throttled, or learned
+//     from Redis), waited out locally.
+//  2. The local stage: an x/time/rate limiter at the effective rate and burst.
+//     A process alone can never use more than the whole rate, so it never asks
+//     Redis faster than that. Then one goroutine per process at a time asks
+//     Redis; the others queue behind it, so a process's waiting goroutines do not
+//     poll Redis, and Redis sees at most one caller per process per grant.
+//  3. The shared step, one Lua script run atomically in Redis (the model is
+//     go-redis/redis_rate's GCRA): the shared cool-down, the GCRA on requests,
+//     the candidates of the last minute and the in-flight leases are checked
+//     together, and only when all allow does the script record the request. If
+//     not, it says how long to wait, the asking goroutine waits that long (on a
+//     timer, or until ctx ends) and asks again. The script reads the time from
+//     Redis (TIME), so workers with skewed clocks still share one rate.
+//
+// GCRA: with emission interval T = 1/rate and a stored theoretical arrival
+// time (TAT), a request at time now is allowed when max(TAT, now) + T - Burst*T
+// <= now, and then TAT becomes max(TAT, now) + T. In any window of W seconds all
+// workers together get at most Burst + rate*W grants.
+//
+// Candidates per minute: the candidates granted are counted per Redis second;
+// a request goes when the 61 one-second buckets that any 60-second window ending
+// now can touch, plus its own candidates, stay within the cap. So no 60-second
+// window holds more than the cap.
+//
+// In flight: each grant takes a lease (a sorted-set member scored by its expiry,
+// now + InFlightTTL). release removes it; a crashed worker's lease expires. With
+// MaxInFlight leases alive the step waits. No event reports a release, so the
+// step looks again after one emission interval (5-100ms) or when the oldest
+// lease expires.
+//
+// # 429s
+//
+// Throttled sets the shared cool-down to the Retry-After (capped by
+// MaxCooldown) unless a longer one is in force, and moves the GCRA's TAT so that
+// after the cool-down the first request goes alone and the rest follow at the
+// steady rate: no burst into a vendor that just refused us. Every worker's next
+// Acquire waits it out, whether or not it saw the 429. The worker re-queues the
+// refused request without spending an attempt.
+//
+// Adaptive mode (AIMD), for a vendor whose real limit is unknown: a 429
+// multiplies the shared effective rate by AdaptiveDecrease (down to
+// AdaptiveMin), at most once per cool-down plus AdaptiveInterval, so the 429s of
+// requests already in flight count once. Succeeded adds AdaptiveIncrease back at
+// most once per AdaptiveInterval for all workers, up to Rate.
+//
+// # Redis unreachable
+//
+// When a Redis call fails or takes longer than RedisTimeout, the process logs a
+// warning once and falls back to a local limiter: the effective rate times its
+// share, with a burst of 1; at most MaxInFlight times its share in flight; the
+// candidates cap times its share; a cool-down it knows of still honoured. The
+// share is FallbackShare, or automatically 1/N where N is the number of processes
+// that used the key in the last 30 seconds as last seen in Redis (each process
+// registers itself there at most once a second), or 1/4 if it never reached
+// Redis. If all processes fall back at once, together they stay within the rate.
+// Once a second one caller probes Redis (the others stay on the fallback
+// meanwhile); on success the process goes back to the shared limiter and logs
+// so. A release that cannot reach Redis leaves the lease to expire. Throttled
+// that cannot reach Redis still sets this process's cool-down and returns an
+// error saying the others were not told.
+//
+// RedisTimeout is a ctx deadline: go-redis honours it on the socket only with
+// ContextTimeoutEnabled set on the client (New warns if not); otherwise a Redis
+// that hangs, rather than refuses, holds callers up to the client's ReadTimeout.
+//
+// The automatic share counts processes that asked for a grant in the last 30
+// seconds. A process idle for longer is not counted by the others; if idle
+// processes may wake up during an outage, set FallbackShare to 1/(processes).
+//
+// # Redis keys
+//
+// All under Config.Prefix (default "bulkinvite:") and named by the key id, a
+// hash of the API key (flowmingo.APIKey.ID), never the key; the braces are a
+// Redis Cluster hash tag so that one script touches one slot:
+//
+//	<prefix>ratelimit:{<keyID>}:gcra      string: the TAT, µs since the epoch; expires when idle
+//	<prefix>ratelimit:{<keyID>}:cooldown  string "1" with the cool-down as its TTL
+//	<prefix>ratelimit:{<keyID>}:inflight  zset: lease id -> expiry (ms)
+//	<prefix>ratelimit:{<keyID>}:stats     hash: r:<unix second> requests, c:<unix second> candidates, w: last second written; 62 s kept
+//	<prefix>ratelimit:{<keyID>}:adaptive  hash: rate, hold, next (adaptive mode only; gone at the full rate; expires after an idle hour)
+//	<prefix>ratelimit:{<keyID>}:procs     zset: process id (host/pid/random) -> last seen (ms)
+//
+// Every process sharing a key must use the same Rate, Burst and
+// CandidatesPerMinute.
+package ratelimit

@@ -1,0 +1,663 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+)
+
+// testAPIKey has a prefix and a secret that cannot appear in a hex id by chance.
+const testAPIKey = "fl_live_PFXQQ.SECRETZZ"
+
+type testBundle struct {
+	srv   *redistest.Server
+	keyID string
+	logs  *observer.ObservedLogs
+	log   *zap.Logger
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	core, logs := observer.New(zapcore.DebugLevel)
+	return &testBundle{
+		srv:   redistest.Start(t, redistest.Options{}),
+		keyID: flowmingo.NewAPIKey(testAPIKey).ID(),
+		logs:  logs,
+		log:   zap.New(core),
+	}
+}
+
+// client returns a client of its own, configured as the worker's should be.
+func (b *testBundle) client(t *testing.T) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: b.srv.Addr(), ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// limiter returns a Limiter on a client of its own, as another process would have.
+func (b *testBundle) limiter(t *testing.T, cfg Config) *Limiter {
+	t.Helper()
+	l, err := New(b.client(t), b.keyID, cfg, b.log)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return l
+}
+
+// redisNow is the Redis server's clock, which the scripts use.
+func (b *testBundle) redisNow(t *testing.T) time.Time {
+	t.Helper()
+	now, err := b.srv.Client().Time(context.Background()).Result()
+	if err != nil {
+		t.Fatalf("TIME: %v", err)
+	}
+	return now
+}
+
+func mustAcquire(t *testing.T, a interface {
+	Acquire(context.Context, int) (func(), error)
+}, candidates int) func() {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	release, err := a.Acquire(ctx, candidates)
+	if err != nil {
+		t.Fatalf("Acquire(%d): %v", candidates, err)
+	}
+	return release
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		cfg   Config
+		field string // "" = valid
+	}{
+		{name: "zero is all defaults", cfg: Config{}},
+		{name: "typical", cfg: Config{Rate: 20, Burst: 5, CandidatesPerMinute: 600, MaxInFlight: 16, Adaptive: true, FallbackShare: 0.25}},
+		{name: "negative rate", cfg: Config{Rate: -1}, field: "Rate"},
+		{name: "negative burst", cfg: Config{Burst: -1}, field: "Burst"},
+		{name: "negative candidates", cfg: Config{CandidatesPerMinute: -5}, field: "CandidatesPerMinute"},
+		{name: "negative in flight", cfg: Config{MaxInFlight: -1}, field: "MaxInFlight"},
+		{name: "negative max cooldown", cfg: Config{MaxCooldown: -time.Second}, field: "MaxCooldown"},
+		{name: "decrease of 1", cfg: Config{AdaptiveDecrease: 1}, field: "AdaptiveDecrease"},
+		{name: "negative increase", cfg: Config{AdaptiveIncrease: -1}, field: "AdaptiveIncrease"},
+		{name: "min above rate", cfg: Config{Rate: 10, AdaptiveMin: 11}, field: "AdaptiveMin"},
+		{name: "negative interval", cfg: Config{AdaptiveInterval: -1}, field: "AdaptiveInterval"},
+		{name: "share above 1", cfg: Config{FallbackShare: 1.5}, field: "FallbackShare"},
+		{name: "prefix with hash tag", cfg: Config{Prefix: "x{y}:"}, field: "Prefix"},
+		{name: "lease under a millisecond", cfg: Config{InFlightTTL: time.Microsecond}, field: "InFlightTTL"},
+		{name: "negative redis timeout", cfg: Config{RedisTimeout: -1}, field: "RedisTimeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := tt.cfg.Validate()
+			if tt.field == "" {
+				if err != nil {
+					t.Fatalf("Validate: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "Config."+tt.field+" ") {
+				t.Fatalf("Validate = %v, want an error naming Config.%s", err, tt.field)
+			}
+		})
+	}
+}
+
+func TestConfigDefaults(t *testing.T) {
+	t.Parallel()
+	got := Config{Rate: 20}.withDefaults()
+	if got.Burst != 1 || got.MaxInFlight != 40 || got.MaxCooldown != 5*time.Minute ||
+		got.Prefix != "bulkinvite:" || got.InFlightTTL != time.Minute || got.AdaptiveMin != 2 ||
+		got.AdaptiveIncrease != 0.4 || got.AdaptiveDecrease != 0.5 {
+		t.Fatalf("defaults for Rate 20: %+v", got)
+	}
+	if got := (Config{}).withDefaults(); got.Rate != 5 || got.MaxInFlight != 10 {
+		t.Fatalf("defaults for the zero Config: %+v", got)
+	}
+	c := Config{MaxCooldown: 3 * time.Second}.withDefaults()
+	for _, tt := range []struct{ in, want time.Duration }{
+		{0, DefaultRetryAfter}, {-time.Second, DefaultRetryAfter}, {2 * time.Second, 2 * time.Second},
+		{time.Hour, 3 * time.Second}, {time.Nanosecond, time.Millisecond},
+	} {
+		if got := c.cooldown(tt.in); got != tt.want {
+			t.Errorf("cooldown(%v) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestNewRejectsWhatIsNotAKeyID(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	t.Cleanup(func() { _ = rdb.Close() })
+	for _, id := range []string{"", testAPIKey, "a{b}", strings.Repeat("a", 65)} {
+		_, err := New(rdb, id, Config{}, nil)
+		if err == nil {
+			t.Fatalf("New accepted key id %q", id)
+		}
+		if id != "" && strings.Contains(err.Error(), id) {
+			t.Fatalf("New's error repeats the key id: %v", err)
+		}
+	}
+	if _, err := New(rdb, "abc", Config{Rate: -1}, nil); err == nil || !strings.Contains(err.Error(), "Config.Rate") {
+		t.Fatalf("New with a bad Config = %v, want the Validate error", err)
+	}
+}
+
+// The Lua step is exact under concurrent callers: goroutines on several clients
+// hammer the step itself, with demand far above supply; the grants stay within
+// Burst + Rate*elapsed and come close to it.
+func TestStepExactUnderConcurrentCallers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 50, Burst: 5, MaxInFlight: 1 << 20}
+	var limiters []*Limiter
+	for range 3 {
+		limiters = append(limiters, b.limiter(t, cfg))
+	}
+	var grants atomic.Int64
+	start := b.redisNow(t)
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	var wg sync.WaitGroup
+	for _, l := range limiters {
+		for range 6 {
+			wg.Go(func() {
+				for time.Now().Before(deadline) {
+					res, err := l.step(context.Background(), 0)
+					if err != nil {
+						t.Errorf("step: %v", err)
+						return
+					}
+					if res.ok {
+						grants.Add(1)
+						continue
+					}
+					_ = sleepCtx(context.Background(), min(res.wait, 5*time.Millisecond))
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := b.redisNow(t).Sub(start).Seconds()
+	got := float64(grants.Load())
+	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
+	least := 0.9 * cfg.Rate * elapsed
+	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
+	if got > most || got < least {
+		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
+	}
+}
+
+// Acquire, through the local stage, across limiters on separate clients (as
+// separate processes): one rate for all.
+func TestAcquireSharesOneRate(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 40, Burst: 5}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var grants atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 3 {
+		l := b.limiter(t, cfg)
+		for range 4 {
+			wg.Go(func() {
+				for {
+					release, err := l.Acquire(ctx, 1)
+					if err != nil {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Errorf("Acquire: %v", err)
+						}
+						return
+					}
+					grants.Add(1)
+					release()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	got := float64(grants.Load())
+	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
+	least := 0.8 * cfg.Rate * elapsed
+	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
+	if got > most || got < least {
+		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
+	}
+	st, err := b.limiter(t, cfg).State(context.Background())
+	if err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	if st.Processes != 3 || st.InFlight != 0 || st.Degraded {
+		t.Fatalf("State after the run: %+v", st)
+	}
+}
+
+// A worker that never saw the 429 honours the cool-down another one set.
+func TestCooldownHonouredByAnotherWorker(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 100, Burst: 5}
+	a, other := b.limiter(t, cfg), b.limiter(t, cfg)
+	mustAcquire(t, other, 1)() // warm: connected, script loaded
+
+	const cooldown = 1500 * time.Millisecond
+	start := time.Now()
+	if err := a.Throttled(context.Background(), cooldown); err != nil {
+		t.Fatalf("Throttled: %v", err)
+	}
+	st, err := other.State(context.Background())
+	if err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	if st.Cooldown <= 0 || st.Cooldown > cooldown {
+		t.Fatalf("State.Cooldown = %v, want in (0, %v]", st.Cooldown, cooldown)
+	}
+	mustAcquire(t, other, 1)()
+	if waited := time.Since(start); waited < cooldown-10*time.Millisecond || waited > cooldown+3*time.Second {
+		t.Fatalf("the other worker's Acquire returned after %v, want about %v", waited, cooldown)
+	}
+}
+
+// A Retry-After is capped, and after the cool-down the requests resume at the
+// steady rate, without a burst.
+func TestCooldownCappedAndNoBurstAfter(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 10, Burst: 5, MaxCooldown: 200 * time.Millisecond}
+	a, other := b.limiter(t, cfg), b.limiter(t, cfg)
+	if err := a.Throttled(context.Background(), time.Hour); err != nil {
+		t.Fatalf("Throttled: %v", err)
+	}
+	st, err := other.State(context.Background())
+	if err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	if st.Cooldown <= 0 || st.Cooldown > cfg.MaxCooldown {
+		t.Fatalf("State.Cooldown = %v, want capped at %v", st.Cooldown, cfg.MaxCooldown)
+	}
+	mustAcquire(t, other, 1)()
+	res, err := other.step(context.Background(), 1)
+	if err != nil {
+		t.Fatalf("step: %v", err)
+	}
+	if res.ok || res.reason != "rate" {
+		t.Fatalf("second request right after the cool-down: %+v, want denied by the rate (burst drained)", res)
+	}
+	if res.wait > 100*time.Millisecond {
+		t.Fatalf("wait %v, want at most one emission interval", res.wait)
+	}
+}
+
+// With Redis down, Acquire keeps granting at the local fallback rate, without
+// panicking and without flooding; after a restart it is back on the shared
+// limiter.
+func TestRedisDownFallsBackToLocalShare(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 20, Burst: 5, RedisTimeout: 200 * time.Millisecond}
+	l, other := b.limiter(t, cfg), b.limiter(t, cfg)
+	mustAcquire(t, l, 1)()
+	mustAcquire(t, other, 1)()
+	l.mu.Lock()
+	l.nextBeat = time.Time{} // heartbeat again now rather than in a second
+	l.mu.Unlock()
+	mustAcquire(t, l, 1)()
+	if st, err := l.State(context.Background()); err != nil || st.Processes != 2 || st.FallbackRate != 10 {
+		t.Fatalf("before the outage: State = %+v, %v; want 2 processes and a fallback rate of 10", st, err)
+	}
+
+	b.srv.Kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var grants atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 6 {
+		wg.Go(func() {
+			for {
+				release, err := l.Acquire(ctx, 1)
+				if err != nil {
+					if !errors.Is(err, context.DeadlineExceeded) {
+						t.Errorf("Acquire with Redis down: %v", err)
+					}
+					return
+				}
+				grants.Add(1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	got := float64(grants.Load())
+	most := 10*elapsed + 2 // fallback burst is 1, plus one for the window's edge
+	t.Logf("%v grants in %.3fs with Redis down (fallback 10/s)", got, elapsed)
+	if got > most || got < 5 {
+		t.Fatalf("%v grants in %.3fs with Redis down; want between 5 and %.1f", got, elapsed, most)
+	}
+	st, err := l.State(context.Background())
+	if err == nil || !st.Degraded || st.FallbackRate != 10 {
+		t.Fatalf("State with Redis down = %+v, %v; want degraded at 10/s and an error", st, err)
+	}
+	if n := b.logs.FilterMessageSnippet("ignores context deadlines").Len(); n != 0 {
+		t.Fatalf("New warned about a client that honours deadlines")
+	}
+	if n := b.logs.FilterMessageSnippet("unreachable").Len(); n != 1 {
+		t.Fatalf("%d warnings about the outage, want exactly 1", n)
+	}
+
+	b.srv.Restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mustAcquire(t, l, 1)()
+		st, err := l.State(context.Background())
+		if err == nil && !st.Degraded {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still degraded 10s after the restart: %+v, %v", st, err)
+		}
+	}
+	mustAcquire(t, l, 1)()
+	n, err := b.srv.Client().Exists(context.Background(), l.keys[0]).Result()
+	if err != nil || n != 1 {
+		t.Fatalf("after the restart the shared GCRA key exists = %d, %v; want the shared limiter in use", n, err)
+	}
+}
+
+func TestInFlightCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l := b.limiter(t, Config{Rate: 1000, Burst: 10, MaxInFlight: 2})
+	other := b.limiter(t, Config{Rate: 1000, Burst: 10, MaxInFlight: 2})
+	r1 := mustAcquire(t, l, 1)
+	mustAcquire(t, other, 1) // held
+
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("third Acquire with two in flight = %v, want to block until the deadline", err)
+	}
+	if st, err := l.State(context.Background()); err != nil || st.InFlight != 2 {
+		t.Fatalf("State = %+v, %v; want 2 in flight", st, err)
+	}
+
+	got := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		release, err := l.Acquire(ctx, 1)
+		if err == nil {
+			release()
+		}
+		got <- err
+	}()
+	r1()
+	r1() // idempotent: must not free the other's slot
+	if err := <-got; err != nil {
+		t.Fatalf("Acquire after a release: %v", err)
+	}
+	if st, err := l.State(context.Background()); err != nil || st.InFlight != 1 {
+		t.Fatalf("State = %+v, %v; want 1 in flight (the one never released)", st, err)
+	}
+}
+
+// A crashed worker's slot frees itself after InFlightTTL.
+func TestInFlightLeaseExpires(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 1000, Burst: 10, MaxInFlight: 1, InFlightTTL: 500 * time.Millisecond}
+	crashed := b.limiter(t, cfg)
+	mustAcquire(t, crashed, 1) // never released
+	start := time.Now()
+	mustAcquire(t, b.limiter(t, cfg), 1)()
+	if waited := time.Since(start); waited < 450*time.Millisecond {
+		t.Fatalf("Acquire got the crashed worker's slot after %v, before its lease of %v ended", waited, cfg.InFlightTTL)
+	}
+}
+
+// Repeated 429s lower the effective rate of every worker; successes climb back.
+func TestAdaptiveSharedAndClimbsBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 20, Adaptive: true, AdaptiveDecrease: 0.5, AdaptiveIncrease: 5, AdaptiveMin: 2,
+		AdaptiveInterval: 50 * time.Millisecond}
+	a, other := b.limiter(t, cfg), b.limiter(t, cfg)
+	eff := func(l *Limiter) float64 {
+		t.Helper()
+		st, err := l.State(context.Background())
+		if err != nil {
+			t.Fatalf("State: %v", err)
+		}
+		return st.EffectiveRate
+	}
+	throttle := func() {
+		t.Helper()
+		if err := a.Throttled(context.Background(), 10*time.Millisecond); err != nil {
+			t.Fatalf("Throttled: %v", err)
+		}
+	}
+	throttle()
+	if got := eff(other); got != 10 {
+		t.Fatalf("after one 429 the other worker's effective rate = %v, want 10", got)
+	}
+	throttle() // within the hold: the same episode
+	if got := eff(other); got != 10 {
+		t.Fatalf("after a second 429 in the same episode: %v, want still 10", got)
+	}
+	_ = sleepCtx(context.Background(), 100*time.Millisecond)
+	throttle()
+	if got := eff(other); got != 5 {
+		t.Fatalf("after a later 429: %v, want 5", got)
+	}
+	mustAcquire(t, other, 1)() // learns the rate as a worker would
+	if got := other.local.Limit(); got != 5 {
+		t.Fatalf("the other worker's local stage runs at %v, want 5", got)
+	}
+
+	deadline := time.Now().Add(10 * time.Second)
+	var seen []float64
+	for eff(other) < cfg.Rate {
+		if time.Now().After(deadline) {
+			t.Fatalf("did not climb back to %v in 10s: %v", cfg.Rate, seen)
+		}
+		other.Succeeded(context.Background())
+		seen = append(seen, eff(other))
+		_ = sleepCtx(context.Background(), 10*time.Millisecond)
+	}
+	for i := 1; i < len(seen); i++ {
+		if seen[i]-seen[i-1] > cfg.AdaptiveIncrease {
+			t.Fatalf("climbed by more than one step at a time: %v", seen)
+		}
+	}
+	mustAcquire(t, other, 1)()
+	if got := other.local.Limit(); got != 20 {
+		t.Fatalf("local stage after the climb runs at %v, want 20", got)
+	}
+}
+
+func TestCandidatesPerMinuteCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 1000, Burst: 10, CandidatesPerMinute: 100}
+	l := b.limiter(t, cfg)
+	mustAcquire(t, l, 40)()
+	mustAcquire(t, b.limiter(t, cfg), 40)()
+
+	res, err := l.step(context.Background(), 40)
+	if err != nil {
+		t.Fatalf("step: %v", err)
+	}
+	if res.ok || res.reason != "candidates" || res.wait < 59*time.Second || res.wait > 61*time.Second {
+		t.Fatalf("a request that would make 120 candidates in a minute: %+v, want denied for about 60s", res)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 40); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire(40) over the cap = %v, want to block", err)
+	}
+	if _, err := l.Acquire(context.Background(), 101); !errors.Is(err, ErrTooManyCandidates) {
+		t.Fatalf("Acquire(101) with a cap of 100 = %v, want ErrTooManyCandidates", err)
+	}
+	mustAcquire(t, l, 20)() // exactly the cap
+	if st, err := l.State(context.Background()); err != nil || st.CandidatesLastMinute != 100 {
+		t.Fatalf("State = %+v, %v; want 100 candidates in the last minute", st, err)
+	}
+}
+
+// Every key the limiter writes carries the prefix and the key id, and nothing
+// else of the API key.
+func TestRedisKeysNameOnlyTheKeyID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 100, Burst: 5, CandidatesPerMinute: 1000, Adaptive: true, Prefix: "itest:"}
+	l := b.limiter(t, cfg)
+	mustAcquire(t, l, 3) // keep a lease in flight
+	if err := l.Throttled(context.Background(), 50*time.Millisecond); err != nil {
+		t.Fatalf("Throttled: %v", err)
+	}
+	mustAcquire(t, l, 3)()
+	l.Succeeded(context.Background())
+	if _, err := l.State(context.Background()); err != nil {
+		t.Fatalf("State: %v", err)
+	}
+	keys, err := b.srv.Client().Keys(context.Background(), "*").Result()
+	if err != nil {
+		t.Fatalf("KEYS: %v", err)
+	}
+	if len(keys) < 4 {
+		t.Fatalf("only %d keys written: %v", len(keys), keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "itest:ratelimit:{"+b.keyID+"}:") {
+			t.Errorf("key %q is not under the prefix and the key id", k)
+		}
+		for _, part := range []string{"PFXQQ", "SECRETZZ", "fl_live", testAPIKey} {
+			if strings.Contains(k, part) {
+				t.Errorf("key %q contains %q of the API key", k, part)
+			}
+		}
+	}
+}
+
+func TestAcquireHonoursContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	l := b.limiter(t, Config{Rate: 1, Burst: 1})
+	mustAcquire(t, l, 1)()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Acquire(ctx, 1); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Acquire with a cancelled ctx = %v", err)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire that must wait 1s with a 50ms ctx = %v", err)
+	}
+	if _, err := l.Acquire(context.Background(), -1); err == nil {
+		t.Fatalf("Acquire(-1) succeeded")
+	}
+}
+
+// hungRedis accepts connections and never answers, like a Redis behind a
+// partition.
+func hungRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() { _, _ = io.Copy(io.Discard, c) })
+		}
+	})
+	t.Cleanup(func() {
+		_ = ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// A Redis that hangs instead of refusing: each call gives up after RedisTimeout,
+// the process runs on its fallback, a probe does not hold the other goroutines
+// up, and a 429 is still honoured locally.
+func TestRedisHangingFallsBack(t *testing.T) {
+	t.Parallel()
+	rdb := redis.NewClient(&redis.Options{Addr: hungRedis(t), MaxRetries: -1, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	l, err := New(rdb, "hungkey", Config{Rate: 20, Burst: 5, FallbackShare: 0.5, RedisTimeout: 100 * time.Millisecond}, nil)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var grants atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 4 {
+		wg.Go(func() {
+			for {
+				release, err := l.Acquire(ctx, 1)
+				if err != nil {
+					return
+				}
+				grants.Add(1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	got := float64(grants.Load())
+	t.Logf("%v grants in %.3fs with Redis hanging (fallback 10/s)", got, elapsed)
+	if most := 10*elapsed + 2; got > most || got < 5 {
+		t.Fatalf("%v grants in %.3fs with Redis hanging; want between 5 and %.1f", got, elapsed, most)
+	}
+
+	start = time.Now()
+	if err := l.Throttled(context.Background(), 300*time.Millisecond); err == nil {
+		t.Fatalf("Throttled with Redis hanging reported no error")
+	}
+	mustAcquire(t, l, 1)()
+	if waited := time.Since(start); waited < 290*time.Millisecond {
+		t.Fatalf("Acquire on the fallback returned %v after a 300ms cool-down", waited)
+	}
+}

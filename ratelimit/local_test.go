@@ -1,0 +1,214 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable time for the parts that read Local.now or Limiter.now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func TestLocalRate(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Rate: 50, Burst: 5}
+	l := NewLocal(cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var grants atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range 4 {
+		wg.Go(func() {
+			for {
+				release, err := l.Acquire(ctx, 1)
+				if err != nil {
+					return
+				}
+				grants.Add(1)
+				release()
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start).Seconds()
+	got := float64(grants.Load())
+	if most, least := float64(cfg.Burst)+cfg.Rate*elapsed+1, 0.8*cfg.Rate*elapsed; got > most || got < least {
+		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
+	}
+}
+
+func TestLocalCooldown(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Config{Rate: 100, Burst: 5})
+	start := time.Now()
+	if err := l.Throttled(context.Background(), 200*time.Millisecond); err != nil {
+		t.Fatalf("Throttled: %v", err)
+	}
+	mustAcquire(t, l, 1)()
+	if waited := time.Since(start); waited < 190*time.Millisecond {
+		t.Fatalf("Acquire returned %v after a 200ms cool-down", waited)
+	}
+}
+
+func TestLocalInFlightCap(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Config{Rate: 1000, Burst: 10, MaxInFlight: 1})
+	release := mustAcquire(t, l, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("second Acquire with one in flight = %v, want to block", err)
+	}
+	release()
+	release()
+	mustAcquire(t, l, 1)()
+}
+
+func TestLocalAdaptive(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	l := NewLocal(Config{Rate: 20, Adaptive: true, AdaptiveIncrease: 5})
+	l.now = clock.now
+	eff := func() float64 {
+		st, _ := l.State(context.Background())
+		return st.EffectiveRate
+	}
+	_ = l.Throttled(context.Background(), time.Second)
+	_ = l.Throttled(context.Background(), time.Second) // same episode
+	if got := eff(); got != 10 {
+		t.Fatalf("after one episode of 429s: %v, want 10", got)
+	}
+	if st, _ := l.State(context.Background()); st.Cooldown != time.Second {
+		t.Fatalf("cool-down %v, want 1s", st.Cooldown)
+	}
+	l.Succeeded(context.Background()) // still holding
+	if got := eff(); got != 10 {
+		t.Fatalf("climbed during the hold: %v", got)
+	}
+	for _, want := range []float64{15, 20, 20} {
+		clock.add(2 * time.Second)
+		l.Succeeded(context.Background())
+		l.Succeeded(context.Background()) // once per interval
+		if got := eff(); got != want {
+			t.Fatalf("climb: %v, want %v", got, want)
+		}
+	}
+	if got := l.lim.Limit(); got != 20 {
+		t.Fatalf("local limiter at %v, want 20", got)
+	}
+}
+
+func TestLocalCandidatesPerMinute(t *testing.T) {
+	t.Parallel()
+	l := NewLocal(Config{Rate: 1000, Burst: 10, CandidatesPerMinute: 100})
+	mustAcquire(t, l, 60)()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := l.Acquire(ctx, 60); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire over the cap = %v, want to block", err)
+	}
+	if _, err := l.Acquire(context.Background(), 101); !errors.Is(err, ErrTooManyCandidates) {
+		t.Fatalf("Acquire(101) = %v, want ErrTooManyCandidates", err)
+	}
+	if st, _ := l.State(context.Background()); st.CandidatesLastMinute != 60 {
+		t.Fatalf("State.CandidatesLastMinute = %d, want 60", st.CandidatesLastMinute)
+	}
+}
+
+func TestWindow(t *testing.T) {
+	t.Parallel()
+	base := time.Unix(1_800_000_000, 0)
+	at := func(sec float64) time.Time { return base.Add(time.Duration(sec * float64(time.Second))) }
+	tests := []struct {
+		name  string
+		adds  map[float64]int // time -> candidates
+		now   float64
+		n     int
+		want  time.Duration
+		limit int
+	}{
+		{name: "empty", now: 0, n: 100, limit: 100, want: 0},
+		{name: "fits", adds: map[float64]int{0: 50}, now: 1, n: 50, limit: 100, want: 0},
+		{name: "one over waits for the bucket to leave", adds: map[float64]int{0: 50}, now: 1, n: 51, limit: 100, want: 60 * time.Second},
+		{name: "oldest bucket enough", adds: map[float64]int{0: 30, 10: 30}, now: 20.5, n: 50, limit: 100, want: 40500 * time.Millisecond},
+		{name: "needs two buckets", adds: map[float64]int{0: 30, 10: 30}, now: 20.5, n: 80, limit: 100, want: 50500 * time.Millisecond},
+		{name: "61 seconds later the window is empty", adds: map[float64]int{0: 100}, now: 61, n: 100, limit: 100, want: 0},
+		{name: "60 seconds later it is not", adds: map[float64]int{0: 100}, now: 60.9, n: 1, limit: 100, want: 100 * time.Millisecond},
+		{name: "larger than the cap goes alone", now: 5, n: 500, limit: 100, want: 0},
+		{name: "no cap", adds: map[float64]int{0: 1000}, now: 1, n: 1000, limit: 0, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var w window
+			for _, sec := range []float64{0, 10} {
+				if n, ok := tt.adds[sec]; ok {
+					w.add(at(sec), n)
+				}
+			}
+			if got := w.wait(at(tt.now), tt.n, tt.limit); got != tt.want {
+				t.Fatalf("wait = %v, want %v", got, tt.want)
+			}
+		})
+	}
+	var w window
+	for s := range 20 {
+		w.add(at(float64(s)), 2)
+	}
+	if rate, cands := w.observed(at(20), 10); rate != 1 || cands != 40 {
+		t.Fatalf("observed = %v/s, %d candidates; want 1/s, 40", rate, cands)
+	}
+	if rate, cands := w.observed(at(200), 10); rate != 0 || cands != 0 {
+		t.Fatalf("observed long after = %v/s, %d; want 0, 0", rate, cands)
+	}
+}
+
+// Local and Limiter offer the worker the same methods.
+var _ interface {
+	Acquire(context.Context, int) (func(), error)
+	Throttled(context.Context, time.Duration) error
+	Succeeded(context.Context)
+	State(context.Context) (State, error)
+} = (*Local)(nil)
+
+var _ interface {
+	Acquire(context.Context, int) (func(), error)
+	Throttled(context.Context, time.Duration) error
+	Succeeded(context.Context)
+	State(context.Context) (State, error)
+} = (*Limiter)(nil)
+
+func ExampleNewLocal() {
+	l := NewLocal(Config{Rate: 20, Burst: 5, MaxInFlight: 8})
+	ctx := context.Background()
+	release, err := l.Acquire(ctx, 50) // one request carrying 50 candidates
+	if err != nil {
+		fmt.Println("no slot:", err)
+		return
+	}
+	// ... send the request; on a 429: l.Throttled(ctx, retryAfter); on success: l.Succeeded(ctx)
+	release()
+	st, _ := l.State(ctx)
+	fmt.Printf("rate %v/s, burst %d, in flight %d of %d\n", st.Rate, st.Burst, st.InFlight, st.MaxInFlight)
+	// Output: rate 20/s, burst 5, in flight 0 of 8
+}
