@@ -40,6 +40,10 @@ type Config struct {
 	MaxInFlight int
 	// Adaptive lowers the rate after repeated 429s and climbs back slowly.
 	Adaptive bool
+	// Limiter is "global" (one rate for all workers, held in Redis; the default) or
+	// "local" (each process holds Rate on its own: N processes send N times the
+	// rate; for measurements and comparison only) (BULKINVITE_LIMITER).
+	Limiter string
 
 	// ChunkSize is the most candidates in one API request (BULKINVITE_CHUNK_SIZE).
 	ChunkSize int
@@ -79,6 +83,12 @@ type Config struct {
 	LogFormat string
 }
 
+// Limiter values.
+const (
+	LimiterGlobal = "global"
+	LimiterLocal  = "local"
+)
+
 // OnUnknown values.
 const (
 	OnUnknownRetry      = "retry"
@@ -94,6 +104,7 @@ func Default() Config {
 		RequestTimeout:  30 * time.Second,
 		Rate:            5,
 		Burst:           5,
+		Limiter:         LimiterGlobal,
 		ChunkSize:       50,
 		SegmentSize:     1000,
 		Concurrency:     8,
@@ -136,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Burst < 1 {
 		bad("BULKINVITE_BURST", "must be >= 1, got %d", c.Burst)
+	}
+	if c.Limiter != LimiterGlobal && c.Limiter != LimiterLocal {
+		bad("BULKINVITE_LIMITER", "must be %q or %q, got %q", LimiterGlobal, LimiterLocal, c.Limiter)
 	}
 	if c.CandidatesPerMinute < 0 {
 		bad("BULKINVITE_CANDIDATES_PER_MINUTE", "must be >= 0, got %d", c.CandidatesPerMinute)

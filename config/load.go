@@ -41,6 +41,7 @@ func Settings() []Setting {
 		{"candidates_per_minute", "BULKINVITE_CANDIDATES_PER_MINUTE", "candidates-per-minute", "cap on candidates sent per minute, all workers together (0 = none)", func(c *Config) any { return &c.CandidatesPerMinute }},
 		{"max_in_flight", "BULKINVITE_MAX_IN_FLIGHT", "max-in-flight", "cap on requests in flight, all workers together (0 = limiter default)", func(c *Config) any { return &c.MaxInFlight }},
 		{"adaptive", "BULKINVITE_ADAPTIVE", "adaptive", "lower the rate after repeated 429s and climb back slowly", func(c *Config) any { return &c.Adaptive }},
+		{"limiter", "BULKINVITE_LIMITER", "limiter", "global (one rate for all workers, in Redis) or local (per process; for comparison only)", func(c *Config) any { return &c.Limiter }},
 		{"chunk_size", "BULKINVITE_CHUNK_SIZE", "chunk-size", "most candidates in one API request", func(c *Config) any { return &c.ChunkSize }},
 		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "most candidates in one segment task", func(c *Config) any { return &c.SegmentSize }},
 		{"concurrency", "BULKINVITE_CONCURRENCY", "concurrency", "chunk handlers per worker process", func(c *Config) any { return &c.Concurrency }},
@@ -73,8 +74,37 @@ func RegisterFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "YAML config file (env "+EnvConfigFile+")")
 	def := Default()
 	for _, s := range Settings() {
-		fs.String(s.Flag, "", fmt.Sprintf("%s (env %s, default %s)", s.Help, s.Env, format(s.field(&def))))
+		field := s.field(&def)
+		f := fs.VarPF(&flagValue{typ: typeName(field)}, s.Flag, "", fmt.Sprintf("%s (env %s, default %s)", s.Help, s.Env, format(field)))
+		if _, ok := field.(*bool); ok {
+			f.NoOptDefVal = "true"
+		}
 	}
+}
+
+// flagValue holds a setting's flag as text until Load parses it with the same rules
+// as the environment and the file.
+type flagValue struct {
+	typ string
+	v   string
+}
+
+func (f *flagValue) String() string     { return f.v }
+func (f *flagValue) Set(v string) error { f.v = v; return nil }
+func (f *flagValue) Type() string       { return f.typ }
+
+func typeName(field any) string {
+	switch field.(type) {
+	case *int:
+		return "int"
+	case *float64:
+		return "float"
+	case *bool:
+		return "bool"
+	case *time.Duration:
+		return "duration"
+	}
+	return "string"
 }
 
 // Load returns the defaults overridden by the config file, then the environment, then

@@ -99,6 +99,7 @@ Start with:  bulkinvite demo`,
 		e.statusCmd(),
 		e.deadletterCmd(),
 		e.resumeCmd(),
+		e.limitsCmd(),
 		e.sandboxCmd(),
 	)
 	return root

@@ -140,6 +140,21 @@ func (e *env) limiterConfig() ratelimit.Config {
 	}
 }
 
+// rateLimiter is what the worker and `limits` need of a limiter.
+type rateLimiter interface {
+	worker.Limiter
+	State(ctx context.Context) (ratelimit.State, error)
+}
+
+// limiter builds the configured limiter: the global one, or the per-process one.
+func (e *env) limiter(st *store.Store) (rateLimiter, error) {
+	if e.cfg.Limiter == config.LimiterLocal {
+		e.log.Warn("BULKINVITE_LIMITER=local: this process holds the rate on its own; N processes send N times BULKINVITE_RATE")
+		return ratelimit.NewLocal(e.limiterConfig()), nil
+	}
+	return ratelimit.New(st.Redis(), e.cfg.APIKey.ID(), e.limiterConfig(), e.log.Named("ratelimit"))
+}
+
 // worker builds a worker for the configured API.
 func (e *env) worker(ctx context.Context) (*worker.Worker, error) {
 	if err := e.cfg.RequireAPIKey(); err != nil {
@@ -158,7 +173,7 @@ func (e *env) worker(ctx context.Context) (*worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	lim, err := ratelimit.New(st.Redis(), e.cfg.APIKey.ID(), e.limiterConfig(), e.log.Named("ratelimit"))
+	lim, err := e.limiter(st)
 	if err != nil {
 		return nil, err
 	}

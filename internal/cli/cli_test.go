@@ -1,0 +1,256 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/cli"
+	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/worker"
+)
+
+// testBundle runs the real command line against a private Redis and the sandbox.
+type testBundle struct {
+	*pipelinetest.Bundle
+	env map[string]string
+}
+
+func setup(t *testing.T) *testBundle {
+	t.Helper()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	return &testBundle{Bundle: b, env: map[string]string{
+		"REDIS_URL":             b.Redis.URL(),
+		"FLOWMINGO_API_URL":     b.API.URL,
+		"FLOWMINGO_API_KEY":     sandbox.DefaultKey,
+		"BULKINVITE_LOG_FORMAT": "json",
+	}}
+}
+
+type result struct {
+	code          int
+	stdout, stderr string
+}
+
+func (tb *testBundle) run(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb, Getenv: func(k string) string { return tb.env[k] }})
+	r := result{code, out.String(), errb.String()}
+	if strings.Contains(r.stdout+r.stderr, "test-secret-0001") {
+		t.Errorf("the API key's secret was printed by %v:\n%s\n%s", args, r.stdout, r.stderr)
+	}
+	return r
+}
+
+const csvFile = `email,first name,cv url
+ann@example.com,Ann,
+bob@example.com,Bob,
+BOB@example.com,Bob again,
+dana+invitation_error@example.com,Dana,
+,no email,
+`
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestEnqueueWaitStatusAndDeadLetters(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 2}})
+	file := writeFile(t, "cands.csv", csvFile)
+
+	r := tb.run(t, "", "enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "b1", "--wait", "--json")
+	if r.code != cli.ExitDeadLettered {
+		t.Fatalf("exit %d, want 3 (dead-lettered)\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "line 6: email:") {
+		t.Errorf("the rejected row is not reported with its line and field:\n%s", r.stderr)
+	}
+	var st map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		t.Fatalf("--wait --json output is not JSON: %v\n%s", err, r.stdout)
+	}
+	for k, want := range map[string]float64{"total": 5, "accepted": 4, "rejected": 1, "invited": 2, "cv_queued": 0, "dead_lettered": 1, "skipped_duplicate": 1, "pending": 0} {
+		if st[k] != want {
+			t.Errorf("%s = %v, want %v", k, st[k], want)
+		}
+	}
+	if st["batch_id"] != "b1" || st["state"] != "done" {
+		t.Errorf("status %v", st)
+	}
+
+	// status --json has exactly the contract's fields (and may add more).
+	r = tb.run(t, "", "status", "b1", "--json")
+	if r.code != 0 {
+		t.Fatalf("status: %d %s", r.code, r.stderr)
+	}
+	for _, k := range []string{"batch_id", "state", "total", "accepted", "rejected", "invited", "cv_queued", "dead_lettered", "skipped_duplicate", "pending"} {
+		if !strings.Contains(r.stdout, `"`+k+`":`) {
+			t.Errorf("status --json lacks %q: %s", k, r.stdout)
+		}
+	}
+
+	r = tb.run(t, "", "deadletter", "list", "--batch", "b1", "--json")
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 1 {
+		t.Fatalf("deadletter list: %d %q", r.code, r.stdout)
+	}
+	var dl map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &dl); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"id", "batch_id", "reason", "errors", "candidate", "target", "attempts", "first_failed_at", "last_failed_at", "last_http_status"} {
+		if _, ok := dl[k]; !ok {
+			t.Errorf("dead letter lacks %q: %s", k, lines[0])
+		}
+	}
+	if dl["reason"] != "invitation_error" {
+		t.Errorf("reason %v", dl["reason"])
+	}
+	if errs, _ := dl["errors"].(map[string]any); errs["invitation_error_message"] == nil {
+		t.Errorf("errors %v lack invitation_error_message", dl["errors"])
+	}
+
+	r = tb.run(t, "", "deadletter", "list", "--csv")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "id,batch_id,reason,") || !strings.Contains(r.stdout, "dana+invitation_error@example.com") {
+		t.Errorf("deadletter list --csv: %d %s", r.code, r.stdout)
+	}
+
+	// The same batch id again is the same batch.
+	r = tb.run(t, "", "enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "b1")
+	if r.code != 0 || !strings.Contains(r.stdout, "already fully enqueued") {
+		t.Errorf("re-run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	// purge without --yes refuses; with it, deletes.
+	if r = tb.run(t, "", "deadletter", "purge", "--batch", "b1"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "would purge 1") {
+		t.Errorf("purge without --yes: %d %s", r.code, r.stderr)
+	}
+	r = tb.run(t, "", "deadletter", "replay", "--batch", "b1")
+	if r.code != 0 || len(strings.Fields(r.stdout)) != 1 {
+		t.Fatalf("replay: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	replayID := strings.TrimSpace(r.stdout)
+	tb.WaitDone(replayID, 30*time.Second)
+	if r = tb.run(t, "", "deadletter", "purge", "--batch", replayID, "--yes"); r.code != 0 || !strings.Contains(r.stdout, "purged 1") {
+		t.Errorf("purge: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r = tb.run(t, "", "deadletter", "list", "--json"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("dead letters left: %s", r.stdout)
+	}
+}
+
+func TestEnqueueStdinAndSeedRequestBody(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	tb.StartWorker(pipelinetest.WorkerOptions{})
+	seed := `{"com_interview_set_id": "019c5ea9-a792-7f0d-b671-4c3c1602094e",
+ "candidates": [{"name": "Alex Doe", "email": "alex@example.com", "cv_link": "https://storage.googleapis.com/flowmingo-demo/cv/alex.pdf"}],
+ "invitation_message": "<p>Dear <b><span>{{candidate_name}}</span></b>,</p>\n<p>Link to interview: <a href=\"{{interview_link}}\">{{interview_link}}</a></p>",
+ "send_invite": true}`
+	r := tb.run(t, seed, "enqueue", "-", "--format", "json", "--wait")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := tb.API.InviteCount(pipelinetest.Target, "alex@example.com"); n != 1 {
+		t.Errorf("alex invited %d times", n)
+	}
+	r = tb.run(t, "{\"email\":\"jo@example.com\"}\n{\"email\":5}\n", "enqueue", "-", "--format", "jsonl", "--interview-set", sandbox.DemoInterviewSetID, "--json")
+	if r.code != 0 || !strings.Contains(r.stderr, "line 2") {
+		t.Errorf("jsonl: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	file := writeFile(t, "c.csv", csvFile)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no file", []string{"enqueue"}, "one FILE"},
+		{"no target", []string{"enqueue", file}, "target"},
+		{"bad uuid", []string{"enqueue", file, "--interview-set", "nope"}, "com_interview_set_id"},
+		{"both targets", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--project", sandbox.DemoProjectID}, "not both"},
+		{"stdin without format", []string{"enqueue", "-", "--interview-set", sandbox.DemoInterviewSetID}, "--format"},
+		{"short message", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--message", "hi"}, "invitation_message"},
+		{"bad batch id", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "a b"}, "batch id"},
+		{"unknown flag", []string{"status", "x", "--nope"}, "unknown flag"},
+		{"bad reason", []string{"deadletter", "list", "--reason", "sad"}, "unknown reason"},
+		{"bad env", []string{"status", "x"}, "BULKINVITE_RATE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := tb
+			if tt.name == "bad env" {
+				env = &testBundle{Bundle: tb.Bundle, env: map[string]string{"BULKINVITE_RATE": "-1"}}
+			}
+			r := env.run(t, "", tt.args...)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+	if r := tb.run(t, "", "status", "no-such-batch"); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "not found") {
+		t.Errorf("unknown batch: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestResumeAndLimits(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	if err := tb.Store.StopAuth(context.Background(), tb.Key.ID(), tb.Key.Masked(), 403, "key inactive"); err != nil {
+		t.Fatal(err)
+	}
+	r := tb.run(t, "", "limits")
+	if r.code != 0 || !strings.Contains(r.stdout, "SENDING STOPPED") || !strings.Contains(r.stdout, "fl_live_sandbox.****") {
+		t.Errorf("limits: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = tb.run(t, "", "resume")
+	if r.code != 0 || !strings.Contains(r.stdout, "resumed sending") {
+		t.Errorf("resume: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if stop, _ := tb.Store.AuthStopped(context.Background(), tb.Key.ID()); stop != nil {
+		t.Errorf("still stopped: %+v", stop)
+	}
+	if r = tb.run(t, "", "resume"); r.code != 0 || !strings.Contains(r.stdout, "nothing to resume") {
+		t.Errorf("second resume: %d %s", r.code, r.stdout)
+	}
+	if r = tb.run(t, "", "limits", "--json"); r.code != 0 || !json.Valid([]byte(r.stdout)) {
+		t.Errorf("limits --json: %d %s", r.code, r.stdout)
+	}
+}
+
+func TestDemo(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	code := cli.Run(ctx, []string{"demo"}, cli.IO{Out: &out, Err: &errb, Getenv: func(string) string { return "" }})
+	if code != 0 {
+		t.Fatalf("demo exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	for _, want := range []string{"rejected: line", "invited", "dead letters", "replay", "0 duplicate invites", "Next, against a real Redis"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
