@@ -79,12 +79,12 @@ good6@example.com,F,,7C0D5C3E-8A4F-4B1E-9D2A-1F3E5A7B9C01
 		reason payload.Reason
 		field  string
 	}{
-		"inv+invitation_error@example.com":  {payload.ReasonInvitationError, payload.FieldInvitationErrorMessage},
-		"app+application_error@example.com": {payload.ReasonApplicationError, payload.FieldApplicationErrorMessage},
-		"sub+submission_error@example.com":  {payload.ReasonSubmissionError, payload.FieldSubmissionErrorMessage},
-		"gen+error@example.com":             {payload.ReasonCandidateError, payload.FieldErrorMessage},
+		"inv+invitation_error@example.com":   {payload.ReasonInvitationError, payload.FieldInvitationErrorMessage},
+		"app+application_error@example.com":  {payload.ReasonApplicationError, payload.FieldApplicationErrorMessage},
+		"sub+submission_error@example.com":   {payload.ReasonSubmissionError, payload.FieldSubmissionErrorMessage},
+		"gen+error@example.com":              {payload.ReasonCandidateError, payload.FieldErrorMessage},
 		"https://cv.example.com/fail-cv.pdf": {payload.ReasonCandidateEntryError, payload.FieldCandidateEntryErrorMessage},
-		"bad@mailer.invalid":                {payload.ReasonValidation, payload.FieldErrorMessage},
+		"bad@mailer.invalid":                 {payload.ReasonValidation, payload.FieldErrorMessage},
 	}
 	if len(dls) != len(wantDL) {
 		t.Errorf("dead letters %v, want %d", keys(dls), len(wantDL))

@@ -300,4 +300,3 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-

@@ -34,7 +34,7 @@ func setup(t *testing.T) *testBundle {
 }
 
 type result struct {
-	code          int
+	code           int
 	stdout, stderr string
 }
 
