@@ -52,10 +52,8 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 
 func (r *chunkRun) run(ctx context.Context) error {
 	w, t := r.w, r.task
-	if stop, err := w.Store.AuthStopped(ctx, w.Key.ID()); err != nil {
+	if err := r.authStopped(ctx); err != nil {
 		return err
-	} else if stop != nil {
-		return &PauseError{After: w.cfg.AuthPoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
 	}
 	open, err := w.undecided(ctx, t.BatchID, t.Candidates)
 	if err != nil {
@@ -75,6 +73,11 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("wait for rate limit: %w", err)
 	}
+	// The wait may have been long: an auth stop set meanwhile holds this chunk too.
+	if err := r.authStopped(ctx); err != nil {
+		release()
+		return err
+	}
 	req := t.Job.Target.Request(payload.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
 	results, sendErr := w.Sender.Invite(ctx, req)
 	release()
@@ -83,6 +86,19 @@ func (r *chunkRun) run(ctx context.Context) error {
 		return r.recordResults(ctx, cands, results)
 	}
 	return r.handleSendError(ctx, cands, sendErr)
+}
+
+// authStopped returns a *PauseError while sending is stopped for the key after a
+// 401/403, the error of reading the stop, or nil.
+func (r *chunkRun) authStopped(ctx context.Context) error {
+	stop, err := r.w.Store.AuthStopped(ctx, r.w.Key.ID())
+	if err != nil {
+		return err
+	}
+	if stop == nil {
+		return nil
+	}
+	return &PauseError{After: r.w.cfg.AuthPoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
 }
 
 func (r *chunkRun) skipLedgerHits(ctx context.Context, cands []payload.TaskCandidate) ([]payload.TaskCandidate, error) {
