@@ -73,10 +73,6 @@ type Config struct {
 	// as "name=weight,..." (BULKINVITE_QUEUE_WEIGHTS).
 	QueueWeights string
 
-	// Tokens are the bearer tokens `serve` accepts (BULKINVITE_TOKENS, comma-separated,
-	// or BULKINVITE_TOKENS_FILE, one a line).
-	Tokens []string
-
 	// LogLevel is debug, info, warn or error (BULKINVITE_LOG_LEVEL).
 	LogLevel string
 	// LogFormat is auto (console on a TTY, JSON otherwise), json or console.

@@ -88,9 +88,6 @@ func TestEveryContractEnvName(t *testing.T) {
 	if c.APIKey.Reveal() != "fl_live_abc.secretsecret" {
 		t.Errorf("API key not read from FLOWMINGO_API_KEY")
 	}
-	if strings.Join(c.Tokens, "|") != "a|b|c" {
-		t.Errorf("tokens = %q", c.Tokens)
-	}
 }
 
 func TestAPIKeyFile(t *testing.T) {
@@ -108,6 +105,33 @@ func TestAPIKeyFile(t *testing.T) {
 	}
 	if err := c.RequireAPIKey(); err != nil {
 		t.Errorf("RequireAPIKey: %v", err)
+	}
+}
+
+func TestAPIKeyPrecedence(t *testing.T) {
+	t.Parallel()
+	f := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(f, []byte("fl_live_fromfile.secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := envMap(map[string]string{"FLOWMINGO_API_KEY": "fl_live_fromenv.secret", "FLOWMINGO_API_KEY_FILE": f})
+	c, err := Load(Sources{Getenv: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.APIKey.Reveal() != "fl_live_fromenv.secret" {
+		t.Errorf("env key should win over a key file from env: got %s", c.APIKey)
+	}
+	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+	RegisterFlags(fs)
+	if err := fs.Parse([]string{"--api-key-file", f}); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = Load(Sources{Getenv: env, Flags: fs}); err != nil {
+		t.Fatal(err)
+	}
+	if c.APIKey.Reveal() != "fl_live_fromfile.secret" {
+		t.Errorf("--api-key-file should win over the env key: got %s", c.APIKey)
 	}
 }
 

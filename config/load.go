@@ -149,7 +149,7 @@ func Load(src Sources) (Config, error) {
 			}
 		}
 	}
-	if err := loadSecrets(&c, getenv); err != nil {
+	if err := loadSecrets(&c, getenv, src.Flags); err != nil {
 		return c, err
 	}
 	if err := c.Validate(); err != nil {
@@ -185,12 +185,6 @@ func loadFile(c *Config, path string, settings []Setting) error {
 		if k == "api_key" {
 			return fmt.Errorf("config file %s: api_key: the key itself does not belong in a file that may be committed; use FLOWMINGO_API_KEY or api_key_file", path)
 		}
-		if k == "tokens_file" {
-			if err := setTokensFile(c, fmt.Sprint(m[k])); err != nil {
-				return fmt.Errorf("config file %s: tokens_file: %w", path, err)
-			}
-			continue
-		}
 		s, ok := byKey[k]
 		if !ok {
 			return fmt.Errorf("config file %s: unknown setting %q", path, k)
@@ -205,49 +199,30 @@ func loadFile(c *Config, path string, settings []Setting) error {
 	return nil
 }
 
-// loadSecrets reads the API key and the service tokens, which have no flags.
-func loadSecrets(c *Config, getenv func(string) string) error {
-	if f := getenv("FLOWMINGO_API_KEY_FILE"); f != "" {
-		c.APIKeyFile = f
+// loadSecrets reads the API key, which has no flag of its own: --api-key-file
+// (a flag) wins over FLOWMINGO_API_KEY, which wins over a key file named by
+// FLOWMINGO_API_KEY_FILE or the config file.
+func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) error {
+	fileFlag := false
+	if flags != nil {
+		if f := flags.Lookup("api-key-file"); f != nil && f.Changed {
+			fileFlag = true
+		}
 	}
-	switch key := getenv("FLOWMINGO_API_KEY"); {
-	case key != "":
+	key := getenv("FLOWMINGO_API_KEY")
+	if key != "" && !fileFlag {
 		c.APIKey = flowmingo.NewAPIKey(key)
-	case c.APIKeyFile != "":
-		v, err := readSecretFile(c.APIKeyFile)
-		if err != nil {
-			return fmt.Errorf("FLOWMINGO_API_KEY_FILE: %w", err)
-		}
-		c.APIKey = flowmingo.NewAPIKey(v)
+		return nil
 	}
-	if t := getenv("BULKINVITE_TOKENS"); t != "" {
-		c.Tokens = splitTokens(t, ",")
+	if c.APIKeyFile == "" {
+		return nil
 	}
-	if f := getenv("BULKINVITE_TOKENS_FILE"); f != "" {
-		if err := setTokensFile(c, f); err != nil {
-			return fmt.Errorf("BULKINVITE_TOKENS_FILE: %w", err)
-		}
-	}
-	return nil
-}
-
-func setTokensFile(c *Config, path string) error {
-	b, err := os.ReadFile(path)
+	v, err := readSecretFile(c.APIKeyFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("API key file: %w", err)
 	}
-	c.Tokens = splitTokens(string(b), "\n")
+	c.APIKey = flowmingo.NewAPIKey(v)
 	return nil
-}
-
-func splitTokens(s, sep string) []string {
-	var out []string
-	for _, t := range strings.Split(s, sep) {
-		if t = strings.TrimSpace(t); t != "" {
-			out = append(out, t)
-		}
-	}
-	return out
 }
 
 func set(field any, v string) error {
