@@ -37,8 +37,9 @@ type TaskCandidate struct {
 	// Seq is the candidate's position among the batch's accepted candidates, from 0.
 	// (batch id, Seq) identifies the candidate: its outcome is recorded once under it.
 	Seq int64 `json:"seq"`
-	// Row is the candidate's row in the source (1-based data row for files), for
-	// messages a person reads; 0 when unknown.
+	// Row is where the candidate was in its source, for messages a person reads: the
+	// file line a CSV or JSONL record starts on, or the 1-based position in a JSON
+	// array or a list of candidates; 0 when unknown.
 	Row int64 `json:"row,omitempty"`
 	Candidate
 	// History carries the attempts of earlier batches for a replayed candidate.
@@ -88,7 +89,7 @@ func ChunkTaskID(batchID string, segment, chunk int) string {
 // DecodeSegmentTask reads a segment payload of any supported version.
 func DecodeSegmentTask(b []byte) (*SegmentTask, error) {
 	var t SegmentTask
-	if err := decodeTask(b, &t, &t.V); err != nil {
+	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
 	if t.BatchID == "" {
@@ -100,7 +101,7 @@ func DecodeSegmentTask(b []byte) (*SegmentTask, error) {
 // DecodeChunkTask reads a chunk payload of any supported version.
 func DecodeChunkTask(b []byte) (*ChunkTask, error) {
 	var t ChunkTask
-	if err := decodeTask(b, &t, &t.V); err != nil {
+	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
 	if t.BatchID == "" {
@@ -112,12 +113,21 @@ func DecodeChunkTask(b []byte) (*ChunkTask, error) {
 	return &t, nil
 }
 
-func decodeTask(b []byte, into any, v *int) error {
-	if err := json.Unmarshal(b, into); err != nil {
+// decodeTask checks the payload's version before decoding the rest, so that a payload
+// from a newer producer whose shape this build does not know is refused with
+// ErrTaskVersion rather than with a type error.
+func decodeTask(b []byte, into any) error {
+	var head struct {
+		V int `json:"v"`
+	}
+	if err := json.Unmarshal(b, &head); err != nil {
 		return fmt.Errorf("decode task payload: %w", err)
 	}
-	if *v < 1 || *v > TaskVersion {
-		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrTaskVersion, *v, TaskVersion)
+	if head.V < 1 || head.V > TaskVersion {
+		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrTaskVersion, head.V, TaskVersion)
+	}
+	if err := json.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("decode task payload: %w", err)
 	}
 	return nil
 }

@@ -193,12 +193,15 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 // the file puts "candidates" before the com_* fields, the records before them are
 // held in memory until the target is read.
 func (p *Producer) completeJob(src Source, job *payload.Job) ([]Record, error) {
-	ms, ok := src.(interface{ Meta() Meta })
+	ms, ok := src.(interface {
+		Meta() Meta
+		MoreMeta() bool
+	})
 	if !ok {
 		return nil, nil
 	}
 	var head []Record
-	for job.Target.IsZero() && ms.Meta().Target.IsZero() {
+	for job.Target.IsZero() && ms.Meta().Target.IsZero() && ms.MoreMeta() {
 		rec, err := src.Next()
 		if err == io.EOF {
 			break

@@ -1,0 +1,87 @@
+package producer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+func newProducer(t *testing.T) *producer.Producer {
+	t.Helper()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	return producer.New(store.New(rdb, "bulkinvite:"), asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
+}
+
+// TestImportNeedsTargetFailsFast: a JSON array carries no target, so an import
+// without one fails after the first candidate, not after reading the whole file.
+func TestImportNeedsTargetFailsFast(t *testing.T) {
+	t.Parallel()
+	p := newProducer(t)
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"email":"p%d@example.com"}`, i)
+	}
+	b.WriteString("]")
+	cr := &countingReader{r: strings.NewReader(b.String())}
+	_, err := p.Import(context.Background(), producer.NewJSONSource(cr), producer.Options{})
+	if !errors.Is(err, producer.ErrUsage) || !strings.Contains(err.Error(), "target") {
+		t.Fatalf("err = %v, want a usage error about the target", err)
+	}
+	if cr.n > 64<<10 {
+		t.Errorf("read %d of %d bytes before failing", cr.n, b.Len())
+	}
+}
+
+// TestImportTakesTargetFromRequestBody: a request body whose candidates come before
+// its com_* fields still imports, taking the target and message from the file.
+func TestImportTakesTargetFromRequestBody(t *testing.T) {
+	t.Parallel()
+	p := newProducer(t)
+	body := `{"candidates":[{"email":"a@example.com"},{"email":"b@example.com"}],
+	  "invitation_message":"Hello {{candidate_name}}!","com_project_id":"019c5eaa-3c41-7a2e-8f10-6b7d2c9e0a01"}`
+	res, err := p.Import(context.Background(), producer.NewJSONSource(strings.NewReader(body)), producer.Options{BatchID: "body"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 2 || res.Segments != 1 {
+		t.Errorf("result %+v", res)
+	}
+}
+
+// TestImportRejectsBadMessage: a message under ten characters is a usage error
+// before anything is written.
+func TestImportRejectsBadMessage(t *testing.T) {
+	t.Parallel()
+	p := newProducer(t)
+	_, err := p.Import(context.Background(), producer.NewSliceSource([]payload.Candidate{{Email: "a@example.com"}}), producer.Options{
+		Job: payload.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}, InvitationMessage: "short"},
+	})
+	if !errors.Is(err, producer.ErrUsage) || !strings.Contains(err.Error(), "invitation_message") {
+		t.Errorf("err = %v", err)
+	}
+}
