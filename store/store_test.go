@@ -1,0 +1,154 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+var target = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
+
+func setup(t *testing.T) *store.Store {
+	t.Helper()
+	return store.New(redistest.Start(t, redistest.Options{}).Client(), "bulkinvite:")
+}
+
+func cands(n int) []payload.TaskCandidate {
+	out := make([]payload.TaskCandidate, n)
+	for i := range out {
+		out[i] = payload.TaskCandidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("c%d@example.com", i)}}
+	}
+	return out
+}
+
+// TestRecordOutcomesExactlyOnce: many writers race to record different outcomes for
+// the same candidates; each candidate keeps exactly one, and the counters equal the
+// recorded outcomes.
+func TestRecordOutcomesExactlyOnce(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	const n = 200
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Seal(ctx, "b", 1); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	total := 0
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs := make([]store.Record, 0, n)
+			for i, c := range cands(n) {
+				r := store.Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
+				if (i+w)%2 == 0 {
+					r.Outcome = payload.OutcomeDeadLettered
+					r.DeadLetter = &store.DeadLetter{ID: store.DeadLetterID("b", c.Seq), BatchID: "b", Reason: payload.ReasonRetriesExhausted, Candidate: c.Candidate}
+				}
+				recs = append(recs, r)
+			}
+			got, err := st.RecordOutcomes(ctx, "b", target, recs, time.Hour)
+			if err != nil {
+				t.Error(err)
+			}
+			mu.Lock()
+			total += got
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != n {
+		t.Errorf("%d outcomes recorded as new across writers, want exactly %d", total, n)
+	}
+	b, err := st.Batch(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	outs, _ := st.Outcomes(ctx, "b")
+	count := map[payload.Outcome]int64{}
+	for _, o := range outs {
+		count[o]++
+	}
+	if len(outs) != n || count[payload.OutcomeInvited] != b.Invited || count[payload.OutcomeDeadLettered] != b.DeadLettered {
+		t.Errorf("outcomes %v vs counters %+v", count, b.Status())
+	}
+	if b.State() != store.StateDone || b.FinishedAt.IsZero() {
+		t.Errorf("batch %+v, want done with finished_at", b.Status())
+	}
+	dls, _ := st.CountDeadLetters(ctx)
+	if dls != b.DeadLettered {
+		t.Errorf("%d dead letters stored, counter says %d", dls, b.DeadLettered)
+	}
+	hits, _ := st.LedgerHits(ctx, target, cands(n))
+	for i, h := range hits {
+		if h != (outs[int64(i)] == payload.OutcomeInvited) {
+			t.Errorf("seq %d: ledger %v, outcome %s", i, h, outs[int64(i)])
+		}
+	}
+}
+
+// TestAdmitSegmentIdempotent: admitting the same segment twice counts it once and
+// gives the same duplicates.
+func TestAdmitSegmentIdempotent(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: 5}); err != nil {
+		t.Fatal(err)
+	}
+	seg := cands(5)
+	seg[3].Email = "C1@Example.com"                                // same person as seq 1
+	seg[4].ATSCandidateID = "7c0d5c3e-8a4f-4b1e-9d2a-1f3e5a7b9c01" // new
+	for range 2 {
+		open, err := st.AdmitSegment(ctx, "b", 0, seg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(open) != 4 || open[3].Seq != 4 {
+			t.Errorf("open %+v, want seqs 0,1,2,4", open)
+		}
+	}
+	b, _ := st.Batch(ctx, "b")
+	if b.Accepted != 5 || b.SkippedDuplicate != 1 {
+		t.Errorf("batch %+v", b.Status())
+	}
+}
+
+// TestAuthStop round-trips the stop.
+func TestAuthStop(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	if s, err := st.AuthStopped(ctx, "k1"); err != nil || s != nil {
+		t.Fatalf("fresh: %+v %v", s, err)
+	}
+	if err := st.StopAuth(ctx, "k1", "fl_live_x.****", 401, "key deleted"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := st.AuthStopped(ctx, "k1")
+	if err != nil || s == nil || s.Status != 401 || s.Key != "fl_live_x.****" || s.Since.IsZero() {
+		t.Fatalf("stopped: %+v %v", s, err)
+	}
+	if other, _ := st.AuthStopped(ctx, "k2"); other != nil {
+		t.Errorf("another key is stopped too: %+v", other)
+	}
+	if ok, err := st.ResumeAuth(ctx, "k1"); !ok || err != nil {
+		t.Errorf("resume: %v %v", ok, err)
+	}
+	if s, _ := st.AuthStopped(ctx, "k1"); s != nil {
+		t.Errorf("still stopped: %+v", s)
+	}
+}
