@@ -19,10 +19,12 @@
 //	P batch:{id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
 //	P batch:{id}:rej        hash: source row -> rejection reason
 //	P batch:{id}:ff         hash: chunk task id -> first failure time (unix ms)
+//	P batch:{id}:replay     hash: dead-letter id -> entry, for a replay batch: what it replays
 //	P batches               sorted set: batch ids by creation time
 //	P ledger:{t}:{c}        string: a recorded success for target t and candidate c (hashes), with a TTL
 //	P dl:entries            hash: dead-letter id -> JSON entry
 //	P dl:index              sorted set: dead-letter ids by last failure time
+//	P replays:open          hash: replay batch id -> job, while the replay is being enqueued
 //	P authstop:{key id}     hash: why sending stopped for that API key
 //
 // In Redis Cluster every key of one script must live in one slot: give the prefix a
