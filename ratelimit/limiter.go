@@ -110,7 +110,41 @@ type Limiter struct {
 	nextSucceeded time.Time
 	degraded      bool
 	nextProbe     time.Time
-	fb            *fallback // set while degraded
+	fb            *fallback   // set while degraded
+	throttles     []time.Time // this process's 429s in the last minute, without Adaptive
+	nextAdvice    time.Time   // when the rate advice may be logged again
+}
+
+// adviseAfter is how many 429s in a minute, with a fixed rate, make the limiter
+// say that the rate is set above what the API allows.
+const adviseAfter = 5
+
+// adviseIfStuck warns, at most every five minutes, when 429s keep coming with a
+// fixed rate: the rate is above the vendor's limit, and every 429 stops all workers
+// for the Retry-After, so fewer requests get through than the vendor allows.
+func (l *Limiter) adviseIfStuck() {
+	if l.cfg.Adaptive {
+		return
+	}
+	now := l.now()
+	l.mu.Lock()
+	keep := l.throttles[:0]
+	for _, t := range l.throttles {
+		if now.Sub(t) < time.Minute {
+			keep = append(keep, t)
+		}
+	}
+	l.throttles = append(keep, now)
+	advise := len(l.throttles) >= adviseAfter && !now.Before(l.nextAdvice)
+	if advise {
+		l.nextAdvice = now.Add(5 * time.Minute)
+	}
+	n := len(l.throttles)
+	l.mu.Unlock()
+	if advise {
+		l.log.Warn("the API keeps answering 429: BULKINVITE_RATE is above what it allows, and each 429 stops every worker; lower BULKINVITE_RATE or set BULKINVITE_ADAPTIVE=true",
+			zap.Int("429s_last_minute", n), zap.Float64("rate", l.cfg.Rate))
+	}
 }
 
 // fallback is the local limiter that stands in for Redis while it is unreachable.
@@ -487,6 +521,7 @@ func (l *Limiter) releaseLease(lease string) func() {
 func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error {
 	cd := l.cfg.cooldown(retryAfter)
 	l.noteCooldown(cd)
+	l.adviseIfStuck()
 	adaptive := "0"
 	if l.cfg.Adaptive {
 		adaptive = "1"

@@ -661,3 +661,26 @@ func TestRedisHangingFallsBack(t *testing.T) {
 		t.Fatalf("Acquire on the fallback returned %v after a 300ms cool-down", waited)
 	}
 }
+
+// TestAdviceOnRepeated429s: with a fixed rate, a run of 429s makes the limiter say
+// the rate is too high, once; with adaptive mode it does not.
+func TestAdviceOnRepeated429s(t *testing.T) {
+	t.Parallel()
+	for _, adaptive := range []bool{false, true} {
+		b := setup(t)
+		l := b.limiter(t, Config{Rate: 40, Burst: 5, Adaptive: adaptive, MaxCooldown: time.Millisecond})
+		for range 2 * adviseAfter {
+			if err := l.Throttled(context.Background(), time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := b.logs.FilterMessageSnippet("BULKINVITE_RATE is above").Len()
+		want := 1
+		if adaptive {
+			want = 0
+		}
+		if got != want {
+			t.Errorf("adaptive=%v: %d advice lines, want %d", adaptive, got, want)
+		}
+	}
+}
