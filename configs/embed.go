@@ -9,3 +9,10 @@ import _ "embed"
 //
 //go:embed sample-candidates.csv
 var SampleCandidatesCSV []byte
+
+// SampleRequestJSON is sample-request.json: the sample request of the vendor's
+// integration page, made valid JSON (the page breaks invitation_message across lines,
+// written \n here). `bulkinvite enqueue configs/sample-request.json` takes it as is.
+//
+//go:embed sample-request.json
+var SampleRequestJSON []byte

@@ -5,25 +5,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
-// seedRequest is the sample request of the vendor's integration page
-// (shared/seed/flowmingo-invite-api.txt, section 3.3), made valid JSON: the page
-// breaks invitation_message across lines, written \n here.
-const seedRequest = `{
-  "com_interview_set_id": "019c5ea9-a792-7f0d-b671-4c3c1602094e",
-  "candidates": [
-    {
-      "name": "Alex Doe",
-      "email": "alex@example.com",
-      "cv_link": "https://storage.googleapis.com/flowmingo-demo/cv/alex.pdf"
-    }
-  ],
-  "invitation_message": "<p>Dear <b><span>{{candidate_name}}</span></b>,</p>\n<p>We are excited to inform you that, after reviewing your application, we would like to invite you for a video interview for the position of <b>{{position_name}}</b> at <b>{{company_name}}</b>.</p>\n<p>We look forward to discussing your qualifications further!</p>\n<p>Link to interview: <a href=\"{{interview_link}}\">{{interview_link}}</a></p>\n<p>Thank you.</p>\n<p>Sincerely,<br/>\n{{company_name}}\n</p>",
-  "send_invite": true
-}`
+// seedRequest is the vendor's sample request (configs/sample-request.json).
+var seedRequest = string(configs.SampleRequestJSON)
 
 func TestJSONSourceSeedRequest(t *testing.T) {
 	t.Parallel()

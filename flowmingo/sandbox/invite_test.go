@@ -8,24 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
-// seedSampleRequest is the vendor's sample request (seed/flowmingo-invite-api.txt,
-// 3.3) with the line breaks inside invitation_message written as \n, which is
-// what the page's literal newlines mean in valid JSON.
-const seedSampleRequest = `{
-  "com_interview_set_id": "019c5ea9-a792-7f0d-b671-4c3c1602094e",
-  "candidates": [
-    {
-      "name": "Alex Doe",
-      "email": "alex@example.com",
-      "cv_link": "https://storage.googleapis.com/flowmingo-demo/cv/alex.pdf"
-    }
-  ],
-  "invitation_message": "<p>Dear <b><span>{{candidate_name}}</span></b>,</p>\n<p>We are excited to inform you that, after reviewing your application, we would like to invite you for a video interview for the position of <b>{{position_name}}</b> at <b>{{company_name}}</b>.</p>\n<p>We look forward to discussing your qualifications further!</p>\n<p>Link to interview: <a href=\"{{interview_link}}\">{{interview_link}}</a></p>\n<p>Thank you.</p>\n<p>Sincerely,<br/>\n{{company_name}}\n</p>",
-  "send_invite": true
-}`
+// seedSampleRequest is the vendor's sample request (configs/sample-request.json).
+var seedSampleRequest = string(configs.SampleRequestJSON)
 
 func keysOf(m map[string]any) []string {
 	out := make([]string, 0, len(m))

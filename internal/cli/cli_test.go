@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
@@ -159,10 +160,7 @@ func TestEnqueueStdinAndSeedRequestBody(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	tb.StartWorker(pipelinetest.WorkerOptions{})
-	seed := `{"com_interview_set_id": "019c5ea9-a792-7f0d-b671-4c3c1602094e",
- "candidates": [{"name": "Alex Doe", "email": "alex@example.com", "cv_link": "https://storage.googleapis.com/flowmingo-demo/cv/alex.pdf"}],
- "invitation_message": "<p>Dear <b><span>{{candidate_name}}</span></b>,</p>\n<p>Link to interview: <a href=\"{{interview_link}}\">{{interview_link}}</a></p>",
- "send_invite": true}`
+	seed := string(configs.SampleRequestJSON)
 	r := tb.run(t, seed, "enqueue", "-", "--format", "json", "--wait")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

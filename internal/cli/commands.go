@@ -100,11 +100,7 @@ func (e *env) statusCmd() *cobra.Command {
   bulkinvite status nightly-2026-11-25 --watch`,
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := e.store(ctx)
+			ctx, st, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -146,14 +142,7 @@ cleared, the next request tells whether the fix worked, and a new 401/403 stops 
 		Example: `  FLOWMINGO_API_KEY=fl_live_abcd.newsecret bulkinvite resume`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			if err := e.cfg.RequireAPIKey(); err != nil {
-				return &exitError{code: ExitUsage, err: err}
-			}
-			ctx := cmd.Context()
-			st, err := e.store(ctx)
+			ctx, st, err := e.open(cmd, true)
 			if err != nil {
 				return err
 			}

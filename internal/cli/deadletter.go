@@ -61,11 +61,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			if asJSON && asCSV {
 				return usageErr("give --json or --csv, not both")
 			}
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := e.store(ctx)
+			ctx, st, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
@@ -216,11 +212,7 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			st, err := e.store(ctx)
+			ctx, st, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}

@@ -22,14 +22,7 @@ in flight, and whether sending is stopped after a 401/403.`,
   bulkinvite limits --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			if err := e.cfg.RequireAPIKey(); err != nil {
-				return &exitError{code: ExitUsage, err: err}
-			}
-			ctx := cmd.Context()
-			st, err := e.store(ctx)
+			ctx, st, err := e.open(cmd, true)
 			if err != nil {
 				return err
 			}

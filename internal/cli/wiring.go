@@ -46,6 +46,22 @@ func (e *env) load(cmd *cobra.Command) error {
 	return nil
 }
 
+// open loads the configuration, checks the API key when the command needs it, and
+// connects to Redis: what most commands do first.
+func (e *env) open(cmd *cobra.Command, needKey bool) (context.Context, *store.Store, error) {
+	if err := e.load(cmd); err != nil {
+		return nil, nil, err
+	}
+	if needKey {
+		if err := e.cfg.RequireAPIKey(); err != nil {
+			return nil, nil, &exitError{code: ExitUsage, err: err}
+		}
+	}
+	ctx := cmd.Context()
+	st, err := e.store(ctx)
+	return ctx, st, err
+}
+
 func (e *env) close() {
 	if e.q != nil {
 		_ = e.q.Close()
