@@ -39,6 +39,18 @@ end
 return dups
 `)
 
+// createScript writes a batch record unless one exists, in one step, so that a
+// crash cannot leave a record without its job.
+// KEYS: batch, batches index. ARGV: id, now_ms, job, segment_size, source, replay_of.
+// Returns 1 when it created the record.
+var createScript = redis.NewScript(`
+if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
+  'source', ARGV[5], 'replay_of', ARGV[6])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`)
+
 // rejectScript records rejected source rows once each.
 // KEYS: batch, rej. ARGV: pairs of row, reason. Returns how many were new.
 var rejectScript = redis.NewScript(`

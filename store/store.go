@@ -64,26 +64,10 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	created, err := s.rdb.HSetNX(ctx, s.batchKey(m.ID), "id", m.ID).Result()
+	created, err := createScript.Run(ctx, s.rdb, []string{s.batchKey(m.ID), s.key("batches")},
+		m.ID, nowMS(s.now()), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ",")).Bool()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
-	}
-	if created {
-		now := s.now()
-		_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.HSet(ctx, s.batchKey(m.ID),
-				"created_at", nowMS(now),
-				"job", string(job),
-				"segment_size", m.SegmentSize,
-				"source", m.Source,
-				"replay_of", strings.Join(m.ReplayOf, ","),
-			)
-			p.ZAdd(ctx, s.key("batches"), redis.Z{Score: float64(now.UnixMilli()), Member: m.ID})
-			return nil
-		})
-		if err != nil {
-			return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
-		}
 	}
 	b, err := s.Batch(ctx, m.ID)
 	if err != nil {
