@@ -40,7 +40,9 @@ type Config struct {
 	// QueueBulk. Default 5000.
 	BulkThreshold int
 	// SegmentMaxRetry is how often a segment task is retried when splitting it into
-	// chunks fails (a Redis error). Default 25.
+	// chunks fails (a Redis error). An archived segment would leave its candidates
+	// pending with no dead letter, so the default is effectively unbounded: 65536,
+	// with the worker's backoff between tries.
 	SegmentMaxRetry int
 }
 
@@ -52,7 +54,7 @@ func (c Config) withDefaults() Config {
 		c.BulkThreshold = 5000
 	}
 	if c.SegmentMaxRetry <= 0 {
-		c.SegmentMaxRetry = 25
+		c.SegmentMaxRetry = 1 << 16
 	}
 	return c
 }

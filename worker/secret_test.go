@@ -1,9 +1,7 @@
 package worker_test
 
 import (
-	"bytes"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
-// logBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *logBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *logBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestKeyNeverLogged drives the worker through every path that logs — success,
 // per-candidate errors, 5xx retries, lost replies, 422 splits, 429s, a 404 and an
 // auth stop — with debug logging on, and checks the key's secret appears nowhere
@@ -42,7 +22,7 @@ func TestKeyNeverLogged(t *testing.T) {
 	t.Parallel()
 	const secret = "test-secret-0001"
 	b := pipelinetest.New(t, pipelinetest.Options{Sandbox: sandbox.Config{Seed: 11, Faults: sandbox.Faults{FailRate: 0.3, LostReplyRate: 0.1, Rate: 50, Burst: 2}}})
-	var logs logBuffer
+	var logs syncBuffer
 	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()), zapcore.AddSync(&logs), zap.DebugLevel))
 	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 3, MaxAttempts: 2}, Log: log})
 
