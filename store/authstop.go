@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -49,4 +50,22 @@ func (s *Store) ResumeAuth(ctx context.Context, keyID string) (bool, error) {
 		return false, fmt.Errorf("clear auth stop: %w", err)
 	}
 	return n > 0, nil
+}
+
+// AuthStops returns every key's auth stop, for a watcher that does not know which
+// key the workers use.
+func (s *Store) AuthStops(ctx context.Context) ([]AuthStop, error) {
+	var out []AuthStop
+	iter := s.rdb.Scan(ctx, 0, s.authKey("*"), 100).Iterator()
+	for iter.Next(ctx) {
+		id := strings.TrimPrefix(iter.Val(), s.authKey(""))
+		stop, err := s.AuthStopped(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if stop != nil {
+			out = append(out, *stop)
+		}
+	}
+	return out, iter.Err()
 }

@@ -41,8 +41,14 @@ type result struct {
 
 func (tb *testBundle) run(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
+	return tb.runFor(t, 60*time.Second, stdin, args...)
+}
+
+// runFor runs the command line with a deadline, as a user pressing Ctrl-C would.
+func (tb *testBundle) runFor(t *testing.T, d time.Duration, stdin string, args ...string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb, Getenv: func(k string) string { return tb.env[k] }})
 	r := result{code, out.String(), errb.String()}
@@ -250,5 +256,20 @@ func TestDemo(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("demo output lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestWatchSaysWhenSendingStopped: a batch held by an auth stop does not just sit at
+// 0%: the watcher says why and what to do.
+func TestWatchSaysWhenSendingStopped(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	res := tb.Import("held", pipelinetest.Candidates("held", 3), nil)
+	if err := tb.Store.StopAuth(context.Background(), tb.Key.ID(), tb.Key.Masked(), 401, "key deleted"); err != nil {
+		t.Fatal(err)
+	}
+	r := tb.runFor(t, 1500*time.Millisecond, "", "status", res.BatchID, "--watch")
+	if !strings.Contains(r.stderr, "SENDING STOPPED for key fl_live_sandbox.****") || !strings.Contains(r.stderr, "bulkinvite resume") {
+		t.Errorf("stderr %q", r.stderr)
 	}
 }

@@ -50,6 +50,8 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 	tty := isTerminal(e.io.Err)
 	var lastLine time.Time
 	var lastDone int64 = -1
+	var lastStopCheck time.Time
+	warned := false
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for {
@@ -75,6 +77,16 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 			fmt.Fprintf(e.io.Err, "batch %s: %d/%d done (invited %d, cv_queued %d, dead_lettered %d, skipped_duplicate %d)\n",
 				batchID, done, b.Accepted, b.Invited, b.CVQueued, b.DeadLettered, b.SkippedDuplicate)
 			lastLine, lastDone = time.Now(), done
+		}
+		if time.Since(lastStopCheck) >= 5*time.Second {
+			lastStopCheck = time.Now()
+			if stops, err := st.AuthStops(ctx); err == nil && len(stops) > 0 && !warned {
+				warned = true
+				s := stops[0]
+				fmt.Fprintf(e.io.Err, "\nSENDING STOPPED for key %s after HTTP %d: %s\nthe batch waits; fix the key, then run `bulkinvite resume`\n", s.Key, s.Status, s.Message)
+			} else if len(stops) == 0 {
+				warned = false
+			}
 		}
 		if b.State() == store.StateDone {
 			if bar != nil {
