@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -42,6 +44,7 @@ func (e *env) load(cmd *cobra.Command) error {
 	}
 	e.cfg = cfg
 	e.log = newLogger(cfg, e.io)
+	useRedisLogger(e.log.Named("redis").Sugar())
 	cmd.PostRun = func(*cobra.Command, []string) { e.close() }
 	return nil
 }
@@ -69,6 +72,7 @@ func (e *env) close() {
 	if e.rdb != nil {
 		_ = e.rdb.Close()
 	}
+	useRedisLogger(nil)
 	if e.log != nil {
 		_ = e.log.Sync()
 	}
@@ -241,6 +245,27 @@ func newLogger(cfg config.Config, stdio IO) *zap.Logger {
 	}
 	core := zapcore.NewCore(enc, zapcore.AddSync(stdio.Err), level)
 	return zap.New(core)
+}
+
+// go-redis logs its own messages (reconnects, dial failures) through one global
+// logger; redisLogger forwards them to the running command's zap logger, so they
+// are structured like every other line, and drops them between commands.
+type redisLogger struct{}
+
+var (
+	redisLog     atomic.Pointer[zap.SugaredLogger]
+	redisLogOnce sync.Once
+)
+
+func useRedisLogger(l *zap.SugaredLogger) {
+	redisLogOnce.Do(func() { redis.SetLogger(redisLogger{}) })
+	redisLog.Store(l)
+}
+
+func (redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if l := redisLog.Load(); l != nil {
+		l.Warnf(format, v...)
+	}
 }
 
 // redactURL hides a password in a Redis URL.
