@@ -22,6 +22,7 @@
 //	P batch:{id}:replay     hash: dead-letter id -> entry, for a replay batch: what it replays
 //	P batches               sorted set: batch ids by creation time
 //	P ledger:{t}:{c}        string: a recorded success for target t and candidate c (hashes), with a TTL
+//	P ledger:{t}:{c}:claim  string: the batch:seq sending that candidate right now, with a TTL
 //	P dl:entries            hash: dead-letter id -> JSON entry
 //	P dl:index              sorted set: dead-letter ids by last failure time
 //	P replays:open          hash: replay batch id -> job, while the replay is being enqueued

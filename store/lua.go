@@ -76,23 +76,27 @@ end
 // its counter, its ledger entry (a success) or its dead letter (a failure), in one
 // atomic step. An outcome already recorded is left as it is.
 //
-// KEYS: batch, out, dl entries, dl index, then ledger keys.
-// ARGV: now_ms, ledger ttl ms, then per candidate 6 values:
-// seq, outcome code, ledger key index into KEYS (0 = none), ledger value,
-// dead-letter id ("" = none), dead-letter JSON.
+// KEYS: batch, out, dl entries, dl index, then pairs of ledger key and claim key.
+// ARGV: now_ms, ledger ttl ms, batch id, then per candidate 6 values:
+// seq, outcome code, index into KEYS of its ledger key (its claim key follows; 0 =
+// none), ledger value, dead-letter id ("" = none), dead-letter JSON.
+// Recording an outcome releases the candidate's claim (see claimScript).
 // Returns how many outcomes were new.
 var recordScript = redis.NewScript(finishLua + `
 local counters = {i='invited', c='cv_queued', d='dead_lettered', s='skipped_duplicate'}
 local now = ARGV[1]
 local ttl = tonumber(ARGV[2])
 local n = 0
-for i = 3, #ARGV, 6 do
+for i = 4, #ARGV, 6 do
   local seq, code = ARGV[i], ARGV[i+1]
   if redis.call('HSETNX', KEYS[2], seq, code) == 1 then
     n = n + 1
     redis.call('HINCRBY', KEYS[1], counters[code], 1)
     local lk = tonumber(ARGV[i+2])
-    if lk > 0 then redis.call('SET', KEYS[lk], ARGV[i+3], 'PX', ttl) end
+    if lk > 0 then
+      if code == 'i' or code == 'c' then redis.call('SET', KEYS[lk], ARGV[i+3], 'PX', ttl) end
+      if redis.call('GET', KEYS[lk+1]) == ARGV[3] .. ':' .. seq then redis.call('DEL', KEYS[lk+1]) end
+    end
     local dl = ARGV[i+4]
     if dl ~= '' then
       redis.call('HSET', KEYS[3], dl, ARGV[i+5])
@@ -103,6 +107,32 @@ end
 if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', now) end
 finish(KEYS[1], now)
 return n
+`)
+
+// claimScript checks the ledger and claims the candidates about to be sent, so that
+// two chunks (of different batches, say) never send the same person to the same
+// target at once. Per candidate it answers 0 (claimed: send), 1 (the ledger holds a
+// success: skip) or 2 (another chunk is sending it now: wait). A claim already held
+// by the same owner (a retry of the same candidate) is renewed.
+// KEYS: per candidate its ledger key then its claim key. ARGV: ttl ms, then the
+// owner of each candidate's claim.
+var claimScript = redis.NewScript(`
+local out = {}
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS, 2 do
+  local owner = ARGV[(i+1)/2 + 1]
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    out[#out+1] = 1
+  elseif redis.call('SET', KEYS[i+1], owner, 'NX', 'PX', ttl) then
+    out[#out+1] = 0
+  elseif redis.call('GET', KEYS[i+1]) == owner then
+    redis.call('PEXPIRE', KEYS[i+1], ttl)
+    out[#out+1] = 0
+  else
+    out[#out+1] = 2
+  end
+end
+return out
 `)
 
 // sealScript marks a batch as fully enqueued.

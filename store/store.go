@@ -228,34 +228,57 @@ func (s *Store) LedgerKey(target payload.Target, c payload.Candidate) string {
 	return s.key("ledger", shortHash(target.Key()), shortHash(who))
 }
 
+func (s *Store) claimKey(target payload.Target, c payload.Candidate) string {
+	return s.LedgerKey(target, c) + ":claim"
+}
+
+// Claim is what ClaimForSending says of one candidate.
+type Claim int
+
+// The answers of ClaimForSending.
+const (
+	Claimed          Claim = iota // send it
+	AlreadyDone                   // the ledger holds a success for it at the target: skip it
+	ClaimedElsewhere              // another chunk is sending it to the target right now: wait
+)
+
+// claimOwner names the holder of a candidate's claim.
+func claimOwner(batchID string, seq int64) string { return DeadLetterID(batchID, seq) }
+
+// ClaimForSending checks the ledger and claims each candidate for ttl, in one step,
+// so that two chunks never send the same person to the same target at once.
+// Recording the candidate's outcome releases its claim; a claim left by a crashed
+// worker expires after ttl, and the same candidate of the same batch may take it
+// back at once.
+func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []payload.TaskCandidate, ttl time.Duration) ([]Claim, error) {
+	keys := make([]string, 0, 2*len(cands))
+	args := make([]any, 0, 1+len(cands))
+	args = append(args, ttl.Milliseconds())
+	for _, c := range cands {
+		keys = append(keys, s.LedgerKey(target, c.Candidate), s.claimKey(target, c.Candidate))
+		args = append(args, claimOwner(batchID, c.Seq))
+	}
+	res, err := claimScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("claim candidates of batch %s: %w", batchID, err)
+	}
+	out := make([]Claim, len(res))
+	for i, r := range res {
+		out[i] = Claim(r)
+	}
+	return out, nil
+}
+
 func shortHash(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:12])
-}
-
-// LedgerHits reports, for each candidate, whether the ledger holds a recorded
-// success for it at target.
-func (s *Store) LedgerHits(ctx context.Context, target payload.Target, cands []payload.TaskCandidate) ([]bool, error) {
-	keys := make([]string, len(cands))
-	for i, c := range cands {
-		keys[i] = s.LedgerKey(target, c.Candidate)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read ledger: %w", err)
-	}
-	out := make([]bool, len(cands))
-	for i, v := range vals {
-		out[i] = v != nil
-	}
-	return out, nil
 }
 
 // Record is one candidate's final outcome, for RecordOutcomes.
 type Record struct {
 	Seq     int64
 	Outcome payload.Outcome
-	// Candidate is needed for a success, to key the ledger.
+	// Candidate keys the ledger and the claim; required but for a skipped duplicate.
 	Candidate payload.Candidate
 	// LedgerValue is stored in the ledger for a success (the vendor's record id, say).
 	LedgerValue string
@@ -274,17 +297,21 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	keys := []string{s.batchKey(batchID), s.batchSub(batchID, "out"), s.key("dl", "entries"), s.key("dl", "index")}
 	args := make([]any, 0, 2+6*len(recs))
 	now := s.now()
-	args = append(args, nowMS(now), ttl.Milliseconds())
+	args = append(args, nowMS(now), ttl.Milliseconds(), batchID)
 	for _, r := range recs {
 		code, ok := codeOfOutcome[r.Outcome]
 		if !ok {
 			return 0, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
 		}
 		ledgerIdx, dlID, dlJSON := 0, "", ""
+		if r.Outcome != payload.OutcomeSkippedDuplicate {
+			if r.Candidate == (payload.Candidate{}) {
+				return 0, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+			}
+			keys = append(keys, s.LedgerKey(target, r.Candidate), s.claimKey(target, r.Candidate))
+			ledgerIdx = len(keys) - 1
+		}
 		switch r.Outcome {
-		case payload.OutcomeInvited, payload.OutcomeCVQueued:
-			keys = append(keys, s.LedgerKey(target, r.Candidate))
-			ledgerIdx = len(keys)
 		case payload.OutcomeDeadLettered:
 			if r.DeadLetter == nil {
 				return 0, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)

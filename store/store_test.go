@@ -92,10 +92,19 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	if dls != b.DeadLettered {
 		t.Errorf("%d dead letters stored, counter says %d", dls, b.DeadLettered)
 	}
-	hits, _ := st.LedgerHits(ctx, target, cands(n))
-	for i, h := range hits {
-		if h != (outs[int64(i)] == payload.OutcomeInvited) {
-			t.Errorf("seq %d: ledger %v, outcome %s", i, h, outs[int64(i)])
+	// Invited candidates are in the ledger; dead-lettered ones are not, and their
+	// claims (none were taken here) leave them free to be claimed by another batch.
+	claims, err := st.ClaimForSending(ctx, "other-batch", target, cands(n), time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range claims {
+		want := store.Claimed
+		if outs[int64(i)] == payload.OutcomeInvited {
+			want = store.AlreadyDone
+		}
+		if c != want {
+			t.Errorf("seq %d (%s): claim %d, want %d", i, outs[int64(i)], c, want)
 		}
 	}
 }
@@ -151,4 +160,38 @@ func TestAuthStop(t *testing.T) {
 	if s, _ := st.AuthStopped(ctx, "k1"); s != nil {
 		t.Errorf("still stopped: %+v", s)
 	}
+}
+
+// TestClaims: a claim keeps other batches off a candidate until its outcome is
+// recorded; the same candidate of the same batch may take its claim again.
+func TestClaims(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	cs := cands(3)
+	mustClaim := func(batch string, want ...store.Claim) {
+		t.Helper()
+		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s claims %v, want %v", batch, got, want)
+		}
+	}
+	mustClaim("a", store.Claimed, store.Claimed, store.Claimed)
+	mustClaim("a", store.Claimed, store.Claimed, store.Claimed) // a retry renews its own
+	mustClaim("b", store.ClaimedElsewhere, store.ClaimedElsewhere, store.ClaimedElsewhere)
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "a", Job: payload.Job{Target: target}}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := st.RecordOutcomes(ctx, "a", target, []store.Record{
+		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &store.DeadLetter{ID: "a:1"}},
+	}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0 was invited: done for everyone. 1 failed: free again. 2 is still a's.
+	mustClaim("b", store.AlreadyDone, store.Claimed, store.ClaimedElsewhere)
 }

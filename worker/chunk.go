@@ -60,11 +60,23 @@ func (r *chunkRun) run(ctx context.Context) error {
 		return err
 	}
 	cands := filterSeqs(t.Candidates, open)
+	waiting := 0
 	if !t.Job.Reinvite && len(cands) > 0 {
-		if cands, err = r.skipLedgerHits(ctx, cands); err != nil {
+		if cands, waiting, err = r.claim(ctx, cands); err != nil {
 			return err
 		}
 	}
+	err = r.send(ctx, cands)
+	if err == nil && waiting > 0 {
+		// Come back for the candidates another chunk was sending.
+		return &PauseError{After: w.cfg.PausePoll, Why: fmt.Sprintf("%d candidates are being sent to the same target by another chunk", waiting)}
+	}
+	return err
+}
+
+// send sends the candidates and records their outcomes.
+func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) error {
+	w, t := r.w, r.task
 	if len(cands) == 0 {
 		return nil
 	}
@@ -98,30 +110,38 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 	if stop == nil {
 		return nil
 	}
-	return &PauseError{After: r.w.cfg.AuthPoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
+	return &PauseError{After: r.w.cfg.PausePoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
 }
 
-func (r *chunkRun) skipLedgerHits(ctx context.Context, cands []payload.TaskCandidate) ([]payload.TaskCandidate, error) {
-	hits, err := r.w.Store.LedgerHits(ctx, r.task.Job.Target, cands)
+// claim drops the candidates the ledger says were invited to the target before
+// (recorded as skipped_duplicate) and claims the rest, so that no other chunk sends
+// them at the same time. It returns the candidates to send and how many another
+// chunk is sending right now.
+func (r *chunkRun) claim(ctx context.Context, cands []payload.TaskCandidate) ([]payload.TaskCandidate, int, error) {
+	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, cands, r.w.cfg.ChunkTimeout)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var skip []store.Record
-	rest := cands[:0:0]
+	send := cands[:0:0]
+	waiting := 0
 	for i, c := range cands {
-		if hits[i] {
+		switch claims[i] {
+		case store.Claimed:
+			send = append(send, c)
+		case store.AlreadyDone:
 			skip = append(skip, store.Record{Seq: c.Seq, Outcome: payload.OutcomeSkippedDuplicate})
-			continue
+		case store.ClaimedElsewhere:
+			waiting++
 		}
-		rest = append(rest, c)
 	}
 	if len(skip) > 0 {
 		if err := r.record(ctx, skip); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		r.log.Info("skipped candidates already invited to this target", zap.Int("count", len(skip)))
 	}
-	return rest, nil
+	return send, waiting, nil
 }
 
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
@@ -195,7 +215,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 		}
 		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
 			zap.Stringer("key", w.Key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
-		return &PauseError{After: w.cfg.AuthPoll, Why: "API key rejected"}
+		return &PauseError{After: w.cfg.PausePoll, Why: "API key rejected"}
 	case errors.As(err, &nf):
 		return r.deadLetterAll(ctx, cands, payload.ReasonTargetNotFound, err, 404, time.Time{})
 	case errors.As(err, &inval):
@@ -234,7 +254,7 @@ func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandid
 	errs := map[string]json.RawMessage{payload.FieldErrorMessage: msg}
 	recs := make([]store.Record, len(cands))
 	for i, c := range cands {
-		recs[i] = store.Record{Seq: c.Seq, Outcome: payload.OutcomeDeadLettered, DeadLetter: r.deadLetter(c, reason, errs, status, first, now)}
+		recs[i] = store.Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: r.deadLetter(c, reason, errs, status, first, now)}
 	}
 	if err := r.record(ctx, recs); err != nil {
 		return err
@@ -256,7 +276,7 @@ func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandi
 		errs[payload.FieldErrorMessage] = msg
 		now := r.w.now().UTC()
 		dl := r.deadLetter(cands[0], payload.ReasonValidation, errs, verr.StatusCode, now, now)
-		return r.record(ctx, []store.Record{{Seq: cands[0].Seq, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
+		return r.record(ctx, []store.Record{{Seq: cands[0].Seq, Candidate: cands[0].Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
 	}
 	mid := len(cands) / 2
 	for i, part := range [][]payload.TaskCandidate{cands[:mid], cands[mid:]} {

@@ -300,3 +300,26 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestConcurrentBatchesSamePeople: two batches holding the same people run at the
+// same time (a nightly import and a push from another service, say). Each person is
+// invited once: one batch invites, the other records skipped_duplicate.
+func TestConcurrentBatchesSamePeople(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{SegmentSize: 10, Sandbox: sandbox.Config{Seed: 2, Faults: sandbox.Faults{Latency: 50 * time.Millisecond, LatencyJitter: 50 * time.Millisecond}}})
+	people := pipelinetest.Candidates("same", 40)
+	first := b.Import("first", people, nil)
+	second := b.Import("second", people, nil)
+	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 3}, Concurrency: 4})
+	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 3}, Concurrency: 4})
+	x := b.WaitDone(first.BatchID, wait)
+	y := b.WaitDone(second.BatchID, wait)
+	b.CheckAccounting(first.BatchID)
+	b.CheckAccounting(second.BatchID)
+	if x.Invited+y.Invited != 40 || x.SkippedDuplicate+y.SkippedDuplicate != 40 {
+		t.Errorf("first %+v\nsecond %+v\nwant 40 invited and 40 skipped between them", x.Status(), y.Status())
+	}
+	if st := b.API.Stats(); st.DuplicateInvites != 0 || st.Invites != 40 {
+		t.Errorf("sandbox: %d invites, %d duplicates", st.Invites, st.DuplicateInvites)
+	}
+}

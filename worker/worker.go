@@ -56,9 +56,12 @@ type Config struct {
 	OnUnknown string
 	// LedgerTTL is how long a recorded success blocks a repeat invite. Default 90 days.
 	LedgerTTL time.Duration
-	// AuthPoll is how often a chunk held by an auth stop checks again. Default 15s.
-	AuthPoll time.Duration
-	// ChunkTimeout bounds one chunk handler run (limiter wait + request). Default 10m.
+	// PausePoll is how often a chunk held back checks again: by an auth stop, or
+	// because another chunk is sending some of its candidates to the same target at
+	// that moment. Waiting spends no attempt. Default 5s.
+	PausePoll time.Duration
+	// ChunkTimeout bounds one chunk handler run (limiter wait + request), and so how
+	// long a crashed worker's claim on its candidates holds others back. Default 10m.
 	ChunkTimeout time.Duration
 }
 
@@ -84,8 +87,8 @@ func (c Config) withDefaults() Config {
 	if c.LedgerTTL <= 0 {
 		c.LedgerTTL = 90 * 24 * time.Hour
 	}
-	if c.AuthPoll <= 0 {
-		c.AuthPoll = 15 * time.Second
+	if c.PausePoll <= 0 {
+		c.PausePoll = 5 * time.Second
 	}
 	if c.ChunkTimeout <= 0 {
 		c.ChunkTimeout = 10 * time.Minute

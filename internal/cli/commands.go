@@ -157,8 +157,8 @@ cleared, the next request tells whether the fix worked, and a new 401/403 stops 
 				fmt.Fprintf(e.io.Out, "sending was not stopped for key %s; nothing to resume\n", e.cfg.APIKey)
 				return nil
 			}
-			fmt.Fprintf(e.io.Out, "resumed sending for key %s (stopped since %s after HTTP %d: %s)\nqueued chunks go out within %s; a new 401/403 stops again\n",
-				e.cfg.APIKey, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, stop.Message, "15s")
+			fmt.Fprintf(e.io.Out, "resumed sending for key %s (stopped since %s after HTTP %d: %s)\nqueued chunks go out within seconds; a new 401/403 stops again\n",
+				e.cfg.APIKey, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, stop.Message)
 			return nil
 		},
 	}

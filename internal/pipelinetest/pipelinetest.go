@@ -109,8 +109,8 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 		opts.Worker.RetryMin = 50 * time.Millisecond
 		opts.Worker.RetryMax = 200 * time.Millisecond
 	}
-	if opts.Worker.AuthPoll == 0 {
-		opts.Worker.AuthPoll = 200 * time.Millisecond
+	if opts.Worker.PausePoll == 0 {
+		opts.Worker.PausePoll = 200 * time.Millisecond
 	}
 	log := opts.Log
 	if log == nil {
