@@ -156,6 +156,9 @@ func (c *Config) Validate() error {
 	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
 		bad("BULKINVITE_CHUNK_SIZE", "must be 1..%d, got %d", MaxChunkSize, c.ChunkSize)
 	}
+	if c.CandidatesPerMinute > 0 && c.ChunkSize > c.CandidatesPerMinute {
+		bad("BULKINVITE_CHUNK_SIZE", "must not exceed BULKINVITE_CANDIDATES_PER_MINUTE (%d), got %d: a chunk that big could never be sent", c.CandidatesPerMinute, c.ChunkSize)
+	}
 	if c.SegmentSize < c.ChunkSize {
 		bad("BULKINVITE_SEGMENT_SIZE", "must be >= BULKINVITE_CHUNK_SIZE (%d), got %d", c.ChunkSize, c.SegmentSize)
 	}

@@ -160,6 +160,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{"key in file", Sources{File: yamlFile("api_key: fl_live_x.y\n")}, "api_key"},
 		{"bad file value", Sources{File: yamlFile("burst: many\n")}, "burst"},
 		{"missing file", Sources{File: "/nonexistent/bulkinvite.yaml"}, "config file"},
+		{"chunk over the candidates cap", Sources{Getenv: envMap(map[string]string{"BULKINVITE_CANDIDATES_PER_MINUTE": "20", "BULKINVITE_CHUNK_SIZE": "50"})}, "BULKINVITE_CHUNK_SIZE"},
 		{"bad queue weights", Sources{Getenv: envMap(map[string]string{"BULKINVITE_QUEUE_WEIGHTS": "default=1"})}, "BULKINVITE_QUEUE_WEIGHTS"},
 	}
 	for _, tt := range tests {
