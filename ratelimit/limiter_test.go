@@ -212,32 +212,7 @@ func TestAcquireSharesOneRate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	cfg := Config{Rate: 40, Burst: 5}
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	var grants atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 3 {
-		l := b.limiter(t, cfg)
-		for range 4 {
-			wg.Go(func() {
-				for {
-					release, err := l.Acquire(ctx, 1)
-					if err != nil {
-						if !errors.Is(err, context.DeadlineExceeded) {
-							t.Errorf("Acquire: %v", err)
-						}
-						return
-					}
-					grants.Add(1)
-					release()
-				}
-			})
-		}
-	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	got := float64(grants.Load())
+	got, elapsed := countGrants(t, 1500*time.Millisecond, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg))
 	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
 	least := 0.8 * cfg.Rate * elapsed
 	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
@@ -328,29 +303,7 @@ func TestRedisDownFallsBackToLocalShare(t *testing.T) {
 	}
 
 	b.srv.Kill()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	var grants atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 6 {
-		wg.Go(func() {
-			for {
-				release, err := l.Acquire(ctx, 1)
-				if err != nil {
-					if !errors.Is(err, context.DeadlineExceeded) {
-						t.Errorf("Acquire with Redis down: %v", err)
-					}
-					return
-				}
-				grants.Add(1)
-				release()
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	got := float64(grants.Load())
+	got, elapsed := countGrants(t, 2*time.Second, 6, l)
 	most := 10*elapsed + 2 // fallback burst is 1, plus one for the window's edge
 	t.Logf("%v grants in %.3fs with Redis down (fallback 10/s)", got, elapsed)
 	if got > most || got < 5 {
@@ -627,32 +580,13 @@ func TestRedisHangingFallsBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
-	defer cancel()
-	var grants atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 4 {
-		wg.Go(func() {
-			for {
-				release, err := l.Acquire(ctx, 1)
-				if err != nil {
-					return
-				}
-				grants.Add(1)
-				release()
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	got := float64(grants.Load())
+	got, elapsed := countGrants(t, 1500*time.Millisecond, 4, l)
 	t.Logf("%v grants in %.3fs with Redis hanging (fallback 10/s)", got, elapsed)
 	if most := 10*elapsed + 2; got > most || got < 5 {
 		t.Fatalf("%v grants in %.3fs with Redis hanging; want between 5 and %.1f", got, elapsed, most)
 	}
 
-	start = time.Now()
+	start := time.Now()
 	if err := l.Throttled(context.Background(), 300*time.Millisecond); err == nil {
 		t.Fatalf("Throttled with Redis hanging reported no error")
 	}
@@ -683,4 +617,39 @@ func TestAdviceOnRepeated429s(t *testing.T) {
 			t.Errorf("adaptive=%v: %d advice lines, want %d", adaptive, got, want)
 		}
 	}
+}
+
+type acquirer interface {
+	Acquire(ctx context.Context, candidates int) (release func(), err error)
+}
+
+// countGrants runs each goroutines per acquirer, every one acquiring and releasing
+// one request after another until d has passed, and returns how many were granted
+// and the seconds that took. An error other than the deadline fails the test.
+func countGrants(t *testing.T, d time.Duration, each int, as ...acquirer) (grants, seconds float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, a := range as {
+		for range each {
+			wg.Go(func() {
+				for {
+					release, err := a.Acquire(ctx, 1)
+					if err != nil {
+						if !errors.Is(err, context.DeadlineExceeded) {
+							t.Errorf("Acquire: %v", err)
+						}
+						return
+					}
+					n.Add(1)
+					release()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return float64(n.Load()), time.Since(start).Seconds()
 }

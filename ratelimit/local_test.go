@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -32,26 +31,7 @@ func TestLocalRate(t *testing.T) {
 	t.Parallel()
 	cfg := Config{Rate: 50, Burst: 5}
 	l := NewLocal(cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	var grants atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range 4 {
-		wg.Go(func() {
-			for {
-				release, err := l.Acquire(ctx, 1)
-				if err != nil {
-					return
-				}
-				grants.Add(1)
-				release()
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	got := float64(grants.Load())
+	got, elapsed := countGrants(t, time.Second, 4, l)
 	if most, least := float64(cfg.Burst)+cfg.Rate*elapsed+1, 0.8*cfg.Rate*elapsed; got > most || got < least {
 		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
 	}
