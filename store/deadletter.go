@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -105,6 +107,16 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 // PurgeDeadLetters deletes the dead letters with the given ids and returns how many
 // there were.
 func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error) {
+	n, err := s.runInPages(ctx, purgeScript, []string{s.key("dl", "entries"), s.key("dl", "index")}, ids)
+	if err != nil {
+		return n, fmt.Errorf("purge dead letters: %w", err)
+	}
+	return n, nil
+}
+
+// runInPages runs a script that takes dead-letter ids as ARGV and answers how many
+// it acted on, over the ids in pages of dlPage, and adds up the answers.
+func (s *Store) runInPages(ctx context.Context, script *redis.Script, keys, ids []string) (int, error) {
 	n := 0
 	for len(ids) > 0 {
 		page := ids[:min(len(ids), dlPage)]
@@ -113,9 +125,9 @@ func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error)
 		for i, id := range page {
 			args[i] = id
 		}
-		k, err := purgeScript.Run(ctx, s.rdb, []string{s.key("dl", "entries"), s.key("dl", "index")}, args...).Int()
+		k, err := script.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
-			return n, fmt.Errorf("purge dead letters: %w", err)
+			return n, err
 		}
 		n += k
 	}
@@ -167,22 +179,12 @@ func (s *Store) CloseReplay(ctx context.Context, replayBatchID string) error {
 // in exactly one of the two. It returns how many were moved (ids no longer present,
 // already replayed or purged, are skipped).
 func (s *Store) MoveToReplay(ctx context.Context, replayBatchID string, ids []string) (int, error) {
-	moved := 0
 	keys := []string{s.key("dl", "entries"), s.key("dl", "index"), s.stagingKey(replayBatchID)}
-	for len(ids) > 0 {
-		page := ids[:min(len(ids), dlPage)]
-		ids = ids[len(page):]
-		args := make([]any, len(page))
-		for i, id := range page {
-			args[i] = id
-		}
-		res, err := moveScript.Run(ctx, s.rdb, keys, args...).StringSlice()
-		if err != nil {
-			return moved, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
-		}
-		moved += len(res)
+	n, err := s.runInPages(ctx, moveScript, keys, ids)
+	if err != nil {
+		return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
 	}
-	return moved, nil
+	return n, nil
 }
 
 // Staged returns the dead letters staged for a replay batch, ordered by batch and

@@ -145,16 +145,17 @@ return 1
 
 // moveScript moves dead letters into a replay batch's staging hash and out of the
 // dead-letter list in one step, so a crash leaves each entry in exactly one place.
-// KEYS: dl entries, dl index, staging hash. ARGV: dead-letter ids. Returns the ids moved.
+// KEYS: dl entries, dl index, staging hash. ARGV: dead-letter ids. Returns how many
+// were moved.
 var moveScript = redis.NewScript(`
-local moved = {}
+local moved = 0
 for i = 1, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v then
     redis.call('HSET', KEYS[3], ARGV[i], v)
     redis.call('HDEL', KEYS[1], ARGV[i])
     redis.call('ZREM', KEYS[2], ARGV[i])
-    moved[#moved+1] = ARGV[i]
+    moved = moved + 1
   end
 end
 return moved
