@@ -187,7 +187,7 @@ func printImport(w io.Writer, r *producer.Result) {
 	case r.Existing:
 		fmt.Fprintf(w, "batch %s existed: completed its import\n", r.BatchID)
 	}
-	fmt.Fprintf(w, "batch %s: %d rows read, %d accepted (%d duplicates skipped), %d rejected; %d segments enqueued\n",
+	fmt.Fprintf(w, "batch %s: %d rows read, %d accepted (%d of them skipped as duplicates), %d rejected; %d segments enqueued\n",
 		r.BatchID, r.Rows, r.Accepted, r.Duplicates, r.Rejected, r.Segments)
 	fmt.Fprintf(w, "follow it: bulkinvite status %s --watch\n", r.BatchID)
 }
