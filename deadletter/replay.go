@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -80,12 +81,7 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 	if err != nil {
 		return res, err
 	}
-	keys := make([]string, 0, len(groups))
-	for k := range groups {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[k]
 		id := uuid.Must(uuid.NewV7()).String()
 		info := store.ReplayInfo{Job: g.job, ReplayOf: g.sources()}
@@ -112,11 +108,7 @@ func (r *Replayer) ResumeOpen(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	ids := make([]string, 0, len(open))
-	for id := range open {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
+	ids := slices.Sorted(maps.Keys(open))
 	for _, id := range ids {
 		if err := r.finish(ctx, id, open[id]); err != nil {
 			return nil, err
@@ -152,12 +144,7 @@ type group struct {
 }
 
 func (g *group) sources() []string {
-	out := make([]string, 0, len(g.from))
-	for b := range g.from {
-		out = append(out, b)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(g.from))
 }
 
 // stagedSource feeds staged dead letters to the producer as records that carry their

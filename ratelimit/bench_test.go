@@ -13,18 +13,7 @@ import (
 
 func BenchmarkAcquireLocal(b *testing.B) {
 	l := NewLocal(Config{Rate: 1e9, Burst: 1 << 20, MaxInFlight: 1 << 20})
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			release, err := l.Acquire(ctx, 1)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			release()
-		}
-	})
+	benchAcquire(b, l)
 }
 
 // BenchmarkAcquireRedis is Acquire and release through the local stage and the
@@ -35,19 +24,7 @@ func BenchmarkAcquireRedis(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			release, err := l.Acquire(ctx, 1)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			release()
-		}
-	})
+	benchAcquire(b, l)
 }
 
 // BenchmarkStepRedis is the Lua step alone, from several clients at once, with
@@ -68,6 +45,24 @@ func BenchmarkStepRedis(b *testing.B) {
 				b.Error(err)
 				return
 			}
+		}
+	})
+}
+
+// benchAcquire measures Acquire and release of one request at a time, from
+// GOMAXPROCS goroutines.
+func benchAcquire(b *testing.B, l acquirer) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			release, err := l.Acquire(ctx, 1)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			release()
 		}
 	})
 }
