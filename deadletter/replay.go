@@ -3,10 +3,12 @@ package deadletter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -15,15 +17,37 @@ import (
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
-// Replayer replays dead letters as new batches.
+// Config tunes a Replayer. Zero fields take the documented defaults.
+type Config struct {
+	// LeaseTTL is how long a replay run's hold on a replay batch lasts without being
+	// renewed (the run renews it every LeaseTTL/3 while it works). A run that died
+	// leaves its batch to the next run after at most this long. Default 30s.
+	LeaseTTL time.Duration
+}
+
+// DefaultLeaseTTL is Config.LeaseTTL's default.
+const DefaultLeaseTTL = 30 * time.Second
+
+func (c Config) withDefaults() Config {
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	return c
+}
+
+// Replayer replays dead letters as new batches. Any number of replays may run at
+// once, in any number of processes: each replay batch is filled and enqueued by the
+// one run holding its lease (see store.OpenReplay), and an entry moves into exactly
+// one batch.
 type Replayer struct {
 	store    *store.Store
 	producer *producer.Producer
+	cfg      Config
 }
 
 // NewReplayer returns a Replayer.
-func NewReplayer(st *store.Store, p *producer.Producer) *Replayer {
-	return &Replayer{store: st, producer: p}
+func NewReplayer(st *store.Store, p *producer.Producer, cfg Config) *Replayer {
+	return &Replayer{store: st, producer: p, cfg: cfg.withDefaults()}
 }
 
 // Options select what to replay and where.
@@ -40,11 +64,15 @@ type Result struct {
 	Batches []string `json:"batches"`
 	// Replayed counts the dead letters moved into them.
 	Replayed int `json:"replayed"`
-	// Resumed lists replay batches left unfinished by an earlier crash and finished now.
+	// Resumed lists replay batches left unfinished by a run that died, finished now.
 	Resumed []string `json:"resumed,omitempty"`
+	// InProgress lists replay batches another run is filling right now (or one that
+	// died less than Config.LeaseTTL ago): left alone; a later replay finishes them if
+	// their run died.
+	InProgress []string `json:"in_progress,omitempty"`
 }
 
-// Replay first finishes any replay a crash interrupted, then moves the dead letters
+// Replay first finishes any replay whose run died, then moves the dead letters
 // matching opts into new batches and enqueues them on the replay queue.
 func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Filter.Validate(); err != nil {
@@ -55,12 +83,12 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("%w: target: %v", producer.ErrUsage, err)
 		}
 	}
+	owner := uuid.Must(uuid.NewV7()).String()
 	res := &Result{}
-	resumed, err := r.ResumeOpen(ctx)
-	if err != nil {
+	var err error
+	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner); err != nil {
 		return res, err
 	}
-	res.Resumed = resumed
 
 	groups := map[string]*group{}
 	err = r.store.DeadLetters(ctx, opts.Filter, func(d *store.DeadLetter) error {
@@ -84,57 +112,128 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		g := groups[k]
 		id := uuid.Must(uuid.NewV7()).String()
-		info := store.ReplayInfo{Job: g.job, ReplayOf: g.sources()}
-		if err := r.store.OpenReplay(ctx, id, info); err != nil {
-			return res, err
-		}
-		n, err := r.store.MoveToReplay(ctx, id, g.ids)
+		n, err := r.replayGroup(ctx, id, owner, g)
 		if err != nil {
 			return res, err
 		}
-		if err := r.finish(ctx, id, info); err != nil {
-			return res, err
+		if n > 0 {
+			res.Batches = append(res.Batches, id)
+			res.Replayed += n
 		}
-		res.Batches = append(res.Batches, id)
-		res.Replayed += n
 	}
 	return res, nil
 }
 
-// ResumeOpen finishes replay batches whose dead letters were moved but which a crash
-// stopped before they were fully enqueued. It returns their ids.
-func (r *Replayer) ResumeOpen(ctx context.Context) ([]string, error) {
-	open, err := r.store.OpenReplays(ctx)
+// replayGroup opens a replay batch for g, moves g's dead letters into it and
+// enqueues it, holding its lease throughout. It returns how many entries it moved;
+// when another replay took them all first, no batch is left behind.
+func (r *Replayer) replayGroup(ctx context.Context, id, owner string, g *group) (int, error) {
+	info := store.ReplayInfo{Job: g.job, ReplayOf: g.sources()}
+	if err := r.store.OpenReplay(ctx, id, info, owner, r.cfg.LeaseTTL); err != nil {
+		return 0, err
+	}
+	hctx, release := r.hold(ctx, id, owner)
+	defer release()
+	n, err := r.store.MoveToReplay(hctx, id, owner, g.ids)
 	if err != nil {
-		return nil, err
+		return n, leaseCause(hctx, err)
 	}
-	ids := slices.Sorted(maps.Keys(open))
-	for _, id := range ids {
-		if err := r.finish(ctx, id, open[id]); err != nil {
-			return nil, err
-		}
+	if n == 0 {
+		return 0, leaseCause(hctx, r.store.CloseReplay(hctx, id, owner))
 	}
-	return ids, nil
+	return n, leaseCause(hctx, r.finish(hctx, id, owner, info))
 }
 
-// finish enqueues a replay batch from its staged entries and closes it. Run twice,
-// it enqueues nothing twice: the producer's re-run rules hold.
-func (r *Replayer) finish(ctx context.Context, id string, info store.ReplayInfo) error {
+// resumeAbandoned finishes the open replay batches whose run died: those whose
+// lease it can take. It returns them, and the ones a live run holds.
+func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, live []string, err error) {
+	open, err := r.store.OpenReplays(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, id := range slices.Sorted(maps.Keys(open)) {
+		err := r.store.TakeReplay(ctx, id, owner, r.cfg.LeaseTTL)
+		if errors.Is(err, store.ErrReplayLeaseLost) {
+			live = append(live, id)
+			continue
+		}
+		if err != nil {
+			return resumed, live, err
+		}
+		hctx, release := r.hold(ctx, id, owner)
+		err = leaseCause(hctx, r.finish(hctx, id, owner, open[id]))
+		release()
+		if err != nil {
+			return resumed, live, err
+		}
+		resumed = append(resumed, id)
+	}
+	return resumed, live, nil
+}
+
+// finish enqueues a replay batch from its staged entries and closes it. Run twice
+// on the same staged entries, it enqueues nothing twice: the producer's re-run rules
+// hold. The caller holds the batch's lease, so nothing is staged meanwhile.
+func (r *Replayer) finish(ctx context.Context, id, owner string, info store.ReplayInfo) error {
 	staged, err := r.store.Staged(ctx, id)
 	if err != nil {
 		return err
 	}
-	_, err = r.producer.Import(ctx, &stagedSource{entries: staged}, producer.Options{
-		BatchID:  id,
-		Job:      info.Job,
-		Source:   "replay",
-		Queue:    producer.QueueReplay,
-		ReplayOf: info.ReplayOf,
-	})
-	if err != nil {
-		return fmt.Errorf("replay batch %s: %w", id, err)
+	if len(staged) > 0 {
+		_, err = r.producer.Import(ctx, &stagedSource{entries: staged}, producer.Options{
+			BatchID:  id,
+			Job:      info.Job,
+			Source:   "replay",
+			Queue:    producer.QueueReplay,
+			ReplayOf: info.ReplayOf,
+		})
+		if err != nil {
+			return fmt.Errorf("replay batch %s: %w", id, err)
+		}
 	}
-	return r.store.CloseReplay(ctx, id)
+	return r.store.CloseReplay(ctx, id, owner)
+}
+
+// hold renews owner's lease on the replay batch every LeaseTTL/3 until release is
+// called. The returned context is canceled with ErrReplayLeaseLost as its cause if
+// the lease is lost: another run took the batch over, or Redis could not be reached
+// to renew it before it ran out.
+func (r *Replayer) hold(ctx context.Context, id, owner string) (context.Context, func()) {
+	hctx, cancel := context.WithCancelCause(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		every := r.cfg.LeaseTTL / 3
+		t := time.NewTicker(every)
+		defer t.Stop()
+		held := time.Now()
+		for {
+			select {
+			case <-hctx.Done():
+				return
+			case <-t.C:
+			}
+			err := r.store.TakeReplay(hctx, id, owner, r.cfg.LeaseTTL)
+			switch {
+			case err == nil:
+				held = time.Now()
+			case errors.Is(err, store.ErrReplayLeaseLost) || time.Since(held) >= r.cfg.LeaseTTL-every/2:
+				cancel(fmt.Errorf("replay %s: %w", id, store.ErrReplayLeaseLost))
+				return
+			}
+		}
+	}()
+	return hctx, func() { cancel(nil); <-done }
+}
+
+// leaseCause reports a lost lease rather than the context error it caused.
+func leaseCause(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, store.ErrReplayLeaseLost) {
+			return cause
+		}
+	}
+	return err
 }
 
 type group struct {

@@ -2,6 +2,7 @@ package deadletter_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -36,15 +37,17 @@ func TestReplayInterruptedByCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := store.ReplayInfo{Job: payload.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
-	if err := b.Store.OpenReplay(ctx, "crashed-replay", info); err != nil {
+	const lease = 200 * time.Millisecond
+	if err := b.Store.OpenReplay(ctx, "crashed-replay", info, "dead-run", lease); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Store.MoveToReplay(ctx, "crashed-replay", ids[:7]); err != nil || n != 7 {
+	if n, err := b.Store.MoveToReplay(ctx, "crashed-replay", "dead-run", ids[:7]); err != nil || n != 7 {
 		t.Fatalf("move: %d %v", n, err)
 	}
 	if n, _ := b.Store.CountDeadLetters(ctx); n != 5 {
 		t.Fatalf("%d dead letters left after moving 7 of 12", n)
 	}
+	time.Sleep(2 * lease) // the dead run's lease runs out
 
 	// The next replay finishes the interrupted one, then replays the other five.
 	b.StartWorker(pipelinetest.WorkerOptions{})
@@ -66,11 +69,69 @@ func TestReplayInterruptedByCrash(t *testing.T) {
 	if open, _ := b.Store.OpenReplays(ctx); len(open) != 0 {
 		t.Errorf("open replays left: %v", open)
 	}
+	if staged, _ := b.Store.Staged(ctx, "crashed-replay"); len(staged) != 0 {
+		t.Errorf("%d entries left staged after the replay was finished", len(staged))
+	}
 	if st := b.API.Stats(); st.Invites != 12 || st.DuplicateInvites != 0 {
 		t.Errorf("sandbox %+v", st)
 	}
 	// Nothing left to replay: a no-op.
 	if rep, err := b.Replayer.Replay(ctx, deadletter.Options{}); err != nil || rep.Replayed != 0 || len(rep.Batches) != 0 {
 		t.Errorf("second replay %+v %v", rep, err)
+	}
+}
+
+// TestReplayLeavesLiveRunAlone: a replay batch whose run is alive (its lease held)
+// is not touched by another replay: not sealed, not enqueued, its staged entries
+// left where they are; the live run can still move entries into it. Once that run
+// has died and its lease ran out, the next replay finishes it.
+func TestReplayLeavesLiveRunAlone(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	ids := seedDeadLetters(t, b.Store, "orig", 12)
+	ctx := context.Background()
+	info := store.ReplayInfo{Job: payload.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
+	if err := b.Store.OpenReplay(ctx, "live-replay", info, "live-run", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Store.MoveToReplay(ctx, "live-replay", "live-run", ids[:4]); err != nil || n != 4 {
+		t.Fatalf("move: %d %v", n, err)
+	}
+
+	rep, err := b.Replayer.Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: "orig"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.InProgress) != 1 || rep.InProgress[0] != "live-replay" || len(rep.Resumed) != 0 || rep.Replayed != 8 {
+		t.Fatalf("replay %+v: want the live run in progress and the 8 other entries replayed", rep)
+	}
+	if _, err := b.Store.Batch(ctx, "live-replay"); !errors.Is(err, store.ErrBatchNotFound) {
+		t.Errorf("the live run's batch was created by another run: %v", err)
+	}
+	if staged, _ := b.Store.Staged(ctx, "live-replay"); len(staged) != 4 {
+		t.Errorf("%d entries staged in the live run's batch, want its 4", len(staged))
+	}
+	// Another run cannot move into it or close it.
+	if _, err := b.Store.MoveToReplay(ctx, "live-replay", "other-run", ids[4:5]); !errors.Is(err, store.ErrReplayLeaseLost) {
+		t.Errorf("move by another run: %v, want ErrReplayLeaseLost", err)
+	}
+	if err := b.Store.CloseReplay(ctx, "live-replay", "other-run"); !errors.Is(err, store.ErrReplayLeaseLost) {
+		t.Errorf("close by another run: %v, want ErrReplayLeaseLost", err)
+	}
+
+	// The live run dies: its lease runs out (here: taken away), and the next
+	// replay finishes its batch with the 4 entries it had moved.
+	if err := b.RDB.Del(ctx, pipelinetest.Prefix+"batch:live-replay:lease").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = b.Replayer.Replay(ctx, deadletter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Resumed) != 1 || rep.Resumed[0] != "live-replay" || rep.Replayed != 0 {
+		t.Fatalf("replay %+v: want the dead run's batch resumed", rep)
+	}
+	if bt, err := b.Store.Batch(ctx, "live-replay"); err != nil || !bt.Sealed || bt.Accepted != 4 {
+		t.Fatalf("resumed batch: %+v %v", bt, err)
 	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -107,101 +108,37 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 // PurgeDeadLetters deletes the dead letters with the given ids and returns how many
 // there were.
 func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error) {
-	n, err := s.runInPages(ctx, purgeScript, []string{s.key("dl", "entries"), s.key("dl", "index")}, ids)
+	n, err := s.runInPages(ctx, purgeScript, []string{s.key("dl", "entries"), s.key("dl", "index")}, nil, ids)
 	if err != nil {
 		return n, fmt.Errorf("purge dead letters: %w", err)
 	}
 	return n, nil
 }
 
-// runInPages runs a script that takes dead-letter ids as ARGV and answers how many
-// it acted on, over the ids in pages of dlPage, and adds up the answers.
-func (s *Store) runInPages(ctx context.Context, script *redis.Script, keys, ids []string) (int, error) {
+// errRefused is returned by runInPages when the script answers a negative count:
+// it refused to act (see moveScript).
+var errRefused = errors.New("refused")
+
+// runInPages runs a script that takes head then dead-letter ids as ARGV and answers
+// how many it acted on, over the ids in pages of dlPage, and adds up the answers.
+func (s *Store) runInPages(ctx context.Context, script *redis.Script, keys []string, head []any, ids []string) (int, error) {
 	n := 0
 	for len(ids) > 0 {
 		page := ids[:min(len(ids), dlPage)]
 		ids = ids[len(page):]
-		args := make([]any, len(page))
-		for i, id := range page {
-			args[i] = id
+		args := make([]any, 0, len(head)+len(page))
+		args = append(args, head...)
+		for _, id := range page {
+			args = append(args, id)
 		}
 		k, err := script.Run(ctx, s.rdb, keys, args...).Int()
 		if err != nil {
 			return n, err
 		}
+		if k < 0 {
+			return n, errRefused
+		}
 		n += k
 	}
 	return n, nil
-}
-
-func (s *Store) stagingKey(batchID string) string { return s.batchSub(batchID, "replay") }
-
-// ReplayInfo is what a replay batch needs to be finished after a crash.
-type ReplayInfo struct {
-	Job      payload.Job `json:"job"`
-	ReplayOf []string    `json:"replay_of"`
-}
-
-// OpenReplay records a replay batch as begun, before any dead letter is moved into
-// it, so that an interrupted replay can be found and finished (OpenReplays).
-func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info ReplayInfo) error {
-	b, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	return s.rdb.HSet(ctx, s.key("replays", "open"), replayBatchID, b).Err()
-}
-
-// OpenReplays returns the replay batches begun but not yet fully enqueued.
-func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) {
-	m, err := s.rdb.HGetAll(ctx, s.key("replays", "open")).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read open replays: %w", err)
-	}
-	out := make(map[string]ReplayInfo, len(m))
-	for id, v := range m {
-		var info ReplayInfo
-		if err := json.Unmarshal([]byte(v), &info); err != nil {
-			return nil, fmt.Errorf("open replay %s: %w", id, err)
-		}
-		out[id] = info
-	}
-	return out, nil
-}
-
-// CloseReplay marks a replay batch as fully enqueued.
-func (s *Store) CloseReplay(ctx context.Context, replayBatchID string) error {
-	return s.rdb.HDel(ctx, s.key("replays", "open"), replayBatchID).Err()
-}
-
-// MoveToReplay moves the dead letters with the given ids out of the dead-letter list
-// and into the replay batch's staging area, atomically per page: an entry is always
-// in exactly one of the two. It returns how many were moved (ids no longer present,
-// already replayed or purged, are skipped).
-func (s *Store) MoveToReplay(ctx context.Context, replayBatchID string, ids []string) (int, error) {
-	keys := []string{s.key("dl", "entries"), s.key("dl", "index"), s.stagingKey(replayBatchID)}
-	n, err := s.runInPages(ctx, moveScript, keys, ids)
-	if err != nil {
-		return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
-	}
-	return n, nil
-}
-
-// Staged returns the dead letters staged for a replay batch, ordered by batch and
-// seq so that a re-run after a crash cuts the same segments.
-func (s *Store) Staged(ctx context.Context, replayBatchID string) ([]*DeadLetter, error) {
-	m, err := s.rdb.HGetAll(ctx, s.stagingKey(replayBatchID)).Result()
-	if err != nil {
-		return nil, fmt.Errorf("read replay %s: %w", replayBatchID, err)
-	}
-	out := make([]*DeadLetter, 0, len(m))
-	for id, v := range m {
-		var d DeadLetter
-		if err := json.Unmarshal([]byte(v), &d); err != nil {
-			return nil, fmt.Errorf("replay %s: dead letter %s: %w", replayBatchID, id, err)
-		}
-		out = append(out, &d)
-	}
-	sortDeadLetters(out)
-	return out, nil
 }

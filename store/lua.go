@@ -144,12 +144,14 @@ return 1
 `)
 
 // moveScript moves dead letters into a replay batch's staging hash and out of the
-// dead-letter list in one step, so a crash leaves each entry in exactly one place.
-// KEYS: dl entries, dl index, staging hash. ARGV: dead-letter ids. Returns how many
-// were moved.
+// dead-letter list in one step, so a crash leaves each entry in exactly one place,
+// and only while the caller holds the replay batch's lease.
+// KEYS: dl entries, dl index, staging hash, lease. ARGV: owner, then dead-letter ids.
+// Returns how many were moved, or -1 when the lease is not the caller's.
 var moveScript = redis.NewScript(`
+if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
 local moved = 0
-for i = 1, #ARGV do
+for i = 2, #ARGV do
   local v = redis.call('HGET', KEYS[1], ARGV[i])
   if v then
     redis.call('HSET', KEYS[3], ARGV[i], v)
@@ -159,6 +161,27 @@ for i = 1, #ARGV do
   end
 end
 return moved
+`)
+
+// leaseScript takes a lease that is free (never taken, or run out) or renews one
+// the caller holds. KEYS: lease. ARGV: owner, ttl ms. Returns 1 when the caller
+// holds the lease afterwards, 0 when another owner does.
+var leaseScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// closeReplayScript closes a fully enqueued replay batch: it leaves the open
+// replays, and its staging hash and lease are deleted, if the caller holds the lease.
+// KEYS: open replays, staging hash, lease. ARGV: replay batch id, owner.
+// Returns 1 when closed, 0 when the lease is not the caller's.
+var closeReplayScript = redis.NewScript(`
+if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1
 `)
 
 // purgeScript deletes dead letters. KEYS: dl entries, dl index. ARGV: ids.

@@ -153,8 +153,9 @@ func (e *env) dlReplayCmd() *cobra.Command {
 		Short: "Replay dead letters as a new batch linked to the old one",
 		Long: `Moves the matching dead letters into a new batch (one per target and message) on the
 replay queue and prints its id. With --interview-set or --project the candidates go
-to that corrected target. A crash part-way neither loses nor doubles an entry: the
-next replay finishes what was begun. A candidate that fails again comes back as a
+to that corrected target. Replays may run at once, from any number of processes:
+each entry moves into exactly one batch. A crash part-way neither loses nor doubles
+an entry: the next replay finishes what the dead run began. A candidate that fails again comes back as a
 dead letter with its attempt history.`,
 		Example: `  bulkinvite deadletter replay --batch nightly-2026-11-25 --reason retries_exhausted
   bulkinvite deadletter replay --reason target_not_found --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e`,
@@ -184,6 +185,9 @@ dead letter with its attempt history.`,
 			}
 			for _, id := range res.Resumed {
 				fmt.Fprintf(e.io.Err, "finished replay %s, interrupted earlier\n", id)
+			}
+			for _, id := range res.InProgress {
+				fmt.Fprintf(e.io.Err, "replay %s is being enqueued by another run (or one that stopped less than %s ago): left alone; if that run died, replay again later to finish it\n", id, deadletter.DefaultLeaseTTL)
 			}
 			for _, id := range res.Batches {
 				fmt.Fprintln(e.io.Out, id)

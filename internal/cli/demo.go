@@ -129,7 +129,7 @@ func runDemo(ctx context.Context, e *env, log *zap.Logger) error {
 
 	fmt.Fprintf(out, "\n3. the sandbox stops failing; replay the dead letters as a new batch linked to the old:\n")
 	api.SetFaults(sandbox.Faults{})
-	rep, err := deadletter.NewReplayer(st, prod).Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: res.BatchID}})
+	rep, err := deadletter.NewReplayer(st, prod, deadletter.Config{}).Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: res.BatchID}})
 	if err != nil {
 		return err
 	}

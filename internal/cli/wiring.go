@@ -144,7 +144,7 @@ func (e *env) replayer(ctx context.Context) (*deadletter.Replayer, *store.Store,
 	if err != nil {
 		return nil, nil, err
 	}
-	return deadletter.NewReplayer(st, p), st, nil
+	return deadletter.NewReplayer(st, p, deadletter.Config{}), st, nil
 }
 
 // limiterConfig is the rate limiter's share of the configuration.

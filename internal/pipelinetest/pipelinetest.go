@@ -76,7 +76,7 @@ func New(tb testing.TB, opts Options) *Bundle {
 	prod := producer.New(st, q, producer.Config{SegmentSize: opts.SegmentSize})
 	return &Bundle{
 		TB: tb, Redis: srv, RDB: rdb, Store: st, Queue: q, API: api, Producer: prod,
-		Replayer: deadletter.NewReplayer(st, prod), Key: flowmingo.NewAPIKey(opts.Key),
+		Replayer: deadletter.NewReplayer(st, prod, deadletter.Config{}), Key: flowmingo.NewAPIKey(opts.Key),
 	}
 }
 
