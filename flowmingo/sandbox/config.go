@@ -123,6 +123,10 @@ type Faults struct {
 	Latency time.Duration
 	// LatencyJitter adds a uniformly random extra in [0, LatencyJitter). 0: none.
 	LatencyJitter time.Duration
+	// ReplyLatency is added after a request was processed — its invites recorded,
+	// as if the vendor acted — and before its reply is written: a client that gives
+	// up meanwhile has an unknown outcome although the vendor acted. 0: none.
+	ReplyLatency time.Duration
 	// Rate is how many requests per second the sandbox accepts per API key (a
 	// token bucket); a request over it is answered 429 with Retry-After in whole
 	// seconds, at least 1. 0 (the default): no limit.
@@ -147,6 +151,8 @@ func (f Faults) Validate() error {
 		return fmt.Errorf("Faults.Latency: must not be negative, got %v", f.Latency)
 	case f.LatencyJitter < 0:
 		return fmt.Errorf("Faults.LatencyJitter: must not be negative, got %v", f.LatencyJitter)
+	case f.ReplyLatency < 0:
+		return fmt.Errorf("Faults.ReplyLatency: must not be negative, got %v", f.ReplyLatency)
 	case !(f.Rate >= 0 && f.Rate < 1e9):
 		return fmt.Errorf("Faults.Rate: must be in [0, 1e9) requests/s, got %v", f.Rate)
 	case f.Burst < 0:
@@ -174,6 +180,9 @@ func (f Faults) String() string {
 	if f.Latency > 0 || f.LatencyJitter > 0 {
 		parts = append(parts, fmt.Sprintf("latency=%v+[0,%v)", f.Latency, f.LatencyJitter))
 	}
+	if f.ReplyLatency > 0 {
+		parts = append(parts, fmt.Sprintf("reply_latency=%v", f.ReplyLatency))
+	}
 	if f.Rate > 0 {
 		parts = append(parts, fmt.Sprintf("rate=%g/s burst=%d", f.Rate, f.burst()))
 	}
@@ -197,6 +206,7 @@ type faultsJSON struct {
 	LostReplyMode LostReplyMode `json:"lost_reply_mode"`
 	Latency       jsonDuration  `json:"latency"`
 	LatencyJitter jsonDuration  `json:"latency_jitter"`
+	ReplyLatency  jsonDuration  `json:"reply_latency"`
 	Rate          float64       `json:"rate"`
 	Burst         int           `json:"burst"`
 }
@@ -207,7 +217,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		FailRate: f.FailRate, LostReplyRate: f.LostReplyRate, LostReplyMode: f.LostReplyMode,
 		Latency: jsonDuration(f.Latency), LatencyJitter: jsonDuration(f.LatencyJitter),
-		Rate: f.Rate, Burst: f.Burst,
+		ReplyLatency: jsonDuration(f.ReplyLatency), Rate: f.Rate, Burst: f.Burst,
 	})
 }
 
@@ -224,7 +234,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	*f = Faults{
 		FailRate: j.FailRate, LostReplyRate: j.LostReplyRate, LostReplyMode: j.LostReplyMode,
 		Latency: time.Duration(j.Latency), LatencyJitter: time.Duration(j.LatencyJitter),
-		Rate: j.Rate, Burst: j.Burst,
+		ReplyLatency: time.Duration(j.ReplyLatency), Rate: j.Rate, Burst: j.Burst,
 	}
 	return nil
 }

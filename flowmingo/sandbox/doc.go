@@ -45,6 +45,8 @@
 //   - After processing, at Faults.LostReplyRate, the reply is lost: 504, or the
 //     connection closed without an answer (Faults.LostReplyMode). The invites
 //     stay recorded: the vendor acted, the client cannot know.
+//   - Faults.ReplyLatency waits after processing, before the reply: a client that
+//     gives up meanwhile never hears that the vendor acted.
 //
 // Every error body is {"message": "..."}.
 //
@@ -80,7 +82,7 @@
 //	GET  /__sandbox/faults     the faults now
 //	POST /__sandbox/faults     replace the faults: {"fail_rate":0.1,"lost_reply_rate":0,
 //	                           "lost_reply_mode":"","latency":"200ms","latency_jitter":"0s",
-//	                           "rate":5,"burst":1}; absent fields are zero
+//	                           "reply_latency":"0s","rate":5,"burst":1}; absent fields are zero
 //	GET  /__sandbox/keys       the keys, masked, with their states
 //	POST /__sandbox/keys       {"key":"fl_live_x.y","state":"inactive"}: SetKeyState
 //

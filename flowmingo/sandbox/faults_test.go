@@ -279,6 +279,31 @@ func TestFaultLatencyClientGone(t *testing.T) {
 	}
 }
 
+// TestFaultReplyLatencyClientGone: with ReplyLatency the vendor acts first; a
+// client that gives up before the reply leaves the invite created.
+func TestFaultReplyLatencyClientGone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Faults: Faults{ReplyLatency: time.Hour}})
+	ctx, cancel := context.WithCancel(t.Context())
+	body, _ := json.Marshal(request(demoSet, "acted@example.com"))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
+		errc <- err
+	}()
+	eventually(t, "the invite to be created", func() bool { return b.sb.InviteCount(demoSet, "acted@example.com") == 1 })
+	cancel()
+	if err := <-errc; err == nil {
+		t.Fatal("the client got an answer within an hour's reply latency")
+	}
+	eventually(t, "the request to be recorded as client gone", func() bool {
+		return b.sb.Requests()[0].Status == StatusClientGone
+	})
+	if n := b.sb.InviteCount(demoSet, "acted@example.com"); n != 1 {
+		t.Errorf("%d invites after the client went away, want the 1 the vendor made", n)
+	}
+}
+
 func TestSetFaultsRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	s, err := New(Config{})
@@ -295,6 +320,7 @@ func TestSetFaultsRejectsBadValues(t *testing.T) {
 		{"unknown mode", Faults{LostReplyMode: "sometimes"}, "LostReplyMode"},
 		{"negative latency", Faults{Latency: -time.Second}, "Latency"},
 		{"negative jitter", Faults{LatencyJitter: -time.Second}, "LatencyJitter"},
+		{"negative reply latency", Faults{ReplyLatency: -time.Second}, "ReplyLatency"},
 		{"negative rate", Faults{Rate: -1}, "Rate"},
 		{"negative burst", Faults{Burst: -1}, "Burst"},
 	}
@@ -312,12 +338,12 @@ func TestSetFaultsRejectsBadValues(t *testing.T) {
 func TestFaultsJSON(t *testing.T) {
 	t.Parallel()
 	f := Faults{FailRate: 0.25, LostReplyRate: 0.5, LostReplyMode: LostReplyClose,
-		Latency: 250 * time.Millisecond, LatencyJitter: time.Second, Rate: 5, Burst: 3}
+		Latency: 250 * time.Millisecond, LatencyJitter: time.Second, ReplyLatency: 2 * time.Second, Rate: 5, Burst: 3}
 	b, err := json.Marshal(f)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"fail_rate":0.25,"lost_reply_rate":0.5,"lost_reply_mode":"close","latency":"250ms","latency_jitter":"1s","rate":5,"burst":3}`
+	want := `{"fail_rate":0.25,"lost_reply_rate":0.5,"lost_reply_mode":"close","latency":"250ms","latency_jitter":"1s","reply_latency":"2s","rate":5,"burst":3}`
 	if string(b) != want {
 		t.Errorf("Marshal:\n got %s\nwant %s", b, want)
 	}

@@ -389,6 +389,10 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 
 	results, lost, mode := s.process(req, target, rec.Seq)
+	if !wait(r.Context(), f.ReplyLatency) {
+		s.abort(w, rec) // the invites stand: the vendor acted, the client never heard
+		return
+	}
 	if lost {
 		s.loseReply(w, rec, mode)
 		return
