@@ -19,7 +19,9 @@
 //	P batch:{id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
 //	P batch:{id}:rej        hash: source row -> rejection reason
 //	P batch:{id}:ff         hash: chunk task id -> first failure time (unix ms)
+//	P batch:{id}:sending    hash: seq -> when it was sent, until its outcome is recorded
 //	P batch:{id}:replay     hash: dead-letter id -> entry, for a replay batch: what it replays
+//	P batch:{id}:lease      string: the replay run filling that replay batch, with a TTL
 //	P batches               sorted set: batch ids by creation time
 //	P ledger:{t}:{c}        string: a recorded success for target t and candidate c (hashes), with a TTL
 //	P ledger:{t}:{c}:claim  string: the batch:seq sending that candidate right now, with a TTL

@@ -76,11 +76,13 @@ end
 // its counter, its ledger entry (a success) or its dead letter (a failure), in one
 // atomic step. An outcome already recorded is left as it is.
 //
-// KEYS: batch, out, dl entries, dl index, then pairs of ledger key and claim key.
+// KEYS: batch, out, dl entries, dl index, sending marks, then pairs of ledger key
+// and claim key.
 // ARGV: now_ms, ledger ttl ms, batch id, then per candidate 6 values:
 // seq, outcome code, index into KEYS of its ledger key (its claim key follows; 0 =
 // none), ledger value, dead-letter id ("" = none), dead-letter JSON.
-// Recording an outcome releases the candidate's claim (see claimScript).
+// Recording an outcome releases the candidate's claim (see claimScript) and clears
+// its sending mark.
 // Returns how many outcomes were new.
 var recordScript = redis.NewScript(finishLua + `
 local counters = {i='invited', c='cv_queued', d='dead_lettered', s='skipped_duplicate'}
@@ -89,6 +91,7 @@ local ttl = tonumber(ARGV[2])
 local n = 0
 for i = 4, #ARGV, 6 do
   local seq, code = ARGV[i], ARGV[i+1]
+  redis.call('HDEL', KEYS[5], seq)
   if redis.call('HSETNX', KEYS[2], seq, code) == 1 then
     n = n + 1
     redis.call('HINCRBY', KEYS[1], counters[code], 1)

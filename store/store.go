@@ -173,21 +173,83 @@ func (s *Store) Seal(ctx context.Context, batchID string, segments int) error {
 	return nil
 }
 
-// Decided reports, for each seq, whether the candidate's outcome is recorded.
-func (s *Store) Decided(ctx context.Context, batchID string, cands []payload.TaskCandidate) ([]bool, error) {
+// CandidateState is where a candidate of a batch stands, for States.
+type CandidateState int
+
+// The answers of States.
+const (
+	// Open: no outcome recorded and not marked as sent.
+	Open CandidateState = iota
+	// Sending: marked as sent by MarkSending and no outcome recorded yet. Either a
+	// request is in flight, or the attempt that sent it stopped (a crash, a
+	// shutdown, Redis unreachable) before recording its outcome: the vendor may
+	// have acted.
+	Sending
+	// Decided: its outcome is recorded.
+	Decided
+)
+
+// States reports, for each candidate, whether its outcome is recorded or it was
+// sent without an outcome recorded since.
+func (s *Store) States(ctx context.Context, batchID string, cands []payload.TaskCandidate) ([]CandidateState, error) {
 	fields := make([]string, len(cands))
 	for i, c := range cands {
 		fields[i] = strconv.FormatInt(c.Seq, 10)
 	}
-	vals, err := s.rdb.HMGet(ctx, s.batchSub(batchID, "out"), fields...).Result()
-	if err != nil {
+	pipe := s.rdb.Pipeline()
+	outs := pipe.HMGet(ctx, s.batchSub(batchID, "out"), fields...)
+	sending := pipe.HMGet(ctx, s.sendingKey(batchID), fields...)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read outcomes of batch %s: %w", batchID, err)
 	}
-	out := make([]bool, len(cands))
-	for i, v := range vals {
-		out[i] = v != nil
+	out := make([]CandidateState, len(cands))
+	for i := range cands {
+		switch {
+		case outs.Val()[i] != nil:
+			out[i] = Decided
+		case sending.Val()[i] != nil:
+			out[i] = Sending
+		}
 	}
 	return out, nil
+}
+
+func (s *Store) sendingKey(batchID string) string { return s.batchSub(batchID, "sending") }
+
+// MarkSending marks the candidates as sent, just before their request goes out.
+// Recording a candidate's outcome clears its mark; ClearSending clears it when the
+// vendor is known not to have acted. A mark left by an attempt that stopped in
+// between tells the next attempt that the vendor may have acted (see States).
+func (s *Store) MarkSending(ctx context.Context, batchID string, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	now := nowMS(s.now())
+	args := make([]any, 0, 2*len(seqs))
+	for _, seq := range seqs {
+		args = append(args, seq, now)
+	}
+	if err := s.rdb.HSet(ctx, s.sendingKey(batchID), args...).Err(); err != nil {
+		return fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, err)
+	}
+	return nil
+}
+
+// ClearSending removes the candidates' marks set by MarkSending: their request
+// was answered in a way that says the vendor did not act (a 429, a 4xx, a refused
+// connection).
+func (s *Store) ClearSending(ctx context.Context, batchID string, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	fields := make([]string, len(seqs))
+	for i, seq := range seqs {
+		fields[i] = strconv.FormatInt(seq, 10)
+	}
+	if err := s.rdb.HDel(ctx, s.sendingKey(batchID), fields...).Err(); err != nil {
+		return fmt.Errorf("clear sent marks of batch %s: %w", batchID, err)
+	}
+	return nil
 }
 
 // Outcomes returns every recorded outcome of the batch by seq.
@@ -288,13 +350,13 @@ type Record struct {
 
 // RecordOutcomes records the outcomes of one batch's candidates in one atomic step:
 // a candidate whose outcome is already recorded keeps it, and nothing else is
-// written for it. Successes are written to the ledger for target with ttl. It
-// returns how many outcomes were new.
+// written for it. Successes are written to the ledger for target with ttl. Each
+// candidate's MarkSending mark is cleared. It returns how many outcomes were new.
 func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record, ttl time.Duration) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	keys := []string{s.batchKey(batchID), s.batchSub(batchID, "out"), s.key("dl", "entries"), s.key("dl", "index")}
+	keys := []string{s.batchKey(batchID), s.batchSub(batchID, "out"), s.key("dl", "entries"), s.key("dl", "index"), s.sendingKey(batchID)}
 	args := make([]any, 0, 2+6*len(recs))
 	now := s.now()
 	args = append(args, nowMS(now), ttl.Milliseconds(), batchID)

@@ -31,6 +31,7 @@ type chunkRun struct {
 	taskID  string
 	queue   string
 	attempt int // 1-based; waits do not count
+	resent  int // candidates sent again after an attempt that recorded nothing
 	log     *zap.Logger
 }
 
@@ -55,11 +56,18 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err := r.authStopped(ctx); err != nil {
 		return err
 	}
-	open, err := w.undecided(ctx, t.BatchID, t.Candidates)
+	states, err := w.Store.States(ctx, t.BatchID, t.Candidates)
 	if err != nil {
 		return err
 	}
-	cands := filterSeqs(t.Candidates, open)
+	cands, unsure := r.open(states)
+	if len(unsure) > 0 {
+		// At-most-once: an earlier attempt sent these and stopped before it recorded
+		// what came of it. The vendor may have acted; they are not sent again.
+		if err := r.deadLetterAll(ctx, unsure, payload.ReasonUnknownOutcome, errUnrecordedSend, 0, time.Time{}); err != nil {
+			return err
+		}
+	}
 	waiting := 0
 	if !t.Job.Reinvite && len(cands) > 0 {
 		if cands, waiting, err = r.claim(ctx, cands); err != nil {
@@ -74,7 +82,34 @@ func (r *chunkRun) run(ctx context.Context) error {
 	return err
 }
 
-// send sends the candidates and records their outcomes.
+// errUnrecordedSend is the cause of an unknown_outcome dead letter for a candidate
+// an earlier attempt sent without recording its outcome.
+var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and stopped (a crash, a shutdown or Redis out of reach) before the vendor's answer was recorded; the vendor may have acted, so it is not sent again (BULKINVITE_ON_UNKNOWN=deadletter)")
+
+// open returns the task's candidates without a recorded outcome, and apart from
+// them, under at-most-once, those an earlier attempt sent without recording what
+// came of it. Under at-least-once those are sent again, and logged.
+func (r *chunkRun) open(states []store.CandidateState) (send, unsure []payload.TaskCandidate) {
+	for i, c := range r.task.Candidates {
+		switch {
+		case states[i] == store.Open:
+			send = append(send, c)
+		case states[i] == store.Sending && r.w.cfg.OnUnknown == OnUnknownDeadLetter:
+			unsure = append(unsure, c)
+		case states[i] == store.Sending:
+			send = append(send, c)
+			r.resent++
+		}
+	}
+	if r.resent > 0 {
+		r.log.Info("sending again candidates an earlier attempt sent without recording the outcome (at-least-once)", zap.Int("count", r.resent))
+	}
+	return send, unsure
+}
+
+// send sends the candidates and records their outcomes. The candidates are marked
+// as sent in Redis before the request goes, and whatever the vendor's answer
+// shows is written before send returns (see persist).
 func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) error {
 	w, t := r.w, r.task
 	if len(cands) == 0 {
@@ -90,14 +125,28 @@ func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) erro
 		release()
 		return err
 	}
+	if err := w.Store.MarkSending(ctx, t.BatchID, seqs(cands)); err != nil {
+		release()
+		return err
+	}
 	req := t.Job.Target.Request(payload.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
 	results, sendErr := w.Sender.Invite(ctx, req)
-	release()
 	if sendErr == nil {
+		err = r.recordResults(ctx, cands, results)
+		release()
 		w.Limiter.Succeeded(ctx)
-		return r.recordResults(ctx, cands, results)
+		return err
 	}
+	release()
 	return r.handleSendError(ctx, cands, sendErr)
+}
+
+func seqs(cands []payload.TaskCandidate) []int64 {
+	out := make([]int64, len(cands))
+	for i, c := range cands {
+		out[i] = c.Seq
+	}
+	return out
 }
 
 // authStopped returns a *PauseError while sending is stopped for the key after a
@@ -149,9 +198,25 @@ func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
 	return err
 }
 
+// recordAnswer records outcomes the vendor's answer decided, through persist.
+func (r *chunkRun) recordAnswer(ctx context.Context, recs []store.Record) error {
+	return r.w.persist(ctx, r.log, "record outcomes", func(ctx context.Context) error { return r.record(ctx, recs) })
+}
+
+// forget clears the sent marks of candidates the vendor did not act on (a 429, a
+// 4xx, a connection refused), through persist, so that a later attempt does not
+// take them for an unknown outcome.
+func (r *chunkRun) forget(ctx context.Context, cands []payload.TaskCandidate) error {
+	return r.w.persist(ctx, r.log, "clear sent marks", func(ctx context.Context) error {
+		return r.w.Store.ClearSending(ctx, r.task.BatchID, seqs(cands))
+	})
+}
+
 func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandidate, results []flowmingo.CandidateResult) error {
 	if len(results) != len(cands) {
-		return fmt.Errorf("client returned %d results for %d candidates", len(results), len(cands))
+		// The client matches results to candidates; this cannot happen but by a bug.
+		return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome,
+			fmt.Errorf("client returned %d results for %d candidates", len(results), len(cands)), 200, time.Time{})
 	}
 	now := r.w.now().UTC()
 	recs := make([]store.Record, len(cands))
@@ -175,7 +240,7 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandid
 		}
 		recs[i] = rec
 	}
-	if err := r.record(ctx, recs); err != nil {
+	if err := r.recordAnswer(ctx, recs); err != nil {
 		return err
 	}
 	r.log.Debug("chunk sent", zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
@@ -201,17 +266,22 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 	)
 	switch {
 	case ctx.Err() != nil:
-		// Shutting down or out of time: back to the queue, nothing recorded.
-		return fmt.Errorf("chunk interrupted: %w", ctx.Err())
+		return r.interrupted(ctx, cands, err)
 	case errors.As(err, &rl):
 		if terr := w.Limiter.Throttled(ctx, rl.RetryAfter); terr != nil {
 			r.log.Warn("could not share the 429 cool-down", zap.Error(terr))
 		}
 		r.log.Info("rate limited by the API; every worker waits", zap.Duration("retry_after", rl.RetryAfter))
+		if ferr := r.forget(ctx, cands); ferr != nil {
+			return ferr
+		}
 		return &PauseError{After: rl.RetryAfter, Why: "rate limited (429)"}
 	case errors.As(err, &auth):
 		if serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message); serr != nil {
 			return serr
+		}
+		if ferr := r.forget(ctx, cands); ferr != nil {
+			return ferr
 		}
 		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
 			zap.Stringer("key", w.Key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
@@ -224,10 +294,34 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 		if tr.Ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
 			return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, tr.StatusCode, time.Time{})
 		}
+		if !tr.Ambiguous {
+			if ferr := r.forget(ctx, cands); ferr != nil {
+				return errors.Join(err, ferr)
+			}
+		}
 		return r.retryOrGiveUp(ctx, cands, err, tr.StatusCode)
 	default:
 		return r.retryOrGiveUp(ctx, cands, err, 0)
 	}
+}
+
+// interrupted handles a request cut short by the handler's context: a shutdown
+// whose timeout ran out, or the task's lease lost. The chunk goes back to the
+// queue; under at-most-once, candidates the vendor may have acted on are
+// dead-lettered as unknown_outcome first, so that nobody sends them again.
+func (r *chunkRun) interrupted(ctx context.Context, cands []payload.TaskCandidate, err error) error {
+	switch {
+	case flowmingo.Ambiguous(err) && r.w.cfg.OnUnknown == OnUnknownDeadLetter:
+		if derr := r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, 0, time.Time{}); derr != nil {
+			return derr
+		}
+		return nil
+	case !flowmingo.Ambiguous(err):
+		if ferr := r.forget(ctx, cands); ferr != nil {
+			return errors.Join(fmt.Errorf("chunk interrupted: %w", ctx.Err()), ferr)
+		}
+	}
+	return fmt.Errorf("chunk interrupted: %w", ctx.Err())
 }
 
 // retryOrGiveUp returns err for asynq to retry, unless this was the last attempt:
@@ -256,7 +350,7 @@ func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandid
 	for i, c := range cands {
 		recs[i] = store.Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: r.deadLetter(c, reason, errs, status, first, now)}
 	}
-	if err := r.record(ctx, recs); err != nil {
+	if err := r.recordAnswer(ctx, recs); err != nil {
 		return err
 	}
 	r.log.Warn("candidates dead-lettered", zap.String("reason", string(reason)), zap.Int("count", len(cands)), zap.Error(cause))
@@ -276,7 +370,10 @@ func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandi
 		errs[payload.FieldErrorMessage] = msg
 		now := r.w.now().UTC()
 		dl := r.deadLetter(cands[0], payload.ReasonValidation, errs, verr.StatusCode, now, now)
-		return r.record(ctx, []store.Record{{Seq: cands[0].Seq, Candidate: cands[0].Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
+		return r.recordAnswer(ctx, []store.Record{{Seq: cands[0].Seq, Candidate: cands[0].Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
+	}
+	if err := r.forget(ctx, cands); err != nil {
+		return err
 	}
 	mid := len(cands) / 2
 	for i, part := range [][]payload.TaskCandidate{cands[:mid], cands[mid:]} {

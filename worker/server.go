@@ -101,6 +101,7 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	w.Log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
 	srv.Stop()
 	srv.Shutdown()
+	w.endLife() // handlers asynq gave up on stop retrying their writes
 	return nil
 }
 

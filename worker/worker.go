@@ -120,6 +120,10 @@ type Worker struct {
 	Deps
 	cfg Config
 	now func() time.Time
+	// life ends when Serve returns; it bounds the writes persist retries past a
+	// handler's context.
+	life    context.Context
+	endLife context.CancelFunc
 }
 
 // New returns a Worker.
@@ -133,7 +137,8 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	if d.Log == nil {
 		d.Log = zap.NewNop()
 	}
-	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now}, nil
+	life, endLife := context.WithCancel(context.Background())
+	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife}, nil
 }
 
 // Handler returns the mux serving both task types.
@@ -194,13 +199,13 @@ func (w *Worker) enqueueChunk(ctx context.Context, c payload.ChunkTask, id, queu
 
 // undecided returns the set of seqs among cands whose outcome is not yet recorded.
 func (w *Worker) undecided(ctx context.Context, batchID string, cands []payload.TaskCandidate) (map[int64]bool, error) {
-	decided, err := w.Store.Decided(ctx, batchID, cands)
+	states, err := w.Store.States(ctx, batchID, cands)
 	if err != nil {
 		return nil, err
 	}
 	open := make(map[int64]bool, len(cands))
 	for i, c := range cands {
-		if !decided[i] {
+		if states[i] != store.Decided {
 			open[c.Seq] = true
 		}
 	}

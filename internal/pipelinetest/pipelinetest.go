@@ -86,7 +86,9 @@ type WorkerOptions struct {
 	Limiter     ratelimit.Config
 	Concurrency int           // default 4
 	Timeout     time.Duration // per request, default 2s
-	Log         *zap.Logger   // default: the test's log, warnings and up
+	// ShutdownTimeout is how long stop waits for in-flight chunks; default 5s.
+	ShutdownTimeout time.Duration
+	Log             *zap.Logger // default: the test's log, warnings and up
 }
 
 // StartWorker runs a worker in this process until the returned stop is called (or
@@ -99,6 +101,9 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Second
+	}
+	if opts.ShutdownTimeout == 0 {
+		opts.ShutdownTimeout = 5 * time.Second
 	}
 	if opts.Limiter.Rate == 0 {
 		opts.Limiter.Rate = 1000
@@ -131,7 +136,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- w.Serve(ctx, b.RDB, worker.ServeConfig{Concurrency: opts.Concurrency, ShutdownTimeout: 5 * time.Second})
+		done <- w.Serve(ctx, b.RDB, worker.ServeConfig{Concurrency: opts.Concurrency, ShutdownTimeout: opts.ShutdownTimeout})
 	}()
 	stopped := false
 	stop = func() {
@@ -174,19 +179,26 @@ func (b *Bundle) WaitDone(batchID string, timeout time.Duration) *store.Batch {
 func (b *Bundle) WaitFor(batchID string, timeout time.Duration, what string, cond func(*store.Batch) bool) *store.Batch {
 	b.TB.Helper()
 	deadline := time.Now().Add(timeout)
-	var last *store.Batch
+	var (
+		last    *store.Batch
+		lastErr error
+	)
 	for time.Now().Before(deadline) {
+		// A read may fail for a while after a fault test restarted Redis: poll on.
 		bt, err := b.Store.Batch(context.Background(), batchID)
-		if err != nil {
-			b.TB.Fatalf("read batch: %v", err)
+		if err == nil {
+			last = bt
+			if cond(bt) {
+				return bt
+			}
 		}
-		last = bt
-		if cond(bt) {
-			return bt
-		}
+		lastErr = err
 		time.Sleep(20 * time.Millisecond)
 	}
-	b.TB.Fatalf("batch %s not %s within %s: %+v", batchID, what, timeout, last.Status())
+	if last == nil {
+		b.TB.Fatalf("batch %s not %s within %s: read batch: %v", batchID, what, timeout, lastErr)
+	}
+	b.TB.Fatalf("batch %s not %s within %s: %+v (last read error: %v)", batchID, what, timeout, last.Status(), lastErr)
 	return nil
 }
 
