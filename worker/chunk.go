@@ -39,8 +39,7 @@ type chunkRun struct {
 func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	task, err := payload.DecodeChunkTask(t.Payload())
 	if err != nil {
-		w.poison(ctx, t, err)
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+		return w.undecodable(ctx, t, err)
 	}
 	r := &chunkRun{w: w, task: task}
 	r.taskID, _ = asynq.GetTaskID(ctx)

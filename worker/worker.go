@@ -9,6 +9,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
+	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -124,6 +125,9 @@ type Worker struct {
 	// handler's context.
 	life    context.Context
 	endLife context.CancelFunc
+	// newerTaskLog keeps the warning about tasks from a newer version to one a
+	// minute, however many such tasks wake.
+	newerTaskLog *rate.Limiter
 }
 
 // New returns a Worker.
@@ -138,7 +142,8 @@ func New(d Deps, cfg Config) (*Worker, error) {
 		d.Log = zap.NewNop()
 	}
 	life, endLife := context.WithCancel(context.Background())
-	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife}, nil
+	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
+		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1)}, nil
 }
 
 // Handler returns the mux serving both task types.
@@ -159,8 +164,7 @@ const chunkMaxRetry = 1 << 16
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	seg, err := payload.DecodeSegmentTask(t.Payload())
 	if err != nil {
-		w.poison(ctx, t, err)
-		return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
+		return w.undecodable(ctx, t, err)
 	}
 	open, err := w.undecided(ctx, seg.BatchID, seg.Candidates)
 	if err != nil {
@@ -222,8 +226,25 @@ func filterSeqs(cands []payload.TaskCandidate, keep map[int64]bool) []payload.Ta
 	return out
 }
 
-func (w *Worker) poison(ctx context.Context, t *asynq.Task, err error) {
+// NewerTaskWait is how long a task written by a newer bulkinvite (a payload version
+// this build cannot read) waits before it is offered again, for a newer worker to
+// take it.
+const NewerTaskWait = time.Minute
+
+// undecodable handles a task payload this build cannot decode. One written by a
+// newer producer, during a rolling upgrade, is handed back untouched for a newer
+// worker (a wait, which spends no attempt); anything else is poison: archived with
+// a log line, never retried, so that it cannot block the queue.
+func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, err error) error {
 	id, _ := asynq.GetTaskID(ctx)
+	if errors.Is(err, payload.ErrTaskVersion) {
+		if w.newerTaskLog.Allow() {
+			w.Log.Warn("task written by a newer bulkinvite: handed back for a newer worker; upgrade this one",
+				zap.String("task_id", id), zap.String("type", t.Type()), zap.Duration("retry_in", NewerTaskWait), zap.Error(err))
+		}
+		return &PauseError{After: NewerTaskWait, Why: err.Error()}
+	}
 	w.Log.Error("undecodable task payload: archived, it will not be retried",
 		zap.String("task_id", id), zap.String("type", t.Type()), zap.Int("payload_bytes", len(t.Payload())), zap.Error(err))
+	return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 }
