@@ -2,9 +2,13 @@ package store
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"strings"
+	"sort"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // AuthStop says why sending stopped for an API key: the vendor answered 401 or 403.
@@ -16,16 +20,19 @@ type AuthStop struct {
 	Since   time.Time `json:"since"`
 }
 
-func (s *Store) authKey(keyID string) string { return s.key("authstop", keyID) }
+// Auth stops live in one hash, keyed by APIKey.ID, so that reading them all is one
+// command (no SCAN over the keyspace); the queues paused for them in a set beside it.
+func (s *Store) authKey() string       { return s.key("authstop") }
+func (s *Store) authPausedKey() string { return s.key("authstop", "paused") }
 
 // StopAuth sets the auth stop for the key (keyID is APIKey.ID, masked its masked form).
 // A stop already set keeps its first time.
 func (s *Store) StopAuth(ctx context.Context, keyID, masked string, status int, msg string) error {
-	k := s.authKey(keyID)
-	if err := s.rdb.HSetNX(ctx, k, "since", s.now().UnixMilli()).Err(); err != nil {
-		return fmt.Errorf("set auth stop: %w", err)
+	b, err := json.Marshal(AuthStop{Status: status, Message: msg, Key: masked, Since: s.now().UTC()})
+	if err != nil {
+		return err
 	}
-	if err := s.rdb.HSet(ctx, k, "status", status, "message", msg, "key", masked).Err(); err != nil {
+	if err := stopAuthScript.Run(ctx, s.rdb, []string{s.authKey()}, keyID, b).Err(); err != nil {
 		return fmt.Errorf("set auth stop: %w", err)
 	}
 	return nil
@@ -33,39 +40,72 @@ func (s *Store) StopAuth(ctx context.Context, keyID, masked string, status int, 
 
 // AuthStopped returns the key's auth stop, or nil when sending is allowed.
 func (s *Store) AuthStopped(ctx context.Context, keyID string) (*AuthStop, error) {
-	m, err := s.rdb.HGetAll(ctx, s.authKey(keyID)).Result()
+	v, err := s.rdb.HGet(ctx, s.authKey(), keyID).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read auth stop: %w", err)
 	}
-	if len(m) == 0 {
-		return nil, nil
+	var stop AuthStop
+	if err := json.Unmarshal([]byte(v), &stop); err != nil {
+		return nil, fmt.Errorf("read auth stop: %w", err)
 	}
-	return &AuthStop{Status: atoi(m["status"]), Message: m["message"], Key: m["key"], Since: msTime(m["since"])}, nil
+	return &stop, nil
 }
 
-// ResumeAuth clears the key's auth stop. It reports whether one was set.
-func (s *Store) ResumeAuth(ctx context.Context, keyID string) (bool, error) {
-	n, err := s.rdb.Del(ctx, s.authKey(keyID)).Result()
-	if err != nil {
-		return false, fmt.Errorf("clear auth stop: %w", err)
-	}
-	return n > 0, nil
-}
-
-// AuthStops returns every key's auth stop, for a watcher that does not know which
-// key the workers use.
+// AuthStops returns every key's auth stop, oldest first, for a watcher that does
+// not know which key the workers use.
 func (s *Store) AuthStops(ctx context.Context) ([]AuthStop, error) {
-	var out []AuthStop
-	iter := s.rdb.Scan(ctx, 0, s.authKey("*"), 100).Iterator()
-	for iter.Next(ctx) {
-		id := strings.TrimPrefix(iter.Val(), s.authKey(""))
-		stop, err := s.AuthStopped(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if stop != nil {
-			out = append(out, *stop)
-		}
+	m, err := s.rdb.HGetAll(ctx, s.authKey()).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read auth stops: %w", err)
 	}
-	return out, iter.Err()
+	return decodeAuthStops(m)
+}
+
+func decodeAuthStops(m map[string]string) ([]AuthStop, error) {
+	out := make([]AuthStop, 0, len(m))
+	for id, v := range m {
+		var stop AuthStop
+		if err := json.Unmarshal([]byte(v), &stop); err != nil {
+			return nil, fmt.Errorf("auth stop of key %s: %w", id, err)
+		}
+		out = append(out, stop)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out, nil
+}
+
+// PausedForAuth records that queue was paused because of an auth stop, so that
+// ResumeAuth hands it back.
+func (s *Store) PausedForAuth(ctx context.Context, queue string) error {
+	if err := s.rdb.SAdd(ctx, s.authPausedKey(), queue).Err(); err != nil {
+		return fmt.Errorf("record paused queue: %w", err)
+	}
+	return nil
+}
+
+// ResumeAuth clears every key's auth stop in one step — a person fixed the key, or
+// rotated it — and returns the stops it cleared and the queues paused for them,
+// which the caller unpauses.
+func (s *Store) ResumeAuth(ctx context.Context) (stops []AuthStop, queues []string, err error) {
+	res, err := resumeAuthScript.Run(ctx, s.rdb, []string{s.authKey(), s.authPausedKey()}).Slice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("clear auth stops: %w", err)
+	}
+	m := map[string]string{}
+	pairs, _ := res[0].([]any)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		m[fmt.Sprint(pairs[i])] = fmt.Sprint(pairs[i+1])
+	}
+	if stops, err = decodeAuthStops(m); err != nil {
+		return nil, nil, err
+	}
+	qs, _ := res[1].([]any)
+	for _, q := range qs {
+		queues = append(queues, fmt.Sprint(q))
+	}
+	sort.Strings(queues)
+	return stops, queues, nil
 }

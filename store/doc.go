@@ -28,7 +28,8 @@
 //	P dl:entries            hash: dead-letter id -> JSON entry
 //	P dl:index              sorted set: dead-letter ids by last failure time
 //	P replays:open          hash: replay batch id -> job, while the replay is being enqueued
-//	P authstop:{key id}     hash: why sending stopped for that API key
+//	P authstop              hash: API key id -> why sending stopped for that key (JSON)
+//	P authstop:paused       set: the queues paused for the auth stops
 //
 // In Redis Cluster every key of one script must live in one slot: give the prefix a
 // hash tag, e.g. "{bulkinvite}:".

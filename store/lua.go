@@ -196,3 +196,26 @@ for i = 1, #ARGV do
 end
 return n
 `)
+
+// stopAuthScript sets a key's auth stop, keeping the time of a stop already set.
+// KEYS: auth stops hash. ARGV: key id, stop JSON.
+var stopAuthScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+local stop = cjson.decode(ARGV[2])
+if cur then
+  local ok, old = pcall(cjson.decode, cur)
+  if ok and old.since then stop.since = old.since end
+end
+redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(stop))
+return 1
+`)
+
+// resumeAuthScript clears every auth stop and the record of the queues paused for
+// them. KEYS: auth stops hash, paused queues set. Returns {stops as field/value
+// pairs, queues}.
+var resumeAuthScript = redis.NewScript(`
+local stops = redis.call('HGETALL', KEYS[1])
+local queues = redis.call('SMEMBERS', KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2])
+return {stops, queues}
+`)

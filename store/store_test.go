@@ -154,11 +154,33 @@ func TestAuthStop(t *testing.T) {
 	if other, _ := st.AuthStopped(ctx, "k2"); other != nil {
 		t.Errorf("another key is stopped too: %+v", other)
 	}
-	if ok, err := st.ResumeAuth(ctx, "k1"); !ok || err != nil {
-		t.Errorf("resume: %v %v", ok, err)
+	// A second stop for the same key keeps the first time.
+	if err := st.StopAuth(ctx, "k1", "fl_live_x.****", 403, "scope missing"); err != nil {
+		t.Fatal(err)
 	}
-	if s, _ := st.AuthStopped(ctx, "k1"); s != nil {
-		t.Errorf("still stopped: %+v", s)
+	if again, _ := st.AuthStopped(ctx, "k1"); again == nil || !again.Since.Equal(s.Since) || again.Status != 403 {
+		t.Errorf("stopped again: %+v, want status 403 since %s", again, s.Since)
+	}
+	if err := st.StopAuth(ctx, "k2", "fl_live_y.****", 401, "key expired"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PausedForAuth(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if all, err := st.AuthStops(ctx); err != nil || len(all) != 2 {
+		t.Errorf("all stops: %+v %v", all, err)
+	}
+	// Resume clears every key's stop (a rotated key has a new id) and hands back
+	// the queues paused for them.
+	stops, queues, err := st.ResumeAuth(ctx)
+	if err != nil || len(stops) != 2 || stops[0].Key != "fl_live_x.****" || fmt.Sprint(queues) != "[default]" {
+		t.Errorf("resume: %+v %v %v", stops, queues, err)
+	}
+	if all, _ := st.AuthStops(ctx); len(all) != 0 {
+		t.Errorf("still stopped: %+v", all)
+	}
+	if stops, queues, err := st.ResumeAuth(ctx); len(stops) != 0 || len(queues) != 0 || err != nil {
+		t.Errorf("second resume: %+v %v %v", stops, queues, err)
 	}
 }
 

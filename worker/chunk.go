@@ -282,6 +282,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 		if ferr := r.forget(ctx, cands); ferr != nil {
 			return ferr
 		}
+		w.pauseQueues(ctx, r.log)
 		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
 			zap.Stringer("key", w.Key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
 		return &PauseError{After: w.cfg.PausePoll, Why: "API key rejected"}

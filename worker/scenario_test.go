@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -48,9 +50,9 @@ func TestAuthStopAndResume(t *testing.T) {
 	if err := b.API.SetKeyState(sandbox.DefaultKey, sandbox.KeyInactive); err != nil {
 		t.Fatal(err)
 	}
-	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 5, MaxAttempts: 1}})
-	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 5, MaxAttempts: 1}})
-	res := b.Import("auth", pipelinetest.Candidates("auth", 40), nil)
+	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 1, MaxAttempts: 1}})
+	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 1, MaxAttempts: 1}})
+	res := b.Import("auth", pipelinetest.Candidates("auth", 1000), nil)
 	ctx := context.Background()
 
 	deadline := time.Now().Add(wait)
@@ -65,15 +67,24 @@ func TestAuthStopAndResume(t *testing.T) {
 	if stop == nil || stop.Status != 403 || stop.Key != "fl_live_sandbox.****" {
 		t.Fatalf("auth stop = %+v, want 403 with the masked key", stop)
 	}
-	// While stopped, requests stop: the count settles and nothing is decided.
+	// While stopped, requests stop: the count settles and nothing is decided. The
+	// queues are paused, so the 1,000 waiting chunks do not each wake every poll
+	// to find the stop: Redis hears little more than asynq's own housekeeping. (The
+	// window spans asynq's 5 s forwarding of waiting tasks back to their queue.)
 	time.Sleep(time.Second)
-	before := b.API.Stats().Requests
-	time.Sleep(time.Second)
+	before, cmdsBefore := b.API.Stats().Requests, redisCommands(t, b)
+	const window = 6 * time.Second
+	time.Sleep(window)
 	if after := b.API.Stats().Requests; after != before {
 		t.Errorf("workers kept sending while stopped: %d -> %d requests", before, after)
 	}
-	if bt := b.CheckAccounting(res.BatchID); bt.Pending() != 40 || bt.DeadLettered != 0 {
-		t.Errorf("while stopped: %+v, want all 40 pending, none dead-lettered", bt.Status())
+	perSecond := float64(redisCommands(t, b)-cmdsBefore) / window.Seconds()
+	t.Logf("while stopped: %.0f Redis commands/s for 2 workers and 1,000 chunks", perSecond)
+	if perSecond > 60 {
+		t.Errorf("%.0f Redis commands/s while sending is stopped; the waiting chunks should not wake", perSecond)
+	}
+	if bt := b.CheckAccounting(res.BatchID); bt.Pending() != 1000 || bt.DeadLettered != 0 {
+		t.Errorf("while stopped: %+v, want all 1000 pending, none dead-lettered", bt.Status())
 	}
 	if before > 8 {
 		t.Errorf("%d requests were sent before every worker stopped; want a handful", before)
@@ -82,12 +93,12 @@ func TestAuthStopAndResume(t *testing.T) {
 	if err := b.API.SetKeyState(sandbox.DefaultKey, sandbox.KeyActive); err != nil {
 		t.Fatal(err)
 	}
-	if ok, err := b.Store.ResumeAuth(ctx, b.Key.ID()); err != nil || !ok {
-		t.Fatalf("resume: %v %v", ok, err)
+	if stops, err := worker.Resume(ctx, b.Store, asynq.NewInspectorFromRedisClient(b.RDB)); err != nil || len(stops) != 1 {
+		t.Fatalf("resume: %v %v", stops, err)
 	}
 	bt := b.WaitDone(res.BatchID, wait)
 	b.CheckAccounting(res.BatchID)
-	if bt.Invited != 40 {
+	if bt.Invited != 1000 {
 		t.Errorf("after resume: %+v", bt.Status())
 	}
 	if st := b.API.Stats(); st.DuplicateInvites != 0 {
@@ -333,4 +344,24 @@ func TestConcurrentBatchesSamePeople(t *testing.T) {
 	if st := b.API.Stats(); st.DuplicateInvites != 0 || st.Invites != 40 {
 		t.Errorf("sandbox: %d invites, %d duplicates", st.Invites, st.DuplicateInvites)
 	}
+}
+
+// redisCommands is how many commands the bundle's Redis has processed.
+func redisCommands(t *testing.T, b *pipelinetest.Bundle) int64 {
+	t.Helper()
+	info, err := b.RDB.Info(context.Background(), "stats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatal("INFO stats has no total_commands_processed")
+	return 0
 }

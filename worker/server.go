@@ -3,7 +3,11 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -11,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // IsFailure tells asynq which errors spend an attempt: not a pause (429 cool-down,
@@ -93,16 +98,73 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 			w.Log.Debug("task error", zap.String("task_id", id), zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
+	w.queues = slices.Sorted(maps.Keys(sc.Queues))
+	if w.Pauser == nil {
+		w.Pauser = asynq.NewInspectorFromRedisClient(rdb)
+	}
 	if err := srv.Start(w.Handler()); err != nil {
 		return err
 	}
 	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
+	w.warnAuthStops(ctx)
 	<-ctx.Done()
 	w.Log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
 	srv.Stop()
 	srv.Shutdown()
 	w.endLife() // handlers asynq gave up on stop retrying their writes
 	return nil
+}
+
+// pauseQueues pauses the queues this worker serves, after the vendor refused the
+// key: every worker stops taking chunks, instead of each chunk waking to find the
+// stop. The queues are recorded first, so that `bulkinvite resume` unpauses them
+// even if this process dies in between. Failures are logged: the stop itself
+// still holds every chunk that wakes.
+func (w *Worker) pauseQueues(ctx context.Context, log *zap.Logger) {
+	for _, q := range w.queues {
+		if err := w.Store.PausedForAuth(ctx, q); err != nil {
+			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
+			continue
+		}
+		if err := w.Pauser.PauseQueue(q); err != nil && !strings.Contains(err.Error(), "already paused") {
+			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
+		}
+	}
+}
+
+// QueueUnpauser resumes paused asynq queues; *asynq.Inspector is one.
+type QueueUnpauser interface {
+	UnpauseQueue(queue string) error
+}
+
+// Resume lets every worker send again after an auth stop was fixed: it clears every
+// key's stop and unpauses the queues paused for them. It returns the stops it
+// cleared (none when sending was not stopped).
+func Resume(ctx context.Context, st *store.Store, u QueueUnpauser) ([]store.AuthStop, error) {
+	stops, queues, err := st.ResumeAuth(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range queues {
+		if err := u.UnpauseQueue(q); err != nil && !strings.Contains(err.Error(), "not paused") {
+			return stops, fmt.Errorf("unpause queue %s: %w", q, err)
+		}
+	}
+	return stops, nil
+}
+
+// warnAuthStops says at start that sending is stopped, for this key or another.
+func (w *Worker) warnAuthStops(ctx context.Context) {
+	stops, err := w.Store.AuthStops(ctx)
+	if err != nil {
+		w.Log.Warn("could not read the auth stops", zap.Error(err))
+		return
+	}
+	for _, s := range stops {
+		w.Log.Error("SENDING IS STOPPED: the vendor refused an API key and the queues are paused. Fix the key, then run `bulkinvite resume`",
+			zap.String("stopped_key", s.Key), zap.Stringer("this_key", w.Key), zap.Int("status", s.Status),
+			zap.String("message", s.Message), zap.Time("since", s.Since))
+	}
 }
 
 // asynqLogger adapts zap to asynq's logger.

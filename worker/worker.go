@@ -32,6 +32,11 @@ type Limiter interface {
 	Succeeded(ctx context.Context)
 }
 
+// QueuePauser pauses asynq queues for every worker; *asynq.Inspector is one.
+type QueuePauser interface {
+	PauseQueue(queue string) error
+}
+
 // Enqueuer is the part of asynq.Client the worker uses to fan out tasks.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -113,7 +118,10 @@ type Deps struct {
 	Limiter Limiter
 	// Key identifies the API key for the auth stop (its ID and masked form only).
 	Key flowmingo.APIKey
-	Log *zap.Logger
+	// Pauser pauses the queues Serve serves when the vendor refuses the key, so that
+	// no worker takes work until `bulkinvite resume`. Serve sets it when nil.
+	Pauser QueuePauser
+	Log    *zap.Logger
 }
 
 // Worker handles segment and chunk tasks.
@@ -125,6 +133,8 @@ type Worker struct {
 	// handler's context.
 	life    context.Context
 	endLife context.CancelFunc
+	// queues are the queues Serve serves, paused on an auth stop.
+	queues []string
 	// newerTaskLog keeps the warning about tasks from a newer version to one a
 	// minute, however many such tasks wake.
 	newerTaskLog *rate.Limiter

@@ -7,11 +7,13 @@ import (
 	"io"
 	"strings"
 
+	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // targetFlags are --interview-set, --project and --job-post.
@@ -136,29 +138,34 @@ func (e *env) resumeCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "resume",
 		Short: "Let every worker send again after an auth stop (401/403) was fixed",
-		Long: `After the vendor answered 401 or 403, every worker stops sending with that key and
-keeps the work queued. Fix the key (or its scopes), then run resume: the stop is
-cleared, the next request tells whether the fix worked, and a new 401/403 stops again.`,
+		Long: `After the vendor answered 401 or 403, every worker stops sending with that key, the
+queues are paused and the work stays queued. Fix the key (or its scopes), or rotate
+it and restart the workers with the new one, then run resume: every stop is cleared,
+the queues paused for it are resumed, the next request tells whether the fix
+worked, and a new 401/403 stops again.`,
 		Example: `  FLOWMINGO_API_KEY=fl_live_abcd.newsecret bulkinvite resume`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, st, err := e.open(cmd, true)
+			ctx, st, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
-			stop, err := st.AuthStopped(ctx, e.cfg.APIKey.ID())
+			stops, err := worker.Resume(ctx, st, asynq.NewInspectorFromRedisClient(st.Redis()))
 			if err != nil {
 				return err
 			}
-			if _, err := st.ResumeAuth(ctx, e.cfg.APIKey.ID()); err != nil {
-				return err
-			}
-			if stop == nil {
-				fmt.Fprintf(e.io.Out, "sending was not stopped for key %s; nothing to resume\n", e.cfg.APIKey)
+			if len(stops) == 0 {
+				fmt.Fprintln(e.io.Out, "sending was not stopped; nothing to resume")
 				return nil
 			}
-			fmt.Fprintf(e.io.Out, "resumed sending for key %s (stopped since %s after HTTP %d: %s)\nqueued chunks go out within seconds; a new 401/403 stops again\n",
-				e.cfg.APIKey, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, stop.Message)
+			for _, stop := range stops {
+				fmt.Fprintf(e.io.Out, "resumed sending for key %s (stopped since %s after HTTP %d: %s)\n",
+					stop.Key, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, stop.Message)
+				if !e.cfg.APIKey.IsZero() && stop.Key != e.cfg.APIKey.Masked() {
+					fmt.Fprintf(e.io.Out, "workers still running with key %s stop again at their next request: restart them with %s\n", stop.Key, e.cfg.APIKey)
+				}
+			}
+			fmt.Fprintln(e.io.Out, "queued chunks go out within seconds; a new 401/403 stops again")
 			return nil
 		},
 	}
