@@ -243,7 +243,9 @@ func newLogger(cfg config.Config, stdio IO) *zap.Logger {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.AddSync(stdio.Err), level)
+	// Locked: handlers and go-redis's own goroutines log at once, and stdio.Err
+	// need not be safe for concurrent writes.
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stdio.Err)), level)
 	return zap.New(core)
 }
 
