@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hibiken/asynq"
-
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 )
 
@@ -16,7 +14,8 @@ import (
 // Default and Load over it.
 type Config struct {
 	// RedisURL is where the queues and our own keys live (REDIS_URL):
-	// redis://[:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for Sentinel.
+	// redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for
+	// Sentinel. It may hold a password: show it only through RedactURL.
 	RedisURL string
 	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
 	Prefix string
@@ -126,7 +125,7 @@ func (c *Config) Validate() error {
 	bad := func(env, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
 	}
-	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
+	if _, err := ParseRedisURL(c.RedisURL); err != nil {
 		bad("REDIS_URL", "%v", err)
 	}
 	if c.Prefix == "" {

@@ -31,7 +31,7 @@ type Setting struct {
 // Settings lists every setting, in the order the docs show them.
 func Settings() []Setting {
 	return []Setting{
-		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[:pass@]host:port/db, rediss:// for TLS", func(c *Config) any { return &c.RedisURL }},
+		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel://host:port[,host:port]/db?master=NAME for Sentinel", func(c *Config) any { return &c.RedisURL }},
 		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
 		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL", func(c *Config) any { return &c.APIURL }},
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
@@ -266,7 +266,7 @@ func format(field any) string {
 		if *p == "" {
 			return `""`
 		}
-		return *p
+		return RedactURLs(*p)
 	case *int:
 		return strconv.Itoa(*p)
 	case *float64:

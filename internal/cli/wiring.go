@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -83,7 +82,7 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	if e.rdb != nil {
 		return e.rdb, nil
 	}
-	opt, err := asynq.ParseRedisURI(e.cfg.RedisURL)
+	opt, err := config.ParseRedisURL(e.cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -95,7 +94,7 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", redactURL(e.cfg.RedisURL), err)
+		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", config.RedactURL(e.cfg.RedisURL), err)
 	}
 	e.rdb = rdb
 	return rdb, nil
@@ -251,7 +250,8 @@ func newLogger(cfg config.Config, stdio IO) *zap.Logger {
 
 // go-redis logs its own messages (reconnects, dial failures) through one global
 // logger; redisLogger forwards them to the running command's zap logger, so they
-// are structured like every other line, and drops them between commands.
+// are structured like every other line, with any URL in them redacted, and drops
+// them between commands.
 type redisLogger struct{}
 
 var (
@@ -266,15 +266,6 @@ func useRedisLogger(l *zap.SugaredLogger) {
 
 func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 	if l := redisLog.Load(); l != nil {
-		l.Warnf(format, v...)
+		l.Warn(config.RedactURLs(fmt.Sprintf(format, v...)))
 	}
-}
-
-// redactURL hides a password in a Redis URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -1,0 +1,178 @@
+package cli_test
+
+import (
+	"context"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/internal/cli"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+)
+
+// closedPort returns a loopback address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// TestRedisPasswordIsNeverPrinted drives the real command line with Redis URLs
+// holding a password in each place one can be (user info, ACL user, TLS, Sentinel,
+// query parameters), given by env, flag and config file, that are wrong in each way
+// a user gets them wrong: the password must appear nowhere in the output, and the
+// message must still name REDIS_URL and say what is wrong.
+func TestRedisPasswordIsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	// A Redis that wants another password than the URL's.
+	srv := redistest.Start(t, redistest.Options{})
+	if err := srv.Client().ConfigSet(context.Background(), "requirepass", "the-right-one").Err(); err != nil {
+		t.Fatal(err)
+	}
+	live := srv.Addr()
+	dead := closedPort(t)
+	const secret = "S3cret" // every password below contains it
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		code int
+		want []string
+	}{
+		{
+			name: "bad port in env",
+			env:  map[string]string{"REDIS_URL": "redis://:S3cretPW@127.0.0.1:99x/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", `invalid port ":99x"`, "redis://:xxxxx@127.0.0.1:99x/0"},
+		},
+		{
+			name: "bad port in flag",
+			args: []string{"status", "x", "--redis-url", "redis://:S3cretPW@127.0.0.1:99x/0"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", `invalid port ":99x"`},
+		},
+		{
+			name: "bad port in config file",
+			args: []string{"status", "x", "--config", writeFile(t, "c.yaml", "redis_url: redis://:S3cretPW@127.0.0.1:99x/0\n")},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", `invalid port ":99x"`},
+		},
+		{
+			name: "ACL user, database not a number",
+			env:  map[string]string{"REDIS_URL": "redis://app:S3cretPW@127.0.0.1:6379/zero"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "database number", "redis://app:xxxxx@127.0.0.1:6379/zero"},
+		},
+		{
+			name: "unencoded slash in the password",
+			env:  map[string]string{"REDIS_URL": "redis://:S3cret/PW@127.0.0.1:6379/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "percent-encode", "%2F"},
+		},
+		{
+			name: "unencoded hash in an ACL password",
+			env:  map[string]string{"REDIS_URL": "rediss://app:S3cret#PW@127.0.0.1:6379/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "percent-encode"},
+		},
+		{
+			name: "password query parameter, bad port",
+			env:  map[string]string{"REDIS_URL": "redis://127.0.0.1:99x/0?password=S3cretPW"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", `invalid port ":99x"`, "password=xxxxx"},
+		},
+		{
+			name: "unsupported scheme",
+			env:  map[string]string{"REDIS_URL": "mysql://root:S3cretPW@db.internal/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "mysql", "redis://"},
+		},
+		{
+			name: "no scheme",
+			env:  map[string]string{"REDIS_URL": ":S3cretPW@127.0.0.1:6379"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "redis://"},
+		},
+		{
+			name: "sentinel without master",
+			env:  map[string]string{"REDIS_URL": "redis-sentinel://:S3cretPW@127.0.0.1:26379/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitUsage,
+			want: []string{"REDIS_URL", "master="},
+		},
+		{
+			name: "wrong password to a live Redis",
+			env:  map[string]string{"REDIS_URL": "redis://:S3cretPW@" + live + "/0"},
+			args: []string{"status", "x"},
+			code: cli.ExitFailed,
+			want: []string{"REDIS_URL", "cannot reach Redis at redis://:xxxxx@" + live + "/0"},
+		},
+		{
+			name: "ACL user over TLS, nothing listening",
+			env:  map[string]string{"REDIS_URL": "rediss://app:S3cretPW@" + dead + "/0", "BULKINVITE_LOG_LEVEL": "debug"},
+			args: []string{"status", "x"},
+			code: cli.ExitFailed,
+			want: []string{"REDIS_URL", "cannot reach Redis at rediss://app:xxxxx@" + dead + "/0"},
+		},
+		{
+			name: "sentinel with a sentinel_password, nothing listening",
+			env: map[string]string{
+				"REDIS_URL":            "redis-sentinel://:S3cretPW@" + dead + "/0?master=mymaster&sentinel_password=S3cretSentinel",
+				"BULKINVITE_LOG_LEVEL": "debug",
+			},
+			args: []string{"status", "x"},
+			code: cli.ExitFailed,
+			want: []string{"REDIS_URL", "sentinel_password=xxxxx"},
+		},
+		{
+			name: "help with a password in env and flag",
+			env:  map[string]string{"REDIS_URL": "redis://app:S3cretPW@127.0.0.1:6379/0"},
+			args: []string{"status", "--redis-url", "redis://app:S3cretPW2@127.0.0.1:6379/0", "--help"},
+			code: cli.ExitOK,
+			want: []string{"--redis-url"},
+		},
+		{
+			name: "URL given as an argument by mistake",
+			args: []string{"resume", "redis://:S3cretPW@127.0.0.1:6379/0"},
+			code: cli.ExitUsage,
+			want: []string{"takes no arguments", "redis://:xxxxx@127.0.0.1:6379/0"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"BULKINVITE_LOG_FORMAT": "json"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := (&testBundle{env: env}).runFor(t, 20*time.Second, "", tt.args...)
+			out := r.stdout + r.stderr
+			if strings.Contains(out, secret) {
+				t.Errorf("the Redis password was printed:\nstdout %s\nstderr %s", r.stdout, r.stderr)
+			}
+			if r.code != tt.code {
+				t.Errorf("exit %d, want %d\nstderr %s", r.code, tt.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\nstdout %s\nstderr %s", w, r.stdout, r.stderr)
+				}
+			}
+		})
+	}
+}
