@@ -20,8 +20,13 @@ type Config struct {
 	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
 	Prefix string
 
-	// APIURL is the vendor's base URL (FLOWMINGO_API_URL).
+	// APIURL is the vendor's base URL (FLOWMINGO_API_URL): https://, or http:// to
+	// a loopback host (127.0.0.0/8, ::1, localhost) such as the sandbox.
 	APIURL string
+	// AllowInsecureAPIURL lets APIURL be plain http:// to a host that is not
+	// loopback, which sends the API key in cleartext (BULKINVITE_ALLOW_INSECURE_API_URL).
+	// Default false.
+	AllowInsecureAPIURL bool
 	// APIKey is read from FLOWMINGO_API_KEY, or from the file FLOWMINGO_API_KEY_FILE names.
 	APIKey flowmingo.APIKey
 	// APIKeyFile is the path the key was read from, if any.
@@ -131,8 +136,8 @@ func (c *Config) Validate() error {
 	if c.Prefix == "" {
 		bad("BULKINVITE_PREFIX", "must not be empty")
 	}
-	if !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
-		bad("FLOWMINGO_API_URL", "must start with http:// or https://, got %q", c.APIURL)
+	if err := checkAPIURL(c.APIURL, c.AllowInsecureAPIURL); err != nil {
+		bad("FLOWMINGO_API_URL", "%v", err)
 	}
 	if c.RequestTimeout <= 0 {
 		bad("BULKINVITE_REQUEST_TIMEOUT", "must be > 0, got %s", c.RequestTimeout)

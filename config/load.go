@@ -33,7 +33,8 @@ func Settings() []Setting {
 	return []Setting{
 		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel://host:port[,host:port]/db?master=NAME for Sentinel", func(c *Config) any { return &c.RedisURL }},
 		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
-		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL", func(c *Config) any { return &c.APIURL }},
+		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
+		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
 		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request", func(c *Config) any { return &c.RequestTimeout }},
 		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together", func(c *Config) any { return &c.Rate }},

@@ -3,8 +3,10 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/hibiken/asynq"
@@ -113,4 +115,49 @@ func ParseRedisURL(s string) (asynq.RedisConnOpt, error) {
 		return nil, fmt.Errorf("%q: a redis-sentinel:// URL names its master with ?master=NAME", RedactURL(s))
 	}
 	return opt, nil
+}
+
+// checkAPIURL refuses an API base URL that would leak the key or could not be
+// meant: not http(s), no host, user info, a query or a fragment, and plain http to
+// a host that is not loopback unless allowInsecure.
+func checkAPIURL(s string, allowInsecure bool) error {
+	shown := strconv.Quote(RedactURL(s))
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%s is not a valid URL: %s", shown, urlProblem(s, func(s string) error { _, err := url.Parse(s); return err }))
+	}
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("must start with http:// or https://, got %s", shown)
+	case u.Hostname() == "":
+		return fmt.Errorf("%s has no host; want e.g. %s", shown, strconv.Quote("https://apis.flowmingo.ai"))
+	case u.User != nil:
+		return fmt.Errorf("%s must not hold a user name or password: the API key goes in FLOWMINGO_API_KEY or FLOWMINGO_API_KEY_FILE", shown)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("%s must not have a query (?...): the invite path is appended to the base URL", shown)
+	case u.Fragment != "":
+		return fmt.Errorf("%s must not have a fragment (#...)", shown)
+	case u.Scheme == "http" && !allowInsecure && !isLoopback(u.Hostname()):
+		return fmt.Errorf("%s is plain http:// to a host that is not loopback, so the API key would cross the network in cleartext; "+
+			"use https://, or, only on a network you trust, set BULKINVITE_ALLOW_INSECURE_API_URL=true (--allow-insecure-api-url)", shown)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is localhost or a loopback address
+// (127.0.0.0/8, ::1). Other names, even ones that resolve to loopback, are not.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// CleartextAPIURL reports whether APIURL is plain http to a host that is not
+// loopback, which Validate lets through only with AllowInsecureAPIURL: the key
+// then crosses the network in cleartext, and the commands that send say so.
+func (c *Config) CleartextAPIURL() bool {
+	u, err := url.Parse(c.APIURL)
+	return err == nil && u.Scheme == "http" && !isLoopback(u.Hostname())
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )
@@ -172,6 +173,92 @@ func TestRedisPasswordIsNeverPrinted(t *testing.T) {
 				if !strings.Contains(out, w) {
 					t.Errorf("output lacks %q:\nstdout %s\nstderr %s", w, r.stdout, r.stderr)
 				}
+			}
+		})
+	}
+}
+
+// TestCleartextAPIURL: an http:// API URL to a host that is not loopback would send
+// the key in cleartext; it is refused unless allowed explicitly, and then warned of
+// once.
+func TestCleartextAPIURL(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	const remote = "http://flowmingo.example.com"
+	const warning = "API key crosses the network in cleartext"
+
+	refused := []struct {
+		name string
+		url  string
+		want []string
+	}{
+		{"http to a remote host", remote, []string{"FLOWMINGO_API_URL", "cleartext", "https://", "BULKINVITE_ALLOW_INSECURE_API_URL=true", "--allow-insecure-api-url"}},
+		{"http to a private address", "http://10.1.2.3:8080", []string{"FLOWMINGO_API_URL", "BULKINVITE_ALLOW_INSECURE_API_URL"}},
+		{"user info", "https://me:S3cretPW@apis.flowmingo.ai", []string{"FLOWMINGO_API_URL", "user name or password", "FLOWMINGO_API_KEY"}},
+		{"query", "https://apis.flowmingo.ai/?token=S3cretPW", []string{"FLOWMINGO_API_URL", "query"}},
+		{"no host", "https:///v1", []string{"FLOWMINGO_API_URL", "host"}},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"FLOWMINGO_API_URL": tt.url, "FLOWMINGO_API_KEY": sandbox.DefaultKey, "REDIS_URL": "redis://" + closedPort(t) + "/0"}
+			r := (&testBundle{env: env}).run(t, "", "worker")
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit %d, want 2 (usage)\nstderr %s", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r.stderr)
+				}
+			}
+			if strings.Contains(r.stdout+r.stderr, "S3cret") {
+				t.Errorf("a secret of the URL was printed: %s", r.stderr)
+			}
+		})
+	}
+
+	// Allowed explicitly (by env or flag), a worker starts and warns once.
+	allowed := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"allowed by env", map[string]string{"BULKINVITE_ALLOW_INSECURE_API_URL": "true"}, []string{"worker"}},
+		{"allowed by flag", nil, []string{"worker", "--allow-insecure-api-url"}},
+	}
+	for _, tt := range allowed {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range tb.env {
+				env[k] = v
+			}
+			env["FLOWMINGO_API_URL"] = remote
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := (&testBundle{Bundle: tb.Bundle, env: env}).runFor(t, 1500*time.Millisecond, "", tt.args...)
+			if r.code != cli.ExitOK {
+				t.Errorf("exit %d, want 0\nstderr %s", r.code, r.stderr)
+			}
+			if n := strings.Count(r.stderr, warning); n != 1 {
+				t.Errorf("warned %d times, want once:\n%s", n, r.stderr)
+			}
+		})
+	}
+
+	// Loopback over http is the sandbox: no refusal, no warning.
+	for _, u := range []string{tb.API.URL, strings.Replace(tb.API.URL, "127.0.0.1", "localhost", 1)} {
+		t.Run("loopback "+u, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{}
+			for k, v := range tb.env {
+				env[k] = v
+			}
+			env["FLOWMINGO_API_URL"] = u
+			r := (&testBundle{Bundle: tb.Bundle, env: env}).runFor(t, 1500*time.Millisecond, "", "worker")
+			if r.code != cli.ExitOK || strings.Contains(r.stderr, warning) {
+				t.Errorf("exit %d, stderr %s; want 0 and no warning", r.code, r.stderr)
 			}
 		})
 	}

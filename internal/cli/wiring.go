@@ -192,6 +192,10 @@ func (e *env) worker(ctx context.Context) (*worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.cfg.CleartextAPIURL() {
+		e.log.Warn("FLOWMINGO_API_URL is plain http:// to a host that is not loopback: the API key crosses the network in cleartext (allowed by BULKINVITE_ALLOW_INSECURE_API_URL)",
+			zap.String("api_url", config.RedactURL(e.cfg.APIURL)))
+	}
 	lim, err := e.limiter(st)
 	if err != nil {
 		return nil, err
