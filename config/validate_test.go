@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 )
@@ -143,6 +144,109 @@ func TestCleartextAPIURLReport(t *testing.T) {
 		}
 		if got := c.CleartextAPIURL(); got != tt.want {
 			t.Errorf("CleartextAPIURL(%s) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
+
+// TestRangesOfNumbersAndDurations: a value that parses but is nonsense is refused
+// with the setting's name and its allowed range; the bounds themselves are fine.
+func TestRangesOfNumbersAndDurations(t *testing.T) {
+	t.Parallel()
+	file := func(body string) string {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	env := func(kv ...string) Sources {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return Sources{Getenv: envMap(m)}
+	}
+	tests := []struct {
+		name string
+		src  Sources
+		args []string
+		want string // "" = valid; else the setting, then the range, must be named
+		rng  string
+	}{
+		{"rate NaN", env("BULKINVITE_RATE", "NaN"), nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate Inf", env("BULKINVITE_RATE", "Inf"), nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate +Inf", env("BULKINVITE_RATE", "+Inf"), nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate -Inf", env("BULKINVITE_RATE", "-Inf"), nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate infinity by flag", Sources{}, []string{"--rate", "infinity"}, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate NaN in the file", Sources{File: file("rate: .nan\n")}, nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate too high", env("BULKINVITE_RATE", "10000.5"), nil, "BULKINVITE_RATE", "> 0 and <= 10000"},
+		{"rate at its bound", env("BULKINVITE_RATE", "10000"), nil, "", ""},
+		{"request timeout that overflows", env("BULKINVITE_REQUEST_TIMEOUT", "2562047h"), nil, "BULKINVITE_REQUEST_TIMEOUT", "> 0 and <= 1h"},
+		{"request timeout over 1h", env("BULKINVITE_REQUEST_TIMEOUT", "61m"), nil, "BULKINVITE_REQUEST_TIMEOUT", "> 0 and <= 1h"},
+		{"request timeout at its bound", env("BULKINVITE_REQUEST_TIMEOUT", "1h"), nil, "", ""},
+		{"retry min over 24h", env("BULKINVITE_RETRY_MIN", "25h", "BULKINVITE_RETRY_MAX", "25h"), nil, "BULKINVITE_RETRY_MIN", "> 0 and <= 24h"},
+		{"retry max over 24h", env("BULKINVITE_RETRY_MAX", "2562047h"), nil, "BULKINVITE_RETRY_MAX", "<= 24h"},
+		{"retry min and max at their bound", env("BULKINVITE_RETRY_MIN", "24h", "BULKINVITE_RETRY_MAX", "24h"), nil, "", ""},
+		{"shutdown timeout over 1h", env("BULKINVITE_SHUTDOWN_TIMEOUT", "2h"), nil, "BULKINVITE_SHUTDOWN_TIMEOUT", "> 0 and <= 1h"},
+		{"ledger TTL over 10 years", env("BULKINVITE_LEDGER_TTL", "87601h"), nil, "BULKINVITE_LEDGER_TTL", "> 0 and <= 87600h"},
+		{"ledger TTL at 10 years", env("BULKINVITE_LEDGER_TTL", "87600h"), nil, "", ""},
+		{"burst too high", env("BULKINVITE_BURST", "10001"), nil, "BULKINVITE_BURST", "1..10000"},
+		{"concurrency too high", env("BULKINVITE_CONCURRENCY", "1001"), nil, "BULKINVITE_CONCURRENCY", "1..1000"},
+		{"concurrency at its bound", env("BULKINVITE_CONCURRENCY", "1000"), nil, "", ""},
+		{"max attempts too high", env("BULKINVITE_MAX_ATTEMPTS", "1001"), nil, "BULKINVITE_MAX_ATTEMPTS", "1..1000"},
+		{"candidates per minute too high", env("BULKINVITE_CANDIDATES_PER_MINUTE", "1000001"), nil, "BULKINVITE_CANDIDATES_PER_MINUTE", "0..1000000"},
+		{"max in flight too high", env("BULKINVITE_MAX_IN_FLIGHT", "10001"), nil, "BULKINVITE_MAX_IN_FLIGHT", "0..10000"},
+		{"segment size too high", env("BULKINVITE_SEGMENT_SIZE", "100001"), nil, "BULKINVITE_SEGMENT_SIZE", "<= 100000"},
+		{"bulk threshold too high", env("BULKINVITE_BULK_THRESHOLD", "1000000001"), nil, "BULKINVITE_BULK_THRESHOLD", "0..1000000000"},
+		{"queue weight too high", env("BULKINVITE_QUEUE_WEIGHTS", "default=1000000000,replay=3,bulk=1"), nil, "BULKINVITE_QUEUE_WEIGHTS", "1..100"},
+		{"queue weight with trailing junk", env("BULKINVITE_QUEUE_WEIGHTS", "default=6x,replay=3,bulk=1"), nil, "BULKINVITE_QUEUE_WEIGHTS", "1..100"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			if tt.want == "" {
+				src := tt.src
+				if src.Getenv == nil {
+					src.Getenv = envMap(nil)
+				}
+				if _, err := Load(src); err != nil {
+					t.Fatalf("Load: %v, want it accepted", err)
+				}
+				return
+			}
+			msg := loadErr(t, tt.src, tt.args...)
+			if !strings.Contains(msg, tt.want) || !strings.Contains(msg, tt.rng) {
+				t.Errorf("error %q does not name %s and its range %q", msg, tt.want, tt.rng)
+			}
+		})
+	}
+}
+
+// TestEveryNumberSettingIsBounded keeps the promise for settings added later: every
+// float setting refuses NaN and ±Inf, and every duration and whole-number setting
+// refuses the largest value its type holds, each with an error naming the setting.
+func TestEveryNumberSettingIsBounded(t *testing.T) {
+	t.Parallel()
+	c := Default()
+	for _, s := range Settings() {
+		var values []string
+		switch s.field(&c).(type) {
+		case *float64:
+			values = []string{"NaN", "Inf", "-Inf"}
+		case *time.Duration:
+			values = []string{"2562047h"}
+		case *int:
+			values = []string{"9223372036854775807"}
+		default:
+			continue
+		}
+		for _, v := range values {
+			_, err := Load(Sources{Getenv: envMap(map[string]string{s.Env: v})})
+			if err == nil {
+				t.Errorf("%s=%s was accepted", s.Env, v)
+			} else if !strings.Contains(err.Error(), s.Env) {
+				t.Errorf("%s=%s: error %q does not name the setting", s.Env, v, err)
+			}
 		}
 	}
 }

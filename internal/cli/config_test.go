@@ -263,3 +263,39 @@ func TestCleartextAPIURL(t *testing.T) {
 		})
 	}
 }
+
+// TestNonsenseNumbersAreUsageErrors: values that parse but make no sense (NaN, Inf,
+// durations that overflow arithmetic later) stop the command with exit 2 and a
+// message naming the setting and its range.
+func TestNonsenseNumbersAreUsageErrors(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"NaN rate", map[string]string{"BULKINVITE_RATE": "NaN"}, nil, []string{"BULKINVITE_RATE", "<= 10000"}},
+		{"Inf rate by flag", nil, []string{"--rate", "+Inf"}, []string{"BULKINVITE_RATE", "<= 10000"}},
+		{"request timeout that overflows", map[string]string{"BULKINVITE_REQUEST_TIMEOUT": "2562047h"}, nil, []string{"BULKINVITE_REQUEST_TIMEOUT", "<= 1h"}},
+		{"huge concurrency", map[string]string{"BULKINVITE_CONCURRENCY": "100000000"}, nil, []string{"BULKINVITE_CONCURRENCY", "1..1000"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := map[string]string{"REDIS_URL": "redis://" + closedPort(t) + "/0"}
+			for k, v := range tt.env {
+				env[k] = v
+			}
+			r := (&testBundle{env: env}).run(t, "", append([]string{"status", "x"}, tt.args...)...)
+			if r.code != cli.ExitUsage {
+				t.Errorf("exit %d, want 2\nstderr %s", r.code, r.stderr)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.stderr, w) {
+					t.Errorf("stderr lacks %q: %s", w, r.stderr)
+				}
+			}
+		})
+	}
+}
