@@ -4,10 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
-
-	"github.com/hibiken/asynq"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 )
@@ -16,13 +15,19 @@ import (
 // Default and Load over it.
 type Config struct {
 	// RedisURL is where the queues and our own keys live (REDIS_URL):
-	// redis://[:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for Sentinel.
+	// redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for
+	// Sentinel. It may hold a password: show it only through RedactURL.
 	RedisURL string
 	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
 	Prefix string
 
-	// APIURL is the vendor's base URL (FLOWMINGO_API_URL).
+	// APIURL is the vendor's base URL (FLOWMINGO_API_URL): https://, or http:// to
+	// a loopback host (127.0.0.0/8, ::1, localhost) such as the sandbox.
 	APIURL string
+	// AllowInsecureAPIURL lets APIURL be plain http:// to a host that is not
+	// loopback, which sends the API key in cleartext (BULKINVITE_ALLOW_INSECURE_API_URL).
+	// Default false.
+	AllowInsecureAPIURL bool
 	// APIKey is read from FLOWMINGO_API_KEY, or from the file FLOWMINGO_API_KEY_FILE names.
 	APIKey flowmingo.APIKey
 	// APIKeyFile is the path the key was read from, if any.
@@ -120,72 +125,91 @@ func Default() Config {
 // MaxChunkSize is the largest chunk we send in one request.
 const MaxChunkSize = 500
 
+// Upper bounds of the numeric settings. Beyond them a value is a typo, or would
+// overflow the arithmetic done with it (2*RequestTimeout is the limiter's lease on
+// an in-flight slot, RetryMin doubles up to RetryMax, asynq builds a list as long
+// as the sum of the queue weights on every dequeue), or would hold a resource for
+// longer than anyone means.
+const (
+	maxRate                = 10000 // requests/s
+	maxBurst               = 10000
+	maxCandidatesPerMinute = 1_000_000
+	maxInFlightCap         = 10000
+	maxSegmentSize         = 100_000
+	maxConcurrency         = 1000
+	maxAttempts            = 1000 // well below the worker's asynq backstop of 65536 retries
+	maxBulkThreshold       = 1_000_000_000
+	maxQueueWeight         = 100
+
+	maxRequestTimeout  = time.Hour
+	maxRetryDelay      = 24 * time.Hour
+	maxShutdownTimeout = time.Hour
+	maxLedgerTTL       = 10 * 365 * 24 * time.Hour // 10 years: 87600h
+)
+
+// hours shows a bound such as 24h without the "0m0s" that Duration.String adds.
+func hours(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	}
+	return d.String()
+}
+
 // Validate checks every setting and names the first bad one with its env name.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", env, fmt.Sprintf(format, a...)))
 	}
-	if _, err := asynq.ParseRedisURI(c.RedisURL); err != nil {
+	ints := func(env string, v, lo, hi int, note string) {
+		if v < lo || v > hi {
+			bad(env, "must be %d..%d%s, got %d", lo, hi, note, v)
+		}
+	}
+	durations := func(env string, v, hi time.Duration) {
+		if v <= 0 || v > hi {
+			bad(env, "must be > 0 and <= %s, got %s", hours(hi), v)
+		}
+	}
+	if _, err := ParseRedisURL(c.RedisURL); err != nil {
 		bad("REDIS_URL", "%v", err)
 	}
 	if c.Prefix == "" {
 		bad("BULKINVITE_PREFIX", "must not be empty")
 	}
-	if !strings.HasPrefix(c.APIURL, "http://") && !strings.HasPrefix(c.APIURL, "https://") {
-		bad("FLOWMINGO_API_URL", "must start with http:// or https://, got %q", c.APIURL)
+	if err := checkAPIURL(c.APIURL, c.AllowInsecureAPIURL); err != nil {
+		bad("FLOWMINGO_API_URL", "%v", err)
 	}
-	if c.RequestTimeout <= 0 {
-		bad("BULKINVITE_REQUEST_TIMEOUT", "must be > 0, got %s", c.RequestTimeout)
+	durations("BULKINVITE_REQUEST_TIMEOUT", c.RequestTimeout, maxRequestTimeout)
+	// Written so that NaN and ±Inf fail too.
+	if !(c.Rate > 0 && c.Rate <= maxRate) {
+		bad("BULKINVITE_RATE", "must be a number > 0 and <= %d (requests/s), got %v", maxRate, c.Rate)
 	}
-	if c.Rate <= 0 {
-		bad("BULKINVITE_RATE", "must be > 0 requests/s, got %v", c.Rate)
-	}
-	if c.Burst < 1 {
-		bad("BULKINVITE_BURST", "must be >= 1, got %d", c.Burst)
-	}
+	ints("BULKINVITE_BURST", c.Burst, 1, maxBurst, "")
 	if c.Limiter != LimiterGlobal && c.Limiter != LimiterLocal {
 		bad("BULKINVITE_LIMITER", "must be %q or %q, got %q", LimiterGlobal, LimiterLocal, c.Limiter)
 	}
-	if c.CandidatesPerMinute < 0 {
-		bad("BULKINVITE_CANDIDATES_PER_MINUTE", "must be >= 0, got %d", c.CandidatesPerMinute)
-	}
-	if c.MaxInFlight < 0 {
-		bad("BULKINVITE_MAX_IN_FLIGHT", "must be >= 0, got %d", c.MaxInFlight)
-	}
-	if c.ChunkSize < 1 || c.ChunkSize > MaxChunkSize {
-		bad("BULKINVITE_CHUNK_SIZE", "must be 1..%d, got %d", MaxChunkSize, c.ChunkSize)
-	}
+	ints("BULKINVITE_CANDIDATES_PER_MINUTE", c.CandidatesPerMinute, 0, maxCandidatesPerMinute, " (0 = no cap)")
+	ints("BULKINVITE_MAX_IN_FLIGHT", c.MaxInFlight, 0, maxInFlightCap, " (0 = the limiter's default)")
+	ints("BULKINVITE_CHUNK_SIZE", c.ChunkSize, 1, MaxChunkSize, "")
 	if c.CandidatesPerMinute > 0 && c.ChunkSize > c.CandidatesPerMinute {
 		bad("BULKINVITE_CHUNK_SIZE", "must not exceed BULKINVITE_CANDIDATES_PER_MINUTE (%d), got %d: a chunk that big could never be sent", c.CandidatesPerMinute, c.ChunkSize)
 	}
-	if c.SegmentSize < c.ChunkSize {
-		bad("BULKINVITE_SEGMENT_SIZE", "must be >= BULKINVITE_CHUNK_SIZE (%d), got %d", c.ChunkSize, c.SegmentSize)
+	if c.SegmentSize < c.ChunkSize || c.SegmentSize > maxSegmentSize {
+		bad("BULKINVITE_SEGMENT_SIZE", "must be >= BULKINVITE_CHUNK_SIZE (%d) and <= %d, got %d", c.ChunkSize, maxSegmentSize, c.SegmentSize)
 	}
-	if c.Concurrency < 1 {
-		bad("BULKINVITE_CONCURRENCY", "must be >= 1, got %d", c.Concurrency)
-	}
-	if c.MaxAttempts < 1 {
-		bad("BULKINVITE_MAX_ATTEMPTS", "must be >= 1, got %d", c.MaxAttempts)
-	}
-	if c.RetryMin <= 0 {
-		bad("BULKINVITE_RETRY_MIN", "must be > 0, got %s", c.RetryMin)
-	}
-	if c.RetryMax < c.RetryMin {
-		bad("BULKINVITE_RETRY_MAX", "must be >= BULKINVITE_RETRY_MIN (%s), got %s", c.RetryMin, c.RetryMax)
+	ints("BULKINVITE_CONCURRENCY", c.Concurrency, 1, maxConcurrency, "")
+	ints("BULKINVITE_MAX_ATTEMPTS", c.MaxAttempts, 1, maxAttempts, "")
+	durations("BULKINVITE_RETRY_MIN", c.RetryMin, maxRetryDelay)
+	if c.RetryMax > maxRetryDelay || (c.RetryMax < c.RetryMin && c.RetryMin <= maxRetryDelay) {
+		bad("BULKINVITE_RETRY_MAX", "must be >= BULKINVITE_RETRY_MIN (%s) and <= %s, got %s", c.RetryMin, hours(maxRetryDelay), c.RetryMax)
 	}
 	if c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
 		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
 	}
-	if c.LedgerTTL <= 0 {
-		bad("BULKINVITE_LEDGER_TTL", "must be > 0, got %s", c.LedgerTTL)
-	}
-	if c.ShutdownTimeout <= 0 {
-		bad("BULKINVITE_SHUTDOWN_TIMEOUT", "must be > 0, got %s", c.ShutdownTimeout)
-	}
-	if c.BulkThreshold < 0 {
-		bad("BULKINVITE_BULK_THRESHOLD", "must be >= 0, got %d", c.BulkThreshold)
-	}
+	durations("BULKINVITE_LEDGER_TTL", c.LedgerTTL, maxLedgerTTL)
+	durations("BULKINVITE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, maxShutdownTimeout)
+	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
 	if _, err := ParseQueueWeights(c.QueueWeights); err != nil {
 		bad("BULKINVITE_QUEUE_WEIGHTS", "%v", err)
 	}
@@ -218,7 +242,7 @@ const (
 )
 
 // ParseQueueWeights reads "default=6,replay=3,bulk=1". Every one of the three
-// queues must be listed with a weight >= 1.
+// queues must be listed with a weight of 1..100.
 func ParseQueueWeights(s string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, part := range strings.Split(s, ",") {
@@ -230,9 +254,9 @@ func ParseQueueWeights(s string) (map[string]int, error) {
 		if !ok {
 			return nil, fmt.Errorf("%q is not name=weight", part)
 		}
-		var n int
-		if _, err := fmt.Sscanf(strings.TrimSpace(w), "%d", &n); err != nil || n < 1 {
-			return nil, fmt.Errorf("weight of %q must be a whole number >= 1, got %q", name, w)
+		n, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || n < 1 || n > maxQueueWeight {
+			return nil, fmt.Errorf("weight of %q must be a whole number 1..%d, got %q", name, maxQueueWeight, w)
 		}
 		name = strings.TrimSpace(name)
 		if name != QueueDefault && name != QueueBulk && name != QueueReplay {

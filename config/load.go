@@ -31,28 +31,29 @@ type Setting struct {
 // Settings lists every setting, in the order the docs show them.
 func Settings() []Setting {
 	return []Setting{
-		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[:pass@]host:port/db, rediss:// for TLS", func(c *Config) any { return &c.RedisURL }},
+		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel://host:port[,host:port]/db?master=NAME for Sentinel", func(c *Config) any { return &c.RedisURL }},
 		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
-		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL", func(c *Config) any { return &c.APIURL }},
+		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
+		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
-		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request", func(c *Config) any { return &c.RequestTimeout }},
-		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together", func(c *Config) any { return &c.Rate }},
-		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate", func(c *Config) any { return &c.Burst }},
-		{"candidates_per_minute", "BULKINVITE_CANDIDATES_PER_MINUTE", "candidates-per-minute", "cap on candidates sent per minute, all workers together (0 = none)", func(c *Config) any { return &c.CandidatesPerMinute }},
-		{"max_in_flight", "BULKINVITE_MAX_IN_FLIGHT", "max-in-flight", "cap on requests in flight, all workers together (0 = limiter default)", func(c *Config) any { return &c.MaxInFlight }},
+		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request, at most 1h", func(c *Config) any { return &c.RequestTimeout }},
+		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together, > 0 and <= 10000", func(c *Config) any { return &c.Rate }},
+		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate, 1..10000", func(c *Config) any { return &c.Burst }},
+		{"candidates_per_minute", "BULKINVITE_CANDIDATES_PER_MINUTE", "candidates-per-minute", "cap on candidates sent per minute, all workers together, 0..1000000 (0 = none)", func(c *Config) any { return &c.CandidatesPerMinute }},
+		{"max_in_flight", "BULKINVITE_MAX_IN_FLIGHT", "max-in-flight", "cap on requests in flight, all workers together, 0..10000 (0 = limiter default)", func(c *Config) any { return &c.MaxInFlight }},
 		{"adaptive", "BULKINVITE_ADAPTIVE", "adaptive", "lower the rate after repeated 429s and climb back slowly", func(c *Config) any { return &c.Adaptive }},
 		{"limiter", "BULKINVITE_LIMITER", "limiter", "global (one rate for all workers, in Redis) or local (per process; for comparison only)", func(c *Config) any { return &c.Limiter }},
-		{"chunk_size", "BULKINVITE_CHUNK_SIZE", "chunk-size", "most candidates in one API request", func(c *Config) any { return &c.ChunkSize }},
-		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "most candidates in one segment task", func(c *Config) any { return &c.SegmentSize }},
-		{"concurrency", "BULKINVITE_CONCURRENCY", "concurrency", "chunk handlers per worker process", func(c *Config) any { return &c.Concurrency }},
-		{"max_attempts", "BULKINVITE_MAX_ATTEMPTS", "max-attempts", "sends of a chunk before its open candidates are dead-lettered", func(c *Config) any { return &c.MaxAttempts }},
-		{"retry_min", "BULKINVITE_RETRY_MIN", "retry-min", "floor of the retry backoff", func(c *Config) any { return &c.RetryMin }},
-		{"retry_max", "BULKINVITE_RETRY_MAX", "retry-max", "ceiling of the retry backoff", func(c *Config) any { return &c.RetryMax }},
+		{"chunk_size", "BULKINVITE_CHUNK_SIZE", "chunk-size", "most candidates in one API request, 1..500", func(c *Config) any { return &c.ChunkSize }},
+		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "most candidates in one segment task, chunk size..100000", func(c *Config) any { return &c.SegmentSize }},
+		{"concurrency", "BULKINVITE_CONCURRENCY", "concurrency", "chunk handlers per worker process, 1..1000", func(c *Config) any { return &c.Concurrency }},
+		{"max_attempts", "BULKINVITE_MAX_ATTEMPTS", "max-attempts", "sends of a chunk before its open candidates are dead-lettered, 1..1000", func(c *Config) any { return &c.MaxAttempts }},
+		{"retry_min", "BULKINVITE_RETRY_MIN", "retry-min", "floor of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMin }},
+		{"retry_max", "BULKINVITE_RETRY_MAX", "retry-max", "ceiling of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMax }},
 		{"on_unknown", "BULKINVITE_ON_UNKNOWN", "on-unknown", "reply lost after the vendor may have acted: retry (at-least-once) or deadletter (at-most-once)", func(c *Config) any { return &c.OnUnknown }},
-		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target", func(c *Config) any { return &c.LedgerTTL }},
-		{"shutdown_timeout", "BULKINVITE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long a stopping worker waits for in-flight chunks", func(c *Config) any { return &c.ShutdownTimeout }},
-		{"bulk_threshold", "BULKINVITE_BULK_THRESHOLD", "bulk-threshold", "batches larger than this go to the bulk queue", func(c *Config) any { return &c.BulkThreshold }},
-		{"queue_weights", "BULKINVITE_QUEUE_WEIGHTS", "queue-weights", "queue priorities as default=N,replay=N,bulk=N", func(c *Config) any { return &c.QueueWeights }},
+		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target, at most 87600h (10 years)", func(c *Config) any { return &c.LedgerTTL }},
+		{"shutdown_timeout", "BULKINVITE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long a stopping worker waits for in-flight chunks, at most 1h", func(c *Config) any { return &c.ShutdownTimeout }},
+		{"bulk_threshold", "BULKINVITE_BULK_THRESHOLD", "bulk-threshold", "batches larger than this go to the bulk queue, 0..1000000000", func(c *Config) any { return &c.BulkThreshold }},
+		{"queue_weights", "BULKINVITE_QUEUE_WEIGHTS", "queue-weights", "queue priorities as default=N,replay=N,bulk=N, each 1..100", func(c *Config) any { return &c.QueueWeights }},
 		{"log_level", "BULKINVITE_LOG_LEVEL", "log-level", "debug, info, warn or error", func(c *Config) any { return &c.LogLevel }},
 		{"log_format", "BULKINVITE_LOG_FORMAT", "log-format", "auto (console on a TTY, else JSON), json or console", func(c *Config) any { return &c.LogFormat }},
 	}
@@ -266,7 +267,7 @@ func format(field any) string {
 		if *p == "" {
 			return `""`
 		}
-		return *p
+		return RedactURLs(*p)
 	case *int:
 		return strconv.Itoa(*p)
 	case *float64:

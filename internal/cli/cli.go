@@ -57,7 +57,9 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stdio.Err, "bulkinvite:", err)
+	// Errors may quote a URL we did not build the message for (a library's error,
+	// an argument echoed back): none of them shows a password.
+	fmt.Fprintln(stdio.Err, "bulkinvite:", config.RedactURLs(err.Error()))
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):

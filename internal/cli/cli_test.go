@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -34,6 +35,26 @@ func setup(t *testing.T) *testBundle {
 	}}
 }
 
+// lockedBuffer is a bytes.Buffer safe for concurrent use. go-redis logs through one
+// logger for the whole process, from its own goroutines, so a command's stderr may
+// be written by a client that another command, running in parallel, left behind.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 type result struct {
 	code           int
 	stdout, stderr string
@@ -47,7 +68,7 @@ func (tb *testBundle) run(t *testing.T, stdin string, args ...string) result {
 // runFor runs the command line with a deadline, as a user pressing Ctrl-C would.
 func (tb *testBundle) runFor(t *testing.T, d time.Duration, stdin string, args ...string) result {
 	t.Helper()
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	code := cli.Run(ctx, args, cli.IO{In: strings.NewReader(stdin), Out: &out, Err: &errb, Getenv: func(k string) string { return tb.env[k] }})
@@ -245,7 +266,7 @@ func TestResumeAndLimits(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	var out, errb bytes.Buffer
+	var out, errb lockedBuffer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	code := cli.Run(ctx, []string{"demo"}, cli.IO{Out: &out, Err: &errb, Getenv: func(string) string { return "" }})

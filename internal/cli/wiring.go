@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -83,7 +82,7 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	if e.rdb != nil {
 		return e.rdb, nil
 	}
-	opt, err := asynq.ParseRedisURI(e.cfg.RedisURL)
+	opt, err := config.ParseRedisURL(e.cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -95,7 +94,7 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
 		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", redactURL(e.cfg.RedisURL), err)
+		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", config.RedactURL(e.cfg.RedisURL), err)
 	}
 	e.rdb = rdb
 	return rdb, nil
@@ -193,6 +192,10 @@ func (e *env) worker(ctx context.Context) (*worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
+	if e.cfg.CleartextAPIURL() {
+		e.log.Warn("FLOWMINGO_API_URL is plain http:// to a host that is not loopback: the API key crosses the network in cleartext (allowed by BULKINVITE_ALLOW_INSECURE_API_URL)",
+			zap.String("api_url", config.RedactURL(e.cfg.APIURL)))
+	}
 	lim, err := e.limiter(st)
 	if err != nil {
 		return nil, err
@@ -243,13 +246,16 @@ func newLogger(cfg config.Config, stdio IO) *zap.Logger {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	core := zapcore.NewCore(enc, zapcore.AddSync(stdio.Err), level)
+	// Locked: handlers and go-redis's own goroutines log at once, and stdio.Err
+	// need not be safe for concurrent writes.
+	core := zapcore.NewCore(enc, zapcore.Lock(zapcore.AddSync(stdio.Err)), level)
 	return zap.New(core)
 }
 
 // go-redis logs its own messages (reconnects, dial failures) through one global
 // logger; redisLogger forwards them to the running command's zap logger, so they
-// are structured like every other line, and drops them between commands.
+// are structured like every other line, with any URL in them redacted, and drops
+// them between commands.
 type redisLogger struct{}
 
 var (
@@ -264,15 +270,6 @@ func useRedisLogger(l *zap.SugaredLogger) {
 
 func (redisLogger) Printf(_ context.Context, format string, v ...any) {
 	if l := redisLog.Load(); l != nil {
-		l.Warnf(format, v...)
+		l.Warn(config.RedactURLs(fmt.Sprintf(format, v...)))
 	}
-}
-
-// redactURL hides a password in a Redis URL.
-func redactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
