@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
+
 	"github.com/bulkinvite/bulkinvite/configs"
+	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
@@ -261,6 +264,36 @@ func TestResumeAndLimits(t *testing.T) {
 	}
 	if r = tb.run(t, "", "limits", "--json"); r.code != 0 || !json.Valid([]byte(r.stdout)) {
 		t.Errorf("limits --json: %d %s", r.code, r.stdout)
+	}
+}
+
+// TestResumeRotatedKey: the key was rotated, as the README says to do; resume run
+// with the new key clears the old key's stop and unpauses the queues the stop
+// paused, instead of answering "nothing to resume".
+func TestResumeRotatedKey(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	ctx := context.Background()
+	old := flowmingo.NewAPIKey("fl_live_oldkey.deadbeef")
+	if err := tb.Store.StopAuth(ctx, old.ID(), old.Masked(), 401, "key deleted"); err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspectorFromRedisClient(tb.RDB)
+	if err := tb.Store.PausedForAuth(ctx, "default"); err != nil {
+		t.Fatal(err)
+	}
+	if err := insp.PauseQueue("default"); err != nil {
+		t.Fatal(err)
+	}
+	r := tb.run(t, "", "resume")
+	if r.code != 0 || !strings.Contains(r.stdout, "resumed sending for key fl_live_oldkey.****") || !strings.Contains(r.stdout, "restart them with "+tb.Key.Masked()) {
+		t.Errorf("resume: %d %q %q", r.code, r.stdout, r.stderr)
+	}
+	if stops, _ := tb.Store.AuthStops(ctx); len(stops) != 0 {
+		t.Errorf("stops left: %+v", stops)
+	}
+	if n, err := tb.RDB.Exists(ctx, "asynq:{default}:paused").Result(); err != nil || n != 0 {
+		t.Errorf("queue default still paused: %d %v", n, err)
 	}
 }
 
