@@ -335,8 +335,11 @@ func (c *Client) classify(resp *http.Response, body []byte, over bool, cands []p
 		e := &ValidationError{StatusCode: code, Message: extractMessage(body, red), URL: c.url}
 		if trimmed := bytes.TrimSpace(body); !over && json.Valid(trimmed) {
 			e.Body = red.json(bytes.Clone(trimmed))
+			e.Fields = fieldErrors(trimmed, red)
 		}
 		return nil, e
+	case code == http.StatusRequestEntityTooLarge:
+		return nil, &TooLargeError{Message: extractMessage(body, red), URL: c.url}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
 		return nil, &AuthError{StatusCode: code, Message: extractMessage(body, red), URL: c.url}
 	case code == http.StatusNotFound:

@@ -327,6 +327,59 @@ func TestInviteStatus(t *testing.T) {
 			},
 		},
 		{
+			name:    "422 naming candidates in an errors list",
+			handler: reply(422, `{"message":"validation failed","errors":[{"field":"candidates[2].email","message":"domain refused"},{"field":"candidates[0].cv_link","message":"not reachable"}]}`),
+			check: func(t *testing.T, _ []CandidateResult, err error) {
+				ve := errAs[*ValidationError](t, err)
+				named, ok := ve.NamedCandidates(3)
+				if !ok || fmt.Sprint(named) != "map[0:[not reachable] 2:[domain refused]]" || ve.AboutRequest() {
+					t.Errorf("named %v %v, about request %v; fields %+v", named, ok, ve.AboutRequest(), ve.Fields)
+				}
+				if _, ok := ve.NamedCandidates(2); ok {
+					t.Error("an index past the request's candidates was taken as named")
+				}
+			},
+		},
+		{
+			name:    "422 about the request as a whole",
+			handler: reply(422, `{"errors":[{"field":"invitation_message","message":"too long"}]}`),
+			check: func(t *testing.T, _ []CandidateResult, err error) {
+				ve := errAs[*ValidationError](t, err)
+				if _, ok := ve.NamedCandidates(5); ok || !ve.AboutRequest() {
+					t.Errorf("fields %+v: want about the request", ve.Fields)
+				}
+			},
+		},
+		{
+			name:    "422 FastAPI detail naming a candidate",
+			handler: reply(422, `{"detail":[{"loc":["body","candidates",1,"email"],"msg":"value is not a valid email address"}]}`),
+			check: func(t *testing.T, _ []CandidateResult, err error) {
+				ve := errAs[*ValidationError](t, err)
+				if named, ok := ve.NamedCandidates(2); !ok || len(named[1]) != 1 {
+					t.Errorf("named %v %v; fields %+v", named, ok, ve.Fields)
+				}
+			},
+		},
+		{
+			name:    "422 NestJS messages, one not about a candidate",
+			handler: reply(422, `{"message":["candidates.0.email must be an email","something else is wrong"]}`),
+			check: func(t *testing.T, _ []CandidateResult, err error) {
+				ve := errAs[*ValidationError](t, err)
+				if _, ok := ve.NamedCandidates(2); ok || ve.AboutRequest() {
+					t.Errorf("fields %+v: neither all candidates nor the request", ve.Fields)
+				}
+			},
+		},
+		{
+			name:    "413",
+			handler: reply(413, `{"message":"request entity too large"}`),
+			check: func(t *testing.T, _ []CandidateResult, err error) {
+				if e := errAs[*TooLargeError](t, err); e.HTTPStatus() != 413 || e.Message != "request entity too large" || Ambiguous(err) {
+					t.Errorf("%+v", e)
+				}
+			},
+		},
+		{
 			name:    "401",
 			handler: reply(401, `{"error":"Unauthorized","message":"API key expired"}`),
 			check: func(t *testing.T, _ []CandidateResult, err error) {

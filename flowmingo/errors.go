@@ -138,6 +138,9 @@ type ValidationError struct {
 	// Body is the response body when it is JSON (redacted of the key, otherwise
 	// verbatim), else nil.
 	Body json.RawMessage
+	// Fields are the body's per-field entries, when it lists them in a shape we
+	// know (see NamedCandidates and AboutRequest); nil otherwise.
+	Fields []FieldError
 	// URL is the request URL, without query string or password.
 	URL string
 }
@@ -148,6 +151,22 @@ func (e *ValidationError) Error() string {
 
 // HTTPStatus returns StatusCode.
 func (e *ValidationError) HTTPStatus() int { return e.StatusCode }
+
+// TooLargeError is a 413: the vendor refused the request for its size before
+// acting on it. A smaller request may pass.
+type TooLargeError struct {
+	// Message is the vendor's explanation, redacted and cut short; may be empty.
+	Message string
+	// URL is the request URL, without query string or password.
+	URL string
+}
+
+func (e *TooLargeError) Error() string {
+	return errPrefix(e.URL) + statusLine(http.StatusRequestEntityTooLarge) + " (request too large; not acted on)" + withMessage(e.Message)
+}
+
+// HTTPStatus returns 413.
+func (e *TooLargeError) HTTPStatus() int { return http.StatusRequestEntityTooLarge }
 
 // canceledError is returned when the caller's context ends before the answer is in.
 // It unwraps to the context's error.

@@ -91,7 +91,8 @@ func FuzzExtractMessage(f *testing.F) {
 	for _, seed := range []string{
 		`{"message":"bad"}`, `{"message":["a","b"]}`, `{"error":{"message":"x"}}`, `{"detail":[{"msg":"m"}]}`,
 		"<html>\n</html>", `{"message":"` + unicodeEscaped(testKey) + `"}`, "key " + testKey, "\xff\xfe", "",
-		`{"message":[[[[[[["deep"]]]]]]]}`,
+		`{"message":[[[[[[["deep"]]]]]]]}`, `{"errors":[{"field":"candidates[3].email","message":"no"}]}`,
+		`{"detail":[{"loc":["body","candidates",1],"msg":"m"}]}`, `{"message":["candidates.0.email bad"]}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -103,6 +104,17 @@ func FuzzExtractMessage(f *testing.F) {
 		}
 		if b := red.json(body); strings.Contains(string(b), testSecret) {
 			t.Fatalf("secret left in %q", b)
+		}
+		fields := fieldErrors(body, red)
+		if len(fields) > maxFieldErrors {
+			t.Fatalf("%d field errors", len(fields))
+		}
+		for _, fe := range fields {
+			for _, s := range []string{fe.Field, fe.Message} {
+				if len(s) > maxMessageBytes || !utf8.ValidString(s) || strings.ContainsAny(s, "\n\r\t") || strings.Contains(s, testSecret) {
+					t.Fatalf("field error %+v from %q", fe, body)
+				}
+			}
 		}
 	})
 }

@@ -33,6 +33,8 @@ func TestKeyNeverLeaks(t *testing.T) {
 		{400, `{"message":"bad key %[1]s"}`, nil},
 		{400, `{"message":"bad key %[2]s","echo":{"%[2]s":"%[1]s"}}`, nil},
 		{422, `{"message":["key %[1]s invalid"],"headers":{"x-api-key":"%[1]s"}}`, nil},
+		{422, `{"errors":[{"field":"candidates[0].%[1]s","message":"key %[2]s"}]}`, nil},
+		{413, `{"message":"too big for %[1]s"}`, nil},
 		{401, `invalid API key: %[1]s`, nil},
 		{403, `{"error":{"message":"key %[2]s lacks scope"}}`, nil},
 		{404, `{"detail":"nothing for %[1]s"}`, nil},
@@ -101,7 +103,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 		}
 		kinds[fmt.Sprintf("%T", err)] = true
 	}
-	for _, k := range []string{"*flowmingo.ValidationError", "*flowmingo.AuthError", "*flowmingo.NotFoundError",
+	for _, k := range []string{"*flowmingo.ValidationError", "*flowmingo.TooLargeError", "*flowmingo.AuthError", "*flowmingo.NotFoundError",
 		"*flowmingo.RateLimitError", "*flowmingo.TransientError", "*flowmingo.canceledError"} {
 		if !kinds[k] {
 			t.Errorf("no %s among the errors: the test does not cover it", k)

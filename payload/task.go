@@ -72,6 +72,17 @@ type ChunkTask struct {
 	Chunk      int             `json:"chunk"`
 	Job        Job             `json:"job"`
 	Candidates []TaskCandidate `json:"candidates"`
+	// Split is set on a chunk split off a larger one the API refused (400, 422,
+	// 413), to bound the requests spent finding what it refused.
+	Split *SplitOrigin `json:"split,omitempty"`
+}
+
+// SplitOrigin names the chunk a split chunk comes from.
+type SplitOrigin struct {
+	// Root is the task id of the chunk the API first refused.
+	Root string `json:"root"`
+	// Size is how many candidates that chunk had.
+	Size int `json:"size"`
 }
 
 // SegmentTaskID is the asynq task id of a batch's segment: deterministic, so that a

@@ -20,6 +20,7 @@
 //	P batch:{id}:rej        hash: source row -> rejection reason
 //	P batch:{id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P batch:{id}:sending    hash: seq -> when it was sent, until its outcome is recorded
+//	P batch:{id}:split      hash: chunk task id -> requests spent splitting it after a 400/422
 //	P batch:{id}:replay     hash: dead-letter id -> entry, for a replay batch: what it replays
 //	P batch:{id}:lease      string: the replay run filling that replay batch, with a TTL
 //	P batches               sorted set: batch ids by creation time

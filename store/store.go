@@ -393,6 +393,16 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	return n, nil
 }
 
+// SpendSplits adds n to the requests spent splitting the chunk root of a batch
+// (the chunk the API first refused as invalid) and returns the total so far.
+func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (int64, error) {
+	total, err := s.rdb.HIncrBy(ctx, s.batchSub(batchID, "split"), root, int64(n)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count the splits of chunk %s: %w", root, err)
+	}
+	return total, nil
+}
+
 // FirstFailure returns when the chunk task first failed, recording now as that time
 // if it had not failed before.
 func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.Time, error) {

@@ -261,6 +261,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 		auth  *flowmingo.AuthError
 		nf    *flowmingo.NotFoundError
 		inval *flowmingo.ValidationError
+		big   *flowmingo.TooLargeError
 		tr    *flowmingo.TransientError
 	)
 	switch {
@@ -290,6 +291,8 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 		return r.deadLetterAll(ctx, cands, payload.ReasonTargetNotFound, err, 404, time.Time{})
 	case errors.As(err, &inval):
 		return r.isolateInvalid(ctx, cands, inval)
+	case errors.As(err, &big):
+		return r.isolateTooLarge(ctx, cands, big)
 	case errors.As(err, &tr):
 		if tr.Ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
 			return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, tr.StatusCode, time.Time{})
@@ -354,37 +357,6 @@ func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandid
 		return err
 	}
 	r.log.Warn("candidates dead-lettered", zap.String("reason", string(reason)), zap.Int("count", len(cands)), zap.Error(cause))
-	return nil
-}
-
-// isolateInvalid handles a 400/422: a lone candidate is dead-lettered with the API's
-// message; a larger chunk is split in two halves, each its own task, so the good
-// candidates still go and the bad ones end up alone.
-func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandidate, verr *flowmingo.ValidationError) error {
-	if len(cands) == 1 {
-		errs := map[string]json.RawMessage{}
-		if len(verr.Body) > 0 && json.Valid(verr.Body) {
-			errs["validation"] = verr.Body
-		}
-		msg, _ := json.Marshal(verr.Message)
-		errs[payload.FieldErrorMessage] = msg
-		now := r.w.now().UTC()
-		dl := r.deadLetter(cands[0], payload.ReasonValidation, errs, verr.StatusCode, now, now)
-		return r.recordAnswer(ctx, []store.Record{{Seq: cands[0].Seq, Candidate: cands[0].Candidate, Outcome: payload.OutcomeDeadLettered, DeadLetter: dl}})
-	}
-	if err := r.forget(ctx, cands); err != nil {
-		return err
-	}
-	mid := len(cands) / 2
-	for i, part := range [][]payload.TaskCandidate{cands[:mid], cands[mid:]} {
-		child := *r.task
-		child.Candidates = part
-		if err := r.w.enqueueChunk(ctx, child, fmt.Sprintf("%s/%d", r.taskID, i), r.queue); err != nil {
-			return err
-		}
-	}
-	r.log.Info("API rejected the chunk as invalid; split it to isolate the offending candidates",
-		zap.Int("candidates", len(cands)), zap.String("message", verr.Message))
 	return nil
 }
 

@@ -88,6 +88,9 @@ type WorkerOptions struct {
 	Timeout     time.Duration // per request, default 2s
 	// ShutdownTimeout is how long stop waits for in-flight chunks; default 5s.
 	ShutdownTimeout time.Duration
+	// Sender replaces the API client talking to the sandbox, e.g. with a fake
+	// vendor that answers what a test needs.
+	Sender worker.Sender
 	Log             *zap.Logger // default: the test's log, warnings and up
 }
 
@@ -129,7 +132,11 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: client, Limiter: lim, Key: b.Key, Log: log}, opts.Worker)
+	var sender worker.Sender = client
+	if opts.Sender != nil {
+		sender = opts.Sender
+	}
+	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key, Log: log}, opts.Worker)
 	if err != nil {
 		tb.Fatal(err)
 	}
