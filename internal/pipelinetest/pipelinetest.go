@@ -91,7 +91,7 @@ type WorkerOptions struct {
 	// Sender replaces the API client talking to the sandbox, e.g. with a fake
 	// vendor that answers what a test needs.
 	Sender worker.Sender
-	Log             *zap.Logger // default: the test's log, warnings and up
+	Log    *zap.Logger // default: the test's log, warnings and up
 }
 
 // StartWorker runs a worker in this process until the returned stop is called (or
