@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -126,6 +127,9 @@ func firstError(d *store.DeadLetter) string {
 	return d.Detail
 }
 
+// writeDeadLettersCSV writes the dead letters as CSV with a header row. Every cell
+// that carries outside data (the candidate's fields, the vendor's errors, the ids)
+// goes through csvCell, so that opening the file in a spreadsheet runs no formula.
 func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) error) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"id", "batch_id", "reason", "ats_candidate_id", "email", "name", "firstname", "lastname", "cv_link",
@@ -133,15 +137,28 @@ func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) e
 	err := each(func(d *store.DeadLetter) error {
 		errs, _ := json.Marshal(d.Errors)
 		c := d.Candidate
-		return cw.Write([]string{d.ID, d.BatchID, string(d.Reason), c.ATSCandidateID, c.Email, c.Name, c.Firstname, c.Lastname, c.CVLink,
+		return cw.Write([]string{csvCell(d.ID), csvCell(d.BatchID), string(d.Reason),
+			csvCell(c.ATSCandidateID), csvCell(c.Email), csvCell(c.Name), csvCell(c.Firstname), csvCell(c.Lastname), csvCell(c.CVLink),
 			strconv.Itoa(d.Attempts), d.FirstFailedAt.Format(time.RFC3339), d.LastFailedAt.Format(time.RFC3339),
-			strconv.Itoa(d.LastHTTPStatus), string(errs)})
+			strconv.Itoa(d.LastHTTPStatus), csvCell(string(errs))})
 	})
 	cw.Flush()
 	if err != nil {
 		return err
 	}
 	return cw.Error()
+}
+
+// csvCell defuses a cell of outside data for spreadsheets, as OWASP's "CSV
+// Injection" page recommends: a cell that begins with '=', '+', '-', '@', a tab or a
+// carriage return would be run as a formula by Excel, LibreOffice or Google Sheets,
+// so it gets a leading single quote, which they read as "this is text". Quoting
+// (commas, quotes, line breaks) is left to encoding/csv.
+func csvCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 func (e *env) dlReplayCmd() *cobra.Command {
