@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -106,6 +107,7 @@ func FuzzJSONSource(f *testing.F) {
 		`{"email":"alex@example.com"}`,
 		`[{"email":"alex@example.com"},{"email":`,
 		`[] x`, ``, `"s"`, `{"com_project_id":5}`,
+		`{"x":` + strings.Repeat(`[{"a":`, 33) + `1` + strings.Repeat(`}]`, 33) + `,"candidates":[{"email":"alex@example.com"}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -97,6 +97,9 @@ func TestJSONSource(t *testing.T) {
 		{name: "keys match ignoring case", in: `{"Com_Project_ID":"` + uuidA + `","CANDIDATES":[{"Email":"alex@example.com"}],"Send_Invite":false}`,
 			want: []want{ok(1, alex)}, meta: producer.Meta{Target: payload.Target{ProjectID: uuidA}, SendInvite: &f}},
 		{name: "null request fields are absent", in: `{"com_project_id":null,"send_invite":null,"invitation_message":null,"candidates":[]}`},
+		{name: "an ignored value nested as deep as allowed",
+			in:   `{"x":` + strings.Repeat(`[{"a":`, producer.MaxJSONDepth/2) + `1` + strings.Repeat(`}]`, producer.MaxJSONDepth/2) + `,"candidates":[{"email":"alex@example.com"}]}`,
+			want: []want{ok(1, alex)}},
 
 		{name: "wrong element types are rejected, reading goes on",
 			in: `[{"email":"alex@example.com"},"bo@example.com",42,null,[{"email":"x"}],true,{"email":7},{"email":"bo@example.com"}]`,
@@ -178,6 +181,10 @@ func TestJSONSourceFatal(t *testing.T) {
 			want: []string{"send_invite", "expected true or false, got a string"}},
 		{name: "message of the wrong type after the candidates", in: `{"candidates":[{"email":"alex@example.com"}],"invitation_message":["x"]}`, records: 1,
 			want: []string{"invitation_message", "expected a string, got an array"}},
+		{name: "an ignored value nested too deep", in: `{"candidates":[],"x":` + strings.Repeat("[", producer.MaxJSONDepth+1) + strings.Repeat("]", producer.MaxJSONDepth+1) + `}`,
+			want: []string{`the value of "x" (offset 20) is nested deeper than 64 levels`}},
+		{name: "an over-long string in an ignored value", in: `{"x":{"y":"` + strings.Repeat("x", 2*producer.MaxRecordBytes) + `"},"candidates":[]}`,
+			want: []string{`at offset 9 (inside "x") is larger than`}},
 		{name: "oversized candidate", in: `[{"email":"alex@example.com","notes":"` + strings.Repeat("x", 2*producer.MaxRecordBytes) + `"}]`,
 			want: []string{"candidate 1", "larger than"}},
 	}
