@@ -8,6 +8,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -139,15 +140,13 @@ func (s *JSONSource) next() (Record, error) {
 
 // candidate decodes the next element of the candidates array.
 func (s *JSONSource) candidate() (Record, error) {
-	var c *payload.Candidate
-	err := s.dec.Decode(&c)
-	var te *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &te) {
+	var raw json.RawMessage
+	if err := s.dec.Decode(&raw); err != nil {
 		// The decoder stays at the start of the value it could not read.
 		return Record{}, s.structureError(err, fmt.Sprintf("candidate %d (offset %d)", s.n+1, s.dec.InputOffset()))
 	}
 	s.n++
-	return candidateRecord(s.n, WhereCandidate, c, err), nil
+	return decodeCandidate(s.n, WhereCandidate, raw), nil
 }
 
 // readKeys reads the request object's keys and values up to the "candidates" array
@@ -214,9 +213,18 @@ func (s *JSONSource) readKeys() error {
 			continue
 		}
 		s.limit.reset()
-		var v *string
-		if err := s.dec.Decode(&v); err != nil {
+		var raw json.RawMessage
+		if err := s.dec.Decode(&raw); err != nil {
 			return s.valueError(key, off, err)
+		}
+		var v *string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return s.valueError(key, off, err)
+		}
+		if v != nil && !utf8.Valid(raw) {
+			// encoding/json has turned the bad bytes into U+FFFD.
+			err := payload.ValidateText(string(raw[1 : len(raw)-1]))
+			return fmt.Errorf("JSON: %s (offset %d): %v", key, off, err)
 		}
 		switch {
 		case v == nil:
