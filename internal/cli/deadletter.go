@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -68,7 +69,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			}
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(e.io.Out)
+				enc := json.NewEncoder(jsonText{e.io.Out})
 				enc.SetEscapeHTML(false)
 				return st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { return enc.Encode(d) })
 			case asCSV:
@@ -79,7 +80,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			n := 0
 			err = st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error {
 				n++
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.ID, d.Reason, who(d.Candidate), d.Attempts, d.LastHTTPStatus,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", plain(d.ID), plain(string(d.Reason)), who(d.Candidate), d.Attempts, d.LastHTTPStatus,
 					d.LastFailedAt.Format(time.RFC3339), firstError(d))
 				return nil
 			})
@@ -99,15 +100,16 @@ func (e *env) dlListCmd() *cobra.Command {
 	return cmd
 }
 
+// who names the dead letter's candidate for a table, as plain text.
 func who(c payload.Candidate) string {
 	if c.Email != "" {
-		return c.Email
+		return plain(c.Email)
 	}
-	return c.CVLink
+	return plain(c.CVLink)
 }
 
-// firstError is the dead letter's most telling error, cut to fit a table: the
-// field its reason came from, else the first other one.
+// firstError is the dead letter's most telling error, cut to fit a table, as plain
+// text: the field its reason came from, else the first other one.
 func firstError(d *store.DeadLetter) string {
 	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
 	for _, f := range fields {
@@ -119,12 +121,22 @@ func firstError(d *store.DeadLetter) string {
 		if json.Unmarshal(raw, &s) != nil {
 			s = string(raw)
 		}
-		if len(s) > 80 {
-			s = s[:77] + "..."
-		}
-		return f + ": " + s
+		return plain(f) + ": " + plain(cutRunes(s, 80))
 	}
-	return d.Detail
+	return plain(cutRunes(d.Detail, 80))
+}
+
+// cutRunes cuts s to at most n characters, the last three of them "...".
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for range n - 3 {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i] + "..."
 }
 
 // writeDeadLettersCSV writes the dead letters as CSV with a header row. Every cell
