@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -119,6 +120,75 @@ func TestValidateCandidate(t *testing.T) {
 	}
 }
 
+// TestValidateCandidateText: every text field must be valid UTF-8 without control
+// characters or bidirectional overrides, and has a length limit; the error names
+// the field and says what is wrong without printing the character itself.
+func TestValidateCandidateText(t *testing.T) {
+	t.Parallel()
+	const email = "alex@example.com"
+	long := func(n int) string { return strings.Repeat("é", n) }
+	tests := []struct {
+		name  string
+		c     payload.Candidate
+		paths []string
+		msgs  []string
+	}{
+		{name: "names in many scripts", c: payload.Candidate{Email: email, Name: "Zoë O'Brien-Łukasiewicz", Firstname: "李", Lastname: "محمد"}},
+		{name: "right-to-left marks are fine", c: payload.Candidate{Email: email, Name: "\u200fשרה\u200e"}},
+		{name: "name of exactly 200 characters", c: payload.Candidate{Email: email, Name: long(payload.MaxNameLen)}},
+		{name: "cv link of exactly 2048 bytes", c: payload.Candidate{CVLink: "https://example.com/" + strings.Repeat("a", payload.MaxCVLinkLen-20)}},
+
+		{name: "escape sequence in a name", c: payload.Candidate{Email: email, Name: "Alex \x1b[31mDoe"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"control character U+001B at character 6"}},
+		{name: "NUL in a first name", c: payload.Candidate{Email: email, Firstname: "Al\x00ex"},
+			paths: []string{"candidates[0].firstname"}, msgs: []string{"control character U+0000"}},
+		{name: "BEL in a last name", c: payload.Candidate{Email: email, Lastname: "Doe\a"},
+			paths: []string{"candidates[0].lastname"}, msgs: []string{"control character U+0007"}},
+		{name: "DEL", c: payload.Candidate{Email: email, Name: "Alex\x7f"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"control character U+007F"}},
+		{name: "C1 control", c: payload.Candidate{Email: email, Name: "Alex\u009bDoe"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"control character U+009B"}},
+		{name: "line break in a name", c: payload.Candidate{Email: email, Name: "Alex\nDoe"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"control character U+000A"}},
+		{name: "tab in a name", c: payload.Candidate{Email: email, Name: "Alex\tDoe"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"control character U+0009"}},
+		{name: "right-to-left override", c: payload.Candidate{Email: email, Name: "Alex \u202eeoD"},
+			paths: []string{"candidates[0].name"}, msgs: []string{"bidirectional control character U+202E at character 6"}},
+		{name: "bidi isolate", c: payload.Candidate{Email: email, Lastname: "\u2067Doe\u2069"},
+			paths: []string{"candidates[0].lastname"}, msgs: []string{"bidirectional control character U+2067"}},
+		{name: "control character in an email", c: payload.Candidate{Email: "alex\x1b@example.com"},
+			paths: []string{"candidates[0].email"}, msgs: []string{"control character U+001B"}},
+		{name: "control character in a cv link", c: payload.Candidate{CVLink: "https://example.com/\u0085cv.pdf"},
+			paths: []string{"candidates[0].cv_link"}, msgs: []string{"control character U+0085"}},
+		{name: "Windows-1252 bytes in a name", c: payload.Candidate{Email: email, Name: "Jos\xe9 Garc\xeda"},
+			paths: []string{"candidates[0].name"}, msgs: []string{`not valid UTF-8: byte 0xE9 after "Jos"`}},
+		{name: "invalid UTF-8 in an email", c: payload.Candidate{Email: "jos\xe9@example.com"},
+			paths: []string{"candidates[0].email"}, msgs: []string{"not valid UTF-8"}},
+		{name: "invalid UTF-8 in an ats id", c: payload.Candidate{ATSCandidateID: "\xff", Email: email},
+			paths: []string{"candidates[0].ats_candidate_id"}, msgs: []string{"not valid UTF-8: byte 0xFF at the start"}},
+		{name: "name too long", c: payload.Candidate{Email: email, Name: long(payload.MaxNameLen + 1)},
+			paths: []string{"candidates[0].name"}, msgs: []string{"longer than 200 characters (got 201)"}},
+		{name: "first and last name too long", c: payload.Candidate{Email: email, Firstname: long(1000), Lastname: long(201)},
+			paths: []string{"candidates[0].firstname", "candidates[0].lastname"}, msgs: []string{"got 1000", "got 201"}},
+		{name: "cv link too long", c: payload.Candidate{CVLink: "https://example.com/" + strings.Repeat("a", payload.MaxCVLinkLen)},
+			paths: []string{"candidates[0].cv_link"}, msgs: []string{"longer than 2048 bytes (got 2068)"}},
+		{name: "every field at fault", c: payload.Candidate{ATSCandidateID: "\x00", Email: "\x00", Name: "\x00", Firstname: "\x00", Lastname: "\x00", CVLink: "\x00"},
+			paths: []string{"candidates[0].ats_candidate_id", "candidates[0].email", "candidates[0].name", "candidates[0].firstname", "candidates[0].lastname", "candidates[0].cv_link"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := payload.ValidateCandidate(0, tt.c)
+			wantPaths(t, err, tt.paths, tt.msgs)
+			if err != nil && strings.ContainsFunc(err.Error(), func(r rune) bool {
+				return r < 0x20 || r == 0x7f || r == 0x9b || r == 0x85 || r == 0x202e || r == 0x2067 || r == utf8.RuneError
+			}) {
+				t.Errorf("the error shows a raw control character or bad byte: %q", err)
+			}
+		})
+	}
+}
+
 func TestValidateCandidateQuotesLongValuesShort(t *testing.T) {
 	t.Parallel()
 	err := payload.ValidateCandidate(0, payload.Candidate{Email: "a@example.com", ATSCandidateID: strings.Repeat("z", 10_000)})
@@ -145,6 +215,9 @@ func TestValidateMessage(t *testing.T) {
 		{name: "nine", m: "012345678", paths: []string{"invitation_message"}, msgs: []string{"at least 10 characters, got 9"}},
 		{name: "nine multibyte runes is nine", m: "ÄÖÜäöüßéè", paths: []string{"invitation_message"}, msgs: []string{"got 9"}},
 		{name: "one space", m: " ", paths: []string{"invitation_message"}},
+		{name: "line breaks and tabs are fine", m: "<p>Dear {{candidate_name}},</p>\n\t<p>Hello</p>\r\n"},
+		{name: "invalid UTF-8", m: "Dear {{candidate_name}}, bienvenue \xe0 bord",
+			paths: []string{"invitation_message"}, msgs: []string{`not valid UTF-8: byte 0xE0 after "...idate_name}}, bienvenue "`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -65,6 +66,7 @@ func FuzzCSVSource(f *testing.F) {
 		"Email;Name\nalex@example.com;Alex\n",
 		"name\temail\tcv\n\talex@example.com\t\n",
 		"email,E-Mail,,resume,cv\nx@,y,z,http://h,https://h\n,,,,\n",
+		"email,name,first\na@example.com,\"Jos\xe9\",\"Al\x1b[31m\"\nb@example.com,\"A\r\n\tB\",\"\u202eC\"\n",
 		"", "\n\n", "email", "name,phone\n",
 	} {
 		f.Add([]byte(s))
@@ -88,6 +90,7 @@ func FuzzJSONLSource(f *testing.F) {
 		"\ufeff\n" + `{"email":"alex@example.com"}` + "\r\n\r\n" + `{"email": "bo@example.com",` + "\n",
 		`[1]` + "\n" + `"x"` + "\nnull\n42\n" + `{"email":7}` + "\n" + `{"name":"N"}`,
 		`{"ats_candidate_id":"` + uuidA + `","email":"x@","cv_link":"http://h"} {}`,
+		"{\"email\":\"a@example.com\",\"Name\":\"Jos\xe9\",\"x\":\"\xff\"}\n" + `{"email":"b@example.com","name":"A\r\n\tB\u001b"}`,
 		"", "\n",
 	} {
 		f.Add([]byte(s))
@@ -106,6 +109,7 @@ func FuzzJSONSource(f *testing.F) {
 		`{"email":"alex@example.com"}`,
 		`[{"email":"alex@example.com"},{"email":`,
 		`[] x`, ``, `"s"`, `{"com_project_id":5}`,
+		`{"x":` + strings.Repeat(`[{"a":`, 33) + `1` + strings.Repeat(`}]`, 33) + `,"candidates":[{"email":"alex@example.com"}]}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -33,6 +35,11 @@ type Meta struct {
 // reading goes on. Anything that breaks the structure (malformed or truncated JSON,
 // a request-level field of the wrong type, data after the top-level value) is
 // fatal, and the error names the byte offset.
+//
+// Memory stays flat whatever the input: a candidate or a request-level value may
+// be at most MaxRecordBytes; the value of a key the reader ignores is skipped
+// token by token, so its total size does not matter, but no string or number in
+// it may exceed MaxRecordBytes and it may nest at most MaxJSONDepth levels deep.
 type JSONSource struct {
 	dec        *json.Decoder
 	limit      *limitReader
@@ -133,15 +140,13 @@ func (s *JSONSource) next() (Record, error) {
 
 // candidate decodes the next element of the candidates array.
 func (s *JSONSource) candidate() (Record, error) {
-	var c *payload.Candidate
-	err := s.dec.Decode(&c)
-	var te *json.UnmarshalTypeError
-	if err != nil && !errors.As(err, &te) {
+	var raw json.RawMessage
+	if err := s.dec.Decode(&raw); err != nil {
 		// The decoder stays at the start of the value it could not read.
 		return Record{}, s.structureError(err, fmt.Sprintf("candidate %d (offset %d)", s.n+1, s.dec.InputOffset()))
 	}
 	s.n++
-	return candidateRecord(s.n, WhereCandidate, c, err), nil
+	return decodeCandidate(s.n, WhereCandidate, raw), nil
 }
 
 // readKeys reads the request object's keys and values up to the "candidates" array
@@ -202,15 +207,24 @@ func (s *JSONSource) readKeys() error {
 			if _, ok := candidateKeys[strings.ToLower(key)]; ok {
 				s.sawKey = true
 			}
-			if err := s.skipValue(); err != nil {
+			if err := s.skipValue(key); err != nil {
 				return err
 			}
 			continue
 		}
 		s.limit.reset()
-		var v *string
-		if err := s.dec.Decode(&v); err != nil {
+		var raw json.RawMessage
+		if err := s.dec.Decode(&raw); err != nil {
 			return s.valueError(key, off, err)
+		}
+		var v *string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return s.valueError(key, off, err)
+		}
+		if v != nil && !utf8.Valid(raw) {
+			// encoding/json has turned the bad bytes into U+FFFD.
+			err := payload.ValidateText(string(raw[1 : len(raw)-1]))
+			return fmt.Errorf("JSON: %s (offset %d): %v", key, off, err)
 		}
 		switch {
 		case v == nil:
@@ -223,20 +237,33 @@ func (s *JSONSource) readKeys() error {
 	}
 }
 
+// MaxJSONDepth is how many levels of arrays and objects the value of an ignored
+// key of a JSON request body may nest. encoding/json's Decoder keeps state for every
+// open level, so without a limit a file of nothing but '[' would take memory in
+// proportion to its size; 64 is far more than any real export needs.
+const MaxJSONDepth = 64
+
 var candidateKeys = map[string]struct{}{"email": {}, "cv_link": {}, "ats_candidate_id": {}, "name": {}, "firstname": {}, "lastname": {}}
 
-// skipValue skips the value after a key token by token, so that an ignored value
-// of any size is not held in memory.
-func (s *JSONSource) skipValue() error {
+// skipValue skips the value of key token by token, so that an ignored value of any
+// size is not held in memory, and refuses one nested deeper than MaxJSONDepth.
+func (s *JSONSource) skipValue(key string) error {
+	start := s.dec.InputOffset()
 	depth := 0
 	for {
-		tok, err := s.token(false)
+		s.limit.reset()
+		off := s.dec.InputOffset()
+		tok, err := s.dec.Token()
 		if err != nil {
-			return err
+			return s.structureError(err, fmt.Sprintf("offset %d (inside %s)", off, quoteKey(key)))
 		}
 		switch tok {
 		case json.Delim('{'), json.Delim('['):
 			depth++
+			if depth > MaxJSONDepth {
+				return fmt.Errorf("JSON at offset %d: the value of %s (offset %d) is nested deeper than %d levels; the reader skips keys it does not use, but only up to that depth",
+					s.dec.InputOffset(), quoteKey(key), start, MaxJSONDepth)
+			}
 		case json.Delim('}'), json.Delim(']'):
 			depth--
 		}
@@ -244,6 +271,15 @@ func (s *JSONSource) skipValue() error {
 			return nil
 		}
 	}
+}
+
+// quoteKey shows a key of the input in an error, quoted and cut short.
+func quoteKey(key string) string {
+	const max = 80
+	if len(key) > max {
+		key = strings.ToValidUTF8(key[:max], "") + "..."
+	}
+	return strconv.Quote(key)
 }
 
 // token reads the next token. At the start an empty input is an error of its own;

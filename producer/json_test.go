@@ -97,6 +97,9 @@ func TestJSONSource(t *testing.T) {
 		{name: "keys match ignoring case", in: `{"Com_Project_ID":"` + uuidA + `","CANDIDATES":[{"Email":"alex@example.com"}],"Send_Invite":false}`,
 			want: []want{ok(1, alex)}, meta: producer.Meta{Target: payload.Target{ProjectID: uuidA}, SendInvite: &f}},
 		{name: "null request fields are absent", in: `{"com_project_id":null,"send_invite":null,"invitation_message":null,"candidates":[]}`},
+		{name: "an ignored value nested as deep as allowed",
+			in:   `{"x":` + strings.Repeat(`[{"a":`, producer.MaxJSONDepth/2) + `1` + strings.Repeat(`}]`, producer.MaxJSONDepth/2) + `,"candidates":[{"email":"alex@example.com"}]}`,
+			want: []want{ok(1, alex)}},
 
 		{name: "wrong element types are rejected, reading goes on",
 			in: `[{"email":"alex@example.com"},"bo@example.com",42,null,[{"email":"x"}],true,{"email":7},{"email":"bo@example.com"}]`,
@@ -118,6 +121,9 @@ func TestJSONSource(t *testing.T) {
 				rejected(3, "cv_link", "must be an https URL"),
 				rejected(4, "ats_candidate_id", "not a UUID"),
 			}, meta: producer.Meta{Target: payload.Target{InterviewSetID: uuidA}}},
+		{name: "invalid UTF-8 rejects the candidate, naming the field",
+			in:   "[{\"email\":\"alex@example.com\"},{\"email\":\"bo@example.com\",\"firstname\":\"Jos\xe9\"},{\"email\":\"bo@example.com\",\"x\":\"\xff\"}]",
+			want: []want{ok(1, alex), rejected(2, "firstname", `not valid UTF-8: byte 0xE9 after "Jos"`), ok(3, bo)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -178,6 +184,12 @@ func TestJSONSourceFatal(t *testing.T) {
 			want: []string{"send_invite", "expected true or false, got a string"}},
 		{name: "message of the wrong type after the candidates", in: `{"candidates":[{"email":"alex@example.com"}],"invitation_message":["x"]}`, records: 1,
 			want: []string{"invitation_message", "expected a string, got an array"}},
+		{name: "invitation_message not UTF-8", in: "{\"invitation_message\":\"Bienvenue \xe0 bord, {{candidate_name}}\",\"candidates\":[]}",
+			want: []string{"invitation_message (offset 21)", `not valid UTF-8: byte 0xE0 after "Bienvenue "`}},
+		{name: "an ignored value nested too deep", in: `{"candidates":[],"x":` + strings.Repeat("[", producer.MaxJSONDepth+1) + strings.Repeat("]", producer.MaxJSONDepth+1) + `}`,
+			want: []string{`the value of "x" (offset 20) is nested deeper than 64 levels`}},
+		{name: "an over-long string in an ignored value", in: `{"x":{"y":"` + strings.Repeat("x", 2*producer.MaxRecordBytes) + `"},"candidates":[]}`,
+			want: []string{`at offset 9 (inside "x") is larger than`}},
 		{name: "oversized candidate", in: `[{"email":"alex@example.com","notes":"` + strings.Repeat("x", 2*producer.MaxRecordBytes) + `"}]`,
 			want: []string{"candidate 1", "larger than"}},
 	}

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -86,7 +88,36 @@ func (s *JSONLSource) readLine() (line []byte, tooLong bool, err error) {
 func decodeCandidate(row int64, where string, b []byte) Record {
 	var c *payload.Candidate
 	err := json.Unmarshal(b, &c)
-	return candidateRecord(row, where, c, err)
+	rec := candidateRecord(row, where, c, err)
+	if err == nil && !utf8.Valid(b) {
+		// encoding/json has turned the bad bytes into U+FFFD; say where they were
+		// instead of sending a name the input did not hold.
+		if field, msg := invalidUTF8Field(b); field != "" {
+			rec.Err = &RowError{Row: row, Where: where, Field: field, Msg: msg}
+		}
+	}
+	return rec
+}
+
+// invalidUTF8Field returns the first candidate field (in the vendor's order) whose
+// string in the JSON object b is not valid UTF-8, matching keys as encoding/json
+// does, ignoring letter case, and why. Keys the reader ignores are not looked at.
+func invalidUTF8Field(b []byte) (field, msg string) {
+	var raw map[string]json.RawMessage
+	if json.Unmarshal(b, &raw) != nil {
+		return "", ""
+	}
+	for _, name := range fieldNames {
+		for k, v := range raw {
+			if !strings.EqualFold(k, name) || utf8.Valid(v) || len(v) < 2 || v[0] != '"' {
+				continue
+			}
+			if err := payload.ValidateText(string(v[1 : len(v)-1])); err != nil {
+				return name, err.Error()
+			}
+		}
+	}
+	return "", ""
 }
 
 // candidateRecord makes the Record for a decoded candidate object: err is what

@@ -57,6 +57,19 @@ func TestJSONLSource(t *testing.T) {
 		{name: "bad email", in: `{"email":"x@"}`, want: []want{rejected(1, "email", `not a valid email address: "x@"`)}},
 		{name: "http cv link", in: `{"cv_link":"http://example.com/cv.pdf"}`, want: []want{rejected(1, "cv_link", "must be an https URL")}},
 		{name: "bad ats id", in: `{"email":"alex@example.com","ats_candidate_id":"1"}`, want: []want{rejected(1, "ats_candidate_id", "not a UUID")}},
+		{name: "invalid UTF-8 in a name names the line and field, reading goes on",
+			in:   "{\"email\":\"alex@example.com\",\"name\":\"Jos\xe9 Garc\xeda\"}\n{\"email\":\"bo@example.com\"}\n",
+			want: []want{rejected(1, "name", `not valid UTF-8: byte 0xE9 after "Jos"`), ok(2, bo)}},
+		{name: "invalid UTF-8 in a key matched ignoring case", in: "{\"EMAIL\":\"alex@example.com\",\"LastName\":\"\xffDoe\"}",
+			want: []want{rejected(1, "lastname", "not valid UTF-8: byte 0xFF at the start")}},
+		{name: "invalid UTF-8 in an email", in: "{\"email\":\"jos\xe9@example.com\"}",
+			want: []want{rejected(1, "email", "not valid UTF-8")}},
+		{name: "invalid UTF-8 in an unknown field is ignored", in: "{\"email\":\"alex@example.com\",\"notes\":\"caf\xe9\"}",
+			want: []want{ok(1, alex)}},
+		{name: "an escaped control character rejects the line", in: `{"email":"alex@example.com","name":"\u001b[31mAlex"}`,
+			want: []want{rejected(1, "name", "control character U+001B at character 1")}},
+		{name: "an escaped line break in a name becomes a space", in: `{"email":"alex@example.com","name":"Alex\r\nDoe"}`,
+			want: []want{ok(1, payload.Candidate{Email: "alex@example.com", Name: "Alex Doe"})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,17 +8,49 @@ import (
 )
 
 // Normalize returns c with white space trimmed from both ends of every field, so
-// that a field of only white space becomes absent. Letter case is kept: the email
-// goes to the vendor as given (de-duplication compares it case-insensitively).
+// that a field of only white space becomes absent, and with every run of white
+// space inside a name (name, firstname, lastname) that holds a tab or a line break
+// turned into one space: a spreadsheet cell typed on two lines is a name on one.
+// Other characters are left for validation to judge. Letter case is kept: the
+// email goes to the vendor as given (de-duplication compares it case-insensitively).
 func Normalize(c payload.Candidate) payload.Candidate {
 	return payload.Candidate{
 		ATSCandidateID: strings.TrimSpace(c.ATSCandidateID),
 		Email:          strings.TrimSpace(c.Email),
-		Name:           strings.TrimSpace(c.Name),
-		Firstname:      strings.TrimSpace(c.Firstname),
-		Lastname:       strings.TrimSpace(c.Lastname),
+		Name:           foldBreaks(strings.TrimSpace(c.Name)),
+		Firstname:      foldBreaks(strings.TrimSpace(c.Firstname)),
+		Lastname:       foldBreaks(strings.TrimSpace(c.Lastname)),
 		CVLink:         strings.TrimSpace(c.CVLink),
 	}
+}
+
+// isBreak reports whether r is a tab or a line break: the white space that has no
+// place inside a name.
+func isBreak(r rune) bool {
+	switch r {
+	case '\t', '\n', '\v', '\f', '\r', '\u0085', '\u2028', '\u2029':
+		return true
+	}
+	return false
+}
+
+// foldBreaks turns every run of spaces, tabs and line breaks in s that holds a tab
+// or a line break into a single space; runs of spaces alone are kept as they are.
+func foldBreaks(s string) string {
+	i := strings.IndexFunc(s, isBreak)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i >= 0 {
+		b.WriteString(strings.TrimRight(s[:i], " "))
+		b.WriteByte(' ')
+		s = strings.TrimLeftFunc(s[i:], func(r rune) bool { return r == ' ' || isBreak(r) })
+		i = strings.IndexFunc(s, isBreak)
+	}
+	b.WriteString(s)
+	return b.String()
 }
 
 // NewRecord normalises c and validates it with payload.ValidateCandidate. A

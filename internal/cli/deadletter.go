@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -67,7 +69,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			}
 			switch {
 			case asJSON:
-				enc := json.NewEncoder(e.io.Out)
+				enc := json.NewEncoder(jsonText{e.io.Out})
 				enc.SetEscapeHTML(false)
 				return st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { return enc.Encode(d) })
 			case asCSV:
@@ -78,7 +80,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			n := 0
 			err = st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error {
 				n++
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", d.ID, d.Reason, who(d.Candidate), d.Attempts, d.LastHTTPStatus,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", plain(d.ID), plain(string(d.Reason)), who(d.Candidate), d.Attempts, d.LastHTTPStatus,
 					d.LastFailedAt.Format(time.RFC3339), firstError(d))
 				return nil
 			})
@@ -98,15 +100,16 @@ func (e *env) dlListCmd() *cobra.Command {
 	return cmd
 }
 
+// who names the dead letter's candidate for a table, as plain text.
 func who(c payload.Candidate) string {
 	if c.Email != "" {
-		return c.Email
+		return plain(c.Email)
 	}
-	return c.CVLink
+	return plain(c.CVLink)
 }
 
-// firstError is the dead letter's most telling error, cut to fit a table: the
-// field its reason came from, else the first other one.
+// firstError is the dead letter's most telling error, cut to fit a table, as plain
+// text: the field its reason came from, else the first other one.
 func firstError(d *store.DeadLetter) string {
 	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
 	for _, f := range fields {
@@ -118,14 +121,27 @@ func firstError(d *store.DeadLetter) string {
 		if json.Unmarshal(raw, &s) != nil {
 			s = string(raw)
 		}
-		if len(s) > 80 {
-			s = s[:77] + "..."
-		}
-		return f + ": " + s
+		return plain(f) + ": " + plain(cutRunes(s, 80))
 	}
-	return d.Detail
+	return plain(cutRunes(d.Detail, 80))
 }
 
+// cutRunes cuts s to at most n characters, the last three of them "...".
+func cutRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	i := 0
+	for range n - 3 {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+	}
+	return s[:i] + "..."
+}
+
+// writeDeadLettersCSV writes the dead letters as CSV with a header row. Every cell
+// that carries outside data (the candidate's fields, the vendor's errors, the ids)
+// goes through csvCell, so that opening the file in a spreadsheet runs no formula.
 func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) error) error {
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"id", "batch_id", "reason", "ats_candidate_id", "email", "name", "firstname", "lastname", "cv_link",
@@ -133,15 +149,28 @@ func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) e
 	err := each(func(d *store.DeadLetter) error {
 		errs, _ := json.Marshal(d.Errors)
 		c := d.Candidate
-		return cw.Write([]string{d.ID, d.BatchID, string(d.Reason), c.ATSCandidateID, c.Email, c.Name, c.Firstname, c.Lastname, c.CVLink,
+		return cw.Write([]string{csvCell(d.ID), csvCell(d.BatchID), string(d.Reason),
+			csvCell(c.ATSCandidateID), csvCell(c.Email), csvCell(c.Name), csvCell(c.Firstname), csvCell(c.Lastname), csvCell(c.CVLink),
 			strconv.Itoa(d.Attempts), d.FirstFailedAt.Format(time.RFC3339), d.LastFailedAt.Format(time.RFC3339),
-			strconv.Itoa(d.LastHTTPStatus), string(errs)})
+			strconv.Itoa(d.LastHTTPStatus), csvCell(string(errs))})
 	})
 	cw.Flush()
 	if err != nil {
 		return err
 	}
 	return cw.Error()
+}
+
+// csvCell defuses a cell of outside data for spreadsheets, as OWASP's "CSV
+// Injection" page recommends: a cell that begins with '=', '+', '-', '@', a tab or a
+// carriage return would be run as a formula by Excel, LibreOffice or Google Sheets,
+// so it gets a leading single quote, which they read as "this is text". Quoting
+// (commas, quotes, line breaks) is left to encoding/csv.
+func csvCell(s string) string {
+	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
+		return "'" + s
+	}
+	return s
 }
 
 func (e *env) dlReplayCmd() *cobra.Command {

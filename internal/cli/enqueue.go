@@ -72,7 +72,7 @@ dead-lettered.`,
 			}
 			defer closer.Close()
 			if ig, ok := src.(interface{ Ignored() []string }); ok && len(ig.Ignored()) > 0 {
-				fmt.Fprintf(e.io.Err, "ignoring columns: %s\n", strings.Join(ig.Ignored(), ", "))
+				fmt.Fprintf(e.io.Err, "ignoring columns: %s\n", plain(strings.Join(ig.Ignored(), ", ")))
 			}
 			rejectsOut := e.io.Err
 			if rejectsPath != "" {
@@ -99,7 +99,7 @@ dead-lettered.`,
 				BatchID:  batchID,
 				Job:      job,
 				Source:   sourceName(args[0]),
-				OnReject: func(r *producer.RowError) { fmt.Fprintf(rejectsOut, "rejected: %v\n", r) },
+				OnReject: func(r *producer.RowError) { fmt.Fprintf(rejectsOut, "rejected: %s\n", plain(r.Error())) },
 			})
 			if err != nil {
 				if res != nil && res.BatchID != "" {

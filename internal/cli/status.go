@@ -30,7 +30,7 @@ func printStatus(w io.Writer, s store.Status) {
 	}
 	if s.AuthStop != nil {
 		fmt.Fprintf(w, "  SENDING STOPPED   key %s, HTTP %d since %s: %s\n                    fix the key, then run `bulkinvite resume`\n",
-			s.AuthStop.Key, s.AuthStop.Status, s.AuthStop.Since.Format(time.RFC3339), s.AuthStop.Message)
+			plain(s.AuthStop.Key), s.AuthStop.Status, s.AuthStop.Since.Format(time.RFC3339), plain(s.AuthStop.Message))
 	}
 	if s.DeadLettered > 0 {
 		fmt.Fprintf(w, "  see the dead letters: bulkinvite deadletter list --batch %s\n", s.BatchID)
@@ -83,7 +83,7 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 			if stops, err := st.AuthStops(ctx); err == nil && len(stops) > 0 && !warned {
 				warned = true
 				s := stops[0]
-				fmt.Fprintf(e.io.Err, "\nSENDING STOPPED for key %s after HTTP %d: %s\nthe batch waits; fix the key, then run `bulkinvite resume`\n", s.Key, s.Status, s.Message)
+				fmt.Fprintf(e.io.Err, "\nSENDING STOPPED for key %s after HTTP %d: %s\nthe batch waits; fix the key, then run `bulkinvite resume`\n", plain(s.Key), s.Status, plain(s.Message))
 			} else if len(stops) == 0 {
 				warned = false
 			}
