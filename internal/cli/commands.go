@@ -160,7 +160,7 @@ worked, and a new 401/403 stops again.`,
 			}
 			for _, stop := range stops {
 				fmt.Fprintf(e.io.Out, "resumed sending for key %s (stopped since %s after HTTP %d: %s)\n",
-					stop.Key, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, stop.Message)
+					stop.Key, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Status, plain(stop.Message))
 				if !e.cfg.APIKey.IsZero() && stop.Key != e.cfg.APIKey.Masked() {
 					fmt.Fprintf(e.io.Out, "workers still running with key %s stop again at their next request: restart them with %s\n", stop.Key, e.cfg.APIKey)
 				}
@@ -171,8 +171,10 @@ worked, and a new 401/403 stops again.`,
 	}
 }
 
+// writeJSON writes v as one line of JSON, with the characters that could fool a
+// terminal escaped (see jsonText).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	enc := json.NewEncoder(jsonText{w})
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }

@@ -59,7 +59,7 @@ in flight, and whether sending is stopped after a 401/403.`,
 				fmt.Fprintf(w, "DEGRADED          Redis unreachable; local fallback at %g/s\n", s.FallbackRate)
 			}
 			if stop != nil {
-				fmt.Fprintf(w, "SENDING STOPPED   HTTP %d since %s: %s (fix the key, then `bulkinvite resume`)\n", stop.Status, stop.Since.Format("2006-01-02 15:04:05Z07:00"), stop.Message)
+				fmt.Fprintf(w, "SENDING STOPPED   HTTP %d since %s: %s (fix the key, then `bulkinvite resume`)\n", stop.Status, stop.Since.Format("2006-01-02 15:04:05Z07:00"), plain(stop.Message))
 			}
 			return nil
 		},

@@ -58,7 +58,7 @@ func TestPlainOutputShowsControlCharactersVisibly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := tb.Store.StopAuth(ctx, tb.Key.ID(), tb.Key.Masked(), 403, "key revoked\x1b[2J\x07"); err != nil {
+	if err := tb.Store.StopAuth(ctx, tb.Key.ID(), tb.Key.Masked(), 403, "key revoked\x1b[2J\x07\u202e\u009b"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,6 +91,17 @@ func TestPlainOutputShowsControlCharactersVisibly(t *testing.T) {
 	checkNoRawControl(t, "status --watch", r.stdout+r.stderr)
 	if !strings.Contains(r.stderr, `key revoked\x1b[2J\x07`) {
 		t.Errorf("status --watch does not show the stop's message:\n%s", r.stderr)
+	}
+
+	r = tb.run(t, "", "limits")
+	checkNoRawControl(t, "limits", r.stdout+r.stderr)
+	if !strings.Contains(r.stdout, `key revoked\x1b[2J\x07`) {
+		t.Errorf("limits does not show the stop's message:\n%s", r.stdout)
+	}
+	r = tb.run(t, "", "resume")
+	checkNoRawControl(t, "resume", r.stdout+r.stderr)
+	if !strings.Contains(r.stdout, `key revoked\x1b[2J\x07`) {
+		t.Errorf("resume does not show the stop's message:\n%s", r.stdout)
 	}
 
 	// enqueue: the rejects and the ignored columns come from the file.
