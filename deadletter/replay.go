@@ -85,6 +85,9 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 	}
 	owner := uuid.Must(uuid.NewV7()).String()
 	res := &Result{}
+	if _, err := r.store.UnmarkClosed(ctx); err != nil {
+		return res, err
+	}
 	var err error
 	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner); err != nil {
 		return res, err
@@ -171,25 +174,40 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, 
 	return resumed, live, nil
 }
 
-// finish enqueues a replay batch from its staged entries and closes it. Run twice
-// on the same staged entries, it enqueues nothing twice: the producer's re-run rules
-// hold. The caller holds the batch's lease, so nothing is staged meanwhile.
+// finish enqueues a replay batch from its staged entries and closes it. The caller
+// holds the batch's lease. Moves a dead run left half done are finished first;
+// once the batch is enqueued (sealed) its entries are settled, and marks set for it
+// since (by a run that had lost its lease) are taken back. Run twice on the same
+// staged entries, it enqueues nothing twice: the producer's re-run rules hold.
 func (r *Replayer) finish(ctx context.Context, id, owner string, info store.ReplayInfo) error {
-	staged, err := r.store.Staged(ctx, id)
-	if err != nil {
+	b, err := r.store.Batch(ctx, id)
+	sealed := err == nil && b.Sealed
+	if err != nil && !errors.Is(err, store.ErrBatchNotFound) {
 		return err
 	}
-	if len(staged) > 0 {
-		_, err = r.producer.Import(ctx, &stagedSource{entries: staged}, producer.Options{
-			BatchID:  id,
-			Job:      info.Job,
-			Source:   "replay",
-			Queue:    producer.QueueReplay,
-			ReplayOf: info.ReplayOf,
-		})
-		if err != nil {
-			return fmt.Errorf("replay batch %s: %w", id, err)
+	if !sealed {
+		if err := r.store.AdoptMoves(ctx, id, owner, info.ReplayOf); err != nil {
+			return err
 		}
+		staged, err := r.store.Staged(ctx, id)
+		if err != nil {
+			return err
+		}
+		if len(staged) > 0 {
+			_, err = r.producer.Import(ctx, &stagedSource{entries: staged}, producer.Options{
+				BatchID:  id,
+				Job:      info.Job,
+				Source:   "replay",
+				Queue:    producer.QueueReplay,
+				ReplayOf: info.ReplayOf,
+			})
+			if err != nil {
+				return fmt.Errorf("replay batch %s: %w", id, err)
+			}
+		}
+	}
+	if err := r.store.Unmark(ctx, id, info.ReplayOf); err != nil {
+		return err
 	}
 	return r.store.CloseReplay(ctx, id, owner)
 }

@@ -30,7 +30,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 func newProducer(t *testing.T) *producer.Producer {
 	t.Helper()
 	rdb := redistest.Start(t, redistest.Options{}).Client()
-	return producer.New(store.New(rdb, "bulkinvite:"), asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
+	return producer.New(store.New(rdb, store.Config{}), asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
 }
 
 // TestImportNeedsTargetFailsFast: a JSON array carries no target, so an import

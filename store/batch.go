@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -12,12 +13,171 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
+// ErrBatchNotFound is returned for a batch id with no record.
+var ErrBatchNotFound = errors.New("batch not found")
+
+// ErrBatchExpired is returned for a batch that was done and whose record has
+// expired (Config.Retention).
+var ErrBatchExpired = errors.New("batch expired")
+
 // Batch states, as status shows them.
 const (
 	StateQueued  = "queued"
 	StateRunning = "running"
 	StateDone    = "done"
 )
+
+// Meta is what a batch is created with.
+type Meta struct {
+	ID          string
+	Job         payload.Job
+	SegmentSize int
+	// Source names where the candidates came from (a file name, "http", "replay").
+	Source string
+	// ReplayOf lists the batches whose dead letters this batch replays.
+	ReplayOf []string
+}
+
+// retainedKeys are the batch's keys that expire Config.Retention after it is done,
+// its candidate states first (the scripts rely on it).
+func (s *Store) retainedKeys(id string) []string {
+	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split")}
+}
+
+// CreateBatch writes the batch record unless one exists. It returns the record as
+// stored, and whether this call created it: a re-run with the same id gets the
+// original job and segment size back, so it cuts the same segments.
+func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
+	job, err := json.Marshal(m.Job)
+	if err != nil {
+		return nil, false, err
+	}
+	now := s.now()
+	created, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, "")},
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ",")).Bool()
+	if err != nil {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	// The index is written after the record (another slot): a crash between leaves
+	// a record that the re-run indexes, never an index entry without a record.
+	if err := s.rdb.ZAddNX(ctx, s.key("batches"), redisZ(now, m.ID)).Err(); err != nil {
+		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
+	}
+	b, err := s.Batch(ctx, m.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, created, nil
+}
+
+// DedupKeys are the keys under which a candidate counts as the same person within a
+// batch: the email compared case-insensitively, the ATS id, and for a CV-only
+// candidate its CV link.
+func DedupKeys(c payload.Candidate) []string {
+	keys := make([]string, 0, 2)
+	if c.Email != "" {
+		keys = append(keys, "e:"+strings.ToLower(c.Email))
+	}
+	if c.ATSCandidateID != "" {
+		keys = append(keys, "a:"+strings.ToLower(c.ATSCandidateID))
+	}
+	if c.Email == "" && c.CVLink != "" {
+		keys = append(keys, "c:"+c.CVLink)
+	}
+	return keys
+}
+
+// AdmitSegment counts a segment's candidates as accepted (once, however often it is
+// called) and records in-batch duplicates as skipped_duplicate. It returns the
+// candidates still to send, in order.
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []payload.TaskCandidate) ([]payload.TaskCandidate, error) {
+	args := make([]any, 0, 2+len(cands)*4)
+	args = append(args, segment, len(cands))
+	for _, c := range cands {
+		keys := DedupKeys(c.Candidate)
+		args = append(args, c.Seq, len(keys))
+		for _, k := range keys {
+			args = append(args, fingerprint(k))
+		}
+	}
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}
+	res, err := s.eval(ctx, admitScript, keys, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, err)
+	}
+	if len(res) == 0 {
+		return cands, nil
+	}
+	dup := make(map[string]bool, len(res))
+	for _, r := range res {
+		dup[r] = true
+	}
+	open := make([]payload.TaskCandidate, 0, len(cands)-len(res))
+	for _, c := range cands {
+		if !dup[strconv.FormatInt(c.Seq, 10)] {
+			open = append(open, c)
+		}
+	}
+	return open, nil
+}
+
+// Reject is a source row that was not accepted, with why.
+type Reject struct {
+	Row    int64
+	Reason string
+}
+
+// RecordRejects counts rejected rows, each row once however often it is called.
+func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Reject) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 2*len(rejects))
+	for _, r := range rejects {
+		args = append(args, r.Row, r.Reason)
+	}
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "rej")}
+	if err := s.eval(ctx, rejectScript, keys, args...).Err(); err != nil {
+		return fmt.Errorf("record rejects of batch %s: %w", batchID, err)
+	}
+	return nil
+}
+
+// Seal marks the batch as fully enqueued with the given number of segments: from
+// now on, no pending candidate means the batch is done. Its de-duplication data is
+// dropped: every candidate was admitted.
+func (s *Store) Seal(ctx context.Context, batchID string, segments int) error {
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "seen")}, s.retainedKeys(batchID)...)
+	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds()).Err(); err != nil {
+		return fmt.Errorf("seal batch %s: %w", batchID, err)
+	}
+	return nil
+}
+
+// SpendSplits adds n to the requests spent splitting the chunk root of a batch
+// (the chunk the API first refused as invalid) and returns the total so far.
+func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (int64, error) {
+	total, err := s.rdb.HIncrBy(ctx, s.bkey(batchID, "split"), root, int64(n)).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count the splits of chunk %s: %w", root, err)
+	}
+	return total, nil
+}
+
+// FirstFailure returns when the chunk task first failed, recording now as that time
+// if it had not failed before.
+func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.Time, error) {
+	k := s.bkey(batchID, "ff")
+	now := s.now()
+	if err := s.rdb.HSetNX(ctx, k, taskID, now.UnixMilli()).Err(); err != nil {
+		return now, err
+	}
+	ms, err := s.rdb.HGet(ctx, k, taskID).Int64()
+	if err != nil {
+		return now, err
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
 
 // Batch is a batch record with its counters.
 type Batch struct {
@@ -29,7 +189,6 @@ type Batch struct {
 	ReplayOf         []string
 	Sealed           bool
 	CreatedAt        time.Time
-	StartedAt        time.Time // zero until the first outcome is recorded
 	FinishedAt       time.Time // zero until sealed with nothing pending
 	Accepted         int64
 	Rejected         int64
@@ -96,13 +255,17 @@ func (b *Batch) Status() Status {
 	return st
 }
 
-// Batch reads a batch record.
+// Batch reads a batch record. A batch that was done and has expired gives
+// ErrBatchExpired; one never created, ErrBatchNotFound.
 func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
-	m, err := s.rdb.HGetAll(ctx, s.batchKey(id)).Result()
+	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	if m["id"] == "" {
+		if _, err := s.rdb.ZScore(ctx, s.key("batches"), id).Result(); err == nil {
+			return nil, fmt.Errorf("%w: %s was done more than %s ago (BULKINVITE_BATCH_RETENTION); its dead letters, if any, are kept", ErrBatchExpired, id, s.cfg.Retention)
+		}
 		return nil, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
 	}
 	b := &Batch{
@@ -112,7 +275,6 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		SegmentSize:      atoi(m["segment_size"]),
 		Segments:         atoi(m["segments"]),
 		CreatedAt:        msTime(m["created_at"]),
-		StartedAt:        msTime(m["started_at"]),
 		FinishedAt:       msTime(m["finished_at"]),
 		Accepted:         atoi64(m["accepted"]),
 		Rejected:         atoi64(m["rejected"]),
@@ -131,24 +293,6 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	}
 	return b, nil
 }
-
-// BatchIDs returns the most recent batch ids, newest first, at most limit.
-func (s *Store) BatchIDs(ctx context.Context, limit int64) ([]string, error) {
-	return s.rdb.ZRevRange(ctx, s.key("batches"), 0, limit-1).Result()
-}
-
-func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
-
-func atoi64(s string) int64 { n, _ := strconv.ParseInt(s, 10, 64); return n }
-
-func msTime(s string) time.Time {
-	if s == "" {
-		return time.Time{}
-	}
-	return time.UnixMilli(atoi64(s)).UTC()
-}
-
-func sortRejects(r []Reject) { sort.Slice(r, func(i, j int) bool { return r[i].Row < r[j].Row }) }
 
 func sortDeadLetters(d []*DeadLetter) {
 	sort.Slice(d, func(i, j int) bool {

@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -42,6 +44,104 @@ func DeadLetterID(batchID string, seq int64) string {
 	return batchID + ":" + strconv.FormatInt(seq, 10)
 }
 
+// parseDeadLetterID splits an id made by DeadLetterID.
+func parseDeadLetterID(id string) (batchID string, seq int64, ok bool) {
+	i := strings.LastIndexByte(id, ':')
+	if i <= 0 {
+		return "", 0, false
+	}
+	seq, err := strconv.ParseInt(id[i+1:], 10, 64)
+	return id[:i], seq, err == nil
+}
+
+// dlRecord is a dead letter as stored under its batch: short names, times in unix
+// ms, and the target and message (the same for the whole job) stored once in
+// P dljobs under the job's fingerprint.
+type dlRecord struct {
+	Reason    payload.Reason             `json:"r"`
+	Errors    map[string]json.RawMessage `json:"e,omitempty"`
+	Candidate payload.Candidate          `json:"c"`
+	Attempts  int                        `json:"a,omitempty"`
+	First     int64                      `json:"f,omitempty"`
+	Last      int64                      `json:"l,omitempty"`
+	Status    int                        `json:"h,omitempty"`
+	Row       int64                      `json:"w,omitempty"`
+	Detail    string                     `json:"d,omitempty"`
+	From      string                     `json:"p,omitempty"`
+	Job       string                     `json:"j"`
+}
+
+// dlJob is what the dead letters of a job share.
+type dlJob struct {
+	Target            payload.Target `json:"target"`
+	InvitationMessage string         `json:"invitation_message,omitempty"`
+	SendInvite        *bool          `json:"send_invite,omitempty"`
+}
+
+// compactDeadLetter returns d as stored, after making sure its job is in P dljobs.
+func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) ([]byte, error) {
+	job, err := json.Marshal(dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
+	if err != nil {
+		return nil, err
+	}
+	fp := hex.EncodeToString([]byte(fingerprint(string(job))))
+	if _, known := s.jobs.Load(fp); !known {
+		if err := s.rdb.HSetNX(ctx, s.key("dljobs"), fp, job).Err(); err != nil {
+			return nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
+		}
+		s.jobs.Store(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
+	}
+	return json.Marshal(dlRecord{
+		Reason: d.Reason, Errors: d.Errors, Candidate: d.Candidate, Attempts: d.Attempts,
+		First: msOf(d.FirstFailedAt), Last: msOf(d.LastFailedAt), Status: d.LastHTTPStatus,
+		Row: d.Row, Detail: d.Detail, From: d.ReplayedFrom, Job: fp,
+	})
+}
+
+// expandDeadLetter reads a stored dead letter of batchID back.
+func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64, v string) (*DeadLetter, error) {
+	var r dlRecord
+	if err := json.Unmarshal([]byte(v), &r); err != nil {
+		return nil, fmt.Errorf("dead letter %s: %w", DeadLetterID(batchID, seq), err)
+	}
+	job, err := s.job(ctx, r.Job)
+	if err != nil {
+		return nil, err
+	}
+	d := &DeadLetter{
+		ID: DeadLetterID(batchID, seq), BatchID: batchID, Reason: r.Reason, Errors: r.Errors,
+		Candidate: r.Candidate, Target: job.Target, Attempts: r.Attempts,
+		LastHTTPStatus: r.Status, Seq: seq, Row: r.Row, Detail: r.Detail,
+		InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite, ReplayedFrom: r.From,
+	}
+	if r.First != 0 {
+		d.FirstFailedAt = time.UnixMilli(r.First).UTC()
+	}
+	if r.Last != 0 {
+		d.LastFailedAt = time.UnixMilli(r.Last).UTC()
+	}
+	if d.Errors == nil {
+		d.Errors = map[string]json.RawMessage{}
+	}
+	return d, nil
+}
+
+func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
+	if j, ok := s.jobs.Load(fp); ok {
+		return j.(dlJob), nil
+	}
+	v, err := s.rdb.HGet(ctx, s.key("dljobs"), fp).Result()
+	if err != nil {
+		return dlJob{}, fmt.Errorf("read the job %s of a dead letter: %w", fp, err)
+	}
+	var j dlJob
+	if err := json.Unmarshal([]byte(v), &j); err != nil {
+		return dlJob{}, fmt.Errorf("job %s of a dead letter: %w", fp, err)
+	}
+	s.jobs.Store(fp, j)
+	return j, nil
+}
+
 // Filter selects dead letters; empty fields match everything.
 type Filter struct {
 	BatchID string
@@ -62,35 +162,19 @@ func (f Filter) Validate() error {
 
 const dlPage = 500
 
-// DeadLetters calls fn for each dead letter matching f, oldest failure first, reading
-// the list in pages so that memory does not grow with it. Entries added while it
-// runs may or may not be seen.
-func (s *Store) DeadLetters(ctx context.Context, f Filter, fn func(*DeadLetter) error) error {
+// dlBatches calls fn for each batch holding dead letters, oldest first (or just
+// only, when set).
+func (s *Store) dlBatches(ctx context.Context, only string, fn func(batchID string) error) error {
+	if only != "" {
+		return fn(only)
+	}
 	for start := int64(0); ; start += dlPage {
-		ids, err := s.rdb.ZRange(ctx, s.key("dl", "index"), start, start+dlPage-1).Result()
+		ids, err := s.rdb.ZRange(ctx, s.key("dlbatches"), start, start+dlPage-1).Result()
 		if err != nil {
-			return fmt.Errorf("list dead letters: %w", err)
+			return fmt.Errorf("list the batches with dead letters: %w", err)
 		}
-		if len(ids) == 0 {
-			return nil
-		}
-		vals, err := s.rdb.HMGet(ctx, s.key("dl", "entries"), ids...).Result()
-		if err != nil {
-			return fmt.Errorf("list dead letters: %w", err)
-		}
-		for i, v := range vals {
-			str, ok := v.(string)
-			if !ok {
-				continue // purged or replayed between the two reads
-			}
-			var d DeadLetter
-			if err := json.Unmarshal([]byte(str), &d); err != nil {
-				return fmt.Errorf("dead letter %s: %w", ids[i], err)
-			}
-			if !f.match(&d) {
-				continue
-			}
-			if err := fn(&d); err != nil {
+		for _, id := range ids {
+			if err := fn(id); err != nil {
 				return err
 			}
 		}
@@ -100,43 +184,128 @@ func (s *Store) DeadLetters(ctx context.Context, f Filter, fn func(*DeadLetter) 
 	}
 }
 
-// CountDeadLetters returns how many dead letters are stored in all.
+// DeadLetters calls fn for each dead letter matching f, batch by batch in the order
+// they first had one, by seq within a batch, reading in pages so that memory does
+// not grow with the list. Entries moving into a replay batch are left out; entries
+// added while it runs may or may not be seen.
+func (s *Store) DeadLetters(ctx context.Context, f Filter, fn func(*DeadLetter) error) error {
+	return s.dlBatches(ctx, f.BatchID, func(batchID string) error {
+		return s.batchDeadLetters(ctx, batchID, func(d *DeadLetter) error {
+			if !f.match(d) {
+				return nil
+			}
+			return fn(d)
+		})
+	})
+}
+
+// batchDeadLetters calls fn for each dead letter of the batch not moving to a
+// replay, by seq.
+func (s *Store) batchDeadLetters(ctx context.Context, batchID string, fn func(*DeadLetter) error) error {
+	moving, err := s.rdb.HGetAll(ctx, s.bkey(batchID, "dlmv")).Result()
+	if err != nil {
+		return fmt.Errorf("list the dead letters of batch %s: %w", batchID, err)
+	}
+	seen := map[string]bool{}
+	var cursor uint64
+	for {
+		kv, next, err := s.rdb.HScan(ctx, s.bkey(batchID, "dl"), cursor, "", dlPage).Result()
+		if err != nil {
+			return fmt.Errorf("list the dead letters of batch %s: %w", batchID, err)
+		}
+		page := make([]*DeadLetter, 0, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			field := kv[i]
+			if seen[field] || moving[field] != "" {
+				continue
+			}
+			seen[field] = true
+			seq, _ := strconv.ParseInt(field, 10, 64)
+			d, err := s.expandDeadLetter(ctx, batchID, seq, kv[i+1])
+			if err != nil {
+				return err
+			}
+			page = append(page, d)
+		}
+		slices.SortFunc(page, func(a, b *DeadLetter) int { return int(a.Seq - b.Seq) })
+		for _, d := range page {
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
+}
+
+// CountDeadLetters returns how many dead letters are stored in all, not counting
+// those moving into a replay batch.
 func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
-	return s.rdb.HLen(ctx, s.key("dl", "entries")).Result()
+	var n int64
+	err := s.dlBatches(ctx, "", func(batchID string) error {
+		pipe := s.rdb.Pipeline()
+		all := pipe.HLen(ctx, s.bkey(batchID, "dl"))
+		moving := pipe.HLen(ctx, s.bkey(batchID, "dlmv"))
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("count dead letters: %w", err)
+		}
+		n += all.Val() - moving.Val()
+		return nil
+	})
+	return n, err
 }
 
 // PurgeDeadLetters deletes the dead letters with the given ids and returns how many
-// there were.
+// there were. Entries moving into a replay batch are not deleted.
 func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error) {
-	n, err := s.runInPages(ctx, purgeScript, []string{s.key("dl", "entries"), s.key("dl", "index")}, nil, ids)
-	if err != nil {
-		return n, fmt.Errorf("purge dead letters: %w", err)
+	n := 0
+	for batchID, seqs := range groupByBatch(ids) {
+		k, err := s.inPages(ctx, purgeScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, nil, seqs)
+		n += k
+		if err != nil {
+			return n, fmt.Errorf("purge dead letters: %w", err)
+		}
+		if err := s.dropDrained(ctx, batchID); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
 }
 
-// errRefused is returned by runInPages when the script answers a negative count:
-// it refused to act (see moveScript).
-var errRefused = errors.New("refused")
+// dropDrained removes a batch from the dead-letter index once it holds none and
+// will hold no more.
+func (s *Store) dropDrained(ctx context.Context, batchID string) error {
+	drained, err := drainedScript.Run(ctx, s.rdb, []string{s.bkey(batchID, ""), s.bkey(batchID, "dl")}).Bool()
+	if err != nil || !drained {
+		return err
+	}
+	return s.rdb.ZRem(ctx, s.key("dlbatches"), batchID).Err()
+}
 
-// runInPages runs a script that takes head then dead-letter ids as ARGV and answers
-// how many it acted on, over the ids in pages of dlPage, and adds up the answers.
-func (s *Store) runInPages(ctx context.Context, script *redis.Script, keys []string, head []any, ids []string) (int, error) {
-	n := 0
-	for len(ids) > 0 {
-		page := ids[:min(len(ids), dlPage)]
-		ids = ids[len(page):]
-		args := make([]any, 0, len(head)+len(page))
-		args = append(args, head...)
-		for _, id := range page {
-			args = append(args, id)
+// groupByBatch groups dead-letter ids by batch, as seqs.
+func groupByBatch(ids []string) map[string][]int64 {
+	out := map[string][]int64{}
+	for _, id := range ids {
+		if b, seq, ok := parseDeadLetterID(id); ok {
+			out[b] = append(out[b], seq)
 		}
-		k, err := script.Run(ctx, s.rdb, keys, args...).Int()
+	}
+	return out
+}
+
+// inPages runs a script that takes head then seqs as ARGV and answers how many it
+// acted on, over the seqs in pages of dlPage, and adds up the answers.
+func (s *Store) inPages(ctx context.Context, script *redis.Script, keys []string, head []any, seqs []int64) (int, error) {
+	n := 0
+	for len(seqs) > 0 {
+		page := seqs[:min(len(seqs), dlPage)]
+		seqs = seqs[len(page):]
+		args := append(append([]any{}, head...), seqArgs(page)...)
+		k, err := s.eval(ctx, script, keys, args...).Int()
 		if err != nil {
 			return n, err
-		}
-		if k < 0 {
-			return n, errRefused
 		}
 		n += k
 	}

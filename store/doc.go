@@ -1,37 +1,81 @@
 // Package store owns bulkinvite's own Redis keys, everything under the configured
 // prefix that is not asynq's: batch records and their counters, each candidate's
-// recorded outcome, the invite ledger that stops a repeat invite, the dead letters,
-// and the auth stop that halts every worker after a 401/403.
-//
-// Every step that must be exactly-once is one Lua script, so that a crash between
-// two Redis calls cannot leave a counter and an outcome disagreeing: recording a
-// chunk's outcomes, admitting a segment's candidates, and moving dead letters into a
-// replay batch.
+// state and outcome, the invite ledger that stops a repeat invite, the claims that
+// keep two chunks from sending the same person at once, the dead letters, replay
+// staging, and the auth stop that halts every worker after a 401/403.
 //
 // It does not talk to asynq or to the vendor: producer enqueues tasks, worker sends
-// requests; both record through a Store.
+// requests, deadletter replays; they all record through a Store.
 //
-// Keys (P is the prefix, "bulkinvite:" by default):
+// # Keys and slots
 //
-//	P batch:{id}            hash: the batch record and its counters
-//	P batch:{id}:out        hash: seq -> outcome code, written once per candidate
-//	P batch:{id}:seen       hash: dedup key (email, ATS id or CV link) -> first seq
-//	P batch:{id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
-//	P batch:{id}:rej        hash: source row -> rejection reason
-//	P batch:{id}:ff         hash: chunk task id -> first failure time (unix ms)
-//	P batch:{id}:sending    hash: seq -> when it was sent, until its outcome is recorded
-//	P batch:{id}:split      hash: chunk task id -> requests spent splitting it after a 400/422
-//	P batch:{id}:replay     hash: dead-letter id -> entry, for a replay batch: what it replays
-//	P batch:{id}:lease      string: the replay run filling that replay batch, with a TTL
-//	P batches               sorted set: batch ids by creation time
-//	P ledger:{t}:{c}        string: a recorded success for target t and candidate c (hashes), with a TTL
-//	P ledger:{t}:{c}:claim  string: the batch:seq sending that candidate right now, with a TTL
-//	P dl:entries            hash: dead-letter id -> JSON entry
-//	P dl:index              sorted set: dead-letter ids by last failure time
-//	P replays:open          hash: replay batch id -> job, while the replay is being enqueued
-//	P authstop              hash: API key id -> why sending stopped for that key (JSON)
-//	P authstop:paused       set: the queues paused for the auth stops
+// Every atomic step is one Lua script over keys of one Redis Cluster slot, so the
+// store runs unchanged on a single node, behind Sentinel or on a Cluster. A batch's
+// keys share the hash tag {b:<id>} and a target's ledger and claims share {t:<h>}
+// (h: a hash of the target), so different batches and different targets spread
+// over a cluster's masters. With P the prefix ("bulkinvite:"; it should not hold a
+// hash tag of its own, or every key lands in that one slot):
 //
-// In Redis Cluster every key of one script must live in one slot: give the prefix a
-// hash tag, e.g. "{bulkinvite}:".
+//	P{b:id}            hash: the batch record and its counters
+//	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
+//	                   without an outcome yet, 2 invited, 3 cv_queued,
+//	                   4 dead-lettered, 5 skipped as a duplicate
+//	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
+//	                   the import is complete (sealed)
+//	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
+//	P{b:id}:rej        hash: source row -> rejection reason
+//	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
+//	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
+//	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
+//	P{b:id}:dlmv       hash: seq -> replay batch its dead letter is moving to
+//	P{b:id}:replay     hash: dead-letter id -> entry, staged for this replay batch
+//	P{b:id}:lease      string: the replay run filling this replay batch, with a TTL
+//	P{t:h}:L:<week>    hash: candidate fingerprint -> recorded success: kind
+//	                   ('i'/'c'), owner fingerprint (batch and seq), when (unix ms
+//	                   in decimal, Redis's clock); one hash per target and week, expiring a
+//	                   ledger TTL after its week ends
+//	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
+//	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
+//	P batches          sorted set: batch ids by creation time (outlives the batches,
+//	                   so that status can tell an expired batch from an unknown one)
+//	P dlbatches        sorted set: the batches holding dead letters
+//	P dljobs           hash: job fingerprint -> target, message and send_invite,
+//	                   stored once for all the dead letters of a job
+//	P replays:open     hash: replay batch id -> job, while the replay is being enqueued
+//	P authstop         hash: API key id -> why sending stopped for that key
+//	P authstop:paused  set: the queues paused for the auth stops
+//
+// Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
+// text into de-duplication data, key names or the ledger.
+//
+// When a batch is done (sealed, nothing pending) its keys expire Config.Retention
+// later, all but its dead letters, which stay until replayed or purged.
+//
+// # Steps that span slots, and crashes between them
+//
+// Recording what the vendor answered for a chunk spans the target's slot and the
+// batch's. RecordOutcomes writes, in this order, each step idempotent:
+//
+//  1. (global) the dead letters' job and the batch's entry in dlbatches, when there
+//     are dead letters: an entry or job with nothing under it is harmless.
+//  2. (target) the ledger entries of the successes, owned by batch and seq, and the
+//     release of the candidates' claims.
+//  3. (batch) the outcomes, counters and dead letters, each candidate at most once.
+//
+// A crash after 2 leaves the candidates marked as sent (state 1) with their success
+// in the ledger. The chunk's next attempt claims them again, and ClaimForSending
+// answers DoneBySelf for a ledger entry this very candidate owns: the outcome is
+// recorded from the ledger, never sent again. A crash after 1 only leaves an index
+// entry. The ledger is written before the batch so that no recorded success can
+// lack its ledger entry (invariant 2 across batches).
+//
+// Moving dead letters into a replay batch spans the source batches' slots and the
+// replay's (see MoveToReplay): an entry is marked as moving (source), copied into the
+// replay's staging while the run holds the replay's lease (replay), then removed
+// from the source. A run that dies between leaves marks that the run taking its
+// replay over adopts; a mark for a replay that was closed meanwhile is taken back.
+//
+// With Config.WaitReplicas, each of these writes — and the claims and sent marks
+// written before a request — is followed by WAIT on the same connection: a
+// Sentinel failover cannot forget a success the worker saw and send it again.
 package store

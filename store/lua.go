@@ -2,53 +2,159 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// admitScript admits one segment of a batch: it counts the segment's candidates as
-// accepted once (a re-run of the same segment adds nothing), and marks a candidate
-// whose email, ATS id or CV link was already taken by an earlier candidate of the
-// batch as skipped_duplicate. The first candidate to use a key owns it, so a re-run
-// in the same order gives the same answer.
-//
-// KEYS: batch, segs, seen, out. ARGV: segment, count, now_ms, then per candidate
-// seq, number of keys, the keys. Returns the seqs that are duplicates.
-var admitScript = redis.NewScript(`
-local dups = {}
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[2]))
-end
-local i = 4
-while i <= #ARGV do
-  local seq = ARGV[i]
-  local nk = tonumber(ARGV[i+1])
-  local dup = false
-  for j = 1, nk do
-    local first = redis.call('HGET', KEYS[3], ARGV[i+1+j])
-    if first and first ~= seq then dup = true end
+// luaLib is prepended to the scripts that need it. Redis turns a nil reply into
+// false in Lua, so lists with holes still iterate with ipairs. Long argument
+// lists go to Redis in parts: unpack has a limit. The scripts use only what
+// miniredis (the demo's in-process Redis) has too.
+const luaLib = `
+local part = 1000
+
+local function hmget(key, fields)
+  local out = {}
+  for i = 1, #fields, part do
+    local got = redis.call('HMGET', key, unpack(fields, i, math.min(i + part - 1, #fields)))
+    for _, v in ipairs(got) do out[#out + 1] = v end
   end
-  if dup then
-    dups[#dups+1] = seq
-    if redis.call('HSETNX', KEYS[4], seq, 's') == 1 then
-      redis.call('HINCRBY', KEYS[1], 'skipped_duplicate', 1)
-    end
-  else
-    for j = 1, nk do
-      redis.call('HSETNX', KEYS[3], ARGV[i+1+j], seq)
+  return out
+end
+
+-- pairs is a flat list field, value, field, value...
+local function hset(key, pairs)
+  for i = 1, #pairs, 2 * part do
+    redis.call('HSET', key, unpack(pairs, i, math.min(i + 2 * part - 1, #pairs)))
+  end
+end
+
+local function hdel(key, fields)
+  for i = 1, #fields, part do
+    redis.call('HDEL', key, unpack(fields, i, math.min(i + part - 1, #fields)))
+  end
+end
+
+-- A batch's candidate states are one byte per seq in a string, read and written
+-- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
+-- new run): one command per run, a chunk's seqs being one run.
+local function runs(seqs)
+  local idx = {}
+  for k = 1, #seqs do idx[k] = k end
+  table.sort(idx, function(a, b) return tonumber(seqs[a]) < tonumber(seqs[b]) end)
+  local out, cur = {}, nil
+  for _, k in ipairs(idx) do
+    local n = tonumber(seqs[k])
+    if cur and n - cur.hi <= 64 then
+      cur.hi = n; cur.ks[#cur.ks + 1] = k
+    else
+      cur = {lo = n, hi = n, ks = {k}}; out[#out + 1] = cur
     end
   end
-  i = i + 2 + nk
+  return out
 end
-return dups
-`)
+
+-- states reads the states of seqs.
+local function states(key, seqs)
+  local out = {}
+  for _, r in ipairs(runs(seqs)) do
+    local b = redis.call('GETRANGE', key, r.lo, r.hi)
+    for _, k in ipairs(r.ks) do
+      local c = string.byte(b, tonumber(seqs[k]) - r.lo + 1)
+      out[k] = c or 0
+    end
+  end
+  return out
+end
+
+-- setStates writes a flat list seq, state, seq, state...
+local function setStates(key, pairs)
+  if #pairs == 0 then return end
+  local seqs, codes = {}, {}
+  for i = 1, #pairs, 2 do seqs[#seqs + 1] = pairs[i]; codes[#codes + 1] = pairs[i + 1] end
+  for _, r in ipairs(runs(seqs)) do
+    local b = redis.call('GETRANGE', key, r.lo, r.hi)
+    local bytes = {}
+    for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or 0 end
+    for _, k in ipairs(r.ks) do bytes[tonumber(seqs[k]) - r.lo + 1] = tonumber(codes[k]) end
+    local chars = {}
+    for i = 1, #bytes, part do
+      chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, #bytes)))
+    end
+    redis.call('SETRANGE', key, r.lo, table.concat(chars))
+  end
+end
+
+-- finish sets finished_at once the sealed batch has no pending candidate, and then
+-- gives the batch's keys (KEYS[first..last]) their retention.
+local function finish(now, retention, first, last)
+  local v = redis.call('HMGET', KEYS[1], 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
+  if v[1] ~= '1' then return end
+  local pending = (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0) - (tonumber(v[4]) or 0) - (tonumber(v[5]) or 0) - (tonumber(v[6]) or 0)
+  if pending > 0 or redis.call('HSETNX', KEYS[1], 'finished_at', now) == 0 then return end
+  for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
+end
+`
 
 // createScript writes a batch record unless one exists, in one step, so that a
 // crash cannot leave a record without its job.
-// KEYS: batch, batches index. ARGV: id, now_ms, job, segment_size, source, replay_of.
+// KEYS: batch. ARGV: id, now_ms, job, segment_size, source, replay_of.
 // Returns 1 when it created the record.
 var createScript = redis.NewScript(`
 if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
+`)
+
+// admitScript admits one segment of a batch: it counts the segment's candidates as
+// accepted once (a re-run of the same segment adds nothing), and marks a candidate
+// whose email, ATS id or CV link was taken by an earlier candidate of the batch as
+// skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
+// same order gives the same answer.
+//
+// KEYS: batch, segs, seen, st. ARGV: segment, count, then per candidate seq,
+// number of keys, the keys' fingerprints. Returns the seqs that are duplicates.
+var admitScript = redis.NewScript(luaLib + `
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[2]))
+end
+local fps = {}
+local i = 3
+while i <= #ARGV do
+  local nk = tonumber(ARGV[i + 1])
+  for j = 1, nk do fps[#fps + 1] = ARGV[i + 1 + j] end
+  i = i + 2 + nk
+end
+local firsts = hmget(KEYS[3], fps)
+local owner = {}
+for k, fp in ipairs(fps) do if firsts[k] then owner[fp] = firsts[k] end end
+local dups, news = {}, {}
+i = 3
+while i <= #ARGV do
+  local seq, nk = ARGV[i], tonumber(ARGV[i + 1])
+  local dup = false
+  for j = 1, nk do
+    local o = owner[ARGV[i + 1 + j]]
+    if o and o ~= seq then dup = true end
+  end
+  if dup then
+    dups[#dups + 1] = seq
+  else
+    for j = 1, nk do
+      local fp = ARGV[i + 1 + j]
+      if not owner[fp] then owner[fp] = seq; news[#news + 1] = fp; news[#news + 1] = seq end
+    end
+  end
+  i = i + 2 + nk
+end
+hset(KEYS[3], news)
+if #dups > 0 then
+  local cur = states(KEYS[4], dups)
+  local set, n = {}, 0
+  for k, seq in ipairs(dups) do
+    if cur[k] < 2 then set[#set + 1] = seq; set[#set + 1] = 5; n = n + 1 end
+  end
+  setStates(KEYS[4], set)
+  if n > 0 then redis.call('HINCRBY', KEYS[1], 'skipped_duplicate', n) end
+end
+return dups
 `)
 
 // rejectScript records rejected source rows once each.
@@ -62,108 +168,235 @@ if n > 0 then redis.call('HINCRBY', KEYS[1], 'rejected', n) end
 return n
 `)
 
-// finishLua sets finished_at once the sealed batch has no pending candidate.
-const finishLua = `
-local function finish(batch, now)
-  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
-  if v[1] ~= '1' then return end
-  local pending = (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0) - (tonumber(v[4]) or 0) - (tonumber(v[5]) or 0) - (tonumber(v[6]) or 0)
-  if pending <= 0 then redis.call('HSETNX', batch, 'finished_at', now) end
-end
-`
+// sealScript marks a batch as fully enqueued and drops its de-duplication data,
+// needed only while candidates are admitted.
+// KEYS: batch, seen, then the keys that expire when the batch is done (batch
+// first again is fine: see retainedKeys). ARGV: now_ms, segments, retention ms.
+var sealScript = redis.NewScript(luaLib + `
+redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
+redis.call('DEL', KEYS[2])
+finish(ARGV[1], ARGV[3], 3, #KEYS)
+return 1
+`)
 
-// recordScript records final outcomes, each candidate at most once: the outcome,
-// its counter, its ledger entry (a success) or its dead letter (a failure), in one
-// atomic step. An outcome already recorded is left as it is.
+// markScript marks open candidates as sent (state 0 -> 1).
+// KEYS: st. ARGV: seqs.
+var markScript = redis.NewScript(luaLib + `
+local cur = states(KEYS[1], ARGV)
+local set = {}
+for k, seq in ipairs(ARGV) do
+  if cur[k] == 0 then set[#set + 1] = seq; set[#set + 1] = 1 end
+end
+setStates(KEYS[1], set)
+return #set / 2
+`)
+
+// clearScript takes back sent marks (state 1 -> 0).
+// KEYS: st. ARGV: seqs.
+var clearScript = redis.NewScript(luaLib + `
+local cur = states(KEYS[1], ARGV)
+local set = {}
+for k, seq in ipairs(ARGV) do
+  if cur[k] == 1 then set[#set + 1] = seq; set[#set + 1] = 0 end
+end
+setStates(KEYS[1], set)
+return #set / 2
+`)
+
+// recordScript records final outcomes, each candidate at most once: its state, its
+// counter and its dead letter, in one atomic step. An outcome already recorded is
+// left as it is.
 //
-// KEYS: batch, out, dl entries, dl index, sending marks, then pairs of ledger key
-// and claim key.
-// ARGV: now_ms, ledger ttl ms, batch id, then per candidate 6 values:
-// seq, outcome code, index into KEYS of its ledger key (its claim key follows; 0 =
-// none), ledger value, dead-letter id ("" = none), dead-letter JSON.
-// Recording an outcome releases the candidate's claim (see claimScript) and clears
-// its sending mark.
-// Returns how many outcomes were new.
-var recordScript = redis.NewScript(finishLua + `
-local counters = {i='invited', c='cv_queued', d='dead_lettered', s='skipped_duplicate'}
-local now = ARGV[1]
-local ttl = tonumber(ARGV[2])
-local n = 0
-for i = 4, #ARGV, 6 do
-  local seq, code = ARGV[i], ARGV[i+1]
-  redis.call('HDEL', KEYS[5], seq)
-  if redis.call('HSETNX', KEYS[2], seq, code) == 1 then
+// KEYS: batch, dl, then the keys that expire when the batch is done (see
+// retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state (2..5),
+// dead letter ("" for none). Returns how many outcomes were new.
+var recordScript = redis.NewScript(luaLib + `
+local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
+local seqs, codes, dls = {}, {}, {}
+for i = 3, #ARGV, 3 do
+  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1]); dls[#dls + 1] = ARGV[i + 2]
+end
+local cur = states(KEYS[3], seqs)
+local set, dl, counts, seen, n = {}, {}, {}, {}, 0
+for k, seq in ipairs(seqs) do
+  if cur[k] < 2 and not seen[seq] then
+    seen[seq] = true
+    local c = codes[k]
+    set[#set + 1] = seq; set[#set + 1] = c
+    counts[c] = (counts[c] or 0) + 1
     n = n + 1
-    redis.call('HINCRBY', KEYS[1], counters[code], 1)
-    local lk = tonumber(ARGV[i+2])
-    if lk > 0 then
-      if code == 'i' or code == 'c' then redis.call('SET', KEYS[lk], ARGV[i+3], 'PX', ttl) end
-      if redis.call('GET', KEYS[lk+1]) == ARGV[3] .. ':' .. seq then redis.call('DEL', KEYS[lk+1]) end
-    end
-    local dl = ARGV[i+4]
-    if dl ~= '' then
-      redis.call('HSET', KEYS[3], dl, ARGV[i+5])
-      redis.call('ZADD', KEYS[4], now, dl)
-    end
+    if dls[k] ~= '' then dl[#dl + 1] = seq; dl[#dl + 1] = dls[k] end
   end
 end
-if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', now) end
-finish(KEYS[1], now)
+setStates(KEYS[3], set)
+hset(KEYS[2], dl)
+for c, name in pairs(counters) do
+  if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
+end
+if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
+finish(ARGV[1], ARGV[2], 3, #KEYS)
 return n
 `)
 
-// claimScript checks the ledger and claims the candidates about to be sent, so that
-// two chunks (of different batches, say) never send the same person to the same
-// target at once. Per candidate it answers 0 (claimed: send), 1 (the ledger holds a
-// success: skip) or 2 (another chunk is sending it now: wait). A claim already held
-// by the same owner (a retry of the same candidate) is renewed.
-// KEYS: per candidate its ledger key then its claim key. ARGV: ttl ms, then the
-// owner of each candidate's claim.
-var claimScript = redis.NewScript(`
-local out = {}
-local ttl = tonumber(ARGV[1])
-for i = 1, #KEYS, 2 do
-  local owner = ARGV[(i+1)/2 + 1]
-  if redis.call('EXISTS', KEYS[i]) == 1 then
-    out[#out+1] = 1
-  elseif redis.call('SET', KEYS[i+1], owner, 'NX', 'PX', ttl) then
-    out[#out+1] = 0
-  elseif redis.call('GET', KEYS[i+1]) == owner then
-    redis.call('PEXPIRE', KEYS[i+1], ttl)
-    out[#out+1] = 0
-  else
-    out[#out+1] = 2
+// claimScript checks the ledger and claims the candidates about to be sent to a
+// target, so that two chunks (of different batches, say) never send the same person
+// at once. Per candidate it answers 0 (claimed: send), 1 (the ledger holds another
+// candidate's success for this person: skip), 2 (another chunk is sending it now:
+// wait), 3 or 4 (the ledger holds this very candidate's success, invited or
+// cv_queued: record it). A claim held by the same owner (a retry) or run out (its
+// worker died) is taken.
+//
+// KEYS: claims, then the target's live ledger weeks. ARGV: now ms, claim ttl ms,
+// reinvite ("1": another candidate's success does not count), then per candidate
+// its fingerprint and owner fingerprint.
+var claimScript = redis.NewScript(luaLib + `
+local now, ttl, reinvite = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
+local fps, owners = {}, {}
+for i = 4, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
+local led = {}
+for k = 2, #KEYS do
+  for i, v in ipairs(hmget(KEYS[k], fps)) do
+    if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
+end
+local held = hmget(KEYS[1], fps)
+local out, claims = {}, {}
+for i, fp in ipairs(fps) do
+  local owner, l, c = owners[i], led[i], held[i]
+  if l and string.sub(l, 2, 9) == owner then
+    out[i] = (string.sub(l, 1, 1) == 'c') and 4 or 3
+  elseif l and not reinvite then
+    out[i] = 1
+  elseif (not c) or string.sub(c, 1, 8) == owner or tonumber(string.sub(c, 9)) < now then
+    claims[#claims + 1] = fp; claims[#claims + 1] = owner .. tostring(now + ttl)
+    out[i] = 0
+  else
+    out[i] = 2
+  end
+end
+if #claims > 0 then
+  hset(KEYS[1], claims)
+  redis.call('PEXPIRE', KEYS[1], ttl)
 end
 return out
 `)
 
-// sealScript marks a batch as fully enqueued.
-// KEYS: batch. ARGV: now_ms, segments.
-var sealScript = redis.NewScript(finishLua + `
-redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
-finish(KEYS[1], ARGV[1])
-return 1
+// ledgerScript writes the successes of a chunk into the target's ledger week and
+// releases the chunk's claims. An entry this owner already wrote is kept as it is.
+//
+// KEYS: ledger week, ledger weeks index, claims. ARGV: week id, week's expiry
+// (unix ms), then per candidate: fingerprint, kind ('i', 'c', or '-' for a claim
+// to release without a success), owner fingerprint.
+var ledgerScript = redis.NewScript(luaLib + `
+local t = redis.call('TIME')
+local stamp = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local fps, kinds, owners = {}, {}, {}
+for i = 3, #ARGV, 3 do
+  fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
+end
+local cur = hmget(KEYS[1], fps)
+local held = hmget(KEYS[3], fps)
+local put, release = {}, {}
+for i, fp in ipairs(fps) do
+  if kinds[i] ~= '-' and not (cur[i] and string.sub(cur[i], 2, 9) == owners[i]) then
+    put[#put + 1] = fp; put[#put + 1] = kinds[i] .. owners[i] .. stamp
+  end
+  if held[i] and string.sub(held[i], 1, 8) == owners[i] then release[#release + 1] = fp end
+end
+if #put > 0 then
+  hset(KEYS[1], put)
+  local expiry = tonumber(ARGV[2])
+  if redis.call('PEXPIRETIME', KEYS[1]) < expiry then redis.call('PEXPIREAT', KEYS[1], expiry) end
+  redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[1])
+  if redis.call('PEXPIRETIME', KEYS[2]) < expiry then redis.call('PEXPIREAT', KEYS[2], expiry) end
+end
+hdel(KEYS[3], release)
+return #put / 2
 `)
 
-// moveScript moves dead letters into a replay batch's staging hash and out of the
-// dead-letter list in one step, so a crash leaves each entry in exactly one place,
-// and only while the caller holds the replay batch's lease.
-// KEYS: dl entries, dl index, staging hash, lease. ARGV: owner, then dead-letter ids.
-// Returns how many were moved, or -1 when the lease is not the caller's.
-var moveScript = redis.NewScript(`
-if redis.call('GET', KEYS[4]) ~= ARGV[1] then return -1 end
-local moved = 0
-for i = 2, #ARGV do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  if v then
-    redis.call('HSET', KEYS[3], ARGV[i], v)
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    redis.call('ZREM', KEYS[2], ARGV[i])
-    moved = moved + 1
+// markMoveScript marks a source batch's dead letters as moving to a replay batch
+// and returns them: {seq, entry, seq, entry, ...}. An entry already moving to
+// another replay is left alone; one already moving to this one is returned again.
+// KEYS: dl, dlmv. ARGV: replay batch id, then seqs.
+var markMoveScript = redis.NewScript(luaLib + `
+local seqs = {}
+for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local entries = hmget(KEYS[1], seqs)
+local moving = hmget(KEYS[2], seqs)
+local out, marks = {}, {}
+for i, seq in ipairs(seqs) do
+  if entries[i] and (not moving[i] or moving[i] == ARGV[1]) then
+    if not moving[i] then marks[#marks + 1] = seq; marks[#marks + 1] = ARGV[1] end
+    out[#out + 1] = seq; out[#out + 1] = entries[i]
   end
 end
-return moved
+hset(KEYS[2], marks)
+return out
+`)
+
+// releaseMoveScript removes from a source batch the dead letters staged for a
+// replay batch. KEYS: dl, dlmv. ARGV: replay batch id, then seqs. Returns how many.
+var releaseMoveScript = redis.NewScript(luaLib + `
+local seqs = {}
+for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local moving = hmget(KEYS[2], seqs)
+local gone = {}
+for i, seq in ipairs(seqs) do
+  if moving[i] == ARGV[1] then gone[#gone + 1] = seq end
+end
+hdel(KEYS[1], gone)
+hdel(KEYS[2], gone)
+return #gone
+`)
+
+// unmarkScript takes back marks for a replay batch that was closed without them
+// (its run lost its lease while marking). KEYS: dlmv. ARGV: replay batch id, seqs.
+var unmarkScript = redis.NewScript(luaLib + `
+local seqs = {}
+for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local moving = hmget(KEYS[1], seqs)
+local back = {}
+for i, seq in ipairs(seqs) do
+  if moving[i] == ARGV[1] then back[#back + 1] = seq end
+end
+hdel(KEYS[1], back)
+return #back
+`)
+
+// stageScript copies dead letters into a replay batch's staging hash, only while
+// the caller holds the replay batch's lease.
+// KEYS: staging, lease. ARGV: owner, then pairs of dead-letter id and entry.
+// Returns how many, or -1 when the lease is not the caller's.
+var stageScript = redis.NewScript(luaLib + `
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local pairs = {}
+for i = 2, #ARGV do pairs[#pairs + 1] = ARGV[i] end
+hset(KEYS[1], pairs)
+return #pairs / 2
+`)
+
+// purgeScript deletes a batch's dead letters, but not those moving to a replay.
+// KEYS: dl, dlmv. ARGV: seqs. Returns how many were deleted.
+var purgeScript = redis.NewScript(luaLib + `
+local moving = hmget(KEYS[2], ARGV)
+local gone = {}
+for i, seq in ipairs(ARGV) do
+  if not moving[i] then gone[#gone + 1] = seq end
+end
+local n = 0
+for i = 1, #gone, part do
+  n = n + redis.call('HDEL', KEYS[1], unpack(gone, i, math.min(i + part - 1, #gone)))
+end
+return n
+`)
+
+// drainedScript reports whether a batch will hold no more dead letters: it has
+// none and is done (or expired), so that its entry in dlbatches can go.
+// KEYS: batch, dl.
+var drainedScript = redis.NewScript(`
+if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'finished_at') == 0 then return 0 end
+return 1
 `)
 
 // leaseScript takes a lease that is free (never taken, or run out) or renews one
@@ -176,25 +409,13 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
-// closeReplayScript closes a fully enqueued replay batch: it leaves the open
-// replays, and its staging hash and lease are deleted, if the caller holds the lease.
-// KEYS: open replays, staging hash, lease. ARGV: replay batch id, owner.
+// closeReplayScript removes a replay batch's staging hash and lease, if the
+// caller holds the lease. KEYS: staging, lease. ARGV: owner.
 // Returns 1 when closed, 0 when the lease is not the caller's.
 var closeReplayScript = redis.NewScript(`
-if redis.call('GET', KEYS[3]) ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('DEL', KEYS[2], KEYS[3])
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1], KEYS[2])
 return 1
-`)
-
-// purgeScript deletes dead letters. KEYS: dl entries, dl index. ARGV: ids.
-var purgeScript = redis.NewScript(`
-local n = 0
-for i = 1, #ARGV do
-  n = n + redis.call('HDEL', KEYS[1], ARGV[i])
-  redis.call('ZREM', KEYS[2], ARGV[i])
-end
-return n
 `)
 
 // stopAuthScript sets a key's auth stop, keeping the time of a stop already set.

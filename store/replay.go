@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -12,10 +13,10 @@ import (
 
 // A replay batch is filled by one run of `deadletter replay` at a time: the run
 // that opened it holds its lease and renews it while it works. Only a run holding
-// the lease can move dead letters into the batch's staging area or close it, so a
-// second run never seals a batch the first is still filling; when the holder dies,
-// its lease runs out and the next run takes the batch over and finishes it from
-// what was staged, which no one can add to any more.
+// the lease can stage dead letters in the batch or close it, so a second run never
+// seals a batch the first is still filling; when the holder dies, its lease runs
+// out and the next run takes the batch over and finishes it (see the package doc
+// for the steps of a move and what a crash between them leaves).
 
 // ErrReplayLeaseLost is returned when a replay batch's lease is held by another
 // run, or was lost to one after this run's lease ran out.
@@ -23,16 +24,16 @@ var ErrReplayLeaseLost = errors.New("the replay batch's lease is held by another
 
 // ReplayInfo is what a replay batch needs to be finished after a crash.
 type ReplayInfo struct {
-	Job      payload.Job `json:"job"`
-	ReplayOf []string    `json:"replay_of"`
+	Job payload.Job `json:"job"`
+	// ReplayOf lists the batches the dead letters come from: where a run taking the
+	// replay over looks for entries marked as moving to it.
+	ReplayOf []string `json:"replay_of"`
 }
 
-func (s *Store) stagingKey(batchID string) string { return s.batchSub(batchID, "replay") }
-func (s *Store) leaseKey(batchID string) string   { return s.batchSub(batchID, "lease") }
-func (s *Store) openReplaysKey() string           { return s.key("replays", "open") }
+func (s *Store) openReplaysKey() string { return s.key("replays", "open") }
 
 // OpenReplay records a replay batch as begun, with its lease held by owner for ttl,
-// before any dead letter is moved into it, so that an interrupted replay can be
+// before any dead letter is marked for it, so that an interrupted replay can be
 // found (OpenReplays) and finished by another run once the lease runs out.
 func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info ReplayInfo, owner string, ttl time.Duration) error {
 	b, err := json.Marshal(info)
@@ -52,7 +53,7 @@ func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info Repla
 // (its holder died, or it is owner's already: then it is renewed). Otherwise it
 // returns ErrReplayLeaseLost.
 func (s *Store) TakeReplay(ctx context.Context, replayBatchID, owner string, ttl time.Duration) error {
-	ok, err := leaseScript.Run(ctx, s.rdb, []string{s.leaseKey(replayBatchID)}, owner, ttl.Milliseconds()).Bool()
+	ok, err := leaseScript.Run(ctx, s.rdb, []string{s.bkey(replayBatchID, "lease")}, owner, ttl.Milliseconds()).Bool()
 	if err != nil {
 		return fmt.Errorf("lease of replay %s: %w", replayBatchID, err)
 	}
@@ -62,8 +63,8 @@ func (s *Store) TakeReplay(ctx context.Context, replayBatchID, owner string, ttl
 	return nil
 }
 
-// OpenReplays returns the replay batches begun but not yet fully enqueued, whether
-// a live run holds them or not.
+// OpenReplays returns the replay batches begun but not yet closed, whether a live
+// run holds them or not.
 func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) {
 	m, err := s.rdb.HGetAll(ctx, s.openReplaysKey()).Result()
 	if err != nil {
@@ -80,42 +81,194 @@ func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) 
 	return out, nil
 }
 
-// CloseReplay marks a replay batch as fully enqueued and removes its staging area
-// and lease. Only the lease's owner may close it (ErrReplayLeaseLost otherwise).
+// CloseReplay marks a replay batch as done with: its staging area and lease are
+// removed, then its open record. Only the lease's owner may close it
+// (ErrReplayLeaseLost otherwise). A crash between the two steps leaves an open
+// record without a lease, which the next run takes over and closes again.
 func (s *Store) CloseReplay(ctx context.Context, replayBatchID, owner string) error {
-	keys := []string{s.openReplaysKey(), s.stagingKey(replayBatchID), s.leaseKey(replayBatchID)}
-	ok, err := closeReplayScript.Run(ctx, s.rdb, keys, replayBatchID, owner).Bool()
+	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease")}
+	ok, err := s.eval(ctx, closeReplayScript, keys, owner).Bool()
 	if err != nil {
 		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
 	}
 	if !ok {
 		return fmt.Errorf("close replay %s: %w", replayBatchID, ErrReplayLeaseLost)
 	}
+	if err := s.rdb.HDel(ctx, s.openReplaysKey(), replayBatchID).Err(); err != nil {
+		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
+	}
 	return nil
 }
 
 // MoveToReplay moves the dead letters with the given ids out of the dead-letter list
-// and into the replay batch's staging area, atomically per page: an entry is always
-// in exactly one of the two. Each page moves only while owner holds the batch's
-// lease (ErrReplayLeaseLost otherwise), so nothing is staged after another run took
-// the batch over. It returns how many were moved (ids no longer present, already
-// replayed or purged, are skipped).
+// and into the replay batch's staging area, in pages. For each source batch it
+// marks the entries as moving (in the source's slot; an entry marked for another
+// replay is skipped), stages them (in the replay's slot, only while owner holds the
+// lease: ErrReplayLeaseLost otherwise), and removes them from the source. An entry
+// is listed in exactly one place throughout. It returns how many were moved (ids
+// no longer present, already replayed or purged, are skipped).
 func (s *Store) MoveToReplay(ctx context.Context, replayBatchID, owner string, ids []string) (int, error) {
-	keys := []string{s.key("dl", "entries"), s.key("dl", "index"), s.stagingKey(replayBatchID), s.leaseKey(replayBatchID)}
-	n, err := s.runInPages(ctx, moveScript, keys, []any{owner}, ids)
-	if errors.Is(err, errRefused) {
-		return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, ErrReplayLeaseLost)
-	}
-	if err != nil {
-		return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
+	n := 0
+	for batchID, seqs := range groupByBatch(ids) {
+		for len(seqs) > 0 {
+			page := seqs[:min(len(seqs), dlPage)]
+			seqs = seqs[len(page):]
+			res, err := s.eval(ctx, markMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")},
+				append([]any{replayBatchID}, seqArgs(page)...)...).StringSlice()
+			if err != nil {
+				return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
+			}
+			k, err := s.stageAndRelease(ctx, replayBatchID, owner, batchID, res)
+			n += k
+			if err != nil {
+				return n, err
+			}
+		}
+		if err := s.dropDrained(ctx, batchID); err != nil {
+			return n, err
+		}
 	}
 	return n, nil
+}
+
+// stageAndRelease stages marked entries of a source batch (pairs of seq and stored
+// entry) in the replay batch, then removes them from the source.
+func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batchID string, marked []string) (int, error) {
+	if len(marked) == 0 {
+		return 0, nil
+	}
+	args := []any{owner}
+	seqs := make([]int64, 0, len(marked)/2)
+	for i := 0; i+1 < len(marked); i += 2 {
+		seq, _ := strconv.ParseInt(marked[i], 10, 64)
+		d, err := s.expandDeadLetter(ctx, batchID, seq, marked[i+1])
+		if err != nil {
+			return 0, err
+		}
+		b, err := json.Marshal(d)
+		if err != nil {
+			return 0, err
+		}
+		args = append(args, d.ID, b)
+		seqs = append(seqs, seq)
+	}
+	staged, err := s.eval(ctx, stageScript, []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease")}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, err)
+	}
+	if staged < 0 {
+		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, ErrReplayLeaseLost)
+	}
+	n, err := s.inPages(ctx, releaseMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, []any{replayBatchID}, seqs)
+	if err != nil {
+		return n, fmt.Errorf("remove dead letters moved to replay %s: %w", replayBatchID, err)
+	}
+	return n, nil
+}
+
+// AdoptMoves finishes the moves a run that died left half done: the entries of the
+// source batches marked as moving to the replay batch are staged and removed from
+// their source. The caller holds the replay's lease and has not enqueued the replay
+// batch yet.
+func (s *Store) AdoptMoves(ctx context.Context, replayBatchID, owner string, sources []string) error {
+	for _, batchID := range sources {
+		seqs, err := s.marksFor(ctx, batchID, replayBatchID)
+		if err != nil {
+			return err
+		}
+		if len(seqs) == 0 {
+			continue
+		}
+		fields := make([]string, len(seqs))
+		for i, seq := range seqs {
+			fields[i] = strconv.FormatInt(seq, 10)
+		}
+		vals, err := s.rdb.HMGet(ctx, s.bkey(batchID, "dl"), fields...).Result()
+		if err != nil {
+			return fmt.Errorf("adopt moves to replay %s: %w", replayBatchID, err)
+		}
+		var marked []string
+		for i, v := range vals {
+			if str, ok := v.(string); ok {
+				marked = append(marked, fields[i], str)
+			}
+		}
+		if _, err := s.stageAndRelease(ctx, replayBatchID, owner, batchID, marked); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Unmark takes back the marks for a replay batch left in the source batches: marks a
+// run set after the replay's entries were enqueued (it had lost its lease), which
+// must go back to the dead-letter list.
+func (s *Store) Unmark(ctx context.Context, replayBatchID string, sources []string) error {
+	for _, batchID := range sources {
+		seqs, err := s.marksFor(ctx, batchID, replayBatchID)
+		if err != nil {
+			return err
+		}
+		if _, err := s.inPages(ctx, unmarkScript, []string{s.bkey(batchID, "dlmv")}, []any{replayBatchID}, seqs); err != nil {
+			return fmt.Errorf("take back moves to replay %s: %w", replayBatchID, err)
+		}
+	}
+	return nil
+}
+
+// UnmarkClosed takes back every mark for a replay batch that is no longer open:
+// left by a run that lost its lease while marking, after another run closed the
+// replay. It returns how many entries went back to the dead-letter list.
+func (s *Store) UnmarkClosed(ctx context.Context) (int, error) {
+	open, err := s.OpenReplays(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	err = s.dlBatches(ctx, "", func(batchID string) error {
+		marks, err := s.rdb.HGetAll(ctx, s.bkey(batchID, "dlmv")).Result()
+		if err != nil {
+			return fmt.Errorf("read moves of batch %s: %w", batchID, err)
+		}
+		stale := map[string][]int64{}
+		for field, replay := range marks {
+			if _, isOpen := open[replay]; !isOpen {
+				seq, _ := strconv.ParseInt(field, 10, 64)
+				stale[replay] = append(stale[replay], seq)
+			}
+		}
+		for replay, seqs := range stale {
+			k, err := s.inPages(ctx, unmarkScript, []string{s.bkey(batchID, "dlmv")}, []any{replay}, seqs)
+			n += k
+			if err != nil {
+				return fmt.Errorf("take back moves to replay %s: %w", replay, err)
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+// marksFor returns the seqs of a batch's dead letters marked as moving to replay.
+func (s *Store) marksFor(ctx context.Context, batchID, replayBatchID string) ([]int64, error) {
+	marks, err := s.rdb.HGetAll(ctx, s.bkey(batchID, "dlmv")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read moves of batch %s: %w", batchID, err)
+	}
+	var seqs []int64
+	for field, replay := range marks {
+		if replay == replayBatchID {
+			seq, _ := strconv.ParseInt(field, 10, 64)
+			seqs = append(seqs, seq)
+		}
+	}
+	return seqs, nil
 }
 
 // Staged returns the dead letters staged for a replay batch, ordered by batch and
 // seq so that a re-run after a crash cuts the same segments.
 func (s *Store) Staged(ctx context.Context, replayBatchID string) ([]*DeadLetter, error) {
-	m, err := s.rdb.HGetAll(ctx, s.stagingKey(replayBatchID)).Result()
+	m, err := s.rdb.HGetAll(ctx, s.bkey(replayBatchID, "replay")).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read replay %s: %w", replayBatchID, err)
 	}

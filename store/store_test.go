@@ -16,7 +16,7 @@ var target = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094
 
 func setup(t *testing.T) *store.Store {
 	t.Helper()
-	return store.New(redistest.Start(t, redistest.Options{}).Client(), "bulkinvite:")
+	return store.New(redistest.Start(t, redistest.Options{}).Client(), store.Config{})
 }
 
 func cands(n int) []payload.TaskCandidate {
@@ -47,14 +47,14 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	total := 0
-	for w := range 8 {
+	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			recs := make([]store.Record, 0, n)
 			for i, c := range cands(n) {
 				r := store.Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
-				if (i+w)%2 == 0 {
+				if i%2 == 0 {
 					r.Outcome = payload.OutcomeDeadLettered
 					r.DeadLetter = &store.DeadLetter{ID: store.DeadLetterID("b", c.Seq), BatchID: "b", Reason: payload.ReasonRetriesExhausted, Candidate: c.Candidate}
 				}
@@ -94,7 +94,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	}
 	// Invited candidates are in the ledger; dead-lettered ones are not, and their
 	// claims (none were taken here) leave them free to be claimed by another batch.
-	claims, err := st.ClaimForSending(ctx, "other-batch", target, cands(n), time.Minute)
+	claims, err := st.ClaimForSending(ctx, "other-batch", target, cands(n), time.Minute, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +193,7 @@ func TestClaims(t *testing.T) {
 	cs := cands(3)
 	mustClaim := func(batch string, want ...store.Claim) {
 		t.Helper()
-		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute)
+		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute, false)
 		if err != nil {
 			t.Fatal(err)
 		}

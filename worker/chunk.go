@@ -59,17 +59,14 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cands, unsure := r.open(states)
+	cands, unsure, waiting, err := r.claim(ctx, states)
+	if err != nil {
+		return err
+	}
 	if len(unsure) > 0 {
 		// At-most-once: an earlier attempt sent these and stopped before it recorded
 		// what came of it. The vendor may have acted; they are not sent again.
 		if err := r.deadLetterAll(ctx, unsure, payload.ReasonUnknownOutcome, errUnrecordedSend, 0, time.Time{}); err != nil {
-			return err
-		}
-	}
-	waiting := 0
-	if !t.Job.Reinvite && len(cands) > 0 {
-		if cands, waiting, err = r.claim(ctx, cands); err != nil {
 			return err
 		}
 	}
@@ -85,25 +82,74 @@ func (r *chunkRun) run(ctx context.Context) error {
 // an earlier attempt sent without recording its outcome.
 var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and stopped (a crash, a shutdown or Redis out of reach) before the vendor's answer was recorded; the vendor may have acted, so it is not sent again (BULKINVITE_ON_UNKNOWN=deadletter)")
 
-// open returns the task's candidates without a recorded outcome, and apart from
-// them, under at-most-once, those an earlier attempt sent without recording what
-// came of it. Under at-least-once those are sent again, and logged.
-func (r *chunkRun) open(states []store.CandidateState) (send, unsure []payload.TaskCandidate) {
+// claim checks the task's undecided candidates against the target's ledger and
+// claims them, so that no other chunk sends them at the same time. It records what
+// the ledger already settles: a success of another candidate for the same person
+// (skipped_duplicate, unless the job reinvites), or this very candidate's success,
+// recorded in the ledger by an attempt that stopped before recording it in the
+// batch. It returns the candidates to send; apart from them, under at-most-once,
+// those an earlier attempt sent without recording what came of it (under
+// at-least-once those are sent again, and logged); and how many another chunk is
+// sending right now.
+func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []payload.TaskCandidate, waiting int, err error) {
+	var check []payload.TaskCandidate
+	sent := map[int64]bool{}
 	for i, c := range r.task.Candidates {
-		switch {
-		case states[i] == store.Open:
-			send = append(send, c)
-		case states[i] == store.Sending && r.w.cfg.OnUnknown == OnUnknownDeadLetter:
-			unsure = append(unsure, c)
-		case states[i] == store.Sending:
-			send = append(send, c)
-			r.resent++
+		switch states[i] {
+		case store.Sending:
+			sent[c.Seq] = true
+			check = append(check, c)
+		case store.Open:
+			check = append(check, c)
 		}
+	}
+	if len(check) == 0 {
+		return nil, nil, 0, nil
+	}
+	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, check, r.w.cfg.ChunkTimeout, r.task.Job.Reinvite)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var settled []store.Record
+	skipped := 0
+	for i, c := range check {
+		switch claims[i] {
+		case store.Claimed:
+			switch {
+			case !sent[c.Seq]:
+				send = append(send, c)
+			case r.w.cfg.OnUnknown == OnUnknownDeadLetter:
+				unsure = append(unsure, c)
+			default:
+				send = append(send, c)
+				r.resent++
+			}
+		case store.AlreadyDone:
+			settled = append(settled, store.Record{Seq: c.Seq, Outcome: payload.OutcomeSkippedDuplicate})
+			skipped++
+		case store.DoneInvited:
+			settled = append(settled, store.Record{Seq: c.Seq, Outcome: payload.OutcomeInvited, Candidate: c.Candidate})
+		case store.DoneCVQueued:
+			settled = append(settled, store.Record{Seq: c.Seq, Outcome: payload.OutcomeCVQueued, Candidate: c.Candidate})
+		case store.ClaimedElsewhere:
+			waiting++
+		}
+	}
+	if len(settled) > 0 {
+		if err := r.record(ctx, settled); err != nil {
+			return nil, nil, 0, err
+		}
+	}
+	if skipped > 0 {
+		r.log.Info("skipped candidates already invited to this target", zap.Int("count", skipped))
+	}
+	if n := len(settled) - skipped; n > 0 {
+		r.log.Info("recorded outcomes an earlier attempt wrote to the ledger only", zap.Int("count", n))
 	}
 	if r.resent > 0 {
 		r.log.Info("sending again candidates an earlier attempt sent without recording the outcome (at-least-once)", zap.Int("count", r.resent))
 	}
-	return send, unsure
+	return send, unsure, waiting, nil
 }
 
 // send sends the candidates and records their outcomes. The candidates are marked
@@ -161,37 +207,6 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 	return &PauseError{After: r.w.cfg.PausePoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
 }
 
-// claim drops the candidates the ledger says were invited to the target before
-// (recorded as skipped_duplicate) and claims the rest, so that no other chunk sends
-// them at the same time. It returns the candidates to send and how many another
-// chunk is sending right now.
-func (r *chunkRun) claim(ctx context.Context, cands []payload.TaskCandidate) ([]payload.TaskCandidate, int, error) {
-	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, cands, r.w.cfg.ChunkTimeout)
-	if err != nil {
-		return nil, 0, err
-	}
-	var skip []store.Record
-	send := cands[:0:0]
-	waiting := 0
-	for i, c := range cands {
-		switch claims[i] {
-		case store.Claimed:
-			send = append(send, c)
-		case store.AlreadyDone:
-			skip = append(skip, store.Record{Seq: c.Seq, Outcome: payload.OutcomeSkippedDuplicate})
-		case store.ClaimedElsewhere:
-			waiting++
-		}
-	}
-	if len(skip) > 0 {
-		if err := r.record(ctx, skip); err != nil {
-			return nil, 0, err
-		}
-		r.log.Info("skipped candidates already invited to this target", zap.Int("count", len(skip)))
-	}
-	return send, waiting, nil
-}
-
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
 	_, err := r.w.Store.RecordOutcomes(ctx, r.task.BatchID, r.task.Job.Target, recs, r.w.cfg.LedgerTTL)
 	return err
@@ -229,7 +244,6 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandid
 			if res.Kind == flowmingo.CVQueued {
 				rec.Outcome = payload.OutcomeCVQueued
 			}
-			rec.LedgerValue = ledgerValue(r.task.BatchID, c.Seq, res.Result)
 		default:
 			failed++
 			rec.Outcome = payload.OutcomeDeadLettered
@@ -244,14 +258,6 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandid
 	}
 	r.log.Debug("chunk sent", zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
 	return nil
-}
-
-func ledgerValue(batchID string, seq int64, res *payload.Result) string {
-	v := store.DeadLetterID(batchID, seq)
-	if res != nil && res.Invitation != nil && res.Invitation.ID != "" {
-		v += " invitation=" + res.Invitation.ID
-	}
-	return v
 }
 
 func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCandidate, err error) error {

@@ -73,7 +73,7 @@ func runDemo(ctx context.Context, e *env, log *zap.Logger) error {
 	fmt.Fprintf(out, "  key:     %s\n", key)
 	fmt.Fprintf(out, "  input:   configs/sample-candidates.csv\n\n")
 
-	st := store.New(rdb, "bulkinvite:")
+	st := store.New(rdb, store.Config{})
 	q := asynq.NewClientFromRedisClient(rdb)
 	defer q.Close()
 	prod := producer.New(st, q, producer.Config{SegmentSize: 1000})

@@ -71,7 +71,7 @@ func New(tb testing.TB, opts Options) *Bundle {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { _ = api.Close() })
-	st := store.New(rdb, Prefix)
+	st := store.New(rdb, store.Config{Prefix: Prefix})
 	q := asynq.NewClientFromRedisClient(rdb)
 	prod := producer.New(st, q, producer.Config{SegmentSize: opts.SegmentSize})
 	return &Bundle{

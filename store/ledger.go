@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/payload"
+)
+
+// The ledger keeps, per target, one hash a week of the candidates whose success was
+// recorded; each expires a ledger TTL after its week ends, so a success blocks a
+// repeat invite for at least the TTL and at most a week more.
+const ledgerWeek = 7 * 24 * time.Hour
+
+func weekOf(t time.Time) int64 { return t.UnixMilli() / ledgerWeek.Milliseconds() }
+
+func (s *Store) weekKey(target payload.Target, week int64) string {
+	return s.tkey(target, "L:"+strconv.FormatInt(week, 10))
+}
+
+// liveWeeks are the target's ledger hashes that may hold an entry: those its index
+// lists as not yet expired, and the weeks around now, which a writer may be
+// creating at this moment.
+func (s *Store) liveWeeks(ctx context.Context, target payload.Target) ([]string, error) {
+	now := s.now()
+	ids, err := s.rdb.ZRangeByScore(ctx, s.tkey(target, "Lidx"), &redis.ZRangeBy{Min: nowMS(now), Max: "+inf"}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the ledger weeks of %s: %w", target, err)
+	}
+	w := weekOf(now)
+	seen := map[int64]bool{w - 1: true, w: true, w + 1: true}
+	keys := []string{s.weekKey(target, w-1), s.weekKey(target, w), s.weekKey(target, w+1)}
+	for _, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || seen[n] {
+			continue
+		}
+		seen[n] = true
+		keys = append(keys, s.weekKey(target, n))
+	}
+	return keys, nil
+}
+
+// Claim is what ClaimForSending says of one candidate.
+type Claim int
+
+// The answers of ClaimForSending.
+const (
+	Claimed          Claim = iota // send it
+	AlreadyDone                   // the ledger holds another candidate's success for this person at the target: skip it
+	ClaimedElsewhere              // another chunk is sending this person to the target right now: wait
+	DoneInvited                   // the ledger holds this very candidate's success (invited): record it, do not send
+	DoneCVQueued                  // the same, queued for CV processing
+)
+
+// ClaimForSending checks the ledger and claims each candidate for ttl, in one step,
+// so that two chunks never send the same person to the same target at once.
+// Recording the candidate's outcome releases its claim; a claim left by a crashed
+// worker runs out after ttl, and the same candidate of the same batch may take it
+// back at once. With reinvite, another candidate's success does not count.
+func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []payload.TaskCandidate, ttl time.Duration, reinvite bool) ([]Claim, error) {
+	weeks, err := s.liveWeeks(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	keys := append([]string{s.tkey(target, "claims")}, weeks...)
+	args := make([]any, 0, 3+2*len(cands))
+	re := "0"
+	if reinvite {
+		re = "1"
+	}
+	args = append(args, s.now().UnixMilli(), ttl.Milliseconds(), re)
+	for _, c := range cands {
+		args = append(args, candidateFP(c.Candidate), ownerFP(batchID, c.Seq))
+	}
+	res, err := s.eval(ctx, claimScript, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("claim candidates of batch %s: %w", batchID, err)
+	}
+	out := make([]Claim, len(res))
+	for i, r := range res {
+		out[i] = Claim(r)
+	}
+	return out, nil
+}
+
+// LedgerRecord is a recorded success in the ledger.
+type LedgerRecord struct {
+	Outcome payload.Outcome // invited or cv_queued
+	// At is when it was recorded, by Redis's clock.
+	At    time.Time
+	owner string
+}
+
+// OwnedBy reports whether the record is candidate seq of batchID's success.
+func (r *LedgerRecord) OwnedBy(batchID string, seq int64) bool {
+	return r.owner == ownerFP(batchID, seq)
+}
+
+// Ledger returns the ledger's record of c's success at target, or nil.
+func (s *Store) Ledger(ctx context.Context, target payload.Target, c payload.Candidate) (*LedgerRecord, error) {
+	weeks, err := s.liveWeeks(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	fp := candidateFP(c)
+	for _, k := range weeks {
+		v, err := s.rdb.HGet(ctx, k, fp).Result()
+		if isNil(err) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger: %w", err)
+		}
+		return decodeLedger(v)
+	}
+	return nil, nil
+}
+
+// decodeLedger reads a ledger value: kind byte, owner fingerprint (8 bytes), unix
+// ms in decimal.
+func decodeLedger(v string) (*LedgerRecord, error) {
+	if len(v) < 10 {
+		return nil, fmt.Errorf("ledger value of %d bytes, want at least 10", len(v))
+	}
+	ms, err := strconv.ParseInt(v[9:], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("ledger value: time: %w", err)
+	}
+	r := &LedgerRecord{Outcome: payload.OutcomeInvited, owner: v[1:9], At: time.UnixMilli(ms).UTC()}
+	if v[0] == 'c' {
+		r.Outcome = payload.OutcomeCVQueued
+	}
+	return r, nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/payload"
+)
+
+// Record is one candidate's final outcome, for RecordOutcomes.
+type Record struct {
+	Seq     int64
+	Outcome payload.Outcome
+	// Candidate keys the ledger and the claim; required but for a skipped duplicate.
+	Candidate payload.Candidate
+	// DeadLetter is the entry stored for OutcomeDeadLettered.
+	DeadLetter *DeadLetter
+}
+
+// RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
+// outcome is already recorded keeps it, and nothing else is written for it.
+// Successes are written to target's ledger, kept ledgerTTL; the candidates' claims
+// are released. It returns how many outcomes were new. It is made of steps in
+// different slots (see the package doc), each idempotent: after an error, calling it
+// again with the same records is safe.
+func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record, ledgerTTL time.Duration) (int, error) {
+	if len(recs) == 0 {
+		return 0, nil
+	}
+	args := make([]any, 0, 2+3*len(recs))
+	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds())
+	var led []Record
+	dls := 0
+	for _, r := range recs {
+		code, ok := codeOfOutcome[r.Outcome]
+		if !ok {
+			return 0, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
+		}
+		entry := ""
+		switch r.Outcome {
+		case payload.OutcomeDeadLettered:
+			if r.DeadLetter == nil {
+				return 0, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
+			}
+			b, err := s.compactDeadLetter(ctx, r.DeadLetter)
+			if err != nil {
+				return 0, err
+			}
+			entry = string(b)
+			dls++
+		}
+		if r.Outcome != payload.OutcomeSkippedDuplicate {
+			if r.Candidate == (payload.Candidate{}) {
+				return 0, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+			}
+			led = append(led, r)
+		}
+		args = append(args, r.Seq, code, entry)
+	}
+	if dls > 0 {
+		if err := s.rdb.ZAddNX(ctx, s.key("dlbatches"), redisZ(s.now(), batchID)).Err(); err != nil {
+			return 0, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
+		}
+	}
+	if err := s.writeLedger(ctx, batchID, target, led, ledgerTTL); err != nil {
+		return 0, err
+	}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl")}, s.retainedKeys(batchID)...)
+	n, err := s.eval(ctx, recordScript, keys, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
+	}
+	return n, nil
+}
+
+// writeLedger writes the successes among recs into the target's ledger week and
+// releases every one of their claims.
+func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, recs []Record, ttl time.Duration) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	now := s.now()
+	week := weekOf(now)
+	expiry := (week+1)*ledgerWeek.Milliseconds() + ttl.Milliseconds()
+	args := make([]any, 0, 2+3*len(recs))
+	args = append(args, week, expiry)
+	for _, r := range recs {
+		kind := "-"
+		switch r.Outcome {
+		case payload.OutcomeInvited:
+			kind = "i"
+		case payload.OutcomeCVQueued:
+			kind = "c"
+		}
+		args = append(args, candidateFP(r.Candidate), kind, ownerFP(batchID, r.Seq))
+	}
+	keys := []string{s.weekKey(target, week), s.tkey(target, "Lidx"), s.tkey(target, "claims")}
+	if err := s.eval(ctx, ledgerScript, keys, args...).Err(); err != nil {
+		return fmt.Errorf("write the ledger of %s: %w", target, err)
+	}
+	return nil
+}
