@@ -15,8 +15,9 @@ import (
 // Default and Load over it.
 type Config struct {
 	// RedisURL is where the queues and our own keys live (REDIS_URL):
-	// redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for
-	// Sentinel. It may hold a password: show it only through RedactURL.
+	// redis://[user:pass@]host:port/db, rediss:// for TLS, any node of a Redis
+	// Cluster, redis-sentinel:// for Sentinel; ParseRedisURL reads it. It may hold a
+	// password: show it only through RedactURL.
 	RedisURL string
 	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
 	Prefix string

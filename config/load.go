@@ -31,7 +31,7 @@ type Setting struct {
 // Settings lists every setting, in the order the docs show them.
 func Settings() []Setting {
 	return []Setting{
-		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel://host:port[,host:port]/db?master=NAME for Sentinel", func(c *Config) any { return &c.RedisURL }},
+		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS; any node of a Redis Cluster (?addr=host:port adds seeds); redis-sentinel://[user:pass@]host:port[,host:port]/db?master=NAME[&sentinel_password=...] for Sentinel", func(c *Config) any { return &c.RedisURL }},
 		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
 		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
 		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
