@@ -34,6 +34,9 @@ type env struct {
 	log *zap.Logger
 	rdb redis.UniversalClient
 	q   *asynq.Client
+	// onRedisFatal, if set before Redis is opened, gets the Redis errors that
+	// retrying cannot cure (redisconn.Config.OnFatal).
+	onRedisFatal func(error)
 }
 
 // load reads the configuration for cmd and builds the logger.
@@ -85,7 +88,7 @@ func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rdb, err := redisconn.Open(ctx, e.cfg.RedisURL, redisconn.Config{Log: e.log.Named("redis")})
+	rdb, err := redisconn.Open(ctx, e.cfg.RedisURL, redisconn.Config{Log: e.log.Named("redis"), OnFatal: e.onRedisFatal})
 	if err != nil {
 		return nil, err
 	}
