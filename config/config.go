@@ -15,8 +15,9 @@ import (
 // Default and Load over it.
 type Config struct {
 	// RedisURL is where the queues and our own keys live (REDIS_URL):
-	// redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel:// for
-	// Sentinel. It may hold a password: show it only through RedactURL.
+	// redis://[user:pass@]host:port/db, rediss:// for TLS, any node of a Redis
+	// Cluster, redis-sentinel:// for Sentinel; ParseRedisURL reads it. It may hold a
+	// password: show it only through RedactURL.
 	RedisURL string
 	// Prefix starts every Redis key of our own (BULKINVITE_PREFIX), default "bulkinvite:".
 	Prefix string
@@ -68,6 +69,16 @@ type Config struct {
 	// LedgerTTL is how long a recorded success blocks a repeat invite to the same
 	// target (BULKINVITE_LEDGER_TTL).
 	LedgerTTL time.Duration
+	// BatchRetention is how long a done batch's keys (counters, per-candidate
+	// outcomes, de-duplication data, rejects) stay after it finished
+	// (BULKINVITE_BATCH_RETENTION). Default 720h. Dead letters stay until replayed
+	// or purged.
+	BatchRetention time.Duration
+	// RedisWaitReplicas is how many replicas must acknowledge each outcome and
+	// ledger write (WAIT) before the worker moves on, so that a failover cannot
+	// forget a success and send it again (BULKINVITE_REDIS_WAIT_REPLICAS). Default
+	// 0: no WAIT.
+	RedisWaitReplicas int
 	// ShutdownTimeout is how long a stopping worker waits for in-flight chunks before
 	// handing them back to the queue (BULKINVITE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
@@ -114,6 +125,7 @@ func Default() Config {
 		RetryMax:        5 * time.Minute,
 		OnUnknown:       OnUnknownRetry,
 		LedgerTTL:       90 * 24 * time.Hour,
+		BatchRetention:  30 * 24 * time.Hour,
 		ShutdownTimeout: 30 * time.Second,
 		BulkThreshold:   5000,
 		QueueWeights:    "default=6,replay=3,bulk=1",
@@ -140,11 +152,13 @@ const (
 	maxAttempts            = 1000 // well below the worker's asynq backstop of 65536 retries
 	maxBulkThreshold       = 1_000_000_000
 	maxQueueWeight         = 100
+	maxWaitReplicas        = 100 // more replicas than anyone runs: a WAIT for them would only time out
 
 	maxRequestTimeout  = time.Hour
 	maxRetryDelay      = 24 * time.Hour
 	maxShutdownTimeout = time.Hour
 	maxLedgerTTL       = 10 * 365 * 24 * time.Hour // 10 years: 87600h
+	maxBatchRetention  = maxLedgerTTL
 )
 
 // hours shows a bound such as 24h without the "0m0s" that Duration.String adds.
@@ -208,6 +222,8 @@ func (c *Config) Validate() error {
 		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
 	}
 	durations("BULKINVITE_LEDGER_TTL", c.LedgerTTL, maxLedgerTTL)
+	durations("BULKINVITE_BATCH_RETENTION", c.BatchRetention, maxBatchRetention)
+	ints("BULKINVITE_REDIS_WAIT_REPLICAS", c.RedisWaitReplicas, 0, maxWaitReplicas, " (0 = no WAIT)")
 	durations("BULKINVITE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, maxShutdownTimeout)
 	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
 	if _, err := ParseQueueWeights(c.QueueWeights); err != nil {

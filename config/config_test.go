@@ -67,6 +67,9 @@ func TestEveryContractEnvName(t *testing.T) {
 		"BULKINVITE_TOKENS":           "a, b ,,c",
 		"BULKINVITE_QUEUE_WEIGHTS":    "default=1,bulk=1,replay=1",
 		"BULKINVITE_SHUTDOWN_TIMEOUT": "5s",
+
+		"BULKINVITE_BATCH_RETENTION":     "48h",
+		"BULKINVITE_REDIS_WAIT_REPLICAS": "1",
 	}
 	c, err := Load(Sources{Getenv: envMap(env)})
 	if err != nil {
@@ -75,12 +78,12 @@ func TestEveryContractEnvName(t *testing.T) {
 	want := Config{
 		RedisURL: "redis://10.0.0.1:6380/2", APIURL: "http://127.0.0.1:9", Rate: 12.5, Burst: 6, ChunkSize: 25,
 		Concurrency: 3, MaxAttempts: 4, RetryMin: time.Second, RetryMax: 10 * time.Second, OnUnknown: "deadletter",
-		LedgerTTL: 24 * time.Hour, ShutdownTimeout: 5 * time.Second,
+		LedgerTTL: 24 * time.Hour, ShutdownTimeout: 5 * time.Second, BatchRetention: 48 * time.Hour, RedisWaitReplicas: 1,
 	}
 	got := Config{
 		RedisURL: c.RedisURL, APIURL: c.APIURL, Rate: c.Rate, Burst: c.Burst, ChunkSize: c.ChunkSize,
 		Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts, RetryMin: c.RetryMin, RetryMax: c.RetryMax, OnUnknown: c.OnUnknown,
-		LedgerTTL: c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout,
+		LedgerTTL: c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout, BatchRetention: c.BatchRetention, RedisWaitReplicas: c.RedisWaitReplicas,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
@@ -185,7 +188,8 @@ func TestExampleConfigLoads(t *testing.T) {
 	}
 	d := Default()
 	d.APIKey, c.APIKey = c.APIKey, d.APIKey
-	if c.Rate != d.Rate || c.ChunkSize != d.ChunkSize || c.LedgerTTL != d.LedgerTTL || c.QueueWeights != d.QueueWeights {
+	if c.Rate != d.Rate || c.ChunkSize != d.ChunkSize || c.LedgerTTL != d.LedgerTTL || c.QueueWeights != d.QueueWeights ||
+		c.BatchRetention != d.BatchRetention || c.RedisWaitReplicas != d.RedisWaitReplicas {
 		t.Errorf("the example's values differ from the defaults it documents: %+v", c)
 	}
 }

@@ -31,7 +31,7 @@ type Setting struct {
 // Settings lists every setting, in the order the docs show them.
 func Settings() []Setting {
 	return []Setting{
-		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS, redis-sentinel://host:port[,host:port]/db?master=NAME for Sentinel", func(c *Config) any { return &c.RedisURL }},
+		{"redis_url", "REDIS_URL", "redis-url", "Redis URL: redis://[user:pass@]host:port/db, rediss:// for TLS; any node of a Redis Cluster (?addr=host:port adds seeds); redis-sentinel://[user:pass@]host:port[,host:port]/db?master=NAME[&sentinel_password=...] for Sentinel", func(c *Config) any { return &c.RedisURL }},
 		{"prefix", "BULKINVITE_PREFIX", "prefix", "prefix of every Redis key of our own", func(c *Config) any { return &c.Prefix }},
 		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
 		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
@@ -51,6 +51,8 @@ func Settings() []Setting {
 		{"retry_max", "BULKINVITE_RETRY_MAX", "retry-max", "ceiling of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMax }},
 		{"on_unknown", "BULKINVITE_ON_UNKNOWN", "on-unknown", "reply lost after the vendor may have acted: retry (at-least-once) or deadletter (at-most-once)", func(c *Config) any { return &c.OnUnknown }},
 		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target, at most 87600h (10 years)", func(c *Config) any { return &c.LedgerTTL }},
+		{"batch_retention", "BULKINVITE_BATCH_RETENTION", "batch-retention", "how long a done batch's keys (counters, outcomes, de-duplication data, rejects) stay after it finished, at most 87600h (10 years)", func(c *Config) any { return &c.BatchRetention }},
+		{"redis_wait_replicas", "BULKINVITE_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must acknowledge each outcome and ledger write (WAIT) before the worker moves on, 0..100 (0 = none)", func(c *Config) any { return &c.RedisWaitReplicas }},
 		{"shutdown_timeout", "BULKINVITE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long a stopping worker waits for in-flight chunks, at most 1h", func(c *Config) any { return &c.ShutdownTimeout }},
 		{"bulk_threshold", "BULKINVITE_BULK_THRESHOLD", "bulk-threshold", "batches larger than this go to the bulk queue, 0..1000000000", func(c *Config) any { return &c.BulkThreshold }},
 		{"queue_weights", "BULKINVITE_QUEUE_WEIGHTS", "queue-weights", "queue priorities as default=N,replay=N,bulk=N, each 1..100", func(c *Config) any { return &c.QueueWeights }},

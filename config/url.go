@@ -8,8 +8,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-
-	"github.com/hibiken/asynq"
 )
 
 // redacted is what RedactURL puts where a secret was.
@@ -88,33 +86,14 @@ func RedactURLs(text string) string {
 func urlProblem(s string, parse func(string) error) string {
 	err := parse(RedactURL(s))
 	if err == nil {
-		return "the user name or password holds a character that must be percent-encoded " +
+		return "the user name or a password holds a character that must be percent-encoded " +
 			"(@ as %40, : as %3A, / as %2F, ? as %3F, # as %23, % as %25)"
 	}
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		return ue.Err.Error()
 	}
-	return strings.TrimPrefix(err.Error(), "asynq: ")
-}
-
-// redisURLForms is written so that RedactURLs leaves it alone.
-const redisURLForms = "redis://HOST:PORT/DB (USER:PASSWORD@ before HOST when Redis wants one), " +
-	"rediss://... for TLS, or redis-sentinel://HOST:PORT[,HOST:PORT]/DB?master=NAME"
-
-// ParseRedisURL reads a REDIS_URL as asynq does, and also refuses what asynq would
-// let fail later (a Sentinel URL without ?master=). Its errors show the URL
-// redacted and never quote a secret.
-func ParseRedisURL(s string) (asynq.RedisConnOpt, error) {
-	parse := func(s string) error { _, err := asynq.ParseRedisURI(s); return err }
-	opt, err := asynq.ParseRedisURI(s)
-	if err != nil {
-		return nil, fmt.Errorf("%q is not a valid Redis URL: %s; want %s", RedactURL(s), urlProblem(s, parse), redisURLForms)
-	}
-	if o, ok := opt.(asynq.RedisFailoverClientOpt); ok && o.MasterName == "" {
-		return nil, fmt.Errorf("%q: a redis-sentinel:// URL names its master with ?master=NAME", RedactURL(s))
-	}
-	return opt, nil
+	return err.Error()
 }
 
 // checkAPIURL refuses an API base URL that would leak the key or could not be

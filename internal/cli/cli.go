@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -59,7 +60,7 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	}
 	// Errors may quote a URL we did not build the message for (a library's error,
 	// an argument echoed back): none of them shows a password.
-	fmt.Fprintln(stdio.Err, "bulkinvite:", config.RedactURLs(err.Error()))
+	fmt.Fprintln(stdio.Err, "bulkinvite:", config.RedactURLs(redisconn.Explain(err).Error()))
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,7 +79,11 @@ chunks finish within BULKINVITE_SHUTDOWN_TIMEOUT or go back to the queue.`,
 			if err := e.load(cmd); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
+			// A Redis error that retrying cannot cure (a MOVED, CROSSSLOT or
+			// WRONGPASS, say) stops the worker with its fix, instead of looping on it.
+			ctx, stop := context.WithCancelCause(cmd.Context())
+			defer stop(nil)
+			e.onRedisFatal = stop
 			w, err := e.worker(ctx)
 			if err != nil {
 				return err
@@ -87,7 +92,13 @@ chunks finish within BULKINVITE_SHUTDOWN_TIMEOUT or go back to the queue.`,
 			if err != nil {
 				return err
 			}
-			return w.Serve(ctx, e.rdb, sc)
+			if err := w.Serve(ctx, e.rdb, sc); err != nil {
+				return err
+			}
+			if cmd.Context().Err() == nil {
+				return context.Cause(ctx)
+			}
+			return nil
 		},
 	}
 }

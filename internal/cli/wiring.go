@@ -18,6 +18,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
@@ -33,6 +34,9 @@ type env struct {
 	log *zap.Logger
 	rdb redis.UniversalClient
 	q   *asynq.Client
+	// onRedisFatal, if set before Redis is opened, gets the Redis errors that
+	// retrying cannot cure (redisconn.Config.OnFatal).
+	onRedisFatal func(error)
 }
 
 // load reads the configuration for cmd and builds the logger.
@@ -77,46 +81,19 @@ func (e *env) close() {
 	}
 }
 
-// redis connects to REDIS_URL and checks that it answers.
+// redis connects to REDIS_URL and checks the deployment (see redisconn.Open).
 func (e *env) redis(ctx context.Context) (redis.UniversalClient, error) {
 	if e.rdb != nil {
 		return e.rdb, nil
 	}
-	opt, err := config.ParseRedisURL(e.cfg.RedisURL)
-	if err != nil {
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
-	}
-	rdb, err := newRedisClient(opt)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	rdb, err := redisconn.Open(ctx, e.cfg.RedisURL, redisconn.Config{Log: e.log.Named("redis"), OnFatal: e.onRedisFatal})
 	if err != nil {
 		return nil, err
 	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := rdb.Ping(pctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("cannot reach Redis at %s (REDIS_URL): %w", config.RedactURL(e.cfg.RedisURL), err)
-	}
 	e.rdb = rdb
 	return rdb, nil
-}
-
-// newRedisClient builds the go-redis client for asynq's parsed URL, with context
-// deadlines honoured so that the rate limiter can fall back quickly when Redis hangs.
-func newRedisClient(opt asynq.RedisConnOpt) (redis.UniversalClient, error) {
-	switch o := opt.(type) {
-	case asynq.RedisClientOpt:
-		return redis.NewClient(&redis.Options{
-			Network: o.Network, Addr: o.Addr, Username: o.Username, Password: o.Password, DB: o.DB,
-			TLSConfig: o.TLSConfig, PoolSize: o.PoolSize, ContextTimeoutEnabled: true,
-		}), nil
-	case asynq.RedisFailoverClientOpt:
-		return redis.NewFailoverClient(&redis.FailoverOptions{
-			MasterName: o.MasterName, SentinelAddrs: o.SentinelAddrs, SentinelPassword: o.SentinelPassword,
-			Username: o.Username, Password: o.Password, DB: o.DB, TLSConfig: o.TLSConfig, PoolSize: o.PoolSize,
-			ContextTimeoutEnabled: true,
-		}), nil
-	}
-	return nil, fmt.Errorf("REDIS_URL: unsupported connection type %T", opt)
 }
 
 func (e *env) store(ctx context.Context) (*store.Store, error) {
