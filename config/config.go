@@ -191,6 +191,9 @@ func (c *Config) Validate() error {
 	if c.Prefix == "" {
 		bad("BULKINVITE_PREFIX", "must not be empty")
 	}
+	if strings.ContainsAny(c.Prefix, "{}") {
+		bad("BULKINVITE_PREFIX", "must not contain { or }, got %q: bulkinvite gives its keys Redis Cluster hash tags itself, per batch and per target, so that they spread over the masters; a tag in the prefix would put them all in one slot", c.Prefix)
+	}
 	if err := checkAPIURL(c.APIURL, c.AllowInsecureAPIURL); err != nil {
 		bad("FLOWMINGO_API_URL", "%v", err)
 	}

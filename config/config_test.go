@@ -165,6 +165,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{"missing file", Sources{File: "/nonexistent/bulkinvite.yaml"}, "config file"},
 		{"chunk over the candidates cap", Sources{Getenv: envMap(map[string]string{"BULKINVITE_CANDIDATES_PER_MINUTE": "20", "BULKINVITE_CHUNK_SIZE": "50"})}, "BULKINVITE_CHUNK_SIZE"},
 		{"bad queue weights", Sources{Getenv: envMap(map[string]string{"BULKINVITE_QUEUE_WEIGHTS": "default=1"})}, "BULKINVITE_QUEUE_WEIGHTS"},
+		{"hash tag in the prefix", Sources{Getenv: envMap(map[string]string{"BULKINVITE_PREFIX": "{bulkinvite}:"})}, "BULKINVITE_PREFIX: must not contain { or }"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

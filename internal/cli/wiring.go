@@ -101,7 +101,7 @@ func (e *env) store(ctx context.Context) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return store.New(rdb, store.Config{Prefix: e.cfg.Prefix}), nil
+	return store.New(rdb, store.Config{Prefix: e.cfg.Prefix, Retention: e.cfg.BatchRetention, WaitReplicas: e.cfg.RedisWaitReplicas}), nil
 }
 
 func (e *env) producer(ctx context.Context) (*producer.Producer, *store.Store, error) {

@@ -37,7 +37,7 @@ const (
 		"or make room (replay or purge dead letters, let done batches expire); keep maxmemory-policy noeviction, " +
 		"so that Redis refuses writes rather than evicting queued work"
 	fixCrossSlot = "Redis Cluster refused a command whose keys live in different hash slots: " +
-		"give bulkinvite's keys one hash tag with BULKINVITE_PREFIX (e.g. {bulkinvite}:); if it has one, report this as a bug"
+		"bulkinvite tags its keys so that every step stays in one slot, so this is a bug; please report it with the command that failed"
 	fixMoved = "REDIS_URL reached a Redis Cluster node, but the client is a single-node one: " +
 		"restart so that the cluster is detected (the URL's user needs INFO for that), or list more nodes with ?addr=HOST:PORT"
 	fixLoading    = "Redis is loading its data set after a restart: wait until it has finished, then try again"
