@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -24,29 +26,84 @@ import (
 const testAPIKey = "fl_live_PFXQQ.SECRETZZ"
 
 type testBundle struct {
-	srv   *redistest.Server
-	keyID string
-	logs  *observer.ObservedLogs
-	log   *zap.Logger
+	srv     *redistest.Server  // a private redis-server, or
+	cluster *redistest.Cluster // under TestOnCluster, the shared cluster
+	keyID   string
+	logs    *observer.ObservedLogs
+	log     *zap.Logger
 }
 
 func setup(t *testing.T) *testBundle {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
-	return &testBundle{
-		srv:   redistest.Start(t, redistest.Options{}),
-		keyID: flowmingo.NewAPIKey(testAPIKey).ID(),
-		logs:  logs,
-		log:   zap.New(core),
+	b := &testBundle{keyID: flowmingo.NewAPIKey(testAPIKey).ID(), logs: logs, log: zap.New(core)}
+	if b.cluster = sharedCluster(t); b.cluster != nil {
+		// The suite's tests share the cluster: each limits a key of its own.
+		sum := sha256.Sum256([]byte(t.Name()))
+		b.keyID = hex.EncodeToString(sum[:8])
+	} else {
+		b.srv = redistest.Start(t, redistest.Options{})
+	}
+	return b
+}
+
+// needSingle skips a test that kills or inspects one server under TestOnCluster.
+func (b *testBundle) needSingle(t *testing.T) {
+	t.Helper()
+	if b.srv == nil {
+		t.Skip("kills or reads one redis-server; runs on a single node only")
 	}
 }
 
 // client returns a client of its own, configured as the worker's should be.
-func (b *testBundle) client(t *testing.T) *redis.Client {
+func (b *testBundle) client(t *testing.T) redis.UniversalClient {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: b.srv.Addr(), ContextTimeoutEnabled: true})
+	var c redis.UniversalClient
+	if b.cluster != nil {
+		c = redis.NewClusterClient(&redis.ClusterOptions{Addrs: b.cluster.Addrs(), ContextTimeoutEnabled: true})
+	} else {
+		c = redis.NewClient(&redis.Options{Addr: b.srv.Addr(), ContextTimeoutEnabled: true})
+	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// onCluster is the cluster TestOnCluster runs the suite on.
+var onCluster struct {
+	sync.Mutex
+	c *redistest.Cluster
+}
+
+func sharedCluster(t *testing.T) *redistest.Cluster {
+	if !strings.HasPrefix(t.Name(), "TestOnCluster/") {
+		return nil
+	}
+	onCluster.Lock()
+	defer onCluster.Unlock()
+	return onCluster.c
+}
+
+// TestOnCluster runs the limiter's suite against a 3-master Redis Cluster, each
+// test with a key of its own: every step's keys are in the key's one slot.
+func TestOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, redistest.ClusterOptions{})
+	onCluster.Lock()
+	onCluster.c = c
+	onCluster.Unlock()
+	for name, test := range map[string]func(*testing.T){
+		"StepExactUnderConcurrentCallers": TestStepExactUnderConcurrentCallers,
+		"AcquireSharesOneRate":            TestAcquireSharesOneRate,
+		"CooldownHonouredByAnotherWorker": TestCooldownHonouredByAnotherWorker,
+		"CooldownCappedAndNoBurstAfter":   TestCooldownCappedAndNoBurstAfter,
+		"InFlightCap":                     TestInFlightCap,
+		"InFlightLeaseExpires":            TestInFlightLeaseExpires,
+		"AdaptiveSharedAndClimbsBack":     TestAdaptiveSharedAndClimbsBack,
+		"CandidatesPerMinuteCap":          TestCandidatesPerMinuteCap,
+		"AcquireHonoursContext":           TestAcquireHonoursContext,
+		"AdviceOnRepeated429s":            TestAdviceOnRepeated429s,
+	} {
+		t.Run(name, test)
+	}
 }
 
 // limiter returns a Limiter on a client of its own, as another process would have.
@@ -62,7 +119,7 @@ func (b *testBundle) limiter(t *testing.T, cfg Config) *Limiter {
 // redisNow is the Redis server's clock, which the scripts use.
 func (b *testBundle) redisNow(t *testing.T) time.Time {
 	t.Helper()
-	now, err := b.srv.Client().Time(context.Background()).Result()
+	now, err := b.client(t).Time(context.Background()).Result()
 	if err != nil {
 		t.Fatalf("TIME: %v", err)
 	}
@@ -290,6 +347,7 @@ func TestCooldownCappedAndNoBurstAfter(t *testing.T) {
 func TestRedisDownFallsBackToLocalShare(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.needSingle(t)
 	cfg := Config{Rate: 20, Burst: 5, RedisTimeout: 200 * time.Millisecond}
 	l, other := b.limiter(t, cfg), b.limiter(t, cfg)
 	mustAcquire(t, l, 1)()
@@ -484,6 +542,7 @@ func TestCandidatesPerMinuteCap(t *testing.T) {
 func TestRedisKeysNameOnlyTheKeyID(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
+	b.needSingle(t)
 	cfg := Config{Rate: 100, Burst: 5, CandidatesPerMinute: 1000, Adaptive: true, Prefix: "itest:"}
 	l := b.limiter(t, cfg)
 	mustAcquire(t, l, 3) // keep a lease in flight

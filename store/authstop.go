@@ -21,9 +21,10 @@ type AuthStop struct {
 }
 
 // Auth stops live in one hash, keyed by APIKey.ID, so that reading them all is one
-// command (no SCAN over the keyspace); the queues paused for them in a set beside it.
-func (s *Store) authKey() string       { return s.key("authstop") }
-func (s *Store) authPausedKey() string { return s.key("authstop", "paused") }
+// command (no SCAN over the keyspace); the queues paused for them in a set beside
+// it, in the same slot.
+func (s *Store) authKey() string       { return s.cfg.Prefix + "{authstop}" }
+func (s *Store) authPausedKey() string { return s.cfg.Prefix + "{authstop}:paused" }
 
 // StopAuth sets the auth stop for the key (keyID is APIKey.ID, masked its masked form).
 // A stop already set keeps its first time.

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -18,9 +17,8 @@ import (
 // Another batch sees them as done; nobody's claim is left behind.
 func TestLedgerBeforeBatch(t *testing.T) {
 	t.Parallel()
-	s := New(redistest.Start(t, redistest.Options{}).Client(), Config{})
+	s := setup(t)
 	ctx := context.Background()
-	target := payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
 	cands := make([]payload.TaskCandidate, 4)
 	for i := range cands {
 		cands[i] = payload.TaskCandidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("p%d@example.com", i)}}
@@ -77,10 +75,8 @@ func TestLedgerBeforeBatch(t *testing.T) {
 // never existed.
 func TestRetention(t *testing.T) {
 	t.Parallel()
-	rdb := redistest.Start(t, redistest.Options{}).Client()
-	s := New(rdb, Config{Retention: 300 * time.Millisecond})
+	s := setupWith(t, Config{Retention: 300 * time.Millisecond})
 	ctx := context.Background()
-	target := payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
 	cands := []payload.TaskCandidate{
 		{Seq: 0, Candidate: payload.Candidate{Email: "a@example.com"}},
 		{Seq: 1, Candidate: payload.Candidate{Email: "b@example.com"}},
@@ -114,9 +110,11 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("batch %+v %v, want done", b, err)
 	}
 	time.Sleep(600 * time.Millisecond)
-	keys, err := rdb.Keys(ctx, "bulkinvite:{b:r}*").Result()
-	if err != nil || len(keys) != 1 || keys[0] != "bulkinvite:{b:r}:dl" {
-		t.Errorf("keys of the batch after its retention: %v %v, want only its dead letters", keys, err)
+	for _, sub := range []string{"", "st", "seen", "segs", "rej", "ff", "split", "dl"} {
+		n, err := s.rdb.Exists(ctx, s.bkey("r", sub)).Result()
+		if want := int64(0); sub == "dl" && n != 1 || sub != "dl" && n != want || err != nil {
+			t.Errorf("key %s exists %d (%v) after the retention; want only the dead letters kept", s.bkey("r", sub), n, err)
+		}
 	}
 	if _, err := s.Batch(ctx, "r"); !errors.Is(err, ErrBatchExpired) {
 		t.Errorf("status of the expired batch: %v, want ErrBatchExpired", err)

@@ -42,8 +42,8 @@
 //	P dljobs           hash: job fingerprint -> target, message and send_invite,
 //	                   stored once for all the dead letters of a job
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued
-//	P authstop         hash: API key id -> why sending stopped for that key
-//	P authstop:paused  set: the queues paused for the auth stops
+//	P{authstop}        hash: API key id -> why sending stopped for that key
+//	P{authstop}:paused set: the queues paused for the auth stops
 //
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.

@@ -1,22 +1,71 @@
-package store_test
+package store
 
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/payload"
-	"github.com/bulkinvite/bulkinvite/store"
 )
 
 var target = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
 
-func setup(t *testing.T) *store.Store {
+func setup(t *testing.T) *Store { return setupWith(t, Config{}) }
+
+// setupWith returns a store over a private redis-server, or under TestOnCluster
+// over the shared cluster, with a prefix of the test's own.
+func setupWith(t *testing.T, cfg Config) *Store {
 	t.Helper()
-	return store.New(redistest.Start(t, redistest.Options{}).Client(), store.Config{})
+	var rdb redis.UniversalClient
+	if c := sharedCluster(t); c != nil {
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = rdb.Close() })
+		cfg.Prefix = strings.NewReplacer("/", ":").Replace(t.Name()) + ":"
+	} else {
+		rdb = redistest.Start(t, redistest.Options{}).Client()
+	}
+	return New(rdb, cfg)
+}
+
+// onCluster is the cluster TestOnCluster runs the suite on.
+var onCluster struct {
+	sync.Mutex
+	c *redistest.Cluster
+}
+
+func sharedCluster(t *testing.T) *redistest.Cluster {
+	if !strings.HasPrefix(t.Name(), "TestOnCluster/") {
+		return nil
+	}
+	onCluster.Lock()
+	defer onCluster.Unlock()
+	return onCluster.c
+}
+
+// TestOnCluster runs the store's suite against a 3-master Redis Cluster: every
+// script's keys are in one slot, and the steps that span slots work across masters.
+func TestOnCluster(t *testing.T) {
+	c := redistest.StartCluster(t, redistest.ClusterOptions{})
+	onCluster.Lock()
+	onCluster.c = c
+	onCluster.Unlock()
+	for name, test := range map[string]func(*testing.T){
+		"RecordOutcomesExactlyOnce": TestRecordOutcomesExactlyOnce,
+		"AdmitSegmentIdempotent":    TestAdmitSegmentIdempotent,
+		"AuthStop":                  TestAuthStop,
+		"Claims":                    TestClaims,
+		"LedgerBeforeBatch":         TestLedgerBeforeBatch,
+		"Retention":                 TestRetention,
+		"DeadLettersAndMoves":       TestDeadLettersAndMoves,
+	} {
+		t.Run(name, test)
+	}
 }
 
 func cands(n int) []payload.TaskCandidate {
@@ -35,7 +84,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()
 	const n = 200
-	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: n}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n)); err != nil {
@@ -51,12 +100,12 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs := make([]store.Record, 0, n)
+			recs := make([]Record, 0, n)
 			for i, c := range cands(n) {
-				r := store.Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
+				r := Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
 				if i%2 == 0 {
 					r.Outcome = payload.OutcomeDeadLettered
-					r.DeadLetter = &store.DeadLetter{ID: store.DeadLetterID("b", c.Seq), BatchID: "b", Reason: payload.ReasonRetriesExhausted, Candidate: c.Candidate}
+					r.DeadLetter = &DeadLetter{ID: DeadLetterID("b", c.Seq), BatchID: "b", Reason: payload.ReasonRetriesExhausted, Candidate: c.Candidate}
 				}
 				recs = append(recs, r)
 			}
@@ -85,7 +134,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	if len(outs) != n || count[payload.OutcomeInvited] != b.Invited || count[payload.OutcomeDeadLettered] != b.DeadLettered {
 		t.Errorf("outcomes %v vs counters %+v", count, b.Status())
 	}
-	if b.State() != store.StateDone || b.FinishedAt.IsZero() {
+	if b.State() != StateDone || b.FinishedAt.IsZero() {
 		t.Errorf("batch %+v, want done with finished_at", b.Status())
 	}
 	dls, _ := st.CountDeadLetters(ctx)
@@ -99,9 +148,9 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, c := range claims {
-		want := store.Claimed
+		want := Claimed
 		if outs[int64(i)] == payload.OutcomeInvited {
-			want = store.AlreadyDone
+			want = AlreadyDone
 		}
 		if c != want {
 			t.Errorf("seq %d (%s): claim %d, want %d", i, outs[int64(i)], c, want)
@@ -115,7 +164,7 @@ func TestAdmitSegmentIdempotent(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
 	ctx := context.Background()
-	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: 5}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: 5}); err != nil {
 		t.Fatal(err)
 	}
 	seg := cands(5)
@@ -191,7 +240,7 @@ func TestClaims(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()
 	cs := cands(3)
-	mustClaim := func(batch string, want ...store.Claim) {
+	mustClaim := func(batch string, want ...Claim) {
 		t.Helper()
 		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute, false)
 		if err != nil {
@@ -201,19 +250,19 @@ func TestClaims(t *testing.T) {
 			t.Errorf("%s claims %v, want %v", batch, got, want)
 		}
 	}
-	mustClaim("a", store.Claimed, store.Claimed, store.Claimed)
-	mustClaim("a", store.Claimed, store.Claimed, store.Claimed) // a retry renews its own
-	mustClaim("b", store.ClaimedElsewhere, store.ClaimedElsewhere, store.ClaimedElsewhere)
-	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: "a", Job: payload.Job{Target: target}}); err != nil {
+	mustClaim("a", Claimed, Claimed, Claimed)
+	mustClaim("a", Claimed, Claimed, Claimed) // a retry renews its own
+	mustClaim("b", ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: payload.Job{Target: target}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.RecordOutcomes(ctx, "a", target, []store.Record{
+	_, err := st.RecordOutcomes(ctx, "a", target, []Record{
 		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
-		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &store.DeadLetter{ID: "a:1"}},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{ID: "a:1"}},
 	}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// 0 was invited: done for everyone. 1 failed: free again. 2 is still a's.
-	mustClaim("b", store.AlreadyDone, store.Claimed, store.ClaimedElsewhere)
+	mustClaim("b", AlreadyDone, Claimed, ClaimedElsewhere)
 }

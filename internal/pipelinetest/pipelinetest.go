@@ -18,6 +18,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -32,20 +33,39 @@ const Prefix = "bulkinvite:"
 // Target is the sandbox's demo interview set.
 var Target = payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}
 
+// Topologies of the bundle's Redis.
+const (
+	Single   = ""         // one redis-server
+	Cluster  = "cluster"  // a 3-master Redis Cluster
+	Sentinel = "sentinel" // a master and a replica behind one sentinel, with a password
+)
+
 // Options tune a Bundle.
 type Options struct {
-	Sandbox     sandbox.Config
-	Redis       redistest.Options
+	Sandbox sandbox.Config
+	// Topology is Single (the default), Cluster or Sentinel. The bundle reaches
+	// the last two through REDIS_URL as the commands do (redisconn.Open).
+	Topology string
+	// Redis tunes the single server.
+	Redis redistest.Options
+	// ACLRules, when set, makes the bundle log in to the single server as an ACL
+	// user with these rules on top of "on ~* &* +@all" (see redistest.ACLUser).
+	ACLRules    []string
 	SegmentSize int // default 100
 	// Key is the API key the workers use; default sandbox.DefaultKey.
 	Key string
+	// Store tunes the store (its prefix is always Prefix).
+	Store store.Config
 }
 
 // Bundle is a running pipeline minus its workers.
 type Bundle struct {
-	TB       testing.TB
+	TB testing.TB
+	// Redis is the single server, Cluster or Sentinel the others, by Topology.
 	Redis    *redistest.Server
-	RDB      *redis.Client
+	Cluster  *redistest.Cluster
+	Sentinel *redistest.Sentinel
+	RDB      redis.UniversalClient
 	Store    *store.Store
 	Queue    *asynq.Client
 	API      *sandbox.Running
@@ -63,21 +83,48 @@ func New(tb testing.TB, opts Options) *Bundle {
 	if opts.Key == "" {
 		opts.Key = sandbox.DefaultKey
 	}
-	srv := redistest.Start(tb, opts.Redis)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
-	tb.Cleanup(func() { _ = rdb.Close() })
-	api, err := sandbox.Start(opts.Sandbox)
-	if err != nil {
+	b := &Bundle{TB: tb, Key: flowmingo.NewAPIKey(opts.Key)}
+	switch opts.Topology {
+	case Single:
+		b.Redis = redistest.Start(tb, opts.Redis)
+		if opts.ACLRules != nil {
+			b.RDB = open(tb, b.Redis.ACLUser("bulkinvite", "acl-pw", opts.ACLRules...))
+			break
+		}
+		b.RDB = redis.NewClient(&redis.Options{Addr: b.Redis.Addr(), ContextTimeoutEnabled: true})
+	case Cluster:
+		b.Cluster = redistest.StartCluster(tb, redistest.ClusterOptions{})
+		b.RDB = open(tb, b.Cluster.URL())
+	case Sentinel:
+		b.Sentinel = redistest.StartSentinel(tb, redistest.SentinelOptions{Password: "s3cret-pw"})
+		b.RDB = open(tb, b.Sentinel.URL())
+	default:
+		tb.Fatalf("pipelinetest: unknown topology %q", opts.Topology)
+	}
+	tb.Cleanup(func() { _ = b.RDB.Close() })
+	var err error
+	if b.API, err = sandbox.Start(opts.Sandbox); err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { _ = api.Close() })
-	st := store.New(rdb, store.Config{Prefix: Prefix})
-	q := asynq.NewClientFromRedisClient(rdb)
-	prod := producer.New(st, q, producer.Config{SegmentSize: opts.SegmentSize})
-	return &Bundle{
-		TB: tb, Redis: srv, RDB: rdb, Store: st, Queue: q, API: api, Producer: prod,
-		Replayer: deadletter.NewReplayer(st, prod, deadletter.Config{}), Key: flowmingo.NewAPIKey(opts.Key),
+	tb.Cleanup(func() { _ = b.API.Close() })
+	opts.Store.Prefix = Prefix
+	b.Store = store.New(b.RDB, opts.Store)
+	b.Queue = asynq.NewClientFromRedisClient(b.RDB)
+	b.Producer = producer.New(b.Store, b.Queue, producer.Config{SegmentSize: opts.SegmentSize})
+	b.Replayer = deadletter.NewReplayer(b.Store, b.Producer, deadletter.Config{})
+	return b
+}
+
+// open connects to a Redis URL as the commands do.
+func open(tb testing.TB, url string) redis.UniversalClient {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rdb, err := redisconn.Open(ctx, url, redisconn.Config{})
+	if err != nil {
+		tb.Fatalf("connect to %s: %v", url, err)
 	}
+	return rdb
 }
 
 // WorkerOptions tune StartWorker.
