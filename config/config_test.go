@@ -48,7 +48,8 @@ func TestLoadPrecedence(t *testing.T) {
 	}
 }
 
-// TestEveryContractEnvName checks that each env name DESIGN.md lists is read.
+// TestEveryContractEnvName checks that each contract env name (docs/architecture.md,
+// "The contract") is read.
 func TestEveryContractEnvName(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{

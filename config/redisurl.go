@@ -50,7 +50,7 @@ const (
 	sentinelPort = "26379"
 )
 
-// ParseRedisURL reads a REDIS_URL in any of the forms DESIGN.md's "Redis
+// ParseRedisURL reads a REDIS_URL in any of the forms the README's "Redis
 // topologies" lists: redis://[user:pass@]host:port/db (?addr=host:port may repeat
 // to list more cluster nodes), rediss:// for TLS,
 // redis-sentinel://[user:pass@]host:port[,host:port]/db?master=NAME[&sentinel_password=...]

@@ -315,7 +315,8 @@ func (c *Client) failure(ctx, rctx context.Context, status int, ambiguous bool, 
 	return &TransientError{StatusCode: status, Ambiguous: ambiguous, URL: c.url, Err: err}
 }
 
-// classify turns a response into results or a typed error, per API.md's table.
+// classify turns a response into results or a typed error, per the status table of
+// docs/vendor-api.md.
 func (c *Client) classify(resp *http.Response, body []byte, over bool, cands []payload.Candidate) ([]CandidateResult, error) {
 	red := newRedactor(c.key)
 	code := resp.StatusCode
@@ -351,7 +352,8 @@ func (c *Client) classify(resp *http.Response, body []byte, over bool, cands []p
 		}
 		return nil, &RateLimitError{RetryAfter: wait, Message: extractMessage(body, red), URL: c.url}
 	}
-	// 5xx, and every status API.md does not list: retry, but the vendor may have acted.
+	// 5xx, and every status docs/vendor-api.md does not list: retry, but the vendor
+	// may have acted.
 	wait, _ := c.retryAfter(resp.Header)
 	msg := extractMessage(body, red)
 	if code < 500 {

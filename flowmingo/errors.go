@@ -11,18 +11,18 @@ import (
 )
 
 // The typed errors below are what Client.Invite returns for every answer other than a
-// usable 200, one type per row of API.md's status table. Each has HTTPStatus, which
-// is the status the vendor answered, or 0 when no answer came. Their Error strings
-// never hold the API key (messages taken from a response body are redacted) and show
-// the URL without its query string or password.
+// usable 200, one type per row of the status table in docs/vendor-api.md. Each has
+// HTTPStatus, which is the status the vendor answered, or 0 when no answer came. Their
+// Error strings never hold the API key (messages taken from a response body are
+// redacted) and show the URL without its query string or password.
 //
 // When the caller's context ends first, Invite returns neither of these but an error
 // for which errors.Is(err, context.Canceled) (or context.DeadlineExceeded, whichever
 // the caller's context reports) holds; Ambiguous tells whether the request had gone.
 
 // TransientError is a failure worth retrying: a 5xx, a per-request timeout, a
-// connection error, a status API.md does not list (3xx are not followed), or a 200
-// whose body is over the size cap or does not parse.
+// connection error, a status docs/vendor-api.md does not list (3xx are not
+// followed), or a 200 whose body is over the size cap or does not parse.
 type TransientError struct {
 	// StatusCode is the vendor's status, or 0 when no answer came.
 	StatusCode int

@@ -17,8 +17,8 @@ type Kind int
 // The kinds of CandidateResult.
 const (
 	// Unknown: no result could be matched to the candidate, so whether the vendor
-	// acted on it is not known (API.md: dead-lettered as unknown_outcome, never
-	// counted as done).
+	// acted on it is not known (docs/vendor-api.md: dead-lettered as
+	// unknown_outcome, never counted as done).
 	Unknown Kind = iota
 	// Invited: a candidate with an email came back without any error field.
 	Invited
@@ -75,8 +75,9 @@ func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, e
 	return matchResults(cands, resp.Results), nil
 }
 
-// matchResults pairs results with cands by position, per API.md: the vendor's
-// entries carry no candidate id, only email_address and cv_link to check against.
+// matchResults pairs results with cands by position, per docs/vendor-api.md: the
+// vendor's entries carry no candidate id, only email_address and cv_link to check
+// against.
 //
 // When the vendor returns a different number of results than candidates were sent,
 // an entry may be missing or extra anywhere, so no position can be trusted: every
@@ -84,7 +85,8 @@ func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, e
 // (see agreement), and is Unknown if they disagree, Failed if the entry has an error
 // field, else Invited (it has an email) or CVQueued (it has none). A success needs no
 // invitation or submission object: with send_invite false the vendor may create
-// none, and the absence of every error field is what API.md calls success.
+// none, and the absence of every error field is what docs/vendor-api.md calls
+// success.
 func matchResults(cands []payload.Candidate, results []payload.Result) []CandidateResult {
 	out := make([]CandidateResult, len(cands))
 	if len(results) != len(cands) {

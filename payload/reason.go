@@ -1,7 +1,7 @@
 package payload
 
 // Reason says why a candidate was dead-lettered. The values are part of the
-// user-facing contract (DESIGN.md): scripts filter on them.
+// user-facing contract (docs/architecture.md, "The contract"): scripts filter on them.
 type Reason string
 
 // The dead-letter reasons.

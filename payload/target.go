@@ -44,8 +44,8 @@ func (t Target) String() string {
 	}
 }
 
-// Validate checks the target's ids per API.md: an interview set or a project is
-// required, and every id given is a UUID.
+// Validate checks the target's ids per docs/vendor-api.md: an interview set or a
+// project is required, and every id given is a UUID.
 func (t Target) Validate() error {
 	var errs Errors
 	if t.InterviewSetID == "" && t.ProjectID == "" {

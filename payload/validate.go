@@ -181,10 +181,11 @@ func quoteTail(s string) string {
 	return strconv.Quote("..." + s[i:])
 }
 
-// ValidateCandidate checks one candidate per API.md, plus our own hygiene rules
-// (see ValidateText and the Max*Len limits); index is its position, used in the
-// errors' paths (-1 to leave it out). A field at fault is named once, by its first
-// fault, in the order ats_candidate_id, email, name, firstname, lastname, cv_link.
+// ValidateCandidate checks one candidate per docs/vendor-api.md, plus our own
+// hygiene rules (see ValidateText and the Max*Len limits); index is its position,
+// used in the errors' paths (-1 to leave it out). A field at fault is named once, by
+// its first fault, in the order ats_candidate_id, email, name, firstname, lastname,
+// cv_link.
 func ValidateCandidate(index int, c Candidate) error {
 	var errs Errors
 	add := func(field, msg string) { errs = append(errs, &FieldError{Index: index, Field: field, Msg: msg}) }
@@ -243,9 +244,9 @@ func ValidateMessage(m string) error {
 	return nil
 }
 
-// ValidateRequest checks a whole request per API.md: the target, the message, at
-// least one candidate, each candidate, and ats_candidate_id unique within the request.
-// The error is an Errors listing every failure.
+// ValidateRequest checks a whole request per docs/vendor-api.md: the target, the
+// message, at least one candidate, each candidate, and ats_candidate_id unique within
+// the request. The error is an Errors listing every failure.
 func ValidateRequest(r *InviteRequest) error {
 	var errs Errors
 	collect := func(err error) {

@@ -216,8 +216,8 @@ func (b *Batch) State() string {
 	}
 }
 
-// Status is the batch as `status --json` prints it. The fields up to Pending are the
-// contract of DESIGN.md; the rest extend it.
+// Status is the batch as `status --json` prints it. The fields up to Pending are
+// contract (docs/architecture.md, "The contract"); the rest extend it.
 type Status struct {
 	BatchID          string `json:"batch_id"`
 	State            string `json:"state"`

@@ -16,8 +16,8 @@ import (
 )
 
 // DeadLetter is a candidate that could not be invited, with everything needed to see
-// why and to replay it. The JSON fields up to LastHTTPStatus are DESIGN.md's contract;
-// the rest extend it.
+// why and to replay it. The JSON fields up to LastHTTPStatus are contract
+// (docs/architecture.md, "The contract"); the rest extend it.
 type DeadLetter struct {
 	ID             string                     `json:"id"`
 	BatchID        string                     `json:"batch_id"`

@@ -1,6 +1,6 @@
 // Command ratelimit measures, at the API, the request rate that several
-// `bulkinvite worker` processes send together: invariant 3 of DESIGN.md ("one
-// rate for all") and the baseline it improves on (BULKINVITE_LIMITER=local).
+// `bulkinvite worker` processes send together: invariant 3 of docs/architecture.md
+// ("one rate for all") and the baseline it improves on (BULKINVITE_LIMITER=local).
 //
 // It builds the real binary once, then for each scenario starts a private
 // redis-server (loopback, free port, temp dir, no persistence), a

@@ -33,8 +33,8 @@ const (
 )
 
 // Server is the sandbox: an http.Handler answering the invite endpoint as
-// API.md describes, plus the /__sandbox/ control endpoints. Create it with New;
-// it is safe for concurrent use.
+// docs/vendor-api.md describes, plus the /__sandbox/ control endpoints. Create it
+// with New; it is safe for concurrent use.
 type Server struct {
 	maxBody       int64
 	interviewSets map[string]bool

@@ -14,7 +14,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
-// Exit codes, as DESIGN.md states them.
+// Exit codes, as the README's "Commands" states them (contract).
 const (
 	ExitOK           = 0
 	ExitFailed       = 1
