@@ -1,12 +1,15 @@
-// Package flowmingo is the HTTP client of the Flowmingo invite API (API.md).
+// Package flowmingo is the HTTP client of the Flowmingo invite API
+// (docs/vendor-api.md).
 //
 // It owns one request's worth of work: sending an InviteRequest with the key in the
-// X-API-Key header; turning every status of API.md's table into a result or a typed
-// error (*TransientError, *RateLimitError, *AuthError, *NotFoundError,
-// *ValidationError), including the Retry-After hint and whether the vendor may have
-// acted before the reply was lost; and matching the results of a 200 to the request's
-// candidates by position, so the caller gets exactly one CandidateResult per
-// candidate: invited, cv_queued, failed (with the vendor's error fields) or unknown.
+// X-API-Key header; turning every status of the table in docs/vendor-api.md into a
+// result or a typed error (*TransientError, *RateLimitError, *AuthError,
+// *NotFoundError, *ValidationError, *TooLargeError), including the Retry-After hint,
+// whether the vendor may have acted before the reply was lost, and the per-field
+// entries of a 400/422 body (ValidationError.NamedCandidates, AboutRequest); and
+// matching the results of a 200 to the request's candidates by position, so the
+// caller gets exactly one CandidateResult per candidate: invited, cv_queued, failed
+// (with the vendor's error fields) or unknown.
 // It also owns APIKey, the key type that only ever prints masked, and it redacts the
 // key from anything the vendor echoes back.
 //

@@ -8,6 +8,8 @@
 // (an unterminated quote, a line without an end) is refused rather than buffered.
 // They do not de-duplicate, do not know the target, and do no Redis I/O.
 //
-// Enqueue takes a Source to a batch on the queue: de-duplication, the batch
-// record and the idempotent segment tasks. Sending to the vendor is the worker's.
+// Producer.Import takes a Source to a batch on the queue: the batch record,
+// de-duplication within the batch, the segment tasks with their deterministic ids
+// and the queue each goes to, so that a re-run with the same batch id enqueues
+// nothing twice. Sending to the vendor is the worker's.
 package producer

@@ -1,24 +1,24 @@
 // Package worker owns the asynq side of bulkinvite: the handlers that split segment
-// tasks into chunk tasks and send chunks to the vendor, the retry policy, and the
-// server that runs them.
+// tasks into chunk tasks and send chunks to the vendor, the retry policy (RetryDelay,
+// IsFailure), the auth stop and Resume, and Serve, which runs the handlers.
 //
-// A chunk is handled in this order: drop candidates whose outcome is already recorded
-// (a retry, a crash, a re-run), drop those the ledger says were invited to the same
-// target before (recorded as skipped_duplicate, unless the job asks to reinvite), wait
-// for the rate limiter, send, and record every candidate's outcome in one atomic
-// store step. What the vendor's answer means is API.md's table:
+// A chunk is handled in this order (chunk.go): wait while sending is stopped for the
+// key; drop candidates whose outcome is already recorded; claim the rest against the
+// target's ledger, recording what the ledger already settles (skipped_duplicate, or
+// this very candidate's success) and leaving for later those another chunk is
+// sending; wait for the rate limiter; mark the candidates as sent; send; record what
+// the answer shows. A candidate an earlier attempt marked as sent without recording
+// an outcome is sent again (at-least-once) or dead-lettered as unknown_outcome
+// (at-most-once), as Config.OnUnknown says. Every write after a request is retried
+// until Redis takes it (persist.go), so that nothing the vendor did is forgotten.
 //
-//   - 200: each candidate invited, cv_queued or dead-lettered with the vendor's error fields.
-//   - 400/422: the chunk is split in two until the offending candidates stand alone;
-//     those are dead-lettered as validation, the rest are sent.
-//   - 401/403: every worker stops sending with that key (an auth stop in Redis); the
-//     chunk waits in the queue without spending an attempt until `bulkinvite resume`.
-//   - 404: the chunk's candidates are dead-lettered as target_not_found.
-//   - 429: a shared cool-down for every worker; the chunk waits without spending an attempt.
-//   - 5xx, timeouts, connection errors: retried with backoff; on the last attempt the
-//     open candidates are dead-lettered as retries_exhausted. A reply lost after the
-//     vendor may have acted is retried (at-least-once) or dead-lettered as
-//     unknown_outcome (at-most-once), as Config.OnUnknown says.
+// What each answer does is the table in docs/vendor-api.md: a 200 gives each
+// candidate its outcome; 400/422 and 413 split the chunk or dead-letter it as
+// validation (isolate.go); 401/403 stop every worker until `bulkinvite resume`;
+// 404 dead-letters as target_not_found; 429 is a cool-down shared by every worker;
+// 5xx, timeouts and connection errors are retried with backoff, then dead-lettered
+// as retries_exhausted. docs/architecture.md tells what a crash at each step leaves.
 //
-// It does not read files or create batches (producer), nor hold the rate (ratelimit).
+// It does not read files or create batches (producer), hold the rate (ratelimit),
+// own Redis keys (store) or speak HTTP (flowmingo).
 package worker

@@ -1,9 +1,9 @@
 // Package sandbox is a local stand-in for Flowmingo's invite API, faithful to
-// API.md, with fault injection, in the spirit of net/http/httptest. Tests of the
-// worker use it in-process (New gives an http.Handler for httptest.NewServer,
-// Start serves it on a loopback port), `bulkinvite demo` runs it in-process,
-// `bulkinvite sandbox` serves it with ListenAndServe, and measurement scripts
-// read its counters over HTTP.
+// docs/vendor-api.md, with fault injection, in the spirit of net/http/httptest.
+// Tests of the worker use it in-process (New gives an http.Handler for
+// httptest.NewServer, Start serves it on a loopback port), `bulkinvite demo` runs
+// it in-process, `bulkinvite sandbox` serves it with ListenAndServe, and
+// measurement scripts read its counters over HTTP.
 //
 // It owns no client code (that is package flowmingo) and keeps everything in
 // memory: a restart forgets every invite.
