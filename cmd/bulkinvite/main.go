@@ -1,5 +1,8 @@
 // Command bulkinvite invites candidates to Flowmingo video interviews from a queue.
 // See `bulkinvite --help` and the README.
+//
+// main only turns SIGINT and SIGTERM into a cancelled context and exits with the
+// code internal/cli.Run returns; the commands live in internal/cli.
 package main
 
 import (

@@ -1,7 +1,9 @@
-// Package pipelinetest wires the whole pipeline for tests: a private redis-server,
-// the sandbox API, a store, a producer and in-process workers, with helpers to
-// import candidates and wait for a batch to finish. Tests of several packages
-// (worker, deadletter, cli) share it so that none of them repeats the wiring.
+// Package pipelinetest wires the whole pipeline for tests: a private Redis (a single
+// server, a Cluster or a Sentinel setup, reached as the commands reach them), the
+// sandbox API, a store, a producer, a replayer and in-process workers, with helpers
+// to import candidates, wait for a batch to finish and check its accounting. Tests
+// of several packages (worker, deadletter, cli) share it so that none of them
+// repeats the wiring.
 package pipelinetest
 
 import (

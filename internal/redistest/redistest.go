@@ -2,7 +2,9 @@
 // loopback port, in its own temporary directory, stopped when the test ends. Tests
 // that exercise faults can kill and restart the server; tests never touch a Redis
 // they did not start. Besides a single server it starts a Redis Cluster
-// (StartCluster) and a master with a replica watched by Sentinel (StartSentinel).
+// (StartCluster) and a master with a replica watched by Sentinel (StartSentinel),
+// and creates ACL users on them (ACLUser). Without redis-server on PATH a test is
+// skipped, or fails when BULKINVITE_REQUIRE_REDIS is set (as CI sets it).
 package redistest
 
 import (
