@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -183,6 +185,12 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := w.flush(); err != nil {
 		return res, err
 	}
+	// The seal says every segment is queued: it must not outlive them in a failover.
+	for _, q := range slices.Sorted(maps.Keys(w.queues)) {
+		if err := p.store.SyncQueue(ctx, q); err != nil {
+			return res, err
+		}
+	}
 	if err := p.store.Seal(ctx, b.ID, w.segment); err != nil {
 		return res, err
 	}
@@ -243,6 +251,7 @@ type segmentWriter struct {
 	rejects []store.Reject
 	seq     int64
 	segment int
+	queues  map[string]bool // the queues segments went to
 }
 
 func (w *segmentWriter) add(rec Record) error {
@@ -292,9 +301,14 @@ func (w *segmentWriter) flush() error {
 	w.res.Accepted += int64(len(w.buf))
 	w.res.Duplicates += int64(len(w.buf) - len(open))
 	if len(open) > 0 {
-		if err := w.p.enqueueSegment(w.ctx, w.batch, seg, open, w.queue(seg)); err != nil {
+		q := w.queue(seg)
+		if err := w.p.enqueueSegment(w.ctx, w.batch, seg, open, q); err != nil {
 			return err
 		}
+		if w.queues == nil {
+			w.queues = map[string]bool{}
+		}
+		w.queues[q] = true
 	}
 	w.segment++
 	w.buf = w.buf[:0]

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -60,7 +62,8 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	}
 	// The index is written after the record (another slot): a crash between leaves
 	// a record that the re-run indexes, never an index entry without a record.
-	if err := s.rdb.ZAddNX(ctx, s.key("batches"), redisZ(now, m.ID)).Err(); err != nil {
+	idx := s.key("batches")
+	if err := s.write(ctx, idx, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, idx, redisZ(now, m.ID)) }); err != nil {
 		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
 	b, err := s.Batch(ctx, m.ID)

@@ -86,7 +86,8 @@ func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) ([]byte, e
 	}
 	fp := hex.EncodeToString([]byte(fingerprint(string(job))))
 	if _, known := s.jobs.Load(fp); !known {
-		if err := s.rdb.HSetNX(ctx, s.key("dljobs"), fp, job).Err(); err != nil {
+		k := s.key("dljobs")
+		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.HSetNX(ctx, k, fp, job) }); err != nil {
 			return nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
 		}
 		s.jobs.Store(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -59,7 +61,8 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 		args = append(args, r.Seq, code, entry)
 	}
 	if dls > 0 {
-		if err := s.rdb.ZAddNX(ctx, s.key("dlbatches"), redisZ(s.now(), batchID)).Err(); err != nil {
+		k := s.key("dlbatches")
+		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, k, redisZ(s.now(), batchID)) }); err != nil {
 			return 0, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
 		}
 	}

@@ -126,41 +126,64 @@ func ownerFP(batchID string, seq int64) string {
 func nowMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // eval runs script over keys, which must share a slot. With Config.WaitReplicas
-// it is followed, on the same connection, by WAIT.
+// it is followed, on the same connection, by WAIT (see write).
 func (s *Store) eval(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if s.cfg.WaitReplicas <= 0 {
 		return script.Run(ctx, s.rdb, keys, args...)
 	}
-	node, err := s.master(ctx, keys[0])
-	if err != nil {
-		cmd := redis.NewCmd(ctx)
+	var cmd *redis.Cmd
+	err := s.write(ctx, keys[0], func(pipe redis.Pipeliner) {
+		// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT.
+		cmd = script.Eval(ctx, pipe, keys, args...)
+	})
+	if err != nil && cmd.Err() == nil {
 		cmd.SetErr(err)
-		return cmd
 	}
-	for try := 0; ; try++ {
-		pipe := node.Pipeline()
-		cmd := pipe.EvalSha(ctx, script.Hash(), keys, args...)
-		wait := pipe.Do(ctx, "WAIT", s.cfg.WaitReplicas, s.cfg.WaitTimeout.Milliseconds())
-		_, _ = pipe.Exec(ctx)
-		if try == 0 && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-			if err := script.Load(ctx, node).Err(); err != nil {
-				cmd.SetErr(err)
-				return cmd
-			}
-			continue
-		}
-		if cmd.Err() != nil {
-			return cmd
-		}
-		acked, err := wait.Int()
-		switch {
-		case err != nil:
-			cmd.SetErr(fmt.Errorf("WAIT: %w", err))
-		case acked < s.cfg.WaitReplicas:
-			cmd.SetErr(fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, s.cfg.WaitReplicas, s.cfg.WaitTimeout))
-		}
-		return cmd
+	return cmd
+}
+
+// write runs the commands fn queues, all on keys of key's slot. With
+// Config.WaitReplicas they are sent in one pipeline to the master serving that
+// slot and followed by WAIT on the same connection: fewer acknowledgements than
+// asked within Config.WaitTimeout is ErrNotReplicated.
+func (s *Store) write(ctx context.Context, key string, fn func(redis.Pipeliner)) error {
+	if s.cfg.WaitReplicas <= 0 {
+		_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error { fn(pipe); return nil })
+		return err
 	}
+	node, err := s.master(ctx, key)
+	if err != nil {
+		return err
+	}
+	pipe := node.Pipeline()
+	fn(pipe)
+	wait := pipe.Do(ctx, "WAIT", s.cfg.WaitReplicas, s.cfg.WaitTimeout.Milliseconds())
+	if _, err := pipe.Exec(ctx); err != nil {
+		return err
+	}
+	acked, err := wait.Int()
+	switch {
+	case err != nil:
+		return fmt.Errorf("WAIT: %w", err)
+	case acked < s.cfg.WaitReplicas:
+		return fmt.Errorf("%w: %d of %d within %s", ErrNotReplicated, acked, s.cfg.WaitReplicas, s.cfg.WaitTimeout)
+	}
+	return nil
+}
+
+// SyncQueue waits, with Config.WaitReplicas, until the writes made so far to
+// queue's asynq keys have reached the replicas: a write of ours in the same slot
+// (asynq tags a queue's keys {queue}), then WAIT. The producer calls it before it
+// seals a batch, so that a failover cannot keep the seal and lose the tasks.
+func (s *Store) SyncQueue(ctx context.Context, queue string) error {
+	if s.cfg.WaitReplicas <= 0 {
+		return nil
+	}
+	k := s.cfg.Prefix + "{" + queue + "}:sync"
+	if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.Set(ctx, k, nowMS(s.now()), time.Minute) }); err != nil {
+		return fmt.Errorf("sync queue %s to the replicas: %w", queue, err)
+	}
+	return nil
 }
 
 // master returns the client of the node that serves key: the cluster's master for

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -265,4 +266,34 @@ func TestClaims(t *testing.T) {
 	}
 	// 0 was invited: done for everyone. 1 failed: free again. 2 is still a's.
 	mustClaim("b", AlreadyDone, Claimed, ClaimedElsewhere)
+}
+
+// TestWaitReplicas: with WaitReplicas, a write returns once a replica has it, and
+// fails with ErrNotReplicated when no replica acknowledges it in time (the write
+// itself stands on the master, and retrying it is safe).
+func TestWaitReplicas(t *testing.T) {
+	t.Parallel()
+	master := redistest.Start(t, redistest.Options{})
+	replica := master.StartReplica()
+	s := New(master.Client(), Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: payload.Job{Target: target}, SegmentSize: 2}); err != nil {
+		t.Fatalf("create with a replica: %v", err)
+	}
+	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2)); err != nil {
+		t.Fatalf("admit with a replica: %v", err)
+	}
+	if err := s.SyncQueue(ctx, "default"); err != nil {
+		t.Fatalf("sync queue: %v", err)
+	}
+	replica.Kill()
+	err := s.MarkSending(ctx, "w", []int64{0})
+	if !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("mark without a replica: %v, want ErrNotReplicated", err)
+	}
+	// Retrying changes nothing: the mark is on the master once.
+	states, _ := s.States(ctx, "w", cands(2))
+	if fmt.Sprint(states) != fmt.Sprint([]CandidateState{Sending, Open}) {
+		t.Errorf("states %v", states)
+	}
 }
