@@ -86,4 +86,7 @@
 //
 // Stats.DuplicateInvites counts successes for a target and email (ignoring case)
 // that already had one: the figure that proves nobody was invited twice.
+// Stats.InFlight counts the requests received and not answered yet, so that a
+// fault script can wait for a request to be at the vendor without reading every
+// record.
 package sandbox

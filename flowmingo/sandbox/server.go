@@ -47,6 +47,7 @@ type Server struct {
 	limiters    map[string]*rate.Limiter
 	rng         *rand.Rand
 	seq         int64
+	inFlight    int
 	stats       Stats
 	reqs        []*RequestRecord
 	invites     []Invite
@@ -148,7 +149,9 @@ func (s *Server) SetKeyState(key string, state KeyState) error {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats.clone()
+	st := s.stats.clone()
+	st.InFlight = s.inFlight
+	return st
 }
 
 // Requests returns a copy of the records of every request received, in arrival order.
@@ -229,6 +232,7 @@ func (s *Server) begin(r *http.Request) *RequestRecord {
 	defer s.mu.Unlock()
 	s.seq++
 	rec.Seq = s.seq
+	s.inFlight++
 	s.stats.Requests++
 	s.reqs = append(s.reqs, rec)
 	return rec
@@ -240,6 +244,7 @@ func (s *Server) finish(rec *RequestRecord, status int, fault string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec.Status, rec.Fault, rec.Duration = status, fault, time.Since(rec.At)
+	s.inFlight--
 	s.stats.ByStatus[status]++
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
