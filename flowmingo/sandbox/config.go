@@ -123,6 +123,12 @@ type Faults struct {
 	Latency time.Duration
 	// LatencyJitter adds a uniformly random extra in [0, LatencyJitter). 0: none.
 	LatencyJitter time.Duration
+	// ProcessAbandoned goes on with a request whose client went away during the
+	// latency, as a vendor that acted before the client gave up: its invites are
+	// recorded, its answer is written to nobody, and its record carries the
+	// fault "abandoned". false (the default): such a request is not processed
+	// and is recorded as StatusClientGone.
+	ProcessAbandoned bool
 	// Rate is how many requests per second the sandbox accepts per API key (a
 	// token bucket); a request over it is answered 429 with Retry-After in whole
 	// seconds, at least 1. 0 (the default): no limit.
@@ -174,6 +180,9 @@ func (f Faults) String() string {
 	if f.Latency > 0 || f.LatencyJitter > 0 {
 		parts = append(parts, fmt.Sprintf("latency=%v+[0,%v)", f.Latency, f.LatencyJitter))
 	}
+	if f.ProcessAbandoned {
+		parts = append(parts, "process_abandoned")
+	}
 	if f.Rate > 0 {
 		parts = append(parts, fmt.Sprintf("rate=%g/s burst=%d", f.Rate, f.burst()))
 	}
@@ -197,8 +206,11 @@ type faultsJSON struct {
 	LostReplyMode LostReplyMode `json:"lost_reply_mode"`
 	Latency       jsonDuration  `json:"latency"`
 	LatencyJitter jsonDuration  `json:"latency_jitter"`
-	Rate          float64       `json:"rate"`
-	Burst         int           `json:"burst"`
+	// ProcessAbandoned is omitted when false, so that older readers of the
+	// faults see what they always saw.
+	ProcessAbandoned bool    `json:"process_abandoned,omitempty"`
+	Rate             float64 `json:"rate"`
+	Burst            int     `json:"burst"`
 }
 
 // MarshalJSON writes the faults with snake_case names and durations as Go
@@ -207,7 +219,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		FailRate: f.FailRate, LostReplyRate: f.LostReplyRate, LostReplyMode: f.LostReplyMode,
 		Latency: jsonDuration(f.Latency), LatencyJitter: jsonDuration(f.LatencyJitter),
-		Rate: f.Rate, Burst: f.Burst,
+		ProcessAbandoned: f.ProcessAbandoned, Rate: f.Rate, Burst: f.Burst,
 	})
 }
 
@@ -224,7 +236,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	*f = Faults{
 		FailRate: j.FailRate, LostReplyRate: j.LostReplyRate, LostReplyMode: j.LostReplyMode,
 		Latency: time.Duration(j.Latency), LatencyJitter: time.Duration(j.LatencyJitter),
-		Rate: j.Rate, Burst: j.Burst,
+		ProcessAbandoned: j.ProcessAbandoned, Rate: j.Rate, Burst: j.Burst,
 	}
 	return nil
 }

@@ -263,6 +263,7 @@ const (
 	faultRateLimited = "rate_limited"
 	faultFail        = "fail"
 	faultLostReply   = "lost_reply"
+	faultAbandoned   = "abandoned"
 )
 
 // errorBody is the body of every non-200 answer.
@@ -328,8 +329,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 	s.mu.Unlock()
 	if !wait(r.Context(), delay) {
-		s.abort(w, rec)
-		return
+		if !f.ProcessAbandoned {
+			s.abort(w, rec)
+			return
+		}
+		defer s.markAbandoned(rec) // decided as for anyone; the answer reaches nobody
 	}
 
 	if r.URL.Path != payload.InvitePath {
@@ -399,6 +403,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		return
 	}
 	s.answer(w, rec, http.StatusOK, "", response{Results: results})
+}
+
+// markAbandoned notes on a finished record that its client had gone away
+// before the answer (Faults.ProcessAbandoned), unless a fault already decided it.
+func (s *Server) markAbandoned(rec *RequestRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.Fault == "" {
+		rec.Fault = faultAbandoned
+	}
 }
 
 // wait waits d or until ctx is done, reporting whether d passed.

@@ -85,7 +85,8 @@ type RequestRecord struct {
 	// Candidates is the number of candidates in the body, when it decoded.
 	Candidates int `json:"candidates"`
 	// Fault names the injected fault that decided the answer: "rate_limited",
-	// "fail", "lost_reply"; empty for none.
+	// "fail", "lost_reply"; "abandoned" for an answer nobody read
+	// (Faults.ProcessAbandoned); empty for none.
 	Fault string `json:"fault,omitempty"`
 	// Duration is from arrival to the answer.
 	Duration time.Duration `json:"duration_ns"`

@@ -44,6 +44,7 @@ makes the whole request 422.`,
 	fs.StringVar(&mode, "lost-reply-mode", "", `how a lost reply shows: "504", "close", or "" for either at random`)
 	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "added to every answer")
 	fs.DurationVar(&cfg.Faults.LatencyJitter, "latency-jitter", 0, "random extra latency, up to this")
+	fs.BoolVar(&cfg.Faults.ProcessAbandoned, "process-abandoned", false, "process a request whose client went away during the latency (the vendor acted; nobody reads the answer)")
 	fs.Float64Var(&cfg.Faults.Rate, "rate", 0, "requests/s accepted per key; over it, 429 with Retry-After (0 = no limit)")
 	fs.IntVar(&cfg.Faults.Burst, "burst", 0, "token bucket size with --rate (0 = 1)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the random fault choices")
