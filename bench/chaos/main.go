@@ -17,8 +17,10 @@
 // ports only:
 //
 //   - redis-server --appendonly yes --appendfsync always;
-//   - `bulkinvite sandbox` with -latency (+ -latency-jitter), -fail-rate and
-//     -lost-reply-rate;
+//   - `bulkinvite sandbox` with -latency (+ -latency-jitter), -fail-rate,
+//     -lost-reply-rate and, unless -process-abandoned=false, --process-abandoned
+//     (a request whose client went away is acted on all the same, as a real
+//     vendor would: a killed, stopped or cut-off worker leaves a repeat behind);
 //   - for each of -workers worker slots, two fault proxies (internal/faultproxy):
 //     one to Redis, one to the sandbox; the slot's `bulkinvite worker` process
 //     gets REDIS_URL and FLOWMINGO_API_URL through them, plus FLOWMINGO_API_KEY,
@@ -108,6 +110,7 @@ type options struct {
 	jitter        time.Duration
 	failRate      float64
 	lostReplyRate float64
+	abandoned     bool
 	seed          uint64
 	cut           time.Duration
 	redisDown     time.Duration
@@ -164,6 +167,7 @@ func run() int {
 	flag.DurationVar(&o.jitter, "latency-jitter", 1800*time.Millisecond, "sandbox --latency-jitter")
 	flag.Float64Var(&o.failRate, "fail-rate", 0.05, "sandbox --fail-rate (500/503, nothing processed)")
 	flag.Float64Var(&o.lostReplyRate, "lost-reply-rate", 0.02, "sandbox --lost-reply-rate (processed, then 504 or connection closed)")
+	flag.BoolVar(&o.abandoned, "process-abandoned", true, "sandbox --process-abandoned: the vendor acts on a request whose client went away during the latency")
 	flag.Uint64Var(&o.seed, "seed", 7, "sandbox --seed")
 	flag.DurationVar(&o.cut, "cut", 40*time.Second, "how long each link cut lasts (asynq's lease is 30s)")
 	flag.DurationVar(&o.redisDown, "redis-down", 20*time.Second, "how long redis-server stays down after its kill -9")

@@ -90,8 +90,8 @@ var faultRows = []struct{ kind, title string }{
 func printTable(w io.Writer, o options, rs []*result) {
 	fmt.Fprintf(w, "\nchaos: %d candidates imported + %d dead letters replayed by two replays at once; %d workers x concurrency %d, rate %g/s, chunks of %d;\n",
 		o.candidates, o.replay, o.workers, o.concurrency, o.rate, chunkSize)
-	fmt.Fprintf(w, "sandbox latency %v+[0,%v), fail-rate %g, lost-reply-rate %g; faults %v apart, cuts %v, Redis down %v\n\n",
-		o.latency, o.jitter, o.failRate, o.lostReplyRate, o.gap, o.cut, o.redisDown)
+	fmt.Fprintf(w, "sandbox latency %v+[0,%v), fail-rate %g, lost-reply-rate %g, process-abandoned %t; faults %v apart, cuts %v, Redis down %v\n\n",
+		o.latency, o.jitter, o.failRate, o.lostReplyRate, o.abandoned, o.gap, o.cut, o.redisDown)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 	row := func(name string, f func(r *result) string) {
 		fmt.Fprint(tw, name)

@@ -123,11 +123,14 @@ func (r *modeRun) setup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.sandboxURL, _, err = benchproc.StartSandbox(ctx, &r.g, r.bin, r.dir,
-		"--latency", r.o.latency.String(), "--latency-jitter", r.o.jitter.String(),
+	args := []string{"--latency", r.o.latency.String(), "--latency-jitter", r.o.jitter.String(),
 		"--fail-rate", strconv.FormatFloat(r.o.failRate, 'g', -1, 64),
 		"--lost-reply-rate", strconv.FormatFloat(r.o.lostReplyRate, 'g', -1, 64),
-		"--seed", strconv.FormatUint(r.o.seed, 10))
+		"--seed", strconv.FormatUint(r.o.seed, 10)}
+	if r.o.abandoned {
+		args = append(args, "--process-abandoned")
+	}
+	r.sandboxURL, _, err = benchproc.StartSandbox(ctx, &r.g, r.bin, r.dir, args...)
 	if err != nil {
 		return err
 	}
