@@ -9,7 +9,7 @@
 //
 // Usage, from the module root:
 //
-//	go run ./bench/chaos                      # both modes, 50,000 + 20,000 candidates, ~15 min
+//	go run ./bench/chaos                      # both modes, 50,000 + 20,000 candidates, ~10 min
 //	go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
 //
 // For each mode (-mode retry, deadletter or both: BULKINVITE_ON_UNKNOWN, that
