@@ -1,28 +1,22 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
 
 // Fixed settings of every run.
@@ -36,7 +30,6 @@ const (
 	workerShutdown = 5 * time.Second
 	stopGrace      = 10 * time.Second
 	// Bounds of the waits along the way.
-	buildTimeout        = 5 * time.Minute
 	startTimeout        = 15 * time.Second
 	enqueueTimeout      = 3 * time.Minute
 	firstRequestTimeout = time.Minute
@@ -55,7 +48,7 @@ func measure(ctx context.Context, o options, scens []scenario) (*report, error) 
 	} else {
 		defer os.RemoveAll(tmp)
 	}
-	bin, err := build(ctx, tmp)
+	bin, err := benchproc.Build(ctx, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -89,39 +82,17 @@ func measure(ctx context.Context, o options, scens []scenario) (*report, error) 
 	return rep, nil
 }
 
-// build compiles ./cmd/bulkinvite of the module holding the working directory.
-func build(ctx context.Context, dir string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the bulkinvite module (go run ./bench/ratelimit)")
-	}
-	bin := filepath.Join(dir, "bulkinvite")
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bulkinvite")
-	cmd.Dir = filepath.Dir(gomod)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	fmt.Fprintf(os.Stderr, "building %s\n", bin)
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/bulkinvite: %w", err)
-	}
-	return bin, nil
-}
-
 // runScenario runs one scenario with its own Redis and sandbox and returns its figures.
 func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (result, error) {
-	var ps procs
-	defer ps.stopAll(stopGrace) // whatever happens, no child outlives the scenario
+	var ps benchproc.Group
+	defer ps.StopAll(stopGrace) // whatever happens, no child outlives the scenario
 
-	redisURL, err := startRedis(ctx, &ps, dir)
+	rds, err := benchproc.StartRedis(ctx, &ps, dir, benchproc.RedisOptions{})
 	if err != nil {
 		return result{}, err
 	}
-	sandboxURL, err := startSandbox(ctx, &ps, bin, dir, s)
+	redisURL := rds.URL()
+	sandboxURL, _, err := benchproc.StartSandbox(ctx, &ps, bin, dir, s.sandboxArgs()...)
 	if err != nil {
 		return result{}, err
 	}
@@ -150,11 +121,11 @@ func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (r
 	}
 	fmt.Fprintf(os.Stderr, "  redis %s, sandbox %s, %d candidates enqueued as batch %s\n", redisURL, sandboxURL, n, batchID)
 
-	var workers []*proc
+	var workers []*benchproc.Proc
 	for i := range o.workers {
 		cmd := exec.Command(bin, "worker")
-		cmd.Env = childEnv(env)
-		p, err := ps.start(fmt.Sprintf("worker %d", i+1), cmd, filepath.Join(dir, fmt.Sprintf("worker%d.log", i+1)))
+		cmd.Env = benchproc.ChildEnv(env)
+		p, err := ps.Start(fmt.Sprintf("worker %d", i+1), cmd, filepath.Join(dir, fmt.Sprintf("worker%d.log", i+1)))
 		if err != nil {
 			return result{}, err
 		}
@@ -177,7 +148,7 @@ func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (r
 	// Stop the workers together, as a deploy would.
 	errc := make(chan error, len(workers))
 	for _, p := range workers {
-		go func() { errc <- p.stop(syscall.SIGTERM, workerShutdown+stopGrace) }()
+		go func() { errc <- p.Stop(syscall.SIGTERM, workerShutdown+stopGrace) }()
 	}
 	var stopErrs []error
 	for range workers {
@@ -187,7 +158,7 @@ func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (r
 	}
 
 	var recs []sandbox.RequestRecord
-	if err := getJSON(ctx, hc, sandboxURL+sandbox.PathRequests, &recs); err != nil {
+	if err := benchproc.GetJSON(ctx, hc, sandboxURL+sandbox.PathRequests, &recs); err != nil {
 		return result{}, err
 	}
 	res, err := analyze(recs, o.warmup, o.duration, o.settle)
@@ -195,7 +166,7 @@ func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (r
 		return result{}, err
 	}
 	var st sandbox.Stats
-	if err := getJSON(ctx, hc, sandboxURL+sandbox.PathStats, &st); err != nil {
+	if err := benchproc.GetJSON(ctx, hc, sandboxURL+sandbox.PathStats, &st); err != nil {
 		return result{}, err
 	}
 	res.DuplicateInvites = st.DuplicateInvites
@@ -217,121 +188,6 @@ func runScenario(ctx context.Context, o options, bin, dir string, s scenario) (r
 	return res, nil
 }
 
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startRedis starts a private redis-server on a free loopback port, without
-// persistence, in dir, and returns its URL once it answers PING.
-func startRedis(ctx context.Context, ps *procs, dir string) (string, error) {
-	var lastErr error
-	for attempt := 1; attempt <= 3; attempt++ { // another process may take the port meanwhile
-		port, err := freePort()
-		if err != nil {
-			return "", err
-		}
-		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-		cmd := exec.Command("redis-server",
-			"--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--protected-mode", "yes",
-			"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no")
-		p, err := ps.start("redis-server", cmd, filepath.Join(dir, fmt.Sprintf("redis%d.log", attempt)))
-		if err != nil {
-			return "", err
-		}
-		if lastErr = waitRedis(ctx, addr, p); lastErr == nil {
-			return "redis://" + addr + "/0", nil
-		}
-		_ = p.stop(syscall.SIGTERM, stopGrace)
-		if ctx.Err() != nil {
-			return "", ctx.Err()
-		}
-	}
-	return "", fmt.Errorf("redis-server did not start: %w", lastErr)
-}
-
-func waitRedis(ctx context.Context, addr string, p *proc) error {
-	rdb := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer rdb.Close()
-	deadline := time.Now().Add(startTimeout)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := rdb.Ping(pctx).Err()
-		cancel()
-		switch {
-		case err == nil:
-			return nil
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case p.exited():
-			return fmt.Errorf("redis-server on %s exited: %v", addr, p.exitErr())
-		case time.Now().After(deadline):
-			return fmt.Errorf("redis-server on %s not answering PING after %v: %w", addr, startTimeout, err)
-		}
-		if err := sleepCtx(ctx, pollEvery); err != nil {
-			return err
-		}
-	}
-}
-
-// startSandbox starts `bulkinvite sandbox` on a free loopback port and returns
-// its URL, read from the first line it prints.
-func startSandbox(ctx context.Context, ps *procs, bin, dir string, s scenario) (string, error) {
-	args := []string{"sandbox", "--addr", "127.0.0.1:0"}
-	if s.SandboxRate > 0 {
-		args = append(args, "--rate", strconv.FormatFloat(s.SandboxRate, 'g', -1, 64), "--burst", strconv.Itoa(s.SandboxBurst))
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = childEnv(nil)
-	logPath := filepath.Join(dir, "sandbox.log")
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		return "", err
-	}
-	cmd.Stdout = pw
-	p, err := ps.start("sandbox", cmd, logPath)
-	pw.Close() // the child holds its own copy
-	if err != nil {
-		pr.Close()
-		return "", err
-	}
-	lines := make(chan string, 1)
-	go func() { // read the banner's first line, then copy the rest to the log until EOF
-		defer pr.Close()
-		br := bufio.NewReader(pr)
-		line, _ := br.ReadString('\n')
-		lines <- line
-		if f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
-			_, _ = f.WriteString(line)
-			_, _ = io.Copy(f, br)
-			f.Close()
-		} else {
-			_, _ = io.Copy(io.Discard, br)
-		}
-	}()
-	t := time.NewTimer(startTimeout)
-	defer t.Stop()
-	var line string
-	select {
-	case line = <-lines:
-	case <-t.C:
-		return "", fmt.Errorf("sandbox printed no address within %v", startTimeout)
-	case <-ctx.Done():
-		return "", ctx.Err()
-	}
-	const prefix = "sandbox listening on "
-	url, ok := strings.CutPrefix(strings.TrimSpace(line), prefix)
-	if !ok || !strings.HasPrefix(url, "http://127.0.0.1:") {
-		return "", fmt.Errorf("sandbox: want a first line %q + http://127.0.0.1:PORT, got %q (exited: %v)", prefix, line, p.exited())
-	}
-	return url, nil
-}
-
 // enqueue imports n generated candidates as batchID through `bulkinvite enqueue -`.
 func enqueue(ctx context.Context, bin, dir string, env map[string]string, batchID string, n int) error {
 	ctx, cancel := context.WithTimeout(ctx, enqueueTimeout)
@@ -341,31 +197,12 @@ func enqueue(ctx context.Context, bin, dir string, env map[string]string, batchI
 		// ats_candidate_id must be a UUID: a made-up version 4 one, unique per row.
 		fmt.Fprintf(&in, `{"ats_candidate_id":"00000000-0000-4000-8000-%012d","email":"bench+%d@example.com","firstname":"Bench","lastname":"Candidate %d"}`+"\n", i, i, i)
 	}
-	cmd := exec.CommandContext(ctx, bin, "enqueue", "-", "--format", "jsonl",
-		"--interview-set", interviewSet, "--batch-id", batchID, "--json")
-	cmd.Env = childEnv(env)
-	cmd.Stdin = &in
-	var out, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &stderr
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("bulkinvite enqueue: %w: %s", err, strings.TrimSpace(stderr.String()))
+	res, err := benchproc.Enqueue(ctx, bin, env, &in, n, "-", "--format", "jsonl", "--interview-set", interviewSet, "--batch-id", batchID)
+	if err != nil {
+		return err
 	}
-	_ = os.WriteFile(filepath.Join(dir, "enqueue.json"), out.Bytes(), 0o644)
-	var res struct {
-		Accepted int               `json:"accepted"`
-		Rejected int               `json:"rejected"`
-		Rejects  []json.RawMessage `json:"rejects"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
-		return fmt.Errorf("bulkinvite enqueue --json: %w: %q", err, out.String())
-	}
-	if res.Accepted != n {
-		first := ""
-		if len(res.Rejects) > 0 {
-			first = "; first: " + string(res.Rejects[0])
-		}
-		return fmt.Errorf("bulkinvite enqueue: %d of %d candidates accepted (%d rejected%s)", res.Accepted, n, res.Rejected, first)
+	if b, err := json.Marshal(res); err == nil {
+		_ = os.WriteFile(filepath.Join(dir, "enqueue.json"), b, 0o644)
 	}
 	return nil
 }
@@ -375,31 +212,20 @@ func enqueue(ctx context.Context, bin, dir string, env map[string]string, batchI
 func pending(ctx context.Context, bin string, env map[string]string, batchID string) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "status", batchID, "--json")
-	cmd.Env = childEnv(env)
-	cmd.SysProcAttr = sysProcAttr()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	st, err := benchproc.Status(ctx, bin, env, batchID)
 	if err != nil {
-		return 0, fmt.Errorf("bulkinvite status: %w: %s", err, strings.TrimSpace(stderr.String()))
+		return 0, err
 	}
-	var st struct {
-		Pending *int `json:"pending"`
-	}
-	if err := json.Unmarshal(out, &st); err != nil || st.Pending == nil {
-		return 0, fmt.Errorf("bulkinvite status --json: no pending count in %q (%v)", out, err)
-	}
-	return *st.Pending, nil
+	return int(st.Pending), nil
 }
 
 // waitFirstRequest polls the sandbox until a request has arrived and returns
 // when it saw it.
-func waitFirstRequest(ctx context.Context, hc *http.Client, url string, workers []*proc) (time.Time, error) {
+func waitFirstRequest(ctx context.Context, hc *http.Client, url string, workers []*benchproc.Proc) (time.Time, error) {
 	deadline := time.Now().Add(firstRequestTimeout)
 	for {
 		var st sandbox.Stats
-		if err := getJSON(ctx, hc, url+sandbox.PathStats, &st); err != nil {
+		if err := benchproc.GetJSON(ctx, hc, url+sandbox.PathStats, &st); err != nil {
 			return time.Time{}, err
 		}
 		if st.Requests > 0 {
@@ -411,14 +237,14 @@ func waitFirstRequest(ctx context.Context, hc *http.Client, url string, workers 
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("no request reached the sandbox within %v of starting the workers", firstRequestTimeout)
 		}
-		if err := sleepCtx(ctx, pollEvery); err != nil {
+		if err := benchproc.SleepCtx(ctx, pollEvery); err != nil {
 			return time.Time{}, err
 		}
 	}
 }
 
 // sleepUntil waits until t, failing early if ctx ends or a worker exits.
-func sleepUntil(ctx context.Context, t time.Time, workers []*proc) error {
+func sleepUntil(ctx context.Context, t time.Time, workers []*benchproc.Proc) error {
 	for {
 		d := time.Until(t)
 		if d <= 0 {
@@ -427,48 +253,17 @@ func sleepUntil(ctx context.Context, t time.Time, workers []*proc) error {
 		if err := allRunning(workers); err != nil {
 			return err
 		}
-		if err := sleepCtx(ctx, min(d, time.Second)); err != nil {
+		if err := benchproc.SleepCtx(ctx, min(d, time.Second)); err != nil {
 			return err
 		}
 	}
 }
 
-func allRunning(ps []*proc) error {
+func allRunning(ps []*benchproc.Proc) error {
 	for _, p := range ps {
-		if p.exited() {
-			return fmt.Errorf("%s exited early: %v", p.name, p.exitErr())
+		if p.Exited() {
+			return fmt.Errorf("%s exited early: %v", p.Name, p.ExitErr())
 		}
 	}
 	return nil
-}
-
-func getJSON(ctx context.Context, hc *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
-		return fmt.Errorf("GET %s: %s: %s", url, resp.Status, b)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

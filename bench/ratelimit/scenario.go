@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -74,4 +75,12 @@ func (s scenario) ceilingRate(workers int) float64 {
 		r = s.SandboxRate
 	}
 	return r
+}
+
+// sandboxArgs are the `bulkinvite sandbox` flags of s: its rate limit, if any.
+func (s scenario) sandboxArgs() []string {
+	if s.SandboxRate <= 0 {
+		return nil
+	}
+	return []string{"--rate", strconv.FormatFloat(s.SandboxRate, 'g', -1, 64), "--burst", strconv.Itoa(s.SandboxBurst)}
 }

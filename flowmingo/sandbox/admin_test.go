@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"reflect"
 	"strings"
@@ -242,4 +244,57 @@ func TestMaxInWindow(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStatsInFlight: Stats.InFlight counts the requests received and not yet
+// answered, whichever way they end, and a Reset does not forget them.
+func TestStatsInFlight(t *testing.T) {
+	t.Parallel()
+	b := setup(t, Config{Faults: Faults{Latency: time.Hour}})
+	body, err := json.Marshal(request(demoSet, "slow@example.com"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errc := make(chan error, 2)
+	for range 2 {
+		go func() {
+			_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
+			errc <- err
+		}()
+	}
+	eventually(t, "two requests in flight", func() bool { return b.sb.Stats().InFlight == 2 })
+	var st Stats
+	b.getJSON(t, PathStats, &st)
+	if st.InFlight != 2 {
+		t.Errorf("GET stats: in_flight %d, want 2", st.InFlight)
+	}
+	for _, r := range b.sb.Requests() {
+		if r.Status != -1 {
+			t.Errorf("request %d in flight has status %d, want -1", r.Seq, r.Status)
+		}
+	}
+	b.sb.Reset()
+	if n := b.sb.Stats().InFlight; n != 2 {
+		t.Errorf("after Reset: in flight %d, want 2", n)
+	}
+
+	// One gets its answer (the latency is lifted), the other's client goes away.
+	if err := b.sb.SetFaults(Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	if r := b.inviteReq(t, request(demoSet, "fast@example.com")); r.status != http.StatusOK {
+		t.Fatalf("status %d", r.status)
+	}
+	if n := b.sb.Stats().InFlight; n != 2 {
+		t.Errorf("after an answered request: in flight %d, want 2", n)
+	}
+	cancel()
+	for range 2 {
+		if err := <-errc; err == nil {
+			t.Error("a client got an answer within an hour's latency")
+		}
+	}
+	eventually(t, "no request in flight", func() bool { return b.sb.Stats().InFlight == 0 })
 }

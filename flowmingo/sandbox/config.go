@@ -127,6 +127,12 @@ type Faults struct {
 	// as if the vendor acted — and before its reply is written: a client that gives
 	// up meanwhile has an unknown outcome although the vendor acted. 0: none.
 	ReplyLatency time.Duration
+	// ProcessAbandoned goes on with a request whose client went away during the
+	// latency, as a vendor that acted before the client gave up: its invites are
+	// recorded, its answer is written to nobody, and its record carries the
+	// fault "abandoned". false (the default): such a request is not processed
+	// and is recorded as StatusClientGone.
+	ProcessAbandoned bool
 	// Rate is how many requests per second the sandbox accepts per API key (a
 	// token bucket); a request over it is answered 429 with Retry-After in whole
 	// seconds, at least 1. 0 (the default): no limit.
@@ -183,6 +189,9 @@ func (f Faults) String() string {
 	if f.ReplyLatency > 0 {
 		parts = append(parts, fmt.Sprintf("reply_latency=%v", f.ReplyLatency))
 	}
+	if f.ProcessAbandoned {
+		parts = append(parts, "process_abandoned")
+	}
 	if f.Rate > 0 {
 		parts = append(parts, fmt.Sprintf("rate=%g/s burst=%d", f.Rate, f.burst()))
 	}
@@ -206,9 +215,12 @@ type faultsJSON struct {
 	LostReplyMode LostReplyMode `json:"lost_reply_mode"`
 	Latency       jsonDuration  `json:"latency"`
 	LatencyJitter jsonDuration  `json:"latency_jitter"`
-	ReplyLatency  jsonDuration  `json:"reply_latency"`
-	Rate          float64       `json:"rate"`
-	Burst         int           `json:"burst"`
+	ReplyLatency  jsonDuration  `json:"reply_latency,omitempty"`
+	// ProcessAbandoned is omitted when false, so that older readers of the
+	// faults see what they always saw.
+	ProcessAbandoned bool    `json:"process_abandoned,omitempty"`
+	Rate             float64 `json:"rate"`
+	Burst            int     `json:"burst"`
 }
 
 // MarshalJSON writes the faults with snake_case names and durations as Go
@@ -217,7 +229,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		FailRate: f.FailRate, LostReplyRate: f.LostReplyRate, LostReplyMode: f.LostReplyMode,
 		Latency: jsonDuration(f.Latency), LatencyJitter: jsonDuration(f.LatencyJitter),
-		ReplyLatency: jsonDuration(f.ReplyLatency), Rate: f.Rate, Burst: f.Burst,
+		ReplyLatency: jsonDuration(f.ReplyLatency), ProcessAbandoned: f.ProcessAbandoned, Rate: f.Rate, Burst: f.Burst,
 	})
 }
 
@@ -234,7 +246,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	*f = Faults{
 		FailRate: j.FailRate, LostReplyRate: j.LostReplyRate, LostReplyMode: j.LostReplyMode,
 		Latency: time.Duration(j.Latency), LatencyJitter: time.Duration(j.LatencyJitter),
-		ReplyLatency: time.Duration(j.ReplyLatency), Rate: j.Rate, Burst: j.Burst,
+		ReplyLatency: time.Duration(j.ReplyLatency), ProcessAbandoned: j.ProcessAbandoned, Rate: j.Rate, Burst: j.Burst,
 	}
 	return nil
 }

@@ -13,8 +13,10 @@
 // POST payload.InvitePath answers, in this order:
 //
 //   - The body is read first (up to Config.MaxBodyBytes), then Faults.Latency
-//     (+ jitter) is waited; a client that goes away meanwhile is not processed,
-//     and a client still there when the server stops sees its connection closed.
+//     (+ jitter) is waited; a client that goes away meanwhile is not processed
+//     (with Faults.ProcessAbandoned it is, as by a vendor that acted anyway, and
+//     its answer reaches nobody), and a client still there when the server
+//     stops sees its connection closed.
 //   - 404 for any other path, 405 for another method (JSON bodies).
 //   - 401 without X-API-Key, for a key not of the form fl_live_<prefix>.<secret>,
 //     for a key the sandbox does not know and for a deleted key (the vendor
@@ -82,10 +84,14 @@
 //	GET  /__sandbox/faults     the faults now
 //	POST /__sandbox/faults     replace the faults: {"fail_rate":0.1,"lost_reply_rate":0,
 //	                           "lost_reply_mode":"","latency":"200ms","latency_jitter":"0s",
-//	                           "reply_latency":"0s","rate":5,"burst":1}; absent fields are zero
+//	                           "reply_latency":"0s","process_abandoned":false,"rate":5,
+//	                           "burst":1}; absent fields are zero
 //	GET  /__sandbox/keys       the keys, masked, with their states
 //	POST /__sandbox/keys       {"key":"fl_live_x.y","state":"inactive"}: SetKeyState
 //
 // Stats.DuplicateInvites counts successes for a target and email (ignoring case)
 // that already had one: the figure that proves nobody was invited twice.
+// Stats.InFlight counts the requests received and not answered yet, so that a
+// fault script can wait for a request to be at the vendor without reading every
+// record.
 package sandbox

@@ -304,6 +304,60 @@ func TestFaultReplyLatencyClientGone(t *testing.T) {
 	}
 }
 
+// TestFaultProcessAbandoned: with ProcessAbandoned a request whose client went
+// away during the latency is decided as for anyone, its invites recorded, and
+// its record says nobody read the answer, unless a fault decided it.
+func TestFaultProcessAbandoned(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name        string
+		faults      Faults
+		wantStatus  func(int) bool
+		wantFault   string
+		wantInvites int
+	}{
+		{
+			name:        "processed, the answer read by nobody",
+			faults:      Faults{Latency: time.Hour, ProcessAbandoned: true},
+			wantStatus:  func(s int) bool { return s == http.StatusOK },
+			wantFault:   faultAbandoned,
+			wantInvites: 1,
+		},
+		{
+			name:       "an injected failure decides it",
+			faults:     Faults{Latency: time.Hour, ProcessAbandoned: true, FailRate: 1},
+			wantStatus: func(s int) bool { return s == http.StatusInternalServerError || s == http.StatusServiceUnavailable },
+			wantFault:  faultFail,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Config{Faults: tt.faults})
+			ctx, cancel := context.WithCancel(t.Context())
+			body, _ := json.Marshal(request(demoSet, "gone@example.com"))
+			errc := make(chan error, 1)
+			go func() {
+				_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
+				errc <- err
+			}()
+			eventually(t, "the request to arrive", func() bool { return b.sb.Stats().InFlight == 1 })
+			cancel()
+			if err := <-errc; err == nil {
+				t.Fatal("the client got an answer within an hour's latency")
+			}
+			eventually(t, "the request to be decided", func() bool { return b.sb.Stats().InFlight == 0 })
+			rec := b.sb.Requests()[0]
+			if !tt.wantStatus(rec.Status) || rec.Fault != tt.wantFault {
+				t.Errorf("record: status %d, fault %q; want fault %q", rec.Status, rec.Fault, tt.wantFault)
+			}
+			if n := b.sb.InviteCount(demoSet, "gone@example.com"); n != tt.wantInvites {
+				t.Errorf("%d invites, want %d", n, tt.wantInvites)
+			}
+		})
+	}
+}
+
 func TestSetFaultsRejectsBadValues(t *testing.T) {
 	t.Parallel()
 	s, err := New(Config{})
@@ -353,6 +407,16 @@ func TestFaultsJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"latency":1000000}`), &back); err != nil || back != (Faults{Latency: time.Millisecond}) {
 		t.Errorf("latency in ns: %+v, %v", back, err)
+	}
+	f = Faults{ProcessAbandoned: true}
+	if b, err = json.Marshal(f); err != nil || !strings.Contains(string(b), `"process_abandoned":true`) {
+		t.Errorf("Marshal(%+v) = %s, %v", f, b, err)
+	}
+	if err := json.Unmarshal(b, &back); err != nil || back != f {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+	if f.String() != "process_abandoned" {
+		t.Errorf("String() = %q", f.String())
 	}
 	for _, bad := range []string{`{"fail_rat":1}`, `{"latency":"soon"}`, `{"latency":true}`, `[]`} {
 		if err := json.Unmarshal([]byte(bad), &back); err == nil {

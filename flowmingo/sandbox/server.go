@@ -47,6 +47,7 @@ type Server struct {
 	limiters    map[string]*rate.Limiter
 	rng         *rand.Rand
 	seq         int64
+	inFlight    int
 	stats       Stats
 	reqs        []*RequestRecord
 	invites     []Invite
@@ -148,7 +149,9 @@ func (s *Server) SetKeyState(key string, state KeyState) error {
 func (s *Server) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats.clone()
+	st := s.stats.clone()
+	st.InFlight = s.inFlight
+	return st
 }
 
 // Requests returns a copy of the records of every request received, in arrival order.
@@ -229,6 +232,7 @@ func (s *Server) begin(r *http.Request) *RequestRecord {
 	defer s.mu.Unlock()
 	s.seq++
 	rec.Seq = s.seq
+	s.inFlight++
 	s.stats.Requests++
 	s.reqs = append(s.reqs, rec)
 	return rec
@@ -240,6 +244,7 @@ func (s *Server) finish(rec *RequestRecord, status int, fault string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rec.Status, rec.Fault, rec.Duration = status, fault, time.Since(rec.At)
+	s.inFlight--
 	s.stats.ByStatus[status]++
 	switch {
 	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
@@ -258,6 +263,7 @@ const (
 	faultRateLimited = "rate_limited"
 	faultFail        = "fail"
 	faultLostReply   = "lost_reply"
+	faultAbandoned   = "abandoned"
 )
 
 // errorBody is the body of every non-200 answer.
@@ -323,8 +329,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 	s.mu.Unlock()
 	if !wait(r.Context(), delay) {
-		s.abort(w, rec)
-		return
+		if !f.ProcessAbandoned {
+			s.abort(w, rec)
+			return
+		}
+		defer s.markAbandoned(rec) // decided as for anyone; the answer reaches nobody
 	}
 
 	if r.URL.Path != payload.InvitePath {
@@ -389,7 +398,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 
 	results, lost, mode := s.process(req, target, rec.Seq)
-	if !wait(r.Context(), f.ReplyLatency) {
+	if f.ReplyLatency > 0 && !wait(r.Context(), f.ReplyLatency) {
 		s.abort(w, rec) // the invites stand: the vendor acted, the client never heard
 		return
 	}
@@ -398,6 +407,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		return
 	}
 	s.answer(w, rec, http.StatusOK, "", response{Results: results})
+}
+
+// markAbandoned notes on a finished record that its client had gone away
+// before the answer (Faults.ProcessAbandoned), unless a fault already decided it.
+func (s *Server) markAbandoned(rec *RequestRecord) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rec.Fault == "" {
+		rec.Fault = faultAbandoned
+	}
 }
 
 // wait waits d or until ctx is done, reporting whether d passed.

@@ -22,6 +22,10 @@ const (
 type Stats struct {
 	// Requests received.
 	Requests int `json:"requests"`
+	// InFlight is the number of requests received and not answered yet (their
+	// records have status -1): a cheap way to wait for a request to be at the
+	// vendor. Reset leaves it as it is: those requests are still in flight.
+	InFlight int `json:"in_flight"`
 	// ByStatus counts answered requests by HTTP status; see StatusNoReply and
 	// StatusClientGone for the two that are not HTTP answers.
 	ByStatus map[int]int `json:"by_status"`
@@ -81,7 +85,8 @@ type RequestRecord struct {
 	// Candidates is the number of candidates in the body, when it decoded.
 	Candidates int `json:"candidates"`
 	// Fault names the injected fault that decided the answer: "rate_limited",
-	// "fail", "lost_reply"; empty for none.
+	// "fail", "lost_reply"; "abandoned" for an answer nobody read
+	// (Faults.ProcessAbandoned); empty for none.
 	Fault string `json:"fault,omitempty"`
 	// Duration is from arrival to the answer.
 	Duration time.Duration `json:"duration_ns"`

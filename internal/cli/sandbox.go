@@ -45,6 +45,7 @@ makes the whole request 422.`,
 	fs.DurationVar(&cfg.Faults.Latency, "latency", 0, "added to every answer")
 	fs.DurationVar(&cfg.Faults.LatencyJitter, "latency-jitter", 0, "random extra latency, up to this")
 	fs.DurationVar(&cfg.Faults.ReplyLatency, "reply-latency", 0, "added after a request was processed, before its reply: a client that gives up meanwhile never hears that the vendor acted")
+	fs.BoolVar(&cfg.Faults.ProcessAbandoned, "process-abandoned", false, "process a request whose client went away during the latency (the vendor acted; nobody reads the answer)")
 	fs.Float64Var(&cfg.Faults.Rate, "rate", 0, "requests/s accepted per key; over it, 429 with Retry-After (0 = no limit)")
 	fs.IntVar(&cfg.Faults.Burst, "burst", 0, "token bucket size with --rate (0 = 1)")
 	fs.Uint64Var(&cfg.Seed, "seed", 0, "seed of the random fault choices")

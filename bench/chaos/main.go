@@ -1,0 +1,284 @@
+// Command chaos is the fault script of issue #7: it runs the real bulkinvite
+// binary as an operator would — redis-server with AOF, the sandbox API with
+// latency, 5xx and lost replies, two or more `bulkinvite worker` processes —
+// injects crashes, restarts and network cuts while a large import and two
+// concurrent dead-letter replays are being sent, waits until every batch is
+// done, and prints one table of what was lost or sent twice, computed from the
+// vendor's own record (GET /__sandbox/invites) and ours (`bulkinvite status
+// --json`, `bulkinvite deadletter list --json` and the ledger keys in Redis).
+//
+// Usage, from the module root:
+//
+//	go run ./bench/chaos                      # both modes, 50,000 + 20,000 candidates, ~10 min
+//	go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
+//
+// For each mode (-mode retry, deadletter or both: BULKINVITE_ON_UNKNOWN, that
+// is at-least-once or at-most-once) it starts, in a temp dir, on free loopback
+// ports only:
+//
+//   - redis-server --appendonly yes --appendfsync always;
+//   - `bulkinvite sandbox` with -latency (+ -latency-jitter), -fail-rate,
+//     -lost-reply-rate and, unless -process-abandoned=false, --process-abandoned
+//     (a request whose client went away is acted on all the same, as a real
+//     vendor would: a killed, stopped or cut-off worker leaves a repeat behind);
+//   - for each of -workers worker slots, two fault proxies (internal/faultproxy):
+//     one to Redis, one to the sandbox; the slot's `bulkinvite worker` process
+//     gets REDIS_URL and FLOWMINGO_API_URL through them, plus FLOWMINGO_API_KEY,
+//     BULKINVITE_RATE, _CONCURRENCY, _SHUTDOWN_TIMEOUT=2s, _ON_UNKNOWN and short
+//     _RETRY_MIN/_MAX. The other commands (enqueue, status, deadletter) reach
+//     Redis directly, as an operator's would.
+//
+// Then, printing each step as it happens:
+//
+//  1. -replay candidates are enqueued to an interview set the sandbox does not
+//     know (sandbox faults off meanwhile): every chunk gets 404 and the
+//     candidates are dead-lettered target_not_found.
+//  2. -candidates candidates are enqueued to the sandbox's demo interview set
+//     with `bulkinvite enqueue file.csv`; "t+" times count from here.
+//  3. Faults, -gap apart: kill -9 a worker (and start a replacement); SIGTERM a
+//     worker while it has a request in flight at the sandbox (and start a
+//     replacement); two `bulkinvite deadletter replay --reason target_not_found
+//     --interview-set <demo set>` processes, the second as soon as the first
+//     has a replay batch open (or -replay-gap, 1 s, after it), waited for;
+//     kill -9 redis-server while a request is in flight, down -redis-down,
+//     restarted on the same port and data; cut the worker<->Redis link for
+//     -cut, then the worker<->API link for -cut (longer than asynq's 30 s
+//     lease by default).
+//  4. Wait until every batch is done (-drain-timeout; earlier when no task is
+//     left in any queue, or nothing moved for -stall), stop the workers, read
+//     both records and classify every input candidate (see classify).
+//
+// Figures per mode (a column each):
+//
+//	lost                      input candidates (imported or replayed) neither invited (an
+//	                          outcome recorded and an invite at the vendor) nor in the
+//	                          dead-letter list at the end; and dead letters that vanished
+//	                          in the replays: in neither the list (as themselves or as the
+//	                          origin of a new entry) nor the staging of any replay batch.
+//	                          A replay batch that imported fewer candidates than it staged
+//	                          is named in a note.
+//	sent twice after a        invites the vendor made for a candidate after the one our
+//	recorded success          ledger recorded as seen
+//	sent twice through an     invites before the recorded one (a reply was lost, the
+//	unknown outcome           candidate sent again), or, with none recorded, all but the first
+//	duplicates                invites beyond the first, whatever the cause: 0 is the
+//	                          promise of at-most-once (-mode deadletter)
+//
+// plus the candidates invited, dead-lettered by reason, every fault with its
+// time, and the time to drain after the last one. A note splits the candidates
+// invited more than once by the fault their first send fell in (its time,
+// widened by the longest a request takes) and the vendor's answer to it: a 200
+// there is a reply the vendor sent that was lost on the way or not recorded.
+//
+// Exit status: 0 when nothing was lost, nothing sent twice after a recorded
+// success and, at most once, nothing sent twice at all; 1 when a check failed
+// or the run did not complete; 2 for a usage error. Every child process is
+// stopped on exit, on failure and on Ctrl-C; the temp dir is removed after a
+// passing run, else its logs are kept (with -keep, the Redis data too) and
+// its path printed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+// options are the command-line flags.
+type options struct {
+	mode          string
+	candidates    int
+	replay        int
+	workers       int
+	concurrency   int
+	rate          float64
+	latency       time.Duration
+	jitter        time.Duration
+	failRate      float64
+	lostReplyRate float64
+	abandoned     bool
+	seed          uint64
+	cut           time.Duration
+	redisDown     time.Duration
+	gap           time.Duration
+	replayGap     time.Duration
+	drainTimeout  time.Duration
+	stall         time.Duration
+	keep          bool
+}
+
+// modes returns the BULKINVITE_ON_UNKNOWN values to run, in order.
+func (o options) modes() []string {
+	if o.mode == "both" {
+		return []string{"retry", "deadletter"}
+	}
+	return []string{o.mode}
+}
+
+func (o options) validate() error {
+	switch {
+	case o.mode != "retry" && o.mode != "deadletter" && o.mode != "both":
+		return fmt.Errorf("-mode must be retry, deadletter or both, got %q", o.mode)
+	case o.candidates < 1 || o.candidates > 1_000_000:
+		return fmt.Errorf("-candidates must be in [1, 1000000], got %d", o.candidates)
+	case o.replay < 1 || o.replay > 1_000_000:
+		return fmt.Errorf("-replay must be in [1, 1000000], got %d", o.replay)
+	case o.workers < 2 || o.workers > 16:
+		return fmt.Errorf("-workers must be in [2, 16], got %d", o.workers)
+	case o.concurrency < 1 || o.concurrency > 256:
+		return fmt.Errorf("-concurrency must be in [1, 256], got %d", o.concurrency)
+	case !(o.rate >= 0.5 && o.rate <= 1000):
+		return fmt.Errorf("-rate must be in [0.5, 1000], got %v", o.rate)
+	case o.latency < 0 || o.jitter < 0:
+		return errors.New("-latency and -latency-jitter must not be negative")
+	case !(o.failRate >= 0 && o.failRate < 1) || !(o.lostReplyRate >= 0 && o.lostReplyRate < 1):
+		return errors.New("-fail-rate and -lost-reply-rate must be in [0, 1)")
+	case o.cut < time.Second || o.redisDown < time.Second || o.gap < 0 || o.replayGap < 0:
+		return errors.New("-cut and -redis-down must be at least 1s, -gap and -replay-gap not negative")
+	case o.drainTimeout < time.Minute || o.stall < time.Minute:
+		return errors.New("-drain-timeout and -stall must be at least 1m")
+	}
+	return nil
+}
+
+func run() int {
+	var o options
+	flag.StringVar(&o.mode, "mode", "both", "BULKINVITE_ON_UNKNOWN of the workers: retry (at-least-once), deadletter (at-most-once) or both (one run each)")
+	flag.IntVar(&o.candidates, "candidates", 50_000, "candidates in the import")
+	flag.IntVar(&o.replay, "replay", 20_000, "dead letters made first, then replayed by two concurrent replays")
+	flag.IntVar(&o.workers, "workers", 2, "worker processes running at once (at least 2)")
+	flag.IntVar(&o.concurrency, "concurrency", 12, "BULKINVITE_CONCURRENCY of each worker")
+	flag.Float64Var(&o.rate, "rate", 10, "BULKINVITE_RATE: requests/s to the API, all workers together (chunks of 50 candidates)")
+	flag.DurationVar(&o.latency, "latency", 200*time.Millisecond, "sandbox --latency")
+	flag.DurationVar(&o.jitter, "latency-jitter", 2800*time.Millisecond, "sandbox --latency-jitter (some requests outlast the workers' 2s shutdown timeout)")
+	flag.Float64Var(&o.failRate, "fail-rate", 0.05, "sandbox --fail-rate (500/503, nothing processed)")
+	flag.Float64Var(&o.lostReplyRate, "lost-reply-rate", 0.02, "sandbox --lost-reply-rate (processed, then 504 or connection closed)")
+	flag.BoolVar(&o.abandoned, "process-abandoned", true, "sandbox --process-abandoned: the vendor acts on a request whose client went away during the latency")
+	flag.Uint64Var(&o.seed, "seed", 7, "sandbox --seed")
+	flag.DurationVar(&o.cut, "cut", 40*time.Second, "how long each link cut lasts (asynq's lease is 30s)")
+	flag.DurationVar(&o.redisDown, "redis-down", 20*time.Second, "how long redis-server stays down after its kill -9")
+	flag.DurationVar(&o.gap, "gap", 15*time.Second, "time between the end of one fault and the start of the next")
+	flag.DurationVar(&o.replayGap, "replay-gap", time.Second, "the second replay starts as soon as the first has a replay batch open, or this long after it")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Minute, "longest wait for every batch to be done after the last fault")
+	flag.DurationVar(&o.stall, "stall", 4*time.Minute, "stop waiting when no batch counter moved for this long")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs and Redis data) even after a passing run")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run ./bench/chaos [flags]
+
+Runs real redis-server, sandbox and bulkinvite worker processes, injects
+crashes, restarts and link cuts during a large import and two concurrent
+dead-letter replays, and prints what was lost or sent twice (see the package
+doc: go doc ./bench/chaos). Exit status 1 when a check fails.
+
+Quick run: go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
+
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "chaos: no arguments expected, got %q\n", flag.Args())
+		return 2
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 2
+	}
+
+	redis.SetLogger(quietRedis{}) // our own client's reconnect messages while Redis is down are expected
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tmp, err := os.MkdirTemp("", "bench-chaos-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+		return 1
+	}
+	results, err := runAll(ctx, o, tmp)
+	if len(results) > 0 {
+		printTable(os.Stdout, o, results)
+	}
+	failed := err != nil
+	for _, r := range results {
+		failed = failed || len(r.failures()) > 0
+	}
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "chaos: interrupted")
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "chaos:", err)
+	}
+	if failed || o.keep {
+		if !o.keep {
+			dropRedisData(tmp)
+		}
+		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
+	} else {
+		_ = os.RemoveAll(tmp)
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// runAll builds the binary and runs each mode in turn, each in a directory of
+// its own under tmp. It returns the results of the modes that completed.
+func runAll(ctx context.Context, o options, tmp string) ([]*result, error) {
+	bin, err := benchproc.Build(ctx, tmp)
+	if err != nil {
+		return nil, err
+	}
+	var results []*result
+	for i, mode := range o.modes() {
+		dir := filepath.Join(tmp, mode)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return results, err
+		}
+		fmt.Fprintf(os.Stderr, "\n[%d/%d] mode %s (BULKINVITE_ON_UNKNOWN=%s), logs in %s\n", i+1, len(o.modes()), modeTitle(mode), mode, dir)
+		r, err := runMode(ctx, o, bin, dir, mode)
+		if r != nil {
+			results = append(results, r)
+		}
+		if err != nil {
+			return results, fmt.Errorf("mode %s: %w (logs in %s)", mode, err, dir)
+		}
+	}
+	return results, nil
+}
+
+// modeTitle names a BULKINVITE_ON_UNKNOWN value by its promise.
+func modeTitle(mode string) string {
+	if mode == "deadletter" {
+		return "at-most-once"
+	}
+	return "at-least-once"
+}
+
+// dropRedisData removes the Redis data files of every mode under tmp, keeping
+// the logs: they are large and a failed run is read from its logs.
+func dropRedisData(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "*", "redis"))
+	for _, d := range dirs {
+		_ = os.RemoveAll(filepath.Join(d, "appendonlydir"))
+		_ = os.Remove(filepath.Join(d, "dump.rdb"))
+	}
+}
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}

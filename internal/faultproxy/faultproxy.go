@@ -1,0 +1,245 @@
+// Package faultproxy is a TCP proxy for fault scripts: it forwards the
+// connections made to its listener to one upstream address, and can cut that
+// link and restore it.
+//
+// A cut is a network partition, not a refusal: every connection open through
+// the proxy is dropped, and new connections are accepted and kept open but
+// nothing is forwarded either way, so a client's requests time out. Restore
+// closes the connections held during the cut (their clients see them end) and
+// forwards new connections again. While the upstream is down (a killed server)
+// a new connection is closed at once, as a refused one would be.
+//
+// It knows nothing of the protocol it carries, except for Stats.Awaiting, which
+// reads a request/response protocol such as HTTP/1.1 or Redis's: a connection
+// whose last bytes went upstream has a request out and no reply yet.
+//
+// It owns no scheduling of faults: the script decides when to cut and restore.
+package faultproxy
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// dialTimeout bounds the connection to the upstream.
+const dialTimeout = 5 * time.Second
+
+// Proxy forwards connections from its listener to an upstream address. Create
+// it with Listen; its methods are safe for concurrent use.
+type Proxy struct {
+	upstream string
+	ln       net.Listener
+	wg       sync.WaitGroup // the accept loop and every forwarding goroutine
+
+	closeOnce sync.Once
+	closeErr  error
+
+	mu       sync.Mutex
+	cut      bool
+	closed   bool
+	links    map[*link]struct{}
+	held     map[net.Conn]struct{}
+	accepted int64
+	dropped  int64
+}
+
+// Stats are a Proxy's counters.
+type Stats struct {
+	// Accepted counts the connections accepted since Listen, held ones included.
+	Accepted int64 `json:"accepted"`
+	// Open is the number of connections being forwarded now.
+	Open int `json:"open"`
+	// Held is the number of connections accepted during the cut now in force and
+	// kept open without forwarding anything.
+	Held int `json:"held"`
+	// Awaiting is the number of open connections whose last bytes went upstream:
+	// in a request/response protocol, a request sent and its reply not begun.
+	Awaiting int `json:"awaiting"`
+	// Dropped counts the connections closed by Cut.
+	Dropped int64 `json:"dropped"`
+}
+
+// link is one forwarded connection.
+type link struct {
+	client, server net.Conn
+	awaiting       atomic.Bool
+	closeOnce      sync.Once
+}
+
+func (l *link) close() {
+	l.closeOnce.Do(func() {
+		_ = l.client.Close()
+		_ = l.server.Close()
+	})
+}
+
+// Listen listens on addr ("127.0.0.1:0" picks a free port) and forwards every
+// connection to upstream (host:port) until Close.
+func Listen(addr, upstream string) (*Proxy, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	p := &Proxy{upstream: upstream, ln: ln, links: map[*link]struct{}{}, held: map[net.Conn]struct{}{}}
+	p.wg.Add(1)
+	go p.accept()
+	return p, nil
+}
+
+// Addr is the listener's host:port: the address clients use instead of the upstream's.
+func (p *Proxy) Addr() string { return p.ln.Addr().String() }
+
+// Cut drops every connection open through the proxy and black-holes new ones
+// until Restore. Cutting a cut link does nothing more.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	p.cut = true
+	links := p.links
+	p.links = map[*link]struct{}{}
+	p.dropped += int64(len(links))
+	p.mu.Unlock()
+	for l := range links {
+		l.close()
+	}
+}
+
+// Restore ends a cut: the connections held during it are closed, and new
+// connections are forwarded again.
+func (p *Proxy) Restore() {
+	p.mu.Lock()
+	p.cut = false
+	held := p.held
+	p.held = map[net.Conn]struct{}{}
+	p.mu.Unlock()
+	for c := range held {
+		_ = c.Close()
+	}
+}
+
+// IsCut reports whether the link is cut.
+func (p *Proxy) IsCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cut
+}
+
+// Stats returns the counters now.
+func (p *Proxy) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	st := Stats{Accepted: p.accepted, Open: len(p.links), Held: len(p.held), Dropped: p.dropped}
+	for l := range p.links {
+		if l.awaiting.Load() {
+			st.Awaiting++
+		}
+	}
+	return st
+}
+
+// Close stops listening, closes every connection and returns when every
+// goroutine of the proxy has ended. Calling it again returns the same error.
+func (p *Proxy) Close() error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closed = true
+		links, held := p.links, p.held
+		p.links, p.held = map[*link]struct{}{}, map[net.Conn]struct{}{}
+		p.mu.Unlock()
+		p.closeErr = p.ln.Close()
+		for l := range links {
+			l.close()
+		}
+		for c := range held {
+			_ = c.Close()
+		}
+		p.wg.Wait()
+	})
+	return p.closeErr
+}
+
+func (p *Proxy) accept() {
+	defer p.wg.Done()
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			<-time.After(10 * time.Millisecond) // a passing error such as EMFILE: accept again
+			continue
+		}
+		p.mu.Lock()
+		switch {
+		case p.closed:
+			_ = c.Close()
+		case p.cut:
+			p.accepted++
+			p.held[c] = struct{}{}
+		default:
+			p.accepted++
+			p.wg.Add(1)
+			go p.forward(c)
+		}
+		p.mu.Unlock()
+	}
+}
+
+// forward connects c to the upstream and copies both ways until either side
+// ends or the link is cut.
+func (p *Proxy) forward(c net.Conn) {
+	defer p.wg.Done()
+	s, err := net.DialTimeout("tcp", p.upstream, dialTimeout)
+	if err != nil {
+		_ = c.Close() // the upstream is down: the client sees its connection end
+		return
+	}
+	l := &link{client: c, server: s}
+	p.mu.Lock()
+	if p.cut || p.closed { // cut while dialing
+		if p.cut {
+			p.dropped++
+		}
+		p.mu.Unlock()
+		l.close()
+		return
+	}
+	p.links[l] = struct{}{}
+	p.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		l.copy(s, c, true)
+	}()
+	l.copy(c, s, false)
+	<-done
+	p.mu.Lock()
+	delete(p.links, l)
+	p.mu.Unlock()
+}
+
+// copy copies src to dst until either fails, then closes both connections so
+// that the other direction ends too. Bytes going upstream mark the link as
+// awaiting a reply; bytes coming back clear the mark.
+func (l *link) copy(dst, src net.Conn, upstream bool) {
+	defer l.close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			l.awaiting.Store(upstream) // before the write: the reply cannot come first
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
