@@ -297,6 +297,17 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	return b, nil
 }
 
+// RecentBatches returns the ids of the batches created last, newest first: at most
+// limit, after skipping offset. A batch whose record has expired may still be
+// listed (Batch says ErrBatchExpired).
+func (s *Store) RecentBatches(ctx context.Context, offset, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.key("batches"), offset, offset+limit-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	return ids, nil
+}
+
 func sortDeadLetters(d []*DeadLetter) {
 	sort.Slice(d, func(i, j int) bool {
 		if d[i].BatchID != d[j].BatchID {

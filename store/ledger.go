@@ -103,22 +103,44 @@ func (r *LedgerRecord) OwnedBy(batchID string, seq int64) bool {
 
 // Ledger returns the ledger's record of c's success at target, or nil.
 func (s *Store) Ledger(ctx context.Context, target payload.Target, c payload.Candidate) (*LedgerRecord, error) {
+	recs, err := s.LedgerRecords(ctx, target, []payload.Candidate{c})
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+// LedgerRecords returns the ledger's record of each candidate's success at
+// target (nil where there is none): one HMGET per live ledger week.
+func (s *Store) LedgerRecords(ctx context.Context, target payload.Target, cands []payload.Candidate) ([]*LedgerRecord, error) {
+	out := make([]*LedgerRecord, len(cands))
+	if len(cands) == 0 {
+		return out, nil
+	}
 	weeks, err := s.liveWeeks(ctx, target)
 	if err != nil {
 		return nil, err
 	}
-	fp := candidateFP(c)
+	fps := make([]string, len(cands))
+	for i, c := range cands {
+		fps[i] = candidateFP(c)
+	}
 	for _, k := range weeks {
-		v, err := s.rdb.HGet(ctx, k, fp).Result()
-		if isNil(err) {
-			continue
-		}
+		vals, err := s.rdb.HMGet(ctx, k, fps...).Result()
 		if err != nil {
 			return nil, fmt.Errorf("read the ledger: %w", err)
 		}
-		return decodeLedger(v)
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok || out[i] != nil {
+				continue
+			}
+			if out[i], err = decodeLedger(str); err != nil {
+				return nil, err
+			}
+		}
 	}
-	return nil, nil
+	return out, nil
 }
 
 // decodeLedger reads a ledger value: kind byte, owner fingerprint (8 bytes), unix
