@@ -4,11 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // Config is every setting bulkinvite reads. The zero value is not useful: start from
@@ -101,34 +107,32 @@ const (
 	LimiterLocal  = "local"
 )
 
-// OnUnknown values.
-const (
-	OnUnknownRetry      = "retry"
-	OnUnknownDeadLetter = "deadletter"
-)
+// DefaultRedisURL is REDIS_URL's default: the local Redis, database 0.
+const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 
-// Default returns the documented defaults.
+// Default returns the documented defaults: those of the packages each setting
+// configures, so that a default is written in one place only.
 func Default() Config {
 	return Config{
-		RedisURL:        "redis://127.0.0.1:6379/0",
-		Prefix:          "bulkinvite:",
+		RedisURL:        DefaultRedisURL,
+		Prefix:          store.DefaultPrefix,
 		APIURL:          flowmingo.DefaultBaseURL,
-		RequestTimeout:  30 * time.Second,
-		Rate:            5,
-		Burst:           5,
+		RequestTimeout:  flowmingo.DefaultTimeout,
+		Rate:            ratelimit.DefaultRate,
+		Burst:           ratelimit.DefaultBurst,
 		Limiter:         LimiterGlobal,
-		ChunkSize:       50,
-		SegmentSize:     1000,
-		Concurrency:     8,
-		MaxAttempts:     10,
-		RetryMin:        2 * time.Second,
-		RetryMax:        5 * time.Minute,
-		OnUnknown:       OnUnknownRetry,
-		LedgerTTL:       90 * 24 * time.Hour,
-		BatchRetention:  30 * 24 * time.Hour,
-		ShutdownTimeout: 30 * time.Second,
-		BulkThreshold:   5000,
-		QueueWeights:    "default=6,replay=3,bulk=1",
+		ChunkSize:       worker.DefaultChunkSize,
+		SegmentSize:     producer.DefaultSegmentSize,
+		Concurrency:     worker.DefaultConcurrency,
+		MaxAttempts:     worker.DefaultMaxAttempts,
+		RetryMin:        worker.DefaultRetryMin,
+		RetryMax:        worker.DefaultRetryMax,
+		OnUnknown:       worker.DefaultOnUnknown,
+		LedgerTTL:       store.DefaultLedgerTTL,
+		BatchRetention:  store.DefaultRetention,
+		ShutdownTimeout: worker.DefaultShutdownTimeout,
+		BulkThreshold:   producer.DefaultBulkThreshold,
+		QueueWeights:    FormatQueueWeights(worker.DefaultQueues()),
 		LogLevel:        "info",
 		LogFormat:       "auto",
 	}
@@ -221,8 +225,8 @@ func (c *Config) Validate() error {
 	if c.RetryMax > maxRetryDelay || (c.RetryMax < c.RetryMin && c.RetryMin <= maxRetryDelay) {
 		bad("BULKINVITE_RETRY_MAX", "must be >= BULKINVITE_RETRY_MIN (%s) and <= %s, got %s", c.RetryMin, hours(maxRetryDelay), c.RetryMax)
 	}
-	if c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
-		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
+	if c.OnUnknown != worker.OnUnknownRetry && c.OnUnknown != worker.OnUnknownDeadLetter {
+		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", worker.OnUnknownRetry, worker.OnUnknownDeadLetter, c.OnUnknown)
 	}
 	durations("BULKINVITE_LEDGER_TTL", c.LedgerTTL, maxLedgerTTL)
 	durations("BULKINVITE_BATCH_RETENTION", c.BatchRetention, maxBatchRetention)
@@ -253,15 +257,8 @@ func (c *Config) RequireAPIKey() error {
 	return nil
 }
 
-// Queue names, in the order their default weights are listed.
-const (
-	QueueDefault = "default"
-	QueueBulk    = "bulk"
-	QueueReplay  = "replay"
-)
-
-// ParseQueueWeights reads "default=6,replay=3,bulk=1". Every one of the three
-// queues must be listed with a weight of 1..100.
+// ParseQueueWeights reads "default=6,replay=3,bulk=1". Every one of the queues
+// (payload.Queues) must be listed with a weight of 1..100.
 func ParseQueueWeights(s string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, part := range strings.Split(s, ",") {
@@ -278,17 +275,29 @@ func ParseQueueWeights(s string) (map[string]int, error) {
 			return nil, fmt.Errorf("weight of %q must be a whole number 1..%d, got %q", name, maxQueueWeight, w)
 		}
 		name = strings.TrimSpace(name)
-		if name != QueueDefault && name != QueueBulk && name != QueueReplay {
-			return nil, fmt.Errorf("unknown queue %q (queues: default, bulk, replay)", name)
+		if !slices.Contains(payload.Queues, name) {
+			return nil, fmt.Errorf("unknown queue %q (queues: %s)", name, strings.Join(payload.Queues, ", "))
 		}
 		out[name] = n
 	}
-	for _, q := range []string{QueueDefault, QueueBulk, QueueReplay} {
+	for _, q := range payload.Queues {
 		if _, ok := out[q]; !ok {
 			return nil, fmt.Errorf("queue %q has no weight", q)
 		}
 	}
 	return out, nil
+}
+
+// FormatQueueWeights writes weights as ParseQueueWeights reads them, in the order
+// of payload.Queues.
+func FormatQueueWeights(weights map[string]int) string {
+	parts := make([]string, 0, len(weights))
+	for _, q := range payload.Queues {
+		if w, ok := weights[q]; ok {
+			parts = append(parts, q+"="+strconv.Itoa(w))
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // readSecretFile reads a one-line secret file, trimming the final newline.

@@ -31,7 +31,7 @@ func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []str
 				Target: pipelinetest.Target, Attempts: 1, LastHTTPStatus: 404,
 			}})
 		}
-		if _, err := st.RecordOutcomes(ctx, batchID, pipelinetest.Target, recs, time.Hour); err != nil {
+		if _, err := st.RecordOutcomes(ctx, batchID, pipelinetest.Target, recs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -198,7 +198,7 @@ func (r *Replayer) finish(ctx context.Context, id, owner string, info store.Repl
 				BatchID:  id,
 				Job:      info.Job,
 				Source:   "replay",
-				Queue:    producer.QueueReplay,
+				Queue:    payload.QueueReplay,
 				ReplayOf: info.ReplayOf,
 			})
 			if err != nil {

@@ -13,6 +13,18 @@ const (
 	TypeChunk   = "bulkinvite:chunk"
 )
 
+// The asynq queues tasks go to. Small batches and the head of large ones go to
+// QueueDefault, the rest of a large batch to QueueBulk, replays to QueueReplay;
+// workers weigh the three so that a huge import cannot starve the others.
+const (
+	QueueDefault = "default"
+	QueueBulk    = "bulk"
+	QueueReplay  = "replay"
+)
+
+// Queues lists the queues, in the order their default weights are written.
+var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
+
 // TaskVersion is the version of the task payloads this build writes. A worker reads
 // every version from 1 up to TaskVersion, so a worker upgraded before its producers
 // keeps working; a payload from a newer producer is refused with ErrTaskVersion.

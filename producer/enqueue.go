@@ -18,15 +18,6 @@ import (
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
-// Queue names. Small batches and the head of large ones go to QueueDefault, the rest
-// of a large batch to QueueBulk, replays to QueueReplay; workers weigh the three so a
-// huge import cannot starve the others.
-const (
-	QueueDefault = "default"
-	QueueBulk    = "bulk"
-	QueueReplay  = "replay"
-)
-
 // Enqueuer is the part of asynq.Client the producer uses.
 type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
@@ -34,12 +25,18 @@ type Enqueuer interface {
 
 var _ Enqueuer = (*asynq.Client)(nil)
 
+// Defaults of Config.
+const (
+	DefaultSegmentSize   = 1000
+	DefaultBulkThreshold = 5000
+)
+
 // Config tunes a Producer. Zero fields take the documented defaults.
 type Config struct {
 	// SegmentSize is the most candidates in one segment task. Default 1000.
 	SegmentSize int
 	// BulkThreshold: segments that start at or past this many candidates go to
-	// QueueBulk. Default 5000.
+	// payload.QueueBulk. Default 5000.
 	BulkThreshold int
 	// SegmentMaxRetry is how often a segment task is retried when splitting it into
 	// chunks fails (a Redis error). An archived segment would leave its candidates
@@ -50,10 +47,10 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.SegmentSize <= 0 {
-		c.SegmentSize = 1000
+		c.SegmentSize = DefaultSegmentSize
 	}
 	if c.BulkThreshold <= 0 {
-		c.BulkThreshold = 5000
+		c.BulkThreshold = DefaultBulkThreshold
 	}
 	if c.SegmentMaxRetry <= 0 {
 		c.SegmentMaxRetry = 1 << 16
@@ -323,9 +320,9 @@ func (w *segmentWriter) queue(seg int) string {
 	case w.opts.Queue != "":
 		return w.opts.Queue
 	case seg*w.batch.SegmentSize >= w.p.cfg.BulkThreshold:
-		return QueueBulk
+		return payload.QueueBulk
 	default:
-		return QueueDefault
+		return payload.QueueDefault
 	}
 }
 

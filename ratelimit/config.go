@@ -5,21 +5,24 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // Defaults for the zero values of Config.
 const (
 	// DefaultRate is the shared rate, in requests per second, when Config.Rate is 0.
 	DefaultRate = 5.0
-	// DefaultBurst is the burst when Config.Burst is 0: no two requests of all
-	// workers together closer than 1/Rate after an idle spell.
-	DefaultBurst = 1
+	// DefaultBurst is the burst when Config.Burst is 0: after an idle spell, this
+	// many requests of all workers together may go at once.
+	DefaultBurst = 5
 	// DefaultMaxCooldown caps a Retry-After when Config.MaxCooldown is 0.
 	DefaultMaxCooldown = 5 * time.Minute
 	// DefaultRetryAfter is the cool-down of a 429 that carried no usable Retry-After.
 	DefaultRetryAfter = time.Second
-	// DefaultPrefix starts every Redis key when Config.Prefix is "".
-	DefaultPrefix = "bulkinvite:"
+	// DefaultPrefix starts every Redis key when Config.Prefix is "": the prefix
+	// of all our keys.
+	DefaultPrefix = store.DefaultPrefix
 	// DefaultInFlightTTL is the lease of an in-flight slot when Config.InFlightTTL is 0.
 	DefaultInFlightTTL = 60 * time.Second
 	// DefaultRedisTimeout bounds one Redis call when Config.RedisTimeout is 0.

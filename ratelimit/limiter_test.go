@@ -20,6 +20,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // testAPIKey has a prefix and a secret that cannot appear in a hex id by chance.
@@ -182,8 +183,8 @@ func TestConfigValidate(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	got := Config{Rate: 20}.withDefaults()
-	if got.Burst != 1 || got.MaxInFlight != 40 || got.MaxCooldown != 5*time.Minute ||
-		got.Prefix != "bulkinvite:" || got.InFlightTTL != time.Minute || got.AdaptiveMin != 2 ||
+	if got.Burst != DefaultBurst || got.MaxInFlight != 40 || got.MaxCooldown != 5*time.Minute ||
+		got.Prefix != store.DefaultPrefix || got.InFlightTTL != time.Minute || got.AdaptiveMin != 2 ||
 		got.AdaptiveIncrease != 0.4 || got.AdaptiveDecrease != 0.5 {
 		t.Fatalf("defaults for Rate 20: %+v", got)
 	}

@@ -45,7 +45,7 @@ func TestLedgerBeforeBatch(t *testing.T) {
 		{Seq: 2, Outcome: payload.OutcomeDeadLettered, Candidate: cands[2].Candidate},
 		{Seq: 3, Outcome: payload.OutcomeCVQueued, Candidate: cands[3].Candidate},
 	}
-	if err := s.writeLedger(ctx, "b", target, recs, time.Hour); err != nil {
+	if err := s.writeLedger(ctx, "b", target, recs); err != nil {
 		t.Fatal(err)
 	}
 	states, err := s.States(ctx, "b", cands)
@@ -101,7 +101,7 @@ func TestRetention(t *testing.T) {
 		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands[0].Candidate},
 		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cands[1].Candidate,
 			DeadLetter: &DeadLetter{ID: DeadLetterID("r", 1), BatchID: "r", Seq: 1, Reason: payload.ReasonTargetNotFound, Candidate: cands[1].Candidate, Target: target}},
-	}, time.Hour)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

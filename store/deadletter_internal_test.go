@@ -21,7 +21,7 @@ func seedDeadLetters(t *testing.T, s *Store, batchID string, job payload.Job, re
 			Attempts: 2, FirstFailedAt: time.UnixMilli(1_700_000_000_000).UTC(), LastFailedAt: time.UnixMilli(1_700_000_100_000).UTC(), LastHTTPStatus: 404,
 		}}
 	}
-	if _, err := s.RecordOutcomes(context.Background(), batchID, job.Target, recs, time.Hour); err != nil {
+	if _, err := s.RecordOutcomes(context.Background(), batchID, job.Target, recs); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -22,11 +21,11 @@ type Record struct {
 
 // RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
 // outcome is already recorded keeps it, and nothing else is written for it.
-// Successes are written to target's ledger, kept ledgerTTL; the candidates' claims
-// are released. It returns how many outcomes were new. It is made of steps in
+// Successes are written to target's ledger, kept Config.LedgerTTL; the candidates'
+// claims are released. It returns how many outcomes were new. It is made of steps in
 // different slots (see the package doc), each idempotent: after an error, calling it
 // again with the same records is safe.
-func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record, ledgerTTL time.Duration) (int, error) {
+func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record) (int, error) {
 	if len(recs) == 0 {
 		return 0, nil
 	}
@@ -66,7 +65,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 			return 0, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
 		}
 	}
-	if err := s.writeLedger(ctx, batchID, target, led, ledgerTTL); err != nil {
+	if err := s.writeLedger(ctx, batchID, target, led); err != nil {
 		return 0, err
 	}
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl")}, s.retainedKeys(batchID)...)
@@ -79,13 +78,13 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 
 // writeLedger writes the successes among recs into the target's ledger week and
 // releases every one of their claims.
-func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, recs []Record, ttl time.Duration) error {
+func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	now := s.now()
 	week := weekOf(now)
-	expiry := (week+1)*ledgerWeek.Milliseconds() + ttl.Milliseconds()
+	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
 	args := make([]any, 0, 2+3*len(recs))
 	args = append(args, week, expiry)
 	for _, r := range recs {

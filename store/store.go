@@ -20,6 +20,7 @@ import (
 const (
 	DefaultPrefix      = "bulkinvite:"
 	DefaultRetention   = 720 * time.Hour
+	DefaultLedgerTTL   = 90 * 24 * time.Hour
 	DefaultWaitTimeout = time.Second
 )
 
@@ -32,6 +33,10 @@ type Config struct {
 	// Retention is how long a done batch's keys live after it finished; its dead
 	// letters stay until replayed or purged. Default 720h.
 	Retention time.Duration
+	// LedgerTTL is how long a recorded success blocks a repeat invite to the same
+	// target: at least this long, and at most a week more (the ledger keeps one
+	// hash per target and week). Default 90 days.
+	LedgerTTL time.Duration
 	// WaitReplicas is how many replicas must acknowledge each write of a claim, a
 	// sent mark, an outcome or a ledger entry (Redis WAIT) before the caller goes
 	// on. Default 0: no WAIT.
@@ -48,6 +53,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Retention <= 0 {
 		c.Retention = DefaultRetention
+	}
+	if c.LedgerTTL <= 0 {
+		c.LedgerTTL = DefaultLedgerTTL
 	}
 	if c.WaitTimeout <= 0 {
 		c.WaitTimeout = DefaultWaitTimeout

@@ -110,7 +110,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 				}
 				recs = append(recs, r)
 			}
-			got, err := st.RecordOutcomes(ctx, "b", target, recs, time.Hour)
+			got, err := st.RecordOutcomes(ctx, "b", target, recs)
 			if err != nil {
 				t.Error(err)
 			}
@@ -260,7 +260,7 @@ func TestClaims(t *testing.T) {
 	_, err := st.RecordOutcomes(ctx, "a", target, []Record{
 		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
 		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{ID: "a:1"}},
-	}, time.Hour)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +275,7 @@ func TestWaitReplicas(t *testing.T) {
 	t.Parallel()
 	master := redistest.Start(t, redistest.Options{})
 	replica := master.StartReplica()
-	s := New(master.Client(), Config{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
+	s := New(master.Client(), Config{WaitReplicas: 1, WaitTimeout: 2 * time.Second})
 	ctx := context.Background()
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: payload.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatalf("create with a replica: %v", err)

@@ -208,7 +208,7 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 }
 
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
-	_, err := r.w.Store.RecordOutcomes(ctx, r.task.BatchID, r.task.Job.Target, recs, r.w.cfg.LedgerTTL)
+	_, err := r.w.Store.RecordOutcomes(ctx, r.task.BatchID, r.task.Job.Target, recs)
 	return err
 }
 

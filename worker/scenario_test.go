@@ -291,7 +291,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 	ctx := context.Background()
 	const newer = `{"v":99,"batch_id":"x","candidates":[{"seq":0}]}`
 	for id, body := range map[string]string{"poison": "{not json", "newer": newer} {
-		if _, err := b.Queue.EnqueueContext(ctx, asynq.NewTask(payload.TypeChunk, []byte(body)), asynq.Queue(producer.QueueDefault), asynq.TaskID(id)); err != nil {
+		if _, err := b.Queue.EnqueueContext(ctx, asynq.NewTask(payload.TypeChunk, []byte(body)), asynq.Queue(payload.QueueDefault), asynq.TaskID(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,7 +303,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 	insp := asynq.NewInspectorFromRedisClient(b.RDB)
 	deadline := time.Now().Add(wait)
 	for {
-		info, err := insp.GetTaskInfo(producer.QueueDefault, "poison")
+		info, err := insp.GetTaskInfo(payload.QueueDefault, "poison")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +315,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	info, err := insp.GetTaskInfo(producer.QueueDefault, "newer")
+	info, err := insp.GetTaskInfo(payload.QueueDefault, "newer")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func Backoff(n int, lo, hi time.Duration, jitter float64) time.Duration {
 type ServeConfig struct {
 	// Concurrency is chunk handlers run at once by this process. Default 8.
 	Concurrency int
-	// Queues maps queue names to weights. Default: default=6, replay=3, bulk=1.
+	// Queues maps queue names to weights. Default DefaultQueues().
 	Queues map[string]int
 	// ShutdownTimeout is how long a stopping server waits for in-flight chunks before
 	// handing them back to the queue. Default 30s.
@@ -73,13 +73,13 @@ type ServeConfig struct {
 // the queue.
 func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeConfig) error {
 	if sc.Concurrency <= 0 {
-		sc.Concurrency = 8
+		sc.Concurrency = DefaultConcurrency
 	}
 	if len(sc.Queues) == 0 {
-		sc.Queues = map[string]int{"default": 6, "replay": 3, "bulk": 1}
+		sc.Queues = DefaultQueues()
 	}
 	if sc.ShutdownTimeout <= 0 {
-		sc.ShutdownTimeout = 30 * time.Second
+		sc.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:     sc.Concurrency,

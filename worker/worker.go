@@ -48,6 +48,26 @@ const (
 	OnUnknownDeadLetter = "deadletter"
 )
 
+// Defaults of Config and ServeConfig.
+const (
+	DefaultChunkSize       = 50
+	DefaultMaxAttempts     = 10
+	DefaultRetryMin        = 2 * time.Second
+	DefaultRetryMax        = 5 * time.Minute
+	DefaultOnUnknown       = OnUnknownRetry
+	DefaultPausePoll       = 5 * time.Second
+	DefaultChunkTimeout    = 10 * time.Minute
+	DefaultConcurrency     = 8
+	DefaultShutdownTimeout = 30 * time.Second
+)
+
+// DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
+// payload.QueueDefault (other services' small pushes), three replays, one from
+// the tail of a large import.
+func DefaultQueues() map[string]int {
+	return map[string]int{payload.QueueDefault: 6, payload.QueueReplay: 3, payload.QueueBulk: 1}
+}
+
 // Config tunes the handlers. Zero fields take the documented defaults.
 type Config struct {
 	// ChunkSize is the most candidates in one request. Default 50.
@@ -60,8 +80,6 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// OnUnknown is OnUnknownRetry (default) or OnUnknownDeadLetter.
 	OnUnknown string
-	// LedgerTTL is how long a recorded success blocks a repeat invite. Default 90 days.
-	LedgerTTL time.Duration
 	// PausePoll is how often a chunk held back checks again: by an auth stop, or
 	// because another chunk is sending some of its candidates to the same target at
 	// that moment. Waiting spends no attempt. Default 5s.
@@ -73,31 +91,28 @@ type Config struct {
 
 func (c Config) withDefaults() Config {
 	if c.ChunkSize <= 0 {
-		c.ChunkSize = 50
+		c.ChunkSize = DefaultChunkSize
 	}
 	if c.MaxAttempts <= 0 {
-		c.MaxAttempts = 10
+		c.MaxAttempts = DefaultMaxAttempts
 	}
 	if c.RetryMin <= 0 {
-		c.RetryMin = 2 * time.Second
+		c.RetryMin = DefaultRetryMin
 	}
 	if c.RetryMax <= 0 {
-		c.RetryMax = 5 * time.Minute
+		c.RetryMax = DefaultRetryMax
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = c.RetryMin
 	}
 	if c.OnUnknown == "" {
-		c.OnUnknown = OnUnknownRetry
-	}
-	if c.LedgerTTL <= 0 {
-		c.LedgerTTL = 90 * 24 * time.Hour
+		c.OnUnknown = DefaultOnUnknown
 	}
 	if c.PausePoll <= 0 {
-		c.PausePoll = 5 * time.Second
+		c.PausePoll = DefaultPausePoll
 	}
 	if c.ChunkTimeout <= 0 {
-		c.ChunkTimeout = 10 * time.Minute
+		c.ChunkTimeout = DefaultChunkTimeout
 	}
 	return c
 }

@@ -22,8 +22,8 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
-// HeaderAPIKey is the header carrying the API key.
-const HeaderAPIKey = "X-API-Key"
+// HeaderAPIKey is the header carrying the API key: the client's.
+const HeaderAPIKey = flowmingo.HeaderAPIKey
 
 // Status texts of the records the sandbox creates.
 const (

@@ -49,12 +49,13 @@ func Run(ctx context.Context, args []string, stdio IO) int {
 	if stdio.Getenv == nil {
 		stdio.Getenv = os.Getenv
 	}
-	root := newRoot(stdio)
+	root, e := newRoot(stdio)
 	root.SetArgs(args)
 	root.SetIn(stdio.In)
 	root.SetOut(stdio.Out)
 	root.SetErr(stdio.Err)
 	err := root.ExecuteContext(ctx)
+	e.close()
 	if err == nil {
 		return ExitOK
 	}
@@ -78,7 +79,7 @@ func isFlagError(err error) bool {
 	return errors.As(err, &fe)
 }
 
-func newRoot(stdio IO) *cobra.Command {
+func newRoot(stdio IO) (*cobra.Command, *env) {
 	root := &cobra.Command{
 		Use:   "bulkinvite",
 		Short: "Invite thousands of candidates to Flowmingo video interviews, reliably, from a queue",
@@ -94,7 +95,7 @@ Start with:  bulkinvite demo`,
 		return &flagError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
 	config.RegisterFlags(root.PersistentFlags())
-	e := &env{io: stdio, root: root}
+	e := &env{io: stdio}
 	root.AddCommand(
 		e.demoCmd(),
 		e.workerCmd(),
@@ -105,5 +106,5 @@ Start with:  bulkinvite demo`,
 		e.limitsCmd(),
 		e.sandboxCmd(),
 	)
-	return root
+	return root, e
 }

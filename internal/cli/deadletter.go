@@ -9,30 +9,12 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 
 	"github.com/bulkinvite/bulkinvite/deadletter"
-	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
 )
-
-type filterFlags struct{ batch, reason string }
-
-func (f *filterFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.batch, "batch", "", "only this batch's dead letters")
-	fs.StringVar(&f.reason, "reason", "", "only this reason: candidate_error, invitation_error, application_error, submission_error, candidate_entry_error, validation, target_not_found, retries_exhausted or unknown_outcome")
-}
-
-func (f *filterFlags) filter() (store.Filter, error) {
-	flt := store.Filter{BatchID: f.batch, Reason: payload.Reason(f.reason)}
-	if err := flt.Validate(); err != nil {
-		return flt, usageErr("%v", err)
-	}
-	return flt, nil
-}
 
 func (e *env) deadletterCmd() *cobra.Command {
 	cmd := &cobra.Command{
@@ -63,10 +45,11 @@ func (e *env) dlListCmd() *cobra.Command {
 			if asJSON && asCSV {
 				return usageErr("give --json or --csv, not both")
 			}
-			ctx, st, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
+			st := a.Store
 			switch {
 			case asJSON:
 				enc := json.NewEncoder(jsonText{e.io.Out})
@@ -98,45 +81,6 @@ func (e *env) dlListCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object a line")
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "CSV with a header row")
 	return cmd
-}
-
-// who names the dead letter's candidate for a table, as plain text.
-func who(c payload.Candidate) string {
-	if c.Email != "" {
-		return plain(c.Email)
-	}
-	return plain(c.CVLink)
-}
-
-// firstError is the dead letter's most telling error, cut to fit a table, as plain
-// text: the field its reason came from, else the first other one.
-func firstError(d *store.DeadLetter) string {
-	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
-	for _, f := range fields {
-		raw, ok := d.Errors[f]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			s = string(raw)
-		}
-		return plain(f) + ": " + plain(cutRunes(s, 80))
-	}
-	return plain(cutRunes(d.Detail, 80))
-}
-
-// cutRunes cuts s to at most n characters, the last three of them "...".
-func cutRunes(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	i := 0
-	for range n - 3 {
-		_, size := utf8.DecodeRuneInString(s[i:])
-		i += size
-	}
-	return s[:i] + "..."
 }
 
 // writeDeadLettersCSV writes the dead letters as CSV with a header row. Every cell
@@ -197,15 +141,11 @@ dead letter with its attempt history.`,
 			if err := tf.validate(); err != nil {
 				return err
 			}
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			r, _, err := e.replayer(ctx)
+			ctx, a, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
-			res, err := r.Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target()})
+			res, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target()})
 			if err != nil {
 				return err
 			}
@@ -245,10 +185,11 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, st, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd, false)
 			if err != nil {
 				return err
 			}
+			st := a.Store
 			var ids []string
 			if err := st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
 				return err

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -19,11 +17,10 @@ import (
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/app"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
-	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 func (e *env) demoCmd() *cobra.Command {
@@ -43,15 +40,31 @@ and says what to run next against a real Redis and the real API.`,
 			if verbose {
 				log = newLogger(config.Default(), e.io)
 			}
-			return runDemo(cmd.Context(), e, log)
+			return e.demo(cmd.Context(), log)
 		},
 	}
 	cmd.Flags().BoolVar(&verbose, "verbose", false, "show the worker's log lines")
 	return cmd
 }
 
-func runDemo(ctx context.Context, e *env, log *zap.Logger) error {
-	out := e.io.Out
+// demoConfig is the configuration the demo runs with: the defaults, but small
+// chunks, two attempts and short retries, so that there is something to see.
+func demoConfig(apiURL string) config.Config {
+	cfg := config.Default()
+	cfg.APIURL = apiURL
+	cfg.APIKey = flowmingo.NewAPIKey(sandbox.DefaultKey)
+	cfg.RequestTimeout = 5 * time.Second
+	cfg.Rate, cfg.Burst = 20, 5
+	cfg.ChunkSize, cfg.Concurrency = 3, 4
+	cfg.MaxAttempts = 2
+	cfg.RetryMin, cfg.RetryMax = 300*time.Millisecond, time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// demo runs the pipeline in process: miniredis, the sandbox failing half of the
+// requests, a worker built as `bulkinvite worker` builds one.
+func (e *env) demo(ctx context.Context, log *zap.Logger) error {
 	mr, err := miniredis.Run()
 	if err != nil {
 		return fmt.Errorf("start in-memory Redis: %w", err)
@@ -59,48 +72,51 @@ func runDemo(ctx context.Context, e *env, log *zap.Logger) error {
 	defer mr.Close()
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
-
 	api, err := sandbox.Start(sandbox.Config{Seed: 7, Faults: sandbox.Faults{FailRate: 0.5, Latency: 20 * time.Millisecond}})
 	if err != nil {
 		return err
 	}
 	defer api.Close()
-	key := flowmingo.NewAPIKey(sandbox.DefaultKey)
+	a := app.New(rdb, demoConfig(api.URL), log)
+	defer a.Close()
 
+	out := e.io.Out
 	fmt.Fprintf(out, "bulkinvite demo\n")
 	fmt.Fprintf(out, "  Redis:   in-memory (miniredis) at %s\n", mr.Addr())
 	fmt.Fprintf(out, "  API:     sandbox at %s, failing 50%% of requests with 500/503 on purpose\n", api.URL)
-	fmt.Fprintf(out, "  key:     %s\n", key)
+	fmt.Fprintf(out, "  key:     %s\n", a.Cfg.APIKey)
 	fmt.Fprintf(out, "  input:   configs/sample-candidates.csv\n\n")
 
-	st := store.New(rdb, store.Config{})
-	q := asynq.NewClientFromRedisClient(rdb)
-	defer q.Close()
-	prod := producer.New(st, q, producer.Config{SegmentSize: 1000})
-	client, err := flowmingo.New(flowmingo.Config{BaseURL: api.URL, Key: key, Timeout: 5 * time.Second})
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	lim, err := ratelimit.New(rdb, key.ID(), ratelimit.Config{Rate: 20, Burst: 5}, log.Named("ratelimit"))
-	if err != nil {
-		return err
-	}
-	wrk, err := worker.New(worker.Deps{Store: st, Queue: q, Sender: client, Limiter: lim, Key: key, Log: log},
-		worker.Config{ChunkSize: 3, MaxAttempts: 2, RetryMin: 300 * time.Millisecond, RetryMax: time.Second})
-	if err != nil {
-		return err
-	}
 	wctx, stopWorker := context.WithCancel(ctx)
 	werr := make(chan error, 1)
-	go func() {
-		werr <- wrk.Serve(wctx, rdb, worker.ServeConfig{Concurrency: 4, ShutdownTimeout: 5 * time.Second})
-	}()
+	go func() { werr <- a.Serve(wctx) }()
 	defer func() { stopWorker(); <-werr }()
 
-	src, err := producer.NewCSVSource(bytes.NewReader(configs.SampleCandidatesCSV))
+	batchID, err := e.demoImport(ctx, out, a.Producer())
 	if err != nil {
 		return err
+	}
+	if err := e.demoDrain(ctx, out, a.Store, batchID); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\n3. the sandbox stops failing; replay the dead letters as a new batch linked to the old:\n")
+	if err := api.SetFaults(sandbox.Faults{}); err != nil {
+		return err
+	}
+	if err := e.demoReplay(ctx, out, a, batchID); err != nil {
+		return err
+	}
+	stats := api.Stats()
+	fmt.Fprintf(out, "\n4. what the sandbox API saw: %d requests (%s), %d invites created, %d duplicate invites\n",
+		stats.Requests, statusCounts(stats.ByStatus), stats.Invites, stats.DuplicateInvites)
+	fmt.Fprintf(out, demoNext, sandbox.DefaultKey)
+	return nil
+}
+
+func (e *env) demoImport(ctx context.Context, out io.Writer, prod *producer.Producer) (string, error) {
+	src, err := producer.NewCSVSource(bytes.NewReader(configs.SampleCandidatesCSV))
+	if err != nil {
+		return "", err
 	}
 	fmt.Fprintf(out, "1. import (rejected rows are reported with their line and reason):\n")
 	res, err := prod.Import(ctx, src, producer.Options{
@@ -109,47 +125,46 @@ func runDemo(ctx context.Context, e *env, log *zap.Logger) error {
 		OnReject: func(r *producer.RowError) { fmt.Fprintf(out, "   rejected: %v\n", r) },
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	if len(src.Ignored()) > 0 {
 		fmt.Fprintf(out, "   ignored columns: %v\n", src.Ignored())
 	}
 	printImport(indent(out), res)
+	return res.BatchID, nil
+}
 
+func (e *env) demoDrain(ctx context.Context, out io.Writer, st *store.Store, batchID string) error {
 	fmt.Fprintf(out, "\n2. the worker sends chunks of 3, retrying what the sandbox fails (2 attempts each):\n")
-	b, err := e.watch(ctx, st, res.BatchID)
+	b, err := e.watch(ctx, st, batchID)
 	if err != nil {
 		return err
 	}
 	printStatus(indent(out), b.Status())
 	fmt.Fprintf(out, "\n   dead letters, with the vendor's reason kept verbatim:\n")
-	if err := printDeadLetters(ctx, indent(indent(out)), st, res.BatchID); err != nil {
-		return err
-	}
+	return printDeadLetters(ctx, indent(indent(out)), st, batchID)
+}
 
-	fmt.Fprintf(out, "\n3. the sandbox stops failing; replay the dead letters as a new batch linked to the old:\n")
-	api.SetFaults(sandbox.Faults{})
-	rep, err := deadletter.NewReplayer(st, prod, deadletter.Config{}).Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: res.BatchID}})
+func (e *env) demoReplay(ctx context.Context, out io.Writer, a *app.App, batchID string) error {
+	rep, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: batchID}})
 	if err != nil {
 		return err
 	}
 	for _, id := range rep.Batches {
-		rb, err := e.watch(ctx, st, id)
+		rb, err := e.watch(ctx, a.Store, id)
 		if err != nil {
 			return err
 		}
 		printStatus(indent(out), rb.Status())
 		fmt.Fprintf(out, "\n   still dead after the replay (their errors are the candidates' own, so they fail again, with their attempt history):\n")
-		if err := printDeadLetters(ctx, indent(indent(out)), st, id); err != nil {
+		if err := printDeadLetters(ctx, indent(indent(out)), a.Store, id); err != nil {
 			return err
 		}
 	}
+	return nil
+}
 
-	stats := api.Stats()
-	fmt.Fprintf(out, "\n4. what the sandbox API saw: %d requests (%s), %d invites created, %d duplicate invites\n",
-		stats.Requests, statusCounts(stats.ByStatus), stats.Invites, stats.DuplicateInvites)
-
-	fmt.Fprintf(out, `
+const demoNext = `
 Next, against a real Redis and the real API:
   export REDIS_URL=redis://127.0.0.1:6379/0
   export FLOWMINGO_API_KEY=fl_live_<prefix>.<secret>       # or FLOWMINGO_API_KEY_FILE
@@ -159,59 +174,4 @@ Next, against a real Redis and the real API:
 Or try it all locally first against the sandbox:
   bulkinvite sandbox --fail-rate 0.1 &
   FLOWMINGO_API_URL=http://127.0.0.1:8090 FLOWMINGO_API_KEY=%s bulkinvite worker
-`, sandbox.DefaultKey)
-	return nil
-}
-
-func printDeadLetters(ctx context.Context, w io.Writer, st *store.Store, batchID string) error {
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	n := 0
-	err := st.DeadLetters(ctx, store.Filter{BatchID: batchID}, func(d *store.DeadLetter) error {
-		n++
-		fmt.Fprintf(tw, "%s\t%s\tattempts %d\t%s\n", who(d.Candidate), d.Reason, d.Attempts, firstError(d))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		fmt.Fprintln(tw, "(none)")
-	}
-	return tw.Flush()
-}
-
-func statusCounts(m map[int]int) string {
-	var b bytes.Buffer
-	for _, code := range []int{200, 400, 401, 403, 404, 422, 429, 500, 502, 503, 504} {
-		if m[code] > 0 {
-			if b.Len() > 0 {
-				b.WriteString(", ")
-			}
-			fmt.Fprintf(&b, "%d× %d", m[code], code)
-		}
-	}
-	return b.String()
-}
-
-// indentWriter indents every line written through it by three spaces.
-type indentWriter struct {
-	w       io.Writer
-	midLine *bool
-}
-
-func indent(w io.Writer) io.Writer { return indentWriter{w: w, midLine: new(bool)} }
-
-func (iw indentWriter) Write(p []byte) (int, error) {
-	var buf bytes.Buffer
-	for _, c := range p {
-		if !*iw.midLine {
-			buf.WriteString("   ")
-		}
-		buf.WriteByte(c)
-		*iw.midLine = c != '\n'
-	}
-	if _, err := iw.w.Write(buf.Bytes()); err != nil {
-		return 0, err
-	}
-	return len(p), nil
-}
+`

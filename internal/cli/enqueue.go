@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,19 +10,67 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
+// enqueueFlags are enqueue's own flags.
+type enqueueFlags struct {
+	target                 targetFlags
+	format, message, mfile string
+	batchID, rejects       string
+	noSend, reinvite       bool
+	asJSON, wait           bool
+}
+
+func (f *enqueueFlags) register(fs *pflag.FlagSet) {
+	f.target.register(fs)
+	fs.StringVar(&f.format, "format", "", "input format: csv, jsonl or json (default: by the file's extension; required for -)")
+	fs.StringVar(&f.message, "message", "", "invitation message (at least 10 characters; HTML and {{candidate_name}}-style placeholders allowed)")
+	fs.StringVar(&f.mfile, "message-file", "", "read the invitation message from this file")
+	fs.BoolVar(&f.noSend, "no-send-invite", false, "create the candidates without sending the invitation email (send_invite=false)")
+	fs.StringVar(&f.batchID, "batch-id", "", "name the batch; the same id twice is one batch (default: a new UUID)")
+	fs.BoolVar(&f.reinvite, "reinvite", false, "send even to candidates already invited to this target")
+	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
+	fs.BoolVar(&f.wait, "wait", false, "wait until the batch is done; exit 3 if anything was dead-lettered")
+	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to this file instead of stderr")
+}
+
+// job checks the flags and returns the job they describe. A .json request body
+// may complete it (producer.Import).
+func (f *enqueueFlags) job() (payload.Job, error) {
+	if err := f.target.validate(); err != nil {
+		return payload.Job{}, err
+	}
+	if f.message != "" && f.mfile != "" {
+		return payload.Job{}, usageErr("give --message or --message-file, not both")
+	}
+	message := f.message
+	if f.mfile != "" {
+		b, err := os.ReadFile(f.mfile)
+		if err != nil {
+			return payload.Job{}, usageErr("--message-file: %v", err)
+		}
+		message = string(b)
+	}
+	if f.batchID != "" {
+		if err := producer.ValidateBatchID(f.batchID); err != nil {
+			return payload.Job{}, usageErr("--batch-id: %v", err)
+		}
+	}
+	job := payload.Job{Target: f.target.target(), InvitationMessage: message, Reinvite: f.reinvite}
+	if f.noSend {
+		no := false
+		job.SendInvite = &no
+	}
+	return job, nil
+}
+
 func (e *env) enqueueCmd() *cobra.Command {
-	var (
-		tf                     targetFlags
-		format, message, mfile string
-		batchID, rejectsPath   string
-		noSend, reinvite       bool
-		asJSON, wait           bool
-	)
+	var f enqueueFlags
 	cmd := &cobra.Command{
 		Use:   "enqueue FILE",
 		Short: "Import a .csv, .jsonl or .json file of candidates as one batch",
@@ -44,109 +93,98 @@ dead-lettered.`,
   bulkinvite enqueue request.json --wait
   cat rows.csv | bulkinvite enqueue - --format csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e --json`,
 		Args: exactArgs(1, "one FILE (or - for stdin)"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := tf.validate(); err != nil {
-				return err
-			}
-			if message != "" && mfile != "" {
-				return usageErr("give --message or --message-file, not both")
-			}
-			if mfile != "" {
-				b, err := os.ReadFile(mfile)
-				if err != nil {
-					return usageErr("--message-file: %v", err)
-				}
-				message = string(b)
-			}
-			if batchID != "" {
-				if err := producer.ValidateBatchID(batchID); err != nil {
-					return usageErr("--batch-id: %v", err)
-				}
-			}
-			if err := e.load(cmd); err != nil {
-				return err
-			}
-			src, closer, err := e.openSource(args[0], format)
-			if err != nil {
-				return err
-			}
-			defer closer.Close()
-			if ig, ok := src.(interface{ Ignored() []string }); ok && len(ig.Ignored()) > 0 {
-				fmt.Fprintf(e.io.Err, "ignoring columns: %s\n", plain(strings.Join(ig.Ignored(), ", ")))
-			}
-			rejectsOut := e.io.Err
-			if rejectsPath != "" {
-				f, err := os.Create(rejectsPath)
-				if err != nil {
-					return usageErr("--rejects: %v", err)
-				}
-				defer f.Close()
-				bw := bufio.NewWriter(f)
-				defer bw.Flush()
-				rejectsOut = bw
-			}
-			job := payload.Job{Target: tf.target(), InvitationMessage: message, Reinvite: reinvite}
-			if noSend {
-				f := false
-				job.SendInvite = &f
-			}
-			ctx := cmd.Context()
-			p, st, err := e.producer(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := p.Import(ctx, src, producer.Options{
-				BatchID:  batchID,
-				Job:      job,
-				Source:   sourceName(args[0]),
-				OnReject: func(r *producer.RowError) { fmt.Fprintf(rejectsOut, "rejected: %s\n", plain(r.Error())) },
-			})
-			if err != nil {
-				if res != nil && res.BatchID != "" {
-					err = fmt.Errorf("%w\nthe batch %s is incomplete: run the same command with --batch-id %s to finish it", err, res.BatchID, res.BatchID)
-				}
-				return err
-			}
-			if !wait {
-				if asJSON {
-					return writeJSON(e.io.Out, res)
-				}
-				printImport(e.io.Out, res)
-				return nil
-			}
-			if !asJSON {
-				printImport(e.io.Err, res)
-			}
-			b, err := e.watch(ctx, st, res.BatchID)
-			if err != nil {
-				return err
-			}
-			s := b.Status()
-			if asJSON {
-				if err := writeJSON(e.io.Out, s); err != nil {
-					return err
-				}
-			} else {
-				printStatus(e.io.Out, s)
-			}
-			if s.DeadLettered > 0 {
-				return &exitError{code: ExitDeadLettered, err: fmt.Errorf("batch %s finished with %d dead-lettered candidates", s.BatchID, s.DeadLettered)}
-			}
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return e.enqueue(cmd, args[0], &f) },
 	}
-	fs := cmd.Flags()
-	tf.register(fs)
-	fs.StringVar(&format, "format", "", "input format: csv, jsonl or json (default: by the file's extension; required for -)")
-	fs.StringVar(&message, "message", "", "invitation message (at least 10 characters; HTML and {{candidate_name}}-style placeholders allowed)")
-	fs.StringVar(&mfile, "message-file", "", "read the invitation message from this file")
-	fs.BoolVar(&noSend, "no-send-invite", false, "create the candidates without sending the invitation email (send_invite=false)")
-	fs.StringVar(&batchID, "batch-id", "", "name the batch; the same id twice is one batch (default: a new UUID)")
-	fs.BoolVar(&reinvite, "reinvite", false, "send even to candidates already invited to this target")
-	fs.BoolVar(&asJSON, "json", false, "print the result as JSON")
-	fs.BoolVar(&wait, "wait", false, "wait until the batch is done; exit 3 if anything was dead-lettered")
-	fs.StringVar(&rejectsPath, "rejects", "", "write rejected rows to this file instead of stderr")
+	f.register(cmd.Flags())
 	return cmd
+}
+
+// enqueue imports the file at path as one batch, and with --wait waits for it.
+func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
+	job, err := f.job()
+	if err != nil {
+		return err
+	}
+	if err := e.load(cmd); err != nil {
+		return err
+	}
+	src, closer, err := e.openSource(path, f.format)
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	if ig, ok := src.(interface{ Ignored() []string }); ok && len(ig.Ignored()) > 0 {
+		fmt.Fprintf(e.io.Err, "ignoring columns: %s\n", plain(strings.Join(ig.Ignored(), ", ")))
+	}
+	rejects, closeRejects, err := e.rejectsWriter(f.rejects)
+	if err != nil {
+		return err
+	}
+	defer closeRejects()
+	ctx := cmd.Context()
+	a, err := e.connect(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := a.Producer().Import(ctx, src, producer.Options{
+		BatchID:  f.batchID,
+		Job:      job,
+		Source:   sourceName(path),
+		OnReject: func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
+	})
+	if err != nil {
+		if res != nil && res.BatchID != "" {
+			err = fmt.Errorf("%w\nthe batch %s is incomplete: run the same command with --batch-id %s to finish it", err, res.BatchID, res.BatchID)
+		}
+		return err
+	}
+	switch {
+	case f.wait:
+		return e.waitForBatch(ctx, a.Store, res, f.asJSON)
+	case f.asJSON:
+		return writeJSON(e.io.Out, res)
+	}
+	printImport(e.io.Out, res)
+	return nil
+}
+
+// waitForBatch follows an imported batch until it is done and prints its status:
+// exit 3 when something was dead-lettered.
+func (e *env) waitForBatch(ctx context.Context, st *store.Store, res *producer.Result, asJSON bool) error {
+	if !asJSON {
+		printImport(e.io.Err, res)
+	}
+	b, err := e.watch(ctx, st, res.BatchID)
+	if err != nil {
+		return err
+	}
+	s := b.Status()
+	if asJSON {
+		err = writeJSON(e.io.Out, s)
+	} else {
+		printStatus(e.io.Out, s)
+	}
+	if err != nil {
+		return err
+	}
+	if s.DeadLettered > 0 {
+		return &exitError{code: ExitDeadLettered, err: fmt.Errorf("batch %s finished with %d dead-lettered candidates", s.BatchID, s.DeadLettered)}
+	}
+	return nil
+}
+
+// rejectsWriter is where rejected rows are reported: stderr, or the --rejects
+// file, flushed and closed by done.
+func (e *env) rejectsWriter(path string) (w io.Writer, done func(), err error) {
+	if path == "" {
+		return e.io.Err, func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, usageErr("--rejects: %v", err)
+	}
+	bw := bufio.NewWriter(f)
+	return bw, func() { _ = bw.Flush(); _ = f.Close() }, nil
 }
 
 // openSource opens a file, or stdin for "-".
@@ -177,17 +215,4 @@ func sourceName(path string) string {
 		return "stdin"
 	}
 	return path
-}
-
-func printImport(w io.Writer, r *producer.Result) {
-	switch {
-	case r.AlreadyComplete:
-		fmt.Fprintf(w, "batch %s was already fully enqueued; nothing to do (see: bulkinvite status %s)\n", r.BatchID, r.BatchID)
-		return
-	case r.Existing:
-		fmt.Fprintf(w, "batch %s existed: completed its import\n", r.BatchID)
-	}
-	fmt.Fprintf(w, "batch %s: %d rows read, %d accepted (%d of them skipped as duplicates), %d rejected; %d segments enqueued\n",
-		r.BatchID, r.Rows, r.Accepted, r.Duplicates, r.Rejected, r.Segments)
-	fmt.Fprintf(w, "follow it: bulkinvite status %s --watch\n", r.BatchID)
 }

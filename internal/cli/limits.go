@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"io"
 
 	"github.com/spf13/cobra"
 
@@ -22,11 +23,11 @@ in flight, and whether sending is stopped after a 401/403.`,
   bulkinvite limits --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, st, err := e.open(cmd, true)
+			ctx, a, err := e.open(cmd, true)
 			if err != nil {
 				return err
 			}
-			lim, err := e.limiter(st)
+			lim, err := a.Limiter()
 			if err != nil {
 				return err
 			}
@@ -34,7 +35,7 @@ in flight, and whether sending is stopped after a 401/403.`,
 			if err != nil {
 				return err
 			}
-			stop, err := st.AuthStopped(ctx, e.cfg.APIKey.ID())
+			stop, err := a.Store.AuthStopped(ctx, e.cfg.APIKey.ID())
 			if err != nil {
 				return err
 			}
@@ -45,25 +46,28 @@ in flight, and whether sending is stopped after a 401/403.`,
 					AuthStop *store.AuthStop `json:"auth_stop"`
 				}{e.cfg.APIKey.Masked(), s, stop})
 			}
-			w := e.io.Out
-			fmt.Fprintf(w, "key               %s\n", e.cfg.APIKey)
-			fmt.Fprintf(w, "rate              %g/s, burst %d (effective %g/s)\n", s.Rate, s.Burst, s.EffectiveRate)
-			fmt.Fprintf(w, "observed          %.2f/s over the last %s\n", s.ObservedRate, s.ObservedWindow)
-			if s.CandidatesPerMinute > 0 {
-				fmt.Fprintf(w, "candidates        %d in the last minute (cap %d)\n", s.CandidatesLastMinute, s.CandidatesPerMinute)
-			}
-			fmt.Fprintf(w, "cool-down         %s\n", s.Cooldown)
-			fmt.Fprintf(w, "in flight         %d of %d\n", s.InFlight, s.MaxInFlight)
-			fmt.Fprintf(w, "worker processes  %d (last 30s)\n", s.Processes)
-			if s.Degraded {
-				fmt.Fprintf(w, "DEGRADED          Redis unreachable; local fallback at %g/s\n", s.FallbackRate)
-			}
-			if stop != nil {
-				fmt.Fprintf(w, "SENDING STOPPED   HTTP %d since %s: %s (fix the key, then `bulkinvite resume`)\n", stop.Status, stop.Since.Format("2006-01-02 15:04:05Z07:00"), plain(stop.Message))
-			}
+			printLimits(e.io.Out, e.cfg.APIKey.String(), s, stop)
 			return nil
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print as JSON")
 	return cmd
+}
+
+func printLimits(w io.Writer, key string, s ratelimit.State, stop *store.AuthStop) {
+	fmt.Fprintf(w, "key               %s\n", key)
+	fmt.Fprintf(w, "rate              %g/s, burst %d (effective %g/s)\n", s.Rate, s.Burst, s.EffectiveRate)
+	fmt.Fprintf(w, "observed          %.2f/s over the last %s\n", s.ObservedRate, s.ObservedWindow)
+	if s.CandidatesPerMinute > 0 {
+		fmt.Fprintf(w, "candidates        %d in the last minute (cap %d)\n", s.CandidatesLastMinute, s.CandidatesPerMinute)
+	}
+	fmt.Fprintf(w, "cool-down         %s\n", s.Cooldown)
+	fmt.Fprintf(w, "in flight         %d of %d\n", s.InFlight, s.MaxInFlight)
+	fmt.Fprintf(w, "worker processes  %d (last 30s)\n", s.Processes)
+	if s.Degraded {
+		fmt.Fprintf(w, "DEGRADED          Redis unreachable; local fallback at %g/s\n", s.FallbackRate)
+	}
+	if stop != nil {
+		fmt.Fprintf(w, "SENDING STOPPED   HTTP %d since %s: %s (fix the key, then `bulkinvite resume`)\n", stop.Status, stop.Since.Format("2006-01-02 15:04:05Z07:00"), plain(stop.Message))
+	}
 }

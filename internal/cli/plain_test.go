@@ -54,7 +54,7 @@ func TestPlainOutputShowsControlCharactersVisibly(t *testing.T) {
 			Candidate: payload.Candidate{Email: "\x1b[8mctl-0@example.com", Name: cand.Name}, Target: pipelinetest.Target,
 			Attempts: 1, FirstFailedAt: now, LastFailedAt: now, LastHTTPStatus: 200, Detail: "detail\x1b[0m",
 		},
-	}}, time.Hour)
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}

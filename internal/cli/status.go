@@ -3,43 +3,51 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
+	"github.com/spf13/cobra"
 
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
-func printStatus(w io.Writer, s store.Status) {
-	fmt.Fprintf(w, "batch %s: %s\n", s.BatchID, s.State)
-	fmt.Fprintf(w, "  target            %s\n", s.Target)
-	fmt.Fprintf(w, "  total             %d  (accepted %d, rejected %d)\n", s.Total, s.Accepted, s.Rejected)
-	fmt.Fprintf(w, "  invited           %d\n", s.Invited)
-	fmt.Fprintf(w, "  cv_queued         %d\n", s.CVQueued)
-	fmt.Fprintf(w, "  dead_lettered     %d\n", s.DeadLettered)
-	fmt.Fprintf(w, "  skipped_duplicate %d\n", s.SkippedDuplicate)
-	fmt.Fprintf(w, "  pending           %d\n", s.Pending)
-	if !s.Sealed {
-		fmt.Fprintf(w, "  (still being imported)\n")
+func (e *env) statusCmd() *cobra.Command {
+	var asJSON, watch bool
+	cmd := &cobra.Command{
+		Use:   "status BATCH",
+		Short: "Show a batch's counters and state",
+		Example: `  bulkinvite status 0193a3c4-...
+  bulkinvite status nightly-2026-11-25 --json
+  bulkinvite status nightly-2026-11-25 --watch`,
+		Args: exactArgs(1, "one batch id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, a, err := e.open(cmd, false)
+			if err != nil {
+				return err
+			}
+			var b *store.Batch
+			if watch {
+				b, err = e.watch(ctx, a.Store, args[0])
+			} else {
+				b, err = a.Store.Batch(ctx, args[0])
+			}
+			if err != nil {
+				return err // unknown and expired batches too: exit 1
+			}
+			s := b.Status()
+			if !e.cfg.APIKey.IsZero() {
+				s.AuthStop, _ = a.Store.AuthStopped(ctx, e.cfg.APIKey.ID())
+			}
+			if asJSON {
+				return writeJSON(e.io.Out, s)
+			}
+			printStatus(e.io.Out, s)
+			return nil
+		},
 	}
-	if len(s.ReplayOf) > 0 {
-		fmt.Fprintf(w, "  replays           %v\n", s.ReplayOf)
-	}
-	if s.AuthStop != nil {
-		fmt.Fprintf(w, "  SENDING STOPPED   key %s, HTTP %d since %s: %s\n                    fix the key, then run `bulkinvite resume`\n",
-			plain(s.AuthStop.Key), s.AuthStop.Status, s.AuthStop.Since.Format(time.RFC3339), plain(s.AuthStop.Message))
-	}
-	if s.DeadLettered > 0 {
-		fmt.Fprintf(w, "  see the dead letters: bulkinvite deadletter list --batch %s\n", s.BatchID)
-	}
-}
-
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&watch, "watch", false, "show live progress until the batch is done")
+	return cmd
 }
 
 // watch polls the batch until it is done or ctx ends, drawing a progress bar on a
@@ -100,11 +108,4 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 		case <-tick.C:
 		}
 	}
-}
-
-func short(id string) string {
-	if len(id) > 13 {
-		return id[:13] + "…"
-	}
-	return id
 }

@@ -30,7 +30,7 @@ import (
 )
 
 // Prefix is the key prefix the bundle's store uses.
-const Prefix = "bulkinvite:"
+const Prefix = store.DefaultPrefix
 
 // Target is the sandbox's demo interview set.
 var Target = payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}

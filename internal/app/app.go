@@ -1,0 +1,180 @@
+// Package app builds bulkinvite's parts from a config.Config: the Redis client,
+// the store, the asynq client, the producer, the replayer, the API client, the
+// rate limiter and the worker, each configured from its settings. The commands and
+// the demo build through it, so that they are wired the same way. It owns no
+// logic: what a part does is its package's business.
+package app
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+
+	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/deadletter"
+	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/redisconn"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
+)
+
+// ConnectTimeout bounds connecting to Redis and checking the deployment.
+const ConnectTimeout = 10 * time.Second
+
+// App is the parts built from one configuration. Close releases them.
+type App struct {
+	Cfg   config.Config
+	Log   *zap.Logger
+	Redis redis.UniversalClient
+	Store *store.Store
+	Queue *asynq.Client
+
+	closers []func() error
+}
+
+// Open connects to cfg.RedisURL, checking the deployment (see redisconn.Open;
+// onFatal gets the Redis errors retrying cannot cure), and builds the store and
+// the asynq client over it.
+func Open(ctx context.Context, cfg config.Config, log *zap.Logger, onFatal func(error)) (*App, error) {
+	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
+	defer cancel()
+	rdb, err := redisconn.Open(ctx, cfg.RedisURL, redisconn.Config{Log: log.Named("redis"), OnFatal: onFatal})
+	if err != nil {
+		return nil, err
+	}
+	a := New(rdb, cfg, log)
+	a.closers = append(a.closers, rdb.Close)
+	return a, nil
+}
+
+// New builds the store and the asynq client over rdb, which the caller closes.
+func New(rdb redis.UniversalClient, cfg config.Config, log *zap.Logger) *App {
+	a := &App{Cfg: cfg, Log: log, Redis: rdb, Store: store.New(rdb, StoreConfig(cfg))}
+	a.Queue = asynq.NewClientFromRedisClient(rdb)
+	a.closers = append(a.closers, a.Queue.Close)
+	return a
+}
+
+// Close releases what the App opened, last first.
+func (a *App) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Producer returns a producer writing to the App's store and queues.
+func (a *App) Producer() *producer.Producer {
+	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold})
+}
+
+// Replayer returns a replayer of the App's dead letters.
+func (a *App) Replayer() *deadletter.Replayer {
+	return deadletter.NewReplayer(a.Store, a.Producer(), deadletter.Config{})
+}
+
+// Limiter is what the worker and `limits` need of a rate limiter.
+type Limiter interface {
+	worker.Limiter
+	State(ctx context.Context) (ratelimit.State, error)
+}
+
+// Limiter returns the configured rate limiter for the API key: the global one,
+// shared through Redis, or with BULKINVITE_LIMITER=local a per-process one.
+func (a *App) Limiter() (Limiter, error) {
+	lc := LimiterConfig(a.Cfg)
+	if a.Cfg.Limiter == config.LimiterLocal {
+		a.Log.Warn("BULKINVITE_LIMITER=local: this process holds the rate on its own; N processes send N times BULKINVITE_RATE")
+		return ratelimit.NewLocal(lc), nil
+	}
+	return ratelimit.New(a.Redis, a.Cfg.APIKey.ID(), lc, a.Log.Named("ratelimit"))
+}
+
+// Worker returns a worker sending with the configured API URL and key. The
+// caller checks that a key is set (config.RequireAPIKey).
+func (a *App) Worker() (*worker.Worker, error) {
+	client, err := flowmingo.New(flowmingo.Config{
+		BaseURL:      a.Cfg.APIURL,
+		Key:          a.Cfg.APIKey,
+		Timeout:      a.Cfg.RequestTimeout,
+		MaxIdleConns: a.Cfg.Concurrency,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, func() error { client.Close(); return nil })
+	if a.Cfg.CleartextAPIURL() {
+		a.Log.Warn("FLOWMINGO_API_URL is plain http:// to a host that is not loopback: the API key crosses the network in cleartext (allowed by BULKINVITE_ALLOW_INSECURE_API_URL)",
+			zap.String("api_url", config.RedactURL(a.Cfg.APIURL)))
+	}
+	lim, err := a.Limiter()
+	if err != nil {
+		return nil, err
+	}
+	return worker.New(worker.Deps{
+		Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey, Log: a.Log,
+	}, WorkerConfig(a.Cfg))
+}
+
+// Serve builds a worker and runs it until ctx is done (see worker.Serve).
+func (a *App) Serve(ctx context.Context) error {
+	w, err := a.Worker()
+	if err != nil {
+		return err
+	}
+	sc, err := ServeConfig(a.Cfg)
+	if err != nil {
+		return err
+	}
+	return w.Serve(ctx, a.Redis, sc)
+}
+
+// StoreConfig is the store's share of the configuration.
+func StoreConfig(c config.Config) store.Config {
+	return store.Config{Prefix: c.Prefix, Retention: c.BatchRetention, LedgerTTL: c.LedgerTTL, WaitReplicas: c.RedisWaitReplicas}
+}
+
+// LimiterConfig is the rate limiter's share of the configuration. A slot in flight
+// is held at most twice the request timeout, should its worker die.
+func LimiterConfig(c config.Config) ratelimit.Config {
+	return ratelimit.Config{
+		Rate:                c.Rate,
+		Burst:               c.Burst,
+		CandidatesPerMinute: c.CandidatesPerMinute,
+		MaxInFlight:         c.MaxInFlight,
+		Adaptive:            c.Adaptive,
+		Prefix:              c.Prefix,
+		InFlightTTL:         2 * c.RequestTimeout,
+	}
+}
+
+// WorkerConfig is the worker's share of the configuration. A chunk's run (the
+// rate limiter's wait and the request) may take the chunk timeout, or twice the
+// request timeout if that is longer.
+func WorkerConfig(c config.Config) worker.Config {
+	return worker.Config{
+		ChunkSize:    c.ChunkSize,
+		MaxAttempts:  c.MaxAttempts,
+		RetryMin:     c.RetryMin,
+		RetryMax:     c.RetryMax,
+		OnUnknown:    c.OnUnknown,
+		ChunkTimeout: max(worker.DefaultChunkTimeout, 2*c.RequestTimeout),
+	}
+}
+
+// ServeConfig is the asynq server's share of the configuration.
+func ServeConfig(c config.Config) (worker.ServeConfig, error) {
+	q, err := config.ParseQueueWeights(c.QueueWeights)
+	if err != nil {
+		return worker.ServeConfig{}, err
+	}
+	return worker.ServeConfig{Concurrency: c.Concurrency, Queues: q, ShutdownTimeout: c.ShutdownTimeout}, nil
+}
