@@ -65,7 +65,6 @@ func TestEveryContractEnvName(t *testing.T) {
 		"BULKINVITE_RETRY_MAX":        "10s",
 		"BULKINVITE_ON_UNKNOWN":       "deadletter",
 		"BULKINVITE_LEDGER_TTL":       "24h",
-		"BULKINVITE_TOKENS":           "a, b ,,c",
 		"BULKINVITE_QUEUE_WEIGHTS":    "default=1,bulk=1,replay=1",
 		"BULKINVITE_SHUTDOWN_TIMEOUT": "5s",
 

@@ -85,8 +85,6 @@ type Options struct {
 	ReplayOf []string
 	// OnReject is called for each rejected row, in order. May be nil.
 	OnReject func(*RowError)
-	// OnProgress is called after each segment with the rows read so far. May be nil.
-	OnProgress func(rows int64)
 }
 
 // Result is what an import did.
@@ -309,9 +307,6 @@ func (w *segmentWriter) flush() error {
 	}
 	w.segment++
 	w.buf = w.buf[:0]
-	if w.opts.OnProgress != nil {
-		w.opts.OnProgress(w.res.Rows)
-	}
 	return nil
 }
 

@@ -97,9 +97,8 @@ const acceptedFormats = "csv, jsonl (or ndjson), json"
 
 // Open opens the file at path for reading candidates. format is "csv", "jsonl"
 // ("ndjson") or "json"; "" chooses by the file's extension (.csv, .jsonl, .ndjson,
-// .json, in any letter case). The path "-" reads standard input and needs a format.
-// The caller closes the returned Closer once done with the Source (for standard
-// input it does nothing).
+// .json, in any letter case). The caller closes the returned Closer once done with
+// the Source. (Standard input is read with NewSource.)
 //
 // A CSV header is read by Open, so a file without a usable header fails here. To
 // reach a reader's extras, assert the Source's type: *CSVSource has Ignored,
@@ -108,13 +107,6 @@ func Open(path, format string) (Source, io.Closer, error) {
 	f, err := resolveFormat(path, format)
 	if err != nil {
 		return nil, nil, err
-	}
-	if path == "-" {
-		src, err := NewSource(os.Stdin, f)
-		if err != nil {
-			return nil, nil, fmt.Errorf("stdin: %w", err)
-		}
-		return src, nopCloser{}, nil
 	}
 	file, err := os.Open(path)
 	if err != nil {
@@ -135,9 +127,6 @@ func resolveFormat(path, format string) (string, error) {
 			return "", fmt.Errorf("unknown format %q: accepted formats are %s", format, acceptedFormats)
 		}
 		return f, nil
-	}
-	if path == "-" {
-		return "", fmt.Errorf("reading standard input needs a format (%s)", acceptedFormats)
 	}
 	ext := strings.ToLower(strings.TrimPrefix(filepath.Ext(path), "."))
 	f, ok := formatNames[ext]
@@ -165,10 +154,6 @@ func NewSource(r io.Reader, format string) (Source, error) {
 		return NewJSONSource(r), nil
 	}
 }
-
-type nopCloser struct{}
-
-func (nopCloser) Close() error { return nil }
 
 // SliceSource reads candidates that are already in memory, such as the candidates of
 // a request body or of a Go caller, with the same normalisation and validation as

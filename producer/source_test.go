@@ -100,7 +100,6 @@ func TestOpenErrors(t *testing.T) {
 			want: []string{`unknown extension ".xlsx"`, ".csv", ".jsonl", ".ndjson", ".json"}},
 		{name: "no extension", path: filepath.Join(dir, "people"), want: []string{"no file extension", ".csv"}},
 		{name: "unknown format", path: "people.csv", format: "xml", want: []string{`unknown format "xml"`, "csv, jsonl (or ndjson), json"}},
-		{name: "stdin without a format", path: "-", want: []string{"standard input needs a format", "csv"}},
 		{name: "missing file", path: filepath.Join(dir, "missing.csv"), want: []string{"missing.csv"}, is: fs.ErrNotExist},
 		{name: "CSV without a usable header names the file", path: badCSV, want: []string{"people.csv", "no email or cv_link column"}, is: producer.ErrCSVHeader},
 	}
