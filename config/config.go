@@ -10,10 +10,10 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -258,7 +258,7 @@ func (c *Config) RequireAPIKey() error {
 }
 
 // ParseQueueWeights reads "default=6,replay=3,bulk=1". Every one of the queues
-// (payload.Queues) must be listed with a weight of 1..100.
+// (task.Queues) must be listed with a weight of 1..100.
 func ParseQueueWeights(s string) (map[string]int, error) {
 	out := map[string]int{}
 	for _, part := range strings.Split(s, ",") {
@@ -275,12 +275,12 @@ func ParseQueueWeights(s string) (map[string]int, error) {
 			return nil, fmt.Errorf("weight of %q must be a whole number 1..%d, got %q", name, maxQueueWeight, w)
 		}
 		name = strings.TrimSpace(name)
-		if !slices.Contains(payload.Queues, name) {
-			return nil, fmt.Errorf("unknown queue %q (queues: %s)", name, strings.Join(payload.Queues, ", "))
+		if !slices.Contains(task.Queues, name) {
+			return nil, fmt.Errorf("unknown queue %q (queues: %s)", name, strings.Join(task.Queues, ", "))
 		}
 		out[name] = n
 	}
-	for _, q := range payload.Queues {
+	for _, q := range task.Queues {
 		if _, ok := out[q]; !ok {
 			return nil, fmt.Errorf("queue %q has no weight", q)
 		}
@@ -289,10 +289,10 @@ func ParseQueueWeights(s string) (map[string]int, error) {
 }
 
 // FormatQueueWeights writes weights as ParseQueueWeights reads them, in the order
-// of payload.Queues.
+// of task.Queues.
 func FormatQueueWeights(weights map[string]int) string {
 	parts := make([]string, 0, len(weights))
-	for _, q := range payload.Queues {
+	for _, q := range task.Queues {
 		if w, ok := weights[q]; ok {
 			parts = append(parts, q+"="+strconv.Itoa(w))
 		}

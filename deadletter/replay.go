@@ -15,6 +15,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // Config tunes a Replayer. Zero fields take the documented defaults.
@@ -95,7 +96,7 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 
 	groups := map[string]*group{}
 	err = r.store.DeadLetters(ctx, opts.Filter, func(d *store.DeadLetter) error {
-		job := payload.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
+		job := task.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
 		if !opts.Target.IsZero() {
 			job.Target = opts.Target
 		}
@@ -198,7 +199,7 @@ func (r *Replayer) finish(ctx context.Context, id, owner string, info store.Repl
 				BatchID:  id,
 				Job:      info.Job,
 				Source:   "replay",
-				Queue:    payload.QueueReplay,
+				Queue:    task.QueueReplay,
 				ReplayOf: info.ReplayOf,
 			})
 			if err != nil {
@@ -255,7 +256,7 @@ func leaseCause(ctx context.Context, err error) error {
 }
 
 type group struct {
-	job  payload.Job
+	job  task.Job
 	ids  []string
 	from map[string]bool
 }
@@ -280,7 +281,7 @@ func (s *stagedSource) Next() (producer.Record, error) {
 	return producer.Record{
 		Row:       int64(s.i),
 		Candidate: d.Candidate,
-		History: &payload.History{
+		History: &task.History{
 			DeadLetterID: d.ID, BatchID: d.BatchID, Attempts: d.Attempts, FirstFailedAt: d.FirstFailedAt,
 		},
 	}, nil

@@ -9,8 +9,8 @@ import (
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
-	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -36,7 +36,7 @@ func TestReplayInterruptedByCrash(t *testing.T) {
 	if err := b.Store.DeadLetters(ctx, store.Filter{}, func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	info := store.ReplayInfo{Job: payload.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
+	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
 	const lease = 200 * time.Millisecond
 	if err := b.Store.OpenReplay(ctx, "crashed-replay", info, "dead-run", lease); err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestReplayLeavesLiveRunAlone(t *testing.T) {
 	b := pipelinetest.New(t, pipelinetest.Options{})
 	ids := seedDeadLetters(t, b.Store, "orig", 12)
 	ctx := context.Background()
-	info := store.ReplayInfo{Job: payload.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
+	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
 	if err := b.Store.OpenReplay(ctx, "live-replay", info, "live-run", time.Minute); err != nil {
 		t.Fatal(err)
 	}

@@ -85,26 +85,3 @@ func FuzzDecodeInviteResponse(f *testing.F) {
 		}
 	})
 }
-
-func FuzzDecodeChunkTask(f *testing.F) {
-	good, err := json.Marshal(sampleChunk())
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(good)
-	for _, tt := range taskDecodeCases {
-		f.Add([]byte(tt.body))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		task, err := payload.DecodeChunkTask(b)
-		if err != nil {
-			if task != nil {
-				t.Fatalf("DecodeChunkTask returned a task and an error %v", err)
-			}
-			return
-		}
-		if task.V < 1 || task.V > payload.TaskVersion || task.BatchID == "" || len(task.Candidates) == 0 {
-			t.Fatalf("DecodeChunkTask accepted %+v", task)
-		}
-	})
-}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // Enqueuer is the part of asynq.Client the producer uses.
@@ -36,7 +37,7 @@ type Config struct {
 	// SegmentSize is the most candidates in one segment task. Default 1000.
 	SegmentSize int
 	// BulkThreshold: segments that start at or past this many candidates go to
-	// payload.QueueBulk. Default 5000.
+	// task.QueueBulk. Default 5000.
 	BulkThreshold int
 	// SegmentMaxRetry is how often a segment task is retried when splitting it into
 	// chunks fails (a Redis error). An archived segment would leave its candidates
@@ -76,7 +77,7 @@ type Options struct {
 	BatchID string
 	// Job is the target and message. For a JSON source that carries the vendor's
 	// request body, fields left empty here are taken from the file.
-	Job payload.Job
+	Job task.Job
 	// Source names the input for status, e.g. the file name.
 	Source string
 	// Queue forces every segment onto one queue; empty chooses by size.
@@ -197,7 +198,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 // request body. The target must be known before the first segment is written: when
 // the file puts "candidates" before the com_* fields, the records before them are
 // held in memory until the target is read.
-func (p *Producer) completeJob(src Source, job *payload.Job) ([]Record, error) {
+func (p *Producer) completeJob(src Source, job *task.Job) ([]Record, error) {
 	ms, ok := src.(interface {
 		Meta() Meta
 		MoreMeta() bool
@@ -229,7 +230,7 @@ func (p *Producer) completeJob(src Source, job *payload.Job) ([]Record, error) {
 	return head, nil
 }
 
-func sameJob(a, b payload.Job) bool {
+func sameJob(a, b task.Job) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)
@@ -242,7 +243,7 @@ type segmentWriter struct {
 	batch   *store.Batch
 	opts    *Options
 	res     *Result
-	buf     []payload.TaskCandidate
+	buf     []task.Candidate
 	rejects []store.Reject
 	seq     int64
 	segment int
@@ -265,7 +266,7 @@ func (w *segmentWriter) add(rec Record) error {
 		}
 		return nil
 	}
-	w.buf = append(w.buf, payload.TaskCandidate{Seq: w.seq, Row: rec.Row, Candidate: rec.Candidate, History: rec.History})
+	w.buf = append(w.buf, task.Candidate{Seq: w.seq, Row: rec.Row, Candidate: rec.Candidate, History: rec.History})
 	w.seq++
 	if len(w.buf) >= w.batch.SegmentSize {
 		return w.flush()
@@ -315,22 +316,21 @@ func (w *segmentWriter) queue(seg int) string {
 	case w.opts.Queue != "":
 		return w.opts.Queue
 	case seg*w.batch.SegmentSize >= w.p.cfg.BulkThreshold:
-		return payload.QueueBulk
+		return task.QueueBulk
 	default:
-		return payload.QueueDefault
+		return task.QueueDefault
 	}
 }
 
-func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []payload.TaskCandidate, queue string) error {
-	body, err := json.Marshal(payload.SegmentTask{
-		V: payload.TaskVersion, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands,
+func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []task.Candidate, queue string) error {
+	body, err := json.Marshal(task.Segment{
+		V: task.Version, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands,
 	})
 	if err != nil {
 		return err
 	}
-	task := asynq.NewTask(payload.TypeSegment, body)
-	_, err = p.q.EnqueueContext(ctx, task,
-		asynq.TaskID(payload.SegmentTaskID(b.ID, seg)),
+	_, err = p.q.EnqueueContext(ctx, asynq.NewTask(task.TypeSegment, body),
+		asynq.TaskID(task.SegmentID(b.ID, seg)),
 		asynq.Queue(queue),
 		asynq.MaxRetry(p.cfg.SegmentMaxRetry),
 		asynq.Timeout(5*time.Minute),

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 type countingReader struct {
@@ -79,7 +80,7 @@ func TestImportRejectsBadMessage(t *testing.T) {
 	t.Parallel()
 	p := newProducer(t)
 	_, err := p.Import(context.Background(), producer.NewSliceSource([]payload.Candidate{{Email: "a@example.com"}}), producer.Options{
-		Job: payload.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}, InvitationMessage: "short"},
+		Job: task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}, InvitationMessage: "short"},
 	})
 	if !errors.Is(err, producer.ErrUsage) || !strings.Contains(err.Error(), "invitation_message") {
 		t.Errorf("err = %v", err)

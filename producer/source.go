@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // Record is one row of input: a candidate, or why the row was rejected.
@@ -29,7 +30,7 @@ type Record struct {
 	Err *RowError
 	// History is what a replayed candidate brings from its dead letter. The file
 	// readers leave it nil; a source of replayed dead letters sets it.
-	History *payload.History
+	History *task.History
 }
 
 // Where a RowError points: a line of a file or a position in a JSON array.

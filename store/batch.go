@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // ErrBatchNotFound is returned for a batch id with no record.
@@ -32,7 +33,7 @@ const (
 // Meta is what a batch is created with.
 type Meta struct {
 	ID          string
-	Job         payload.Job
+	Job         task.Job
 	SegmentSize int
 	// Source names where the candidates came from (a file name, "http", "replay").
 	Source string
@@ -93,7 +94,7 @@ func DedupKeys(c payload.Candidate) []string {
 // AdmitSegment counts a segment's candidates as accepted (once, however often it is
 // called) and records in-batch duplicates as skipped_duplicate. It returns the
 // candidates still to send, in order.
-func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []payload.TaskCandidate) ([]payload.TaskCandidate, error) {
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate) ([]task.Candidate, error) {
 	args := make([]any, 0, 2+len(cands)*4)
 	args = append(args, segment, len(cands))
 	for _, c := range cands {
@@ -115,7 +116,7 @@ func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, c
 	for _, r := range res {
 		dup[r] = true
 	}
-	open := make([]payload.TaskCandidate, 0, len(cands)-len(res))
+	open := make([]task.Candidate, 0, len(cands)-len(res))
 	for _, c := range cands {
 		if !dup[strconv.FormatInt(c.Seq, 10)] {
 			open = append(open, c)
@@ -185,7 +186,7 @@ func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.
 // Batch is a batch record with its counters.
 type Batch struct {
 	ID               string
-	Job              payload.Job
+	Job              task.Job
 	SegmentSize      int
 	Segments         int
 	Source           string

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // TestLedgerBeforeBatch is the crash story of RecordOutcomes: a worker that died
@@ -19,12 +20,12 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
 	ctx := context.Background()
-	cands := make([]payload.TaskCandidate, 4)
+	cands := make([]task.Candidate, 4)
 	for i := range cands {
-		cands[i] = payload.TaskCandidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("p%d@example.com", i)}}
+		cands[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("p%d@example.com", i)}}
 	}
 	cands[3].Candidate = payload.Candidate{CVLink: "https://cv.example/p3.pdf"}
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: 4}); err != nil {
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.AdmitSegment(ctx, "b", 0, cands); err != nil {
@@ -77,12 +78,12 @@ func TestRetention(t *testing.T) {
 	t.Parallel()
 	s := setupWith(t, Config{Retention: 300 * time.Millisecond})
 	ctx := context.Background()
-	cands := []payload.TaskCandidate{
+	cands := []task.Candidate{
 		{Seq: 0, Candidate: payload.Candidate{Email: "a@example.com"}},
 		{Seq: 1, Candidate: payload.Candidate{Email: "b@example.com"}},
 		{Seq: 2, Candidate: payload.Candidate{Email: "A@example.com"}}, // a duplicate
 	}
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: "r", Job: payload.Job{Target: target}, SegmentSize: 3}); err != nil {
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "r", Job: task.Job{Target: target}, SegmentSize: 3}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RecordRejects(ctx, "r", []Reject{{Row: 9, Reason: "email: bad"}}); err != nil {

@@ -7,10 +7,11 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // seedDeadLetters records n dead letters of reason in a batch for job.
-func seedDeadLetters(t *testing.T, s *Store, batchID string, job payload.Job, reason payload.Reason, n int) {
+func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason payload.Reason, n int) {
 	t.Helper()
 	recs := make([]Record, n)
 	for i := range recs {
@@ -43,8 +44,8 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	s := setup(t)
 	ctx := context.Background()
 	no := false
-	jobA := payload.Job{Target: target, InvitationMessage: "Hello {{candidate_name}}, welcome", SendInvite: &no}
-	jobB := payload.Job{Target: payload.Target{ProjectID: "0193a1d6-0000-7000-8000-0000000000b0"}}
+	jobA := task.Job{Target: target, InvitationMessage: "Hello {{candidate_name}}, welcome", SendInvite: &no}
+	jobB := task.Job{Target: payload.Target{ProjectID: "0193a1d6-0000-7000-8000-0000000000b0"}}
 	seedDeadLetters(t, s, "a", jobA, payload.ReasonTargetNotFound, 5)
 	seedDeadLetters(t, s, "b", jobB, payload.ReasonRetriesExhausted, 3)
 

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // The ledger keeps, per target, one hash a week of the candidates whose success was
@@ -62,7 +63,7 @@ const (
 // Recording the candidate's outcome releases its claim; a claim left by a crashed
 // worker runs out after ttl, and the same candidate of the same batch may take it
 // back at once. With reinvite, another candidate's success does not count.
-func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []payload.TaskCandidate, ttl time.Duration, reinvite bool) ([]Claim, error) {
+func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []task.Candidate, ttl time.Duration, reinvite bool) ([]Claim, error) {
 	weeks, err := s.liveWeeks(ctx, target)
 	if err != nil {
 		return nil, err

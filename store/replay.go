@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // A replay batch is filled by one run of `deadletter replay` at a time: the run
@@ -24,7 +24,7 @@ var ErrReplayLeaseLost = errors.New("the replay batch's lease is held by another
 
 // ReplayInfo is what a replay batch needs to be finished after a crash.
 type ReplayInfo struct {
-	Job payload.Job `json:"job"`
+	Job task.Job `json:"job"`
 	// ReplayOf lists the batches the dead letters come from: where a run taking the
 	// replay over looks for entries marked as moving to it.
 	ReplayOf []string `json:"replay_of"`

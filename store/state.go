@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // CandidateState is where a candidate of a batch stands, for States.
@@ -49,7 +50,7 @@ var outcomeOfCode = map[int]payload.Outcome{
 
 // States reports, for each candidate, whether its outcome is recorded or it was
 // sent without an outcome recorded since: one GETRANGE for a chunk's candidates.
-func (s *Store) States(ctx context.Context, batchID string, cands []payload.TaskCandidate) ([]CandidateState, error) {
+func (s *Store) States(ctx context.Context, batchID string, cands []task.Candidate) ([]CandidateState, error) {
 	out := make([]CandidateState, len(cands))
 	if len(cands) == 0 {
 		return out, nil

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 var target = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
@@ -69,10 +70,10 @@ func TestOnCluster(t *testing.T) {
 	}
 }
 
-func cands(n int) []payload.TaskCandidate {
-	out := make([]payload.TaskCandidate, n)
+func cands(n int) []task.Candidate {
+	out := make([]task.Candidate, n)
 	for i := range out {
-		out[i] = payload.TaskCandidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("c%d@example.com", i)}}
+		out[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("c%d@example.com", i)}}
 	}
 	return out
 }
@@ -85,7 +86,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	st := setup(t)
 	ctx := context.Background()
 	const n = 200
-	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: n}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n)); err != nil {
@@ -165,7 +166,7 @@ func TestAdmitSegmentIdempotent(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
 	ctx := context.Background()
-	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: payload.Job{Target: target}, SegmentSize: 5}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 5}); err != nil {
 		t.Fatal(err)
 	}
 	seg := cands(5)
@@ -254,7 +255,7 @@ func TestClaims(t *testing.T) {
 	mustClaim("a", Claimed, Claimed, Claimed)
 	mustClaim("a", Claimed, Claimed, Claimed) // a retry renews its own
 	mustClaim("b", ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
-	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: payload.Job{Target: target}}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: task.Job{Target: target}}); err != nil {
 		t.Fatal(err)
 	}
 	_, err := st.RecordOutcomes(ctx, "a", target, []Record{
@@ -277,7 +278,7 @@ func TestWaitReplicas(t *testing.T) {
 	replica := master.StartReplica()
 	s := New(master.Client(), Config{WaitReplicas: 1, WaitTimeout: 2 * time.Second})
 	ctx := context.Background()
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: payload.Job{Target: target}, SegmentSize: 2}); err != nil {
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatalf("create with a replica: %v", err)
 	}
 	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2)); err != nil {

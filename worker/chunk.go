@@ -13,6 +13,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // PauseError sends a task back to the queue for After without spending an attempt:
@@ -27,7 +28,7 @@ func (e *PauseError) Error() string { return fmt.Sprintf("paused for %s: %s", e.
 // chunkRun is one handling of one chunk task.
 type chunkRun struct {
 	w       *Worker
-	task    *payload.ChunkTask
+	task    *task.Chunk
 	taskID  string
 	queue   string
 	attempt int // 1-based; waits do not count
@@ -37,16 +38,16 @@ type chunkRun struct {
 
 // HandleChunk sends one chunk and records its candidates' outcomes.
 func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
-	task, err := payload.DecodeChunkTask(t.Payload())
+	ct, err := task.DecodeChunk(t.Payload())
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	r := &chunkRun{w: w, task: task}
+	r := &chunkRun{w: w, task: ct}
 	r.taskID, _ = asynq.GetTaskID(ctx)
 	r.queue, _ = asynq.GetQueueName(ctx)
 	retried, _ := asynq.GetRetryCount(ctx)
 	r.attempt = retried + 1
-	r.log = w.Log.With(zap.String("batch_id", task.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
+	r.log = w.Log.With(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
 	return r.run(ctx)
 }
 
@@ -91,8 +92,8 @@ var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and s
 // those an earlier attempt sent without recording what came of it (under
 // at-least-once those are sent again, and logged); and how many another chunk is
 // sending right now.
-func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []payload.TaskCandidate, waiting int, err error) {
-	var check []payload.TaskCandidate
+func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []task.Candidate, waiting int, err error) {
+	var check []task.Candidate
 	sent := map[int64]bool{}
 	for i, c := range r.task.Candidates {
 		switch states[i] {
@@ -155,7 +156,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 // send sends the candidates and records their outcomes. The candidates are marked
 // as sent in Redis before the request goes, and whatever the vendor's answer
 // shows is written before send returns (see persist).
-func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) error {
+func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 	w, t := r.w, r.task
 	if len(cands) == 0 {
 		return nil
@@ -174,7 +175,7 @@ func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) erro
 		release()
 		return err
 	}
-	req := t.Job.Target.Request(payload.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
+	req := t.Job.Target.Request(task.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
 	results, sendErr := w.Sender.Invite(ctx, req)
 	if sendErr == nil {
 		err = r.recordResults(ctx, cands, results)
@@ -186,7 +187,7 @@ func (r *chunkRun) send(ctx context.Context, cands []payload.TaskCandidate) erro
 	return r.handleSendError(ctx, cands, sendErr)
 }
 
-func seqs(cands []payload.TaskCandidate) []int64 {
+func seqs(cands []task.Candidate) []int64 {
 	out := make([]int64, len(cands))
 	for i, c := range cands {
 		out[i] = c.Seq
@@ -220,13 +221,13 @@ func (r *chunkRun) recordAnswer(ctx context.Context, recs []store.Record) error 
 // forget clears the sent marks of candidates the vendor did not act on (a 429, a
 // 4xx, a connection refused), through persist, so that a later attempt does not
 // take them for an unknown outcome.
-func (r *chunkRun) forget(ctx context.Context, cands []payload.TaskCandidate) error {
+func (r *chunkRun) forget(ctx context.Context, cands []task.Candidate) error {
 	return r.w.persist(ctx, r.log, "clear sent marks", func(ctx context.Context) error {
 		return r.w.Store.ClearSending(ctx, r.task.BatchID, seqs(cands))
 	})
 }
 
-func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandidate, results []flowmingo.CandidateResult) error {
+func (r *chunkRun) recordResults(ctx context.Context, cands []task.Candidate, results []flowmingo.CandidateResult) error {
 	if len(results) != len(cands) {
 		// The client matches results to candidates; this cannot happen but by a bug.
 		return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome,
@@ -260,7 +261,7 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []payload.TaskCandid
 	return nil
 }
 
-func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCandidate, err error) error {
+func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, err error) error {
 	w := r.w
 	var (
 		rl    *flowmingo.RateLimitError
@@ -318,7 +319,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []payload.TaskCand
 // whose timeout ran out, or the task's lease lost. The chunk goes back to the
 // queue; under at-most-once, candidates the vendor may have acted on are
 // dead-lettered as unknown_outcome first, so that nobody sends them again.
-func (r *chunkRun) interrupted(ctx context.Context, cands []payload.TaskCandidate, err error) error {
+func (r *chunkRun) interrupted(ctx context.Context, cands []task.Candidate, err error) error {
 	switch {
 	case flowmingo.Ambiguous(err) && r.w.cfg.OnUnknown == OnUnknownDeadLetter:
 		if derr := r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, 0, time.Time{}); derr != nil {
@@ -335,7 +336,7 @@ func (r *chunkRun) interrupted(ctx context.Context, cands []payload.TaskCandidat
 
 // retryOrGiveUp returns err for asynq to retry, unless this was the last attempt:
 // then every open candidate is dead-lettered as retries_exhausted.
-func (r *chunkRun) retryOrGiveUp(ctx context.Context, cands []payload.TaskCandidate, err error, status int) error {
+func (r *chunkRun) retryOrGiveUp(ctx context.Context, cands []task.Candidate, err error, status int) error {
 	first, ferr := r.w.Store.FirstFailure(ctx, r.task.BatchID, r.taskID)
 	if ferr != nil {
 		return errors.Join(err, ferr)
@@ -348,7 +349,7 @@ func (r *chunkRun) retryOrGiveUp(ctx context.Context, cands []payload.TaskCandid
 	return r.deadLetterAll(ctx, cands, payload.ReasonRetriesExhausted, err, status, first)
 }
 
-func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandidate, reason payload.Reason, cause error, status int, first time.Time) error {
+func (r *chunkRun) deadLetterAll(ctx context.Context, cands []task.Candidate, reason payload.Reason, cause error, status int, first time.Time) error {
 	now := r.w.now().UTC()
 	if first.IsZero() {
 		first = now
@@ -366,7 +367,7 @@ func (r *chunkRun) deadLetterAll(ctx context.Context, cands []payload.TaskCandid
 	return nil
 }
 
-func (r *chunkRun) deadLetter(c payload.TaskCandidate, reason payload.Reason, errs map[string]json.RawMessage, status int, first, last time.Time) *store.DeadLetter {
+func (r *chunkRun) deadLetter(c task.Candidate, reason payload.Reason, errs map[string]json.RawMessage, status int, first, last time.Time) *store.DeadLetter {
 	dl := &store.DeadLetter{
 		ID:                store.DeadLetterID(r.task.BatchID, c.Seq),
 		BatchID:           r.task.BatchID,

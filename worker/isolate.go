@@ -12,6 +12,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // A 400/422 says the vendor did not accept the request, and a 413 that it was too
@@ -38,12 +39,12 @@ func splitBudget(n int) int {
 }
 
 // isolateInvalid handles a 400/422.
-func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandidate, verr *flowmingo.ValidationError) error {
+func (r *chunkRun) isolateInvalid(ctx context.Context, cands []task.Candidate, verr *flowmingo.ValidationError) error {
 	if len(cands) == 1 {
 		return r.refuse(ctx, cands, verr, verr.StatusCode, verr.Message)
 	}
 	if named, ok := verr.NamedCandidates(len(cands)); ok {
-		var bad, rest []payload.TaskCandidate
+		var bad, rest []task.Candidate
 		var recs []store.Record
 		for i, c := range cands {
 			msgs, refused := named[i]
@@ -81,7 +82,7 @@ func (r *chunkRun) isolateInvalid(ctx context.Context, cands []payload.TaskCandi
 }
 
 // isolateTooLarge handles a 413.
-func (r *chunkRun) isolateTooLarge(ctx context.Context, cands []payload.TaskCandidate, e *flowmingo.TooLargeError) error {
+func (r *chunkRun) isolateTooLarge(ctx context.Context, cands []task.Candidate, e *flowmingo.TooLargeError) error {
 	if len(cands) == 1 {
 		return r.refuse(ctx, cands, nil, e.HTTPStatus(), "the API refused the request as too large even for this candidate alone: "+e.Message)
 	}
@@ -91,7 +92,7 @@ func (r *chunkRun) isolateTooLarge(ctx context.Context, cands []payload.TaskCand
 }
 
 // refuse dead-letters cands as validation with msg (and the vendor's body).
-func (r *chunkRun) refuse(ctx context.Context, cands []payload.TaskCandidate, verr *flowmingo.ValidationError, status int, msg string) error {
+func (r *chunkRun) refuse(ctx context.Context, cands []task.Candidate, verr *flowmingo.ValidationError, status int, msg string) error {
 	recs := make([]store.Record, len(cands))
 	for i, c := range cands {
 		recs[i] = r.validationRecord(c, verr, status, msg)
@@ -99,7 +100,7 @@ func (r *chunkRun) refuse(ctx context.Context, cands []payload.TaskCandidate, ve
 	return r.recordAnswer(ctx, recs)
 }
 
-func (r *chunkRun) validationRecord(c payload.TaskCandidate, verr *flowmingo.ValidationError, status int, msg string) store.Record {
+func (r *chunkRun) validationRecord(c task.Candidate, verr *flowmingo.ValidationError, status int, msg string) store.Record {
 	errs := map[string]json.RawMessage{}
 	if verr != nil && len(verr.Body) > 0 && json.Valid(verr.Body) {
 		errs["validation"] = verr.Body
@@ -113,8 +114,8 @@ func (r *chunkRun) validationRecord(c payload.TaskCandidate, verr *flowmingo.Val
 
 // split sends each non-empty part as a chunk task of its own. The vendor did not
 // act on the parts' candidates, so their sent marks are cleared first.
-func (r *chunkRun) split(ctx context.Context, parts ...[]payload.TaskCandidate) error {
-	var all []payload.TaskCandidate
+func (r *chunkRun) split(ctx context.Context, parts ...[]task.Candidate) error {
+	var all []task.Candidate
 	for _, p := range parts {
 		all = append(all, p...)
 	}
@@ -137,9 +138,9 @@ func (r *chunkRun) split(ctx context.Context, parts ...[]payload.TaskCandidate) 
 }
 
 // origin is the chunk this one was split from, or this one.
-func (r *chunkRun) origin() payload.SplitOrigin {
+func (r *chunkRun) origin() task.SplitOrigin {
 	if r.task.Split != nil {
 		return *r.task.Split
 	}
-	return payload.SplitOrigin{Root: r.taskID, Size: len(r.task.Candidates)}
+	return task.SplitOrigin{Root: r.taskID, Size: len(r.task.Candidates)}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -47,7 +48,7 @@ good6@example.com,F,,7C0D5C3E-8A4F-4B1E-9D2A-1F3E5A7B9C01
 	}
 	var rejected []string
 	res, err := b.Producer.Import(context.Background(), src, producer.Options{
-		BatchID: "mixed", Job: payload.Job{Target: pipelinetest.Target},
+		BatchID: "mixed", Job: task.Job{Target: pipelinetest.Target},
 		OnReject: func(r *producer.RowError) { rejected = append(rejected, r.Error()) },
 	})
 	if err != nil {

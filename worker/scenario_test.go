@@ -18,6 +18,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -112,7 +113,7 @@ func TestTargetNotFoundThenReplayToCorrectedTarget(t *testing.T) {
 	t.Parallel()
 	b := pipelinetest.New(t, pipelinetest.Options{})
 	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 4}})
-	wrong := payload.Job{Target: payload.Target{InterviewSetID: "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}}
+	wrong := task.Job{Target: payload.Target{InterviewSetID: "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}}
 	res := b.Import("wrong-target", pipelinetest.Candidates("nf", 10), &wrong)
 	bt := b.WaitDone(res.BatchID, wait)
 	b.CheckAccounting(res.BatchID)
@@ -192,7 +193,7 @@ func TestProducerRerun(t *testing.T) {
 	cands[40] = cands[3] // a duplicate within the batch
 	cands[50] = payload.Candidate{Name: "nobody"}
 	ctx := context.Background()
-	job := payload.Job{Target: pipelinetest.Target}
+	job := task.Job{Target: pipelinetest.Target}
 	_, err := b.Producer.Import(ctx, &failAfter{producer.NewSliceSource(cands), 57}, producer.Options{BatchID: "nightly", Job: job})
 	if err == nil {
 		t.Fatal("the first run should fail")
@@ -216,7 +217,7 @@ func TestProducerRerun(t *testing.T) {
 		t.Errorf("third run: %+v %v", res, err)
 	}
 	if _, err := b.Producer.Import(ctx, producer.NewSliceSource(cands), producer.Options{
-		BatchID: "nightly", Job: payload.Job{Target: payload.Target{ProjectID: sandbox.DemoProjectID}},
+		BatchID: "nightly", Job: task.Job{Target: payload.Target{ProjectID: sandbox.DemoProjectID}},
 	}); !errors.Is(err, producer.ErrUsage) {
 		t.Errorf("re-run for another target: %v, want a usage error", err)
 	}
@@ -275,7 +276,7 @@ func TestReplayAfterRecovery(t *testing.T) {
 		t.Errorf("sandbox %+v", st)
 	}
 	// --reinvite sends them again on purpose.
-	re := b.Import("reinvite", pipelinetest.Candidates("rec", 2), &payload.Job{Target: pipelinetest.Target, Reinvite: true})
+	re := b.Import("reinvite", pipelinetest.Candidates("rec", 2), &task.Job{Target: pipelinetest.Target, Reinvite: true})
 	if rb := b.WaitDone(re.BatchID, wait); rb.Invited != 2 {
 		t.Errorf("reinvite %+v", rb.Status())
 	}
@@ -291,7 +292,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 	ctx := context.Background()
 	const newer = `{"v":99,"batch_id":"x","candidates":[{"seq":0}]}`
 	for id, body := range map[string]string{"poison": "{not json", "newer": newer} {
-		if _, err := b.Queue.EnqueueContext(ctx, asynq.NewTask(payload.TypeChunk, []byte(body)), asynq.Queue(payload.QueueDefault), asynq.TaskID(id)); err != nil {
+		if _, err := b.Queue.EnqueueContext(ctx, asynq.NewTask(task.TypeChunk, []byte(body)), asynq.Queue(task.QueueDefault), asynq.TaskID(id)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -303,7 +304,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 	insp := asynq.NewInspectorFromRedisClient(b.RDB)
 	deadline := time.Now().Add(wait)
 	for {
-		info, err := insp.GetTaskInfo(payload.QueueDefault, "poison")
+		info, err := insp.GetTaskInfo(task.QueueDefault, "poison")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +316,7 @@ func TestPoisonTaskDoesNotBlock(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	info, err := insp.GetTaskInfo(payload.QueueDefault, "newer")
+	info, err := insp.GetTaskInfo(task.QueueDefault, "newer")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -30,7 +31,7 @@ func TestKeyNeverLogged(t *testing.T) {
 	cands = append(cands, payload.Candidate{Email: "x+invitation_error@example.com"}, payload.Candidate{Email: "y@vendor.invalid"})
 	res := b.Import("leak", cands, nil)
 	b.WaitDone(res.BatchID, wait)
-	nf := payload.Job{Target: payload.Target{InterviewSetID: "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}}
+	nf := task.Job{Target: payload.Target{InterviewSetID: "0190aaaa-bbbb-7ccc-8ddd-eeeeeeeeeeee"}}
 	b.WaitDone(b.Import("leak-404", pipelinetest.Candidates("nf", 2), &nf).BatchID, wait)
 
 	if err := b.API.SetKeyState(sandbox.DefaultKey, sandbox.KeyMissingScope); err != nil {

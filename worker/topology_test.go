@@ -16,6 +16,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -34,7 +35,7 @@ func TestClusterEndToEnd(t *testing.T) {
 	}
 	main := b.Import("cluster-main", cands, nil)
 	wrong := payload.Target{InterviewSetID: "0193a1d6-0000-7000-8000-00000000dead"}
-	lost := b.Import("cluster-wrong-target", pipelinetest.Candidates("nf", 20), &payload.Job{Target: wrong})
+	lost := b.Import("cluster-wrong-target", pipelinetest.Candidates("nf", 20), &task.Job{Target: wrong})
 
 	bt := b.WaitDone(main.BatchID, wait)
 	b.CheckAccounting(main.BatchID)

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // Sender sends one chunk to the vendor; *flowmingo.Client is one.
@@ -62,10 +63,10 @@ const (
 )
 
 // DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
-// payload.QueueDefault (other services' small pushes), three replays, one from
+// task.QueueDefault (other services' small pushes), three replays, one from
 // the tail of a large import.
 func DefaultQueues() map[string]int {
-	return map[string]int{payload.QueueDefault: 6, payload.QueueReplay: 3, payload.QueueBulk: 1}
+	return map[string]int{task.QueueDefault: 6, task.QueueReplay: 3, task.QueueBulk: 1}
 }
 
 // Config tunes the handlers. Zero fields take the documented defaults.
@@ -174,8 +175,8 @@ func New(d Deps, cfg Config) (*Worker, error) {
 // Handler returns the mux serving both task types.
 func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
-	mux.HandleFunc(payload.TypeSegment, w.HandleSegment)
-	mux.HandleFunc(payload.TypeChunk, w.HandleChunk)
+	mux.HandleFunc(task.TypeSegment, w.HandleSegment)
+	mux.HandleFunc(task.TypeChunk, w.HandleChunk)
 	return mux
 }
 
@@ -187,7 +188,7 @@ const chunkMaxRetry = 1 << 16
 // HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
 // candidates whose outcome is already recorded.
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
-	seg, err := payload.DecodeSegmentTask(t.Payload())
+	seg, err := task.DecodeSegment(t.Payload())
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
@@ -202,15 +203,15 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 		if len(part) == 0 {
 			continue
 		}
-		chunk := payload.ChunkTask{V: payload.TaskVersion, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part}
-		if err := w.enqueueChunk(ctx, chunk, payload.ChunkTaskID(seg.BatchID, seg.Segment, i), queue); err != nil {
+		chunk := task.Chunk{V: task.Version, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part}
+		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, i), queue); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (w *Worker) enqueueChunk(ctx context.Context, c payload.ChunkTask, id, queue string) error {
+func (w *Worker) enqueueChunk(ctx context.Context, c task.Chunk, id, queue string) error {
 	body, err := json.Marshal(c)
 	if err != nil {
 		return err
@@ -219,7 +220,7 @@ func (w *Worker) enqueueChunk(ctx context.Context, c payload.ChunkTask, id, queu
 	if queue != "" {
 		opts = append(opts, asynq.Queue(queue))
 	}
-	_, err = w.Queue.EnqueueContext(ctx, asynq.NewTask(payload.TypeChunk, body), opts...)
+	_, err = w.Queue.EnqueueContext(ctx, asynq.NewTask(task.TypeChunk, body), opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue chunk %s: %w", id, err)
 	}
@@ -227,7 +228,7 @@ func (w *Worker) enqueueChunk(ctx context.Context, c payload.ChunkTask, id, queu
 }
 
 // undecided returns the set of seqs among cands whose outcome is not yet recorded.
-func (w *Worker) undecided(ctx context.Context, batchID string, cands []payload.TaskCandidate) (map[int64]bool, error) {
+func (w *Worker) undecided(ctx context.Context, batchID string, cands []task.Candidate) (map[int64]bool, error) {
 	states, err := w.Store.States(ctx, batchID, cands)
 	if err != nil {
 		return nil, err
@@ -241,8 +242,8 @@ func (w *Worker) undecided(ctx context.Context, batchID string, cands []payload.
 	return open, nil
 }
 
-func filterSeqs(cands []payload.TaskCandidate, keep map[int64]bool) []payload.TaskCandidate {
-	out := make([]payload.TaskCandidate, 0, len(cands))
+func filterSeqs(cands []task.Candidate, keep map[int64]bool) []task.Candidate {
+	out := make([]task.Candidate, 0, len(cands))
 	for _, c := range cands {
 		if keep[c.Seq] {
 			out = append(out, c)
@@ -262,7 +263,7 @@ const NewerTaskWait = time.Minute
 // a log line, never retried, so that it cannot block the queue.
 func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, err error) error {
 	id, _ := asynq.GetTaskID(ctx)
-	if errors.Is(err, payload.ErrTaskVersion) {
+	if errors.Is(err, task.ErrVersion) {
 		if w.newerTaskLog.Allow() {
 			w.Log.Warn("task written by a newer bulkinvite: handed back for a newer worker; upgrade this one",
 				zap.String("task_id", id), zap.String("type", t.Type()), zap.Duration("retry_in", NewerTaskWait), zap.Error(err))

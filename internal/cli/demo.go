@@ -21,6 +21,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 func (e *env) demoCmd() *cobra.Command {
@@ -120,7 +121,7 @@ func (e *env) demoImport(ctx context.Context, out io.Writer, prod *producer.Prod
 	}
 	fmt.Fprintf(out, "1. import (rejected rows are reported with their line and reason):\n")
 	res, err := prod.Import(ctx, src, producer.Options{
-		Job:      payload.Job{Target: payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}},
+		Job:      task.Job{Target: payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}},
 		Source:   "configs/sample-candidates.csv",
 		OnReject: func(r *producer.RowError) { fmt.Fprintf(out, "   rejected: %v\n", r) },
 	})

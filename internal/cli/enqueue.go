@@ -12,9 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // enqueueFlags are enqueue's own flags.
@@ -41,27 +41,27 @@ func (f *enqueueFlags) register(fs *pflag.FlagSet) {
 
 // job checks the flags and returns the job they describe. A .json request body
 // may complete it (producer.Import).
-func (f *enqueueFlags) job() (payload.Job, error) {
+func (f *enqueueFlags) job() (task.Job, error) {
 	if err := f.target.validate(); err != nil {
-		return payload.Job{}, err
+		return task.Job{}, err
 	}
 	if f.message != "" && f.mfile != "" {
-		return payload.Job{}, usageErr("give --message or --message-file, not both")
+		return task.Job{}, usageErr("give --message or --message-file, not both")
 	}
 	message := f.message
 	if f.mfile != "" {
 		b, err := os.ReadFile(f.mfile)
 		if err != nil {
-			return payload.Job{}, usageErr("--message-file: %v", err)
+			return task.Job{}, usageErr("--message-file: %v", err)
 		}
 		message = string(b)
 	}
 	if f.batchID != "" {
 		if err := producer.ValidateBatchID(f.batchID); err != nil {
-			return payload.Job{}, usageErr("--batch-id: %v", err)
+			return task.Job{}, usageErr("--batch-id: %v", err)
 		}
 	}
-	job := payload.Job{Target: f.target.target(), InvitationMessage: message, Reinvite: f.reinvite}
+	job := task.Job{Target: f.target.target(), InvitationMessage: message, Reinvite: f.reinvite}
 	if f.noSend {
 		no := false
 		job.SendInvite = &no

@@ -26,6 +26,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -211,9 +212,9 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 }
 
 // Import enqueues candidates as a batch for Target and returns the result.
-func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *payload.Job) *producer.Result {
+func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *task.Job) *producer.Result {
 	b.TB.Helper()
-	j := payload.Job{Target: Target}
+	j := task.Job{Target: Target}
 	if job != nil {
 		j = *job
 	}

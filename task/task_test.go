@@ -1,4 +1,4 @@
-package payload_test
+package task_test
 
 import (
 	"encoding/json"
@@ -10,16 +10,23 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
-func sampleChunk() *payload.ChunkTask {
+// Valid UUIDs for targets and ATS ids.
+const (
+	uuidA = "019c5ea9-a792-7f0d-b671-4c3c1602094e"
+	uuidB = "019c5eb3-fb50-707b-9833-0862efa4b275"
+)
+
+func sampleChunk() *task.Chunk {
 	yes := true
-	return &payload.ChunkTask{
-		V: payload.TaskVersion, BatchID: "b1", Segment: 2, Chunk: 3,
-		Job: payload.Job{Target: payload.Target{ProjectID: uuidA, JobPostID: uuidB}, InvitationMessage: "Hello {{candidate_name}}", SendInvite: &yes, Reinvite: true},
-		Candidates: []payload.TaskCandidate{
+	return &task.Chunk{
+		V: task.Version, BatchID: "b1", Segment: 2, Chunk: 3,
+		Job: task.Job{Target: payload.Target{ProjectID: uuidA, JobPostID: uuidB}, InvitationMessage: "Hello {{candidate_name}}", SendInvite: &yes, Reinvite: true},
+		Candidates: []task.Candidate{
 			{Seq: 0, Row: 2, Candidate: payload.Candidate{Email: "a@example.com", Name: "A"}},
-			{Seq: 7, Row: 9, Candidate: payload.Candidate{CVLink: "https://x.example/cv"}, History: &payload.History{
+			{Seq: 7, Row: 9, Candidate: payload.Candidate{CVLink: "https://x.example/cv"}, History: &task.History{
 				DeadLetterID: "dl1", BatchID: "b0", Attempts: 4, FirstFailedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 			}},
 		},
@@ -33,7 +40,7 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := payload.DecodeChunkTask(b)
+	got, err := task.DecodeChunk(b)
 	if err != nil {
 		t.Fatalf("DecodeChunkTask = %v", err)
 	}
@@ -49,12 +56,12 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 func TestSegmentTaskRoundTrip(t *testing.T) {
 	t.Parallel()
 	c := sampleChunk()
-	want := &payload.SegmentTask{V: payload.TaskVersion, BatchID: c.BatchID, Segment: c.Segment, Job: c.Job, Candidates: c.Candidates}
+	want := &task.Segment{V: task.Version, BatchID: c.BatchID, Segment: c.Segment, Job: c.Job, Candidates: c.Candidates}
 	b, err := json.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := payload.DecodeSegmentTask(b)
+	got, err := task.DecodeSegment(b)
 	if err != nil {
 		t.Fatalf("DecodeSegmentTask = %v", err)
 	}
@@ -93,7 +100,7 @@ func TestDecodeSegmentTask(t *testing.T) {
 	for _, tt := range taskDecodeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := payload.DecodeSegmentTask([]byte(tt.body))
+			got, err := task.DecodeSegment([]byte(tt.body))
 			checkTaskErr(t, err, tt.wantVersion, tt.wantErr)
 			if err == nil && (got.V != 1 || got.BatchID != "b") {
 				t.Errorf("DecodeSegmentTask = %+v", got)
@@ -102,7 +109,7 @@ func TestDecodeSegmentTask(t *testing.T) {
 	}
 	t.Run("segment without candidates is fine", func(t *testing.T) {
 		t.Parallel()
-		if _, err := payload.DecodeSegmentTask([]byte(`{"v":1,"batch_id":"b"}`)); err != nil {
+		if _, err := task.DecodeSegment([]byte(`{"v":1,"batch_id":"b"}`)); err != nil {
 			t.Errorf("DecodeSegmentTask = %v", err)
 		}
 	})
@@ -113,7 +120,7 @@ func TestDecodeChunkTask(t *testing.T) {
 	for _, tt := range taskDecodeCases {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			got, err := payload.DecodeChunkTask([]byte(tt.body))
+			got, err := task.DecodeChunk([]byte(tt.body))
 			checkTaskErr(t, err, tt.wantVersion, tt.wantErr)
 			if err == nil && (got.V != 1 || got.BatchID != "b" || len(got.Candidates) != 1) {
 				t.Errorf("DecodeChunkTask = %+v", got)
@@ -122,7 +129,7 @@ func TestDecodeChunkTask(t *testing.T) {
 	}
 	t.Run("chunk without candidates", func(t *testing.T) {
 		t.Parallel()
-		_, err := payload.DecodeChunkTask([]byte(`{"v":1,"batch_id":"b","segment":1,"chunk":2,"candidates":[]}`))
+		_, err := task.DecodeChunk([]byte(`{"v":1,"batch_id":"b","segment":1,"chunk":2,"candidates":[]}`))
 		checkTaskErr(t, err, false, "chunk task b/1/2: no candidates")
 	})
 }
@@ -138,7 +145,7 @@ func checkTaskErr(tb testing.TB, err error, wantVersion bool, wantErr string) {
 	if err == nil {
 		tb.Fatalf("err = nil, want an error")
 	}
-	if got := errors.Is(err, payload.ErrTaskVersion); got != wantVersion {
+	if got := errors.Is(err, task.ErrVersion); got != wantVersion {
 		tb.Errorf("errors.Is(%v, ErrTaskVersion) = %v, want %v", err, got, wantVersion)
 	}
 	if !strings.Contains(err.Error(), wantErr) {
@@ -153,10 +160,10 @@ func TestTaskIDs(t *testing.T) {
 		got  string
 		want string
 	}{
-		{name: "segment", got: payload.SegmentTaskID("b1", 0), want: "bi:b1:s0"},
-		{name: "segment 12", got: payload.SegmentTaskID("b1", 12), want: "bi:b1:s12"},
-		{name: "chunk", got: payload.ChunkTaskID("b1", 0, 0), want: "bi:b1:s0:c0"},
-		{name: "chunk 3 of segment 12", got: payload.ChunkTaskID("b1", 12, 3), want: "bi:b1:s12:c3"},
+		{name: "segment", got: task.SegmentID("b1", 0), want: "bi:b1:s0"},
+		{name: "segment 12", got: task.SegmentID("b1", 12), want: "bi:b1:s12"},
+		{name: "chunk", got: task.ChunkID("b1", 0, 0), want: "bi:b1:s0:c0"},
+		{name: "chunk 3 of segment 12", got: task.ChunkID("b1", 12, 3), want: "bi:b1:s12:c3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,14 +186,14 @@ func TestTaskIDsDeterministicAndDistinct(t *testing.T) {
 	}
 	for _, batch := range []string{"b1", "b2", "b1:s1"} {
 		for s := range 12 {
-			id := payload.SegmentTaskID(batch, s)
-			if again := payload.SegmentTaskID(batch, s); again != id {
+			id := task.SegmentID(batch, s)
+			if again := task.SegmentID(batch, s); again != id {
 				t.Fatalf("SegmentTaskID not deterministic: %q then %q", id, again)
 			}
 			add(id, "segment "+batch+"/"+strconv.Itoa(s))
 			for c := range 12 {
-				id := payload.ChunkTaskID(batch, s, c)
-				if again := payload.ChunkTaskID(batch, s, c); again != id {
+				id := task.ChunkID(batch, s, c)
+				if again := task.ChunkID(batch, s, c); again != id {
 					t.Fatalf("ChunkTaskID not deterministic: %q then %q", id, again)
 				}
 				add(id, "chunk "+batch+"/"+strconv.Itoa(s)+"/"+strconv.Itoa(c))
@@ -197,12 +204,12 @@ func TestTaskIDsDeterministicAndDistinct(t *testing.T) {
 
 func TestCandidates(t *testing.T) {
 	t.Parallel()
-	got := payload.Candidates(sampleChunk().Candidates)
+	got := task.Candidates(sampleChunk().Candidates)
 	want := []payload.Candidate{{Email: "a@example.com", Name: "A"}, {CVLink: "https://x.example/cv"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Candidates = %+v, want %+v", got, want)
 	}
-	if got := payload.Candidates(nil); got == nil || len(got) != 0 {
+	if got := task.Candidates(nil); got == nil || len(got) != 0 {
 		t.Errorf("Candidates(nil) = %#v, want empty", got)
 	}
 }

@@ -1,10 +1,12 @@
-package payload
+package task
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Task type names, as registered with asynq.
@@ -25,18 +27,18 @@ const (
 // Queues lists the queues, in the order their default weights are written.
 var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
 
-// TaskVersion is the version of the task payloads this build writes. A worker reads
-// every version from 1 up to TaskVersion, so a worker upgraded before its producers
-// keeps working; a payload from a newer producer is refused with ErrTaskVersion.
-const TaskVersion = 1
+// Version is the version of the task payloads this build writes. A worker reads
+// every version from 1 up to Version, so a worker upgraded before its producers
+// keeps working; a payload from a newer producer is refused with ErrVersion.
+const Version = 1
 
-// ErrTaskVersion is returned for a task payload whose version this build cannot read.
-var ErrTaskVersion = errors.New("unsupported task payload version")
+// ErrVersion is returned for a task payload whose version this build cannot read.
+var ErrVersion = errors.New("unsupported task payload version")
 
 // Job is what every candidate of a batch shares: where to send them and how.
 type Job struct {
-	Target            Target `json:"target"`
-	InvitationMessage string `json:"invitation_message,omitempty"`
+	Target            payload.Target `json:"target"`
+	InvitationMessage string         `json:"invitation_message,omitempty"`
 	// SendInvite is passed to the vendor as is; nil leaves the vendor's default (true).
 	SendInvite *bool `json:"send_invite,omitempty"`
 	// Reinvite sends candidates even when the ledger has recorded a success for the
@@ -44,8 +46,8 @@ type Job struct {
 	Reinvite bool `json:"reinvite,omitempty"`
 }
 
-// TaskCandidate is a candidate inside a task, with its identity in the batch.
-type TaskCandidate struct {
+// Candidate is a candidate inside a task, with its identity in the batch.
+type Candidate struct {
 	// Seq is the candidate's position among the batch's accepted candidates, from 0.
 	// (batch id, Seq) identifies the candidate: its outcome is recorded once under it.
 	Seq int64 `json:"seq"`
@@ -53,7 +55,7 @@ type TaskCandidate struct {
 	// file line a CSV or JSONL record starts on, or the 1-based position in a JSON
 	// array or a list of candidates; 0 when unknown.
 	Row int64 `json:"row,omitempty"`
-	Candidate
+	payload.Candidate
 	// History carries the attempts of earlier batches for a replayed candidate.
 	History *History `json:"history,omitempty"`
 }
@@ -66,24 +68,24 @@ type History struct {
 	FirstFailedAt time.Time `json:"first_failed_at"`
 }
 
-// SegmentTask is a bounded slice of a batch, written by the producer. A worker splits
+// Segment is a bounded slice of a batch, written by the producer. A worker splits
 // it into ChunkTasks.
-type SegmentTask struct {
-	V          int             `json:"v"`
-	BatchID    string          `json:"batch_id"`
-	Segment    int             `json:"segment"`
-	Job        Job             `json:"job"`
-	Candidates []TaskCandidate `json:"candidates"`
+type Segment struct {
+	V          int         `json:"v"`
+	BatchID    string      `json:"batch_id"`
+	Segment    int         `json:"segment"`
+	Job        Job         `json:"job"`
+	Candidates []Candidate `json:"candidates"`
 }
 
-// ChunkTask is at most one API request's worth of candidates.
-type ChunkTask struct {
-	V          int             `json:"v"`
-	BatchID    string          `json:"batch_id"`
-	Segment    int             `json:"segment"`
-	Chunk      int             `json:"chunk"`
-	Job        Job             `json:"job"`
-	Candidates []TaskCandidate `json:"candidates"`
+// Chunk is at most one API request's worth of candidates.
+type Chunk struct {
+	V          int         `json:"v"`
+	BatchID    string      `json:"batch_id"`
+	Segment    int         `json:"segment"`
+	Chunk      int         `json:"chunk"`
+	Job        Job         `json:"job"`
+	Candidates []Candidate `json:"candidates"`
 	// Split is set on a chunk split off a larger one the API refused (400, 422,
 	// 413), to bound the requests spent finding what it refused.
 	Split *SplitOrigin `json:"split,omitempty"`
@@ -97,21 +99,21 @@ type SplitOrigin struct {
 	Size int `json:"size"`
 }
 
-// SegmentTaskID is the asynq task id of a batch's segment: deterministic, so that a
+// SegmentID is the asynq task id of a batch's segment: deterministic, so that a
 // producer run again enqueues nothing twice.
-func SegmentTaskID(batchID string, segment int) string {
+func SegmentID(batchID string, segment int) string {
 	return fmt.Sprintf("bi:%s:s%d", batchID, segment)
 }
 
-// ChunkTaskID is the asynq task id of a segment's chunk: deterministic, so that a
+// ChunkID is the asynq task id of a segment's chunk: deterministic, so that a
 // segment handled twice enqueues nothing twice.
-func ChunkTaskID(batchID string, segment, chunk int) string {
+func ChunkID(batchID string, segment, chunk int) string {
 	return fmt.Sprintf("bi:%s:s%d:c%d", batchID, segment, chunk)
 }
 
-// DecodeSegmentTask reads a segment payload of any supported version.
-func DecodeSegmentTask(b []byte) (*SegmentTask, error) {
-	var t SegmentTask
+// DecodeSegment reads a segment payload of any supported version.
+func DecodeSegment(b []byte) (*Segment, error) {
+	var t Segment
 	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
@@ -121,9 +123,9 @@ func DecodeSegmentTask(b []byte) (*SegmentTask, error) {
 	return &t, nil
 }
 
-// DecodeChunkTask reads a chunk payload of any supported version.
-func DecodeChunkTask(b []byte) (*ChunkTask, error) {
-	var t ChunkTask
+// DecodeChunk reads a chunk payload of any supported version.
+func DecodeChunk(b []byte) (*Chunk, error) {
+	var t Chunk
 	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func DecodeChunkTask(b []byte) (*ChunkTask, error) {
 
 // decodeTask checks the payload's version before decoding the rest, so that a payload
 // from a newer producer whose shape this build does not know is refused with
-// ErrTaskVersion rather than with a type error.
+// ErrVersion rather than with a type error.
 func decodeTask(b []byte, into any) error {
 	var head struct {
 		V int `json:"v"`
@@ -146,8 +148,8 @@ func decodeTask(b []byte, into any) error {
 	if err := json.Unmarshal(b, &head); err != nil {
 		return fmt.Errorf("decode task payload: %w", err)
 	}
-	if head.V < 1 || head.V > TaskVersion {
-		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrTaskVersion, head.V, TaskVersion)
+	if head.V < 1 || head.V > Version {
+		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, head.V, Version)
 	}
 	if err := json.Unmarshal(b, into); err != nil {
 		return fmt.Errorf("decode task payload: %w", err)
@@ -156,8 +158,8 @@ func decodeTask(b []byte, into any) error {
 }
 
 // Candidates returns the plain candidates of ts, in order.
-func Candidates(ts []TaskCandidate) []Candidate {
-	out := make([]Candidate, len(ts))
+func Candidates(ts []Candidate) []payload.Candidate {
+	out := make([]payload.Candidate, len(ts))
 	for i, t := range ts {
 		out[i] = t.Candidate
 	}
