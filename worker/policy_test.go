@@ -46,7 +46,7 @@ type fakeLimiter struct {
 var _ Limiter = (*fakeLimiter)(nil)
 
 func (f *fakeLimiter) Acquire(context.Context, int) (func(), error) { return func() {}, nil }
-func (f *fakeLimiter) Succeeded(context.Context)                     {}
+func (f *fakeLimiter) Succeeded(context.Context)                    {}
 func (f *fakeLimiter) Throttled(_ context.Context, d time.Duration) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
