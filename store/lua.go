@@ -179,25 +179,17 @@ finish(ARGV[1], ARGV[3], 3, #KEYS)
 return 1
 `)
 
-// markScript marks open candidates as sent (state 0 -> 1).
-// KEYS: st. ARGV: seqs.
-var markScript = redis.NewScript(luaLib + `
-local cur = states(KEYS[1], ARGV)
+// shiftScript moves candidates from one state to another, leaving those in any
+// other state as they are: marking open candidates as sent (0 -> 1) and taking
+// the marks back (1 -> 0). KEYS: st. ARGV: from, to, then seqs. Returns how many moved.
+var shiftScript = redis.NewScript(luaLib + `
+local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seqs = {}
+for i = 3, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local cur = states(KEYS[1], seqs)
 local set = {}
-for k, seq in ipairs(ARGV) do
-  if cur[k] == 0 then set[#set + 1] = seq; set[#set + 1] = 1 end
-end
-setStates(KEYS[1], set)
-return #set / 2
-`)
-
-// clearScript takes back sent marks (state 1 -> 0).
-// KEYS: st. ARGV: seqs.
-var clearScript = redis.NewScript(luaLib + `
-local cur = states(KEYS[1], ARGV)
-local set = {}
-for k, seq in ipairs(ARGV) do
-  if cur[k] == 1 then set[#set + 1] = seq; set[#set + 1] = 0 end
+for k, seq in ipairs(seqs) do
+  if cur[k] == from then set[#set + 1] = seq; set[#set + 1] = to end
 end
 setStates(KEYS[1], set)
 return #set / 2

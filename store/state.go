@@ -86,7 +86,7 @@ func (s *Store) MarkSending(ctx context.Context, batchID string, seqs []int64) e
 	if len(seqs) == 0 {
 		return nil
 	}
-	if err := s.eval(ctx, markScript, []string{s.bkey(batchID, "st")}, seqArgs(seqs)...).Err(); err != nil {
+	if err := s.shift(ctx, batchID, codeOpen, codeSending, seqs); err != nil {
 		return fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, err)
 	}
 	return nil
@@ -99,10 +99,15 @@ func (s *Store) ClearSending(ctx context.Context, batchID string, seqs []int64) 
 	if len(seqs) == 0 {
 		return nil
 	}
-	if err := s.eval(ctx, clearScript, []string{s.bkey(batchID, "st")}, seqArgs(seqs)...).Err(); err != nil {
+	if err := s.shift(ctx, batchID, codeSending, codeOpen, seqs); err != nil {
 		return fmt.Errorf("clear sent marks of batch %s: %w", batchID, err)
 	}
 	return nil
+}
+
+// shift moves the candidates in state from to state to (see shiftScript).
+func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []int64) error {
+	return s.eval(ctx, shiftScript, []string{s.bkey(batchID, "st")}, append([]any{from, to}, seqArgs(seqs)...)...).Err()
 }
 
 // Outcomes returns every recorded outcome of the batch by seq.
