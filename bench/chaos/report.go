@@ -181,8 +181,7 @@ func oddities(r *result) []string {
 		}
 	}
 	add(f.RecordedNotAtVendor, "candidates recorded invited whom the vendor never invited")
-	add(f.LedgerNotAtVendor, "ledger entries naming an invitation the vendor never made")
-	add(f.LedgerUnreadable, "ledger values that do not parse")
+	add(f.RecordedBeforeInvite, "candidates whose success was recorded before any request that invited them arrived at the vendor")
 	add(f.StrayInvites, "invites for nobody of the input")
 	add(f.InvitedAndDeadLettered, "candidates both invited and in the dead-letter list")
 	return out
