@@ -25,7 +25,8 @@ type records struct {
 	// Ledger maps candidateKey(target, email) to the ledger's record of that
 	// candidate's success (store.LedgerRecords); no entry: nothing recorded.
 	Ledger map[string]*store.LedgerRecord
-	// Outcomes maps a batch id to its recorded outcomes by seq, for every batch.
+	// Outcomes maps a batch id to its recorded outcomes by seq, for every batch
+	// of the run.
 	Outcomes map[string]map[int64]payload.Outcome
 	// DeadLetters is the dead-letter list at the end.
 	DeadLetters []store.DeadLetter
@@ -80,8 +81,22 @@ type figures struct {
 	//  - StrayInvites: invites for nobody of the input (another email, or an
 	//    input email at another target);
 	//  - InvitedAndDeadLettered: input candidates both invited and in the
-	//    dead-letter list.
+	//    dead-letter list;
+	//  - InvitesWithoutRequest: invites of input candidates whose request the
+	//    sandbox has no record of (their own time stands for the request's
+	//    arrival, which can only be earlier);
+	//  - SuccessesBeyondLedger: how many more successes (invited or cv_queued)
+	//    the batches recorded, all batches together, than there are input
+	//    candidates with a ledger record: a person's success recorded for two
+	//    batch candidates (the later one rewrote the ledger's record, and the
+	//    time the resends are placed against), or a success recorded without
+	//    its ledger entry;
+	//  - LedgerBeyondSuccesses: the reverse, how many more input candidates
+	//    have a ledger record than the batches recorded successes: a success
+	//    written to the ledger whose batch never recorded it (only expected
+	//    while a batch is not done).
 	RecordedNotAtVendor, RecordedBeforeInvite, StrayInvites, InvitedAndDeadLettered int
+	InvitesWithoutRequest, SuccessesBeyondLedger, LedgerBeyondSuccesses             int
 }
 
 // candidateKey identifies a candidate at a target, as the vendor counts
@@ -128,7 +143,8 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	for _, r := range requests {
 		byReq[r.Seq] = r
 	}
-	// arrival is when the request that made inv arrived at the vendor.
+	// arrival is when the request that made inv arrived at the vendor; the
+	// invite's own time when the sandbox has no record of the request.
 	arrival := func(inv sandbox.Invite) time.Time {
 		if r, ok := byReq[inv.Request]; ok {
 			return r.At
@@ -152,6 +168,7 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	}
 
 	known := map[string]bool{}
+	recorded := 0 // input candidates with a ledger record
 	for _, c := range cands {
 		k := candidateKey(c.Target, c.Email)
 		known[k] = true
@@ -162,7 +179,15 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 			return cmp.Or(cmp.Compare(a.Request, b.Request), a.At.Compare(b.At))
 		})
 
+		for _, inv := range invs {
+			if _, ok := byReq[inv.Request]; !ok {
+				f.InvitesWithoutRequest++
+			}
+		}
 		led := rec.Ledger[k]
+		if led != nil {
+			recorded++
+		}
 		invited := led != nil && len(invs) > 0
 		if led != nil && len(invs) == 0 {
 			f.RecordedNotAtVendor++
@@ -219,6 +244,17 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 			f.StrayInvites += len(invs)
 		}
 	}
+
+	successes := 0
+	for _, outcomes := range rec.Outcomes {
+		for _, o := range outcomes {
+			if o == payload.OutcomeInvited || o == payload.OutcomeCVQueued {
+				successes++
+			}
+		}
+	}
+	f.SuccessesBeyondLedger = max(0, successes-recorded)
+	f.LedgerBeyondSuccesses = max(0, recorded-successes)
 
 	for _, id := range rec.ToReplay {
 		if !inList[id] && !rec.Staged[id] {

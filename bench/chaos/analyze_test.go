@@ -42,6 +42,15 @@ func ledger(recorded map[string]float64) map[string]*store.LedgerRecord {
 	return m
 }
 
+// invited records seqs 0..n-1 of batch "b" as invited.
+func invited(n int) map[string]map[int64]payload.Outcome {
+	m := map[int64]payload.Outcome{}
+	for i := range n {
+		m[int64(i)] = payload.OutcomeInvited
+	}
+	return map[string]map[int64]payload.Outcome{"b": m}
+}
+
 // requests are the sandbox's records of the requests the invites name, with
 // the time each arrived: the sandbox numbers them in that order.
 var requests = []sandbox.RequestRecord{
@@ -74,7 +83,7 @@ func TestClassify(t *testing.T) {
 			name:    "each invited once, as recorded",
 			cands:   cands("a@x.com", "b@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 7, 4.5)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 5})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 5}), Outcomes: invited(2)},
 			want:    figures{Candidates: 2, Invited: 2},
 		},
 		{
@@ -104,7 +113,7 @@ func TestClassify(t *testing.T) {
 		{
 			name:  "recorded, but the vendor holds no invite: lost",
 			cands: cands("a@x.com"),
-			rec:   records{Ledger: ledger(map[string]float64{"a@x.com": 1})},
+			rec:   records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want:  figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}, RecordedNotAtVendor: 1},
 		},
 		{
@@ -112,14 +121,15 @@ func TestClassify(t *testing.T) {
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
 			rec: records{Ledger: map[string]*store.LedgerRecord{
-				candidateKey(target, "a@x.com"): {Outcome: payload.OutcomeCVQueued, At: at(1)}}},
+				candidateKey(target, "a@x.com"): {Outcome: payload.OutcomeCVQueued, At: at(1)}},
+				Outcomes: map[string]map[int64]payload.Outcome{"b": {0: payload.OutcomeCVQueued}}},
 			want: figures{Candidates: 1, Invited: 1},
 		},
 		{
 			name:    "sent again after the recorded success",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 20, 9.2), inv("a@x.com", 1, 0.3)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -127,7 +137,7 @@ func TestClassify(t *testing.T) {
 			name:    "a lost reply, sent again, the second success recorded: through an unknown outcome",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 3, 1), inv("a@x.com", 9, 5.5)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 6})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 6}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 504 lost_reply": 1},
 				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -135,7 +145,7 @@ func TestClassify(t *testing.T) {
 			name:    "a send that arrived before the record is not after it, though its invite was made after",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 3, 3)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -143,7 +153,7 @@ func TestClassify(t *testing.T) {
 			name:    "a send that arrived the very instant of the record is not after it",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 20, 9.2)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 9})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 9}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -151,7 +161,7 @@ func TestClassify(t *testing.T) {
 			name:    "a send that arrived a millisecond after the record is after it",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 20, 9.2)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 8.999})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 8.999}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -160,7 +170,7 @@ func TestClassify(t *testing.T) {
 			cands: cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 20, 9.2), inv("a@x.com", 1, 0.2),
 				inv("a@x.com", 9, 5.2)},
-			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 6})},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 6}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, ThroughUnknown: 1, ThroughUnknownCandidates: 1,
 				Duplicates: 2, DuplicateCandidates: 1},
@@ -170,7 +180,7 @@ func TestClassify(t *testing.T) {
 			cands: cands("a@x.com", "b@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 7, 5), inv("a@x.com", 30, 30), inv("b@x.com", 20, 9),
 				inv("b@x.com", 30, 30.5)},
-			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 31, "b@x.com": 31})},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 31, "b@x.com": 31}), Outcomes: invited(2)},
 			want: figures{Candidates: 2, Invited: 2, FirstSend: map[string]int{"kill-redis, answered 200": 1, "cut-api, answered 200": 1},
 				ThroughUnknown: 2, ThroughUnknownCandidates: 2, Duplicates: 2, DuplicateCandidates: 2},
 		},
@@ -178,7 +188,7 @@ func TestClassify(t *testing.T) {
 			name:    "the first send is the request that arrived first, not the invite made first",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 3, 1), inv("a@x.com", 2, 2.5)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 0 lost_reply": 1},
 				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -198,7 +208,7 @@ func TestClassify(t *testing.T) {
 			name:    "a success recorded before any send of the candidate arrived",
 			cands:   cands("a@x.com", "b@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 7, 4.2), inv("a@x.com", 20, 9.2), inv("b@x.com", 8, 4.2)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3.999, "b@x.com": 4})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3.999, "b@x.com": 4}), Outcomes: invited(2)},
 			want: figures{Candidates: 2, Invited: 2, RecordedBeforeInvite: 1, FirstSend: map[string]int{"kill-redis, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
@@ -206,15 +216,32 @@ func TestClassify(t *testing.T) {
 			name:    "an invite whose request the sandbox has no record of",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 0, 0.1), inv("a@x.com", 1, 0.3)},
-			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1})},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered unknown request": 1},
-				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+				InvitesWithoutRequest: 1, ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+		},
+		{
+			name:    "more successes in the batches than ledger records",
+			cands:   cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeCVQueued, 2: payload.OutcomeDeadLettered, 3: payload.OutcomeSkippedDuplicate},
+				"r": {0: payload.OutcomeInvited}}},
+			want: figures{Candidates: 2, Invited: 2, SuccessesBeyondLedger: 1},
+		},
+		{
+			name:    "more ledger records than successes in the batches",
+			cands:   cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeDeadLettered}}},
+			want: figures{Candidates: 2, Invited: 2, LedgerBeyondSuccesses: 1},
 		},
 		{
 			name:    "invited and dead-lettered both",
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
-			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1}),
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1),
 				DeadLetters: []store.DeadLetter{dl("r:0", "a@x.com", payload.ReasonUnknownOutcome, "")}},
 			want: figures{Candidates: 1, Invited: 1, InvitedAndDeadLettered: 1,
 				DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1}},
@@ -222,10 +249,10 @@ func TestClassify(t *testing.T) {
 		{
 			name:  "invites for nobody of the input, or at another target, are stray",
 			cands: cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("z@x.com", 1, 0.3),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("z@x.com", 1, 0.3), inv("Z@x.com", 7, 4.2),
 				{Target: payload.Target{InterviewSetID: "other"}, Email: "a@x.com", Request: 1, At: at(0.3)}},
-			rec:  records{Ledger: ledger(map[string]float64{"a@x.com": 1})},
-			want: figures{Candidates: 1, Invited: 1, StrayInvites: 2},
+			rec:  records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, StrayInvites: 3},
 		},
 		{
 			name: "dead letters to replay: in the list, replayed into a new entry, staged, or vanished",

@@ -184,6 +184,9 @@ func oddities(r *result) []string {
 	add(f.RecordedBeforeInvite, "candidates whose success was recorded before any request that invited them arrived at the vendor")
 	add(f.StrayInvites, "invites for nobody of the input")
 	add(f.InvitedAndDeadLettered, "candidates both invited and in the dead-letter list")
+	add(f.InvitesWithoutRequest, "invites of input candidates whose request the vendor has no record of")
+	add(f.SuccessesBeyondLedger, "successes recorded in the batches beyond the input candidates with a ledger record (a person recorded invited by two batch candidates, or a success without its ledger entry)")
+	add(f.LedgerBeyondSuccesses, "ledger records beyond the successes the batches recorded (a success in the ledger its batch never recorded)")
 	return out
 }
 
