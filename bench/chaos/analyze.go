@@ -30,9 +30,11 @@ type records struct {
 	Outcomes map[string]map[int64]payload.Outcome
 	// DeadLetters is the dead-letter list at the end.
 	DeadLetters []store.DeadLetter
-	// ToReplay are the ids of the dead letters the replays were started on.
-	ToReplay []string
-	// Staged are the ids of the dead letters staged in some replay batch.
+	// ToReplay are the dead letters the replays were started on, as listed
+	// before them.
+	ToReplay []store.DeadLetter
+	// Staged are the ids of the dead letters staged in a replay batch still
+	// open: the store drops a replay's staging once it is fully enqueued.
 	Staged map[string]bool
 }
 
@@ -50,7 +52,12 @@ type figures struct {
 	Lost       int
 	LostEmails []string
 	// Vanished: dead letters to replay found in neither the dead-letter list
-	// (as themselves or as the origin of a new entry) nor any replay batch.
+	// (as themselves or as the origin of a new entry), nor the staging of a
+	// replay batch still open, and whose candidate has no success in our
+	// ledger. Once a replay batch is fully enqueued its staging is gone, and
+	// a success (which only the replay can have made: the dead letters were
+	// made at a target the vendor does not know) is what is left of a dead
+	// letter replayed and invited.
 	Vanished int
 	// Invites beyond the first for one candidate (the first is the one whose
 	// request arrived first), split by when the request that made each arrived
@@ -168,7 +175,8 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	}
 
 	known := map[string]bool{}
-	recorded := 0 // input candidates with a ledger record
+	succeeded := map[string]bool{} // lower-case emails of the input candidates with a ledger record
+	recorded := 0                  // how many
 	for _, c := range cands {
 		k := candidateKey(c.Target, c.Email)
 		known[k] = true
@@ -187,6 +195,7 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 		led := rec.Ledger[k]
 		if led != nil {
 			recorded++
+			succeeded[strings.ToLower(c.Email)] = true
 		}
 		invited := led != nil && len(invs) > 0
 		if led != nil && len(invs) == 0 {
@@ -256,8 +265,8 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	f.SuccessesBeyondLedger = max(0, successes-recorded)
 	f.LedgerBeyondSuccesses = max(0, recorded-successes)
 
-	for _, id := range rec.ToReplay {
-		if !inList[id] && !rec.Staged[id] {
+	for _, d := range rec.ToReplay {
+		if !inList[d.ID] && !rec.Staged[d.ID] && !succeeded[strings.ToLower(d.Candidate.Email)] {
 			f.Vanished++
 		}
 	}

@@ -255,13 +255,19 @@ func TestClassify(t *testing.T) {
 			want: figures{Candidates: 1, Invited: 1, StrayInvites: 3},
 		},
 		{
-			name: "dead letters to replay: in the list, replayed into a new entry, staged, or vanished",
+			name:    "dead letters to replay: in the list, replayed into a new entry, staged, invited, or vanished",
+			cands:   cands("five@x.com"),
+			invites: []sandbox.Invite{inv("five@x.com", 1, 0.3)},
 			rec: records{
-				ToReplay:    []string{"d:1", "d:2", "d:3", "d:4"},
+				ToReplay: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:2", "two@x.com", payload.ReasonTargetNotFound, ""), dl("d:3", "three@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:4", "four@x.com", payload.ReasonTargetNotFound, ""), dl("d:5", "Five@x.com", payload.ReasonTargetNotFound, "")},
 				DeadLetters: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""), dl("r:0", "two@x.com", payload.ReasonUnknownOutcome, "d:2")},
 				Staged:      map[string]bool{"d:3": true},
+				Ledger:      ledger(map[string]float64{"five@x.com": 1}),
+				Outcomes:    invited(1),
 			},
-			want: figures{Vanished: 1},
+			want: figures{Candidates: 1, Invited: 1, Vanished: 1},
 		},
 		{
 			name:  "only the first few lost emails are kept",

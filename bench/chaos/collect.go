@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
@@ -37,6 +38,7 @@ func (r *modeRun) collect(ctx context.Context) error {
 		Outcomes: map[string]map[int64]payload.Outcome{},
 		Staged:   map[string]bool{},
 	}
+	var imported int64 // candidates imported into the replay batches
 	for _, id := range ids {
 		sctx, cancel := context.WithTimeout(ctx, cliTimeout)
 		st, err := benchproc.Status(sctx, r.bin, r.cliEnv, id)
@@ -46,6 +48,9 @@ func (r *modeRun) collect(ctx context.Context) error {
 		}
 		r.res.Batches = append(r.res.Batches, st)
 		r.res.Pending += st.Pending
+		if slices.Contains(r.replayIDs, id) {
+			imported += st.Total
+		}
 		if rec.Outcomes[id], err = r.st.Outcomes(ctx, id); err != nil {
 			return err
 		}
@@ -60,6 +65,10 @@ func (r *modeRun) collect(ctx context.Context) error {
 			r.res.Notes = append(r.res.Notes, fmt.Sprintf("replay batch %s: %d dead letters staged (moved out of the list) but %d candidates imported (state %s)",
 				id, n, st.Total, st.State))
 		}
+	}
+	if r.movedKnown && int64(r.moved) != imported {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("the replays moved %d dead letters out of the list but their batches %v imported %d candidates",
+			r.moved, r.replayIDs, imported))
 	}
 	if rec.DeadLetters, err = r.deadLetters(ctx); err != nil {
 		return err

@@ -55,9 +55,11 @@
 //	                          success in our ledger and an invite at the vendor) nor in
 //	                          the dead-letter list at the end; and dead letters that vanished
 //	                          in the replays: in neither the list (as themselves or as the
-//	                          origin of a new entry) nor the staging of any replay batch.
-//	                          A replay batch that imported fewer candidates than it staged
-//	                          is named in a note.
+//	                          origin of a new entry) nor the staging of a replay batch still
+//	                          open, and whose candidate has no success in our ledger (the
+//	                          store drops a replay's staging once it is enqueued). A note
+//	                          says when the replays' batches imported another number of
+//	                          candidates than the replay commands said they moved.
 //	sent twice after a        invites beyond a candidate's first made by a request that
 //	recorded success          arrived at the vendor (the sandbox's record of the request)
 //	                          strictly after our ledger recorded the candidate's success

@@ -110,7 +110,7 @@ func printTable(w io.Writer, o options, rs []*result) {
 		row("  "+string(reason), func(r *result) string { return fmt.Sprint(r.Figures.DeadLettered[reason]) })
 	}
 	row("LOST: neither invited nor dead-lettered", func(r *result) string { return fmt.Sprint(r.Figures.Lost) })
-	row("LOST: dead letters neither listed nor staged", func(r *result) string { return fmt.Sprint(r.Figures.Vanished) })
+	row("LOST: dead letters neither listed, staged nor invited", func(r *result) string { return fmt.Sprint(r.Figures.Vanished) })
 	row("SENT TWICE after a recorded success", func(r *result) string {
 		return count(r.Figures.TwiceAfterSeen, r.Figures.TwiceAfterSeenCandidates)
 	})

@@ -85,10 +85,12 @@ type modeRun struct {
 	t0         time.Time         // the import's start; zero before
 	lastPrint  time.Time
 	lastFault  time.Time
-	deadID     string   // the batch that makes the dead letters
-	importID   string   // the import
-	replayIDs  []string // the replay batches the replay commands reported
-	toReplay   []string // the dead letters made, to be replayed
+	deadID     string             // the batch that makes the dead letters
+	importID   string             // the import
+	replayIDs  []string           // the replay batches the replay commands reported
+	toReplay   []store.DeadLetter // the dead letters made, to be replayed
+	moved      int                // dead letters the replay commands said they moved
+	movedKnown bool               // every replay command said how many it moved
 	candidates []candidate
 
 	res *result
@@ -237,9 +239,7 @@ func (r *modeRun) makeDeadLetters(ctx context.Context) error {
 	if len(dls) != r.o.replay {
 		return fmt.Errorf("%d of %d candidates of %s were dead-lettered target_not_found", len(dls), r.o.replay, r.deadID)
 	}
-	for _, d := range dls {
-		r.toReplay = append(r.toReplay, d.ID)
-	}
+	r.toReplay = dls
 	for _, e := range emails {
 		r.candidates = append(r.candidates, candidate{Email: e, Target: goodTarget})
 	}
