@@ -2,8 +2,6 @@ package main
 
 import (
 	"cmp"
-	"errors"
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,17 +22,19 @@ type candidate struct {
 
 // records is what our side holds at the end of a run.
 type records struct {
-	// Ledger maps candidateKey(target, email) to the raw ledger value of that
-	// candidate (store.LedgerKey); no entry: nothing recorded.
-	Ledger map[string]string
-	// Outcomes maps a batch id to its recorded outcomes by seq; only the batches
-	// that ledger values name are needed.
+	// Ledger maps candidateKey(target, email) to the ledger's record of that
+	// candidate's success (store.LedgerRecords); no entry: nothing recorded.
+	Ledger map[string]*store.LedgerRecord
+	// Outcomes maps a batch id to its recorded outcomes by seq, for every batch
+	// of the run.
 	Outcomes map[string]map[int64]payload.Outcome
 	// DeadLetters is the dead-letter list at the end.
 	DeadLetters []store.DeadLetter
-	// ToReplay are the ids of the dead letters the replays were started on.
-	ToReplay []string
-	// Staged are the ids of the dead letters staged in some replay batch.
+	// ToReplay are the dead letters the replays were started on, as listed
+	// before them.
+	ToReplay []store.DeadLetter
+	// Staged are the ids of the dead letters staged in a replay batch still
+	// open: the store drops a replay's staging once it is fully enqueued.
 	Staged map[string]bool
 }
 
@@ -42,8 +42,8 @@ type records struct {
 type figures struct {
 	// Candidates is the number of input candidates.
 	Candidates int
-	// Invited: the outcome recorded (ledger, and the outcome it names) and the
-	// vendor holds an invite.
+	// Invited: the ledger holds a success for the candidate and the vendor holds
+	// at least one invite for it.
 	Invited int
 	// DeadLettered counts the input candidates in the dead-letter list at the
 	// end, by the reason of their latest entry.
@@ -52,12 +52,24 @@ type figures struct {
 	Lost       int
 	LostEmails []string
 	// Vanished: dead letters to replay found in neither the dead-letter list
-	// (as themselves or as the origin of a new entry) nor any replay batch.
+	// (as themselves or as the origin of a new entry), nor the staging of a
+	// replay batch still open, and whose candidate has no success in our
+	// ledger. Once a replay batch is fully enqueued its staging is gone, and
+	// a success (which only the replay can have made: the dead letters were
+	// made at a target the vendor does not know) is what is left of a dead
+	// letter replayed and invited.
 	Vanished int
-	// Invites beyond the first for one candidate, split by where they fall
-	// against the invitation our ledger recorded: after it (TwiceAfterSeen),
-	// before it or without one (ThroughUnknown); Duplicates is their sum. The
-	// *Candidates fields count the candidates concerned.
+	// Invites beyond the first for one candidate (the first is the one whose
+	// request arrived first), split by when the request that made each arrived
+	// at the vendor against the time our ledger recorded the candidate's
+	// success: strictly after it (TwiceAfterSeen: sent again although the
+	// success was recorded), or at or before it, or with no ledger record at all
+	// (ThroughUnknown: sent again because the outcome of an earlier send was not
+	// known). Duplicates is their sum. The ledger's time is in whole
+	// milliseconds, rounded down, by Redis's clock, and the arrival the
+	// sandbox's, one machine's clock: a request that arrived in the millisecond
+	// of the record, before it, counts as after. The *Candidates fields count
+	// the candidates concerned.
 	TwiceAfterSeen, TwiceAfterSeenCandidates int
 	ThroughUnknown, ThroughUnknownCandidates int
 	Duplicates, DuplicateCandidates          int
@@ -66,46 +78,32 @@ type figures struct {
 	// the vendor's answer to the request that made it (answerOf): which fault
 	// kept that send from being taken as done.
 	FirstSend map[string]int
-	// Oddities that should not happen: a recorded success the vendor knows
-	// nothing of, a ledger naming an invitation the vendor never made, a ledger
-	// value that does not parse, invites for nobody of the input, and candidates
-	// both invited and in the dead-letter list.
-	RecordedNotAtVendor, LedgerNotAtVendor, LedgerUnreadable, StrayInvites, InvitedAndDeadLettered int
-}
-
-// ledgerEntry is what the ledger says of a candidate's recorded success.
-type ledgerEntry struct {
-	// BatchID and Seq name the batch and candidate whose success was recorded;
-	// BatchID is empty when the value does not say.
-	BatchID string
-	Seq     int64
-	// InvitationID is the vendor's id of the invitation we saw succeed; empty
-	// when the value does not say.
-	InvitationID string
-}
-
-// parseLedger reads a ledger value. Today's format is
-// "<batchID>:<seq> invitation=<invitation id>" (the invitation part absent for
-// a success without an invitation). This is the only place that knows it.
-func parseLedger(v string) (ledgerEntry, error) {
-	who, inv, _ := strings.Cut(strings.TrimSpace(v), " ")
-	i := strings.LastIndexByte(who, ':')
-	if i <= 0 {
-		return ledgerEntry{}, fmt.Errorf("ledger value %q: no <batch>:<seq>", v)
-	}
-	seq, err := strconv.ParseInt(who[i+1:], 10, 64)
-	if err != nil {
-		return ledgerEntry{}, fmt.Errorf("ledger value %q: seq: %w", v, err)
-	}
-	e := ledgerEntry{BatchID: who[:i], Seq: seq}
-	if inv != "" {
-		id, ok := strings.CutPrefix(inv, "invitation=")
-		if !ok || id == "" {
-			return ledgerEntry{}, errors.New("ledger value " + strconv.Quote(v) + ": want invitation=<id> after the seq")
-		}
-		e.InvitationID = id
-	}
-	return e, nil
+	// Oddities, which no fault should cause:
+	//  - RecordedNotAtVendor: input candidates whose success the ledger holds
+	//    but for whom the vendor holds no invite;
+	//  - RecordedBeforeInvite: input candidates whose ledger record is older
+	//    than the arrival of every request that invited them (by a whole
+	//    millisecond at least): a success recorded before the vendor saw any
+	//    send of the candidate;
+	//  - StrayInvites: invites for nobody of the input (another email, or an
+	//    input email at another target);
+	//  - InvitedAndDeadLettered: input candidates both invited and in the
+	//    dead-letter list;
+	//  - InvitesWithoutRequest: invites of input candidates whose request the
+	//    sandbox has no record of (their own time stands for the request's
+	//    arrival, which can only be earlier);
+	//  - SuccessesBeyondLedger: how many more successes (invited or cv_queued)
+	//    the batches recorded, all batches together, than there are input
+	//    candidates with a ledger record: a person's success recorded for two
+	//    batch candidates (the later one rewrote the ledger's record, and the
+	//    time the resends are placed against), or a success recorded without
+	//    its ledger entry;
+	//  - LedgerBeyondSuccesses: the reverse, how many more input candidates
+	//    have a ledger record than the batches recorded successes: a success
+	//    written to the ledger whose batch never recorded it (only expected
+	//    while a batch is not done).
+	RecordedNotAtVendor, RecordedBeforeInvite, StrayInvites, InvitedAndDeadLettered int
+	InvitesWithoutRequest, SuccessesBeyondLedger, LedgerBeyondSuccesses             int
 }
 
 // candidateKey identifies a candidate at a target, as the vendor counts
@@ -148,9 +146,17 @@ func answerOf(r sandbox.RequestRecord) string {
 // first sends of candidates invited twice.
 func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.RequestRecord, windows []window, rec records) figures {
 	f := figures{Candidates: len(cands), DeadLettered: map[payload.Reason]int{}, FirstSend: map[string]int{}}
-	answer := make(map[int64]string, len(requests))
+	byReq := make(map[int64]sandbox.RequestRecord, len(requests))
 	for _, r := range requests {
-		answer[r.Seq] = answerOf(r)
+		byReq[r.Seq] = r
+	}
+	// arrival is when the request that made inv arrived at the vendor; the
+	// invite's own time when the sandbox has no record of the request.
+	arrival := func(inv sandbox.Invite) time.Time {
+		if r, ok := byReq[inv.Request]; ok {
+			return r.At
+		}
+		return inv.At
 	}
 
 	byKey := map[string][]sandbox.Invite{}
@@ -169,27 +175,34 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	}
 
 	known := map[string]bool{}
+	succeeded := map[string]bool{} // lower-case emails of the input candidates with a ledger record
+	recorded := 0                  // how many
 	for _, c := range cands {
 		k := candidateKey(c.Target, c.Email)
 		known[k] = true
 		invs := byKey[k]
+		// In the order the requests that made them arrived: the sandbox numbers
+		// requests in that order.
+		slices.SortStableFunc(invs, func(a, b sandbox.Invite) int {
+			return cmp.Or(cmp.Compare(a.Request, b.Request), a.At.Compare(b.At))
+		})
 
-		var led *ledgerEntry
-		if v, ok := rec.Ledger[k]; ok {
-			if e, err := parseLedger(v); err != nil {
-				f.LedgerUnreadable++
-			} else {
-				led = &e
+		for _, inv := range invs {
+			if _, ok := byReq[inv.Request]; !ok {
+				f.InvitesWithoutRequest++
 			}
 		}
-		recorded := led != nil
-		if recorded && led.BatchID != "" {
-			o := rec.Outcomes[led.BatchID][led.Seq]
-			recorded = o == payload.OutcomeInvited || o == payload.OutcomeCVQueued
+		led := rec.Ledger[k]
+		if led != nil {
+			recorded++
+			succeeded[strings.ToLower(c.Email)] = true
 		}
-		invited := recorded && len(invs) > 0
-		if recorded && len(invs) == 0 {
+		invited := led != nil && len(invs) > 0
+		if led != nil && len(invs) == 0 {
 			f.RecordedNotAtVendor++
+		}
+		if invited && arrival(invs[0]).Sub(led.At) >= time.Millisecond {
+			f.RecordedBeforeInvite++
 		}
 		reason, dead := dlReason[strings.ToLower(c.Email)]
 		switch {
@@ -208,38 +221,30 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 			f.DeadLettered[reason]++
 		}
 
-		slices.SortStableFunc(invs, func(a, b sandbox.Invite) int {
-			return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Request, b.Request))
-		})
-		at := -1 // the recorded invitation's place among the vendor's, in time order
-		if led != nil && led.InvitationID != "" && len(invs) > 0 {
-			at = slices.IndexFunc(invs, func(inv sandbox.Invite) bool { return inv.InvitationID == led.InvitationID })
-			if at < 0 {
-				f.LedgerNotAtVendor++
-			}
-		}
 		if len(invs) < 2 {
 			continue
 		}
-		extra := len(invs) - 1
-		f.Duplicates += extra
+		f.Duplicates += len(invs) - 1
 		f.DuplicateCandidates++
-		first, ok := answer[invs[0].Request]
-		if !ok {
-			first = "unknown request"
+		first := "unknown request"
+		if r, ok := byReq[invs[0].Request]; ok {
+			first = answerOf(r)
 		}
 		f.FirstSend[windowOf(windows, invs[0].At)+", answered "+first]++
-		if at < 0 { // no invitation recorded: every invite after the first went through an unknown outcome
-			f.ThroughUnknown += extra
-			f.ThroughUnknownCandidates++
-			continue
+		after, unknown := 0, 0
+		for _, inv := range invs[1:] {
+			if led != nil && arrival(inv).After(led.At) {
+				after++
+			} else {
+				unknown++
+			}
 		}
-		if after := len(invs) - 1 - at; after > 0 {
+		if after > 0 {
 			f.TwiceAfterSeen += after
 			f.TwiceAfterSeenCandidates++
 		}
-		if at > 0 {
-			f.ThroughUnknown += at
+		if unknown > 0 {
+			f.ThroughUnknown += unknown
 			f.ThroughUnknownCandidates++
 		}
 	}
@@ -249,8 +254,19 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 		}
 	}
 
-	for _, id := range rec.ToReplay {
-		if !inList[id] && !rec.Staged[id] {
+	successes := 0
+	for _, outcomes := range rec.Outcomes {
+		for _, o := range outcomes {
+			if o == payload.OutcomeInvited || o == payload.OutcomeCVQueued {
+				successes++
+			}
+		}
+	}
+	f.SuccessesBeyondLedger = max(0, successes-recorded)
+	f.LedgerBeyondSuccesses = max(0, recorded-successes)
+
+	for _, d := range rec.ToReplay {
+		if !inList[d.ID] && !rec.Staged[d.ID] && !succeeded[strings.ToLower(d.Candidate.Email)] {
 			f.Vanished++
 		}
 	}

@@ -15,9 +15,13 @@ var (
 	t0     = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 )
 
-// inv is the vendor's invite id for email, made by request req s seconds after t0.
-func inv(email, id string, req int64, s int) sandbox.Invite {
-	return sandbox.Invite{Target: target, Email: email, InvitationID: id, Request: req, At: t0.Add(time.Duration(s) * time.Second)}
+// at is s seconds after t0.
+func at(s float64) time.Time { return t0.Add(time.Duration(s * float64(time.Second))) }
+
+// inv is the vendor's invite for email, made s seconds after t0 by request req
+// (see requests for when that arrived).
+func inv(email string, req int64, s float64) sandbox.Invite {
+	return sandbox.Invite{Target: target, Email: email, Request: req, At: at(s)}
 }
 
 func cands(emails ...string) []candidate {
@@ -28,11 +32,12 @@ func cands(emails ...string) []candidate {
 	return out
 }
 
-// ledger maps each email to a ledger value.
-func ledger(kv ...string) map[string]string {
-	m := map[string]string{}
-	for i := 0; i < len(kv); i += 2 {
-		m[candidateKey(target, kv[i])] = kv[i+1]
+// ledger maps each email to a ledger record of an invite, recorded s seconds
+// after t0.
+func ledger(recorded map[string]float64) map[string]*store.LedgerRecord {
+	m := map[string]*store.LedgerRecord{}
+	for email, s := range recorded {
+		m[candidateKey(target, email)] = &store.LedgerRecord{Outcome: payload.OutcomeInvited, At: at(s)}
 	}
 	return m
 }
@@ -46,16 +51,19 @@ func invited(n int) map[string]map[int64]payload.Outcome {
 	return map[string]map[int64]payload.Outcome{"b": m}
 }
 
-// requests are the sandbox's records of the requests the invites name.
+// requests are the sandbox's records of the requests the invites name, with
+// the time each arrived: the sandbox numbers them in that order.
 var requests = []sandbox.RequestRecord{
-	{Seq: 1, Status: 200}, {Seq: 2, Status: 0, Fault: "lost_reply"}, {Seq: 3, Status: 504, Fault: "lost_reply"},
-	{Seq: 7, Status: 200}, {Seq: 9, Status: 200}, {Seq: 20, Status: 200},
+	{Seq: 1, At: at(0), Status: 200}, {Seq: 2, At: at(0), Status: 0, Fault: "lost_reply"},
+	{Seq: 3, At: at(0.5), Status: 504, Fault: "lost_reply"}, {Seq: 7, At: at(4), Status: 200},
+	{Seq: 8, At: at(4).Add(500 * time.Microsecond), Status: 200},
+	{Seq: 9, At: at(5), Status: 200}, {Seq: 20, At: at(9), Status: 200}, {Seq: 30, At: at(30), Status: 200},
 }
 
 // windows: a Redis outage from t0+4s to t0+6s, a link cut from t0+5s to t0+9s.
 var windows = []window{
-	{Name: "kill-redis", From: t0.Add(4 * time.Second), To: t0.Add(6 * time.Second)},
-	{Name: "cut-api", From: t0.Add(5 * time.Second), To: t0.Add(9 * time.Second)},
+	{Name: "kill-redis", From: at(4), To: at(6)},
+	{Name: "cut-api", From: at(5), To: at(9)},
 }
 
 func dl(id, email string, reason payload.Reason, replayedFrom string) store.DeadLetter {
@@ -74,8 +82,8 @@ func TestClassify(t *testing.T) {
 		{
 			name:    "each invited once, as recorded",
 			cands:   cands("a@x.com", "b@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0), inv("b@x.com", "B", 1, 0)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=A", "b@x.com", "b:1 invitation=B"), Outcomes: invited(2)},
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 7, 4.5)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 5}), Outcomes: invited(2)},
 			want:    figures{Candidates: 2, Invited: 2},
 		},
 		{
@@ -99,120 +107,167 @@ func TestClassify(t *testing.T) {
 		{
 			name:    "the vendor invited, nothing recorded nor dead-lettered: lost",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0)},
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
 			want:    figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}},
 		},
 		{
-			name:    "the ledger names a seq whose outcome is not a success: not invited",
-			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0)},
-			rec: records{Ledger: ledger("a@x.com", "b:3 invitation=A"),
-				Outcomes: map[string]map[int64]payload.Outcome{"b": {3: payload.OutcomeDeadLettered}}},
-			want: figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}},
+			name:  "recorded, but the vendor holds no invite: lost",
+			cands: cands("a@x.com"),
+			rec:   records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
+			want:  figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}, RecordedNotAtVendor: 1},
 		},
 		{
-			name:  "recorded, but the vendor holds no invite",
-			cands: cands("a@x.com"),
-			rec:   records{Ledger: ledger("a@x.com", "b:0 invitation=A"), Outcomes: invited(1)},
-			want:  figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}, RecordedNotAtVendor: 1},
+			name:    "a success queued for CV processing counts as invited",
+			cands:   cands("a@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
+			rec: records{Ledger: map[string]*store.LedgerRecord{
+				candidateKey(target, "a@x.com"): {Outcome: payload.OutcomeCVQueued, At: at(1)}},
+				Outcomes: map[string]map[int64]payload.Outcome{"b": {0: payload.OutcomeCVQueued}}},
+			want: figures{Candidates: 1, Invited: 1},
 		},
 		{
 			name:    "sent again after the recorded success",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "B", 9, 5), inv("a@x.com", "A", 1, 0)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=A"), Outcomes: invited(1)},
+			invites: []sandbox.Invite{inv("a@x.com", 20, 9.2), inv("a@x.com", 1, 0.3)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
 		{
-			name:    "a lost reply, sent again, the second success recorded",
+			name:    "a lost reply, sent again, the second success recorded: through an unknown outcome",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 3, 0), inv("a@x.com", "B", 9, 5)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=B"), Outcomes: invited(1)},
+			invites: []sandbox.Invite{inv("a@x.com", 3, 1), inv("a@x.com", 9, 5.5)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 6}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 504 lost_reply": 1},
 				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
 		{
-			name:  "recorded the middle one of three",
+			name:    "a send that arrived before the record is not after it, though its invite was made after",
+			cands:   cands("a@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 3, 3)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
+				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+		},
+		{
+			name:    "a send that arrived the very instant of the record is not after it",
+			cands:   cands("a@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 20, 9.2)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 9}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
+				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+		},
+		{
+			name:    "a send that arrived a millisecond after the record is after it",
+			cands:   cands("a@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("a@x.com", 20, 9.2)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 8.999}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
+				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+		},
+		{
+			name:  "recorded between the second and third of three sends",
 			cands: cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "C", 20, 9), inv("a@x.com", "A", 1, 0),
-				inv("a@x.com", "B", 9, 5)},
-			rec: records{Ledger: ledger("a@x.com", "b:0 invitation=B"), Outcomes: invited(1)},
+			invites: []sandbox.Invite{inv("a@x.com", 20, 9.2), inv("a@x.com", 1, 0.2),
+				inv("a@x.com", 9, 5.2)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 6}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 200": 1},
 				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, ThroughUnknown: 1, ThroughUnknownCandidates: 1,
 				Duplicates: 2, DuplicateCandidates: 1},
 		},
 		{
-			name:    "a first send inside fault windows falls in the first that holds it",
-			cands:   cands("a@x.com", "b@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 7, 5), inv("a@x.com", "B", 9, 20), inv("b@x.com", "C", 1, 9), inv("b@x.com", "D", 20, 30)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=B", "b@x.com", "b:1 invitation=D"), Outcomes: invited(2)},
+			name:  "a first send inside fault windows falls in the first that holds it",
+			cands: cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 7, 5), inv("a@x.com", 30, 30), inv("b@x.com", 20, 9),
+				inv("b@x.com", 30, 30.5)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 31, "b@x.com": 31}), Outcomes: invited(2)},
 			want: figures{Candidates: 2, Invited: 2, FirstSend: map[string]int{"kill-redis, answered 200": 1, "cut-api, answered 200": 1},
 				ThroughUnknown: 2, ThroughUnknownCandidates: 2, Duplicates: 2, DuplicateCandidates: 2},
 		},
 		{
-			name:    "invites at the same instant are ordered by request",
+			name:    "the first send is the request that arrived first, not the invite made first",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "late", 7, 0), inv("a@x.com", "early", 3, 0)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=early"), Outcomes: invited(1)},
-			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 504 lost_reply": 1},
-				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+			invites: []sandbox.Invite{inv("a@x.com", 3, 1), inv("a@x.com", 2, 2.5)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered 0 lost_reply": 1},
+				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
 		{
 			name:  "no ledger record: every invite after the first went through an unknown outcome",
 			cands: cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 2, 0), inv("a@x.com", "B", 7, 1),
-				inv("A@X.COM", "C", 9, 2)},
+			invites: []sandbox.Invite{inv("a@x.com", 2, 0.2), inv("a@x.com", 7, 4.1),
+				inv("A@X.COM", 9, 5.1)},
 			rec: records{DeadLetters: []store.DeadLetter{dl("b:0", "a@x.com", payload.ReasonUnknownOutcome, "")}},
 			want: figures{Candidates: 1, DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1},
 				FirstSend: map[string]int{"no fault, answered 0 lost_reply": 1}, ThroughUnknown: 2, ThroughUnknownCandidates: 1, Duplicates: 2, DuplicateCandidates: 1},
 		},
 		{
-			name:    "the ledger names an invitation the vendor never made",
-			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 99, 0), inv("a@x.com", "B", 1, 1)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=Z"), Outcomes: invited(1)},
-			want: figures{Candidates: 1, Invited: 1, LedgerNotAtVendor: 1, FirstSend: map[string]int{"no fault, answered unknown request": 1},
-				ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+			// The ledger's time is rounded down to the millisecond: a's success
+			// was recorded before 4s, its first send arrived at 4s; b's may
+			// have been recorded after its first send arrived, at 4.0005s.
+			name:    "a success recorded before any send of the candidate arrived",
+			cands:   cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 7, 4.2), inv("a@x.com", 20, 9.2), inv("b@x.com", 8, 4.2)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 3.999, "b@x.com": 4}), Outcomes: invited(2)},
+			want: figures{Candidates: 2, Invited: 2, RecordedBeforeInvite: 1, FirstSend: map[string]int{"kill-redis, answered 200": 1},
+				TwiceAfterSeen: 1, TwiceAfterSeenCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
 		},
 		{
-			name:    "an unreadable ledger value counts as no record",
+			name:    "an invite whose request the sandbox has no record of",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0)},
-			rec:     records{Ledger: ledger("a@x.com", "garbage"), Outcomes: invited(1)},
-			want:    figures{Candidates: 1, Lost: 1, LostEmails: []string{"a@x.com"}, LedgerUnreadable: 1},
+			invites: []sandbox.Invite{inv("a@x.com", 0, 0.1), inv("a@x.com", 1, 0.3)},
+			rec:     records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, FirstSend: map[string]int{"no fault, answered unknown request": 1},
+				InvitesWithoutRequest: 1, ThroughUnknown: 1, ThroughUnknownCandidates: 1, Duplicates: 1, DuplicateCandidates: 1},
+		},
+		{
+			name:    "more successes in the batches than ledger records",
+			cands:   cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeCVQueued, 2: payload.OutcomeDeadLettered, 3: payload.OutcomeSkippedDuplicate},
+				"r": {0: payload.OutcomeInvited}}},
+			want: figures{Candidates: 2, Invited: 2, SuccessesBeyondLedger: 1},
+		},
+		{
+			name:    "more ledger records than successes in the batches",
+			cands:   cands("a@x.com", "b@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeDeadLettered}}},
+			want: figures{Candidates: 2, Invited: 2, LedgerBeyondSuccesses: 1},
 		},
 		{
 			name:    "invited and dead-lettered both",
 			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0)},
-			rec: records{Ledger: ledger("a@x.com", "b:0 invitation=A"), Outcomes: invited(1),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1),
 				DeadLetters: []store.DeadLetter{dl("r:0", "a@x.com", payload.ReasonUnknownOutcome, "")}},
 			want: figures{Candidates: 1, Invited: 1, InvitedAndDeadLettered: 1,
 				DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1}},
 		},
 		{
-			name:    "invites for nobody of the input, or at another target, are stray",
-			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0), inv("z@x.com", "Z", 1, 0), {Target: payload.Target{InterviewSetID: "other"}, Email: "a@x.com"}},
-			rec:     records{Ledger: ledger("a@x.com", "b:0 invitation=A"), Outcomes: invited(1)},
-			want:    figures{Candidates: 1, Invited: 1, StrayInvites: 2},
+			name:  "invites for nobody of the input, or at another target, are stray",
+			cands: cands("a@x.com"),
+			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("z@x.com", 1, 0.3), inv("Z@x.com", 7, 4.2),
+				{Target: payload.Target{InterviewSetID: "other"}, Email: "a@x.com", Request: 1, At: at(0.3)}},
+			rec:  records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
+			want: figures{Candidates: 1, Invited: 1, StrayInvites: 3},
 		},
 		{
-			name:    "a success recorded without an invitation id",
-			cands:   cands("a@x.com"),
-			invites: []sandbox.Invite{inv("a@x.com", "A", 1, 0)},
-			rec:     records{Ledger: ledger("a@x.com", "b:0"), Outcomes: invited(1)},
-			want:    figures{Candidates: 1, Invited: 1},
-		},
-		{
-			name: "dead letters to replay: in the list, replayed into a new entry, staged, or vanished",
+			name:    "dead letters to replay: in the list, replayed into a new entry, staged, invited, or vanished",
+			cands:   cands("five@x.com"),
+			invites: []sandbox.Invite{inv("five@x.com", 1, 0.3)},
 			rec: records{
-				ToReplay:    []string{"d:1", "d:2", "d:3", "d:4"},
+				ToReplay: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:2", "two@x.com", payload.ReasonTargetNotFound, ""), dl("d:3", "three@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:4", "four@x.com", payload.ReasonTargetNotFound, ""), dl("d:5", "Five@x.com", payload.ReasonTargetNotFound, "")},
 				DeadLetters: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""), dl("r:0", "two@x.com", payload.ReasonUnknownOutcome, "d:2")},
 				Staged:      map[string]bool{"d:3": true},
+				Ledger:      ledger(map[string]float64{"five@x.com": 1}),
+				Outcomes:    invited(1),
 			},
-			want: figures{Vanished: 1},
+			want: figures{Candidates: 1, Invited: 1, Vanished: 1},
 		},
 		{
 			name:  "only the first few lost emails are kept",
@@ -233,33 +288,6 @@ func TestClassify(t *testing.T) {
 			got := classify(tt.cands, tt.invites, requests, windows, tt.rec)
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("classify:\n got  %+v\n want %+v", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseLedger(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		in      string
-		want    ledgerEntry
-		wantErr bool
-	}{
-		{in: "nightly:12 invitation=019c-abc", want: ledgerEntry{BatchID: "nightly", Seq: 12, InvitationID: "019c-abc"}},
-		{in: "a:b:7 invitation=x", want: ledgerEntry{BatchID: "a:b", Seq: 7, InvitationID: "x"}},
-		{in: "batch:0", want: ledgerEntry{BatchID: "batch", Seq: 0}},
-		{in: "garbage", wantErr: true},
-		{in: ":3 invitation=x", wantErr: true},
-		{in: "b:x invitation=y", wantErr: true},
-		{in: "b:1 other=y", wantErr: true},
-		{in: "b:1 invitation=", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			t.Parallel()
-			got, err := parseLedger(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("parseLedger(%q) = %+v, %v; want %+v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
 	}

@@ -2,18 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
+	"slices"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
-// ledgerPage is how many ledger keys one pipeline reads.
-const ledgerPage = 1000
+// ledgerPage is how many candidates one LedgerRecords call reads.
+const ledgerPage = 4000
 
 // collect reads the vendor's record and ours once the workers are stopped,
 // and classifies the input candidates.
@@ -39,6 +38,7 @@ func (r *modeRun) collect(ctx context.Context) error {
 		Outcomes: map[string]map[int64]payload.Outcome{},
 		Staged:   map[string]bool{},
 	}
+	var imported int64 // candidates imported into the replay batches
 	for _, id := range ids {
 		sctx, cancel := context.WithTimeout(ctx, cliTimeout)
 		st, err := benchproc.Status(sctx, r.bin, r.cliEnv, id)
@@ -48,6 +48,9 @@ func (r *modeRun) collect(ctx context.Context) error {
 		}
 		r.res.Batches = append(r.res.Batches, st)
 		r.res.Pending += st.Pending
+		if slices.Contains(r.replayIDs, id) {
+			imported += st.Total
+		}
 		if rec.Outcomes[id], err = r.st.Outcomes(ctx, id); err != nil {
 			return err
 		}
@@ -63,6 +66,10 @@ func (r *modeRun) collect(ctx context.Context) error {
 				id, n, st.Total, st.State))
 		}
 	}
+	if r.movedKnown && int64(r.moved) != imported {
+		r.res.Notes = append(r.res.Notes, fmt.Sprintf("the replays moved %d dead letters out of the list but their batches %v imported %d candidates",
+			r.moved, r.replayIDs, imported))
+	}
 	if rec.DeadLetters, err = r.deadLetters(ctx); err != nil {
 		return err
 	}
@@ -76,28 +83,35 @@ func (r *modeRun) collect(ctx context.Context) error {
 	return nil
 }
 
-// readLedger reads the ledger value of every input candidate, keyed by
-// candidateKey; candidates without one are absent.
-func (r *modeRun) readLedger(ctx context.Context) (map[string]string, error) {
-	out := map[string]string{}
-	for start := 0; start < len(r.candidates); start += ledgerPage {
-		page := r.candidates[start:min(start+ledgerPage, len(r.candidates))]
-		pipe := r.rdb.Pipeline()
-		cmds := make([]*redis.StringCmd, len(page))
-		for i, c := range page {
-			cmds[i] = pipe.Get(ctx, r.st.LedgerKey(c.Target, payload.Candidate{Email: c.Email}))
+// readLedger reads the ledger's record of every input candidate's success,
+// keyed by candidateKey; candidates without one are absent. It reads each
+// target's candidates with LedgerRecords, ledgerPage at a time.
+func (r *modeRun) readLedger(ctx context.Context) (map[string]*store.LedgerRecord, error) {
+	byTarget := map[payload.Target][]candidate{}
+	var targets []payload.Target
+	for _, c := range r.candidates {
+		if _, ok := byTarget[c.Target]; !ok {
+			targets = append(targets, c.Target)
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("read the ledger: %w", err)
-		}
-		for i, cmd := range cmds {
-			v, err := cmd.Result()
-			switch {
-			case errors.Is(err, redis.Nil):
-			case err != nil:
-				return nil, fmt.Errorf("read the ledger: %w", err)
-			default:
-				out[candidateKey(page[i].Target, page[i].Email)] = v
+		byTarget[c.Target] = append(byTarget[c.Target], c)
+	}
+	out := map[string]*store.LedgerRecord{}
+	for _, t := range targets {
+		cands := byTarget[t]
+		for start := 0; start < len(cands); start += ledgerPage {
+			page := cands[start:min(start+ledgerPage, len(cands))]
+			pcs := make([]payload.Candidate, len(page))
+			for i, c := range page {
+				pcs[i] = payload.Candidate{Email: c.Email}
+			}
+			recs, err := r.st.LedgerRecords(ctx, t, pcs)
+			if err != nil {
+				return nil, err
+			}
+			for i, lr := range recs {
+				if lr != nil {
+					out[candidateKey(t, page[i].Email)] = lr
+				}
 			}
 		}
 	}

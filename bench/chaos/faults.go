@@ -194,6 +194,7 @@ func (r *modeRun) replays(ctx context.Context) error {
 	}
 	overlap := !rs[0].proc.Exited()
 	deadline := time.Now().Add(replayTimeout)
+	r.movedKnown = true
 	var moved []string
 	for _, rp := range rs {
 		for !rp.proc.Exited() {
@@ -208,6 +209,7 @@ func (r *modeRun) replays(ctx context.Context) error {
 			r.event("", "%s failed: %v (see replay-*.log)", rp.name, err)
 			r.res.Notes = append(r.res.Notes, fmt.Sprintf("%s failed: %v", rp.name, err))
 			moved = append(moved, "failed")
+			r.movedKnown = false
 			continue
 		}
 		var res deadletter.Result
@@ -220,6 +222,7 @@ func (r *modeRun) replays(ctx context.Context) error {
 			}
 		}
 		moved = append(moved, fmt.Sprint(res.Replayed))
+		r.moved += res.Replayed
 		r.event("", "%s done in %v: %d dead letters moved into batch(es) %v; interrupted replays finished: %v",
 			rp.name, time.Since(rp.at).Round(100*time.Millisecond), res.Replayed, res.Batches, res.Resumed)
 	}

@@ -5,7 +5,8 @@
 // concurrent dead-letter replays are being sent, waits until every batch is
 // done, and prints one table of what was lost or sent twice, computed from the
 // vendor's own record (GET /__sandbox/invites) and ours (`bulkinvite status
-// --json`, `bulkinvite deadletter list --json` and the ledger keys in Redis).
+// --json`, `bulkinvite deadletter list --json` and the ledger in Redis, read
+// with store.LedgerRecords).
 //
 // Usage, from the module root:
 //
@@ -50,17 +51,23 @@
 //
 // Figures per mode (a column each):
 //
-//	lost                      input candidates (imported or replayed) neither invited (an
-//	                          outcome recorded and an invite at the vendor) nor in the
-//	                          dead-letter list at the end; and dead letters that vanished
+//	lost                      input candidates (imported or replayed) neither invited (a
+//	                          success in our ledger and an invite at the vendor) nor in
+//	                          the dead-letter list at the end; and dead letters that vanished
 //	                          in the replays: in neither the list (as themselves or as the
-//	                          origin of a new entry) nor the staging of any replay batch.
-//	                          A replay batch that imported fewer candidates than it staged
-//	                          is named in a note.
-//	sent twice after a        invites the vendor made for a candidate after the one our
-//	recorded success          ledger recorded as seen
-//	sent twice through an     invites before the recorded one (a reply was lost, the
-//	unknown outcome           candidate sent again), or, with none recorded, all but the first
+//	                          origin of a new entry) nor the staging of a replay batch still
+//	                          open, and whose candidate has no success in our ledger (the
+//	                          store drops a replay's staging once it is enqueued). A note
+//	                          says when the replays' batches imported another number of
+//	                          candidates than the replay commands said they moved.
+//	sent twice after a        invites beyond a candidate's first made by a request that
+//	recorded success          arrived at the vendor (the sandbox's record of the request)
+//	                          strictly after our ledger recorded the candidate's success
+//	                          (the ledger's time, by Redis's clock: one machine's clock)
+//	sent twice through an     every other invite beyond the first: made by a request that
+//	unknown outcome           arrived before the success was recorded (a reply was lost,
+//	                          the candidate sent again), or, with no success recorded, all
+//	                          but the first
 //	duplicates                invites beyond the first, whatever the cause: 0 is the
 //	                          promise of at-most-once (-mode deadletter)
 //

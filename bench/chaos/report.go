@@ -110,7 +110,7 @@ func printTable(w io.Writer, o options, rs []*result) {
 		row("  "+string(reason), func(r *result) string { return fmt.Sprint(r.Figures.DeadLettered[reason]) })
 	}
 	row("LOST: neither invited nor dead-lettered", func(r *result) string { return fmt.Sprint(r.Figures.Lost) })
-	row("LOST: dead letters neither listed nor staged", func(r *result) string { return fmt.Sprint(r.Figures.Vanished) })
+	row("LOST: dead letters neither listed, staged nor invited", func(r *result) string { return fmt.Sprint(r.Figures.Vanished) })
 	row("SENT TWICE after a recorded success", func(r *result) string {
 		return count(r.Figures.TwiceAfterSeen, r.Figures.TwiceAfterSeenCandidates)
 	})
@@ -181,10 +181,12 @@ func oddities(r *result) []string {
 		}
 	}
 	add(f.RecordedNotAtVendor, "candidates recorded invited whom the vendor never invited")
-	add(f.LedgerNotAtVendor, "ledger entries naming an invitation the vendor never made")
-	add(f.LedgerUnreadable, "ledger values that do not parse")
+	add(f.RecordedBeforeInvite, "candidates whose success was recorded before any request that invited them arrived at the vendor")
 	add(f.StrayInvites, "invites for nobody of the input")
 	add(f.InvitedAndDeadLettered, "candidates both invited and in the dead-letter list")
+	add(f.InvitesWithoutRequest, "invites of input candidates whose request the vendor has no record of")
+	add(f.SuccessesBeyondLedger, "successes recorded in the batches beyond the input candidates with a ledger record (a person recorded invited by two batch candidates, or a success without its ledger entry)")
+	add(f.LedgerBeyondSuccesses, "ledger records beyond the successes the batches recorded (a success in the ledger its batch never recorded)")
 	return out
 }
 

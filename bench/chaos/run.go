@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,6 +49,8 @@ const (
 	idleQueues    = 30 * time.Second
 	progressEvery = 10 * time.Second
 	pollInFlight  = 10 * time.Millisecond
+	// batchPage is how many batch ids one RecentBatches call lists.
+	batchPage = 1000
 )
 
 // goodTarget is where every input candidate must end invited.
@@ -82,10 +85,12 @@ type modeRun struct {
 	t0         time.Time         // the import's start; zero before
 	lastPrint  time.Time
 	lastFault  time.Time
-	deadID     string   // the batch that makes the dead letters
-	importID   string   // the import
-	replayIDs  []string // the replay batches the replay commands reported
-	toReplay   []string // the dead letters made, to be replayed
+	deadID     string             // the batch that makes the dead letters
+	importID   string             // the import
+	replayIDs  []string           // the replay batches the replay commands reported
+	toReplay   []store.DeadLetter // the dead letters made, to be replayed
+	moved      int                // dead letters the replay commands said they moved
+	movedKnown bool               // every replay command said how many it moved
 	candidates []candidate
 
 	res *result
@@ -135,7 +140,7 @@ func (r *modeRun) setup(ctx context.Context) error {
 		return err
 	}
 	r.rdb = redis.NewClient(&redis.Options{Addr: r.redis.Addr()})
-	r.st = store.New(r.rdb, prefix)
+	r.st = store.New(r.rdb, store.Config{Prefix: prefix})
 	r.insp = asynq.NewInspectorFromRedisClient(r.rdb)
 	r.cliEnv = map[string]string{"REDIS_URL": r.redis.URL(), "FLOWMINGO_API_KEY": apiKey, "BULKINVITE_LOG_FORMAT": "json"}
 	apiAddr := strings.TrimPrefix(r.sandboxURL, "http://")
@@ -234,9 +239,7 @@ func (r *modeRun) makeDeadLetters(ctx context.Context) error {
 	if len(dls) != r.o.replay {
 		return fmt.Errorf("%d of %d candidates of %s were dead-lettered target_not_found", len(dls), r.o.replay, r.deadID)
 	}
-	for _, d := range dls {
-		r.toReplay = append(r.toReplay, d.ID)
-	}
+	r.toReplay = dls
 	for _, e := range emails {
 		r.candidates = append(r.candidates, candidate{Email: e, Target: goodTarget})
 	}
@@ -484,9 +487,27 @@ func (r *modeRun) drain(ctx context.Context) error {
 	}
 }
 
-// batchIDs lists every batch in Redis.
+// batchIDs lists every batch in Redis, oldest first. A batch created while
+// it pages shifts the later pages by one: the ids are de-duplicated.
 func (r *modeRun) batchIDs(ctx context.Context) ([]string, error) {
-	return r.st.BatchIDs(ctx, 100_000)
+	var ids []string
+	seen := map[string]bool{}
+	for offset := int64(0); ; offset += batchPage {
+		page, err := r.st.RecentBatches(ctx, offset, batchPage)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range page {
+			if !seen[id] {
+				seen[id] = true
+				ids = append(ids, id)
+			}
+		}
+		if len(page) < batchPage {
+			slices.Reverse(ids)
+			return ids, nil
+		}
+	}
 }
 
 // batchesState returns the counters of every batch as one string (to see
