@@ -58,17 +58,21 @@ func parseDeadLetterID(id string) (batchID string, seq int64, ok bool) {
 // ms, and the target and message (the same for the whole job) stored once in
 // P dljobs under the job's fingerprint.
 type dlRecord struct {
-	Reason    payload.Reason             `json:"r"`
-	Errors    map[string]json.RawMessage `json:"e,omitempty"`
-	Candidate payload.Candidate          `json:"c"`
-	Attempts  int                        `json:"a,omitempty"`
-	First     int64                      `json:"f,omitempty"`
-	Last      int64                      `json:"l,omitempty"`
-	Status    int                        `json:"h,omitempty"`
-	Row       int64                      `json:"w,omitempty"`
-	Detail    string                     `json:"d,omitempty"`
-	From      string                     `json:"p,omitempty"`
-	Job       string                     `json:"j"`
+	Reason payload.Reason             `json:"r"`
+	Errors map[string]json.RawMessage `json:"e,omitempty"`
+	// ErrorsRef names errors stored once per batch in P{b:id}:dlerr instead of
+	// Errors, when they are long: the error of a whole chunk (a 404, retries
+	// exhausted) is the same for its every candidate.
+	ErrorsRef string            `json:"x,omitempty"`
+	Candidate payload.Candidate `json:"c"`
+	Attempts  int               `json:"a,omitempty"`
+	First     int64             `json:"f,omitempty"`
+	Last      int64             `json:"l,omitempty"`
+	Status    int               `json:"h,omitempty"`
+	Row       int64             `json:"w,omitempty"`
+	Detail    string            `json:"d,omitempty"`
+	From      string            `json:"p,omitempty"`
+	Job       string            `json:"j"`
 }
 
 // dlJob is what the dead letters of a job share.
@@ -78,29 +82,67 @@ type dlJob struct {
 	SendInvite        *bool          `json:"send_invite,omitempty"`
 }
 
-// compactDeadLetter returns d as stored, after making sure its job is in P dljobs.
-func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) ([]byte, error) {
+// sharedErrorsMin is the length of a dead letter's errors (as JSON) from which they
+// are stored once per batch rather than in every entry.
+const sharedErrorsMin = 64
+
+// compactDeadLetter returns d as stored, after making sure its job is in P dljobs,
+// and, when its errors are stored apart (see dlRecord.ErrorsRef), their reference
+// and JSON.
+func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) (entry []byte, errRef string, errJSON []byte, err error) {
 	job, err := json.Marshal(dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
 	if err != nil {
-		return nil, err
+		return nil, "", nil, err
 	}
 	fp := hex.EncodeToString([]byte(fingerprint(string(job))))
 	if _, known := s.jobs.Load(fp); !known {
 		k := s.key("dljobs")
 		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.HSetNX(ctx, k, fp, job) }); err != nil {
-			return nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
+			return nil, "", nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
 		}
 		s.jobs.Store(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
 	}
-	return json.Marshal(dlRecord{
+	rec := dlRecord{
 		Reason: d.Reason, Errors: d.Errors, Candidate: d.Candidate, Attempts: d.Attempts,
 		First: msOf(d.FirstFailedAt), Last: msOf(d.LastFailedAt), Status: d.LastHTTPStatus,
 		Row: d.Row, Detail: d.Detail, From: d.ReplayedFrom, Job: fp,
-	})
+	}
+	if errJSON, err = json.Marshal(d.Errors); err != nil {
+		return nil, "", nil, err
+	}
+	if len(errJSON) >= sharedErrorsMin {
+		errRef = hex.EncodeToString([]byte(fingerprint(string(errJSON))))
+		rec.Errors, rec.ErrorsRef = nil, errRef
+	} else {
+		errJSON = nil
+	}
+	entry, err = json.Marshal(rec)
+	return entry, errRef, errJSON, err
 }
 
-// expandDeadLetter reads a stored dead letter of batchID back.
-func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64, v string) (*DeadLetter, error) {
+// errorsCache holds a batch's shared dead-letter errors read so far, by reference.
+type errorsCache map[string]map[string]json.RawMessage
+
+// sharedErrors reads a batch's errors stored apart under ref.
+func (s *Store) sharedErrors(ctx context.Context, batchID, ref string, cache errorsCache) (map[string]json.RawMessage, error) {
+	if e, ok := cache[ref]; ok {
+		return e, nil
+	}
+	v, err := s.rdb.HGet(ctx, s.bkey(batchID, "dlerr"), ref).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the errors %s of batch %s's dead letters: %w", ref, batchID, err)
+	}
+	var e map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(v), &e); err != nil {
+		return nil, fmt.Errorf("errors %s of batch %s's dead letters: %w", ref, batchID, err)
+	}
+	cache[ref] = e
+	return e, nil
+}
+
+// expandDeadLetter reads a stored dead letter of batchID back; cache keeps the
+// batch's shared errors between calls.
+func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64, v string, cache errorsCache) (*DeadLetter, error) {
 	var r dlRecord
 	if err := json.Unmarshal([]byte(v), &r); err != nil {
 		return nil, fmt.Errorf("dead letter %s: %w", DeadLetterID(batchID, seq), err)
@@ -108,6 +150,11 @@ func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64,
 	job, err := s.job(ctx, r.Job)
 	if err != nil {
 		return nil, err
+	}
+	if r.ErrorsRef != "" {
+		if r.Errors, err = s.sharedErrors(ctx, batchID, r.ErrorsRef, cache); err != nil {
+			return nil, err
+		}
 	}
 	d := &DeadLetter{
 		ID: DeadLetterID(batchID, seq), BatchID: batchID, Reason: r.Reason, Errors: r.Errors,
@@ -208,6 +255,7 @@ func (s *Store) batchDeadLetters(ctx context.Context, batchID string, fn func(*D
 		return fmt.Errorf("list the dead letters of batch %s: %w", batchID, err)
 	}
 	seen := map[string]bool{}
+	cache := errorsCache{}
 	var cursor uint64
 	for {
 		kv, next, err := s.rdb.HScan(ctx, s.bkey(batchID, "dl"), cursor, "", dlPage).Result()
@@ -222,7 +270,7 @@ func (s *Store) batchDeadLetters(ctx context.Context, batchID string, fn func(*D
 			}
 			seen[field] = true
 			seq, _ := strconv.ParseInt(field, 10, 64)
-			d, err := s.expandDeadLetter(ctx, batchID, seq, kv[i+1])
+			d, err := s.expandDeadLetter(ctx, batchID, seq, kv[i+1], cache)
 			if err != nil {
 				return err
 			}
@@ -278,7 +326,8 @@ func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error)
 // dropDrained removes a batch from the dead-letter index once it holds none and
 // will hold no more.
 func (s *Store) dropDrained(ctx context.Context, batchID string) error {
-	drained, err := drainedScript.Run(ctx, s.rdb, []string{s.bkey(batchID, ""), s.bkey(batchID, "dl")}).Bool()
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "dlmv")}
+	drained, err := drainedScript.Run(ctx, s.rdb, keys).Bool()
 	if err != nil || !drained {
 		return err
 	}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -10,6 +11,9 @@ import (
 	"github.com/bulkinvite/bulkinvite/task"
 )
 
+// chunkError is what a whole chunk's dead letters share (a 404's message).
+var chunkError = map[string]json.RawMessage{payload.FieldErrorMessage: json.RawMessage(`"flowmingo: POST https://apis.flowmingo.ai/company/integration/interview/candidate/invite/v1: HTTP 404 Not Found"`)}
+
 // seedDeadLetters records n dead letters of reason in a batch for job.
 func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason payload.Reason, n int) {
 	t.Helper()
@@ -17,7 +21,7 @@ func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reaso
 	for i := range recs {
 		c := payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, i), Name: "Person"}
 		recs[i] = Record{Seq: int64(i), Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &DeadLetter{
-			ID: DeadLetterID(batchID, int64(i)), BatchID: batchID, Seq: int64(i), Reason: reason, Candidate: c,
+			ID: DeadLetterID(batchID, int64(i)), BatchID: batchID, Seq: int64(i), Reason: reason, Candidate: c, Errors: chunkError,
 			Target: job.Target, InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite,
 			Attempts: 2, FirstFailedAt: time.UnixMilli(1_700_000_000_000).UTC(), LastFailedAt: time.UnixMilli(1_700_000_100_000).UTC(), LastHTTPStatus: 404,
 		}}
@@ -52,6 +56,12 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	var got []*DeadLetter
 	if err := s.DeadLetters(ctx, Filter{BatchID: "a"}, func(d *DeadLetter) error { got = append(got, d); return nil }); err != nil {
 		t.Fatal(err)
+	}
+	if n, _ := s.rdb.HLen(ctx, s.bkey("a", "dlerr")).Result(); n != 1 {
+		t.Errorf("the chunk's error is stored %d times, want once", n)
+	}
+	if string(got[4].Errors[payload.FieldErrorMessage]) != string(chunkError[payload.FieldErrorMessage]) {
+		t.Errorf("errors read back: %s", got[4].Errors)
 	}
 	if len(got) != 5 || got[0].ID != "a:0" || got[4].Seq != 4 || got[0].InvitationMessage != jobA.InvitationMessage ||
 		got[0].SendInvite == nil || *got[0].SendInvite || got[0].Target != target || got[0].Attempts != 2 ||

@@ -27,6 +27,8 @@
 //	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
 //	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
+//	P{b:id}:dlerr      hash: fingerprint -> errors shared by dead letters of the
+//	                   batch (a chunk's 404, say), stored once
 //	P{b:id}:dlmv       hash: seq -> replay batch its dead letter is moving to
 //	P{b:id}:replay     hash: dead-letter id -> entry, staged for this replay batch
 //	P{b:id}:lease      string: the replay run filling this replay batch, with a TTL

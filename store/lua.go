@@ -199,16 +199,19 @@ return #set / 2
 // counter and its dead letter, in one atomic step. An outcome already recorded is
 // left as it is.
 //
-// KEYS: batch, dl, then the keys that expire when the batch is done (see
-// retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state (2..5),
-// dead letter ("" for none). Returns how many outcomes were new.
+// KEYS: batch, dl, dl errors, then the keys that expire when the batch is done
+// (see retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state
+// (2..5), dead letter ("" for none), reference of its errors stored apart ("" for
+// none), those errors (given once per reference per call, else "").
+// Returns how many outcomes were new.
 var recordScript = redis.NewScript(luaLib + `
 local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
 local seqs, codes, dls = {}, {}, {}
-for i = 3, #ARGV, 3 do
+for i = 3, #ARGV, 5 do
   seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1]); dls[#dls + 1] = ARGV[i + 2]
+  if ARGV[i + 4] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i + 3], ARGV[i + 4]) end
 end
-local cur = states(KEYS[3], seqs)
+local cur = states(KEYS[4], seqs)
 local set, dl, counts, seen, n = {}, {}, {}, {}, 0
 for k, seq in ipairs(seqs) do
   if cur[k] < 2 and not seen[seq] then
@@ -220,13 +223,13 @@ for k, seq in ipairs(seqs) do
     if dls[k] ~= '' then dl[#dl + 1] = seq; dl[#dl + 1] = dls[k] end
   end
 end
-setStates(KEYS[3], set)
+setStates(KEYS[4], set)
 hset(KEYS[2], dl)
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
 end
 if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
-finish(ARGV[1], ARGV[2], 3, #KEYS)
+finish(ARGV[1], ARGV[2], 4, #KEYS)
 return n
 `)
 
@@ -383,11 +386,13 @@ return n
 `)
 
 // drainedScript reports whether a batch will hold no more dead letters: it has
-// none and is done (or expired), so that its entry in dlbatches can go.
-// KEYS: batch, dl.
+// none and is done (or expired), so that its entry in dlbatches can go; its shared
+// dead-letter errors and moving marks go at once.
+// KEYS: batch, dl, dl errors, dl moving marks.
 var drainedScript = redis.NewScript(`
 if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
 if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'finished_at') == 0 then return 0 end
+redis.call('DEL', KEYS[3], KEYS[4])
 return 1
 `)
 

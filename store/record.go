@@ -29,26 +29,30 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	if len(recs) == 0 {
 		return 0, nil
 	}
-	args := make([]any, 0, 2+3*len(recs))
+	args := make([]any, 0, 2+5*len(recs))
 	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds())
 	var led []Record
 	dls := 0
+	sharedErrs := map[string]bool{}
 	for _, r := range recs {
 		code, ok := codeOfOutcome[r.Outcome]
 		if !ok {
 			return 0, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
 		}
-		entry := ""
+		var entry, errRef, errJSON string
 		switch r.Outcome {
 		case payload.OutcomeDeadLettered:
 			if r.DeadLetter == nil {
 				return 0, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
 			}
-			b, err := s.compactDeadLetter(ctx, r.DeadLetter)
+			b, ref, ej, err := s.compactDeadLetter(ctx, r.DeadLetter)
 			if err != nil {
 				return 0, err
 			}
-			entry = string(b)
+			entry, errRef = string(b), ref
+			if ref != "" && !sharedErrs[ref] {
+				sharedErrs[ref], errJSON = true, string(ej)
+			}
 			dls++
 		}
 		if r.Outcome != payload.OutcomeSkippedDuplicate {
@@ -57,7 +61,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 			}
 			led = append(led, r)
 		}
-		args = append(args, r.Seq, code, entry)
+		args = append(args, r.Seq, code, entry, errRef, errJSON)
 	}
 	if dls > 0 {
 		k := s.key("dlbatches")
@@ -68,7 +72,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	if err := s.writeLedger(ctx, batchID, target, led); err != nil {
 		return 0, err
 	}
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl")}, s.retainedKeys(batchID)...)
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.retainedKeys(batchID)...)
 	n, err := s.eval(ctx, recordScript, keys, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)

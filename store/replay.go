@@ -139,9 +139,10 @@ func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batch
 	}
 	args := []any{owner}
 	seqs := make([]int64, 0, len(marked)/2)
+	cache := errorsCache{}
 	for i := 0; i+1 < len(marked); i += 2 {
 		seq, _ := strconv.ParseInt(marked[i], 10, 64)
-		d, err := s.expandDeadLetter(ctx, batchID, seq, marked[i+1])
+		d, err := s.expandDeadLetter(ctx, batchID, seq, marked[i+1], cache)
 		if err != nil {
 			return 0, err
 		}
