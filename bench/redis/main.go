@@ -5,8 +5,8 @@
 //
 // Usage, from the module root (redis-server and git on PATH):
 //
-//	go run ./bench/redis                                   # defaults below; about 15 minutes on 2 cores
-//	go run ./bench/redis -baseline "" -candidates 10000     # ours only, about 3 minutes
+//	go run ./bench/redis                                               # defaults below; about 6 minutes on 2 cores
+//	go run ./bench/redis -baseline "" -candidates 10000 -repeats 5      # ours only, about 40 s
 //
 // The baseline is checked out with `git worktree add --detach <tmp> <rev>`,
 // built there and the worktree removed at once (after a kill -9 of this
