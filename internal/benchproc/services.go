@@ -41,13 +41,25 @@ func Build(ctx context.Context, dir string) (string, error) {
 	if gomod == "" || gomod == os.DevNull {
 		return "", errors.New("run from inside the bulkinvite module (go run ./bench/...)")
 	}
+	return BuildAt(ctx, filepath.Dir(gomod), dir)
+}
+
+// BuildAt compiles ./cmd/bulkinvite of the module rooted at src (another
+// checkout, say an older revision's worktree) into dir and returns the
+// binary's path.
+func BuildAt(ctx context.Context, src, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
+	defer cancel()
+	if _, err := os.Stat(filepath.Join(src, "go.mod")); err != nil {
+		return "", fmt.Errorf("build bulkinvite from %s: no module there: %w", src, err)
+	}
 	bin := filepath.Join(dir, "bulkinvite")
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/bulkinvite")
-	cmd.Dir = filepath.Dir(gomod)
+	cmd.Dir = src
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	fmt.Fprintf(os.Stderr, "building %s\n", bin)
+	fmt.Fprintf(os.Stderr, "building %s from %s\n", bin, src)
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/bulkinvite: %w", err)
+		return "", fmt.Errorf("go build ./cmd/bulkinvite in %s: %w", src, err)
 	}
 	return bin, nil
 }
@@ -68,6 +80,9 @@ type RedisOptions struct {
 	// --appendfsync always), so that a server killed and restarted on the same
 	// directory comes back with everything it acknowledged.
 	AppendOnly bool
+	// Args are more redis-server arguments, after the ones StartRedis sets
+	// (which they may override), e.g. "--replicaof", "127.0.0.1", "6379".
+	Args []string
 }
 
 // Redis is a private redis-server on a loopback port, in a directory of its
@@ -133,6 +148,7 @@ func (r *Redis) start(ctx context.Context) error {
 	} else {
 		args = append(args, "--appendonly", "no")
 	}
+	args = append(args, r.opts.Args...)
 	p, err := r.g.Start("redis-server", exec.Command("redis-server", args...), filepath.Join(r.dir, fmt.Sprintf("redis%d.log", r.starts)))
 	if err != nil {
 		return err

@@ -51,3 +51,36 @@ func TestRedisKillRestart(t *testing.T) {
 		t.Error("Restart of a running server succeeded")
 	}
 }
+
+// TestRedisArgs passes an extra argument to redis-server: the server runs with it.
+func TestRedisArgs(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		if os.Getenv("BULKINVITE_REQUIRE_REDIS") != "" {
+			t.Fatalf("redis-server not on PATH: %v", err)
+		}
+		t.Skip("redis-server not on PATH")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var g Group
+	defer g.StopAll(5 * time.Second)
+	r, err := StartRedis(ctx, &g, t.TempDir(), RedisOptions{Args: []string{"--hz", "37"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer rdb.Close()
+	got, err := rdb.ConfigGet(ctx, "hz").Result()
+	if err != nil || got["hz"] != "37" {
+		t.Errorf("CONFIG GET hz = %v, %v; want 37", got, err)
+	}
+}
+
+// TestBuildAtNoModule refuses a directory without a go.mod before running go build.
+func TestBuildAtNoModule(t *testing.T) {
+	t.Parallel()
+	if _, err := BuildAt(context.Background(), t.TempDir(), t.TempDir()); err == nil {
+		t.Error("BuildAt of a directory without go.mod succeeded")
+	}
+}

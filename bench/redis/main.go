@@ -1,0 +1,345 @@
+// Command redis measures the Redis memory and command cost goals of issue #8
+// for the code of this checkout ("ours") beside a baseline measured in the same
+// run: by default revision 7b94933, the code before the store redesign. It
+// prints one table of both.
+//
+// Usage, from the module root (redis-server and git on PATH):
+//
+//	go run ./bench/redis                                               # defaults below; about 6 minutes on 2 cores
+//	go run ./bench/redis -baseline "" -candidates 10000 -repeats 5      # ours only, about 40 s
+//
+// The baseline is checked out with `git worktree add --detach <tmp> <rev>`,
+// built there and the worktree removed at once (after a kill -9 of this
+// program, `git worktree prune` forgets it). Both binaries are driven the same
+// way, through their CLIs only (`bulkinvite enqueue`, `worker`, `status
+// --json`), each against fresh private redis-servers (loopback, free ports, no
+// persistence) and a `bulkinvite sandbox` of the current binary; one worker
+// process at a time, BULKINVITE_CHUNK_SIZE -chunk (50), BULKINVITE_CONCURRENCY
+// -concurrency (16), BULKINVITE_RATE -rate (2000) and BULKINVITE_BURST -burst
+// (200), high enough that the vendor's limit does not dominate. Per binary:
+//
+//  1. Import: -candidates (N, 100,000) candidates (email, name, cv_link)
+//     with `enqueue` into an empty server; B/candidate = (INFO memory
+//     used_memory after − before) / N, used_memory_dataset likewise.
+//  2. Send path: CONFIG RESETSTAT, start the worker, poll `status --json`
+//     once a second until the batch is done, stop the worker, sum the calls of
+//     INFO commandstats (commands run inside scripts count too) / N. The
+//     bench's own CONFIG RESETSTAT and the status polls (one status command
+//     counted alone, times the polls) are taken out. Also EVAL(SHA) per chunk
+//     and the most called commands per candidate; the drain time is the
+//     worker's start to the batch's finished_at.
+//  3. After done (ledger kept): used_memory again / N.
+//  4. Dead letters: -dead-letters (M, 10,000) candidates to an interview set
+//     the sandbox does not know (404: target_not_found), drained; the
+//     used_memory delta / M beside the mean size of the candidate's own fields
+//     (len(email)+len(name)+len(cv_link)), so that the overhead shows.
+//  5. Retention, on a fresh server: with BULKINVITE_BATCH_RETENTION=-retention
+//     (2s; the baseline ignores it, which is the point), the same file of
+//     -repeat-candidates (K, 10,000) imported -repeats (R, 30) times as batches
+//     night-<i>, each drained by a worker that stays up (round 1 invites, the
+//     later rounds are skipped by the ledger: the nightly import), then a
+//     little over the retention waited; used_memory after the first round, the
+//     last, the largest, and the batch keys left at the end (SCAN: P{b:*}
+//     but the dead letters' :dl hashes; the baseline's P batch:*).
+//  6. WAIT (ours only; -wait-run=false skips it): steps 1-2 again on a fresh
+//     master with one replica (--replicaof) and BULKINVITE_REDIS_WAIT_REPLICAS=1:
+//     drain time and commands per candidate beside the run without WAIT.
+//
+// Rows "keys (MEMORY USAGE)" split the memory by key class (asynq, batch,
+// ledger, dead letters, other: see classify) with MEMORY USAGE <key> SAMPLES 0.
+// Memory is read a second after the last command, with only the bench's own
+// client connected, except in step 5 where the worker stays connected.
+//
+// Every child process is stopped on exit, on failure and on Ctrl-C, and the
+// baseline's worktree removed; the temp dir is removed after a complete run,
+// else (or with -keep) the logs of every process are kept and their path
+// printed. Exit status 0 when every figure was measured, 1 when a step
+// failed, 2 for a usage error; missing a goal of issue #8 is a figure, not a
+// failure.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+// options are the command-line flags.
+type options struct {
+	baseline         string
+	candidates       int
+	deadLetters      int
+	repeatCandidates int
+	repeats          int
+	retention        time.Duration
+	chunk            int
+	rate             float64
+	burst            int
+	concurrency      int
+	waitRun          bool
+	drainTimeout     time.Duration
+	stall            time.Duration
+	keep             bool
+}
+
+func (o options) validate() error {
+	switch {
+	case o.candidates < 100 || o.candidates > 2_000_000:
+		return fmt.Errorf("-candidates must be in [100, 2000000], got %d", o.candidates)
+	case o.deadLetters < 100 || o.deadLetters > 1_000_000:
+		return fmt.Errorf("-dead-letters must be in [100, 1000000], got %d", o.deadLetters)
+	case o.repeatCandidates < 100 || o.repeatCandidates > 1_000_000:
+		return fmt.Errorf("-repeat-candidates must be in [100, 1000000], got %d", o.repeatCandidates)
+	case o.repeats < 2 || o.repeats > 1000:
+		return fmt.Errorf("-repeats must be in [2, 1000], got %d", o.repeats)
+	case o.retention < time.Second || o.retention > time.Minute:
+		return fmt.Errorf("-retention must be in [1s, 1m], got %v", o.retention)
+	case o.chunk < 1 || o.chunk > 500:
+		return fmt.Errorf("-chunk must be in [1, 500], got %d", o.chunk)
+	case !(o.rate >= 1 && o.rate <= 10000):
+		return fmt.Errorf("-rate must be in [1, 10000], got %v", o.rate)
+	case o.burst < 1 || o.burst > 10000:
+		return fmt.Errorf("-burst must be in [1, 10000], got %d", o.burst)
+	case o.concurrency < 1 || o.concurrency > 1000:
+		return fmt.Errorf("-concurrency must be in [1, 1000], got %d", o.concurrency)
+	case o.drainTimeout < time.Minute || o.stall < 10*time.Second:
+		return errors.New("-drain-timeout must be at least 1m, -stall at least 10s")
+	case strings.HasPrefix(o.baseline, "-"):
+		return fmt.Errorf("-baseline must be a git revision, got %q", o.baseline)
+	}
+	return nil
+}
+
+func run() int {
+	var o options
+	flag.StringVar(&o.baseline, "baseline", "7b94933", `git revision measured beside the current code ("" skips it)`)
+	flag.IntVar(&o.candidates, "candidates", 100_000, "N: candidates imported and sent (memory and command figures)")
+	flag.IntVar(&o.deadLetters, "dead-letters", 10_000, "M: candidates sent to an unknown interview set, all dead-lettered")
+	flag.IntVar(&o.repeatCandidates, "repeat-candidates", 10_000, "K: candidates of the file imported -repeats times")
+	flag.IntVar(&o.repeats, "repeats", 30, "R: imports of the same file as new batches")
+	flag.DurationVar(&o.retention, "retention", 2*time.Second, "BULKINVITE_BATCH_RETENTION of the repeated imports")
+	flag.IntVar(&o.chunk, "chunk", 50, "BULKINVITE_CHUNK_SIZE")
+	flag.Float64Var(&o.rate, "rate", 2000, "BULKINVITE_RATE (requests/s)")
+	flag.IntVar(&o.burst, "burst", 200, "BULKINVITE_BURST")
+	flag.IntVar(&o.concurrency, "concurrency", 16, "BULKINVITE_CONCURRENCY of the worker")
+	flag.BoolVar(&o.waitRun, "wait-run", true, "also drain the N candidates with a replica and BULKINVITE_REDIS_WAIT_REPLICAS=1 (current code only)")
+	flag.DurationVar(&o.drainTimeout, "drain-timeout", 45*time.Minute, "longest wait for one batch to be done")
+	flag.DurationVar(&o.stall, "stall", 3*time.Minute, "give up on a batch when nothing was done for this long")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, generated files, binaries) after a complete run")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run ./bench/redis [flags]
+
+Measures Redis memory per candidate, commands per candidate on the send path,
+dead-letter size, memory across repeated imports and the cost of WAIT, for the
+current code beside -baseline (see the package doc: go doc ./bench/redis).
+
+`)
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "redis: no arguments expected, got %q\n", flag.Args())
+		return 2
+	}
+	if err := o.validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "redis:", err)
+		return 2
+	}
+
+	redis.SetLogger(quietRedis{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tmp, err := os.MkdirTemp("", "bench-redis-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "redis:", err)
+		return 1
+	}
+	start := time.Now()
+	figs, err := runAll(ctx, o, tmp)
+	if len(figs) > 0 {
+		printMachine(os.Stdout, o, time.Since(start))
+		printTable(os.Stdout, o, figs)
+		printNotes(os.Stdout, o, figs)
+	}
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "redis: interrupted")
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "redis:", err)
+	}
+	if err != nil || o.keep {
+		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
+	} else {
+		_ = os.RemoveAll(tmp)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runAll builds the binaries, writes the input files and measures each
+// subject in turn, ours first. It returns the figures measured, baseline
+// first, with the first error.
+func runAll(ctx context.Context, o options, tmp string) ([]*figures, error) {
+	subjects, err := buildAll(ctx, o, tmp)
+	if err != nil {
+		return nil, err
+	}
+	data := filepath.Join(tmp, "data")
+	if err := os.Mkdir(data, 0o755); err != nil {
+		return nil, err
+	}
+	var f files
+	if f.main, err = writeCandidates(filepath.Join(data, "main.csv"), "m", o.candidates); err != nil {
+		return nil, err
+	}
+	if f.dead, err = writeCandidates(filepath.Join(data, "dead.csv"), "d", o.deadLetters); err != nil {
+		return nil, err
+	}
+	if f.nightly, err = writeCandidates(filepath.Join(data, "nightly.csv"), "n", o.repeatCandidates); err != nil {
+		return nil, err
+	}
+	sandboxBin := subjects[0].Bin // the current binary's
+	var figs []*figures
+	for i, s := range subjects {
+		dir := filepath.Join(tmp, fmt.Sprintf("run%d-%s", i+1, strings.Fields(s.Label)[0]))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return figs, err
+		}
+		fmt.Fprintf(os.Stderr, "[%d/%d] %s, logs in %s\n", i+1, len(subjects), s.Label, dir)
+		fig, err := measure(ctx, o, s, sandboxBin, dir, f)
+		if fig != nil {
+			figs = append([]*figures{fig}, figs...) // the baseline, measured last, is the first column
+		}
+		if err != nil {
+			return figs, fmt.Errorf("%s: %w (logs in %s)", s.Label, err, dir)
+		}
+	}
+	return figs, nil
+}
+
+// buildAll builds the current code and, with -baseline, the baseline from a
+// temporary worktree removed once built.
+func buildAll(ctx context.Context, o options, tmp string) ([]subject, error) {
+	oursDir := filepath.Join(tmp, "ours")
+	if err := os.Mkdir(oursDir, 0o755); err != nil {
+		return nil, err
+	}
+	bin, err := benchproc.Build(ctx, oursDir)
+	if err != nil {
+		return nil, err
+	}
+	subjects := []subject{{Label: "ours", Bin: bin, Current: true}}
+	if o.baseline == "" {
+		return subjects, nil
+	}
+	rev, bin, err := buildBaseline(ctx, o.baseline, tmp)
+	if err != nil {
+		return nil, err
+	}
+	return append(subjects, subject{Label: "baseline " + rev, Bin: bin}), nil
+}
+
+// buildBaseline checks rev out into a temporary worktree, builds it and
+// removes the worktree, whatever happened. It returns rev's short hash.
+func buildBaseline(ctx context.Context, rev, tmp string) (string, string, error) {
+	root, err := gitOutput(ctx, "", "rev-parse", "--show-toplevel")
+	if err != nil {
+		return "", "", err
+	}
+	short, err := gitOutput(ctx, root, "rev-parse", "--short", "--verify", rev+"^{commit}")
+	if err != nil {
+		return "", "", fmt.Errorf("-baseline %q: %w", rev, err)
+	}
+	src := filepath.Join(tmp, "baseline-src")
+	if _, err := gitOutput(ctx, root, "worktree", "add", "--detach", src, short); err != nil {
+		return "", "", err
+	}
+	defer func() {
+		// Not ctx: the worktree goes even after a Ctrl-C.
+		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if _, err := gitOutput(rctx, root, "worktree", "remove", "--force", src); err != nil {
+			fmt.Fprintf(os.Stderr, "redis: removing the baseline's worktree: %v (run `git worktree prune`)\n", err)
+		}
+	}()
+	dir := filepath.Join(tmp, "baseline")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", "", err
+	}
+	bin, err := benchproc.BuildAt(ctx, src, dir)
+	return short, bin, err
+}
+
+// gitOutput runs git args in dir ("" for the working directory) and returns
+// its trimmed standard output.
+func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// printMachine prints the date, the machine, the versions and the command line.
+func printMachine(w *os.File, o options, took time.Duration) {
+	redisVersion := "redis-server --version: unknown"
+	if out, err := exec.Command("redis-server", "--version").Output(); err == nil {
+		redisVersion = strings.TrimSpace(string(out))
+	}
+	cpu := ""
+	if f, err := os.Open("/proc/cpuinfo"); err == nil {
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = ", " + strings.TrimSpace(v)
+				break
+			}
+		}
+		f.Close()
+	}
+	fmt.Fprintf(w, "%s, %s/%s, %d CPUs%s, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version())
+	fmt.Fprintln(w, redisVersion)
+	fmt.Fprintf(w, "go run ./bench/redis %s   (took %v)\n", strings.Join(quoteArgs(os.Args[1:]), " "), took.Round(time.Second))
+	fmt.Fprintf(w, "one worker process, chunk %d, concurrency %d, rate %g/s, burst %d\n\n", o.chunk, o.concurrency, o.rate, o.burst)
+}
+
+// quoteArgs quotes the arguments a shell would split or drop ("" included).
+func quoteArgs(args []string) []string {
+	out := make([]string, len(args))
+	for i, a := range args {
+		if a == "" || strings.ContainsAny(a, " \t\"'$\\") {
+			a = fmt.Sprintf("%q", a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
