@@ -19,22 +19,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// Scripter is the part of a go-redis client the Limiter uses. *redis.Client,
-// *redis.ClusterClient, *redis.Ring and redis.UniversalClient satisfy it.
-type Scripter interface {
-	Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd
-	EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd
-	ScriptExists(ctx context.Context, hashes ...string) *redis.BoolSliceCmd
-	ScriptLoad(ctx context.Context, script string) *redis.StringCmd
-}
-
-var (
-	_ Scripter = (*redis.Client)(nil)
-	_ Scripter = (*redis.ClusterClient)(nil)
-	_ Scripter = (*redis.Ring)(nil)
-	_ Scripter = redis.UniversalClient(nil)
-)
-
 // ErrTooManyCandidates is returned by Acquire for a request carrying more
 // candidates than Config.CandidatesPerMinute: it could never be sent. Split it.
 var ErrTooManyCandidates = errors.New("ratelimit: more candidates in one request than the candidates-per-minute cap")
@@ -90,7 +74,7 @@ type State struct {
 // Limiter holds one rate for every worker process that shares an API key, in
 // Redis. It is safe for concurrent use. See the package documentation.
 type Limiter struct {
-	rdb      Scripter
+	rdb      redis.Scripter
 	keyID    string
 	cfg      Config
 	log      *zap.Logger
@@ -158,15 +142,16 @@ type fallback struct {
 }
 
 // New returns a Limiter for the API key identified by keyID (flowmingo.APIKey.ID:
-// a hash, never the key; letters, digits, '-' and '_', at most 64). It does not
-// talk to Redis: a process that cannot reach Redis starts on its fallback. A nil
-// log logs nothing.
+// a hash, never the key; letters, digits, '-' and '_', at most 64), on rdb, any
+// go-redis client (*redis.Client, *redis.ClusterClient, redis.UniversalClient).
+// It does not talk to Redis: a process that cannot reach Redis starts on its
+// fallback. A nil log logs nothing.
 //
 // RedisTimeout works through ctx deadlines, which go-redis applies to socket I/O
 // only when the client has ContextTimeoutEnabled: true; build the client so (New
 // logs a warning if not), or a hung Redis holds callers up to the client's
 // ReadTimeout before the fallback takes over.
-func New(rdb Scripter, keyID string, cfg Config, log *zap.Logger) (*Limiter, error) {
+func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("ratelimit: New: nil Redis client")
 	}
@@ -205,7 +190,7 @@ func New(rdb Scripter, keyID string, cfg Config, log *zap.Logger) (*Limiter, err
 
 // honoursDeadlines reports whether go-redis applies a ctx deadline to its socket
 // I/O, which RedisTimeout relies on. Clients it does not know are assumed to.
-func honoursDeadlines(rdb Scripter) bool {
+func honoursDeadlines(rdb redis.Scripter) bool {
 	switch c := rdb.(type) {
 	case *redis.Client:
 		return c.Options().ContextTimeoutEnabled
@@ -319,7 +304,7 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	vals, err := acquireScript.run(ctx, l.rdb, l.keys,
+	vals, err := acquireScript.Run(ctx, l.rdb, l.keys,
 		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.cfg.CandidatesPerMinute,
 		candidates, l.cfg.MaxInFlight, lease, l.cfg.InFlightTTL.Milliseconds(),
 		adaptive, beat, procsWindow.Milliseconds()).Slice()
@@ -503,7 +488,7 @@ func (l *Limiter) releaseLease(lease string) func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.RedisTimeout)
 			defer cancel()
-			if err := releaseScript.run(ctx, l.rdb, l.keys[2:3], lease).Err(); err != nil {
+			if err := releaseScript.Run(ctx, l.rdb, l.keys[2:3], lease).Err(); err != nil {
 				l.log.Debug("in-flight slot not released; it expires with its lease",
 					zap.Error(err), zap.Duration("lease", l.cfg.InFlightTTL))
 			}
@@ -529,7 +514,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
 	cdMillis := int64((cd + time.Millisecond - 1) / time.Millisecond)
-	vals, err := throttleScript.run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4]},
+	vals, err := throttleScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4]},
 		cdMillis, strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, adaptive,
 		strconv.FormatFloat(l.cfg.AdaptiveDecrease, 'g', -1, 64),
 		strconv.FormatFloat(l.cfg.AdaptiveMin, 'g', -1, 64),
@@ -580,7 +565,7 @@ func (l *Limiter) Succeeded(ctx context.Context) {
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	effStr, err := succeedScript.run(ctx, l.rdb, l.keys[4:5],
+	effStr, err := succeedScript.Run(ctx, l.rdb, l.keys[4:5],
 		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64),
 		strconv.FormatFloat(l.cfg.AdaptiveIncrease, 'g', -1, 64),
 		l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTL.Milliseconds()).Text()
@@ -624,7 +609,7 @@ func (l *Limiter) State(ctx context.Context) (State, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	vals, err := stateScript.run(ctx, l.rdb, l.keys, observedWindow, procsWindow.Milliseconds()).Slice()
+	vals, err := stateScript.Run(ctx, l.rdb, l.keys, observedWindow, procsWindow.Milliseconds()).Slice()
 	if err != nil {
 		return st, fmt.Errorf("ratelimit: read the shared state: %w", err)
 	}
