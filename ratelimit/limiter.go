@@ -17,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
+
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // ErrTooManyCandidates is returned by Acquire for a request carrying more
@@ -298,16 +300,12 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	}
 	l.mu.Unlock()
 	lease := l.instance + "#" + strconv.FormatUint(l.seq.Add(1), 10)
-	adaptive := "0"
-	if l.cfg.Adaptive {
-		adaptive = "1"
-	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
 	vals, err := acquireScript.Run(ctx, l.rdb, l.keys,
 		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.cfg.CandidatesPerMinute,
 		candidates, l.cfg.MaxInFlight, lease, l.cfg.InFlightTTL.Milliseconds(),
-		adaptive, beat, procsWindow.Milliseconds()).Slice()
+		l.adaptiveArg(), beat, procsWindow.Milliseconds()).Slice()
 	if err != nil {
 		if beat != "" {
 			l.mu.Lock()
@@ -324,8 +322,8 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	reason, _ := vals[2].(string)
 	effStr, _ := vals[3].(string)
 	procs, _ := vals[4].(int64)
-	eff, err := strconv.ParseFloat(effStr, 64)
-	if err != nil || !(eff > 0) {
+	eff, valid := parseRate(effStr)
+	if !valid {
 		return stepResult{}, fmt.Errorf("ratelimit: shared step: bad effective rate %q", effStr)
 	}
 	l.healthy(eff, int(procs))
@@ -345,10 +343,7 @@ func (l *Limiter) healthy(eff float64, procs int) {
 	if procs > 0 {
 		l.procs = procs
 	}
-	if eff != l.eff {
-		l.eff = eff
-		l.local.SetLimitAt(l.now(), rate.Limit(eff))
-	}
+	l.followRateLocked(eff)
 }
 
 // degrade puts this process on its local fallback after a failed Redis call.
@@ -439,13 +434,19 @@ func (l *Limiter) acquireFallback(ctx context.Context, candidates int) (func(), 
 			return nil, err
 		}
 	}
+	return takeSlot(ctx, fb.sem)
+}
+
+// takeSlot takes one of the in-flight slots of sem, waiting until one is free or
+// ctx ends, and returns its idempotent release.
+func takeSlot(ctx context.Context, sem chan struct{}) (release func(), err error) {
 	select {
-	case fb.sem <- struct{}{}:
+	case sem <- struct{}{}:
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 	var once sync.Once
-	return func() { once.Do(func() { <-fb.sem }) }, nil
+	return func() { once.Do(func() { <-sem }) }, nil
 }
 
 // waitLocal is the local stage: this process takes a token of its own x/time/rate
@@ -507,15 +508,11 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	cd := l.cfg.cooldown(retryAfter)
 	l.noteCooldown(cd)
 	l.adviseIfStuck()
-	adaptive := "0"
-	if l.cfg.Adaptive {
-		adaptive = "1"
-	}
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
 	cdMillis := int64((cd + time.Millisecond - 1) / time.Millisecond)
 	vals, err := throttleScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4]},
-		cdMillis, strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, adaptive,
+		cdMillis, strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.adaptiveArg(),
 		strconv.FormatFloat(l.cfg.AdaptiveDecrease, 'g', -1, 64),
 		strconv.FormatFloat(l.cfg.AdaptiveMin, 'g', -1, 64),
 		l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTL.Milliseconds()).Slice()
@@ -528,14 +525,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	inForce, _ := vals[0].(int64)
 	effStr, _ := vals[1].(string)
 	lowered, _ := vals[2].(int64)
-	if eff, err := strconv.ParseFloat(effStr, 64); err == nil && eff > 0 {
-		l.mu.Lock()
-		if eff != l.eff {
-			l.eff = eff
-			l.local.SetLimitAt(l.now(), rate.Limit(eff))
-		}
-		l.mu.Unlock()
-	}
+	l.followRate(effStr)
 	l.noteCooldown(time.Duration(inForce) * time.Millisecond)
 	if lowered == 1 {
 		l.log.Info("API rate limited us; every worker lowers its rate",
@@ -573,13 +563,44 @@ func (l *Limiter) Succeeded(ctx context.Context) {
 		l.log.Debug("adaptive rate not raised", zap.Error(err))
 		return
 	}
-	if eff, err := strconv.ParseFloat(effStr, 64); err == nil && eff > 0 {
-		l.mu.Lock()
-		if eff != l.eff {
-			l.eff = eff
-			l.local.SetLimitAt(l.now(), rate.Limit(eff))
-		}
-		l.mu.Unlock()
+	l.followRate(effStr)
+}
+
+// adaptiveArg is Config.Adaptive as the scripts take it.
+func (l *Limiter) adaptiveArg() string {
+	if l.cfg.Adaptive {
+		return "1"
+	}
+	return "0"
+}
+
+// parseRate reads an effective rate from a script's reply: ok only for a positive
+// number.
+func parseRate(s string) (eff float64, ok bool) {
+	eff, err := strconv.ParseFloat(s, 64)
+	return eff, err == nil && eff > 0
+}
+
+// followRate adopts effStr, the effective rate a script replied, as followRateLocked
+// does. A reply that is not a positive number changes nothing.
+func (l *Limiter) followRate(effStr string) {
+	eff, ok := parseRate(effStr)
+	if !ok {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.followRateLocked(eff)
+}
+
+// followRateLocked makes eff, the shared effective rate as Redis last said, this
+// process's: the local stage runs at it from now on. It is the one place the
+// effective rate changes, whichever reply brought it (a grant, a 429, a success).
+// Called with l.mu held.
+func (l *Limiter) followRateLocked(eff float64) {
+	if eff != l.eff {
+		l.eff = eff
+		l.local.SetLimitAt(l.now(), rate.Limit(eff))
 	}
 }
 
@@ -625,7 +646,7 @@ func (l *Limiter) State(ctx context.Context) (State, error) {
 	st.Cooldown = time.Duration(cd) * time.Millisecond
 	st.InFlight = int(inflight)
 	st.EffectiveRate = l.cfg.Rate
-	if eff, err := strconv.ParseFloat(effStr, 64); err == nil && eff > 0 && l.cfg.Adaptive {
+	if eff, ok := parseRate(effStr); ok && l.cfg.Adaptive {
 		st.EffectiveRate = math.Min(eff, l.cfg.Rate)
 	}
 	st.Processes = int(procs)
@@ -634,17 +655,5 @@ func (l *Limiter) State(ctx context.Context) (State, error) {
 	return st, nil
 }
 
-// sleepCtx waits d or until ctx ends, whichever is first.
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// sleepCtx waits d or until ctx ends, whichever is first (sleep.For).
+func sleepCtx(ctx context.Context, d time.Duration) error { return sleep.For(ctx, d) }
