@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"fmt"
 	"math"
 	"net/http"
@@ -51,19 +50,17 @@ func (s *Server) roll(p float64) bool {
 	return s.rng.Float64() < p
 }
 
-// wait waits d or until ctx is done, reporting whether d passed.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
+// latency returns the faults in force and the latency this request waits before
+// it is answered: Faults.Latency plus up to Faults.LatencyJitter.
+func (s *Server) latency() (Faults, time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := s.faults
+	delay := f.Latency
+	if f.LatencyJitter > 0 {
+		delay += time.Duration(s.rng.Int64N(int64(f.LatencyJitter)))
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return f, delay
 }
 
 // markAbandoned notes on a finished record that its client had gone away
@@ -115,6 +112,23 @@ func (s *Server) injectFailure() int {
 		return http.StatusInternalServerError
 	}
 	return http.StatusServiceUnavailable
+}
+
+// loseReplyLocked decides whether a processed request's reply is lost
+// (Faults.LostReplyRate), and how (Faults.LostReplyMode, Mixed picking one of the
+// two). Called with s.mu held, in the step that records the request's invites.
+func (s *Server) loseReplyLocked() (bool, LostReplyMode) {
+	if !s.roll(s.faults.LostReplyRate) {
+		return false, ""
+	}
+	mode := s.faults.LostReplyMode
+	if mode == LostReplyMixed {
+		mode = LostReplyTimeout
+		if s.rng.IntN(2) == 0 {
+			mode = LostReplyClose
+		}
+	}
+	return true, mode
 }
 
 // abort ends a request whose context is done: the client went away or the

@@ -173,15 +173,6 @@ func (s *Server) process(req *payload.InviteRequest, target payload.Target, seq 
 		s.invites = append(s.invites, inv)
 		results[i] = res
 	}
-	if !s.roll(s.faults.LostReplyRate) {
-		return results, false, ""
-	}
-	mode := s.faults.LostReplyMode
-	if mode == LostReplyMixed {
-		mode = LostReplyTimeout
-		if s.rng.IntN(2) == 0 {
-			mode = LostReplyClose
-		}
-	}
-	return results, true, mode
+	lost, mode := s.loseReplyLocked()
+	return results, lost, mode
 }

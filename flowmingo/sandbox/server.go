@@ -11,11 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -107,6 +107,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serveAPI(w, r, rec)
 }
 
+// serveAPI answers a request outside /__sandbox/, step by step in the order the
+// package documentation's "The invite endpoint" lists: faults (faults.go), keys
+// (auth.go), then validating and processing the request (process.go).
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
 	// The body is read first, as a proxy in front of the vendor would: only
 	// then does net/http notice a client that goes away during the latency. Its
@@ -118,14 +121,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		return
 	}
 
-	s.mu.Lock()
-	f := s.faults
-	delay := f.Latency
-	if f.LatencyJitter > 0 {
-		delay += time.Duration(s.rng.Int64N(int64(f.LatencyJitter)))
-	}
-	s.mu.Unlock()
-	if !wait(r.Context(), delay) {
+	f, delay := s.latency()
+	if sleep.For(r.Context(), delay) != nil {
 		if !f.ProcessAbandoned {
 			s.abort(w, rec)
 			return
@@ -195,7 +192,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 
 	results, lost, mode := s.process(req, target, rec.Seq)
-	if f.ReplyLatency > 0 && !wait(r.Context(), f.ReplyLatency) {
+	if f.ReplyLatency > 0 && sleep.For(r.Context(), f.ReplyLatency) != nil {
 		s.abort(w, rec) // the invites stand: the vendor acted, the client never heard
 		return
 	}
