@@ -78,13 +78,7 @@ func (l *Local) Acquire(ctx context.Context, candidates int) (release func(), er
 			return nil, err
 		}
 	}
-	select {
-	case l.sem <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	var once sync.Once
-	return func() { once.Do(func() { <-l.sem }) }, nil
+	return takeSlot(ctx, l.sem)
 }
 
 // Throttled records a 429 for this process: a cool-down of retryAfter

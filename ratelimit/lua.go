@@ -1,12 +1,6 @@
 package ratelimit
 
-import (
-	"context"
-	"crypto/sha1"
-	"encoding/hex"
-
-	"github.com/redis/go-redis/v9"
-)
+import "github.com/redis/go-redis/v9"
 
 // The scripts keep time in Redis's own clock (TIME), in microseconds since the
 // epoch (about 1.8e15, exact in a Lua double), so that workers on machines with
@@ -15,6 +9,10 @@ import (
 //
 // The keys of one API key share the hash tag {keyID}, so each script touches a
 // single Redis Cluster slot.
+//
+// Each script is a redis.Script run with Run (EVALSHA, then EVAL on NOSCRIPT), as
+// in store. Config.RedisTimeout bounds a run through the ctx deadline its caller
+// sets.
 
 // acquireScript is the shared stage of Acquire, one atomic step: it checks the
 // cool-down, the GCRA on requests, the candidates in the last minute and the
@@ -30,7 +28,7 @@ import (
 // 8 adaptive ("1"/"0"), 9 instance id for the heartbeat ("" none), 10 heartbeat
 // window (ms).
 // Reply: {allowed 0/1, wait µs, reason, effective rate, processes (-1 unknown)}.
-var acquireScript = newScript(`
+var acquireScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local sec = tonumber(t[1])
@@ -153,7 +151,7 @@ return reply(1, 0, 'ok')
 // ARGV: 1 cool-down (ms), 2 rate, 3 burst, 4 adaptive ("1"/"0"), 5 decrease
 // factor, 6 min rate, 7 adaptive interval (ms), 8 adaptive state ttl (ms).
 // Reply: {cool-down in force (ms), effective rate, lowered 0/1}.
-var throttleScript = newScript(`
+var throttleScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -198,7 +196,7 @@ return {cd, tostring(rate), lowered}
 //
 // KEYS: 1 adaptive. ARGV: 1 rate, 2 increase, 3 adaptive interval (ms), 4 ttl (ms).
 // Reply: the effective rate.
-var succeedScript = newScript(`
+var succeedScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -222,14 +220,14 @@ return tostring(r)
 `)
 
 // releaseScript gives an in-flight lease back. KEYS: 1 inflight. ARGV: 1 lease id.
-var releaseScript = newScript(`return redis.call('ZREM', KEYS[1], ARGV[1])`)
+var releaseScript = redis.NewScript(`return redis.call('ZREM', KEYS[1], ARGV[1])`)
 
 // stateScript reads the shared state without writing.
 //
 // KEYS: as acquireScript. ARGV: 1 observed window (s), 2 heartbeat window (ms).
 // Reply: {cool-down (ms), in flight, adaptive rate or "", processes, requests in
 // the observed window, candidates in the last 61 s}.
-var stateScript = newScript(`
+var stateScript = redis.NewScript(`
 local t = redis.call('TIME')
 local sec = tonumber(t[1])
 local now_ms = sec * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -246,21 +244,3 @@ local cands = 0
 for s = sec - 60, sec do cands = cands + (tonumber(redis.call('HGET', KEYS[4], 'c:' .. s)) or 0) end
 return {cd, inflight, rate, procs, reqs, cands}
 `)
-
-// script is a Lua script run by its SHA1, loaded on first NOSCRIPT.
-type script struct {
-	src, sha string
-}
-
-func newScript(src string) *script {
-	sum := sha1.Sum([]byte(src))
-	return &script{src: src, sha: hex.EncodeToString(sum[:])}
-}
-
-func (s *script) run(ctx context.Context, rdb Scripter, keys []string, args ...any) *redis.Cmd {
-	cmd := rdb.EvalSha(ctx, s.sha, keys, args...)
-	if err := cmd.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		return rdb.Eval(ctx, s.src, keys, args...)
-	}
-	return cmd
-}

@@ -1,36 +1,26 @@
 package sandbox
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"math/rand/v2"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
-	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // HeaderAPIKey is the header carrying the API key: the client's.
 const HeaderAPIKey = flowmingo.HeaderAPIKey
-
-// Status texts of the records the sandbox creates.
-const (
-	InvitationPending       = "pending"
-	SubmissionNeedInterview = "need_interview"
-	CandidateEntryQueued    = "queued"
-)
 
 // Server is the sandbox: an http.Handler answering the invite endpoint as
 // docs/vendor-api.md describes, plus the /__sandbox/ control endpoints. Create it
@@ -106,111 +96,6 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// SetFaults replaces the faults injected from now on. Changing Rate or Burst
-// refills every key's token bucket.
-func (s *Server) SetFaults(f Faults) error {
-	if err := f.Validate(); err != nil {
-		return fmt.Errorf("sandbox: %w", err)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if f.Rate != s.faults.Rate || f.burst() != s.faults.burst() {
-		s.limiters = map[string]*rate.Limiter{}
-	}
-	s.faults = f
-	return nil
-}
-
-// Faults returns the faults injected now.
-func (s *Server) Faults() Faults {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.faults
-}
-
-// SetKeyState sets the state of key, adding the key when the sandbox does not know
-// it yet (to model a key created at the vendor). The error never shows the key
-// other than masked.
-func (s *Server) SetKeyState(key string, state KeyState) error {
-	k := flowmingo.NewAPIKey(key)
-	if err := k.Check(); err != nil || k.Reveal() != key {
-		return fmt.Errorf("sandbox: key %s is not of the form %s<prefix>.<secret>", k.Masked(), flowmingo.KeyPrefix)
-	}
-	if !state.Valid() {
-		return fmt.Errorf("sandbox: unknown key state %q (want one of %v)", state, keyStates)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.keys[key] = state
-	return nil
-}
-
-// Stats returns a copy of the counters.
-func (s *Server) Stats() Stats {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.stats.clone()
-	st.InFlight = s.inFlight
-	return st
-}
-
-// Requests returns a copy of the records of every request received, in arrival order.
-func (s *Server) Requests() []RequestRecord {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]RequestRecord, len(s.reqs))
-	for i, r := range s.reqs {
-		out[i] = *r
-	}
-	return out
-}
-
-// Invites returns a copy of every invite created, in creation order.
-func (s *Server) Invites() []Invite {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append(make([]Invite, 0, len(s.invites)), s.invites...)
-}
-
-// InviteCount returns how many invites were created for target and email
-// (ignoring case). A project target without a job post counts the invites to
-// the project's latest job post, as the sandbox resolves it for a request.
-func (s *Server) InviteCount(target payload.Target, email string) int {
-	t := s.resolve(target)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inviteCount[inviteKey(t, email)]
-}
-
-// Reset clears the counters, the request records and the invites, and refills
-// the token buckets. Keys and faults stay as they are.
-func (s *Server) Reset() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.stats = Stats{ByStatus: map[int]int{}}
-	s.reqs = nil
-	s.invites = nil
-	s.inviteCount = map[string]int{}
-	s.limiters = map[string]*rate.Limiter{}
-}
-
-func inviteKey(t payload.Target, email string) string {
-	return t.Key() + "\x00" + strings.ToLower(email)
-}
-
-// resolve lower-cases the target's ids and fills in a known project's latest job post.
-func (s *Server) resolve(t payload.Target) payload.Target {
-	t = payload.Target{
-		InterviewSetID: strings.ToLower(t.InterviewSetID),
-		ProjectID:      strings.ToLower(t.ProjectID),
-		JobPostID:      strings.ToLower(t.JobPostID),
-	}
-	if jps := s.projects[t.ProjectID]; t.ProjectID != "" && t.JobPostID == "" && len(jps) > 0 {
-		t.JobPostID = jps[len(jps)-1]
-	}
-	return t
-}
-
 // ServeHTTP answers the invite endpoint, the /__sandbox/ endpoints, and 404 for
 // anything else.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -222,94 +107,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.serveAPI(w, r, rec)
 }
 
-func (s *Server) begin(r *http.Request) *RequestRecord {
-	rec := &RequestRecord{At: time.Now(), Method: r.Method, Path: r.URL.Path, Status: -1}
-	if raw := r.Header.Get(HeaderAPIKey); raw != "" {
-		k := flowmingo.NewAPIKey(raw)
-		rec.Key, rec.KeyID = k.Masked(), k.ID()
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.seq++
-	rec.Seq = s.seq
-	s.inFlight++
-	s.stats.Requests++
-	s.reqs = append(s.reqs, rec)
-	return rec
-}
-
-// finish records the request's outcome. It also takes the per-request counters
-// that depend on the status.
-func (s *Server) finish(rec *RequestRecord, status int, fault string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rec.Status, rec.Fault, rec.Duration = status, fault, time.Since(rec.At)
-	s.inFlight--
-	s.stats.ByStatus[status]++
-	switch {
-	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
-		s.stats.ValidationRejections++
-	case fault == faultFail:
-		s.stats.InjectedFailures++
-	case fault == faultRateLimited:
-		s.stats.RateLimited++
-	case fault == faultLostReply:
-		s.stats.LostReplies++
-	}
-}
-
-// Names of the faults in RequestRecord.Fault.
-const (
-	faultRateLimited = "rate_limited"
-	faultFail        = "fail"
-	faultLostReply   = "lost_reply"
-	faultAbandoned   = "abandoned"
-)
-
-// errorBody is the body of every non-200 answer.
-type errorBody struct {
-	Message string           `json:"message"`
-	Errors  []fieldErrorBody `json:"errors,omitempty"`
-}
-
-type fieldErrorBody struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"message":"sandbox: cannot encode the answer"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
-
-// answer records the request's outcome, then writes it: a client that has its
-// answer finds it in the counters.
-func (s *Server) answer(w http.ResponseWriter, rec *RequestRecord, status int, fault string, v any) {
-	s.finish(rec, status, fault)
-	writeJSON(w, status, v)
-}
-
-func (s *Server) fail(w http.ResponseWriter, rec *RequestRecord, status int, format string, args ...any) {
-	s.answer(w, rec, status, "", errorBody{Message: fmt.Sprintf(format, args...)})
-}
-
-// roll reports true with probability p; under s.mu.
-func (s *Server) roll(p float64) bool {
-	switch {
-	case p <= 0:
-		return false
-	case p >= 1:
-		return true
-	}
-	return s.rng.Float64() < p
-}
-
+// serveAPI answers a request outside /__sandbox/, step by step in the order the
+// package documentation's "The invite endpoint" lists: faults (faults.go), keys
+// (auth.go), then validating and processing the request (process.go).
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRecord) {
 	// The body is read first, as a proxy in front of the vendor would: only
 	// then does net/http notice a client that goes away during the latency. Its
@@ -321,14 +121,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		return
 	}
 
-	s.mu.Lock()
-	f := s.faults
-	delay := f.Latency
-	if f.LatencyJitter > 0 {
-		delay += time.Duration(s.rng.Int64N(int64(f.LatencyJitter)))
-	}
-	s.mu.Unlock()
-	if !wait(r.Context(), delay) {
+	f, delay := s.latency()
+	if sleep.For(r.Context(), delay) != nil {
 		if !f.ProcessAbandoned {
 			s.abort(w, rec)
 			return
@@ -398,7 +192,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	}
 
 	results, lost, mode := s.process(req, target, rec.Seq)
-	if f.ReplyLatency > 0 && !wait(r.Context(), f.ReplyLatency) {
+	if f.ReplyLatency > 0 && sleep.For(r.Context(), f.ReplyLatency) != nil {
 		s.abort(w, rec) // the invites stand: the vendor acted, the client never heard
 		return
 	}
@@ -409,285 +203,35 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 	s.answer(w, rec, http.StatusOK, "", response{Results: results})
 }
 
-// markAbandoned notes on a finished record that its client had gone away
-// before the answer (Faults.ProcessAbandoned), unless a fault already decided it.
-func (s *Server) markAbandoned(rec *RequestRecord) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rec.Fault == "" {
-		rec.Fault = faultAbandoned
-	}
+// errorBody is the body of every non-200 answer.
+type errorBody struct {
+	Message string           `json:"message"`
+	Errors  []fieldErrorBody `json:"errors,omitempty"`
 }
 
-// wait waits d or until ctx is done, reporting whether d passed.
-func wait(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+type fieldErrorBody struct {
+	Field   string `json:"field"`
+	Message string `json:"message"`
 }
 
-// keyStateStatus is the status a request with a known key in each state gets.
-var keyStateStatus = map[KeyState]int{
-	KeyActive:       http.StatusOK,
-	KeyInactive:     http.StatusForbidden,
-	KeyExpired:      http.StatusForbidden,
-	KeyDeleted:      http.StatusUnauthorized,
-	KeyMissingScope: http.StatusForbidden,
-}
-
-// authenticate returns 0 for an active key with scope, else the status and message.
-func (s *Server) authenticate(raw string) (int, string) {
-	if raw == "" {
-		return http.StatusUnauthorized, "missing API key: set the " + HeaderAPIKey + " header"
-	}
-	k := flowmingo.NewAPIKey(raw)
-	if k.Check() != nil || k.Reveal() != raw {
-		return http.StatusUnauthorized, "malformed API key: expected " + flowmingo.KeyPrefix + "<prefix>.<secret>"
-	}
-	s.mu.Lock()
-	state, ok := s.keys[raw]
-	s.mu.Unlock()
-	switch {
-	case !ok:
-		return http.StatusUnauthorized, "invalid API key"
-	case state == KeyDeleted:
-		return http.StatusUnauthorized, "API key has been deleted"
-	case state == KeyInactive:
-		return http.StatusForbidden, "API key is inactive"
-	case state == KeyExpired:
-		return http.StatusForbidden, "API key has expired"
-	case state == KeyMissingScope:
-		return http.StatusForbidden, "API key lacks the scope invite_candidates"
-	}
-	return 0, ""
-}
-
-// allow takes a token from key's bucket, or returns the whole seconds until one
-// is available (at least 1).
-func (s *Server) allow(key string) (int, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.faults.Rate <= 0 {
-		return 0, true
-	}
-	lim := s.limiters[key]
-	if lim == nil {
-		lim = rate.NewLimiter(rate.Limit(s.faults.Rate), s.faults.burst())
-		s.limiters[key] = lim
-	}
-	now := time.Now()
-	if lim.AllowN(now, 1) {
-		return 0, true
-	}
-	missing := 1 - lim.TokensAt(now)
-	secs := math.Ceil(missing / s.faults.Rate)
-	if secs < 1 || math.IsNaN(secs) {
-		secs = 1
-	}
-	if secs > math.MaxInt32 {
-		secs = math.MaxInt32
-	}
-	return int(secs), false
-}
-
-// injectFailure returns 500 or 503 when FailRate says so, else 0.
-func (s *Server) injectFailure() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.roll(s.faults.FailRate) {
-		return 0
-	}
-	if s.rng.IntN(2) == 0 {
-		return http.StatusInternalServerError
-	}
-	return http.StatusServiceUnavailable
-}
-
-// validate is payload.ValidateRequest plus the sandbox's InvalidDomainSuffix rule.
-func validate(req *payload.InviteRequest) payload.Errors {
-	var errs payload.Errors
-	if err := payload.ValidateRequest(req); err != nil {
-		if !errors.As(err, &errs) {
-			errs = payload.Errors{{Index: -1, Field: "(request)", Msg: err.Error()}}
-		}
-	}
-	for i, c := range req.Candidates {
-		if c.Email != "" && invalidDomain(c.Email) {
-			errs = append(errs, &payload.FieldError{Index: i, Field: "email",
-				Msg: fmt.Sprintf("the domain of %q does not accept invitations (sandbox: domain ends in %s)", c.Email, InvalidDomainSuffix)})
-		}
-	}
-	return errs
-}
-
-// findTarget resolves t or says, for a 404, what is not found.
-func (s *Server) findTarget(t payload.Target) (payload.Target, string) {
-	rt := s.resolve(t)
-	if rt.InterviewSetID != "" && !s.interviewSets[rt.InterviewSetID] {
-		return rt, "interview set " + t.InterviewSetID + " not found"
-	}
-	if rt.ProjectID == "" {
-		if rt.JobPostID != "" {
-			return rt, "job post " + t.JobPostID + " not found: com_job_post_id needs com_project_id"
-		}
-		return rt, ""
-	}
-	jps, ok := s.projects[rt.ProjectID]
-	if !ok {
-		return rt, "project " + t.ProjectID + " not found"
-	}
-	if rt.JobPostID == "" {
-		return rt, "project " + t.ProjectID + " has no job post"
-	}
-	for _, jp := range jps {
-		if jp == rt.JobPostID {
-			return rt, ""
-		}
-	}
-	return rt, "job post " + t.JobPostID + " not found in project " + t.ProjectID
-}
-
-// response is the body of a 200 answer.
-type response struct {
-	Results []result `json:"results"`
-}
-
-// result is one entry of response.Results; nil pointers are JSON null.
-type result struct {
-	EmailAddress   *string             `json:"email_address"`
-	CVLink         *string             `json:"cv_link"`
-	Invitation     *payload.Invitation `json:"invitation,omitempty"`
-	Submission     *payload.Submission `json:"submission,omitempty"`
-	CandidateEntry *candidateEntry     `json:"candidate_entry,omitempty"`
-
-	ErrorMessage               string `json:"error_message,omitempty"`
-	InvitationErrorMessage     string `json:"invitation_error_message,omitempty"`
-	ApplicationErrorMessage    string `json:"application_error_message,omitempty"`
-	SubmissionErrorMessage     string `json:"submission_error_message,omitempty"`
-	CandidateEntryErrorMessage string `json:"candidate_entry_error_message,omitempty"`
-}
-
-type candidateEntry struct {
-	ID         string `json:"id"`
-	StatusText string `json:"status_text"`
-}
-
-func nullable(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return &s
-}
-
-func newID() string {
-	id, err := uuid.NewV7()
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
 	if err != nil {
-		return uuid.NewString()
+		status, b = http.StatusInternalServerError, []byte(`{"message":"sandbox: cannot encode the answer"}`)
 	}
-	return id.String()
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
 }
 
-// setError sets the result's error field named f.
-func (r *result) setError(f string) {
-	switch f {
-	case payload.FieldErrorMessage:
-		r.ErrorMessage = "candidate could not be processed (sandbox trigger " + TagError + ")"
-	case payload.FieldInvitationErrorMessage:
-		r.InvitationErrorMessage = "invitation could not be created (sandbox trigger " + TagInvitationError + ")"
-	case payload.FieldApplicationErrorMessage:
-		r.ApplicationErrorMessage = "application could not be created (sandbox trigger " + TagApplicationError + ")"
-	case payload.FieldSubmissionErrorMessage:
-		r.SubmissionErrorMessage = "submission could not be created (sandbox trigger " + TagSubmissionError + ")"
-	case payload.FieldCandidateEntryErrorMessage:
-		r.CandidateEntryErrorMessage = "CV could not be fetched (sandbox trigger " + FailCVMarker + ")"
-	}
+// answer records the request's outcome, then writes it: a client that has its
+// answer finds it in the counters.
+func (s *Server) answer(w http.ResponseWriter, rec *RequestRecord, status int, fault string, v any) {
+	s.finish(rec, status, fault)
+	writeJSON(w, status, v)
 }
 
-// process records the request's invites and CV entries and builds its results.
-// It also decides whether the reply is lost, so that the decision and the
-// recording are one step.
-func (s *Server) process(req *payload.InviteRequest, target payload.Target, seq int64) ([]result, bool, LostReplyMode) {
-	sendInvite := req.SendInvite == nil || *req.SendInvite
-	now := time.Now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	results := make([]result, len(req.Candidates))
-	for i, c := range req.Candidates {
-		res := result{EmailAddress: nullable(c.Email), CVLink: nullable(c.CVLink)}
-		if fields := TriggeredErrors(c); fields != nil {
-			for _, f := range fields {
-				res.setError(f)
-			}
-			s.stats.CandidateErrors++
-			results[i] = res
-			continue
-		}
-		if c.Email == "" {
-			res.CandidateEntry = &candidateEntry{ID: newID(), StatusText: CandidateEntryQueued}
-			s.stats.CVQueued++
-			results[i] = res
-			continue
-		}
-		inv := Invite{Target: target, Email: c.Email, SubmissionID: newID(), Request: seq, At: now}
-		if sendInvite {
-			inv.InvitationID = newID()
-			res.Invitation = &payload.Invitation{ID: inv.InvitationID, Email: c.Email, StatusText: InvitationPending}
-			s.stats.Invites++
-		}
-		res.Submission = &payload.Submission{ID: inv.SubmissionID, StatusText: SubmissionNeedInterview}
-		s.stats.Submissions++
-		k := inviteKey(target, c.Email)
-		if s.inviteCount[k] > 0 {
-			inv.Duplicate = true
-			s.stats.DuplicateInvites++
-		}
-		s.inviteCount[k]++
-		s.invites = append(s.invites, inv)
-		results[i] = res
-	}
-	if !s.roll(s.faults.LostReplyRate) {
-		return results, false, ""
-	}
-	mode := s.faults.LostReplyMode
-	if mode == LostReplyMixed {
-		mode = LostReplyTimeout
-		if s.rng.IntN(2) == 0 {
-			mode = LostReplyClose
-		}
-	}
-	return results, true, mode
-}
-
-// abort ends a request whose context is done: the client went away or the
-// server is stopping. It closes the connection without an answer, so that a
-// client still listening sees a connection error rather than an empty 200; a
-// ResponseWriter that cannot be taken over gets 503.
-func (s *Server) abort(w http.ResponseWriter, rec *RequestRecord) {
-	s.finish(rec, StatusClientGone, "")
-	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-		_ = conn.Close()
-		return
-	}
-	writeJSON(w, http.StatusServiceUnavailable, errorBody{Message: "sandbox: request cancelled"})
-}
-
-// loseReply answers a processed request as if its reply were lost.
-func (s *Server) loseReply(w http.ResponseWriter, rec *RequestRecord, mode LostReplyMode) {
-	if mode == LostReplyClose {
-		conn, _, err := http.NewResponseController(w).Hijack()
-		if err == nil {
-			s.finish(rec, StatusNoReply, faultLostReply)
-			_ = conn.Close()
-			return
-		}
-	}
-	s.answer(w, rec, http.StatusGatewayTimeout, faultLostReply, errorBody{Message: "upstream timed out"})
+func (s *Server) fail(w http.ResponseWriter, rec *RequestRecord, status int, format string, args ...any) {
+	s.answer(w, rec, status, "", errorBody{Message: fmt.Sprintf(format, args...)})
 }

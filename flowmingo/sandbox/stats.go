@@ -1,9 +1,14 @@
 package sandbox
 
 import (
+	"net/http"
 	"sort"
+	"strings"
 	"time"
 
+	"golang.org/x/time/rate"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -129,4 +134,94 @@ func MaxInWindow(recs []RequestRecord, window time.Duration) int {
 		}
 	}
 	return best
+}
+
+// begin records a request as it arrives: its record, in flight, numbered.
+func (s *Server) begin(r *http.Request) *RequestRecord {
+	rec := &RequestRecord{At: time.Now(), Method: r.Method, Path: r.URL.Path, Status: -1}
+	if raw := r.Header.Get(HeaderAPIKey); raw != "" {
+		k := flowmingo.NewAPIKey(raw)
+		rec.Key, rec.KeyID = k.Masked(), k.ID()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.seq++
+	rec.Seq = s.seq
+	s.inFlight++
+	s.stats.Requests++
+	s.reqs = append(s.reqs, rec)
+	return rec
+}
+
+// finish records the request's outcome. It also takes the per-request counters
+// that depend on the status.
+func (s *Server) finish(rec *RequestRecord, status int, fault string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rec.Status, rec.Fault, rec.Duration = status, fault, time.Since(rec.At)
+	s.inFlight--
+	s.stats.ByStatus[status]++
+	switch {
+	case status == http.StatusBadRequest || status == http.StatusUnprocessableEntity:
+		s.stats.ValidationRejections++
+	case fault == faultFail:
+		s.stats.InjectedFailures++
+	case fault == faultRateLimited:
+		s.stats.RateLimited++
+	case fault == faultLostReply:
+		s.stats.LostReplies++
+	}
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats.clone()
+	st.InFlight = s.inFlight
+	return st
+}
+
+// Requests returns a copy of the records of every request received, in arrival order.
+func (s *Server) Requests() []RequestRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]RequestRecord, len(s.reqs))
+	for i, r := range s.reqs {
+		out[i] = *r
+	}
+	return out
+}
+
+// Invites returns a copy of every invite created, in creation order.
+func (s *Server) Invites() []Invite {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append(make([]Invite, 0, len(s.invites)), s.invites...)
+}
+
+// InviteCount returns how many invites were created for target and email
+// (ignoring case). A project target without a job post counts the invites to
+// the project's latest job post, as the sandbox resolves it for a request.
+func (s *Server) InviteCount(target payload.Target, email string) int {
+	t := s.resolve(target)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inviteCount[inviteKey(t, email)]
+}
+
+// Reset clears the counters, the request records and the invites, and refills
+// the token buckets. Keys and faults stay as they are.
+func (s *Server) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = Stats{ByStatus: map[int]int{}}
+	s.reqs = nil
+	s.invites = nil
+	s.inviteCount = map[string]int{}
+	s.limiters = map[string]*rate.Limiter{}
+}
+
+func inviteKey(t payload.Target, email string) string {
+	return t.Key() + "\x00" + strings.ToLower(email)
 }

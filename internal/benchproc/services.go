@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // Bounds of the waits along the way.
@@ -256,14 +258,5 @@ func GetJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 	return nil
 }
 
-// SleepCtx waits d or until ctx ends, returning ctx's error then.
-func SleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
+// SleepCtx waits d or until ctx ends, returning ctx's error then (sleep.For).
+func SleepCtx(ctx context.Context, d time.Duration) error { return sleep.For(ctx, d) }
