@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +40,24 @@ type Config struct {
 	APIKeyFile string
 	// RequestTimeout bounds one request to the API (BULKINVITE_REQUEST_TIMEOUT).
 	RequestTimeout time.Duration
+
+	// Tokens are the bearer tokens `serve` accepts, from BULKINVITE_TOKENS
+	// (comma-separated) or the file BULKINVITE_TOKENS_FILE names (one a line; "#"
+	// starts a comment). Secrets: never printed, not even masked.
+	Tokens []string
+	// TokensFile is the path the tokens were read from, if any.
+	TokensFile string
+	// CallbackSecret keys the HMAC signature of batch callbacks, from
+	// BULKINVITE_CALLBACK_SECRET or the file BULKINVITE_CALLBACK_SECRET_FILE names.
+	// A secret: never printed.
+	CallbackSecret string
+	// CallbackSecretFile is the path the callback secret was read from, if any.
+	CallbackSecretFile string
+	// CallbackAllowPrivate lets a batch's callback_url point at a loopback,
+	// private or link-local address (BULKINVITE_CALLBACK_ALLOW_PRIVATE). Default
+	// false: such targets are refused, so that a caller cannot make bulkinvite
+	// reach into the network it runs in.
+	CallbackAllowPrivate bool
 
 	// Rate is requests per second to the API, all workers together (BULKINVITE_RATE).
 	Rate float64
@@ -298,13 +315,4 @@ func FormatQueueWeights(weights map[string]int) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// readSecretFile reads a one-line secret file, trimming the final newline.
-func readSecretFile(path string) (string, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }

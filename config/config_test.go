@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -206,5 +207,45 @@ func TestEverySettingHasAnExampleLine(t *testing.T) {
 		if !strings.Contains(string(b), s.Key+":") || !strings.Contains(string(b), s.Env) {
 			t.Errorf("configs/bulkinvite.example.yaml does not document %s (%s)", s.Key, s.Env)
 		}
+	}
+}
+
+// TestTokensAndCallbackSecret: the service tokens and the callback key are read
+// like the API key: from their environment variable, or from a file the
+// environment, a flag or the config file names; a tokens file holds one a line
+// with comments.
+func TestTokensAndCallbackSecret(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	if err := os.WriteFile(tokens, []byte("# ops\ntok-one\n\n tok-two  # the dashboard\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	secret := filepath.Join(dir, "secret")
+	if err := os.WriteFile(secret, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantTokens string
+		wantSecret string
+	}{
+		{"nothing", nil, "[]", ""},
+		{"env", map[string]string{"BULKINVITE_TOKENS": "a, b ,,c", "BULKINVITE_CALLBACK_SECRET": "s3"}, "[a b c]", "s3"},
+		{"files", map[string]string{"BULKINVITE_TOKENS_FILE": tokens, "BULKINVITE_CALLBACK_SECRET_FILE": secret}, "[tok-one tok-two]", "from-file"},
+		{"env wins over a file from env", map[string]string{"BULKINVITE_TOKENS": "x", "BULKINVITE_TOKENS_FILE": tokens}, "[x]", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c, err := Load(Sources{Getenv: envMap(tt.env)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(c.Tokens) != tt.wantTokens || c.CallbackSecret != tt.wantSecret {
+				t.Errorf("tokens %v secret %q, want %s %q", c.Tokens, c.CallbackSecret, tt.wantTokens, tt.wantSecret)
+			}
+		})
 	}
 }

@@ -36,6 +36,9 @@ func Settings() []Setting {
 		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
 		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
+		{"tokens_file", "BULKINVITE_TOKENS_FILE", "tokens-file", "file of the bearer tokens serve accepts, one a line (the tokens themselves only via BULKINVITE_TOKENS)", func(c *Config) any { return &c.TokensFile }},
+		{"callback_secret_file", "BULKINVITE_CALLBACK_SECRET_FILE", "callback-secret-file", "file holding the key that signs batch callbacks (the key itself only via BULKINVITE_CALLBACK_SECRET)", func(c *Config) any { return &c.CallbackSecretFile }},
+		{"callback_allow_private", "BULKINVITE_CALLBACK_ALLOW_PRIVATE", "callback-allow-private", "let a callback_url point at a loopback, private or link-local address", func(c *Config) any { return &c.CallbackAllowPrivate }},
 		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request, at most 1h", func(c *Config) any { return &c.RequestTimeout }},
 		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together, > 0 and <= 10000", func(c *Config) any { return &c.Rate }},
 		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate, 1..10000", func(c *Config) any { return &c.Burst }},
@@ -206,26 +209,54 @@ func loadFile(c *Config, path string, settings []Setting) error {
 // (a flag) wins over FLOWMINGO_API_KEY, which wins over a key file named by
 // FLOWMINGO_API_KEY_FILE or the config file.
 func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) error {
-	fileFlag := false
-	if flags != nil {
-		if f := flags.Lookup("api-key-file"); f != nil && f.Changed {
-			fileFlag = true
-		}
-	}
-	key := getenv("FLOWMINGO_API_KEY")
-	if key != "" && !fileFlag {
-		c.APIKey = flowmingo.NewAPIKey(key)
-		return nil
-	}
-	if c.APIKeyFile == "" {
-		return nil
-	}
-	v, err := readSecretFile(c.APIKeyFile)
+	key, err := secret(getenv, flags, "FLOWMINGO_API_KEY", "api-key-file", c.APIKeyFile)
 	if err != nil {
 		return fmt.Errorf("API key file: %w", err)
 	}
-	c.APIKey = flowmingo.NewAPIKey(v)
+	if key != "" {
+		c.APIKey = flowmingo.NewAPIKey(key)
+	}
+	if c.CallbackSecret, err = secret(getenv, flags, "BULKINVITE_CALLBACK_SECRET", "callback-secret-file", c.CallbackSecretFile); err != nil {
+		return fmt.Errorf("callback secret file: %w", err)
+	}
+	tokens, err := secret(getenv, flags, "BULKINVITE_TOKENS", "tokens-file", c.TokensFile)
+	if err != nil {
+		return fmt.Errorf("tokens file: %w", err)
+	}
+	sep := ","
+	if c.TokensFile != "" && getenv("BULKINVITE_TOKENS") == "" {
+		sep = "\n"
+	}
+	c.Tokens = nil
+	for _, t := range strings.Split(tokens, sep) {
+		if t, _, _ = strings.Cut(t, "#"); strings.TrimSpace(t) != "" {
+			c.Tokens = append(c.Tokens, strings.TrimSpace(t))
+		}
+	}
 	return nil
+}
+
+// secret reads a secret that has no flag of its own: a --NAME-file flag (fileFlag)
+// wins over the environment variable env, which wins over a file named by the
+// environment or the config file (path).
+func secret(getenv func(string) string, flags *pflag.FlagSet, env, fileFlag, path string) (string, error) {
+	flagged := false
+	if flags != nil {
+		if f := flags.Lookup(fileFlag); f != nil && f.Changed {
+			flagged = true
+		}
+	}
+	if v := getenv(env); v != "" && !flagged {
+		return v, nil
+	}
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }
 
 func set(field any, v string) error {

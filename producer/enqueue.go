@@ -84,6 +84,9 @@ type Options struct {
 	Queue string
 	// ReplayOf lists the batches a replay batch replays.
 	ReplayOf []string
+	// CallbackURL, when set, is told when the batch is done. The caller checks it
+	// (callback.ValidateURL). A re-run keeps the first run's.
+	CallbackURL string
 	// OnReject is called for each rejected row, in order. May be nil.
 	OnReject func(*RowError)
 }
@@ -145,7 +148,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{
 		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
-		Source: opts.Source, ReplayOf: opts.ReplayOf,
+		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL,
 	})
 	if err != nil {
 		return nil, err

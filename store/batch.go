@@ -39,6 +39,8 @@ type Meta struct {
 	Source string
 	// ReplayOf lists the batches whose dead letters this batch replays.
 	ReplayOf []string
+	// CallbackURL, when set, is told when the batch is done (package callback).
+	CallbackURL string
 }
 
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
@@ -57,7 +59,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	}
 	now := s.now()
 	created, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, "")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ",")).Bool()
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL).Bool()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -191,6 +193,7 @@ type Batch struct {
 	Segments         int
 	Source           string
 	ReplayOf         []string
+	CallbackURL      string
 	Sealed           bool
 	CreatedAt        time.Time
 	FinishedAt       time.Time // zero until sealed with nothing pending
@@ -275,6 +278,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	b := &Batch{
 		ID:               id,
 		Source:           m["source"],
+		CallbackURL:      m["callback_url"],
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),
 		Segments:         atoi(m["segments"]),

@@ -94,12 +94,13 @@ end
 
 // createScript writes a batch record unless one exists, in one step, so that a
 // crash cannot leave a record without its job.
-// KEYS: batch. ARGV: id, now_ms, job, segment_size, source, replay_of.
-// Returns 1 when it created the record.
+// KEYS: batch. ARGV: id, now_ms, job, segment_size, source, replay_of,
+// callback_url. Returns 1 when it created the record.
 var createScript = redis.NewScript(`
 if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
+if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7]) end
 return 1
 `)
 
