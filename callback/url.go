@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"syscall"
 )
 
 // ErrPrivateTarget is returned for a callback URL, or an address it resolves to,
@@ -72,7 +73,7 @@ var cgnat = netip.MustParsePrefix("100.64.0.0/10")
 // checkAddr is a net.Dialer Control function that refuses a connection to an
 // address that is not public: the host name of a callback URL may resolve to one
 // (or be made to, between the check at acceptance and the request).
-func checkAddr(_, address string, _ any) error {
+func checkAddr(_, address string, _ syscall.RawConn) error {
 	host, _, err := net.SplitHostPort(address)
 	if err != nil {
 		return err

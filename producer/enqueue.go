@@ -154,6 +154,9 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 		return nil, err
 	}
 	res := &Result{BatchID: b.ID, Existing: !created}
+	if err := p.enqueueCallback(ctx, b); err != nil {
+		return res, err
+	}
 	if !created {
 		if !sameJob(b.Job, opts.Job) {
 			return nil, fmt.Errorf("%w: batch %s exists for %s; a re-run must use the same target, message and flags", ErrUsage, b.ID, b.Job.Target)
@@ -323,6 +326,33 @@ func (w *segmentWriter) queue(seg int) string {
 	default:
 		return task.QueueDefault
 	}
+}
+
+// callbackMaxRetry is asynq's retry limit for a callback task, a backstop: the
+// worker gives up after its own window (a day) and says so in the batch's status.
+const callbackMaxRetry = 1 << 16
+
+// enqueueCallback enqueues the task that tells the batch's callback_url once the
+// batch is done (one per batch: a re-run enqueues nothing twice, and nothing once
+// the callback was settled).
+func (p *Producer) enqueueCallback(ctx context.Context, b *store.Batch) error {
+	if b.Callback == nil || b.Callback.State != store.CallbackPending {
+		return nil
+	}
+	body, err := json.Marshal(task.Callback{V: task.Version, BatchID: b.ID})
+	if err != nil {
+		return err
+	}
+	_, err = p.q.EnqueueContext(ctx, asynq.NewTask(task.TypeCallback, body),
+		asynq.TaskID(task.CallbackID(b.ID)),
+		asynq.Queue(task.QueueDefault),
+		asynq.MaxRetry(callbackMaxRetry),
+		asynq.Timeout(time.Minute),
+	)
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue the callback of batch %s: %w", b.ID, err)
+	}
+	return nil
 }
 
 func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []task.Candidate, queue string) error {

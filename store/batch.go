@@ -194,6 +194,7 @@ type Batch struct {
 	Source           string
 	ReplayOf         []string
 	CallbackURL      string
+	Callback         *CallbackState // nil without a callback_url
 	Sealed           bool
 	CreatedAt        time.Time
 	FinishedAt       time.Time // zero until sealed with nothing pending
@@ -244,6 +245,8 @@ type Status struct {
 	FinishedAt *time.Time     `json:"finished_at,omitempty"`
 	// AuthStop is set while sending is stopped by a 401/403 (see `bulkinvite resume`).
 	AuthStop *AuthStop `json:"auth_stop,omitempty"`
+	// Callback is set for a batch with a callback_url.
+	Callback *CallbackState `json:"callback,omitempty"`
 }
 
 // Status returns the batch's status.
@@ -254,6 +257,7 @@ func (b *Batch) Status() Status {
 		Invited: b.Invited, CVQueued: b.CVQueued, DeadLettered: b.DeadLettered,
 		SkippedDuplicate: b.SkippedDuplicate, Pending: b.Pending(),
 		Sealed: b.Sealed, Target: b.Job.Target, ReplayOf: b.ReplayOf, CreatedAt: b.CreatedAt,
+		Callback: b.Callback,
 	}
 	if !b.FinishedAt.IsZero() {
 		t := b.FinishedAt
@@ -279,6 +283,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		ID:               id,
 		Source:           m["source"],
 		CallbackURL:      m["callback_url"],
+		Callback:         callbackState(m),
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),
 		Segments:         atoi(m["segments"]),

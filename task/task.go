@@ -11,8 +11,9 @@ import (
 
 // Task type names, as registered with asynq.
 const (
-	TypeSegment = "bulkinvite:segment"
-	TypeChunk   = "bulkinvite:chunk"
+	TypeSegment  = "bulkinvite:segment"
+	TypeChunk    = "bulkinvite:chunk"
+	TypeCallback = "bulkinvite:callback"
 )
 
 // The asynq queues tasks go to. Small batches and the head of large ones go to
@@ -97,6 +98,30 @@ type SplitOrigin struct {
 	Root string `json:"root"`
 	// Size is how many candidates that chunk had.
 	Size int `json:"size"`
+}
+
+// Callback waits for a batch to be done, then tells its callback_url. It goes to
+// QueueDefault, one per batch.
+type Callback struct {
+	V       int    `json:"v"`
+	BatchID string `json:"batch_id"`
+}
+
+// CallbackID is the asynq task id of a batch's callback: one per batch.
+func CallbackID(batchID string) string {
+	return fmt.Sprintf("bi:%s:cb", batchID)
+}
+
+// DecodeCallback reads a callback payload of any supported version.
+func DecodeCallback(b []byte) (*Callback, error) {
+	var t Callback
+	if err := decodeTask(b, &t); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("callback task: batch_id is empty")
+	}
+	return &t, nil
 }
 
 // SegmentID is the asynq task id of a batch's segment: deterministic, so that a

@@ -33,9 +33,15 @@ func IsFailure(err error) bool {
 // no less than a Retry-After the vendor sent (capped at RetryMax).
 func (c Config) RetryDelay(n int, err error, _ *asynq.Task) time.Duration {
 	c = c.withDefaults()
-	var p *PauseError
-	if errors.As(err, &p) {
+	var (
+		p  *PauseError
+		cb *callbackError
+	)
+	switch {
+	case errors.As(err, &p):
 		return max(p.After, time.Second)
+	case errors.As(err, &cb):
+		return Backoff(n, c.CallbackRetryMin, c.CallbackRetryMax, rand.Float64())
 	}
 	d := Backoff(n, c.RetryMin, c.RetryMax, rand.Float64())
 	var tr *flowmingo.TransientError

@@ -51,15 +51,19 @@ const (
 
 // Defaults of Config and ServeConfig.
 const (
-	DefaultChunkSize       = 50
-	DefaultMaxAttempts     = 10
-	DefaultRetryMin        = 2 * time.Second
-	DefaultRetryMax        = 5 * time.Minute
-	DefaultOnUnknown       = OnUnknownRetry
-	DefaultPausePoll       = 5 * time.Second
-	DefaultChunkTimeout    = 10 * time.Minute
-	DefaultConcurrency     = 8
-	DefaultShutdownTimeout = 30 * time.Second
+	DefaultChunkSize        = 50
+	DefaultMaxAttempts      = 10
+	DefaultRetryMin         = 2 * time.Second
+	DefaultRetryMax         = 5 * time.Minute
+	DefaultOnUnknown        = OnUnknownRetry
+	DefaultPausePoll        = 5 * time.Second
+	DefaultChunkTimeout     = 10 * time.Minute
+	DefaultConcurrency      = 8
+	DefaultShutdownTimeout  = 30 * time.Second
+	DefaultCallbackPoll     = 5 * time.Second
+	DefaultCallbackWindow   = 24 * time.Hour
+	DefaultCallbackRetryMin = 10 * time.Second
+	DefaultCallbackRetryMax = 30 * time.Minute
 )
 
 // DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
@@ -88,6 +92,15 @@ type Config struct {
 	// ChunkTimeout bounds one chunk handler run (limiter wait + request), and so how
 	// long a crashed worker's claim on its candidates holds others back. Default 10m.
 	ChunkTimeout time.Duration
+	// CallbackPoll is how often a batch's callback looks whether the batch is done.
+	// Default 5s.
+	CallbackPoll time.Duration
+	// CallbackWindow is how long after a batch finished its callback is retried
+	// before it is given up on. Default 24h.
+	CallbackWindow time.Duration
+	// CallbackRetryMin and CallbackRetryMax bound the backoff between two
+	// deliveries of a callback. Defaults 10s and 30m.
+	CallbackRetryMin, CallbackRetryMax time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -115,6 +128,18 @@ func (c Config) withDefaults() Config {
 	if c.ChunkTimeout <= 0 {
 		c.ChunkTimeout = DefaultChunkTimeout
 	}
+	if c.CallbackPoll <= 0 {
+		c.CallbackPoll = DefaultCallbackPoll
+	}
+	if c.CallbackWindow <= 0 {
+		c.CallbackWindow = DefaultCallbackWindow
+	}
+	if c.CallbackRetryMin <= 0 {
+		c.CallbackRetryMin = DefaultCallbackRetryMin
+	}
+	if c.CallbackRetryMax < c.CallbackRetryMin {
+		c.CallbackRetryMax = max(DefaultCallbackRetryMax, c.CallbackRetryMin)
+	}
 	return c
 }
 
@@ -137,7 +162,10 @@ type Deps struct {
 	// Pauser pauses the queues Serve serves when the vendor refuses the key, so that
 	// no worker takes work until `bulkinvite resume`. Serve sets it when nil.
 	Pauser QueuePauser
-	Log    *zap.Logger
+	// Notifier delivers batch callbacks; nil records every callback as not
+	// delivered (the worker has no key to sign it with).
+	Notifier Notifier
+	Log      *zap.Logger
 }
 
 // Worker handles segment and chunk tasks.
@@ -177,6 +205,7 @@ func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(task.TypeSegment, w.HandleSegment)
 	mux.HandleFunc(task.TypeChunk, w.HandleChunk)
+	mux.HandleFunc(task.TypeCallback, w.HandleCallback)
 	return mux
 }
 

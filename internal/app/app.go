@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/callback"
 	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
@@ -119,9 +120,16 @@ func (a *App) Worker() (*worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	return worker.New(worker.Deps{
-		Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey, Log: a.Log,
-	}, WorkerConfig(a.Cfg))
+	deps := worker.Deps{Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey, Log: a.Log}
+	if a.Cfg.CallbackSecret != "" {
+		cb, err := callback.New(callback.Config{Secret: a.Cfg.CallbackSecret, AllowPrivate: a.Cfg.CallbackAllowPrivate})
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() error { cb.Close(); return nil })
+		deps.Notifier = cb
+	}
+	return worker.New(deps, WorkerConfig(a.Cfg))
 }
 
 // Serve builds a worker and runs it until ctx is done (see worker.Serve).

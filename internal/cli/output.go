@@ -48,6 +48,13 @@ func printStatus(w io.Writer, s store.Status) {
 		fmt.Fprintf(w, "  SENDING STOPPED   key %s, HTTP %d since %s: %s\n                    fix the key, then run `bulkinvite resume`\n",
 			plain(s.AuthStop.Key), s.AuthStop.Status, s.AuthStop.Since.Format(time.RFC3339), plain(s.AuthStop.Message))
 	}
+	if c := s.Callback; c != nil {
+		fmt.Fprintf(w, "  callback          %s after %d attempt(s) to %s", c.State, c.Attempts, plain(c.URL))
+		if c.LastError != "" {
+			fmt.Fprintf(w, " (last: %s)", plain(c.LastError))
+		}
+		fmt.Fprintln(w)
+	}
 	if s.DeadLettered > 0 {
 		fmt.Fprintf(w, "  see the dead letters: bulkinvite deadletter list --batch %s\n", s.BatchID)
 	}
