@@ -2,6 +2,7 @@ package ratelimit
 
 import (
 	"context"
+	"math"
 	"strconv"
 	"time"
 
@@ -39,6 +40,29 @@ func (l *Limiter) Succeeded(ctx context.Context) {
 		return
 	}
 	l.followRate(effStr)
+}
+
+// adaptiveStep is the climb from rate r given the rate of the last 429 (0: none):
+// the full increase, or a twentieth of it from 80% of that rate to 5% above it.
+// succeedScript does the same in Redis.
+func adaptiveStep(r, seen, increase float64) float64 {
+	if seen > 0 && r >= 0.8*seen && r < 1.05*seen {
+		return increase / 20
+	}
+	return increase
+}
+
+// adaptiveFactor is the decrease on a 429 and the streak it makes: the configured
+// factor when the last decrease ended three adaptive intervals ago or more (streak
+// 0); otherwise the rate is still well above the vendor's limit, and each 429 in a
+// row squares the factor again (streak n: factor^(2^n)). throttleScript does the
+// same in Redis.
+func adaptiveFactor(now, holdEnd time.Time, streak int, cfg Config) (float64, int) {
+	if holdEnd.IsZero() || !now.Before(holdEnd.Add(3*cfg.AdaptiveInterval)) {
+		return cfg.AdaptiveDecrease, 0
+	}
+	streak++
+	return math.Pow(cfg.AdaptiveDecrease, math.Pow(2, float64(min(streak, 8)))), streak
 }
 
 // adaptiveArg is Config.Adaptive as the scripts take it.

@@ -31,7 +31,7 @@ const (
 	// when Config.FallbackShare is 0 and this process has never reached Redis.
 	DefaultFallbackProcesses = 4
 	// DefaultAdaptiveDecrease multiplies the effective rate on a 429 in adaptive mode.
-	DefaultAdaptiveDecrease = 0.5
+	DefaultAdaptiveDecrease = 0.9
 	// DefaultAdaptiveInterval is the adaptive mode's clock when Config.AdaptiveInterval is 0.
 	DefaultAdaptiveInterval = time.Second
 )
@@ -65,18 +65,22 @@ type Config struct {
 	// MaxCooldown caps the cool-down a Retry-After can impose. Default 5m.
 	MaxCooldown time.Duration
 
-	// Adaptive turns on AIMD: each 429 (at most one per cool-down plus
-	// AdaptiveInterval) multiplies the effective rate of every worker by
-	// AdaptiveDecrease, down to AdaptiveMin; successes add AdaptiveIncrease per
-	// AdaptiveInterval back, up to Rate. For a vendor whose real limit is unknown.
+	// Adaptive turns on AIMD with a memory: each 429 (at most one per cool-down
+	// plus AdaptiveInterval) multiplies the effective rate of every worker by
+	// AdaptiveDecrease, down to AdaptiveMin, and remembers the rate it happened at
+	// as the vendor's limit seen last; successes add AdaptiveIncrease per
+	// AdaptiveInterval back, up to Rate, but only a twentieth of it from 80% of
+	// that limit to 5% above it, so that the rate settles just under it and probes
+	// it rarely. For a vendor whose real limit is unknown.
 	Adaptive bool
 
-	// AdaptiveDecrease is the factor in (0, 1) applied on a 429. Default 0.5.
+	// AdaptiveDecrease is the factor in (0, 1) applied on a 429 (squared on a 429
+	// that follows a decrease closely). Default 0.9.
 	AdaptiveDecrease float64
 
 	// AdaptiveIncrease is the rate, in requests/s, added back per
-	// AdaptiveInterval of successes. Default Rate/50, so climbing from Rate/2 back
-	// to Rate takes 25 intervals.
+	// AdaptiveInterval of successes (a twentieth of it near the limit last seen).
+	// Default Rate/40.
 	AdaptiveIncrease float64
 
 	// AdaptiveMin is the floor of the effective rate, in requests/s. Default Rate/10.
@@ -171,7 +175,7 @@ func (c Config) withDefaults() Config {
 		c.AdaptiveDecrease = DefaultAdaptiveDecrease
 	}
 	if !(c.AdaptiveIncrease > 0) || math.IsInf(c.AdaptiveIncrease, 0) {
-		c.AdaptiveIncrease = c.Rate / 50
+		c.AdaptiveIncrease = c.Rate / 40
 	}
 	if !(c.AdaptiveMin > 0) || c.AdaptiveMin > c.Rate {
 		c.AdaptiveMin = c.Rate / 10

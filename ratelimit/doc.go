@@ -55,11 +55,17 @@
 // Acquire waits it out, whether or not it saw the 429. The worker re-queues the
 // refused request without spending an attempt.
 //
-// Adaptive mode (AIMD), for a vendor whose real limit is unknown: a 429
-// multiplies the shared effective rate by AdaptiveDecrease (down to
+// Adaptive mode (AIMD with a memory), for a vendor whose real limit is unknown:
+// a 429 multiplies the shared effective rate by AdaptiveDecrease (down to
 // AdaptiveMin), at most once per cool-down plus AdaptiveInterval, so the 429s of
-// requests already in flight count once. Succeeded adds AdaptiveIncrease back at
-// most once per AdaptiveInterval for all workers, up to Rate.
+// requests already in flight count once; a 429 within three intervals of the end
+// of the previous decrease multiplies it by AdaptiveDecrease squared (the rate is
+// still well above the limit). The rate at which the 429 came is kept as the
+// limit seen last. Succeeded adds AdaptiveIncrease back at most once per
+// AdaptiveInterval for all workers, up to Rate, but only a twentieth of it from
+// 80% of the limit seen last to 5% above it: the rate spends its time just under
+// the vendor's limit and crosses it rarely, and finds a raised limit again at
+// the full step.
 //
 // # Redis unreachable
 //
@@ -95,7 +101,7 @@
 //	<prefix>ratelimit:{<keyID>}:cooldown  string "1" with the cool-down as its TTL
 //	<prefix>ratelimit:{<keyID>}:inflight  zset: lease id -> expiry (ms)
 //	<prefix>ratelimit:{<keyID>}:stats     hash: r:<unix second> requests, c:<unix second> candidates, w: last second written; 62 s kept
-//	<prefix>ratelimit:{<keyID>}:adaptive  hash: rate, hold, next (adaptive mode only; gone at the full rate; expires after an idle hour)
+//	<prefix>ratelimit:{<keyID>}:adaptive  hash: rate, hold, next, max (adaptive mode only; gone at the full rate; expires after an idle hour)
 //	<prefix>ratelimit:{<keyID>}:procs     zset: process id (host/pid/random) -> last seen (ms)
 //
 // Every process sharing a key must use the same Rate, Burst and

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"strings"
 	"sync"
@@ -185,7 +186,7 @@ func TestConfigDefaults(t *testing.T) {
 	got := Config{Rate: 20}.withDefaults()
 	if got.Burst != DefaultBurst || got.MaxInFlight != 40 || got.MaxCooldown != 5*time.Minute ||
 		got.Prefix != store.DefaultPrefix || got.InFlightTTL != time.Minute || got.AdaptiveMin != 2 ||
-		got.AdaptiveIncrease != 0.4 || got.AdaptiveDecrease != 0.5 {
+		got.AdaptiveIncrease != 0.5 || got.AdaptiveDecrease != DefaultAdaptiveDecrease {
 		t.Fatalf("defaults for Rate 20: %+v", got)
 	}
 	if got := (Config{}).withDefaults(); got.Rate != 5 || got.MaxInFlight != 10 {
@@ -478,7 +479,8 @@ func TestAdaptiveSharedAndClimbsBack(t *testing.T) {
 	if got := eff(other); got != 10 {
 		t.Fatalf("after a second 429 in the same episode: %v, want still 10", got)
 	}
-	_ = sleepCtx(context.Background(), 100*time.Millisecond)
+	// Past the hold (60ms) and three intervals after it: a decrease as usual.
+	_ = sleepCtx(context.Background(), 250*time.Millisecond)
 	throttle()
 	if got := eff(other); got != 5 {
 		t.Fatalf("after a later 429: %v, want 5", got)
@@ -712,4 +714,64 @@ func countGrants(t *testing.T, d time.Duration, each int, as ...acquirer) (grant
 	}
 	wg.Wait()
 	return float64(n.Load()), time.Since(start).Seconds()
+}
+
+// TestAdaptiveSlowsNearTheLimitSeen: a 429 soon after a decrease decreases twice
+// as hard; the climb back is the full step far below the rate the vendor refused,
+// a twentieth of it from 80% of that rate to 5% above it (so the rate settles just
+// under the vendor's limit and probes it rarely), and the full step again past it.
+func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 40, Adaptive: true, AdaptiveDecrease: 0.5, AdaptiveIncrease: 1, AdaptiveMin: 2,
+		AdaptiveInterval: 20 * time.Millisecond}
+	l := b.limiter(t, cfg)
+	eff := func() float64 {
+		st, err := l.State(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.EffectiveRate
+	}
+	// A 429 at 40 halves the rate; the next one, 30ms later (after the hold of
+	// 21ms, within three intervals of it), quarters it: the limit seen last is
+	// 20, the rate 5.
+	for _, want := range []float64{20, 5} {
+		if err := l.Throttled(context.Background(), time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		if got := eff(); got != want {
+			t.Fatalf("after a 429: %v, want %v", got, want)
+		}
+		_ = sleepCtx(context.Background(), 30*time.Millisecond)
+	}
+	got := []float64{5}
+	deadline := time.Now().Add(30 * time.Second)
+	for got[len(got)-1] < cfg.Rate {
+		if time.Now().After(deadline) {
+			t.Fatalf("did not climb back in 30s: %v", got)
+		}
+		_ = sleepCtx(context.Background(), 25*time.Millisecond)
+		l.Succeeded(context.Background())
+		if r := eff(); r != got[len(got)-1] {
+			got = append(got, r)
+		}
+	}
+	slow := 0
+	for i := 1; i < len(got); i++ {
+		step, from := got[i]-got[i-1], got[i-1]
+		want := 1.0
+		if from >= 0.8*20 && from < 1.05*20 {
+			want, slow = 0.05, slow+1
+		}
+		if from+want > cfg.Rate {
+			want = cfg.Rate - from
+		}
+		if math.Abs(step-want) > 1e-9 {
+			t.Fatalf("climb %v: step %v from %v, want %v", got, step, from, want)
+		}
+	}
+	if slow < 95 || slow > 105 {
+		t.Fatalf("climb %v: %d small steps from 16 to 21, want about 100", got, slow)
+	}
 }

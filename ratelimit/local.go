@@ -26,6 +26,8 @@ type Local struct {
 	coolUntil time.Time
 	hold      time.Time // adaptive: no decrease before
 	nextIncr  time.Time // adaptive: no increase before
+	seen      float64   // adaptive: the rate of the last 429, 0 before one
+	streak    int       // adaptive: 429s in a row soon after a decrease
 	win       window
 }
 
@@ -93,7 +95,10 @@ func (l *Local) Throttled(_ context.Context, retryAfter time.Duration) error {
 		l.coolUntil = until
 	}
 	if l.cfg.Adaptive && !now.Before(l.hold) {
-		l.eff = max(l.cfg.AdaptiveMin, l.eff*l.cfg.AdaptiveDecrease)
+		l.seen = l.eff
+		var f float64
+		f, l.streak = adaptiveFactor(now, l.hold, l.streak, l.cfg)
+		l.eff = max(l.cfg.AdaptiveMin, l.eff*f)
 		l.lim.SetLimitAt(now, rate.Limit(l.eff))
 		l.hold = l.coolUntil.Add(l.cfg.AdaptiveInterval)
 		l.nextIncr = l.hold
@@ -101,8 +106,9 @@ func (l *Local) Throttled(_ context.Context, retryAfter time.Duration) error {
 	return nil
 }
 
-// Succeeded lets adaptive mode climb back by Config.AdaptiveIncrease, at most
-// once per Config.AdaptiveInterval.
+// Succeeded lets adaptive mode climb back by Config.AdaptiveIncrease (a twentieth of
+// it near the rate of the last 429), at most once per Config.AdaptiveInterval, as
+// the shared limiter does.
 func (l *Local) Succeeded(context.Context) {
 	if !l.cfg.Adaptive {
 		return
@@ -113,7 +119,7 @@ func (l *Local) Succeeded(context.Context) {
 	if l.eff >= l.cfg.Rate || now.Before(l.nextIncr) {
 		return
 	}
-	l.eff = min(l.cfg.Rate, l.eff+l.cfg.AdaptiveIncrease)
+	l.eff = min(l.cfg.Rate, l.eff+adaptiveStep(l.eff, l.seen, l.cfg.AdaptiveIncrease))
 	l.lim.SetLimitAt(now, rate.Limit(l.eff))
 	l.nextIncr = now.Add(l.cfg.AdaptiveInterval)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestLocalInFlightCap(t *testing.T) {
 func TestLocalAdaptive(t *testing.T) {
 	t.Parallel()
 	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
-	l := NewLocal(Config{Rate: 20, Adaptive: true, AdaptiveIncrease: 5})
+	l := NewLocal(Config{Rate: 20, Adaptive: true, AdaptiveDecrease: 0.5, AdaptiveIncrease: 5})
 	l.now = clock.now
 	eff := func() float64 {
 		st, _ := l.State(context.Background())
@@ -95,6 +96,28 @@ func TestLocalAdaptive(t *testing.T) {
 	}
 	if got := l.lim.Limit(); got != 20 {
 		t.Fatalf("local limiter at %v, want 20", got)
+	}
+}
+
+// TestLocalAdaptiveStreak: 429s each soon after the previous decrease square the
+// factor again (0.9, 0.81, 0.6561); one three intervals after the hold is back to
+// 0.9. The shared limiter does the same (TestAdaptiveSlowsNearTheLimitSeen).
+func TestLocalAdaptiveStreak(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	l := NewLocal(Config{Rate: 100, Adaptive: true, AdaptiveMin: 1})
+	l.now = clock.now
+	want := 100.0
+	for i, f := range []float64{0.9, 0.81, 0.81 * 0.81, 0.9} {
+		if i == 3 {
+			clock.add(3 * time.Second) // past the hold and three intervals
+		}
+		_ = l.Throttled(context.Background(), time.Second)
+		want *= f
+		if st, _ := l.State(context.Background()); math.Abs(st.EffectiveRate-want) > 1e-9 {
+			t.Fatalf("429 #%d: rate %v, want %v", i+1, st.EffectiveRate, want)
+		}
+		clock.add(2*time.Second + time.Millisecond) // past the hold of 1s + 1s
 	}
 }
 

@@ -169,13 +169,22 @@ end
 local rate = tonumber(ARGV[2])
 local lowered = 0
 if ARGV[4] == '1' then
-  local a = redis.call('HMGET', KEYS[3], 'rate', 'hold')
+  local a = redis.call('HMGET', KEYS[3], 'rate', 'hold', 'streak')
   local r = tonumber(a[1])
   if r and r < rate then rate = r end
-  if now_ms >= (tonumber(a[2]) or 0) then
-    rate = math.max(tonumber(ARGV[6]), rate * tonumber(ARGV[5]))
-    local hold = num(now_ms + cd + tonumber(ARGV[7]))
-    redis.call('HSET', KEYS[3], 'rate', tostring(rate), 'hold', hold, 'next', hold)
+  local hold = tonumber(a[2]) or 0
+  if now_ms >= hold then
+    -- The rate the vendor refused is the limit seen last (max): the climb back
+    -- slows down near it. A 429 soon after the last decrease means the rate is
+    -- still well above the limit: each one in a row squares the factor again.
+    local seen = rate
+    local streak = 0
+    if now_ms < hold + 3 * tonumber(ARGV[7]) then streak = (tonumber(a[3]) or 0) + 1 end
+    local factor = tonumber(ARGV[5]) ^ (2 ^ math.min(streak, 8))
+    rate = math.max(tonumber(ARGV[6]), rate * factor)
+    local until_ = num(now_ms + cd + tonumber(ARGV[7]))
+    redis.call('HSET', KEYS[3], 'rate', tostring(rate), 'hold', until_, 'next', until_,
+      'max', tostring(seen), 'streak', streak)
     lowered = 1
   end
   redis.call('PEXPIRE', KEYS[3], ARGV[8])
@@ -192,7 +201,10 @@ return {cd, tostring(rate), lowered}
 
 // succeedScript climbs the adaptive rate back by one step, at most once per
 // adaptive interval for all workers, and forgets the state once it is back at the
-// configured rate.
+// configured rate. The step is the full increase far below the limit last seen (the
+// rate of the last 429), a twentieth of it from 80% of that limit to 5% above it,
+// so that the rate spends its time just under the limit and probes it rarely; well
+// above it (the vendor's limit rose) the full step again.
 //
 // KEYS: 1 adaptive. ARGV: 1 rate, 2 increase, 3 adaptive interval (ms), 4 ttl (ms).
 // Reply: the effective rate.
@@ -201,7 +213,7 @@ if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local cfg = tonumber(ARGV[1])
-local a = redis.call('HMGET', KEYS[1], 'rate', 'next')
+local a = redis.call('HMGET', KEYS[1], 'rate', 'next', 'max')
 local r = tonumber(a[1])
 if not r then return ARGV[1] end
 if r >= cfg then
@@ -209,7 +221,10 @@ if r >= cfg then
   return ARGV[1]
 end
 if now_ms < (tonumber(a[2]) or 0) then return tostring(r) end
-r = r + tonumber(ARGV[2])
+local step = tonumber(ARGV[2])
+local seen = tonumber(a[3])
+if seen and r >= 0.8 * seen and r < 1.05 * seen then step = step / 20 end
+r = r + step
 if r >= cfg then
   redis.call('DEL', KEYS[1])
   return ARGV[1]
