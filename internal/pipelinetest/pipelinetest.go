@@ -141,7 +141,9 @@ type WorkerOptions struct {
 	// Sender replaces the API client talking to the sandbox, e.g. with a fake
 	// vendor that answers what a test needs.
 	Sender worker.Sender
-	Log    *zap.Logger // default: the test's log, warnings and up
+	// Observer is told what the worker does (worker.Deps.Observer); default none.
+	Observer worker.Observer
+	Log      *zap.Logger // default: the test's log, warnings and up
 }
 
 // StartWorker runs a worker in this process until the returned stop is called (or
@@ -186,7 +188,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	if opts.Sender != nil {
 		sender = opts.Sender
 	}
-	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key, Log: log}, opts.Worker)
+	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key, Observer: opts.Observer, Log: log}, opts.Worker)
 	if err != nil {
 		tb.Fatal(err)
 	}
