@@ -1,4 +1,32 @@
-// Package producer reads candidate files and enqueues them as batches.
+// Package producer reads candidate files and enqueues them as batches. It is the
+// supported way for a Go service to enqueue candidates: what `bulkinvite enqueue`
+// and `serve` do, without going through either.
+//
+// # Enqueuing from Go
+//
+// A Go caller needs its go-redis v9 client on the Redis the workers use (a single
+// node, Sentinel or a Cluster: any redis.UniversalClient) and four calls (see
+// Example):
+//
+//   - store.New(rdb, store.Config{Prefix: ...}) with the workers' key prefix
+//     (BULKINVITE_PREFIX; zero: store.DefaultPrefix);
+//   - asynq.NewClientFromRedisClient(rdb), the queue, over the same connection;
+//   - New(st, queue, Config{}): Config's zero value is the workers' defaults
+//     (BULKINVITE_SEGMENT_SIZE, BULKINVITE_BULK_THRESHOLD; set them if the
+//     deployment changed them);
+//   - Import(ctx, NewSliceSource(cands), Options{BatchID: ..., Job: ...}), with
+//     the target and message in Options.Job. Give a BatchID of your own to make a
+//     retried call safe: the same id twice is one batch, and a re-run after a crash
+//     completes it without enqueuing anything twice. Rejected candidates come back
+//     in Result.Rejects (and through Options.OnReject), each naming its position
+//     and field; an error wrapping ErrUsage is a mistake in the call (a bad target,
+//     a batch id reused for another job).
+//
+// Store.Batch(ctx, id).Status() then reads progress, the same fields as
+// `bulkinvite status --json`; the batch is done when Pending is 0.
+// Store.DeadLetters lists the dead letters (store.Filter{BatchID: id}).
+//
+// # Readers
 //
 // The readers — CSVSource, JSONLSource, JSONSource and SliceSource, opened by
 // format with Open or NewSource — turn outside input into a stream of Records: each

@@ -204,7 +204,8 @@ return #set / 2
 // (see retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state
 // (2..5), dead letter ("" for none), reference of its errors stored apart ("" for
 // none), those errors (given once per reference per call, else "").
-// Returns how many outcomes were new.
+// Returns the positions (1-based, in ARGV's order) of the records whose outcomes
+// were new.
 var recordScript = redis.NewScript(luaLib + `
 local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
 local seqs, codes, dls = {}, {}, {}
@@ -213,14 +214,14 @@ for i = 3, #ARGV, 5 do
   if ARGV[i + 4] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i + 3], ARGV[i + 4]) end
 end
 local cur = states(KEYS[4], seqs)
-local set, dl, counts, seen, n = {}, {}, {}, {}, 0
+local set, dl, counts, seen, new = {}, {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < 2 and not seen[seq] then
     seen[seq] = true
     local c = codes[k]
     set[#set + 1] = seq; set[#set + 1] = c
     counts[c] = (counts[c] or 0) + 1
-    n = n + 1
+    new[#new + 1] = k
     if dls[k] ~= '' then dl[#dl + 1] = seq; dl[#dl + 1] = dls[k] end
   end
 end
@@ -229,9 +230,9 @@ hset(KEYS[2], dl)
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
 end
-if n > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
+if #new > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
 finish(ARGV[1], ARGV[2], 4, #KEYS)
-return n
+return new
 `)
 
 // claimScript checks the ledger and claims the candidates about to be sent to a

@@ -22,12 +22,23 @@ type Record struct {
 // RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
 // outcome is already recorded keeps it, and nothing else is written for it.
 // Successes are written to target's ledger, kept Config.LedgerTTL; the candidates'
-// claims are released. It returns how many outcomes were new. It is made of steps in
-// different slots (see the package doc), each idempotent: after an error, calling it
-// again with the same records is safe.
+// claims are released. It returns how many outcomes were new (RecordNew tells
+// which). It is made of steps in different slots (see the package doc), each
+// idempotent: after an error, calling it again with the same records is safe.
 func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record) (int, error) {
+	fresh, err := s.RecordNew(ctx, batchID, target, recs)
+	return len(fresh), err
+}
+
+// RecordNew records outcomes as RecordOutcomes does and returns the records whose
+// outcome was new, in the order given: those a caller counting outcomes (the
+// worker's metrics) counts. A record of a candidate already decided, or repeating
+// a candidate an earlier record of the same call decided, is not among them.
+// After an error nothing is returned, though some outcomes may have been written:
+// a call again then returns only those still new.
+func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Target, recs []Record) ([]Record, error) {
 	if len(recs) == 0 {
-		return 0, nil
+		return nil, nil
 	}
 	args := make([]any, 0, 2+5*len(recs))
 	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds())
@@ -37,17 +48,17 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	for _, r := range recs {
 		code, ok := codeOfOutcome[r.Outcome]
 		if !ok {
-			return 0, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
+			return nil, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
 		}
 		var entry, errRef, errJSON string
 		switch r.Outcome {
 		case payload.OutcomeDeadLettered:
 			if r.DeadLetter == nil {
-				return 0, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
+				return nil, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
 			}
 			b, ref, ej, err := s.compactDeadLetter(ctx, r.DeadLetter)
 			if err != nil {
-				return 0, err
+				return nil, err
 			}
 			entry, errRef = string(b), ref
 			if ref != "" && !sharedErrs[ref] {
@@ -57,7 +68,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 		}
 		if r.Outcome != payload.OutcomeSkippedDuplicate {
 			if r.Candidate == (payload.Candidate{}) {
-				return 0, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+				return nil, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
 			}
 			led = append(led, r)
 		}
@@ -66,18 +77,25 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 	if dls > 0 {
 		k := s.key("dlbatches")
 		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, k, redisZ(s.now(), batchID)) }); err != nil {
-			return 0, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
+			return nil, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
 		}
 	}
 	if err := s.writeLedger(ctx, batchID, target, led); err != nil {
-		return 0, err
+		return nil, err
 	}
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.retainedKeys(batchID)...)
-	n, err := s.eval(ctx, recordScript, keys, args...).Int()
+	idx, err := s.eval(ctx, recordScript, keys, args...).Int64Slice()
 	if err != nil {
-		return 0, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
+		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
 	}
-	return n, nil
+	fresh := make([]Record, 0, len(idx))
+	for _, i := range idx {
+		if i < 1 || int(i) > len(recs) {
+			return nil, fmt.Errorf("record outcomes of batch %s: the script named record %d of %d", batchID, i, len(recs))
+		}
+		fresh = append(fresh, recs[i-1])
+	}
+	return fresh, nil
 }
 
 // writeLedger writes the successes among recs into the target's ledger week and

@@ -58,13 +58,14 @@ func TestOnCluster(t *testing.T) {
 	onCluster.c = c
 	onCluster.Unlock()
 	for name, test := range map[string]func(*testing.T){
-		"RecordOutcomesExactlyOnce": TestRecordOutcomesExactlyOnce,
-		"AdmitSegmentIdempotent":    TestAdmitSegmentIdempotent,
-		"AuthStop":                  TestAuthStop,
-		"Claims":                    TestClaims,
-		"LedgerBeforeBatch":         TestLedgerBeforeBatch,
-		"Retention":                 TestRetention,
-		"DeadLettersAndMoves":       TestDeadLettersAndMoves,
+		"RecordOutcomesExactlyOnce":   TestRecordOutcomesExactlyOnce,
+		"RecordNewNamesTheNewRecords": TestRecordNewNamesTheNewRecords,
+		"AdmitSegmentIdempotent":      TestAdmitSegmentIdempotent,
+		"AuthStop":                    TestAuthStop,
+		"Claims":                      TestClaims,
+		"LedgerBeforeBatch":           TestLedgerBeforeBatch,
+		"Retention":                   TestRetention,
+		"DeadLettersAndMoves":         TestDeadLettersAndMoves,
 	} {
 		t.Run(name, test)
 	}
@@ -158,6 +159,54 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 			t.Errorf("seq %d (%s): claim %d, want %d", i, outs[int64(i)], c, want)
 		}
 	}
+}
+
+// TestRecordNewNamesTheNewRecords: RecordNew returns exactly the records whose
+// outcome it wrote, leaving out a candidate already decided and a repeat within
+// the call, so that what the worker counts equals what the batch counts.
+func TestRecordNewNamesTheNewRecords(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	cs := cands(4)
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AdmitSegment(ctx, "b", 0, cs); err != nil {
+		t.Fatal(err)
+	}
+	invited := func(i int) Record {
+		return Record{Seq: cs[i].Seq, Candidate: cs[i].Candidate, Outcome: payload.OutcomeInvited}
+	}
+	dead := Record{Seq: cs[1].Seq, Candidate: cs[1].Candidate, Outcome: payload.OutcomeDeadLettered,
+		DeadLetter: &DeadLetter{ID: DeadLetterID("b", cs[1].Seq), BatchID: "b", Reason: payload.ReasonValidation, Candidate: cs[1].Candidate}}
+	skipped := Record{Seq: cs[2].Seq, Outcome: payload.OutcomeSkippedDuplicate}
+
+	fresh, err := st.RecordNew(ctx, "b", target, []Record{invited(0), dead, invited(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqsOf(fresh); fmt.Sprint(got) != "[0 1]" {
+		t.Errorf("first call: new records %v, want [0 1] (the repeat of 0 is not new)", got)
+	}
+	fresh, err = st.RecordNew(ctx, "b", target, []Record{invited(1), skipped, invited(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := seqsOf(fresh); fmt.Sprint(got) != "[2 3]" || fresh[0].Outcome != payload.OutcomeSkippedDuplicate {
+		t.Errorf("second call: new records %v (%+v), want [2 3] (1 was decided before)", got, fresh)
+	}
+	if n, err := st.RecordOutcomes(ctx, "b", target, []Record{invited(3)}); err != nil || n != 0 {
+		t.Errorf("RecordOutcomes of a decided candidate = %d, %v; want 0", n, err)
+	}
+}
+
+func seqsOf(recs []Record) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.Seq
+	}
+	return out
 }
 
 // TestAdmitSegmentIdempotent: admitting the same segment twice counts it once and

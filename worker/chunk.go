@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -162,10 +163,12 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 		return nil
 	}
 
+	waitFrom := w.now()
 	release, err := w.Limiter.Acquire(ctx, len(cands))
 	if err != nil {
 		return fmt.Errorf("wait for rate limit: %w", err)
 	}
+	w.Observer.RateLimitWait(w.now().Sub(waitFrom))
 	// The wait may have been long: an auth stop set meanwhile holds this chunk too.
 	if err := r.authStopped(ctx); err != nil {
 		release()
@@ -176,7 +179,7 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 		return err
 	}
 	req := t.Job.Target.Request(task.Candidates(cands), t.Job.InvitationMessage, t.Job.SendInvite)
-	results, sendErr := w.Sender.Invite(ctx, req)
+	results, sendErr := r.invite(ctx, req)
 	if sendErr == nil {
 		err = r.recordResults(ctx, cands, results)
 		release()
@@ -185,6 +188,20 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 	}
 	release()
 	return r.handleSendError(ctx, cands, sendErr)
+}
+
+// invite sends one request, telling the Observer.
+func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]flowmingo.CandidateResult, error) {
+	obs := r.w.Observer
+	obs.InFlight(1)
+	results, err := r.w.Sender.Invite(ctx, req)
+	obs.InFlight(-1)
+	status := http.StatusOK
+	if err != nil {
+		status = flowmingo.HTTPStatus(err)
+	}
+	obs.APIRequest(status)
+	return results, err
 }
 
 func seqs(cands []task.Candidate) []int64 {
@@ -208,9 +225,27 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 	return &PauseError{After: r.w.cfg.PausePoll, Why: fmt.Sprintf("sending stopped for key %s after HTTP %d: %s (run `bulkinvite resume` once fixed)", stop.Key, stop.Status, stop.Message)}
 }
 
+// record records outcomes and tells the Observer those that were new.
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
-	_, err := r.w.Store.RecordOutcomes(ctx, r.task.BatchID, r.task.Job.Target, recs)
-	return err
+	fresh, err := r.w.Store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, recs)
+	if err != nil {
+		return err
+	}
+	outcomes := map[payload.Outcome]int{}
+	reasons := map[payload.Reason]int{}
+	for _, rec := range fresh {
+		outcomes[rec.Outcome]++
+		if rec.DeadLetter != nil {
+			reasons[rec.DeadLetter.Reason]++
+		}
+	}
+	for o, n := range outcomes {
+		r.w.Observer.Outcomes(o, n)
+	}
+	for reason, n := range reasons {
+		r.w.Observer.DeadLettered(reason, n)
+	}
+	return nil
 }
 
 // recordAnswer records outcomes the vendor's answer decided, through persist.

@@ -19,6 +19,10 @@
 // 5xx, timeouts and connection errors are retried with backoff, then dead-lettered
 // as retries_exhausted. docs/architecture.md tells what a crash at each step leaves.
 //
+// Deps.Observer hears of each request and its status, each rate-limiter wait, and
+// each outcome and dead letter the worker records, counted once: the metrics
+// (package metrics) are fed through it.
+//
 // It does not read files or create batches (producer), hold the rate (ratelimit),
 // own Redis keys (store) or speak HTTP (flowmingo).
 package worker

@@ -72,6 +72,36 @@ func (f *fakeQueue) EnqueueContext(_ context.Context, t *asynq.Task, _ ...asynq.
 	return &asynq.TaskInfo{}, nil
 }
 
+// fakeObserver counts what the worker reports.
+type fakeObserver struct {
+	mu       sync.Mutex
+	outcomes map[payload.Outcome]int
+	reasons  map[payload.Reason]int
+	requests map[int]int
+	waits    int
+	inFlight int
+}
+
+var _ Observer = (*fakeObserver)(nil)
+
+func newFakeObserver() *fakeObserver {
+	return &fakeObserver{outcomes: map[payload.Outcome]int{}, reasons: map[payload.Reason]int{}, requests: map[int]int{}}
+}
+
+func (f *fakeObserver) Outcomes(o payload.Outcome, n int) {
+	f.mu.Lock()
+	f.outcomes[o] += n
+	f.mu.Unlock()
+}
+func (f *fakeObserver) DeadLettered(r payload.Reason, n int) {
+	f.mu.Lock()
+	f.reasons[r] += n
+	f.mu.Unlock()
+}
+func (f *fakeObserver) APIRequest(status int)       { f.mu.Lock(); f.requests[status]++; f.mu.Unlock() }
+func (f *fakeObserver) RateLimitWait(time.Duration) { f.mu.Lock(); f.waits++; f.mu.Unlock() }
+func (f *fakeObserver) InFlight(d int)              { f.mu.Lock(); f.inFlight += d; f.mu.Unlock() }
+
 type fakePauser struct{ paused []string }
 
 func (f *fakePauser) PauseQueue(q string) error { f.paused = append(f.paused, q); return nil }
@@ -84,6 +114,7 @@ type testBundle struct {
 	lim    *fakeLimiter
 	queue  *fakeQueue
 	pauser *fakePauser
+	obs    *fakeObserver
 }
 
 var policyTarget = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
@@ -99,8 +130,9 @@ func setup(t *testing.T, cfg Config, sendErr error) *testBundle {
 		lim:    &fakeLimiter{},
 		queue:  &fakeQueue{},
 		pauser: &fakePauser{},
+		obs:    newFakeObserver(),
 	}
-	w, err := New(Deps{Store: b.st, Queue: b.queue, Sender: b.sender, Limiter: b.lim, Pauser: b.pauser,
+	w, err := New(Deps{Store: b.st, Queue: b.queue, Sender: b.sender, Limiter: b.lim, Pauser: b.pauser, Observer: b.obs,
 		Key: flowmingo.NewAPIKey("fl_live_unit.secret"), Log: zap.NewNop()}, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -333,6 +365,58 @@ func wantReasons(t *testing.T, b *testBundle, want map[payload.Reason]int) {
 	t.Helper()
 	if got := b.reasons(t); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("dead letters by reason %v, want %v", got, want)
+	}
+}
+
+// TestObserver: the Observer hears of every request with its status (0 for no
+// answer), every wait, and each new outcome once, however often a chunk runs.
+func TestObserver(t *testing.T) {
+	t.Parallel()
+	const n = 3
+	mixed := func(*payload.InviteRequest) ([]flowmingo.CandidateResult, error) {
+		return []flowmingo.CandidateResult{{Kind: flowmingo.Invited}, {Kind: flowmingo.CVQueued},
+			{Kind: flowmingo.Failed, Reason: payload.ReasonInvitationError}}, nil
+	}
+	tests := []struct {
+		name     string
+		err      error
+		invite   func(*payload.InviteRequest) ([]flowmingo.CandidateResult, error)
+		requests string
+		outcomes string
+		reasons  string
+	}{
+		{name: "a 200 with a result each", invite: mixed, requests: "map[200:1]",
+			outcomes: "map[cv_queued:1 dead_lettered:1 invited:1]", reasons: "map[invitation_error:1]"},
+		{name: "a 404", err: &flowmingo.NotFoundError{}, requests: "map[404:1]",
+			outcomes: "map[dead_lettered:3]", reasons: "map[target_not_found:3]"},
+		{name: "no answer, twice", err: &flowmingo.TransientError{Err: errors.New("connection refused")}, requests: "map[0:2]",
+			outcomes: "map[]", reasons: "map[]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, Config{}, tt.err)
+			if tt.invite != nil {
+				b.sender.invite = tt.invite
+			}
+			chunk := b.chunk(t, n)
+			for range 2 { // the second run finds decided candidates: nothing new
+				_ = b.w.HandleChunk(context.Background(), chunk)
+			}
+			o := b.obs
+			if got := fmt.Sprint(o.requests); got != tt.requests {
+				t.Errorf("requests %s, want %s", got, tt.requests)
+			}
+			if got := fmt.Sprint(o.outcomes); got != tt.outcomes {
+				t.Errorf("outcomes %s, want %s", got, tt.outcomes)
+			}
+			if got := fmt.Sprint(o.reasons); got != tt.reasons {
+				t.Errorf("dead letters %s, want %s", got, tt.reasons)
+			}
+			if o.waits != b.sender.sent || o.inFlight != 0 {
+				t.Errorf("%d waits for %d requests, %d still in flight", o.waits, b.sender.sent, o.inFlight)
+			}
+		})
 	}
 }
 

@@ -43,6 +43,35 @@ type Enqueuer interface {
 	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
 }
 
+// Observer is told what the worker does, for metrics; *metrics.Metrics is one.
+// The handlers call it concurrently; it must not block.
+type Observer interface {
+	// Outcomes reports n candidates whose outcome o this worker recorded, each
+	// counted once: a candidate already decided is not reported again.
+	Outcomes(o payload.Outcome, n int)
+	// DeadLettered reports n of those dead-lettered for reason r.
+	DeadLettered(r payload.Reason, n int)
+	// APIRequest reports a request to the vendor that ended with the HTTP status
+	// status, or 0 when no HTTP answer came (a connection error, a timeout, a lost
+	// reply, a shutdown).
+	APIRequest(status int)
+	// RateLimitWait reports how long the rate limiter held a request before
+	// granting it.
+	RateLimitWait(d time.Duration)
+	// InFlight reports a change of the requests to the vendor in flight: +1 when
+	// one goes, -1 when it ended.
+	InFlight(delta int)
+}
+
+// NopObserver observes nothing: the Observer of a worker whose Deps have none.
+type NopObserver struct{}
+
+func (NopObserver) Outcomes(payload.Outcome, int)    {}
+func (NopObserver) DeadLettered(payload.Reason, int) {}
+func (NopObserver) APIRequest(int)                   {}
+func (NopObserver) RateLimitWait(time.Duration)      {}
+func (NopObserver) InFlight(int)                     {}
+
 // OnUnknown values.
 const (
 	OnUnknownRetry      = "retry"
@@ -165,6 +194,9 @@ type Deps struct {
 	// Notifier delivers batch callbacks; nil records every callback as not
 	// delivered (the worker has no key to sign it with).
 	Notifier Notifier
+	// Observer is told the outcomes, requests and waits, for metrics. Default
+	// NopObserver.
+	Observer Observer
 	Log      *zap.Logger
 }
 
@@ -194,6 +226,9 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	}
 	if d.Log == nil {
 		d.Log = zap.NewNop()
+	}
+	if d.Observer == nil {
+		d.Observer = NopObserver{}
 	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,

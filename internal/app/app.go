@@ -1,6 +1,6 @@
 // Package app builds bulkinvite's parts from a config.Config: the Redis client,
 // the store, the asynq client, the producer, the replayer, the API client, the
-// rate limiter and the worker, each configured from its settings. The commands and
+// rate limiter, the worker and the metrics, each configured from its settings. The commands and
 // the demo build through it, so that they are wired the same way. It owns no
 // logic: what a part does is its package's business.
 package app
@@ -8,6 +8,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -19,6 +20,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
+	"github.com/bulkinvite/bulkinvite/metrics"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
@@ -36,7 +38,9 @@ type App struct {
 	Store *store.Store
 	Queue *asynq.Client
 
-	closers []func() error
+	closers     []func() error
+	metrics     *metrics.Metrics
+	metricsOnce sync.Once
 }
 
 // Open connects to cfg.RedisURL, checking the deployment (see redisconn.Open;
@@ -120,7 +124,8 @@ func (a *App) Worker() (*worker.Worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	deps := worker.Deps{Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey, Log: a.Log}
+	deps := worker.Deps{Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey,
+		Observer: a.Metrics(), Log: a.Log}
 	if a.Cfg.CallbackSecret != "" {
 		cb, err := callback.New(callback.Config{Secret: a.Cfg.CallbackSecret, AllowPrivate: a.Cfg.CallbackAllowPrivate})
 		if err != nil {
@@ -132,8 +137,10 @@ func (a *App) Worker() (*worker.Worker, error) {
 	return worker.New(deps, WorkerConfig(a.Cfg))
 }
 
-// Serve builds a worker and runs it until ctx is done (see worker.Serve).
-func (a *App) Serve(ctx context.Context) error {
+// Serve builds a worker and runs it until ctx is done (see worker.Serve). With
+// metricsAddr (HOST:PORT) it also serves the metrics at http://metricsAddr/metrics
+// meanwhile; an address it cannot listen on fails before the worker starts.
+func (a *App) Serve(ctx context.Context, metricsAddr string) error {
 	w, err := a.Worker()
 	if err != nil {
 		return err
@@ -142,7 +149,38 @@ func (a *App) Serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if metricsAddr != "" {
+		srv, err := a.Metrics().Listen(metricsAddr)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = srv.Close() }()
+	}
 	return w.Serve(ctx, a.Redis, sc)
+}
+
+// Metrics returns the process's metrics, built once: what its worker does,
+// asynq's queues read through the App's Redis client, and the auth stop read
+// from the store at each scrape — the configured API key's, or any key's when
+// none is configured (serve, which sends nothing).
+func (a *App) Metrics() *metrics.Metrics {
+	a.metricsOnce.Do(func() {
+		a.metrics = metrics.New(metrics.Config{
+			Inspector:   asynq.NewInspectorFromRedisClient(a.Redis),
+			AuthStopped: a.authStopped,
+			Log:         a.Log.Named("metrics"),
+		})
+	})
+	return a.metrics
+}
+
+func (a *App) authStopped(ctx context.Context) (bool, error) {
+	if a.Cfg.APIKey.IsZero() {
+		stops, err := a.Store.AuthStops(ctx)
+		return len(stops) > 0, err
+	}
+	stop, err := a.Store.AuthStopped(ctx, a.Cfg.APIKey.ID())
+	return stop != nil, err
 }
 
 // StoreConfig is the store's share of the configuration.

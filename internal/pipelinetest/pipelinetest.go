@@ -143,6 +143,8 @@ type WorkerOptions struct {
 	Sender worker.Sender
 	// Notifier delivers batch callbacks; nil: none.
 	Notifier worker.Notifier
+	// Observer is told what the worker does (worker.Deps.Observer); default none.
+	Observer worker.Observer
 	Log      *zap.Logger // default: the test's log, warnings and up
 }
 
@@ -188,7 +190,8 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	if opts.Sender != nil {
 		sender = opts.Sender
 	}
-	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key, Log: log, Notifier: opts.Notifier}, opts.Worker)
+	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key,
+		Notifier: opts.Notifier, Observer: opts.Observer, Log: log}, opts.Worker)
 	if err != nil {
 		tb.Fatal(err)
 	}
