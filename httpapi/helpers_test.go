@@ -128,3 +128,5 @@ func hasField(e httpapi.Error, field string) bool {
 	}
 	return false
 }
+
+func zapString(k, v string) zap.Field { return zap.String(k, v) }
