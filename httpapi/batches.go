@@ -66,6 +66,21 @@ type batchRequest struct {
 	job         task.Job
 	batchID     string
 	callbackURL string
+	// records are the candidates of a JSON body small enough to have been kept in
+	// memory, decoded once; nil for others, which are read again to import.
+	records []producer.Record
+}
+
+// recordSource imports records already read.
+type recordSource struct{ recs []producer.Record }
+
+func (s *recordSource) Next() (producer.Record, error) {
+	if len(s.recs) == 0 {
+		return producer.Record{}, io.EOF
+	}
+	r := s.recs[0]
+	s.recs = s.recs[1:]
+	return r, nil
 }
 
 // createBatch is POST /v1/batches.
@@ -196,9 +211,16 @@ func checkQuery(q url.Values, kind string) error {
 	return nil
 }
 
-// fromJSON reads the body's request-level fields and checks it whole.
+// fromJSON reads the body's request-level fields and checks it whole. A body
+// kept in memory is decoded whole now; a larger one only scanned.
 func (req *batchRequest) fromJSON() []Detail {
-	meta, err := producer.ScanRequest(req.body.reader(), fieldBatchID, fieldCallbackURL)
+	var meta *producer.Request
+	var err error
+	if req.body.inMemory() {
+		meta, req.records, err = producer.ReadRequest(req.body.reader(), fieldBatchID, fieldCallbackURL)
+	} else {
+		meta, err = producer.ScanRequest(req.body.reader(), fieldBatchID, fieldCallbackURL)
+	}
 	if err != nil {
 		var ke *producer.KeyError
 		if errors.As(err, &ke) {
@@ -279,9 +301,12 @@ func (s *Server) checkFields(req *batchRequest) []Detail {
 // importBatch imports a checked request and says what was accepted.
 func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted, error) {
 	var src producer.Source
-	if req.kind == kindJSON {
+	switch {
+	case req.records != nil:
+		src = &recordSource{recs: req.records}
+	case req.kind == kindJSON:
 		src = producer.NewJSONSource(req.body.reader())
-	} else {
+	default:
 		csv, err := producer.NewCSVSource(req.body.reader())
 		if err != nil {
 			return nil, err

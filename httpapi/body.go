@@ -108,6 +108,9 @@ func (sp *spool) write(p []byte, memMax int64, dir string) error {
 	return nil
 }
 
+// inMemory reports whether the whole body is in memory.
+func (sp *spool) inMemory() bool { return sp.file == nil }
+
 // reader reads the body from its start; each call gives a new reader.
 func (sp *spool) reader() io.Reader {
 	if sp.file != nil {

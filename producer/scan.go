@@ -33,26 +33,53 @@ type Request struct {
 // The errors are those of JSONSource.Next; an error in a request-level value is a
 // *KeyError naming the key. Memory stays flat as with JSONSource.
 func ScanRequest(r io.Reader, extra ...string) (*Request, error) {
-	s := NewJSONSource(r)
-	s.skip = true
-	vals := make(map[string]*string, len(extra))
-	for _, k := range extra {
-		vals[strings.ToLower(k)] = new(string)
-	}
-	s.extra = vals
+	s, vals := newRequestSource(r, true, extra)
 	if _, err := s.Next(); err != io.EOF {
 		if err == nil {
 			err = fmt.Errorf("JSON: a candidate was decoded while scanning")
 		}
 		return nil, err
 	}
+	return s.request(vals), nil
+}
+
+// ReadRequest is ScanRequest for a body small enough to hold in memory: it
+// decodes the candidates too and returns their records, in order, so that such a
+// body is parsed once. Its memory grows with the body.
+func ReadRequest(r io.Reader, extra ...string) (*Request, []Record, error) {
+	s, vals := newRequestSource(r, false, extra)
+	var recs []Record
+	for {
+		rec, err := s.Next()
+		if err == io.EOF {
+			return s.request(vals), recs, nil
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		recs = append(recs, rec)
+	}
+}
+
+func newRequestSource(r io.Reader, skip bool, extra []string) (*JSONSource, map[string]*string) {
+	s := NewJSONSource(r)
+	s.skip = skip
+	vals := make(map[string]*string, len(extra))
+	for _, k := range extra {
+		vals[strings.ToLower(k)] = new(string)
+	}
+	s.extra = vals
+	return s, vals
+}
+
+func (s *JSONSource) request(vals map[string]*string) *Request {
 	req := &Request{Meta: s.meta, Object: s.object, Candidates: s.n, Extra: map[string]string{}}
 	for k, v := range vals {
 		if *v != "" {
 			req.Extra[k] = *v
 		}
 	}
-	return req, nil
+	return req
 }
 
 // skipCandidate reads the next element of the candidates array without decoding

@@ -31,6 +31,11 @@ func TestScanRequest(t *testing.T) {
 		t.Errorf("fields after the candidates: %+v", req)
 	}
 
+	full, recs, err := producer.ReadRequest(strings.NewReader(body), "batch_id")
+	if err != nil || len(recs) != 3 || recs[0].Err != nil || recs[1].Err == nil || recs[2].Row != 3 || full.Extra["batch_id"] != "nightly-1" || full.Candidates != 3 {
+		t.Errorf("ReadRequest: %+v %+v %v", full, recs, err)
+	}
+
 	if req, err = producer.ScanRequest(strings.NewReader(`[{"email":"a@example.com"}]`)); err != nil || req.Object || req.Candidates != 1 {
 		t.Errorf("array: %+v, %v", req, err)
 	}
