@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
@@ -58,6 +59,14 @@ type Config struct {
 	// false: such targets are refused, so that a caller cannot make bulkinvite
 	// reach into the network it runs in.
 	CallbackAllowPrivate bool
+	// ServeMaxBody bounds a request body `serve` takes, in bytes
+	// (BULKINVITE_SERVE_MAX_BODY); larger ones are answered 413.
+	ServeMaxBody int
+	// ServeTokenRate and ServeTokenBurst are the requests per second, and the
+	// burst, each bearer token may make to one `serve` process
+	// (BULKINVITE_SERVE_TOKEN_RATE, BULKINVITE_SERVE_TOKEN_BURST).
+	ServeTokenRate  float64
+	ServeTokenBurst int
 
 	// Rate is requests per second to the API, all workers together (BULKINVITE_RATE).
 	Rate float64
@@ -150,6 +159,9 @@ func Default() Config {
 		ShutdownTimeout: worker.DefaultShutdownTimeout,
 		BulkThreshold:   producer.DefaultBulkThreshold,
 		QueueWeights:    FormatQueueWeights(worker.DefaultQueues()),
+		ServeMaxBody:    httpapi.DefaultMaxBodyBytes,
+		ServeTokenRate:  httpapi.DefaultTokenRate,
+		ServeTokenBurst: httpapi.DefaultTokenBurst,
 		LogLevel:        "info",
 		LogFormat:       "auto",
 	}
@@ -174,6 +186,10 @@ const (
 	maxBulkThreshold       = 1_000_000_000
 	maxQueueWeight         = 100
 	maxWaitReplicas        = 100 // more replicas than anyone runs: a WAIT for them would only time out
+	minServeMaxBody        = 1 << 10
+	maxServeMaxBody        = 1 << 30 // spooled to disk, but a body this large is a mistake
+	maxServeTokenRate      = 100_000
+	maxServeTokenBurst     = 100_000
 
 	maxRequestTimeout  = time.Hour
 	maxRetryDelay      = 24 * time.Hour
@@ -250,6 +266,11 @@ func (c *Config) Validate() error {
 	ints("BULKINVITE_REDIS_WAIT_REPLICAS", c.RedisWaitReplicas, 0, maxWaitReplicas, " (0 = no WAIT)")
 	durations("BULKINVITE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, maxShutdownTimeout)
 	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
+	ints("BULKINVITE_SERVE_MAX_BODY", c.ServeMaxBody, minServeMaxBody, maxServeMaxBody, " bytes")
+	if !(c.ServeTokenRate > 0 && c.ServeTokenRate <= maxServeTokenRate) {
+		bad("BULKINVITE_SERVE_TOKEN_RATE", "must be a number > 0 and <= %d (requests/s per token), got %v", maxServeTokenRate, c.ServeTokenRate)
+	}
+	ints("BULKINVITE_SERVE_TOKEN_BURST", c.ServeTokenBurst, 1, maxServeTokenBurst, "")
 	if _, err := ParseQueueWeights(c.QueueWeights); err != nil {
 		bad("BULKINVITE_QUEUE_WEIGHTS", "%v", err)
 	}

@@ -50,6 +50,11 @@ type JSONSource struct {
 	n          int64
 	meta       Meta
 	err        error // sticky: io.EOF or a fatal error
+
+	// Set by ScanRequest: skip counts the candidates without decoding them, and
+	// extra holds the string values of more request-level keys, by lower-case key.
+	skip  bool
+	extra map[string]*string
 }
 
 type jsonState int
@@ -115,6 +120,12 @@ func (s *JSONSource) next() (Record, error) {
 			}
 		case jsonCandidates:
 			s.limit.reset()
+			if s.dec.More() && s.skip {
+				if err := s.skipCandidate(); err != nil {
+					return Record{}, err
+				}
+				continue
+			}
 			if s.dec.More() {
 				return s.candidate()
 			}
@@ -183,7 +194,7 @@ func (s *JSONSource) readKeys() error {
 				return err
 			}
 			if tok != json.Delim('[') {
-				return s.errorf("candidates is %s; expected an array of candidate objects", describeToken(tok))
+				return &KeyError{Key: key, Err: s.errorf("candidates is %s; expected an array of candidate objects", describeToken(tok))}
 			}
 			s.state = jsonCandidates
 			return nil
@@ -203,6 +214,8 @@ func (s *JSONSource) readKeys() error {
 			}
 			s.meta.SendInvite = b
 			continue
+		case s.extra[strings.ToLower(key)] != nil:
+			str = s.extra[strings.ToLower(key)]
 		default:
 			if _, ok := candidateKeys[strings.ToLower(key)]; ok {
 				s.sawKey = true
@@ -224,7 +237,7 @@ func (s *JSONSource) readKeys() error {
 		if v != nil && !utf8.Valid(raw) {
 			// encoding/json has turned the bad bytes into U+FFFD.
 			err := payload.ValidateText(string(raw[1 : len(raw)-1]))
-			return fmt.Errorf("JSON: %s (offset %d): %v", key, off, err)
+			return &KeyError{Key: key, Err: fmt.Errorf("JSON: %s (offset %d): %v", key, off, err)}
 		}
 		switch {
 		case v == nil:
@@ -314,10 +327,20 @@ func (s *JSONSource) structureError(err error, where string) error {
 func (s *JSONSource) valueError(key string, off int64, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
-		return fmt.Errorf("JSON: %s (offset %d): expected %s, got %s", key, off, expectedKind(te.Type), jsonKind(te.Value))
+		return &KeyError{Key: key, Err: fmt.Errorf("JSON: %s (offset %d): expected %s, got %s", key, off, expectedKind(te.Type), jsonKind(te.Value))}
 	}
-	return s.structureError(err, fmt.Sprintf("%s (offset %d)", key, off))
+	return &KeyError{Key: key, Err: s.structureError(err, fmt.Sprintf("%s (offset %d)", key, off))}
 }
+
+// KeyError is a fatal error in the value of a request-level key of a JSON request
+// body (a message that is not a string, say): Key is the key as the input spells it.
+type KeyError struct {
+	Key string
+	Err error
+}
+
+func (e *KeyError) Error() string { return e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
 
 func (s *JSONSource) inside() string {
 	switch {

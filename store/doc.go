@@ -46,6 +46,10 @@
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued
 //	P{authstop}        hash: API key id -> why sending stopped for that key
 //	P{authstop}:paused set: the queues paused for the auth stops
+//	P{idem:h}          hash: a client's Idempotency-Key for POST /v1/batches (h: a
+//	                   hash of the client and the key): the request body's hash,
+//	                   the batch, pending or done, the lease of the run importing
+//	                   it, and the answer given; expires a day after it was written
 //
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.

@@ -66,6 +66,9 @@ func TestOnCluster(t *testing.T) {
 		"LedgerBeforeBatch":           TestLedgerBeforeBatch,
 		"Retention":                   TestRetention,
 		"DeadLettersAndMoves":         TestDeadLettersAndMoves,
+		"Idempotency":                 TestIdempotency,
+		"BatchPage":                   TestBatchPage,
+		"DeadLetterPage":              TestDeadLetterPage,
 	} {
 		t.Run(name, test)
 	}

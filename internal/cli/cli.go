@@ -104,6 +104,7 @@ Start with:  bulkinvite demo`,
 		e.deadletterCmd(),
 		e.resumeCmd(),
 		e.limitsCmd(),
+		e.serveCmd(),
 		e.sandboxCmd(),
 	)
 	return root, e

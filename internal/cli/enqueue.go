@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/bulkinvite/bulkinvite/callback"
+	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
 	"github.com/bulkinvite/bulkinvite/task"
@@ -22,6 +24,7 @@ type enqueueFlags struct {
 	target                 targetFlags
 	format, message, mfile string
 	batchID, rejects       string
+	callbackURL            string
 	noSend, reinvite       bool
 	asJSON, wait           bool
 }
@@ -37,6 +40,22 @@ func (f *enqueueFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.asJSON, "json", false, "print the result as JSON")
 	fs.BoolVar(&f.wait, "wait", false, "wait until the batch is done; exit 3 if anything was dead-lettered")
 	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to this file instead of stderr")
+	fs.StringVar(&f.callbackURL, "callback-url", "", "POST the batch's status here, signed with BULKINVITE_CALLBACK_SECRET, when it is done")
+}
+
+// checkCallback checks --callback-url: a URL callback.ValidateURL accepts, and a
+// secret to sign the callback with.
+func (f *enqueueFlags) checkCallback(cfg config.Config) error {
+	if f.callbackURL == "" {
+		return nil
+	}
+	if err := callback.ValidateURL(f.callbackURL, cfg.CallbackAllowPrivate); err != nil {
+		return usageErr("--callback-url: %v", strings.TrimPrefix(err.Error(), "callback_url: "))
+	}
+	if cfg.CallbackSecret == "" {
+		return usageErr("--callback-url needs BULKINVITE_CALLBACK_SECRET (or BULKINVITE_CALLBACK_SECRET_FILE): a callback must be signed")
+	}
+	return nil
 }
 
 // job checks the flags and returns the job they describe. A .json request body
@@ -87,7 +106,11 @@ The same --batch-id twice is one batch: re-running an import that died halfway
 completes it without enqueuing anything twice.
 
 Exit codes: 0 ok; 1 failed; 2 usage error; 3 with --wait, finished but something was
-dead-lettered.`,
+dead-lettered.
+
+With --callback-url the batch's status is POSTed there when it is done, signed with
+BULKINVITE_CALLBACK_SECRET; a loopback, private or link-local host is refused unless
+BULKINVITE_CALLBACK_ALLOW_PRIVATE=true.`,
 		Example: `  bulkinvite enqueue candidates.csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e
   bulkinvite enqueue export.jsonl --project 6f1c...-... --message-file invite.html --batch-id nightly-2026-11-25
   bulkinvite enqueue request.json --wait
@@ -106,6 +129,9 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		return err
 	}
 	if err := e.load(cmd); err != nil {
+		return err
+	}
+	if err := f.checkCallback(e.cfg); err != nil {
 		return err
 	}
 	src, closer, err := e.openSource(path, f.format)
@@ -127,10 +153,11 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		return err
 	}
 	res, err := a.Producer().Import(ctx, src, producer.Options{
-		BatchID:  f.batchID,
-		Job:      job,
-		Source:   sourceName(path),
-		OnReject: func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
+		BatchID:     f.batchID,
+		Job:         job,
+		Source:      sourceName(path),
+		CallbackURL: f.callbackURL,
+		OnReject:    func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
 	})
 	if err != nil {
 		if res != nil && res.BatchID != "" {

@@ -1,0 +1,131 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/bulkinvite/bulkinvite/httpapi"
+)
+
+// TestAuthOnEveryRoute: every route but the health checks answers 401 without a
+// token, with a wrong one and with another scheme; the health checks need none.
+func TestAuthOnEveryRoute(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{Metrics: http.NotFoundHandler()})
+	for _, route := range tb.srv.Routes() {
+		method, path, _ := strings.Cut(route, " ")
+		path = strings.ReplaceAll(path, "{id}", "some-batch")
+		open := path == "/healthz" || path == "/readyz"
+		for name, auth := range map[string]string{"none": "", "wrong": "Bearer not-a-token", "basic": "Basic " + token1, "prefix": "Bearer " + token1[:5]} {
+			rec := tb.do(t, req{method: method, target: path, header: []string{"Authorization", auth}})
+			switch {
+			case open && rec.Code != http.StatusOK:
+				t.Errorf("%s with %s auth: %d %s", route, name, rec.Code, rec.Body)
+			case !open:
+				if e := errorOf(t, rec, http.StatusUnauthorized); e.Code != httpapi.CodeUnauthorized || rec.Header().Get("WWW-Authenticate") == "" {
+					t.Errorf("%s with %s auth: %+v %v", route, name, e, rec.Header())
+				}
+			}
+		}
+	}
+	// Both tokens work, and the log line names a token by its id only.
+	for _, tok := range []string{token1, token2} {
+		if rec := tb.do(t, req{method: "GET", target: "/v1/batches", header: []string{"Authorization", "Bearer " + tok}}); rec.Code != http.StatusOK {
+			t.Errorf("token: %d %s", rec.Code, rec.Body)
+		}
+	}
+	lines := tb.logs.FilterMessage("request").FilterField(zapString("token", httpapi.TokenID(token2))).All()
+	if len(lines) != 1 || lines[0].ContextMap()["route"] != "GET /v1/batches" || lines[0].ContextMap()["status"] != int64(200) {
+		t.Errorf("log lines for token2: %+v", lines)
+	}
+}
+
+// TestRateLimitPerToken: past its rate and burst a token gets 429 with
+// Retry-After; another token is not affected.
+func TestRateLimitPerToken(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{TokenRate: 0.5, TokenBurst: 2})
+	get := func(tok string) *httptestRecorder {
+		return tb.do(t, req{method: "GET", target: "/v1/batches", header: []string{"Authorization", "Bearer " + tok}})
+	}
+	for i := range 2 {
+		if rec := get(token1); rec.Code != http.StatusOK {
+			t.Fatalf("request %d: %d", i, rec.Code)
+		}
+	}
+	rec := get(token1)
+	e := errorOf(t, rec, http.StatusTooManyRequests)
+	if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || ra > 2 || e.Code != httpapi.CodeRateLimited {
+		t.Errorf("429: Retry-After %q, %+v", rec.Header().Get("Retry-After"), e)
+	}
+	if rec := get(token2); rec.Code != http.StatusOK {
+		t.Errorf("the other token: %d", rec.Code)
+	}
+	if rec := tb.do(t, req{method: "GET", target: "/healthz"}); rec.Code != http.StatusOK {
+		t.Errorf("healthz is not limited: %d", rec.Code)
+	}
+}
+
+// TestRequestIDs: a sane X-Request-Id is kept, anything else replaced; the answer
+// and the log line carry it.
+func TestRequestIDs(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	rec := tb.do(t, req{method: "GET", target: "/v1/batches", header: []string{"X-Request-Id", "client-req-42"}})
+	if rec.Header().Get("X-Request-Id") != "client-req-42" {
+		t.Errorf("kept id: %q", rec.Header().Get("X-Request-Id"))
+	}
+	if n := tb.logs.FilterField(zapString("request_id", "client-req-42")).Len(); n != 1 {
+		t.Errorf("%d log lines with the client's id", n)
+	}
+	for _, bad := range []string{"has space", strings.Repeat("x", 200), "new\x7fline"} {
+		rec := tb.do(t, req{method: "GET", target: "/v1/batches", header: []string{"X-Request-Id", bad}})
+		if id := rec.Header().Get("X-Request-Id"); id == bad || len(id) != 36 {
+			t.Errorf("%q: id %q", bad, id)
+		}
+	}
+}
+
+// TestUnroutedAnswers: an unknown path is a JSON 404, a known path with another
+// method a JSON 405 naming the allowed ones.
+func TestUnroutedAnswers(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v2/nothing"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
+		t.Errorf("404: %+v", e)
+	}
+	rec := tb.do(t, req{method: "PUT", target: "/v1/batches"})
+	if e := errorOf(t, rec, http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST" {
+		t.Errorf("405: %+v, Allow %q", e, rec.Header().Get("Allow"))
+	}
+}
+
+// TestConfigValidate: no tokens is refused unless explicitly insecure on loopback.
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg  httpapi.Config
+		want string // "" = valid
+	}{
+		{httpapi.Config{Tokens: []string{"t"}}, ""},
+		{httpapi.Config{}, "BULKINVITE_TOKENS"},
+		{httpapi.Config{InsecureNoAuth: true}, ""},
+		{httpapi.Config{InsecureNoAuth: true, Addr: "[::1]:0"}, ""},
+		{httpapi.Config{InsecureNoAuth: true, Addr: "localhost:9000"}, ""},
+		{httpapi.Config{InsecureNoAuth: true, Addr: ":8080"}, "loopback"},
+		{httpapi.Config{InsecureNoAuth: true, Addr: "0.0.0.0:8080"}, "loopback"},
+		{httpapi.Config{InsecureNoAuth: true, Addr: "10.1.2.3:8080"}, "loopback"},
+		{httpapi.Config{InsecureNoAuth: true, Tokens: []string{"t"}}, "drop one"},
+		{httpapi.Config{Tokens: []string{"a b"}}, "white space"},
+		{httpapi.Config{Tokens: []string{"t"}, Addr: "nope"}, "HOST:PORT"},
+		{httpapi.Config{Tokens: []string{"t"}, ImportTimeout: 10 * 60e9}, "write timeout"},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.Validate()
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("%+v: %v, want %q", tt.cfg, err, tt.want)
+		}
+	}
+}

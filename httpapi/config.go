@@ -1,0 +1,158 @@
+package httpapi
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultAddr              = "127.0.0.1:8080"
+	DefaultMaxBodyBytes      = 32 << 20
+	DefaultTokenRate         = 50
+	DefaultTokenBurst        = 100
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultReadTimeout       = 2 * time.Minute
+	DefaultWriteTimeout      = 5 * time.Minute
+	DefaultIdleTimeout       = 2 * time.Minute
+	DefaultMaxHeaderBytes    = 64 << 10
+	DefaultImportTimeout     = 2 * time.Minute
+	DefaultShutdownTimeout   = 30 * time.Second
+	DefaultIdempotencyTTL    = 24 * time.Hour
+	DefaultReadyTimeout      = time.Second
+	DefaultSpoolMemory       = 1 << 20
+)
+
+// Config tunes a Server. Zero fields take the documented defaults.
+type Config struct {
+	// Addr is where ListenAndServe listens, host:port. Default "127.0.0.1:8080".
+	Addr string
+	// Tokens are the bearer tokens accepted in the Authorization header. Secrets:
+	// never logged; a request's log line names its token by TokenID.
+	Tokens []string
+	// InsecureNoAuth serves every route without a token. Refused (Validate) unless
+	// Addr is a loopback address and Tokens is empty. Default false.
+	InsecureNoAuth bool
+	// MaxBodyBytes bounds a request body; a larger one is answered 413. Default 32 MiB.
+	MaxBodyBytes int64
+	// TokenRate is the requests per second each token may make (per serve
+	// process), with bursts of TokenBurst; more are answered 429 with
+	// Retry-After. Defaults 50 and 100.
+	TokenRate  float64
+	TokenBurst int
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are
+	// http.Server's. Defaults 10s, 2m (a whole request, body included), 5m (from
+	// the end of the request's headers to the end of the answer: the body, the
+	// import and the answer) and 2m.
+	ReadHeaderTimeout, ReadTimeout, WriteTimeout, IdleTimeout time.Duration
+	// MaxHeaderBytes bounds the request headers. Default 64 KiB.
+	MaxHeaderBytes int
+	// ImportTimeout bounds the import of one posted batch, once its body is in. The
+	// import goes on if the client goes away, so that a batch is not left half
+	// enqueued. Default 2m; at most WriteTimeout.
+	ImportTimeout time.Duration
+	// ShutdownTimeout is how long Serve waits, once its context ends, for requests
+	// in flight; then their connections are closed. Default 30s.
+	ShutdownTimeout time.Duration
+	// IdempotencyTTL is how long an Idempotency-Key is remembered. Default 24h.
+	IdempotencyTTL time.Duration
+	// ReadyTimeout bounds /readyz's PING of Redis. Default 1s.
+	ReadyTimeout time.Duration
+	// SpoolMemory is how much of a request body is kept in memory; the rest of a
+	// larger body goes to a temporary file in SpoolDir. Default 1 MiB.
+	SpoolMemory int64
+	// SpoolDir holds the temporary files of large bodies. Default os.TempDir().
+	SpoolDir string
+	// CallbackAllowPrivate lets a callback_url name a loopback, private or
+	// link-local host (BULKINVITE_CALLBACK_ALLOW_PRIVATE). Default false.
+	CallbackAllowPrivate bool
+	// CallbackSigning says a callback secret is configured. Without one a
+	// callback_url is refused: a callback must be signed. Default false.
+	CallbackSigning bool
+	// KeyID is the API key's id (flowmingo.APIKey.ID) whose auth stop /readyz and
+	// GET /v1/batches/{id} report; "" reports any key's stop on /readyz and none
+	// on the batch.
+	KeyID string
+	// Metrics, when set, is served at GET /metrics (with a token, as every route
+	// but /healthz and /readyz). Default nil: no /metrics route.
+	Metrics http.Handler
+}
+
+func (c Config) withDefaults() Config {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.TokenRate <= 0 {
+		c.TokenRate = DefaultTokenRate
+	}
+	if c.TokenBurst <= 0 {
+		c.TokenBurst = DefaultTokenBurst
+	}
+	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	def(&c.ReadTimeout, DefaultReadTimeout)
+	def(&c.WriteTimeout, DefaultWriteTimeout)
+	def(&c.IdleTimeout, DefaultIdleTimeout)
+	def(&c.ImportTimeout, DefaultImportTimeout)
+	def(&c.ShutdownTimeout, DefaultShutdownTimeout)
+	def(&c.IdempotencyTTL, DefaultIdempotencyTTL)
+	def(&c.ReadyTimeout, DefaultReadyTimeout)
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.SpoolMemory <= 0 {
+		c.SpoolMemory = DefaultSpoolMemory
+	}
+	return c
+}
+
+// ErrNoTokens is returned by Validate for a server with no tokens that was not
+// explicitly allowed to serve without them.
+var ErrNoTokens = errors.New("no bearer tokens: set BULKINVITE_TOKENS or BULKINVITE_TOKENS_FILE (or, on a loopback address only, serve with --insecure-no-auth)")
+
+// Validate checks the configuration after defaults, naming what is wrong.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	host, _, err := net.SplitHostPort(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: want HOST:PORT: %v", c.Addr, err)
+	}
+	switch {
+	case c.InsecureNoAuth && len(c.Tokens) > 0:
+		return errors.New("--insecure-no-auth with tokens set (BULKINVITE_TOKENS or BULKINVITE_TOKENS_FILE): drop one or the other")
+	case c.InsecureNoAuth && !Loopback(host):
+		return fmt.Errorf("--insecure-no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), not %q", c.Addr)
+	case !c.InsecureNoAuth && len(c.Tokens) == 0:
+		return ErrNoTokens
+	case c.ImportTimeout > c.WriteTimeout:
+		return fmt.Errorf("the import timeout (%s) must not exceed the write timeout (%s)", c.ImportTimeout, c.WriteTimeout)
+	}
+	for i, t := range c.Tokens {
+		if t == "" || strings.ContainsAny(t, " \t\r\n") {
+			return fmt.Errorf("token %d of BULKINVITE_TOKENS is empty or holds white space", i+1)
+		}
+	}
+	return nil
+}
+
+// Loopback reports whether host (of a HOST:PORT) is a loopback address or
+// "localhost". An empty host listens on every interface: not loopback.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

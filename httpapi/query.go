@@ -1,0 +1,316 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/bulkinvite/bulkinvite/deadletter"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// BatchList is the answer to GET /v1/batches: batches newest first, and the
+// cursor of the next page when there is one.
+type BatchList struct {
+	Batches    []store.Status `json:"batches"`
+	NextCursor string         `json:"next_cursor,omitempty"`
+}
+
+// DeadLetterList is the answer to GET /v1/deadletters.
+type DeadLetterList struct {
+	DeadLetters []*store.DeadLetter `json:"dead_letters"`
+	NextCursor  string              `json:"next_cursor,omitempty"`
+}
+
+// Page sizes of the lists.
+const (
+	DefaultBatchPage      = 50
+	MaxBatchPage          = 200
+	DefaultDeadLetterPage = 100
+	MaxDeadLetterPage     = 1000
+)
+
+// getBatch is GET /v1/batches/{id}: the `status --json` shape.
+func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	if err := producer.ValidateBatchID(id); err != nil {
+		s.fail(w, r, invalid(Detail{Field: "id", Message: err.Error()}))
+		return
+	}
+	b, err := s.store.Batch(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrBatchNotFound):
+		s.fail(w, r, errorf(http.StatusNotFound, CodeNotFound, "no batch "+id))
+		return
+	case errors.Is(err, store.ErrBatchExpired):
+		s.fail(w, r, errorf(http.StatusGone, CodeBatchExpired, err.Error()))
+		return
+	case err != nil:
+		s.fail(w, r, err)
+		return
+	}
+	st := b.Status()
+	if s.cfg.KeyID != "" {
+		if st.AuthStop, err = s.store.AuthStopped(r.Context(), s.cfg.KeyID); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+// listBatches is GET /v1/batches?limit=&cursor=: recent batches, newest first.
+// Batches whose record expired are left out.
+func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := pageParams(q, DefaultBatchPage, MaxBatchPage, "limit", "cursor")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ids, next, err := s.store.BatchPage(r.Context(), q.Get("cursor"), limit)
+	if err != nil {
+		s.fail(w, r, cursorError(err))
+		return
+	}
+	out := BatchList{Batches: make([]store.Status, 0, len(ids)), NextCursor: next}
+	for _, id := range ids {
+		b, err := s.store.Batch(r.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrBatchExpired), errors.Is(err, store.ErrBatchNotFound):
+			continue
+		case err != nil:
+			s.fail(w, r, err)
+			return
+		}
+		out.Batches = append(out.Batches, b.Status())
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// listDeadLetters is GET /v1/deadletters?batch_id=&reason=&limit=&cursor=.
+func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := pageParams(q, DefaultDeadLetterPage, MaxDeadLetterPage, "limit", "cursor", "batch_id", "reason")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := filter(q.Get("batch_id"), q.Get("reason"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	page, next, err := s.store.DeadLetterPage(r.Context(), f, q.Get("cursor"), limit)
+	if err != nil {
+		s.fail(w, r, cursorError(err))
+		return
+	}
+	if page == nil {
+		page = []*store.DeadLetter{}
+	}
+	writeJSON(w, http.StatusOK, DeadLetterList{DeadLetters: page, NextCursor: next})
+}
+
+// Purged is the answer to DELETE /v1/deadletters.
+type Purged struct {
+	Purged int `json:"purged"`
+}
+
+// purgeDeadLetters is DELETE /v1/deadletters?batch_id=&reason=&confirm=true.
+// Without confirm=true it deletes nothing and says how many it would.
+func (s *Server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if _, err := pageParams(q, 0, 0, "batch_id", "reason", "confirm"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f, err := filter(q.Get("batch_id"), q.Get("reason"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var ids []string
+	if err := s.store.DeadLetters(r.Context(), f, func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if q.Get("confirm") != "true" {
+		msg := fmt.Sprintf("would purge %d dead letters; add confirm=true to delete them", len(ids))
+		s.fail(w, r, errorf(http.StatusBadRequest, CodeConfirmationRequired, msg, Detail{Field: "confirm", Message: "must be true"}))
+		return
+	}
+	n, err := s.store.PurgeDeadLetters(r.Context(), ids)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Purged{Purged: n})
+}
+
+// ReplayRequest is the body of POST /v1/deadletters/replay: which dead letters
+// (empty fields match all) and, optionally, a corrected target to send them to.
+type ReplayRequest struct {
+	BatchID string `json:"batch_id,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	payload.Target
+}
+
+// Replayed is the answer to POST /v1/deadletters/replay (deadletter.Result).
+type Replayed struct {
+	Batches    []string `json:"batches"`
+	Replayed   int      `json:"replayed"`
+	Resumed    []string `json:"resumed"`
+	InProgress []string `json:"in_progress"`
+}
+
+// replayDeadLetters is POST /v1/deadletters/replay.
+func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
+	if _, err := bodyKind(r.Header.Get("Content-Type"), kindJSON); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	var req ReplayRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil && err != io.EOF {
+		s.fail(w, r, invalid(Detail{Field: "body", Message: "not a replay request: " + err.Error()}))
+		return
+	}
+	f, err := filter(req.BatchID, req.Reason)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !req.Target.IsZero() {
+		if err := req.Target.Validate(); err != nil {
+			s.fail(w, r, invalid(fieldDetails("com_interview_set_id", err)...))
+			return
+		}
+	}
+	// A replay moves entries under a lease: let it finish if the client leaves.
+	res, err := s.replay.Replay(context.WithoutCancel(r.Context()), deadletter.Options{Filter: f, Target: req.Target})
+	if err != nil {
+		if errors.Is(err, producer.ErrUsage) {
+			err = invalid(Detail{Message: err.Error()})
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Replayed{Batches: orEmpty(res.Batches), Replayed: res.Replayed, Resumed: orEmpty(res.Resumed), InProgress: orEmpty(res.InProgress)})
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// filter checks a dead-letter filter's fields.
+func filter(batchID, reason string) (store.Filter, error) {
+	f := store.Filter{BatchID: batchID, Reason: payload.Reason(reason)}
+	var details []Detail
+	if batchID != "" {
+		if err := producer.ValidateBatchID(batchID); err != nil {
+			details = append(details, Detail{Field: "batch_id", Message: err.Error()})
+		}
+	}
+	if reason != "" && !f.Reason.Valid() {
+		details = append(details, Detail{Field: "reason", Message: fmt.Sprintf("unknown reason %q (one of %v)", reason, payload.Reasons)})
+	}
+	if details != nil {
+		return f, invalid(details...)
+	}
+	return f, nil
+}
+
+// pageParams allows only the named query parameters, each once, and reads limit
+// (def when absent, 1..max).
+func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
+	for k, v := range q {
+		known := false
+		for _, a := range allowed {
+			known = known || a == k
+		}
+		switch {
+		case !known:
+			return 0, invalid(Detail{Field: k, Message: "unknown query parameter; known: " + strings.Join(allowed, ", ")})
+		case len(v) > 1:
+			return 0, invalid(Detail{Field: k, Message: "given more than once"})
+		}
+	}
+	v := q.Get("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > max {
+		return 0, invalid(Detail{Field: "limit", Message: fmt.Sprintf("must be a whole number 1..%d, got %q", max, v)})
+	}
+	return n, nil
+}
+
+func cursorError(err error) error {
+	if errors.Is(err, store.ErrBadCursor) {
+		return invalid(Detail{Field: "cursor", Message: "not a cursor this list gave out"})
+	}
+	return err
+}
+
+// Health is the answer of /healthz and a ready /readyz.
+type Health struct {
+	Status string `json:"status"`
+}
+
+// healthz is GET /healthz: the process is alive.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, Health{Status: "ok"})
+}
+
+// readyz is GET /readyz: Redis answers a PING within Config.ReadyTimeout, and
+// sending is not stopped by a 401/403 for the configured key (any key's stop
+// when none is configured).
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
+	defer cancel()
+	notReady := func(msg string) {
+		s.fail(w, r, errorf(http.StatusServiceUnavailable, CodeNotReady, msg))
+	}
+	if err := s.store.Redis().Ping(ctx).Err(); err != nil {
+		notReady("Redis does not answer: " + err.Error())
+		return
+	}
+	var stops []store.AuthStop
+	if s.cfg.KeyID != "" {
+		stop, err := s.store.AuthStopped(ctx, s.cfg.KeyID)
+		if err != nil {
+			notReady("Redis: " + err.Error())
+			return
+		}
+		if stop != nil {
+			stops = append(stops, *stop)
+		}
+	} else {
+		var err error
+		if stops, err = s.store.AuthStops(ctx); err != nil {
+			notReady("Redis: " + err.Error())
+			return
+		}
+	}
+	if len(stops) > 0 {
+		st := stops[0]
+		notReady(fmt.Sprintf("sending is stopped for key %s after HTTP %d (%s) since %s; fix the key, then run `bulkinvite resume`",
+			st.Key, st.Status, st.Message, st.Since.Format("2006-01-02T15:04:05Z07:00")))
+		return
+	}
+	writeJSON(w, http.StatusOK, Health{Status: "ready"})
+}

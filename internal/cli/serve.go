@@ -1,0 +1,90 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/internal/app"
+)
+
+// serveFlags are serve's own flags.
+type serveFlags struct {
+	addr     string
+	insecure bool
+}
+
+func (f *serveFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.addr, "addr", httpapi.DefaultAddr, "address to listen on, HOST:PORT (port 0 picks a free one)")
+	fs.BoolVar(&f.insecure, "insecure-no-auth", false, "serve without bearer tokens; only on a loopback address, for local trials")
+}
+
+func (e *env) serveCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API for other services until SIGINT/SIGTERM",
+		Long: `Serves POST /v1/batches (the invite API's request body, plus batch_id and
+callback_url, or CSV), GET /v1/batches[/{id}], GET/DELETE /v1/deadletters,
+POST /v1/deadletters/replay, /healthz and /readyz; docs/openapi.yaml describes them.
+
+Every route but the health checks needs Authorization: Bearer <token>, a token from
+BULKINVITE_TOKENS (comma-separated) or BULKINVITE_TOKENS_FILE (one a line). Without
+tokens it refuses to start, unless --insecure-no-auth on a loopback address. Each
+token may make BULKINVITE_SERVE_TOKEN_RATE requests/s; bodies are at most
+BULKINVITE_SERVE_MAX_BODY bytes. On SIGINT/SIGTERM it stops taking connections and
+lets requests in flight finish.`,
+		Example: `  BULKINVITE_TOKENS=s3cret-ats,s3cret-backfill bulkinvite serve --addr 0.0.0.0:8080
+  BULKINVITE_TOKENS_FILE=/run/secrets/bulkinvite_tokens bulkinvite serve
+  bulkinvite serve --insecure-no-auth            # 127.0.0.1:8080, no tokens: local trials only`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return e.serve(cmd, &f) },
+	}
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// serve runs the HTTP API until the command's context ends, or a Redis error that
+// retrying cannot cure stops it.
+func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
+	if err := e.load(cmd); err != nil {
+		return err
+	}
+	hc := app.HTTPConfig(e.cfg)
+	hc.Addr, hc.InsecureNoAuth = f.addr, f.insecure
+	if err := hc.Validate(); err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, stop := context.WithCancelCause(cmd.Context())
+	defer stop(nil)
+	e.onRedisFatal = stop
+	a, err := e.connect(ctx)
+	if err != nil {
+		return err
+	}
+	srv, err := a.HTTPServer(hc)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return err
+	}
+	if f.insecure {
+		e.log.Warn("serving WITHOUT authentication (--insecure-no-auth): anyone who can reach this address may post batches and purge dead letters", zap.String("addr", ln.Addr().String()))
+	}
+	e.log.Info("serving", zap.String("addr", ln.Addr().String()), zap.Int("tokens", len(hc.Tokens)))
+	fmt.Fprintf(e.io.Out, "bulkinvite serve listening on http://%s\n", ln.Addr())
+	if err := srv.Serve(ctx, ln); err != nil {
+		return err
+	}
+	if cmd.Context().Err() == nil {
+		return context.Cause(ctx)
+	}
+	return nil
+}

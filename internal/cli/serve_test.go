@@ -1,0 +1,119 @@
+package cli_test
+
+import (
+	"context"
+	"io"
+	"maps"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/configs"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/cli"
+)
+
+// TestServe: `serve` answers on the address it prints, with the tokens of
+// BULKINVITE_TOKENS, until its context ends; the tokens are never printed.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	env := maps.Clone(tb.env)
+	env["BULKINVITE_TOKENS"] = "svc-token-aaa,svc-token-bbb"
+	var out, errb lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- cli.Run(ctx, []string{"serve", "--addr", "127.0.0.1:0"}, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(k string) string { return env[k] }})
+	}()
+	var base string
+	for deadline := time.Now().Add(10 * time.Second); base == "" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, rest, ok := strings.Cut(out.String(), "listening on "); ok {
+			base = strings.TrimSpace(rest)
+		}
+	}
+	if base == "" {
+		cancel()
+		t.Fatalf("no address printed; exit %d, stderr %s", <-code, errb.String())
+	}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
+	defer hc.CloseIdleConnections()
+	do := func(method, path, tok, body string) int {
+		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if tok != "" {
+			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		r.Header.Set("Content-Type", "application/json")
+		resp, err := hc.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if c := do("GET", "/healthz", "", ""); c != 200 {
+		t.Errorf("healthz: %d", c)
+	}
+	if c := do("GET", "/readyz", "", ""); c != 200 {
+		t.Errorf("readyz: %d", c)
+	}
+	if c := do("POST", "/v1/batches", "svc-token-bbb", string(configs.SampleRequestJSON)); c != 202 {
+		t.Errorf("POST with a token: %d", c)
+	}
+	if c := do("GET", "/v1/batches", "", ""); c != 401 {
+		t.Errorf("without a token: %d", c)
+	}
+	cancel()
+	if c := <-code; c != cli.ExitOK {
+		t.Errorf("exit %d: %s", c, errb.String())
+	}
+	if s := out.String() + errb.String(); strings.Contains(s, "svc-token") || !strings.Contains(s, `"route":"POST /v1/batches"`) {
+		t.Errorf("output shows a token, or lacks the request's log line:\n%s", s)
+	}
+}
+
+// TestServeAndCallbackUsageErrors: serve refuses to start without tokens unless
+// insecure on loopback; enqueue --callback-url needs a public URL and a secret.
+func TestServeAndCallbackUsageErrors(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	file := writeFile(t, "c.csv", csvFile)
+	secret := map[string]string{"BULKINVITE_CALLBACK_SECRET": "cb-secret"}
+	tests := []struct {
+		name  string
+		extra map[string]string
+		args  []string
+		want  string
+	}{
+		{"no tokens", nil, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS"},
+		{"insecure on every interface", nil, []string{"serve", "--addr", "0.0.0.0:0", "--insecure-no-auth"}, "loopback"},
+		{"insecure with tokens", map[string]string{"BULKINVITE_TOKENS": "t"}, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-no-auth"}, "drop one"},
+		{"bad rate", map[string]string{"BULKINVITE_TOKENS": "t", "BULKINVITE_SERVE_TOKEN_RATE": "0"}, []string{"serve"}, "BULKINVITE_SERVE_TOKEN_RATE"},
+		{"callback without a secret", nil, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "https://hooks.example.com/x"}, "BULKINVITE_CALLBACK_SECRET"},
+		{"private callback", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "http://192.168.1.5/x"}, "BULKINVITE_CALLBACK_ALLOW_PRIVATE"},
+		{"callback not http", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "ftp://x.example.com/"}, "--callback-url"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			env := &testBundle{Bundle: tb.Bundle, env: maps.Clone(tb.env)}
+			maps.Copy(env.env, tt.extra)
+			r := env.run(t, "", tt.args...)
+			if r.code != cli.ExitUsage || !strings.Contains(r.stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", r.code, r.stderr, tt.want)
+			}
+		})
+	}
+	env := &testBundle{Bundle: tb.Bundle, env: maps.Clone(tb.env)}
+	maps.Copy(env.env, secret)
+	r := env.run(t, "", "enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "cb", "--callback-url", "https://hooks.example.com/done")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if b, err := tb.Store.Batch(context.Background(), "cb"); err != nil || b.CallbackURL != "https://hooks.example.com/done" {
+		t.Errorf("batch %+v %v", b, err)
+	}
+}
