@@ -12,7 +12,12 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
 	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 )
 
@@ -61,11 +66,13 @@ func call(t *testing.T, hc *http.Client, method, url string, body io.Reader, v a
 }
 
 // TestEndToEnd: the vendor's sample body, unchanged, POSTed over HTTP to a real
-// server, is sent to the sandbox by a worker, and GET /v1/batches/{id} shows it
-// done in the status JSON shape.
+// server, is sent to the sandbox by a worker, GET /v1/batches/{id} shows it done
+// in the status JSON shape, and a scrape of /metrics (the worker's metrics, as one
+// process running both would serve them) shows counters equal to that status.
 func TestEndToEnd(t *testing.T) {
 	t.Parallel()
-	tb := setup(t, httpapi.Config{})
+	m := metrics.New(metrics.Config{})
+	tb := setup(t, httpapi.Config{Metrics: m.Handler()})
 	base, stop := serve(t, tb.srv)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
@@ -73,7 +80,7 @@ func TestEndToEnd(t *testing.T) {
 	if code := call(t, hc, "POST", base+"/v1/batches", strings.NewReader(seed), &acc); code != http.StatusAccepted || acc.Accepted != 1 {
 		t.Fatalf("%d %+v", code, acc)
 	}
-	tb.StartWorker(pipelinetest.WorkerOptions{})
+	tb.StartWorker(pipelinetest.WorkerOptions{Observer: m})
 	var st map[string]any
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -96,9 +103,59 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("alex invited %d times", n)
 	}
 	tb.CheckAccounting(acc.BatchID)
+
+	fams := scrapeMetrics(t, hc, base)
+	outcomes := counters(fams[metrics.CandidatesTotal])
+	for _, o := range []string{"invited", "cv_queued", "dead_lettered"} {
+		if outcomes[o] != st[o] {
+			t.Errorf("%s{outcome=%q} = %v, the status says %v", metrics.CandidatesTotal, o, outcomes[o], st[o])
+		}
+	}
+	var dead float64
+	for _, v := range counters(fams[metrics.DeadLettersTotal]) {
+		dead += v
+	}
+	if dead != st["dead_lettered"] {
+		t.Errorf("%s sums to %v, the status says %v dead-lettered", metrics.DeadLettersTotal, dead, st["dead_lettered"])
+	}
+	if got := counters(fams[metrics.APIRequestsTotal])["200"]; got != 1 {
+		t.Errorf("%s{code=\"200\"} = %v, want the one request the sandbox got", metrics.APIRequestsTotal, got)
+	}
 	if err := stop(); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
+}
+
+// scrapeMetrics GETs /metrics with a token and parses the text format.
+func scrapeMetrics(t *testing.T, hc *http.Client, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodGet, base+metrics.Path, nil)
+	r.Header.Set("Authorization", "Bearer "+token2)
+	resp, err := hc.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d", resp.StatusCode)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("GET /metrics: not the text format: %v", err)
+	}
+	return fams
+}
+
+// counters returns a counter family's values keyed by their one label's value.
+func counters(fam *dto.MetricFamily) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range fam.GetMetric() {
+		if len(m.GetLabel()) == 1 {
+			out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // TestGracefulShutdown: a request in flight when the server is told to stop is

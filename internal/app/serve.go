@@ -6,8 +6,7 @@ import (
 )
 
 // HTTPConfig is the HTTP service's share of the configuration. The caller sets
-// what serve's own flags say (Addr, InsecureNoAuth) and, when it has them,
-// Metrics.
+// what serve's own flags say (Addr, InsecureNoAuth); HTTPServer adds the metrics.
 func HTTPConfig(c config.Config) httpapi.Config {
 	hc := httpapi.Config{
 		Tokens:               c.Tokens,
@@ -24,7 +23,11 @@ func HTTPConfig(c config.Config) httpapi.Config {
 }
 
 // HTTPServer returns the HTTP service over the App's store, producer and
-// replayer, logging to the App's logger.
+// replayer, logging to the App's logger, serving the App's metrics at /metrics
+// unless hc has a handler of its own.
 func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
+	if hc.Metrics == nil {
+		hc.Metrics = a.Metrics().Handler()
+	}
 	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Log: a.Log.Named("http")}, hc)
 }

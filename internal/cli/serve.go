@@ -31,7 +31,8 @@ func (e *env) serveCmd() *cobra.Command {
 		Short: "Serve the HTTP API for other services until SIGINT/SIGTERM",
 		Long: `Serves POST /v1/batches (the invite API's request body, plus batch_id and
 callback_url, or CSV), GET /v1/batches[/{id}], GET/DELETE /v1/deadletters,
-POST /v1/deadletters/replay, /healthz and /readyz; docs/openapi.yaml describes them.
+POST /v1/deadletters/replay, /metrics (Prometheus), /healthz and /readyz;
+docs/openapi.yaml describes them.
 
 Every route but the health checks needs Authorization: Bearer <token>, a token from
 BULKINVITE_TOKENS (comma-separated) or BULKINVITE_TOKENS_FILE (one a line). Without
