@@ -86,3 +86,30 @@ func TestImportRejectsBadMessage(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestOpenedRequestBodyKeepsFieldsAfterCandidates: the vendor's sample request puts
+// invitation_message and send_invite after the candidates, with the target before
+// them; an import of the file opened with Open takes all three.
+func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	st := store.New(rdb, store.Config{})
+	p := producer.New(st, asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
+	src, closer, err := producer.Open("../configs/sample-request.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer.Close()
+	if _, err := p.Import(context.Background(), src, producer.Options{BatchID: "sample"}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.Batch(context.Background(), "sample")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Job.Target.InterviewSetID != "019c5ea9-a792-7f0d-b671-4c3c1602094e" ||
+		!strings.HasPrefix(b.Job.InvitationMessage, "<p>Dear <b><span>{{candidate_name}}") ||
+		b.Job.SendInvite == nil || !*b.Job.SendInvite {
+		t.Fatalf("the batch's job is %+v, want the sample's target, message and send_invite", b.Job)
+	}
+}

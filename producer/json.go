@@ -49,6 +49,7 @@ type JSONSource struct {
 	sawKey     bool // the object had a candidate-looking key, for a hint
 	n          int64
 	meta       Meta
+	scanned    bool  // meta was read ahead (OpenJSON): complete from the start
 	err        error // sticky: io.EOF or a fatal error
 
 	// Set by ScanRequest: skip counts the candidates without decoding them, and
@@ -74,16 +75,45 @@ func NewJSONSource(r io.Reader) *JSONSource {
 	return &JSONSource{dec: json.NewDecoder(br), limit: limit}
 }
 
+// OpenJSON returns a JSONSource over a file that can be read twice: it reads the
+// whole file first (ScanRequest, without decoding the candidates), so that Meta
+// holds every request-level field from the start, wherever the file puts it (the
+// vendor's sample request has invitation_message and send_invite after the
+// candidates), and an import fixes the batch's job with all of them before it
+// writes a segment. A file whose structure is broken fails here, before anything
+// is imported. It then reads from the start of f.
+func OpenJSON(f io.ReadSeeker) (*JSONSource, error) {
+	start, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, err
+	}
+	req, err := ScanRequest(f)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		return nil, err
+	}
+	s := NewJSONSource(f)
+	s.meta, s.scanned = req.Meta, true
+	return s, nil
+}
+
 // Meta returns the request-level fields read so far. The source reads in file
 // order, so fields that come before "candidates" are known once Next has returned
 // the first record (or io.EOF), and fields after it only once Next has returned
-// io.EOF. For a top-level array, Meta is always the zero Meta.
+// io.EOF, unless the source was opened by OpenJSON, which reads them first. For a
+// top-level array, Meta is always the zero Meta.
 func (s *JSONSource) Meta() Meta { return s.meta }
 
 // MoreMeta reports whether request-level fields may still come: before the first
 // Next, or while reading a request body whose candidates come before its other
-// fields. A top-level array carries none.
+// fields. A top-level array carries none; a source opened by OpenJSON knows them
+// all from the start.
 func (s *JSONSource) MoreMeta() bool {
+	if s.scanned {
+		return false
+	}
 	return s.state == jsonStart || s.object && !s.afterCands && s.err == nil
 }
 

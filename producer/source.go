@@ -99,9 +99,12 @@ const acceptedFormats = "csv, jsonl (or ndjson), json"
 // Open opens the file at path for reading candidates. format is "csv", "jsonl"
 // ("ndjson") or "json"; "" chooses by the file's extension (.csv, .jsonl, .ndjson,
 // .json, in any letter case). The caller closes the returned Closer once done with
-// the Source. (Standard input is read with NewSource.)
+// the Source. (Standard input is read with NewSource; see OpenJSON for what a
+// JSON request body read once in a stream cannot do.)
 //
-// A CSV header is read by Open, so a file without a usable header fails here. To
+// A CSV header is read by Open, so a file without a usable header fails here; a
+// JSON file is read through once first (OpenJSON), so a broken one fails here and
+// its request-level fields are all known before the first candidate. To
 // reach a reader's extras, assert the Source's type: *CSVSource has Ignored,
 // *JSONSource has Meta.
 func Open(path, format string) (Source, io.Closer, error) {
@@ -113,7 +116,12 @@ func Open(path, format string) (Source, io.Closer, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	src, err := NewSource(file, f)
+	var src Source
+	if f == FormatJSON {
+		src, err = OpenJSON(file)
+	} else {
+		src, err = NewSource(file, f)
+	}
 	if err != nil {
 		_ = file.Close()
 		return nil, nil, fmt.Errorf("%s: %w", path, err)

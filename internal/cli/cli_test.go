@@ -191,12 +191,20 @@ func TestEnqueueStdinAndSeedRequestBody(t *testing.T) {
 	tb := setup(t)
 	tb.StartWorker(pipelinetest.WorkerOptions{})
 	seed := string(configs.SampleRequestJSON)
-	r := tb.run(t, seed, "enqueue", "-", "--format", "json", "--wait")
+	r := tb.run(t, seed, "enqueue", "-", "--format", "json", "--wait", "--batch-id", "seed")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	if n := tb.API.InviteCount(pipelinetest.Target, "alex@example.com"); n != 1 {
 		t.Errorf("alex invited %d times", n)
+	}
+	// The sample has invitation_message and send_invite after its candidates.
+	b, err := tb.Store.Batch(context.Background(), "seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.Job.InvitationMessage, "<p>Dear <b><span>{{candidate_name}}") || b.Job.SendInvite == nil || !*b.Job.SendInvite {
+		t.Errorf("the batch's job is %+v, want the sample's message and send_invite", b.Job)
 	}
 	r = tb.run(t, "{\"email\":\"jo@example.com\"}\n{\"email\":5}\n", "enqueue", "-", "--format", "jsonl", "--interview-set", sandbox.DemoInterviewSetID, "--json")
 	if r.code != 0 || !strings.Contains(r.stderr, "line 2") {

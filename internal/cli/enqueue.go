@@ -220,6 +220,9 @@ func (e *env) openSource(path, format string) (producer.Source, io.Closer, error
 		if format == "" {
 			return nil, nil, usageErr("reading stdin needs --format csv, jsonl or json")
 		}
+		if strings.EqualFold(format, producer.FormatJSON) {
+			return e.openStdinJSON()
+		}
 		src, err := producer.NewSource(e.io.In, format)
 		if err != nil {
 			return nil, nil, usageErr("%v", err)
@@ -235,6 +238,42 @@ func (e *env) openSource(path, format string) (producer.Source, io.Closer, error
 		return nil, nil, usageErr("%v", err)
 	}
 	return src, closer, nil
+}
+
+// openStdinJSON copies standard input to a temporary file (removed when closed) and
+// opens it with producer.OpenJSON, so that a request body's fields after its
+// candidates are known before the import writes anything, as with a file.
+func (e *env) openStdinJSON() (producer.Source, io.Closer, error) {
+	tmp, err := os.CreateTemp("", "bulkinvite-stdin-*.json")
+	if err != nil {
+		return nil, nil, err
+	}
+	closer := tempFile{tmp}
+	if _, err := io.Copy(tmp, e.io.In); err != nil {
+		closer.Close()
+		return nil, nil, &exitError{code: ExitFailed, err: fmt.Errorf("read stdin: %w", err)}
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		closer.Close()
+		return nil, nil, err
+	}
+	src, err := producer.OpenJSON(tmp)
+	if err != nil {
+		closer.Close()
+		return nil, nil, usageErr("stdin: %v", err)
+	}
+	return src, closer, nil
+}
+
+// tempFile is a temporary file that is removed when closed.
+type tempFile struct{ *os.File }
+
+func (t tempFile) Close() error {
+	err := t.File.Close()
+	if rerr := os.Remove(t.Name()); err == nil {
+		err = rerr
+	}
+	return err
 }
 
 func sourceName(path string) string {
