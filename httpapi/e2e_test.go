@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/bulkinvite/bulkinvite/httpapi"
-	"github.com/bulkinvite/bulkinvite/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/metrics"
 )
 
 // serve runs the server on a free loopback port until the returned stop; stop
