@@ -40,6 +40,7 @@ func TestServe(t *testing.T) {
 	}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
+	var lastBody string
 	do := func(method, path, tok, body string) int {
 		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		if tok != "" {
@@ -50,8 +51,9 @@ func TestServe(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		lastBody = string(b)
 		return resp.StatusCode
 	}
 	if c := do("GET", "/healthz", "", ""); c != 200 {
@@ -65,6 +67,13 @@ func TestServe(t *testing.T) {
 	}
 	if c := do("GET", "/v1/batches", "", ""); c != 401 {
 		t.Errorf("without a token: %d", c)
+	}
+	// The process's metrics: the contract's, and asynq's queues, where the posted
+	// batch's segment waits.
+	if c := do("GET", "/metrics", "svc-token-aaa", ""); c != 200 ||
+		!strings.Contains(lastBody, "bulkinvite_candidates_total{outcome=\"invited\"} 0") ||
+		!strings.Contains(lastBody, `asynq_queue_size{queue="default"} 1`) {
+		t.Errorf("metrics: %d\n%s", c, lastBody)
 	}
 	cancel()
 	if c := <-code; c != cli.ExitOK {
