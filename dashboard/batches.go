@@ -15,6 +15,9 @@ const (
 	maxBatchesRead = 500
 	// rejectsShown bounds the rejects a batch page lists.
 	rejectsShown = 100
+	// summaryScan bounds the dead letters a batch page reads for its summary by
+	// reason, which it reads again at every refresh while the batch runs.
+	summaryScan = 2000
 )
 
 // states are the states the list filters by.
@@ -115,7 +118,7 @@ func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	body := batchBody{View: d.view(b.Status()), Source: b.Source, Callback: b.Callback}
-	if body.Dead, err = d.deadLetters(ctx, id, "", "", 0); err != nil {
+	if body.Dead, err = d.deadLetters(ctx, id, "", "", 0, min(summaryScan, d.cfg.MaxScan)); err != nil {
 		d.fail(w, r, err)
 		return
 	}

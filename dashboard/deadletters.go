@@ -109,15 +109,15 @@ func matches(v deadLetterView, q string) bool {
 var errStopScan = errors.New("enough dead letters read")
 
 // deadLetters reads a batch's dead letters (of one reason, when given) matching
-// the search text q, at most Config.MaxScan of them, groups them by reason and
-// keeps up to rows entries.
-func (d *Dashboard) deadLetters(ctx context.Context, batchID, reason, q string, rows int) (deadLetterSummary, error) {
+// the search text q, at most scan of them, groups them by reason and keeps up to
+// rows entries.
+func (d *Dashboard) deadLetters(ctx context.Context, batchID, reason, q string, rows, scan int) (deadLetterSummary, error) {
 	sum := deadLetterSummary{BatchID: batchID, Reason: reason, Query: q}
 	q = strings.ToLower(strings.TrimSpace(q))
 	groups := map[payload.Reason]*reasonGroup{}
 	counts := map[payload.Reason]map[string]int{}
 	err := d.store.DeadLetters(ctx, store.Filter{BatchID: batchID, Reason: payload.Reason(reason)}, func(dl *store.DeadLetter) error {
-		if sum.Read >= d.cfg.MaxScan {
+		if sum.Read >= scan {
 			sum.Truncated = true
 			return errStopScan
 		}
@@ -207,7 +207,7 @@ func (d *Dashboard) deadLettersPage(w http.ResponseWriter, r *http.Request, s *s
 		return
 	}
 	body := deadLettersBody{Reasons: payload.Reasons, Gone: msg}
-	if body.Dead, err = d.deadLetters(ctx, id, reason, text, d.cfg.MaxRows); err != nil {
+	if body.Dead, err = d.deadLetters(ctx, id, reason, text, d.cfg.MaxRows, d.cfg.MaxScan); err != nil {
 		d.fail(w, r, err)
 		return
 	}

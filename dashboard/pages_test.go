@@ -272,6 +272,26 @@ func TestDeadLetterSearchAndCSV(t *testing.T) {
 	}
 }
 
+// TestDeadLetterBounds: a page lists at most MaxRows dead letters and reads at
+// most MaxScan, and says so; the CSV export still has them all.
+func TestDeadLetterBounds(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, dashboard.Config{})
+	cands := pipelinetest.Candidates("many", 3)
+	tb.Import("many", cands, nil)
+	for i, c := range cands {
+		tb.deadLetter(t, "many", int64(i), c, payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "closed")
+	}
+	c := tb.client()
+	c.srv = tb.another(t, dashboard.Config{Tokens: []string{token1}, MaxScan: 2, MaxRows: 1})
+	c.signIn(t, token1)
+	page := c.get(t, "/batches/many/deadletters").Body.String()
+	must(t, strings.Contains(page, "2 dead letter(s); the first 1 are listed, the CSV export has them all. Only the first 2 were searched"),
+		"the page does not say it is bounded:\n%s", page)
+	rows, err := csv.NewReader(c.get(t, "/batches/many/deadletters.csv").Body).ReadAll()
+	must(t, err == nil && len(rows) == 4, "CSV: %d rows, %v", len(rows), err)
+}
+
 // TestReplayAndPurge: replay and purge show what they would take on a
 // confirmation page, do it on the confirmed POST, and tell the page they lead to;
 // a replay to a corrected target checks it and sends the candidates there.
