@@ -1,12 +1,15 @@
 package browsertest_test
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
@@ -15,6 +18,14 @@ import (
 	"github.com/bulkinvite/bulkinvite/task"
 )
 
+// noScript turns JavaScript off or on in the tab.
+func noScript(off bool) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: off})
+		return chromedp.Void{}, err
+	}
+}
+
 // unknownSet is an interview set the sandbox does not know: it answers 404.
 const unknownSet = "019c5ea9-dead-7000-8000-000000000404"
 
@@ -22,9 +33,11 @@ const unknownSet = "019c5ea9-dead-7000-8000-000000000404"
 // a real batch go from queued through running to done on its page without
 // reloading it, with the counts the store and the vendor have; opens its dead
 // letters, grouped with the vendor's message, and searches them; replays the
-// dead letters of another batch (sent to an interview set the vendor does not
-// know) to the corrected set and watches that replay finish with everyone
-// invited at the vendor; then signs out.
+// dead letters as they are and sees that replay finish with them refused again
+// (their attempts adding up); replays the dead letters of another batch (sent to
+// an interview set the vendor does not know) to the corrected set and watches
+// that replay finish with everyone invited at the vendor; searches with
+// JavaScript off; then signs out.
 func TestBrowserWatchBatchThenReplay(t *testing.T) {
 	t.Parallel()
 	e := setup(t, pipelinetest.Options{})
@@ -107,6 +120,28 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 		t.Errorf("the CSV link %q does not carry the search", href)
 	}
 
+	// Replay them as they are: the vendor refuses them again, and the replay
+	// batch finishes with their attempt history.
+	tab.open("/batches/nightly")
+	tab.follow(`#live-dead a[href="/batches/nightly/replay?reason=invitation_error"]`)
+	tab.follow(`form.confirm button[type=submit]`)
+	again, ok := strings.CutSuffix(strings.TrimPrefix(tab.path(), "/batches/"), "?replayed=4")
+	if !ok {
+		t.Fatalf("after replaying nightly's dead letters the browser is at %q", tab.path())
+	}
+	tab.waitFor(`document.querySelector('#live-status .state').textContent === 'done'`, time.Minute)
+	if got := tab.text("#live-status tr.dead td"); got != "4" {
+		t.Errorf("the replay of nightly shows %q dead-lettered, want 4", got)
+	}
+	for _, d := range e.DeadLetters(again) {
+		if d.Attempts != 2 || d.ReplayedFrom == "" {
+			t.Errorf("replayed dead letter %s: %d attempts, from %q", d.ID, d.Attempts, d.ReplayedFrom)
+		}
+	}
+	if n := len(e.DeadLetters("nightly")); n != 0 {
+		t.Errorf("nightly still holds %d dead letters after their replay", n)
+	}
+
 	// Replay the other batch's dead letters to the corrected interview set.
 	tab.open("/batches/wrong-set")
 	tab.waitFor(`document.querySelector('#live-status .state').textContent === 'done'`, time.Minute)
@@ -144,13 +179,26 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 
 	// The list: every batch, newest first, done.
 	tab.open("/")
-	if n := eval[int](tab, `document.querySelectorAll('table.batches tbody tr').length`); n != 3 {
-		t.Errorf("the list shows %d batches, want 3", n)
+	if n := eval[int](tab, `document.querySelectorAll('table.batches tbody tr').length`); n != 4 {
+		t.Errorf("the list shows %d batches, want 4", n)
 	}
 	if got := tab.text("table.batches tbody tr"); !strings.HasPrefix(got, replayID) {
 		t.Errorf("the newest row is %q, want the replay", got)
 	}
 	tab.shoot("batches")
+
+	// Without JavaScript the pages read and work the same.
+	tab.do(noScript(true))
+	tab.open("/batches/wrong-set/deadletters")
+	if eval[bool](tab, `document.body.classList.contains('js')`) {
+		t.Error("the script ran with JavaScript disabled")
+	}
+	tab.do(chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "moved-1@"))
+	tab.follow(`form.filter button[type=submit]`)
+	if p := tab.path(); p != "/batches/wrong-set/deadletters?q=moved-1%40&reason=" {
+		t.Errorf("the search form without JavaScript led to %q", p)
+	}
+	tab.do(noScript(false))
 
 	// Sign out: the session ends, the pages want a sign-in again.
 	tab.follow(`form[action="/signout"] button`)
