@@ -1,7 +1,10 @@
 package httpapi_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,6 +102,47 @@ func TestUnroutedAnswers(t *testing.T) {
 	rec := tb.do(t, req{method: "PUT", target: "/v1/batches"})
 	if e := errorOf(t, rec, http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST" {
 		t.Errorf("405: %+v, Allow %q", e, rec.Header().Get("Allow"))
+	}
+}
+
+// TestUIAnswersOutsideTheAPI: with a UI, the paths no API route claims outside
+// /v1 are the UI's (without a bearer token: it has its own sign-in); the API's
+// routes, its 404s under /v1 and its 405s stay as they were, and Routes (what
+// docs/openapi.yaml is held to) lists the API's routes only.
+func TestUIAnswersOutsideTheAPI(t *testing.T) {
+	t.Parallel()
+	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		_, _ = io.WriteString(w, "ui "+r.Method+" "+r.URL.Path)
+	})
+	plain := setup(t, httpapi.Config{})
+	tb := setup(t, httpapi.Config{UI: ui})
+	if got, want := tb.srv.Routes(), plain.srv.Routes(); !slices.Equal(got, want) {
+		t.Errorf("Routes with a UI = %v, want the API's %v", got, want)
+	}
+	// The UI's answers are not the API's: no checkAgainstDoc for them.
+	for _, r := range []struct{ method, target, path string }{
+		{"GET", "/", "/"},
+		{"GET", "/batches/b1/deadletters?q=x", "/batches/b1/deadletters"},
+		{"POST", "/signin", "/signin"},
+	} {
+		rec := httptest.NewRecorder()
+		tb.srv.ServeHTTP(rec, httptest.NewRequest(r.method, r.target, nil))
+		if want := "ui " + r.method + " " + r.path; rec.Code != http.StatusOK || rec.Body.String() != want {
+			t.Errorf("%s %s: %d %q, want the UI's %q", r.method, r.target, rec.Code, rec.Body, want)
+		}
+	}
+	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/nothing"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
+		t.Errorf("404 under /v1: %+v", e)
+	}
+	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
+		t.Errorf("404 at /v1: %+v", e)
+	}
+	if e := errorOf(t, tb.do(t, req{method: "POST", target: "/healthz"}), http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed {
+		t.Errorf("405: %+v", e)
+	}
+	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches", header: []string{"Authorization", ""}}), http.StatusUnauthorized); e.Code != httpapi.CodeUnauthorized {
+		t.Errorf("the API without a token: %+v", e)
 	}
 }
 

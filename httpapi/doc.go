@@ -3,7 +3,9 @@
 // batch_id and callback_url), or CSV, and imports it as a batch; GET
 // /v1/batches and /v1/batches/{id} show batches with the `status --json` shape;
 // /v1/deadletters lists, replays and purges dead letters; /healthz and /readyz
-// are for orchestrators, and /metrics serves what Config.Metrics holds.
+// are for orchestrators, and /metrics serves what Config.Metrics holds. Config.UI
+// (the dashboard, package dashboard) answers the other paths outside /v1, GET /
+// among them; it is not part of the API and not in docs/openapi.yaml.
 //
 // It owns the HTTP side only: bearer tokens (constant-time compare) and a
 // request rate per token, request ids and one log line per request, the one JSON

@@ -213,7 +213,8 @@ func (s *Server) authenticate(r *http.Request) *token {
 }
 
 // unrouted answers what no route matches: 405 with Allow when another method of
-// the path has a route, 404 otherwise.
+// the path has a route, the UI's answer for a path outside /v1 when there is a
+// UI, 404 otherwise.
 func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -226,6 +227,11 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	if len(allow) > 0 {
 		w.Header().Set("Allow", strings.Join(allow, ", "))
 		s.fail(w, r, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here; allowed: "+strings.Join(allow, ", ")))
+		return
+	}
+	if s.cfg.UI != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+		requestInfo(r).route = "ui"
+		s.cfg.UI.ServeHTTP(w, r)
 		return
 	}
 	s.fail(w, r, errorf(http.StatusNotFound, CodeNotFound, "no such route: "+r.URL.Path))

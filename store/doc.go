@@ -2,7 +2,8 @@
 // prefix that is not asynq's: batch records and their counters, each candidate's
 // state and outcome, the invite ledger that stops a repeat invite, the claims that
 // keep two chunks from sending the same person at once, the dead letters, replay
-// staging, and the auth stop that halts every worker after a 401/403.
+// staging, the auth stop that halts every worker after a 401/403, and the
+// dashboard's sign-in sessions.
 //
 // It does not talk to asynq or to the vendor: producer enqueues tasks, worker sends
 // requests, deadletter replays; they all record through a Store.
@@ -50,6 +51,10 @@
 //	                   hash of the client and the key): the request body's hash,
 //	                   the batch, pending or done, the lease of the run importing
 //	                   it, and the answer given; expires a day after it was written
+//	P{sess:h}          hash: a browser signed in to the dashboard (h: a hash of the
+//	                   session id its cookie holds): the token's id (never the
+//	                   token), its CSRF secret, when it was opened and ends;
+//	                   expires then, or is deleted when it signs out
 //
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.

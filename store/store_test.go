@@ -69,6 +69,8 @@ func TestOnCluster(t *testing.T) {
 		"Idempotency":                 TestIdempotency,
 		"BatchPage":                   TestBatchPage,
 		"DeadLetterPage":              TestDeadLetterPage,
+		"Sessions":                    TestSessions,
+		"Rejects":                     TestRejects,
 	} {
 		t.Run(name, test)
 	}

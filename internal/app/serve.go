@@ -1,12 +1,20 @@
 package app
 
 import (
+	"context"
+
+	"github.com/hibiken/asynq"
+
 	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/dashboard"
 	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // HTTPConfig is the HTTP service's share of the configuration. The caller sets
-// what serve's own flags say (Addr, InsecureNoAuth); HTTPServer adds the metrics.
+// what serve's own flags say (Addr, InsecureNoAuth); HTTPServer adds the metrics
+// and the dashboard.
 func HTTPConfig(c config.Config) httpapi.Config {
 	hc := httpapi.Config{
 		Tokens:               c.Tokens,
@@ -24,10 +32,41 @@ func HTTPConfig(c config.Config) httpapi.Config {
 
 // HTTPServer returns the HTTP service over the App's store, producer and
 // replayer, logging to the App's logger, serving the App's metrics at /metrics
-// unless hc has a handler of its own.
+// and the dashboard at / unless hc has handlers of its own.
 func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
 	if hc.Metrics == nil {
 		hc.Metrics = a.Metrics().Handler()
 	}
+	if hc.UI == nil {
+		ui, err := a.Dashboard(hc)
+		if err != nil {
+			return nil, err
+		}
+		hc.UI = ui
+	}
 	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Log: a.Log.Named("http")}, hc)
+}
+
+// Dashboard returns the dashboard over the App's store and replayer, signed in
+// to with hc's tokens (or without, as hc says), resuming as `bulkinvite resume`
+// does, and showing the shared rate limiter of the configured API key, when serve
+// has one and the limiter is the shared one.
+func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
+	inspector := asynq.NewInspectorFromRedisClient(a.Redis)
+	deps := dashboard.Deps{
+		Store:    a.Store,
+		Replayer: a.Replayer(),
+		Resume: func(ctx context.Context) ([]store.AuthStop, error) {
+			return worker.Resume(ctx, a.Store, inspector)
+		},
+		Log: a.Log.Named("dashboard"),
+	}
+	if !a.Cfg.APIKey.IsZero() && a.Cfg.Limiter != config.LimiterLocal {
+		lim, err := a.Limiter()
+		if err != nil {
+			return nil, err
+		}
+		deps.Limiter, deps.LimiterKey = lim, a.Cfg.APIKey.Masked()
+	}
+	return dashboard.New(deps, dashboard.Config{Tokens: hc.Tokens, InsecureNoAuth: hc.InsecureNoAuth})
 }

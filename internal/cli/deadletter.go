@@ -1,12 +1,8 @@
 package cli
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io"
-	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +52,7 @@ func (e *env) dlListCmd() *cobra.Command {
 				enc.SetEscapeHTML(false)
 				return st.DeadLetters(ctx, flt, func(d *store.DeadLetter) error { return enc.Encode(d) })
 			case asCSV:
-				return writeDeadLettersCSV(e.io.Out, func(fn func(*store.DeadLetter) error) error { return st.DeadLetters(ctx, flt, fn) })
+				return deadletter.WriteCSV(e.io.Out, func(fn func(*store.DeadLetter) error) error { return st.DeadLetters(ctx, flt, fn) })
 			}
 			tw := tabwriter.NewWriter(e.io.Out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ID\tREASON\tCANDIDATE\tATTEMPTS\tHTTP\tLAST FAILED\tERROR")
@@ -81,40 +77,6 @@ func (e *env) dlListCmd() *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "one JSON object a line")
 	cmd.Flags().BoolVar(&asCSV, "csv", false, "CSV with a header row")
 	return cmd
-}
-
-// writeDeadLettersCSV writes the dead letters as CSV with a header row. Every cell
-// that carries outside data (the candidate's fields, the vendor's errors, the ids)
-// goes through csvCell, so that opening the file in a spreadsheet runs no formula.
-func writeDeadLettersCSV(w io.Writer, each func(func(*store.DeadLetter) error) error) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"id", "batch_id", "reason", "ats_candidate_id", "email", "name", "firstname", "lastname", "cv_link",
-		"attempts", "first_failed_at", "last_failed_at", "last_http_status", "errors"})
-	err := each(func(d *store.DeadLetter) error {
-		errs, _ := json.Marshal(d.Errors)
-		c := d.Candidate
-		return cw.Write([]string{csvCell(d.ID), csvCell(d.BatchID), string(d.Reason),
-			csvCell(c.ATSCandidateID), csvCell(c.Email), csvCell(c.Name), csvCell(c.Firstname), csvCell(c.Lastname), csvCell(c.CVLink),
-			strconv.Itoa(d.Attempts), d.FirstFailedAt.Format(time.RFC3339), d.LastFailedAt.Format(time.RFC3339),
-			strconv.Itoa(d.LastHTTPStatus), csvCell(string(errs))})
-	})
-	cw.Flush()
-	if err != nil {
-		return err
-	}
-	return cw.Error()
-}
-
-// csvCell defuses a cell of outside data for spreadsheets, as OWASP's "CSV
-// Injection" page recommends: a cell that begins with '=', '+', '-', '@', a tab or a
-// carriage return would be run as a formula by Excel, LibreOffice or Google Sheets,
-// so it gets a leading single quote, which they read as "this is text". Quoting
-// (commas, quotes, line breaks) is left to encoding/csv.
-func csvCell(s string) string {
-	if s != "" && strings.IndexByte("=+-@\t\r", s[0]) >= 0 {
-		return "'" + s
-	}
-	return s
 }
 
 func (e *env) dlReplayCmd() *cobra.Command {

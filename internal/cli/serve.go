@@ -32,7 +32,9 @@ func (e *env) serveCmd() *cobra.Command {
 		Long: `Serves POST /v1/batches (the invite API's request body, plus batch_id and
 callback_url, or CSV), GET /v1/batches[/{id}], GET/DELETE /v1/deadletters,
 POST /v1/deadletters/replay, /metrics (Prometheus), /healthz and /readyz;
-docs/openapi.yaml describes them.
+docs/openapi.yaml describes them. Browsers get the dashboard at /: batches with
+their progress, dead letters by reason, replay, purge, the limiter and resume,
+signed in with the same tokens.
 
 Every route but the health checks needs Authorization: Bearer <token>, a token from
 BULKINVITE_TOKENS (comma-separated) or BULKINVITE_TOKENS_FILE (one a line). Without

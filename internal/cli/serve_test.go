@@ -75,6 +75,16 @@ func TestServe(t *testing.T) {
 		!strings.Contains(lastBody, `asynq_queue_size{queue="default"} 1`) {
 		t.Errorf("metrics: %d\n%s", c, lastBody)
 	}
+	// The dashboard is wired in: / sends a browser to its sign-in form.
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	if resp, err := hc.Get(base + "/"); err != nil {
+		t.Error(err)
+	} else {
+		resp.Body.Close()
+		if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/signin") || resp.Header.Get("Content-Security-Policy") == "" {
+			t.Errorf("GET /: %d to %q, CSP %q; want 303 to the sign-in form", resp.StatusCode, loc, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
 	cancel()
 	if c := <-code; c != cli.ExitOK {
 		t.Errorf("exit %d: %s", c, errb.String())

@@ -1,4 +1,4 @@
-package cli
+package deadletter_test
 
 import (
 	"bytes"
@@ -6,15 +6,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
-// TestWriteDeadLettersCSVEscapesFormulas: a cell of outside data that a spreadsheet
+// TestWriteCSVEscapesFormulas: a cell of outside data that a spreadsheet
 // would run as a formula (it begins with =, +, -, @, a tab or a carriage return) is
 // written with a leading single quote, as OWASP's "CSV Injection" page says; our own
 // cells (reason, counts, times) are written as they are.
-func TestWriteDeadLettersCSVEscapesFormulas(t *testing.T) {
+func TestWriteCSVEscapesFormulas(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 11, 25, 3, 4, 5, 0, time.UTC)
 	dls := []*store.DeadLetter{
@@ -38,7 +39,7 @@ func TestWriteDeadLettersCSVEscapesFormulas(t *testing.T) {
 		},
 	}
 	var buf bytes.Buffer
-	err := writeDeadLettersCSV(&buf, func(fn func(*store.DeadLetter) error) error {
+	err := deadletter.WriteCSV(&buf, func(fn func(*store.DeadLetter) error) error {
 		for _, d := range dls {
 			if err := fn(d); err != nil {
 				return err

@@ -1,0 +1,94 @@
+package dashboard
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultSessionTTL  = 8 * time.Hour
+	DefaultRefresh     = 2 * time.Second
+	DefaultIdleRefresh = 15 * time.Second
+	DefaultSignInRate  = 1.0
+	DefaultSignInBurst = 10
+	DefaultMaxScan     = 20000
+	DefaultMaxRows     = 500
+)
+
+// Config tunes a Dashboard. Zero fields take the documented defaults.
+type Config struct {
+	// Tokens are the API's bearer tokens (BULKINVITE_TOKENS), accepted at sign-in.
+	// Secrets: never logged or stored; a session names its token by
+	// httpapi.TokenID.
+	Tokens []string
+	// InsecureNoAuth serves without sign-in, as `serve --insecure-no-auth` serves
+	// the API: each browser gets a session of its own (for the CSRF tokens), and
+	// only requests whose Host is a loopback name are answered, so that another
+	// site cannot reach it through DNS rebinding. Refused with Tokens set.
+	// Default false.
+	InsecureNoAuth bool
+	// SessionTTL is how long a sign-in lasts. Default 8h.
+	SessionTTL time.Duration
+	// Refresh is how often a page showing work in progress (a batch not done, an
+	// auth stop) refreshes its live parts; IdleRefresh how often another page
+	// does. Defaults 2s and 15s.
+	Refresh, IdleRefresh time.Duration
+	// SignInRate and SignInBurst bound failed sign-ins per client address, per
+	// second; more are answered 429. Defaults 1 and 10.
+	SignInRate  float64
+	SignInBurst int
+	// MaxScan bounds the dead letters one page reads to group them (the CSV
+	// export reads them all). Default 20000.
+	MaxScan int
+	// MaxRows bounds the dead letters listed on one page. Default 500.
+	MaxRows int
+	// Now tells the time, for tests. Default time.Now.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.Refresh <= 0 {
+		c.Refresh = DefaultRefresh
+	}
+	if c.IdleRefresh <= 0 {
+		c.IdleRefresh = DefaultIdleRefresh
+	}
+	if c.SignInRate <= 0 {
+		c.SignInRate = DefaultSignInRate
+	}
+	if c.SignInBurst <= 0 {
+		c.SignInBurst = DefaultSignInBurst
+	}
+	if c.MaxScan <= 0 {
+		c.MaxScan = DefaultMaxScan
+	}
+	if c.MaxRows <= 0 {
+		c.MaxRows = DefaultMaxRows
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks the configuration, naming what is wrong.
+func (c Config) Validate() error {
+	switch {
+	case c.InsecureNoAuth && len(c.Tokens) > 0:
+		return errors.New("dashboard: InsecureNoAuth with Tokens set: drop one or the other")
+	case !c.InsecureNoAuth && len(c.Tokens) == 0:
+		return errors.New("dashboard: no Tokens to sign in with (BULKINVITE_TOKENS), and not InsecureNoAuth")
+	}
+	for i, t := range c.Tokens {
+		if t == "" || strings.ContainsAny(t, " \t\r\n") {
+			return fmt.Errorf("dashboard: token %d is empty or holds white space", i+1)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,291 @@
+package dashboard
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"go.uber.org/zap"
+	"golang.org/x/time/rate"
+
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// Cookies of the dashboard.
+const (
+	// sessionCookie holds the session id.
+	sessionCookie = "bulkinvite_session"
+	// signInCookie holds the CSRF token of the sign-in form, which has no
+	// session yet (a double-submitted cookie).
+	signInCookie = "bulkinvite_signin"
+	// signInCookieAge is how long a sign-in form may stay open, in seconds.
+	signInCookieAge = 3600
+	// maxForm bounds a form's body.
+	maxForm = 64 << 10
+)
+
+// session is a signed-in browser: its id (the cookie's value) and what the
+// store holds for it.
+type session struct {
+	id string
+	store.Session
+}
+
+// handler is a page or an action of a signed-in browser.
+type handler func(w http.ResponseWriter, r *http.Request, s *session)
+
+// secret returns 32 random bytes, base64url-encoded.
+func secret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// setCookie sets an HttpOnly, SameSite=Strict cookie for the whole site, Secure
+// when the request came over TLS (to serve or to a proxy in front of it).
+func setCookie(w http.ResponseWriter, r *http.Request, name, value string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https",
+	})
+}
+
+// session returns the request's session, or nil when it has none that is
+// valid: unknown, expired, or of a token no longer configured.
+func (d *Dashboard) session(r *http.Request) (*session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 100 {
+		return nil, nil
+	}
+	st, err := d.store.Session(r.Context(), c.Value)
+	if err != nil || st == nil {
+		return nil, err
+	}
+	if !d.tokenKnown(st.TokenID) {
+		return nil, nil
+	}
+	return &session{id: c.Value, Session: *st}, nil
+}
+
+func (d *Dashboard) tokenKnown(id string) bool {
+	if d.cfg.InsecureNoAuth {
+		return id == anonymous
+	}
+	for _, t := range d.tokens {
+		if t.id == id {
+			return true
+		}
+	}
+	return false
+}
+
+// openSession stores a new session for the token id and gives the browser its
+// cookie.
+func (d *Dashboard) openSession(w http.ResponseWriter, r *http.Request, tokenID string) (*session, error) {
+	now := d.cfg.Now().UTC()
+	s := &session{id: secret(), Session: store.Session{TokenID: tokenID, CSRF: secret(), Created: now, Expires: now.Add(d.cfg.SessionTTL)}}
+	if err := d.store.CreateSession(r.Context(), s.id, s.Session); err != nil {
+		return nil, err
+	}
+	setCookie(w, r, sessionCookie, s.id, int(d.cfg.SessionTTL.Seconds()))
+	return s, nil
+}
+
+// page wraps a page of a signed-in browser: without a session it sends the
+// browser to the sign-in form (an InsecureNoAuth dashboard opens one instead).
+func (d *Dashboard) page(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s, err := d.session(r)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		if s == nil && d.cfg.InsecureNoAuth {
+			if s, err = d.openSession(w, r, anonymous); err != nil {
+				d.fail(w, r, err)
+				return
+			}
+		}
+		if s == nil {
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// action wraps a state-changing form post: it needs a session, a same-origin
+// request, and the session's CSRF token in the form's csrf field; else 403.
+func (d *Dashboard) action(h handler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := d.cross.Check(r); err != nil {
+			d.errorPage(w, r, http.StatusForbidden, "This form was posted from another site, so it was refused.")
+			return
+		}
+		s, err := d.session(r)
+		if err != nil {
+			d.fail(w, r, err)
+			return
+		}
+		if s == nil {
+			d.errorPage(w, r, http.StatusForbidden, "You are not signed in (or your session ended). Sign in, then try again.")
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+		if err := r.ParseForm(); err != nil {
+			d.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+			return
+		}
+		if !sameSecret(r.PostForm.Get("csrf"), s.CSRF) {
+			d.errorPage(w, r, http.StatusForbidden, "This form's security token is missing or out of date. Reload the page and try again.")
+			return
+		}
+		h(w, r, s)
+	}
+}
+
+// sameSecret compares a secret given with the one expected in constant time; an
+// empty one never matches.
+func sameSecret(given, want string) bool {
+	return given != "" && want != "" && subtle.ConstantTimeCompare([]byte(given), []byte(want)) == 1
+}
+
+// signInBody is what the sign-in page shows.
+type signInBody struct {
+	CSRF, Next, Error string
+}
+
+// signInPage is GET /signin: the form, with a fresh CSRF cookie.
+func (d *Dashboard) signInPage(w http.ResponseWriter, r *http.Request) {
+	next := safeNext(r.URL.Query().Get("next"))
+	if s, err := d.session(r); err == nil && s != nil || d.cfg.InsecureNoAuth {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	csrf := secret()
+	setCookie(w, r, signInCookie, csrf, signInCookieAge)
+	d.render(w, r, http.StatusOK, "signin.html", &pageData{Title: "Sign in", Body: signInBody{CSRF: csrf, Next: next}})
+}
+
+// signInPost is POST /signin: a token the API accepts opens a session.
+func (d *Dashboard) signInPost(w http.ResponseWriter, r *http.Request) {
+	if err := d.cross.Check(r); err != nil {
+		d.errorPage(w, r, http.StatusForbidden, "This form was posted from another site, so it was refused.")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		d.errorPage(w, r, http.StatusBadRequest, "The form could not be read.")
+		return
+	}
+	next := safeNext(r.PostForm.Get("next"))
+	c, err := r.Cookie(signInCookie)
+	if err != nil || !sameSecret(r.PostForm.Get("csrf"), c.Value) {
+		d.errorPage(w, r, http.StatusForbidden, "This sign-in form's security token is missing or out of date. Open the sign-in page again.")
+		return
+	}
+	if d.cfg.InsecureNoAuth {
+		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	addr := clientAddr(r)
+	if !d.attemptsLeft(addr) {
+		d.log.Warn("dashboard sign-in refused: too many failed attempts", zap.String("client", addr))
+		w.Header().Set("Retry-After", "10")
+		d.render(w, r, http.StatusTooManyRequests, "signin.html", &pageData{Title: "Sign in",
+			Body: signInBody{CSRF: c.Value, Next: next, Error: "Too many failed sign-ins from your address. Wait a little, then try again."}})
+		return
+	}
+	id := d.tokenID(strings.TrimSpace(r.PostForm.Get("token")))
+	if id == "" {
+		d.failedAttempt(addr)
+		d.log.Warn("dashboard sign-in failed: unknown token", zap.String("client", addr))
+		d.render(w, r, http.StatusUnauthorized, "signin.html", &pageData{Title: "Sign in",
+			Body: signInBody{CSRF: c.Value, Next: next, Error: "That token is not one this server accepts."}})
+		return
+	}
+	if _, err := d.openSession(w, r, id); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	setCookie(w, r, signInCookie, "", -1)
+	d.log.Info("dashboard sign-in", zap.String("token", id), zap.String("client", addr))
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// signOutPost is POST /signout: the session is deleted and its cookie cleared.
+func (d *Dashboard) signOutPost(w http.ResponseWriter, r *http.Request, s *session) {
+	if err := d.store.DeleteSession(r.Context(), s.id); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	setCookie(w, r, sessionCookie, "", -1)
+	http.Redirect(w, r, "/signin", http.StatusSeeOther)
+}
+
+// tokenID returns the id of the configured token given, comparing its hash with
+// every token's in constant time; "" when it is none of them.
+func (d *Dashboard) tokenID(given string) string {
+	if given == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(given))
+	found := ""
+	for _, t := range d.tokens {
+		if subtle.ConstantTimeCompare(h[:], t.hash[:]) == 1 {
+			found = t.id
+		}
+	}
+	return found
+}
+
+// attemptsLeft reports whether addr may try to sign in now.
+func (d *Dashboard) attemptsLeft(addr string) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.attempts[addr]
+	return l == nil || l.Tokens() >= 1
+}
+
+// failedAttempt counts a failed sign-in of addr.
+func (d *Dashboard) failedAttempt(addr string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	l := d.attempts[addr]
+	if l == nil {
+		if len(d.attempts) >= 10000 {
+			clear(d.attempts) // bounded memory; forgets old failures
+		}
+		l = rate.NewLimiter(rate.Limit(d.cfg.SignInRate), d.cfg.SignInBurst)
+		d.attempts[addr] = l
+	}
+	l.Allow()
+}
+
+// clientAddr is the request's remote IP address.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// safeNext returns next when it is a path on this site, "/" otherwise: the
+// sign-in form redirects nowhere else.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" {
+		return "/"
+	}
+	return next
+}
