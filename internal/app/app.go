@@ -137,10 +137,20 @@ func (a *App) Worker() (*worker.Worker, error) {
 	return worker.New(deps, WorkerConfig(a.Cfg))
 }
 
-// Serve builds a worker and runs it until ctx is done (see worker.Serve). With
-// metricsAddr (HOST:PORT) it also serves the metrics at http://metricsAddr/metrics
-// meanwhile; an address it cannot listen on fails before the worker starts.
-func (a *App) Serve(ctx context.Context, metricsAddr string) error {
+// ServeOptions are the worker process's optional listeners, each HOST:PORT or
+// empty for none.
+type ServeOptions struct {
+	// MetricsAddr serves the metrics at http://MetricsAddr/metrics.
+	MetricsAddr string
+	// PprofAddr serves Go's profiles at http://PprofAddr/debug/pprof/, for
+	// profiling; it has no authentication, so bind it to loopback.
+	PprofAddr string
+}
+
+// Serve builds a worker and runs it until ctx is done (see worker.Serve), with the
+// listeners o asks for meanwhile; an address it cannot listen on fails before the
+// worker starts.
+func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 	w, err := a.Worker()
 	if err != nil {
 		return err
@@ -149,12 +159,19 @@ func (a *App) Serve(ctx context.Context, metricsAddr string) error {
 	if err != nil {
 		return err
 	}
-	if metricsAddr != "" {
-		srv, err := a.Metrics().Listen(metricsAddr)
+	if o.MetricsAddr != "" {
+		srv, err := a.Metrics().Listen(o.MetricsAddr)
 		if err != nil {
 			return err
 		}
 		defer func() { _ = srv.Close() }()
+	}
+	if o.PprofAddr != "" {
+		stop, err := servePprof(o.PprofAddr, a.Log.Named("pprof"))
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return w.Serve(ctx, a.Redis, sc)
 }

@@ -90,7 +90,7 @@ func (e *env) demo(ctx context.Context, log *zap.Logger) error {
 
 	wctx, stopWorker := context.WithCancel(ctx)
 	werr := make(chan error, 1)
-	go func() { werr <- a.Serve(wctx, "") }()
+	go func() { werr <- a.Serve(wctx, app.ServeOptions{}) }()
 	defer func() { stopWorker(); <-werr }()
 
 	batchID, err := e.demoImport(ctx, out, a.Producer())

@@ -5,10 +5,12 @@ import (
 	"net"
 
 	"github.com/spf13/cobra"
+
+	"github.com/bulkinvite/bulkinvite/internal/app"
 )
 
 func (e *env) workerCmd() *cobra.Command {
-	var metricsAddr string
+	var o app.ServeOptions
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run workers until SIGINT/SIGTERM",
@@ -18,25 +20,37 @@ chunks finish within BULKINVITE_SHUTDOWN_TIMEOUT or go back to the queue.
 
 With --metrics-addr it serves Prometheus metrics at http://HOST:PORT/metrics:
 candidates by outcome, dead letters by reason, API requests by status, the rate
-limiter's waits, requests in flight, the auth stop, and asynq's queues.`,
+limiter's waits, requests in flight, the auth stop, and asynq's queues.
+
+With --pprof-addr it serves Go's profiles at http://HOST:PORT/debug/pprof/ (no
+authentication: keep it on loopback), e.g.
+go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=20`,
 		Example: `  FLOWMINGO_API_KEY=fl_live_abcd.secret bulkinvite worker
   BULKINVITE_RATE=20 BULKINVITE_CONCURRENCY=16 bulkinvite worker
-  bulkinvite worker --metrics-addr 0.0.0.0:9464`,
+  bulkinvite worker --metrics-addr 0.0.0.0:9464
+  bulkinvite worker --pprof-addr 127.0.0.1:6060`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if metricsAddr != "" {
-				if _, _, err := net.SplitHostPort(metricsAddr); err != nil {
-					return usageErr("--metrics-addr %q: want HOST:PORT, e.g. 127.0.0.1:9464 (%v)", metricsAddr, err)
+			for _, f := range []struct{ flag, addr, example string }{
+				{"--metrics-addr", o.MetricsAddr, "127.0.0.1:9464"},
+				{"--pprof-addr", o.PprofAddr, "127.0.0.1:6060"},
+			} {
+				if f.addr == "" {
+					continue
+				}
+				if _, _, err := net.SplitHostPort(f.addr); err != nil {
+					return usageErr("%s %q: want HOST:PORT, e.g. %s (%v)", f.flag, f.addr, f.example, err)
 				}
 			}
-			return e.runWorker(cmd, metricsAddr)
+			return e.runWorker(cmd, o)
 		},
 	}
-	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free one; default: no metrics)")
+	cmd.Flags().StringVar(&o.MetricsAddr, "metrics-addr", "", "serve Prometheus metrics at http://HOST:PORT/metrics (port 0 picks a free one; default: no metrics)")
+	cmd.Flags().StringVar(&o.PprofAddr, "pprof-addr", "", "serve Go's profiles at http://HOST:PORT/debug/pprof/ (no authentication: keep it on loopback; default: off)")
 	return cmd
 }
 
-func (e *env) runWorker(cmd *cobra.Command, metricsAddr string) error {
+func (e *env) runWorker(cmd *cobra.Command, o app.ServeOptions) error {
 	// A Redis error that retrying cannot cure (a MOVED, CROSSSLOT or WRONGPASS,
 	// say) stops the worker with its fix, instead of looping on it.
 	ctx, stop := context.WithCancelCause(cmd.Context())
@@ -46,7 +60,7 @@ func (e *env) runWorker(cmd *cobra.Command, metricsAddr string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.Serve(ctx, metricsAddr); err != nil {
+	if err := a.Serve(ctx, o); err != nil {
 		return err
 	}
 	if cmd.Context().Err() == nil {
