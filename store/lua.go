@@ -33,18 +33,24 @@ end
 
 -- A batch's candidate states are one byte per seq in a string, read and written
 -- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
--- new run): one command per run, a chunk's seqs being one run.
+-- new run): one command per run, a chunk's seqs being one run. Each run has its
+-- seqs as numbers (ns) and their positions in seqs (ks). tonumber (strtod) is
+-- dear in Redis's Lua: each seq is converted once, and seqs already in order (a
+-- chunk's are) are not sorted.
 local function runs(seqs)
-  local idx = {}
-  for k = 1, #seqs do idx[k] = k end
-  table.sort(idx, function(a, b) return tonumber(seqs[a]) < tonumber(seqs[b]) end)
+  local nums, idx, sorted = {}, {}, true
+  for k = 1, #seqs do
+    nums[k] = tonumber(seqs[k]); idx[k] = k
+    if k > 1 and nums[k] < nums[k - 1] then sorted = false end
+  end
+  if not sorted then table.sort(idx, function(a, b) return nums[a] < nums[b] end) end
   local out, cur = {}, nil
   for _, k in ipairs(idx) do
-    local n = tonumber(seqs[k])
+    local n = nums[k]
     if cur and n - cur.hi <= 64 then
-      cur.hi = n; cur.ks[#cur.ks + 1] = k
+      cur.hi = n; cur.ks[#cur.ks + 1] = k; cur.ns[#cur.ns + 1] = n
     else
-      cur = {lo = n, hi = n, ks = {k}}; out[#out + 1] = cur
+      cur = {lo = n, hi = n, ks = {k}, ns = {n}}; out[#out + 1] = cur
     end
   end
   return out
@@ -55,9 +61,8 @@ local function states(key, seqs)
   local out = {}
   for _, r in ipairs(runs(seqs)) do
     local b = redis.call('GETRANGE', key, r.lo, r.hi)
-    for _, k in ipairs(r.ks) do
-      local c = string.byte(b, tonumber(seqs[k]) - r.lo + 1)
-      out[k] = c or 0
+    for j, k in ipairs(r.ks) do
+      out[k] = string.byte(b, r.ns[j] - r.lo + 1) or 0
     end
   end
   return out
@@ -72,7 +77,7 @@ local function setStates(key, pairs)
     local b = redis.call('GETRANGE', key, r.lo, r.hi)
     local bytes = {}
     for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or 0 end
-    for _, k in ipairs(r.ks) do bytes[tonumber(seqs[k]) - r.lo + 1] = tonumber(codes[k]) end
+    for j, k in ipairs(r.ks) do bytes[r.ns[j] - r.lo + 1] = codes[k] end
     local chars = {}
     for i = 1, #bytes, part do
       chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, #bytes)))
@@ -248,6 +253,7 @@ return new
 // its fingerprint and owner fingerprint.
 var claimScript = redis.NewScript(luaLib + `
 local now, ttl, reinvite = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
+local until_ = tostring(now + ttl) -- once: tostring and tonumber are dear here
 local fps, owners = {}, {}
 for i = 4, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
 local led = {}
@@ -265,7 +271,7 @@ for i, fp in ipairs(fps) do
   elseif l and not reinvite then
     out[i] = 1
   elseif (not c) or string.sub(c, 1, 8) == owner or tonumber(string.sub(c, 9)) < now then
-    claims[#claims + 1] = fp; claims[#claims + 1] = owner .. tostring(now + ttl)
+    claims[#claims + 1] = fp; claims[#claims + 1] = owner .. until_
     out[i] = 0
   else
     out[i] = 2
