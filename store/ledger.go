@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,7 +29,9 @@ func (s *Store) weekKey(target payload.Target, week int64) string {
 // creating at this moment.
 func (s *Store) liveWeeks(ctx context.Context, target payload.Target) ([]string, error) {
 	now := s.now()
-	ids, err := s.rdb.ZRangeByScore(ctx, s.tkey(target, "Lidx"), &redis.ZRangeBy{Min: nowMS(now), Max: "+inf"}).Result()
+	ids, err := s.weeks.get(s.tkey(target, "Lidx"), now, func() ([]string, error) {
+		return s.rdb.ZRangeByScore(ctx, s.tkey(target, "Lidx"), &redis.ZRangeBy{Min: nowMS(now), Max: "+inf"}).Result()
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the ledger weeks of %s: %w", target, err)
 	}
@@ -44,6 +47,49 @@ func (s *Store) liveWeeks(ctx context.Context, target payload.Target) ([]string,
 		keys = append(keys, s.weekKey(target, n))
 	}
 	return keys, nil
+}
+
+// WeeksReread is how long a Store trusts a target's ledger index (the weeks that
+// may hold entries) before it reads it again: every chunk's claim needs it, and it
+// changes once a week. Trusting it is safe because the index only gains the
+// week a writer is in, and liveWeeks adds the weeks around now itself; a week
+// that expired meanwhile is an HMGET of a missing key.
+const WeeksReread = 10 * time.Second
+
+// weeksCache holds ledger indexes read less than WeeksReread ago (by the store's
+// clock), by index key.
+type weeksCache struct {
+	mu sync.Mutex
+	m  map[string]weeksRead
+}
+
+type weeksRead struct {
+	at  time.Time
+	ids []string
+}
+
+// weeksCacheMax bounds the targets remembered: past it, the cache starts over.
+const weeksCacheMax = 1024
+
+// get returns the index under key, from read when it is not fresh.
+func (c *weeksCache) get(key string, now time.Time, read func() ([]string, error)) ([]string, error) {
+	c.mu.Lock()
+	r, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && !now.Before(r.at) && now.Sub(r.at) < WeeksReread {
+		return r.ids, nil
+	}
+	ids, err := read()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= weeksCacheMax {
+		c.m = map[string]weeksRead{}
+	}
+	c.m[key] = weeksRead{at: now, ids: ids}
+	c.mu.Unlock()
+	return ids, nil
 }
 
 // Claim is what ClaimForSending says of one candidate.

@@ -75,6 +75,8 @@ type Store struct {
 	now func() time.Time
 	// jobs caches dead-letter jobs by fingerprint (dlJob), written or read.
 	jobs sync.Map
+	// weeks caches the targets' ledger indexes (liveWeeks).
+	weeks weeksCache
 }
 
 // New returns a Store over rdb: a single node's, a Sentinel failover or a Cluster

@@ -352,3 +352,39 @@ func TestWaitReplicas(t *testing.T) {
 		t.Errorf("states %v", states)
 	}
 }
+
+// TestClaimSeesOlderWeeksAfterTheCache: the ledger index a store caches (for
+// WeeksReread, by its own clock) never hides a success in an older week: three
+// weeks on, a claim reads the index again and still finds it.
+func TestClaimSeesOlderWeeksAfterTheCache(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	at := time.Now()
+	st.now = func() time.Time { return at }
+	cs := cands(1)
+	claim := func(batch string) Claim {
+		t.Helper()
+		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got[0]
+	}
+	if got := claim("a"); got != Claimed { // reads (and caches) the index: empty
+		t.Fatalf("first claim %v", got)
+	}
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: task.Job{Target: target}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.RecordOutcomes(ctx, "a", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("b"); got != AlreadyDone {
+		t.Errorf("same week: %v, want AlreadyDone", got)
+	}
+	at = at.Add(3 * ledgerWeek)
+	if got := claim("c"); got != AlreadyDone {
+		t.Errorf("three weeks on: %v, want AlreadyDone (the success's week is in the index, not around now)", got)
+	}
+}
