@@ -111,6 +111,14 @@ type Config struct {
 	// forget a success and send it again (BULKINVITE_REDIS_WAIT_REPLICAS). Default
 	// 0: no WAIT.
 	RedisWaitReplicas int
+	// TaskCheckInterval is how often an idle worker looks for new tasks
+	// (BULKINVITE_TASK_CHECK_INTERVAL): the most a task waits before a worker with
+	// a free handler takes it. Each look costs Redis one script per queue.
+	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often a worker moves tasks whose wait is over
+	// (a retry's backoff, a 429 cool-down, an auth stop's poll) back to their queue
+	// (BULKINVITE_DELAYED_TASK_CHECK_INTERVAL).
+	DelayedTaskCheckInterval time.Duration
 	// ShutdownTimeout is how long a stopping worker waits for in-flight chunks before
 	// handing them back to the queue (BULKINVITE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
@@ -140,30 +148,32 @@ const DefaultRedisURL = "redis://127.0.0.1:6379/0"
 // configures, so that a default is written in one place only.
 func Default() Config {
 	return Config{
-		RedisURL:        DefaultRedisURL,
-		Prefix:          store.DefaultPrefix,
-		APIURL:          flowmingo.DefaultBaseURL,
-		RequestTimeout:  flowmingo.DefaultTimeout,
-		Rate:            ratelimit.DefaultRate,
-		Burst:           ratelimit.DefaultBurst,
-		Limiter:         LimiterGlobal,
-		ChunkSize:       worker.DefaultChunkSize,
-		SegmentSize:     producer.DefaultSegmentSize,
-		Concurrency:     worker.DefaultConcurrency,
-		MaxAttempts:     worker.DefaultMaxAttempts,
-		RetryMin:        worker.DefaultRetryMin,
-		RetryMax:        worker.DefaultRetryMax,
-		OnUnknown:       worker.DefaultOnUnknown,
-		LedgerTTL:       store.DefaultLedgerTTL,
-		BatchRetention:  store.DefaultRetention,
-		ShutdownTimeout: worker.DefaultShutdownTimeout,
-		BulkThreshold:   producer.DefaultBulkThreshold,
-		QueueWeights:    FormatQueueWeights(worker.DefaultQueues()),
-		ServeMaxBody:    httpapi.DefaultMaxBodyBytes,
-		ServeTokenRate:  httpapi.DefaultTokenRate,
-		ServeTokenBurst: httpapi.DefaultTokenBurst,
-		LogLevel:        "info",
-		LogFormat:       "auto",
+		RedisURL:                 DefaultRedisURL,
+		Prefix:                   store.DefaultPrefix,
+		APIURL:                   flowmingo.DefaultBaseURL,
+		RequestTimeout:           flowmingo.DefaultTimeout,
+		Rate:                     ratelimit.DefaultRate,
+		Burst:                    ratelimit.DefaultBurst,
+		Limiter:                  LimiterGlobal,
+		ChunkSize:                worker.DefaultChunkSize,
+		SegmentSize:              producer.DefaultSegmentSize,
+		Concurrency:              worker.DefaultConcurrency,
+		MaxAttempts:              worker.DefaultMaxAttempts,
+		RetryMin:                 worker.DefaultRetryMin,
+		RetryMax:                 worker.DefaultRetryMax,
+		OnUnknown:                worker.DefaultOnUnknown,
+		LedgerTTL:                store.DefaultLedgerTTL,
+		BatchRetention:           store.DefaultRetention,
+		ShutdownTimeout:          worker.DefaultShutdownTimeout,
+		TaskCheckInterval:        worker.DefaultTaskCheckInterval,
+		DelayedTaskCheckInterval: worker.DefaultDelayedTaskCheckInterval,
+		BulkThreshold:            producer.DefaultBulkThreshold,
+		QueueWeights:             FormatQueueWeights(worker.DefaultQueues()),
+		ServeMaxBody:             httpapi.DefaultMaxBodyBytes,
+		ServeTokenRate:           httpapi.DefaultTokenRate,
+		ServeTokenBurst:          httpapi.DefaultTokenBurst,
+		LogLevel:                 "info",
+		LogFormat:                "auto",
 	}
 }
 
@@ -194,8 +204,13 @@ const (
 	maxRequestTimeout  = time.Hour
 	maxRetryDelay      = 24 * time.Hour
 	maxShutdownTimeout = time.Hour
-	maxLedgerTTL       = 10 * 365 * 24 * time.Hour // 10 years: 87600h
-	maxBatchRetention  = maxLedgerTTL
+
+	minTaskCheckInterval        = 10 * time.Millisecond
+	maxTaskCheckInterval        = 10 * time.Second
+	minDelayedTaskCheckInterval = 100 * time.Millisecond
+	maxDelayedTaskCheckInterval = time.Minute
+	maxLedgerTTL                = 10 * 365 * 24 * time.Hour // 10 years: 87600h
+	maxBatchRetention           = maxLedgerTTL
 )
 
 // hours shows a bound such as 24h without the "0m0s" that Duration.String adds.
@@ -265,6 +280,13 @@ func (c *Config) Validate() error {
 	durations("BULKINVITE_BATCH_RETENTION", c.BatchRetention, maxBatchRetention)
 	ints("BULKINVITE_REDIS_WAIT_REPLICAS", c.RedisWaitReplicas, 0, maxWaitReplicas, " (0 = no WAIT)")
 	durations("BULKINVITE_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, maxShutdownTimeout)
+	between := func(env string, v, lo, hi time.Duration) {
+		if v < lo || v > hi {
+			bad(env, "must be %s..%s, got %s", lo, hi, v)
+		}
+	}
+	between("BULKINVITE_TASK_CHECK_INTERVAL", c.TaskCheckInterval, minTaskCheckInterval, maxTaskCheckInterval)
+	between("BULKINVITE_DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval, minDelayedTaskCheckInterval, maxDelayedTaskCheckInterval)
 	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
 	ints("BULKINVITE_SERVE_MAX_BODY", c.ServeMaxBody, minServeMaxBody, maxServeMaxBody, " bytes")
 	if !(c.ServeTokenRate > 0 && c.ServeTokenRate <= maxServeTokenRate) {

@@ -69,6 +69,9 @@ func TestEveryContractEnvName(t *testing.T) {
 		"BULKINVITE_QUEUE_WEIGHTS":    "default=1,bulk=1,replay=1",
 		"BULKINVITE_SHUTDOWN_TIMEOUT": "5s",
 
+		"BULKINVITE_TASK_CHECK_INTERVAL":         "250ms",
+		"BULKINVITE_DELAYED_TASK_CHECK_INTERVAL": "2s",
+
 		"BULKINVITE_BATCH_RETENTION":     "48h",
 		"BULKINVITE_REDIS_WAIT_REPLICAS": "1",
 	}
@@ -80,11 +83,13 @@ func TestEveryContractEnvName(t *testing.T) {
 		RedisURL: "redis://10.0.0.1:6380/2", APIURL: "http://127.0.0.1:9", Rate: 12.5, Burst: 6, ChunkSize: 25,
 		Concurrency: 3, MaxAttempts: 4, RetryMin: time.Second, RetryMax: 10 * time.Second, OnUnknown: "deadletter",
 		LedgerTTL: 24 * time.Hour, ShutdownTimeout: 5 * time.Second, BatchRetention: 48 * time.Hour, RedisWaitReplicas: 1,
+		TaskCheckInterval: 250 * time.Millisecond, DelayedTaskCheckInterval: 2 * time.Second,
 	}
 	got := Config{
 		RedisURL: c.RedisURL, APIURL: c.APIURL, Rate: c.Rate, Burst: c.Burst, ChunkSize: c.ChunkSize,
 		Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts, RetryMin: c.RetryMin, RetryMax: c.RetryMax, OnUnknown: c.OnUnknown,
 		LedgerTTL: c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout, BatchRetention: c.BatchRetention, RedisWaitReplicas: c.RedisWaitReplicas,
+		TaskCheckInterval: c.TaskCheckInterval, DelayedTaskCheckInterval: c.DelayedTaskCheckInterval,
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)

@@ -59,6 +59,8 @@ func Settings() []Setting {
 		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target, at most 87600h (10 years)", func(c *Config) any { return &c.LedgerTTL }},
 		{"batch_retention", "BULKINVITE_BATCH_RETENTION", "batch-retention", "how long a done batch's keys (counters, outcomes, de-duplication data, rejects) stay after it finished, at most 87600h (10 years)", func(c *Config) any { return &c.BatchRetention }},
 		{"redis_wait_replicas", "BULKINVITE_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must acknowledge each outcome and ledger write (WAIT) before the worker moves on, 0..100 (0 = none)", func(c *Config) any { return &c.RedisWaitReplicas }},
+		{"task_check_interval", "BULKINVITE_TASK_CHECK_INTERVAL", "task-check-interval", "how often an idle worker looks for new tasks, 10ms..10s", func(c *Config) any { return &c.TaskCheckInterval }},
+		{"delayed_task_check_interval", "BULKINVITE_DELAYED_TASK_CHECK_INTERVAL", "delayed-task-check-interval", "how often a worker moves tasks whose wait is over (retries, pauses) back to their queue, 100ms..1m", func(c *Config) any { return &c.DelayedTaskCheckInterval }},
 		{"shutdown_timeout", "BULKINVITE_SHUTDOWN_TIMEOUT", "shutdown-timeout", "how long a stopping worker waits for in-flight chunks, at most 1h", func(c *Config) any { return &c.ShutdownTimeout }},
 		{"bulk_threshold", "BULKINVITE_BULK_THRESHOLD", "bulk-threshold", "batches larger than this go to the bulk queue, 0..1000000000", func(c *Config) any { return &c.BulkThreshold }},
 		{"queue_weights", "BULKINVITE_QUEUE_WEIGHTS", "queue-weights", "queue priorities as default=N,replay=N,bulk=N, each 1..100", func(c *Config) any { return &c.QueueWeights }},

@@ -44,6 +44,16 @@ type Config struct {
 	// pending with no dead letter, so the default is effectively unbounded: 65536,
 	// with the worker's backoff between tries.
 	SegmentMaxRetry int
+	// ChunkSize is the most candidates in one chunk task. A segment on the default
+	// or the replay queue (a small push, a replay, the head of a large import) is
+	// cut into chunk tasks here, so that the workers pick its chunks up at once,
+	// without a segment task's hop in between; segments on the bulk queue go as
+	// segment tasks, which the workers split (one task per segment keeps a large
+	// import fast). Default task.DefaultChunkSize (50).
+	ChunkSize int
+	// ChunkTimeout is the asynq timeout of the chunk tasks enqueued here: the
+	// worker's (worker.Config.ChunkTimeout). Default task.DefaultChunkTimeout.
+	ChunkTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -55,6 +65,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.SegmentMaxRetry <= 0 {
 		c.SegmentMaxRetry = 1 << 16
+	}
+	if c.ChunkSize <= 0 {
+		c.ChunkSize = task.DefaultChunkSize
+	}
+	if c.ChunkTimeout <= 0 {
+		c.ChunkTimeout = task.DefaultChunkTimeout
 	}
 	return c
 }
@@ -356,9 +372,11 @@ func (p *Producer) enqueueCallback(ctx context.Context, b *store.Batch) error {
 }
 
 func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []task.Candidate, queue string) error {
-	body, err := json.Marshal(task.Segment{
-		V: task.Version, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands,
-	})
+	s := task.Segment{V: task.Version, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands}
+	if queue != task.QueueBulk {
+		return p.enqueueChunks(ctx, &s, queue)
+	}
+	body, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
@@ -370,6 +388,23 @@ func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, 
 	)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue segment %d of batch %s: %w", seg, b.ID, err)
+	}
+	return nil
+}
+
+// enqueueChunks enqueues a segment's chunk tasks itself, with the ids and
+// candidates the worker's split of the segment task would give them
+// (task.Split), so that the workers pick them up without a hop in between.
+func (p *Producer) enqueueChunks(ctx context.Context, s *task.Segment, queue string) error {
+	for _, c := range task.Split(s, p.cfg.ChunkSize, nil) {
+		id := task.ChunkID(s.BatchID, s.Segment, c.Chunk)
+		t, opts, err := task.NewChunkTask(&c, id, queue, p.cfg.ChunkTimeout)
+		if err != nil {
+			return err
+		}
+		if _, err := p.q.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return fmt.Errorf("enqueue chunk %s of batch %s: %w", id, s.BatchID, err)
+		}
 	}
 	return nil
 }

@@ -113,3 +113,71 @@ func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
 		t.Fatalf("the batch's job is %+v, want the sample's target, message and send_invite", b.Job)
 	}
 }
+
+// TestSmallSegmentsGoAsChunks: segments on the default queue are enqueued as their
+// chunk tasks, with the ids and candidates the worker's split would give them, so
+// that a small push takes one queue hop; segments past the bulk threshold go as
+// segment tasks. A re-run enqueues nothing twice.
+func TestSmallSegmentsGoAsChunks(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	p := producer.New(store.New(rdb, store.Config{}), asynq.NewClientFromRedisClient(rdb),
+		producer.Config{SegmentSize: 10, ChunkSize: 4, BulkThreshold: 20})
+	var rows strings.Builder
+	for i := range 35 { // segments 0 and 1 (default queue), 2 and 3 (bulk)
+		fmt.Fprintf(&rows, "{\"email\":\"p%d@example.com\"}\n", i)
+	}
+	opts := producer.Options{BatchID: "direct", Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}}}
+	for run := range 2 {
+		res, err := p.Import(context.Background(), producer.NewJSONLSource(strings.NewReader(rows.String())), opts)
+		if err != nil {
+			t.Fatalf("run %d: %v", run, err)
+		}
+		if run == 0 && (res.Accepted != 35 || res.Segments != 4) {
+			t.Fatalf("result %+v", res)
+		}
+	}
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	t.Cleanup(func() { _ = insp.Close() })
+	pending := func(queue string) []*asynq.TaskInfo {
+		tasks, err := insp.ListPendingTasks(queue, asynq.PageSize(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tasks
+	}
+	got := map[string][]int64{}
+	for _, ti := range pending(task.QueueDefault) {
+		if ti.Type != task.TypeChunk {
+			t.Errorf("default queue: task %s of type %s, want chunks only", ti.ID, ti.Type)
+			continue
+		}
+		c, err := task.DecodeChunk(ti.Payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ti.MaxRetry != task.ChunkMaxRetry {
+			t.Errorf("chunk %s: max retry %d, want %d", ti.ID, ti.MaxRetry, task.ChunkMaxRetry)
+		}
+		for _, cand := range c.Candidates {
+			got[ti.ID] = append(got[ti.ID], cand.Seq)
+		}
+	}
+	want := map[string][]int64{
+		task.ChunkID("direct", 0, 0): {0, 1, 2, 3}, task.ChunkID("direct", 0, 1): {4, 5, 6, 7}, task.ChunkID("direct", 0, 2): {8, 9},
+		task.ChunkID("direct", 1, 0): {10, 11, 12, 13}, task.ChunkID("direct", 1, 1): {14, 15, 16, 17}, task.ChunkID("direct", 1, 2): {18, 19},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("chunks on the default queue:\n got %v\nwant %v", got, want)
+	}
+	var segs []string
+	for _, ti := range pending(task.QueueBulk) {
+		if ti.Type != task.TypeSegment {
+			t.Errorf("bulk queue: task %s of type %s, want segments only", ti.ID, ti.Type)
+		}
+		segs = append(segs, ti.ID)
+	}
+	if fmt.Sprint(segs) != fmt.Sprint([]string{task.SegmentID("direct", 2), task.SegmentID("direct", 3)}) {
+		t.Errorf("segments on the bulk queue: %v", segs)
+	}
+}

@@ -163,24 +163,37 @@ func DecodeChunk(b []byte) (*Chunk, error) {
 	return &t, nil
 }
 
-// decodeTask checks the payload's version before decoding the rest, so that a payload
-// from a newer producer whose shape this build does not know is refused with
-// ErrVersion rather than with a type error.
-func decodeTask(b []byte, into any) error {
-	var head struct {
-		V int `json:"v"`
-	}
-	if err := json.Unmarshal(b, &head); err != nil {
-		return fmt.Errorf("decode task payload: %w", err)
-	}
-	if head.V < 1 || head.V > Version {
-		return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, head.V, Version)
-	}
+// decodeTask decodes a payload of a version from 1 to Version into into, whose
+// first field is the version V (`json:"v"`). The payload is decoded once; only
+// when that fails is its version looked at alone, so that a payload from a newer
+// producer whose shape this build does not know is refused with ErrVersion
+// rather than with a type error.
+func decodeTask(b []byte, into versioned) error {
 	if err := json.Unmarshal(b, into); err != nil {
+		var head struct {
+			V int `json:"v"`
+		}
+		if json.Unmarshal(b, &head) == nil && head.V > Version {
+			return versionError(head.V)
+		}
 		return fmt.Errorf("decode task payload: %w", err)
+	}
+	if v := into.version(); v < 1 || v > Version {
+		return versionError(v)
 	}
 	return nil
 }
+
+func versionError(v int) error {
+	return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, v, Version)
+}
+
+// versioned is a task payload: it has a version.
+type versioned interface{ version() int }
+
+func (s *Segment) version() int  { return s.V }
+func (c *Chunk) version() int    { return c.V }
+func (c *Callback) version() int { return c.V }
 
 // Candidates returns the plain candidates of ts, in order.
 func Candidates(ts []Candidate) []payload.Candidate {

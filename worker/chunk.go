@@ -46,9 +46,13 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	r := &chunkRun{w: w, task: ct}
 	r.taskID, _ = asynq.GetTaskID(ctx)
 	r.queue, _ = asynq.GetQueueName(ctx)
+	if len(ct.Candidates) > w.cfg.ChunkSize {
+		return w.recut(ctx, ct, r.taskID, r.queue)
+	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	r.attempt = retried + 1
-	r.log = w.Log.With(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
+	// Lazy: most chunks log nothing, and With would encode the fields for each.
+	r.log = w.Log.WithLazy(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
 	return r.run(ctx)
 }
 
@@ -215,7 +219,7 @@ func seqs(cands []task.Candidate) []int64 {
 // authStopped returns a *PauseError while sending is stopped for the key after a
 // 401/403, the error of reading the stop, or nil.
 func (r *chunkRun) authStopped(ctx context.Context) error {
-	stop, err := r.w.Store.AuthStopped(ctx, r.w.Key.ID())
+	stop, err := r.w.authStop(ctx)
 	if err != nil {
 		return err
 	}
@@ -319,7 +323,9 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 		}
 		return &PauseError{After: rl.RetryAfter, Why: "rate limited (429)"}
 	case errors.As(err, &auth):
-		if serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message); serr != nil {
+		serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message)
+		w.forgetAuthClear()
+		if serr != nil {
 			return serr
 		}
 		if ferr := r.forget(ctx, cands); ferr != nil {

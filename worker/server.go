@@ -72,6 +72,12 @@ type ServeConfig struct {
 	// ShutdownTimeout is how long a stopping server waits for in-flight chunks before
 	// handing them back to the queue. Default 30s.
 	ShutdownTimeout time.Duration
+	// TaskCheckInterval is how often an idle server looks for new tasks. Default
+	// DefaultTaskCheckInterval (100ms).
+	TaskCheckInterval time.Duration
+	// DelayedTaskCheckInterval is how often the server moves tasks whose wait is
+	// over back to their queue. Default DefaultDelayedTaskCheckInterval (1s).
+	DelayedTaskCheckInterval time.Duration
 }
 
 // Serve runs the worker's handlers until ctx is done, then stops taking work and
@@ -87,14 +93,22 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	if sc.ShutdownTimeout <= 0 {
 		sc.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if sc.TaskCheckInterval <= 0 {
+		sc.TaskCheckInterval = DefaultTaskCheckInterval
+	}
+	if sc.DelayedTaskCheckInterval <= 0 {
+		sc.DelayedTaskCheckInterval = DefaultDelayedTaskCheckInterval
+	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
-		Concurrency:     sc.Concurrency,
-		Queues:          sc.Queues,
-		RetryDelayFunc:  w.cfg.RetryDelay,
-		IsFailure:       IsFailure,
-		ShutdownTimeout: sc.ShutdownTimeout,
-		Logger:          asynqLogger{w.Log.Named("asynq").Sugar()},
-		LogLevel:        asynq.WarnLevel,
+		Concurrency:              sc.Concurrency,
+		Queues:                   sc.Queues,
+		RetryDelayFunc:           w.cfg.RetryDelay,
+		IsFailure:                IsFailure,
+		ShutdownTimeout:          sc.ShutdownTimeout,
+		TaskCheckInterval:        sc.TaskCheckInterval,
+		DelayedTaskCheckInterval: sc.DelayedTaskCheckInterval,
+		Logger:                   asynqLogger{w.Log.Named("asynq").Sugar()},
+		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			var p *PauseError
 			if errors.As(err, &p) {

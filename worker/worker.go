@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -80,19 +79,28 @@ const (
 
 // Defaults of Config and ServeConfig.
 const (
-	DefaultChunkSize        = 50
-	DefaultMaxAttempts      = 10
-	DefaultRetryMin         = 2 * time.Second
-	DefaultRetryMax         = 5 * time.Minute
-	DefaultOnUnknown        = OnUnknownRetry
-	DefaultPausePoll        = 5 * time.Second
-	DefaultChunkTimeout     = 10 * time.Minute
-	DefaultConcurrency      = 8
-	DefaultShutdownTimeout  = 30 * time.Second
-	DefaultCallbackPoll     = 5 * time.Second
-	DefaultCallbackWindow   = 24 * time.Hour
-	DefaultCallbackRetryMin = 10 * time.Second
-	DefaultCallbackRetryMax = 30 * time.Minute
+	DefaultChunkSize       = task.DefaultChunkSize
+	DefaultMaxAttempts     = 10
+	DefaultRetryMin        = 2 * time.Second
+	DefaultRetryMax        = 5 * time.Minute
+	DefaultOnUnknown       = OnUnknownRetry
+	DefaultPausePoll       = 5 * time.Second
+	DefaultChunkTimeout    = task.DefaultChunkTimeout
+	DefaultConcurrency     = 8
+	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultTaskCheckInterval is asynq's TaskCheckInterval here (asynq's own is
+	// 1s): a push to idle workers waits at most this long for one to look. An idle
+	// worker's looks cost Redis one dequeue script per queue each time, about 30
+	// calls/s: measured in PERFORMANCE.md.
+	DefaultTaskCheckInterval = 100 * time.Millisecond
+	// DefaultDelayedTaskCheckInterval is asynq's DelayedTaskCheckInterval here
+	// (asynq's own is 5s): how late a retry or a pause may be moved back to its
+	// queue.
+	DefaultDelayedTaskCheckInterval = time.Second
+	DefaultCallbackPoll             = 5 * time.Second
+	DefaultCallbackWindow           = 24 * time.Hour
+	DefaultCallbackRetryMin         = 10 * time.Second
+	DefaultCallbackRetryMax         = 30 * time.Minute
 )
 
 // DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
@@ -211,6 +219,8 @@ type Worker struct {
 	endLife context.CancelFunc
 	// queues are the queues Serve serves, paused on an auth stop.
 	queues []string
+	// authCache spares a Redis read of the auth stop per look (see AuthStopRecheck).
+	authCache authStopCache
 	// newerTaskLog keeps the warning about tasks from a newer version to one a
 	// minute, however many such tasks wake.
 	newerTaskLog *rate.Limiter
@@ -244,11 +254,6 @@ func (w *Worker) Handler() asynq.Handler {
 	return mux
 }
 
-// chunkMaxRetry is asynq's retry limit for chunk tasks. The worker counts attempts
-// itself (MaxAttempts) because waits for a 429 or an auth stop must not use them up,
-// and asynq archives a task at its limit whatever the error; this is only a backstop.
-const chunkMaxRetry = 1 << 16
-
 // HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
 // candidates whose outcome is already recorded.
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
@@ -261,14 +266,8 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	queue, _ := asynq.GetQueueName(ctx)
-	for i := 0; i*w.cfg.ChunkSize < len(seg.Candidates); i++ {
-		lo, hi := i*w.cfg.ChunkSize, min((i+1)*w.cfg.ChunkSize, len(seg.Candidates))
-		part := filterSeqs(seg.Candidates[lo:hi], open)
-		if len(part) == 0 {
-			continue
-		}
-		chunk := task.Chunk{V: task.Version, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part}
-		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, i), queue); err != nil {
+	for _, chunk := range task.Split(seg, w.cfg.ChunkSize, func(c task.Candidate) bool { return open[c.Seq] }) {
+		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, chunk.Chunk), queue); err != nil {
 			return err
 		}
 	}
@@ -276,17 +275,28 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 }
 
 func (w *Worker) enqueueChunk(ctx context.Context, c task.Chunk, id, queue string) error {
-	body, err := json.Marshal(c)
+	t, opts, err := task.NewChunkTask(&c, id, queue, w.cfg.ChunkTimeout)
 	if err != nil {
 		return err
 	}
-	opts := []asynq.Option{asynq.TaskID(id), asynq.MaxRetry(chunkMaxRetry), asynq.Timeout(w.cfg.ChunkTimeout)}
-	if queue != "" {
-		opts = append(opts, asynq.Queue(queue))
-	}
-	_, err = w.Queue.EnqueueContext(ctx, asynq.NewTask(task.TypeChunk, body), opts...)
+	_, err = w.Queue.EnqueueContext(ctx, t, opts...)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		return fmt.Errorf("enqueue chunk %s: %w", id, err)
+	}
+	return nil
+}
+
+// recut enqueues a chunk larger than this worker's ChunkSize as chunks of that
+// size (ids <id>/c<k>), and is done with it: a producer with a larger
+// BULKINVITE_CHUNK_SIZE than the workers' cut it, and no request may carry more
+// candidates than the workers are configured to send.
+func (w *Worker) recut(ctx context.Context, c *task.Chunk, id, queue string) error {
+	for k := 0; k*w.cfg.ChunkSize < len(c.Candidates); k++ {
+		part := *c
+		part.Candidates = c.Candidates[k*w.cfg.ChunkSize : min((k+1)*w.cfg.ChunkSize, len(c.Candidates))]
+		if err := w.enqueueChunk(ctx, part, fmt.Sprintf("%s/c%d", id, k), queue); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -304,16 +314,6 @@ func (w *Worker) undecided(ctx context.Context, batchID string, cands []task.Can
 		}
 	}
 	return open, nil
-}
-
-func filterSeqs(cands []task.Candidate, keep map[int64]bool) []task.Candidate {
-	out := make([]task.Candidate, 0, len(cands))
-	for _, c := range cands {
-		if keep[c.Seq] {
-			out = append(out, c)
-		}
-	}
-	return out
 }
 
 // NewerTaskWait is how long a task written by a newer bulkinvite (a payload version

@@ -78,7 +78,8 @@ func (a *App) Close() error {
 
 // Producer returns a producer writing to the App's store and queues.
 func (a *App) Producer() *producer.Producer {
-	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold})
+	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold,
+		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: WorkerConfig(a.Cfg).ChunkTimeout})
 }
 
 // Replayer returns a replayer of the App's dead letters.
@@ -239,5 +240,6 @@ func ServeConfig(c config.Config) (worker.ServeConfig, error) {
 	if err != nil {
 		return worker.ServeConfig{}, err
 	}
-	return worker.ServeConfig{Concurrency: c.Concurrency, Queues: q, ShutdownTimeout: c.ShutdownTimeout}, nil
+	return worker.ServeConfig{Concurrency: c.Concurrency, Queues: q, ShutdownTimeout: c.ShutdownTimeout,
+		TaskCheckInterval: c.TaskCheckInterval, DelayedTaskCheckInterval: c.DelayedTaskCheckInterval}, nil
 }

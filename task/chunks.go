@@ -1,0 +1,62 @@
+package task
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hibiken/asynq"
+)
+
+// Defaults of a chunk task, shared by the producer (which enqueues the chunks of
+// small segments itself) and the worker (which splits the others).
+const (
+	// DefaultChunkSize is the most candidates in one chunk, and so in one request.
+	DefaultChunkSize = 50
+	// DefaultChunkTimeout bounds one handling of a chunk task (the rate limiter's
+	// wait and the request).
+	DefaultChunkTimeout = 10 * time.Minute
+	// ChunkMaxRetry is asynq's retry limit for chunk tasks. The worker counts
+	// attempts itself (BULKINVITE_MAX_ATTEMPTS), because waits for a 429 or an auth
+	// stop must not use them up and asynq archives a task at its limit whatever the
+	// error; this is only a backstop.
+	ChunkMaxRetry = 1 << 16
+)
+
+// Split cuts a segment into chunks of at most size candidates: chunk i holds the
+// segment's candidates [i*size, (i+1)*size), so that a chunk's id (ChunkID) names
+// the same candidates however often the segment is split. keep, when not nil,
+// leaves out candidates (those already decided); a chunk left empty is left out.
+func Split(seg *Segment, size int, keep func(Candidate) bool) []Chunk {
+	var out []Chunk
+	for i := 0; i*size < len(seg.Candidates); i++ {
+		part := seg.Candidates[i*size : min((i+1)*size, len(seg.Candidates))]
+		if keep != nil {
+			kept := make([]Candidate, 0, len(part))
+			for _, c := range part {
+				if keep(c) {
+					kept = append(kept, c)
+				}
+			}
+			part = kept
+		}
+		if len(part) == 0 {
+			continue
+		}
+		out = append(out, Chunk{V: Version, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part})
+	}
+	return out
+}
+
+// NewChunkTask returns c as an asynq task with its options: the task id id (see
+// ChunkID), ChunkMaxRetry, the timeout, and the queue unless it is empty.
+func NewChunkTask(c *Chunk, id, queue string, timeout time.Duration) (*asynq.Task, []asynq.Option, error) {
+	body, err := json.Marshal(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := []asynq.Option{asynq.TaskID(id), asynq.MaxRetry(ChunkMaxRetry), asynq.Timeout(timeout)}
+	if queue != "" {
+		opts = append(opts, asynq.Queue(queue))
+	}
+	return asynq.NewTask(TypeChunk, body), opts, nil
+}

@@ -1,0 +1,58 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/store"
+)
+
+// AuthStopRecheck is how long a worker trusts that sending is not stopped for its
+// key before it reads the stop from Redis again. Every chunk looks twice (before
+// its claim and after the rate limiter's wait); without this, that is two Redis
+// round trips per chunk for an answer that changes once in a long while. A stop
+// this worker writes itself is seen at once; one another worker writes, within
+// AuthStopRecheck (the requests sent meanwhile are refused by the vendor as well,
+// and handled the same way). A stop found is never trusted: it is read again at
+// every look, so that `bulkinvite resume` is seen at once.
+const AuthStopRecheck = 500 * time.Millisecond
+
+// authStopCache remembers when the key was last found not stopped.
+type authStopCache struct {
+	mu    sync.Mutex
+	clear time.Time // when the key was last read as not stopped; zero: read again
+}
+
+// authStop returns the key's auth stop, or nil, reading Redis at most once every
+// AuthStopRecheck while there is none.
+func (w *Worker) authStop(ctx context.Context) (*store.AuthStop, error) {
+	c := &w.authCache
+	now := w.now()
+	c.mu.Lock()
+	fresh := !c.clear.IsZero() && now.Sub(c.clear) < AuthStopRecheck && !now.Before(c.clear)
+	c.mu.Unlock()
+	if fresh {
+		return nil, nil
+	}
+	stop, err := w.Store.AuthStopped(ctx, w.Key.ID())
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if stop == nil {
+		c.clear = now
+	} else {
+		c.clear = time.Time{}
+	}
+	c.mu.Unlock()
+	return stop, nil
+}
+
+// forgetAuthClear makes the next look read the stop from Redis: this worker has
+// just written one.
+func (w *Worker) forgetAuthClear() {
+	w.authCache.mu.Lock()
+	w.authCache.clear = time.Time{}
+	w.authCache.mu.Unlock()
+}
