@@ -65,21 +65,23 @@ type Config struct {
 	// MaxCooldown caps the cool-down a Retry-After can impose. Default 5m.
 	MaxCooldown time.Duration
 
-	// Adaptive turns on AIMD with a memory: each 429 (at most one per cool-down
-	// plus AdaptiveInterval) multiplies the effective rate of every worker by
-	// AdaptiveDecrease, down to AdaptiveMin, and remembers the rate it happened at
-	// as the vendor's limit seen last; successes add AdaptiveIncrease per
-	// AdaptiveInterval back, up to Rate, but only a twentieth of it from 80% of
-	// that limit to 5% above it, so that the rate settles just under it and probes
-	// it rarely. For a vendor whose real limit is unknown.
+	// Adaptive turns on the adaptive rate: a 429 lowers the effective rate of
+	// every worker (to the vendor's limit as learnt from the requests it accepted
+	// since the last cool-down, or by AdaptiveDecrease when there is too little
+	// to learn from), down to AdaptiveMin; successes climb back per
+	// AdaptiveInterval, up to Rate, in steps of AdaptiveIncrease far below the
+	// limit seen last and smaller near it, so that the rate settles just under
+	// it and crosses it rarely. The package doc has the rules. For a vendor whose
+	// real limit is unknown.
 	Adaptive bool
 
-	// AdaptiveDecrease is the factor in (0, 1) applied on a 429 (squared on a 429
-	// that follows a decrease closely). Default 0.9.
+	// AdaptiveDecrease is the factor in (0, 1) applied on a 429 with nothing to
+	// learn from (squared for each 429 in a row that follows a decrease closely),
+	// and the largest decrease of a 429 after a while under the limit. Default 0.9.
 	AdaptiveDecrease float64
 
 	// AdaptiveIncrease is the rate, in requests/s, added back per
-	// AdaptiveInterval of successes (a twentieth of it near the limit last seen).
+	// AdaptiveInterval of successes far below the limit seen last (less near it).
 	// Default Rate/40.
 	AdaptiveIncrease float64
 
@@ -87,7 +89,7 @@ type Config struct {
 	AdaptiveMin float64
 
 	// AdaptiveInterval is the adaptive clock: at most one increase per interval
-	// (for all workers), and a decrease holds for the cool-down plus one interval.
+	// (for all workers), and a decrease holds for the cool-down plus a tenth of it.
 	// Default 1s.
 	AdaptiveInterval time.Duration
 

@@ -2,7 +2,7 @@
 // machine, that sends with the same Flowmingo API key: the rate is measured at
 // the API, not per process. It owns the shared limiter (a GCRA in Redis), the
 // local x/time/rate stage in front of it, the shared cool-down after a 429, the
-// optional adaptive (AIMD) rate, the global cap on requests in flight and the
+// optional adaptive rate, the global cap on requests in flight and the
 // local fallback while Redis is unreachable. Local is the per-process-only
 // variant, for tests and as the measurement's baseline.
 //
@@ -55,17 +55,38 @@
 // Acquire waits it out, whether or not it saw the 429. The worker re-queues the
 // refused request without spending an attempt.
 //
-// Adaptive mode (AIMD with a memory), for a vendor whose real limit is unknown:
-// a 429 multiplies the shared effective rate by AdaptiveDecrease (down to
-// AdaptiveMin), at most once per cool-down plus AdaptiveInterval, so the 429s of
-// requests already in flight count once; a 429 within three intervals of the end
-// of the previous decrease multiplies it by AdaptiveDecrease squared (the rate is
-// still well above the limit). The rate at which the 429 came is kept as the
-// limit seen last. Succeeded adds AdaptiveIncrease back at most once per
-// AdaptiveInterval for all workers, up to Rate, but only a twentieth of it from
-// 80% of the limit seen last to 5% above it: the rate spends its time just under
-// the vendor's limit and crosses it rarely, and finds a raised limit again at
-// the full step.
+// Adaptive mode, for a vendor whose real limit is unknown, lowers the shared
+// effective rate on a 429 and climbs back on successes. A decrease holds until a
+// tenth of AdaptiveInterval after its cool-down: later 429s lower the rate again
+// (the ones of requests already in flight arrive during the cool-down and count
+// once). It learns the vendor's limit from the grants: every 429 starts a count
+// of the requests granted from the end of its cool-down (when the vendor's token
+// bucket is full again), and the next 429 says the bucket is empty. So the
+// requests the vendor accepted, ok (those granted less those still in flight
+// and the refused one), are its burst (taken to be ours, Burst) plus its limit
+// times the span since, less under one token: the limit is in [lo, lo+1/span]
+// with lo = (ok-Burst)/span. When the span is a tenth of AdaptiveInterval or
+// more and ok > Burst:
+//
+//   - a 429 within three intervals of the end of the last decrease (the rate is
+//     still well above the limit, as at start-up) lowers the rate to lo at once
+//     when that is below AdaptiveDecrease^(2^streak) (the factor squared for
+//     each such 429 in a row), but by at most half;
+//   - a later one (the rate crossed the limit after a while under it) lowers it
+//     to lo, by at least 1-(1-AdaptiveDecrease)/5 (2%) and at most
+//     AdaptiveDecrease, so a rate just over the limit comes down just under it.
+//
+// Otherwise (nothing to learn from) the rate is multiplied by
+// AdaptiveDecrease^(2^streak). Down to AdaptiveMin either way. The limit seen
+// last is lo+1/span (at most the refused rate, at least the new one), or the
+// refused rate. Succeeded adds a step back at most once per AdaptiveInterval
+// for all workers, up to Rate: AdaptiveIncrease below 80% of the limit seen
+// last, half the distance left (at least a twentieth of AdaptiveIncrease) from
+// there up to it, a fiftieth of AdaptiveIncrease from it to 5% above it, and
+// AdaptiveIncrease again beyond (the vendor's limit rose). The rate closes in on
+// the limit quickly, spends its time just under it and crosses it gently and
+// rarely; each 429 still costs every worker its cool-down (the Retry-After is
+// the vendor's word).
 //
 // # Redis unreachable
 //
@@ -101,7 +122,7 @@
 //	<prefix>ratelimit:{<keyID>}:cooldown  string "1" with the cool-down as its TTL
 //	<prefix>ratelimit:{<keyID>}:inflight  zset: lease id -> expiry (ms)
 //	<prefix>ratelimit:{<keyID>}:stats     hash: r:<unix second> requests, c:<unix second> candidates, w: last second written; 62 s kept
-//	<prefix>ratelimit:{<keyID>}:adaptive  hash: rate, hold, next, max (adaptive mode only; gone at the full rate; expires after an idle hour)
+//	<prefix>ratelimit:{<keyID>}:adaptive  hash: rate, hold, next, max (the limit seen last), streak, since, n (grants since the last cool-down); adaptive mode only; expires after an idle hour
 //	<prefix>ratelimit:{<keyID>}:procs     zset: process id (host/pid/random) -> last seen (ms)
 //
 // Every process sharing a key must use the same Rate, Burst and

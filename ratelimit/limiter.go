@@ -226,7 +226,7 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	vals, err := acquireScript.Run(ctx, l.rdb, l.keys,
 		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.cfg.CandidatesPerMinute,
 		candidates, l.cfg.MaxInFlight, lease, l.cfg.InFlightTTL.Milliseconds(),
-		l.adaptiveArg(), beat, procsWindow.Milliseconds()).Slice()
+		l.adaptiveArg(), beat, procsWindow.Milliseconds(), adaptiveTTL.Milliseconds()).Slice()
 	if err != nil {
 		if beat != "" {
 			l.mu.Lock()

@@ -717,9 +717,11 @@ func countGrants(t *testing.T, d time.Duration, each int, as ...acquirer) (grant
 }
 
 // TestAdaptiveSlowsNearTheLimitSeen: a 429 soon after a decrease decreases twice
-// as hard; the climb back is the full step far below the rate the vendor refused,
-// a twentieth of it from 80% of that rate to 5% above it (so the rate settles just
-// under the vendor's limit and probes it rarely), and the full step again past it.
+// as hard; the climb back is the full step far below the vendor's limit as last
+// seen (here the rate the vendor refused: no grants to estimate it from), half the
+// distance left from 80% of it up to it, a fiftieth of the step from it to 5%
+// above it (so the rate settles just under the limit and crosses it gently), and
+// the full step again past that.
 func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -734,7 +736,7 @@ func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 		return st.EffectiveRate
 	}
 	// A 429 at 40 halves the rate; the next one, 30ms later (after the hold of
-	// 21ms, within three intervals of it), quarters it: the limit seen last is
+	// 3ms, within three intervals of it), quarters it: the limit seen last is
 	// 20, the rate 5.
 	for _, want := range []float64{20, 5} {
 		if err := l.Throttled(context.Background(), time.Millisecond); err != nil {
@@ -757,12 +759,18 @@ func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 			got = append(got, r)
 		}
 	}
-	slow := 0
+	approach, probe := 0, 0
 	for i := 1; i < len(got); i++ {
 		step, from := got[i]-got[i-1], got[i-1]
 		want := 1.0
-		if from >= 0.8*20 && from < 1.05*20 {
-			want, slow = 0.05, slow+1
+		switch {
+		case from >= 16 && from < 20:
+			want = min(1, max(0.05, (20-from)/2))
+			if want < 1 {
+				approach++
+			}
+		case from >= 20 && from < 21:
+			want, probe = 0.02, probe+1
 		}
 		if from+want > cfg.Rate {
 			want = cfg.Rate - from
@@ -771,7 +779,66 @@ func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 			t.Fatalf("climb %v: step %v from %v, want %v", got, step, from, want)
 		}
 	}
-	if slow < 95 || slow > 105 {
-		t.Fatalf("climb %v: %d small steps from 16 to 21, want about 100", got, slow)
+	// 19, 19.5, 19.75, 19.875, 19.9375, 19.9875: then over 20 by 0.02 a step.
+	if approach != 6 || probe < 45 || probe > 55 {
+		t.Fatalf("climb %v: %d steps closing in on 20 and %d from 20 to 21, want 6 and about 50", got, approach, probe)
+	}
+}
+
+// TestAdaptiveLearnsTheLimitFromTheGrants: a 429 lowers the rate to what the
+// vendor accepted since the last cool-down ended, less its burst, over the time
+// since: soon after the last 429 (here 25 grants after a 429 at 36/s) rather than
+// by the squared factor (36*0.81 = 29.16), so the vendor's limit is learnt in one
+// step; long after it (the limit crossed after a while under it) rather than by
+// the factor (0.9), so a rate just over the limit comes down just under it.
+func TestAdaptiveLearnsTheLimitFromTheGrants(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := Config{Rate: 40, Burst: 5, Adaptive: true, AdaptiveMin: 1}
+	l := b.limiter(t, cfg)
+	ctx := context.Background()
+	// episode sends n requests from the end of the cool-down of the 429 just
+	// recorded (cd long, between Redis times before and after), then records a
+	// 429 of the last one (between before2 and after2, with a cool-down of 1ms),
+	// and returns the bounds of (n-1-Burst)/span, span being the time from the
+	// end of that cool-down to the new 429 as Redis saw it.
+	var before2, after2 time.Time
+	episode := func(n int, cd time.Duration, before, after time.Time) (lo, hi float64) {
+		t.Helper()
+		for range n {
+			mustAcquire(t, l, 1)()
+		}
+		before2 = b.redisNow(t)
+		if err := l.Throttled(ctx, time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		after2 = b.redisNow(t)
+		maxSpan, minSpan := after2.Sub(before.Add(cd)), before2.Sub(after.Add(cd))
+		return float64(n-1-cfg.Burst) / maxSpan.Seconds(), float64(n-1-cfg.Burst) / minSpan.Seconds()
+	}
+
+	before := b.redisNow(t)
+	if err := l.Throttled(ctx, 10*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	after := b.redisNow(t)
+	if l.eff != 36 {
+		t.Fatalf("after the first 429 (nothing to learn from): %v, want 36", l.eff)
+	}
+	// 25 grants at 36/s: the next 429 comes after the hold (10ms + 100ms) and
+	// within three intervals of it.
+	lo, hi := episode(25, 10*time.Millisecond, before, after)
+	if l.eff < lo || l.eff > hi || l.eff >= 29 {
+		t.Fatalf("after a 429 soon after the last with 25 grants: %v, want in [%.2f, %.2f], below 36*0.81", l.eff, lo, hi)
+	}
+
+	// Requests all along for 4.5s, then a 429: past three intervals after the
+	// hold, streak 0. The grants show the limit just under the rate: -2% (the
+	// least decrease) to -10% (the most).
+	r := l.eff
+	lo, hi = episode(int(4.5*r), time.Millisecond, before2, after2)
+	clamp := func(x float64) float64 { return min(max(x, 0.9*r), 0.98*r) }
+	if l.eff < clamp(lo)-1e-9 || l.eff > clamp(hi)+1e-9 || l.eff <= 0.9*r+0.2 {
+		t.Fatalf("after a 429 long after the last (from %v): %v, want in [%.2f, %.2f] within -2%%..-10%%, well above -10%%", r, l.eff, lo, hi)
 	}
 }

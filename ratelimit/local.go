@@ -26,8 +26,10 @@ type Local struct {
 	coolUntil time.Time
 	hold      time.Time // adaptive: no decrease before
 	nextIncr  time.Time // adaptive: no increase before
-	seen      float64   // adaptive: the rate of the last 429, 0 before one
+	seen      float64   // adaptive: the vendor's limit as last estimated, 0 before a 429
 	streak    int       // adaptive: 429s in a row soon after a decrease
+	since     time.Time // adaptive: when sending resumed after the last cool-down (or first began)
+	granted   int       // adaptive: requests granted since then
 	win       window
 }
 
@@ -64,6 +66,12 @@ func (l *Local) Acquire(ctx context.Context, candidates int) (release func(), er
 			wait = l.win.wait(now, candidates, l.cfg.CandidatesPerMinute)
 			if wait <= 0 {
 				l.win.add(now, candidates)
+				if l.cfg.Adaptive {
+					if l.since.IsZero() {
+						l.since = now
+					}
+					l.granted++
+				}
 				l.mu.Unlock()
 				break
 			}
@@ -94,21 +102,29 @@ func (l *Local) Throttled(_ context.Context, retryAfter time.Duration) error {
 	if until := now.Add(cd); until.After(l.coolUntil) {
 		l.coolUntil = until
 	}
-	if l.cfg.Adaptive && !now.Before(l.hold) {
-		l.seen = l.eff
-		var f float64
-		f, l.streak = adaptiveFactor(now, l.hold, l.streak, l.cfg)
-		l.eff = max(l.cfg.AdaptiveMin, l.eff*f)
+	if !l.cfg.Adaptive {
+		return nil
+	}
+	if !now.Before(l.hold) {
+		// ok: the granted requests, less those still in flight and the refused one.
+		ok := l.granted - len(l.sem) - 1
+		var span time.Duration
+		if !l.since.IsZero() {
+			span = now.Sub(l.since)
+		}
+		l.streak = adaptiveStreak(now, l.hold, l.streak, l.cfg)
+		l.eff, l.seen = adaptiveDecrease(l.eff, l.streak, ok, span, l.cfg)
 		l.lim.SetLimitAt(now, rate.Limit(l.eff))
-		l.hold = l.coolUntil.Add(l.cfg.AdaptiveInterval)
+		l.hold = l.coolUntil.Add(adaptiveHold(l.cfg))
 		l.nextIncr = l.hold
 	}
+	l.since, l.granted = l.coolUntil, 0
 	return nil
 }
 
-// Succeeded lets adaptive mode climb back by Config.AdaptiveIncrease (a twentieth of
-// it near the rate of the last 429), at most once per Config.AdaptiveInterval, as
-// the shared limiter does.
+// Succeeded lets adaptive mode climb back by a step of Config.AdaptiveIncrease
+// (adaptiveStep: smaller near the vendor's limit as last estimated), at most once
+// per Config.AdaptiveInterval, as the shared limiter does.
 func (l *Local) Succeeded(context.Context) {
 	if !l.cfg.Adaptive {
 		return

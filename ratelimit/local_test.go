@@ -215,3 +215,76 @@ func ExampleNewLocal() {
 	fmt.Printf("rate %v/s, burst %d, in flight %d of %d\n", st.Rate, st.Burst, st.InFlight, st.MaxInFlight)
 	// Output: rate 20/s, burst 5, in flight 0 of 8
 }
+
+// TestLocalAdaptiveLearnsTheLimit: as the shared limiter, a 429 soon after the
+// last lowers the rate to the vendor's accepted requests since the cool-down
+// ended, less the burst, over the time since (not by the squared factor).
+func TestLocalAdaptiveLearnsTheLimit(t *testing.T) {
+	t.Parallel()
+	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	l := NewLocal(Config{Rate: 40, Burst: 5, Adaptive: true})
+	l.now = clock.now
+	_ = l.Throttled(context.Background(), time.Second)
+	if l.eff != 36 {
+		t.Fatalf("after the first 429: %v, want 36", l.eff)
+	}
+	clock.add(time.Second) // the cool-down ends: the vendor's bucket is full again
+	for range 12 {
+		clock.add(26 * time.Millisecond)
+		mustAcquire(t, l, 1)()
+	}
+	_ = l.Throttled(context.Background(), time.Second) // the 12th refused
+	if want := 6 / 0.312; math.Abs(l.eff-want) > 1e-9 {
+		t.Fatalf("after a 429 with 11 accepted in 312ms: %v, want (11-5)/0.312 = %v, not 36*0.81", l.eff, want)
+	}
+}
+
+func TestAdaptiveDecrease(t *testing.T) {
+	t.Parallel()
+	cfg := Config{Rate: 40, Burst: 5, Adaptive: true}.withDefaults()
+	ms := time.Millisecond
+	tests := []struct {
+		name       string
+		r          float64
+		streak, ok int
+		span       time.Duration
+		rate, seen float64
+	}{
+		{"start-up: learnt from 11 accepted in 310ms", 36, 1, 11, 310 * ms, 6 / 0.31, 7 / 0.31},
+		{"start-up: no more than the burst accepted: squared factor", 36, 1, 5, 300 * ms, 36 * 0.81, 36},
+		{"start-up: too soon to tell (under a tenth of the interval)", 36, 1, 11, 90 * ms, 36 * 0.81, 36},
+		{"start-up: never below half at once", 36, 1, 8, time.Second, 18, 18},
+		{"deep streak: the factor when it is below half", 36, 3, 8, time.Second, 36 * math.Pow(0.9, 8), 36 * math.Pow(0.9, 8)},
+		{"settled: just under the limit the grants show", 20.7, 0, 600, 30 * time.Second, 595.0 / 30, 596.0 / 30},
+		{"settled: at least 2% off", 20, 0, 605, 30 * time.Second, 19.6, 20},
+		{"settled: at most the factor", 20, 0, 300, 30 * time.Second, 18, 18},
+		{"settled: nothing to learn", 20, 0, 0, 0, 18, 20},
+		{"floor", 4.2, 1, 0, 0, 4, 4.2},
+	}
+	for _, tt := range tests {
+		rate, seen := adaptiveDecrease(tt.r, tt.streak, tt.ok, tt.span, cfg)
+		if math.Abs(rate-tt.rate) > 1e-9 || math.Abs(seen-tt.seen) > 1e-9 {
+			t.Errorf("%s: adaptiveDecrease(%v, %d, %d, %v) = %v, %v; want %v, %v",
+				tt.name, tt.r, tt.streak, tt.ok, tt.span, rate, seen, tt.rate, tt.seen)
+		}
+	}
+}
+
+func TestAdaptiveStep(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ r, seen, want float64 }{
+		{10, 0, 1},        // no limit seen
+		{15.9, 20, 1},     // far below it
+		{16, 20, 1},       // half the distance, at most the whole step
+		{19, 20, 0.5},     // half the distance
+		{19.95, 20, 0.05}, // at least a twentieth
+		{20, 20, 0.02},    // over it: a fiftieth
+		{20.99, 20, 0.02},
+		{21, 20, 1}, // 5% over: the limit rose
+	}
+	for _, tt := range tests {
+		if got := adaptiveStep(tt.r, tt.seen, 1); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("adaptiveStep(%v, %v, 1) = %v, want %v", tt.r, tt.seen, got, tt.want)
+		}
+	}
+}

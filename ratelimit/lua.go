@@ -21,12 +21,12 @@ import "github.com/redis/go-redis/v9"
 // heartbeat and says how long to wait.
 //
 // KEYS: 1 gcra (TAT, µs), 2 cooldown, 3 inflight (zset lease -> expiry ms),
-// 4 stats (hash r:<sec>, c:<sec>, w), 5 adaptive (hash rate, hold, next),
-// 6 procs (zset instance -> last seen ms).
+// 4 stats (hash r:<sec>, c:<sec>, w), 5 adaptive (hash rate, hold, next, max,
+// streak, since, n), 6 procs (zset instance -> last seen ms).
 // ARGV: 1 rate (req/s, configured), 2 burst, 3 candidates per minute (0 none),
 // 4 candidates of this request, 5 max in flight, 6 lease id, 7 lease ttl (ms),
 // 8 adaptive ("1"/"0"), 9 instance id for the heartbeat ("" none), 10 heartbeat
-// window (ms).
+// window (ms), 11 adaptive state ttl (ms).
 // Reply: {allowed 0/1, wait µs, reason, effective rate, processes (-1 unknown)}.
 var acquireScript = redis.NewScript(`
 if redis.replicate_commands then redis.replicate_commands() end
@@ -134,6 +134,12 @@ if last and sec - last > 61 then
 elseif last then
   for s = last - 61, sec - 62 do redis.call('HDEL', KEYS[4], 'r:' .. s, 'c:' .. s) end
 end
+-- adaptive: the requests granted since sending resumed after the last cool-down
+-- (throttleScript resets them), or since the first grant of a fresh state
+if ARGV[8] == '1' and redis.call('HINCRBY', KEYS[5], 'n', 1) == 1 then
+  redis.call('HSETNX', KEYS[5], 'since', num(now_ms))
+  redis.call('PEXPIRE', KEYS[5], ARGV[11])
+end
 redis.call('HINCRBY', KEYS[4], 'r:' .. sec, 1)
 if cand > 0 then redis.call('HINCRBY', KEYS[4], 'c:' .. sec, cand) end
 redis.call('HSET', KEYS[4], 'w', sec)
@@ -145,9 +151,11 @@ return reply(1, 0, 'ok')
 // moves the TAT so that the first request after the cool-down goes alone and the
 // rest follow at the steady rate (no burst into a vendor that just refused us),
 // and in adaptive mode lowers the effective rate unless a decrease is still
-// holding.
+// holding (adaptiveDecrease, adaptiveStreak and adaptiveHold in Go say how; the
+// two must agree). Every 429 starts a new count of grants from the end of the
+// cool-down in force.
 //
-// KEYS: 1 gcra, 2 cooldown, 3 adaptive.
+// KEYS: 1 gcra, 2 cooldown, 3 adaptive, 4 inflight.
 // ARGV: 1 cool-down (ms), 2 rate, 3 burst, 4 adaptive ("1"/"0"), 5 decrease
 // factor, 6 min rate, 7 adaptive interval (ms), 8 adaptive state ttl (ms).
 // Reply: {cool-down in force (ms), effective rate, lowered 0/1}.
@@ -169,24 +177,44 @@ end
 local rate = tonumber(ARGV[2])
 local lowered = 0
 if ARGV[4] == '1' then
-  local a = redis.call('HMGET', KEYS[3], 'rate', 'hold', 'streak')
+  local a = redis.call('HMGET', KEYS[3], 'rate', 'hold', 'streak', 'since', 'n')
   local r = tonumber(a[1])
   if r and r < rate then rate = r end
   local hold = tonumber(a[2]) or 0
+  local interval = tonumber(ARGV[7])
   if now_ms >= hold then
-    -- The rate the vendor refused is the limit seen last (max): the climb back
-    -- slows down near it. A 429 soon after the last decrease means the rate is
-    -- still well above the limit: each one in a row squares the factor again.
-    local seen = rate
     local streak = 0
-    if now_ms < hold + 3 * tonumber(ARGV[7]) then streak = (tonumber(a[3]) or 0) + 1 end
-    local factor = tonumber(ARGV[5]) ^ (2 ^ math.min(streak, 8))
-    rate = math.max(tonumber(ARGV[6]), rate * factor)
-    local until_ = num(now_ms + cd + tonumber(ARGV[7]))
+    if now_ms < hold + 3 * interval then streak = (tonumber(a[3]) or 0) + 1 end
+    local dec = tonumber(ARGV[5])
+    local burst = tonumber(ARGV[3])
+    local mult = rate * dec ^ (2 ^ math.min(streak, 8))
+    local new, seen = mult, rate
+    -- the vendor accepted ok requests in span ms since its bucket was last full
+    -- (the end of the last cool-down): ok = burst + limit * span, less under one
+    -- token, so the limit is in [lo, lo + 1/span]
+    local since = tonumber(a[4])
+    local span = since and (now_ms - since) or 0
+    local ok = (tonumber(a[5]) or 0) - redis.call('ZCOUNT', KEYS[4], '(' .. num(now_ms), '+inf') - 1
+    if span > 0 and span >= interval / 10 and ok > burst then
+      local lo = (ok - burst) * 1000 / span
+      local hi = (ok - burst + 1) * 1000 / span
+      if streak == 0 then
+        new = math.min(math.max(lo, mult), rate * (1 - (1 - dec) / 5))
+      else
+        new = math.max(math.min(lo, mult), math.min(mult, rate / 2))
+      end
+      new = math.max(new, tonumber(ARGV[6]))
+      seen = math.max(new, math.min(rate, hi))
+    else
+      new = math.max(new, tonumber(ARGV[6]))
+    end
+    rate = new
+    local until_ = num(now_ms + cd + interval / 10)
     redis.call('HSET', KEYS[3], 'rate', tostring(rate), 'hold', until_, 'next', until_,
       'max', tostring(seen), 'streak', streak)
     lowered = 1
   end
+  redis.call('HSET', KEYS[3], 'since', num(now_ms + cd), 'n', 0)
   redis.call('PEXPIRE', KEYS[3], ARGV[8])
 end
 
@@ -201,9 +229,10 @@ return {cd, tostring(rate), lowered}
 
 // succeedScript climbs the adaptive rate back by one step, at most once per
 // adaptive interval for all workers, and forgets the state once it is back at the
-// configured rate. The step is the full increase far below the limit last seen (the
-// rate of the last 429), a twentieth of it from 80% of that limit to 5% above it,
-// so that the rate spends its time just under the limit and probes it rarely; well
+// configured rate. The step is adaptiveStep's: the full increase far below the
+// vendor's limit as last estimated (max), half the distance left from 80% of it
+// up to it, a fiftieth of the increase from it to 5% above it, so that the rate
+// spends its time just under the limit and crosses it rarely and gently; well
 // above it (the vendor's limit rose) the full step again.
 //
 // KEYS: 1 adaptive. ARGV: 1 rate, 2 increase, 3 adaptive interval (ms), 4 ttl (ms).
@@ -221,9 +250,16 @@ if r >= cfg then
   return ARGV[1]
 end
 if now_ms < (tonumber(a[2]) or 0) then return tostring(r) end
-local step = tonumber(ARGV[2])
+local inc = tonumber(ARGV[2])
+local step = inc
 local seen = tonumber(a[3])
-if seen and r >= 0.8 * seen and r < 1.05 * seen then step = step / 20 end
+if seen and seen > 0 and r >= 0.8 * seen and r < 1.05 * seen then
+  if r < seen then
+    step = math.min(inc, math.max(inc / 20, (seen - r) / 2))
+  else
+    step = inc / 50
+  end
+end
 r = r + step
 if r >= cfg then
   redis.call('DEL', KEYS[1])

@@ -23,7 +23,7 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
 	cdMillis := int64((cd + time.Millisecond - 1) / time.Millisecond)
-	vals, err := throttleScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4]},
+	vals, err := throttleScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4], l.keys[2]},
 		cdMillis, strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.adaptiveArg(),
 		strconv.FormatFloat(l.cfg.AdaptiveDecrease, 'g', -1, 64),
 		strconv.FormatFloat(l.cfg.AdaptiveMin, 'g', -1, 64),
