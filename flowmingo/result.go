@@ -68,7 +68,7 @@ type CandidateResult struct {
 // decodeResults reads a 200 body (already redacted) and matches its results to
 // cands. The error says why the body is unusable.
 func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, error) {
-	resp, err := payload.DecodeInviteResponse(body)
+	resp, err := payload.DecodeInviteResponseOf(body, len(cands))
 	if err != nil {
 		return nil, err
 	}

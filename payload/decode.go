@@ -23,6 +23,23 @@ func DecodeInviteRequest(b []byte) (*InviteRequest, error) {
 // DecodeInviteResponse reads a 200 body. Unknown fields are tolerated; a body that
 // is not an object with a "results" array is an error.
 func DecodeInviteResponse(b []byte) (*InviteResponse, error) {
+	return DecodeInviteResponseOf(b, 0)
+}
+
+// DecodeInviteResponseOf is DecodeInviteResponse for the answer to a request of n
+// candidates: the results are decoded into room for n, without growing a slice
+// result by result.
+func DecodeInviteResponseOf(b []byte, n int) (*InviteResponse, error) {
+	if n > 0 {
+		var sized struct {
+			Results []Result `json:"results"`
+		}
+		sized.Results = make([]Result, 0, n)
+		if err := decodeStrict(b, &sized); err == nil && len(sized.Results) > 0 {
+			return &InviteResponse{Results: sized.Results}, nil
+		}
+		// An error, or no result: absent, null or empty look alike here; say which.
+	}
 	var raw struct {
 		Results *[]Result `json:"results"`
 	}

@@ -1,6 +1,7 @@
 package task
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,7 +151,10 @@ func DecodeSegment(b []byte) (*Segment, error) {
 
 // DecodeChunk reads a chunk payload of any supported version.
 func DecodeChunk(b []byte) (*Chunk, error) {
-	var t Chunk
+	// Room for the candidates, counted by their first key, so that decoding does
+	// not grow the slice candidate by candidate. "seq": cannot occur inside a
+	// JSON string (its quotes would be escaped), so the count is exact.
+	t := Chunk{Candidates: make([]Candidate, 0, bytes.Count(b, seqKey))}
 	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
@@ -162,6 +166,8 @@ func DecodeChunk(b []byte) (*Chunk, error) {
 	}
 	return &t, nil
 }
+
+var seqKey = []byte(`"seq":`)
 
 // decodeTask decodes a payload of a version from 1 to Version into into, whose
 // first field is the version V (`json:"v"`). The payload is decoded once; only
