@@ -465,23 +465,26 @@ func TestAdaptiveSharedAndClimbsBack(t *testing.T) {
 		}
 		return st.EffectiveRate
 	}
-	throttle := func() {
+	throttle := func(retryAfter time.Duration) {
 		t.Helper()
-		if err := a.Throttled(context.Background(), 10*time.Millisecond); err != nil {
+		if err := a.Throttled(context.Background(), retryAfter); err != nil {
 			t.Fatalf("Throttled: %v", err)
 		}
 	}
-	throttle()
+	// A decrease holds for the cool-down and a tenth of the interval: 300ms, long
+	// enough for the second 429 to fall in it however slow this machine is.
+	throttle(300 * time.Millisecond)
 	if got := eff(other); got != 10 {
 		t.Fatalf("after one 429 the other worker's effective rate = %v, want 10", got)
 	}
-	throttle() // within the hold: the same episode
+	throttle(300 * time.Millisecond) // within the hold: the same episode
 	if got := eff(other); got != 10 {
 		t.Fatalf("after a second 429 in the same episode: %v, want still 10", got)
 	}
-	// Past the hold (60ms) and three intervals after it: a decrease as usual.
-	_ = sleepCtx(context.Background(), 250*time.Millisecond)
-	throttle()
+	// Past the hold (the second cool-down, 305ms) and three intervals after it: a
+	// decrease as usual.
+	_ = sleepCtx(context.Background(), 600*time.Millisecond)
+	throttle(10 * time.Millisecond)
 	if got := eff(other); got != 5 {
 		t.Fatalf("after a later 429: %v, want 5", got)
 	}
