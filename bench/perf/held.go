@@ -43,7 +43,7 @@ func (b *bench) heldSection(ctx context.Context) error {
 		}
 		f := heldOf(res, b.o.heldDuration)
 		b.figs.Held[s.Label] = f
-		logf("[%s] held: %d gap seconds of %d, mean %.1f req/s", s.Label, f.GapSeconds, f.Counted, f.MeanRate)
+		logf("[%s] held: %d gap seconds of %d, mean %.1f req/s; per second %v", s.Label, f.GapSeconds, f.Counted, f.MeanRate, f.PerSecond)
 	}
 	return nil
 }
