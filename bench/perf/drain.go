@@ -151,7 +151,7 @@ func (b *bench) drainOne(ctx context.Context, s subject, sandboxURL string) (*dr
 		f.E2EPerS = float64(n) / st.FinishedAt.Sub(t0).Seconds()
 	}
 	r.fill(f, before, after)
-	logf("[%s] %.0f candidates/s at the sandbox, worker %v and Redis %v CPU per 1,000", s.Label, f.CandPerS, f.WorkerCPU, f.RedisCPU)
+	logf("[%s] %.0f candidates/s at the sandbox, worker %s and Redis %s CPU per 1,000", s.Label, f.CandPerS, ms(f.WorkerCPU), ms(f.RedisCPU))
 	return f, nil
 }
 
