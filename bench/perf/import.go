@@ -70,7 +70,10 @@ func (b *bench) importSection(ctx context.Context) error {
 }
 
 // writeCSV writes a header and rows generated candidates to path and returns
-// the file's size.
+// the file's size. The rows are bench/import's (email, names, CV link, no
+// ats_candidate_id), so that the figures compare with its earlier ones: rows
+// that also carried an ats_candidate_id imported at about half the rate
+// (84,000 against 170,000 rows/s on the same machine).
 func writeCSV(path string, rows int) (int64, error) {
 	out, err := os.Create(path)
 	if err != nil {
@@ -78,9 +81,9 @@ func writeCSV(path string, rows int) (int64, error) {
 	}
 	defer out.Close()
 	w := bufio.NewWriterSize(out, 1<<20)
-	fmt.Fprintln(w, "ats_candidate_id,email,firstname,lastname,cv_link")
+	fmt.Fprintln(w, "email,first name,last name,cv url")
 	for i := range rows {
-		fmt.Fprintf(w, "00000000-0000-4000-8000-%012d,import+%d@example.com,First%d,Last%d,https://cv.example.com/%d.pdf\n", i, i, i, i, i)
+		fmt.Fprintf(w, "person%d@example.com,First%d,Last%d,https://cv.example.com/%d.pdf\n", i, i, i, i)
 	}
 	if err := w.Flush(); err != nil {
 		return 0, err
