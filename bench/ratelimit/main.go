@@ -49,6 +49,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/internal/benchrate"
 )
 
 func main() {
@@ -74,7 +76,7 @@ func run() int {
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "length of the measurement window of each scenario")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "discarded after the first request reaches the sandbox, before the window")
 	flag.DurationVar(&o.settle, "settle", 10*time.Second, "429 shares are also reported from this long after the window's start")
-	flag.StringVar(&o.scenarios, "scenarios", strings.Join(scenarioNames(), ","), "comma-separated scenarios to run")
+	flag.StringVar(&o.scenarios, "scenarios", strings.Join(benchrate.ScenarioNames(), ","), "comma-separated scenarios to run")
 	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
 	flag.IntVar(&o.workers, "workers", 4, "worker processes")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "BULKINVITE_CONCURRENCY of each worker process")
@@ -82,7 +84,7 @@ func run() int {
 	flag.IntVar(&o.burst, "burst", 5, "BULKINVITE_BURST (and the sandbox's --burst in the 429 scenarios)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with the child processes' logs")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(scenarioNames(), ", "))
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -120,7 +122,7 @@ func run() int {
 	return 0
 }
 
-func (o options) validate() ([]scenario, error) {
+func (o options) validate() ([]benchrate.Scenario, error) {
 	switch {
 	case o.duration < 5*time.Second || o.duration > 10*time.Minute:
 		return nil, fmt.Errorf("-duration must be in [5s, 10m], got %v", o.duration)
@@ -137,5 +139,5 @@ func (o options) validate() ([]scenario, error) {
 	case o.burst < 1 || o.burst > 1000:
 		return nil, fmt.Errorf("-burst must be in [1, 1000], got %d", o.burst)
 	}
-	return pickScenarios(o.scenarios, o.rate, o.burst)
+	return benchrate.PickScenarios(o.scenarios, o.rate, o.burst)
 }

@@ -1,4 +1,4 @@
-package main
+package benchrate
 
 import (
 	"errors"
@@ -10,9 +10,9 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 )
 
-// result is the figures of one scenario, from the sandbox's timestamps.
-type result struct {
-	Scenario scenario `json:"scenario"`
+// Result is the figures of one scenario, from the sandbox's timestamps.
+type Result struct {
+	Scenario Scenario `json:"scenario"`
 
 	// Requests arrived in the window, any status.
 	Requests int `json:"requests"`
@@ -54,21 +54,24 @@ type result struct {
 	// Enqueued candidates, and those still pending when the workers stopped.
 	Enqueued     int `json:"enqueued"`
 	PendingAtEnd int `json:"pending_at_end"`
+	// Records is every request the sandbox recorded over the whole run.
+	Records []sandbox.RequestRecord `json:"-"`
+
 	// DuplicateInvites is the sandbox's count of candidates invited twice over
 	// the whole run: a sanity check, 0 expected.
 	DuplicateInvites int `json:"duplicate_invites"`
 
-	// Verdict is verdict(r), filled when the report is written.
+	// Verdict says what the result shows, filled by the program that reports it.
 	Verdict string   `json:"verdict"`
 	Notes   []string `json:"notes,omitempty"`
 }
 
-// analyze computes the figures of a run from every request the sandbox
+// Analyze computes the figures of a run from every request the sandbox
 // recorded. The window starts warmup after the first arrival and lasts duration;
 // 429 shares are also given from settle after the window's start.
-func analyze(recs []sandbox.RequestRecord, warmup, duration, settle time.Duration) (result, error) {
+func Analyze(recs []sandbox.RequestRecord, warmup, duration, settle time.Duration) (Result, error) {
 	if len(recs) == 0 {
-		return result{}, errors.New("the sandbox recorded no request")
+		return Result{}, errors.New("the sandbox recorded no request")
 	}
 	recs = append([]sandbox.RequestRecord(nil), recs...)
 	sort.SliceStable(recs, func(i, j int) bool { return recs[i].At.Before(recs[j].At) })
@@ -77,7 +80,7 @@ func analyze(recs []sandbox.RequestRecord, warmup, duration, settle time.Duratio
 	settled := start.Add(settle)
 	seconds := int(math.Ceil(duration.Seconds()))
 
-	r := result{
+	r := Result{
 		Peak1sRun:    sandbox.MaxInWindow(recs, time.Second),
 		PerSecond:    make([]int, seconds),
 		PerSecond429: make([]int, seconds),
@@ -115,7 +118,7 @@ func analyze(recs []sandbox.RequestRecord, warmup, duration, settle time.Duratio
 		}
 	}
 	if len(win) == 0 {
-		return result{}, errors.New("no request arrived in the measurement window")
+		return Result{}, errors.New("no request arrived in the measurement window")
 	}
 	r.Requests = len(win)
 	r.MeanRate = float64(r.Requests) / duration.Seconds()

@@ -1,4 +1,4 @@
-package main
+package benchrate
 
 import (
 	"net/http"
@@ -32,7 +32,7 @@ func TestAnalyze(t *testing.T) {
 		for i := range 70 { // every 100ms from t0 to t0+6.9s: warm-up 1s, window 5s, tail
 			offs = append(offs, time.Duration(i)*100*ms)
 		}
-		r, err := analyze(records(t0, offs, map[int]bool{12: true, 45: true, 65: true}), time.Second, 5*time.Second, 2*time.Second)
+		r, err := Analyze(records(t0, offs, map[int]bool{12: true, 45: true, 65: true}), time.Second, 5*time.Second, 2*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func TestAnalyze(t *testing.T) {
 	t.Run("a burst shows in the peak, unordered input", func(t *testing.T) {
 		t.Parallel()
 		offs := []time.Duration{3000 * ms, 0, 1500 * ms, 1501 * ms, 1502 * ms, 2499 * ms, 2500 * ms}
-		r, err := analyze(records(t0, offs, nil), time.Second, 5*time.Second, time.Second)
+		r, err := Analyze(records(t0, offs, nil), time.Second, 5*time.Second, time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -76,48 +76,12 @@ func TestAnalyze(t *testing.T) {
 
 	t.Run("errors", func(t *testing.T) {
 		t.Parallel()
-		if _, err := analyze(nil, time.Second, 5*time.Second, time.Second); err == nil {
+		if _, err := Analyze(nil, time.Second, 5*time.Second, time.Second); err == nil {
 			t.Error("no records: want an error")
 		}
 		only := records(t0, []time.Duration{0}, nil)
-		if _, err := analyze(only, time.Second, 5*time.Second, time.Second); err == nil {
+		if _, err := Analyze(only, time.Second, 5*time.Second, time.Second); err == nil {
 			t.Error("nothing in the window: want an error")
 		}
 	})
-}
-
-func TestPickScenarios(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		name    string
-		list    string
-		want    []string
-		wantErr bool
-	}{
-		{"all", "global,local,sandbox429,sandbox429-adaptive", scenarioNames(), false},
-		{"spaces and repeats", " local , local,global", []string{"local", "global"}, false},
-		{"unknown", "global,nope", nil, true},
-		{"empty", " , ", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			got, err := pickScenarios(tt.list, 20, 5)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
-			}
-			if len(got) != len(tt.want) {
-				t.Fatalf("got %d scenarios, want %v", len(got), tt.want)
-			}
-			for i, s := range got {
-				if s.Name != tt.want[i] {
-					t.Errorf("scenario %d = %s, want %s", i, s.Name, tt.want[i])
-				}
-			}
-		})
-	}
-	s, _ := newScenario("sandbox429-adaptive", 20, 5)
-	if s.Rate != 40 || s.SandboxRate != 20 || s.SandboxBurst != 5 || !s.Adaptive || s.Limiter != "global" {
-		t.Errorf("sandbox429-adaptive = %+v", s)
-	}
 }

@@ -1,0 +1,221 @@
+// Command perf measures the figures of issue #12 ("fast and lean") in one run
+// and prints one markdown table: ours (the code of this checkout) beside a
+// baseline measured in the same run, beside -baseline-rev's binary if given,
+// with each goal and whether it was met.
+//
+// Usage, from the module root (redis-server and git on PATH):
+//
+//	go run ./bench/perf                                  # every section at the defaults; about 8 minutes on 2 cores
+//	go run ./bench/perf -baseline-rev 7b94933 -json perf.json
+//	go run ./bench/perf -only drain,pickup -drain-candidates 20000
+//
+// Every process is real: the binary is built from this checkout (and, with
+// -baseline-rev REV, from REV in a temporary `git worktree add --detach`,
+// removed once built), each section starts its own private redis-server
+// (loopback, free port, no persistence) and `bulkinvite sandbox` (always the
+// current binary's), and every child is stopped on exit, on error and on
+// Ctrl-C. Every wait is bounded. Sections (-only, comma-separated):
+//
+//	import    `bulkinvite enqueue` of a generated CSV of -import-rows rows:
+//	          rows/s (wall time of the process) and its peak RSS (wait4's
+//	          ru_maxrss). Baseline: the same file's rows RPUSHed from Go in
+//	          pipelines of 1,000 (rows/s).
+//	drain     -drain-candidates candidates enqueued while the queues are paused,
+//	          then sent by one worker (BULKINVITE_RATE=BULKINVITE_BURST=10000,
+//	          the most the settings allow, so the limiter never binds; chunk 50,
+//	          concurrency 16). candidates/s = candidates / (last request − first
+//	          request at the sandbox, on its clock); also from the unpause to the
+//	          batch's finished_at. CPU per 1,000 candidates: the worker's
+//	          utime+stime (/proc/PID/stat) and redis-server's used_cpu_user +
+//	          used_cpu_sys (INFO cpu), deltas from the unpause to the batch done;
+//	          allocations per candidate: go_memstats_mallocs_total from the
+//	          worker's /metrics (--metrics-addr), n/a for a binary without it;
+//	          Redis commands per candidate: the sum of calls in INFO commandstats
+//	          (commands inside scripts included; the bench's few status polls and
+//	          INFO calls too). Baseline: a raw poster, a Go HTTP client posting
+//	          the same chunks (50 candidates, the request's JSON encoded
+//	          beforehand) with concurrency 16 to the same sandbox, reset before.
+//	pickup    an idle worker (running for 3 s, queues empty); -pickup-pushes
+//	          single-candidate batches, one at a time: each pushed once the
+//	          previous request reached the sandbox and a gap of -pickup-gap ± 50%
+//	          (random, so that the pushes fall anywhere in the worker's poll
+//	          cycle) has passed. Latency = the sandbox's arrival time minus the
+//	          clock just before the push. Ours pushes with the producer package
+//	          in process (what a Go service does); -baseline-rev's binary with its
+//	          own `enqueue`, timed from its return. p50, p99 (nearest rank) and max.
+//	held      BULKINVITE_RATE=200, burst 5 (the default), chunk 50,
+//	          concurrency 16, one worker, enough queued for -held-duration: the
+//	          whole seconds of the window from the first request (the last
+//	          partial one, and any second after the queue ran dry, left out)
+//	          that got fewer than 195 requests ("gap seconds"), and the mean
+//	          requests/s. Baseline: the ideal, 200/s.
+//	adaptive  bench/ratelimit's scenario sandbox429-adaptive (internal/benchrate):
+//	          the sandbox accepts 20/s, burst 5; ours BULKINVITE_RATE=40 with
+//	          BULKINVITE_ADAPTIVE=true, 4 workers × concurrency 8, chunk 1, a 1 s
+//	          warm-up discarded, then -adaptive-duration: accepted/s ÷ 20, and
+//	          the share of 429s, overall and from 10 s after the window's start.
+//	          Baseline: scenario sandbox429 (the same at a fixed rate).
+//
+// Goals (issue #12): pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
+// worker + Redis CPU per candidate halved against -baseline-rev (n/a without
+// it); no gap second at 200 req/s; adaptive >= 90% of the vendor's rate with
+// <= 1% 429s; import >= 150,000 rows/s and < 64 MiB peak RSS. Missing a goal is
+// a figure, not a failure: the exit status is 1 only when a section could not
+// be measured (2 for a usage error).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func main() {
+	os.Exit(run())
+}
+
+// sectionNames are the sections in the order they run.
+var sectionNames = []string{"import", "drain", "pickup", "held", "adaptive"}
+
+// options are the command-line flags.
+type options struct {
+	only             string
+	sections         []string
+	baselineRev      string
+	jsonPath         string
+	importRows       int
+	drainCandidates  int
+	pickupPushes     int
+	pickupGap        time.Duration
+	heldDuration     time.Duration
+	adaptiveDuration time.Duration
+	keep             bool
+}
+
+func parseFlags() (options, error) {
+	var o options
+	flag.StringVar(&o.only, "only", strings.Join(sectionNames, ","), "comma-separated sections to run")
+	flag.StringVar(&o.baselineRev, "baseline-rev", "", "git revision also measured in drain, pickup and held (a column of its own)")
+	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
+	flag.IntVar(&o.importRows, "import-rows", 1_000_000, "rows of the generated CSV imported by enqueue")
+	flag.IntVar(&o.drainCandidates, "drain-candidates", 200_000, "candidates sent in the drain")
+	flag.IntVar(&o.pickupPushes, "pickup-pushes", 50, "single-candidate pushes timed in pickup")
+	flag.DurationVar(&o.pickupGap, "pickup-gap", time.Second, "mean wait between a push's arrival and the next push (± 50%)")
+	flag.DurationVar(&o.heldDuration, "held-duration", 20*time.Second, "window of the held rate at 200/s")
+	flag.DurationVar(&o.adaptiveDuration, "adaptive-duration", 60*time.Second, "window of each adaptive-rate scenario")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every process) after a complete run")
+	flag.Usage = func() {
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/perf [flags]\n\nsections: %s (see go doc ./bench/perf)\n\n", strings.Join(sectionNames, ", "))
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	if flag.NArg() > 0 {
+		return o, fmt.Errorf("no arguments expected, got %q", flag.Args())
+	}
+	return o, o.validate()
+}
+
+func (o *options) validate() error {
+	var err error
+	if o.sections, err = pickSections(o.only); err != nil {
+		return err
+	}
+	switch {
+	case o.importRows < 1000 || o.importRows > 10_000_000:
+		return fmt.Errorf("-import-rows must be in [1000, 10000000], got %d", o.importRows)
+	case o.drainCandidates < 1000 || o.drainCandidates > 5_000_000:
+		return fmt.Errorf("-drain-candidates must be in [1000, 5000000], got %d", o.drainCandidates)
+	case o.pickupPushes < 2 || o.pickupPushes > 1000:
+		return fmt.Errorf("-pickup-pushes must be in [2, 1000], got %d", o.pickupPushes)
+	case o.pickupGap < 0 || o.pickupGap > 10*time.Second:
+		return fmt.Errorf("-pickup-gap must be in [0, 10s], got %v", o.pickupGap)
+	case o.heldDuration < 3*time.Second || o.heldDuration > 10*time.Minute:
+		return fmt.Errorf("-held-duration must be in [3s, 10m], got %v", o.heldDuration)
+	case o.adaptiveDuration < 12*time.Second || o.adaptiveDuration > 10*time.Minute:
+		return fmt.Errorf("-adaptive-duration must be in [12s, 10m] (the 429 share is also given from 10 s on), got %v", o.adaptiveDuration)
+	case strings.HasPrefix(o.baselineRev, "-"):
+		return fmt.Errorf("-baseline-rev must be a git revision, got %q", o.baselineRev)
+	}
+	return nil
+}
+
+// pickSections parses -only: known names, blanks and repeats dropped, in the
+// order they run.
+func pickSections(list string) ([]string, error) {
+	want := map[string]bool{}
+	for _, name := range strings.Split(list, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(sectionNames, name) {
+			return nil, fmt.Errorf("-only: unknown section %q (have %s)", name, strings.Join(sectionNames, ", "))
+		}
+		want[name] = true
+	}
+	var out []string
+	for _, name := range sectionNames {
+		if want[name] {
+			out = append(out, name)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("-only: no section given (have %s)", strings.Join(sectionNames, ", "))
+	}
+	return out, nil
+}
+
+func run() int {
+	o, err := parseFlags()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		return 2
+	}
+	redis.SetLogger(quietRedis{})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	tmp, err := os.MkdirTemp("", "bench-perf-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "perf:", err)
+		return 1
+	}
+	start := time.Now()
+	figs, err := measure(ctx, o, tmp)
+	figs.Took = time.Since(start).Round(time.Second).String()
+	printReport(os.Stdout, o, figs)
+	if o.jsonPath != "" {
+		if werr := writeJSON(o.jsonPath, figs); werr != nil {
+			fmt.Fprintln(os.Stderr, "perf:", werr)
+			err = errors.Join(err, werr)
+		}
+	}
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, "perf: interrupted")
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "perf:", err)
+	}
+	if err != nil || o.keep {
+		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
+	} else {
+		_ = os.RemoveAll(tmp)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
