@@ -85,7 +85,8 @@ type Config struct {
 
 	// ChunkSize is the most candidates in one API request (BULKINVITE_CHUNK_SIZE).
 	ChunkSize int
-	// SegmentSize is the most candidates in one segment task the producer writes.
+	// SegmentSize is how many candidates the producer admits (counts and
+	// de-duplicates within the batch) in one step before enqueuing their chunks.
 	SegmentSize int
 	// Concurrency is chunk handlers per worker process (BULKINVITE_CONCURRENCY).
 	Concurrency int

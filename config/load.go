@@ -50,7 +50,7 @@ func Settings() []Setting {
 		{"adaptive", "BULKINVITE_ADAPTIVE", "adaptive", "lower the rate after repeated 429s and climb back slowly", func(c *Config) any { return &c.Adaptive }},
 		{"limiter", "BULKINVITE_LIMITER", "limiter", "global (one rate for all workers, in Redis) or local (per process; for comparison only)", func(c *Config) any { return &c.Limiter }},
 		{"chunk_size", "BULKINVITE_CHUNK_SIZE", "chunk-size", "most candidates in one API request, 1..500", func(c *Config) any { return &c.ChunkSize }},
-		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "most candidates in one segment task, chunk size..100000", func(c *Config) any { return &c.SegmentSize }},
+		{"segment_size", "BULKINVITE_SEGMENT_SIZE", "segment-size", "candidates admitted (counted, de-duplicated) in one step of an import, chunk size..100000", func(c *Config) any { return &c.SegmentSize }},
 		{"concurrency", "BULKINVITE_CONCURRENCY", "concurrency", "chunk handlers per worker process, 1..1000", func(c *Config) any { return &c.Concurrency }},
 		{"max_attempts", "BULKINVITE_MAX_ATTEMPTS", "max-attempts", "sends of a chunk before its open candidates are dead-lettered, 1..1000", func(c *Config) any { return &c.MaxAttempts }},
 		{"retry_min", "BULKINVITE_RETRY_MIN", "retry-min", "floor of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMin }},

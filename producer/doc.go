@@ -37,7 +37,8 @@
 // They do not de-duplicate, do not know the target, and do no Redis I/O.
 //
 // Producer.Import takes a Source to a batch on the queue: the batch record,
-// de-duplication within the batch, the segment tasks with their deterministic ids
-// and the queue each goes to, so that a re-run with the same batch id enqueues
-// nothing twice. Sending to the vendor is the worker's.
+// de-duplication within the batch segment by segment, the chunk tasks with their
+// deterministic ids (enqueued a few at once while the next segment is read) and
+// the queue each goes to, so that a re-run with the same batch id enqueues nothing
+// twice. Sending to the vendor is the worker's.
 package producer

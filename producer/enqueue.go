@@ -9,6 +9,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,22 +35,17 @@ const (
 
 // Config tunes a Producer. Zero fields take the documented defaults.
 type Config struct {
-	// SegmentSize is the most candidates in one segment task. Default 1000.
+	// SegmentSize is how many candidates are admitted (counted and de-duplicated
+	// within the batch) in one step before their chunk tasks are enqueued. Default
+	// 1000.
 	SegmentSize int
 	// BulkThreshold: segments that start at or past this many candidates go to
 	// task.QueueBulk. Default 5000.
 	BulkThreshold int
-	// SegmentMaxRetry is how often a segment task is retried when splitting it into
-	// chunks fails (a Redis error). An archived segment would leave its candidates
-	// pending with no dead letter, so the default is effectively unbounded: 65536,
-	// with the worker's backoff between tries.
-	SegmentMaxRetry int
-	// ChunkSize is the most candidates in one chunk task. A segment on the default
-	// or the replay queue (a small push, a replay, the head of a large import) is
-	// cut into chunk tasks here, so that the workers pick its chunks up at once,
-	// without a segment task's hop in between; segments on the bulk queue go as
-	// segment tasks, which the workers split (one task per segment keeps a large
-	// import fast). Default task.DefaultChunkSize (50).
+	// ChunkSize is the most candidates in one chunk task. Each admitted segment
+	// is cut into chunk tasks here (task.Split), so that the workers pick them up
+	// at once, without a segment task's hop in between. Default
+	// task.DefaultChunkSize (50); a worker re-cuts a larger chunk to its own size.
 	ChunkSize int
 	// ChunkTimeout is the asynq timeout of the chunk tasks enqueued here: the
 	// worker's (worker.Config.ChunkTimeout). Default task.DefaultChunkTimeout.
@@ -62,9 +58,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.BulkThreshold <= 0 {
 		c.BulkThreshold = DefaultBulkThreshold
-	}
-	if c.SegmentMaxRetry <= 0 {
-		c.SegmentMaxRetry = 1 << 16
 	}
 	if c.ChunkSize <= 0 {
 		c.ChunkSize = task.DefaultChunkSize
@@ -182,7 +175,8 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 			return res, nil
 		}
 	}
-	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res}
+	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p)}
+	defer w.enq.wait() // on an early return: no enqueue outlives Import
 	for _, rec := range head {
 		if err := w.add(rec); err != nil {
 			return res, err
@@ -201,6 +195,9 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 		}
 	}
 	if err := w.flush(); err != nil {
+		return res, err
+	}
+	if err := w.enq.wait(); err != nil {
 		return res, err
 	}
 	// The seal says every segment is queued: it must not outlive them in a failover.
@@ -270,6 +267,7 @@ type segmentWriter struct {
 	seq     int64
 	segment int
 	queues  map[string]bool // the queues segments went to
+	enq     *enqueuer
 }
 
 func (w *segmentWriter) add(rec Record) error {
@@ -311,6 +309,9 @@ func (w *segmentWriter) flush() error {
 	if len(w.buf) == 0 {
 		return nil
 	}
+	if err := w.enq.failed(); err != nil {
+		return err
+	}
 	seg := w.segment
 	open, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf)
 	if err != nil {
@@ -320,8 +321,9 @@ func (w *segmentWriter) flush() error {
 	w.res.Duplicates += int64(len(w.buf) - len(open))
 	if len(open) > 0 {
 		q := w.queue(seg)
-		if err := w.p.enqueueSegment(w.ctx, w.batch, seg, open, q); err != nil {
-			return err
+		s := task.Segment{V: task.Version, BatchID: w.batch.ID, Segment: seg, Job: w.batch.Job, Candidates: open}
+		for _, c := range task.Split(&s, w.p.cfg.ChunkSize, nil) {
+			w.enq.enqueue(c, q)
 		}
 		if w.queues == nil {
 			w.queues = map[string]bool{}
@@ -329,7 +331,8 @@ func (w *segmentWriter) flush() error {
 		w.queues[q] = true
 	}
 	w.segment++
-	w.buf = w.buf[:0]
+	// A new buffer: the chunks being enqueued hold slices of this one.
+	w.buf = make([]task.Candidate, 0, w.batch.SegmentSize)
 	return nil
 }
 
@@ -371,40 +374,64 @@ func (p *Producer) enqueueCallback(ctx context.Context, b *store.Batch) error {
 	return nil
 }
 
-func (p *Producer) enqueueSegment(ctx context.Context, b *store.Batch, seg int, cands []task.Candidate, queue string) error {
-	s := task.Segment{V: task.Version, BatchID: b.ID, Segment: seg, Job: b.Job, Candidates: cands}
-	if queue != task.QueueBulk {
-		return p.enqueueChunks(ctx, &s, queue)
-	}
-	body, err := json.Marshal(s)
+// chunkEnqueues is how many chunk tasks an import enqueues at once: a round trip
+// each, which would otherwise bound a large import. Reading the next segment
+// goes on meanwhile.
+const chunkEnqueues = 8
+
+// enqueuer enqueues an import's chunk tasks in the background, up to
+// chunkEnqueues at once, and keeps the first error.
+type enqueuer struct {
+	ctx context.Context
+	p   *Producer
+	sem chan struct{}
+	wg  sync.WaitGroup
+	mu  sync.Mutex
+	err error
+}
+
+func newEnqueuer(ctx context.Context, p *Producer) *enqueuer {
+	return &enqueuer{ctx: ctx, p: p, sem: make(chan struct{}, chunkEnqueues)}
+}
+
+// enqueue starts enqueuing c on queue, once fewer than chunkEnqueues are under
+// way. The asynq task id is the chunk's (task.ChunkID): a re-run of the import
+// enqueues nothing twice.
+func (e *enqueuer) enqueue(c task.Chunk, queue string) {
+	e.sem <- struct{}{}
+	e.wg.Go(func() {
+		defer func() { <-e.sem }()
+		if err := e.p.enqueueChunk(e.ctx, &c, queue); err != nil {
+			e.mu.Lock()
+			if e.err == nil {
+				e.err = err
+			}
+			e.mu.Unlock()
+		}
+	})
+}
+
+// failed returns the first error so far, if any.
+func (e *enqueuer) failed() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// wait waits for every enqueue under way and returns the first error.
+func (e *enqueuer) wait() error {
+	e.wg.Wait()
+	return e.failed()
+}
+
+func (p *Producer) enqueueChunk(ctx context.Context, c *task.Chunk, queue string) error {
+	id := task.ChunkID(c.BatchID, c.Segment, c.Chunk)
+	t, opts, err := task.NewChunkTask(c, id, queue, p.cfg.ChunkTimeout)
 	if err != nil {
 		return err
 	}
-	_, err = p.q.EnqueueContext(ctx, asynq.NewTask(task.TypeSegment, body),
-		asynq.TaskID(task.SegmentID(b.ID, seg)),
-		asynq.Queue(queue),
-		asynq.MaxRetry(p.cfg.SegmentMaxRetry),
-		asynq.Timeout(5*time.Minute),
-	)
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue segment %d of batch %s: %w", seg, b.ID, err)
-	}
-	return nil
-}
-
-// enqueueChunks enqueues a segment's chunk tasks itself, with the ids and
-// candidates the worker's split of the segment task would give them
-// (task.Split), so that the workers pick them up without a hop in between.
-func (p *Producer) enqueueChunks(ctx context.Context, s *task.Segment, queue string) error {
-	for _, c := range task.Split(s, p.cfg.ChunkSize, nil) {
-		id := task.ChunkID(s.BatchID, s.Segment, c.Chunk)
-		t, opts, err := task.NewChunkTask(&c, id, queue, p.cfg.ChunkTimeout)
-		if err != nil {
-			return err
-		}
-		if _, err := p.q.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-			return fmt.Errorf("enqueue chunk %s of batch %s: %w", id, s.BatchID, err)
-		}
+	if _, err := p.q.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue chunk %s of batch %s: %w", id, c.BatchID, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hibiken/asynq"
@@ -114,17 +115,18 @@ func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
 	}
 }
 
-// TestSmallSegmentsGoAsChunks: segments on the default queue are enqueued as their
-// chunk tasks, with the ids and candidates the worker's split would give them, so
-// that a small push takes one queue hop; segments past the bulk threshold go as
-// segment tasks. A re-run enqueues nothing twice.
-func TestSmallSegmentsGoAsChunks(t *testing.T) {
+// TestImportEnqueuesChunks: every admitted segment is enqueued as its chunk
+// tasks, with the ids and candidates the worker's split of a segment would give
+// them, so that the workers pick them up in one hop; segments before the bulk
+// threshold on the default queue, the rest on bulk. A re-run enqueues nothing
+// twice.
+func TestImportEnqueuesChunks(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Start(t, redistest.Options{}).Client()
 	p := producer.New(store.New(rdb, store.Config{}), asynq.NewClientFromRedisClient(rdb),
 		producer.Config{SegmentSize: 10, ChunkSize: 4, BulkThreshold: 20})
 	var rows strings.Builder
-	for i := range 35 { // segments 0 and 1 (default queue), 2 and 3 (bulk)
+	for i := range 25 { // segments 0 and 1 (default queue), 2 (bulk)
 		fmt.Fprintf(&rows, "{\"email\":\"p%d@example.com\"}\n", i)
 	}
 	opts := producer.Options{BatchID: "direct", Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}}}
@@ -133,51 +135,89 @@ func TestSmallSegmentsGoAsChunks(t *testing.T) {
 		if err != nil {
 			t.Fatalf("run %d: %v", run, err)
 		}
-		if run == 0 && (res.Accepted != 35 || res.Segments != 4) {
+		if run == 0 && (res.Accepted != 25 || res.Segments != 3) {
 			t.Fatalf("result %+v", res)
 		}
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	t.Cleanup(func() { _ = insp.Close() })
-	pending := func(queue string) []*asynq.TaskInfo {
+	chunks := func(queue string) map[string][]int64 {
 		tasks, err := insp.ListPendingTasks(queue, asynq.PageSize(100))
 		if err != nil {
 			t.Fatal(err)
 		}
-		return tasks
-	}
-	got := map[string][]int64{}
-	for _, ti := range pending(task.QueueDefault) {
-		if ti.Type != task.TypeChunk {
-			t.Errorf("default queue: task %s of type %s, want chunks only", ti.ID, ti.Type)
-			continue
+		got := map[string][]int64{}
+		for _, ti := range tasks {
+			if ti.Type != task.TypeChunk {
+				t.Errorf("%s queue: task %s of type %s, want chunks only", queue, ti.ID, ti.Type)
+				continue
+			}
+			if ti.MaxRetry != task.ChunkMaxRetry {
+				t.Errorf("chunk %s: max retry %d, want %d", ti.ID, ti.MaxRetry, task.ChunkMaxRetry)
+			}
+			c, err := task.DecodeChunk(ti.Payload)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cand := range c.Candidates {
+				got[ti.ID] = append(got[ti.ID], cand.Seq)
+			}
 		}
-		c, err := task.DecodeChunk(ti.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ti.MaxRetry != task.ChunkMaxRetry {
-			t.Errorf("chunk %s: max retry %d, want %d", ti.ID, ti.MaxRetry, task.ChunkMaxRetry)
-		}
-		for _, cand := range c.Candidates {
-			got[ti.ID] = append(got[ti.ID], cand.Seq)
-		}
+		return got
 	}
-	want := map[string][]int64{
-		task.ChunkID("direct", 0, 0): {0, 1, 2, 3}, task.ChunkID("direct", 0, 1): {4, 5, 6, 7}, task.ChunkID("direct", 0, 2): {8, 9},
-		task.ChunkID("direct", 1, 0): {10, 11, 12, 13}, task.ChunkID("direct", 1, 1): {14, 15, 16, 17}, task.ChunkID("direct", 1, 2): {18, 19},
+	id := func(seg, chunk int) string { return task.ChunkID("direct", seg, chunk) }
+	wantDefault := map[string][]int64{
+		id(0, 0): {0, 1, 2, 3}, id(0, 1): {4, 5, 6, 7}, id(0, 2): {8, 9},
+		id(1, 0): {10, 11, 12, 13}, id(1, 1): {14, 15, 16, 17}, id(1, 2): {18, 19},
 	}
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Errorf("chunks on the default queue:\n got %v\nwant %v", got, want)
+	if got := chunks(task.QueueDefault); fmt.Sprint(got) != fmt.Sprint(wantDefault) {
+		t.Errorf("chunks on the default queue:\n got %v\nwant %v", got, wantDefault)
 	}
-	var segs []string
-	for _, ti := range pending(task.QueueBulk) {
-		if ti.Type != task.TypeSegment {
-			t.Errorf("bulk queue: task %s of type %s, want segments only", ti.ID, ti.Type)
-		}
-		segs = append(segs, ti.ID)
+	wantBulk := map[string][]int64{id(2, 0): {20, 21, 22, 23}, id(2, 1): {24}}
+	if got := chunks(task.QueueBulk); fmt.Sprint(got) != fmt.Sprint(wantBulk) {
+		t.Errorf("chunks on the bulk queue:\n got %v\nwant %v", got, wantBulk)
 	}
-	if fmt.Sprint(segs) != fmt.Sprint([]string{task.SegmentID("direct", 2), task.SegmentID("direct", 3)}) {
-		t.Errorf("segments on the bulk queue: %v", segs)
+}
+
+// failingQueue fails every enqueue after the first ok ones.
+type failingQueue struct {
+	q  producer.Enqueuer
+	mu sync.Mutex
+	ok int
+}
+
+func (f *failingQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	f.mu.Lock()
+	f.ok--
+	fail := f.ok < 0
+	f.mu.Unlock()
+	if fail {
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.q.EnqueueContext(ctx, t, opts...)
+}
+
+// TestImportStopsOnEnqueueError: a chunk that cannot be enqueued fails the import,
+// which leaves the batch unsealed (a re-run completes it) and no enqueue running.
+func TestImportStopsOnEnqueueError(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	st := store.New(rdb, store.Config{})
+	p := producer.New(st, &failingQueue{q: asynq.NewClientFromRedisClient(rdb), ok: 5}, producer.Config{SegmentSize: 10, ChunkSize: 2})
+	var rows strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&rows, "{\"email\":\"p%d@example.com\"}\n", i)
+	}
+	_, err := p.Import(context.Background(), producer.NewJSONLSource(strings.NewReader(rows.String())),
+		producer.Options{BatchID: "fails", Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}}})
+	if err == nil || !strings.Contains(err.Error(), "connection reset by peer") || !strings.Contains(err.Error(), "enqueue chunk") {
+		t.Fatalf("err = %v, want the enqueue's error", err)
+	}
+	b, err := st.Batch(context.Background(), "fails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Sealed {
+		t.Error("the batch was sealed though a chunk was not enqueued")
 	}
 }

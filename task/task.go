@@ -70,8 +70,8 @@ type History struct {
 	FirstFailedAt time.Time `json:"first_failed_at"`
 }
 
-// Segment is a bounded slice of a batch, written by the producer. A worker splits
-// it into ChunkTasks.
+// Segment is a bounded slice of a batch. The producer cuts it into chunks itself
+// (Split); a segment task, written by an older producer, is split by a worker.
 type Segment struct {
 	V          int         `json:"v"`
 	BatchID    string      `json:"batch_id"`

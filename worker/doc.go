@@ -1,5 +1,5 @@
-// Package worker owns the asynq side of bulkinvite: the handlers that split segment
-// tasks into chunk tasks and send chunks to the vendor, the retry policy (RetryDelay,
+// Package worker owns the asynq side of bulkinvite: the handlers that send chunks
+// to the vendor (and split the segment tasks older producers wrote into chunks), the retry policy (RetryDelay,
 // IsFailure), the auth stop and Resume, and Serve, which runs the handlers.
 //
 // A chunk is handled in this order (chunk.go): wait while sending is stopped for the

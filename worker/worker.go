@@ -255,7 +255,9 @@ func (w *Worker) Handler() asynq.Handler {
 }
 
 // HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
-// candidates whose outcome is already recorded.
+// candidates whose outcome is already recorded. Producers of this version enqueue
+// chunk tasks themselves; segment tasks come from older ones (a rolling upgrade, a
+// queue written before it).
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	seg, err := task.DecodeSegment(t.Payload())
 	if err != nil {
