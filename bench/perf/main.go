@@ -77,6 +77,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
 
 func main() {
@@ -198,21 +200,7 @@ func run() int {
 			err = errors.Join(err, werr)
 		}
 	}
-	switch {
-	case err != nil && errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "perf: interrupted")
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "perf:", err)
-	}
-	if err != nil || o.keep {
-		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
-	} else {
-		_ = os.RemoveAll(tmp)
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
+	return benchproc.Finish("perf", err, o.keep, tmp)
 }
 
 // quietRedis drops go-redis's own log lines.

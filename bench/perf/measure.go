@@ -85,7 +85,7 @@ func (b *bench) build(ctx context.Context) error {
 	if b.o.baselineRev == "" {
 		return nil
 	}
-	short, bin, err := buildRev(ctx, b.o.baselineRev, b.tmp)
+	short, bin, err := benchproc.BuildRev(ctx, b.o.baselineRev, b.tmp)
 	if err != nil {
 		return err
 	}

@@ -179,21 +179,7 @@ current code beside -baseline (see the package doc: go doc ./bench/redis).
 		printTable(os.Stdout, o, figs)
 		printNotes(os.Stdout, o, figs)
 	}
-	switch {
-	case err != nil && errors.Is(err, context.Canceled):
-		fmt.Fprintln(os.Stderr, "redis: interrupted")
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "redis:", err)
-	}
-	if err != nil || o.keep {
-		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
-	} else {
-		_ = os.RemoveAll(tmp)
-	}
-	if err != nil {
-		return 1
-	}
-	return 0
+	return benchproc.Finish("redis", err, o.keep, tmp)
 }
 
 // runAll builds the binaries, writes the input files and measures each
@@ -252,56 +238,11 @@ func buildAll(ctx context.Context, o options, tmp string) ([]subject, error) {
 	if o.baseline == "" {
 		return subjects, nil
 	}
-	rev, bin, err := buildBaseline(ctx, o.baseline, tmp)
+	rev, bin, err := benchproc.BuildRev(ctx, o.baseline, tmp)
 	if err != nil {
 		return nil, err
 	}
 	return append(subjects, subject{Label: "baseline " + rev, Bin: bin}), nil
-}
-
-// buildBaseline checks rev out into a temporary worktree, builds it and
-// removes the worktree, whatever happened. It returns rev's short hash.
-func buildBaseline(ctx context.Context, rev, tmp string) (string, string, error) {
-	root, err := gitOutput(ctx, "", "rev-parse", "--show-toplevel")
-	if err != nil {
-		return "", "", err
-	}
-	short, err := gitOutput(ctx, root, "rev-parse", "--short", "--verify", rev+"^{commit}")
-	if err != nil {
-		return "", "", fmt.Errorf("-baseline %q: %w", rev, err)
-	}
-	src := filepath.Join(tmp, "baseline-src")
-	if _, err := gitOutput(ctx, root, "worktree", "add", "--detach", src, short); err != nil {
-		return "", "", err
-	}
-	defer func() {
-		// Not ctx: the worktree goes even after a Ctrl-C.
-		rctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if _, err := gitOutput(rctx, root, "worktree", "remove", "--force", src); err != nil {
-			fmt.Fprintf(os.Stderr, "redis: removing the baseline's worktree: %v (run `git worktree prune`)\n", err)
-		}
-	}()
-	dir := filepath.Join(tmp, "baseline")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		return "", "", err
-	}
-	bin, err := benchproc.BuildAt(ctx, src, dir)
-	return short, bin, err
-}
-
-// gitOutput runs git args in dir ("" for the working directory) and returns
-// its trimmed standard output.
-func gitOutput(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", args...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return strings.TrimSpace(string(out)), nil
 }
 
 // printMachine prints the date, the machine, the versions and the command line.

@@ -3,6 +3,7 @@ package benchproc
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -172,4 +173,26 @@ func Output(cmd *exec.Cmd) ([]byte, error) {
 		return out.Bytes(), fmt.Errorf("bulkinvite%s: %w: %s", name, err, strings.TrimSpace(stderr.String()))
 	}
 	return out.Bytes(), nil
+}
+
+// Finish ends a measurement command: it says on standard error how err ended the
+// run (prog names the command), keeps the run's directory tmp (its processes'
+// logs) after an error or when asked, else removes it, and returns the exit
+// status: 1 after an error, else 0.
+func Finish(prog string, err error, keep bool, tmp string) int {
+	switch {
+	case err != nil && errors.Is(err, context.Canceled):
+		fmt.Fprintln(os.Stderr, prog+": interrupted")
+	case err != nil:
+		fmt.Fprintln(os.Stderr, prog+":", err)
+	}
+	if err != nil || keep {
+		fmt.Fprintf(os.Stderr, "logs of every process are in %s (remove it when done)\n", tmp)
+	} else {
+		_ = os.RemoveAll(tmp)
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
 }

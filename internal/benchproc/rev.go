@@ -1,4 +1,4 @@
-package main
+package benchproc
 
 import (
 	"context"
@@ -8,21 +8,21 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
 
-// buildRev builds ./cmd/bulkinvite of git revision rev into tmp/rev: the
-// revision is checked out in a temporary detached worktree, removed once
-// built whatever happened (after a kill -9 of this program, `git worktree
-// prune` forgets it). It returns rev's short hash and the binary.
-func buildRev(ctx context.Context, rev, tmp string) (short, bin string, err error) {
+// BuildRev builds ./cmd/bulkinvite of git revision rev (of the repository
+// holding the working directory) into tmp/rev, for a measurement of an older
+// revision beside this one: the revision is checked out in a temporary detached
+// worktree, removed once built whatever happened (after a kill -9 of this
+// program, `git worktree prune` forgets it). It returns rev's short hash and the
+// binary.
+func BuildRev(ctx context.Context, rev, tmp string) (short, bin string, err error) {
 	root, err := git(ctx, "", "rev-parse", "--show-toplevel")
 	if err != nil {
 		return "", "", err
 	}
 	if short, err = git(ctx, root, "rev-parse", "--short", "--verify", rev+"^{commit}"); err != nil {
-		return "", "", fmt.Errorf("-baseline-rev %q: %w", rev, err)
+		return "", "", fmt.Errorf("revision %q: %w", rev, err)
 	}
 	src := filepath.Join(tmp, "rev-src")
 	if _, err := git(ctx, root, "worktree", "add", "--detach", src, short); err != nil {
@@ -33,7 +33,7 @@ func buildRev(ctx context.Context, rev, tmp string) (short, bin string, err erro
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", "", err
 	}
-	bin, err = benchproc.BuildAt(ctx, src, dir)
+	bin, err = BuildAt(ctx, src, dir)
 	return short, bin, err
 }
 
@@ -43,7 +43,7 @@ func removeWorktree(root, src string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := git(ctx, root, "worktree", "remove", "--force", src); err != nil {
-		fmt.Fprintf(os.Stderr, "perf: removing the worktree %s: %v (run `git worktree prune`)\n", src, err)
+		fmt.Fprintf(os.Stderr, "removing the worktree %s: %v (run `git worktree prune`)\n", src, err)
 	}
 }
 
