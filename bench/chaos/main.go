@@ -91,12 +91,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
@@ -206,14 +202,12 @@ Quick run: go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 
 		return 2
 	}
 
-	redis.SetLogger(quietRedis{}) // our own client's reconnect messages while Redis is down are expected
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	tmp, err := os.MkdirTemp("", "bench-chaos-")
+	ctx, stop, tmp, err := benchproc.Begin("chaos")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 1
 	}
+	defer stop()
 	results, err := runAll(ctx, o, tmp)
 	if len(results) > 0 {
 		printTable(os.Stdout, o, results)
@@ -284,8 +278,3 @@ func dropRedisData(tmp string) {
 		_ = os.Remove(filepath.Join(d, "dump.rdb"))
 	}
 }
-
-// quietRedis drops go-redis's own log lines.
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}

@@ -65,18 +65,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
@@ -182,14 +177,12 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		return 2
 	}
-	redis.SetLogger(quietRedis{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	tmp, err := os.MkdirTemp("", "bench-perf-")
+	ctx, stop, tmp, err := benchproc.Begin("perf")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		return 1
 	}
+	defer stop()
 	start := time.Now()
 	figs, err := measure(ctx, o, tmp)
 	figs.Took = time.Since(start).Round(time.Second).String()
@@ -202,8 +195,3 @@ func run() int {
 	}
 	return benchproc.Finish("perf", err, o.keep, tmp)
 }
-
-// quietRedis drops go-redis's own log lines.
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}

@@ -66,14 +66,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 )
@@ -164,14 +160,12 @@ current code beside -baseline (see the package doc: go doc ./bench/redis).
 		return 2
 	}
 
-	redis.SetLogger(quietRedis{})
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	tmp, err := os.MkdirTemp("", "bench-redis-")
+	ctx, stop, tmp, err := benchproc.Begin("redis")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "redis:", err)
 		return 1
 	}
+	defer stop()
 	start := time.Now()
 	figs, err := runAll(ctx, o, tmp)
 	if len(figs) > 0 {
@@ -279,8 +273,3 @@ func quoteArgs(args []string) []string {
 	}
 	return out
 }
-
-// quietRedis drops go-redis's own log lines.
-type quietRedis struct{}
-
-func (quietRedis) Printf(context.Context, string, ...any) {}

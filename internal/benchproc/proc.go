@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Proc is a child process that runs until stopped.
@@ -196,3 +199,23 @@ func Finish(prog string, err error, keep bool, tmp string) int {
 	}
 	return 0
 }
+
+// Begin starts a measurement command: go-redis's own log lines are dropped (its
+// reconnect messages while a Redis is down are expected), ctx ends on SIGINT or
+// SIGTERM (stop releases the signals), and tmp is a new directory for the run's
+// files, named after prog.
+func Begin(prog string) (ctx context.Context, stop func(), tmp string, err error) {
+	redis.SetLogger(quietRedis{})
+	ctx, stop = signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	tmp, err = os.MkdirTemp("", "bench-"+prog+"-")
+	if err != nil {
+		stop()
+		return nil, nil, "", err
+	}
+	return ctx, stop, tmp, nil
+}
+
+// quietRedis drops go-redis's own log lines.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
