@@ -111,6 +111,12 @@ func TestOnCluster(t *testing.T) {
 // limiter returns a Limiter on a client of its own, as another process would have.
 func (b *testBundle) limiter(t *testing.T, cfg Config) *Limiter {
 	t.Helper()
+	if cfg.RedisTimeout == 0 {
+		// Not the default 500ms: on a loaded machine (a Cluster under -race) a
+		// slow call would fall back to the local share, which only the tests of
+		// the fallback, with a timeout of their own, are about.
+		cfg.RedisTimeout = 5 * time.Second
+	}
 	l, err := New(b.client(t), b.keyID, cfg, b.log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
