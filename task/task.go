@@ -153,8 +153,9 @@ func DecodeSegment(b []byte) (*Segment, error) {
 func DecodeChunk(b []byte) (*Chunk, error) {
 	// Room for the candidates, counted by their first key, so that decoding does
 	// not grow the slice candidate by candidate. "seq": cannot occur inside a
-	// JSON string (its quotes would be escaped), so the count is exact.
-	t := Chunk{Candidates: make([]Candidate, 0, bytes.Count(b, seqKey))}
+	// JSON string (its quotes would be escaped), so the count is exact; it is
+	// capped, so that a corrupt payload cannot make it allocate much.
+	t := Chunk{Candidates: make([]Candidate, 0, min(bytes.Count(b, seqKey), maxPresized))}
 	if err := decodeTask(b, &t); err != nil {
 		return nil, err
 	}
@@ -168,6 +169,10 @@ func DecodeChunk(b []byte) (*Chunk, error) {
 }
 
 var seqKey = []byte(`"seq":`)
+
+// maxPresized caps the candidates DecodeChunk makes room for beforehand: more
+// than any chunk size allows (500).
+const maxPresized = 1024
 
 // decodeTask decodes a payload of a version from 1 to Version into into, whose
 // first field is the version V (`json:"v"`). The payload is decoded once; only
