@@ -39,7 +39,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	b := &testBundle{keyID: flowmingo.NewAPIKey(testAPIKey).ID(), logs: logs, log: zap.New(core)}
-	if b.cluster = sharedCluster(t); b.cluster != nil {
+	if b.cluster = onCluster.For(t); b.cluster != nil {
 		// The suite's tests share the cluster: each limits a key of its own.
 		sum := sha256.Sum256([]byte(t.Name()))
 		b.keyID = hex.EncodeToString(sum[:8])
@@ -70,29 +70,13 @@ func (b *testBundle) client(t *testing.T) redis.UniversalClient {
 	return c
 }
 
-// onCluster is the cluster TestOnCluster runs the suite on.
-var onCluster struct {
-	sync.Mutex
-	c *redistest.Cluster
-}
-
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	if !strings.HasPrefix(t.Name(), "TestOnCluster/") {
-		return nil
-	}
-	onCluster.Lock()
-	defer onCluster.Unlock()
-	return onCluster.c
-}
+// onCluster runs the suite a second time on a Redis Cluster (TestOnCluster).
+var onCluster redistest.ClusterSuite
 
 // TestOnCluster runs the limiter's suite against a 3-master Redis Cluster, each
 // test with a key of its own: every step's keys are in the key's one slot.
 func TestOnCluster(t *testing.T) {
-	c := redistest.StartCluster(t, redistest.ClusterOptions{})
-	onCluster.Lock()
-	onCluster.c = c
-	onCluster.Unlock()
-	for name, test := range map[string]func(*testing.T){
+	onCluster.Run(t, map[string]func(*testing.T){
 		"StepExactUnderConcurrentCallers": TestStepExactUnderConcurrentCallers,
 		"AcquireSharesOneRate":            TestAcquireSharesOneRate,
 		"CooldownHonouredByAnotherWorker": TestCooldownHonouredByAnotherWorker,
@@ -103,9 +87,7 @@ func TestOnCluster(t *testing.T) {
 		"CandidatesPerMinuteCap":          TestCandidatesPerMinuteCap,
 		"AcquireHonoursContext":           TestAcquireHonoursContext,
 		"AdviceOnRepeated429s":            TestAdviceOnRepeated429s,
-	} {
-		t.Run(name, test)
-	}
+	})
 }
 
 // limiter returns a Limiter on a client of its own, as another process would have.

@@ -25,7 +25,7 @@ func setup(t *testing.T) *Store { return setupWith(t, Config{}) }
 func setupWith(t *testing.T, cfg Config) *Store {
 	t.Helper()
 	var rdb redis.UniversalClient
-	if c := sharedCluster(t); c != nil {
+	if c := onCluster.For(t); c != nil {
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { _ = rdb.Close() })
 		cfg.Prefix = strings.NewReplacer("/", ":").Replace(t.Name()) + ":"
@@ -35,29 +35,13 @@ func setupWith(t *testing.T, cfg Config) *Store {
 	return New(rdb, cfg)
 }
 
-// onCluster is the cluster TestOnCluster runs the suite on.
-var onCluster struct {
-	sync.Mutex
-	c *redistest.Cluster
-}
-
-func sharedCluster(t *testing.T) *redistest.Cluster {
-	if !strings.HasPrefix(t.Name(), "TestOnCluster/") {
-		return nil
-	}
-	onCluster.Lock()
-	defer onCluster.Unlock()
-	return onCluster.c
-}
+// onCluster runs the suite a second time on a Redis Cluster (TestOnCluster).
+var onCluster redistest.ClusterSuite
 
 // TestOnCluster runs the store's suite against a 3-master Redis Cluster: every
 // script's keys are in one slot, and the steps that span slots work across masters.
 func TestOnCluster(t *testing.T) {
-	c := redistest.StartCluster(t, redistest.ClusterOptions{})
-	onCluster.Lock()
-	onCluster.c = c
-	onCluster.Unlock()
-	for name, test := range map[string]func(*testing.T){
+	onCluster.Run(t, map[string]func(*testing.T){
 		"RecordOutcomesExactlyOnce":   TestRecordOutcomesExactlyOnce,
 		"RecordNewNamesTheNewRecords": TestRecordNewNamesTheNewRecords,
 		"AdmitSegmentIdempotent":      TestAdmitSegmentIdempotent,
@@ -71,9 +55,7 @@ func TestOnCluster(t *testing.T) {
 		"DeadLetterPage":              TestDeadLetterPage,
 		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
-	} {
-		t.Run(name, test)
-	}
+	})
 }
 
 func cands(n int) []task.Candidate {

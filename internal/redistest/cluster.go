@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -116,3 +117,35 @@ func (c *Cluster) ACLUser(name, password string, rules ...string) string {
 // URL is the redis:// URL of the first node, with the password if there is one:
 // what a user who knows one node of the cluster would give.
 func (c *Cluster) URL() string { return c.Nodes[0].URL() }
+
+// ClusterSuite runs a package's tests a second time on one shared Redis Cluster,
+// as subtests of the test that calls Run; a test asks For whether it runs there.
+// The zero value is ready to use.
+type ClusterSuite struct {
+	mu     sync.Mutex
+	prefix string
+	c      *Cluster
+}
+
+// Run starts a Cluster for t (the suite's own test, e.g. TestOnCluster) and runs
+// each of tests on it as a subtest of t.
+func (s *ClusterSuite) Run(t *testing.T, tests map[string]func(*testing.T)) {
+	c := StartCluster(t, ClusterOptions{})
+	s.mu.Lock()
+	s.c, s.prefix = c, t.Name()+"/"
+	s.mu.Unlock()
+	for name, test := range tests {
+		t.Run(name, test)
+	}
+}
+
+// For returns the shared Cluster when t runs under Run, else nil: the test then
+// starts a single node of its own.
+func (s *ClusterSuite) For(t *testing.T) *Cluster {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil || !strings.HasPrefix(t.Name(), s.prefix) {
+		return nil
+	}
+	return s.c
+}
