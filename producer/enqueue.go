@@ -21,11 +21,7 @@ import (
 )
 
 // Enqueuer is the part of asynq.Client the producer uses.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
-
-var _ Enqueuer = (*asynq.Client)(nil)
+type Enqueuer = task.Enqueuer
 
 // Defaults of Config.
 const (
@@ -425,13 +421,5 @@ func (e *enqueuer) wait() error {
 }
 
 func (p *Producer) enqueueChunk(ctx context.Context, c *task.Chunk, queue string) error {
-	id := task.ChunkID(c.BatchID, c.Segment, c.Chunk)
-	t, opts, err := task.NewChunkTask(c, id, queue, p.cfg.ChunkTimeout)
-	if err != nil {
-		return err
-	}
-	if _, err := p.q.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue chunk %s of batch %s: %w", id, c.BatchID, err)
-	}
-	return nil
+	return task.EnqueueChunk(ctx, p.q, c, task.ChunkID(c.BatchID, c.Segment, c.Chunk), queue, p.cfg.ChunkTimeout)
 }

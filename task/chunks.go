@@ -1,7 +1,10 @@
 package task
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -59,4 +62,25 @@ func NewChunkTask(c *Chunk, id, queue string, timeout time.Duration) (*asynq.Tas
 		opts = append(opts, asynq.Queue(queue))
 	}
 	return asynq.NewTask(TypeChunk, body), opts, nil
+}
+
+// Enqueuer is the part of asynq.Client that enqueues tasks.
+type Enqueuer interface {
+	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
+}
+
+var _ Enqueuer = (*asynq.Client)(nil)
+
+// EnqueueChunk enqueues c as the chunk task id on queue (NewChunkTask). A task of
+// that id that asynq still holds is no error: the chunk is queued already (an
+// import or a split run again).
+func EnqueueChunk(ctx context.Context, q Enqueuer, c *Chunk, id, queue string, timeout time.Duration) error {
+	t, opts, err := NewChunkTask(c, id, queue, timeout)
+	if err != nil {
+		return err
+	}
+	if _, err := q.EnqueueContext(ctx, t, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return fmt.Errorf("enqueue chunk %s: %w", id, err)
+	}
+	return nil
 }

@@ -38,9 +38,7 @@ type QueuePauser interface {
 }
 
 // Enqueuer is the part of asynq.Client the worker uses to fan out tasks.
-type Enqueuer interface {
-	EnqueueContext(ctx context.Context, task *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error)
-}
+type Enqueuer = task.Enqueuer
 
 // Observer is told what the worker does, for metrics; *metrics.Metrics is one.
 // The handlers call it concurrently; it must not block.
@@ -277,15 +275,7 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 }
 
 func (w *Worker) enqueueChunk(ctx context.Context, c task.Chunk, id, queue string) error {
-	t, opts, err := task.NewChunkTask(&c, id, queue, w.cfg.ChunkTimeout)
-	if err != nil {
-		return err
-	}
-	_, err = w.Queue.EnqueueContext(ctx, t, opts...)
-	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return fmt.Errorf("enqueue chunk %s: %w", id, err)
-	}
-	return nil
+	return task.EnqueueChunk(ctx, w.Queue, &c, id, queue, w.cfg.ChunkTimeout)
 }
 
 // recut enqueues a chunk larger than this worker's ChunkSize as chunks of that
