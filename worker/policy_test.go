@@ -108,6 +108,8 @@ func (f *fakePauser) PauseQueue(q string) error { f.paused = append(f.paused, q)
 
 // testBundle is a worker over an in-memory Redis and the fakes.
 type testBundle struct {
+	mr     *miniredis.Miniredis
+	rdb    *redis.Client
 	w      *Worker
 	st     *store.Store
 	sender *fakeSender
@@ -125,6 +127,8 @@ func setup(t *testing.T, cfg Config, sendErr error) *testBundle {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	b := &testBundle{
+		mr:     mr,
+		rdb:    rdb,
 		st:     store.New(rdb, store.Config{}),
 		sender: &fakeSender{invite: func(*payload.InviteRequest) ([]flowmingo.CandidateResult, error) { return nil, sendErr }},
 		lim:    &fakeLimiter{},

@@ -84,6 +84,7 @@ const (
 	DefaultOnUnknown       = OnUnknownRetry
 	DefaultPausePoll       = 5 * time.Second
 	DefaultChunkTimeout    = task.DefaultChunkTimeout
+	DefaultClaimTTL        = 30 * time.Second
 	DefaultConcurrency     = 8
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultTaskCheckInterval is asynq's TaskCheckInterval here (asynq's own is
@@ -124,9 +125,14 @@ type Config struct {
 	// because another chunk is sending some of its candidates to the same target at
 	// that moment. Waiting spends no attempt. Default 5s.
 	PausePoll time.Duration
-	// ChunkTimeout bounds one chunk handler run (limiter wait + request), and so how
-	// long a crashed worker's claim on its candidates holds others back. Default 10m.
+	// ChunkTimeout bounds one chunk handler run (limiter wait + request). The
+	// limiter wait takes at most half of it; a longer one hands the chunk back
+	// as a wait, not an attempt. Default 10m.
 	ChunkTimeout time.Duration
+	// ClaimTTL is how long a run's claim on its candidates lasts unless renewed
+	// (every ClaimTTL/3 while the run goes on), and so how long a crashed
+	// worker's claims hold other runs back. Default 30s.
+	ClaimTTL time.Duration
 	// CallbackPoll is how often a batch's callback looks whether the batch is done.
 	// Default 5s.
 	CallbackPoll time.Duration
@@ -162,6 +168,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChunkTimeout <= 0 {
 		c.ChunkTimeout = DefaultChunkTimeout
+	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
 	}
 	if c.CallbackPoll <= 0 {
 		c.CallbackPoll = DefaultCallbackPoll
