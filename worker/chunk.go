@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -436,7 +437,8 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 	case errors.As(err, &big):
 		return r.isolateTooLarge(ctx, cands, big)
 	case errors.As(err, &tr):
-		ambiguous := tr.Ambiguous
+		// An answer the operator says proves nothing was done is no unknown outcome.
+		ambiguous := tr.Ambiguous && !slices.Contains(w.cfg.RetrySafeStatuses, tr.StatusCode)
 		if ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
 			return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, tr.StatusCode, time.Time{})
 		}

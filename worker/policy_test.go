@@ -304,6 +304,29 @@ func TestHandleSendError(t *testing.T) {
 			},
 		},
 		{
+			name: "a 5xx at most once that the operator calls retry-safe is retried, the marks taken back",
+			cfg:  Config{OnUnknown: OnUnknownDeadLetter, RetrySafeStatuses: []int{503}},
+			err:  &flowmingo.TransientError{StatusCode: 503, Ambiguous: true},
+			check: func(t *testing.T, b *testBundle, ret error) {
+				if ret == nil || !IsFailure(ret) {
+					t.Errorf("returned %v, want a failure to retry", ret)
+				}
+				wantStates(t, b, n, store.Open)
+				wantReasons(t, b, map[payload.Reason]int{})
+			},
+		},
+		{
+			name: "a 5xx at most once not called retry-safe stays unknown_outcome",
+			cfg:  Config{OnUnknown: OnUnknownDeadLetter, RetrySafeStatuses: []int{503}},
+			err:  &flowmingo.TransientError{StatusCode: 502, Ambiguous: true},
+			check: func(t *testing.T, b *testBundle, ret error) {
+				if ret != nil {
+					t.Errorf("returned %v", ret)
+				}
+				wantReasons(t, b, map[payload.Reason]int{payload.ReasonUnknownOutcome: n})
+			},
+		},
+		{
 			name: "the last attempt dead-letters as retries_exhausted",
 			cfg:  Config{MaxAttempts: 1},
 			err:  &flowmingo.TransientError{StatusCode: 500, Ambiguous: true},

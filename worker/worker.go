@@ -133,6 +133,11 @@ type Config struct {
 	// (every ClaimTTL/3 while the run goes on), and so how long a crashed
 	// worker's claims hold other runs back. Default 30s.
 	ClaimTTL time.Duration
+	// RetrySafeStatuses are HTTP statuses of the vendor's that prove it did
+	// nothing with the request (say 503 from a load balancer that never passes
+	// a request on): under OnUnknownDeadLetter such an answer is retried rather
+	// than dead-lettered as unknown_outcome. Only 5xx statuses; default none.
+	RetrySafeStatuses []int
 	// CallbackPoll is how often a batch's callback looks whether the batch is done.
 	// Default 5s.
 	CallbackPoll time.Duration
@@ -191,6 +196,11 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if c.OnUnknown != "" && c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
 		return fmt.Errorf("worker: OnUnknown must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
+	}
+	for _, st := range c.RetrySafeStatuses {
+		if st < 500 || st > 599 {
+			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status (other answers are never of unknown outcome)", st)
+		}
 	}
 	return nil
 }
