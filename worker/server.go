@@ -135,23 +135,6 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	return nil
 }
 
-// pauseQueues pauses the queues this worker serves, after the vendor refused the
-// key: every worker stops taking chunks, instead of each chunk waking to find the
-// stop. The queues are recorded first, so that `bulkinvite resume` unpauses them
-// even if this process dies in between. Failures are logged: the stop itself
-// still holds every chunk that wakes.
-func (w *Worker) pauseQueues(ctx context.Context, log *zap.Logger) {
-	for _, q := range w.queues {
-		if err := w.Store.PausedForAuth(ctx, q); err != nil {
-			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
-			continue
-		}
-		if err := w.Pauser.PauseQueue(q); err != nil && !strings.Contains(err.Error(), "already paused") {
-			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
-		}
-	}
-}
-
 // QueueUnpauser resumes paused asynq queues; *asynq.Inspector is one.
 type QueueUnpauser interface {
 	UnpauseQueue(queue string) error
