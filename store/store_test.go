@@ -55,6 +55,7 @@ func TestOnCluster(t *testing.T) {
 		"DeadLetterPage":              TestDeadLetterPage,
 		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
+		"Persistence":                 TestPersistence,
 	})
 }
 
