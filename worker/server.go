@@ -125,8 +125,9 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	if err := srv.Start(w.Handler()); err != nil {
 		return err
 	}
-	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
 	w.warnAuthStops(ctx)
+	w.checkAtMostOnce(ctx)
+	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
 	<-ctx.Done()
 	w.Log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
 	srv.Stop()
