@@ -112,10 +112,10 @@ type Config struct {
 	// (BULKINVITE_BATCH_RETENTION). Default 720h. Dead letters stay until replayed
 	// or purged.
 	BatchRetention time.Duration
-	// RedisWaitReplicas is how many replicas must acknowledge each outcome and
-	// ledger write (WAIT) before the worker moves on, so that a failover cannot
-	// forget a success and send it again (BULKINVITE_REDIS_WAIT_REPLICAS). Default
-	// 0: no WAIT.
+	// RedisWaitReplicas is how many replicas must acknowledge each claim, sent
+	// mark, outcome and ledger write (WAIT) before the worker moves on, so that a
+	// failover cannot forget a success or a send (BULKINVITE_REDIS_WAIT_REPLICAS).
+	// Default 0: no WAIT.
 	RedisWaitReplicas int
 	// TaskCheckInterval is how often an idle worker looks for new tasks
 	// (BULKINVITE_TASK_CHECK_INTERVAL): the most a task waits before a worker with

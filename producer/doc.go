@@ -40,5 +40,7 @@
 // de-duplication within the batch segment by segment, the chunk tasks with their
 // deterministic ids (enqueued a few at once while the next segment is read) and
 // the queue each goes to, so that a re-run with the same batch id enqueues nothing
-// twice. Sending to the vendor is the worker's.
+// twice. Before it seals the batch (and every few thousand candidates) it checks
+// that the chunk tasks it enqueued are in Redis and enqueues again any that a
+// failover lost. Sending to the vendor is the worker's.
 package producer

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"regexp"
-	"slices"
 	"sync"
 	"time"
 
@@ -193,14 +191,9 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := w.flush(); err != nil {
 		return res, err
 	}
-	if err := w.enq.wait(); err != nil {
+	// The seal says every segment is queued: it must not outlive a task in a failover.
+	if err := w.verify(); err != nil {
 		return res, err
-	}
-	// The seal says every segment is queued: it must not outlive them in a failover.
-	for _, q := range slices.Sorted(maps.Keys(w.queues)) {
-		if err := p.store.SyncQueue(ctx, q); err != nil {
-			return res, err
-		}
 	}
 	if err := p.store.Seal(ctx, b.ID, w.segment); err != nil {
 		return res, err
@@ -262,8 +255,11 @@ type segmentWriter struct {
 	rejects []store.Reject
 	seq     int64
 	segment int
-	queues  map[string]bool // the queues segments went to
 	enq     *enqueuer
+	// held are the chunk tasks enqueued since the last verify, with heldCands
+	// candidates.
+	held      []queuedChunk
+	heldCands int
 }
 
 func (w *segmentWriter) add(rec Record) error {
@@ -320,15 +316,16 @@ func (w *segmentWriter) flush() error {
 		s := task.Segment{V: task.Version, BatchID: w.batch.ID, Segment: seg, Job: w.batch.Job, Candidates: open}
 		for _, c := range task.Split(&s, w.p.cfg.ChunkSize, nil) {
 			w.enq.enqueue(c, q)
+			w.held = append(w.held, queuedChunk{c: c, queue: q})
 		}
-		if w.queues == nil {
-			w.queues = map[string]bool{}
-		}
-		w.queues[q] = true
+		w.heldCands += len(open)
 	}
 	w.segment++
 	// A new buffer: the chunks being enqueued hold slices of this one.
 	w.buf = make([]task.Candidate, 0, w.batch.SegmentSize)
+	if w.heldCands >= verifyEvery {
+		return w.verify()
+	}
 	return nil
 }
 

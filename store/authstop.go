@@ -78,13 +78,16 @@ func decodeAuthStops(m map[string]string) ([]AuthStop, error) {
 	return out, nil
 }
 
-// PausedForAuth records that queue was paused because of an auth stop, so that
-// ResumeAuth hands it back.
-func (s *Store) PausedForAuth(ctx context.Context, queue string) error {
-	if err := s.rdb.SAdd(ctx, s.authPausedKey(), queue).Err(); err != nil {
-		return fmt.Errorf("record paused queue: %w", err)
+// PausedForAuth records that queue is paused because of the key's auth stop, so
+// that ResumeAuth hands it back, if that stop is still set; it reports whether
+// it is. Recording and reading the stop are one step: a queue is never recorded
+// for a stop that a resume has already cleared.
+func (s *Store) PausedForAuth(ctx context.Context, keyID, queue string) (stopped bool, err error) {
+	n, err := pausedForAuthScript.Run(ctx, s.rdb, []string{s.authKey(), s.authPausedKey()}, keyID, queue).Int()
+	if err != nil {
+		return false, fmt.Errorf("record paused queue: %w", err)
 	}
-	return nil
+	return n == 1, nil
 }
 
 // ResumeAuth clears every key's auth stop in one step — a person fixed the key, or

@@ -86,7 +86,14 @@
 // from the source. A run that dies between leaves marks that the run taking its
 // replay over adopts; a mark for a replay that was closed meanwhile is taken back.
 //
-// With Config.WaitReplicas, each of these writes — and the claims and sent marks
-// written before a request — is followed by WAIT on the same connection: a
-// Sentinel failover cannot forget a success the worker saw and send it again.
+// These orders hold against a crash of the process that writes, not of Redis: on
+// a Cluster the target's slot and the batch's are usually on different masters,
+// and one may lose its last acknowledged writes (a restart from an everysec AOF,
+// a failover to a replica that lagged) while the other keeps them. They are
+// durability orders only when each write is durable once acknowledged: with
+// Config.WaitReplicas each of these writes — and the claims and sent marks
+// written before a request — is followed by WAIT on the same connection to the
+// master that holds its key; or every master fsyncs its AOF on each write
+// (Persistence reports whether it does). What each mode of the worker needs from
+// Redis is in the README ("What each mode needs from Redis").
 package store

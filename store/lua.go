@@ -541,6 +541,16 @@ redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(stop))
 return 1
 `)
 
+// pausedForAuthScript records a queue as paused for a key's auth stop while that
+// stop is set. Returns 1 when it is (and the queue is recorded), 0 when not.
+var pausedForAuthScript = redis.NewScript(`
+local stops, paused = KEYS[1], KEYS[2]
+local keyID, queue = ARGV[1], ARGV[2]
+if redis.call('HEXISTS', stops, keyID) == 0 then return 0 end
+redis.call('SADD', paused, queue)
+return 1
+`)
+
 // resumeAuthScript clears every auth stop and the record of the queues paused for
 // them. KEYS: auth stops hash, paused queues set. Returns {stops as field/value
 // pairs, queues}.

@@ -57,6 +57,7 @@ func TestOnCluster(t *testing.T) {
 		"DeadLetterPage":              TestDeadLetterPage,
 		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
+		"Persistence":                 TestPersistence,
 	})
 }
 
@@ -253,8 +254,8 @@ func TestAuthStop(t *testing.T) {
 	if err := st.StopAuth(ctx, "k2", "fl_live_y.****", 401, "key expired"); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PausedForAuth(ctx, "default"); err != nil {
-		t.Fatal(err)
+	if stopped, err := st.PausedForAuth(ctx, "k1", "default"); err != nil || !stopped {
+		t.Fatalf("record the queue paused for k1's stop: %v %v", stopped, err)
 	}
 	if all, err := st.AuthStops(ctx); err != nil || len(all) != 2 {
 		t.Errorf("all stops: %+v %v", all, err)
@@ -270,6 +271,13 @@ func TestAuthStop(t *testing.T) {
 	}
 	if stops, queues, err := st.ResumeAuth(ctx); len(stops) != 0 || len(queues) != 0 || err != nil {
 		t.Errorf("second resume: %+v %v %v", stops, queues, err)
+	}
+	// A queue is recorded only while the key's stop holds: after the resume, not.
+	if stopped, err := st.PausedForAuth(ctx, "k1", "bulk"); err != nil || stopped {
+		t.Errorf("record a queue after the resume: stopped=%v %v, want false", stopped, err)
+	}
+	if _, queues, _ := st.ResumeAuth(ctx); len(queues) != 0 {
+		t.Errorf("a queue was recorded for a cleared stop: %v", queues)
 	}
 }
 

@@ -2,8 +2,11 @@ package worker
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/store"
 )
@@ -55,4 +58,45 @@ func (w *Worker) forgetAuthClear() {
 	w.authCache.mu.Lock()
 	w.authCache.clear = time.Time{}
 	w.authCache.mu.Unlock()
+}
+
+// pauseQueues pauses the queues this worker serves, after the vendor refused the
+// key: every worker stops taking chunks, instead of each chunk waking to find the
+// stop. Each queue is recorded first, so that `bulkinvite resume` unpauses it even
+// if this process dies in between, and only while the key's stop is still set. A
+// resume may land between any two of these steps and unpause nothing yet paused,
+// so the stop is read again after the pauses (recording each queue again while it
+// holds): a queue whose stop was cleared meanwhile is unpaused. Failures are
+// logged: the stop itself still holds every chunk that wakes.
+func (w *Worker) pauseQueues(ctx context.Context, log *zap.Logger) {
+	var paused []string
+	for _, q := range w.queues {
+		stopped, err := w.Store.PausedForAuth(ctx, w.Key.ID(), q)
+		if err != nil {
+			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
+			continue
+		}
+		if !stopped {
+			break // resumed already: hand back what was paused
+		}
+		if err := w.Pauser.PauseQueue(q); err != nil && !strings.Contains(err.Error(), "already paused") {
+			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
+			continue
+		}
+		paused = append(paused, q)
+	}
+	for _, q := range paused {
+		stopped, err := w.Store.PausedForAuth(ctx, w.Key.ID(), q)
+		if err != nil {
+			// Recorded above: a resume will unpause it.
+			log.Warn("could not read the auth stop again after pausing the queue", zap.String("queue", q), zap.Error(err))
+			continue
+		}
+		if stopped {
+			continue
+		}
+		if err := w.Pauser.UnpauseQueue(q); err != nil && !strings.Contains(err.Error(), "not paused") {
+			log.Warn("could not unpause the queue after a resume cleared the auth stop", zap.String("queue", q), zap.Error(err))
+		}
+	}
 }

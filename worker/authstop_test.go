@@ -6,9 +6,12 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
@@ -53,4 +56,88 @@ func TestAuthStopRecheck(t *testing.T) {
 	}
 	w.forgetAuthClear()
 	stopped("just after its own stop", true)
+}
+
+// racePauser pauses queues through asynq's inspector; before its first pause it
+// runs hook, standing for a `bulkinvite resume` that lands between two steps of
+// the worker's auth stop.
+type racePauser struct {
+	*asynq.Inspector
+	hook func()
+}
+
+func (p *racePauser) PauseQueue(q string) error {
+	if h := p.hook; h != nil {
+		p.hook = nil
+		h()
+	}
+	return p.Inspector.PauseQueue(q)
+}
+
+// TestResumeRacingAuthStop (invariant 1: an auth stop keeps the work queued,
+// not stranded): a `bulkinvite resume` that lands while a worker is
+// stopping for a 401 (after the stop is recorded, before or while the queues are
+// paused) never leaves a queue paused with no stop recorded, which nothing would
+// ever unpause. Whatever the order, either the stop stands and resume will
+// unpause the queue, or the queue is not paused.
+func TestResumeRacingAuthStop(t *testing.T) {
+	t.Parallel()
+	queues := []string{"bulk", "default"}
+	for name, resumeAt := range map[string]string{
+		"resume before the queues are recorded": "before",
+		"resume between recording and pausing":  "between",
+		"resume after the pause":                "after",
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := redistest.Start(t, redistest.Options{})
+			rdb := srv.Client()
+			insp := asynq.NewInspectorFromRedisClient(rdb)
+			st := store.New(rdb, store.Config{})
+			key := flowmingo.NewAPIKey("fl_live_race.secret")
+			ctx := context.Background()
+			resume := func() {
+				if _, err := Resume(ctx, st, insp); err != nil {
+					t.Errorf("resume: %v", err)
+				}
+			}
+			p := &racePauser{Inspector: insp}
+			if resumeAt == "between" {
+				p.hook = resume
+			}
+			w := &Worker{Deps: Deps{Store: st, Key: key, Pauser: p, Log: zap.NewNop()}, now: time.Now, queues: queues}
+			if err := st.StopAuth(ctx, key.ID(), key.Masked(), 401, "key deleted"); err != nil {
+				t.Fatal(err)
+			}
+			if resumeAt == "before" {
+				resume()
+			}
+			w.pauseQueues(ctx, w.Log)
+			if resumeAt == "after" {
+				resume()
+			}
+			stop, err := st.AuthStopped(ctx, key.ID())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, q := range queues {
+				paused, err := rdb.Exists(ctx, "asynq:{"+q+"}:paused").Result() // asynq's pause flag
+				if err != nil {
+					t.Fatal(err)
+				}
+				if paused == 1 && stop == nil {
+					t.Errorf("queue %s is paused and no auth stop is recorded: nothing would unpause it", q)
+				}
+			}
+			if stop != nil {
+				// The stop stands: a resume now must hand every queue back.
+				resume()
+				for _, q := range queues {
+					if n, _ := rdb.Exists(ctx, "asynq:{"+q+"}:paused").Result(); n != 0 {
+						t.Errorf("queue %s still paused after a resume", q)
+					}
+				}
+			}
+		})
+	}
 }

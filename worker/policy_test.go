@@ -106,6 +106,8 @@ type fakePauser struct{ paused []string }
 
 func (f *fakePauser) PauseQueue(q string) error { f.paused = append(f.paused, q); return nil }
 
+func (f *fakePauser) UnpauseQueue(string) error { return nil }
+
 // testBundle is a worker over an in-memory Redis and the fakes.
 type testBundle struct {
 	mr     *miniredis.Miniredis

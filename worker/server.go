@@ -125,31 +125,15 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	if err := srv.Start(w.Handler()); err != nil {
 		return err
 	}
-	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
 	w.warnAuthStops(ctx)
+	w.checkAtMostOnce(ctx)
+	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
 	<-ctx.Done()
 	w.Log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
 	srv.Stop()
 	srv.Shutdown()
 	w.endLife() // handlers asynq gave up on stop retrying their writes
 	return nil
-}
-
-// pauseQueues pauses the queues this worker serves, after the vendor refused the
-// key: every worker stops taking chunks, instead of each chunk waking to find the
-// stop. The queues are recorded first, so that `bulkinvite resume` unpauses them
-// even if this process dies in between. Failures are logged: the stop itself
-// still holds every chunk that wakes.
-func (w *Worker) pauseQueues(ctx context.Context, log *zap.Logger) {
-	for _, q := range w.queues {
-		if err := w.Store.PausedForAuth(ctx, q); err != nil {
-			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
-			continue
-		}
-		if err := w.Pauser.PauseQueue(q); err != nil && !strings.Contains(err.Error(), "already paused") {
-			log.Warn("could not pause the queue for the auth stop", zap.String("queue", q), zap.Error(err))
-		}
-	}
 }
 
 // QueueUnpauser resumes paused asynq queues; *asynq.Inspector is one.

@@ -32,9 +32,11 @@ type Limiter interface {
 	Succeeded(ctx context.Context)
 }
 
-// QueuePauser pauses asynq queues for every worker; *asynq.Inspector is one.
+// QueuePauser pauses asynq queues for every worker, and unpauses one paused for
+// an auth stop that a resume cleared meanwhile; *asynq.Inspector is one.
 type QueuePauser interface {
 	PauseQueue(queue string) error
+	UnpauseQueue(queue string) error
 }
 
 // Enqueuer is the part of asynq.Client the worker uses to fan out tasks.

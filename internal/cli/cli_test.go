@@ -287,7 +287,7 @@ func TestResumeRotatedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	insp := asynq.NewInspectorFromRedisClient(tb.RDB)
-	if err := tb.Store.PausedForAuth(ctx, "default"); err != nil {
+	if _, err := tb.Store.PausedForAuth(ctx, old.ID(), "default"); err != nil {
 		t.Fatal(err)
 	}
 	if err := insp.PauseQueue("default"); err != nil {
