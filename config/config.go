@@ -99,6 +99,11 @@ type Config struct {
 	// OnUnknown chooses what a reply lost after the vendor may have acted does:
 	// "retry" (at-least-once) or "deadletter" (at-most-once) (BULKINVITE_ON_UNKNOWN).
 	OnUnknown string
+	// RetrySafeStatuses lists the vendor's 5xx statuses that prove it did nothing
+	// with a request, comma-separated ("503"): under at-most-once they are
+	// retried instead of dead-lettered as unknown_outcome
+	// (BULKINVITE_RETRY_SAFE_STATUSES). Default none.
+	RetrySafeStatuses string
 	// LedgerTTL is how long a recorded success blocks a repeat invite to the same
 	// target (BULKINVITE_LEDGER_TTL).
 	LedgerTTL time.Duration
@@ -277,6 +282,9 @@ func (c *Config) Validate() error {
 	if c.OnUnknown != worker.OnUnknownRetry && c.OnUnknown != worker.OnUnknownDeadLetter {
 		bad("BULKINVITE_ON_UNKNOWN", "must be %q or %q, got %q", worker.OnUnknownRetry, worker.OnUnknownDeadLetter, c.OnUnknown)
 	}
+	if _, err := ParseStatuses(c.RetrySafeStatuses); err != nil {
+		bad("BULKINVITE_RETRY_SAFE_STATUSES", "%v", err)
+	}
 	durations("BULKINVITE_LEDGER_TTL", c.LedgerTTL, maxLedgerTTL)
 	durations("BULKINVITE_BATCH_RETENTION", c.BatchRetention, maxBatchRetention)
 	ints("BULKINVITE_REDIS_WAIT_REPLICAS", c.RedisWaitReplicas, 0, maxWaitReplicas, " (0 = no WAIT)")
@@ -345,6 +353,23 @@ func ParseQueueWeights(s string) (map[string]int, error) {
 		if _, ok := out[q]; !ok {
 			return nil, fmt.Errorf("queue %q has no weight", q)
 		}
+	}
+	return out, nil
+}
+
+// ParseStatuses reads a comma-separated list of 5xx HTTP statuses ("502,503").
+func ParseStatuses(s string) ([]int, error) {
+	var out []int
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 500 || n > 599 {
+			return nil, fmt.Errorf("%q is not a 5xx HTTP status (only a 5xx answer leaves the outcome unknown)", part)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

@@ -54,20 +54,21 @@ func TestLoadPrecedence(t *testing.T) {
 func TestEveryContractEnvName(t *testing.T) {
 	t.Parallel()
 	env := map[string]string{
-		"REDIS_URL":                   "redis://10.0.0.1:6380/2",
-		"FLOWMINGO_API_URL":           "http://127.0.0.1:9",
-		"FLOWMINGO_API_KEY":           "fl_live_abc.secretsecret",
-		"BULKINVITE_RATE":             "12.5",
-		"BULKINVITE_BURST":            "6",
-		"BULKINVITE_CHUNK_SIZE":       "25",
-		"BULKINVITE_CONCURRENCY":      "3",
-		"BULKINVITE_MAX_ATTEMPTS":     "4",
-		"BULKINVITE_RETRY_MIN":        "1s",
-		"BULKINVITE_RETRY_MAX":        "10s",
-		"BULKINVITE_ON_UNKNOWN":       "deadletter",
-		"BULKINVITE_LEDGER_TTL":       "24h",
-		"BULKINVITE_QUEUE_WEIGHTS":    "default=1,bulk=1,replay=1",
-		"BULKINVITE_SHUTDOWN_TIMEOUT": "5s",
+		"REDIS_URL":                      "redis://10.0.0.1:6380/2",
+		"FLOWMINGO_API_URL":              "http://127.0.0.1:9",
+		"FLOWMINGO_API_KEY":              "fl_live_abc.secretsecret",
+		"BULKINVITE_RATE":                "12.5",
+		"BULKINVITE_BURST":               "6",
+		"BULKINVITE_CHUNK_SIZE":          "25",
+		"BULKINVITE_CONCURRENCY":         "3",
+		"BULKINVITE_MAX_ATTEMPTS":        "4",
+		"BULKINVITE_RETRY_MIN":           "1s",
+		"BULKINVITE_RETRY_MAX":           "10s",
+		"BULKINVITE_ON_UNKNOWN":          "deadletter",
+		"BULKINVITE_RETRY_SAFE_STATUSES": "503, 504",
+		"BULKINVITE_LEDGER_TTL":          "24h",
+		"BULKINVITE_QUEUE_WEIGHTS":       "default=1,bulk=1,replay=1",
+		"BULKINVITE_SHUTDOWN_TIMEOUT":    "5s",
 
 		"BULKINVITE_TASK_CHECK_INTERVAL":         "250ms",
 		"BULKINVITE_DELAYED_TASK_CHECK_INTERVAL": "2s",
@@ -82,13 +83,15 @@ func TestEveryContractEnvName(t *testing.T) {
 	want := Config{
 		RedisURL: "redis://10.0.0.1:6380/2", APIURL: "http://127.0.0.1:9", Rate: 12.5, Burst: 6, ChunkSize: 25,
 		Concurrency: 3, MaxAttempts: 4, RetryMin: time.Second, RetryMax: 10 * time.Second, OnUnknown: "deadletter",
-		LedgerTTL: 24 * time.Hour, ShutdownTimeout: 5 * time.Second, BatchRetention: 48 * time.Hour, RedisWaitReplicas: 1,
+		RetrySafeStatuses: "503, 504",
+		LedgerTTL:         24 * time.Hour, ShutdownTimeout: 5 * time.Second, BatchRetention: 48 * time.Hour, RedisWaitReplicas: 1,
 		TaskCheckInterval: 250 * time.Millisecond, DelayedTaskCheckInterval: 2 * time.Second,
 	}
 	got := Config{
 		RedisURL: c.RedisURL, APIURL: c.APIURL, Rate: c.Rate, Burst: c.Burst, ChunkSize: c.ChunkSize,
 		Concurrency: c.Concurrency, MaxAttempts: c.MaxAttempts, RetryMin: c.RetryMin, RetryMax: c.RetryMax, OnUnknown: c.OnUnknown,
-		LedgerTTL: c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout, BatchRetention: c.BatchRetention, RedisWaitReplicas: c.RedisWaitReplicas,
+		RetrySafeStatuses: c.RetrySafeStatuses,
+		LedgerTTL:         c.LedgerTTL, ShutdownTimeout: c.ShutdownTimeout, BatchRetention: c.BatchRetention, RedisWaitReplicas: c.RedisWaitReplicas,
 		TaskCheckInterval: c.TaskCheckInterval, DelayedTaskCheckInterval: c.DelayedTaskCheckInterval,
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -163,6 +166,7 @@ func TestLoadErrorsNameTheSetting(t *testing.T) {
 		{"bad duration", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RETRY_MIN": "5"})}, "BULKINVITE_RETRY_MIN"},
 		{"max below min", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RETRY_MIN": "1m", "BULKINVITE_RETRY_MAX": "1s"})}, "BULKINVITE_RETRY_MAX"},
 		{"bad on_unknown", Sources{Getenv: envMap(map[string]string{"BULKINVITE_ON_UNKNOWN": "maybe"})}, "BULKINVITE_ON_UNKNOWN"},
+		{"retry-safe 4xx", Sources{Getenv: envMap(map[string]string{"BULKINVITE_RETRY_SAFE_STATUSES": "503,429"})}, "BULKINVITE_RETRY_SAFE_STATUSES"},
 		{"chunk too big", Sources{Getenv: envMap(map[string]string{"BULKINVITE_CHUNK_SIZE": "501"})}, "BULKINVITE_CHUNK_SIZE"},
 		{"bad redis url", Sources{Getenv: envMap(map[string]string{"REDIS_URL": "mysql://x"})}, "REDIS_URL"},
 		{"unknown file key", Sources{File: yamlFile("rat: 5\n")}, `unknown setting "rat"`},

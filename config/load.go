@@ -56,6 +56,7 @@ func Settings() []Setting {
 		{"retry_min", "BULKINVITE_RETRY_MIN", "retry-min", "floor of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMin }},
 		{"retry_max", "BULKINVITE_RETRY_MAX", "retry-max", "ceiling of the retry backoff, at most 24h", func(c *Config) any { return &c.RetryMax }},
 		{"on_unknown", "BULKINVITE_ON_UNKNOWN", "on-unknown", "reply lost after the vendor may have acted: retry (at-least-once) or deadletter (at-most-once)", func(c *Config) any { return &c.OnUnknown }},
+		{"retry_safe_statuses", "BULKINVITE_RETRY_SAFE_STATUSES", "retry-safe-statuses", "the vendor's 5xx statuses that prove it did nothing with a request, comma-separated: at most once they are retried instead of dead-lettered as unknown_outcome (default none)", func(c *Config) any { return &c.RetrySafeStatuses }},
 		{"ledger_ttl", "BULKINVITE_LEDGER_TTL", "ledger-ttl", "how long a recorded success blocks a repeat invite to the same target, at most 87600h (10 years)", func(c *Config) any { return &c.LedgerTTL }},
 		{"batch_retention", "BULKINVITE_BATCH_RETENTION", "batch-retention", "how long a done batch's keys (counters, outcomes, de-duplication data, rejects) stay after it finished, at most 87600h (10 years)", func(c *Config) any { return &c.BatchRetention }},
 		{"redis_wait_replicas", "BULKINVITE_REDIS_WAIT_REPLICAS", "redis-wait-replicas", "replicas that must acknowledge each outcome and ledger write (WAIT) before the worker moves on, 0..100 (0 = none)", func(c *Config) any { return &c.RedisWaitReplicas }},

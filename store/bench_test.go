@@ -59,7 +59,7 @@ func BenchmarkClaimForSending(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := st.ClaimForSending(ctx, id, target, benchCands(i), task.DefaultChunkTimeout, false); err != nil {
+		if _, err := st.ClaimForSending(ctx, id, target, benchCands(i), NewRunID(), task.DefaultChunkTimeout, false); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -72,7 +72,7 @@ func BenchmarkMarkSending(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if err := st.MarkSending(ctx, id, seqs(benchCands(i))); err != nil {
+		if _, err := st.MarkSending(ctx, id, seqs(benchCands(i)), nil); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -31,12 +31,13 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	if _, err := s.AdmitSegment(ctx, "b", 0, cands); err != nil {
 		t.Fatal(err)
 	}
-	claims, err := s.ClaimForSending(ctx, "b", target, cands, time.Minute, false)
+	run := NewRunID()
+	claims, err := s.ClaimForSending(ctx, "b", target, cands, run, time.Minute, false)
 	if err != nil || fmt.Sprint(claims) != fmt.Sprint([]Claim{Claimed, Claimed, Claimed, Claimed}) {
 		t.Fatalf("first claims %v %v", claims, err)
 	}
-	if err := s.MarkSending(ctx, "b", []int64{0, 1, 2, 3}); err != nil {
-		t.Fatal(err)
+	if marked, err := s.MarkSending(ctx, "b", []int64{0, 1, 2, 3}, nil); err != nil || len(marked) != 4 {
+		t.Fatal(marked, err)
 	}
 	// The vendor answered: 0 and 1 invited, 2 failed, 3 queued for CV. The worker
 	// wrote the ledger step, then died.
@@ -46,22 +47,25 @@ func TestLedgerBeforeBatch(t *testing.T) {
 		{Seq: 2, Outcome: payload.OutcomeDeadLettered, Candidate: cands[2].Candidate},
 		{Seq: 3, Outcome: payload.OutcomeCVQueued, Candidate: cands[3].Candidate},
 	}
-	if err := s.writeLedger(ctx, "b", target, recs); err != nil {
+	if err := s.writeLedger(ctx, "b", target, run, recs); err != nil {
 		t.Fatal(err)
 	}
 	states, err := s.States(ctx, "b", cands)
 	if err != nil || fmt.Sprint(states) != fmt.Sprint([]CandidateState{Sending, Sending, Sending, Sending}) {
 		t.Fatalf("states %v %v: want all sent without an outcome", states, err)
 	}
-	// The next attempt: the ledger's own entries settle 0, 1 and 3; 2 is free to
-	// claim again (its failure was never recorded: it is sent, or under at-most-once
-	// dead-lettered as unknown).
-	claims, err = s.ClaimForSending(ctx, "b", target, cands, time.Minute, false)
+	// The next attempt (its run's claims ran out): the ledger's own entries settle
+	// 0, 1 and 3; 2 is free to claim again (its failure was never recorded: it is
+	// sent, or under at-most-once dead-lettered as unknown).
+	if err := s.rdb.Del(ctx, s.tkey(target, "claims")).Err(); err != nil {
+		t.Fatal(err)
+	}
+	claims, err = s.ClaimForSending(ctx, "b", target, cands, NewRunID(), time.Minute, false)
 	if want := []Claim{DoneInvited, DoneInvited, Claimed, DoneCVQueued}; err != nil || fmt.Sprint(claims) != fmt.Sprint(want) {
 		t.Fatalf("claims after the crash %v %v, want %v", claims, err, want)
 	}
 	// Another batch: the successes are done, 2 is held by b's claim.
-	other, err := s.ClaimForSending(ctx, "other", target, cands, time.Minute, false)
+	other, err := s.ClaimForSending(ctx, "other", target, cands, NewRunID(), time.Minute, false)
 	if want := []Claim{AlreadyDone, AlreadyDone, ClaimedElsewhere, AlreadyDone}; err != nil || fmt.Sprint(other) != fmt.Sprint(want) {
 		t.Fatalf("another batch's claims %v %v, want %v", other, err, want)
 	}

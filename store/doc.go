@@ -70,7 +70,7 @@
 //  1. (global) the dead letters' job and the batch's entry in dlbatches, when there
 //     are dead letters: an entry or job with nothing under it is harmless.
 //  2. (target) the ledger entries of the successes, owned by batch and seq, and the
-//     release of the candidates' claims.
+//     release of the recording run's claims on the candidates.
 //  3. (batch) the outcomes, counters and dead letters, each candidate at most once.
 //
 // A crash after 2 leaves the candidates marked as sent (state 1) with their success

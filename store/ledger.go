@@ -10,7 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/payload"
-	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // The ledger keeps, per target, one hash a week of the candidates whose success was
@@ -90,49 +89,6 @@ func (c *weeksCache) get(key string, now time.Time, read func() ([]string, error
 	c.m[key] = weeksRead{at: now, ids: ids}
 	c.mu.Unlock()
 	return ids, nil
-}
-
-// Claim is what ClaimForSending says of one candidate.
-type Claim int
-
-// The answers of ClaimForSending.
-const (
-	Claimed          Claim = iota // send it
-	AlreadyDone                   // the ledger holds another candidate's success for this person at the target: skip it
-	ClaimedElsewhere              // another chunk is sending this person to the target right now: wait
-	DoneInvited                   // the ledger holds this very candidate's success (invited): record it, do not send
-	DoneCVQueued                  // the same, queued for CV processing
-)
-
-// ClaimForSending checks the ledger and claims each candidate for ttl, in one step,
-// so that two chunks never send the same person to the same target at once.
-// Recording the candidate's outcome releases its claim; a claim left by a crashed
-// worker runs out after ttl, and the same candidate of the same batch may take it
-// back at once. With reinvite, another candidate's success does not count.
-func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []task.Candidate, ttl time.Duration, reinvite bool) ([]Claim, error) {
-	weeks, err := s.liveWeeks(ctx, target)
-	if err != nil {
-		return nil, err
-	}
-	keys := append([]string{s.tkey(target, "claims")}, weeks...)
-	args := make([]any, 0, 3+2*len(cands))
-	re := "0"
-	if reinvite {
-		re = "1"
-	}
-	args = append(args, s.now().UnixMilli(), ttl.Milliseconds(), re)
-	for _, c := range cands {
-		args = append(args, candidateFP(c.Candidate), ownerFP(batchID, c.Seq))
-	}
-	res, err := s.eval(ctx, claimScript, keys, args...).Int64Slice()
-	if err != nil {
-		return nil, fmt.Errorf("claim candidates of batch %s: %w", batchID, err)
-	}
-	out := make([]Claim, len(res))
-	for i, r := range res {
-		out[i] = Claim(r)
-	}
-	return out, nil
 }
 
 // LedgerRecord is a recorded success in the ledger.

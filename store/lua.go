@@ -186,8 +186,7 @@ return 1
 `)
 
 // shiftScript moves candidates from one state to another, leaving those in any
-// other state as they are: marking open candidates as sent (0 -> 1) and taking
-// the marks back (1 -> 0). KEYS: st. ARGV: from, to, then seqs. Returns how many moved.
+// other state as they are: taking sent marks back (1 -> 0). KEYS: st. ARGV: from, to, then seqs. Returns how many moved.
 var shiftScript = redis.NewScript(luaLib + `
 local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
 local seqs = {}
@@ -199,6 +198,27 @@ for k, seq in ipairs(seqs) do
 end
 setStates(KEYS[1], set)
 return #set / 2
+`)
+
+// markScript marks candidates as sent just before their request goes: each
+// candidate expected open (0) or already marked by an earlier attempt whose
+// outcome is unknown (1, sent again at least once) is marked (1), and is this
+// run's to send only if it was in the state expected; another run marked or
+// decided the others.
+// KEYS: st. ARGV: pairs of seq and expected state. Returns the seqs marked.
+var markScript = redis.NewScript(luaLib + `
+local seqs, want = {}, {}
+for i = 1, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
+local cur = states(KEYS[1], seqs)
+local set, out = {}, {}
+for k, seq in ipairs(seqs) do
+  if cur[k] == want[k] then
+    out[#out + 1] = tonumber(seq)
+    if cur[k] ~= 1 then set[#set + 1] = seq; set[#set + 1] = 1 end
+  end
+end
+setStates(KEYS[1], set)
+return out
 `)
 
 // recordScript records final outcomes, each candidate at most once: its state, its
@@ -240,20 +260,57 @@ finish(ARGV[1], ARGV[2], 4, #KEYS)
 return new
 `)
 
+// claimLib reads and writes claims (see claim.go for their layout) by Redis's
+// clock, for the scripts that take, renew and release them.
+const claimLib = `
+-- nowMS is Redis's clock in unix ms.
+local function nowMS()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+-- claimOf splits a claim into its owner, its expiry (a number) and its run ('' for
+-- an older version's claim); nil for a value it cannot read.
+local function claimOf(c)
+  local untilMS, run = string.match(string.sub(c, 9), '^(%d+)%.?(%d*)$')
+  if not untilMS then return nil end
+  return string.sub(c, 1, 8), tonumber(untilMS), run
+end
+
+-- claimValue is owner's claim for run until untilMS.
+local function claimValue(owner, untilMS, run)
+  return owner .. string.format('%d', untilMS) .. '.' .. run
+end
+
+-- holds reports whether claim c is run's.
+local function holds(c, run)
+  if not c then return false end
+  local _, _, r = claimOf(c)
+  return r ~= nil and r ~= '' and r == run
+end
+
+-- keepClaims keeps the claims hash at least ttl ms.
+local function keepClaims(key, ttl)
+  if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
+end
+`
+
 // claimScript checks the ledger and claims the candidates about to be sent to a
-// target, so that two chunks (of different batches, say) never send the same person
-// at once. Per candidate it answers 0 (claimed: send), 1 (the ledger holds another
-// candidate's success for this person: skip), 2 (another chunk is sending it now:
-// wait), 3 or 4 (the ledger holds this very candidate's success, invited or
-// cv_queued: record it). A claim held by the same owner (a retry) or run out (its
-// worker died) is taken.
+// target for one run, so that no two runs (of different batches, or of the same
+// chunk twice) send the same person at once. Per candidate it answers a Claim:
+// 0 (claimed: send), 1 (the ledger holds another candidate's success for this
+// person: skip), 2 (another run holds the claim: wait), 3 or 4 (the ledger holds
+// this very candidate's success, invited or cv_queued: record it). A claim is
+// taken when there is none, when it ran out by Redis's clock, when this run holds
+// it already, or when an older version wrote it for this very candidate.
 //
-// KEYS: claims, then the target's live ledger weeks. ARGV: now ms, claim ttl ms,
+// KEYS: claims, then the target's live ledger weeks. ARGV: claim ttl ms, run,
 // reinvite ("1": another candidate's success does not count), then per candidate
 // its fingerprint and owner fingerprint.
-var claimScript = redis.NewScript(luaLib + `
-local now, ttl, reinvite = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
-local until_ = tostring(now + ttl) -- once: tostring and tonumber are dear here
+var claimScript = redis.NewScript(luaLib + claimLib + `
+local claims = KEYS[1]
+local ttl, run, reinvite = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+local now = nowMS()
 local fps, owners = {}, {}
 for i = 4, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
 local led = {}
@@ -262,58 +319,106 @@ for k = 2, #KEYS do
     if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
 end
-local held = hmget(KEYS[1], fps)
-local out, claims = {}, {}
+local held = hmget(claims, fps)
+local out, put = {}, {}
 for i, fp in ipairs(fps) do
   local owner, l, c = owners[i], led[i], held[i]
+  local free = not c
+  if c then
+    local o, untilMS, r = claimOf(c)
+    free = (not o) or untilMS < now or (r ~= '' and r == run) or (r == '' and o == owner)
+  end
   if l and string.sub(l, 2, 9) == owner then
     out[i] = (string.sub(l, 1, 1) == 'c') and 4 or 3
   elseif l and not reinvite then
     out[i] = 1
-  elseif (not c) or string.sub(c, 1, 8) == owner or tonumber(string.sub(c, 9)) < now then
-    claims[#claims + 1] = fp; claims[#claims + 1] = owner .. until_
+  elseif free then
+    put[#put + 1] = fp; put[#put + 1] = claimValue(owner, now + ttl, run)
     out[i] = 0
   else
     out[i] = 2
   end
 end
-if #claims > 0 then
-  hset(KEYS[1], claims)
-  redis.call('PEXPIRE', KEYS[1], ttl)
+if #put > 0 then
+  hset(claims, put)
+  keepClaims(claims, ttl)
 end
 return out
 `)
 
+// renewClaimsScript extends a run's claims. A claim that still names the run is
+// the run's even if it ran out meanwhile: nobody took it.
+// KEYS: claims. ARGV: ttl ms, run, then fingerprints. Returns 1 (held) or 0 per
+// fingerprint.
+var renewClaimsScript = redis.NewScript(luaLib + claimLib + `
+local claims = KEYS[1]
+local ttl, run = tonumber(ARGV[1]), ARGV[2]
+local now = nowMS()
+local fps = {}
+for i = 3, #ARGV do fps[#fps + 1] = ARGV[i] end
+local held = hmget(claims, fps)
+local out, put = {}, {}
+for i, fp in ipairs(fps) do
+  out[i] = 0
+  if holds(held[i], run) then
+    out[i] = 1
+    put[#put + 1] = fp; put[#put + 1] = claimValue(string.sub(held[i], 1, 8), now + ttl, run)
+  end
+end
+if #put > 0 then
+  hset(claims, put)
+  keepClaims(claims, ttl)
+end
+return out
+`)
+
+// releaseClaimsScript deletes a run's claims, leaving those of other runs.
+// KEYS: claims. ARGV: run, then fingerprints. Returns how many it deleted.
+var releaseClaimsScript = redis.NewScript(luaLib + claimLib + `
+local claims, run = KEYS[1], ARGV[1]
+local fps = {}
+for i = 2, #ARGV do fps[#fps + 1] = ARGV[i] end
+local held = hmget(claims, fps)
+local gone = {}
+for i, fp in ipairs(fps) do
+  if holds(held[i], run) then gone[#gone + 1] = fp end
+end
+hdel(claims, gone)
+return #gone
+`)
+
 // ledgerScript writes the successes of a chunk into the target's ledger week and
-// releases the chunk's claims. An entry this owner already wrote is kept as it is.
+// releases the chunk's run's claims on the candidates recorded. An entry this
+// owner already wrote is kept as it is.
 //
 // KEYS: ledger week, ledger weeks index, claims. ARGV: week id, week's expiry
-// (unix ms), then per candidate: fingerprint, kind ('i', 'c', or '-' for a claim
-// to release without a success), owner fingerprint.
-var ledgerScript = redis.NewScript(luaLib + `
-local t = redis.call('TIME')
-local stamp = string.format('%d', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+// (unix ms), run (empty: release no claim), then per candidate: fingerprint, kind
+// ('i', 'c', or '-' for a claim to release without a success), owner fingerprint.
+var ledgerScript = redis.NewScript(luaLib + claimLib + `
+local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
+local stamp = string.format('%d', nowMS())
+local run = ARGV[3]
 local fps, kinds, owners = {}, {}, {}
-for i = 3, #ARGV, 3 do
+for i = 4, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
-local cur = hmget(KEYS[1], fps)
-local held = hmget(KEYS[3], fps)
+local cur = hmget(week, fps)
+local held = hmget(claims, fps)
 local put, release = {}, {}
 for i, fp in ipairs(fps) do
   if kinds[i] ~= '-' and not (cur[i] and string.sub(cur[i], 2, 9) == owners[i]) then
     put[#put + 1] = fp; put[#put + 1] = kinds[i] .. owners[i] .. stamp
   end
-  if held[i] and string.sub(held[i], 1, 8) == owners[i] then release[#release + 1] = fp end
+  if holds(held[i], run) then release[#release + 1] = fp end
 end
 if #put > 0 then
-  hset(KEYS[1], put)
+  hset(week, put)
   local expiry = tonumber(ARGV[2])
-  if redis.call('PEXPIRETIME', KEYS[1]) < expiry then redis.call('PEXPIREAT', KEYS[1], expiry) end
-  redis.call('ZADD', KEYS[2], 'GT', expiry, ARGV[1])
-  if redis.call('PEXPIRETIME', KEYS[2]) < expiry then redis.call('PEXPIREAT', KEYS[2], expiry) end
+  if redis.call('PEXPIRETIME', week) < expiry then redis.call('PEXPIREAT', week, expiry) end
+  redis.call('ZADD', weeks, 'GT', expiry, ARGV[1])
+  if redis.call('PEXPIRETIME', weeks) < expiry then redis.call('PEXPIREAT', weeks, expiry) end
 end
-hdel(KEYS[3], release)
+hdel(claims, release)
 return #put / 2
 `)
 

@@ -21,22 +21,22 @@ type Record struct {
 
 // RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
 // outcome is already recorded keeps it, and nothing else is written for it.
-// Successes are written to target's ledger, kept Config.LedgerTTL; the candidates'
-// claims are released. It returns how many outcomes were new (RecordNew tells
+// Successes are written to target's ledger, kept Config.LedgerTTL. It releases no
+// claim: a run that claimed the candidates records through RecordNew. It returns how many outcomes were new (RecordNew tells
 // which). It is made of steps in different slots (see the package doc), each
 // idempotent: after an error, calling it again with the same records is safe.
 func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record) (int, error) {
-	fresh, err := s.RecordNew(ctx, batchID, target, recs)
+	fresh, err := s.RecordNew(ctx, batchID, target, "", recs)
 	return len(fresh), err
 }
 
-// RecordNew records outcomes as RecordOutcomes does and returns the records whose
-// outcome was new, in the order given: those a caller counting outcomes (the
+// RecordNew records outcomes as RecordOutcomes does, releases run's claims on the
+// candidates (see ClaimForSending), and returns the records whose outcome was new, in the order given: those a caller counting outcomes (the
 // worker's metrics) counts. A record of a candidate already decided, or repeating
 // a candidate an earlier record of the same call decided, is not among them.
 // After an error nothing is returned, though some outcomes may have been written:
 // a call again then returns only those still new.
-func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Target, recs []Record) ([]Record, error) {
+func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record) ([]Record, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -80,7 +80,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 			return nil, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
 		}
 	}
-	if err := s.writeLedger(ctx, batchID, target, led); err != nil {
+	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
 		return nil, err
 	}
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.retainedKeys(batchID)...)
@@ -99,16 +99,16 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 }
 
 // writeLedger writes the successes among recs into the target's ledger week and
-// releases every one of their claims.
-func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, recs []Record) error {
+// releases run's claims on them.
+func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	now := s.now()
 	week := weekOf(now)
 	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
-	args := make([]any, 0, 2+3*len(recs))
-	args = append(args, week, expiry)
+	args := make([]any, 0, 3+3*len(recs))
+	args = append(args, week, expiry, string(run))
 	for _, r := range recs {
 		kind := "-"
 		switch r.Outcome {

@@ -78,18 +78,30 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 	return out, nil
 }
 
-// MarkSending marks the candidates as sent, just before their request goes out.
-// Recording a candidate's outcome replaces the mark; ClearSending takes it back
-// when the vendor is known not to have acted. A mark left by an attempt that
+// MarkSending marks candidates as sent, just before their request goes out: open
+// ones, and again ones already marked by an earlier attempt whose outcome is
+// unknown (sent again, at least once). It returns the seqs that were in the
+// state expected: those this run may send. Another run that marked or decided a
+// candidate meanwhile keeps it, so that of two runs of one candidate only one
+// sends. Recording a candidate's outcome replaces the mark; ClearSending takes it
+// back when the vendor is known not to have acted. A mark left by an attempt that
 // stopped in between tells the next attempt that the vendor may have acted.
-func (s *Store) MarkSending(ctx context.Context, batchID string, seqs []int64) error {
-	if len(seqs) == 0 {
-		return nil
+func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []int64) ([]int64, error) {
+	if len(open)+len(again) == 0 {
+		return nil, nil
 	}
-	if err := s.shift(ctx, batchID, codeOpen, codeSending, seqs); err != nil {
-		return fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, err)
+	args := make([]any, 0, 2*(len(open)+len(again)))
+	for _, q := range open {
+		args = append(args, q, codeOpen)
 	}
-	return nil
+	for _, q := range again {
+		args = append(args, q, codeSending)
+	}
+	marked, err := s.eval(ctx, markScript, []string{s.bkey(batchID, "st")}, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, err)
+	}
+	return marked, nil
 }
 
 // ClearSending takes back the marks MarkSending set: the candidates' request was

@@ -47,6 +47,8 @@ func TestOnCluster(t *testing.T) {
 		"AdmitSegmentIdempotent":      TestAdmitSegmentIdempotent,
 		"AuthStop":                    TestAuthStop,
 		"Claims":                      TestClaims,
+		"ClaimsRunOutByRedisClock":    TestClaimsRunOutByRedisClock,
+		"MarkSendingDecidesWhoSends":  TestMarkSendingDecidesWhoSends,
 		"LedgerBeforeBatch":           TestLedgerBeforeBatch,
 		"Retention":                   TestRetention,
 		"DeadLettersAndMoves":         TestDeadLettersAndMoves,
@@ -133,7 +135,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	}
 	// Invited candidates are in the ledger; dead-lettered ones are not, and their
 	// claims (none were taken here) leave them free to be claimed by another batch.
-	claims, err := st.ClaimForSending(ctx, "other-batch", target, cands(n), time.Minute, false)
+	claims, err := st.ClaimForSending(ctx, "other-batch", target, cands(n), NewRunID(), time.Minute, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,14 +171,14 @@ func TestRecordNewNamesTheNewRecords(t *testing.T) {
 		DeadLetter: &DeadLetter{ID: DeadLetterID("b", cs[1].Seq), BatchID: "b", Reason: payload.ReasonValidation, Candidate: cs[1].Candidate}}
 	skipped := Record{Seq: cs[2].Seq, Outcome: payload.OutcomeSkippedDuplicate}
 
-	fresh, err := st.RecordNew(ctx, "b", target, []Record{invited(0), dead, invited(0)})
+	fresh, err := st.RecordNew(ctx, "b", target, "", []Record{invited(0), dead, invited(0)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := seqsOf(fresh); fmt.Sprint(got) != "[0 1]" {
 		t.Errorf("first call: new records %v, want [0 1] (the repeat of 0 is not new)", got)
 	}
-	fresh, err = st.RecordNew(ctx, "b", target, []Record{invited(1), skipped, invited(3)})
+	fresh, err = st.RecordNew(ctx, "b", target, "", []Record{invited(1), skipped, invited(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,38 +273,122 @@ func TestAuthStop(t *testing.T) {
 	}
 }
 
-// TestClaims: a claim keeps other batches off a candidate until its outcome is
-// recorded; the same candidate of the same batch may take its claim again.
+// TestClaims: a claim is one run's: it keeps other runs off a candidate, of
+// another batch or of the same candidate run twice, until the run records the
+// outcome or releases it; only its own run renews or releases it.
 func TestClaims(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
 	ctx := context.Background()
 	cs := cands(3)
-	mustClaim := func(batch string, want ...Claim) {
+	a1, a2, b := NewRunID(), NewRunID(), NewRunID()
+	mustClaim := func(batch string, run RunID, want ...Claim) {
 		t.Helper()
-		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute, false)
+		got, err := st.ClaimForSending(ctx, batch, target, cs, run, time.Minute, false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("%s claims %v, want %v", batch, got, want)
+			t.Errorf("%s (run %s) claims %v, want %v", batch, run, got, want)
 		}
 	}
-	mustClaim("a", Claimed, Claimed, Claimed)
-	mustClaim("a", Claimed, Claimed, Claimed) // a retry renews its own
-	mustClaim("b", ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
+	mustClaim("a", a1, Claimed, Claimed, Claimed)
+	mustClaim("a", a1, Claimed, Claimed, Claimed)                            // the run renews its own
+	mustClaim("a", a2, ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere) // the same candidates, another run
+	mustClaim("b", b, ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: task.Job{Target: target}}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := st.RecordOutcomes(ctx, "a", target, []Record{
-		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
+	// Another run of a's candidates records 1 as failed: a1's claim on 1 stays.
+	if _, err := st.RecordNew(ctx, "a", target, a2, []Record{
 		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{ID: "a:1"}},
-	})
-	if err != nil {
+	}); err != nil {
 		t.Fatal(err)
 	}
-	// 0 was invited: done for everyone. 1 failed: free again. 2 is still a's.
-	mustClaim("b", AlreadyDone, Claimed, ClaimedElsewhere)
+	mustClaim("b", b, ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
+	held, err := st.RenewClaims(ctx, target, a2, candidatesOf(cs), time.Minute)
+	if err != nil || fmt.Sprint(held) != "[false false false]" {
+		t.Errorf("another run renews %v %v, want none held", held, err)
+	}
+	// a1 records 0 invited and releases 2: 0 is done for everyone, 2 free; 1's
+	// claim is a1's until a1 lets go of it.
+	if _, err := st.RecordNew(ctx, "a", target, a1, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ReleaseClaims(ctx, target, a1, []payload.Candidate{cs[2].Candidate}); err != nil {
+		t.Fatal(err)
+	}
+	held, err = st.RenewClaims(ctx, target, a1, candidatesOf(cs), time.Minute)
+	if err != nil || fmt.Sprint(held) != "[false true false]" {
+		t.Errorf("a1 renews %v %v, want only 1 held", held, err)
+	}
+	mustClaim("b", b, AlreadyDone, ClaimedElsewhere, Claimed)
+}
+
+func candidatesOf(cs []task.Candidate) []payload.Candidate {
+	out := make([]payload.Candidate, len(cs))
+	for i, c := range cs {
+		out[i] = c.Candidate
+	}
+	return out
+}
+
+// TestClaimsRunOutByRedisClock: a claim runs out by Redis's clock, not the
+// claiming worker's: a worker whose clock runs ahead does not take a live claim,
+// and a claim does run out after its ttl; a renewed claim lasts on.
+func TestClaimsRunOutByRedisClock(t *testing.T) {
+	t.Parallel()
+	a := setup(t)
+	ahead := New(a.rdb, a.cfg)
+	ahead.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	ctx := context.Background()
+	cs := cands(2)
+	run := NewRunID()
+	if got, err := a.ClaimForSending(ctx, "a", target, cs, run, 300*time.Millisecond, false); err != nil || fmt.Sprint(got) != "[0 0]" {
+		t.Fatalf("a: %v %v", got, err)
+	}
+	got, err := ahead.ClaimForSending(ctx, "b", target, cs, NewRunID(), time.Minute, false)
+	if err != nil || fmt.Sprint(got) != "[2 2]" {
+		t.Errorf("a worker 2 min ahead claims a live claim: %v %v, want [2 2] (ClaimedElsewhere)", got, err)
+	}
+	// Keep 0 alive; let 1 run out.
+	for range 4 {
+		time.Sleep(100 * time.Millisecond)
+		if _, err := a.RenewClaims(ctx, target, run, []payload.Candidate{cs[0].Candidate}, 300*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err = ahead.ClaimForSending(ctx, "b", target, cs, NewRunID(), time.Minute, false)
+	if err != nil || fmt.Sprint(got) != "[2 0]" {
+		t.Errorf("after 400 ms: %v %v, want [2 0]: the renewed claim held, the other ran out", got, err)
+	}
+}
+
+// TestMarkSendingDecidesWhoSends: of two runs marking the same candidates, only
+// the one that found them in the state expected may send them.
+func TestMarkSendingDecidesWhoSends(t *testing.T) {
+	t.Parallel()
+	st := setup(t)
+	ctx := context.Background()
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "m", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := st.MarkSending(ctx, "m", []int64{0, 1}, nil)
+	if err != nil || fmt.Sprint(first) != "[0 1]" {
+		t.Fatalf("first %v %v", first, err)
+	}
+	second, err := st.MarkSending(ctx, "m", []int64{0, 1, 2}, nil)
+	if err != nil || fmt.Sprint(second) != "[2]" {
+		t.Errorf("second %v %v, want [2]", second, err)
+	}
+	// Sending again what an earlier attempt sent: only candidates still marked.
+	if _, err := st.RecordOutcomes(ctx, "m", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands(1)[0].Candidate}}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := st.MarkSending(ctx, "m", []int64{3}, []int64{0, 1})
+	if err != nil || fmt.Sprint(again) != "[3 1]" {
+		t.Errorf("again %v %v, want [3 1]", again, err)
+	}
 }
 
 // TestWaitReplicas: with WaitReplicas, a write returns once a replica has it, and
@@ -324,7 +410,7 @@ func TestWaitReplicas(t *testing.T) {
 		t.Fatalf("sync queue: %v", err)
 	}
 	replica.Kill()
-	err := s.MarkSending(ctx, "w", []int64{0})
+	_, err := s.MarkSending(ctx, "w", []int64{0}, nil)
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("mark without a replica: %v, want ErrNotReplicated", err)
 	}
@@ -347,7 +433,7 @@ func TestClaimSeesOlderWeeksAfterTheCache(t *testing.T) {
 	cs := cands(1)
 	claim := func(batch string) Claim {
 		t.Helper()
-		got, err := st.ClaimForSending(ctx, batch, target, cs, time.Minute, false)
+		got, err := st.ClaimForSending(ctx, batch, target, cs, NewRunID(), time.Minute, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -32,9 +33,17 @@ type chunkRun struct {
 	task    *task.Chunk
 	taskID  string
 	queue   string
-	attempt int // 1-based; waits do not count
-	resent  int // candidates sent again after an attempt that recorded nothing
+	runID   store.RunID // holds the run's claims
+	attempt int         // 1-based; waits do not count
 	log     *zap.Logger
+	// claims are the claims the run took, nil before it took any.
+	claims *claimHold
+	// again are the candidates an earlier attempt sent without recording what
+	// came of it, sent again (at-least-once).
+	again map[int64]bool
+	// waiting counts candidates the run leaves for later: another run holds
+	// them, or marked them as sent first. The task comes back for them.
+	waiting int
 }
 
 // HandleChunk sends one chunk and records its candidates' outcomes.
@@ -43,7 +52,7 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	r := &chunkRun{w: w, task: ct}
+	r := &chunkRun{w: w, task: ct, runID: store.NewRunID()}
 	r.taskID, _ = asynq.GetTaskID(ctx)
 	r.queue, _ = asynq.GetQueueName(ctx)
 	if len(ct.Candidates) > w.cfg.ChunkSize {
@@ -53,7 +62,11 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	r.attempt = retried + 1
 	// Lazy: most chunks log nothing, and With would encode the fields for each.
 	r.log = w.Log.WithLazy(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
-	return r.run(ctx)
+	err = r.run(ctx)
+	if r.claims != nil {
+		r.claims.end()
+	}
+	return err
 }
 
 func (r *chunkRun) run(ctx context.Context) error {
@@ -65,7 +78,7 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cands, unsure, waiting, err := r.claim(ctx, states)
+	cands, unsure, err := r.claim(ctx, states)
 	if err != nil {
 		return err
 	}
@@ -77,9 +90,9 @@ func (r *chunkRun) run(ctx context.Context) error {
 		}
 	}
 	err = r.send(ctx, cands)
-	if err == nil && waiting > 0 {
-		// Come back for the candidates another chunk was sending.
-		return &PauseError{After: w.cfg.PausePoll, Why: fmt.Sprintf("%d candidates are being sent to the same target by another chunk", waiting)}
+	if err == nil && r.waiting > 0 {
+		// Come back for the candidates another run was sending.
+		return &PauseError{After: w.cfg.PausePoll, Why: fmt.Sprintf("%d candidates are being sent to the same target by another run", r.waiting)}
 	}
 	return err
 }
@@ -95,9 +108,9 @@ var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and s
 // recorded in the ledger by an attempt that stopped before recording it in the
 // batch. It returns the candidates to send; apart from them, under at-most-once,
 // those an earlier attempt sent without recording what came of it (under
-// at-least-once those are sent again, and logged); and how many another chunk is
-// sending right now.
-func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []task.Candidate, waiting int, err error) {
+// at-least-once those are sent again, and logged). Candidates another run holds
+// are counted in r.waiting.
+func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []task.Candidate, err error) {
 	var check []task.Candidate
 	sent := map[int64]bool{}
 	for i, c := range r.task.Candidates {
@@ -110,11 +123,12 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 		}
 	}
 	if len(check) == 0 {
-		return nil, nil, 0, nil
+		return nil, nil, nil
 	}
-	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, check, r.w.cfg.ChunkTimeout, r.task.Job.Reinvite)
+	at := time.Now()
+	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, check, r.runID, r.w.cfg.ClaimTTL, r.task.Job.Reinvite)
 	if err != nil {
-		return nil, nil, 0, err
+		return nil, nil, err
 	}
 	var settled []store.Record
 	skipped := 0
@@ -128,7 +142,10 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 				unsure = append(unsure, c)
 			default:
 				send = append(send, c)
-				r.resent++
+				if r.again == nil {
+					r.again = map[int64]bool{}
+				}
+				r.again[c.Seq] = true
 			}
 		case store.AlreadyDone:
 			settled = append(settled, store.Record{Seq: c.Seq, Outcome: payload.OutcomeSkippedDuplicate})
@@ -138,12 +155,15 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 		case store.DoneCVQueued:
 			settled = append(settled, store.Record{Seq: c.Seq, Outcome: payload.OutcomeCVQueued, Candidate: c.Candidate})
 		case store.ClaimedElsewhere:
-			waiting++
+			r.waiting++
 		}
+	}
+	if len(send)+len(unsure) > 0 {
+		r.holdClaims(append(send[:len(send):len(send)], unsure...), at)
 	}
 	if len(settled) > 0 {
 		if err := r.record(ctx, settled); err != nil {
-			return nil, nil, 0, err
+			return nil, nil, err
 		}
 	}
 	if skipped > 0 {
@@ -152,10 +172,10 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 	if n := len(settled) - skipped; n > 0 {
 		r.log.Info("recorded outcomes an earlier attempt wrote to the ledger only", zap.Int("count", n))
 	}
-	if r.resent > 0 {
-		r.log.Info("sending again candidates an earlier attempt sent without recording the outcome (at-least-once)", zap.Int("count", r.resent))
+	if len(r.again) > 0 {
+		r.log.Info("sending again candidates an earlier attempt sent without recording the outcome (at-least-once)", zap.Int("count", len(r.again)))
 	}
-	return send, unsure, waiting, nil
+	return send, unsure, nil
 }
 
 // send sends the candidates and records their outcomes. The candidates are marked
@@ -167,18 +187,16 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 		return nil
 	}
 
-	waitFrom := w.now()
-	release, err := w.Limiter.Acquire(ctx, len(cands))
+	release, err := r.acquire(ctx, len(cands))
 	if err != nil {
-		return fmt.Errorf("wait for rate limit: %w", err)
+		return err
 	}
-	w.Observer.RateLimitWait(w.now().Sub(waitFrom))
 	// The wait may have been long: an auth stop set meanwhile holds this chunk too.
 	if err := r.authStopped(ctx); err != nil {
 		release()
 		return err
 	}
-	if err := w.Store.MarkSending(ctx, t.BatchID, seqs(cands)); err != nil {
+	if cands, err = r.mark(ctx, cands); err != nil || len(cands) == 0 {
 		release()
 		return err
 	}
@@ -192,6 +210,81 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 	}
 	release()
 	return r.handleSendError(ctx, cands, sendErr)
+}
+
+// acquire waits for the rate limiter to grant a request for n candidates, at most
+// half the time left before the handler's deadline: the other half is the
+// request's and the recording's (ChunkTimeout is at least twice the request
+// timeout). A wait cut short hands the chunk back as a wait, before asynq's
+// deadline would count it as a failed attempt: waiting is not an attempt.
+func (r *chunkRun) acquire(ctx context.Context, n int) (func(), error) {
+	w := r.w
+	wctx := ctx
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, time.Until(dl)/2)
+		defer cancel()
+	}
+	waitFrom := w.now()
+	release, err := w.Limiter.Acquire(wctx, n)
+	w.Observer.RateLimitWait(w.now().Sub(waitFrom))
+	switch {
+	case err == nil:
+		return release, nil
+	case ctx.Err() == nil && wctx.Err() != nil:
+		return nil, &PauseError{After: 0, Why: fmt.Sprintf("the rate limiter did not grant a request within %s, half the chunk's time", w.now().Sub(waitFrom).Round(time.Millisecond))}
+	}
+	return nil, fmt.Errorf("wait for rate limit: %w", err)
+}
+
+// mark marks the candidates as sent and returns those this run may send: those
+// whose claims it still holds and that the mark found as the run left them
+// (open, or sent earlier and sent again). The rest another run holds or marked
+// first; the task comes back for them. A mark whose write failed is taken back
+// from the open candidates, none of which was sent.
+func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Candidate, error) {
+	w := r.w
+	held, err := r.claims.check(ctx, cands)
+	if err != nil {
+		return nil, err
+	}
+	r.waiting += len(cands) - len(held)
+	var open, again []int64
+	for _, c := range held {
+		if r.again[c.Seq] {
+			again = append(again, c.Seq)
+		} else {
+			open = append(open, c.Seq)
+		}
+	}
+	marked, err := w.Store.MarkSending(ctx, r.task.BatchID, open, again)
+	if err != nil {
+		// Redis may have made the marks (a reply lost, a WAIT that timed out):
+		// nothing was sent, and a mark left would read as an unknown outcome.
+		openCands := make([]task.Candidate, 0, len(open))
+		for _, c := range held {
+			if !r.again[c.Seq] {
+				openCands = append(openCands, c)
+			}
+		}
+		return nil, errors.Join(err, r.forget(ctx, openCands))
+	}
+	if len(marked) == len(held) {
+		return held, nil
+	}
+	ok := make(map[int64]bool, len(marked))
+	for _, q := range marked {
+		ok[q] = true
+	}
+	out := held[:0:0]
+	for _, c := range held {
+		if ok[c.Seq] {
+			out = append(out, c)
+		}
+	}
+	r.waiting += len(held) - len(out)
+	r.log.Info("candidates marked as sent by another run are left to it", zap.Int("count", len(held)-len(out)))
+	return out, nil
 }
 
 // invite sends one request, telling the Observer.
@@ -231,9 +324,12 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 
 // record records outcomes and tells the Observer those that were new.
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
-	fresh, err := r.w.Store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, recs)
+	fresh, err := r.w.Store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, r.runID, recs)
 	if err != nil {
 		return err
+	}
+	if r.claims != nil {
+		r.claims.released(recs)
 	}
 	outcomes := map[payload.Outcome]int{}
 	reasons := map[payload.Reason]int{}
@@ -325,11 +421,10 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 	case errors.As(err, &auth):
 		serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message)
 		w.forgetAuthClear()
-		if serr != nil {
-			return serr
-		}
-		if ferr := r.forget(ctx, cands); ferr != nil {
-			return ferr
+		// The vendor refused the request: its candidates' marks go back even when
+		// the stop could not be recorded, lest the next attempt take them for sent.
+		if ferr := r.forget(ctx, cands); serr != nil || ferr != nil {
+			return errors.Join(serr, ferr)
 		}
 		w.pauseQueues(ctx, r.log)
 		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
@@ -342,10 +437,12 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 	case errors.As(err, &big):
 		return r.isolateTooLarge(ctx, cands, big)
 	case errors.As(err, &tr):
-		if tr.Ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
+		// An answer the operator says proves nothing was done is no unknown outcome.
+		ambiguous := tr.Ambiguous && !slices.Contains(w.cfg.RetrySafeStatuses, tr.StatusCode)
+		if ambiguous && w.cfg.OnUnknown == OnUnknownDeadLetter {
 			return r.deadLetterAll(ctx, cands, payload.ReasonUnknownOutcome, err, tr.StatusCode, time.Time{})
 		}
-		if !tr.Ambiguous {
+		if !ambiguous {
 			if ferr := r.forget(ctx, cands); ferr != nil {
 				return errors.Join(err, ferr)
 			}

@@ -133,5 +133,6 @@ func TestUnrecordedSendAfterCrash(t *testing.T) {
 }
 
 func markSending(b *pipelinetest.Bundle, batchID string, seqs ...int64) error {
-	return b.Store.MarkSending(context.Background(), batchID, seqs)
+	_, err := b.Store.MarkSending(context.Background(), batchID, seqs, nil)
+	return err
 }

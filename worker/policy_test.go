@@ -108,6 +108,8 @@ func (f *fakePauser) PauseQueue(q string) error { f.paused = append(f.paused, q)
 
 // testBundle is a worker over an in-memory Redis and the fakes.
 type testBundle struct {
+	mr     *miniredis.Miniredis
+	rdb    *redis.Client
 	w      *Worker
 	st     *store.Store
 	sender *fakeSender
@@ -125,6 +127,8 @@ func setup(t *testing.T, cfg Config, sendErr error) *testBundle {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	b := &testBundle{
+		mr:     mr,
+		rdb:    rdb,
 		st:     store.New(rdb, store.Config{}),
 		sender: &fakeSender{invite: func(*payload.InviteRequest) ([]flowmingo.CandidateResult, error) { return nil, sendErr }},
 		lim:    &fakeLimiter{},
@@ -292,6 +296,29 @@ func TestHandleSendError(t *testing.T) {
 			name: "a 5xx at most once dead-letters as unknown_outcome",
 			cfg:  Config{OnUnknown: OnUnknownDeadLetter},
 			err:  &flowmingo.TransientError{StatusCode: 504, Ambiguous: true},
+			check: func(t *testing.T, b *testBundle, ret error) {
+				if ret != nil {
+					t.Errorf("returned %v", ret)
+				}
+				wantReasons(t, b, map[payload.Reason]int{payload.ReasonUnknownOutcome: n})
+			},
+		},
+		{
+			name: "a 5xx at most once that the operator calls retry-safe is retried, the marks taken back",
+			cfg:  Config{OnUnknown: OnUnknownDeadLetter, RetrySafeStatuses: []int{503}},
+			err:  &flowmingo.TransientError{StatusCode: 503, Ambiguous: true},
+			check: func(t *testing.T, b *testBundle, ret error) {
+				if ret == nil || !IsFailure(ret) {
+					t.Errorf("returned %v, want a failure to retry", ret)
+				}
+				wantStates(t, b, n, store.Open)
+				wantReasons(t, b, map[payload.Reason]int{})
+			},
+		},
+		{
+			name: "a 5xx at most once not called retry-safe stays unknown_outcome",
+			cfg:  Config{OnUnknown: OnUnknownDeadLetter, RetrySafeStatuses: []int{503}},
+			err:  &flowmingo.TransientError{StatusCode: 502, Ambiguous: true},
 			check: func(t *testing.T, b *testBundle, ret error) {
 				if ret != nil {
 					t.Errorf("returned %v", ret)

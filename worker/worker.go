@@ -84,6 +84,7 @@ const (
 	DefaultOnUnknown       = OnUnknownRetry
 	DefaultPausePoll       = 5 * time.Second
 	DefaultChunkTimeout    = task.DefaultChunkTimeout
+	DefaultClaimTTL        = 30 * time.Second
 	DefaultConcurrency     = 8
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultTaskCheckInterval is asynq's TaskCheckInterval here (asynq's own is
@@ -124,9 +125,19 @@ type Config struct {
 	// because another chunk is sending some of its candidates to the same target at
 	// that moment. Waiting spends no attempt. Default 5s.
 	PausePoll time.Duration
-	// ChunkTimeout bounds one chunk handler run (limiter wait + request), and so how
-	// long a crashed worker's claim on its candidates holds others back. Default 10m.
+	// ChunkTimeout bounds one chunk handler run (limiter wait + request). The
+	// limiter wait takes at most half of it; a longer one hands the chunk back
+	// as a wait, not an attempt. Default 10m.
 	ChunkTimeout time.Duration
+	// ClaimTTL is how long a run's claim on its candidates lasts unless renewed
+	// (every ClaimTTL/3 while the run goes on), and so how long a crashed
+	// worker's claims hold other runs back. Default 30s.
+	ClaimTTL time.Duration
+	// RetrySafeStatuses are HTTP statuses of the vendor's that prove it did
+	// nothing with the request (say 503 from a load balancer that never passes
+	// a request on): under OnUnknownDeadLetter such an answer is retried rather
+	// than dead-lettered as unknown_outcome. Only 5xx statuses; default none.
+	RetrySafeStatuses []int
 	// CallbackPoll is how often a batch's callback looks whether the batch is done.
 	// Default 5s.
 	CallbackPoll time.Duration
@@ -163,6 +174,9 @@ func (c Config) withDefaults() Config {
 	if c.ChunkTimeout <= 0 {
 		c.ChunkTimeout = DefaultChunkTimeout
 	}
+	if c.ClaimTTL <= 0 {
+		c.ClaimTTL = DefaultClaimTTL
+	}
 	if c.CallbackPoll <= 0 {
 		c.CallbackPoll = DefaultCallbackPoll
 	}
@@ -182,6 +196,11 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if c.OnUnknown != "" && c.OnUnknown != OnUnknownRetry && c.OnUnknown != OnUnknownDeadLetter {
 		return fmt.Errorf("worker: OnUnknown must be %q or %q, got %q", OnUnknownRetry, OnUnknownDeadLetter, c.OnUnknown)
+	}
+	for _, st := range c.RetrySafeStatuses {
+		if st < 500 || st > 599 {
+			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status (other answers are never of unknown outcome)", st)
+		}
 	}
 	return nil
 }

@@ -222,15 +222,18 @@ func LimiterConfig(c config.Config) ratelimit.Config {
 
 // WorkerConfig is the worker's share of the configuration. A chunk's run (the
 // rate limiter's wait and the request) may take the chunk timeout, or twice the
-// request timeout if that is longer.
+// request timeout if that is longer. c is validated (config.Load), so its
+// statuses parse.
 func WorkerConfig(c config.Config) worker.Config {
+	safe, _ := config.ParseStatuses(c.RetrySafeStatuses)
 	return worker.Config{
-		ChunkSize:    c.ChunkSize,
-		MaxAttempts:  c.MaxAttempts,
-		RetryMin:     c.RetryMin,
-		RetryMax:     c.RetryMax,
-		OnUnknown:    c.OnUnknown,
-		ChunkTimeout: max(worker.DefaultChunkTimeout, 2*c.RequestTimeout),
+		ChunkSize:         c.ChunkSize,
+		MaxAttempts:       c.MaxAttempts,
+		RetryMin:          c.RetryMin,
+		RetryMax:          c.RetryMax,
+		OnUnknown:         c.OnUnknown,
+		RetrySafeStatuses: safe,
+		ChunkTimeout:      max(worker.DefaultChunkTimeout, 2*c.RequestTimeout),
 	}
 }
 
