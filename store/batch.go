@@ -23,6 +23,27 @@ var ErrBatchNotFound = errors.New("batch not found")
 // expired (Config.Retention).
 var ErrBatchExpired = errors.New("batch expired")
 
+// BatchExpiredError is ErrBatchExpired for a batch id that CreateBatch refuses:
+// the id was used, and its batch's record has expired. A batch id names one
+// batch for good: a new batch under it would start over on top of what is left
+// of the old one (its dead letters, its candidates' sent marks).
+type BatchExpiredError struct {
+	ID string
+	// CreatedAt is when the batch was created; zero when only its dead letters
+	// tell that it existed.
+	CreatedAt time.Time
+}
+
+func (e *BatchExpiredError) Error() string {
+	if e.CreatedAt.IsZero() {
+		return fmt.Sprintf("batch expired: batch id %s was used before and its record has expired", e.ID)
+	}
+	return fmt.Sprintf("batch expired: batch id %s was used on %s and its record has expired", e.ID, e.CreatedAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrBatchExpired) hold.
+func (e *BatchExpiredError) Unwrap() error { return ErrBatchExpired }
+
 // Batch states, as status shows them.
 const (
 	StateQueued  = "queued"
@@ -51,21 +72,35 @@ func (s *Store) retainedKeys(id string) []string {
 
 // CreateBatch writes the batch record unless one exists. It returns the record as
 // stored, and whether this call created it: a re-run with the same id gets the
-// original job and segment size back, so it cuts the same segments.
+// original job and segment size back, so it cuts the same segments. An id that
+// was used before and whose record has expired is refused with a
+// *BatchExpiredError (see the package doc, "Batch ids are used once").
 func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	job, err := json.Marshal(m.Job)
 	if err != nil {
 		return nil, false, err
 	}
+	idx := s.key("batches")
+	used, err := s.rdb.ZScore(ctx, idx, m.ID).Result()
+	known := err == nil
+	if err != nil && !isNil(err) {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
 	now := s.now()
-	created, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, "")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL).Bool()
+	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known)).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
+	if res < 0 {
+		e := &BatchExpiredError{ID: m.ID}
+		if known {
+			e.CreatedAt = time.UnixMilli(int64(used)).UTC()
+		}
+		return nil, false, e
+	}
 	// The index is written after the record (another slot): a crash between leaves
 	// a record that the re-run indexes, never an index entry without a record.
-	idx := s.key("batches")
 	if err := s.write(ctx, idx, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, idx, redisZ(now, m.ID)) }); err != nil {
 		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
@@ -73,7 +108,14 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	return b, created, nil
+	return b, res == 1, nil
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // DedupKeys are the keys under which a candidate counts as the same person within a

@@ -40,7 +40,8 @@
 //	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
 //	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
 //	P batches          sorted set: batch ids by creation time (outlives the batches,
-//	                   so that status can tell an expired batch from an unknown one)
+//	                   so that status can tell an expired batch from an unknown one
+//	                   and CreateBatch refuses a used id: see "Batch ids are used once")
 //	P dlbatches        sorted set: the batches holding dead letters
 //	P dljobs           hash: job fingerprint -> target, message and send_invite,
 //	                   stored once for all the dead letters of a job
@@ -61,6 +62,21 @@
 //
 // When a batch is done (sealed, nothing pending) its keys expire Config.Retention
 // later, all but its dead letters, which stay until replayed or purged.
+//
+// # Batch ids are used once
+//
+// A batch id names one batch for good. After its record expired, what is left of
+// the batch (its dead letters) must not become the ground of a new batch under
+// the same id: the new one would send again a candidate whose outcome was
+// unknown, and a dead letter under a seq the new batch reuses would be replaced.
+// So CreateBatch refuses an id that was used and whose record is gone, with a
+// *BatchExpiredError saying when it was created, and the record step never
+// replaces a dead letter (HSETNX).
+//
+// The memory of used ids is the batches index, P batches (creation time by id),
+// written right after the record. The creating script also looks at the batch's
+// dead letters, in the batch's own slot, so an id whose dead letters exist is
+// refused even without its index entry.
 //
 // # Steps that span slots, and crashes between them
 //

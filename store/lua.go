@@ -98,12 +98,19 @@ end
 `
 
 // createScript writes a batch record unless one exists, in one step, so that a
-// crash cannot leave a record without its job.
-// KEYS: batch. ARGV: id, now_ms, job, segment_size, source, replay_of,
-// callback_url. Returns 1 when it created the record.
+// crash cannot leave a record without its job. An id that was used before and
+// whose record is gone (expired) is refused: the batches index knows it (the
+// caller looked), or its dead letters are still there. A hash without an id
+// field is no record (a write that came after the record expired): it is
+// replaced.
+// KEYS: batch, dl. ARGV: id, now_ms, job, segment_size, source, replay_of,
+// callback_url, known ("1" when the batches index holds the id). Returns 1 when
+// it created the record, 0 when the record exists, -1 when the id is refused.
 var createScript = redis.NewScript(`
-if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return 0 end
+if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7]) end
 return 1
@@ -223,7 +230,8 @@ return out
 
 // recordScript records final outcomes, each candidate at most once: its state, its
 // counter and its dead letter, in one atomic step. An outcome already recorded is
-// left as it is.
+// left as it is, and so is a dead letter already stored under the seq (HSETNX):
+// a dead letter is never overwritten.
 //
 // KEYS: batch, dl, dl errors, then the keys that expire when the batch is done
 // (see retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state
@@ -233,13 +241,16 @@ return out
 // were new.
 var recordScript = redis.NewScript(luaLib + `
 local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
-local seqs, codes, dls = {}, {}, {}
+local seqs, codes = {}, {}
 for i = 3, #ARGV, 5 do
-  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1]); dls[#dls + 1] = ARGV[i + 2]
-  if ARGV[i + 4] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i + 3], ARGV[i + 4]) end
+  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
+end
+local errs = {}
+for i = 3, #ARGV, 5 do
+  if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
 local cur = states(KEYS[4], seqs)
-local set, dl, counts, seen, new = {}, {}, {}, {}, {}
+local set, counts, seen, new = {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < 2 and not seen[seq] then
     seen[seq] = true
@@ -247,11 +258,15 @@ for k, seq in ipairs(seqs) do
     set[#set + 1] = seq; set[#set + 1] = c
     counts[c] = (counts[c] or 0) + 1
     new[#new + 1] = k
-    if dls[k] ~= '' then dl[#dl + 1] = seq; dl[#dl + 1] = dls[k] end
+    local i = 3 + (k - 1) * 5
+    if ARGV[i + 2] ~= '' then
+      redis.call('HSETNX', KEYS[2], seq, ARGV[i + 2])
+      local ref = ARGV[i + 3]
+      if ref ~= '' and errs[ref] then redis.call('HSETNX', KEYS[3], ref, errs[ref]) end
+    end
   end
 end
 setStates(KEYS[4], set)
-hset(KEYS[2], dl)
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
 end
