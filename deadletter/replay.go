@@ -180,10 +180,11 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, 
 // once the batch is enqueued (sealed) its entries are settled, and marks set for it
 // since (by a run that had lost its lease) are taken back. Run twice on the same
 // staged entries, it enqueues nothing twice: the producer's re-run rules hold.
+// A replay batch whose record has expired was sealed: a replay batch's record
+// expires only Config.Retention after it was done (store.CreateBatch).
 func (r *Replayer) finish(ctx context.Context, id, owner string, info store.ReplayInfo) error {
-	b, err := r.store.Batch(ctx, id)
-	sealed := err == nil && b.Sealed
-	if err != nil && !errors.Is(err, store.ErrBatchNotFound) {
+	sealed, err := r.sealed(ctx, id)
+	if err != nil {
 		return err
 	}
 	if !sealed {
@@ -211,6 +212,21 @@ func (r *Replayer) finish(ctx context.Context, id, owner string, info store.Repl
 		return err
 	}
 	return r.store.CloseReplay(ctx, id, owner)
+}
+
+// sealed reports whether the replay batch id was fully enqueued: sealed, or
+// sealed, done and expired since.
+func (r *Replayer) sealed(ctx context.Context, id string) (bool, error) {
+	b, err := r.store.Batch(ctx, id)
+	switch {
+	case err == nil:
+		return b.Sealed, nil
+	case errors.Is(err, store.ErrBatchExpired):
+		return true, nil
+	case errors.Is(err, store.ErrBatchNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // hold renews owner's lease on the replay batch every LeaseTTL/3 until release is
