@@ -11,13 +11,17 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
-// seedDeadLetters records n dead letters (target_not_found) of a batch named
-// batchID, without sending anything, and returns their ids.
+// seedDeadLetters creates a batch named batchID and records n dead letters
+// (target_not_found) in it, without sending anything, and returns their ids.
 func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []string {
 	t.Helper()
 	ctx := context.Background()
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: batchID, Job: task.Job{Target: pipelinetest.Target}, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
 	ids := make([]string, 0, n)
 	const page = 1000
 	for lo := 0; lo < n; lo += page {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -95,12 +96,12 @@ func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) (entry []b
 		return nil, "", nil, err
 	}
 	fp := hex.EncodeToString([]byte(fingerprint(string(job))))
-	if _, known := s.jobs.Load(fp); !known {
+	if _, known := s.jobs.get(fp); !known {
 		k := s.key("dljobs")
 		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.HSetNX(ctx, k, fp, job) }); err != nil {
 			return nil, "", nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
 		}
-		s.jobs.Store(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
+		s.jobs.put(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
 	}
 	rec := dlRecord{
 		Reason: d.Reason, Errors: d.Errors, Candidate: d.Candidate, Attempts: d.Attempts,
@@ -175,8 +176,8 @@ func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64,
 }
 
 func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
-	if j, ok := s.jobs.Load(fp); ok {
-		return j.(dlJob), nil
+	if j, ok := s.jobs.get(fp); ok {
+		return j, nil
 	}
 	v, err := s.rdb.HGet(ctx, s.key("dljobs"), fp).Result()
 	if err != nil {
@@ -186,8 +187,48 @@ func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
 	if err := json.Unmarshal([]byte(v), &j); err != nil {
 		return dlJob{}, fmt.Errorf("job %s of a dead letter: %w", fp, err)
 	}
-	s.jobs.Store(fp, j)
+	s.jobs.put(fp, j)
 	return j, nil
+}
+
+// maxCachedJobs bounds the dead-letter jobs a Store keeps in memory. A job is
+// what the dead letters of one batch (or one replay group) share: a store
+// reading dead letters of more batches than this reads some jobs again.
+const maxCachedJobs = 1024
+
+// jobCache holds dead-letter jobs by fingerprint, at most maxCachedJobs of
+// them: when it is full, an arbitrary one makes room. Its zero value is ready.
+type jobCache struct {
+	mu   sync.Mutex
+	jobs map[string]dlJob
+}
+
+func (c *jobCache) get(fp string) (dlJob, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.jobs[fp]
+	return j, ok
+}
+
+func (c *jobCache) put(fp string, j dlJob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.jobs == nil {
+		c.jobs = make(map[string]dlJob)
+	}
+	if _, ok := c.jobs[fp]; !ok && len(c.jobs) >= maxCachedJobs {
+		for k := range c.jobs {
+			delete(c.jobs, k)
+			break
+		}
+	}
+	c.jobs[fp] = j
+}
+
+func (c *jobCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.jobs)
 }
 
 // Filter selects dead letters; empty fields match everything.

@@ -14,9 +14,12 @@ import (
 // chunkError is what a whole chunk's dead letters share (a 404's message).
 var chunkError = map[string]json.RawMessage{payload.FieldErrorMessage: json.RawMessage(`"flowmingo: POST https://apis.flowmingo.ai/company/integration/interview/candidate/invite/v1: HTTP 404 Not Found"`)}
 
-// seedDeadLetters records n dead letters of reason in a batch for job.
+// seedDeadLetters creates a batch for job and records n dead letters of reason in it.
 func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason payload.Reason, n int) {
 	t.Helper()
+	if _, _, err := s.CreateBatch(context.Background(), Meta{ID: batchID, Job: job, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
 	recs := make([]Record, n)
 	for i := range recs {
 		c := payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, i), Name: "Person"}

@@ -60,8 +60,24 @@
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.
 //
-// When a batch is done (sealed, nothing pending) its keys expire Config.Retention
-// later, all but its dead letters, which stay until replayed or purged.
+// # How long a batch's keys live
+//
+// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :ff, :split,
+// and :seen until the seal) live as long as one another:
+//
+//   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)
+//     after the last step of the import or of a worker recording outcomes (each
+//     refreshes them), so that an import that died and is never run again is
+//     cleaned up, de-duplication data included; a replay batch's do not expire
+//     (the next replay finishes it);
+//   - once sealed, until the batch is done: no expiry;
+//   - once done: Config.Retention after it finished.
+//
+// Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A script that
+// comes after the record is gone (a late outcome, failure, split or callback
+// attempt) writes nothing: no key of the batch comes back, least of all without
+// an expiry; the import's steps answer ErrBatchExpired. The store caches at most
+// 1024 dead-letter jobs (maxCachedJobs).
 //
 // # Batch ids are used once
 //
@@ -76,7 +92,15 @@
 // The memory of used ids is the batches index, P batches (creation time by id),
 // written right after the record. The creating script also looks at the batch's
 // dead letters, in the batch's own slot, so an id whose dead letters exist is
-// refused even without its index entry.
+// refused even without its index entry. The index is trimmed (trimBatches, by
+// CreateBatch at most once an hour per process, a bounded walk from the oldest
+// entries): an id leaves it only when nothing of its batch is left — the record
+// gone, no dead letter, none moving, nothing staged for it as a replay — and it
+// was created more than Config.Retention + Config.LedgerTTL ago, so for at least
+// as long as the ledger may hold its successes. Trimming never forgets an id
+// whose dead letters exist, and no script writes a dead letter for a batch whose
+// record is gone, so none can appear after the check. What late writes left of
+// a forgotten batch is deleted with its entry.
 //
 // # Steps that span slots, and crashes between them
 //

@@ -57,6 +57,11 @@ func TestOnCluster(t *testing.T) {
 		"DeadLetterPage":              TestDeadLetterPage,
 		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
+		"ExpiredBatchIDIsNotReused":   TestExpiredBatchIDIsNotReused,
+		"DeadLetterNeverOverwritten":  TestDeadLetterNeverOverwritten,
+		"WritesAfterExpiry":           TestWritesAfterExpiryRecreateNothing,
+		"AbandonedImportExpires":      TestAbandonedImportExpires,
+		"BatchesIndexTrimmed":         TestBatchesIndexTrimmed,
 	})
 }
 
