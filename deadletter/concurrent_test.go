@@ -16,10 +16,16 @@ import (
 
 // seedDeadLetters creates a batch named batchID and records n dead letters
 // (target_not_found) in it, without sending anything, and returns their ids.
-func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []string {
+func seedDeadLetters(t testing.TB, st *store.Store, batchID string, n int) []string {
+	t.Helper()
+	return seedJobDeadLetters(t, st, batchID, task.Job{Target: pipelinetest.Target}, n)
+}
+
+// seedJobDeadLetters is seedDeadLetters for a batch of job.
+func seedJobDeadLetters(t testing.TB, st *store.Store, batchID string, job task.Job, n int) []string {
 	t.Helper()
 	ctx := context.Background()
-	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: batchID, Job: task.Job{Target: pipelinetest.Target}, SegmentSize: n}); err != nil {
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: batchID, Job: job, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
 	ids := make([]string, 0, n)
@@ -32,10 +38,10 @@ func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []str
 			ids = append(ids, id)
 			recs = append(recs, store.Record{Seq: seq, Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
 				ID: id, BatchID: batchID, Seq: seq, Reason: payload.ReasonTargetNotFound, Candidate: c,
-				Target: pipelinetest.Target, Attempts: 1, LastHTTPStatus: 404,
+				Target: job.Target, InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite, Attempts: 1, LastHTTPStatus: 404,
 			}})
 		}
-		if _, err := st.RecordOutcomes(ctx, batchID, pipelinetest.Target, recs); err != nil {
+		if _, err := st.RecordOutcomes(ctx, batchID, job.Target, recs); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -203,3 +203,46 @@ func TestReplayWhoseBatchExpired(t *testing.T) {
 		t.Errorf("the next replay: %+v %v, want nothing to do", rep, err)
 	}
 }
+
+// TestReplayInPages: a replay that reads, moves and enqueues a few entries at a
+// time (Config.PageSize 7) replays every dead letter of three batches and two
+// jobs exactly once, into one batch per job, and the vendor invites each once.
+func TestReplayInPages(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	ctx := context.Background()
+	msg := task.Job{Target: pipelinetest.Target, InvitationMessage: "Hello {{candidate_name}}, once more"}
+	seedDeadLetters(t, b.Store, "a", 300)
+	seedDeadLetters(t, b.Store, "c", 100)
+	seedJobDeadLetters(t, b.Store, "b", msg, 150)
+
+	rep, err := deadletter.NewReplayer(b.Store, b.Producer, deadletter.Config{PageSize: 7}).Replay(ctx, deadletter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Replayed != 550 || len(rep.Batches) != 2 {
+		t.Fatalf("replay %+v, want 550 entries in 2 batches", rep)
+	}
+	accepted := map[int64]bool{}
+	for _, id := range rep.Batches {
+		bt := b.WaitDone(id, time.Minute)
+		b.CheckAccounting(id)
+		accepted[bt.Accepted] = true
+		if bt.Invited != bt.Accepted {
+			t.Errorf("replay batch %s: %+v", id, bt.Status())
+		}
+	}
+	if !accepted[400] || !accepted[150] {
+		t.Errorf("replay batches accepted %v, want 400 (a and c) and 150 (b)", accepted)
+	}
+	if n, _ := b.Store.CountDeadLetters(ctx); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+	if open, _ := b.Store.OpenReplays(ctx); len(open) != 0 {
+		t.Errorf("open replays left: %v", open)
+	}
+	if st := b.API.Stats(); st.Invites != 550 || st.DuplicateInvites != 0 {
+		t.Errorf("sandbox %+v, want 550 invites, none twice", st)
+	}
+}

@@ -32,6 +32,8 @@
 //	                   batch (a chunk's 404, say), stored once
 //	P{b:id}:dlmv       hash: seq -> replay batch its dead letter is moving to
 //	P{b:id}:replay     hash: dead-letter id -> entry, staged for this replay batch
+//	P{b:id}:replay:ord sorted set: the staged entries' places (batch, NUL, seq in
+//	                   20 digits; equal scores), read in pages by lexical range
 //	P{b:id}:lease      string: the replay run filling this replay batch, with a TTL
 //	P{t:h}:L:<week>    hash: candidate fingerprint -> recorded success: kind
 //	                   ('i'/'c'), owner fingerprint (batch and seq), when (unix ms

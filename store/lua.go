@@ -574,15 +574,22 @@ hdel(KEYS[1], back)
 return #back
 `)
 
-// stageScript copies dead letters into a replay batch's staging hash, only while
-// the caller holds the replay batch's lease.
-// KEYS: staging, lease. ARGV: owner, then pairs of dead-letter id and entry.
-// Returns how many, or -1 when the lease is not the caller's.
+// stageScript copies dead letters into a replay batch's staging hash, and their
+// places into its order (a sorted set read by lexical range, see stageOrder),
+// only while the caller holds the replay batch's lease.
+// KEYS: staging, lease, order. ARGV: owner, then triples of dead-letter id,
+// entry and place. Returns how many, or -1 when the lease is not the caller's.
 var stageScript = redis.NewScript(luaLib + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-local pairs = {}
-for i = 2, #ARGV do pairs[#pairs + 1] = ARGV[i] end
+local pairs, places = {}, {}
+for i = 2, #ARGV, 3 do
+  pairs[#pairs + 1] = ARGV[i]; pairs[#pairs + 1] = ARGV[i + 1]
+  places[#places + 1] = 0; places[#places + 1] = ARGV[i + 2]
+end
 hset(KEYS[1], pairs)
+for i = 1, #places, 2 * part do
+  redis.call('ZADD', KEYS[3], unpack(places, i, math.min(i + 2 * part - 1, #places)))
+end
 return #pairs / 2
 `)
 
@@ -622,12 +629,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
-// closeReplayScript removes a replay batch's staging hash and lease, if the
-// caller holds the lease. KEYS: staging, lease. ARGV: owner.
+// closeReplayScript removes a replay batch's staging hash, its order and its
+// lease, if the caller holds the lease. KEYS: staging, lease, order. ARGV: owner.
 // Returns 1 when closed, 0 when the lease is not the caller's.
 var closeReplayScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 `)
 

@@ -62,6 +62,7 @@ func TestOnCluster(t *testing.T) {
 		"WritesAfterExpiry":           TestWritesAfterExpiryRecreateNothing,
 		"AbandonedImportExpires":      TestAbandonedImportExpires,
 		"BatchesIndexTrimmed":         TestBatchesIndexTrimmed,
+		"DeadLetterAndStagedPages":    TestDeadLetterAndStagedPages,
 	})
 }
 

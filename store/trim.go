@@ -88,7 +88,7 @@ func (s *Store) forget(ctx context.Context, idx string, ids []string) (int, erro
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, id := range ids {
 			keys := []string{s.bkey(id, ""), s.bkey(id, "dl"), s.bkey(id, "dlmv"), s.bkey(id, "replay")}
-			keys = append(append(keys, s.liveKeys(id)...), s.bkey(id, "dlerr"))
+			keys = append(append(keys, s.liveKeys(id)...), s.bkey(id, "dlerr"), s.bkey(id, "replay:ord"))
 			cmds[i] = forgetScript.Eval(ctx, pipe, keys)
 		}
 		return nil
