@@ -114,7 +114,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
-	if res < 0 {
+	if res == createRefused {
 		e := &BatchExpiredError{ID: m.ID}
 		if known {
 			e.CreatedAt = time.UnixMilli(int64(used)).UTC()
@@ -126,15 +126,22 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if err := s.write(ctx, idx, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, idx, redisZ(now, m.ID)) }); err != nil {
 		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
 	}
-	if res == 1 {
+	if res == createdNew {
 		s.maybeTrim(ctx)
 	}
 	b, err := s.Batch(ctx, m.ID)
 	if err != nil {
 		return nil, false, err
 	}
-	return b, res == 1, nil
+	return b, res == createdNew, nil
 }
+
+// createScript's answers.
+const (
+	createRefused = -1 // the id was used and its record is gone
+	createdBefore = 0  // the record exists
+	createdNew    = 1
+)
 
 func flag(b bool) string {
 	if b {

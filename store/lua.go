@@ -1,6 +1,10 @@
 package store
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // goneReply is in the error a script answers when the batch's record is gone
 // (expired): see errGone.
@@ -130,17 +134,17 @@ end
 // (see refresh).
 // KEYS: batch, dl. ARGV: id, now_ms, job, segment_size, source, replay_of,
 // callback_url, known ("1" when the batches index holds the id), unsealed_ttl
-// ms (0: none). Returns 1 when it created the record, 0 when the record exists,
-// -1 when the id is refused.
+// ms (0: none). Returns createdNew (1) when it created the record, createdBefore
+// (0) when the record exists, createRefused (-1) when the id is refused.
 var createScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return 0 end
-if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return ` + strconv.Itoa(createdBefore) + ` end
+if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return ` + strconv.Itoa(createRefused) + ` end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7]) end
 if tonumber(ARGV[9]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
-return 1
+return ` + strconv.Itoa(createdNew) + `
 `)
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
