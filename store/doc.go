@@ -75,11 +75,13 @@
 //   - once sealed, until the batch is done: no expiry;
 //   - once done: Config.Retention after it finished.
 //
-// Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A script that
+// Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A step that
 // comes after the record is gone (a late outcome, failure, split or callback
-// attempt) writes nothing: no key of the batch comes back, least of all without
-// an expiry; the import's steps answer ErrBatchExpired. The store caches at most
-// 1024 dead-letter jobs (maxCachedJobs).
+// attempt) writes nothing: none of these brings a key of the batch back, least
+// of all without an expiry; the import's steps answer ErrBatchExpired. (The sent
+// marks, MarkSending and ClearSending, are not guarded so yet: a state key they
+// write for a batch that is gone is deleted when its id leaves the index.) The
+// store caches at most 1024 dead-letter jobs (maxCachedJobs).
 //
 // # Batch ids are used once
 //
