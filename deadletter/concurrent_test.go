@@ -11,13 +11,23 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
-// seedDeadLetters records n dead letters (target_not_found) of a batch named
-// batchID, without sending anything, and returns their ids.
-func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []string {
+// seedDeadLetters creates a batch named batchID and records n dead letters
+// (target_not_found) in it, without sending anything, and returns their ids.
+func seedDeadLetters(t testing.TB, st *store.Store, batchID string, n int) []string {
+	t.Helper()
+	return seedJobDeadLetters(t, st, batchID, task.Job{Target: pipelinetest.Target}, n)
+}
+
+// seedJobDeadLetters is seedDeadLetters for a batch of job.
+func seedJobDeadLetters(t testing.TB, st *store.Store, batchID string, job task.Job, n int) []string {
 	t.Helper()
 	ctx := context.Background()
+	if _, _, err := st.CreateBatch(ctx, store.Meta{ID: batchID, Job: job, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
 	ids := make([]string, 0, n)
 	const page = 1000
 	for lo := 0; lo < n; lo += page {
@@ -28,10 +38,10 @@ func seedDeadLetters(t *testing.T, st *store.Store, batchID string, n int) []str
 			ids = append(ids, id)
 			recs = append(recs, store.Record{Seq: seq, Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
 				ID: id, BatchID: batchID, Seq: seq, Reason: payload.ReasonTargetNotFound, Candidate: c,
-				Target: pipelinetest.Target, Attempts: 1, LastHTTPStatus: 404,
+				Target: job.Target, InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite, Attempts: 1, LastHTTPStatus: 404,
 			}})
 		}
-		if _, err := st.RecordOutcomes(ctx, batchID, pipelinetest.Target, recs); err != nil {
+		if _, err := st.RecordOutcomes(ctx, batchID, job.Target, recs); err != nil {
 			t.Fatal(err)
 		}
 	}

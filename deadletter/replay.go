@@ -24,14 +24,24 @@ type Config struct {
 	// renewed (the run renews it every LeaseTTL/3 while it works). A run that died
 	// leaves its batch to the next run after at most this long. Default 30s.
 	LeaseTTL time.Duration
+	// PageSize is about how many dead letters a replay reads and moves at a time,
+	// and how many staged entries it reads at a time to enqueue them: a replay's
+	// memory does not grow with the number it replays. Default 500.
+	PageSize int
 }
 
-// DefaultLeaseTTL is Config.LeaseTTL's default.
-const DefaultLeaseTTL = 30 * time.Second
+// Defaults of Config.
+const (
+	DefaultLeaseTTL = 30 * time.Second
+	DefaultPageSize = 500
+)
 
 func (c Config) withDefaults() Config {
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.PageSize <= 0 {
+		c.PageSize = DefaultPageSize
 	}
 	return c
 }
@@ -74,7 +84,9 @@ type Result struct {
 }
 
 // Replay first finishes any replay whose run died, then moves the dead letters
-// matching opts into new batches and enqueues them on the replay queue.
+// matching opts into new batches and enqueues them on the replay queue. It reads,
+// moves and enqueues them a page at a time (Config.PageSize): its memory does
+// not grow with their number.
 func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 	if err := opts.Filter.Validate(); err != nil {
 		return nil, err
@@ -94,58 +106,127 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 
-	groups := map[string]*group{}
-	err = r.store.DeadLetters(ctx, opts.Filter, func(d *store.DeadLetter) error {
-		job := task.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
-		if !opts.Target.IsZero() {
-			job.Target = opts.Target
-		}
-		k, _ := json.Marshal(job)
-		g := groups[string(k)]
-		if g == nil {
-			g = &group{job: job, from: map[string]bool{}}
-			groups[string(k)] = g
-		}
-		g.ids = append(g.ids, d.ID)
-		g.from[d.BatchID] = true
-		return nil
+	run := &replayRun{r: r, owner: owner, target: opts.Target, groups: map[string]*group{}}
+	defer run.release()
+	err = r.store.DeadLetterPages(ctx, opts.Filter, r.cfg.PageSize, func(page []*store.DeadLetter) error {
+		return run.move(ctx, page)
 	})
 	if err != nil {
 		return res, err
 	}
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
-		g := groups[k]
-		id := uuid.Must(uuid.NewV7()).String()
-		n, err := r.replayGroup(ctx, id, owner, g)
-		if err != nil {
+	for _, k := range slices.Sorted(maps.Keys(run.groups)) {
+		g := run.groups[k]
+		if err := run.finish(g); err != nil {
 			return res, err
 		}
-		if n > 0 {
-			res.Batches = append(res.Batches, id)
-			res.Replayed += n
+		if g.moved > 0 {
+			res.Batches = append(res.Batches, g.id)
+			res.Replayed += g.moved
 		}
 	}
 	return res, nil
 }
 
-// replayGroup opens a replay batch for g, moves g's dead letters into it and
-// enqueues it, holding its lease throughout. It returns how many entries it moved;
-// when another replay took them all first, no batch is left behind.
-func (r *Replayer) replayGroup(ctx context.Context, id, owner string, g *group) (int, error) {
-	info := store.ReplayInfo{Job: g.job, ReplayOf: g.sources()}
-	if err := r.store.OpenReplay(ctx, id, info, owner, r.cfg.LeaseTTL); err != nil {
-		return 0, err
+// replayRun is one Replay's new replay batches, one per job (target and
+// message), each opened when its first dead letter is seen and held under its
+// lease until it is enqueued.
+type replayRun struct {
+	r      *Replayer
+	owner  string
+	target payload.Target
+	groups map[string]*group
+}
+
+// group is one replay batch of a run.
+type group struct {
+	id    string
+	job   task.Job
+	from  map[string]bool // the source batches
+	moved int
+	// ctx is canceled with ErrReplayLeaseLost as its cause when the run loses
+	// the batch's lease; release stops renewing it.
+	ctx     context.Context
+	release func()
+}
+
+func (g *group) info() store.ReplayInfo {
+	return store.ReplayInfo{Job: g.job, ReplayOf: slices.Sorted(maps.Keys(g.from))}
+}
+
+// move moves a page of dead letters into their groups' replay batches, opening
+// those not open yet.
+func (run *replayRun) move(ctx context.Context, page []*store.DeadLetter) error {
+	ids := map[*group][]string{}
+	var order []*group
+	seen := make(map[string]bool, len(page))
+	for _, d := range page {
+		if seen[d.ID] {
+			continue
+		}
+		seen[d.ID] = true
+		g, err := run.group(ctx, d)
+		if err != nil {
+			return err
+		}
+		if _, ok := ids[g]; !ok {
+			order = append(order, g)
+		}
+		ids[g] = append(ids[g], d.ID)
 	}
-	hctx, release := r.hold(ctx, id, owner)
-	defer release()
-	n, err := r.store.MoveToReplay(hctx, id, owner, g.ids)
-	if err != nil {
-		return n, leaseCause(hctx, err)
+	for _, g := range order {
+		n, err := run.r.store.MoveToReplay(g.ctx, g.id, run.owner, ids[g])
+		g.moved += n
+		if err != nil {
+			return leaseCause(g.ctx, err)
+		}
 	}
-	if n == 0 {
-		return 0, leaseCause(hctx, r.store.CloseReplay(hctx, id, owner))
+	return nil
+}
+
+// group returns the replay batch d goes to, opening it the first time. Before an
+// entry of a new source batch is marked for it, the replay's open record names
+// that source, so that a run taking the replay over after a crash finds the
+// marks (store.AdoptMoves).
+func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, error) {
+	job := task.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
+	if !run.target.IsZero() {
+		job.Target = run.target
 	}
-	return n, leaseCause(hctx, r.finish(hctx, id, owner, info))
+	k, _ := json.Marshal(job)
+	g := run.groups[string(k)]
+	if g != nil && g.from[d.BatchID] {
+		return g, nil
+	}
+	if g == nil {
+		g = &group{id: uuid.Must(uuid.NewV7()).String(), job: job, from: map[string]bool{}}
+	}
+	g.from[d.BatchID] = true
+	if err := run.r.store.OpenReplay(ctx, g.id, g.info(), run.owner, run.r.cfg.LeaseTTL); err != nil {
+		return nil, err
+	}
+	if g.ctx == nil {
+		g.ctx, g.release = run.r.hold(ctx, g.id, run.owner)
+		run.groups[string(k)] = g
+	}
+	return g, nil
+}
+
+// finish enqueues a group's replay batch and lets go of it; when another replay
+// took all its entries first, no batch is left behind.
+func (run *replayRun) finish(g *group) error {
+	defer g.release()
+	if g.moved == 0 {
+		return leaseCause(g.ctx, run.r.store.CloseReplay(g.ctx, g.id, run.owner))
+	}
+	return leaseCause(g.ctx, run.r.finish(g.ctx, g.id, run.owner, g.info()))
+}
+
+// release stops renewing every lease the run holds (again: a group's release may
+// be called more than once).
+func (run *replayRun) release() {
+	for _, g := range run.groups {
+		g.release()
+	}
 }
 
 // resumeAbandoned finishes the open replay batches whose run died: those whose
@@ -180,22 +261,23 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, 
 // once the batch is enqueued (sealed) its entries are settled, and marks set for it
 // since (by a run that had lost its lease) are taken back. Run twice on the same
 // staged entries, it enqueues nothing twice: the producer's re-run rules hold.
+// A replay batch whose record has expired was sealed: a replay batch's record
+// expires only Config.Retention after it was done (store.CreateBatch).
 func (r *Replayer) finish(ctx context.Context, id, owner string, info store.ReplayInfo) error {
-	b, err := r.store.Batch(ctx, id)
-	sealed := err == nil && b.Sealed
-	if err != nil && !errors.Is(err, store.ErrBatchNotFound) {
+	sealed, err := r.sealed(ctx, id)
+	if err != nil {
 		return err
 	}
 	if !sealed {
 		if err := r.store.AdoptMoves(ctx, id, owner, info.ReplayOf); err != nil {
 			return err
 		}
-		staged, err := r.store.Staged(ctx, id)
-		if err != nil {
+		src := &stagedSource{ctx: ctx, store: r.store, id: id, size: r.cfg.PageSize}
+		if err := src.fill(); err != nil {
 			return err
 		}
-		if len(staged) > 0 {
-			_, err = r.producer.Import(ctx, &stagedSource{entries: staged}, producer.Options{
+		if len(src.page) > 0 {
+			_, err := r.producer.Import(ctx, src, producer.Options{
 				BatchID:  id,
 				Job:      info.Job,
 				Source:   "replay",
@@ -211,6 +293,21 @@ func (r *Replayer) finish(ctx context.Context, id, owner string, info store.Repl
 		return err
 	}
 	return r.store.CloseReplay(ctx, id, owner)
+}
+
+// sealed reports whether the replay batch id was fully enqueued: sealed, or
+// sealed, done and expired since.
+func (r *Replayer) sealed(ctx context.Context, id string) (bool, error) {
+	b, err := r.store.Batch(ctx, id)
+	switch {
+	case err == nil:
+		return b.Sealed, nil
+	case errors.Is(err, store.ErrBatchExpired):
+		return true, nil
+	case errors.Is(err, store.ErrBatchNotFound):
+		return false, nil
+	}
+	return false, err
 }
 
 // hold renews owner's lease on the replay batch every LeaseTTL/3 until release is
@@ -255,31 +352,44 @@ func leaseCause(ctx context.Context, err error) error {
 	return err
 }
 
-type group struct {
-	job  task.Job
-	ids  []string
-	from map[string]bool
-}
-
-func (g *group) sources() []string {
-	return slices.Sorted(maps.Keys(g.from))
-}
-
-// stagedSource feeds staged dead letters to the producer as records that carry their
-// attempt history.
+// stagedSource feeds the dead letters staged for a replay batch to the
+// producer, a page at a time, as records that carry their attempt history.
 type stagedSource struct {
-	entries []*store.DeadLetter
-	i       int
+	ctx   context.Context
+	store *store.Store
+	id    string
+	size  int
+
+	page   []*store.DeadLetter
+	cursor string // of the page after this one; "" once it was the last
+	read   bool   // a page was read
+	row    int64
+}
+
+// fill reads the next page when the current one is used up and there is one.
+func (s *stagedSource) fill() error {
+	for len(s.page) == 0 && (!s.read || s.cursor != "") {
+		page, next, err := s.store.StagedPage(s.ctx, s.id, s.cursor, s.size)
+		if err != nil {
+			return err
+		}
+		s.page, s.cursor, s.read = page, next, true
+	}
+	return nil
 }
 
 func (s *stagedSource) Next() (producer.Record, error) {
-	if s.i >= len(s.entries) {
+	if err := s.fill(); err != nil {
+		return producer.Record{}, err
+	}
+	if len(s.page) == 0 {
 		return producer.Record{}, io.EOF
 	}
-	d := s.entries[s.i]
-	s.i++
+	d := s.page[0]
+	s.page = s.page[1:]
+	s.row++
 	return producer.Record{
-		Row:       int64(s.i),
+		Row:       s.row,
 		Candidate: d.Candidate,
 		History: &task.History{
 			DeadLetterID: d.ID, BatchID: d.BatchID, Attempts: d.Attempts, FirstFailedAt: d.FirstFailedAt,

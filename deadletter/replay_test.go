@@ -9,6 +9,8 @@ import (
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
 	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
@@ -139,5 +141,108 @@ func TestReplayLeavesLiveRunAlone(t *testing.T) {
 	}
 	if n, _ := b.Store.CountDeadLetters(ctx); n != 0 {
 		t.Errorf("%d dead letters left", n)
+	}
+}
+
+// TestReplayWhoseBatchExpired: a replay run that died after importing (sealing)
+// its batch and before closing the replay, whose batch was then done and expired
+// (BULKINVITE_BATCH_RETENTION), does not wedge later replays: the next one closes
+// it as finished and replays the rest; nothing is sent twice.
+func TestReplayWhoseBatchExpired(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{Store: store.Config{Retention: 300 * time.Millisecond}})
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	ids := seedDeadLetters(t, b.Store, "orig", 5)
+	ctx := context.Background()
+	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
+	const lease = 200 * time.Millisecond
+	if err := b.Store.OpenReplay(ctx, "expired-replay", info, "dead-run", lease); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Store.MoveToReplay(ctx, "expired-replay", "dead-run", ids[:3]); err != nil || n != 3 {
+		t.Fatalf("move: %d %v", n, err)
+	}
+	// The dead run imported its staged entries, then died before closing.
+	staged, err := b.Store.Staged(ctx, "expired-replay")
+	if err != nil || len(staged) != 3 {
+		t.Fatalf("staged %d %v", len(staged), err)
+	}
+	cands := make([]payload.Candidate, len(staged))
+	for i, d := range staged {
+		cands[i] = d.Candidate
+	}
+	_, err = b.Producer.Import(ctx, producer.NewSliceSource(cands), producer.Options{
+		BatchID: "expired-replay", Job: info.Job, Source: "replay", Queue: task.QueueReplay, ReplayOf: info.ReplayOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.WaitDone("expired-replay", time.Minute)
+	deadline := time.Now().Add(10 * time.Second)
+	for _, err := b.Store.Batch(ctx, "expired-replay"); !errors.Is(err, store.ErrBatchExpired); _, err = b.Store.Batch(ctx, "expired-replay") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the replay batch never expired: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	rep, err := b.Replayer.Replay(ctx, deadletter.Options{})
+	if err != nil {
+		t.Fatalf("replay after the expired replay batch: %v", err)
+	}
+	if len(rep.Resumed) != 1 || rep.Resumed[0] != "expired-replay" || rep.Replayed != 2 || len(rep.Batches) != 1 {
+		t.Fatalf("replay %+v: want the expired one closed and the other 2 replayed", rep)
+	}
+	b.WaitDone(rep.Batches[0], time.Minute)
+	if open, _ := b.Store.OpenReplays(ctx); len(open) != 0 {
+		t.Errorf("open replays left: %v", open)
+	}
+	if st := b.API.Stats(); st.Invites != 5 || st.DuplicateInvites != 0 {
+		t.Errorf("sandbox %+v, want the 5 invited once each", st)
+	}
+	if rep, err := b.Replayer.Replay(ctx, deadletter.Options{}); err != nil || len(rep.Resumed) != 0 || rep.Replayed != 0 {
+		t.Errorf("the next replay: %+v %v, want nothing to do", rep, err)
+	}
+}
+
+// TestReplayInPages: a replay that reads, moves and enqueues a few entries at a
+// time (Config.PageSize 7) replays every dead letter of three batches and two
+// jobs exactly once, into one batch per job, and the vendor invites each once.
+func TestReplayInPages(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	ctx := context.Background()
+	msg := task.Job{Target: pipelinetest.Target, InvitationMessage: "Hello {{candidate_name}}, once more"}
+	seedDeadLetters(t, b.Store, "a", 300)
+	seedDeadLetters(t, b.Store, "c", 100)
+	seedJobDeadLetters(t, b.Store, "b", msg, 150)
+
+	rep, err := deadletter.NewReplayer(b.Store, b.Producer, deadletter.Config{PageSize: 7}).Replay(ctx, deadletter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Replayed != 550 || len(rep.Batches) != 2 {
+		t.Fatalf("replay %+v, want 550 entries in 2 batches", rep)
+	}
+	accepted := map[int64]bool{}
+	for _, id := range rep.Batches {
+		bt := b.WaitDone(id, time.Minute)
+		b.CheckAccounting(id)
+		accepted[bt.Accepted] = true
+		if bt.Invited != bt.Accepted {
+			t.Errorf("replay batch %s: %+v", id, bt.Status())
+		}
+	}
+	if !accepted[400] || !accepted[150] {
+		t.Errorf("replay batches accepted %v, want 400 (a and c) and 150 (b)", accepted)
+	}
+	if n, _ := b.Store.CountDeadLetters(ctx); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+	if open, _ := b.Store.OpenReplays(ctx); len(open) != 0 {
+		t.Errorf("open replays left: %v", open)
+	}
+	if st := b.API.Stats(); st.Invites != 550 || st.DuplicateInvites != 0 {
+		t.Errorf("sandbox %+v, want 550 invites, none twice", st)
 	}
 }

@@ -317,6 +317,8 @@ func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted,
 		BatchID: req.batchID, Job: req.job, Source: "http", CallbackURL: req.callbackURL,
 	})
 	switch {
+	case errors.Is(err, store.ErrBatchExpired):
+		return nil, errorf(http.StatusGone, CodeBatchExpired, err.Error(), Detail{Field: fieldBatchID, Message: "named a batch that has expired; a new batch needs a new batch_id"})
 	case errors.Is(err, producer.ErrUsage):
 		return nil, errorf(http.StatusConflict, CodeBatchConflict, strings.TrimPrefix(err.Error(), "usage: "), Detail{Field: fieldBatchID, Message: "already names a batch with another target, message or send_invite"})
 	case err != nil:

@@ -36,7 +36,13 @@ type testBundle struct {
 // says otherwise), with a rate high enough not to matter.
 func setup(t *testing.T, cfg httpapi.Config) *testBundle {
 	t.Helper()
-	b := pipelinetest.New(t, pipelinetest.Options{})
+	return setupWith(t, cfg, pipelinetest.Options{})
+}
+
+// setupWith is setup over a pipeline tuned by opts.
+func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *testBundle {
+	t.Helper()
+	b := pipelinetest.New(t, opts)
 	if cfg.Tokens == nil && !cfg.InsecureNoAuth {
 		cfg.Tokens = []string{token1, token2}
 	}

@@ -23,6 +23,27 @@ var ErrBatchNotFound = errors.New("batch not found")
 // expired (Config.Retention).
 var ErrBatchExpired = errors.New("batch expired")
 
+// BatchExpiredError is ErrBatchExpired for a batch id that CreateBatch refuses:
+// the id was used, and its batch's record has expired. A batch id names one
+// batch for good: a new batch under it would start over on top of what is left
+// of the old one (its dead letters, its candidates' sent marks).
+type BatchExpiredError struct {
+	ID string
+	// CreatedAt is when the batch was created; zero when only its dead letters
+	// tell that it existed.
+	CreatedAt time.Time
+}
+
+func (e *BatchExpiredError) Error() string {
+	if e.CreatedAt.IsZero() {
+		return fmt.Sprintf("batch expired: batch id %s was used before and its record has expired", e.ID)
+	}
+	return fmt.Sprintf("batch expired: batch id %s was used on %s and its record has expired", e.ID, e.CreatedAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrBatchExpired) hold.
+func (e *BatchExpiredError) Unwrap() error { return ErrBatchExpired }
+
 // Batch states, as status shows them.
 const (
 	StateQueued  = "queued"
@@ -49,31 +70,84 @@ func (s *Store) retainedKeys(id string) []string {
 	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split")}
 }
 
+// liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
+// step of an import that has not sealed it: retainedKeys, then its
+// de-duplication data.
+func (s *Store) liveKeys(id string) []string {
+	return append(s.retainedKeys(id), s.bkey(id, "seen"))
+}
+
+// errGone turns a script's goneReply into ErrBatchExpired: the batch's record is
+// gone, done and expired or an import abandoned for Config.UnsealedTTL.
+func (s *Store) errGone(id string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), goneReply) {
+		return fmt.Errorf("%w: the record of batch %s is gone (done more than %s ago, or its import abandoned for %s)", ErrBatchExpired, id, s.cfg.Retention, s.cfg.UnsealedTTL)
+	}
+	return err
+}
+
 // CreateBatch writes the batch record unless one exists. It returns the record as
 // stored, and whether this call created it: a re-run with the same id gets the
-// original job and segment size back, so it cuts the same segments.
+// original job and segment size back, so it cuts the same segments. An id that
+// was used before and whose record has expired is refused with a
+// *BatchExpiredError (see the package doc, "Batch ids are used once").
 func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	job, err := json.Marshal(m.Job)
 	if err != nil {
 		return nil, false, err
 	}
+	idx := s.key("batches")
+	used, err := s.rdb.ZScore(ctx, idx, m.ID).Result()
+	known := err == nil
+	if err != nil && !isNil(err) {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	// A replay batch does not expire unsealed: the next replay finishes it.
+	ttl := s.cfg.UnsealedTTL
+	if len(m.ReplayOf) > 0 {
+		ttl = 0
+	}
 	now := s.now()
-	created, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, "")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL).Bool()
+	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds()).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
+	if res == createRefused {
+		e := &BatchExpiredError{ID: m.ID}
+		if known {
+			e.CreatedAt = time.UnixMilli(int64(used)).UTC()
+		}
+		return nil, false, e
+	}
 	// The index is written after the record (another slot): a crash between leaves
 	// a record that the re-run indexes, never an index entry without a record.
-	idx := s.key("batches")
 	if err := s.write(ctx, idx, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, idx, redisZ(now, m.ID)) }); err != nil {
 		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
+	}
+	if res == createdNew {
+		s.maybeTrim(ctx)
 	}
 	b, err := s.Batch(ctx, m.ID)
 	if err != nil {
 		return nil, false, err
 	}
-	return b, created, nil
+	return b, res == createdNew, nil
+}
+
+// createScript's answers.
+const (
+	createRefused = -1 // the id was used and its record is gone
+	createdBefore = 0  // the record exists
+	createdNew    = 1
+)
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // DedupKeys are the keys under which a candidate counts as the same person within a
@@ -97,8 +171,8 @@ func DedupKeys(c payload.Candidate) []string {
 // called) and records in-batch duplicates as skipped_duplicate. It returns the
 // candidates still to send, in order.
 func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate) ([]task.Candidate, error) {
-	args := make([]any, 0, 2+len(cands)*4)
-	args = append(args, segment, len(cands))
+	args := make([]any, 0, 3+len(cands)*4)
+	args = append(args, s.cfg.UnsealedTTL.Milliseconds(), segment, len(cands))
 	for _, c := range cands {
 		keys := DedupKeys(c.Candidate)
 		args = append(args, c.Seq, len(keys))
@@ -106,10 +180,10 @@ func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, c
 			args = append(args, fingerprint(k))
 		}
 	}
-	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}, s.liveKeys(batchID)...)
 	res, err := s.eval(ctx, admitScript, keys, args...).StringSlice()
 	if err != nil {
-		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, err)
+		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, err))
 	}
 	if len(res) == 0 {
 		return cands, nil
@@ -138,32 +212,36 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 	if len(rejects) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 2*len(rejects))
+	args := make([]any, 0, 1+2*len(rejects))
+	args = append(args, s.cfg.UnsealedTTL.Milliseconds())
 	for _, r := range rejects {
 		args = append(args, r.Row, r.Reason)
 	}
-	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "rej")}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "rej")}, s.liveKeys(batchID)...)
 	if err := s.eval(ctx, rejectScript, keys, args...).Err(); err != nil {
-		return fmt.Errorf("record rejects of batch %s: %w", batchID, err)
+		return fmt.Errorf("record rejects of batch %s: %w", batchID, s.errGone(batchID, err))
 	}
 	return nil
 }
 
 // Seal marks the batch as fully enqueued with the given number of segments: from
-// now on, no pending candidate means the batch is done. Its de-duplication data is
-// dropped: every candidate was admitted.
+// now on, no pending candidate means the batch is done, and its keys no longer
+// expire before then. Its de-duplication data is dropped: every candidate was
+// admitted.
 func (s *Store) Seal(ctx context.Context, batchID string, segments int) error {
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "seen")}, s.retainedKeys(batchID)...)
 	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds()).Err(); err != nil {
-		return fmt.Errorf("seal batch %s: %w", batchID, err)
+		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, err))
 	}
 	return nil
 }
 
 // SpendSplits adds n to the requests spent splitting the chunk root of a batch
-// (the chunk the API first refused as invalid) and returns the total so far.
+// (the chunk the API first refused as invalid) and returns the total so far. For
+// a batch whose record is gone it writes nothing and returns n.
 func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (int64, error) {
-	total, err := s.rdb.HIncrBy(ctx, s.bkey(batchID, "split"), root, int64(n)).Result()
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "split")}
+	total, err := spendSplitsScript.Run(ctx, s.rdb, keys, root, n).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("count the splits of chunk %s: %w", root, err)
 	}
@@ -171,16 +249,14 @@ func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (i
 }
 
 // FirstFailure returns when the chunk task first failed, recording now as that time
-// if it had not failed before.
+// if it had not failed before. For a batch whose record is gone it writes nothing
+// and returns now.
 func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.Time, error) {
-	k := s.bkey(batchID, "ff")
 	now := s.now()
-	if err := s.rdb.HSetNX(ctx, k, taskID, now.UnixMilli()).Err(); err != nil {
-		return now, err
-	}
-	ms, err := s.rdb.HGet(ctx, k, taskID).Int64()
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "ff")}
+	ms, err := firstFailureScript.Run(ctx, s.rdb, keys, taskID, now.UnixMilli()).Int64()
 	if err != nil {
-		return now, err
+		return now, fmt.Errorf("first failure of chunk %s: %w", taskID, err)
 	}
 	return time.UnixMilli(ms).UTC(), nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/url"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Where a batch's callback stands (CallbackState.State).
@@ -67,23 +65,19 @@ type CallbackAttempt struct {
 }
 
 // RecordCallback counts an attempt to deliver the batch's callback and what came
-// of it: delivered, failed for good (Final), or failed for now.
+// of it: delivered, failed for good (Final), or failed for now. A batch whose
+// record is gone (expired) gets nothing written.
 func (s *Store) RecordCallback(ctx context.Context, batchID string, a CallbackAttempt) error {
-	k := s.bkey(batchID, "")
-	fields := []any{"cb_status", a.HTTPStatus}
+	state, at, msg := CallbackPending, "", ""
 	switch {
 	case a.Err == nil:
-		fields = append(fields, "cb_state", CallbackDelivered, "cb_at", nowMS(s.now()), "cb_error", "")
+		state, at = CallbackDelivered, nowMS(s.now())
 	case a.Final:
-		fields = append(fields, "cb_state", CallbackFailed, "cb_at", nowMS(s.now()), "cb_error", a.Err.Error())
+		state, at, msg = CallbackFailed, nowMS(s.now()), a.Err.Error()
 	default:
-		fields = append(fields, "cb_state", CallbackPending, "cb_error", a.Err.Error())
+		msg = a.Err.Error()
 	}
-	err := s.write(ctx, k, func(pipe redis.Pipeliner) {
-		pipe.HIncrBy(ctx, k, "cb_attempts", 1)
-		pipe.HSet(ctx, k, fields...)
-	})
-	if err != nil {
+	if err := s.eval(ctx, callbackScript, []string{s.bkey(batchID, "")}, a.HTTPStatus, state, msg, at).Err(); err != nil {
 		return fmt.Errorf("record the callback of batch %s: %w", batchID, err)
 	}
 	return nil

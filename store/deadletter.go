@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -95,12 +96,12 @@ func (s *Store) compactDeadLetter(ctx context.Context, d *DeadLetter) (entry []b
 		return nil, "", nil, err
 	}
 	fp := hex.EncodeToString([]byte(fingerprint(string(job))))
-	if _, known := s.jobs.Load(fp); !known {
+	if _, known := s.jobs.get(fp); !known {
 		k := s.key("dljobs")
 		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.HSetNX(ctx, k, fp, job) }); err != nil {
 			return nil, "", nil, fmt.Errorf("store the job of dead letter %s: %w", d.ID, err)
 		}
-		s.jobs.Store(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
+		s.jobs.put(fp, dlJob{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite})
 	}
 	rec := dlRecord{
 		Reason: d.Reason, Errors: d.Errors, Candidate: d.Candidate, Attempts: d.Attempts,
@@ -175,8 +176,8 @@ func (s *Store) expandDeadLetter(ctx context.Context, batchID string, seq int64,
 }
 
 func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
-	if j, ok := s.jobs.Load(fp); ok {
-		return j.(dlJob), nil
+	if j, ok := s.jobs.get(fp); ok {
+		return j, nil
 	}
 	v, err := s.rdb.HGet(ctx, s.key("dljobs"), fp).Result()
 	if err != nil {
@@ -186,8 +187,48 @@ func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
 	if err := json.Unmarshal([]byte(v), &j); err != nil {
 		return dlJob{}, fmt.Errorf("job %s of a dead letter: %w", fp, err)
 	}
-	s.jobs.Store(fp, j)
+	s.jobs.put(fp, j)
 	return j, nil
+}
+
+// maxCachedJobs bounds the dead-letter jobs a Store keeps in memory. A job is
+// what the dead letters of one batch (or one replay group) share: a store
+// reading dead letters of more batches than this reads some jobs again.
+const maxCachedJobs = 1024
+
+// jobCache holds dead-letter jobs by fingerprint, at most maxCachedJobs of
+// them: when it is full, an arbitrary one makes room. Its zero value is ready.
+type jobCache struct {
+	mu   sync.Mutex
+	jobs map[string]dlJob
+}
+
+func (c *jobCache) get(fp string) (dlJob, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	j, ok := c.jobs[fp]
+	return j, ok
+}
+
+func (c *jobCache) put(fp string, j dlJob) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.jobs == nil {
+		c.jobs = make(map[string]dlJob)
+	}
+	if _, ok := c.jobs[fp]; !ok && len(c.jobs) >= maxCachedJobs {
+		for k := range c.jobs {
+			delete(c.jobs, k)
+			break
+		}
+	}
+	c.jobs[fp] = j
+}
+
+func (c *jobCache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.jobs)
 }
 
 // Filter selects dead letters; empty fields match everything.
@@ -211,22 +252,26 @@ func (f Filter) Validate() error {
 const dlPage = 500
 
 // dlBatches calls fn for each batch holding dead letters, oldest first (or just
-// only, when set).
+// only, when set). It goes on after the last batch it passed, so that a batch
+// leaving the index meanwhile (drained by a replay, say) skips none.
 func (s *Store) dlBatches(ctx context.Context, only string, fn func(batchID string) error) error {
 	if only != "" {
 		return fn(only)
 	}
-	for start := int64(0); ; start += dlPage {
-		ids, err := s.rdb.ZRange(ctx, s.key("dlbatches"), start, start+dlPage-1).Result()
+	var pos *zpos
+	for {
+		zs, err := s.zafter(ctx, s.key("dlbatches"), pos, false, dlPage)
 		if err != nil {
 			return fmt.Errorf("list the batches with dead letters: %w", err)
 		}
-		for _, id := range ids {
+		for _, z := range zs {
+			id := z.Member.(string)
 			if err := fn(id); err != nil {
 				return err
 			}
+			pos = &zpos{Score: int64(z.Score), Member: id}
 		}
-		if len(ids) < dlPage {
+		if len(zs) < dlPage {
 			return nil
 		}
 	}
@@ -234,41 +279,73 @@ func (s *Store) dlBatches(ctx context.Context, only string, fn func(batchID stri
 
 // DeadLetters calls fn for each dead letter matching f, batch by batch in the order
 // they first had one, by seq within a batch, reading in pages so that memory does
-// not grow with the list. Entries moving into a replay batch are left out; entries
-// added while it runs may or may not be seen.
+// not grow with the list but for the ids of one batch, kept to list each once.
+// Entries moving into a replay batch are left out; entries added while it runs
+// may or may not be seen.
 func (s *Store) DeadLetters(ctx context.Context, f Filter, fn func(*DeadLetter) error) error {
+	var batch string
+	var seen map[int64]bool
+	return s.DeadLetterPages(ctx, f, dlPage, func(page []*DeadLetter) error {
+		for _, d := range page {
+			if d.BatchID != batch {
+				batch, seen = d.BatchID, map[int64]bool{}
+			}
+			if seen[d.Seq] {
+				continue
+			}
+			seen[d.Seq] = true
+			if err := fn(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// DeadLetterPages calls fn with the dead letters matching f a page at a time:
+// those of one HSCAN step of about size entries of one batch, by seq, batch by
+// batch in the order they first had one. Nothing is kept between pages but the
+// place, so memory stays flat however many there are. Entries moving into a
+// replay batch are left out; entries added or removed meanwhile (moved by fn,
+// say) may or may not be seen, and, as with any Redis SCAN, an entry may be
+// passed twice when its batch's hash shrinks meanwhile.
+func (s *Store) DeadLetterPages(ctx context.Context, f Filter, size int, fn func([]*DeadLetter) error) error {
 	return s.dlBatches(ctx, f.BatchID, func(batchID string) error {
-		return s.batchDeadLetters(ctx, batchID, func(d *DeadLetter) error {
-			if !f.match(d) {
+		return s.batchDeadLetters(ctx, batchID, size, func(page []*DeadLetter) error {
+			matched := page[:0]
+			for _, d := range page {
+				if f.match(d) {
+					matched = append(matched, d)
+				}
+			}
+			if len(matched) == 0 {
 				return nil
 			}
-			return fn(d)
+			return fn(matched)
 		})
 	})
 }
 
-// batchDeadLetters calls fn for each dead letter of the batch not moving to a
-// replay, by seq.
-func (s *Store) batchDeadLetters(ctx context.Context, batchID string, fn func(*DeadLetter) error) error {
+// batchDeadLetters calls fn with the dead letters of the batch not moving to a
+// replay, one HSCAN step of about size entries at a time, by seq.
+func (s *Store) batchDeadLetters(ctx context.Context, batchID string, size int, fn func([]*DeadLetter) error) error {
 	moving, err := s.rdb.HGetAll(ctx, s.bkey(batchID, "dlmv")).Result()
 	if err != nil {
 		return fmt.Errorf("list the dead letters of batch %s: %w", batchID, err)
 	}
-	seen := map[string]bool{}
 	cache := errorsCache{}
 	var cursor uint64
 	for {
-		kv, next, err := s.rdb.HScan(ctx, s.bkey(batchID, "dl"), cursor, "", dlPage).Result()
+		kv, next, err := s.rdb.HScan(ctx, s.bkey(batchID, "dl"), cursor, "", int64(size)).Result()
 		if err != nil {
 			return fmt.Errorf("list the dead letters of batch %s: %w", batchID, err)
 		}
 		page := make([]*DeadLetter, 0, len(kv)/2)
 		for i := 0; i+1 < len(kv); i += 2 {
 			field := kv[i]
-			if seen[field] || moving[field] != "" {
+			if moving[field] != "" {
 				continue
 			}
-			seen[field] = true
 			seq, _ := strconv.ParseInt(field, 10, 64)
 			d, err := s.expandDeadLetter(ctx, batchID, seq, kv[i+1], cache)
 			if err != nil {
@@ -277,8 +354,8 @@ func (s *Store) batchDeadLetters(ctx context.Context, batchID string, fn func(*D
 			page = append(page, d)
 		}
 		slices.SortFunc(page, func(a, b *DeadLetter) int { return int(a.Seq - b.Seq) })
-		for _, d := range page {
-			if err := fn(d); err != nil {
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
 				return err
 			}
 		}

@@ -14,9 +14,12 @@ import (
 // chunkError is what a whole chunk's dead letters share (a 404's message).
 var chunkError = map[string]json.RawMessage{payload.FieldErrorMessage: json.RawMessage(`"flowmingo: POST https://apis.flowmingo.ai/company/integration/interview/candidate/invite/v1: HTTP 404 Not Found"`)}
 
-// seedDeadLetters records n dead letters of reason in a batch for job.
+// seedDeadLetters creates a batch for job and records n dead letters of reason in it.
 func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason payload.Reason, n int) {
 	t.Helper()
+	if _, _, err := s.CreateBatch(context.Background(), Meta{ID: batchID, Job: job, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
 	recs := make([]Record, n)
 	for i := range recs {
 		c := payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, i), Name: "Person"}
@@ -119,5 +122,100 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	}
 	if c, err := s.CountDeadLetters(ctx); err != nil || c != 1 {
 		t.Errorf("count %d %v", c, err)
+	}
+}
+
+// TestDeadLetterAndStagedPages: dead letters are read a page (one HSCAN step of
+// about the size asked) at a time, each once, and entries staged for a replay
+// come back in pages of exactly the size asked, ordered by batch and seq, each
+// once, those staged by an older version (without their place) included.
+func TestDeadLetterAndStagedPages(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	const n, size = 300, 20
+	job := task.Job{Target: target}
+	seedDeadLetters(t, s, "a", job, payload.ReasonTargetNotFound, n)
+	seedDeadLetters(t, s, "a-b", job, payload.ReasonTargetNotFound, 30)
+
+	seen := map[string]int{}
+	pages, largest := 0, 0
+	err := s.DeadLetterPages(ctx, Filter{BatchID: "a"}, size, func(page []*DeadLetter) error {
+		pages++
+		largest = max(largest, len(page))
+		for i, d := range page {
+			seen[d.ID]++
+			if i > 0 && page[i-1].Seq >= d.Seq {
+				t.Errorf("page not by seq: %d before %d", page[i-1].Seq, d.Seq)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n || pages < n/(2*size) || largest > 2*size {
+		t.Errorf("%d dead letters in %d pages of at most %d; want %d in pages of about %d", len(seen), pages, largest, n, size)
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s passed %d times", id, k)
+		}
+	}
+
+	// Stage every entry of both batches, b's first, then 5 entries as an older
+	// version did: in the staging hash only.
+	if err := s.OpenReplay(ctx, "R", ReplayInfo{Job: job, ReplayOf: []string{"a", "a-b"}}, "run", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for seq := range 30 {
+		ids = append(ids, DeadLetterID("a-b", int64(seq)))
+	}
+	for seq := n - 1; seq >= 5; seq-- {
+		ids = append(ids, DeadLetterID("a", int64(seq)))
+	}
+	if moved, err := s.MoveToReplay(ctx, "R", "run", ids); err != nil || moved != len(ids) {
+		t.Fatalf("moved %d (%v), want %d", moved, err, len(ids))
+	}
+	for seq := range 5 {
+		id := DeadLetterID("a", int64(seq))
+		b, _ := json.Marshal(&DeadLetter{ID: id, BatchID: "a", Seq: int64(seq), Target: target})
+		if err := s.rdb.HSet(ctx, s.bkey("R", "replay"), id, b).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	cursor, pages := "", 0
+	for {
+		page, next, err := s.StagedPage(ctx, "R", cursor, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next != "" && len(page) != size {
+			t.Errorf("page %d holds %d, want %d", pages, len(page), size)
+		}
+		for _, d := range page {
+			got = append(got, d.ID)
+		}
+		pages++
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	var want []string
+	for seq := range n {
+		want = append(want, DeadLetterID("a", int64(seq)))
+	}
+	for seq := range 30 {
+		want = append(want, DeadLetterID("a-b", int64(seq)))
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("staged pages give %d entries in %d pages: %v...; want %d by batch and seq", len(got), pages, got[:min(len(got), 8)], len(want))
+	}
+	all, err := s.Staged(ctx, "R")
+	if err != nil || len(all) != len(want) || all[0].ID != want[0] || all[len(all)-1].ID != want[len(want)-1] {
+		t.Errorf("Staged: %d entries (%v), want the same order", len(all), err)
 	}
 }

@@ -32,6 +32,8 @@
 //	                   batch (a chunk's 404, say), stored once
 //	P{b:id}:dlmv       hash: seq -> replay batch its dead letter is moving to
 //	P{b:id}:replay     hash: dead-letter id -> entry, staged for this replay batch
+//	P{b:id}:replay:ord sorted set: the staged entries' places (batch, NUL, seq in
+//	                   20 digits; equal scores), read in pages by lexical range
 //	P{b:id}:lease      string: the replay run filling this replay batch, with a TTL
 //	P{t:h}:L:<week>    hash: candidate fingerprint -> recorded success: kind
 //	                   ('i'/'c'), owner fingerprint (batch and seq), when (unix ms
@@ -40,7 +42,8 @@
 //	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
 //	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
 //	P batches          sorted set: batch ids by creation time (outlives the batches,
-//	                   so that status can tell an expired batch from an unknown one)
+//	                   so that status can tell an expired batch from an unknown one
+//	                   and CreateBatch refuses a used id: see "Batch ids are used once")
 //	P dlbatches        sorted set: the batches holding dead letters
 //	P dljobs           hash: job fingerprint -> target, message and send_invite,
 //	                   stored once for all the dead letters of a job
@@ -59,8 +62,49 @@
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.
 //
-// When a batch is done (sealed, nothing pending) its keys expire Config.Retention
-// later, all but its dead letters, which stay until replayed or purged.
+// # How long a batch's keys live
+//
+// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :ff, :split,
+// and :seen until the seal) live as long as one another:
+//
+//   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)
+//     after the last step of the import or of a worker recording outcomes (each
+//     refreshes them), so that an import that died and is never run again is
+//     cleaned up, de-duplication data included; a replay batch's do not expire
+//     (the next replay finishes it);
+//   - once sealed, until the batch is done: no expiry;
+//   - once done: Config.Retention after it finished.
+//
+// Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A step that
+// comes after the record is gone (a late outcome, failure, split or callback
+// attempt) writes nothing: none of these brings a key of the batch back, least
+// of all without an expiry; the import's steps answer ErrBatchExpired. (The sent
+// marks, MarkSending and ClearSending, are not guarded so yet: a state key they
+// write for a batch that is gone is deleted when its id leaves the index.) The
+// store caches at most 1024 dead-letter jobs (maxCachedJobs).
+//
+// # Batch ids are used once
+//
+// A batch id names one batch for good. After its record expired, what is left of
+// the batch (its dead letters) must not become the ground of a new batch under
+// the same id: the new one would send again a candidate whose outcome was
+// unknown, and a dead letter under a seq the new batch reuses would be replaced.
+// So CreateBatch refuses an id that was used and whose record is gone, with a
+// *BatchExpiredError saying when it was created, and the record step never
+// replaces a dead letter (HSETNX).
+//
+// The memory of used ids is the batches index, P batches (creation time by id),
+// written right after the record. The creating script also looks at the batch's
+// dead letters, in the batch's own slot, so an id whose dead letters exist is
+// refused even without its index entry. The index is trimmed (trimBatches, by
+// CreateBatch at most once an hour per process, a bounded walk from the oldest
+// entries): an id leaves it only when nothing of its batch is left — the record
+// gone, no dead letter, none moving, nothing staged for it as a replay — and it
+// was created more than Config.Retention + Config.LedgerTTL ago, so for at least
+// as long as the ledger may hold its successes. Trimming never forgets an id
+// whose dead letters exist, and no script writes a dead letter for a batch whose
+// record is gone, so none can appear after the check. What late writes left of
+// a forgotten batch is deleted with its entry.
 //
 // # Steps that span slots, and crashes between them
 //

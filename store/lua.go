@@ -1,6 +1,14 @@
 package store
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// goneReply is in the error a script answers when the batch's record is gone
+// (expired): see errGone.
+const goneReply = "BATCHGONE"
 
 // luaLib is prepended to the scripts that need it. Redis turns a nil reply into
 // false in Lua, so lists with holes still iterate with ipairs. Long argument
@@ -86,6 +94,26 @@ local function setStates(key, pairs)
   end
 end
 
+-- alive tells whether KEYS[1], a batch's record, is there: a hash without an id
+-- is no record (the leftover of a write that came after it expired).
+local function alive()
+  return redis.call('HEXISTS', KEYS[1], 'id') == 1
+end
+
+-- refresh gives the keys KEYS[first..last] of a batch not sealed yet another ttl
+-- ms to live: its import or its workers are at work. A record without an
+-- expiry (a replay batch's) keeps none.
+local function refresh(ttl, first, last)
+  if redis.call('HGET', KEYS[1], 'sealed') == '1' or redis.call('PTTL', KEYS[1]) < 0 then return end
+  for k = first, last do redis.call('PEXPIRE', KEYS[k], ttl) end
+end
+
+-- follow gives key the expiry of the batch's record KEYS[1], if it has one.
+local function follow(key)
+  local ttl = redis.call('PTTL', KEYS[1])
+  if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
+end
+
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
 -- gives the batch's keys (KEYS[first..last]) their retention.
 local function finish(now, retention, first, last)
@@ -98,15 +126,25 @@ end
 `
 
 // createScript writes a batch record unless one exists, in one step, so that a
-// crash cannot leave a record without its job.
-// KEYS: batch. ARGV: id, now_ms, job, segment_size, source, replay_of,
-// callback_url. Returns 1 when it created the record.
+// crash cannot leave a record without its job. An id that was used before and
+// whose record is gone (expired) is refused: the batches index knows it (the
+// caller looked), or its dead letters are still there. A hash without an id
+// field is no record (a write that came after the record expired): it is
+// replaced. A new record expires unsealed_ttl later unless its import goes on
+// (see refresh).
+// KEYS: batch, dl. ARGV: id, now_ms, job, segment_size, source, replay_of,
+// callback_url, known ("1" when the batches index holds the id), unsealed_ttl
+// ms (0: none). Returns createdNew (1) when it created the record, createdBefore
+// (0) when the record exists, createRefused (-1) when the id is refused.
 var createScript = redis.NewScript(`
-if redis.call('HSETNX', KEYS[1], 'id', ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
+if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return ` + strconv.Itoa(createdBefore) + ` end
+if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return ` + strconv.Itoa(createRefused) + ` end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7]) end
-return 1
+if tonumber(ARGV[9]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
+return ` + strconv.Itoa(createdNew) + `
 `)
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
@@ -115,14 +153,17 @@ return 1
 // skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
 // same order gives the same answer.
 //
-// KEYS: batch, segs, seen, st. ARGV: segment, count, then per candidate seq,
-// number of keys, the keys' fingerprints. Returns the seqs that are duplicates.
+// KEYS: batch, segs, seen, st, then the batch's keys that live while it is not
+// sealed (see liveKeys). ARGV: unsealed_ttl ms, segment, count, then per
+// candidate seq, number of keys, the keys' fingerprints. Returns the seqs that
+// are duplicates; an error holding goneReply when the record is gone.
 var admitScript = redis.NewScript(luaLib + `
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[2]))
+if not alive() then return redis.error_reply('` + goneReply + `') end
+if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[3]))
 end
 local fps = {}
-local i = 3
+local i = 4
 while i <= #ARGV do
   local nk = tonumber(ARGV[i + 1])
   for j = 1, nk do fps[#fps + 1] = ARGV[i + 1 + j] end
@@ -132,7 +173,7 @@ local firsts = hmget(KEYS[3], fps)
 local owner = {}
 for k, fp in ipairs(fps) do if firsts[k] then owner[fp] = firsts[k] end end
 local dups, news = {}, {}
-i = 3
+i = 4
 while i <= #ARGV do
   local seq, nk = ARGV[i], tonumber(ARGV[i + 1])
   local dup = false
@@ -160,28 +201,84 @@ if #dups > 0 then
   setStates(KEYS[4], set)
   if n > 0 then redis.call('HINCRBY', KEYS[1], 'skipped_duplicate', n) end
 end
+refresh(ARGV[1], 5, #KEYS)
 return dups
 `)
 
 // rejectScript records rejected source rows once each.
-// KEYS: batch, rej. ARGV: pairs of row, reason. Returns how many were new.
-var rejectScript = redis.NewScript(`
+// KEYS: batch, rej, then the batch's keys that live while it is not sealed (see
+// liveKeys). ARGV: unsealed_ttl ms, then pairs of row, reason. Returns how many
+// were new; an error holding goneReply when the record is gone.
+var rejectScript = redis.NewScript(luaLib + `
+if not alive() then return redis.error_reply('` + goneReply + `') end
 local n = 0
-for i = 1, #ARGV, 2 do
+for i = 2, #ARGV, 2 do
   if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i+1]) == 1 then n = n + 1 end
 end
 if n > 0 then redis.call('HINCRBY', KEYS[1], 'rejected', n) end
+refresh(ARGV[1], 3, #KEYS)
 return n
 `)
 
 // sealScript marks a batch as fully enqueued and drops its de-duplication data,
-// needed only while candidates are admitted.
+// needed only while candidates are admitted. The batch's keys stop expiring
+// (they lived UnsealedTTL from the import's last step) until it is done.
 // KEYS: batch, seen, then the keys that expire when the batch is done (batch
 // first again is fine: see retainedKeys). ARGV: now_ms, segments, retention ms.
+// Returns 1; an error holding goneReply when the record is gone.
 var sealScript = redis.NewScript(luaLib + `
+if not alive() then return redis.error_reply('` + goneReply + `') end
+local was = redis.call('HGET', KEYS[1], 'sealed')
 redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
 redis.call('DEL', KEYS[2])
+if was ~= '1' then
+  for k = 3, #KEYS do redis.call('PERSIST', KEYS[k]) end
+end
 finish(ARGV[1], ARGV[3], 3, #KEYS)
+return 1
+`)
+
+// firstFailureScript records when a chunk task first failed, unless it did
+// before, and returns that time. KEYS: batch, ff. ARGV: task id, now_ms. A
+// batch whose record is gone gets no key back: now is returned.
+var firstFailureScript = redis.NewScript(luaLib + `
+if not alive() then return ARGV[2] end
+if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then follow(KEYS[2]) end
+return redis.call('HGET', KEYS[2], ARGV[1])
+`)
+
+// spendSplitsScript adds to the requests spent splitting a chunk and returns
+// the total. KEYS: batch, split. ARGV: chunk task id, n. A batch whose record
+// is gone gets no key back: n is returned.
+var spendSplitsScript = redis.NewScript(luaLib + `
+if not alive() then return tonumber(ARGV[2]) end
+local n = redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
+follow(KEYS[2])
+return n
+`)
+
+// callbackScript counts an attempt to deliver a batch's callback and what came
+// of it. KEYS: batch. ARGV: HTTP status, state, error, settled at (ms, "" while
+// pending). Returns 0, writing nothing, when the record is gone.
+var callbackScript = redis.NewScript(luaLib + `
+if not alive() then return 0 end
+redis.call('HINCRBY', KEYS[1], 'cb_attempts', 1)
+redis.call('HSET', KEYS[1], 'cb_status', ARGV[1], 'cb_state', ARGV[2], 'cb_error', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'cb_at', ARGV[4]) end
+return 1
+`)
+
+// forgetScript tells whether nothing is left of a batch whose record is gone:
+// no dead letter, none moving, nothing staged for it as a replay. Then it
+// deletes what writes that came late may have left (orphans without a record)
+// and answers 1: its id may leave the batches index.
+// KEYS: batch, dl, dlmv, replay staging, then the keys to delete with it.
+var forgetScript = redis.NewScript(luaLib + `
+if alive() then return 0 end
+for k = 2, 4 do
+  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+end
+redis.call('DEL', KEYS[1], unpack(KEYS, 5))
 return 1
 `)
 
@@ -223,23 +320,28 @@ return out
 
 // recordScript records final outcomes, each candidate at most once: its state, its
 // counter and its dead letter, in one atomic step. An outcome already recorded is
-// left as it is.
+// left as it is, and so is a dead letter already stored under the seq (HSETNX):
+// a dead letter is never overwritten. A batch whose record is gone (expired)
+// gets nothing written: no outcome is new.
 //
-// KEYS: batch, dl, dl errors, then the keys that expire when the batch is done
-// (see retainedKeys). ARGV: now_ms, retention ms, then per candidate: seq, state
-// (2..5), dead letter ("" for none), reference of its errors stored apart ("" for
-// none), those errors (given once per reference per call, else "").
+// KEYS: batch, dl, dl errors, then the batch's keys that live while it is not
+// sealed (see liveKeys; they start with those that expire when it is done, see
+// retainedKeys, the candidate states first). ARGV: now_ms, retention ms,
+// unsealed_ttl ms, then per candidate: seq, state (2..5), dead letter ("" for
+// none), reference of its errors stored apart ("" for none), those errors (given
+// once per reference per call, else "").
 // Returns the positions (1-based, in ARGV's order) of the records whose outcomes
 // were new.
 var recordScript = redis.NewScript(luaLib + `
+if not alive() then return {} end
 local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
-local seqs, codes, dls = {}, {}, {}
-for i = 3, #ARGV, 5 do
-  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1]); dls[#dls + 1] = ARGV[i + 2]
-  if ARGV[i + 4] ~= '' then redis.call('HSETNX', KEYS[3], ARGV[i + 3], ARGV[i + 4]) end
+local seqs, codes, errs = {}, {}, {}
+for i = 4, #ARGV, 5 do
+  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
+  if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
 local cur = states(KEYS[4], seqs)
-local set, dl, counts, seen, new = {}, {}, {}, {}, {}
+local set, counts, seen, new = {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < 2 and not seen[seq] then
     seen[seq] = true
@@ -247,15 +349,20 @@ for k, seq in ipairs(seqs) do
     set[#set + 1] = seq; set[#set + 1] = c
     counts[c] = (counts[c] or 0) + 1
     new[#new + 1] = k
-    if dls[k] ~= '' then dl[#dl + 1] = seq; dl[#dl + 1] = dls[k] end
+    local i = 4 + (k - 1) * 5
+    if ARGV[i + 2] ~= '' then
+      redis.call('HSETNX', KEYS[2], seq, ARGV[i + 2])
+      local ref = ARGV[i + 3]
+      if ref ~= '' and errs[ref] then redis.call('HSETNX', KEYS[3], ref, errs[ref]) end
+    end
   end
 end
 setStates(KEYS[4], set)
-hset(KEYS[2], dl)
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
 end
 if #new > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
+refresh(ARGV[3], 4, #KEYS)
 finish(ARGV[1], ARGV[2], 4, #KEYS)
 return new
 `)
@@ -471,15 +578,22 @@ hdel(KEYS[1], back)
 return #back
 `)
 
-// stageScript copies dead letters into a replay batch's staging hash, only while
-// the caller holds the replay batch's lease.
-// KEYS: staging, lease. ARGV: owner, then pairs of dead-letter id and entry.
-// Returns how many, or -1 when the lease is not the caller's.
+// stageScript copies dead letters into a replay batch's staging hash, and their
+// places into its order (a sorted set read by lexical range, see stageOrder),
+// only while the caller holds the replay batch's lease.
+// KEYS: staging, lease, order. ARGV: owner, then triples of dead-letter id,
+// entry and place. Returns how many, or -1 when the lease is not the caller's.
 var stageScript = redis.NewScript(luaLib + `
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
-local pairs = {}
-for i = 2, #ARGV do pairs[#pairs + 1] = ARGV[i] end
+local pairs, places = {}, {}
+for i = 2, #ARGV, 3 do
+  pairs[#pairs + 1] = ARGV[i]; pairs[#pairs + 1] = ARGV[i + 1]
+  places[#places + 1] = 0; places[#places + 1] = ARGV[i + 2]
+end
 hset(KEYS[1], pairs)
+for i = 1, #places, 2 * part do
+  redis.call('ZADD', KEYS[3], unpack(places, i, math.min(i + 2 * part - 1, #places)))
+end
 return #pairs / 2
 `)
 
@@ -519,12 +633,12 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1
 `)
 
-// closeReplayScript removes a replay batch's staging hash and lease, if the
-// caller holds the lease. KEYS: staging, lease. ARGV: owner.
+// closeReplayScript removes a replay batch's staging hash, its order and its
+// lease, if the caller holds the lease. KEYS: staging, lease, order. ARGV: owner.
 // Returns 1 when closed, 0 when the lease is not the caller's.
 var closeReplayScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
 return 1
 `)
 

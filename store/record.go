@@ -25,6 +25,7 @@ type Record struct {
 // claim: a run that claimed the candidates records through RecordNew. It returns how many outcomes were new (RecordNew tells
 // which). It is made of steps in different slots (see the package doc), each
 // idempotent: after an error, calling it again with the same records is safe.
+// A batch whose record is gone (expired) gets no outcome: none is new.
 func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record) (int, error) {
 	fresh, err := s.RecordNew(ctx, batchID, target, "", recs)
 	return len(fresh), err
@@ -40,8 +41,8 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 2+5*len(recs))
-	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds())
+	args := make([]any, 0, 3+5*len(recs))
+	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds())
 	var led []Record
 	dls := 0
 	sharedErrs := map[string]bool{}
@@ -83,7 +84,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
 		return nil, err
 	}
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.retainedKeys(batchID)...)
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.liveKeys(batchID)...)
 	idx, err := s.eval(ctx, recordScript, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)

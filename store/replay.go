@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/task"
 )
@@ -86,7 +89,7 @@ func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) 
 // (ErrReplayLeaseLost otherwise). A crash between the two steps leaves an open
 // record without a lease, which the next run takes over and closes again.
 func (s *Store) CloseReplay(ctx context.Context, replayBatchID, owner string) error {
-	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease")}
+	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
 	ok, err := s.eval(ctx, closeReplayScript, keys, owner).Bool()
 	if err != nil {
 		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
@@ -150,10 +153,11 @@ func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batch
 		if err != nil {
 			return 0, err
 		}
-		args = append(args, d.ID, b)
+		args = append(args, d.ID, b, stagePlace(batchID, seq))
 		seqs = append(seqs, seq)
 	}
-	staged, err := s.eval(ctx, stageScript, []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease")}, args...).Int()
+	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
+	staged, err := s.eval(ctx, stageScript, keys, args...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, err)
 	}
@@ -267,7 +271,7 @@ func (s *Store) marksFor(ctx context.Context, batchID, replayBatchID string) ([]
 }
 
 // Staged returns the dead letters staged for a replay batch, ordered by batch and
-// seq so that a re-run after a crash cuts the same segments.
+// seq. It reads them all at once: StagedPage reads them a page at a time.
 func (s *Store) Staged(ctx context.Context, replayBatchID string) ([]*DeadLetter, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(replayBatchID, "replay")).Result()
 	if err != nil {
@@ -283,4 +287,114 @@ func (s *Store) Staged(ctx context.Context, replayBatchID string) ([]*DeadLetter
 	}
 	sortDeadLetters(out)
 	return out, nil
+}
+
+// stagePlace is a staged dead letter's member in its replay batch's order
+// (P{b:id}:replay:ord, a sorted set of equal scores read by lexical range): its
+// batch, a NUL (below any byte a batch id holds) and its seq in 20 digits, so
+// that the lexical order is the order of batch and seq, sortDeadLetters'.
+func stagePlace(batchID string, seq int64) string {
+	return fmt.Sprintf("%s\x00%020d", batchID, seq)
+}
+
+// parsePlace is stagePlace's inverse: the dead letter's id.
+func parsePlace(place string) (string, bool) {
+	i := strings.LastIndexByte(place, 0)
+	if i <= 0 {
+		return "", false
+	}
+	seq, err := strconv.ParseInt(place[i+1:], 10, 64)
+	return DeadLetterID(place[:i], seq), err == nil
+}
+
+// StagedPage returns up to limit dead letters staged for a replay batch, in the
+// order of batch and seq, after the place cursor names ("" for the first page),
+// and the cursor of the next page ("" after the last). Reading a replay batch's
+// entries page by page keeps a replay's memory flat; a re-run after a crash
+// reads them in the same order, so that it cuts the same segments. Entries a
+// replay of an older version staged without their place get it first
+// (indexStaged).
+func (s *Store) StagedPage(ctx context.Context, replayBatchID, cursor string, limit int) ([]*DeadLetter, string, error) {
+	if cursor == "" {
+		if err := s.indexStaged(ctx, replayBatchID, limit); err != nil {
+			return nil, "", err
+		}
+	}
+	from := "-"
+	if cursor != "" {
+		from = "(" + cursor
+	}
+	places, err := s.rdb.ZRangeByLex(ctx, s.bkey(replayBatchID, "replay:ord"), &redis.ZRangeBy{Min: from, Max: "+", Count: int64(limit)}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("read replay %s: %w", replayBatchID, err)
+	}
+	if len(places) == 0 {
+		return nil, "", nil
+	}
+	ids := make([]string, 0, len(places))
+	for _, p := range places {
+		id, ok := parsePlace(p)
+		if !ok {
+			return nil, "", fmt.Errorf("read replay %s: a place %q no replay staged", replayBatchID, p)
+		}
+		ids = append(ids, id)
+	}
+	vals, err := s.rdb.HMGet(ctx, s.bkey(replayBatchID, "replay"), ids...).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("read replay %s: %w", replayBatchID, err)
+	}
+	out := make([]*DeadLetter, 0, len(vals))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			continue // a place without its entry: the replay was closed meanwhile
+		}
+		var d DeadLetter
+		if err := json.Unmarshal([]byte(str), &d); err != nil {
+			return nil, "", fmt.Errorf("replay %s: dead letter %s: %w", replayBatchID, ids[i], err)
+		}
+		out = append(out, &d)
+	}
+	next := ""
+	if len(places) == limit {
+		next = places[len(places)-1]
+	}
+	return out, next, nil
+}
+
+// indexStaged gives every entry staged for a replay batch its place in the
+// batch's order, when some lack one (staged by an older version, which kept no
+// order), reading the staging hash in pages of about size.
+func (s *Store) indexStaged(ctx context.Context, replayBatchID string, size int) error {
+	staging, order := s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "replay:ord")
+	pipe := s.rdb.Pipeline()
+	staged, placed := pipe.HLen(ctx, staging), pipe.ZCard(ctx, order)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("read replay %s: %w", replayBatchID, err)
+	}
+	if staged.Val() == placed.Val() {
+		return nil
+	}
+	var cursor uint64
+	for {
+		kv, next, err := s.rdb.HScan(ctx, staging, cursor, "", int64(size)).Result()
+		if err != nil {
+			return fmt.Errorf("read replay %s: %w", replayBatchID, err)
+		}
+		zs := make([]redis.Z, 0, len(kv)/2)
+		for i := 0; i < len(kv); i += 2 {
+			if batchID, seq, ok := parseDeadLetterID(kv[i]); ok {
+				zs = append(zs, redis.Z{Member: stagePlace(batchID, seq)})
+			}
+		}
+		if len(zs) > 0 {
+			if err := s.rdb.ZAdd(ctx, order, zs...).Err(); err != nil {
+				return fmt.Errorf("order replay %s: %w", replayBatchID, err)
+			}
+		}
+		if next == 0 {
+			return nil
+		}
+		cursor = next
+	}
 }

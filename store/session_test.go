@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // TestSessions: a session is found by its id until it expires or is deleted, and
@@ -61,6 +63,9 @@ func TestRejects(t *testing.T) {
 	var rejects []Reject
 	for _, row := range []int64{40, 3, 17, 2, 1000} {
 		rejects = append(rejects, Reject{Row: row, Reason: fmt.Sprintf("email: bad at %d", row)})
+	}
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "rj", Job: task.Job{Target: target}}); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.RecordRejects(ctx, "rj", rejects); err != nil {
 		t.Fatal(err)

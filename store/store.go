@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +20,7 @@ const (
 	DefaultPrefix      = "bulkinvite:"
 	DefaultRetention   = 720 * time.Hour
 	DefaultLedgerTTL   = 90 * 24 * time.Hour
+	DefaultUnsealedTTL = 7 * 24 * time.Hour
 	DefaultWaitTimeout = time.Second
 )
 
@@ -37,6 +37,12 @@ type Config struct {
 	// target: at least this long, and at most a week more (the ledger keeps one
 	// hash per target and week). Default 90 days.
 	LedgerTTL time.Duration
+	// UnsealedTTL is how long the keys of a batch whose import has not sealed it
+	// yet (de-duplication data included) live after its last import or worker
+	// step: an import that died and was never run again is cleaned up this long
+	// after. A sealed batch's keys do not expire before it is done, nor do a
+	// replay batch's (the next replay finishes it). Default 168h (7 days).
+	UnsealedTTL time.Duration
 	// WaitReplicas is how many replicas must acknowledge each write of a claim, a
 	// sent mark, an outcome or a ledger entry (Redis WAIT) before the caller goes
 	// on. Default 0: no WAIT.
@@ -57,6 +63,9 @@ func (c Config) withDefaults() Config {
 	if c.LedgerTTL <= 0 {
 		c.LedgerTTL = DefaultLedgerTTL
 	}
+	if c.UnsealedTTL <= 0 {
+		c.UnsealedTTL = DefaultUnsealedTTL
+	}
 	if c.WaitTimeout <= 0 {
 		c.WaitTimeout = DefaultWaitTimeout
 	}
@@ -73,10 +82,12 @@ type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
 	now func() time.Time
-	// jobs caches dead-letter jobs by fingerprint (dlJob), written or read.
-	jobs sync.Map
+	// jobs caches dead-letter jobs by fingerprint, written or read.
+	jobs jobCache
 	// weeks caches the targets' ledger indexes (liveWeeks).
 	weeks weeksCache
+	// trim is where the batches index is trimmed next (trimBatches).
+	trim trimState
 }
 
 // New returns a Store over rdb: a single node's, a Sentinel failover or a Cluster

@@ -58,6 +58,12 @@ func TestOnCluster(t *testing.T) {
 		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
 		"Persistence":                 TestPersistence,
+		"ExpiredBatchIDIsNotReused":   TestExpiredBatchIDIsNotReused,
+		"DeadLetterNeverOverwritten":  TestDeadLetterNeverOverwritten,
+		"WritesAfterExpiry":           TestWritesAfterExpiryRecreateNothing,
+		"AbandonedImportExpires":      TestAbandonedImportExpires,
+		"BatchesIndexTrimmed":         TestBatchesIndexTrimmed,
+		"DeadLetterAndStagedPages":    TestDeadLetterAndStagedPages,
 	})
 }
 

@@ -103,7 +103,9 @@ case, spaces, '_' and '-': ats_candidate_id, email, name, firstname, lastname, c
 (and aliases such as "Email Address", "First Name", "CV URL"); others are ignored.
 
 The same --batch-id twice is one batch: re-running an import that died halfway
-completes it without enqueuing anything twice.
+completes it without enqueuing anything twice. Once its batch has expired
+(BULKINVITE_BATCH_RETENTION after it was done), an id is refused (exit 2): a new
+import needs a new id.
 
 Exit codes: 0 ok; 1 failed; 2 usage error; 3 with --wait, finished but something was
 dead-lettered.
@@ -159,6 +161,10 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		CallbackURL: f.callbackURL,
 		OnReject:    func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
 	})
+	var expired *store.BatchExpiredError
+	if errors.As(err, &expired) {
+		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\na batch id names one batch for good: give this import a new --batch-id (dead letters of the old batch, if any, are still listed under %s)", err, expired.ID)}
+	}
 	if err != nil {
 		if res != nil && res.BatchID != "" {
 			err = fmt.Errorf("%w\nthe batch %s is incomplete: run the same command with --batch-id %s to finish it", err, res.BatchID, res.BatchID)
