@@ -301,12 +301,16 @@ return #set / 2
 // candidate expected open (0) or already marked by an earlier attempt whose
 // outcome is unknown (1, sent again at least once) is marked (1), and is this
 // run's to send only if it was in the state expected; another run marked or
-// decided the others.
-// KEYS: st. ARGV: pairs of seq and expected state. Returns the seqs marked.
+// decided the others. A batch whose record is gone (expired) marks nothing: its
+// states are gone with it, so every candidate would read as open.
+// KEYS: batch, st. ARGV: pairs of seq and expected state. Returns the seqs
+// marked; an error holding goneReply when the record is gone.
 var markScript = redis.NewScript(luaLib + `
+if not alive() then return redis.error_reply('` + goneReply + `') end
+local st = KEYS[2]
 local seqs, want = {}, {}
 for i = 1, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
-local cur = states(KEYS[1], seqs)
+local cur = states(st, seqs)
 local set, out = {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] == want[k] then
@@ -314,7 +318,7 @@ for k, seq in ipairs(seqs) do
     if cur[k] ~= 1 then set[#set + 1] = seq; set[#set + 1] = 1 end
   end
 end
-setStates(KEYS[1], set)
+setStates(st, set)
 return out
 `)
 

@@ -85,7 +85,8 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 // candidate meanwhile keeps it, so that of two runs of one candidate only one
 // sends. Recording a candidate's outcome replaces the mark; ClearSending takes it
 // back when the vendor is known not to have acted. A mark left by an attempt that
-// stopped in between tells the next attempt that the vendor may have acted.
+// stopped in between tells the next attempt that the vendor may have acted. A
+// batch whose record is gone marks nothing: ErrBatchExpired.
 func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []int64) ([]int64, error) {
 	if len(open)+len(again) == 0 {
 		return nil, nil
@@ -97,9 +98,9 @@ func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []i
 	for _, q := range again {
 		args = append(args, q, codeSending)
 	}
-	marked, err := s.eval(ctx, markScript, []string{s.bkey(batchID, "st")}, args...).Int64Slice()
+	marked, err := s.eval(ctx, markScript, []string{s.bkey(batchID, ""), s.bkey(batchID, "st")}, args...).Int64Slice()
 	if err != nil {
-		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, err)
+		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, s.errGone(batchID, err))
 	}
 	return marked, nil
 }

@@ -387,6 +387,13 @@ func TestMarkSendingDecidesWhoSends(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "m", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
+	// A batch whose record is gone marks nothing, and writes no states back.
+	if got, err := st.MarkSending(ctx, "gone", []int64{0}, nil); !errors.Is(err, ErrBatchExpired) || got != nil {
+		t.Errorf("mark on a batch with no record: %v %v, want ErrBatchExpired", got, err)
+	}
+	if n, _ := st.rdb.Exists(ctx, st.bkey("gone", "st")).Result(); n != 0 {
+		t.Errorf("marking a gone batch wrote its states")
+	}
 	first, err := st.MarkSending(ctx, "m", []int64{0, 1}, nil)
 	if err != nil || fmt.Sprint(first) != "[0 1]" {
 		t.Fatalf("first %v %v", first, err)

@@ -258,6 +258,11 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 		}
 	}
 	marked, err := w.Store.MarkSending(ctx, r.task.BatchID, open, again)
+	if errors.Is(err, store.ErrBatchExpired) {
+		// Nothing was marked: a task that outlived its batch sends nothing.
+		r.log.Warn("the chunk's batch expired before its candidates were sent; nothing sent", zap.Int("candidates", len(held)), zap.Error(err))
+		return nil, nil
+	}
 	if err != nil {
 		// Redis may have made the marks (a reply lost, a WAIT that timed out):
 		// nothing was sent, and a mark left would read as an unknown outcome.
