@@ -254,3 +254,47 @@ func TestClose(t *testing.T) {
 		t.Error("the proxy still accepts connections after Close")
 	}
 }
+
+// A latency delays every chunk either way, keeps the order of the bytes, and
+// applies to connections already open; back at 0 the link forwards at once.
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.dial(t)
+	mustEcho(t, c, "fast")
+
+	const d = 150 * time.Millisecond
+	b.proxy.SetLatency(d)
+	if got := b.proxy.Latency(); got != d {
+		t.Fatalf("Latency() = %v, want %v", got, d)
+	}
+	start := time.Now()
+	mustEcho(t, c, "slow")
+	if took := time.Since(start); took < 2*d {
+		t.Fatalf("a round trip with a latency of %v took %v, want at least %v", d, took, 2*d)
+	}
+
+	// Lines written back to back come back in order, all delayed.
+	if _, err := io.WriteString(c, "one\ntwo\nthree\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for _, want := range []string{"one\n", "two\n", "three\n"} {
+		if got, err := br.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+
+	b.proxy.SetLatency(-time.Second)
+	if got := b.proxy.Latency(); got != 0 {
+		t.Fatalf("Latency() after a negative SetLatency = %v, want 0", got)
+	}
+	mustEcho(t, b.dial(t), "fast again")
+	b.proxy.SetLatency(d)
+	if _, err := io.WriteString(c, "late\n"); err != nil {
+		t.Fatal(err)
+	}
+	b.proxy.Cut() // a link cut while bytes are on their way ends without them
+	waitEnded(t, c, "a slowed connection at the cut")
+}
