@@ -13,9 +13,10 @@
 // read on one side is written to the other that long after it was read, in
 // order, whatever else is on its way.
 //
-// It knows nothing of the protocol it carries, except for Stats.Awaiting, which
-// reads a request/response protocol such as HTTP/1.1 or Redis's: a connection
-// whose last bytes went upstream has a request out and no reply yet.
+// It knows nothing of the protocol it carries, except for Stats.Awaiting and
+// Stats.Requests, which read a request/response protocol such as HTTP/1.1 or
+// Redis's: a connection whose last bytes went upstream has a request out and no
+// reply yet.
 //
 // It owns no scheduling of faults: the script decides when to cut and restore.
 package faultproxy
@@ -41,7 +42,8 @@ type Proxy struct {
 	closeOnce sync.Once
 	closeErr  error
 
-	latency atomic.Int64 // SetLatency, in nanoseconds
+	latency  atomic.Int64 // SetLatency, in nanoseconds
+	requests atomic.Int64 // Stats.Requests
 
 	mu       sync.Mutex
 	cut      bool
@@ -66,12 +68,17 @@ type Stats struct {
 	Awaiting int `json:"awaiting"`
 	// Dropped counts the connections closed by Cut.
 	Dropped int64 `json:"dropped"`
+	// Requests counts the requests forwarded upstream since Listen: the times a
+	// connection's bytes went upstream first or after bytes came back. In
+	// HTTP/1.1 without pipelining, one per request.
+	Requests int64 `json:"requests"`
 }
 
 // link is one forwarded connection.
 type link struct {
 	client, server net.Conn
 	latency        *atomic.Int64 // the proxy's
+	requests       *atomic.Int64 // the proxy's
 	awaiting       atomic.Bool
 	closeOnce      sync.Once
 	closed         chan struct{} // closed by close
@@ -147,7 +154,8 @@ func (p *Proxy) IsCut() bool {
 func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Stats{Accepted: p.accepted, Open: len(p.links), Held: len(p.held), Dropped: p.dropped}
+	st := Stats{Accepted: p.accepted, Open: len(p.links), Held: len(p.held), Dropped: p.dropped,
+		Requests: p.requests.Load()}
 	for l := range p.links {
 		if l.awaiting.Load() {
 			st.Awaiting++
@@ -216,7 +224,7 @@ func (p *Proxy) forward(c net.Conn) {
 		_ = c.Close() // the upstream is down: the client sees its connection end
 		return
 	}
-	l := &link{client: c, server: s, latency: &p.latency, closed: make(chan struct{})}
+	l := &link{client: c, server: s, latency: &p.latency, requests: &p.requests, closed: make(chan struct{})}
 	p.mu.Lock()
 	if p.cut || p.closed { // cut while dialing
 		if p.cut {
@@ -266,7 +274,10 @@ func (l *link) copy(dst, src net.Conn, upstream bool) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			l.awaiting.Store(upstream) // before the write: the reply cannot come first
+			// before the write: the reply cannot come first
+			if was := l.awaiting.Swap(upstream); upstream && !was {
+				l.requests.Add(1)
+			}
 			c := chunk{b: append([]byte(nil), buf[:n]...), due: time.Now().Add(time.Duration(l.latency.Load()))}
 			select {
 			case q <- c:

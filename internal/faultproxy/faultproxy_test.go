@@ -148,8 +148,8 @@ func TestForward(t *testing.T) {
 	c := b.dial(t)
 	mustEcho(t, c, "hello")
 	mustEcho(t, c, "again")
-	if st := b.proxy.Stats(); st != (Stats{Accepted: 1, Open: 1}) {
-		t.Errorf("stats %+v, want one connection open", st)
+	if st := b.proxy.Stats(); st != (Stats{Accepted: 1, Open: 1, Requests: 2}) {
+		t.Errorf("stats %+v, want one connection open and two requests", st)
 	}
 	_ = c.Close()
 	eventually(t, "the link to close", func() bool { return b.proxy.Stats().Open == 0 })
@@ -192,7 +192,7 @@ func TestCutAndRestore(t *testing.T) {
 		t.Fatalf("round trip during the cut: %q, %v; want a timeout", got, err)
 	}
 	eventually(t, "the connection to be held", func() bool { return b.proxy.Stats().Held == 1 })
-	if st := b.proxy.Stats(); st != (Stats{Accepted: 2, Held: 1, Dropped: 1}) {
+	if st := b.proxy.Stats(); st != (Stats{Accepted: 2, Held: 1, Dropped: 1, Requests: 1}) {
 		t.Errorf("stats during the cut %+v", st)
 	}
 	if n := b.upstreamConns.Load(); n != 1 {
