@@ -27,9 +27,6 @@ const (
 	DefaultInFlightTTL = 60 * time.Second
 	// DefaultRedisTimeout bounds one Redis call when Config.RedisTimeout is 0.
 	DefaultRedisTimeout = 500 * time.Millisecond
-	// DefaultFallbackProcesses is the number of processes assumed to share the key
-	// when Config.FallbackShare is 0 and this process has never reached Redis.
-	DefaultFallbackProcesses = 4
 	// DefaultAdaptiveDecrease multiplies the effective rate on a 429 in adaptive mode.
 	DefaultAdaptiveDecrease = 0.9
 	// DefaultAdaptiveInterval is the adaptive mode's clock when Config.AdaptiveInterval is 0.
@@ -93,15 +90,6 @@ type Config struct {
 	// Default 1s.
 	AdaptiveInterval time.Duration
 
-	// FallbackShare is the share of the effective rate (and of MaxInFlight and
-	// CandidatesPerMinute) that this process allows itself while Redis is
-	// unreachable. 0 means automatic: 1/N, where N is the number of processes
-	// that used this key in the last 30 seconds as last seen in Redis (each
-	// process registers itself at most once a second), or
-	// 1/DefaultFallbackProcesses if this process has never reached Redis. With
-	// every process falling back at once, together they keep to the rate.
-	FallbackShare float64
-
 	// Prefix starts every Redis key this package writes. Default "bulkinvite:".
 	Prefix string
 
@@ -110,8 +98,10 @@ type Config struct {
 	// API client's request timeout, or a slow request loses its slot. Default 60s.
 	InFlightTTL time.Duration
 
-	// RedisTimeout bounds each Redis call of the limiter; a call that fails or
-	// takes longer puts this process on its local fallback. Default 500ms.
+	// RedisTimeout bounds each Redis call of the limiter; while calls fail or
+	// take longer, this process grants nothing (it keeps trying), and a grant
+	// whose reply came is spent at most this long after the shared limiter
+	// charged it. Default 500ms.
 	RedisTimeout time.Duration
 }
 
@@ -143,8 +133,6 @@ func (c Config) Validate() error {
 		return bad("AdaptiveMin", c.AdaptiveMin, "must not exceed Rate")
 	case c.AdaptiveInterval < 0:
 		return bad("AdaptiveInterval", c.AdaptiveInterval, "must be >= 0 (0 means the default)")
-	case !finite(c.FallbackShare) || c.FallbackShare < 0 || c.FallbackShare > 1:
-		return bad("FallbackShare", c.FallbackShare, "must be in [0, 1] (0 means automatic)")
 	case strings.ContainsAny(c.Prefix, "{}"):
 		return bad("Prefix", c.Prefix, "must not contain { or }, which this package uses as a Redis Cluster hash tag")
 	case c.InFlightTTL < 0 || (c.InFlightTTL > 0 && c.InFlightTTL < time.Millisecond):
@@ -184,9 +172,6 @@ func (c Config) withDefaults() Config {
 	}
 	if c.AdaptiveInterval <= 0 {
 		c.AdaptiveInterval = DefaultAdaptiveInterval
-	}
-	if !(c.FallbackShare >= 0 && c.FallbackShare <= 1) {
-		c.FallbackShare = 0
 	}
 	if c.Prefix == "" || strings.ContainsAny(c.Prefix, "{}") {
 		c.Prefix = DefaultPrefix

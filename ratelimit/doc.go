@@ -2,9 +2,9 @@
 // machine, that sends with the same Flowmingo API key: the rate is measured at
 // the API, not per process. It owns the shared limiter (a GCRA in Redis), the
 // local x/time/rate stage in front of it, the shared cool-down after a 429, the
-// optional adaptive rate, the global cap on requests in flight and the
-// local fallback while Redis is unreachable. Local is the per-process-only
-// variant, for tests and as the measurement's baseline.
+// optional adaptive rate, the global cap on requests in flight, and what a
+// process does while Redis is unreachable: grant nothing. Local is the
+// per-process-only variant, for tests and as the measurement's baseline.
 //
 // It does not send requests, parse Retry-After, decide what a status code means,
 // re-queue tasks or export metrics: the worker calls Acquire before a request,
@@ -90,27 +90,37 @@
 //
 // # Redis unreachable
 //
-// When a Redis call fails or takes longer than RedisTimeout, the process logs a
-// warning once and falls back to a local limiter: the effective rate times its
-// share, with a burst of 1; at most MaxInFlight times its share in flight; the
-// candidates cap times its share; a cool-down it knows of still honoured. The
-// share is FallbackShare, or automatically 1/N where N is the number of processes
-// that used the key in the last 30 seconds as last seen in Redis (each process
-// registers itself there at most once a second), or 1/4 if it never reached
-// Redis. If all processes fall back at once, together they stay within the rate.
-// Once a second one caller probes Redis (the others stay on the fallback
-// meanwhile); on success the process goes back to the shared limiter and logs
-// so. A release that cannot reach Redis leaves the lease to expire. Throttled
-// that cannot reach Redis still sets this process's cool-down and returns an
-// error saying the others were not told.
+// A grant is a request the shared step charged, and nothing else is. When a
+// Redis call fails or takes longer than RedisTimeout, the process logs a warning
+// once and grants nothing until a call succeeds: it keeps asking, one caller at
+// a time as always, pausing between attempts (50ms, doubling up to a second);
+// on success it logs so and grants again. A process that never reached Redis
+// sends nothing. Callers wait in Acquire meanwhile, until their ctx ends. A
+// cool-down this process knows of is still honoured; Throttled that cannot
+// reach Redis still sets it and returns an error saying the others were not
+// told; a release that cannot reach Redis leaves the lease to expire.
+//
+// So one process whose link is slow or broken cannot add to what the others
+// get: the others keep the shared rate, all of it. A local share of the rate
+// (as this package once fell back to) adds to it, because a process cannot tell
+// its own broken link from an outage of everyone's: at rate 10, burst 1, one
+// healthy process and one on a share of 1/4 got 62 grants in 5 s where 51 are
+// allowed. Leasing tokens ahead (k grants charged in one step, spent locally
+// later) does not help either: GCRA grants at most Burst at once, so the k
+// tokens are due at k slot times, and a token spent d after its slot adds d*Rate
+// to the bound of any window; a process knows the slots in its own clock only to
+// within a round trip, the very thing a slow link makes long.
+//
+// What remains is the time a reply takes to come back: a grant is spent when
+// its reply arrives, up to RedisTimeout after Redis charged it. A process asks
+// one call at a time, so at most one of its grants is on its way at any moment:
+// with P processes, a window of W seconds holds at most Burst + Rate*W + P
+// requests, the P only from replies that crossed the window's start (on a
+// healthy link a reply takes a fraction of a millisecond).
 //
 // RedisTimeout is a ctx deadline: go-redis honours it on the socket only with
-// ContextTimeoutEnabled set on the client (New warns if not); otherwise a Redis
-// that hangs, rather than refuses, holds callers up to the client's ReadTimeout.
-//
-// The automatic share counts processes that asked for a grant in the last 30
-// seconds. A process idle for longer is not counted by the others; if idle
-// processes may wake up during an outage, set FallbackShare to 1/(processes).
+// ContextTimeoutEnabled set on the client (New warns if not); otherwise a reply
+// that is late is honoured up to the client's ReadTimeout.
 //
 // # Redis keys
 //

@@ -56,9 +56,10 @@ type Limiter struct {
 
 	nextSucceeded time.Time // adaptive.go: when Succeeded may ask Redis again
 
-	degraded  bool      // fallback.go: Redis unreachable, the fallback grants
-	nextProbe time.Time // fallback.go: when a caller may probe Redis again
-	fb        *fallback // fallback.go: set while degraded
+	degraded      bool          // degraded.go: the last Redis call failed; nothing is granted
+	degradedSince time.Time     // degraded.go: when the last Redis call that succeeded was followed by one that failed
+	retryWait     time.Duration // degraded.go: the pause before the next attempt
+	nextTry       time.Time     // degraded.go: when the next attempt may go
 
 	throttles  []time.Time // advice.go: this process's 429s in the last minute, without Adaptive
 	nextAdvice time.Time   // advice.go: when the rate advice may be logged again
@@ -67,13 +68,13 @@ type Limiter struct {
 // New returns a Limiter for the API key identified by keyID (flowmingo.APIKey.ID:
 // a hash, never the key; letters, digits, '-' and '_', at most 64), on rdb, any
 // go-redis client (*redis.Client, *redis.ClusterClient, redis.UniversalClient).
-// It does not talk to Redis: a process that cannot reach Redis starts on its
-// fallback. A nil log logs nothing.
+// It does not talk to Redis: a process that cannot reach Redis grants nothing
+// until it can. A nil log logs nothing.
 //
 // RedisTimeout works through ctx deadlines, which go-redis applies to socket I/O
 // only when the client has ContextTimeoutEnabled: true; build the client so (New
-// logs a warning if not), or a hung Redis holds callers up to the client's
-// ReadTimeout before the fallback takes over.
+// logs a warning if not), or a grant whose reply is late is spent late, up to
+// the client's ReadTimeout after the shared limiter charged it.
 func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limiter, error) {
 	if rdb == nil {
 		return nil, errors.New("ratelimit: New: nil Redis client")
@@ -136,8 +137,9 @@ func newInstanceID() string {
 // when the reply is in, or the request is abandoned; it is idempotent, makes one
 // Redis call bounded by Config.RedisTimeout, and a slot never released frees
 // itself after Config.InFlightTTL. Acquire returns ctx.Err() if ctx ends first, and
-// ErrTooManyCandidates for a request that could never go. While Redis is
-// unreachable it grants at the local fallback rate instead of failing.
+// ErrTooManyCandidates for a request that could never go. While Redis cannot be
+// reached (a call fails or takes longer than Config.RedisTimeout) it grants
+// nothing and keeps trying: every grant is one the shared limiter charged.
 func (l *Limiter) Acquire(ctx context.Context, candidates int) (release func(), err error) {
 	if err := checkCandidates(candidates, l.cfg.CandidatesPerMinute); err != nil {
 		return nil, err
@@ -148,10 +150,6 @@ func (l *Limiter) Acquire(ctx context.Context, candidates int) (release func(), 
 	if err := l.waitCooldown(ctx); err != nil {
 		return nil, err
 	}
-	fallback, probe := l.route()
-	if fallback {
-		return l.acquireFallback(ctx, candidates)
-	}
 	if err := l.waitLocal(ctx); err != nil {
 		return nil, err
 	}
@@ -161,20 +159,19 @@ func (l *Limiter) Acquire(ctx context.Context, candidates int) (release func(), 
 		return nil, ctx.Err()
 	}
 	for {
-		if !probe && l.isDegraded() { // another goroutine found Redis unreachable meanwhile
+		if err := l.waitRetry(ctx); err != nil {
 			<-l.asker
-			return l.acquireFallback(ctx, candidates)
+			return nil, err
 		}
 		res, err := l.step(ctx, candidates)
 		if err != nil {
-			<-l.asker
 			if ctxErr := ctx.Err(); ctxErr != nil {
+				<-l.asker
 				return nil, ctxErr
 			}
 			l.degrade(err)
-			return l.acquireFallback(ctx, candidates)
+			continue
 		}
-		probe = false
 		if res.ok {
 			<-l.asker
 			return l.releaseLease(res.lease), nil

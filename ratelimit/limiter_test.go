@@ -137,7 +137,7 @@ func TestConfigValidate(t *testing.T) {
 		field string // "" = valid
 	}{
 		{name: "zero is all defaults", cfg: Config{}},
-		{name: "typical", cfg: Config{Rate: 20, Burst: 5, CandidatesPerMinute: 600, MaxInFlight: 16, Adaptive: true, FallbackShare: 0.25}},
+		{name: "typical", cfg: Config{Rate: 20, Burst: 5, CandidatesPerMinute: 600, MaxInFlight: 16, Adaptive: true}},
 		{name: "negative rate", cfg: Config{Rate: -1}, field: "Rate"},
 		{name: "negative burst", cfg: Config{Burst: -1}, field: "Burst"},
 		{name: "negative candidates", cfg: Config{CandidatesPerMinute: -5}, field: "CandidatesPerMinute"},
@@ -147,7 +147,6 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative increase", cfg: Config{AdaptiveIncrease: -1}, field: "AdaptiveIncrease"},
 		{name: "min above rate", cfg: Config{Rate: 10, AdaptiveMin: 11}, field: "AdaptiveMin"},
 		{name: "negative interval", cfg: Config{AdaptiveInterval: -1}, field: "AdaptiveInterval"},
-		{name: "share above 1", cfg: Config{FallbackShare: 1.5}, field: "FallbackShare"},
 		{name: "prefix with hash tag", cfg: Config{Prefix: "x{y}:"}, field: "Prefix"},
 		{name: "lease under a millisecond", cfg: Config{InFlightTTL: time.Microsecond}, field: "InFlightTTL"},
 		{name: "negative redis timeout", cfg: Config{RedisTimeout: -1}, field: "RedisTimeout"},
@@ -331,35 +330,25 @@ func TestCooldownCappedAndNoBurstAfter(t *testing.T) {
 	}
 }
 
-// With Redis down, Acquire keeps granting at the local fallback rate, without
-// panicking and without flooding; after a restart it is back on the shared
-// limiter.
-func TestRedisDownFallsBackToLocalShare(t *testing.T) {
+// With Redis down, Acquire grants nothing (invariant 3: a grant is one the
+// shared limiter charged), warns once, and is back on the shared limiter after
+// a restart.
+func TestRedisDownGrantsNothing(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	b.needSingle(t)
 	cfg := Config{Rate: 20, Burst: 5, RedisTimeout: 200 * time.Millisecond}
-	l, other := b.limiter(t, cfg), b.limiter(t, cfg)
+	l := b.limiter(t, cfg)
 	mustAcquire(t, l, 1)()
-	mustAcquire(t, other, 1)()
-	l.mu.Lock()
-	l.nextBeat = time.Time{} // heartbeat again now rather than in a second
-	l.mu.Unlock()
-	mustAcquire(t, l, 1)()
-	if st, err := l.State(context.Background()); err != nil || st.Processes != 2 || st.FallbackRate != 10 {
-		t.Fatalf("before the outage: State = %+v, %v; want 2 processes and a fallback rate of 10", st, err)
-	}
 
 	b.srv.Kill()
-	got, elapsed := countGrants(t, 2*time.Second, 6, l)
-	most := 10*elapsed + 2 // fallback burst is 1, plus one for the window's edge
-	t.Logf("%v grants in %.3fs with Redis down (fallback 10/s)", got, elapsed)
-	if got > most || got < 5 {
-		t.Fatalf("%v grants in %.3fs with Redis down; want between 5 and %.1f", got, elapsed, most)
+	got, elapsed := countGrants(t, 1500*time.Millisecond, 6, l)
+	if got != 0 {
+		t.Fatalf("%v grants in %.3fs with Redis down, want none", got, elapsed)
 	}
 	st, err := l.State(context.Background())
-	if err == nil || !st.Degraded || st.FallbackRate != 10 {
-		t.Fatalf("State with Redis down = %+v, %v; want degraded at 10/s and an error", st, err)
+	if err == nil || !st.Degraded || st.FallbackRate != 0 {
+		t.Fatalf("State with Redis down = %+v, %v; want degraded, no fallback rate, and an error", st, err)
 	}
 	if n := b.logs.FilterMessageSnippet("ignores context deadlines").Len(); n != 0 {
 		t.Fatalf("New warned about a client that honours deadlines")
@@ -369,18 +358,13 @@ func TestRedisDownFallsBackToLocalShare(t *testing.T) {
 	}
 
 	b.srv.Restart()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		mustAcquire(t, l, 1)()
-		st, err := l.State(context.Background())
-		if err == nil && !st.Degraded {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("still degraded 10s after the restart: %+v, %v", st, err)
-		}
-	}
 	mustAcquire(t, l, 1)()
+	if st, err := l.State(context.Background()); err != nil || st.Degraded {
+		t.Fatalf("State after a grant once Redis is back = %+v, %v; want not degraded", st, err)
+	}
+	if n := b.logs.FilterMessageSnippet("this process sends again").Len(); n != 1 {
+		t.Fatalf("%d lines about Redis being back, want exactly 1", n)
+	}
 	n, err := b.srv.Client().Exists(context.Background(), l.keys[0]).Result()
 	if err != nil || n != 1 {
 		t.Fatalf("after the restart the shared GCRA key exists = %d, %v; want the shared limiter in use", n, err)
@@ -622,30 +606,28 @@ func hungRedis(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// A Redis that hangs instead of refusing: each call gives up after RedisTimeout,
-// the process runs on its fallback, a probe does not hold the other goroutines
-// up, and a 429 is still honoured locally.
-func TestRedisHangingFallsBack(t *testing.T) {
+// A Redis that hangs instead of refusing: each call gives up after
+// RedisTimeout, nothing is granted, Acquire returns when its ctx ends, and a
+// 429 is still honoured locally.
+func TestRedisHangingGrantsNothing(t *testing.T) {
 	t.Parallel()
 	rdb := redis.NewClient(&redis.Options{Addr: hungRedis(t), MaxRetries: -1, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	l, err := New(rdb, "hungkey", Config{Rate: 20, Burst: 5, FallbackShare: 0.5, RedisTimeout: 100 * time.Millisecond}, nil)
+	l, err := New(rdb, "hungkey", Config{Rate: 20, Burst: 5, RedisTimeout: 100 * time.Millisecond}, nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 	got, elapsed := countGrants(t, 1500*time.Millisecond, 4, l)
-	t.Logf("%v grants in %.3fs with Redis hanging (fallback 10/s)", got, elapsed)
-	if most := 10*elapsed + 2; got > most || got < 5 {
-		t.Fatalf("%v grants in %.3fs with Redis hanging; want between 5 and %.1f", got, elapsed, most)
+	if got != 0 {
+		t.Fatalf("%v grants in %.3fs with Redis hanging, want none", got, elapsed)
 	}
 
-	start := time.Now()
-	if err := l.Throttled(context.Background(), 300*time.Millisecond); err == nil {
+	if err := l.Throttled(context.Background(), time.Minute); err == nil {
 		t.Fatalf("Throttled with Redis hanging reported no error")
 	}
-	mustAcquire(t, l, 1)()
-	if waited := time.Since(start); waited < 290*time.Millisecond {
-		t.Fatalf("Acquire on the fallback returned %v after a 300ms cool-down", waited)
+	st, err := l.State(context.Background())
+	if err == nil || !st.Degraded || st.Cooldown < 59*time.Second {
+		t.Fatalf("State with Redis hanging after a 429 = %+v, %v; want degraded, the cool-down, an error", st, err)
 	}
 }
 

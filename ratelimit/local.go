@@ -35,7 +35,7 @@ type Local struct {
 
 // NewLocal returns a Local. Zero fields take their defaults; fields that fail
 // Config.Validate are treated as zero, so call Validate first to report them.
-// Prefix, InFlightTTL, RedisTimeout and FallbackShare do not apply.
+// Prefix, InFlightTTL and RedisTimeout do not apply.
 func NewLocal(cfg Config) *Local {
 	cfg = cfg.withDefaults()
 	return &Local{

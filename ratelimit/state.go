@@ -37,14 +37,17 @@ type State struct {
 	// Processes counts the processes that used the key in the last 30 seconds
 	// (0 when unknown).
 	Processes int `json:"processes"`
-	// Degraded reports that this process could not reach Redis and runs on its
-	// local fallback at FallbackRate requests/s.
-	Degraded     bool    `json:"degraded"`
+	// Degraded reports that this process's last Redis call failed or took longer
+	// than RedisTimeout: it sends nothing until a call succeeds.
+	Degraded bool `json:"degraded"`
+	// FallbackRate is always 0: a process that cannot reach Redis sends nothing
+	// (it once sent at a local share of the rate, which added to the others'
+	// shared rate). Kept so that the JSON keeps its fields.
 	FallbackRate float64 `json:"fallback_rate"`
 }
 
 // State reads the shared state. When Redis cannot be reached it returns what this
-// process knows (configuration, its fallback) together with the error.
+// process knows (configuration, Degraded) together with the error.
 func (l *Limiter) State(ctx context.Context) (State, error) {
 	l.mu.Lock()
 	st := State{
@@ -57,10 +60,6 @@ func (l *Limiter) State(ctx context.Context) (State, error) {
 		MaxInFlight:         l.cfg.MaxInFlight,
 		Processes:           l.procs,
 		Degraded:            l.degraded,
-		FallbackRate:        l.eff * l.fallbackShareLocked(),
-	}
-	if l.fb != nil {
-		st.FallbackRate = l.fb.rate
 	}
 	if d := l.coolUntil.Sub(l.now()); d > 0 {
 		st.Cooldown = d

@@ -3,10 +3,10 @@ package ratelimit
 import "time"
 
 // window counts requests and candidates per second over the last 62 seconds, in
-// process memory: the candidates-per-minute cap and the observed rate of Local
-// and of the Redis-down fallback. It follows the same rule as acquireScript: a
-// request may go when the candidates of the 61 one-second buckets that any
-// 60-second window ending now can touch, plus its own, stay within the cap.
+// process memory: the candidates-per-minute cap and the observed rate of Local.
+// It follows the same rule as acquireScript: a request may go when the
+// candidates of the 61 one-second buckets that any 60-second window ending now
+// can touch, plus its own, stay within the cap.
 // The zero value is empty. It is not safe for concurrent use.
 type window struct {
 	last int64 // the newest second written; buckets older than last-61 are zero

@@ -90,6 +90,11 @@
 //	-scenario skew          a worker whose clock runs -skew (55s) ahead takes
 //	                        live tasks from their holders (skew.go, skewhost.go)
 //
+// -scenario slowlink is a run of its own instead, with its own processes,
+// -slowlink-* flags and figures: one worker's Redis link slowed past the rate
+// limiter's timeout, measuring requests per second at the vendor against rate
+// + burst (slowlink.go).
+//
 // Exit status: 0 when nothing was lost, nothing sent twice after a recorded
 // success and, at most once, nothing sent twice at all; 1 when a check failed
 // or the run did not complete; 2 for a usage error. Every child process is
@@ -168,7 +173,7 @@ func (o options) validate() error {
 		return errors.New("-cut and -redis-down must be at least 1s, -gap and -replay-gap not negative")
 	case o.drainTimeout < time.Minute || o.stall < time.Minute:
 		return errors.New("-drain-timeout and -stall must be at least 1m")
-	case o.scenario != scenarioFaults && scenarios[o.scenario] == nil:
+	case o.scenario != scenarioFaults && o.scenario != scenarioSlowLink && scenarios[o.scenario] == nil:
 		return fmt.Errorf("-scenario must be one of %s, got %q", scenarioNames(), o.scenario)
 	}
 	return nil
@@ -196,6 +201,7 @@ func run() int {
 	flag.DurationVar(&o.stall, "stall", 4*time.Minute, "stop waiting when no batch counter moved for this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs and Redis data) even after a passing run")
 	flag.StringVar(&o.scenario, "scenario", scenarioFaults, "what to run: "+scenarioNames()+" (see the package doc); a scenario sets its own defaults for the flags not given")
+	slow := slowLinkFlags(flag.CommandLine)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run ./bench/chaos [flags]
 
@@ -205,7 +211,8 @@ dead-letter replays, and prints what was lost or sent twice (see the package
 doc: go doc ./bench/chaos). Exit status 1 when a check fails.
 
 Quick run: go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
-Scenarios of issue 16: go run ./bench/chaos -scenario rerun-split; go run ./bench/chaos -scenario skew
+Scenarios of issue 16: go run ./bench/chaos -scenario rerun-split; go run ./bench/chaos -scenario skew;
+go run ./bench/chaos -scenario slowlink
 
 `)
 		flag.PrintDefaults()
@@ -230,6 +237,9 @@ Scenarios of issue 16: go run ./bench/chaos -scenario rerun-split; go run ./benc
 		return 1
 	}
 	defer stop()
+	if o.scenario == scenarioSlowLink {
+		return benchproc.Finish("chaos", runSlowLink(ctx, o, *slow, tmp, os.Stdout), o.keep, tmp)
+	}
 	results, err := runAll(ctx, o, tmp)
 	switch {
 	case len(results) > 0 && o.scenario != scenarioFaults:

@@ -38,7 +38,7 @@ var scenarios = map[string]*scenario{
 
 // scenarioNames lists every -scenario value, the default first.
 func scenarioNames() string {
-	return scenarioFaults + ", " + scenarioRerunSplit + ", " + scenarioSkew
+	return scenarioFaults + ", " + scenarioRerunSplit + ", " + scenarioSkew + ", " + scenarioSlowLink
 }
 
 // applyScenarioDefaults sets the scenario's defaults on the flags of fs the

@@ -65,7 +65,7 @@ func printLimits(w io.Writer, key string, s ratelimit.State, stop *store.AuthSto
 	fmt.Fprintf(w, "in flight         %d of %d\n", s.InFlight, s.MaxInFlight)
 	fmt.Fprintf(w, "worker processes  %d (last 30s)\n", s.Processes)
 	if s.Degraded {
-		fmt.Fprintf(w, "DEGRADED          Redis unreachable; local fallback at %g/s\n", s.FallbackRate)
+		fmt.Fprintln(w, "DEGRADED          Redis unreachable; this process sends nothing until it is back")
 	}
 	if stop != nil {
 		fmt.Fprintf(w, "SENDING STOPPED   HTTP %d since %s: %s (fix the key, then `bulkinvite resume`)\n", stop.Status, stop.Since.Format("2006-01-02 15:04:05Z07:00"), plain(stop.Message))

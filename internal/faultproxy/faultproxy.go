@@ -1,6 +1,6 @@
 // Package faultproxy is a TCP proxy for fault scripts: it forwards the
 // connections made to its listener to one upstream address, and can cut that
-// link and restore it.
+// link and restore it, or slow it down.
 //
 // A cut is a network partition, not a refusal: every connection open through
 // the proxy is dropped, and new connections are accepted and kept open but
@@ -9,9 +9,14 @@
 // forwards new connections again. While the upstream is down (a killed server)
 // a new connection is closed at once, as a refused one would be.
 //
-// It knows nothing of the protocol it carries, except for Stats.Awaiting, which
-// reads a request/response protocol such as HTTP/1.1 or Redis's: a connection
-// whose last bytes went upstream has a request out and no reply yet.
+// A latency (SetLatency) is a slow link, not a narrow one: every chunk of bytes
+// read on one side is written to the other that long after it was read, in
+// order, whatever else is on its way.
+//
+// It knows nothing of the protocol it carries, except for Stats.Awaiting and
+// Stats.Requests, which read a request/response protocol such as HTTP/1.1 or
+// Redis's: a connection whose last bytes went upstream has a request out and no
+// reply yet.
 //
 // It owns no scheduling of faults: the script decides when to cut and restore.
 package faultproxy
@@ -37,6 +42,9 @@ type Proxy struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	latency  atomic.Int64 // SetLatency, in nanoseconds
+	requests atomic.Int64 // Stats.Requests
+
 	mu       sync.Mutex
 	cut      bool
 	closed   bool
@@ -60,17 +68,25 @@ type Stats struct {
 	Awaiting int `json:"awaiting"`
 	// Dropped counts the connections closed by Cut.
 	Dropped int64 `json:"dropped"`
+	// Requests counts the requests forwarded upstream since Listen: the times a
+	// connection's bytes went upstream first or after bytes came back. In
+	// HTTP/1.1 without pipelining, one per request.
+	Requests int64 `json:"requests"`
 }
 
 // link is one forwarded connection.
 type link struct {
 	client, server net.Conn
+	latency        *atomic.Int64 // the proxy's
+	requests       *atomic.Int64 // the proxy's
 	awaiting       atomic.Bool
 	closeOnce      sync.Once
+	closed         chan struct{} // closed by close
 }
 
 func (l *link) close() {
 	l.closeOnce.Do(func() {
+		close(l.closed)
 		_ = l.client.Close()
 		_ = l.server.Close()
 	})
@@ -119,6 +135,14 @@ func (p *Proxy) Restore() {
 	}
 }
 
+// SetLatency delays every chunk of bytes forwarded from now on, either way and
+// on every connection, by d (0 or less: none). A request/response protocol then
+// takes at least 2*d a round trip. Bytes already on their way keep their delay.
+func (p *Proxy) SetLatency(d time.Duration) { p.latency.Store(int64(max(d, 0))) }
+
+// Latency is the delay SetLatency set.
+func (p *Proxy) Latency() time.Duration { return time.Duration(p.latency.Load()) }
+
 // IsCut reports whether the link is cut.
 func (p *Proxy) IsCut() bool {
 	p.mu.Lock()
@@ -130,7 +154,8 @@ func (p *Proxy) IsCut() bool {
 func (p *Proxy) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Stats{Accepted: p.accepted, Open: len(p.links), Held: len(p.held), Dropped: p.dropped}
+	st := Stats{Accepted: p.accepted, Open: len(p.links), Held: len(p.held), Dropped: p.dropped,
+		Requests: p.requests.Load()}
 	for l := range p.links {
 		if l.awaiting.Load() {
 			st.Awaiting++
@@ -199,7 +224,7 @@ func (p *Proxy) forward(c net.Conn) {
 		_ = c.Close() // the upstream is down: the client sees its connection end
 		return
 	}
-	l := &link{client: c, server: s}
+	l := &link{client: c, server: s, latency: &p.latency, requests: &p.requests, closed: make(chan struct{})}
 	p.mu.Lock()
 	if p.cut || p.closed { // cut while dialing
 		if p.cut {
@@ -224,21 +249,63 @@ func (p *Proxy) forward(c net.Conn) {
 	p.mu.Unlock()
 }
 
+// chunk is bytes read on one side, to be written to the other at due.
+type chunk struct {
+	b   []byte
+	due time.Time
+}
+
 // copy copies src to dst until either fails, then closes both connections so
-// that the other direction ends too. Bytes going upstream mark the link as
-// awaiting a reply; bytes coming back clear the mark.
+// that the other direction ends too. Each chunk read is written the proxy's
+// latency after it was read, by a goroutine of its own, so that a slow link
+// delays bytes without holding up the reading. Bytes going upstream mark the
+// link as awaiting a reply; bytes coming back clear the mark.
 func (l *link) copy(dst, src net.Conn, upstream bool) {
 	defer l.close()
+	q := make(chan chunk, 64)
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		l.write(dst, q)
+	}()
+	defer func() { <-written }()
+	defer close(q)
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			l.awaiting.Store(upstream) // before the write: the reply cannot come first
-			if _, werr := dst.Write(buf[:n]); werr != nil {
+			// before the write: the reply cannot come first
+			if was := l.awaiting.Swap(upstream); upstream && !was {
+				l.requests.Add(1)
+			}
+			c := chunk{b: append([]byte(nil), buf[:n]...), due: time.Now().Add(time.Duration(l.latency.Load()))}
+			select {
+			case q <- c:
+			case <-l.closed:
 				return
 			}
 		}
 		if err != nil {
+			return
+		}
+	}
+}
+
+// write writes each chunk of q to dst at its due time, until q is closed, a
+// write fails or the link is closed.
+func (l *link) write(dst net.Conn, q <-chan chunk) {
+	defer l.close()
+	for c := range q {
+		if d := time.Until(c.due); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-l.closed:
+				t.Stop()
+				return
+			}
+		}
+		if _, err := dst.Write(c.b); err != nil {
 			return
 		}
 	}

@@ -148,8 +148,8 @@ func TestForward(t *testing.T) {
 	c := b.dial(t)
 	mustEcho(t, c, "hello")
 	mustEcho(t, c, "again")
-	if st := b.proxy.Stats(); st != (Stats{Accepted: 1, Open: 1}) {
-		t.Errorf("stats %+v, want one connection open", st)
+	if st := b.proxy.Stats(); st != (Stats{Accepted: 1, Open: 1, Requests: 2}) {
+		t.Errorf("stats %+v, want one connection open and two requests", st)
 	}
 	_ = c.Close()
 	eventually(t, "the link to close", func() bool { return b.proxy.Stats().Open == 0 })
@@ -192,7 +192,7 @@ func TestCutAndRestore(t *testing.T) {
 		t.Fatalf("round trip during the cut: %q, %v; want a timeout", got, err)
 	}
 	eventually(t, "the connection to be held", func() bool { return b.proxy.Stats().Held == 1 })
-	if st := b.proxy.Stats(); st != (Stats{Accepted: 2, Held: 1, Dropped: 1}) {
+	if st := b.proxy.Stats(); st != (Stats{Accepted: 2, Held: 1, Dropped: 1, Requests: 1}) {
 		t.Errorf("stats during the cut %+v", st)
 	}
 	if n := b.upstreamConns.Load(); n != 1 {
@@ -253,4 +253,48 @@ func TestClose(t *testing.T) {
 		_ = c.Close()
 		t.Error("the proxy still accepts connections after Close")
 	}
+}
+
+// A latency delays every chunk either way, keeps the order of the bytes, and
+// applies to connections already open; back at 0 the link forwards at once.
+func TestLatency(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	c := b.dial(t)
+	mustEcho(t, c, "fast")
+
+	const d = 150 * time.Millisecond
+	b.proxy.SetLatency(d)
+	if got := b.proxy.Latency(); got != d {
+		t.Fatalf("Latency() = %v, want %v", got, d)
+	}
+	start := time.Now()
+	mustEcho(t, c, "slow")
+	if took := time.Since(start); took < 2*d {
+		t.Fatalf("a round trip with a latency of %v took %v, want at least %v", d, took, 2*d)
+	}
+
+	// Lines written back to back come back in order, all delayed.
+	if _, err := io.WriteString(c, "one\ntwo\nthree\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	for _, want := range []string{"one\n", "two\n", "three\n"} {
+		if got, err := br.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+
+	b.proxy.SetLatency(-time.Second)
+	if got := b.proxy.Latency(); got != 0 {
+		t.Fatalf("Latency() after a negative SetLatency = %v, want 0", got)
+	}
+	mustEcho(t, b.dial(t), "fast again")
+	b.proxy.SetLatency(d)
+	if _, err := io.WriteString(c, "late\n"); err != nil {
+		t.Fatal(err)
+	}
+	b.proxy.Cut() // a link cut while bytes are on their way ends without them
+	waitEnded(t, c, "a slowed connection at the cut")
 }
