@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -187,16 +188,19 @@ func (f *failOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// scriptOn matches a script run whose first key ends in suffix.
-func scriptOn(suffix string) func(redis.Cmder) bool {
+// scriptOn matches a script run with as many keys as n whose first key ends in
+// first and last in last: the sent mark's (the batch record, then the states),
+// or the auth stop's.
+func scriptOn(n int, first, last string) func(redis.Cmder) bool {
 	return func(cmd redis.Cmder) bool {
 		a := cmd.Args()
 		name := strings.ToLower(cmd.Name())
-		if (name != "evalsha" && name != "eval") || len(a) < 4 {
+		if (name != "evalsha" && name != "eval") || len(a) < 3+n || fmt.Sprint(a[2]) != fmt.Sprint(n) {
 			return false
 		}
-		k, _ := a[3].(string)
-		return strings.HasSuffix(k, suffix)
+		k1, _ := a[3].(string)
+		kn, _ := a[2+n].(string)
+		return strings.HasSuffix(k1, first) && strings.HasSuffix(kn, last)
 	}
 }
 
@@ -214,8 +218,8 @@ func TestFailedWriteLeavesNoSentMark(t *testing.T) {
 		sent   int   // requests at the vendor in the first attempt
 		states store.CandidateState
 	}{
-		{name: "sent mark", match: scriptOn("}:st"), sent: 0},
-		{name: "auth stop", match: scriptOn("{authstop}"), first: &flowmingo.AuthError{StatusCode: 401, Message: "bad key"}, sent: 1},
+		{name: "sent mark", match: scriptOn(2, "}", "}:st"), sent: 0},
+		{name: "auth stop", match: scriptOn(1, "{authstop}", "{authstop}"), first: &flowmingo.AuthError{StatusCode: 401, Message: "bad key"}, sent: 1},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
