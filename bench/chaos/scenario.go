@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -64,26 +63,11 @@ func applyScenarioDefaults(fs *flag.FlagSet, name string) error {
 // script's: whatever happens, every child is stopped and every proxy closed
 // before it returns.
 func runScenario(ctx context.Context, o options, bin, dir, mode string) (*result, error) {
-	sc := scenarios[o.scenario]
-	r := &modeRun{o: o, mode: mode, bin: bin, dir: dir, hc: &http.Client{Timeout: time.Minute},
-		// Nothing in a scenario loses a reply unless -lost-reply-rate says so:
-		// then any second invite is one sender too many, in either mode.
-		res: &result{Mode: mode, Faults: map[string]string{}, Strict: o.lostReplyRate == 0}}
-	start := time.Now()
-	defer r.closeProxies()
-	defer r.g.StopAll(stopGrace)
-	steps := append([]func(context.Context) error{r.setup}, sc.steps(r)...)
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			return nil, err
-		}
-	}
-	r.stopWorkers()
-	if err := r.collect(ctx); err != nil {
-		return nil, err
-	}
-	r.res.Elapsed = time.Since(start)
-	return r.res, nil
+	r := newModeRun(o, bin, dir, mode)
+	// Nothing in a scenario loses a reply unless -lost-reply-rate says so: then
+	// any second invite is one sender too many, in either mode.
+	r.res.Strict = o.lostReplyRate == 0
+	return r.run(ctx, scenarios[o.scenario].steps(r)...)
 }
 
 // printScenarioTable writes one column per mode for a scenario's results.
