@@ -187,7 +187,7 @@ func (f *failOnce) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 
-// scriptOn matches a script run whose first key ends in suffix.
+// scriptOn matches a script run one of whose keys ends in suffix.
 func scriptOn(suffix string) func(redis.Cmder) bool {
 	return func(cmd redis.Cmder) bool {
 		a := cmd.Args()
@@ -195,8 +195,13 @@ func scriptOn(suffix string) func(redis.Cmder) bool {
 		if (name != "evalsha" && name != "eval") || len(a) < 4 {
 			return false
 		}
-		k, _ := a[3].(string)
-		return strings.HasSuffix(k, suffix)
+		n, _ := a[2].(int)
+		for _, k := range a[3:min(3+n, len(a))] {
+			if k, _ := k.(string); strings.HasSuffix(k, suffix) {
+				return true
+			}
+		}
+		return false
 	}
 }
 
