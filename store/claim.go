@@ -59,11 +59,7 @@ func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payl
 	}
 	keys := append([]string{s.tkey(target, "claims")}, weeks...)
 	args := make([]any, 0, 3+2*len(cands))
-	re := "0"
-	if reinvite {
-		re = "1"
-	}
-	args = append(args, ttl.Milliseconds(), string(run), re)
+	args = append(args, ttl.Milliseconds(), string(run), flag(reinvite))
 	for _, c := range cands {
 		args = append(args, candidateFP(c.Candidate), ownerFP(batchID, c.Seq))
 	}

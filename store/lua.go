@@ -400,8 +400,11 @@ local function holds(c, run)
   return r ~= nil and r ~= '' and r == run
 end
 
--- keepClaims keeps the claims hash at least ttl ms.
-local function keepClaims(key, ttl)
+-- putClaims writes the claims put (pairs of fingerprint and claim), if any, and
+-- keeps the claims hash at least ttl ms.
+local function putClaims(key, put, ttl)
+  if #put == 0 then return end
+  hset(key, put)
   if redis.call('PTTL', key) < ttl then redis.call('PEXPIRE', key, ttl) end
 end
 `
@@ -450,10 +453,7 @@ for i, fp in ipairs(fps) do
     out[i] = 2
   end
 end
-if #put > 0 then
-  hset(claims, put)
-  keepClaims(claims, ttl)
-end
+putClaims(claims, put, ttl)
 return out
 `)
 
@@ -476,10 +476,7 @@ for i, fp in ipairs(fps) do
     put[#put + 1] = fp; put[#put + 1] = claimValue(string.sub(held[i], 1, 8), now + ttl, run)
   end
 end
-if #put > 0 then
-  hset(claims, put)
-  keepClaims(claims, ttl)
-end
+putClaims(claims, put, ttl)
 return out
 `)
 

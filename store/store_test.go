@@ -320,7 +320,7 @@ func TestClaims(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustClaim("b", b, ClaimedElsewhere, ClaimedElsewhere, ClaimedElsewhere)
-	held, err := st.RenewClaims(ctx, target, a2, candidatesOf(cs), time.Minute)
+	held, err := st.RenewClaims(ctx, target, a2, task.Candidates(cs), time.Minute)
 	if err != nil || fmt.Sprint(held) != "[false false false]" {
 		t.Errorf("another run renews %v %v, want none held", held, err)
 	}
@@ -332,19 +332,11 @@ func TestClaims(t *testing.T) {
 	if err := st.ReleaseClaims(ctx, target, a1, []payload.Candidate{cs[2].Candidate}); err != nil {
 		t.Fatal(err)
 	}
-	held, err = st.RenewClaims(ctx, target, a1, candidatesOf(cs), time.Minute)
+	held, err = st.RenewClaims(ctx, target, a1, task.Candidates(cs), time.Minute)
 	if err != nil || fmt.Sprint(held) != "[false true false]" {
 		t.Errorf("a1 renews %v %v, want only 1 held", held, err)
 	}
 	mustClaim("b", b, AlreadyDone, ClaimedElsewhere, Claimed)
-}
-
-func candidatesOf(cs []task.Candidate) []payload.Candidate {
-	out := make([]payload.Candidate, len(cs))
-	for i, c := range cs {
-		out[i] = c.Candidate
-	}
-	return out
 }
 
 // TestClaimsRunOutByRedisClock: a claim runs out by Redis's clock, not the

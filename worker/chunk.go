@@ -249,15 +249,16 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 		return nil, err
 	}
 	r.waiting += len(cands) - len(held)
-	var open, again []int64
+	var open []task.Candidate
+	var again []int64
 	for _, c := range held {
 		if r.again[c.Seq] {
 			again = append(again, c.Seq)
 		} else {
-			open = append(open, c.Seq)
+			open = append(open, c)
 		}
 	}
-	marked, err := w.Store.MarkSending(ctx, r.task.BatchID, open, again)
+	marked, err := w.Store.MarkSending(ctx, r.task.BatchID, seqs(open), again)
 	if errors.Is(err, store.ErrBatchExpired) {
 		// Nothing was marked: a task that outlived its batch sends nothing.
 		r.log.Warn("the chunk's batch expired before its candidates were sent; nothing sent", zap.Int("candidates", len(held)), zap.Error(err))
@@ -266,13 +267,7 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 	if err != nil {
 		// Redis may have made the marks (a reply lost, a WAIT that timed out):
 		// nothing was sent, and a mark left would read as an unknown outcome.
-		openCands := make([]task.Candidate, 0, len(open))
-		for _, c := range held {
-			if !r.again[c.Seq] {
-				openCands = append(openCands, c)
-			}
-		}
-		return nil, errors.Join(err, r.forget(ctx, openCands))
+		return nil, errors.Join(err, r.forget(ctx, open))
 	}
 	if len(marked) == len(held) {
 		return held, nil

@@ -269,24 +269,28 @@ type workerProcess struct {
 // killed when the test ends, if it still runs.
 func startWorkerProcess(t *testing.T, name string, env []string) *workerProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorkerProcess$")
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "REDIS_URL" || strings.HasPrefix(k, "FLOWMINGO_") || strings.HasPrefix(k, "BULKINVITE_") {
-			continue
+	return startProcess(t, name, "TestHelperWorkerProcess", env, func(p *workerProcess) {
+		p.cmd.Stdout = p.stderr
+		stdin, err := p.cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
 		}
-		cmd.Env = append(cmd.Env, kv)
-	}
-	cmd.Env = append(cmd.Env, env...)
+		p.stdin = stdin
+	})
+}
+
+// startProcess re-executes the test binary to run the helper test named helper,
+// configured by env on top of cleanEnv, with its stderr in p.stderr and the rest
+// of its input and output as setup sets them. It is killed when the test ends, if
+// it still runs.
+func startProcess(t *testing.T, name, helper string, env []string, setup func(p *workerProcess)) *workerProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+helper+"$")
+	cmd.Env = append(cleanEnv(), env...)
 	cmd.Env = append(cmd.Env, childEnv+"=1")
-	p := &workerProcess{t: t, name: name, cmd: cmd, stderr: &syncBuffer{}, exited: make(chan struct{})}
-	cmd.Stdout = p.stderr
+	p := &workerProcess{t: t, name: name, cmd: cmd, stdin: io.NopCloser(nil), stderr: &syncBuffer{}, exited: make(chan struct{})}
 	cmd.Stderr = p.stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.stdin = stdin
+	setup(p)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -304,6 +308,19 @@ func startWorkerProcess(t *testing.T, name string, env []string) *workerProcess 
 		}
 	})
 	return p
+}
+
+// cleanEnv is this process's environment without any bulkinvite setting.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "REDIS_URL" || strings.HasPrefix(k, "FLOWMINGO_") || strings.HasPrefix(k, "BULKINVITE_") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 func (p *workerProcess) done() bool {

@@ -5,9 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -193,56 +191,21 @@ type cliProcess struct {
 
 // startCLIProcess re-executes the test binary as `bulkinvite args...` configured
 // by env, reading stdin (none when nil; a file, so that no copy outlives the
-// process). It is killed when the test ends, if it
-// still runs.
+// process). It is killed when the test ends, if it still runs.
 func startCLIProcess(t *testing.T, name string, env []string, stdin *os.File, args ...string) *cliProcess {
 	t.Helper()
 	a, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperCLIProcess$")
-	cmd.Env = append(cleanEnv(), env...)
-	cmd.Env = append(cmd.Env, childEnv+"=1", cliArgsEnv+"="+string(a))
-	p := &cliProcess{
-		workerProcess: &workerProcess{t: t, name: name, cmd: cmd, stdin: io.NopCloser(nil), stderr: &syncBuffer{}, exited: make(chan struct{})},
-		stdout:        &bytes.Buffer{},
-	}
-	if stdin != nil {
-		cmd.Stdin = stdin
-	}
-	cmd.Stdout = p.stdout
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		close(p.exited)
-	}()
-	t.Cleanup(func() {
-		if !p.done() {
-			_ = cmd.Process.Kill()
-			<-p.exited
+	stdout := &bytes.Buffer{}
+	p := startProcess(t, name, "TestHelperCLIProcess", append(env[:len(env):len(env)], cliArgsEnv+"="+string(a)), func(p *workerProcess) {
+		if stdin != nil {
+			p.cmd.Stdin = stdin
 		}
-		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.stderr.tail(8<<10))
-		}
+		p.cmd.Stdout = stdout
 	})
-	return p
-}
-
-// cleanEnv is this process's environment without any bulkinvite setting.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if k == "REDIS_URL" || strings.HasPrefix(k, "FLOWMINGO_") || strings.HasPrefix(k, "BULKINVITE_") {
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
+	return &cliProcess{workerProcess: p, stdout: stdout}
 }
 
 // wait waits for the process to exit 0 within timeout.

@@ -97,24 +97,12 @@ func printTable(w io.Writer, o options, rs []*result) {
 		o.candidates, o.replay, o.workers, o.concurrency, o.rate, chunkSize)
 	fmt.Fprintf(w, "sandbox latency %v+[0,%v), fail-rate %g, lost-reply-rate %g, process-abandoned %t; faults %v apart, cuts %v, Redis down %v\n\n",
 		o.latency, o.jitter, o.failRate, o.lostReplyRate, o.abandoned, o.gap, o.cut, o.redisDown)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	row := func(name string, f func(r *result) string) {
-		fmt.Fprint(tw, name)
-		for _, r := range rs {
-			fmt.Fprint(tw, "\t"+f(r))
-		}
-		fmt.Fprintln(tw, "\t")
-	}
+	tw, row := newTable(w, rs)
 	row("BULKINVITE_ON_UNKNOWN", func(r *result) string { return r.Mode + " (" + modeTitle(r.Mode) + ")" })
 	row("input candidates (import + replayed)", func(r *result) string {
 		return fmt.Sprintf("%d (%d + %d)", r.Figures.Candidates, o.candidates, o.replay)
 	})
-	row("invited (recorded, and at the vendor)", func(r *result) string { return fmt.Sprint(r.Figures.Invited) })
-	row("dead-lettered at the end", func(r *result) string { return fmt.Sprint(sum(r.Figures.DeadLettered)) })
-	for _, reason := range reasons(rs) {
-		row("  "+string(reason), func(r *result) string { return fmt.Sprint(r.Figures.DeadLettered[reason]) })
-	}
-	row("LOST: neither invited nor dead-lettered", func(r *result) string { return fmt.Sprint(r.Figures.Lost) })
+	outcomeRows(row, rs)
 	row("LOST: dead letters neither listed, staged nor invited", func(r *result) string { return fmt.Sprint(r.Figures.Vanished) })
 	row("SENT TWICE after a recorded success", func(r *result) string {
 		return count(r.Figures.TwiceAfterSeen, r.Figures.TwiceAfterSeenCandidates)
@@ -133,26 +121,13 @@ func printTable(w io.Writer, o options, rs []*result) {
 	for _, fr := range faultRows {
 		row("fault: "+fr.title, func(r *result) string { return orDash(r.Faults[fr.kind]) })
 	}
-	row("drained after the last fault", func(r *result) string {
-		if r.Stuck != "" {
-			return "NOT DRAINED: " + r.Stuck
-		}
-		return r.DrainTime.Round(time.Second).String()
-	})
+	row("drained after the last fault", drained)
 	row("vendor: requests / invites / 5xx / lost replies", func(r *result) string {
 		s := r.Sandbox
 		return fmt.Sprintf("%d / %d / %d / %d", s.Requests, s.Invites, s.InjectedFailures, s.LostReplies)
 	})
 	row("asynq tasks archived", func(r *result) string { return fmt.Sprint(r.Archived) })
-	row("oddities (see notes)", func(r *result) string { return fmt.Sprint(len(oddities(r))) })
-	row("run took", func(r *result) string { return r.Elapsed.Round(time.Second).String() })
-	row("verdict", func(r *result) string {
-		if f := r.failures(); len(f) > 0 {
-			return "FAIL: " + strings.Join(f, ", ")
-		}
-		return "pass"
-	})
-	_ = tw.Flush()
+	closingRows(tw, row)
 	for _, r := range rs {
 		notes := append(oddities(r), r.Notes...)
 		if len(r.Figures.FirstSend) > 0 {
@@ -174,6 +149,56 @@ func printTable(w io.Writer, o options, rs []*result) {
 			fmt.Fprintf(w, "note: %s: %s\n", r.Mode, note)
 		}
 	}
+}
+
+// tableRow writes one row of a table with one column per result: name, then
+// f of each result.
+type tableRow func(name string, f func(r *result) string)
+
+// newTable returns a table with one column per result of rs, and its row writer.
+func newTable(w io.Writer, rs []*result) (*tabwriter.Writer, tableRow) {
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	return tw, func(name string, f func(r *result) string) {
+		fmt.Fprint(tw, name)
+		for _, r := range rs {
+			fmt.Fprint(tw, "\t"+f(r))
+		}
+		fmt.Fprintln(tw, "\t")
+	}
+}
+
+// outcomeRows writes what became of the candidates: invited, dead-lettered (and
+// why), neither.
+func outcomeRows(row tableRow, rs []*result) {
+	row("invited (recorded, and at the vendor)", func(r *result) string { return fmt.Sprint(r.Figures.Invited) })
+	row("dead-lettered at the end", func(r *result) string { return fmt.Sprint(sum(r.Figures.DeadLettered)) })
+	for _, reason := range reasons(rs) {
+		row("  "+string(reason), func(r *result) string { return fmt.Sprint(r.Figures.DeadLettered[reason]) })
+	}
+	row("LOST: neither invited nor dead-lettered", func(r *result) string { return fmt.Sprint(r.Figures.Lost) })
+}
+
+// drained is the cell of the row saying how long the run took to drain after
+// its last step, or that it did not.
+func drained(r *result) string {
+	if r.Stuck != "" {
+		return "NOT DRAINED: " + r.Stuck
+	}
+	return r.DrainTime.Round(time.Second).String()
+}
+
+// closingRows writes the rows every table ends with: the oddities, how long the
+// run took and the verdict; then it flushes the table.
+func closingRows(tw *tabwriter.Writer, row tableRow) {
+	row("oddities (see notes)", func(r *result) string { return fmt.Sprint(len(oddities(r))) })
+	row("run took", func(r *result) string { return r.Elapsed.Round(time.Second).String() })
+	row("verdict", func(r *result) string {
+		if f := r.failures(); len(f) > 0 {
+			return "FAIL: " + strings.Join(f, ", ")
+		}
+		return "pass"
+	})
+	_ = tw.Flush()
 }
 
 // oddities are things that should never happen, whatever the faults.

@@ -99,13 +99,24 @@ type modeRun struct {
 // runMode runs one mode from start to figures. Whatever happens, every child
 // is stopped and every proxy closed before it returns.
 func runMode(ctx context.Context, o options, bin, dir, mode string) (*result, error) {
-	r := &modeRun{o: o, mode: mode, bin: bin, dir: dir, hc: &http.Client{Timeout: time.Minute},
+	r := newModeRun(o, bin, dir, mode)
+	return r.run(ctx, r.makeDeadLetters, r.startImport, r.injectFaults, r.drain)
+}
+
+// newModeRun is a run of one mode, nothing started yet.
+func newModeRun(o options, bin, dir, mode string) *modeRun {
+	return &modeRun{o: o, mode: mode, bin: bin, dir: dir, hc: &http.Client{Timeout: time.Minute},
 		res: &result{Mode: mode, Faults: map[string]string{}}}
+}
+
+// run starts the processes (setup), takes the steps, stops the workers and
+// collects the figures. Whatever happens, every child is stopped and every
+// proxy closed before it returns.
+func (r *modeRun) run(ctx context.Context, steps ...func(context.Context) error) (*result, error) {
 	start := time.Now()
 	defer r.closeProxies()
 	defer r.g.StopAll(stopGrace)
-	steps := []func(context.Context) error{r.setup, r.makeDeadLetters, r.startImport, r.injectFaults, r.drain}
-	for _, step := range steps {
+	for _, step := range append([]func(context.Context) error{r.setup}, steps...) {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}

@@ -5,10 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
-	"text/tabwriter"
-	"time"
 )
 
 // scenarioFaults is the -scenario of the fault script described above, the
@@ -64,26 +61,11 @@ func applyScenarioDefaults(fs *flag.FlagSet, name string) error {
 // script's: whatever happens, every child is stopped and every proxy closed
 // before it returns.
 func runScenario(ctx context.Context, o options, bin, dir, mode string) (*result, error) {
-	sc := scenarios[o.scenario]
-	r := &modeRun{o: o, mode: mode, bin: bin, dir: dir, hc: &http.Client{Timeout: time.Minute},
-		// Nothing in a scenario loses a reply unless -lost-reply-rate says so:
-		// then any second invite is one sender too many, in either mode.
-		res: &result{Mode: mode, Faults: map[string]string{}, Strict: o.lostReplyRate == 0}}
-	start := time.Now()
-	defer r.closeProxies()
-	defer r.g.StopAll(stopGrace)
-	steps := append([]func(context.Context) error{r.setup}, sc.steps(r)...)
-	for _, step := range steps {
-		if err := step(ctx); err != nil {
-			return nil, err
-		}
-	}
-	r.stopWorkers()
-	if err := r.collect(ctx); err != nil {
-		return nil, err
-	}
-	r.res.Elapsed = time.Since(start)
-	return r.res, nil
+	r := newModeRun(o, bin, dir, mode)
+	// Nothing in a scenario loses a reply unless -lost-reply-rate says so: then
+	// any second invite is one sender too many, in either mode.
+	r.res.Strict = o.lostReplyRate == 0
+	return r.run(ctx, scenarios[o.scenario].steps(r)...)
 }
 
 // printScenarioTable writes one column per mode for a scenario's results.
@@ -92,22 +74,10 @@ func printScenarioTable(w io.Writer, o options, rs []*result) {
 	fmt.Fprintf(w, "\nchaos -scenario %s: %s\n", o.scenario, sc.about(o))
 	fmt.Fprintf(w, "%d workers x concurrency %d, rate %g/s, chunks of %d; sandbox latency %v+[0,%v), fail-rate %g, lost-reply-rate %g\n\n",
 		o.workers, o.concurrency, o.rate, chunkSize, o.latency, o.jitter, o.failRate, o.lostReplyRate)
-	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	row := func(name string, f func(r *result) string) {
-		fmt.Fprint(tw, name)
-		for _, r := range rs {
-			fmt.Fprint(tw, "\t"+f(r))
-		}
-		fmt.Fprintln(tw, "\t")
-	}
+	tw, row := newTable(w, rs)
 	row("BULKINVITE_ON_UNKNOWN", func(r *result) string { return r.Mode + " (" + modeTitle(r.Mode) + ")" })
 	row("input candidates", func(r *result) string { return fmt.Sprint(r.Figures.Candidates) })
-	row("invited (recorded, and at the vendor)", func(r *result) string { return fmt.Sprint(r.Figures.Invited) })
-	row("dead-lettered at the end", func(r *result) string { return fmt.Sprint(sum(r.Figures.DeadLettered)) })
-	for _, reason := range reasons(rs) {
-		row("  "+string(reason), func(r *result) string { return fmt.Sprint(r.Figures.DeadLettered[reason]) })
-	}
-	row("LOST: neither invited nor dead-lettered", func(r *result) string { return fmt.Sprint(r.Figures.Lost) })
+	outcomeRows(row, rs)
 	row("SENT TWICE after a recorded success", func(r *result) string {
 		return count(r.Figures.TwiceAfterSeen, r.Figures.TwiceAfterSeenCandidates)
 	})
@@ -125,25 +95,12 @@ func printScenarioTable(w io.Writer, o options, rs []*result) {
 	for _, sr := range sc.rows {
 		row(sr.title, func(r *result) string { return orDash(r.Faults[sr.key]) })
 	}
-	row("drained after the last step", func(r *result) string {
-		if r.Stuck != "" {
-			return "NOT DRAINED: " + r.Stuck
-		}
-		return r.DrainTime.Round(time.Second).String()
-	})
+	row("drained after the last step", drained)
 	row("vendor: requests / invites / 422s / repeats", func(r *result) string {
 		s := r.Sandbox
 		return fmt.Sprintf("%d / %d / %d / %d", s.Requests, s.Invites, s.ValidationRejections, s.DuplicateInvites)
 	})
-	row("oddities (see notes)", func(r *result) string { return fmt.Sprint(len(oddities(r))) })
-	row("run took", func(r *result) string { return r.Elapsed.Round(time.Second).String() })
-	row("verdict", func(r *result) string {
-		if f := r.failures(); len(f) > 0 {
-			return "FAIL: " + strings.Join(f, ", ")
-		}
-		return "pass"
-	})
-	_ = tw.Flush()
+	closingRows(tw, row)
 	for _, r := range rs {
 		notes := append(oddities(r), r.Notes...)
 		if len(r.Figures.LostEmails) > 0 {

@@ -64,29 +64,14 @@ func (r *slowLinkResult) analyze(recs []sandbox.RequestRecord) {
 	if len(ts) > 0 {
 		r.First = ts[0]
 	}
-	r.Busiest, r.BusiestAt = busiest(ts, time.Second)
+	r.Busiest, r.BusiestAt = sandbox.Busiest(ts, time.Second)
 	for i := range r.Phases {
 		p := &r.Phases[i]
 		lo := sort.Search(len(ts), func(k int) bool { return !ts[k].Before(p.From) })
 		hi := sort.Search(len(ts), func(k int) bool { return !ts[k].Before(p.To) })
 		p.Requests = hi - lo
-		p.Busiest, p.BusiestAt = busiest(ts[lo:hi], time.Second)
+		p.Busiest, p.BusiestAt = sandbox.Busiest(ts[lo:hi], time.Second)
 	}
-}
-
-// busiest returns the most of the sorted times ts in any window [t, t+w), and
-// the first time of the first such window.
-func busiest(ts []time.Time, w time.Duration) (n int, at time.Time) {
-	lo := 0
-	for hi := range ts {
-		for ts[hi].Sub(ts[lo]) >= w {
-			lo++
-		}
-		if k := hi - lo + 1; k > n {
-			n, at = k, ts[lo]
-		}
-	}
-	return n, at
 }
 
 // check fails when the vendor saw more than rate + burst in some second.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )
 
 // asBulkinvite makes the test binary run as `bulkinvite` (internal/cli, as
@@ -47,18 +47,6 @@ func testBinary(t *testing.T) string {
 	return path
 }
 
-// requireRedisServer skips t without redis-server on PATH, or fails it when
-// BULKINVITE_REQUIRE_REDIS is set (CI).
-func requireRedisServer(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("BULKINVITE_REQUIRE_REDIS") != "" {
-			t.Fatalf("redis-server not on PATH: %v", err)
-		}
-		t.Skip("redis-server not on PATH")
-	}
-}
-
 // TestSlowLinkSmoke runs the slowlink scenario briefly with real processes:
 // two workers at rate 10, burst 1, worker 1's Redis link slowed past the
 // limiter's timeout for 3 s. The slowed worker sends nothing the shared
@@ -72,7 +60,7 @@ func TestSlowLinkSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts redis-server, the sandbox and two workers for about 15 s")
 	}
-	requireRedisServer(t)
+	redistest.RequireTools(t, "redis-server")
 	o := options{workers: 2, concurrency: 4, rate: 10}
 	so := slowLinkOptions{latency: 700 * time.Millisecond, warmup: 2 * time.Second, slow: 3 * time.Second,
 		after: 2 * time.Second, burst: 1}

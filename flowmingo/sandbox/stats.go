@@ -124,16 +124,23 @@ func MaxInWindow(recs []RequestRecord, window time.Duration) int {
 		ts[i] = r.At
 	}
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Before(ts[j]) })
-	best, lo := 0, 0
+	n, _ := Busiest(ts, window)
+	return n
+}
+
+// Busiest returns the largest number of the sorted times ts in any interval
+// [t, t+window), and the first time of the first such interval.
+func Busiest(ts []time.Time, window time.Duration) (n int, at time.Time) {
+	lo := 0
 	for hi := range ts {
 		for ts[hi].Sub(ts[lo]) >= window {
 			lo++
 		}
-		if n := hi - lo + 1; n > best {
-			best = n
+		if k := hi - lo + 1; k > n {
+			n, at = k, ts[lo]
 		}
 	}
-	return best
+	return n, at
 }
 
 // begin records a request as it arrives: its record, in flight, numbered.

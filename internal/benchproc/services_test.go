@@ -2,19 +2,19 @@ package benchproc
 
 import (
 	"context"
-	"os"
-	"os/exec"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )
 
 // TestRedisKillRestart kills an AOF redis-server with SIGKILL and restarts it on
 // the same port and data: what was acknowledged before the kill is there after.
 func TestRedisKillRestart(t *testing.T) {
 	t.Parallel()
-	requireRedisServer(t)
+	redistest.RequireTools(t, "redis-server")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var g Group
@@ -50,7 +50,7 @@ func TestRedisKillRestart(t *testing.T) {
 // TestRedisArgs passes an extra argument to redis-server: the server runs with it.
 func TestRedisArgs(t *testing.T) {
 	t.Parallel()
-	requireRedisServer(t)
+	redistest.RequireTools(t, "redis-server")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var g Group
@@ -72,17 +72,5 @@ func TestBuildAtNoModule(t *testing.T) {
 	t.Parallel()
 	if _, err := BuildAt(context.Background(), t.TempDir(), t.TempDir()); err == nil {
 		t.Error("BuildAt of a directory without go.mod succeeded")
-	}
-}
-
-// requireRedisServer skips t without redis-server on PATH, or fails it when
-// BULKINVITE_REQUIRE_REDIS is set (CI).
-func requireRedisServer(t *testing.T) {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		if os.Getenv("BULKINVITE_REQUIRE_REDIS") != "" {
-			t.Fatalf("redis-server not on PATH: %v", err)
-		}
-		t.Skip("redis-server not on PATH")
 	}
 }

@@ -36,7 +36,7 @@ type Cluster struct {
 // is when redis-server or redis-cli is missing.
 func StartCluster(tb testing.TB, opts ClusterOptions) *Cluster {
 	tb.Helper()
-	requireTools(tb, "redis-server", "redis-cli")
+	RequireTools(tb, "redis-server", "redis-cli")
 	if opts.Masters == 0 {
 		opts.Masters = 3
 	}

@@ -57,7 +57,7 @@ type Server struct {
 // so that a missing server fails instead.
 func Start(tb testing.TB, opts Options) *Server {
 	tb.Helper()
-	requireTools(tb, "redis-server")
+	RequireTools(tb, "redis-server")
 	s := &Server{tb: tb, opts: opts, dir: tb.TempDir()}
 	tb.Cleanup(s.stop)
 	if opts.sentinel != "" {
@@ -78,9 +78,9 @@ func Start(tb testing.TB, opts Options) *Server {
 	return nil
 }
 
-// requireTools skips tb when a tool is not on PATH, or fails it when
+// RequireTools skips tb when a tool is not on PATH, or fails it when
 // BULKINVITE_REQUIRE_REDIS is set.
-func requireTools(tb testing.TB, tools ...string) {
+func RequireTools(tb testing.TB, tools ...string) {
 	tb.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
