@@ -164,10 +164,18 @@ func (tb *tab) open(path string) {
 // follow clicks what sel finds and waits for the page it leads to.
 func (tb *tab) follow(sel string) {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, step)
-	defer cancel()
-	if _, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
-		tb.t.Fatalf("click %s: %v", sel, err)
+	// A live part of the page (data-live) is replaced every refresh: a node found
+	// just before may be gone when the click comes, and is looked up again.
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithTimeout(tb.ctx, step)
+		_, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			break
+		}
+		if try == 3 || !strings.Contains(err.Error(), "Could not find node") {
+			tb.t.Fatalf("click %s: %v", sel, err)
+		}
 	}
 	tb.do(chromedp.WaitVisible(chromedp.CSS("h1")))
 }
