@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
+	"unicode"
 
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
@@ -277,15 +279,34 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// safeNext returns next when it is a path on this site, "/" otherwise: the
-// sign-in form redirects nowhere else.
+// safeNext returns next, cleaned as http.Redirect cleans it, when it is a path
+// on this site; "/" otherwise: the sign-in form redirects nowhere else. Browsers
+// read `\` as `/` and drop tabs and newlines, so a next holding either (or any
+// control character), raw or percent-encoded in its path, is refused, as is a
+// path that starts with `//` once decoded; the checks are made on the cleaned
+// path (`/./\x` cleans to `/\x`).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	if next == "" || next[0] != '/' || strings.ContainsFunc(next, unsafeInPath) {
 		return "/"
 	}
 	u, err := url.Parse(next)
-	if err != nil || u.Scheme != "" || u.Host != "" {
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || strings.ContainsFunc(u.Path, unsafeInPath) {
 		return "/"
 	}
-	return next
+	clean := path.Clean(u.EscapedPath())
+	if strings.HasSuffix(u.Path, "/") && clean != "/" {
+		clean += "/"
+	}
+	decoded, err := url.PathUnescape(clean)
+	if err != nil || !strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "//") || strings.HasPrefix(decoded, "//") {
+		return "/"
+	}
+	if u.RawQuery != "" {
+		clean += "?" + u.RawQuery
+	}
+	return clean
 }
+
+// unsafeInPath reports whether r may not stand in a redirect's path: a
+// backslash or a control character.
+func unsafeInPath(r rune) bool { return r == '\\' || unicode.IsControl(r) }
