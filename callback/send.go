@@ -67,8 +67,9 @@ func Verify(secret string, timestamp int64, body []byte, signature string) bool 
 type Config struct {
 	// Secret keys the signature. Required.
 	Secret string
-	// AllowPrivate lets callbacks reach loopback, private and link-local
-	// addresses. Default false: a connection to one is refused.
+	// AllowPrivate lets callbacks reach loopback, private, link-local and every
+	// other address that is not Public, and this host's own. Default false: a
+	// connection to one is refused.
 	AllowPrivate bool
 	// Timeout bounds one delivery. Default 10s.
 	Timeout time.Duration
@@ -102,7 +103,7 @@ func New(cfg Config) (*Sender, error) {
 	}
 	dialer := &net.Dialer{Timeout: cfg.Timeout}
 	if !cfg.AllowPrivate {
-		dialer.Control = checkAddr
+		dialer.Control = guard{ownAddrs: net.InterfaceAddrs}.control
 	}
 	transport := &http.Transport{DialContext: dialer.DialContext, Proxy: nil, MaxIdleConns: 4, IdleConnTimeout: 30 * time.Second}
 	return &Sender{

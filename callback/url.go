@@ -3,15 +3,13 @@ package callback
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"net/url"
 	"strings"
-	"syscall"
 )
 
 // ErrPrivateTarget is returned for a callback URL, or an address it resolves to,
-// that is loopback, private, link-local, or otherwise not on the public Internet,
+// that is not a global unicast address (Public) or is one of this host's own,
 // while such targets are not allowed.
 var ErrPrivateTarget = errors.New("callback target is not a public address")
 
@@ -20,8 +18,8 @@ const MaxURLLength = 2048
 
 // ValidateURL checks a batch's callback URL when the batch is accepted: http or
 // https, a host, no user info or fragment, and unless allowPrivate no host that
-// names a loopback, private or link-local address or localhost. A host name is
-// checked again, with the addresses it resolves to, when the callback is sent.
+// is localhost or an address that is not Public. A host name is checked again,
+// with the addresses it resolves to, when the callback is sent.
 func ValidateURL(raw string, allowPrivate bool) error {
 	if len(raw) > MaxURLLength {
 		return fmt.Errorf("callback_url: longer than %d characters", MaxURLLength)
@@ -49,41 +47,6 @@ func ValidateURL(raw string, allowPrivate bool) error {
 	}
 	if ip, err := netip.ParseAddr(host); err == nil && !Public(ip) {
 		return fmt.Errorf("callback_url: %w: %s (set BULKINVITE_CALLBACK_ALLOW_PRIVATE=true to allow it)", ErrPrivateTarget, ip)
-	}
-	return nil
-}
-
-// Public reports whether ip is on the public Internet: not unspecified,
-// loopback, private (RFC 1918, fc00::/7), link-local, multicast, CGNAT
-// (100.64.0.0/10) or an IPv4 address inside IPv6 that is one of those.
-func Public(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	switch {
-	case !ip.IsValid(), ip.IsUnspecified(), ip.IsLoopback(), ip.IsPrivate(),
-		ip.IsLinkLocalUnicast(), ip.IsLinkLocalMulticast(), ip.IsInterfaceLocalMulticast(), ip.IsMulticast():
-		return false
-	case ip.Is4() && cgnat.Contains(ip), ip.Is4() && ip.As4()[0] == 0:
-		return false
-	}
-	return true
-}
-
-var cgnat = netip.MustParsePrefix("100.64.0.0/10")
-
-// checkAddr is a net.Dialer Control function that refuses a connection to an
-// address that is not public: the host name of a callback URL may resolve to one
-// (or be made to, between the check at acceptance and the request).
-func checkAddr(_, address string, _ syscall.RawConn) error {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		return err
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return err
-	}
-	if !Public(ip) {
-		return fmt.Errorf("%w: %s", ErrPrivateTarget, ip)
 	}
 	return nil
 }

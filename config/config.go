@@ -54,8 +54,9 @@ type Config struct {
 	CallbackSecret string
 	// CallbackSecretFile is the path the callback secret was read from, if any.
 	CallbackSecretFile string
-	// CallbackAllowPrivate lets a batch's callback_url point at a loopback,
-	// private or link-local address (BULKINVITE_CALLBACK_ALLOW_PRIVATE). Default
+	// CallbackAllowPrivate lets a batch's callback_url reach an address that is
+	// not global unicast (loopback, private, link-local, reserved; see
+	// callback.Public) or the worker's own (BULKINVITE_CALLBACK_ALLOW_PRIVATE). Default
 	// false: such targets are refused, so that a caller cannot make bulkinvite
 	// reach into the network it runs in.
 	CallbackAllowPrivate bool

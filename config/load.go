@@ -38,7 +38,7 @@ func Settings() []Setting {
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
 		{"tokens_file", "BULKINVITE_TOKENS_FILE", "tokens-file", "file of the bearer tokens serve accepts, one a line (the tokens themselves only via BULKINVITE_TOKENS)", func(c *Config) any { return &c.TokensFile }},
 		{"callback_secret_file", "BULKINVITE_CALLBACK_SECRET_FILE", "callback-secret-file", "file holding the key that signs batch callbacks (the key itself only via BULKINVITE_CALLBACK_SECRET)", func(c *Config) any { return &c.CallbackSecretFile }},
-		{"callback_allow_private", "BULKINVITE_CALLBACK_ALLOW_PRIVATE", "callback-allow-private", "let a callback_url point at a loopback, private or link-local address", func(c *Config) any { return &c.CallbackAllowPrivate }},
+		{"callback_allow_private", "BULKINVITE_CALLBACK_ALLOW_PRIVATE", "callback-allow-private", "let a callback_url reach an address that is not global unicast (loopback, private, link-local, reserved) or the worker's own", func(c *Config) any { return &c.CallbackAllowPrivate }},
 		{"serve_max_body", "BULKINVITE_SERVE_MAX_BODY", "serve-max-body", "largest request body serve takes, in bytes, 1024..1073741824 (larger: 413)", func(c *Config) any { return &c.ServeMaxBody }},
 		{"serve_token_rate", "BULKINVITE_SERVE_TOKEN_RATE", "serve-token-rate", "requests/s each bearer token may make to one serve process, > 0 and <= 100000 (more: 429)", func(c *Config) any { return &c.ServeTokenRate }},
 		{"serve_token_burst", "BULKINVITE_SERVE_TOKEN_BURST", "serve-token-burst", "requests a token may make at once above its rate, 1..100000", func(c *Config) any { return &c.ServeTokenBurst }},
