@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -167,15 +166,9 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
-	if d.cfg.InsecureNoAuth {
-		host, _, err := net.SplitHostPort(r.Host)
-		if err != nil {
-			host = r.Host
-		}
-		if !httpapi.Loopback(strings.Trim(host, "[]")) {
-			d.errorPage(w, r, http.StatusMisdirectedRequest, "This dashboard runs without authentication and answers only at a loopback address (127.0.0.1, localhost).")
-			return
-		}
+	if d.cfg.InsecureNoAuth && !httpapi.LoopbackHost(r) {
+		d.errorPage(w, r, http.StatusMisdirectedRequest, "This dashboard runs without authentication and answers only at a loopback address (127.0.0.1, localhost).")
+		return
 	}
 	d.mux.ServeHTTP(w, r)
 }

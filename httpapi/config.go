@@ -35,7 +35,9 @@ type Config struct {
 	// Tokens are the bearer tokens accepted in the Authorization header. Secrets:
 	// never logged; a request's log line names its token by TokenID.
 	Tokens []string
-	// InsecureNoAuth serves every route without a token. Refused (Validate) unless
+	// InsecureNoAuth serves every route without a token, and answers only
+	// requests addressed to a loopback name (LoopbackHost; others get 421
+	// misdirected_request, the UI's paths too). Refused (Validate) unless
 	// Addr is a loopback address and Tokens is empty. Default false.
 	InsecureNoAuth bool
 	// MaxBodyBytes bounds a request body; a larger one is answered 413. Default 32 MiB.
@@ -152,6 +154,18 @@ func (c Config) Validate() error {
 		}
 	}
 	return nil
+}
+
+// LoopbackHost reports whether the request is addressed (its Host) to a
+// loopback name: all a server without authentication answers (InsecureNoAuth,
+// here and on the dashboard), so that a page of another site whose name is made
+// to resolve to 127.0.0.1 (DNS rebinding) cannot reach it.
+func LoopbackHost(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	return Loopback(strings.Trim(host, "[]"))
 }
 
 // Loopback reports whether host (of a HOST:PORT) is a loopback address or

@@ -24,6 +24,7 @@ const (
 	CodeBatchExpired         = "batch_expired"          // 410
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
+	CodeMisdirected          = "misdirected_request"    // 421, InsecureNoAuth and a Host not loopback
 	CodeRateLimited          = "rate_limited"           // 429
 	CodeInternal             = "internal"               // 500
 	CodeNotReady             = "not_ready"              // 503

@@ -30,6 +30,9 @@ type testBundle struct {
 	*pipelinetest.Bundle
 	srv  *httpapi.Server
 	logs *observer.ObservedLogs
+	// host is the Host of the requests do makes: a loopback one for a server
+	// without auth (which answers no other), httptest's example.com otherwise.
+	host string
 }
 
 // setup starts a pipeline and a server accepting token1 and token2 (unless cfg
@@ -55,6 +58,9 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 		t.Fatal(err)
 	}
 	tb := &testBundle{Bundle: b, srv: srv, logs: logs}
+	if cfg.InsecureNoAuth {
+		tb.host = "127.0.0.1:8080"
+	}
 	t.Cleanup(func() {
 		for _, e := range logs.All() {
 			line, _ := json.Marshal(e.ContextMap())
@@ -67,7 +73,7 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 }
 
 // req is one request: headers are name, value pairs; Authorization defaults to
-// token1 (set it to "" to send none).
+// token1 (set it to "" to send none); a "Host" pair sets the request's Host.
 type req struct {
 	method, target, body string
 	header               []string
@@ -81,10 +87,17 @@ func (tb *testBundle) do(t *testing.T, r req) *httptest.ResponseRecorder {
 	}
 	hr := httptest.NewRequest(r.method, r.target, body)
 	hr.Header.Set("Authorization", "Bearer "+token1)
+	if tb.host != "" {
+		hr.Host = tb.host
+	}
 	if r.method == http.MethodPost {
 		hr.Header.Set("Content-Type", "application/json")
 	}
 	for i := 0; i+1 < len(r.header); i += 2 {
+		if http.CanonicalHeaderKey(r.header[i]) == "Host" {
+			hr.Host = r.header[i+1]
+			continue
+		}
 		if r.header[i+1] == "" {
 			hr.Header.Del(r.header[i])
 			continue

@@ -139,7 +139,8 @@ func requestInfo(r *http.Request) *reqInfo {
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
 // ServeHTTP gives the request an id (the client's X-Request-Id when it is sane),
-// routes it, turns a panic into a 500 and logs one line: method, route, status,
+// refuses it when the server has no auth and it is not addressed to a loopback
+// name (421), routes it, turns a panic into a 500 and logs one line: method, route, status,
 // duration, request id and token id — never a token.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -164,8 +165,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(p)
 		}
 	}()
+	if s.cfg.InsecureNoAuth && !LoopbackHost(r) {
+		ri.route = "misdirected"
+		s.fail(sw, r, errMisdirected)
+		return
+	}
 	s.mux.ServeHTTP(sw, r)
 }
+
+// errMisdirected answers a request of a server without auth that is not
+// addressed to a loopback name (Config.InsecureNoAuth).
+var errMisdirected = errorf(http.StatusMisdirectedRequest, CodeMisdirected,
+	"this server runs without authentication (--insecure-no-auth) and answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)")
 
 // guard authenticates a route's request (unless open) and holds the token's rate.
 func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
