@@ -111,7 +111,8 @@ Exit codes: 0 ok; 1 failed; 2 usage error; 3 with --wait, finished but something
 dead-lettered.
 
 With --callback-url the batch's status is POSTed there when it is done, signed with
-BULKINVITE_CALLBACK_SECRET; a loopback, private or link-local host is refused unless
+BULKINVITE_CALLBACK_SECRET; a host that is not global unicast (loopback, private,
+link-local, reserved) or the worker's own is refused unless
 BULKINVITE_CALLBACK_ALLOW_PRIVATE=true.`,
 		Example: `  bulkinvite enqueue candidates.csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e
   bulkinvite enqueue export.jsonl --project 6f1c...-... --message-file invite.html --batch-id nightly-2026-11-25
