@@ -2,8 +2,11 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
@@ -303,5 +307,39 @@ func TestOpenAPIExamplesValidate(t *testing.T) {
 	b, _ := json.Marshal(sample)
 	if !bytes.Equal(a, b) {
 		t.Errorf("the vendorSample example is not configs/sample-request.json:\n%s\n%s", a, b)
+	}
+}
+
+// TestOpenAPIValidatesWithKinOpenAPI: kin-openapi's validator, which many
+// generators and middlewares load the document with, finds nothing wrong. It
+// reports the first error of the whole document only, so the schemas and the
+// paths are also validated one by one to list every error at once.
+func TestOpenAPIValidatesWithKinOpenAPI(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := openapi3.WithValidationOptions(context.Background(), openapi3.EnableMultiError(), openapi3.IsOpenAPI31OrLater())
+	var errs []string
+	for _, name := range slices.Sorted(maps.Keys(doc.Components.Schemas)) {
+		if err := doc.Components.Schemas[name].Validate(ctx); err != nil {
+			errs = append(errs, fmt.Sprintf("schema %s: %v", name, err))
+		}
+	}
+	if err := doc.Paths.Validate(ctx); err != nil {
+		var me openapi3.MultiError
+		if !errors.As(err, &me) {
+			me = openapi3.MultiError{err}
+		}
+		for _, e := range me {
+			errs = append(errs, e.Error())
+		}
+	}
+	if err := doc.Validate(ctx); err != nil && len(errs) == 0 {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		t.Errorf("kin-openapi finds %d errors in %s:\n%s", len(errs), docPath, strings.Join(errs, "\n"))
 	}
 }
