@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/store"
 	"github.com/bulkinvite/bulkinvite/task"
 )
 
@@ -148,6 +150,12 @@ func TestCallbackURL(t *testing.T) {
 	if err != nil || b.CallbackURL != "https://hooks.example.com/done" {
 		t.Errorf("batch %+v %v", b, err)
 	}
+	// The status shows where the callback stands (checked against its schema by do).
+	var st store.Status
+	decode(t, tb.do(t, req{method: "GET", target: "/v1/batches/cb-1"}), &st)
+	if st.Callback == nil || st.Callback.URL != "https://hooks.example.com/done" || st.Callback.State != store.CallbackPending {
+		t.Errorf("status callback %+v", st.Callback)
+	}
 	rec := tb.do(t, req{method: "POST", target: "/v1/batches?com_interview_set_id=" + sandbox.DemoInterviewSetID + "&callback_url=http://127.0.0.1/x",
 		body: "email\nb@example.com\n", header: []string{"Content-Type", "text/csv"}})
 	if e := errorOf(t, rec, 400); !hasField(e, "callback_url") || !strings.Contains(e.Message, "BULKINVITE_CALLBACK_ALLOW_PRIVATE") {
@@ -268,6 +276,19 @@ func TestListBatches(t *testing.T) {
 	}
 	for _, bad := range []string{"?limit=0", "?limit=201", "?cursor=zzz", "?page=2", "?limit=1&limit=2"} {
 		errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches" + bad}), 400)
+	}
+}
+
+// TestLongCursorRefused: a cursor longer than any the lists give out is a 400
+// naming the cursor, even when it is well-formed, on both lists.
+func TestLongCursorRefused(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	long := base64.RawURLEncoding.EncodeToString([]byte(`{"s":1,"m":"` + strings.Repeat("x", 600) + `"}`))
+	for _, list := range []string{"/v1/batches", "/v1/deadletters"} {
+		if e := errorOf(t, tb.do(t, req{method: "GET", target: list + "?cursor=" + long}), http.StatusBadRequest); !hasField(e, "cursor") {
+			t.Errorf("%s: %+v", list, e)
+		}
 	}
 }
 

@@ -260,8 +260,12 @@ func filter(batchID, reason string) (store.Filter, error) {
 	return f, nil
 }
 
-// pageParams allows only the named query parameters, each once, and reads limit
-// (def when absent, 1..max).
+// maxCursor bounds a page cursor: the lists give out base64url of a place
+// holding at most one batch id, under 300 characters.
+const maxCursor = 512
+
+// pageParams allows only the named query parameters, each once, bounds the
+// cursor's length (maxCursor), and reads limit (def when absent, 1..max).
 func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 	for k, v := range q {
 		known := false
@@ -274,6 +278,9 @@ func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 		case len(v) > 1:
 			return 0, invalid(Detail{Field: k, Message: "given more than once"})
 		}
+	}
+	if len(q.Get("cursor")) > maxCursor {
+		return 0, invalid(Detail{Field: "cursor", Message: fmt.Sprintf("longer than %d characters: not a cursor this list gave out", maxCursor)})
 	}
 	v := q.Get("limit")
 	if v == "" {
