@@ -92,23 +92,32 @@ func TestRequestIDs(t *testing.T) {
 }
 
 // TestUnroutedAnswers: an unknown path is a JSON 404, a known path with another
-// method a JSON 405 naming the allowed ones.
+// method (OPTIONS too: there is no CORS) a JSON 405 naming the allowed ones.
 func TestUnroutedAnswers(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, httpapi.Config{})
 	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v2/nothing"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
 		t.Errorf("404: %+v", e)
 	}
-	rec := tb.do(t, req{method: "PUT", target: "/v1/batches"})
-	if e := errorOf(t, rec, http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed || rec.Header().Get("Allow") != "GET, POST" {
-		t.Errorf("405: %+v, Allow %q", e, rec.Header().Get("Allow"))
+	for _, r := range []struct{ method, target, allow string }{
+		{"PUT", "/v1/batches", "GET, POST"},
+		{"OPTIONS", "/v1/batches", "GET, POST"}, // no CORS: docs/openapi.yaml says so
+		{"OPTIONS", "/v1/batches/b1", "GET"},
+		{"OPTIONS", "/v1/deadletters", "GET, DELETE"},
+	} {
+		rec := tb.do(t, req{method: r.method, target: r.target})
+		if e := errorOf(t, rec, http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed || rec.Header().Get("Allow") != r.allow {
+			t.Errorf("%s %s: %+v, Allow %q, want %q", r.method, r.target, e, rec.Header().Get("Allow"), r.allow)
+		}
 	}
 }
 
 // TestUIAnswersOutsideTheAPI: with a UI, the paths no API route claims outside
-// /v1 are the UI's (without a bearer token: it has its own sign-in); the API's
-// routes, its 404s under /v1 and its 405s stay as they were, and Routes (what
-// docs/openapi.yaml is held to) lists the API's routes only.
+// the API's namespace are the UI's (without a bearer token: it has its own
+// sign-in); the API's routes, its 404s in its namespace (/v1, paths that look
+// like another version or /api, and the paths below its own routes) and its 405s
+// stay as they were, and Routes (what docs/openapi.yaml is held to) lists the
+// API's routes only.
 func TestUIAnswersOutsideTheAPI(t *testing.T) {
 	t.Parallel()
 	ui := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -125,6 +134,9 @@ func TestUIAnswersOutsideTheAPI(t *testing.T) {
 		{"GET", "/", "/"},
 		{"GET", "/batches/b1/deadletters?q=x", "/batches/b1/deadletters"},
 		{"POST", "/signin", "/signin"},
+		{"GET", "/version", "/version"},
+		{"GET", "/apis", "/apis"},
+		{"GET", "/healthzz", "/healthzz"},
 	} {
 		rec := httptest.NewRecorder()
 		tb.srv.ServeHTTP(rec, httptest.NewRequest(r.method, r.target, nil))
@@ -135,8 +147,13 @@ func TestUIAnswersOutsideTheAPI(t *testing.T) {
 	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/nothing"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
 		t.Errorf("404 under /v1: %+v", e)
 	}
-	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1"}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
-		t.Errorf("404 at /v1: %+v", e)
+	// Paths that look like API calls are the API's too: a JSON 404, never the UI's page.
+	for _, p := range []string{"/v1", "/v1x", "/v2", "/v2/batches", "/v10/batches/b1", "/api", "/api/v1/batches", "/healthz/x", "/readyz/", "/metrics"} {
+		t.Run(p, func(t *testing.T) {
+			if e := errorOf(t, tb.do(t, req{method: "GET", target: p}), http.StatusNotFound); e.Code != httpapi.CodeNotFound {
+				t.Errorf("404 at %s: %+v", p, e)
+			}
+		})
 	}
 	if e := errorOf(t, tb.do(t, req{method: "POST", target: "/healthz"}), http.StatusMethodNotAllowed); e.Code != httpapi.CodeMethodNotAllowed {
 		t.Errorf("405: %+v", e)

@@ -174,12 +174,15 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (*batchReques
 	}
 	req := &batchRequest{kind: kind, body: body}
 	var details []Detail
+	read := true
 	if kind == kindJSON {
-		details = req.fromJSON()
+		details, read = req.fromJSON()
 	} else {
 		details = req.fromCSV(q)
 	}
-	details = append(details, s.checkFields(req)...)
+	if read {
+		details = append(details, s.checkFields(req)...)
+	}
 	if len(details) > 0 {
 		body.Close()
 		return nil, invalid(details...)
@@ -212,8 +215,10 @@ func checkQuery(q url.Values, kind string) error {
 }
 
 // fromJSON reads the body's request-level fields and checks it whole. A body
-// kept in memory is decoded whole now; a larger one only scanned.
-func (req *batchRequest) fromJSON() []Detail {
+// kept in memory is decoded whole now; a larger one only scanned. read is false
+// when the body could not be read as a request object: its fields are then
+// unknown, and not to be checked (a missing target would be a false detail).
+func (req *batchRequest) fromJSON() (details []Detail, read bool) {
 	var meta *producer.Request
 	var err error
 	if req.body.inMemory() {
@@ -224,19 +229,19 @@ func (req *batchRequest) fromJSON() []Detail {
 	if err != nil {
 		var ke *producer.KeyError
 		if errors.As(err, &ke) {
-			return []Detail{{Field: strings.ToLower(ke.Key), Message: err.Error()}}
+			return []Detail{{Field: strings.ToLower(ke.Key), Message: err.Error()}}, false
 		}
-		return []Detail{{Field: "body", Message: err.Error()}}
+		return []Detail{{Field: "body", Message: err.Error()}}, false
 	}
 	if !meta.Object {
-		return []Detail{{Field: "body", Message: "expected the invite API's request object ({\"com_interview_set_id\": ..., \"candidates\": [...]}), got an array"}}
+		return []Detail{{Field: "body", Message: "expected the invite API's request object ({\"com_interview_set_id\": ..., \"candidates\": [...]}), got an array"}}, false
 	}
 	req.job = task.Job{Target: meta.Target, InvitationMessage: meta.InvitationMessage, SendInvite: meta.SendInvite}
 	req.batchID, req.callbackURL = meta.Extra[fieldBatchID], meta.Extra[fieldCallbackURL]
 	if meta.Candidates == 0 {
-		return []Detail{{Field: "candidates", Message: "must contain at least 1 candidate"}}
+		return []Detail{{Field: "candidates", Message: "must contain at least 1 candidate"}}, true
 	}
-	return nil
+	return nil, true
 }
 
 // fromCSV reads the request-level fields from the query and checks the body whole.

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/store"
 	"github.com/bulkinvite/bulkinvite/task"
 )
 
@@ -74,7 +76,8 @@ func TestPostRejectsAndCSV(t *testing.T) {
 }
 
 // TestPostErrors: a body that cannot be accepted at all is refused before
-// anything is written, with the status and the fields at fault.
+// anything is written, with the status and exactly the fields at fault (a body
+// that cannot be read names the body only, not fields it may have held).
 func TestPostErrors(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, httpapi.Config{MaxBodyBytes: 4 << 10})
@@ -91,6 +94,7 @@ func TestPostErrors(t *testing.T) {
 		{"latin-1", req{body: seed, header: []string{"Content-Type", "application/json; charset=iso-8859-1"}}, 415, nil},
 		{"malformed", req{body: `{"com_interview_set_id":"` + is + `","candidates":[{"email":"a@example.com"}`}, 400, []string{"body"}},
 		{"an array", req{body: `[{"email":"a@example.com"}]`}, 400, []string{"body"}},
+		{"data after the object", req{body: seed + "x"}, 400, []string{"body"}},
 		{"no target", req{body: `{"candidates":[{"email":"a@example.com"}]}`}, 400, []string{"com_interview_set_id"}},
 		{"bad target and message", req{body: `{"com_project_id":"nope","invitation_message":"hi","candidates":[{"email":"a@example.com"}]}`}, 400,
 			[]string{"com_project_id", "invitation_message"}},
@@ -117,10 +121,12 @@ func TestPostErrors(t *testing.T) {
 				tt.r.target = "/v1/batches"
 			}
 			e := errorOf(t, tb.do(t, tt.r), tt.status)
-			for _, f := range tt.fields {
-				if !hasField(e, f) {
-					t.Errorf("details %+v do not name %s", e.Details, f)
-				}
+			var fields []string
+			for _, d := range e.Details {
+				fields = append(fields, d.Field)
+			}
+			if fmt.Sprint(fields) != fmt.Sprint(tt.fields) {
+				t.Errorf("details %+v, want exactly the fields %v", e.Details, tt.fields)
 			}
 		})
 	}
@@ -143,6 +149,12 @@ func TestCallbackURL(t *testing.T) {
 	b, err := tb.Store.Batch(context.Background(), "cb-1")
 	if err != nil || b.CallbackURL != "https://hooks.example.com/done" {
 		t.Errorf("batch %+v %v", b, err)
+	}
+	// The status shows where the callback stands (checked against its schema by do).
+	var st store.Status
+	decode(t, tb.do(t, req{method: "GET", target: "/v1/batches/cb-1"}), &st)
+	if st.Callback == nil || st.Callback.URL != "https://hooks.example.com/done" || st.Callback.State != store.CallbackPending {
+		t.Errorf("status callback %+v", st.Callback)
 	}
 	rec := tb.do(t, req{method: "POST", target: "/v1/batches?com_interview_set_id=" + sandbox.DemoInterviewSetID + "&callback_url=http://127.0.0.1/x",
 		body: "email\nb@example.com\n", header: []string{"Content-Type", "text/csv"}})
@@ -264,6 +276,19 @@ func TestListBatches(t *testing.T) {
 	}
 	for _, bad := range []string{"?limit=0", "?limit=201", "?cursor=zzz", "?page=2", "?limit=1&limit=2"} {
 		errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches" + bad}), 400)
+	}
+}
+
+// TestLongCursorRefused: a cursor longer than any the lists give out is a 400
+// naming the cursor, even when it is well-formed, on both lists.
+func TestLongCursorRefused(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	long := base64.RawURLEncoding.EncodeToString([]byte(`{"s":1,"m":"` + strings.Repeat("x", 600) + `"}`))
+	for _, list := range []string{"/v1/batches", "/v1/deadletters"} {
+		if e := errorOf(t, tb.do(t, req{method: "GET", target: list + "?cursor=" + long}), http.StatusBadRequest); !hasField(e, "cursor") {
+			t.Errorf("%s: %+v", list, e)
+		}
 	}
 }
 

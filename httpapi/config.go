@@ -84,11 +84,13 @@ type Config struct {
 	// but /healthz and /readyz). Default nil: no /metrics route.
 	Metrics http.Handler
 	// UI, when set, answers every request that no API route claims and whose path
-	// is not under /v1 — GET / among them — with its own authentication: the
-	// dashboard for people (package dashboard). It is not part of the API: Routes
-	// and docs/openapi.yaml leave it out, a path under /v1 stays the API's JSON
-	// 404, and a path an API route serves for another method its JSON 405.
-	// Default nil: such requests get the JSON 404.
+	// is outside the API's namespace — GET / among them — with its own
+	// authentication: the dashboard for people (package dashboard). It is not part
+	// of the API: Routes and docs/openapi.yaml leave it out; a path whose first
+	// segment is a version ("v" and a digit: /v1, /v1x, /v2/...), "api", "healthz",
+	// "readyz" or "metrics" stays the API's JSON 404, and a path an API route
+	// serves for another method its JSON 405. Default nil: such requests get the
+	// JSON 404.
 	UI http.Handler
 }
 

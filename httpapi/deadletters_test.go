@@ -149,3 +149,42 @@ func TestHealth(t *testing.T) {
 		t.Error("the 500's cause was not logged")
 	}
 }
+
+// TestReplayRequestErrors: a replay body that cannot be meant is refused whole,
+// with the status and field at fault, and replays nothing: one over 64 KiB is a
+// 413, trailing data after the object a 400 (not a replay of what came first).
+func TestReplayRequestErrors(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	deadLetters(t, tb, "rq-a", 3)
+	big := `{"batch_id":"rq-a"` + strings.Repeat(" ", 64<<10) + `}`
+	tests := []struct {
+		name, body string
+		status     int
+		code       string
+		fields     []string // exactly the details' fields
+	}{
+		{"over 64 KiB", big, http.StatusRequestEntityTooLarge, httpapi.CodeBodyTooLarge, nil},
+		{"trailing object", `{"batch_id":"rq-a"}{"batch_id":"x"}`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
+		{"trailing garbage", `{} x`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
+		{"malformed", `{"batch_id":`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
+		{"job post alone", `{"com_job_post_id":"` + sandbox.DemoInterviewSetID + `"}`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"com_interview_set_id"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := errorOf(t, tb.do(t, req{method: "POST", target: "/v1/deadletters/replay", body: tt.body}), tt.status)
+			var fields []string
+			for _, d := range e.Details {
+				fields = append(fields, d.Field)
+			}
+			if e.Code != tt.code || fmt.Sprint(fields) != fmt.Sprint(tt.fields) {
+				t.Errorf("%+v, want code %s and fields %v", e, tt.code, tt.fields)
+			}
+		})
+	}
+	var page httpapi.DeadLetterList
+	decode(t, tb.do(t, req{method: "GET", target: "/v1/deadletters?batch_id=rq-a"}), &page)
+	if len(page.DeadLetters) != 3 {
+		t.Errorf("%d dead letters left of 3: a refused request replayed some", len(page.DeadLetters))
+	}
+}

@@ -4,8 +4,10 @@
 // /v1/batches and /v1/batches/{id} show batches with the `status --json` shape;
 // /v1/deadletters lists, replays and purges dead letters; /healthz and /readyz
 // are for orchestrators, and /metrics serves what Config.Metrics holds. Config.UI
-// (the dashboard, package dashboard) answers the other paths outside /v1, GET /
-// among them; it is not part of the API and not in docs/openapi.yaml.
+// (the dashboard, package dashboard) answers the other paths outside the API's
+// namespace (/v1, paths that look like another version or /api, and those below
+// the routes outside /v1), GET / among them; it is not part of the API and not
+// in docs/openapi.yaml.
 //
 // It owns the HTTP side only: bearer tokens (constant-time compare) and a
 // request rate per token, request ids and one log line per request, the one JSON

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -198,5 +199,49 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("Serve: %v", err)
+	}
+}
+
+// TestIdempotencyKeyBytesOverHTTP pins what docs/openapi.yaml says of
+// Idempotency-Key over a real connection: a control byte other than tab is
+// refused by net/http itself, as plain text, before the server sees the request
+// (nothing is imported); a tab or a non-ASCII byte reaches the server, which
+// answers its JSON 400 naming the header.
+func TestIdempotencyKeyBytesOverHTTP(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	base, _ := serve(t, tb.srv)
+	raw := func(key string) (*http.Response, []byte) {
+		t.Helper()
+		conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		fmt.Fprintf(conn, "POST /v1/batches HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nIdempotency-Key: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+			token1, key, len(seed), seed)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, body
+	}
+	for _, key := range []string{"a\x01b", "a\x7fb", "a\x00b"} {
+		resp, body := raw(key)
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+			t.Errorf("key %q: %d %s %q, want net/http's plain-text 400", key, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	for _, key := range []string{"a\tb", "a\xc3\xa9b"} {
+		resp, body := raw(key)
+		var e httpapi.ErrorBody
+		if err := json.Unmarshal(body, &e); err != nil || resp.StatusCode != http.StatusBadRequest || len(e.Error.Details) != 1 || e.Error.Details[0].Field != "Idempotency-Key" {
+			t.Errorf("key %q: %d %s, want our 400 naming Idempotency-Key", key, resp.StatusCode, body)
+		}
+	}
+	if ids, _, err := tb.Store.BatchPage(context.Background(), "", 10); err != nil || len(ids) != 0 {
+		t.Errorf("refused requests left batches %v (%v)", ids, err)
 	}
 }

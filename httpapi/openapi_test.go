@@ -2,11 +2,16 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -15,11 +20,15 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bulkinvite/bulkinvite/callback"
 	"github.com/bulkinvite/bulkinvite/configs"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // docPath is the OpenAPI document of the service.
@@ -303,5 +312,172 @@ func TestOpenAPIExamplesValidate(t *testing.T) {
 	b, _ := json.Marshal(sample)
 	if !bytes.Equal(a, b) {
 		t.Errorf("the vendorSample example is not configs/sample-request.json:\n%s\n%s", a, b)
+	}
+}
+
+// TestOpenAPIValidatesWithKinOpenAPI: kin-openapi's validator, which many
+// generators and middlewares load the document with, finds nothing wrong. It
+// reports the first error of the whole document only, so the schemas and the
+// paths are also validated one by one to list every error at once.
+func TestOpenAPIValidatesWithKinOpenAPI(t *testing.T) {
+	t.Parallel()
+	doc, err := openapi3.NewLoader().LoadFromFile(docPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := openapi3.WithValidationOptions(context.Background(), openapi3.EnableMultiError(), openapi3.IsOpenAPI31OrLater())
+	var errs []string
+	for _, name := range slices.Sorted(maps.Keys(doc.Components.Schemas)) {
+		if err := doc.Components.Schemas[name].Validate(ctx); err != nil {
+			errs = append(errs, fmt.Sprintf("schema %s: %v", name, err))
+		}
+	}
+	if err := doc.Paths.Validate(ctx); err != nil {
+		var me openapi3.MultiError
+		if !errors.As(err, &me) {
+			me = openapi3.MultiError{err}
+		}
+		for _, e := range me {
+			errs = append(errs, e.Error())
+		}
+	}
+	if err := doc.Validate(ctx); err != nil && len(errs) == 0 {
+		errs = append(errs, err.Error())
+	}
+	if len(errs) > 0 {
+		t.Errorf("kin-openapi finds %d errors in %s:\n%s", len(errs), docPath, strings.Join(errs, "\n"))
+	}
+}
+
+// paramSchema is the pointer of the schema of an operation's parameter.
+func (d *apiDoc) paramSchema(t *testing.T, path, method, name string) string {
+	t.Helper()
+	op := d.root["paths"].(map[string]any)[path].(map[string]any)[method].(map[string]any)
+	for i, p := range op["parameters"].([]any) {
+		if p.(map[string]any)["name"] == name {
+			return pointer("paths", path, method, "parameters", strconv.Itoa(i), "schema")
+		}
+	}
+	t.Fatalf("%s %s has no parameter %s", method, path, name)
+	return ""
+}
+
+// specAccepts reports whether the schema at ptr accepts v.
+func specAccepts(t *testing.T, d *apiDoc, ptr string, v any) bool {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d.validateAt(ptr, b) == nil
+}
+
+// TestOpenAPIConstraintsMatchTheServer: the document's constraints on
+// Idempotency-Key, callback_url, the cursor and a replay's target say what the
+// server checks: for each value, the schema accepts it exactly when the server
+// does (for a cursor, which the server must also decode, what the schema refuses
+// the server refuses).
+func TestOpenAPIConstraintsMatchTheServer(t *testing.T) {
+	t.Parallel()
+	d := loadDoc(t)
+	tb := setup(t, httpapi.Config{CallbackSigning: true, CallbackAllowPrivate: true})
+	agree := func(what string, value any, spec, server bool) {
+		t.Helper()
+		if spec != server {
+			t.Errorf("%s %.80q: %s accepts it: %v, the server: %v", what, value, docPath, spec, server)
+		}
+	}
+
+	keySchema := d.paramSchema(t, "/v1/batches", "post", "Idempotency-Key")
+	for i, key := range []string{"k", "a b", "~!@#$%^&*()_+", strings.Repeat("k", 255), strings.Repeat("k", 256), "a\tb", "é", "a\x7fb", "   "} {
+		rec := tb.do(t, req{method: "POST", target: "/v1/batches", body: strings.Replace(seed, "alex@", fmt.Sprintf("k%d@", i), 1), header: []string{"Idempotency-Key", key}})
+		agree("Idempotency-Key", key, specAccepts(t, d, keySchema, key), rec.Code == http.StatusAccepted)
+	}
+
+	bodySchema := pointer("paths", "/v1/batches", "post", "requestBody", "content", "application/json", "schema")
+	queryCallback := d.paramSchema(t, "/v1/batches", "post", "callback_url")
+	for _, u := range []string{"https://hooks.example.com/cb?t=1", "HTTP://10.0.0.1:8080/x", "https://h/p@q", "ftp://h/x", "https://u:p@h/x", "https://h/x#f",
+		"https:///x", "//h/x", "h/x", "https://h/" + strings.Repeat("x", 2048), "https://h\x00/x", "https://a b/x", "https://h/a b"} {
+		server := callback.ValidateURL(u, true) == nil
+		body := map[string]any{"com_interview_set_id": sandbox.DemoInterviewSetID, "candidates": []any{map[string]any{"email": "a@example.com"}}, "callback_url": u}
+		agree("callback_url", u, specAccepts(t, d, bodySchema, body), server)
+		agree("callback_url (query)", u, specAccepts(t, d, queryCallback, u), server)
+	}
+
+	// Cursors the server cannot decode; the schema refuses those it can tell
+	// by their characters and length (a cursor is opaque: its content it cannot).
+	for _, list := range []string{"/v1/batches", "/v1/deadletters"} {
+		schema := d.paramSchema(t, list, "get", "cursor")
+		for _, c := range []string{"!!", "a=", "a b", "a.b", strings.Repeat("A", 513)} {
+			rec := tb.do(t, req{method: "GET", target: list + "?cursor=" + url.QueryEscape(c)})
+			agree(list+" cursor", c, specAccepts(t, d, schema, c), rec.Code == http.StatusOK)
+		}
+	}
+
+	replaySchema := pointer("paths", "/v1/deadletters/replay", "post", "requestBody", "content", "application/json", "schema")
+	for _, body := range []map[string]any{
+		{"com_job_post_id": sandbox.DemoInterviewSetID},
+		{"com_project_id": sandbox.DemoProjectID, "com_job_post_id": sandbox.DemoInterviewSetID},
+		{"com_interview_set_id": sandbox.DemoInterviewSetID, "com_job_post_id": sandbox.DemoInterviewSetID},
+		{"batch_id": "none-such"},
+	} {
+		b, _ := json.Marshal(body)
+		rec := tb.do(t, req{method: "POST", target: "/v1/deadletters/replay", body: string(b)})
+		agree("replay request", string(b), specAccepts(t, d, replaySchema, body), rec.Code == http.StatusOK)
+	}
+}
+
+// jsonFields lists the JSON names of a struct type's fields, those of embedded
+// structs included.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		switch {
+		case name == "-" || !f.IsExported():
+		case f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct:
+			out = append(out, jsonFields(f.Type)...)
+		case name == "":
+			out = append(out, f.Name)
+		default:
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// TestOpenAPIDocumentsEveryField: every field the server's answers and request
+// bodies have is a property of its schema, and every property a field.
+func TestOpenAPIDocumentsEveryField(t *testing.T) {
+	t.Parallel()
+	d := loadDoc(t)
+	schemas := d.root["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, tt := range []struct {
+		schema string
+		v      any
+	}{
+		{"Status", store.Status{}},
+		{"Callback", store.CallbackState{}},
+		{"AuthStop", store.AuthStop{}},
+		{"Accepted", httpapi.Accepted{}},
+		{"Reject", httpapi.Reject{}},
+		{"ReplayRequest", httpapi.ReplayRequest{}},
+		{"Replayed", httpapi.Replayed{}},
+		{"BatchList", httpapi.BatchList{}},
+		{"DeadLetterList", httpapi.DeadLetterList{}},
+	} {
+		s, _ := schemas[tt.schema].(map[string]any)
+		props, _ := s["properties"].(map[string]any)
+		fields := jsonFields(reflect.TypeOf(tt.v))
+		for _, f := range fields {
+			if _, ok := props[f]; !ok {
+				t.Errorf("%T has the field %q, which %s's %s does not document", tt.v, f, docPath, tt.schema)
+			}
+		}
+		for p := range props {
+			if !slices.Contains(fields, p) {
+				t.Errorf("%s's %s documents %q, which %T does not have", docPath, tt.schema, p, tt.v)
+			}
+		}
 	}
 }

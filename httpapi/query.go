@@ -178,11 +178,9 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var req ReplayRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil && err != io.EOF {
-		s.fail(w, r, invalid(Detail{Field: "body", Message: "not a replay request: " + err.Error()}))
+	req, err := readReplay(w, r)
+	if err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	f, err := filter(req.BatchID, req.Reason)
@@ -206,6 +204,35 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, Replayed{Batches: orEmpty(res.Batches), Replayed: res.Replayed, Resumed: orEmpty(res.Resumed), InProgress: orEmpty(res.InProgress)})
+}
+
+// maxReplayBody bounds the body of POST /v1/deadletters/replay.
+const maxReplayBody = 64 << 10
+
+// readReplay decodes a replay request: one JSON object of known fields (an empty
+// body is one with none) and nothing after it; a body over maxReplayBody is a 413.
+func readReplay(w http.ResponseWriter, r *http.Request) (ReplayRequest, error) {
+	var req ReplayRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReplayBody))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	switch {
+	case err == io.EOF:
+		return req, nil
+	case err == nil:
+		if _, err = dec.Token(); err == io.EOF {
+			return req, nil
+		}
+		if err == nil {
+			err = errors.New("more JSON after the object")
+		}
+		err = fmt.Errorf("after the object: %w", err)
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return req, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReplayBody))
+	}
+	return req, invalid(Detail{Field: "body", Message: "not a replay request: " + err.Error()})
 }
 
 func orEmpty(s []string) []string {
@@ -233,8 +260,12 @@ func filter(batchID, reason string) (store.Filter, error) {
 	return f, nil
 }
 
-// pageParams allows only the named query parameters, each once, and reads limit
-// (def when absent, 1..max).
+// maxCursor bounds a page cursor: the lists give out base64url of a place
+// holding at most one batch id, under 300 characters.
+const maxCursor = 512
+
+// pageParams allows only the named query parameters, each once, bounds the
+// cursor's length (maxCursor), and reads limit (def when absent, 1..max).
 func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 	for k, v := range q {
 		known := false
@@ -247,6 +278,9 @@ func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 		case len(v) > 1:
 			return 0, invalid(Detail{Field: k, Message: "given more than once"})
 		}
+	}
+	if len(q.Get("cursor")) > maxCursor {
+		return 0, invalid(Detail{Field: "cursor", Message: fmt.Sprintf("longer than %d characters: not a cursor this list gave out", maxCursor)})
 	}
 	v := q.Get("limit")
 	if v == "" {

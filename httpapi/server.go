@@ -224,8 +224,9 @@ func (s *Server) authenticate(r *http.Request) *token {
 }
 
 // unrouted answers what no route matches: 405 with Allow when another method of
-// the path has a route, the UI's answer for a path outside /v1 when there is a
-// UI, 404 otherwise.
+// the path has a route (OPTIONS among them: there is no CORS), the UI's answer
+// for a path outside the API's namespace (apiPath) when there is a UI, the JSON
+// 404 otherwise.
 func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 	var allow []string
 	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
@@ -240,12 +241,25 @@ func (s *Server) unrouted(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, r.Method+" is not allowed here; allowed: "+strings.Join(allow, ", ")))
 		return
 	}
-	if s.cfg.UI != nil && r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") {
+	if s.cfg.UI != nil && !apiPath(r.URL.Path) {
 		requestInfo(r).route = "ui"
 		s.cfg.UI.ServeHTTP(w, r)
 		return
 	}
 	s.fail(w, r, errorf(http.StatusNotFound, CodeNotFound, "no such route: "+r.URL.Path))
+}
+
+// apiSegment matches the first path segment of the API's namespace: a version
+// ("v" and a digit: v1, v1x, v2), "api", and the first segments of the routes
+// outside /v1.
+var apiSegment = regexp.MustCompile(`(?i)^(v[0-9].*|api|healthz|readyz|metrics)$`)
+
+// apiPath reports whether a path is in the API's namespace: with no route there
+// it is the API's JSON 404, never the UI's page, so that a program calling a
+// wrong version or prefix gets an answer it can read.
+func apiPath(p string) bool {
+	seg, _, _ := strings.Cut(strings.TrimPrefix(p, "/"), "/")
+	return apiSegment.MatchString(seg)
 }
 
 // statusWriter records the status written through it.
