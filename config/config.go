@@ -43,8 +43,10 @@ type Config struct {
 	RequestTimeout time.Duration
 
 	// Tokens are the bearer tokens `serve` accepts, from BULKINVITE_TOKENS
-	// (comma-separated) or the file BULKINVITE_TOKENS_FILE names (one a line; "#"
-	// starts a comment). Secrets: never printed, not even masked.
+	// (comma-separated; "#" is part of a token there) or the file
+	// BULKINVITE_TOKENS_FILE names (one a line; "#" starts a comment), each at
+	// least httpapi.MinTokenLength characters. Secrets: never printed, not even
+	// masked.
 	Tokens []string
 	// TokensFile is the path the tokens were read from, if any.
 	TokensFile string

@@ -3,8 +3,9 @@ package dashboard
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/httpapi"
 )
 
 // Defaults of Config.
@@ -86,8 +87,8 @@ func (c Config) Validate() error {
 		return errors.New("dashboard: no Tokens to sign in with (BULKINVITE_TOKENS), and not InsecureNoAuth")
 	}
 	for i, t := range c.Tokens {
-		if t == "" || strings.ContainsAny(t, " \t\r\n") {
-			return fmt.Errorf("dashboard: token %d is empty or holds white space", i+1)
+		if err := httpapi.CheckToken(t); err != nil {
+			return fmt.Errorf("dashboard: token %d of %d %w", i+1, len(c.Tokens), err)
 		}
 	}
 	return nil

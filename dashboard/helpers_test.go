@@ -28,8 +28,8 @@ import (
 
 // Tokens the test servers accept.
 const (
-	token1 = "dash-token-one-5e1f"
-	token2 = "dash-token-two-c07a"
+	token1 = "dash-token-one-5e1f-9a3c7e2b4d8f1a60"
+	token2 = "dash-token-two-c07a-2e6b8d4f1a9c3e57"
 )
 
 // testBundle is the API server with the dashboard mounted, over a private Redis

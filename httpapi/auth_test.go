@@ -153,7 +153,8 @@ func TestConfigValidate(t *testing.T) {
 		cfg  httpapi.Config
 		want string // "" = valid
 	}{
-		{httpapi.Config{Tokens: []string{"t"}}, ""},
+		{httpapi.Config{Tokens: []string{token1}}, ""},
+		{httpapi.Config{Tokens: []string{token1, "t"}}, "token 2 of 2 is 1 characters; at least 32"},
 		{httpapi.Config{}, "BULKINVITE_TOKENS"},
 		{httpapi.Config{InsecureNoAuth: true}, ""},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "[::1]:0"}, ""},
@@ -161,10 +162,10 @@ func TestConfigValidate(t *testing.T) {
 		{httpapi.Config{InsecureNoAuth: true, Addr: ":8080"}, "loopback"},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "0.0.0.0:8080"}, "loopback"},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "10.1.2.3:8080"}, "loopback"},
-		{httpapi.Config{InsecureNoAuth: true, Tokens: []string{"t"}}, "drop one"},
-		{httpapi.Config{Tokens: []string{"a b"}}, "white space"},
-		{httpapi.Config{Tokens: []string{"t"}, Addr: "nope"}, "HOST:PORT"},
-		{httpapi.Config{Tokens: []string{"t"}, ImportTimeout: 10 * 60e9}, "write timeout"},
+		{httpapi.Config{InsecureNoAuth: true, Tokens: []string{token1}}, "drop one"},
+		{httpapi.Config{Tokens: []string{token1 + " b"}}, "white space"},
+		{httpapi.Config{Tokens: []string{token1}, Addr: "nope"}, "HOST:PORT"},
+		{httpapi.Config{Tokens: []string{token1}, ImportTimeout: 10 * 60e9}, "write timeout"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of Config.
@@ -147,9 +148,26 @@ func (c Config) Validate() error {
 		return fmt.Errorf("the import timeout (%s) must not exceed the write timeout (%s)", c.ImportTimeout, c.WriteTimeout)
 	}
 	for i, t := range c.Tokens {
-		if t == "" || strings.ContainsAny(t, " \t\r\n") {
-			return fmt.Errorf("token %d of BULKINVITE_TOKENS is empty or holds white space", i+1)
+		if err := CheckToken(t); err != nil {
+			return fmt.Errorf("token %d of %d %w", i+1, len(c.Tokens), err)
 		}
+	}
+	return nil
+}
+
+// MinTokenLength is the fewest characters a bearer token may have: a token
+// must be too long to guess, whatever the throttle of failed authentications.
+const MinTokenLength = 32
+
+// CheckToken says what is wrong with a bearer token without quoting it ("is 7
+// characters; at least 32", "holds white space"), for the caller to put after
+// the token's place; nil when it will do.
+func CheckToken(t string) error {
+	if strings.ContainsAny(t, " \t\r\n") {
+		return errors.New("holds white space")
+	}
+	if n := utf8.RuneCountInString(t); n < MinTokenLength {
+		return fmt.Errorf("is %d characters; at least %d", n, MinTokenLength)
 	}
 	return nil
 }

@@ -18,8 +18,8 @@ import (
 
 // Tokens the test servers accept.
 const (
-	token1 = "test-token-one-3f9a"
-	token2 = "test-token-two-77c1"
+	token1 = "test-token-one-3f9a-0c4e8b1d7a2f6e95"
+	token2 = "test-token-two-77c1-5b9e2a4f8d1c3e70"
 )
 
 // seed is the vendor's sample request body (configs/sample-request.json), unchanged.
