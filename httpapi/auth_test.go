@@ -71,6 +71,40 @@ func TestRateLimitPerToken(t *testing.T) {
 	}
 }
 
+// TestFailedAuthThrottle: a client address that keeps sending wrong tokens
+// gets 429 too_many_failed_auth with Retry-After once past its burst of
+// failures, while the right token from the same address still works and
+// another address's wrong token is still a plain 401.
+func TestFailedAuthThrottle(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{FailedAuth: httpapi.NewAuthThrottle(httpapi.ThrottleConfig{})})
+	const attacker, other = "203.0.113.9:40000", "198.51.100.7:4242"
+	codes := map[int]int{}
+	for i := range 300 {
+		rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: attacker,
+			header: []string{"Authorization", "Bearer wrong-" + strconv.Itoa(i) + token1[10:]}})
+		codes[rec.Code]++
+		if rec.Code == http.StatusTooManyRequests {
+			e := errorOf(t, rec, http.StatusTooManyRequests)
+			if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || e.Code != httpapi.CodeTooManyFailedAuth {
+				t.Fatalf("429: Retry-After %q, %+v", rec.Header().Get("Retry-After"), e)
+			}
+		}
+	}
+	if codes[http.StatusTooManyRequests] == 0 || codes[http.StatusUnauthorized] < httpapi.DefaultFailedAuthBurst ||
+		codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests] != 300 {
+		t.Errorf("300 wrong tokens from one address: statuses %v, want %d or more 401s, then 429s", codes, httpapi.DefaultFailedAuthBurst)
+	}
+	for _, tok := range []string{token1, token2} {
+		if rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: attacker, header: []string{"Authorization", "Bearer " + tok}}); rec.Code != http.StatusOK {
+			t.Errorf("the right token from the throttled address: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: other, header: []string{"Authorization", "Bearer wrong"}}); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a wrong token from another address: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // TestRequestIDs: a sane X-Request-Id is kept, anything else replaced; the answer
 // and the log line carry it.
 func TestRequestIDs(t *testing.T) {

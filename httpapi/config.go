@@ -27,6 +27,8 @@ const (
 	DefaultIdempotencyTTL    = 24 * time.Hour
 	DefaultReadyTimeout      = time.Second
 	DefaultSpoolMemory       = 1 << 20
+	DefaultFailedAuthRate    = 1.0
+	DefaultFailedAuthBurst   = 10
 )
 
 // Config tunes a Server. Zero fields take the documented defaults.
@@ -46,6 +48,13 @@ type Config struct {
 	// Retry-After. Defaults 50 and 100.
 	TokenRate  float64
 	TokenBurst int
+	// FailedAuth limits failed authentications per client address: a wrong token
+	// past the address's burst of failures is answered 429 too_many_failed_auth
+	// with Retry-After; a right one always passes. Give the dashboard the same one
+	// (dashboard.Config.FailedAuth) so that failures on either count together.
+	// Default: one of its own with ThrottleConfig's defaults (bursts of 10, then 1
+	// a second, by the connection's remote address).
+	FailedAuth *AuthThrottle
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are
 	// http.Server's. Defaults 10s, 2m (a whole request, body included), 5m (from
 	// the end of the request's headers to the end of the answer: the body, the

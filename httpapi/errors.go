@@ -25,6 +25,7 @@ const (
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
 	CodeRateLimited          = "rate_limited"           // 429
+	CodeTooManyFailedAuth    = "too_many_failed_auth"   // 429, the client address sent too many wrong tokens
 	CodeInternal             = "internal"               // 500
 	CodeNotReady             = "not_ready"              // 503
 )

@@ -33,7 +33,8 @@ type testBundle struct {
 }
 
 // setup starts a pipeline and a server accepting token1 and token2 (unless cfg
-// says otherwise), with a rate high enough not to matter.
+// says otherwise), with a rate and a throttle of failed authentications high
+// enough not to matter.
 func setup(t *testing.T, cfg httpapi.Config) *testBundle {
 	t.Helper()
 	return setupWith(t, cfg, pipelinetest.Options{})
@@ -48,6 +49,9 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 	}
 	if cfg.TokenRate == 0 {
 		cfg.TokenRate, cfg.TokenBurst = 1e6, 1e6
+	}
+	if cfg.FailedAuth == nil {
+		cfg.FailedAuth = httpapi.NewAuthThrottle(httpapi.ThrottleConfig{Burst: 1e6})
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)}, cfg)
@@ -67,10 +71,12 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 }
 
 // req is one request: headers are name, value pairs; Authorization defaults to
-// token1 (set it to "" to send none).
+// token1 (set it to "" to send none). remote is its RemoteAddr; default
+// httptest's.
 type req struct {
 	method, target, body string
 	header               []string
+	remote               string
 }
 
 func (tb *testBundle) do(t *testing.T, r req) *httptest.ResponseRecorder {
@@ -81,6 +87,9 @@ func (tb *testBundle) do(t *testing.T, r req) *httptest.ResponseRecorder {
 	}
 	hr := httptest.NewRequest(r.method, r.target, body)
 	hr.Header.Set("Authorization", "Bearer "+token1)
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
+	}
 	if r.method == http.MethodPost {
 		hr.Header.Set("Content-Type", "application/json")
 	}
