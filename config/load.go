@@ -43,6 +43,7 @@ func Settings() []Setting {
 		{"serve_max_body", "BULKINVITE_SERVE_MAX_BODY", "serve-max-body", "largest request body serve takes, in bytes, 1024..1073741824 (larger: 413)", func(c *Config) any { return &c.ServeMaxBody }},
 		{"serve_token_rate", "BULKINVITE_SERVE_TOKEN_RATE", "serve-token-rate", "requests/s each bearer token may make to one serve process, > 0 and <= 100000 (more: 429)", func(c *Config) any { return &c.ServeTokenRate }},
 		{"serve_token_burst", "BULKINVITE_SERVE_TOKEN_BURST", "serve-token-burst", "requests a token may make at once above its rate, 1..100000", func(c *Config) any { return &c.ServeTokenBurst }},
+		{"trusted_proxy_header", "BULKINVITE_TRUSTED_PROXY_HEADER", "trusted-proxy-header", "header in which the proxy in front of serve gives the client's address (X-Forwarded-For, X-Real-IP, Forwarded; the last one listed counts), for the throttle of failed authentications; set it only when every request comes through that proxy (default: the connection's address)", func(c *Config) any { return &c.TrustedProxyHeader }},
 		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request, at most 1h", func(c *Config) any { return &c.RequestTimeout }},
 		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together, > 0 and <= 10000", func(c *Config) any { return &c.Rate }},
 		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate, 1..10000", func(c *Config) any { return &c.Burst }},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 )
 
@@ -21,6 +22,7 @@ func TestServe(t *testing.T) {
 	tb := setup(t)
 	env := maps.Clone(tb.env)
 	env["BULKINVITE_TOKENS"] = "svc-token-aaa-6d2f9b4e1c8a3f70e5,svc-token-bbb-3a7e1c9f5b2d8e46a1"
+	env["BULKINVITE_TRUSTED_PROXY_HEADER"] = "X-Real-IP"
 	var out, errb lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -77,6 +79,17 @@ func TestServe(t *testing.T) {
 		!strings.Contains(lastBody, "bulkinvite_candidates_total{outcome=\"invited\"} 0") ||
 		!strings.Contains(lastBody, `asynq_queue_size{queue="default"} 1`) {
 		t.Errorf("metrics: %d\n%s", c, lastBody)
+	}
+	// Failed authentications are limited per client address, read from the
+	// trusted proxy header: past its burst, client A's wrong token is a 429, while
+	// B's is a 401 and A's right token passes.
+	const clientA, clientB = "203.0.113.9", "198.51.100.7"
+	for range httpapi.DefaultFailedAuthBurst {
+		do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientA)
+	}
+	if a, b, right := do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientA), do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientB),
+		do("GET", "/v1/batches", "svc-token-aaa-6d2f9b4e1c8a3f70e5", "", "X-Real-IP", clientA); a != 429 || b != 401 || right != 200 {
+		t.Errorf("after %d wrong tokens from A: A's next %d, B's wrong token %d, A's right token %d; want 429, 401, 200", httpapi.DefaultFailedAuthBurst, a, b, right)
 	}
 	// The dashboard is wired in: / sends a browser to its sign-in form.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
