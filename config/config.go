@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -43,8 +44,10 @@ type Config struct {
 	RequestTimeout time.Duration
 
 	// Tokens are the bearer tokens `serve` accepts, from BULKINVITE_TOKENS
-	// (comma-separated) or the file BULKINVITE_TOKENS_FILE names (one a line; "#"
-	// starts a comment). Secrets: never printed, not even masked.
+	// (comma-separated; "#" is part of a token there) or the file
+	// BULKINVITE_TOKENS_FILE names (one a line; "#" starts a comment), each at
+	// least httpapi.MinTokenLength characters. Secrets: never printed, not even
+	// masked.
 	Tokens []string
 	// TokensFile is the path the tokens were read from, if any.
 	TokensFile string
@@ -68,6 +71,13 @@ type Config struct {
 	// (BULKINVITE_SERVE_TOKEN_RATE, BULKINVITE_SERVE_TOKEN_BURST).
 	ServeTokenRate  float64
 	ServeTokenBurst int
+	// TrustedProxyHeader names the request header in which the reverse proxy in
+	// front of `serve` gives the client's address (X-Forwarded-For, X-Real-IP,
+	// Forwarded; the last address listed counts), for the throttle of failed
+	// authentications of the API and the dashboard's sign-in
+	// (BULKINVITE_TRUSTED_PROXY_HEADER). Default "": the connection's remote
+	// address. Set it only when every request comes through that proxy.
+	TrustedProxyHeader string
 
 	// Rate is requests per second to the API, all workers together (BULKINVITE_RATE).
 	Rate float64
@@ -220,6 +230,9 @@ const (
 	maxBatchRetention           = maxLedgerTTL
 )
 
+// headerName is what BULKINVITE_TRUSTED_PROXY_HEADER may hold.
+var headerName = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
+
 // hours shows a bound such as 24h without the "0m0s" that Duration.String adds.
 func hours(d time.Duration) string {
 	if d%time.Hour == 0 {
@@ -299,6 +312,9 @@ func (c *Config) Validate() error {
 	between("BULKINVITE_DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval, minDelayedTaskCheckInterval, maxDelayedTaskCheckInterval)
 	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
 	ints("BULKINVITE_SERVE_MAX_BODY", c.ServeMaxBody, minServeMaxBody, maxServeMaxBody, " bytes")
+	if c.TrustedProxyHeader != "" && !headerName.MatchString(c.TrustedProxyHeader) {
+		bad("BULKINVITE_TRUSTED_PROXY_HEADER", "must be a header name such as X-Forwarded-For (letters, digits, -), got %q", c.TrustedProxyHeader)
+	}
 	if !(c.ServeTokenRate > 0 && c.ServeTokenRate <= maxServeTokenRate) {
 		bad("BULKINVITE_SERVE_TOKEN_RATE", "must be a number > 0 and <= %d (requests/s per token), got %v", maxServeTokenRate, c.ServeTokenRate)
 	}

@@ -225,9 +225,14 @@ func TestEverySettingHasAnExampleLine(t *testing.T) {
 // with comments.
 func TestTokensAndCallbackSecret(t *testing.T) {
 	t.Parallel()
+	const (
+		tokA = "tok-a-0123456789abcdef0123456789abcdef"
+		tokB = "tok-b-0123456789abcdef0123456789abcdef"
+		tokC = "tok-c-0123456789abcdef0123456789abcdef"
+	)
 	dir := t.TempDir()
 	tokens := filepath.Join(dir, "tokens")
-	if err := os.WriteFile(tokens, []byte("# ops\ntok-one\n\n tok-two  # the dashboard\n"), 0o600); err != nil {
+	if err := os.WriteFile(tokens, []byte("# ops\n"+tokA+"\n\n "+tokB+"  # the dashboard\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	secret := filepath.Join(dir, "secret")
@@ -241,9 +246,11 @@ func TestTokensAndCallbackSecret(t *testing.T) {
 		wantSecret string
 	}{
 		{"nothing", nil, "[]", ""},
-		{"env", map[string]string{"BULKINVITE_TOKENS": "a, b ,,c", "BULKINVITE_CALLBACK_SECRET": "s3"}, "[a b c]", "s3"},
-		{"files", map[string]string{"BULKINVITE_TOKENS_FILE": tokens, "BULKINVITE_CALLBACK_SECRET_FILE": secret}, "[tok-one tok-two]", "from-file"},
-		{"env wins over a file from env", map[string]string{"BULKINVITE_TOKENS": "x", "BULKINVITE_TOKENS_FILE": tokens}, "[x]", ""},
+		{"env", map[string]string{"BULKINVITE_TOKENS": tokA + ", " + tokB + " ,," + tokC, "BULKINVITE_CALLBACK_SECRET": "s3"}, "[" + tokA + " " + tokB + " " + tokC + "]", "s3"},
+		{"files", map[string]string{"BULKINVITE_TOKENS_FILE": tokens, "BULKINVITE_CALLBACK_SECRET_FILE": secret}, "[" + tokA + " " + tokB + "]", "from-file"},
+		{"env wins over a file from env", map[string]string{"BULKINVITE_TOKENS": tokC, "BULKINVITE_TOKENS_FILE": tokens}, "[" + tokC + "]", ""},
+		// "#" starts a comment in the file only: in the environment it is part of the token.
+		{"# in an env token", map[string]string{"BULKINVITE_TOKENS": "short#rest-0123456789abcdef0123456789"}, "[short#rest-0123456789abcdef0123456789]", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -254,6 +261,36 @@ func TestTokensAndCallbackSecret(t *testing.T) {
 			}
 			if fmt.Sprint(c.Tokens) != tt.wantTokens || c.CallbackSecret != tt.wantSecret {
 				t.Errorf("tokens %v secret %q, want %s %q", c.Tokens, c.CallbackSecret, tt.wantTokens, tt.wantSecret)
+			}
+		})
+	}
+}
+
+// TestShortTokensRefused: a token shorter than 32 characters stops Load, which
+// names its place (position in BULKINVITE_TOKENS, line of the file) and its
+// length, never the token.
+func TestShortTokensRefused(t *testing.T) {
+	t.Parallel()
+	const long = "tok-0123456789abcdef0123456789abcdef"
+	file := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(file, []byte("# ops\n"+long+"\n\nQz7short # old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, short string
+		env         map[string]string
+		want        string
+	}{
+		{"one character", "Q", map[string]string{"BULKINVITE_TOKENS": long + ",Q," + long}, "BULKINVITE_TOKENS: token 2 of 3 is 1 characters; at least 32"},
+		{"31 characters", long[:31], map[string]string{"BULKINVITE_TOKENS": long[:31]}, "BULKINVITE_TOKENS: token 1 of 1 is 31 characters; at least 32"},
+		{"a line of the file", "Qz7short", map[string]string{"BULKINVITE_TOKENS_FILE": file}, "BULKINVITE_TOKENS_FILE line 4: token is 8 characters; at least 32"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Load(Sources{Getenv: envMap(tt.env)})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), tt.short) {
+				t.Errorf("got %v, want %q without the token", err, tt.want)
 			}
 		})
 	}

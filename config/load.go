@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/httpapi"
 )
 
 // EnvConfigFile names the YAML config file.
@@ -42,6 +43,7 @@ func Settings() []Setting {
 		{"serve_max_body", "BULKINVITE_SERVE_MAX_BODY", "serve-max-body", "largest request body serve takes, in bytes, 1024..1073741824 (larger: 413)", func(c *Config) any { return &c.ServeMaxBody }},
 		{"serve_token_rate", "BULKINVITE_SERVE_TOKEN_RATE", "serve-token-rate", "requests/s each bearer token may make to one serve process, > 0 and <= 100000 (more: 429)", func(c *Config) any { return &c.ServeTokenRate }},
 		{"serve_token_burst", "BULKINVITE_SERVE_TOKEN_BURST", "serve-token-burst", "requests a token may make at once above its rate, 1..100000", func(c *Config) any { return &c.ServeTokenBurst }},
+		{"trusted_proxy_header", "BULKINVITE_TRUSTED_PROXY_HEADER", "trusted-proxy-header", "header in which the proxy in front of serve gives the client's address (X-Forwarded-For, X-Real-IP, Forwarded; the last one listed counts), for the throttle of failed authentications; set it only when every request comes through that proxy (default: the connection's address)", func(c *Config) any { return &c.TrustedProxyHeader }},
 		{"request_timeout", "BULKINVITE_REQUEST_TIMEOUT", "request-timeout", "timeout of one API request, at most 1h", func(c *Config) any { return &c.RequestTimeout }},
 		{"rate", "BULKINVITE_RATE", "rate", "requests/s to the API, all workers together, > 0 and <= 10000", func(c *Config) any { return &c.Rate }},
 		{"burst", "BULKINVITE_BURST", "burst", "requests that may go at once above the rate, 1..10000", func(c *Config) any { return &c.Burst }},
@@ -225,33 +227,67 @@ func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) er
 	if c.CallbackSecret, err = secret(getenv, flags, "BULKINVITE_CALLBACK_SECRET", "callback-secret-file", c.CallbackSecretFile); err != nil {
 		return fmt.Errorf("callback secret file: %w", err)
 	}
-	tokens, err := secret(getenv, flags, "BULKINVITE_TOKENS", "tokens-file", c.TokensFile)
+	// The tokens, as secret reads them, but the file untrimmed, so that the
+	// line numbers its errors give are the file's.
+	if env := getenv("BULKINVITE_TOKENS"); env != "" && !flagSet(flags, "tokens-file") || c.TokensFile == "" {
+		c.Tokens, err = envTokens(env)
+		return err
+	}
+	b, err := os.ReadFile(c.TokensFile)
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
 	}
-	sep := ","
-	if c.TokensFile != "" && getenv("BULKINVITE_TOKENS") == "" {
-		sep = "\n"
-	}
-	c.Tokens = nil
-	for _, t := range strings.Split(tokens, sep) {
-		if t, _, _ = strings.Cut(t, "#"); strings.TrimSpace(t) != "" {
-			c.Tokens = append(c.Tokens, strings.TrimSpace(t))
+	c.Tokens, err = fileTokens(string(b))
+	return err
+}
+
+// envTokens reads BULKINVITE_TOKENS: comma-separated, blanks around them
+// dropped; "#" is part of a token there.
+func envTokens(v string) ([]string, error) {
+	var all []string
+	for _, t := range strings.Split(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			all = append(all, t)
 		}
 	}
-	return nil
+	for i, t := range all {
+		if err := httpapi.CheckToken(t); err != nil {
+			return nil, fmt.Errorf("BULKINVITE_TOKENS: token %d of %d %w", i+1, len(all), err)
+		}
+	}
+	return all, nil
+}
+
+// fileTokens reads the file of BULKINVITE_TOKENS_FILE: one token a line, "#"
+// starts a comment.
+func fileTokens(text string) ([]string, error) {
+	var all []string
+	for i, line := range strings.Split(text, "\n") {
+		t, _, _ := strings.Cut(line, "#")
+		if t = strings.TrimSpace(t); t == "" {
+			continue
+		}
+		if err := httpapi.CheckToken(t); err != nil {
+			return nil, fmt.Errorf("BULKINVITE_TOKENS_FILE line %d: token %w", i+1, err)
+		}
+		all = append(all, t)
+	}
+	return all, nil
+}
+
+func flagSet(flags *pflag.FlagSet, name string) bool {
+	if flags == nil {
+		return false
+	}
+	f := flags.Lookup(name)
+	return f != nil && f.Changed
 }
 
 // secret reads a secret that has no flag of its own: a --NAME-file flag (fileFlag)
 // wins over the environment variable env, which wins over a file named by the
 // environment or the config file (path).
 func secret(getenv func(string) string, flags *pflag.FlagSet, env, fileFlag, path string) (string, error) {
-	flagged := false
-	if flags != nil {
-		if f := flags.Lookup(fileFlag); f != nil && f.Changed {
-			flagged = true
-		}
-	}
+	flagged := flagSet(flags, fileFlag)
 	if v := getenv(env); v != "" && !flagged {
 		return v, nil
 	}

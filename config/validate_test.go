@@ -262,3 +262,19 @@ func TestEveryNumberSettingIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustedProxyHeader: the header the throttle of failed authentications
+// reads the client's address from is a header name, or nothing.
+func TestTrustedProxyHeader(t *testing.T) {
+	t.Parallel()
+	c, err := Load(Sources{Getenv: envMap(map[string]string{"BULKINVITE_TRUSTED_PROXY_HEADER": "X-Forwarded-For"})})
+	if err != nil || c.TrustedProxyHeader != "X-Forwarded-For" {
+		t.Errorf("X-Forwarded-For: %q, %v", c.TrustedProxyHeader, err)
+	}
+	if c, err := Load(Sources{Getenv: envMap(nil)}); err != nil || c.TrustedProxyHeader != "" {
+		t.Errorf("default: %q, %v", c.TrustedProxyHeader, err)
+	}
+	if msg := loadErr(t, Sources{Getenv: envMap(map[string]string{"BULKINVITE_TRUSTED_PROXY_HEADER": "X-Forwarded-For: 1.2.3.4"})}); !strings.Contains(msg, "BULKINVITE_TRUSTED_PROXY_HEADER") {
+		t.Errorf("a bad header name: %s", msg)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -128,13 +129,61 @@ func TestSignInGuards(t *testing.T) {
 		rec = c.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrf}, "token": {"guess"}})
 		must(t, rec.Code == http.StatusUnauthorized, "guess %d: %d", i, rec.Code)
 	}
-	rec = c.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrf}, "token": {token1}})
-	must(t, rec.Code == http.StatusTooManyRequests && c.cookies["bulkinvite_session"] == nil, "after 3 failures: %d", rec.Code)
-	other := tb.client()
-	other.remote = "198.51.100.7:4242"
-	form = other.get(t, "/signin")
-	rec = other.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrfOf(t, form)}, "token": {token1}})
-	must(t, rec.Code == http.StatusSeeOther && other.cookies["bulkinvite_session"] != nil, "another address: %d", rec.Code)
+	rec = c.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrf}, "token": {"guess"}})
+	must(t, rec.Code == http.StatusTooManyRequests && rec.Header().Get("Retry-After") != "" && c.cookies["bulkinvite_session"] == nil,
+		"a guess after 3 failures: %d", rec.Code)
+}
+
+// TestSignInThrottleSparesOthers: eleven wrong tokens from one address (past
+// the default burst of 10) get it 429s, but neither block the right token from
+// that address nor any sign-in from another address.
+func TestSignInThrottleSparesOthers(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, dashboard.Config{})
+	a, b := tb.client(), tb.client()
+	a.remote, b.remote = "203.0.113.9:40000", "198.51.100.7:4242"
+	signInThrottled(t, a, b)
+}
+
+// TestSignInThrottleBehindProxy: behind a proxy every request comes from the
+// proxy's address, and the client's is in the trusted header: eleven wrong
+// tokens from client A (even with a made-up address put first in the header)
+// block neither client B nor A's right token. The API and the dashboard share
+// the throttle.
+func TestSignInThrottleBehindProxy(t *testing.T) {
+	t.Parallel()
+	throttle := httpapi.NewAuthThrottle(httpapi.ThrottleConfig{ProxyHeader: "X-Forwarded-For"})
+	tb := setup(t, dashboard.Config{FailedAuth: throttle})
+	a, b := tb.client(), tb.client()
+	a.remote, b.remote = "10.0.0.2:50000", "10.0.0.2:50001"
+	a.header = []string{"X-Forwarded-For", "198.51.100.7, 203.0.113.9"}
+	b.header = []string{"X-Forwarded-For", "198.51.100.7"}
+	signInThrottled(t, a, b)
+	// The API counts A's failures with the dashboard's: its wrong token is a 429 too.
+	rec := a.do(t, http.MethodGet, "/v1/batches", nil, "Authorization", "Bearer wrong")
+	must(t, rec.Code == http.StatusTooManyRequests && strings.Contains(rec.Body.String(), httpapi.CodeTooManyFailedAuth), "the API after A's failed sign-ins: %d %s", rec.Code, rec.Body)
+	rec = b.do(t, http.MethodGet, "/v1/batches", nil, "Authorization", "Bearer wrong")
+	must(t, rec.Code == http.StatusUnauthorized, "the API, B's wrong token: %d", rec.Code)
+}
+
+// signInThrottled sends 11 wrong tokens from a, then checks that a's next
+// wrong token is a 429, a's right token signs in, and b signs in.
+func signInThrottled(t *testing.T, a, b *client) {
+	t.Helper()
+	csrf := csrfOf(t, a.get(t, "/signin"))
+	codes := map[int]int{}
+	for i := range dashboard.DefaultSignInBurst + 1 {
+		rec := a.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrf}, "token": {"guess-" + strconv.Itoa(i)}})
+		codes[rec.Code]++
+	}
+	must(t, codes[http.StatusUnauthorized] == dashboard.DefaultSignInBurst && codes[http.StatusTooManyRequests] == 1, "11 wrong tokens from A: %v", codes)
+	rec := a.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrf}, "token": {token1}})
+	must(t, rec.Code == http.StatusSeeOther && a.cookies["bulkinvite_session"] != nil, "A's right token after its failures: %d", rec.Code)
+	form := b.get(t, "/signin")
+	rec = b.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrfOf(t, form)}, "token": {"wrong"}})
+	must(t, rec.Code == http.StatusUnauthorized, "B's wrong token: %d", rec.Code)
+	rec = b.do(t, http.MethodPost, "/signin", url.Values{"csrf": {csrfOf(t, form)}, "token": {token2}})
+	must(t, rec.Code == http.StatusSeeOther && b.cookies["bulkinvite_session"] != nil, "B's right token: %d", rec.Code)
 }
 
 // TestCSRF: every state-changing form is refused (403) without the session's

@@ -3,8 +3,9 @@ package dashboard
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/httpapi"
 )
 
 // Defaults of Config.
@@ -36,8 +37,15 @@ type Config struct {
 	// auth stop) refreshes its live parts; IdleRefresh how often another page
 	// does. Defaults 2s and 15s.
 	Refresh, IdleRefresh time.Duration
+	// FailedAuth limits failed sign-ins per client address (the address its
+	// ThrottleConfig.ProxyHeader names, behind a proxy): a wrong token past the
+	// address's burst is answered 429; a right one always signs in. Give it the
+	// API's (httpapi.Config.FailedAuth) so that failures on either count
+	// together. Default: one of its own with SignInRate and SignInBurst, by the
+	// connection's remote address.
+	FailedAuth *httpapi.AuthThrottle
 	// SignInRate and SignInBurst bound failed sign-ins per client address, per
-	// second; more are answered 429. Defaults 1 and 10.
+	// second, when FailedAuth is nil. Defaults 1 and 10.
 	SignInRate  float64
 	SignInBurst int
 	// MaxScan bounds the dead letters one page reads to group them (the CSV
@@ -65,6 +73,9 @@ func (c Config) withDefaults() Config {
 	if c.SignInBurst <= 0 {
 		c.SignInBurst = DefaultSignInBurst
 	}
+	if c.FailedAuth == nil {
+		c.FailedAuth = httpapi.NewAuthThrottle(httpapi.ThrottleConfig{Rate: c.SignInRate, Burst: c.SignInBurst})
+	}
 	if c.MaxScan <= 0 {
 		c.MaxScan = DefaultMaxScan
 	}
@@ -86,8 +97,8 @@ func (c Config) Validate() error {
 		return errors.New("dashboard: no Tokens to sign in with (BULKINVITE_TOKENS), and not InsecureNoAuth")
 	}
 	for i, t := range c.Tokens {
-		if t == "" || strings.ContainsAny(t, " \t\r\n") {
-			return fmt.Errorf("dashboard: token %d is empty or holds white space", i+1)
+		if err := httpapi.CheckToken(t); err != nil {
+			return fmt.Errorf("dashboard: token %d of %d %w", i+1, len(c.Tokens), err)
 		}
 	}
 	return nil

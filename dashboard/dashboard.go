@@ -11,10 +11,8 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
-	"sync"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/httpapi"
@@ -59,9 +57,6 @@ type Dashboard struct {
 	tokens   []token
 	cross    *http.CrossOriginProtection
 	progress *tracker
-
-	mu       sync.Mutex
-	attempts map[string]*rate.Limiter // failed sign-ins by client address
 }
 
 // token is an accepted token: its hash (compared in constant time) and id.
@@ -98,7 +93,6 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 	d := &Dashboard{
 		cfg: cfg, store: deps.Store, replay: deps.Replayer, resume: deps.Resume, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
 		mux: http.NewServeMux(), cross: http.NewCrossOriginProtection(), progress: newTracker(cfg.Now),
-		attempts: map[string]*rate.Limiter{},
 	}
 	if d.log == nil {
 		d.log = zap.NewNop()

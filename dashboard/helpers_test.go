@@ -28,8 +28,8 @@ import (
 
 // Tokens the test servers accept.
 const (
-	token1 = "dash-token-one-5e1f"
-	token2 = "dash-token-two-c07a"
+	token1 = "dash-token-one-5e1f-9a3c7e2b4d8f1a60"
+	token2 = "dash-token-two-c07a-2e6b8d4f1a9c3e57"
 )
 
 // testBundle is the API server with the dashboard mounted, over a private Redis
@@ -68,7 +68,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 		t.Fatal(err)
 	}
 	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)},
-		httpapi.Config{Tokens: cfg.Tokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash}); err != nil {
+		httpapi.Config{Tokens: cfg.Tokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash, FailedAuth: cfg.FailedAuth}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -5,15 +5,15 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"net"
+	"math"
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"go.uber.org/zap"
-	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/store"
 )
@@ -196,20 +196,10 @@ func (d *Dashboard) signInPost(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	addr := clientAddr(r)
-	if !d.attemptsLeft(addr) {
-		d.log.Warn("dashboard sign-in refused: too many failed attempts", zap.String("client", addr))
-		w.Header().Set("Retry-After", "10")
-		d.render(w, r, http.StatusTooManyRequests, "signin.html", &pageData{Title: "Sign in",
-			Body: signInBody{CSRF: c.Value, Next: next, Error: "Too many failed sign-ins from your address. Wait a little, then try again."}})
-		return
-	}
+	addr := d.cfg.FailedAuth.Client(r)
 	id := d.tokenID(strings.TrimSpace(r.PostForm.Get("token")))
 	if id == "" {
-		d.failedAttempt(addr)
-		d.log.Warn("dashboard sign-in failed: unknown token", zap.String("client", addr))
-		d.render(w, r, http.StatusUnauthorized, "signin.html", &pageData{Title: "Sign in",
-			Body: signInBody{CSRF: c.Value, Next: next, Error: "That token is not one this server accepts."}})
+		d.failedSignIn(w, r, addr, signInBody{CSRF: c.Value, Next: next})
 		return
 	}
 	if _, err := d.openSession(w, r, id); err != nil {
@@ -247,36 +237,19 @@ func (d *Dashboard) tokenID(given string) string {
 	return found
 }
 
-// attemptsLeft reports whether addr may try to sign in now.
-func (d *Dashboard) attemptsLeft(addr string) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.attempts[addr]
-	return l == nil || l.Tokens() >= 1
-}
-
-// failedAttempt counts a failed sign-in of addr.
-func (d *Dashboard) failedAttempt(addr string) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	l := d.attempts[addr]
-	if l == nil {
-		if len(d.attempts) >= 10000 {
-			clear(d.attempts) // bounded memory; forgets old failures
-		}
-		l = rate.NewLimiter(rate.Limit(d.cfg.SignInRate), d.cfg.SignInBurst)
-		d.attempts[addr] = l
+// failedSignIn answers a sign-in with a token the server does not know: 401,
+// or 429 with Retry-After once addr has failed too often.
+func (d *Dashboard) failedSignIn(w http.ResponseWriter, r *http.Request, addr string, body signInBody) {
+	if wait := d.cfg.FailedAuth.Failed(addr); wait > 0 {
+		d.log.Warn("dashboard sign-in refused: too many failed attempts", zap.String("client", addr))
+		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		body.Error = "Too many failed sign-ins from your address. Wait a little, then try again."
+		d.render(w, r, http.StatusTooManyRequests, "signin.html", &pageData{Title: "Sign in", Body: body})
+		return
 	}
-	l.Allow()
-}
-
-// clientAddr is the request's remote IP address.
-func clientAddr(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	d.log.Warn("dashboard sign-in failed: unknown token", zap.String("client", addr))
+	body.Error = "That token is not one this server accepts."
+	d.render(w, r, http.StatusUnauthorized, "signin.html", &pageData{Title: "Sign in", Body: body})
 }
 
 // safeNext returns next, cleaned as http.Redirect cleans it, when it is a path

@@ -71,6 +71,40 @@ func TestRateLimitPerToken(t *testing.T) {
 	}
 }
 
+// TestFailedAuthThrottle: a client address that keeps sending wrong tokens
+// gets 429 too_many_failed_auth with Retry-After once past its burst of
+// failures, while the right token from the same address still works and
+// another address's wrong token is still a plain 401.
+func TestFailedAuthThrottle(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{FailedAuth: httpapi.NewAuthThrottle(httpapi.ThrottleConfig{})})
+	const attacker, other = "203.0.113.9:40000", "198.51.100.7:4242"
+	codes := map[int]int{}
+	for i := range 300 {
+		rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: attacker,
+			header: []string{"Authorization", "Bearer wrong-" + strconv.Itoa(i) + token1[10:]}})
+		codes[rec.Code]++
+		if rec.Code == http.StatusTooManyRequests {
+			e := errorOf(t, rec, http.StatusTooManyRequests)
+			if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || e.Code != httpapi.CodeTooManyFailedAuth {
+				t.Fatalf("429: Retry-After %q, %+v", rec.Header().Get("Retry-After"), e)
+			}
+		}
+	}
+	if codes[http.StatusTooManyRequests] == 0 || codes[http.StatusUnauthorized] < httpapi.DefaultFailedAuthBurst ||
+		codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests] != 300 {
+		t.Errorf("300 wrong tokens from one address: statuses %v, want %d or more 401s, then 429s", codes, httpapi.DefaultFailedAuthBurst)
+	}
+	for _, tok := range []string{token1, token2} {
+		if rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: attacker, header: []string{"Authorization", "Bearer " + tok}}); rec.Code != http.StatusOK {
+			t.Errorf("the right token from the throttled address: %d %s", rec.Code, rec.Body)
+		}
+	}
+	if rec := tb.do(t, req{method: "GET", target: "/v1/batches", remote: other, header: []string{"Authorization", "Bearer wrong"}}); rec.Code != http.StatusUnauthorized {
+		t.Errorf("a wrong token from another address: %d %s", rec.Code, rec.Body)
+	}
+}
+
 // TestRequestIDs: a sane X-Request-Id is kept, anything else replaced; the answer
 // and the log line carry it.
 func TestRequestIDs(t *testing.T) {
@@ -170,7 +204,8 @@ func TestConfigValidate(t *testing.T) {
 		cfg  httpapi.Config
 		want string // "" = valid
 	}{
-		{httpapi.Config{Tokens: []string{"t"}}, ""},
+		{httpapi.Config{Tokens: []string{token1}}, ""},
+		{httpapi.Config{Tokens: []string{token1, "t"}}, "token 2 of 2 is 1 characters; at least 32"},
 		{httpapi.Config{}, "BULKINVITE_TOKENS"},
 		{httpapi.Config{InsecureNoAuth: true}, ""},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "[::1]:0"}, ""},
@@ -178,10 +213,10 @@ func TestConfigValidate(t *testing.T) {
 		{httpapi.Config{InsecureNoAuth: true, Addr: ":8080"}, "loopback"},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "0.0.0.0:8080"}, "loopback"},
 		{httpapi.Config{InsecureNoAuth: true, Addr: "10.1.2.3:8080"}, "loopback"},
-		{httpapi.Config{InsecureNoAuth: true, Tokens: []string{"t"}}, "drop one"},
-		{httpapi.Config{Tokens: []string{"a b"}}, "white space"},
-		{httpapi.Config{Tokens: []string{"t"}, Addr: "nope"}, "HOST:PORT"},
-		{httpapi.Config{Tokens: []string{"t"}, ImportTimeout: 10 * 60e9}, "write timeout"},
+		{httpapi.Config{InsecureNoAuth: true, Tokens: []string{token1}}, "drop one"},
+		{httpapi.Config{Tokens: []string{token1 + " b"}}, "white space"},
+		{httpapi.Config{Tokens: []string{token1}, Addr: "nope"}, "HOST:PORT"},
+		{httpapi.Config{Tokens: []string{token1}, ImportTimeout: 10 * 60e9}, "write timeout"},
 	}
 	for _, tt := range tests {
 		err := tt.cfg.Validate()

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of Config.
@@ -26,6 +27,8 @@ const (
 	DefaultIdempotencyTTL    = 24 * time.Hour
 	DefaultReadyTimeout      = time.Second
 	DefaultSpoolMemory       = 1 << 20
+	DefaultFailedAuthRate    = 1.0
+	DefaultFailedAuthBurst   = 10
 )
 
 // Config tunes a Server. Zero fields take the documented defaults.
@@ -47,6 +50,13 @@ type Config struct {
 	// Retry-After. Defaults 50 and 100.
 	TokenRate  float64
 	TokenBurst int
+	// FailedAuth limits failed authentications per client address: a wrong token
+	// past the address's burst of failures is answered 429 too_many_failed_auth
+	// with Retry-After; a right one always passes. Give the dashboard the same one
+	// (dashboard.Config.FailedAuth) so that failures on either count together.
+	// Default: one of its own with ThrottleConfig's defaults (bursts of 10, then 1
+	// a second, by the connection's remote address).
+	FailedAuth *AuthThrottle
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout are
 	// http.Server's. Defaults 10s, 2m (a whole request, body included), 5m (from
 	// the end of the request's headers to the end of the answer: the body, the
@@ -151,8 +161,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("the import timeout (%s) must not exceed the write timeout (%s)", c.ImportTimeout, c.WriteTimeout)
 	}
 	for i, t := range c.Tokens {
-		if t == "" || strings.ContainsAny(t, " \t\r\n") {
-			return fmt.Errorf("token %d of BULKINVITE_TOKENS is empty or holds white space", i+1)
+		if err := CheckToken(t); err != nil {
+			return fmt.Errorf("token %d of %d %w", i+1, len(c.Tokens), err)
 		}
 	}
 	return nil
@@ -168,6 +178,23 @@ func LoopbackHost(r *http.Request) bool {
 		host = r.Host
 	}
 	return Loopback(strings.Trim(host, "[]"))
+}
+
+// MinTokenLength is the fewest characters a bearer token may have: a token
+// must be too long to guess, whatever the throttle of failed authentications.
+const MinTokenLength = 32
+
+// CheckToken says what is wrong with a bearer token without quoting it ("is 7
+// characters; at least 32", "holds white space"), for the caller to put after
+// the token's place; nil when it will do.
+func CheckToken(t string) error {
+	if strings.ContainsAny(t, " \t\r\n") {
+		return errors.New("holds white space")
+	}
+	if n := utf8.RuneCountInString(t); n < MinTokenLength {
+		return fmt.Errorf("is %d characters; at least %d", n, MinTokenLength)
+	}
+	return nil
 }
 
 // Loopback reports whether host (of a HOST:PORT) is a loopback address or

@@ -26,6 +26,7 @@ const (
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415
 	CodeMisdirected          = "misdirected_request"    // 421, InsecureNoAuth and a Host not loopback
 	CodeRateLimited          = "rate_limited"           // 429
+	CodeTooManyFailedAuth    = "too_many_failed_auth"   // 429, the client address sent too many wrong tokens
 	CodeInternal             = "internal"               // 500
 	CodeNotReady             = "not_ready"              // 503
 )

@@ -18,8 +18,8 @@ import (
 
 // Tokens the test servers accept.
 const (
-	token1 = "test-token-one-3f9a"
-	token2 = "test-token-two-77c1"
+	token1 = "test-token-one-3f9a-0c4e8b1d7a2f6e95"
+	token2 = "test-token-two-77c1-5b9e2a4f8d1c3e70"
 )
 
 // seed is the vendor's sample request body (configs/sample-request.json), unchanged.
@@ -36,7 +36,8 @@ type testBundle struct {
 }
 
 // setup starts a pipeline and a server accepting token1 and token2 (unless cfg
-// says otherwise), with a rate high enough not to matter.
+// says otherwise), with a rate and a throttle of failed authentications high
+// enough not to matter.
 func setup(t *testing.T, cfg httpapi.Config) *testBundle {
 	t.Helper()
 	return setupWith(t, cfg, pipelinetest.Options{})
@@ -51,6 +52,9 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 	}
 	if cfg.TokenRate == 0 {
 		cfg.TokenRate, cfg.TokenBurst = 1e6, 1e6
+	}
+	if cfg.FailedAuth == nil {
+		cfg.FailedAuth = httpapi.NewAuthThrottle(httpapi.ThrottleConfig{Burst: 1e6})
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)}, cfg)
@@ -73,10 +77,12 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 }
 
 // req is one request: headers are name, value pairs; Authorization defaults to
-// token1 (set it to "" to send none); a "Host" pair sets the request's Host.
+// token1 (set it to "" to send none); a "Host" pair sets the request's Host;
+// remote is its RemoteAddr, default httptest's.
 type req struct {
 	method, target, body string
 	header               []string
+	remote               string
 }
 
 func (tb *testBundle) do(t *testing.T, r req) *httptest.ResponseRecorder {
@@ -89,6 +95,9 @@ func (tb *testBundle) do(t *testing.T, r req) *httptest.ResponseRecorder {
 	hr.Header.Set("Authorization", "Bearer "+token1)
 	if tb.host != "" {
 		hr.Host = tb.host
+	}
+	if r.remote != "" {
+		hr.RemoteAddr = r.remote
 	}
 	if r.method == http.MethodPost {
 		hr.Header.Set("Content-Type", "application/json")

@@ -69,6 +69,9 @@ func New(deps Deps, cfg Config) (*Server, error) {
 		return nil, errors.New("httpapi: Deps needs a Store, a Producer and a Replayer")
 	}
 	cfg = cfg.withDefaults()
+	if cfg.FailedAuth == nil {
+		cfg.FailedAuth = NewAuthThrottle(ThrottleConfig{})
+	}
 	s := &Server{cfg: cfg, store: deps.Store, prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux()}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -186,7 +189,7 @@ func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
 		if !open {
 			t := s.authenticate(r)
 			if t == nil {
-				s.fail(w, r, errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or unknown bearer token: send Authorization: Bearer <token>"))
+				s.fail(w, r, s.unauthorized(r))
 				return
 			}
 			ri.token, ri.scope = t.id, t.id
@@ -201,6 +204,20 @@ func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
 		}
 		h(w, r)
 	})
+}
+
+// unauthorized is the answer to a request without a token the server knows: 401,
+// or 429 once its client address has sent too many wrong ones. A request with
+// no Authorization header at all guesses nothing and is not counted.
+func (s *Server) unauthorized(r *http.Request) *apiError {
+	if r.Header.Get("Authorization") != "" {
+		if wait := s.cfg.FailedAuth.Failed(s.cfg.FailedAuth.Client(r)); wait > 0 {
+			e := errorf(http.StatusTooManyRequests, CodeTooManyFailedAuth, "too many failed authentications from this address; retry after "+wait.Round(time.Second).String())
+			e.retryAfter = int(math.Ceil(wait.Seconds()))
+			return e
+		}
+	}
+	return errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or unknown bearer token: send Authorization: Bearer <token>")
 }
 
 // authenticate returns the request's token, comparing its hash with every

@@ -26,7 +26,7 @@ import (
 )
 
 const (
-	benchToken = "bench-token-0c5f2a"
+	benchToken = "bench-token-0c5f2a-7e3b9d1f4a8c2e61"
 	stopGrace  = 10 * time.Second
 	// bodies is how many distinct bodies the clients cycle through.
 	bodies = 16

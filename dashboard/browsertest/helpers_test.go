@@ -23,7 +23,7 @@ import (
 )
 
 // token is the API token the tests sign in with.
-const token = "browser-token-7d3e9b"
+const token = "browser-token-7d3e9b-4a1f8c2e6b9d3a05"
 
 // step bounds one browser step (a navigation, a click, a read).
 const step = 20 * time.Second

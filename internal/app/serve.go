@@ -14,10 +14,11 @@ import (
 
 // HTTPConfig is the HTTP service's share of the configuration. The caller sets
 // what serve's own flags say (Addr, InsecureNoAuth); HTTPServer adds the metrics
-// and the dashboard.
+// and the dashboard, which shares hc's throttle of failed authentications.
 func HTTPConfig(c config.Config) httpapi.Config {
 	hc := httpapi.Config{
 		Tokens:               c.Tokens,
+		FailedAuth:           httpapi.NewAuthThrottle(httpapi.ThrottleConfig{ProxyHeader: c.TrustedProxyHeader}),
 		MaxBodyBytes:         int64(c.ServeMaxBody),
 		TokenRate:            c.ServeTokenRate,
 		TokenBurst:           c.ServeTokenBurst,
@@ -48,7 +49,8 @@ func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
 }
 
 // Dashboard returns the dashboard over the App's store and replayer, signed in
-// to with hc's tokens (or without, as hc says), resuming as `bulkinvite resume`
+// to with hc's tokens (or without, as hc says) under hc's throttle of failed
+// authentications, resuming as `bulkinvite resume`
 // does, and showing the shared rate limiter of the configured API key, when serve
 // has one and the limiter is the shared one.
 func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
@@ -68,5 +70,5 @@ func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
 		}
 		deps.Limiter, deps.LimiterKey = lim, a.Cfg.APIKey.Masked()
 	}
-	return dashboard.New(deps, dashboard.Config{Tokens: hc.Tokens, InsecureNoAuth: hc.InsecureNoAuth})
+	return dashboard.New(deps, dashboard.Config{Tokens: hc.Tokens, InsecureNoAuth: hc.InsecureNoAuth, FailedAuth: hc.FailedAuth})
 }

@@ -37,12 +37,14 @@ their progress, dead letters by reason, replay, purge, the limiter and resume,
 signed in with the same tokens.
 
 Every route but the health checks needs Authorization: Bearer <token>, a token from
-BULKINVITE_TOKENS (comma-separated) or BULKINVITE_TOKENS_FILE (one a line). Without
-tokens it refuses to start, unless --insecure-no-auth on a loopback address. Each
-token may make BULKINVITE_SERVE_TOKEN_RATE requests/s; bodies are at most
+BULKINVITE_TOKENS (comma-separated) or BULKINVITE_TOKENS_FILE (one a line), each at
+least 32 characters. Without tokens, or with a shorter one, it refuses to start,
+unless --insecure-no-auth on a loopback address (and no tokens). Wrong tokens from
+one client address (BULKINVITE_TRUSTED_PROXY_HEADER behind a proxy) are answered
+429 after 10; each token may make BULKINVITE_SERVE_TOKEN_RATE requests/s; bodies are at most
 BULKINVITE_SERVE_MAX_BODY bytes. On SIGINT/SIGTERM it stops taking connections and
 lets requests in flight finish.`,
-		Example: `  BULKINVITE_TOKENS=s3cret-ats,s3cret-backfill bulkinvite serve --addr 0.0.0.0:8080
+		Example: `  BULKINVITE_TOKENS=ats-4f9c2b7e1a8d3f60c5e9b2a7d4f1c8e3,backfill-7e2a9c4f1b8d6e3a0c5f9b2d7e4a bulkinvite serve --addr 0.0.0.0:8080
   BULKINVITE_TOKENS_FILE=/run/secrets/bulkinvite_tokens bulkinvite serve
   bulkinvite serve --insecure-no-auth            # 127.0.0.1:8080, no tokens: local trials only`,
 		Args: noArgs,

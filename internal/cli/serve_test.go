@@ -11,6 +11,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 )
 
@@ -20,7 +21,8 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	env := maps.Clone(tb.env)
-	env["BULKINVITE_TOKENS"] = "svc-token-aaa,svc-token-bbb"
+	env["BULKINVITE_TOKENS"] = "svc-token-aaa-6d2f9b4e1c8a3f70e5,svc-token-bbb-3a7e1c9f5b2d8e46a1"
+	env["BULKINVITE_TRUSTED_PROXY_HEADER"] = "X-Real-IP"
 	var out, errb lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -41,10 +43,13 @@ func TestServe(t *testing.T) {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
 	var lastBody string
-	do := func(method, path, tok, body string) int {
+	do := func(method, path, tok, body string, header ...string) int {
 		r, _ := http.NewRequest(method, base+path, strings.NewReader(body))
 		if tok != "" {
 			r.Header.Set("Authorization", "Bearer "+tok)
+		}
+		for i := 0; i+1 < len(header); i += 2 {
+			r.Header.Set(header[i], header[i+1])
 		}
 		r.Header.Set("Content-Type", "application/json")
 		resp, err := hc.Do(r)
@@ -62,7 +67,7 @@ func TestServe(t *testing.T) {
 	if c := do("GET", "/readyz", "", ""); c != 200 {
 		t.Errorf("readyz: %d", c)
 	}
-	if c := do("POST", "/v1/batches", "svc-token-bbb", string(configs.SampleRequestJSON)); c != 202 {
+	if c := do("POST", "/v1/batches", "svc-token-bbb-3a7e1c9f5b2d8e46a1", string(configs.SampleRequestJSON)); c != 202 {
 		t.Errorf("POST with a token: %d", c)
 	}
 	if c := do("GET", "/v1/batches", "", ""); c != 401 {
@@ -70,10 +75,21 @@ func TestServe(t *testing.T) {
 	}
 	// The process's metrics: the contract's, and asynq's queues, where the posted
 	// batch's segment waits.
-	if c := do("GET", "/metrics", "svc-token-aaa", ""); c != 200 ||
+	if c := do("GET", "/metrics", "svc-token-aaa-6d2f9b4e1c8a3f70e5", ""); c != 200 ||
 		!strings.Contains(lastBody, "bulkinvite_candidates_total{outcome=\"invited\"} 0") ||
 		!strings.Contains(lastBody, `asynq_queue_size{queue="default"} 1`) {
 		t.Errorf("metrics: %d\n%s", c, lastBody)
+	}
+	// Failed authentications are limited per client address, read from the
+	// trusted proxy header: past its burst, client A's wrong token is a 429, while
+	// B's is a 401 and A's right token passes.
+	const clientA, clientB = "203.0.113.9", "198.51.100.7"
+	for range httpapi.DefaultFailedAuthBurst {
+		do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientA)
+	}
+	if a, b, right := do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientA), do("GET", "/v1/batches", "wrong", "", "X-Real-IP", clientB),
+		do("GET", "/v1/batches", "svc-token-aaa-6d2f9b4e1c8a3f70e5", "", "X-Real-IP", clientA); a != 429 || b != 401 || right != 200 {
+		t.Errorf("after %d wrong tokens from A: A's next %d, B's wrong token %d, A's right token %d; want 429, 401, 200", httpapi.DefaultFailedAuthBurst, a, b, right)
 	}
 	// The dashboard is wired in: / sends a browser to its sign-in form.
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -98,6 +114,7 @@ func TestServe(t *testing.T) {
 // insecure on loopback; enqueue --callback-url needs a public URL and a secret.
 func TestServeAndCallbackUsageErrors(t *testing.T) {
 	t.Parallel()
+	const longToken = "svc-token-ccc-0e4b8f2a6c1d9e3b7f"
 	tb := setup(t)
 	file := writeFile(t, "c.csv", csvFile)
 	secret := map[string]string{"BULKINVITE_CALLBACK_SECRET": "cb-secret"}
@@ -109,8 +126,9 @@ func TestServeAndCallbackUsageErrors(t *testing.T) {
 	}{
 		{"no tokens", nil, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS"},
 		{"insecure on every interface", nil, []string{"serve", "--addr", "0.0.0.0:0", "--insecure-no-auth"}, "loopback"},
-		{"insecure with tokens", map[string]string{"BULKINVITE_TOKENS": "t"}, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-no-auth"}, "drop one"},
-		{"bad rate", map[string]string{"BULKINVITE_TOKENS": "t", "BULKINVITE_SERVE_TOKEN_RATE": "0"}, []string{"serve"}, "BULKINVITE_SERVE_TOKEN_RATE"},
+		{"insecure with tokens", map[string]string{"BULKINVITE_TOKENS": longToken}, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-no-auth"}, "drop one"},
+		{"short token", map[string]string{"BULKINVITE_TOKENS": longToken + ",Q"}, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS: token 2 of 2 is 1 characters; at least 32"},
+		{"bad rate", map[string]string{"BULKINVITE_TOKENS": longToken, "BULKINVITE_SERVE_TOKEN_RATE": "0"}, []string{"serve"}, "BULKINVITE_SERVE_TOKEN_RATE"},
 		{"callback without a secret", nil, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "https://hooks.example.com/x"}, "BULKINVITE_CALLBACK_SECRET"},
 		{"private callback", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "http://192.168.1.5/x"}, "BULKINVITE_CALLBACK_ALLOW_PRIVATE"},
 		{"callback not http", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "ftp://x.example.com/"}, "--callback-url"},
