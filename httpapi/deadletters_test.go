@@ -124,8 +124,8 @@ func TestHealth(t *testing.T) {
 	if err := tb.Store.StopAuth(ctx, "key-1", "fl_live_abcd.****", 403, "key inactive"); err != nil {
 		t.Fatal(err)
 	}
-	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/readyz"}), http.StatusServiceUnavailable); !strings.Contains(e.Message, "fl_live_abcd.****") {
-		t.Errorf("auth stop: %+v", e)
+	if rec := tb.do(t, req{method: "GET", target: "/readyz"}); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), httpapi.ReasonAuthStopped) {
+		t.Errorf("auth stop: %d %s", rec.Code, rec.Body)
 	}
 	// The batch status reports the configured key's stop.
 	tb.Import("stopped", pipelinetest.Candidates("s", 1), &task.Job{Target: pipelinetest.Target})
@@ -136,17 +136,17 @@ func TestHealth(t *testing.T) {
 	}
 
 	tb.Redis.Kill()
-	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/readyz"}), http.StatusServiceUnavailable); !strings.Contains(e.Message, "Redis") {
-		t.Errorf("Redis down: %+v", e)
+	if rec := tb.do(t, req{method: "GET", target: "/readyz"}); rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), httpapi.ReasonRedis) {
+		t.Errorf("Redis down: %d %s", rec.Code, rec.Body)
 	}
 	if rec := tb.do(t, req{method: "GET", target: "/healthz"}); rec.Code != http.StatusOK {
 		t.Errorf("healthz with Redis down: %d", rec.Code)
 	}
-	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches/stopped"}), http.StatusInternalServerError); !strings.Contains(e.Message, "request id") {
-		t.Errorf("500: %+v", e)
+	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches/stopped"}), http.StatusServiceUnavailable); e.Code != httpapi.CodeNotReady || !strings.Contains(e.Message, "request id") {
+		t.Errorf("503: %+v", e)
 	}
-	if tb.logs.FilterMessage("request failed").Len() == 0 {
-		t.Error("the 500's cause was not logged")
+	if tb.logs.FilterMessage("Redis cannot be reached").Len() == 0 {
+		t.Error("the 503's cause was not logged")
 	}
 }
 

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // Error codes of the JSON error shape, by status.
@@ -28,8 +30,12 @@ const (
 	CodeRateLimited          = "rate_limited"           // 429
 	CodeTooManyFailedAuth    = "too_many_failed_auth"   // 429, the client address sent too many wrong tokens
 	CodeInternal             = "internal"               // 500
-	CodeNotReady             = "not_ready"              // 503
+	CodeNotReady             = "not_ready"              // 503, Redis cannot be reached for now
 )
+
+// redisRetryAfter is the Retry-After of a 503 not_ready: Redis out of reach is
+// often back within seconds (a restart, a failover).
+const redisRetryAfter = 5 * time.Second
 
 // ErrorBody is the one shape of every error answer: {"error":{...}}.
 type ErrorBody struct {
@@ -54,7 +60,7 @@ type Detail struct {
 type apiError struct {
 	status     int
 	body       Error
-	retryAfter int // seconds, for 409 in use and 429
+	retryAfter int // seconds, for 409 in use, 429 and 503
 }
 
 func (e *apiError) Error() string { return e.body.Code + ": " + e.body.Message }
@@ -113,11 +119,18 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// fail answers err: an *apiError as it says, anything else as a 500 whose cause
-// is logged with the request id, not shown.
+// fail answers err: an *apiError as it says; Redis out of reach (for now) as a
+// 503 not_ready with Retry-After; anything else as a 500. The cause of the last
+// two is logged with the request id, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
-	if !errors.As(err, &ae) {
+	switch {
+	case errors.As(err, &ae):
+	case store.Unavailable(err):
+		s.log.Warn("Redis cannot be reached", zap.String("request_id", requestInfo(r).id), zap.String("route", r.Pattern), zap.Error(err))
+		ae = errorf(http.StatusServiceUnavailable, CodeNotReady, "the service cannot reach its data store for now; retry later (request id "+requestInfo(r).id+")")
+		ae.retryAfter = int(redisRetryAfter / time.Second)
+	default:
 		s.log.Error("request failed", zap.String("request_id", requestInfo(r).id), zap.String("route", r.Pattern), zap.Error(err))
 		ae = errorf(http.StatusInternalServerError, CodeInternal, "internal error; the log has it under request id "+requestInfo(r).id)
 	}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -300,7 +302,7 @@ func cursorError(err error) error {
 	return err
 }
 
-// Health is the answer of /healthz and a ready /readyz.
+// Health is the answer of /healthz.
 type Health struct {
 	Status string `json:"status"`
 }
@@ -310,41 +312,56 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, Health{Status: "ok"})
 }
 
+// Readiness is the answer of /readyz, which anyone may ask: whether the server
+// is ready and, when not, only why in one word (Reason*); the details go to the
+// log. Ready: 200 {"ready":true,"status":"ready"}; not: 503
+// {"ready":false,"reason":"redis"}.
+type Readiness struct {
+	Ready bool `json:"ready"`
+	// Status is "ready" when ready, as /readyz answered before Ready was added.
+	Status string `json:"status,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Why /readyz says not ready (Readiness.Reason).
+const (
+	ReasonRedis       = "redis"        // Redis does not answer, or fails
+	ReasonAuthStopped = "auth_stopped" // sending is stopped by a 401/403 of the vendor
+)
+
 // readyz is GET /readyz: Redis answers a PING within Config.ReadyTimeout, and
 // sending is not stopped by a 401/403 for the configured key (any key's stop
 // when none is configured).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.ReadyTimeout)
 	defer cancel()
-	notReady := func(msg string) {
-		s.fail(w, r, errorf(http.StatusServiceUnavailable, CodeNotReady, msg))
-	}
-	if err := s.store.Redis().Ping(ctx).Err(); err != nil {
-		notReady("Redis does not answer: " + err.Error())
-		return
-	}
-	var stops []store.AuthStop
-	if s.cfg.KeyID != "" {
-		stop, err := s.store.AuthStopped(ctx, s.cfg.KeyID)
-		if err != nil {
-			notReady("Redis: " + err.Error())
-			return
-		}
-		if stop != nil {
-			stops = append(stops, *stop)
-		}
-	} else {
-		var err error
-		if stops, err = s.store.AuthStops(ctx); err != nil {
-			notReady("Redis: " + err.Error())
-			return
-		}
-	}
-	if len(stops) > 0 {
+	stops, err := s.authStops(ctx)
+	switch {
+	case err != nil:
+		s.log.Warn("not ready: Redis", zap.String("request_id", requestInfo(r).id), zap.Error(err))
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Reason: ReasonRedis})
+	case len(stops) > 0:
 		st := stops[0]
-		notReady(fmt.Sprintf("sending is stopped for key %s after HTTP %d (%s) since %s; fix the key, then run `bulkinvite resume`",
-			st.Key, st.Status, st.Message, st.Since.Format("2006-01-02T15:04:05Z07:00")))
-		return
+		s.log.Warn("not ready: sending is stopped; fix the key, then run `bulkinvite resume`", zap.String("request_id", requestInfo(r).id),
+			zap.String("key", st.Key), zap.Int("http_status", st.Status), zap.String("message", st.Message), zap.Time("since", st.Since))
+		writeJSON(w, http.StatusServiceUnavailable, Readiness{Reason: ReasonAuthStopped})
+	default:
+		writeJSON(w, http.StatusOK, Readiness{Ready: true, Status: "ready"})
 	}
-	writeJSON(w, http.StatusOK, Health{Status: "ready"})
+}
+
+// authStops pings Redis, then returns the auth stop of the configured key, or
+// every key's when none is configured.
+func (s *Server) authStops(ctx context.Context) ([]store.AuthStop, error) {
+	if err := s.store.Redis().Ping(ctx).Err(); err != nil {
+		return nil, fmt.Errorf("ping Redis: %w", err)
+	}
+	if s.cfg.KeyID == "" {
+		return s.store.AuthStops(ctx)
+	}
+	stop, err := s.store.AuthStopped(ctx, s.cfg.KeyID)
+	if err != nil || stop == nil {
+		return nil, err
+	}
+	return []store.AuthStop{*stop}, nil
 }

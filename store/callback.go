@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"regexp"
 	"time"
 )
 
@@ -14,15 +15,19 @@ const (
 	CallbackFailed    = "failed"    // given up on
 )
 
-// CallbackState is where a batch's callback stands, as status shows it.
+// CallbackState is where a batch's callback stands, as status shows it to
+// every token that may read the batch.
 type CallbackState struct {
-	// URL is the callback URL without its query, which may hold a token.
-	URL            string     `json:"url"`
-	State          string     `json:"state"`
-	Attempts       int        `json:"attempts"`
-	LastHTTPStatus int        `json:"last_http_status,omitempty"`
-	LastError      string     `json:"last_error,omitempty"`
-	SettledAt      *time.Time `json:"settled_at,omitempty"` // when delivered or given up on
+	// URL is the callback URL with its path and query masked
+	// (https://host/****): they often hold a secret. Batch.CallbackURL is whole.
+	URL            string `json:"url"`
+	State          string `json:"state"`
+	Attempts       int    `json:"attempts"`
+	LastHTTPStatus int    `json:"last_http_status,omitempty"`
+	// LastError is why the last attempt failed, as a category (callback.Reason*),
+	// never the error's text, which may name addresses and ports.
+	LastError string     `json:"last_error,omitempty"`
+	SettledAt *time.Time `json:"settled_at,omitempty"` // when delivered or given up on
 }
 
 // callbackState reads the state from a batch record's fields.
@@ -31,8 +36,8 @@ func callbackState(m map[string]string) *CallbackState {
 	if raw == "" {
 		return nil
 	}
-	cs := &CallbackState{URL: withoutQuery(raw), State: CallbackPending, Attempts: atoi(m["cb_attempts"]),
-		LastHTTPStatus: atoi(m["cb_status"]), LastError: m["cb_error"]}
+	cs := &CallbackState{URL: maskURL(raw), State: CallbackPending, Attempts: atoi(m["cb_attempts"]),
+		LastHTTPStatus: atoi(m["cb_status"]), LastError: shownReason(m["cb_error"])}
 	if s := m["cb_state"]; s != "" {
 		cs.State = s
 	}
@@ -42,26 +47,50 @@ func callbackState(m map[string]string) *CallbackState {
 	return cs
 }
 
-func withoutQuery(raw string) string {
+// maskURL is a callback URL as it may be shown to people and logs: its scheme
+// and host, and "/****" for a path or query, which often hold a secret.
+func maskURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return "(unparsable URL)"
 	}
-	shown := u.Scheme + "://" + u.Host + u.Path
-	if u.RawQuery != "" {
-		shown += "?…"
+	if (u.Path == "" || u.Path == "/") && u.RawQuery == "" {
+		return u.Scheme + "://" + u.Host + "/"
 	}
-	return shown
+	return u.Scheme + "://" + u.Host + "/****"
+}
+
+// reasonPattern is the shape of a delivery failure's category.
+var reasonPattern = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
+
+// shownReason is a recorded last error as status shows it: a category as it
+// is, and "error" for the text that records written before categories held.
+func shownReason(recorded string) string {
+	if recorded == "" || reasonPattern.MatchString(recorded) {
+		return recorded
+	}
+	return "error"
 }
 
 // CallbackAttempt is the result of one delivery of a batch's callback.
 type CallbackAttempt struct {
 	// HTTPStatus is the receiver's answer, 0 when none came.
 	HTTPStatus int
-	// Err is why it failed; nil when delivered.
+	// Err is why it failed; nil when delivered. Its text is not recorded.
 	Err error
+	// Reason is what status shows of Err: a category (callback.Reason); "error"
+	// when empty.
+	Reason string
 	// Final is set when no more attempt will be made.
 	Final bool
+}
+
+// reason is the category recorded for a failed attempt.
+func (a CallbackAttempt) reason() string {
+	if r := shownReason(a.Reason); r != "" {
+		return r
+	}
+	return "error"
 }
 
 // RecordCallback counts an attempt to deliver the batch's callback and what came
@@ -73,9 +102,9 @@ func (s *Store) RecordCallback(ctx context.Context, batchID string, a CallbackAt
 	case a.Err == nil:
 		state, at = CallbackDelivered, nowMS(s.now())
 	case a.Final:
-		state, at, msg = CallbackFailed, nowMS(s.now()), a.Err.Error()
+		state, at, msg = CallbackFailed, nowMS(s.now()), a.reason()
 	default:
-		msg = a.Err.Error()
+		msg = a.reason()
 	}
 	if err := s.eval(ctx, callbackScript, []string{s.bkey(batchID, "")}, a.HTTPStatus, state, msg, at).Err(); err != nil {
 		return fmt.Errorf("record the callback of batch %s: %w", batchID, err)

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/hibiken/asynq"
 	"go.uber.org/zap"
@@ -18,7 +19,7 @@ type Notifier interface {
 }
 
 // errNoNotifier is recorded for a callback this worker cannot sign.
-var errNoNotifier = errors.New("this worker has no BULKINVITE_CALLBACK_SECRET to sign the callback with")
+var errNoNotifier = fmt.Errorf("this worker has no BULKINVITE_CALLBACK_SECRET: %w", callback.ErrNoSecret)
 
 // callbackError is a failed delivery, retried with the callback's own backoff.
 type callbackError struct{ err error }
@@ -53,7 +54,10 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 		status, sendErr = w.Notifier.Send(ctx, b.CallbackURL, callback.NewEvent(b.Status()))
 	}
 	final := sendErr != nil && (errors.Is(sendErr, callback.ErrPrivateTarget) || w.now().Sub(b.FinishedAt) >= w.cfg.CallbackWindow)
-	attempt := store.CallbackAttempt{HTTPStatus: status, Err: sendErr, Final: final}
+	// The status shows a category only; the error, which may name the addresses
+	// and ports the delivery met, goes to this log.
+	reason := callback.Reason(status, sendErr)
+	attempt := store.CallbackAttempt{HTTPStatus: status, Err: sendErr, Reason: reason, Final: final}
 	if err := w.persist(ctx, log, "record the callback", func(ctx context.Context) error {
 		return w.Store.RecordCallback(ctx, b.ID, attempt)
 	}); err != nil {
@@ -64,9 +68,9 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 		log.Info("callback delivered", zap.String("url", b.Callback.URL), zap.Int("status", status))
 		return nil
 	case final:
-		log.Error("callback given up on", zap.String("url", b.Callback.URL), zap.Int("status", status), zap.Error(sendErr))
+		log.Error("callback given up on", zap.String("url", b.Callback.URL), zap.Int("status", status), zap.String("reason", reason), zap.Error(sendErr))
 		return nil
 	}
-	log.Warn("callback not delivered; will retry", zap.String("url", b.Callback.URL), zap.Int("status", status), zap.Error(sendErr))
+	log.Warn("callback not delivered; will retry", zap.String("url", b.Callback.URL), zap.Int("status", status), zap.String("reason", reason), zap.Error(sendErr))
 	return &callbackError{sendErr}
 }
