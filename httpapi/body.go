@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 )
 
 // Body kinds POST /v1/batches takes.
@@ -42,19 +43,27 @@ func bodyKind(contentType string, kinds ...string) (string, error) {
 }
 
 // spool holds a request body once read: the first Config.SpoolMemory bytes in
-// memory, the rest in an unlinked temporary file; and its SHA-256.
+// memory, the rest in an unlinked temporary file; and its SHA-256. The bytes
+// it holds are taken from the server's spool space, and given back by Close.
 type spool struct {
-	mem  bytes.Buffer
-	file *os.File
-	size int64
-	hash string
+	mem   bytes.Buffer
+	file  *os.File
+	size  int64
+	hash  string
+	space *spoolSpace
+	held  int64 // bytes taken from space
 }
 
 // spoolBody reads r's body, at most Config.MaxBodyBytes (413 past that), into a
 // spool whose hash also covers salt (what else makes the request what it is).
-// The caller closes it.
+// A body that does not fit in the spool space left is a 503 server_busy: at
+// once when its Content-Length says so, else when it gets there. The caller
+// closes the spool.
 func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) (*spool, error) {
-	sp := &spool{}
+	sp := &spool{space: s.space}
+	if r.ContentLength > 0 && !sp.reserve(min(r.ContentLength, s.cfg.MaxBodyBytes)) {
+		return nil, s.busy()
+	}
 	h := sha256.New()
 	h.Write([]byte(salt + "\n"))
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
@@ -63,6 +72,10 @@ func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) 
 		n, err := body.Read(buf)
 		if n > 0 {
 			h.Write(buf[:n])
+			if !sp.reserve(sp.size + int64(n)) {
+				sp.Close()
+				return nil, s.busy()
+			}
 			if werr := sp.write(buf[:n], s.cfg.SpoolMemory, s.cfg.SpoolDir); werr != nil {
 				sp.Close()
 				return nil, werr
@@ -82,6 +95,26 @@ func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) 
 	}
 	sp.hash = hex.EncodeToString(h.Sum(nil))
 	return sp, nil
+}
+
+// busy is the answer to a body that does not fit in the spool space left.
+func (s *Server) busy() *apiError {
+	e := errorf(http.StatusServiceUnavailable, CodeServerBusy, "the server holds as many request bodies as it may for now; retry later")
+	e.retryAfter = int(spoolRetryAfter / time.Second)
+	return e
+}
+
+// reserve makes sure the spool holds total bytes of the space, taking what is
+// missing; false when the space has not that much left.
+func (sp *spool) reserve(total int64) bool {
+	if total <= sp.held {
+		return true
+	}
+	if !sp.space.take(total - sp.held) {
+		return false
+	}
+	sp.held = total
+	return true
 }
 
 func (sp *spool) write(p []byte, memMax int64, dir string) error {
@@ -119,10 +152,15 @@ func (sp *spool) reader() io.Reader {
 	return bytes.NewReader(sp.mem.Bytes())
 }
 
-// Close releases the temporary file, if any.
+// Close releases the temporary file, if any, and gives the space back. A
+// second Close does nothing.
 func (sp *spool) Close() {
 	if sp.file != nil {
 		_ = sp.file.Close()
 		_ = os.Remove(sp.file.Name())
+		sp.file = nil
 	}
+	sp.mem = bytes.Buffer{}
+	sp.space.give(sp.held)
+	sp.held = 0
 }

@@ -27,6 +27,8 @@ const (
 	DefaultIdempotencyTTL    = 24 * time.Hour
 	DefaultReadyTimeout      = time.Second
 	DefaultSpoolMemory       = 1 << 20
+	DefaultSpoolLimit        = 1 << 30
+	DefaultTokenInFlight     = 16
 	DefaultFailedAuthRate    = 1.0
 	DefaultFailedAuthBurst   = 10
 )
@@ -50,6 +52,11 @@ type Config struct {
 	// Retry-After. Defaults 50 and 100.
 	TokenRate  float64
 	TokenBurst int
+	// TokenInFlight is how many requests each token may have in flight at once
+	// (per serve process); one more is answered 429 rate_limited with
+	// Retry-After, so that one caller cannot hold every connection, or the spool
+	// space, alone. Default 16.
+	TokenInFlight int
 	// FailedAuth limits failed authentications per client address: a wrong token
 	// past the address's burst of failures is answered 429 too_many_failed_auth
 	// with Retry-After; a right one always passes. Give the dashboard the same one
@@ -80,6 +87,13 @@ type Config struct {
 	SpoolMemory int64
 	// SpoolDir holds the temporary files of large bodies. Default os.TempDir().
 	SpoolDir string
+	// SpoolLimit bounds the request bodies held at once, all requests together,
+	// in memory and in SpoolDir, in bytes. A body that would go past it is
+	// answered 503 server_busy with Retry-After (the body itself may be fine:
+	// it fits once others are done); a request gives its space back when it
+	// ends, however it ends. Default 1 GiB; at least MaxBodyBytes, so that any
+	// body the server takes fits when it is idle.
+	SpoolLimit int64
 	// CallbackAllowPrivate lets a callback_url name a loopback, private or
 	// link-local host (BULKINVITE_CALLBACK_ALLOW_PRIVATE). Default false.
 	CallbackAllowPrivate bool
@@ -136,6 +150,12 @@ func (c Config) withDefaults() Config {
 	if c.SpoolMemory <= 0 {
 		c.SpoolMemory = DefaultSpoolMemory
 	}
+	if c.SpoolLimit <= 0 {
+		c.SpoolLimit = DefaultSpoolLimit
+	}
+	if c.TokenInFlight <= 0 {
+		c.TokenInFlight = DefaultTokenInFlight
+	}
 	return c
 }
 
@@ -159,6 +179,8 @@ func (c Config) Validate() error {
 		return ErrNoTokens
 	case c.ImportTimeout > c.WriteTimeout:
 		return fmt.Errorf("the import timeout (%s) must not exceed the write timeout (%s)", c.ImportTimeout, c.WriteTimeout)
+	case c.SpoolLimit < c.MaxBodyBytes:
+		return fmt.Errorf("the spool limit (%d bytes) must be at least the body limit (%d bytes)", c.SpoolLimit, c.MaxBodyBytes)
 	}
 	for i, t := range c.Tokens {
 		if err := CheckToken(t); err != nil {

@@ -31,6 +31,7 @@ const (
 	CodeTooManyFailedAuth    = "too_many_failed_auth"   // 429, the client address sent too many wrong tokens
 	CodeInternal             = "internal"               // 500
 	CodeNotReady             = "not_ready"              // 503, Redis cannot be reached for now
+	CodeServerBusy           = "server_busy"            // 503, the request bodies held at once are at Config.SpoolLimit
 )
 
 // redisRetryAfter is the Retry-After of a 503 not_ready: Redis out of reach is

@@ -44,6 +44,10 @@ type Server struct {
 	routes []string
 	tokens []token
 	anon   *token // the one client of an InsecureNoAuth server
+	// inflight counts each token's requests in flight (Config.TokenInFlight).
+	inflight *inFlight
+	// space is the room for request bodies (Config.SpoolLimit).
+	space *spoolSpace
 }
 
 // token is one accepted bearer token: its hash (compared in constant time) and id.
@@ -52,6 +56,10 @@ type token struct {
 	id   string // TokenID
 	lim  *rate.Limiter
 }
+
+// key names the token in the per-token state kept apart from it (its requests
+// in flight): its id.
+func (t *token) key() string { return t.id }
 
 // TokenID names a token in logs and scopes its idempotency keys: "tok-" and the
 // first 8 hex digits of its SHA-256. It does not reveal the token.
@@ -72,7 +80,8 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = NewAuthThrottle(ThrottleConfig{})
 	}
-	s := &Server{cfg: cfg, store: deps.Store, prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, store: deps.Store, prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux(),
+		inflight: newInFlight(cfg.TokenInFlight), space: &spoolSpace{limit: cfg.SpoolLimit}}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
@@ -181,7 +190,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var errMisdirected = errorf(http.StatusMisdirectedRequest, CodeMisdirected,
 	"this server runs without authentication (--insecure-no-auth) and answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)")
 
-// guard authenticates a route's request (unless open) and holds the token's rate.
+// guard authenticates a route's request (unless open), holds the token's rate
+// and counts the request among the token's in flight until it ends.
 func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := requestInfo(r)
@@ -193,17 +203,32 @@ func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
 				return
 			}
 			ri.token, ri.scope = t.id, t.id
-			if res := t.lim.Reserve(); res.Delay() > 0 {
-				wait := res.Delay()
-				res.Cancel()
-				e := errorf(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("more than %g requests/s with this token; retry after %s", s.cfg.TokenRate, wait.Round(time.Millisecond)))
-				e.retryAfter = int(math.Ceil(wait.Seconds()))
+			if e := s.limit(t); e != nil {
 				s.fail(w, r, e)
 				return
 			}
+			defer s.inflight.release(t.key())
 		}
 		h(w, r)
 	})
+}
+
+// limit holds t's rate and counts a request of t in flight; it returns the
+// 429 when either is spent, and then counts nothing.
+func (s *Server) limit(t *token) *apiError {
+	if res := t.lim.Reserve(); res.Delay() > 0 {
+		wait := res.Delay()
+		res.Cancel()
+		e := errorf(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("more than %g requests/s with this token; retry after %s", s.cfg.TokenRate, wait.Round(time.Millisecond)))
+		e.retryAfter = int(math.Ceil(wait.Seconds()))
+		return e
+	}
+	if !s.inflight.acquire(t.key()) {
+		e := errorf(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("%d requests in flight with this token already; retry when one has ended", s.cfg.TokenInFlight))
+		e.retryAfter = int(inFlightRetryAfter / time.Second)
+		return e
+	}
+	return nil
 }
 
 // unauthorized is the answer to a request without a token the server knows: 401,
