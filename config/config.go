@@ -71,6 +71,15 @@ type Config struct {
 	// (BULKINVITE_SERVE_TOKEN_RATE, BULKINVITE_SERVE_TOKEN_BURST).
 	ServeTokenRate  float64
 	ServeTokenBurst int
+	// ServeTokenInFlight is how many requests each bearer token may have in
+	// flight at once in one `serve` process (BULKINVITE_SERVE_TOKEN_IN_FLIGHT);
+	// one more is answered 429.
+	ServeTokenInFlight int
+	// ServeSpoolLimit bounds the request bodies one `serve` process holds at
+	// once, all requests together, in memory and temporary files, in bytes
+	// (BULKINVITE_SERVE_SPOOL_LIMIT); a body past it is answered 503. At least
+	// ServeMaxBody.
+	ServeSpoolLimit int
 	// TrustedProxyHeader names the request header in which the reverse proxy in
 	// front of `serve` gives the client's address (X-Forwarded-For, X-Real-IP,
 	// Forwarded; the last address listed counts), for the throttle of failed
@@ -189,6 +198,8 @@ func Default() Config {
 		ServeMaxBody:             httpapi.DefaultMaxBodyBytes,
 		ServeTokenRate:           httpapi.DefaultTokenRate,
 		ServeTokenBurst:          httpapi.DefaultTokenBurst,
+		ServeTokenInFlight:       httpapi.DefaultTokenInFlight,
+		ServeSpoolLimit:          httpapi.DefaultSpoolLimit,
 		LogLevel:                 "info",
 		LogFormat:                "auto",
 	}
@@ -217,6 +228,7 @@ const (
 	maxServeMaxBody        = 1 << 30 // spooled to disk, but a body this large is a mistake
 	maxServeTokenRate      = 100_000
 	maxServeTokenBurst     = 100_000
+	maxServeTokenInFlight  = 10000
 
 	maxRequestTimeout  = time.Hour
 	maxRetryDelay      = 24 * time.Hour
@@ -229,6 +241,11 @@ const (
 	maxLedgerTTL                = 10 * 365 * 24 * time.Hour // 10 years: 87600h
 	maxBatchRetention           = maxLedgerTTL
 )
+
+// maxServeSpoolLimit bounds BULKINVITE_SERVE_SPOOL_LIMIT: 1 TiB, more room for
+// request bodies than any machine serve runs on means to give them. An int64,
+// so that the bound also compiles where int has 32 bits.
+const maxServeSpoolLimit int64 = 1 << 40
 
 // headerName is what BULKINVITE_TRUSTED_PROXY_HEADER may hold.
 var headerName = regexp.MustCompile(`^[A-Za-z0-9-]+$`)
@@ -319,6 +336,10 @@ func (c *Config) Validate() error {
 		bad("BULKINVITE_SERVE_TOKEN_RATE", "must be a number > 0 and <= %d (requests/s per token), got %v", maxServeTokenRate, c.ServeTokenRate)
 	}
 	ints("BULKINVITE_SERVE_TOKEN_BURST", c.ServeTokenBurst, 1, maxServeTokenBurst, "")
+	ints("BULKINVITE_SERVE_TOKEN_IN_FLIGHT", c.ServeTokenInFlight, 1, maxServeTokenInFlight, "")
+	if int64(c.ServeSpoolLimit) < int64(c.ServeMaxBody) || int64(c.ServeSpoolLimit) > maxServeSpoolLimit {
+		bad("BULKINVITE_SERVE_SPOOL_LIMIT", "must be >= BULKINVITE_SERVE_MAX_BODY (%d) and <= %d bytes, got %d", c.ServeMaxBody, maxServeSpoolLimit, c.ServeSpoolLimit)
+	}
 	if _, err := ParseQueueWeights(c.QueueWeights); err != nil {
 		bad("BULKINVITE_QUEUE_WEIGHTS", "%v", err)
 	}

@@ -211,6 +211,12 @@ func TestRangesOfNumbersAndDurations(t *testing.T) {
 		{"segment size too high", env("BULKINVITE_SEGMENT_SIZE", "100001"), nil, "BULKINVITE_SEGMENT_SIZE", "<= 100000"},
 		{"bulk threshold too high", env("BULKINVITE_BULK_THRESHOLD", "1000000001"), nil, "BULKINVITE_BULK_THRESHOLD", "0..1000000000"},
 		{"queue weight too high", env("BULKINVITE_QUEUE_WEIGHTS", "default=1000000000,replay=3,bulk=1"), nil, "BULKINVITE_QUEUE_WEIGHTS", "1..100"},
+		{"token in flight zero", env("BULKINVITE_SERVE_TOKEN_IN_FLIGHT", "0"), nil, "BULKINVITE_SERVE_TOKEN_IN_FLIGHT", "1..10000"},
+		{"token in flight too many", Sources{}, []string{"--serve-token-in-flight", "10001"}, "BULKINVITE_SERVE_TOKEN_IN_FLIGHT", "1..10000"},
+		{"token in flight at its bound", env("BULKINVITE_SERVE_TOKEN_IN_FLIGHT", "10000"), nil, "", ""},
+		{"spool limit below the body limit", env("BULKINVITE_SERVE_SPOOL_LIMIT", "1048576"), nil, "BULKINVITE_SERVE_SPOOL_LIMIT", ">= BULKINVITE_SERVE_MAX_BODY (33554432)"},
+		{"spool limit over 1 TiB", env("BULKINVITE_SERVE_SPOOL_LIMIT", "1099511627777"), nil, "BULKINVITE_SERVE_SPOOL_LIMIT", "<= 1099511627776"},
+		{"spool limit at the body limit", env("BULKINVITE_SERVE_SPOOL_LIMIT", "1024", "BULKINVITE_SERVE_MAX_BODY", "1024"), nil, "", ""},
 		{"queue weight with trailing junk", env("BULKINVITE_QUEUE_WEIGHTS", "default=6x,replay=3,bulk=1"), nil, "BULKINVITE_QUEUE_WEIGHTS", "1..100"},
 	}
 	for _, tt := range tests {

@@ -100,11 +100,12 @@ func startServe(ctx context.Context, g *benchproc.Group, bin, dir, redisURL stri
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	cmd := exec.Command(bin, "serve", "--addr", addr)
 	cmd.Env = benchproc.ChildEnv(map[string]string{
-		"REDIS_URL":                    redisURL,
-		"BULKINVITE_TOKENS":            benchToken,
-		"BULKINVITE_SERVE_TOKEN_RATE":  "100000",
-		"BULKINVITE_SERVE_TOKEN_BURST": "100000",
-		"BULKINVITE_LOG_FORMAT":        "json",
+		"REDIS_URL":                        redisURL,
+		"BULKINVITE_TOKENS":                benchToken,
+		"BULKINVITE_SERVE_TOKEN_RATE":      "100000",
+		"BULKINVITE_SERVE_TOKEN_BURST":     "100000",
+		"BULKINVITE_SERVE_TOKEN_IN_FLIGHT": "10000", // its clients share one token
+		"BULKINVITE_LOG_FORMAT":            "json",
 	})
 	p, err := g.Start("serve", cmd, filepath.Join(dir, "serve.log"))
 	if err != nil {

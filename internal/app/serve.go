@@ -22,6 +22,8 @@ func HTTPConfig(c config.Config) httpapi.Config {
 		MaxBodyBytes:         int64(c.ServeMaxBody),
 		TokenRate:            c.ServeTokenRate,
 		TokenBurst:           c.ServeTokenBurst,
+		TokenInFlight:        c.ServeTokenInFlight,
+		SpoolLimit:           int64(c.ServeSpoolLimit),
 		CallbackAllowPrivate: c.CallbackAllowPrivate,
 		CallbackSigning:      c.CallbackSecret != "",
 	}
