@@ -172,6 +172,12 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (*batchReques
 	if err != nil {
 		return nil, err
 	}
+	kept := false
+	defer func() {
+		if !kept { // refused, or a panic: the spool space comes back here
+			body.Close()
+		}
+	}()
 	req := &batchRequest{kind: kind, body: body}
 	var details []Detail
 	read := true
@@ -184,12 +190,12 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (*batchReques
 		details = append(details, s.checkFields(req)...)
 	}
 	if len(details) > 0 {
-		body.Close()
 		return nil, invalid(details...)
 	}
 	if req.batchID == "" {
 		req.batchID = uuid.Must(uuid.NewV7()).String()
 	}
+	kept = true
 	return req, nil
 }
 

@@ -60,8 +60,11 @@ type spool struct {
 // once when its Content-Length says so, else when it gets there. The caller
 // closes the spool.
 func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) (*spool, error) {
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		return nil, s.tooLarge()
+	}
 	sp := &spool{space: s.space}
-	if r.ContentLength > 0 && !sp.reserve(min(r.ContentLength, s.cfg.MaxBodyBytes)) {
+	if r.ContentLength > 0 && !sp.reserve(r.ContentLength) {
 		return nil, s.busy()
 	}
 	h := sha256.New()
@@ -88,13 +91,18 @@ func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) 
 			sp.Close()
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes))
+				return nil, s.tooLarge()
 			}
 			return nil, invalid(Detail{Field: "body", Message: "reading the body: " + err.Error()})
 		}
 	}
 	sp.hash = hex.EncodeToString(h.Sum(nil))
 	return sp, nil
+}
+
+// tooLarge is the answer to a body over Config.MaxBodyBytes.
+func (s *Server) tooLarge() *apiError {
+	return errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", s.cfg.MaxBodyBytes))
 }
 
 // busy is the answer to a body that does not fit in the spool space left.

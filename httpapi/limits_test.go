@@ -21,12 +21,13 @@ type slowUpload struct {
 	done chan struct{}
 }
 
-// startUpload starts body's upload with token, sends its first head bytes and
-// returns once the server has read them.
+// startUpload starts body's upload with token and its Content-Length, sends
+// its first head bytes and returns once the server has read them.
 func (tb *testBundle) startUpload(t *testing.T, token, body string, head int) *slowUpload {
 	t.Helper()
 	pr, pw := io.Pipe()
 	hr := httptest.NewRequest(http.MethodPost, "/v1/batches", pr)
+	hr.ContentLength = int64(len(body)) // its space is taken before a byte is read
 	hr.Header.Set("Authorization", "Bearer "+token)
 	hr.Header.Set("Content-Type", "application/json")
 	u := &slowUpload{pw: pw, rest: body[head:], rec: httptest.NewRecorder(), hr: hr, done: make(chan struct{})}
@@ -140,6 +141,16 @@ func TestSpoolLimit(t *testing.T) {
 	held := tb.startUpload(t, token2, body("spool-held"), size-100)
 	if rec := tb.do(t, req{method: http.MethodPost, target: "/v1/batches", body: body("spool-third")}); rec.Code != http.StatusServiceUnavailable {
 		t.Errorf("third body beside a held one: status %d, want 503: %s", rec.Code, rec.Body)
+	}
+	// Without a Content-Length, the body is refused once it gets past the space.
+	chunked := httptest.NewRequest(http.MethodPost, "/v1/batches", io.MultiReader(strings.NewReader(body("spool-chunked"))))
+	chunked.Header.Set("Authorization", "Bearer "+token1)
+	chunked.Header.Set("Content-Type", "application/json")
+	rec = httptest.NewRecorder()
+	tb.srv.ServeHTTP(rec, chunked)
+	checkAgainstDoc(t, chunked, rec)
+	if e := errorOf(t, rec, http.StatusServiceUnavailable); e.Code != httpapi.CodeServerBusy {
+		t.Errorf("body without a length: code %q, want %q", e.Code, httpapi.CodeServerBusy)
 	}
 	if rec := held.finish(t); rec.Code != http.StatusAccepted {
 		t.Errorf("held body: status %d, want 202: %s", rec.Code, rec.Body)
