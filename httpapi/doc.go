@@ -22,4 +22,8 @@
 // it. So a body that cannot be accepted (malformed, over the size limit, a bad
 // target) is refused before anything is written, an Idempotency-Key is checked
 // against the whole body, and memory stays flat whatever the body's size.
+// The bodies held at once, all requests together, are bounded by
+// Config.SpoolLimit (503 server_busy past it), and each token's requests in
+// flight by Config.TokenInFlight (429), so that one caller cannot take the
+// disk or every connection.
 package httpapi
