@@ -338,3 +338,32 @@ func TestReplayAndPurge(t *testing.T) {
 	must(t, tb.countDeadLetters(t, "rp") == 0, "purged dead letters are still there")
 	must(t, strings.Contains(c.get(t, "/batches/rp/replay").Body.String(), "nothing to replay"), "an empty replay confirmation")
 }
+
+// TestReplayAllAndPurgeAllStayInTheirBatch: a batch page's "Replay all…" and
+// "Purge all…" lead to forms that send an empty reason (every reason) and act on
+// that batch's dead letters only, never on another batch's.
+func TestReplayAllAndPurgeAllStayInTheirBatch(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, dashboard.Config{})
+	for _, b := range []string{"ra", "rb", "rc"} {
+		cands := pipelinetest.Candidates(b, 2)
+		tb.Import(b, cands, nil)
+		tb.deadLetter(t, b, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, b, 1, cands[1], payload.ReasonInvitationError, "", "")
+	}
+	c := tb.client()
+	c.signIn(t, token1)
+	for _, action := range []string{"replay", "purge"} {
+		batch := map[string]string{"replay": "ra", "purge": "rb"}[action]
+		page := c.get(t, "/batches/"+batch).Body.String()
+		must(t, strings.Contains(page, `href="/batches/`+batch+`/`+action+`"`), "%s's page links no %s of all:\n%s", batch, action, page)
+		confirm := c.get(t, "/batches/"+batch+"/"+action)
+		must(t, strings.Contains(confirm.Body.String(), "<strong>2 dead letter(s)</strong>") && strings.Contains(confirm.Body.String(), `name="reason" value=""`),
+			"%s of all, confirmation:\n%s", action, confirm.Body)
+		rec := c.do(t, http.MethodPost, "/batches/"+batch+"/"+action, url.Values{"csrf": {csrfOf(t, confirm)}, "reason": {""}})
+		must(t, rec.Code == http.StatusSeeOther, "%s of all: %d\n%s", action, rec.Code, rec.Body)
+	}
+	must(t, tb.countDeadLetters(t, "ra") == 0 && tb.countDeadLetters(t, "rb") == 0, "replay all / purge all left some: ra %d, rb %d",
+		tb.countDeadLetters(t, "ra"), tb.countDeadLetters(t, "rb"))
+	must(t, tb.countDeadLetters(t, "rc") == 2, "another batch's dead letters were taken: rc has %d of 2", tb.countDeadLetters(t, "rc"))
+}

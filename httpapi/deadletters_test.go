@@ -168,7 +168,7 @@ func TestReplayRequestErrors(t *testing.T) {
 		{"trailing object", `{"batch_id":"rq-a"}{"batch_id":"x"}`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
 		{"trailing garbage", `{} x`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
 		{"malformed", `{"batch_id":`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"body"}},
-		{"job post alone", `{"com_job_post_id":"` + sandbox.DemoInterviewSetID + `"}`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"com_interview_set_id"}},
+		{"job post alone", `{"batch_id":"rq-a","com_job_post_id":"` + sandbox.DemoInterviewSetID + `"}`, http.StatusBadRequest, httpapi.CodeInvalidRequest, []string{"com_interview_set_id"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

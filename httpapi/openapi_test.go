@@ -408,7 +408,7 @@ func TestOpenAPIConstraintsMatchTheServer(t *testing.T) {
 	// by their characters and length (a cursor is opaque: its content it cannot).
 	for _, list := range []string{"/v1/batches", "/v1/deadletters"} {
 		schema := d.paramSchema(t, list, "get", "cursor")
-		for _, c := range []string{"!!", "a=", "a b", "a.b", strings.Repeat("A", 513)} {
+		for _, c := range []string{"", "!!", "a=", "a b", "a.b", strings.Repeat("A", 513)} {
 			rec := tb.do(t, req{method: "GET", target: list + "?cursor=" + url.QueryEscape(c)})
 			agree(list+" cursor", c, specAccepts(t, d, schema, c), rec.Code == http.StatusOK)
 		}
@@ -416,10 +416,17 @@ func TestOpenAPIConstraintsMatchTheServer(t *testing.T) {
 
 	replaySchema := pointer("paths", "/v1/deadletters/replay", "post", "requestBody", "content", "application/json", "schema")
 	for _, body := range []map[string]any{
-		{"com_job_post_id": sandbox.DemoInterviewSetID},
-		{"com_project_id": sandbox.DemoProjectID, "com_job_post_id": sandbox.DemoInterviewSetID},
-		{"com_interview_set_id": sandbox.DemoInterviewSetID, "com_job_post_id": sandbox.DemoInterviewSetID},
+		{"batch_id": "none-such", "com_job_post_id": sandbox.DemoInterviewSetID},
+		{"batch_id": "none-such", "com_project_id": sandbox.DemoProjectID, "com_job_post_id": sandbox.DemoInterviewSetID},
+		{"batch_id": "none-such", "com_interview_set_id": sandbox.DemoInterviewSetID, "com_job_post_id": sandbox.DemoInterviewSetID},
 		{"batch_id": "none-such"},
+		{"batch_id": "none-such", "all": false},
+		{"all": true, "reason": "validation"},
+		{"all": true, "batch_id": "none-such"},
+		{"all": false},
+		{},
+		{"batch_id": ""},
+		{"batch_id": "none-such", "reason": ""},
 	} {
 		b, _ := json.Marshal(body)
 		rec := tb.do(t, req{method: "POST", target: "/v1/deadletters/replay", body: string(b)})

@@ -127,15 +127,23 @@ type Purged struct {
 	Purged int `json:"purged"`
 }
 
-// purgeDeadLetters is DELETE /v1/deadletters?batch_id=&reason=&confirm=true.
+// purgeDeadLetters is DELETE /v1/deadletters?batch_id=|all=true&reason=&confirm=true.
 // Without confirm=true it deletes nothing and says how many it would.
 func (s *Server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if _, err := pageParams(q, 0, 0, "batch_id", "reason", "confirm"); err != nil {
+	if _, err := pageParams(q, 0, 0, "batch_id", "reason", "all", "confirm"); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	all, err := allParam(q.Get("all"))
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	f, err := filter(q.Get("batch_id"), q.Get("reason"))
+	if err == nil {
+		err = s.bulkScope(r, f.BatchID, all, "all=true")
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -158,11 +166,40 @@ func (s *Server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Purged{Purged: n})
 }
 
+// allParam reads the query parameter all: "true" or "false" (absent is false).
+func allParam(v string) (bool, error) {
+	switch v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	}
+	return false, invalid(Detail{Field: "all", Message: fmt.Sprintf("must be true or false, got %q", v)})
+}
+
+// bulkScope checks which batches a purge or replay acts on: the one batchID
+// names, or every batch when all is asked for (allForm says how: all=true or
+// "all": true); never both, never neither, so that nothing left empty by
+// mistake acts on every batch. It is the one place a request is let act on every
+// batch: a check that the caller may (the admin scope, read from r) belongs here.
+func (s *Server) bulkScope(r *http.Request, batchID string, all bool, allForm string) error {
+	switch {
+	case all && batchID != "":
+		return invalid(Detail{Field: "all", Message: "give batch_id or " + allForm + ", not both"})
+	case !all && batchID == "":
+		return invalid(Detail{Field: "batch_id", Message: "give batch_id to act on one batch, or " + allForm + " to act on every batch"})
+	}
+	return nil
+}
+
 // ReplayRequest is the body of POST /v1/deadletters/replay: which dead letters
-// (empty fields match all) and, optionally, a corrected target to send them to.
+// (one batch's, or every batch's with All; Reason narrows either) and,
+// optionally, a corrected target to send them to. A filter field given empty
+// is refused, never read as "any".
 type ReplayRequest struct {
 	BatchID string `json:"batch_id,omitempty"`
 	Reason  string `json:"reason,omitempty"`
+	All     bool   `json:"all,omitempty"`
 	payload.Target
 }
 
@@ -186,6 +223,9 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := filter(req.BatchID, req.Reason)
+	if err == nil {
+		err = s.bulkScope(r, f.BatchID, req.All, `"all": true`)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -211,19 +251,51 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 // maxReplayBody bounds the body of POST /v1/deadletters/replay.
 const maxReplayBody = 64 << 10
 
+// replayBody is a replay request as sent: its filter fields, shadowing
+// ReplayRequest's, are pointers to tell one given empty from one left out.
+type replayBody struct {
+	ReplayRequest
+	BatchID *string `json:"batch_id"`
+	Reason  *string `json:"reason"`
+}
+
+// request is the body as a ReplayRequest, or a 400 naming each filter field
+// given empty.
+func (b replayBody) request() (ReplayRequest, error) {
+	req := b.ReplayRequest
+	var details []Detail
+	for _, f := range []struct {
+		name string
+		v    *string
+		to   *string
+	}{{"batch_id", b.BatchID, &req.BatchID}, {"reason", b.Reason, &req.Reason}} {
+		switch {
+		case f.v == nil:
+		case *f.v == "":
+			details = append(details, Detail{Field: f.name, Message: emptyValue})
+		default:
+			*f.to = *f.v
+		}
+	}
+	if details != nil {
+		return req, invalid(details...)
+	}
+	return req, nil
+}
+
 // readReplay decodes a replay request: one JSON object of known fields (an empty
 // body is one with none) and nothing after it; a body over maxReplayBody is a 413.
 func readReplay(w http.ResponseWriter, r *http.Request) (ReplayRequest, error) {
-	var req ReplayRequest
+	var body replayBody
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxReplayBody))
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	err := dec.Decode(&body)
 	switch {
 	case err == io.EOF:
-		return req, nil
+		return body.request()
 	case err == nil:
 		if _, err = dec.Token(); err == io.EOF {
-			return req, nil
+			return body.request()
 		}
 		if err == nil {
 			err = errors.New("more JSON after the object")
@@ -232,9 +304,9 @@ func readReplay(w http.ResponseWriter, r *http.Request) (ReplayRequest, error) {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return req, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReplayBody))
+		return ReplayRequest{}, errorf(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("the body is larger than %d bytes", maxReplayBody))
 	}
-	return req, invalid(Detail{Field: "body", Message: "not a replay request: " + err.Error()})
+	return ReplayRequest{}, invalid(Detail{Field: "body", Message: "not a replay request: " + err.Error()})
 }
 
 func orEmpty(s []string) []string {
@@ -266,7 +338,11 @@ func filter(batchID, reason string) (store.Filter, error) {
 // holding at most one batch id, under 300 characters.
 const maxCursor = 512
 
-// pageParams allows only the named query parameters, each once, bounds the
+// emptyValue is what a 400 says of a parameter or field given with no value.
+const emptyValue = "given empty: give a value, or leave it out"
+
+// pageParams allows only the named query parameters, each once and each with a
+// value (an empty one means nothing, not "any" or "the default"), bounds the
 // cursor's length (maxCursor), and reads limit (def when absent, 1..max).
 func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 	for k, v := range q {
@@ -279,6 +355,8 @@ func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 			return 0, invalid(Detail{Field: k, Message: "unknown query parameter; known: " + strings.Join(allowed, ", ")})
 		case len(v) > 1:
 			return 0, invalid(Detail{Field: k, Message: "given more than once"})
+		case v[0] == "":
+			return 0, invalid(Detail{Field: k, Message: emptyValue})
 		}
 	}
 	if len(q.Get("cursor")) > maxCursor {

@@ -31,8 +31,8 @@ func TestInsecureNoAuthAnswersLoopbackHostsOnly(t *testing.T) {
 			{method: "POST", target: "/v1/batches", body: seed},
 			{method: "GET", target: "/v1/batches"},
 			{method: "GET", target: "/v1/deadletters"},
-			{method: "POST", target: "/v1/deadletters/replay", body: `{}`},
-			{method: "DELETE", target: "/v1/deadletters?confirm=true"},
+			{method: "POST", target: "/v1/deadletters/replay", body: `{"all":true}`},
+			{method: "DELETE", target: "/v1/deadletters?all=true&confirm=true"},
 			{method: "GET", target: "/healthz"},
 			{method: "GET", target: "/readyz"},
 		} {

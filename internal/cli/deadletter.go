@@ -157,7 +157,7 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 				return err
 			}
 			if !yes {
-				return usageErr("would purge %d dead letters; add --yes to do it", len(ids))
+				return usageErr("would purge %d dead letters%s; add --yes to do it", len(ids), ofWhich(flt))
 			}
 			n, err := st.PurgeDeadLetters(ctx, ids)
 			if err != nil {
@@ -170,4 +170,12 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 	ff.register(cmd.Flags())
 	cmd.Flags().BoolVar(&yes, "yes", false, "really delete")
 	return cmd
+}
+
+// ofWhich says which batches a dead-letter filter takes, for a confirmation.
+func ofWhich(f store.Filter) string {
+	if f.BatchID == "" {
+		return " of every batch"
+	}
+	return " of batch " + plain(f.BatchID)
 }

@@ -58,15 +58,27 @@ func noArgs(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// filterFlags are --batch and --reason, which select dead letters.
-type filterFlags struct{ batch, reason string }
+// filterFlags are --batch and --reason, which select dead letters; left out,
+// they take every batch and every reason.
+type filterFlags struct {
+	batch, reason string
+	fs            *pflag.FlagSet
+}
 
 func (f *filterFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.batch, "batch", "", "only this batch's dead letters")
 	fs.StringVar(&f.reason, "reason", "", "only this reason: candidate_error, invitation_error, application_error, submission_error, candidate_entry_error, validation, target_not_found, retries_exhausted or unknown_outcome")
 }
 
+// filter is the filter the flags select. A flag given empty (a script's unset
+// variable) is a usage error, not every batch or reason.
 func (f *filterFlags) filter() (store.Filter, error) {
+	for _, name := range []string{"batch", "reason"} {
+		if fl := f.fs.Lookup(name); f.fs.Changed(name) && fl.Value.String() == "" {
+			return store.Filter{}, usageErr("--%s is empty: give a value, or leave the flag out to take every %s", name, name)
+		}
+	}
 	flt := store.Filter{BatchID: f.batch, Reason: payload.Reason(f.reason)}
 	if err := flt.Validate(); err != nil {
 		return flt, usageErr("%v", err)
