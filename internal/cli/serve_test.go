@@ -127,7 +127,7 @@ func TestServeAndCallbackUsageErrors(t *testing.T) {
 		{"no tokens", nil, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS"},
 		{"insecure on every interface", nil, []string{"serve", "--addr", "0.0.0.0:0", "--insecure-no-auth"}, "loopback"},
 		{"insecure with tokens", map[string]string{"BULKINVITE_TOKENS": longToken}, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-no-auth"}, "drop one"},
-		{"short token", map[string]string{"BULKINVITE_TOKENS": longToken + ",Q"}, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS: token 2 of 2 is 1 characters; at least 32"},
+		{"short token", map[string]string{"BULKINVITE_TOKENS": longToken + ",Q"}, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS: token 2 of 2: secret is 1 characters; at least 32"},
 		{"bad rate", map[string]string{"BULKINVITE_TOKENS": longToken, "BULKINVITE_SERVE_TOKEN_RATE": "0"}, []string{"serve"}, "BULKINVITE_SERVE_TOKEN_RATE"},
 		{"callback without a secret", nil, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "https://hooks.example.com/x"}, "BULKINVITE_CALLBACK_SECRET"},
 		{"private callback", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "http://192.168.1.5/x"}, "BULKINVITE_CALLBACK_ALLOW_PRIVATE"},
