@@ -31,12 +31,15 @@ func ParseEnv(v string) ([]Token, error) {
 		}
 		out = append(out, t)
 	}
-	return out, Check(out)
+	if err := Check(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 func envEntry(e string) (Token, error) {
 	parts := strings.SplitN(e, ":", 3)
-	if len(parts) < 3 || !nameChars.MatchString(parts[0]) {
+	if len(parts) < 3 || !namePattern.MatchString(parts[0]) {
 		if err := CheckSecret(e); err != nil {
 			return Token{}, fmt.Errorf("secret %w", err)
 		}
@@ -158,7 +161,10 @@ func parseYAML(text string) ([]Token, error) {
 	if len(out) == 0 {
 		return nil, errors.New("tokens: none listed")
 	}
-	return out, Check(out)
+	if err := Check(out); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // yamlLine returns " (line N)" from a yaml error, "" when it names none.

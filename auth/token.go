@@ -61,6 +61,7 @@ const (
 	BarePrefix    = "tok-"
 )
 
+// namePattern matches a name, reserved or not.
 var namePattern = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)
 
 // CheckName says what is wrong with a token's name, nil when it will do.
@@ -162,6 +163,3 @@ func Check(tokens []Token) error {
 	}
 	return nil
 }
-
-// nameChars matches what may stand as a name in BULKINVITE_TOKENS, reserved or not.
-var nameChars = namePattern
