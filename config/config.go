@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -43,12 +44,14 @@ type Config struct {
 	// RequestTimeout bounds one request to the API (BULKINVITE_REQUEST_TIMEOUT).
 	RequestTimeout time.Duration
 
-	// Tokens are the bearer tokens `serve` accepts, from BULKINVITE_TOKENS
-	// (comma-separated; "#" is part of a token there) or the file
-	// BULKINVITE_TOKENS_FILE names (one a line; "#" starts a comment), each at
-	// least httpapi.MinTokenLength characters. Secrets: never printed, not even
-	// masked.
-	Tokens []string
+	// Tokens are the bearer tokens `serve` accepts, with their names and
+	// scopes, from BULKINVITE_TOKENS (comma-separated name:scope+scope:secret
+	// entries or bare secrets; "#" is part of a secret there) or the file
+	// BULKINVITE_TOKENS_FILE names (YAML, or bare secrets one a line with "#"
+	// starting a comment); see auth.ParseEnv and auth.ParseFile. A bare secret
+	// is an unscoped admin token (Token.Unscoped). Each secret is at least
+	// auth.MinSecretLength characters; only their SHA-256 is kept.
+	Tokens []auth.Token
 	// TokensFile is the path the tokens were read from, if any.
 	TokensFile string
 	// CallbackSecret keys the HMAC signature of batch callbacks, from

@@ -1,7 +1,8 @@
 package config
 
 import (
-	"fmt"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/bulkinvite/bulkinvite/auth"
 )
 
 func envMap(m map[string]string) func(string) string {
@@ -239,18 +242,32 @@ func TestTokensAndCallbackSecret(t *testing.T) {
 	if err := os.WriteFile(secret, []byte("from-file\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	yamlFile := filepath.Join(dir, "tokens.yaml")
+	if err := os.WriteFile(yamlFile, []byte("# serve's tokens\ntokens:\n  - name: ats\n    scopes: [submit, read]\n    secret_sha256: "+
+		hex.EncodeToString(sha(tokA))+"\n  - name: ops\n    scopes: [operate]\n    secret: "+tokB+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bare := func(ts ...string) string {
+		var out []string
+		for _, t := range ts {
+			out = append(out, auth.BareName(t)+"=admin!")
+		}
+		return strings.Join(out, " ")
+	}
 	tests := []struct {
 		name       string
 		env        map[string]string
-		wantTokens string
+		wantTokens string // name=scope+scope, "!" when unscoped
 		wantSecret string
 	}{
-		{"nothing", nil, "[]", ""},
-		{"env", map[string]string{"BULKINVITE_TOKENS": tokA + ", " + tokB + " ,," + tokC, "BULKINVITE_CALLBACK_SECRET": "s3"}, "[" + tokA + " " + tokB + " " + tokC + "]", "s3"},
-		{"files", map[string]string{"BULKINVITE_TOKENS_FILE": tokens, "BULKINVITE_CALLBACK_SECRET_FILE": secret}, "[" + tokA + " " + tokB + "]", "from-file"},
-		{"env wins over a file from env", map[string]string{"BULKINVITE_TOKENS": tokC, "BULKINVITE_TOKENS_FILE": tokens}, "[" + tokC + "]", ""},
+		{"nothing", nil, "", ""},
+		{"env", map[string]string{"BULKINVITE_TOKENS": tokA + ", " + tokB + " ,," + tokC, "BULKINVITE_CALLBACK_SECRET": "s3"}, bare(tokA, tokB, tokC), "s3"},
+		{"files", map[string]string{"BULKINVITE_TOKENS_FILE": tokens, "BULKINVITE_CALLBACK_SECRET_FILE": secret}, bare(tokA, tokB), "from-file"},
+		{"env wins over a file from env", map[string]string{"BULKINVITE_TOKENS": tokC, "BULKINVITE_TOKENS_FILE": tokens}, bare(tokC), ""},
 		// "#" starts a comment in the file only: in the environment it is part of the token.
-		{"# in an env token", map[string]string{"BULKINVITE_TOKENS": "short#rest-0123456789abcdef0123456789"}, "[short#rest-0123456789abcdef0123456789]", ""},
+		{"# in an env token", map[string]string{"BULKINVITE_TOKENS": "short#rest-0123456789abcdef0123456789"}, bare("short#rest-0123456789abcdef0123456789"), ""},
+		{"named in env", map[string]string{"BULKINVITE_TOKENS": "ats:submit+read:" + tokA + ",admin.ops:admin:" + tokB + "," + tokC}, "ats=submit+read admin.ops=admin " + bare(tokC), ""},
+		{"YAML file", map[string]string{"BULKINVITE_TOKENS_FILE": yamlFile}, "ats=submit+read ops=operate", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -259,11 +276,30 @@ func TestTokensAndCallbackSecret(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fmt.Sprint(c.Tokens) != tt.wantTokens || c.CallbackSecret != tt.wantSecret {
-				t.Errorf("tokens %v secret %q, want %s %q", c.Tokens, c.CallbackSecret, tt.wantTokens, tt.wantSecret)
+			if got := tokenList(c.Tokens); got != tt.wantTokens || c.CallbackSecret != tt.wantSecret {
+				t.Errorf("tokens %q secret %q, want %q %q", got, c.CallbackSecret, tt.wantTokens, tt.wantSecret)
 			}
 		})
 	}
+}
+
+func sha(s string) []byte { h := sha256.Sum256([]byte(s)); return h[:] }
+
+// tokenList shows tokens as name=scope+scope, "!" after an unscoped one.
+func tokenList(toks []auth.Token) string {
+	var out []string
+	for _, t := range toks {
+		var sc []string
+		for _, s := range t.Scopes {
+			sc = append(sc, string(s))
+		}
+		e := t.Name + "=" + strings.Join(sc, "+")
+		if t.Unscoped {
+			e += "!"
+		}
+		out = append(out, e)
+	}
+	return strings.Join(out, " ")
 }
 
 // TestShortTokensRefused: a token shorter than 32 characters stops Load, which
@@ -276,14 +312,20 @@ func TestShortTokensRefused(t *testing.T) {
 	if err := os.WriteFile(file, []byte("# ops\n"+long+"\n\nQz7short # old\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	yamlFile := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(yamlFile, []byte("tokens:\n  - {name: a, scopes: [read], secret: "+long+"}\n  - {name: b, scopes: [read], secret: Qz7short}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name, short string
 		env         map[string]string
 		want        string
 	}{
-		{"one character", "Q", map[string]string{"BULKINVITE_TOKENS": long + ",Q," + long}, "BULKINVITE_TOKENS: token 2 of 3 is 1 characters; at least 32"},
-		{"31 characters", long[:31], map[string]string{"BULKINVITE_TOKENS": long[:31]}, "BULKINVITE_TOKENS: token 1 of 1 is 31 characters; at least 32"},
+		{"one character", "Q", map[string]string{"BULKINVITE_TOKENS": long + ",Q," + long}, "BULKINVITE_TOKENS: token 2 of 3: secret is 1 characters; at least 32"},
+		{"31 characters", long[:31], map[string]string{"BULKINVITE_TOKENS": long[:31]}, "BULKINVITE_TOKENS: token 1 of 1: secret is 31 characters; at least 32"},
 		{"a line of the file", "Qz7short", map[string]string{"BULKINVITE_TOKENS_FILE": file}, "BULKINVITE_TOKENS_FILE line 4: token is 8 characters; at least 32"},
+		{"an entry of a YAML file", "Qz7short", map[string]string{"BULKINVITE_TOKENS_FILE": yamlFile}, "BULKINVITE_TOKENS_FILE token 2 of 2: b: secret is 8 characters; at least 32"},
+		{"a named env entry", "Qz7short", map[string]string{"BULKINVITE_TOKENS": "a:read:Qz7short"}, "BULKINVITE_TOKENS: token 1 of 1: a: secret is 8 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/httpapi"
 )
 
 // EnvConfigFile names the YAML config file.
@@ -37,7 +37,7 @@ func Settings() []Setting {
 		{"api_url", "FLOWMINGO_API_URL", "api-url", "Flowmingo API base URL: https://, or http:// to a loopback host (127.0.0.0/8, ::1, localhost)", func(c *Config) any { return &c.APIURL }},
 		{"allow_insecure_api_url", "BULKINVITE_ALLOW_INSECURE_API_URL", "allow-insecure-api-url", "allow an http:// API URL to a host that is not loopback, which sends the API key in cleartext", func(c *Config) any { return &c.AllowInsecureAPIURL }},
 		{"api_key_file", "FLOWMINGO_API_KEY_FILE", "api-key-file", "file holding the API key (the key itself only via FLOWMINGO_API_KEY)", func(c *Config) any { return &c.APIKeyFile }},
-		{"tokens_file", "BULKINVITE_TOKENS_FILE", "tokens-file", "file of the bearer tokens serve accepts, one a line (the tokens themselves only via BULKINVITE_TOKENS)", func(c *Config) any { return &c.TokensFile }},
+		{"tokens_file", "BULKINVITE_TOKENS_FILE", "tokens-file", "file of the bearer tokens serve accepts: YAML (tokens: [{name, scopes, secret_sha256}]) or one secret a line (secrets themselves only via BULKINVITE_TOKENS)", func(c *Config) any { return &c.TokensFile }},
 		{"callback_secret_file", "BULKINVITE_CALLBACK_SECRET_FILE", "callback-secret-file", "file holding the key that signs batch callbacks (the key itself only via BULKINVITE_CALLBACK_SECRET)", func(c *Config) any { return &c.CallbackSecretFile }},
 		{"callback_allow_private", "BULKINVITE_CALLBACK_ALLOW_PRIVATE", "callback-allow-private", "let a callback_url reach an address that is not global unicast (loopback, private, link-local, reserved) or the worker's own", func(c *Config) any { return &c.CallbackAllowPrivate }},
 		{"serve_max_body", "BULKINVITE_SERVE_MAX_BODY", "serve-max-body", "largest request body serve takes, in bytes, 1024..1073741824 (larger: 413)", func(c *Config) any { return &c.ServeMaxBody }},
@@ -243,38 +243,22 @@ func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) er
 	return err
 }
 
-// envTokens reads BULKINVITE_TOKENS: comma-separated, blanks around them
-// dropped; "#" is part of a token there.
-func envTokens(v string) ([]string, error) {
-	var all []string
-	for _, t := range strings.Split(v, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			all = append(all, t)
-		}
+// envTokens reads BULKINVITE_TOKENS (auth.ParseEnv).
+func envTokens(v string) ([]auth.Token, error) {
+	toks, err := auth.ParseEnv(v)
+	if err != nil {
+		return nil, fmt.Errorf("BULKINVITE_TOKENS: %w", err)
 	}
-	for i, t := range all {
-		if err := httpapi.CheckToken(t); err != nil {
-			return nil, fmt.Errorf("BULKINVITE_TOKENS: token %d of %d %w", i+1, len(all), err)
-		}
-	}
-	return all, nil
+	return toks, nil
 }
 
-// fileTokens reads the file of BULKINVITE_TOKENS_FILE: one token a line, "#"
-// starts a comment.
-func fileTokens(text string) ([]string, error) {
-	var all []string
-	for i, line := range strings.Split(text, "\n") {
-		t, _, _ := strings.Cut(line, "#")
-		if t = strings.TrimSpace(t); t == "" {
-			continue
-		}
-		if err := httpapi.CheckToken(t); err != nil {
-			return nil, fmt.Errorf("BULKINVITE_TOKENS_FILE line %d: token %w", i+1, err)
-		}
-		all = append(all, t)
+// fileTokens reads the file of BULKINVITE_TOKENS_FILE (auth.ParseFile).
+func fileTokens(text string) ([]auth.Token, error) {
+	toks, err := auth.ParseFile(text)
+	if err != nil {
+		return nil, fmt.Errorf("BULKINVITE_TOKENS_FILE %w", err)
 	}
-	return all, nil
+	return toks, nil
 }
 
 func flagSet(flags *pflag.FlagSet, name string) bool {

@@ -99,7 +99,7 @@ func (d *Dashboard) replayPost(w http.ResponseWriter, r *http.Request, s *sessio
 		d.fail(w, r, err)
 		return
 	}
-	d.log.Info("dashboard replay", zap.String("token", s.TokenID), zap.String("batch", id), zap.String("reason", reason),
+	d.log.Info("dashboard replay", zap.String("token", s.Who.Name), zap.String("batch", id), zap.String("reason", reason),
 		zap.Int("replayed", res.Replayed), zap.Strings("batches", res.Batches))
 	to := batchURL(id)
 	if len(res.Batches) == 1 {
@@ -132,7 +132,7 @@ func (d *Dashboard) purgePost(w http.ResponseWriter, r *http.Request, s *session
 		d.fail(w, r, err)
 		return
 	}
-	d.log.Info("dashboard purge", zap.String("token", s.TokenID), zap.String("batch", id), zap.String("reason", reason), zap.Int("purged", n))
+	d.log.Info("dashboard purge", zap.String("token", s.Who.Name), zap.String("batch", id), zap.String("reason", reason), zap.Int("purged", n))
 	http.Redirect(w, r, batchURL(id)+"?purged="+strconv.Itoa(n), http.StatusSeeOther)
 }
 
@@ -144,7 +144,7 @@ func (d *Dashboard) resumePost(w http.ResponseWriter, r *http.Request, s *sessio
 		d.fail(w, r, fmt.Errorf("resume: %w", err))
 		return
 	}
-	d.log.Info("dashboard resume", zap.String("token", s.TokenID), zap.Int("stops", len(stops)))
+	d.log.Info("dashboard resume", zap.String("token", s.Who.Name), zap.Int("stops", len(stops)))
 	next, _ := url.Parse(safeNext(r.PostForm.Get("next")))
 	q := next.Query()
 	for _, k := range notices {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/httpapi"
 )
 
@@ -21,10 +22,14 @@ const (
 
 // Config tunes a Dashboard. Zero fields take the documented defaults.
 type Config struct {
-	// Tokens are the API's bearer tokens (BULKINVITE_TOKENS), accepted at sign-in.
-	// Secrets: never logged or stored; a session names its token by
-	// httpapi.TokenID.
-	Tokens []string
+	// Tokens are the API's bare secrets, accepted at sign-in as unscoped admin
+	// tokens (auth.Bare), and AuthTokens its named tokens with their scopes
+	// (httpapi.Config's two fields). A session records its token's
+	// fingerprint (auth.Token.Fingerprint), never the secret, and ends when
+	// the token is gone or its secret replaced; pages need the read scope,
+	// replay and purge operate, resume admin.
+	Tokens     []string
+	AuthTokens []auth.Token
 	// InsecureNoAuth serves without sign-in, as `serve --insecure-no-auth` serves
 	// the API: each browser gets a session of its own (for the CSRF tokens), and
 	// only requests whose Host is a loopback name are answered, so that another
@@ -91,9 +96,9 @@ func (c Config) withDefaults() Config {
 // Validate checks the configuration, naming what is wrong.
 func (c Config) Validate() error {
 	switch {
-	case c.InsecureNoAuth && len(c.Tokens) > 0:
+	case c.InsecureNoAuth && len(c.Tokens)+len(c.AuthTokens) > 0:
 		return errors.New("dashboard: InsecureNoAuth with Tokens set: drop one or the other")
-	case !c.InsecureNoAuth && len(c.Tokens) == 0:
+	case !c.InsecureNoAuth && len(c.Tokens)+len(c.AuthTokens) == 0:
 		return errors.New("dashboard: no Tokens to sign in with (BULKINVITE_TOKENS), and not InsecureNoAuth")
 	}
 	for i, t := range c.Tokens {
@@ -101,5 +106,17 @@ func (c Config) Validate() error {
 			return fmt.Errorf("dashboard: token %d of %d %w", i+1, len(c.Tokens), err)
 		}
 	}
+	if err := auth.Check(c.allTokens()); err != nil {
+		return fmt.Errorf("dashboard: %w", err)
+	}
 	return nil
+}
+
+// allTokens returns every accepted token: Tokens' bare secrets, then AuthTokens.
+func (c Config) allTokens() []auth.Token {
+	out := make([]auth.Token, 0, len(c.Tokens)+len(c.AuthTokens))
+	for _, t := range c.Tokens {
+		out = append(out, auth.Bare(t))
+	}
+	return append(out, c.AuthTokens...)
 }

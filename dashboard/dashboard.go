@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
@@ -54,19 +55,14 @@ type Dashboard struct {
 	mux      *http.ServeMux
 	pages    map[string]*template.Template
 	assets   map[string]asset
-	tokens   []token
+	tokens   []auth.Token
 	cross    *http.CrossOriginProtection
 	progress *tracker
 }
 
-// token is an accepted token: its hash (compared in constant time) and id.
-type token struct {
-	hash [32]byte
-	id   string
-}
-
-// anonymous is the token id of the sessions of an InsecureNoAuth dashboard.
-const anonymous = "anonymous"
+// anonymous is the token (its name as fingerprint) of the sessions of an
+// InsecureNoAuth dashboard: it may do everything.
+var anonymous = auth.Identity{Name: auth.AnonymousName, Scopes: []auth.Scope{auth.Admin}}
 
 //go:embed templates/*.html
 var templateFS embed.FS
@@ -97,9 +93,7 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 	if d.log == nil {
 		d.log = zap.NewNop()
 	}
-	for _, t := range cfg.Tokens {
-		d.tokens = append(d.tokens, token{hash: sha256.Sum256([]byte(t)), id: httpapi.TokenID(t)})
-	}
+	d.tokens = cfg.allTokens()
 	if err := d.loadAssets(); err != nil {
 		return nil, err
 	}
@@ -111,18 +105,18 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 }
 
 func (d *Dashboard) routes() {
-	d.mux.HandleFunc("GET /{$}", d.page(d.listPage))
-	d.mux.HandleFunc("GET /batches/{id}", d.page(d.batchPage))
-	d.mux.HandleFunc("GET /batches/{id}/deadletters", d.page(d.deadLettersPage))
-	d.mux.HandleFunc("GET /batches/{id}/deadletters.csv", d.page(d.deadLettersCSV))
-	d.mux.HandleFunc("GET /batches/{id}/replay", d.page(d.replayConfirm))
-	d.mux.HandleFunc("POST /batches/{id}/replay", d.action(d.replayPost))
-	d.mux.HandleFunc("GET /batches/{id}/purge", d.page(d.purgeConfirm))
-	d.mux.HandleFunc("POST /batches/{id}/purge", d.action(d.purgePost))
-	d.mux.HandleFunc("POST /resume", d.action(d.resumePost))
+	d.mux.HandleFunc("GET /{$}", d.page(auth.Read, d.listPage))
+	d.mux.HandleFunc("GET /batches/{id}", d.page(auth.Read, d.batchPage))
+	d.mux.HandleFunc("GET /batches/{id}/deadletters", d.page(auth.Read, d.deadLettersPage))
+	d.mux.HandleFunc("GET /batches/{id}/deadletters.csv", d.page(auth.Read, d.deadLettersCSV))
+	d.mux.HandleFunc("GET /batches/{id}/replay", d.page(auth.Operate, d.replayConfirm))
+	d.mux.HandleFunc("POST /batches/{id}/replay", d.action(auth.Operate, d.replayPost))
+	d.mux.HandleFunc("GET /batches/{id}/purge", d.page(auth.Operate, d.purgeConfirm))
+	d.mux.HandleFunc("POST /batches/{id}/purge", d.action(auth.Operate, d.purgePost))
+	d.mux.HandleFunc("POST /resume", d.action(auth.Admin, d.resumePost))
 	d.mux.HandleFunc("GET /signin", d.signInPage)
 	d.mux.HandleFunc("POST /signin", d.signInPost)
-	d.mux.HandleFunc("POST /signout", d.action(d.signOutPost))
+	d.mux.HandleFunc("POST /signout", d.action("", d.signOutPost))
 	d.mux.HandleFunc("GET /assets/{name}", d.serveAsset)
 	d.mux.HandleFunc("/", d.unrouted)
 }

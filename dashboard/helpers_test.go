@@ -68,7 +68,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 		t.Fatal(err)
 	}
 	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)},
-		httpapi.Config{Tokens: cfg.Tokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash, FailedAuth: cfg.FailedAuth}); err != nil {
+		httpapi.Config{Tokens: cfg.Tokens, AuthTokens: cfg.AuthTokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash, FailedAuth: cfg.FailedAuth}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

@@ -2,7 +2,6 @@ package dashboard
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"math"
@@ -15,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
@@ -31,12 +31,17 @@ const (
 	maxForm = 64 << 10
 )
 
-// session is a signed-in browser: its id (the cookie's value) and what the
-// store holds for it.
+// session is a signed-in browser: its id (the cookie's value), what the store
+// holds for it (TokenID: its token's fingerprint), and who its token is.
 type session struct {
 	id string
 	store.Session
+	Who auth.Identity
 }
+
+// Can reports whether the session's token holds the scope named scope; the
+// templates ask it before showing a button.
+func (s *session) Can(scope string) bool { return s.Who.Has(auth.Scope(scope)) }
 
 // handler is a page or an action of a signed-in browser.
 type handler func(w http.ResponseWriter, r *http.Request, s *session)
@@ -69,29 +74,32 @@ func (d *Dashboard) session(r *http.Request) (*session, error) {
 	if err != nil || st == nil {
 		return nil, err
 	}
-	if !d.tokenKnown(st.TokenID) {
+	who, ok := d.tokenOf(st.TokenID)
+	if !ok {
 		return nil, nil
 	}
-	return &session{id: c.Value, Session: *st}, nil
+	return &session{id: c.Value, Session: *st, Who: who}, nil
 }
 
-func (d *Dashboard) tokenKnown(id string) bool {
+// tokenOf returns who the token of a session's fingerprint is; false when no
+// configured token has it (removed, or its secret replaced).
+func (d *Dashboard) tokenOf(fingerprint string) (auth.Identity, bool) {
 	if d.cfg.InsecureNoAuth {
-		return id == anonymous
+		return anonymous, fingerprint == anonymous.Name
 	}
 	for _, t := range d.tokens {
-		if t.id == id {
-			return true
+		if t.Fingerprint() == fingerprint {
+			return t.Identity, true
 		}
 	}
-	return false
+	return auth.Identity{}, false
 }
 
-// openSession stores a new session for the token id and gives the browser its
-// cookie.
-func (d *Dashboard) openSession(w http.ResponseWriter, r *http.Request, tokenID string) (*session, error) {
+// openSession stores a new session for who, whose token has the fingerprint,
+// and gives the browser its cookie.
+func (d *Dashboard) openSession(w http.ResponseWriter, r *http.Request, fingerprint string, who auth.Identity) (*session, error) {
 	now := d.cfg.Now().UTC()
-	s := &session{id: secret(), Session: store.Session{TokenID: tokenID, CSRF: secret(), Created: now, Expires: now.Add(d.cfg.SessionTTL)}}
+	s := &session{id: secret(), Who: who, Session: store.Session{TokenID: fingerprint, CSRF: secret(), Created: now, Expires: now.Add(d.cfg.SessionTTL)}}
 	if err := d.store.CreateSession(r.Context(), s.id, s.Session); err != nil {
 		return nil, err
 	}
@@ -100,8 +108,9 @@ func (d *Dashboard) openSession(w http.ResponseWriter, r *http.Request, tokenID 
 }
 
 // page wraps a page of a signed-in browser: without a session it sends the
-// browser to the sign-in form (an InsecureNoAuth dashboard opens one instead).
-func (d *Dashboard) page(h handler) http.HandlerFunc {
+// browser to the sign-in form (an InsecureNoAuth dashboard opens one instead);
+// a session whose token lacks scope gets 403.
+func (d *Dashboard) page(scope auth.Scope, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		s, err := d.session(r)
 		if err != nil {
@@ -109,7 +118,7 @@ func (d *Dashboard) page(h handler) http.HandlerFunc {
 			return
 		}
 		if s == nil && d.cfg.InsecureNoAuth {
-			if s, err = d.openSession(w, r, anonymous); err != nil {
+			if s, err = d.openSession(w, r, anonymous.Name, anonymous); err != nil {
 				d.fail(w, r, err)
 				return
 			}
@@ -118,13 +127,17 @@ func (d *Dashboard) page(h handler) http.HandlerFunc {
 			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		if !d.allowed(w, r, s, scope) {
+			return
+		}
 		h(w, r, s)
 	}
 }
 
-// action wraps a state-changing form post: it needs a session, a same-origin
-// request, and the session's CSRF token in the form's csrf field; else 403.
-func (d *Dashboard) action(h handler) http.HandlerFunc {
+// action wraps a state-changing form post: it needs a session whose token holds
+// scope ("": any), a same-origin request, and the session's CSRF token in the
+// form's csrf field; else 403.
+func (d *Dashboard) action(scope auth.Scope, h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if err := d.cross.Check(r); err != nil {
 			d.errorPage(w, r, http.StatusForbidden, "This form was posted from another site, so it was refused.")
@@ -148,8 +161,22 @@ func (d *Dashboard) action(h handler) http.HandlerFunc {
 			d.errorPage(w, r, http.StatusForbidden, "This form's security token is missing or out of date. Reload the page and try again.")
 			return
 		}
+		if !d.allowed(w, r, s, scope) {
+			return
+		}
 		h(w, r, s)
 	}
+}
+
+// allowed reports whether the session's token holds scope ("": any), answering
+// 403 when it does not.
+func (d *Dashboard) allowed(w http.ResponseWriter, r *http.Request, s *session, scope auth.Scope) bool {
+	if scope == "" || s.Who.Has(scope) {
+		return true
+	}
+	d.log.Info("dashboard request refused: missing scope", zap.String("token", s.Who.Name), zap.String("scope", string(scope)), zap.String("path", r.URL.Path))
+	d.errorPage(w, r, http.StatusForbidden, "Your token ("+s.Who.Name+") lacks the "+string(scope)+" scope this needs.")
+	return false
 }
 
 // sameSecret compares a secret given with the one expected in constant time; an
@@ -197,17 +224,17 @@ func (d *Dashboard) signInPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	addr := d.cfg.FailedAuth.Client(r)
-	id := d.tokenID(strings.TrimSpace(r.PostForm.Get("token")))
-	if id == "" {
+	t, ok := auth.Find(d.tokens, strings.TrimSpace(r.PostForm.Get("token")))
+	if !ok {
 		d.failedSignIn(w, r, addr, signInBody{CSRF: c.Value, Next: next})
 		return
 	}
-	if _, err := d.openSession(w, r, id); err != nil {
+	if _, err := d.openSession(w, r, t.Fingerprint(), t.Identity); err != nil {
 		d.fail(w, r, err)
 		return
 	}
 	setCookie(w, r, signInCookie, "", -1)
-	d.log.Info("dashboard sign-in", zap.String("token", id), zap.String("client", addr))
+	d.log.Info("dashboard sign-in", zap.String("token", t.Name), zap.String("client", addr))
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
@@ -219,22 +246,6 @@ func (d *Dashboard) signOutPost(w http.ResponseWriter, r *http.Request, s *sessi
 	}
 	setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
-}
-
-// tokenID returns the id of the configured token given, comparing its hash with
-// every token's in constant time; "" when it is none of them.
-func (d *Dashboard) tokenID(given string) string {
-	if given == "" {
-		return ""
-	}
-	h := sha256.Sum256([]byte(given))
-	found := ""
-	for _, t := range d.tokens {
-		if subtle.ConstantTimeCompare(h[:], t.hash[:]) == 1 {
-			found = t.id
-		}
-	}
-	return found
 }
 
 // failedSignIn answers a sign-in with a token the server does not know: 401,

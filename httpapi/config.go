@@ -8,7 +8,8 @@ import (
 	"net/netip"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/bulkinvite/bulkinvite/auth"
 )
 
 // Defaults of Config.
@@ -37,9 +38,14 @@ const (
 type Config struct {
 	// Addr is where ListenAndServe listens, host:port. Default "127.0.0.1:8080".
 	Addr string
-	// Tokens are the bearer tokens accepted in the Authorization header. Secrets:
-	// never logged; a request's log line names its token by TokenID.
+	// Tokens are bare secrets accepted in the Authorization header: each an
+	// unscoped admin token (auth.Bare) named by TokenID. Secrets: never logged.
 	Tokens []string
+	// AuthTokens are the tokens accepted besides Tokens, with their names and
+	// scopes (auth.ParseFile, auth.ParseEnv). A request's log line names its
+	// token by its name; a route its token's scopes do not cover is answered 403
+	// forbidden; handlers find the caller with auth.FromContext.
+	AuthTokens []auth.Token
 	// InsecureNoAuth serves every route without a token, and answers only
 	// requests addressed to a loopback name (LoopbackHost; others get 421
 	// misdirected_request, the UI's paths too). Refused (Validate) unless
@@ -171,11 +177,11 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--addr %q: want HOST:PORT: %v", c.Addr, err)
 	}
 	switch {
-	case c.InsecureNoAuth && len(c.Tokens) > 0:
+	case c.InsecureNoAuth && len(c.Tokens)+len(c.AuthTokens) > 0:
 		return errors.New("--insecure-no-auth with tokens set (BULKINVITE_TOKENS or BULKINVITE_TOKENS_FILE): drop one or the other")
 	case c.InsecureNoAuth && !Loopback(host):
 		return fmt.Errorf("--insecure-no-auth is only allowed on a loopback address (127.0.0.1, ::1, localhost), not %q", c.Addr)
-	case !c.InsecureNoAuth && len(c.Tokens) == 0:
+	case !c.InsecureNoAuth && len(c.Tokens)+len(c.AuthTokens) == 0:
 		return ErrNoTokens
 	case c.ImportTimeout > c.WriteTimeout:
 		return fmt.Errorf("the import timeout (%s) must not exceed the write timeout (%s)", c.ImportTimeout, c.WriteTimeout)
@@ -187,7 +193,16 @@ func (c Config) Validate() error {
 			return fmt.Errorf("token %d of %d %w", i+1, len(c.Tokens), err)
 		}
 	}
-	return nil
+	return auth.Check(c.allTokens())
+}
+
+// allTokens returns every accepted token: Tokens' bare secrets, then AuthTokens.
+func (c Config) allTokens() []auth.Token {
+	out := make([]auth.Token, 0, len(c.Tokens)+len(c.AuthTokens))
+	for _, t := range c.Tokens {
+		out = append(out, auth.Bare(t))
+	}
+	return append(out, c.AuthTokens...)
 }
 
 // LoopbackHost reports whether the request is addressed (its Host) to a
@@ -202,22 +217,13 @@ func LoopbackHost(r *http.Request) bool {
 	return Loopback(strings.Trim(host, "[]"))
 }
 
-// MinTokenLength is the fewest characters a bearer token may have: a token
-// must be too long to guess, whatever the throttle of failed authentications.
-const MinTokenLength = 32
+// MinTokenLength is the fewest characters a bearer token may have
+// (auth.MinSecretLength).
+const MinTokenLength = auth.MinSecretLength
 
-// CheckToken says what is wrong with a bearer token without quoting it ("is 7
-// characters; at least 32", "holds white space"), for the caller to put after
-// the token's place; nil when it will do.
-func CheckToken(t string) error {
-	if strings.ContainsAny(t, " \t\r\n") {
-		return errors.New("holds white space")
-	}
-	if n := utf8.RuneCountInString(t); n < MinTokenLength {
-		return fmt.Errorf("is %d characters; at least %d", n, MinTokenLength)
-	}
-	return nil
-}
+// CheckToken says what is wrong with a bearer token without quoting it
+// (auth.CheckSecret); nil when it will do.
+func CheckToken(t string) error { return auth.CheckSecret(t) }
 
 // Loopback reports whether host (of a HOST:PORT) is a loopback address or
 // "localhost". An empty host listens on every interface: not loopback.

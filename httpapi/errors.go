@@ -18,6 +18,7 @@ const (
 	CodeInvalidRequest       = "invalid_request"        // 400, details name the fields
 	CodeConfirmationRequired = "confirmation_required"  // 400, DELETE without confirm=true
 	CodeUnauthorized         = "unauthorized"           // 401
+	CodeForbidden            = "forbidden"              // 403, the token lacks the route's scope
 	CodeNotFound             = "not_found"              // 404
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeIdempotencyConflict  = "idempotency_key_reused" // 409, the key was used for another body

@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -181,13 +182,17 @@ func allParam(v string) (bool, error) {
 // names, or every batch when all is asked for (allForm says how: all=true or
 // "all": true); never both, never neither, so that nothing left empty by
 // mistake acts on every batch. It is the one place a request is let act on every
-// batch: a check that the caller may (the admin scope, read from r) belongs here.
+// batch, and only with the admin scope (read from r's identity): 403 otherwise.
 func (s *Server) bulkScope(r *http.Request, batchID string, all bool, allForm string) error {
 	switch {
 	case all && batchID != "":
 		return invalid(Detail{Field: "all", Message: "give batch_id or " + allForm + ", not both"})
 	case !all && batchID == "":
 		return invalid(Detail{Field: "batch_id", Message: "give batch_id to act on one batch, or " + allForm + " to act on every batch"})
+	case all:
+		if id, _ := auth.FromContext(r.Context()); !id.Has(auth.Admin) {
+			return errorf(http.StatusForbidden, CodeForbidden, "acting on every batch ("+allForm+") needs a token with the admin scope")
+		}
 	}
 	return nil
 }

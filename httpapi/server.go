@@ -2,9 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -18,6 +15,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
@@ -42,31 +40,20 @@ type Server struct {
 	log    *zap.Logger
 	mux    *http.ServeMux
 	routes []string
-	tokens []token
-	anon   *token // the one client of an InsecureNoAuth server
+	scopes map[string]auth.Scope // by route pattern
+	tokens []auth.Token
+	lims   []*rate.Limiter // by token, as tokens
+	anon   *rate.Limiter   // the one client of an InsecureNoAuth server
 	// inflight counts each token's requests in flight (Config.TokenInFlight).
 	inflight *inFlight
 	// space is the room for request bodies (Config.SpoolLimit).
 	space *spoolSpace
 }
 
-// token is one accepted bearer token: its hash (compared in constant time) and id.
-type token struct {
-	hash [32]byte
-	id   string // TokenID
-	lim  *rate.Limiter
-}
-
-// key names the token in the per-token state kept apart from it (its requests
-// in flight): its id.
-func (t *token) key() string { return t.id }
-
-// TokenID names a token in logs and scopes its idempotency keys: "tok-" and the
-// first 8 hex digits of its SHA-256. It does not reveal the token.
-func TokenID(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return "tok-" + hex.EncodeToString(sum[:4])
-}
+// TokenID is the name of a bare secret (auth.BareName): "tok-" and the first 8
+// hex digits of its SHA-256. It does not reveal the token. A named token is
+// named by its name.
+func TokenID(t string) string { return auth.BareName(t) }
 
 // New returns a Server over deps, or the reason cfg cannot serve (Config.Validate).
 func New(deps Deps, cfg Config) (*Server, error) {
@@ -85,11 +72,12 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
-	for _, t := range cfg.Tokens {
-		s.tokens = append(s.tokens, token{hash: sha256.Sum256([]byte(t)), id: TokenID(t), lim: s.limiter()})
+	s.tokens = cfg.allTokens()
+	for range s.tokens {
+		s.lims = append(s.lims, s.limiter())
 	}
 	if cfg.InsecureNoAuth {
-		s.anon = &token{id: "anonymous", lim: s.limiter()}
+		s.anon = s.limiter()
 	}
 	s.register()
 	return s, nil
@@ -99,32 +87,35 @@ func (s *Server) limiter() *rate.Limiter {
 	return rate.NewLimiter(rate.Limit(s.cfg.TokenRate), s.cfg.TokenBurst)
 }
 
-// register builds the routes. Every one but the health checks needs a token.
+// route is one route: its ServeMux pattern, the scope its token needs ("":
+// open to all, no token) and its handler.
+type route struct {
+	pattern string
+	scope   auth.Scope
+	h       http.HandlerFunc
+}
+
+// register builds the routes. Every one but the health checks needs a token
+// with the route's scope.
 func (s *Server) register() {
-	routes := []struct {
-		pattern string
-		open    bool
-		h       http.HandlerFunc
-	}{
-		{"POST /v1/batches", false, s.createBatch},
-		{"GET /v1/batches", false, s.listBatches},
-		{"GET /v1/batches/{id}", false, s.getBatch},
-		{"GET /v1/deadletters", false, s.listDeadLetters},
-		{"DELETE /v1/deadletters", false, s.purgeDeadLetters},
-		{"POST /v1/deadletters/replay", false, s.replayDeadLetters},
-		{"GET /healthz", true, s.healthz},
-		{"GET /readyz", true, s.readyz},
+	routes := []route{
+		{"POST /v1/batches", auth.Submit, s.createBatch},
+		{"GET /v1/batches", auth.Read, s.listBatches},
+		{"GET /v1/batches/{id}", auth.Read, s.getBatch},
+		{"GET /v1/deadletters", auth.Read, s.listDeadLetters},
+		{"DELETE /v1/deadletters", auth.Operate, s.purgeDeadLetters},
+		{"POST /v1/deadletters/replay", auth.Operate, s.replayDeadLetters},
+		{"GET /healthz", "", s.healthz},
+		{"GET /readyz", "", s.readyz},
 	}
 	if s.cfg.Metrics != nil {
-		routes = append(routes, struct {
-			pattern string
-			open    bool
-			h       http.HandlerFunc
-		}{"GET /metrics", false, s.cfg.Metrics.ServeHTTP})
+		routes = append(routes, route{"GET /metrics", auth.Admin, s.cfg.Metrics.ServeHTTP})
 	}
+	s.scopes = map[string]auth.Scope{}
 	for _, rt := range routes {
-		s.mux.Handle(rt.pattern, s.guard(rt.h, rt.open))
+		s.mux.Handle(rt.pattern, s.guard(rt.h, rt.scope))
 		s.routes = append(s.routes, rt.pattern)
+		s.scopes[rt.pattern] = rt.scope
 	}
 	s.mux.HandleFunc("/", s.unrouted)
 }
@@ -132,6 +123,10 @@ func (s *Server) register() {
 // Routes lists the routes the server answers, as ServeMux patterns
 // ("POST /v1/batches"), in the order they were registered.
 func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
+
+// RouteScope returns the scope a route (a pattern of Routes) needs; "" for the
+// open health checks.
+func (s *Server) RouteScope(pattern string) auth.Scope { return s.scopes[pattern] }
 
 // reqInfo is what the log line of a request says, filled in along the way.
 type reqInfo struct {
@@ -190,40 +185,48 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 var errMisdirected = errorf(http.StatusMisdirectedRequest, CodeMisdirected,
 	"this server runs without authentication (--insecure-no-auth) and answers only requests addressed to a loopback name (127.0.0.1, [::1], localhost)")
 
-// guard authenticates a route's request (unless open), holds the token's rate
-// and counts the request among the token's in flight until it ends.
-func (s *Server) guard(h http.HandlerFunc, open bool) http.Handler {
+// guard authenticates a route's request (unless scope is "": open), holds the
+// token's rate, counts the request among the token's in flight until it ends,
+// checks that the token has scope (403 forbidden otherwise) and puts its
+// identity in the request's context (auth.FromContext).
+func (s *Server) guard(h http.HandlerFunc, scope auth.Scope) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ri := requestInfo(r)
 		ri.route = r.Pattern
-		if !open {
-			t := s.authenticate(r)
-			if t == nil {
+		if scope != "" {
+			id, lim, ok := s.authenticate(r)
+			if !ok {
 				s.fail(w, r, s.unauthorized(r))
 				return
 			}
-			ri.token, ri.scope = t.id, t.id
-			if e := s.limit(t); e != nil {
+			ri.token, ri.scope = id.Name, id.Name
+			if e := s.limit(lim, id.Name); e != nil {
 				s.fail(w, r, e)
 				return
 			}
-			defer s.inflight.release(t.key())
+			defer s.inflight.release(id.Name)
+			if !id.Has(scope) {
+				s.fail(w, r, errorf(http.StatusForbidden, CodeForbidden, fmt.Sprintf("token %q lacks the %s scope this route needs", id.Name, scope)))
+				return
+			}
+			r = r.WithContext(auth.NewContext(r.Context(), id))
 		}
 		h(w, r)
 	})
 }
 
-// limit holds t's rate and counts a request of t in flight; it returns the
-// 429 when either is spent, and then counts nothing.
-func (s *Server) limit(t *token) *apiError {
-	if res := t.lim.Reserve(); res.Delay() > 0 {
+// limit holds a token's rate (lim) and counts a request of the token named
+// name in flight; it returns the 429 when either is spent, and then counts
+// nothing.
+func (s *Server) limit(lim *rate.Limiter, name string) *apiError {
+	if res := lim.Reserve(); res.Delay() > 0 {
 		wait := res.Delay()
 		res.Cancel()
 		e := errorf(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("more than %g requests/s with this token; retry after %s", s.cfg.TokenRate, wait.Round(time.Millisecond)))
 		e.retryAfter = int(math.Ceil(wait.Seconds()))
 		return e
 	}
-	if !s.inflight.acquire(t.key()) {
+	if !s.inflight.acquire(name) {
 		e := errorf(http.StatusTooManyRequests, CodeRateLimited, fmt.Sprintf("%d requests in flight with this token already; retry when one has ended", s.cfg.TokenInFlight))
 		e.retryAfter = int(inFlightRetryAfter / time.Second)
 		return e
@@ -245,24 +248,30 @@ func (s *Server) unauthorized(r *http.Request) *apiError {
 	return errorf(http.StatusUnauthorized, CodeUnauthorized, "missing or unknown bearer token: send Authorization: Bearer <token>")
 }
 
-// authenticate returns the request's token, comparing its hash with every
-// accepted token's in constant time; nil when there is none or it is unknown.
-func (s *Server) authenticate(r *http.Request) *token {
+// anonymous is the caller of an InsecureNoAuth server: it may do everything.
+var anonymous = auth.Identity{Name: auth.AnonymousName, Scopes: []auth.Scope{auth.Admin}}
+
+// authenticate returns the identity of the request's token and its rate
+// limiter, comparing its hash with every accepted token's in constant time
+// (auth.Find); false when there is none or it is unknown.
+func (s *Server) authenticate(r *http.Request) (auth.Identity, *rate.Limiter, bool) {
 	if s.anon != nil {
-		return s.anon
+		return anonymous, s.anon, true
 	}
 	scheme, given, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || given == "" {
-		return nil
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return auth.Identity{}, nil, false
 	}
-	h := sha256.Sum256([]byte(strings.TrimSpace(given)))
-	var found *token
+	t, ok := auth.Find(s.tokens, strings.TrimSpace(given))
+	if !ok {
+		return auth.Identity{}, nil, false
+	}
 	for i := range s.tokens {
-		if subtle.ConstantTimeCompare(h[:], s.tokens[i].hash[:]) == 1 {
-			found = &s.tokens[i]
+		if s.tokens[i].Name == t.Name {
+			return t.Identity, s.lims[i], true
 		}
 	}
-	return found
+	return auth.Identity{}, nil, false
 }
 
 // unrouted answers what no route matches: 405 with Allow when another method of

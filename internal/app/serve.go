@@ -17,7 +17,7 @@ import (
 // and the dashboard, which shares hc's throttle of failed authentications.
 func HTTPConfig(c config.Config) httpapi.Config {
 	hc := httpapi.Config{
-		Tokens:               c.Tokens,
+		AuthTokens:           c.Tokens,
 		FailedAuth:           httpapi.NewAuthThrottle(httpapi.ThrottleConfig{ProxyHeader: c.TrustedProxyHeader}),
 		MaxBodyBytes:         int64(c.ServeMaxBody),
 		TokenRate:            c.ServeTokenRate,
@@ -72,5 +72,5 @@ func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
 		}
 		deps.Limiter, deps.LimiterKey = lim, a.Cfg.APIKey.Masked()
 	}
-	return dashboard.New(deps, dashboard.Config{Tokens: hc.Tokens, InsecureNoAuth: hc.InsecureNoAuth, FailedAuth: hc.FailedAuth})
+	return dashboard.New(deps, dashboard.Config{Tokens: hc.Tokens, AuthTokens: hc.AuthTokens, InsecureNoAuth: hc.InsecureNoAuth, FailedAuth: hc.FailedAuth})
 }

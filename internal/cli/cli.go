@@ -106,6 +106,7 @@ Start with:  bulkinvite demo`,
 		e.limitsCmd(),
 		e.serveCmd(),
 		e.sandboxCmd(),
+		e.tokenCmd(),
 	)
 	return root, e
 }

@@ -5,10 +5,12 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/httpapi"
@@ -21,7 +23,7 @@ func TestServe(t *testing.T) {
 	t.Parallel()
 	tb := setup(t)
 	env := maps.Clone(tb.env)
-	env["BULKINVITE_TOKENS"] = "svc-token-aaa-6d2f9b4e1c8a3f70e5,svc-token-bbb-3a7e1c9f5b2d8e46a1"
+	env["BULKINVITE_TOKENS"] = "svc-token-aaa-6d2f9b4e1c8a3f70e5,ingest:submit:svc-token-bbb-3a7e1c9f5b2d8e46a1"
 	env["BULKINVITE_TRUSTED_PROXY_HEADER"] = "X-Real-IP"
 	var out, errb lockedBuffer
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,6 +75,9 @@ func TestServe(t *testing.T) {
 	if c := do("GET", "/v1/batches", "", ""); c != 401 {
 		t.Errorf("without a token: %d", c)
 	}
+	if c := do("GET", "/v1/batches", "svc-token-bbb-3a7e1c9f5b2d8e46a1", ""); c != 403 || !strings.Contains(lastBody, `"forbidden"`) {
+		t.Errorf("a submit token reading: %d %s", c, lastBody)
+	}
 	// The process's metrics: the contract's, and asynq's queues, where the posted
 	// batch's segment waits.
 	if c := do("GET", "/metrics", "svc-token-aaa-6d2f9b4e1c8a3f70e5", ""); c != 200 ||
@@ -108,6 +113,13 @@ func TestServe(t *testing.T) {
 	if s := out.String() + errb.String(); strings.Contains(s, "svc-token") || !strings.Contains(s, `"route":"POST /v1/batches"`) {
 		t.Errorf("output shows a token, or lacks the request's log line:\n%s", s)
 	}
+	// The log names the named token by its name, and warns of the bare one.
+	bare := auth.BareName("svc-token-aaa-6d2f9b4e1c8a3f70e5")
+	if s := errb.String(); !regexp.MustCompile(`"route":"POST /v1/batches".*"token":"ingest"`).MatchString(s) ||
+		!regexp.MustCompile(`unscoped bare secret.*"position":1,"token":"`+bare+`"`).MatchString(s) ||
+		!regexp.MustCompile(`"route":"GET /metrics".*"token":"`+bare+`"`).MatchString(s) {
+		t.Errorf("the log does not name the tokens, or does not warn of the bare one:\n%s", s)
+	}
 }
 
 // TestServeAndCallbackUsageErrors: serve refuses to start without tokens unless
@@ -127,7 +139,7 @@ func TestServeAndCallbackUsageErrors(t *testing.T) {
 		{"no tokens", nil, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS"},
 		{"insecure on every interface", nil, []string{"serve", "--addr", "0.0.0.0:0", "--insecure-no-auth"}, "loopback"},
 		{"insecure with tokens", map[string]string{"BULKINVITE_TOKENS": longToken}, []string{"serve", "--addr", "127.0.0.1:0", "--insecure-no-auth"}, "drop one"},
-		{"short token", map[string]string{"BULKINVITE_TOKENS": longToken + ",Q"}, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS: token 2 of 2 is 1 characters; at least 32"},
+		{"short token", map[string]string{"BULKINVITE_TOKENS": longToken + ",Q"}, []string{"serve", "--addr", "127.0.0.1:0"}, "BULKINVITE_TOKENS: token 2 of 2: secret is 1 characters; at least 32"},
 		{"bad rate", map[string]string{"BULKINVITE_TOKENS": longToken, "BULKINVITE_SERVE_TOKEN_RATE": "0"}, []string{"serve"}, "BULKINVITE_SERVE_TOKEN_RATE"},
 		{"callback without a secret", nil, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "https://hooks.example.com/x"}, "BULKINVITE_CALLBACK_SECRET"},
 		{"private callback", secret, []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--callback-url", "http://192.168.1.5/x"}, "BULKINVITE_CALLBACK_ALLOW_PRIVATE"},

@@ -1,0 +1,62 @@
+package cli_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bulkinvite/bulkinvite/auth"
+	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/cli"
+)
+
+// TestTokenNewRoundTrips: `token new` prints a secret and a file entry; the
+// entry, pasted into a tokens file, authenticates the secret with the token's
+// name and scopes, and holds no secret itself.
+func TestTokenNewRoundTrips(t *testing.T) {
+	t.Parallel()
+	var out, errb bytes.Buffer
+	code := cli.Run(t.Context(), []string{"token", "new", "--name", "ats", "--scopes", "submit, read"},
+		cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }})
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(out.String(), "\n")
+	if len(lines) < 3 {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	secret := lines[1]
+	_, entry, ok := strings.Cut(out.String(), "under \"tokens:\":\n")
+	if !ok || auth.CheckSecret(secret) != nil || strings.Contains(entry, secret) {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	file := filepath.Join(t.TempDir(), "tokens.yaml")
+	if err := os.WriteFile(file, []byte("tokens:\n"+entry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(config.Sources{Getenv: func(k string) string {
+		return map[string]string{"BULKINVITE_TOKENS_FILE": file}[k]
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, ok := auth.Find(c.Tokens, secret)
+	if !ok || tok.Name != "ats" || !tok.Has(auth.Submit) || !tok.Has(auth.Read) || tok.Has(auth.Operate) || tok.Unscoped {
+		t.Fatalf("the pasted entry gives %+v %v", tok, ok)
+	}
+}
+
+// TestTokenNewUsage: a bad name or scope is a usage error naming it.
+func TestTokenNewUsage(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--name", "cli", "--scopes", "read"}, {"--name", "x", "--scopes", "fly"}, {"--name", "x"}} {
+		var out, errb bytes.Buffer
+		code := cli.Run(t.Context(), append([]string{"token", "new"}, args...),
+			cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: func(string) string { return "" }})
+		if code != cli.ExitUsage || out.Len() != 0 {
+			t.Errorf("%v: exit %d, out %q, err %q", args, code, out.String(), errb.String())
+		}
+	}
+}
