@@ -129,10 +129,10 @@ func TestDialRefusesThisHostsOwnAddresses(t *testing.T) {
 		if !errors.Is(err, ErrPrivateTarget) {
 			t.Errorf("dial %s (this host's own): %v, want ErrPrivateTarget", target, err)
 		}
-		if _, err := refused.Send(context.Background(), "http://"+target+"/cb", Event{ID: "x"}); !errors.Is(err, ErrPrivateTarget) {
+		if _, err := refused.Send(context.Background(), "http://"+target+"/cb", "", Event{ID: "x"}); !errors.Is(err, ErrPrivateTarget) {
 			t.Errorf("send to %s (this host's own): %v, want ErrPrivateTarget", target, err)
 		}
-		if _, err := allowed.Send(context.Background(), "http://"+target+"/cb", Event{ID: "x"}); err != nil {
+		if _, err := allowed.Send(context.Background(), "http://"+target+"/cb", "", Event{ID: "x"}); err != nil {
 			t.Errorf("send to %s with AllowPrivate: %v", target, err)
 		}
 	}

@@ -77,7 +77,7 @@ func TestReasonOfRealFailures(t *testing.T) {
 	}
 	defer s.Close()
 	for url, want := range map[string]string{refused: ReasonConnectRefused, slow.URL + "/hook": ReasonTimeout} {
-		code, err := s.Send(context.Background(), url, Event{ID: "x"})
+		code, err := s.Send(context.Background(), url, "", Event{ID: "x"})
 		if got := Reason(code, err); got != want || strings.Contains(got, "127.0.0.1") {
 			t.Errorf("%s: Reason(%d, %v) = %q, want %q", url, code, err, got, want)
 		}

@@ -58,6 +58,28 @@ func Sign(secret string, timestamp int64, body []byte) string {
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
 }
 
+// TokenKey is the callback key of the token named name: the hex HMAC-SHA256 of
+// "callback:<name>" keyed by secret (BULKINVITE_CALLBACK_SECRET). It signs the
+// callbacks of that token's batches, used as Sign's secret as it is (the 64
+// characters), so a receiver that knows its own key can check its callbacks but
+// can neither check nor forge another token's. `bulkinvite token callback-key`
+// prints it.
+func TokenKey(secret, name string) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte("callback:" + name))
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// Key is the key that signs a callback whose key id is keyID: the secret itself
+// for "" (the CLI's batches, and those of a bare or anonymous token), else
+// TokenKey(secret, keyID).
+func Key(secret, keyID string) string {
+	if keyID == "" {
+		return secret
+	}
+	return TokenKey(secret, keyID)
+}
+
 // Verify checks a signature made by Sign: what a receiver does.
 func Verify(secret string, timestamp int64, body []byte, signature string) bool {
 	return hmac.Equal([]byte(Sign(secret, timestamp, body)), []byte(signature))
@@ -65,7 +87,7 @@ func Verify(secret string, timestamp int64, body []byte, signature string) bool 
 
 // Config tunes a Sender. Zero fields take the documented defaults.
 type Config struct {
-	// Secret keys the signature. Required.
+	// Secret keys the signature (Key): BULKINVITE_CALLBACK_SECRET. Required.
 	Secret string
 	// AllowPrivate lets callbacks reach loopback, private, link-local and every
 	// other address that is not Public, and this host's own. Default false: a
@@ -118,11 +140,12 @@ func New(cfg Config) (*Sender, error) {
 // Close releases idle connections.
 func (s *Sender) Close() { s.http.CloseIdleConnections() }
 
-// Send POSTs the event to url, signed. It returns the HTTP status (0 when no
+// Send POSTs the event to url, signed with the key of keyID (Key: "" for
+// Config.Secret itself, a token's name for that token's TokenKey). It returns the HTTP status (0 when no
 // answer came) and an error unless the receiver answered 2xx. The URL is
 // checked again here (ValidateURL), and with AllowPrivate false no connection is
 // made to an address that is not public, whatever the host name resolves to.
-func (s *Sender) Send(ctx context.Context, url string, e Event) (int, error) {
+func (s *Sender) Send(ctx context.Context, url, keyID string, e Event) (int, error) {
 	if err := ValidateURL(url, s.cfg.AllowPrivate); err != nil {
 		return 0, err
 	}
@@ -139,7 +162,7 @@ func (s *Sender) Send(ctx context.Context, url string, e Event) (int, error) {
 	req.Header.Set("User-Agent", s.cfg.UserAgent)
 	req.Header.Set(HeaderEvent, e.ID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(s.cfg.Secret, ts, body))
+	req.Header.Set(HeaderSignature, Sign(Key(s.cfg.Secret, keyID), ts, body))
 	resp, err := s.http.Do(req)
 	if err != nil {
 		var ue interface{ Unwrap() error }

@@ -45,14 +45,18 @@ func TestSend(t *testing.T) {
 	tests := []struct {
 		name       string
 		secret     string // the receiver's
+		keyID      string // the batch's: "" for the global secret, else a token's name
 		answer     int
 		wantStatus int
 		wantErr    bool
 	}{
-		{"delivered", "k3y", http.StatusNoContent, http.StatusNoContent, false},
-		{"the receiver fails", "k3y", http.StatusInternalServerError, http.StatusInternalServerError, true},
-		{"a wrong key is refused by the receiver", "other", 0, http.StatusUnauthorized, true},
-		{"a redirect is not followed", "k3y", http.StatusFound, http.StatusFound, true},
+		{"delivered", "k3y", "", http.StatusNoContent, http.StatusNoContent, false},
+		{"the receiver fails", "k3y", "", http.StatusInternalServerError, http.StatusInternalServerError, true},
+		{"a wrong key is refused by the receiver", "other", "", 0, http.StatusUnauthorized, true},
+		{"a redirect is not followed", "k3y", "", http.StatusFound, http.StatusFound, true},
+		{"a token's batch, checked with its key", TokenKey("k3y", "ats"), "ats", http.StatusNoContent, http.StatusNoContent, false},
+		{"a token's batch, checked with another token's key", TokenKey("k3y", "crm"), "ats", 0, http.StatusUnauthorized, true},
+		{"a token's batch, checked with the global secret", "k3y", "ats", 0, http.StatusUnauthorized, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -65,11 +69,11 @@ func TestSend(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			code, err := s.Send(context.Background(), srv.URL+"/hook?token=t", NewEvent(status))
+			code, err := s.Send(context.Background(), srv.URL+"/hook?token=t", tt.keyID, NewEvent(status))
 			if code != tt.wantStatus || (err != nil) != tt.wantErr {
 				t.Fatalf("Send = %d, %v; want %d, error %v", code, err, tt.wantStatus, tt.wantErr)
 			}
-			if tt.secret == "k3y" {
+			if tt.wantStatus != http.StatusUnauthorized {
 				e := <-rcv.got
 				if e.ID != "batch.done:nightly" || e.Type != EventBatchDone || !e.CreatedAt.Equal(finished) || e.Batch.Invited != 2 || e.Batch.State != store.StateDone {
 					t.Errorf("event %+v", e)
@@ -94,7 +98,7 @@ func TestSendRefusesPrivateAddresses(t *testing.T) {
 	defer s.Close()
 	_, port, _ := splitHostPort(srv.URL)
 	for _, url := range []string{srv.URL, "http://localhost.:" + port + "/", "http://[::1]:" + port + "/"} {
-		if _, err := s.Send(context.Background(), url, Event{ID: "x"}); !errors.Is(err, ErrPrivateTarget) {
+		if _, err := s.Send(context.Background(), url, "", Event{ID: "x"}); !errors.Is(err, ErrPrivateTarget) {
 			t.Errorf("%s: %v, want ErrPrivateTarget", url, err)
 		}
 	}

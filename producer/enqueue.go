@@ -90,6 +90,10 @@ type Options struct {
 	// CallbackURL, when set, is told when the batch is done. The caller checks it
 	// (callback.ValidateURL). A re-run keeps the first run's.
 	CallbackURL string
+	// CallbackKey names the key that signs the callback (store.Meta.CallbackKey):
+	// the creating token's name, "" for BULKINVITE_CALLBACK_SECRET. A re-run keeps
+	// the first run's.
+	CallbackKey string
 	// OnReject is called for each rejected row, in order. May be nil.
 	OnReject func(*RowError)
 }
@@ -151,7 +155,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{
 		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
-		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL,
+		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey,
 	})
 	if err != nil {
 		return nil, err

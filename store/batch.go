@@ -62,6 +62,9 @@ type Meta struct {
 	ReplayOf []string
 	// CallbackURL, when set, is told when the batch is done (package callback).
 	CallbackURL string
+	// CallbackKey names the key that signs the callback: a token's name for its
+	// own key (callback.TokenKey), "" for BULKINVITE_CALLBACK_SECRET itself.
+	CallbackKey string
 }
 
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
@@ -110,7 +113,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	}
 	now := s.now()
 	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds()).Int()
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds(), m.CallbackKey).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -270,6 +273,7 @@ type Batch struct {
 	Source           string
 	ReplayOf         []string
 	CallbackURL      string
+	CallbackKey      string         // Meta.CallbackKey
 	Callback         *CallbackState // nil without a callback_url
 	Sealed           bool
 	CreatedAt        time.Time
@@ -359,6 +363,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		ID:               id,
 		Source:           m["source"],
 		CallbackURL:      m["callback_url"],
+		CallbackKey:      m["callback_key"],
 		Callback:         callbackState(m),
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),

@@ -15,7 +15,7 @@ import (
 
 // Notifier delivers a batch's callback; *callback.Sender is one.
 type Notifier interface {
-	Send(ctx context.Context, url string, e callback.Event) (int, error)
+	Send(ctx context.Context, url, keyID string, e callback.Event) (int, error)
 }
 
 // errNoNotifier is recorded for a callback this worker cannot sign.
@@ -28,7 +28,8 @@ func (e *callbackError) Error() string { return "callback not delivered: " + e.e
 func (e *callbackError) Unwrap() error { return e.err }
 
 // HandleCallback waits until its batch is done, then POSTs the batch's status to
-// its callback_url (package callback), and retries with backoff until the receiver
+// its callback_url (package callback), signed with the key the batch names
+// (its creating token's, or the global secret), and retries with backoff until the receiver
 // answers 2xx or CallbackWindow has passed since the batch finished. Each attempt
 // and the outcome are recorded in the batch's status.
 func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
@@ -51,7 +52,7 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 	}
 	status, sendErr := 0, errNoNotifier
 	if w.Notifier != nil {
-		status, sendErr = w.Notifier.Send(ctx, b.CallbackURL, callback.NewEvent(b.Status()))
+		status, sendErr = w.Notifier.Send(ctx, b.CallbackURL, b.CallbackKey, callback.NewEvent(b.Status()))
 	}
 	final := sendErr != nil && (errors.Is(sendErr, callback.ErrPrivateTarget) || w.now().Sub(b.FinishedAt) >= w.cfg.CallbackWindow)
 	// The status shows a category only; the error, which may name the addresses
