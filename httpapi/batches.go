@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/callback"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -309,6 +310,19 @@ func (s *Server) checkFields(req *batchRequest) []Detail {
 	return details
 }
 
+// callbackKey names the key that signs the callback of a batch the caller in
+// ctx creates (callback.Key): a named token's own, so that its receiver cannot
+// check or forge another token's callbacks; "", BULKINVITE_CALLBACK_SECRET
+// itself, for a bare secret or the anonymous caller, as before tokens had
+// names, and for a batch without a callback.
+func callbackKey(ctx context.Context, callbackURL string) string {
+	id, ok := auth.FromContext(ctx)
+	if !ok || callbackURL == "" || id.Name == auth.AnonymousName || strings.HasPrefix(id.Name, auth.BarePrefix) {
+		return ""
+	}
+	return id.Name
+}
+
 // importBatch imports a checked request and says what was accepted.
 func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted, error) {
 	var src producer.Source
@@ -326,6 +340,7 @@ func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted,
 	}
 	res, err := s.prod.Import(ctx, src, producer.Options{
 		BatchID: req.batchID, Job: req.job, Source: "http", CallbackURL: req.callbackURL,
+		CallbackKey: callbackKey(ctx, req.callbackURL),
 	})
 	switch {
 	case errors.Is(err, store.ErrBatchExpired):
