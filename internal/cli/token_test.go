@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/auth"
+	"github.com/bulkinvite/bulkinvite/callback"
 	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 )
@@ -58,5 +59,33 @@ func TestTokenNewUsage(t *testing.T) {
 		if code != cli.ExitUsage || out.Len() != 0 {
 			t.Errorf("%v: exit %d, out %q, err %q", args, code, out.String(), errb.String())
 		}
+	}
+}
+
+// TestTokenCallbackKey: `token callback-key` prints the key that signs a
+// token's callbacks (callback.TokenKey of BULKINVITE_CALLBACK_SECRET), and
+// `token new` prints the same for the token it makes; without the callback
+// secret, callback-key is a usage error.
+func TestTokenCallbackKey(t *testing.T) {
+	t.Parallel()
+	const secret = "global-callback-secret-token-test"
+	withSecret := func(k string) string { return map[string]string{"BULKINVITE_CALLBACK_SECRET": secret}[k] }
+	run := func(getenv func(string) string, args ...string) (int, string) {
+		var out, errb bytes.Buffer
+		code := cli.Run(t.Context(), args, cli.IO{In: strings.NewReader(""), Out: &out, Err: &errb, Getenv: getenv})
+		return code, out.String()
+	}
+	want := callback.TokenKey(secret, "ats")
+	if code, out := run(withSecret, "token", "callback-key", "--name", "ats"); code != cli.ExitOK || out != want+"\n" {
+		t.Errorf("callback-key: exit %d, %q; want %q", code, out, want)
+	}
+	if code, out := run(withSecret, "token", "new", "--name", "ats", "--scopes", "submit"); code != cli.ExitOK || !strings.Contains(out, "\n"+want+"\n") {
+		t.Errorf("token new: exit %d, output without the callback key:\n%s", code, out)
+	}
+	if code, out := run(withSecret, "token", "callback-key", "--name", "other"); code != cli.ExitOK || out == want+"\n" {
+		t.Errorf("another token's callback key: exit %d, %q", code, out)
+	}
+	if code, _ := run(func(string) string { return "" }, "token", "callback-key", "--name", "ats"); code != cli.ExitUsage {
+		t.Errorf("callback-key without a secret: exit %d, want %d", code, cli.ExitUsage)
 	}
 }
