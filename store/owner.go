@@ -44,6 +44,7 @@ const (
 // ids, even none, while more follow: go on while the cursor is not "". Its
 // cursors are BatchPage's.
 func (s *Store) OwnedBatchPage(ctx context.Context, owner, cursor string, limit int) (ids []string, next string, err error) {
+	limit = max(limit, 1)
 	var pos *zpos
 	if cursor != "" {
 		pos = new(zpos)
