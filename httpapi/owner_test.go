@@ -138,6 +138,11 @@ func TestIsolationBetweenTokens(t *testing.T) {
 			t.Errorf("root reads %s: %d %s", id, rec.Code, rec.Body)
 		}
 	}
+	var st struct{ Accepted int }
+	decode(t, tb.do(t, as("alice", req{method: "GET", target: "/v1/batches/iso-a"})), &st)
+	if st.Accepted != 2 {
+		t.Errorf("alice's batch took bob's candidates: accepted %d, want 2", st.Accepted)
+	}
 	if rec := tb.do(t, as("root", req{method: "DELETE", target: "/v1/deadletters?batch_id=iso-b-dl&confirm=true"})); rec.Code != http.StatusOK {
 		t.Errorf("root purges bob's dead letters: %d %s", rec.Code, rec.Body)
 	}
