@@ -40,7 +40,7 @@ func (d *Dashboard) matching(ctx context.Context, batchID, reason string) ([]str
 // confirm renders a confirmation page (page) for the batch's dead letters of the
 // reason its query or form names.
 func (d *Dashboard) confirm(w http.ResponseWriter, r *http.Request, s *session, page, title, reason string, status int, body confirmBody) {
-	id, ok := d.batchID(w, r)
+	id, ok := d.batchID(w, r, s)
 	if !ok || !d.dlFilter(w, r, reason) {
 		return
 	}
@@ -70,7 +70,7 @@ func (d *Dashboard) replayConfirm(w http.ResponseWriter, r *http.Request, s *ses
 // job_post): the dead letters move into a new batch (one per target and
 // message), which the browser is sent to.
 func (d *Dashboard) replayPost(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := d.batchID(w, r)
+	id, ok := d.batchID(w, r, s)
 	reason := r.PostForm.Get("reason")
 	if !ok || !d.dlFilter(w, r, reason) {
 		return
@@ -89,7 +89,7 @@ func (d *Dashboard) replayPost(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	// A replay moves entries under a lease: let it finish if the browser leaves.
 	res, err := d.replay.Replay(context.WithoutCancel(r.Context()), deadletter.Options{
-		Filter: store.Filter{BatchID: id, Reason: payload.Reason(reason)}, Target: target})
+		Filter: store.Filter{BatchID: id, Reason: payload.Reason(reason)}, Target: target, By: s.Who.Name})
 	if errors.Is(err, producer.ErrUsage) {
 		d.confirm(w, r, s, "replay.html", "Replay dead letters", reason, http.StatusBadRequest,
 			confirmBody{Target: target, Errors: []string{err.Error()}})
@@ -116,7 +116,7 @@ func (d *Dashboard) purgeConfirm(w http.ResponseWriter, r *http.Request, s *sess
 // purgePost is POST /batches/{id}/purge (reason): the dead letters are deleted
 // for good.
 func (d *Dashboard) purgePost(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := d.batchID(w, r)
+	id, ok := d.batchID(w, r, s)
 	reason := r.PostForm.Get("reason")
 	if !ok || !d.dlFilter(w, r, reason) {
 		return

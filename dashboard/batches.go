@@ -1,9 +1,11 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/store"
 )
 
@@ -44,7 +46,7 @@ func (d *Dashboard) listPage(w http.ResponseWriter, r *http.Request, s *session)
 	cursor, read := q.Get("cursor"), 0
 	active := false
 	for len(body.Batches) < batchesPerPage && read < maxBatchesRead {
-		ids, next, err := d.store.BatchPage(ctx, cursor, batchesPerPage)
+		ids, next, err := d.indexPage(ctx, s, cursor)
 		if errors.Is(err, store.ErrBadCursor) {
 			d.errorPage(w, r, http.StatusBadRequest, "That page of the list does not exist.")
 			return
@@ -103,7 +105,7 @@ type batchBody struct {
 
 // batchPage is GET /batches/{id}: its status, dead letters by reason, rejects.
 func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := d.batchID(w, r)
+	id, ok := d.batchID(w, r, s)
 	if !ok {
 		return
 	}
@@ -135,4 +137,13 @@ func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	d.render(w, r, http.StatusOK, "batch.html", p)
+}
+
+// indexPage reads a page of the batch index: every batch for an admin, the
+// token's own for another (store.OwnedBatchPage).
+func (d *Dashboard) indexPage(ctx context.Context, s *session, cursor string) ([]string, string, error) {
+	if s.Who.Has(auth.Admin) {
+		return d.store.BatchPage(ctx, cursor, batchesPerPage)
+	}
+	return d.store.OwnedBatchPage(ctx, s.Who.Name, cursor, batchesPerPage)
 }

@@ -191,7 +191,7 @@ type deadLettersBody struct {
 // letters by reason, with the vendor's messages, searchable. A batch whose record
 // expired still shows its dead letters.
 func (d *Dashboard) deadLettersPage(w http.ResponseWriter, r *http.Request, s *session) {
-	id, ok := d.batchID(w, r)
+	id, ok := d.batchID(w, r, s)
 	if !ok {
 		return
 	}
@@ -230,8 +230,8 @@ func (d *Dashboard) deadLettersPage(w http.ResponseWriter, r *http.Request, s *s
 
 // deadLettersCSV is GET /batches/{id}/deadletters.csv?reason=&q=: every matching
 // dead letter, as `deadletter list --csv` writes them.
-func (d *Dashboard) deadLettersCSV(w http.ResponseWriter, r *http.Request, _ *session) {
-	id, ok := d.batchID(w, r)
+func (d *Dashboard) deadLettersCSV(w http.ResponseWriter, r *http.Request, s *session) {
+	id, ok := d.batchID(w, r, s)
 	if !ok {
 		return
 	}

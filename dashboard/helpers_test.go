@@ -21,8 +21,10 @@ import (
 	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -196,6 +198,15 @@ func (tb *testBundle) deadLetter(t *testing.T, batchID string, seq int64, c payl
 		Target: pipelinetest.Target, Attempts: 1, FirstFailedAt: now, LastFailedAt: now, LastHTTPStatus: 200, Seq: seq}
 	if _, err := tb.Store.RecordOutcomes(context.Background(), batchID, pipelinetest.Target,
 		[]store.Record{{Seq: seq, Outcome: payload.OutcomeDeadLettered, Candidate: c, DeadLetter: dl}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// importAs imports cands as batch id created by the token named owner.
+func (tb *testBundle) importAs(t *testing.T, id, owner string, cands []payload.Candidate) {
+	t.Helper()
+	if _, err := tb.Producer.Import(context.Background(), producer.NewSliceSource(cands),
+		producer.Options{BatchID: id, Job: task.Job{Target: pipelinetest.Target}, Owner: owner}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/store"
@@ -155,12 +156,27 @@ func (d *Dashboard) loadTemplates() error {
 	return nil
 }
 
-// batchID reads and checks the {id} of a batch's path; it has answered when ok
-// is false.
-func (d *Dashboard) batchID(w http.ResponseWriter, r *http.Request) (string, bool) {
+// batchID reads and checks the {id} of a batch's path, and that the session's
+// token may see the batch: an admin every batch, another token its own only
+// (another owner's, one created before batches had owners and one whose record
+// has expired are a 404, as if there were none). It has answered when ok is
+// false.
+func (d *Dashboard) batchID(w http.ResponseWriter, r *http.Request, s *session) (string, bool) {
 	id := r.PathValue("id")
 	if err := producer.ValidateBatchID(id); err != nil {
 		d.errorPage(w, r, http.StatusBadRequest, "Not a batch id: "+err.Error())
+		return "", false
+	}
+	if s.Who.Has(auth.Admin) {
+		return id, true
+	}
+	b, err := d.store.Batch(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrBatchNotFound), errors.Is(err, store.ErrBatchExpired), err == nil && (b.Owner == "" || b.Owner != s.Who.Name):
+		d.errorPage(w, r, http.StatusNotFound, "There is no batch "+id+".")
+		return "", false
+	case err != nil:
+		d.fail(w, r, err)
 		return "", false
 	}
 	return id, true

@@ -33,10 +33,13 @@ func TestDashboardScopes(t *testing.T) {
 		t.Fatal(err)
 	}
 	tb := setup(t, dashboard.Config{AuthTokens: toks})
-	cands := pipelinetest.Candidates("sc", 2)
-	tb.Import("sc", cands, nil)
-	tb.deadLetter(t, "sc", 0, cands[0], payload.ReasonValidation, "", "")
-	tb.deadLetter(t, "sc", 1, cands[1], payload.ReasonValidation, "", "")
+	// Each token sees its own batch: sc is the reader's, op the operator's.
+	for id, owner := range map[string]string{"sc": "reader", "op": "operator"} {
+		cands := pipelinetest.Candidates(id, 2)
+		tb.importAs(t, id, owner, cands)
+		tb.deadLetter(t, id, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, id, 1, cands[1], payload.ReasonValidation, "", "")
+	}
 	if err := tb.Store.StopAuth(context.Background(), tb.Key.ID(), tb.Key.Masked(), 401, "API key is invalid"); err != nil {
 		t.Fatal(err)
 	}
@@ -62,11 +65,11 @@ func TestDashboardScopes(t *testing.T) {
 
 	op := tb.client()
 	csrf = op.signIn(t, operatorSecret)
-	page := op.get(t, "/batches/sc").Body.String()
+	page := op.get(t, "/batches/op").Body.String()
 	must(t, strings.Contains(page, "Replay all…") && !strings.Contains(page, "Resume sending"), "operator's batch page:\n%s", page)
 	must(t, op.do(t, http.MethodPost, "/resume", url.Values{"csrf": {csrf}}).Code == http.StatusForbidden, "operator resumed")
-	rec := op.do(t, http.MethodPost, "/batches/sc/purge", url.Values{"csrf": {csrf}, "reason": {"validation"}})
-	must(t, rec.Code == http.StatusSeeOther && tb.countDeadLetters(t, "sc") == 0, "operator purge: %d", rec.Code)
+	rec := op.do(t, http.MethodPost, "/batches/op/purge", url.Values{"csrf": {csrf}, "reason": {"validation"}})
+	must(t, rec.Code == http.StatusSeeOther && tb.countDeadLetters(t, "op") == 0, "operator purge: %d", rec.Code)
 
 	admin := tb.client()
 	admin.signIn(t, token1)
@@ -92,5 +95,48 @@ func TestDashboardScopes(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestDashboardIsolation: a token without admin sees its own batches only: the
+// list leaves out another owner's, and every page of one (status, dead letters,
+// CSV export, replay and purge, forms and actions) is a 404 that acts on
+// nothing; the admin sees both.
+func TestDashboardIsolation(t *testing.T) {
+	t.Parallel()
+	const aliceSecret, bobSecret, rootSecret = "dash-alice-secret-3b8e1f0a9c2d7e45", "dash-bob-secret-6d0a4c8e2f1b9e73a", "dash-root-secret-8f2c6a0e4b1d9e57"
+	toks, err := auth.ParseEnv("alice:read+operate:" + aliceSecret + ",bob:read+operate:" + bobSecret + ",root:admin:" + rootSecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb := setup(t, dashboard.Config{AuthTokens: toks})
+	for id, owner := range map[string]string{"alice-batch": "alice", "bob-batch": "bob"} {
+		cands := pipelinetest.Candidates(id, 2)
+		tb.importAs(t, id, owner, cands)
+		tb.deadLetter(t, id, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, id, 1, cands[1], payload.ReasonTargetNotFound, "", "")
+	}
+	bob := tb.client()
+	csrf := bob.signIn(t, bobSecret)
+	list := bob.get(t, "/").Body.String()
+	must(t, strings.Contains(list, "bob-batch") && !strings.Contains(list, "alice-batch"), "bob's list:\n%s", list)
+	for _, p := range []string{"/batches/alice-batch", "/batches/alice-batch/deadletters", "/batches/alice-batch/deadletters.csv",
+		"/batches/alice-batch/replay", "/batches/alice-batch/purge", "/batches/alice-batch/deadletters?reason=validation"} {
+		rec := bob.get(t, p)
+		must(t, rec.Code == http.StatusNotFound && !strings.Contains(rec.Body.String(), "alice-batch-0@"), "bob GET %s: %d\n%s", p, rec.Code, rec.Body)
+	}
+	for _, p := range []string{"/batches/alice-batch/replay", "/batches/alice-batch/purge"} {
+		rec := bob.do(t, http.MethodPost, p, url.Values{"csrf": {csrf}, "reason": {""}})
+		must(t, rec.Code == http.StatusNotFound, "bob POST %s: %d", p, rec.Code)
+	}
+	must(t, tb.countDeadLetters(t, "alice-batch") == 2, "bob's actions reached alice's dead letters")
+	must(t, bob.get(t, "/batches/bob-batch/deadletters.csv").Code == http.StatusOK, "bob cannot export his own")
+
+	root := tb.client()
+	root.signIn(t, rootSecret)
+	list = root.get(t, "/").Body.String()
+	must(t, strings.Contains(list, "bob-batch") && strings.Contains(list, "alice-batch"), "root's list:\n%s", list)
+	for _, p := range []string{"/batches/alice-batch", "/batches/bob-batch/deadletters", "/batches/alice-batch/deadletters.csv", "/batches/bob-batch/purge"} {
+		must(t, root.get(t, p).Code == http.StatusOK, "root GET %s", p)
 	}
 }

@@ -67,6 +67,10 @@ type Options struct {
 	// Target, when set, sends the candidates there instead of their original target
 	// (to fix a target_not_found, say).
 	Target payload.Target
+	// By names the caller (a token's name, "cli"): it owns the replay batches
+	// this replay creates, those of its own dead letters and those of a dead
+	// run it finishes (store.Meta.Owner).
+	By string
 }
 
 // Result is what a replay did.
@@ -102,11 +106,11 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	var err error
-	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner); err != nil {
+	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner, opts.By); err != nil {
 		return res, err
 	}
 
-	run := &replayRun{r: r, owner: owner, target: opts.Target, groups: map[string]*group{}}
+	run := &replayRun{r: r, owner: owner, by: opts.By, target: opts.Target, groups: map[string]*group{}}
 	defer run.release()
 	err = r.store.DeadLetterPages(ctx, opts.Filter, r.cfg.PageSize, func(page []*store.DeadLetter) error {
 		return run.move(ctx, page)
@@ -133,6 +137,7 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 type replayRun struct {
 	r      *Replayer
 	owner  string
+	by     string // the replay batches' owner (Options.By)
 	target payload.Target
 	groups map[string]*group
 }
@@ -218,7 +223,7 @@ func (run *replayRun) finish(g *group) error {
 	if g.moved == 0 {
 		return leaseCause(g.ctx, run.r.store.CloseReplay(g.ctx, g.id, run.owner))
 	}
-	return leaseCause(g.ctx, run.r.finish(g.ctx, g.id, run.owner, g.info()))
+	return leaseCause(g.ctx, run.r.finish(g.ctx, g.id, run.owner, run.by, g.info()))
 }
 
 // release stops renewing every lease the run holds (again: a group's release may
@@ -231,7 +236,7 @@ func (run *replayRun) release() {
 
 // resumeAbandoned finishes the open replay batches whose run died: those whose
 // lease it can take. It returns them, and the ones a live run holds.
-func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, live []string, err error) {
+func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resumed, live []string, err error) {
 	open, err := r.store.OpenReplays(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -246,7 +251,7 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, 
 			return resumed, live, err
 		}
 		hctx, release := r.hold(ctx, id, owner)
-		err = leaseCause(hctx, r.finish(hctx, id, owner, open[id]))
+		err = leaseCause(hctx, r.finish(hctx, id, owner, by, open[id]))
 		release()
 		if err != nil {
 			return resumed, live, err
@@ -263,7 +268,7 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner string) (resumed, 
 // staged entries, it enqueues nothing twice: the producer's re-run rules hold.
 // A replay batch whose record has expired was sealed: a replay batch's record
 // expires only Config.Retention after it was done (store.CreateBatch).
-func (r *Replayer) finish(ctx context.Context, id, owner string, info store.ReplayInfo) error {
+func (r *Replayer) finish(ctx context.Context, id, owner, by string, info store.ReplayInfo) error {
 	sealed, err := r.sealed(ctx, id)
 	if err != nil {
 		return err
@@ -283,6 +288,8 @@ func (r *Replayer) finish(ctx context.Context, id, owner string, info store.Repl
 				Source:   "replay",
 				Queue:    task.QueueReplay,
 				ReplayOf: info.ReplayOf,
+				Owner:    by,
+				AnyOwner: true, // its id is new; a resumed one keeps its first owner
 			})
 			if err != nil {
 				return fmt.Errorf("replay batch %s: %w", id, err)

@@ -106,7 +106,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 	// The import goes on if the client leaves: a batch is not left half enqueued.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), s.cfg.ImportTimeout)
 	defer cancel()
-	resp, err := s.importBatch(ctx, req)
+	resp, err := s.importBatch(ctx, caller(r), req)
 	if err != nil {
 		if key != "" {
 			_ = s.store.ReleaseIdempotency(ctx, requestInfo(r).scope, key, owner)
@@ -324,7 +324,7 @@ func callbackKey(ctx context.Context, callbackURL string) string {
 }
 
 // importBatch imports a checked request and says what was accepted.
-func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted, error) {
+func (s *Server) importBatch(ctx context.Context, who auth.Identity, req *batchRequest) (*Accepted, error) {
 	var src producer.Source
 	switch {
 	case req.records != nil:
@@ -341,8 +341,13 @@ func (s *Server) importBatch(ctx context.Context, req *batchRequest) (*Accepted,
 	res, err := s.prod.Import(ctx, src, producer.Options{
 		BatchID: req.batchID, Job: req.job, Source: "http", CallbackURL: req.callbackURL,
 		CallbackKey: callbackKey(ctx, req.callbackURL),
+		Owner:       who.Name, AnyOwner: who.Has(auth.Admin),
 	})
 	switch {
+	case errors.Is(err, producer.ErrOwned):
+		// Nothing of the other owner's batch is said: not its target, not its owner.
+		return nil, errorf(http.StatusConflict, CodeBatchConflict, "batch_id "+req.batchID+" is taken; a new batch needs a new batch_id",
+			Detail{Field: fieldBatchID, Message: "is taken; choose another"})
 	case errors.Is(err, store.ErrBatchExpired):
 		return nil, errorf(http.StatusGone, CodeBatchExpired, err.Error(), Detail{Field: fieldBatchID, Message: "named a batch that has expired; a new batch needs a new batch_id"})
 	case errors.Is(err, producer.ErrUsage):

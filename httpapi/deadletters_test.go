@@ -12,6 +12,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/store"
 	"github.com/bulkinvite/bulkinvite/task"
 )
@@ -20,9 +21,18 @@ import (
 // every third a validation failure, the rest invitation errors.
 func deadLetters(t *testing.T, tb *testBundle, batchID string, n int) {
 	t.Helper()
+	deadLettersOf(t, tb, batchID, "", n)
+}
+
+// deadLettersOf is deadLetters in a batch that owner creates ("": no owner, an
+// admin's only).
+func deadLettersOf(t *testing.T, tb *testBundle, batchID, owner string, n int) {
+	t.Helper()
 	ctx := context.Background()
 	cands := pipelinetest.Candidates(batchID, n)
-	tb.Import(batchID, cands, nil)
+	if _, err := tb.Producer.Import(ctx, producer.NewSliceSource(cands), producer.Options{BatchID: batchID, Job: task.Job{Target: pipelinetest.Target}, Owner: owner}); err != nil {
+		t.Fatal(err)
+	}
 	recs := make([]store.Record, n)
 	for i, c := range cands {
 		reason := payload.ReasonInvitationError

@@ -50,8 +50,11 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := s.store.Batch(r.Context(), id)
 	switch {
-	case errors.Is(err, store.ErrBatchNotFound):
-		s.fail(w, r, errorf(http.StatusNotFound, CodeNotFound, "no batch "+id))
+	case errors.Is(err, store.ErrBatchNotFound), err == nil && !owns(caller(r), b.Owner):
+		s.fail(w, r, noBatch(id))
+		return
+	case errors.Is(err, store.ErrBatchExpired) && !caller(r).Has(auth.Admin):
+		s.fail(w, r, noBatch(id)) // its owner is gone with its record
 		return
 	case errors.Is(err, store.ErrBatchExpired):
 		s.fail(w, r, errorf(http.StatusGone, CodeBatchExpired, err.Error()))
@@ -71,7 +74,9 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 }
 
 // listBatches is GET /v1/batches?limit=&cursor=: recent batches, newest first.
-// Batches whose record expired are left out.
+// Batches whose record expired are left out, and for a token without admin
+// those of other owners (a page may then come back short: go on while
+// next_cursor is set).
 func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := pageParams(q, DefaultBatchPage, MaxBatchPage, "limit", "cursor")
@@ -79,7 +84,13 @@ func (s *Server) listBatches(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	ids, next, err := s.store.BatchPage(r.Context(), q.Get("cursor"), limit)
+	var ids []string
+	var next string
+	if who := caller(r); who.Has(auth.Admin) {
+		ids, next, err = s.store.BatchPage(r.Context(), q.Get("cursor"), limit)
+	} else {
+		ids, next, err = s.store.OwnedBatchPage(r.Context(), who.Name, q.Get("cursor"), limit)
+	}
 	if err != nil {
 		s.fail(w, r, cursorError(err))
 		return
@@ -108,11 +119,14 @@ func (s *Server) listDeadLetters(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, err := filter(q.Get("batch_id"), q.Get("reason"))
+	if err == nil && f.BatchID != "" {
+		err = s.checkOwner(r, f.BatchID)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	page, next, err := s.store.DeadLetterPage(r.Context(), f, q.Get("cursor"), limit)
+	page, next, err := s.store.DeadLetterPage(r.Context(), ownerFilter(r, f), q.Get("cursor"), limit)
 	if err != nil {
 		s.fail(w, r, cursorError(err))
 		return
@@ -145,12 +159,15 @@ func (s *Server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.bulkScope(r, f.BatchID, all, "all=true")
 	}
+	if err == nil && f.BatchID != "" {
+		err = s.checkOwner(r, f.BatchID)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	var ids []string
-	if err := s.store.DeadLetters(r.Context(), f, func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
+	if err := s.store.DeadLetters(r.Context(), ownerFilter(r, f), func(d *store.DeadLetter) error { ids = append(ids, d.ID); return nil }); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -231,6 +248,9 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		err = s.bulkScope(r, f.BatchID, req.All, `"all": true`)
 	}
+	if err == nil && f.BatchID != "" {
+		err = s.checkOwner(r, f.BatchID)
+	}
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -242,7 +262,15 @@ func (s *Server) replayDeadLetters(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	// A replay moves entries under a lease: let it finish if the client leaves.
-	res, err := s.replay.Replay(context.WithoutCancel(r.Context()), deadletter.Options{Filter: f, Target: req.Target})
+	who := caller(r)
+	res, err := s.replay.Replay(context.WithoutCancel(r.Context()), deadletter.Options{Filter: ownerFilter(r, f), Target: req.Target, By: who.Name})
+	if err == nil {
+		// Runs of other callers that this one finished or left alone are theirs.
+		res.Resumed, err = s.visible(r.Context(), who, res.Resumed)
+	}
+	if err == nil {
+		res.InProgress, err = s.visible(r.Context(), who, res.InProgress)
+	}
 	if err != nil {
 		if errors.Is(err, producer.ErrUsage) {
 			err = invalid(Detail{Message: err.Error()})

@@ -39,7 +39,10 @@ func TestScopePerRoute(t *testing.T) {
 	t.Parallel()
 	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("# metrics\n")) })
 	tb := setup(t, httpapi.Config{AuthTokens: scopedTokens(t), Metrics: ok})
-	deadLetters(t, tb, "sc-b", 3)
+	// Each token acts on a batch of its own, sc-<name> (sc-b in requests).
+	for name := range scoped {
+		deadLettersOf(t, tb, "sc-"+name, name, 3)
+	}
 	requests := map[string]req{
 		"POST /v1/batches":            {method: "POST", target: "/v1/batches", body: seed},
 		"GET /v1/batches":             {method: "GET", target: "/v1/batches"},
@@ -59,6 +62,8 @@ func TestScopePerRoute(t *testing.T) {
 	holder := map[auth.Scope]string{auth.Submit: "submitter", auth.Read: "reader", auth.Operate: "operator", auth.Admin: "boss"}
 	as := func(r req, name string) req {
 		r.header = []string{"Authorization", "Bearer " + secretOf(name)}
+		r.target = strings.ReplaceAll(r.target, "sc-b", "sc-"+name)
+		r.body = strings.ReplaceAll(r.body, "sc-b", "sc-"+name)
 		return r
 	}
 	// Replay before purge, so that both act on dead letters.
@@ -124,7 +129,7 @@ func TestLogNamesTheToken(t *testing.T) {
 func TestAllNeedsAdmin(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, httpapi.Config{AuthTokens: scopedTokens(t)})
-	deadLetters(t, tb, "an-a", 2)
+	deadLettersOf(t, tb, "an-a", "operator", 2)
 	as := func(r req, name string) req {
 		r.header = []string{"Authorization", "Bearer " + secretOf(name)}
 		return r

@@ -96,6 +96,12 @@ type Options struct {
 	CallbackKey string
 	// OnReject is called for each rejected row, in order. May be nil.
 	OnReject func(*RowError)
+	// Owner names who creates the batch (a token's name, "cli" for the CLI);
+	// a batch keeps its first run's owner.
+	Owner string
+	// AnyOwner lets the import go on in a batch of another owner (an admin
+	// token, the CLI); without it such a batch id is refused with ErrOwned.
+	AnyOwner bool
 }
 
 // Result is what an import did.
@@ -133,6 +139,10 @@ func ValidateBatchID(id string) error {
 // reused for another target), as opposed to failures along the way.
 var ErrUsage = errors.New("usage")
 
+// ErrOwned is returned for a batch id that names a batch of another owner
+// (Options.AnyOwner unset). Its message names nothing of that batch.
+var ErrOwned = errors.New("batch id taken: it names a batch of another owner")
+
 // Import reads every record of src, rejects the rows that cannot succeed, records the
 // batch and enqueues its segments. Run again with the same BatchID and input after a
 // crash, it completes the batch without enqueuing anything twice.
@@ -155,10 +165,13 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{
 		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
-		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey,
+		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey, Owner: opts.Owner,
 	})
 	if err != nil {
 		return nil, err
+	}
+	if !created && !opts.AnyOwner && b.Owner != opts.Owner {
+		return nil, ErrOwned
 	}
 	res := &Result{BatchID: b.ID, Existing: !created}
 	if err := p.enqueueCallback(ctx, b); err != nil {

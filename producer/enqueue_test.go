@@ -221,3 +221,31 @@ func TestImportStopsOnEnqueueError(t *testing.T) {
 		t.Error("the batch was sealed though a chunk was not enqueued")
 	}
 }
+
+// TestImportOwnedBatch: an import under another owner's batch id is ErrOwned,
+// whatever its target, and adds nothing to that batch; its owner's re-run and
+// an import that may act on any owner's batch go on.
+func TestImportOwnedBatch(t *testing.T) {
+	t.Parallel()
+	p := newProducer(t)
+	ctx := context.Background()
+	job := task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}}
+	one := []payload.Candidate{{Email: "b@example.com"}}
+	three := []payload.Candidate{{Email: "a1@example.com"}, {Email: "a2@example.com"}, {Email: "a3@example.com"}}
+	if _, err := p.Import(ctx, producer.NewSliceSource(one), producer.Options{BatchID: "nightly", Job: job, Owner: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	other := task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-0000-7000-8000-000000000001"}}
+	for _, j := range []task.Job{job, other} {
+		res, err := p.Import(ctx, producer.NewSliceSource(three), producer.Options{BatchID: "nightly", Job: j, Owner: "alice"})
+		if !errors.Is(err, producer.ErrOwned) || res != nil || strings.Contains(err.Error(), "bob") || strings.Contains(err.Error(), job.Target.InterviewSetID) {
+			t.Errorf("alice's import under bob's id: %+v, %v", res, err)
+		}
+	}
+	if res, err := p.Import(ctx, producer.NewSliceSource(one), producer.Options{BatchID: "nightly", Job: job, Owner: "bob"}); err != nil || !res.Existing {
+		t.Errorf("bob's re-run: %+v, %v", res, err)
+	}
+	if res, err := p.Import(ctx, producer.NewSliceSource(one), producer.Options{BatchID: "nightly", Job: job, Owner: "cli", AnyOwner: true}); err != nil || !res.Existing {
+		t.Errorf("an import that may act on any owner's batch: %+v, %v", res, err)
+	}
+}

@@ -65,6 +65,9 @@ type Meta struct {
 	// CallbackKey names the key that signs the callback: a token's name for its
 	// own key (callback.TokenKey), "" for BULKINVITE_CALLBACK_SECRET itself.
 	CallbackKey string
+	// Owner is the name of the token that creates the batch (auth.CLIName for
+	// the CLI); it is written once, at creation.
+	Owner string
 }
 
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
@@ -113,7 +116,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	}
 	now := s.now()
 	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds(), m.CallbackKey).Int()
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds(), m.CallbackKey, m.Owner).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -266,14 +269,17 @@ func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.
 
 // Batch is a batch record with its counters.
 type Batch struct {
-	ID               string
-	Job              task.Job
-	SegmentSize      int
-	Segments         int
-	Source           string
-	ReplayOf         []string
-	CallbackURL      string
-	CallbackKey      string         // Meta.CallbackKey
+	ID          string
+	Job         task.Job
+	SegmentSize int
+	Segments    int
+	Source      string
+	ReplayOf    []string
+	CallbackURL string
+	CallbackKey string // Meta.CallbackKey
+	// Owner is the name of the token that created the batch; "" for a batch
+	// created before batches had owners (only admins see it).
+	Owner            string
 	Callback         *CallbackState // nil without a callback_url
 	Sealed           bool
 	CreatedAt        time.Time
@@ -364,6 +370,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		Source:           m["source"],
 		CallbackURL:      m["callback_url"],
 		CallbackKey:      m["callback_key"],
+		Owner:            m["owner"],
 		Callback:         callbackState(m),
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),

@@ -235,6 +235,10 @@ func (c *jobCache) len() int {
 type Filter struct {
 	BatchID string
 	Reason  payload.Reason
+	// Owner, when set, keeps only the dead letters of batches whose record
+	// names this owner (Meta.Owner): a batch of another owner, one created
+	// before batches had owners, or one whose record has expired is left out.
+	Owner string
 }
 
 func (f Filter) match(d *DeadLetter) bool {
@@ -311,6 +315,9 @@ func (s *Store) DeadLetters(ctx context.Context, f Filter, fn func(*DeadLetter) 
 // passed twice when its batch's hash shrinks meanwhile.
 func (s *Store) DeadLetterPages(ctx context.Context, f Filter, size int, fn func([]*DeadLetter) error) error {
 	return s.dlBatches(ctx, f.BatchID, func(batchID string) error {
+		if ok, err := s.ownedBy(ctx, f.Owner, batchID); err != nil || !ok {
+			return err
+		}
 		return s.batchDeadLetters(ctx, batchID, size, func(page []*DeadLetter) error {
 			matched := page[:0]
 			for _, d := range page {

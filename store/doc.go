@@ -17,7 +17,8 @@
 // over a cluster's masters. With P the prefix ("bulkinvite:"; it should not hold a
 // hash tag of its own, or every key lands in that one slot):
 //
-//	P{b:id}            hash: the batch record and its counters
+//	P{b:id}            hash: the batch record and its counters; owner: the
+//	                   creating token's name, written once (none before owners)
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate

@@ -135,8 +135,9 @@ end
 // KEYS: batch, dl. ARGV: id, now_ms, job, segment_size, source, replay_of,
 // callback_url, known ("1" when the batches index holds the id), unsealed_ttl
 // ms (0: none), callback_key (with a callback_url: the name of the key that
-// signs it, "" for the global secret). Returns createdNew (1) when it created the record, createdBefore
-// (0) when the record exists, createRefused (-1) when the id is refused.
+// signs it, "" for the global secret), owner ("" for none). Returns createdNew
+// (1) when it created the record, createdBefore (0) when the record exists,
+// createRefused (-1) when the id is refused.
 var createScript = redis.NewScript(`
 if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return ` + strconv.Itoa(createdBefore) + ` end
 if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return ` + strconv.Itoa(createRefused) + ` end
@@ -144,6 +145,7 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
   'source', ARGV[5], 'replay_of', ARGV[6])
 if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7], 'callback_key', ARGV[10]) end
+if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'owner', ARGV[11]) end
 if tonumber(ARGV[9]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
 return ` + strconv.Itoa(createdNew) + `
 `)

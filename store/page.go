@@ -152,8 +152,27 @@ func (s *Store) DeadLetterPage(ctx context.Context, f Filter, cursor string, lim
 }
 
 // nextDLBatch moves c to the batch after c's in P dlbatches (the first when
-// first), or to the filter's one batch; Member "" means the listing is over.
+// first), or to the filter's one batch, skipping the batches of owners other
+// than the filter's; Member "" means the listing is over.
 func (s *Store) nextDLBatch(ctx context.Context, f Filter, c *dlCursor, first bool) error {
+	for {
+		if err := s.nextAnyDLBatch(ctx, f, c, first); err != nil || c.Member == "" {
+			return err
+		}
+		ok, err := s.ownedBy(ctx, f.Owner, c.Member)
+		if err != nil || ok {
+			return err
+		}
+		if f.BatchID != "" {
+			c.Member = ""
+			return nil
+		}
+		first = false
+	}
+}
+
+// nextAnyDLBatch is nextDLBatch whoever owns the batch.
+func (s *Store) nextAnyDLBatch(ctx context.Context, f Filter, c *dlCursor, first bool) error {
 	c.Scan, c.Seq = 0, -1
 	if f.BatchID != "" {
 		if first {

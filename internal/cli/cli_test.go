@@ -206,6 +206,9 @@ func TestEnqueueStdinAndSeedRequestBody(t *testing.T) {
 	if !strings.HasPrefix(b.Job.InvitationMessage, "<p>Dear <b><span>{{candidate_name}}") || b.Job.SendInvite == nil || !*b.Job.SendInvite {
 		t.Errorf("the batch's job is %+v, want the sample's message and send_invite", b.Job)
 	}
+	if b.Owner != "cli" {
+		t.Errorf("the CLI's batch is owned by %q, want cli", b.Owner)
+	}
 	r = tb.run(t, "{\"email\":\"jo@example.com\"}\n{\"email\":5}\n", "enqueue", "-", "--format", "jsonl", "--interview-set", sandbox.DemoInterviewSetID, "--json")
 	if r.code != 0 || !strings.Contains(r.stderr, "line 2") {
 		t.Errorf("jsonl: %d %s %s", r.code, r.stdout, r.stderr)

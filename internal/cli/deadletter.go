@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/store"
 )
@@ -107,7 +108,7 @@ dead letter with its attempt history.`,
 			if err != nil {
 				return err
 			}
-			res, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target()})
+			res, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target(), By: auth.CLIName})
 			if err != nil {
 				return err
 			}

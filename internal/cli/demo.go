@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/deadletter"
@@ -124,6 +125,7 @@ func (e *env) demoImport(ctx context.Context, out io.Writer, prod *producer.Prod
 		Job:      task.Job{Target: payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}},
 		Source:   "configs/sample-candidates.csv",
 		OnReject: func(r *producer.RowError) { fmt.Fprintf(out, "   rejected: %v\n", r) },
+		Owner:    auth.CLIName,
 	})
 	if err != nil {
 		return "", err
@@ -147,7 +149,7 @@ func (e *env) demoDrain(ctx context.Context, out io.Writer, st *store.Store, bat
 }
 
 func (e *env) demoReplay(ctx context.Context, out io.Writer, a *app.App, batchID string) error {
-	rep, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: batchID}})
+	rep, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: batchID}, By: auth.CLIName})
 	if err != nil {
 		return err
 	}

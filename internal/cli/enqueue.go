@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/callback"
 	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -161,6 +162,8 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		Source:      sourceName(path),
 		CallbackURL: f.callbackURL,
 		OnReject:    func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
+		// The CLI reaches Redis itself, as an admin would: it may complete any batch.
+		Owner: auth.CLIName, AnyOwner: true,
 	})
 	var expired *store.BatchExpiredError
 	if errors.As(err, &expired) {
