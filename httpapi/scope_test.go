@@ -20,6 +20,12 @@ var scoped = map[string]string{
 // secretOf returns a scoped token's secret.
 func secretOf(name string) string { return scoped[name][strings.LastIndexByte(scoped[name], ':')+1:] }
 
+// asScoped is r sent with the scoped token name.
+func asScoped(r req, name string) req {
+	r.header = []string{"Authorization", "Bearer " + secretOf(name)}
+	return r
+}
+
 func scopedTokens(t *testing.T) []auth.Token {
 	t.Helper()
 	var entries []string
@@ -60,8 +66,9 @@ func TestScopePerRoute(t *testing.T) {
 		"GET /metrics": auth.Admin, "GET /healthz": "", "GET /readyz": "",
 	}
 	holder := map[auth.Scope]string{auth.Submit: "submitter", auth.Read: "reader", auth.Operate: "operator", auth.Admin: "boss"}
+	// Each token acts on a batch of its own.
 	as := func(r req, name string) req {
-		r.header = []string{"Authorization", "Bearer " + secretOf(name)}
+		r = asScoped(r, name)
 		r.target = strings.ReplaceAll(r.target, "sc-b", "sc-"+name)
 		r.body = strings.ReplaceAll(r.body, "sc-b", "sc-"+name)
 		return r
@@ -130,22 +137,18 @@ func TestAllNeedsAdmin(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, httpapi.Config{AuthTokens: scopedTokens(t)})
 	deadLettersOf(t, tb, "an-a", "operator", 2)
-	as := func(r req, name string) req {
-		r.header = []string{"Authorization", "Bearer " + secretOf(name)}
-		return r
-	}
 	purgeAll := req{method: "DELETE", target: "/v1/deadletters?all=true&confirm=true"}
 	replayAll := req{method: "POST", target: "/v1/deadletters/replay", body: `{"all":true}`}
 	for _, r := range []req{purgeAll, replayAll} {
-		if e := errorOf(t, tb.do(t, as(r, "operator")), http.StatusForbidden); e.Code != "forbidden" {
+		if e := errorOf(t, tb.do(t, asScoped(r, "operator")), http.StatusForbidden); e.Code != "forbidden" {
 			t.Errorf("%s %s by an operator: %+v, want forbidden", r.method, r.target, e)
 		}
 	}
-	if rec := tb.do(t, as(req{method: "DELETE", target: "/v1/deadletters?batch_id=an-a&confirm=true"}, "operator")); rec.Code != http.StatusOK {
+	if rec := tb.do(t, asScoped(req{method: "DELETE", target: "/v1/deadletters?batch_id=an-a&confirm=true"}, "operator")); rec.Code != http.StatusOK {
 		t.Errorf("an operator's purge of one batch: %d %s", rec.Code, rec.Body)
 	}
 	deadLetters(t, tb, "an-b", 2)
-	if rec := tb.do(t, as(purgeAll, "boss")); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"purged":2`) {
+	if rec := tb.do(t, asScoped(purgeAll, "boss")); rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `"purged":2`) {
 		t.Errorf("an admin's purge of all: %d %s", rec.Code, rec.Body)
 	}
 }
