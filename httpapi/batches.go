@@ -350,6 +350,9 @@ func (s *Server) importBatch(ctx context.Context, who auth.Identity, req *batchR
 			Detail{Field: fieldBatchID, Message: "is taken; choose another"})
 	case errors.Is(err, store.ErrBatchExpired):
 		return nil, errorf(http.StatusGone, CodeBatchExpired, err.Error(), Detail{Field: fieldBatchID, Message: "named a batch that has expired; a new batch needs a new batch_id"})
+	case errors.Is(err, producer.ErrOtherInput):
+		return nil, errorf(http.StatusConflict, CodeBatchConflict, "batch_id "+req.batchID+" names a batch made from another body (other candidates, rows or order); a new batch needs a new batch_id",
+			Detail{Field: fieldBatchID, Message: "already names a batch with other candidates"})
 	case errors.Is(err, producer.ErrUsage):
 		return nil, errorf(http.StatusConflict, CodeBatchConflict, strings.TrimPrefix(err.Error(), "usage: "), Detail{Field: fieldBatchID, Message: "already names a batch with another target, message or send_invite"})
 	case err != nil:

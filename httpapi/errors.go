@@ -23,7 +23,7 @@ const (
 	CodeMethodNotAllowed     = "method_not_allowed"     // 405
 	CodeIdempotencyConflict  = "idempotency_key_reused" // 409, the key was used for another body
 	CodeIdempotencyInUse     = "idempotency_key_in_use" // 409, the same request is being imported
-	CodeBatchConflict        = "batch_id_conflict"      // 409, the batch exists for another job
+	CodeBatchConflict        = "batch_id_conflict"      // 409, the batch id names another body or owner
 	CodeBatchExpired         = "batch_expired"          // 410
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415

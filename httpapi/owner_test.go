@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // owners are two submitters and an admin.
@@ -172,5 +174,39 @@ func TestBatchIDSquatting(t *testing.T) {
 	e := errorOf(t, rec, http.StatusConflict)
 	if e.Code != httpapi.CodeBatchConflict || strings.Contains(e.Message, "bob") {
 		t.Errorf("alice's import under bob's id: %s", rec.Body)
+	}
+}
+
+// TestBatchIDRepostedWithAnotherBody: a batch id names one body. Its owner's
+// re-post of the same body is the same batch (202, existing); with other
+// candidates it is a 409 batch_id_conflict that adds nothing, not a 202 that
+// drops the new candidates unsent.
+func TestBatchIDRepostedWithAnotherBody(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{AuthTokens: ownerTokens(t)})
+	is := sandbox.DemoInterviewSetID
+	post := func(n int) *httptest.ResponseRecorder {
+		return tb.do(t, as("alice", req{method: "POST", target: "/v1/batches", body: batchBody("rp-a", is, n)}))
+	}
+	for i := range 2 {
+		var a httpapi.Accepted
+		rec := post(2)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("post %d: %d %s", i, rec.Code, rec.Body)
+		}
+		decode(t, rec, &a)
+		if a.Existing != (i == 1) || a.Accepted != 2 {
+			t.Errorf("post %d: %+v", i, a)
+		}
+	}
+	rec := post(3)
+	e := errorOf(t, rec, http.StatusConflict)
+	if e.Code != httpapi.CodeBatchConflict || len(e.Details) != 1 || e.Details[0].Field != "batch_id" || !strings.Contains(e.Details[0].Message, "other candidates") {
+		t.Errorf("re-post with a third candidate: %s", rec.Body)
+	}
+	var st store.Status
+	decode(t, tb.do(t, as("alice", req{method: "GET", target: "/v1/batches/rp-a"})), &st)
+	if st.Accepted != 2 {
+		t.Errorf("after the refused re-post the batch has %d accepted, want 2", st.Accepted)
 	}
 }

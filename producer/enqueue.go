@@ -182,11 +182,14 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 			return nil, fmt.Errorf("%w: batch %s exists for %s; a re-run must use the same target, message and flags", ErrUsage, b.ID, b.Job.Target)
 		}
 		if b.Sealed {
+			if err := sameInput(b, head, src); err != nil {
+				return nil, err
+			}
 			res.AlreadyComplete = true
 			return res, nil
 		}
 	}
-	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p)}
+	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p), digest: newDigest()}
 	defer w.enq.wait() // on an early return: no enqueue outlives Import
 	for _, rec := range head {
 		if err := w.add(rec); err != nil {
@@ -212,8 +215,8 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := w.verify(); err != nil {
 		return res, err
 	}
-	if err := p.store.Seal(ctx, b.ID, w.segment); err != nil {
-		return res, err
+	if err := p.store.Seal(ctx, b.ID, w.segment, w.digest.sum()); err != nil {
+		return res, otherInput(err)
 	}
 	res.Segments = w.segment
 	return res, nil
@@ -255,6 +258,41 @@ func (p *Producer) completeJob(src Source, job *task.Job) ([]Record, error) {
 	return head, nil
 }
 
+// sameInput reads the rest of src, after head, and says whether it holds the
+// records a sealed batch was made of: nil, or ErrOtherInput. A batch sealed
+// before digests were kept is taken as the same, unread.
+func sameInput(b *store.Batch, head []Record, src Source) error {
+	if b.Digest == "" {
+		return nil
+	}
+	d := newDigest()
+	for i := range head {
+		d.add(&head[i])
+	}
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		d.add(&rec)
+	}
+	if d.sum() != b.Digest {
+		return fmt.Errorf("%w: %w: batch %s was made from other records (other candidates, rows or order); a new batch needs a new batch id", ErrUsage, ErrOtherInput, b.ID)
+	}
+	return nil
+}
+
+// otherInput marks the store's ErrOtherInput as a usage error.
+func otherInput(err error) error {
+	if errors.Is(err, store.ErrOtherInput) {
+		return fmt.Errorf("%w: %w", ErrUsage, err)
+	}
+	return err
+}
+
 func sameJob(a, b task.Job) bool {
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
@@ -273,6 +311,7 @@ type segmentWriter struct {
 	seq     int64
 	segment int
 	enq     *enqueuer
+	digest  *digest // of the records added so far
 	// held are the chunk tasks enqueued since the last verify, with heldCands
 	// candidates.
 	held      []queuedChunk
@@ -281,6 +320,7 @@ type segmentWriter struct {
 
 func (w *segmentWriter) add(rec Record) error {
 	w.res.Rows++
+	w.digest.add(&rec)
 	if rec.Err != nil {
 		w.res.Rejected++
 		if len(w.res.Rejects) < MaxRejectsKept {
@@ -322,9 +362,9 @@ func (w *segmentWriter) flush() error {
 		return err
 	}
 	seg := w.segment
-	open, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf)
+	open, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum())
 	if err != nil {
-		return err
+		return otherInput(err)
 	}
 	w.res.Accepted += int64(len(w.buf))
 	w.res.Duplicates += int64(len(w.buf) - len(open))
@@ -437,3 +477,7 @@ func (e *enqueuer) wait() error {
 func (p *Producer) enqueueChunk(ctx context.Context, c *task.Chunk, queue string) error {
 	return task.EnqueueChunk(ctx, p.q, c, task.ChunkID(c.BatchID, c.Segment, c.Chunk), queue, p.cfg.ChunkTimeout)
 }
+
+// ErrOtherInput is returned (with ErrUsage) for an import under a batch's id
+// that reads other records than the import that created it.
+var ErrOtherInput = store.ErrOtherInput

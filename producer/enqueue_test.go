@@ -249,3 +249,106 @@ func TestImportOwnedBatch(t *testing.T) {
 		t.Errorf("an import that may act on any owner's batch: %+v, %v", res, err)
 	}
 }
+
+// failAfter is a source that fails with a read error after n records of src:
+// an import that dies part way.
+type failAfter struct {
+	src producer.Source
+	n   int
+}
+
+func (f *failAfter) Next() (producer.Record, error) {
+	if f.n == 0 {
+		return producer.Record{}, errors.New("connection reset while reading the input")
+	}
+	f.n--
+	return f.src.Next()
+}
+
+// TestImportRerunNeedsTheSameInput: a batch id names one input. A re-run with the
+// same records completes the batch (or finds it complete); one with other
+// records (a changed, added, dropped or moved row, a rejected row changed) is
+// ErrOtherInput, a usage error, and adds nothing, whether the first import
+// finished or died part way.
+func TestImportRerunNeedsTheSameInput(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	st := store.New(rdb, store.Config{})
+	p := producer.New(st, asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
+	ctx := context.Background()
+	job := task.Job{Target: payload.Target{InterviewSetID: uuidA}}
+	lines := func(edit func([]string) []string) string {
+		var ls []string
+		for i := range 25 {
+			ls = append(ls, fmt.Sprintf(`{"email":"p%d@example.com"}`, i))
+		}
+		ls[17] = `{"email":"not-an-email"}` // rejected
+		if edit != nil {
+			ls = edit(ls)
+		}
+		return strings.Join(ls, "\n") + "\n"
+	}
+	others := map[string]func([]string) []string{
+		"a changed row": func(ls []string) []string { ls[3] = `{"email":"q3@example.com"}`; return ls },
+		"a changed row in the last segment": func(ls []string) []string {
+			ls[23] = `{"email":"p23@example.com","name":"P"}`
+			return ls
+		},
+		"an added row":          func(ls []string) []string { return append(ls, `{"email":"p25@example.com"}`) },
+		"a dropped row":         func(ls []string) []string { return ls[:24] },
+		"two rows swapped":      func(ls []string) []string { ls[1], ls[2] = ls[2], ls[1]; return ls },
+		"a rejected row edited": func(ls []string) []string { ls[17] = `{"email":"not-an-email-either"}`; return ls },
+	}
+	src := func(s string) producer.Source { return producer.NewJSONLSource(strings.NewReader(s)) }
+	counts := func(id string) string {
+		b, err := st.Batch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("accepted %d rejected %d sealed %v", b.Accepted, b.Rejected, b.Sealed)
+	}
+
+	// Finished: the same input finds it complete; another is refused.
+	if _, err := p.Import(ctx, src(lines(nil)), producer.Options{BatchID: "done", Job: job}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := p.Import(ctx, src(lines(nil)), producer.Options{BatchID: "done", Job: job}); err != nil || !res.AlreadyComplete {
+		t.Fatalf("the same input again: %+v, %v", res, err)
+	}
+	for name, edit := range others {
+		res, err := p.Import(ctx, src(lines(edit)), producer.Options{BatchID: "done", Job: job})
+		if !errors.Is(err, producer.ErrOtherInput) || !errors.Is(err, producer.ErrUsage) || res != nil {
+			t.Errorf("finished batch, %s: %+v, %v; want ErrOtherInput", name, res, err)
+		}
+	}
+	if got := counts("done"); got != "accepted 24 rejected 1 sealed true" {
+		t.Errorf("finished batch after the refused re-runs: %s", got)
+	}
+
+	// Died after 15 records (segment 0 admitted): a re-run that differs within
+	// what was admitted is refused; the same input completes the batch.
+	if _, err := p.Import(ctx, &failAfter{src: src(lines(nil)), n: 15}, producer.Options{BatchID: "died", Job: job}); err == nil {
+		t.Fatal("the import that died returned no error")
+	}
+	if got := counts("died"); got != "accepted 10 rejected 0 sealed false" {
+		t.Fatalf("after the import died: %s", got)
+	}
+	for _, name := range []string{"a changed row", "two rows swapped"} {
+		if res, err := p.Import(ctx, src(lines(others[name])), producer.Options{BatchID: "died", Job: job}); !errors.Is(err, producer.ErrOtherInput) {
+			t.Errorf("died batch, %s: %+v, %v; want ErrOtherInput", name, res, err)
+		}
+	}
+	if got := counts("died"); got != "accepted 10 rejected 0 sealed false" {
+		t.Errorf("died batch after the refused re-runs: %s", got)
+	}
+	res, err := p.Import(ctx, src(lines(nil)), producer.Options{BatchID: "died", Job: job})
+	if err != nil || !res.Existing || res.AlreadyComplete {
+		t.Fatalf("the same input completing the batch: %+v, %v", res, err)
+	}
+	if got := counts("died"); got != "accepted 24 rejected 1 sealed true" {
+		t.Errorf("died batch completed: %s", got)
+	}
+	if _, err := p.Import(ctx, src(lines(others["an added row"])), producer.Options{BatchID: "died", Job: job}); !errors.Is(err, producer.ErrOtherInput) {
+		t.Errorf("completed batch, an added row: %v; want ErrOtherInput", err)
+	}
+}

@@ -83,6 +83,19 @@ func (s *Store) liveKeys(id string) []string {
 	return append(s.retainedKeys(id), s.bkey(id, "seen"))
 }
 
+// ErrOtherInput is returned when an import under a batch's id read other
+// records than the import that created the batch: a batch id names one input.
+var ErrOtherInput = errors.New("batch id names a batch with other candidates")
+
+// errOtherInput turns a script's otherInputReply into ErrOtherInput.
+func errOtherInput(id string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), otherInputReply) {
+		return fmt.Errorf("%w: batch %s was created from another input (other candidates, rows or order); a new batch needs a new batch id", ErrOtherInput, id)
+	}
+	return err
+}
+
 // errGone turns a script's goneReply into ErrBatchExpired: the batch's record is
 // gone, done and expired or an import abandoned for Config.UnsealedTTL.
 func (s *Store) errGone(id string, err error) error {
@@ -176,9 +189,13 @@ func DedupKeys(c payload.Candidate) []string {
 // AdmitSegment counts a segment's candidates as accepted (once, however often it is
 // called) and records in-batch duplicates as skipped_duplicate. It returns the
 // candidates still to send, in order.
-func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate) ([]task.Candidate, error) {
-	args := make([]any, 0, 3+len(cands)*4)
-	args = append(args, s.cfg.UnsealedTTL.Milliseconds(), segment, len(cands))
+//
+// digest sums the import's input up to the segment's end ("" for none). The
+// first admission records it; a later one with another digest admits nothing
+// and returns ErrOtherInput: a re-run under the batch's id read other records.
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) ([]task.Candidate, error) {
+	args := make([]any, 0, 4+len(cands)*4)
+	args = append(args, s.cfg.UnsealedTTL.Milliseconds(), segment, len(cands), digest)
 	for _, c := range cands {
 		keys := DedupKeys(c.Candidate)
 		args = append(args, c.Seq, len(keys))
@@ -189,7 +206,7 @@ func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, c
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}, s.liveKeys(batchID)...)
 	res, err := s.eval(ctx, admitScript, keys, args...).StringSlice()
 	if err != nil {
-		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, err))
+		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
 	if len(res) == 0 {
 		return cands, nil
@@ -233,11 +250,13 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 // Seal marks the batch as fully enqueued with the given number of segments: from
 // now on, no pending candidate means the batch is done, and its keys no longer
 // expire before then. Its de-duplication data is dropped: every candidate was
-// admitted.
-func (s *Store) Seal(ctx context.Context, batchID string, segments int) error {
+// admitted. digest sums the whole input ("" for none) and is kept as
+// Batch.Digest; a seal with another digest than one kept before is
+// ErrOtherInput.
+func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {
 	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "seen")}, s.retainedKeys(batchID)...)
-	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds()).Err(); err != nil {
-		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, err))
+	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds(), digest).Err(); err != nil {
+		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
 	return nil
 }
@@ -279,7 +298,10 @@ type Batch struct {
 	CallbackKey string // Meta.CallbackKey
 	// Owner is the name of the token that created the batch; "" for a batch
 	// created before batches had owners (only admins see it).
-	Owner            string
+	Owner string
+	// Digest sums the input the batch was sealed from (Seal); "" until sealed,
+	// and for a batch sealed before digests were kept.
+	Digest           string
 	Callback         *CallbackState // nil without a callback_url
 	Sealed           bool
 	CreatedAt        time.Time
@@ -371,6 +393,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		CallbackURL:      m["callback_url"],
 		CallbackKey:      m["callback_key"],
 		Owner:            m["owner"],
+		Digest:           m["digest"],
 		Callback:         callbackState(m),
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),

@@ -59,13 +59,13 @@ func TestWritesAfterExpiryRecreateNothing(t *testing.T) {
 	if err := s.RecordCallback(ctx, "x", CallbackAttempt{HTTPStatus: 200}); err != nil {
 		t.Errorf("late RecordCallback: %v", err)
 	}
-	if _, err := s.AdmitSegment(ctx, "x", 1, cands(2)); !errors.Is(err, ErrBatchExpired) {
+	if _, err := s.AdmitSegment(ctx, "x", 1, cands(2), ""); !errors.Is(err, ErrBatchExpired) {
 		t.Errorf("late AdmitSegment: %v, want ErrBatchExpired", err)
 	}
 	if err := s.RecordRejects(ctx, "x", []Reject{{Row: 3, Reason: "email: bad"}}); !errors.Is(err, ErrBatchExpired) {
 		t.Errorf("late RecordRejects: %v, want ErrBatchExpired", err)
 	}
-	if err := s.Seal(ctx, "x", 2); !errors.Is(err, ErrBatchExpired) {
+	if err := s.Seal(ctx, "x", 2, ""); !errors.Is(err, ErrBatchExpired) {
 		t.Errorf("late Seal: %v, want ErrBatchExpired", err)
 	}
 	if left := lifetimes(t, s, "x"); len(left) != 0 {
@@ -96,7 +96,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 		if err := s.RecordRejects(ctx, id, []Reject{{Row: 9, Reason: "email: bad"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AdmitSegment(ctx, id, 0, seg); err != nil {
+		if _, err := s.AdmitSegment(ctx, id, 0, seg, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -104,7 +104,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 	create("going-on")
 	create("sealed")
 	create("replay", "orig")
-	if err := s.Seal(ctx, "sealed", 1); err != nil {
+	if err := s.Seal(ctx, "sealed", 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.FirstFailure(ctx, "abandoned", "bi:abandoned:s0:c0"); err != nil {
@@ -134,7 +134,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 	for i := 1; i <= 8; i++ {
 		time.Sleep(ttl / 4)
 		next := []task.Candidate{{Seq: int64(3 * i), Candidate: payload.Candidate{Email: fmt.Sprintf("n%d@example.com", i)}}}
-		if _, err := s.AdmitSegment(ctx, "going-on", i, next); err != nil {
+		if _, err := s.AdmitSegment(ctx, "going-on", i, next, ""); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -212,10 +212,10 @@ func TestBatchesIndexTrimmed(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "alive", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, "alive", 0, cands(2)); err != nil {
+	if _, err := s.AdmitSegment(ctx, "alive", 0, cands(2), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Seal(ctx, "alive", 1); err != nil { // sealed, pending: no expiry
+	if err := s.Seal(ctx, "alive", 1, ""); err != nil { // sealed, pending: no expiry
 		t.Fatal(err)
 	}
 	horizon := s.cfg.Retention + s.cfg.LedgerTTL

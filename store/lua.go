@@ -10,6 +10,10 @@ import (
 // (expired): see errGone.
 const goneReply = "BATCHGONE"
 
+// otherInputReply is in the error a script answers when a re-run's input
+// differs from what the batch admitted before: see errOtherInput.
+const otherInputReply = "BATCHOTHERINPUT"
+
 // luaLib is prepended to the scripts that need it. Redis turns a nil reply into
 // false in Lua, so lists with holes still iterate with ipairs. Long argument
 // lists go to Redis in parts: unpack has a limit. The scripts use only what
@@ -156,17 +160,29 @@ return ` + strconv.Itoa(createdNew) + `
 // skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
 // same order gives the same answer.
 //
+// A segment is recorded in segs as "count" or, with the digest of the input up
+// to its end, "count:digest"; a re-run whose segment has another digest than
+// the one recorded is refused with otherInputReply, admitting nothing.
+//
 // KEYS: batch, segs, seen, st, then the batch's keys that live while it is not
-// sealed (see liveKeys). ARGV: unsealed_ttl ms, segment, count, then per
-// candidate seq, number of keys, the keys' fingerprints. Returns the seqs that
-// are duplicates; an error holding goneReply when the record is gone.
+// sealed (see liveKeys). ARGV: unsealed_ttl ms, segment, count, digest ("" for
+// none), then per candidate seq, number of keys, the keys' fingerprints. Returns
+// the seqs that are duplicates; an error holding goneReply when the record is
+// gone.
 var admitScript = redis.NewScript(luaLib + `
 if not alive() then return redis.error_reply('` + goneReply + `') end
-if redis.call('HSETNX', KEYS[2], ARGV[2], ARGV[3]) == 1 then
+local rec = ARGV[3]
+if ARGV[4] ~= '' then rec = rec .. ':' .. ARGV[4] end
+if redis.call('HSETNX', KEYS[2], ARGV[2], rec) == 1 then
   redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[3]))
+else
+  local was = redis.call('HGET', KEYS[2], ARGV[2])
+  if ARGV[4] ~= '' and string.find(was, ':', 1, true) and was ~= rec then
+    return redis.error_reply('` + otherInputReply + `')
+  end
 end
 local fps = {}
-local i = 4
+local i = 5
 while i <= #ARGV do
   local nk = tonumber(ARGV[i + 1])
   for j = 1, nk do fps[#fps + 1] = ARGV[i + 1 + j] end
@@ -176,7 +192,7 @@ local firsts = hmget(KEYS[3], fps)
 local owner = {}
 for k, fp in ipairs(fps) do if firsts[k] then owner[fp] = firsts[k] end end
 local dups, news = {}, {}
-i = 4
+i = 5
 while i <= #ARGV do
   local seq, nk = ARGV[i], tonumber(ARGV[i + 1])
   local dup = false
@@ -225,12 +241,20 @@ return n
 
 // sealScript marks a batch as fully enqueued and drops its de-duplication data,
 // needed only while candidates are admitted. The batch's keys stop expiring
-// (they lived UnsealedTTL from the import's last step) until it is done.
+// (they lived UnsealedTTL from the import's last step) until it is done. The
+// digest of the whole input is recorded with it; a seal with another digest
+// than one recorded before is refused with otherInputReply.
 // KEYS: batch, seen, then the keys that expire when the batch is done (batch
-// first again is fine: see retainedKeys). ARGV: now_ms, segments, retention ms.
-// Returns 1; an error holding goneReply when the record is gone.
+// first again is fine: see retainedKeys). ARGV: now_ms, segments, retention ms,
+// digest ("" for none). Returns 1; an error holding goneReply when the record is
+// gone.
 var sealScript = redis.NewScript(luaLib + `
 if not alive() then return redis.error_reply('` + goneReply + `') end
+if ARGV[4] ~= '' then
+  local d = redis.call('HGET', KEYS[1], 'digest')
+  if d and d ~= ARGV[4] then return redis.error_reply('` + otherInputReply + `') end
+  redis.call('HSET', KEYS[1], 'digest', ARGV[4])
+end
 local was = redis.call('HGET', KEYS[1], 'sealed')
 redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
 redis.call('DEL', KEYS[2])

@@ -86,10 +86,10 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n)); err != nil {
+	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n), ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Seal(ctx, "b", 1); err != nil {
+	if err := st.Seal(ctx, "b", 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
@@ -168,7 +168,7 @@ func TestRecordNewNamesTheNewRecords(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AdmitSegment(ctx, "b", 0, cs); err != nil {
+	if _, err := st.AdmitSegment(ctx, "b", 0, cs, ""); err != nil {
 		t.Fatal(err)
 	}
 	invited := func(i int) Record {
@@ -218,7 +218,7 @@ func TestAdmitSegmentIdempotent(t *testing.T) {
 	seg[3].Email = "C1@Example.com"                                // same person as seq 1
 	seg[4].ATSCandidateID = "7c0d5c3e-8a4f-4b1e-9d2a-1f3e5a7b9c01" // new
 	for range 2 {
-		open, err := st.AdmitSegment(ctx, "b", 0, seg)
+		open, err := st.AdmitSegment(ctx, "b", 0, seg, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -416,7 +416,7 @@ func TestWaitReplicas(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatalf("create with a replica: %v", err)
 	}
-	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2)); err != nil {
+	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2), ""); err != nil {
 		t.Fatalf("admit with a replica: %v", err)
 	}
 	if err := s.SyncQueue(ctx, "default"); err != nil {

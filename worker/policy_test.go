@@ -160,10 +160,10 @@ func (b *testBundle) chunk(t *testing.T, n int) *asynq.Task {
 	if _, _, err := b.st.CreateBatch(ctx, store.Meta{ID: "b", Job: job, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.st.AdmitSegment(ctx, "b", 0, cands); err != nil {
+	if _, err := b.st.AdmitSegment(ctx, "b", 0, cands, ""); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.st.Seal(ctx, "b", 1); err != nil {
+	if err := b.st.Seal(ctx, "b", 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	body, err := json.Marshal(task.Chunk{V: task.Version, BatchID: "b", Job: job, Candidates: cands})

@@ -30,7 +30,7 @@ func TestSegmentFromAnOlderProducer(t *testing.T) {
 	for i, c := range pipelinetest.Candidates("seg", 10) {
 		cands = append(cands, task.Candidate{Seq: int64(i), Row: int64(i + 1), Candidate: c})
 	}
-	if _, err := b.Store.AdmitSegment(ctx, id, 0, cands); err != nil {
+	if _, err := b.Store.AdmitSegment(ctx, id, 0, cands, ""); err != nil {
 		t.Fatal(err)
 	}
 	// Two were decided before the segment ran (an earlier run of it, say).
@@ -40,7 +40,7 @@ func TestSegmentFromAnOlderProducer(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Store.Seal(ctx, id, 1); err != nil {
+	if err := b.Store.Seal(ctx, id, 1, ""); err != nil {
 		t.Fatal(err)
 	}
 	body, err := json.Marshal(task.Segment{V: task.Version, BatchID: id, Segment: 0, Job: job, Candidates: cands})

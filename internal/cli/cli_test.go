@@ -251,6 +251,14 @@ func TestUsageErrors(t *testing.T) {
 	if r := tb.run(t, "", "status", "no-such-batch"); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("unknown batch: %d %s", r.code, r.stderr)
 	}
+	// A batch id names one file: the same id with another file is refused.
+	if r := tb.run(t, "", "enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitOK {
+		t.Fatalf("first import: %d %s", r.code, r.stderr)
+	}
+	other := writeFile(t, "other.csv", csvFile+"late@example.com,Late,\n")
+	if r := tb.run(t, "", "enqueue", other, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "other records") {
+		t.Errorf("the same batch id with another file: exit %d, stderr %q; want 2 saying it was made from other records", r.code, r.stderr)
+	}
 }
 
 func TestResumeAndLimits(t *testing.T) {
