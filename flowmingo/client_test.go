@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 )
 
 const (
@@ -27,14 +27,14 @@ const (
 )
 
 var (
-	alice  = payload.Candidate{Email: "alice@example.com", Name: "Alice"}
-	bob    = payload.Candidate{Email: "bob@example.com", CVLink: "https://cv.example.com/bob.pdf"}
-	carol  = payload.Candidate{CVLink: "https://cv.example.com/carol.pdf"} // CV only
+	alice  = wire.Candidate{Email: "alice@example.com", Name: "Alice"}
+	bob    = wire.Candidate{Email: "bob@example.com", CVLink: "https://cv.example.com/bob.pdf"}
+	carol  = wire.Candidate{CVLink: "https://cv.example.com/carol.pdf"} // CV only
 	errAny = errors.New("any")
 )
 
-func inviteReq(cands ...payload.Candidate) *payload.InviteRequest {
-	return &payload.InviteRequest{ComInterviewSetID: testSetID, Candidates: cands}
+func inviteReq(cands ...wire.Candidate) *wire.InviteRequest {
+	return &wire.InviteRequest{ComInterviewSetID: testSetID, Candidates: cands}
 }
 
 // testBundle is a Client pointed at an httptest server.
@@ -152,7 +152,7 @@ func TestInviteStatus(t *testing.T) {
 
 	type testCase struct {
 		name    string
-		cands   []payload.Candidate // default: alice
+		cands   []wire.Candidate // default: alice
 		handler http.HandlerFunc
 		config  func(*Config)
 		check   func(t *testing.T, res []CandidateResult, err error)
@@ -174,7 +174,7 @@ func TestInviteStatus(t *testing.T) {
 		},
 		{
 			name:    "200 cv_queued",
-			cands:   []payload.Candidate{carol},
+			cands:   []wire.Candidate{carol},
 			handler: reply(200, `{"results":[{"cv_link":"https://cv.example.com/carol.pdf","candidate_entry":{"id":"ce-1"}}]}`),
 			check: func(t *testing.T, res []CandidateResult, err error) {
 				wantKinds(t, res, err, CVQueued)
@@ -195,11 +195,11 @@ func TestInviteStatus(t *testing.T) {
 			handler: reply(200, `{"results":[{"email_address":"alice@example.com","invitation_error_message":{ "code" : "E42", "details":["already invited", 3] }}]}`),
 			check: func(t *testing.T, res []CandidateResult, err error) {
 				wantKinds(t, res, err, Failed)
-				want := map[string]json.RawMessage{payload.FieldInvitationErrorMessage: json.RawMessage(`{ "code" : "E42", "details":["already invited", 3] }`)}
+				want := map[string]json.RawMessage{wire.FieldInvitationErrorMessage: json.RawMessage(`{ "code" : "E42", "details":["already invited", 3] }`)}
 				if !reflect.DeepEqual(res[0].Errors, want) {
 					t.Errorf("Errors %s, want %s", res[0].Errors, want)
 				}
-				if res[0].Reason != payload.ReasonInvitationError {
+				if res[0].Reason != wire.ReasonInvitationError {
 					t.Errorf("Reason %q", res[0].Reason)
 				}
 			},
@@ -209,31 +209,31 @@ func TestInviteStatus(t *testing.T) {
 			handler: reply(200, `{"results":[{"email_address":"alice@example.com","error_message":"generic","submission_error_message":"no slot"}]}`),
 			check: func(t *testing.T, res []CandidateResult, err error) {
 				wantKinds(t, res, err, Failed)
-				if res[0].Reason != payload.ReasonSubmissionError || len(res[0].Errors) != 2 {
+				if res[0].Reason != wire.ReasonSubmissionError || len(res[0].Errors) != 2 {
 					t.Errorf("Reason %q, Errors %s", res[0].Reason, res[0].Errors)
 				}
 			},
 		},
 		{
 			name:  "200 mixed chunk: one failure does not touch the others",
-			cands: []payload.Candidate{alice, bob, carol},
+			cands: []wire.Candidate{alice, bob, carol},
 			handler: reply(200, `{"results":[`+aliceOK+`,
 				{"email_address":"BOB@example.com","cv_link":"https://cv.example.com/bob.pdf","application_error_message":"closed"},
 				{"cv_link":"https://cv.example.com/carol.pdf","candidate_entry":{"id":"ce-2"}}]}`),
 			check: func(t *testing.T, res []CandidateResult, err error) {
 				wantKinds(t, res, err, Invited, Failed, CVQueued)
-				if res[1].Reason != payload.ReasonApplicationError || string(res[1].Errors[payload.FieldApplicationErrorMessage]) != `"closed"` {
+				if res[1].Reason != wire.ReasonApplicationError || string(res[1].Errors[wire.FieldApplicationErrorMessage]) != `"closed"` {
 					t.Errorf("bob: %+v", res[1])
 				}
 			},
 		},
 		{
 			name:    "200 with fewer results than candidates: every candidate unknown",
-			cands:   []payload.Candidate{alice, bob},
+			cands:   []wire.Candidate{alice, bob},
 			handler: reply(200, `{"results":[`+aliceOK+`]}`),
 			check: func(t *testing.T, res []CandidateResult, err error) {
 				wantKinds(t, res, err, Unknown, Unknown)
-				if res[0].Reason != payload.ReasonUnknownOutcome || !strings.Contains(res[0].Detail, "1 results for 2 candidates") {
+				if res[0].Reason != wire.ReasonUnknownOutcome || !strings.Contains(res[0].Detail, "1 results for 2 candidates") {
 					t.Errorf("%+v", res[0])
 				}
 			},
@@ -577,17 +577,17 @@ func TestInviteStatus(t *testing.T) {
 			},
 		},
 	}
-	reasons := map[string]payload.Reason{
-		payload.FieldErrorMessage:               payload.ReasonCandidateError,
-		payload.FieldInvitationErrorMessage:     payload.ReasonInvitationError,
-		payload.FieldApplicationErrorMessage:    payload.ReasonApplicationError,
-		payload.FieldSubmissionErrorMessage:     payload.ReasonSubmissionError,
-		payload.FieldCandidateEntryErrorMessage: payload.ReasonCandidateEntryError,
+	reasons := map[string]wire.Reason{
+		wire.FieldErrorMessage:               wire.ReasonCandidateError,
+		wire.FieldInvitationErrorMessage:     wire.ReasonInvitationError,
+		wire.FieldApplicationErrorMessage:    wire.ReasonApplicationError,
+		wire.FieldSubmissionErrorMessage:     wire.ReasonSubmissionError,
+		wire.FieldCandidateEntryErrorMessage: wire.ReasonCandidateEntryError,
 	}
-	if len(payload.ErrorFields) != len(reasons) {
-		t.Fatalf("API.md lists 5 error fields, payload.ErrorFields has %d", len(payload.ErrorFields))
+	if len(wire.ErrorFields) != len(reasons) {
+		t.Fatalf("API.md lists 5 error fields, wire.ErrorFields has %d", len(wire.ErrorFields))
 	}
-	for _, f := range payload.ErrorFields {
+	for _, f := range wire.ErrorFields {
 		reason := reasons[f]
 		cases = append(cases, testCase{
 			name:    "200 with " + f,
@@ -612,7 +612,7 @@ func TestInviteStatus(t *testing.T) {
 			b.client.now = func() time.Time { return now }
 			cands := tc.cands
 			if cands == nil {
-				cands = []payload.Candidate{alice}
+				cands = []wire.Candidate{alice}
 			}
 			res, err := b.client.Invite(context.Background(), inviteReq(cands...))
 			if err != nil && res != nil {
@@ -626,10 +626,10 @@ func TestInviteStatus(t *testing.T) {
 func TestInviteRequestOnTheWire(t *testing.T) {
 	t.Parallel()
 	no := false
-	req := &payload.InviteRequest{
+	req := &wire.InviteRequest{
 		ComProjectID:      "019c5ea9-a792-7f0d-b671-4c3c16020000",
 		ComJobPostID:      "019c5ea9-a792-7f0d-b671-4c3c16020001",
-		Candidates:        []payload.Candidate{{ATSCandidateID: "019c5ea9-a792-7f0d-b671-4c3c16020002", Email: "alice@example.com", Firstname: "Alice", Lastname: "Doe"}, carol},
+		Candidates:        []wire.Candidate{{ATSCandidateID: "019c5ea9-a792-7f0d-b671-4c3c16020002", Email: "alice@example.com", Firstname: "Alice", Lastname: "Doe"}, carol},
 		InvitationMessage: "<p>Dear {{candidate_name}}, see {{interview_link}}</p>",
 		SendInvite:        &no,
 	}
@@ -640,9 +640,9 @@ func TestInviteRequestOnTheWire(t *testing.T) {
 		wantPath  string
 		wantUA    string
 	}{
-		{name: "defaults", base: func(s string) string { return s }, wantPath: payload.InvitePath, wantUA: "bulkinvite"},
+		{name: "defaults", base: func(s string) string { return s }, wantPath: wire.InvitePath, wantUA: "bulkinvite"},
 		{name: "base URL with a path and a trailing slash", base: func(s string) string { return s + "/proxy/" },
-			userAgent: "bulkinvite/1.2 (worker-3)", wantPath: "/proxy" + payload.InvitePath, wantUA: "bulkinvite/1.2 (worker-3)"},
+			userAgent: "bulkinvite/1.2 (worker-3)", wantPath: "/proxy" + wire.InvitePath, wantUA: "bulkinvite/1.2 (worker-3)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -683,7 +683,7 @@ func TestInviteRequestOnTheWire(t *testing.T) {
 			if v := s.header.Get("Authorization"); v != "" {
 				t.Errorf("Authorization header sent: %q", v)
 			}
-			sent, err := payload.DecodeInviteRequest(s.body)
+			sent, err := wire.DecodeInviteRequest(s.body)
 			if err != nil {
 				t.Fatalf("body %s: %v", s.body, err)
 			}
@@ -698,7 +698,7 @@ func TestInviteRefusesNoCandidates(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
 	b := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }), nil)
-	for name, req := range map[string]*payload.InviteRequest{"nil": nil, "empty": inviteReq()} {
+	for name, req := range map[string]*wire.InviteRequest{"nil": nil, "empty": inviteReq()} {
 		if _, err := b.client.Invite(context.Background(), req); err == nil || !strings.Contains(err.Error(), "no candidates") {
 			t.Errorf("%s: err = %v", name, err)
 		}
@@ -1016,7 +1016,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatalf("transport %T", c.hc.Transport)
 	}
 	got := []any{c.url, c.timeout, c.maxBytes, tr.MaxIdleConnsPerHost, c.maxRetryAfter, c.defaultRetryAfter, c.userAgent, c.hc.CheckRedirect == nil}
-	want := []any{DefaultBaseURL + payload.InvitePath, 30 * time.Second, int64(8 << 20), 16, 5 * time.Minute, time.Second, "bulkinvite", false}
+	want := []any{DefaultBaseURL + wire.InvitePath, 30 * time.Second, int64(8 << 20), 16, 5 * time.Minute, time.Second, "bulkinvite", false}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults %v, want %v", got, want)
 	}
@@ -1072,8 +1072,8 @@ func TestKindString(t *testing.T) {
 	if (CandidateResult{}).Kind != Unknown {
 		t.Error("the zero CandidateResult is not Unknown")
 	}
-	if Invited.String() != string(payload.OutcomeInvited) || CVQueued.String() != string(payload.OutcomeCVQueued) {
-		t.Error("kind names drifted from payload's outcomes")
+	if Invited.String() != string(wire.OutcomeInvited) || CVQueued.String() != string(wire.OutcomeCVQueued) {
+		t.Error("kind names drifted from wire's outcomes")
 	}
 }
 

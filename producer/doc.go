@@ -5,32 +5,31 @@
 // # Enqueuing from Go
 //
 // A Go caller needs its go-redis v9 client on the Redis the workers use (a single
-// node, Sentinel or a Cluster: any redis.UniversalClient) and four calls (see
+// node, Sentinel or a Cluster: any redis.UniversalClient) and two calls (see
 // Example):
 //
-//   - store.New(rdb, store.Config{Prefix: ...}) with the workers' key prefix
-//     (BULKINVITE_PREFIX; zero: store.DefaultPrefix);
-//   - asynq.NewClientFromRedisClient(rdb), the queue, over the same connection;
-//   - New(st, queue, Config{}): Config's zero value is the workers' defaults
-//     (BULKINVITE_SEGMENT_SIZE, BULKINVITE_BULK_THRESHOLD; set them if the
-//     deployment changed them);
+//   - FromRedis(rdb, Config{Prefix: ...}) with the workers' key prefix
+//     (BULKINVITE_PREFIX; zero: "bulkinvite:"). The rest of Config's zero value
+//     is the workers' defaults (BULKINVITE_SEGMENT_SIZE,
+//     BULKINVITE_BULK_THRESHOLD; set them if the deployment changed them);
 //   - Import(ctx, NewSliceSource(cands), Options{BatchID: ..., Job: ...}), with
 //     the target and message in Options.Job. Give a BatchID of your own to make a
 //     retried call safe: the same id twice is one batch, and a re-run after a crash
-//     completes it without enqueuing anything twice. Rejected candidates come back
-//     in Result.Rejects (and through Options.OnReject), each naming its position
-//     and field; an error wrapping ErrUsage is a mistake in the call (a bad target,
-//     a batch id reused for another job).
+//     completes it without enqueuing anything twice; the same id with other
+//     candidates is refused (ErrOtherInput). Rejected candidates come back in
+//     Result.Rejects (and through Options.OnReject), each naming its position and
+//     field; an error wrapping ErrUsage is a mistake in the call (a bad target, a
+//     batch id reused for another job or other candidates).
 //
-// Store.Batch(ctx, id).Status() then reads progress, the same fields as
-// `bulkinvite status --json`; the batch is done when Pending is 0.
-// Store.DeadLetters lists the dead letters (store.Filter{BatchID: id}).
+// Producer.Status then reads progress, the same fields as `bulkinvite status
+// --json`; the batch is done when Pending is 0. Dead letters are listed and
+// replayed with `bulkinvite deadletter` or the HTTP API (`serve`).
 //
 // # Readers
 //
 // The readers — CSVSource, JSONLSource, JSONSource and SliceSource, opened by
 // format with Open or NewSource — turn outside input into a stream of Records: each
-// either a normalised candidate that passed payload.ValidateCandidate, or a row
+// either a normalised candidate that passed wire.ValidateCandidate, or a row
 // rejected with a RowError naming its line (or candidate position) and field. They
 // stream: memory stays flat however many rows a file has, and one runaway record
 // (an unterminated quote, a line without an end) is refused rather than buffered.

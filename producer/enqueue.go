@@ -12,10 +12,11 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/payload"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/task"
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // Enqueuer is the part of asynq.Client the producer uses.
@@ -29,6 +30,9 @@ const (
 
 // Config tunes a Producer. Zero fields take the documented defaults.
 type Config struct {
+	// Prefix is the workers' key prefix (BULKINVITE_PREFIX), for FromRedis. Default
+	// "bulkinvite:".
+	Prefix string
 	// SegmentSize is how many candidates are admitted (counted and de-duplicated
 	// within the batch) in one step before their chunk tasks are enqueued. Default
 	// 1000.
@@ -69,9 +73,42 @@ type Producer struct {
 	cfg   Config
 }
 
+// Job is a batch's target and message: the vendor's request without its
+// candidates.
+type Job = task.Job
+
+// Status is a batch's progress, the fields `bulkinvite status --json` prints;
+// the batch is done when Pending is 0.
+type Status = store.Status
+
+// Errors of Producer.Status.
+var (
+	ErrBatchNotFound = store.ErrBatchNotFound // no batch has the id
+	ErrBatchExpired  = store.ErrBatchExpired  // done, and its record expired since
+)
+
+// FromRedis returns a Producer for a Go service: batches go to rdb, the Redis the
+// workers use (a single node, Sentinel or a Cluster), under cfg.Prefix, and
+// their tasks to asynq's queue over the same connection.
+func FromRedis(rdb redis.UniversalClient, cfg Config) *Producer {
+	return New(store.New(rdb, store.Config{Prefix: cfg.Prefix}), asynq.NewClientFromRedisClient(rdb), cfg)
+}
+
 // New returns a Producer writing batch records to st and tasks to q.
 func New(st *store.Store, q Enqueuer, cfg Config) *Producer {
 	return &Producer{store: st, q: q, cfg: cfg.withDefaults()}
+}
+
+// Status reads the progress of a batch: ErrBatchNotFound for an id never
+// used, ErrBatchExpired for a batch done more than the workers'
+// BULKINVITE_BATCH_RETENTION ago.
+func (p *Producer) Status(ctx context.Context, batchID string) (*Status, error) {
+	b, err := p.store.Batch(ctx, batchID)
+	if err != nil {
+		return nil, err
+	}
+	st := b.Status()
+	return &st, nil
 }
 
 // Options describe one import.
@@ -80,7 +117,7 @@ type Options struct {
 	BatchID string
 	// Job is the target and message. For a JSON source that carries the vendor's
 	// request body, fields left empty here are taken from the file.
-	Job task.Job
+	Job Job
 	// Source names the input for status, e.g. the file name.
 	Source string
 	// Queue forces every segment onto one queue; empty chooses by size.
@@ -160,7 +197,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := opts.Job.Target.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: target: %v (give --interview-set or --project)", ErrUsage, err)
 	}
-	if err := payload.ValidateMessage(opts.Job.InvitationMessage); err != nil {
+	if err := wire.ValidateMessage(opts.Job.InvitationMessage); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{

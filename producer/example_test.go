@@ -5,13 +5,10 @@ import (
 	"fmt"
 
 	"github.com/alicebob/miniredis/v2"
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/producer"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // Enqueue a batch from a Go service and read its status. The workers
@@ -30,12 +27,10 @@ func Example() {
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	defer rdb.Close()
 
-	// The store with the workers' key prefix (BULKINVITE_PREFIX; zero: the
-	// default), and asynq's client over the same connection.
-	st := store.New(rdb, store.Config{})
-	p := producer.New(st, asynq.NewClientFromRedisClient(rdb), producer.Config{})
+	// The workers' key prefix (BULKINVITE_PREFIX; zero: the default).
+	p := producer.FromRedis(rdb, producer.Config{Prefix: ""})
 
-	cands := []payload.Candidate{
+	cands := []wire.Candidate{
 		{Name: "Alex Doe", Email: "alex@example.com"},
 		{Name: "Sam Roe", Email: "sam@example.com", CVLink: "https://cv.example.com/sam.pdf"},
 		{Name: "Alex again", Email: "ALEX@example.com"}, // the same person: sent once
@@ -44,8 +39,8 @@ func Example() {
 	res, err := p.Import(ctx, producer.NewSliceSource(cands), producer.Options{
 		// The same id twice is one batch: a retried call enqueues nothing twice.
 		BatchID: "crm-sync-2026-12-01",
-		Job: task.Job{
-			Target:            payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"},
+		Job: producer.Job{
+			Target:            wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"},
 			InvitationMessage: "Hi {{candidate_name}}, please record your interview: {{interview_link}}",
 		},
 	})
@@ -58,14 +53,13 @@ func Example() {
 		fmt.Println("rejected:", r)
 	}
 
-	b, err := st.Batch(ctx, res.BatchID) // store.ErrBatchNotFound, store.ErrBatchExpired
+	s, err := p.Status(ctx, res.BatchID) // producer.ErrBatchNotFound, producer.ErrBatchExpired
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
 	// What `bulkinvite status --json` prints: running, as the duplicate's outcome
 	// is recorded; done once pending is 0.
-	s := b.Status()
 	fmt.Printf("state %s: total %d, pending %d, skipped_duplicate %d, invited %d\n",
 		s.State, s.Total, s.Pending, s.SkippedDuplicate, s.Invited)
 	// Output:

@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bulkinvite/bulkinvite/payload"
-	"github.com/bulkinvite/bulkinvite/task"
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // Record is one row of input: a candidate, or why the row was rejected.
@@ -25,7 +25,7 @@ type Record struct {
 	Row int64
 	// Candidate is normalised (see Normalize). For a rejected row it holds what
 	// could be read, which may be nothing.
-	Candidate payload.Candidate
+	Candidate wire.Candidate
 	// Err is non-nil when the row is rejected; the candidate must not be sent.
 	Err *RowError
 	// History is what a replayed candidate brings from its dead letter. The file
@@ -168,12 +168,12 @@ func NewSource(r io.Reader, format string) (Source, error) {
 // a request body or of a Go caller, with the same normalisation and validation as
 // the file readers. Record.Row is the 1-based position in the slice.
 type SliceSource struct {
-	cands []payload.Candidate
+	cands []wire.Candidate
 	next  int
 }
 
 // NewSliceSource returns a Source over cands. It does not modify cands.
-func NewSliceSource(cands []payload.Candidate) *SliceSource {
+func NewSliceSource(cands []wire.Candidate) *SliceSource {
 	return &SliceSource{cands: cands}
 }
 

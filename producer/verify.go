@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/task"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // An enqueue Redis acknowledged can still be lost: a failover to a replica that

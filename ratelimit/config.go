@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 // Defaults for the zero values of Config.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 // testAPIKey has a prefix and a secret that cannot appear in a hex id by chance.

@@ -21,10 +21,10 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
-	"github.com/bulkinvite/bulkinvite/payload"
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 // Fixed settings of every run.
@@ -54,7 +54,7 @@ const (
 )
 
 // goodTarget is where every input candidate must end invited.
-var goodTarget = payload.Target{InterviewSetID: goodSet}
+var goodTarget = wire.Target{InterviewSetID: goodSet}
 
 // slot is one worker position: its two fault proxies and the worker process
 // now using them.

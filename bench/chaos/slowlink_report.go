@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 // slowLinkResult is what the slowlink scenario measured.

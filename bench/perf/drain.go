@@ -14,8 +14,8 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/internal/benchrate"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/task"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // Settings of the drain and of pickup.

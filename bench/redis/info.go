@@ -142,7 +142,7 @@ func (c calls) top(n int) []commandCount {
 }
 
 // Key classes of the breakdown, for the old layout (7b94933) and the new one
-// (store/doc.go) alike.
+// (internal/store/doc.go) alike.
 const (
 	classAsynq      = "asynq"
 	classLedger     = "ledger"

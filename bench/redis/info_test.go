@@ -106,7 +106,7 @@ func TestOnlineReplicas(t *testing.T) {
 
 func TestClassify(t *testing.T) {
 	for key, want := range map[string]string{
-		// The layout of store/doc.go.
+		// The layout of internal/store/doc.go.
 		"bulkinvite:{b:night-1}":                   classBatch,
 		"bulkinvite:{b:night-1}:st":                classBatch,
 		"bulkinvite:{b:night-1}:seen":              classBatch,

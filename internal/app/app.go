@@ -15,16 +15,16 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/callback"
-	"github.com/bulkinvite/bulkinvite/config"
-	"github.com/bulkinvite/bulkinvite/deadletter"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/callback"
+	"github.com/bulkinvite/bulkinvite/internal/config"
+	"github.com/bulkinvite/bulkinvite/internal/deadletter"
+	"github.com/bulkinvite/bulkinvite/internal/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
-	"github.com/bulkinvite/bulkinvite/metrics"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/worker"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // ConnectTimeout bounds connecting to Redis and checking the deployment.

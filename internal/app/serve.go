@@ -5,11 +5,11 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/bulkinvite/bulkinvite/config"
-	"github.com/bulkinvite/bulkinvite/dashboard"
-	"github.com/bulkinvite/bulkinvite/httpapi"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/worker"
+	"github.com/bulkinvite/bulkinvite/internal/config"
+	"github.com/bulkinvite/bulkinvite/internal/dashboard"
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/worker"
 )
 
 // HTTPConfig is the HTTP service's share of the configuration. The caller sets

@@ -3,8 +3,8 @@ package app_test
 import (
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/internal/app"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 )
 
 // TestHTTPConfigCarriesTheServeLimits: the serve settings reach the HTTP

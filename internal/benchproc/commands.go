@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/producer"
-	"github.com/bulkinvite/bulkinvite/store"
 )
 
 // Enqueue runs `bin enqueue args... --json` with env (stdin from in, when not

@@ -8,9 +8,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulkinvite/bulkinvite/auth"
-	"github.com/bulkinvite/bulkinvite/deadletter"
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
+	"github.com/bulkinvite/bulkinvite/internal/deadletter"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 func (e *env) deadletterCmd() *cobra.Command {

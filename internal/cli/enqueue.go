@@ -12,12 +12,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bulkinvite/bulkinvite/auth"
-	"github.com/bulkinvite/bulkinvite/callback"
-	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
+	"github.com/bulkinvite/bulkinvite/internal/callback"
+	"github.com/bulkinvite/bulkinvite/internal/config"
+	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/producer"
-	"github.com/bulkinvite/bulkinvite/store"
-	"github.com/bulkinvite/bulkinvite/task"
 )
 
 // enqueueFlags are enqueue's own flags.

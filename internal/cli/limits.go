@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
-	"github.com/bulkinvite/bulkinvite/store"
 )
 
 func (e *env) limitsCmd() *cobra.Command {

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/app"
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 )
 
 // serveFlags are serve's own flags.

@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/auth"
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/httpapi"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 )
 
 // TestServe: `serve` answers on the address it prints, with the tokens of

@@ -8,7 +8,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/bulkinvite/bulkinvite/store"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 func (e *env) statusCmd() *cobra.Command {

@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/bulkinvite/bulkinvite/auth"
-	"github.com/bulkinvite/bulkinvite/callback"
-	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
+	"github.com/bulkinvite/bulkinvite/internal/callback"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 )
 
 func (e *env) tokenCmd() *cobra.Command {

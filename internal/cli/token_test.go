@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/auth"
-	"github.com/bulkinvite/bulkinvite/callback"
-	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
+	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 )
 
 // TestTokenNewRoundTrips: `token new` prints a secret and a file entry; the

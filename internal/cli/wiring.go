@@ -13,8 +13,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
 
-	"github.com/bulkinvite/bulkinvite/config"
 	"github.com/bulkinvite/bulkinvite/internal/app"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 )
 
 // env is what a command run needs: the configuration, the logger, and the parts

@@ -19,7 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 )
 
 // Config tunes Open. The zero value is ready to use.

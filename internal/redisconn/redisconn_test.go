@@ -20,7 +20,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/bulkinvite/bulkinvite/config"
+	"github.com/bulkinvite/bulkinvite/internal/config"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )

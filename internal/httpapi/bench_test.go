@@ -1,0 +1,48 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
+	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"go.uber.org/zap"
+)
+
+// BenchmarkPostBatch posts 100-candidate batches through the handler, in
+// parallel, against a private Redis: the server's share of bench/serve's work.
+func BenchmarkPostBatch(b *testing.B) {
+	bundle := pipelinetest.New(b, pipelinetest.Options{SegmentSize: 1000})
+	srv, err := httpapi.New(httpapi.Deps{Store: bundle.Store, Producer: bundle.Producer, Replayer: bundle.Replayer, Log: zap.NewNop()},
+		httpapi.Config{Tokens: []string{token1}, TokenRate: 1e9, TokenBurst: 1 << 30})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `{"com_interview_set_id":%q,"candidates":[`, sandbox.DemoInterviewSetID)
+	for i := range 100 {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"email":"c%d@example.com","name":"Candidate %d","cv_link":"https://files.example.com/cv/%d.pdf"}`, i, i, i)
+	}
+	sb.WriteString(`],"invitation_message":"Hello {{candidate_name}}, please record your interview.","send_invite":true}`)
+	body := sb.String()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r := httptest.NewRequest("POST", "/v1/batches", strings.NewReader(body))
+			r.Header.Set("Authorization", "Bearer "+token1)
+			r.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, r)
+			if rec.Code != http.StatusAccepted {
+				b.Fatalf("%d %s", rec.Code, rec.Body)
+			}
+		}
+	})
+}

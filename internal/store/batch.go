@@ -1,0 +1,439 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/task"
+)
+
+// ErrBatchNotFound is returned for a batch id with no record.
+var ErrBatchNotFound = errors.New("batch not found")
+
+// ErrBatchExpired is returned for a batch that was done and whose record has
+// expired (Config.Retention).
+var ErrBatchExpired = errors.New("batch expired")
+
+// BatchExpiredError is ErrBatchExpired for a batch id that CreateBatch refuses:
+// the id was used, and its batch's record has expired. A batch id names one
+// batch for good: a new batch under it would start over on top of what is left
+// of the old one (its dead letters, its candidates' sent marks).
+type BatchExpiredError struct {
+	ID string
+	// CreatedAt is when the batch was created; zero when only its dead letters
+	// tell that it existed.
+	CreatedAt time.Time
+}
+
+func (e *BatchExpiredError) Error() string {
+	if e.CreatedAt.IsZero() {
+		return fmt.Sprintf("batch expired: batch id %s was used before and its record has expired", e.ID)
+	}
+	return fmt.Sprintf("batch expired: batch id %s was used on %s and its record has expired", e.ID, e.CreatedAt.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrBatchExpired) hold.
+func (e *BatchExpiredError) Unwrap() error { return ErrBatchExpired }
+
+// Batch states, as status shows them.
+const (
+	StateQueued  = "queued"
+	StateRunning = "running"
+	StateDone    = "done"
+)
+
+// Meta is what a batch is created with.
+type Meta struct {
+	ID          string
+	Job         task.Job
+	SegmentSize int
+	// Source names where the candidates came from (a file name, "http", "replay").
+	Source string
+	// ReplayOf lists the batches whose dead letters this batch replays.
+	ReplayOf []string
+	// CallbackURL, when set, is told when the batch is done (package callback).
+	CallbackURL string
+	// CallbackKey names the key that signs the callback: a token's name for its
+	// own key (callback.TokenKey), "" for BULKINVITE_CALLBACK_SECRET itself.
+	CallbackKey string
+	// Owner is the name of the token that creates the batch (auth.CLIName for
+	// the CLI); it is written once, at creation.
+	Owner string
+}
+
+// retainedKeys are the batch's keys that expire Config.Retention after it is done,
+// its candidate states first (the scripts rely on it).
+func (s *Store) retainedKeys(id string) []string {
+	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split")}
+}
+
+// liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
+// step of an import that has not sealed it: retainedKeys, then its
+// de-duplication data.
+func (s *Store) liveKeys(id string) []string {
+	return append(s.retainedKeys(id), s.bkey(id, "seen"))
+}
+
+// ErrOtherInput is returned when an import under a batch's id read other
+// records than the import that created the batch: a batch id names one input.
+var ErrOtherInput = errors.New("batch id names a batch with other candidates")
+
+// errOtherInput turns a script's otherInputReply into ErrOtherInput.
+func errOtherInput(id string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), otherInputReply) {
+		return fmt.Errorf("%w: batch %s was created from another input (other candidates, rows or order); a new batch needs a new batch id", ErrOtherInput, id)
+	}
+	return err
+}
+
+// errGone turns a script's goneReply into ErrBatchExpired: the batch's record is
+// gone, done and expired or an import abandoned for Config.UnsealedTTL.
+func (s *Store) errGone(id string, err error) error {
+	var rerr redis.Error
+	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), goneReply) {
+		return fmt.Errorf("%w: the record of batch %s is gone (done more than %s ago, or its import abandoned for %s)", ErrBatchExpired, id, s.cfg.Retention, s.cfg.UnsealedTTL)
+	}
+	return err
+}
+
+// CreateBatch writes the batch record unless one exists. It returns the record as
+// stored, and whether this call created it: a re-run with the same id gets the
+// original job and segment size back, so it cuts the same segments. An id that
+// was used before and whose record has expired is refused with a
+// *BatchExpiredError (see the package doc, "Batch ids are used once").
+func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
+	job, err := json.Marshal(m.Job)
+	if err != nil {
+		return nil, false, err
+	}
+	idx := s.key("batches")
+	used, err := s.rdb.ZScore(ctx, idx, m.ID).Result()
+	known := err == nil
+	if err != nil && !isNil(err) {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	// A replay batch does not expire unsealed: the next replay finishes it.
+	ttl := s.cfg.UnsealedTTL
+	if len(m.ReplayOf) > 0 {
+		ttl = 0
+	}
+	now := s.now()
+	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
+		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds(), m.CallbackKey, m.Owner).Int()
+	if err != nil {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
+	if res == createRefused {
+		e := &BatchExpiredError{ID: m.ID}
+		if known {
+			e.CreatedAt = time.UnixMilli(int64(used)).UTC()
+		}
+		return nil, false, e
+	}
+	// The index is written after the record (another slot): a crash between leaves
+	// a record that the re-run indexes, never an index entry without a record.
+	if err := s.write(ctx, idx, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, idx, redisZ(now, m.ID)) }); err != nil {
+		return nil, false, fmt.Errorf("index batch %s: %w", m.ID, err)
+	}
+	if res == createdNew {
+		s.maybeTrim(ctx)
+	}
+	b, err := s.Batch(ctx, m.ID)
+	if err != nil {
+		return nil, false, err
+	}
+	return b, res == createdNew, nil
+}
+
+// createScript's answers.
+const (
+	createRefused = -1 // the id was used and its record is gone
+	createdBefore = 0  // the record exists
+	createdNew    = 1
+)
+
+func flag(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
+}
+
+// DedupKeys are the keys under which a candidate counts as the same person within a
+// batch: the email compared case-insensitively, the ATS id, and for a CV-only
+// candidate its CV link.
+func DedupKeys(c wire.Candidate) []string {
+	keys := make([]string, 0, 2)
+	if c.Email != "" {
+		keys = append(keys, "e:"+strings.ToLower(c.Email))
+	}
+	if c.ATSCandidateID != "" {
+		keys = append(keys, "a:"+strings.ToLower(c.ATSCandidateID))
+	}
+	if c.Email == "" && c.CVLink != "" {
+		keys = append(keys, "c:"+c.CVLink)
+	}
+	return keys
+}
+
+// AdmitSegment counts a segment's candidates as accepted (once, however often it is
+// called) and records in-batch duplicates as skipped_duplicate. It returns the
+// candidates still to send, in order.
+//
+// digest sums the import's input up to the segment's end ("" for none). The
+// first admission records it; a later one with another digest admits nothing
+// and returns ErrOtherInput: a re-run under the batch's id read other records.
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) ([]task.Candidate, error) {
+	args := make([]any, 0, 4+len(cands)*4)
+	args = append(args, s.cfg.UnsealedTTL.Milliseconds(), segment, len(cands), digest)
+	for _, c := range cands {
+		keys := DedupKeys(c.Candidate)
+		args = append(args, c.Seq, len(keys))
+		for _, k := range keys {
+			args = append(args, fingerprint(k))
+		}
+	}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}, s.liveKeys(batchID)...)
+	res, err := s.eval(ctx, admitScript, keys, args...).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
+	}
+	if len(res) == 0 {
+		return cands, nil
+	}
+	dup := make(map[string]bool, len(res))
+	for _, r := range res {
+		dup[r] = true
+	}
+	open := make([]task.Candidate, 0, len(cands)-len(res))
+	for _, c := range cands {
+		if !dup[strconv.FormatInt(c.Seq, 10)] {
+			open = append(open, c)
+		}
+	}
+	return open, nil
+}
+
+// Reject is a source row that was not accepted, with why.
+type Reject struct {
+	Row    int64
+	Reason string
+}
+
+// RecordRejects counts rejected rows, each row once however often it is called.
+func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Reject) error {
+	if len(rejects) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 1+2*len(rejects))
+	args = append(args, s.cfg.UnsealedTTL.Milliseconds())
+	for _, r := range rejects {
+		args = append(args, r.Row, r.Reason)
+	}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "rej")}, s.liveKeys(batchID)...)
+	if err := s.eval(ctx, rejectScript, keys, args...).Err(); err != nil {
+		return fmt.Errorf("record rejects of batch %s: %w", batchID, s.errGone(batchID, err))
+	}
+	return nil
+}
+
+// Seal marks the batch as fully enqueued with the given number of segments: from
+// now on, no pending candidate means the batch is done, and its keys no longer
+// expire before then. Its de-duplication data is dropped: every candidate was
+// admitted. digest sums the whole input ("" for none) and is kept as
+// Batch.Digest; a seal with another digest than one kept before is
+// ErrOtherInput.
+func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "seen")}, s.retainedKeys(batchID)...)
+	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds(), digest).Err(); err != nil {
+		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, errOtherInput(batchID, err)))
+	}
+	return nil
+}
+
+// SpendSplits adds n to the requests spent splitting the chunk root of a batch
+// (the chunk the API first refused as invalid) and returns the total so far. For
+// a batch whose record is gone it writes nothing and returns n.
+func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (int64, error) {
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "split")}
+	total, err := spendSplitsScript.Run(ctx, s.rdb, keys, root, n).Int64()
+	if err != nil {
+		return 0, fmt.Errorf("count the splits of chunk %s: %w", root, err)
+	}
+	return total, nil
+}
+
+// FirstFailure returns when the chunk task first failed, recording now as that time
+// if it had not failed before. For a batch whose record is gone it writes nothing
+// and returns now.
+func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.Time, error) {
+	now := s.now()
+	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "ff")}
+	ms, err := firstFailureScript.Run(ctx, s.rdb, keys, taskID, now.UnixMilli()).Int64()
+	if err != nil {
+		return now, fmt.Errorf("first failure of chunk %s: %w", taskID, err)
+	}
+	return time.UnixMilli(ms).UTC(), nil
+}
+
+// Batch is a batch record with its counters.
+type Batch struct {
+	ID          string
+	Job         task.Job
+	SegmentSize int
+	Segments    int
+	Source      string
+	ReplayOf    []string
+	CallbackURL string
+	CallbackKey string // Meta.CallbackKey
+	// Owner is the name of the token that created the batch; "" for a batch
+	// created before batches had owners (only admins see it).
+	Owner string
+	// Digest sums the input the batch was sealed from (Seal); "" until sealed,
+	// and for a batch sealed before digests were kept.
+	Digest           string
+	Callback         *CallbackState // nil without a callback_url
+	Sealed           bool
+	CreatedAt        time.Time
+	FinishedAt       time.Time // zero until sealed with nothing pending
+	Accepted         int64
+	Rejected         int64
+	Invited          int64
+	CVQueued         int64
+	DeadLettered     int64
+	SkippedDuplicate int64
+}
+
+// Pending is the accepted candidates without a final outcome yet.
+func (b *Batch) Pending() int64 {
+	return b.Accepted - b.Invited - b.CVQueued - b.DeadLettered - b.SkippedDuplicate
+}
+
+// State is queued before any outcome, done when the batch is sealed and nothing is
+// pending, running otherwise.
+func (b *Batch) State() string {
+	switch {
+	case b.Sealed && b.Pending() == 0:
+		return StateDone
+	case b.Invited+b.CVQueued+b.DeadLettered+b.SkippedDuplicate > 0:
+		return StateRunning
+	default:
+		return StateQueued
+	}
+}
+
+// Status is the batch as `status --json` prints it. The fields up to Pending are
+// contract (docs/architecture.md, "The contract"); the rest extend it.
+type Status struct {
+	BatchID          string `json:"batch_id"`
+	State            string `json:"state"`
+	Total            int64  `json:"total"`
+	Accepted         int64  `json:"accepted"`
+	Rejected         int64  `json:"rejected"`
+	Invited          int64  `json:"invited"`
+	CVQueued         int64  `json:"cv_queued"`
+	DeadLettered     int64  `json:"dead_lettered"`
+	SkippedDuplicate int64  `json:"skipped_duplicate"`
+	Pending          int64  `json:"pending"`
+
+	Sealed     bool        `json:"sealed"`
+	Target     wire.Target `json:"target"`
+	ReplayOf   []string    `json:"replay_of,omitempty"`
+	CreatedAt  time.Time   `json:"created_at"`
+	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	// AuthStop is set while sending is stopped by a 401/403 (see `bulkinvite resume`).
+	AuthStop *AuthStop `json:"auth_stop,omitempty"`
+	// Callback is set for a batch with a callback_url.
+	Callback *CallbackState `json:"callback,omitempty"`
+}
+
+// Status returns the batch's status.
+func (b *Batch) Status() Status {
+	st := Status{
+		BatchID: b.ID, State: b.State(),
+		Total: b.Accepted + b.Rejected, Accepted: b.Accepted, Rejected: b.Rejected,
+		Invited: b.Invited, CVQueued: b.CVQueued, DeadLettered: b.DeadLettered,
+		SkippedDuplicate: b.SkippedDuplicate, Pending: b.Pending(),
+		Sealed: b.Sealed, Target: b.Job.Target, ReplayOf: b.ReplayOf, CreatedAt: b.CreatedAt,
+		Callback: b.Callback,
+	}
+	if !b.FinishedAt.IsZero() {
+		t := b.FinishedAt
+		st.FinishedAt = &t
+	}
+	return st
+}
+
+// Batch reads a batch record. A batch that was done and has expired gives
+// ErrBatchExpired; one never created, ErrBatchNotFound.
+func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
+	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	if m["id"] == "" {
+		if _, err := s.rdb.ZScore(ctx, s.key("batches"), id).Result(); err == nil {
+			return nil, fmt.Errorf("%w: %s was done more than %s ago (BULKINVITE_BATCH_RETENTION); its dead letters, if any, are kept", ErrBatchExpired, id, s.cfg.Retention)
+		}
+		return nil, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
+	}
+	b := &Batch{
+		ID:               id,
+		Source:           m["source"],
+		CallbackURL:      m["callback_url"],
+		CallbackKey:      m["callback_key"],
+		Owner:            m["owner"],
+		Digest:           m["digest"],
+		Callback:         callbackState(m),
+		Sealed:           m["sealed"] == "1",
+		SegmentSize:      atoi(m["segment_size"]),
+		Segments:         atoi(m["segments"]),
+		CreatedAt:        msTime(m["created_at"]),
+		FinishedAt:       msTime(m["finished_at"]),
+		Accepted:         atoi64(m["accepted"]),
+		Rejected:         atoi64(m["rejected"]),
+		Invited:          atoi64(m["invited"]),
+		CVQueued:         atoi64(m["cv_queued"]),
+		DeadLettered:     atoi64(m["dead_lettered"]),
+		SkippedDuplicate: atoi64(m["skipped_duplicate"]),
+	}
+	if r := m["replay_of"]; r != "" {
+		b.ReplayOf = strings.Split(r, ",")
+	}
+	if j := m["job"]; j != "" {
+		if err := json.Unmarshal([]byte(j), &b.Job); err != nil {
+			return nil, fmt.Errorf("read batch %s: job: %w", id, err)
+		}
+	}
+	return b, nil
+}
+
+// RecentBatches returns the ids of the batches created last, newest first: at most
+// limit, after skipping offset. A batch whose record has expired may still be
+// listed (Batch says ErrBatchExpired).
+func (s *Store) RecentBatches(ctx context.Context, offset, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRevRange(ctx, s.key("batches"), offset, offset+limit-1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list batches: %w", err)
+	}
+	return ids, nil
+}
+
+func sortDeadLetters(d []*DeadLetter) {
+	sort.Slice(d, func(i, j int) bool {
+		if d[i].BatchID != d[j].BatchID {
+			return d[i].BatchID < d[j].BatchID
+		}
+		return d[i].Seq < d[j].Seq
+	})
+}

@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/internal/task"
+)
+
+// The send path's store steps for one chunk of 50 candidates, against a private
+// redis-server: what a worker spends per chunk besides asynq and the request.
+// Each iteration uses a new chunk of the same batch (the seqs move on), as a
+// drain does; the batch is sized for the largest b.N seen here.
+//
+//	go test -run='^$' -bench=. -benchmem ./internal/store/
+
+const benchChunk = 50
+
+func benchStore(b *testing.B) (*Store, string) {
+	b.Helper()
+	st := New(redistest.Start(b, redistest.Options{}).Client(), Config{})
+	ctx := context.Background()
+	const id = "bench"
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: benchChunk}); err != nil {
+		b.Fatal(err)
+	}
+	return st, id
+}
+
+// benchCands returns chunk i's candidates: seqs i*50..i*50+49.
+func benchCands(i int) []task.Candidate {
+	out := make([]task.Candidate, benchChunk)
+	for k := range out {
+		seq := int64(i*benchChunk + k)
+		out[k] = task.Candidate{Seq: seq, Candidate: wire.Candidate{
+			Email: fmt.Sprintf("cand%d@example.com", seq), ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%012d", seq)}}
+	}
+	return out
+}
+
+func BenchmarkStates(b *testing.B) {
+	st, id := benchStore(b)
+	ctx := context.Background()
+	cs := benchCands(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := st.States(ctx, id, cs); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkClaimForSending(b *testing.B) {
+	st, id := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := st.ClaimForSending(ctx, id, target, benchCands(i), NewRunID(), task.DefaultChunkTimeout, false); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func BenchmarkMarkSending(b *testing.B) {
+	st, id := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := st.MarkSending(ctx, id, seqs(benchCands(i)), nil); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkRecordOutcomes records a chunk's 50 successes: the ledger, then the batch.
+func BenchmarkRecordOutcomes(b *testing.B) {
+	st, id := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		cs := benchCands(i)
+		recs := make([]Record, len(cs))
+		for k, c := range cs {
+			recs[k] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: wire.OutcomeInvited}
+		}
+		if _, err := st.RecordOutcomes(ctx, id, target, recs); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+func seqs(cs []task.Candidate) []int64 {
+	out := make([]int64, len(cs))
+	for i, c := range cs {
+		out[i] = c.Seq
+	}
+	return out
+}

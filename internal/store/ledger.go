@@ -1,0 +1,164 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+)
+
+// The ledger keeps, per target, one hash a week of the candidates whose success was
+// recorded; each expires a ledger TTL after its week ends, so a success blocks a
+// repeat invite for at least the TTL and at most a week more.
+const ledgerWeek = 7 * 24 * time.Hour
+
+func weekOf(t time.Time) int64 { return t.UnixMilli() / ledgerWeek.Milliseconds() }
+
+func (s *Store) weekKey(target wire.Target, week int64) string {
+	return s.tkey(target, "L:"+strconv.FormatInt(week, 10))
+}
+
+// liveWeeks are the target's ledger hashes that may hold an entry: those its index
+// lists as not yet expired, and the weeks around now, which a writer may be
+// creating at this moment.
+func (s *Store) liveWeeks(ctx context.Context, target wire.Target) ([]string, error) {
+	now := s.now()
+	ids, err := s.weeks.get(s.tkey(target, "Lidx"), now, func() ([]string, error) {
+		return s.rdb.ZRangeByScore(ctx, s.tkey(target, "Lidx"), &redis.ZRangeBy{Min: nowMS(now), Max: "+inf"}).Result()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the ledger weeks of %s: %w", target, err)
+	}
+	w := weekOf(now)
+	seen := map[int64]bool{w - 1: true, w: true, w + 1: true}
+	keys := []string{s.weekKey(target, w-1), s.weekKey(target, w), s.weekKey(target, w+1)}
+	for _, id := range ids {
+		n, err := strconv.ParseInt(id, 10, 64)
+		if err != nil || seen[n] {
+			continue
+		}
+		seen[n] = true
+		keys = append(keys, s.weekKey(target, n))
+	}
+	return keys, nil
+}
+
+// WeeksReread is how long a Store trusts a target's ledger index (the weeks that
+// may hold entries) before it reads it again: every chunk's claim needs it, and it
+// changes once a week. Trusting it is safe because the index only gains the
+// week a writer is in, and liveWeeks adds the weeks around now itself; a week
+// that expired meanwhile is an HMGET of a missing key.
+const WeeksReread = 10 * time.Second
+
+// weeksCache holds ledger indexes read less than WeeksReread ago (by the store's
+// clock), by index key.
+type weeksCache struct {
+	mu sync.Mutex
+	m  map[string]weeksRead
+}
+
+type weeksRead struct {
+	at  time.Time
+	ids []string
+}
+
+// weeksCacheMax bounds the targets remembered: past it, the cache starts over.
+const weeksCacheMax = 1024
+
+// get returns the index under key, from read when it is not fresh.
+func (c *weeksCache) get(key string, now time.Time, read func() ([]string, error)) ([]string, error) {
+	c.mu.Lock()
+	r, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && !now.Before(r.at) && now.Sub(r.at) < WeeksReread {
+		return r.ids, nil
+	}
+	ids, err := read()
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= weeksCacheMax {
+		c.m = map[string]weeksRead{}
+	}
+	c.m[key] = weeksRead{at: now, ids: ids}
+	c.mu.Unlock()
+	return ids, nil
+}
+
+// LedgerRecord is a recorded success in the ledger.
+type LedgerRecord struct {
+	Outcome wire.Outcome // invited or cv_queued
+	// At is when it was recorded, by Redis's clock.
+	At    time.Time
+	owner string
+}
+
+// OwnedBy reports whether the record is candidate seq of batchID's success.
+func (r *LedgerRecord) OwnedBy(batchID string, seq int64) bool {
+	return r.owner == ownerFP(batchID, seq)
+}
+
+// Ledger returns the ledger's record of c's success at target, or nil.
+func (s *Store) Ledger(ctx context.Context, target wire.Target, c wire.Candidate) (*LedgerRecord, error) {
+	recs, err := s.LedgerRecords(ctx, target, []wire.Candidate{c})
+	if err != nil {
+		return nil, err
+	}
+	return recs[0], nil
+}
+
+// LedgerRecords returns the ledger's record of each candidate's success at
+// target (nil where there is none): one HMGET per live ledger week.
+func (s *Store) LedgerRecords(ctx context.Context, target wire.Target, cands []wire.Candidate) ([]*LedgerRecord, error) {
+	out := make([]*LedgerRecord, len(cands))
+	if len(cands) == 0 {
+		return out, nil
+	}
+	weeks, err := s.liveWeeks(ctx, target)
+	if err != nil {
+		return nil, err
+	}
+	fps := make([]string, len(cands))
+	for i, c := range cands {
+		fps[i] = candidateFP(c)
+	}
+	for _, k := range weeks {
+		vals, err := s.rdb.HMGet(ctx, k, fps...).Result()
+		if err != nil {
+			return nil, fmt.Errorf("read the ledger: %w", err)
+		}
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok || out[i] != nil {
+				continue
+			}
+			if out[i], err = decodeLedger(str); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// decodeLedger reads a ledger value: kind byte, owner fingerprint (8 bytes), unix
+// ms in decimal.
+func decodeLedger(v string) (*LedgerRecord, error) {
+	if len(v) < 10 {
+		return nil, fmt.Errorf("ledger value of %d bytes, want at least 10", len(v))
+	}
+	ms, err := strconv.ParseInt(v[9:], 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("ledger value: time: %w", err)
+	}
+	r := &LedgerRecord{Outcome: wire.OutcomeInvited, owner: v[1:9], At: time.UnixMilli(ms).UTC()}
+	if v[0] == 'c' {
+		r.Outcome = wire.OutcomeCVQueued
+	}
+	return r, nil
+}

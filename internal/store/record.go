@@ -1,0 +1,128 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+)
+
+// Record is one candidate's final outcome, for RecordOutcomes.
+type Record struct {
+	Seq     int64
+	Outcome wire.Outcome
+	// Candidate keys the ledger and the claim; required but for a skipped duplicate.
+	Candidate wire.Candidate
+	// DeadLetter is the entry stored for OutcomeDeadLettered.
+	DeadLetter *DeadLetter
+}
+
+// RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
+// outcome is already recorded keeps it, and nothing else is written for it.
+// Successes are written to target's ledger, kept Config.LedgerTTL. It releases no
+// claim: a run that claimed the candidates records through RecordNew. It returns how many outcomes were new (RecordNew tells
+// which). It is made of steps in different slots (see the package doc), each
+// idempotent: after an error, calling it again with the same records is safe.
+// A batch whose record is gone (expired) gets no outcome: none is new.
+func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target wire.Target, recs []Record) (int, error) {
+	fresh, err := s.RecordNew(ctx, batchID, target, "", recs)
+	return len(fresh), err
+}
+
+// RecordNew records outcomes as RecordOutcomes does, releases run's claims on the
+// candidates (see ClaimForSending), and returns the records whose outcome was new, in the order given: those a caller counting outcomes (the
+// worker's metrics) counts. A record of a candidate already decided, or repeating
+// a candidate an earlier record of the same call decided, is not among them.
+// After an error nothing is returned, though some outcomes may have been written:
+// a call again then returns only those still new.
+func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Target, run RunID, recs []Record) ([]Record, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 3+5*len(recs))
+	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds())
+	var led []Record
+	dls := 0
+	sharedErrs := map[string]bool{}
+	for _, r := range recs {
+		code, ok := codeOfOutcome[r.Outcome]
+		if !ok {
+			return nil, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
+		}
+		var entry, errRef, errJSON string
+		switch r.Outcome {
+		case wire.OutcomeDeadLettered:
+			if r.DeadLetter == nil {
+				return nil, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
+			}
+			b, ref, ej, err := s.compactDeadLetter(ctx, r.DeadLetter)
+			if err != nil {
+				return nil, err
+			}
+			entry, errRef = string(b), ref
+			if ref != "" && !sharedErrs[ref] {
+				sharedErrs[ref], errJSON = true, string(ej)
+			}
+			dls++
+		}
+		if r.Outcome != wire.OutcomeSkippedDuplicate {
+			if r.Candidate == (wire.Candidate{}) {
+				return nil, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+			}
+			led = append(led, r)
+		}
+		args = append(args, r.Seq, code, entry, errRef, errJSON)
+	}
+	if dls > 0 {
+		k := s.key("dlbatches")
+		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.ZAddNX(ctx, k, redisZ(s.now(), batchID)) }); err != nil {
+			return nil, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
+		}
+	}
+	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
+		return nil, err
+	}
+	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.liveKeys(batchID)...)
+	idx, err := s.eval(ctx, recordScript, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
+	}
+	fresh := make([]Record, 0, len(idx))
+	for _, i := range idx {
+		if i < 1 || int(i) > len(recs) {
+			return nil, fmt.Errorf("record outcomes of batch %s: the script named record %d of %d", batchID, i, len(recs))
+		}
+		fresh = append(fresh, recs[i-1])
+	}
+	return fresh, nil
+}
+
+// writeLedger writes the successes among recs into the target's ledger week and
+// releases run's claims on them.
+func (s *Store) writeLedger(ctx context.Context, batchID string, target wire.Target, run RunID, recs []Record) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	now := s.now()
+	week := weekOf(now)
+	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
+	args := make([]any, 0, 3+3*len(recs))
+	args = append(args, week, expiry, string(run))
+	for _, r := range recs {
+		kind := "-"
+		switch r.Outcome {
+		case wire.OutcomeInvited:
+			kind = "i"
+		case wire.OutcomeCVQueued:
+			kind = "c"
+		}
+		args = append(args, candidateFP(r.Candidate), kind, ownerFP(batchID, r.Seq))
+	}
+	keys := []string{s.weekKey(target, week), s.tkey(target, "Lidx"), s.tkey(target, "claims")}
+	if err := s.eval(ctx, ledgerScript, keys, args...).Err(); err != nil {
+		return fmt.Errorf("write the ledger of %s: %w", target, err)
+	}
+	return nil
+}

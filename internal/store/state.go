@@ -1,0 +1,139 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/task"
+)
+
+// CandidateState is where a candidate of a batch stands, for States.
+type CandidateState int
+
+// The answers of States.
+const (
+	// Open: no outcome recorded and not marked as sent.
+	Open CandidateState = iota
+	// Sending: marked as sent by MarkSending and no outcome recorded yet. Either a
+	// request is in flight, or the attempt that sent it stopped (a crash, a
+	// shutdown, Redis unreachable) before recording its outcome: the vendor may
+	// have acted.
+	Sending
+	// Decided: its outcome is recorded.
+	Decided
+)
+
+// The state bytes of P{b:id}:st.
+const (
+	codeOpen = iota
+	codeSending
+	codeInvited
+	codeCVQueued
+	codeDeadLettered
+	codeSkipped
+)
+
+var codeOfOutcome = map[wire.Outcome]int{
+	wire.OutcomeInvited:          codeInvited,
+	wire.OutcomeCVQueued:         codeCVQueued,
+	wire.OutcomeDeadLettered:     codeDeadLettered,
+	wire.OutcomeSkippedDuplicate: codeSkipped,
+}
+
+var outcomeOfCode = map[int]wire.Outcome{
+	codeInvited:      wire.OutcomeInvited,
+	codeCVQueued:     wire.OutcomeCVQueued,
+	codeDeadLettered: wire.OutcomeDeadLettered,
+	codeSkipped:      wire.OutcomeSkippedDuplicate,
+}
+
+// States reports, for each candidate, whether its outcome is recorded or it was
+// sent without an outcome recorded since: one GETRANGE for a chunk's candidates.
+func (s *Store) States(ctx context.Context, batchID string, cands []task.Candidate) ([]CandidateState, error) {
+	out := make([]CandidateState, len(cands))
+	if len(cands) == 0 {
+		return out, nil
+	}
+	lo, hi := cands[0].Seq, cands[0].Seq
+	for _, c := range cands {
+		lo, hi = min(lo, c.Seq), max(hi, c.Seq)
+	}
+	b, err := s.rdb.GetRange(ctx, s.bkey(batchID, "st"), lo, hi).Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
+	}
+	for i, c := range cands {
+		code := codeOpen
+		if k := c.Seq - lo; k < int64(len(b)) {
+			code = int(b[k])
+		}
+		switch {
+		case code >= codeInvited:
+			out[i] = Decided
+		case code == codeSending:
+			out[i] = Sending
+		}
+	}
+	return out, nil
+}
+
+// MarkSending marks candidates as sent, just before their request goes out: open
+// ones, and again ones already marked by an earlier attempt whose outcome is
+// unknown (sent again, at least once). It returns the seqs that were in the
+// state expected: those this run may send. Another run that marked or decided a
+// candidate meanwhile keeps it, so that of two runs of one candidate only one
+// sends. Recording a candidate's outcome replaces the mark; ClearSending takes it
+// back when the vendor is known not to have acted. A mark left by an attempt that
+// stopped in between tells the next attempt that the vendor may have acted. A
+// batch whose record is gone marks nothing: ErrBatchExpired.
+func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []int64) ([]int64, error) {
+	if len(open)+len(again) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, 2*(len(open)+len(again)))
+	for _, q := range open {
+		args = append(args, q, codeOpen)
+	}
+	for _, q := range again {
+		args = append(args, q, codeSending)
+	}
+	marked, err := s.eval(ctx, markScript, []string{s.bkey(batchID, ""), s.bkey(batchID, "st")}, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, s.errGone(batchID, err))
+	}
+	return marked, nil
+}
+
+// ClearSending takes back the marks MarkSending set: the candidates' request was
+// answered in a way that says the vendor did not act (a 429, a 4xx, a refused
+// connection).
+func (s *Store) ClearSending(ctx context.Context, batchID string, seqs []int64) error {
+	if len(seqs) == 0 {
+		return nil
+	}
+	if err := s.shift(ctx, batchID, codeSending, codeOpen, seqs); err != nil {
+		return fmt.Errorf("clear sent marks of batch %s: %w", batchID, err)
+	}
+	return nil
+}
+
+// shift moves the candidates in state from to state to (see shiftScript).
+func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []int64) error {
+	return s.eval(ctx, shiftScript, []string{s.bkey(batchID, "st")}, append([]any{from, to}, seqArgs(seqs)...)...).Err()
+}
+
+// Outcomes returns every recorded outcome of the batch by seq.
+func (s *Store) Outcomes(ctx context.Context, batchID string) (map[int64]wire.Outcome, error) {
+	b, err := s.rdb.Get(ctx, s.bkey(batchID, "st")).Bytes()
+	if err != nil && !isNil(err) {
+		return nil, fmt.Errorf("read outcomes of batch %s: %w", batchID, err)
+	}
+	out := map[int64]wire.Outcome{}
+	for seq, code := range b {
+		if o, ok := outcomeOfCode[int(code)]; ok {
+			out[int64(seq)] = o
+		}
+	}
+	return out, nil
+}

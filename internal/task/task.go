@@ -1,0 +1,216 @@
+package task
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+)
+
+// Task type names, as registered with asynq.
+const (
+	TypeSegment  = "bulkinvite:segment"
+	TypeChunk    = "bulkinvite:chunk"
+	TypeCallback = "bulkinvite:callback"
+)
+
+// The asynq queues tasks go to. Small batches and the head of large ones go to
+// QueueDefault, the rest of a large batch to QueueBulk, replays to QueueReplay;
+// workers weigh the three so that a huge import cannot starve the others.
+const (
+	QueueDefault = "default"
+	QueueBulk    = "bulk"
+	QueueReplay  = "replay"
+)
+
+// Queues lists the queues, in the order their default weights are written.
+var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
+
+// Version is the version of the task payloads this build writes. A worker reads
+// every version from 1 up to Version, so a worker upgraded before its producers
+// keeps working; a payload from a newer producer is refused with ErrVersion.
+const Version = 1
+
+// ErrVersion is returned for a task payload whose version this build cannot read.
+var ErrVersion = errors.New("unsupported task payload version")
+
+// Job is what every candidate of a batch shares: where to send them and how.
+type Job struct {
+	Target            wire.Target `json:"target"`
+	InvitationMessage string      `json:"invitation_message,omitempty"`
+	// SendInvite is passed to the vendor as is; nil leaves the vendor's default (true).
+	SendInvite *bool `json:"send_invite,omitempty"`
+	// Reinvite sends candidates even when the ledger has recorded a success for the
+	// same target.
+	Reinvite bool `json:"reinvite,omitempty"`
+}
+
+// Candidate is a candidate inside a task, with its identity in the batch.
+type Candidate struct {
+	// Seq is the candidate's position among the batch's accepted candidates, from 0.
+	// (batch id, Seq) identifies the candidate: its outcome is recorded once under it.
+	Seq int64 `json:"seq"`
+	// Row is where the candidate was in its source, for messages a person reads: the
+	// file line a CSV or JSONL record starts on, or the 1-based position in a JSON
+	// array or a list of candidates; 0 when unknown.
+	Row int64 `json:"row,omitempty"`
+	wire.Candidate
+	// History carries the attempts of earlier batches for a replayed candidate.
+	History *History `json:"history,omitempty"`
+}
+
+// History is what a replayed candidate brings from the dead letter it was replayed from.
+type History struct {
+	DeadLetterID  string    `json:"dead_letter_id"`
+	BatchID       string    `json:"batch_id"`
+	Attempts      int       `json:"attempts"`
+	FirstFailedAt time.Time `json:"first_failed_at"`
+}
+
+// Segment is a bounded slice of a batch. The producer cuts it into chunks itself
+// (Split); a segment task, written by an older producer, is split by a worker.
+type Segment struct {
+	V          int         `json:"v"`
+	BatchID    string      `json:"batch_id"`
+	Segment    int         `json:"segment"`
+	Job        Job         `json:"job"`
+	Candidates []Candidate `json:"candidates"`
+}
+
+// Chunk is at most one API request's worth of candidates.
+type Chunk struct {
+	V          int         `json:"v"`
+	BatchID    string      `json:"batch_id"`
+	Segment    int         `json:"segment"`
+	Chunk      int         `json:"chunk"`
+	Job        Job         `json:"job"`
+	Candidates []Candidate `json:"candidates"`
+	// Split is set on a chunk split off a larger one the API refused (400, 422,
+	// 413), to bound the requests spent finding what it refused.
+	Split *SplitOrigin `json:"split,omitempty"`
+}
+
+// SplitOrigin names the chunk a split chunk comes from.
+type SplitOrigin struct {
+	// Root is the task id of the chunk the API first refused.
+	Root string `json:"root"`
+	// Size is how many candidates that chunk had.
+	Size int `json:"size"`
+}
+
+// Callback waits for a batch to be done, then tells its callback_url. It goes to
+// QueueDefault, one per batch.
+type Callback struct {
+	V       int    `json:"v"`
+	BatchID string `json:"batch_id"`
+}
+
+// CallbackID is the asynq task id of a batch's callback: one per batch.
+func CallbackID(batchID string) string {
+	return fmt.Sprintf("bi:%s:cb", batchID)
+}
+
+// DecodeCallback reads a callback payload of any supported version.
+func DecodeCallback(b []byte) (*Callback, error) {
+	var t Callback
+	if err := decodeTask(b, &t); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("callback task: batch_id is empty")
+	}
+	return &t, nil
+}
+
+// SegmentID is the asynq task id of a batch's segment: deterministic, so that a
+// producer run again enqueues nothing twice.
+func SegmentID(batchID string, segment int) string {
+	return fmt.Sprintf("bi:%s:s%d", batchID, segment)
+}
+
+// ChunkID is the asynq task id of a segment's chunk: deterministic, so that a
+// segment handled twice enqueues nothing twice.
+func ChunkID(batchID string, segment, chunk int) string {
+	return fmt.Sprintf("bi:%s:s%d:c%d", batchID, segment, chunk)
+}
+
+// DecodeSegment reads a segment payload of any supported version.
+func DecodeSegment(b []byte) (*Segment, error) {
+	var t Segment
+	if err := decodeTask(b, &t); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("segment task: batch_id is empty")
+	}
+	return &t, nil
+}
+
+// DecodeChunk reads a chunk payload of any supported version.
+func DecodeChunk(b []byte) (*Chunk, error) {
+	// Room for the candidates, counted by their first key, so that decoding does
+	// not grow the slice candidate by candidate. "seq": cannot occur inside a
+	// JSON string (its quotes would be escaped), so the count is exact; it is
+	// capped, so that a corrupt payload cannot make it allocate much.
+	t := Chunk{Candidates: make([]Candidate, 0, min(bytes.Count(b, seqKey), maxPresized))}
+	if err := decodeTask(b, &t); err != nil {
+		return nil, err
+	}
+	if t.BatchID == "" {
+		return nil, fmt.Errorf("chunk task: batch_id is empty")
+	}
+	if len(t.Candidates) == 0 {
+		return nil, fmt.Errorf("chunk task %s/%d/%d: no candidates", t.BatchID, t.Segment, t.Chunk)
+	}
+	return &t, nil
+}
+
+var seqKey = []byte(`"seq":`)
+
+// maxPresized caps the candidates DecodeChunk makes room for beforehand: more
+// than any chunk size allows (500).
+const maxPresized = 1024
+
+// decodeTask decodes a payload of a version from 1 to Version into into, whose
+// first field is the version V (`json:"v"`). The payload is decoded once; only
+// when that fails is its version looked at alone, so that a payload from a newer
+// producer whose shape this build does not know is refused with ErrVersion
+// rather than with a type error.
+func decodeTask(b []byte, into versioned) error {
+	if err := json.Unmarshal(b, into); err != nil {
+		var head struct {
+			V int `json:"v"`
+		}
+		if json.Unmarshal(b, &head) == nil && head.V > Version {
+			return versionError(head.V)
+		}
+		return fmt.Errorf("decode task payload: %w", err)
+	}
+	if v := into.version(); v < 1 || v > Version {
+		return versionError(v)
+	}
+	return nil
+}
+
+func versionError(v int) error {
+	return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, v, Version)
+}
+
+// versioned is a task payload: it has a version.
+type versioned interface{ version() int }
+
+func (s *Segment) version() int  { return s.V }
+func (c *Chunk) version() int    { return c.V }
+func (c *Callback) version() int { return c.V }
+
+// Candidates returns the plain candidates of ts, in order.
+func Candidates(ts []Candidate) []wire.Candidate {
+	out := make([]wire.Candidate, len(ts))
+	for i, t := range ts {
+		out[i] = t.Candidate
+	}
+	return out
+}
