@@ -7,7 +7,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 

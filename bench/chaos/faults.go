@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
 )

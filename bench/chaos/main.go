@@ -8,10 +8,10 @@
 // --json`, `bulkinvite deadletter list --json` and the ledger in Redis, read
 // with store.LedgerRecords).
 //
-// Usage, from the module root:
+// Usage, from the repository root:
 //
-//	go run ./bench/chaos                      # both modes, 50,000 + 20,000 candidates, ~10 min
-//	go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
+//	go run -C bench ./chaos                      # both modes, 50,000 + 20,000 candidates, ~10 min
+//	go run -C bench ./chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
 //
 // For each mode (-mode retry, deadletter or both: BULKINVITE_ON_UNKNOWN, that
 // is at-least-once or at-most-once) it starts, in a temp dir, on free loopback
@@ -112,7 +112,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 func main() {
@@ -203,16 +203,16 @@ func run() int {
 	flag.StringVar(&o.scenario, "scenario", scenarioFaults, "what to run: "+scenarioNames()+" (see the package doc); a scenario sets its own defaults for the flags not given")
 	slow := slowLinkFlags(flag.CommandLine)
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run ./bench/chaos [flags]
+		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run -C bench ./chaos [flags]
 
 Runs real redis-server, sandbox and bulkinvite worker processes, injects
 crashes, restarts and link cuts during a large import and two concurrent
 dead-letter replays, and prints what was lost or sent twice (see the package
-doc: go doc ./bench/chaos). Exit status 1 when a check fails.
+doc: cd bench && go doc ./chaos). Exit status 1 when a check fails.
 
-Quick run: go run ./bench/chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
-Scenarios of issue 16: go run ./bench/chaos -scenario rerun-split; go run ./bench/chaos -scenario skew;
-go run ./bench/chaos -scenario slowlink
+Quick run: go run -C bench ./chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
+Scenarios of issue 16: go run -C bench ./chaos -scenario rerun-split; go run -C bench ./chaos -scenario skew;
+go run -C bench ./chaos -scenario slowlink
 
 `)
 		flag.PrintDefaults()

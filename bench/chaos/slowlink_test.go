@@ -54,7 +54,7 @@ func testBinary(t *testing.T) string {
 // share sent about 5 a second), the healthy worker keeps sending, and the
 // vendor sees about rate + burst in a second at most: a loaded machine (CI
 // under -race) may bunch a request or two, so the smoke run allows two more;
-// `go run ./bench/chaos -scenario slowlink` checks the exact bound.
+// `go run -C bench ./chaos -scenario slowlink` checks the exact bound.
 func TestSlowLinkSmoke(t *testing.T) {
 	t.Parallel()
 	if testing.Short() {

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // Settings of the adaptive section: bench/ratelimit's defaults.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // Settings of the held rate.

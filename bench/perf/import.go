@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 

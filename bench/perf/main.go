@@ -3,11 +3,11 @@
 // baseline measured in the same run, beside -baseline-rev's binary if given,
 // with each goal and whether it was met.
 //
-// Usage, from the module root (redis-server and git on PATH):
+// Usage, from the repository root (redis-server and git on PATH):
 //
-//	go run ./bench/perf                                  # every section at the defaults; about 8 minutes on 2 cores
-//	go run ./bench/perf -baseline-rev 7b94933 -json perf.json
-//	go run ./bench/perf -only drain,pickup -drain-candidates 20000
+//	go run -C bench ./perf                                  # every section at the defaults; about 8 minutes on 2 cores
+//	go run -C bench ./perf -baseline-rev 7b94933 -json perf.json
+//	go run -C bench ./perf -only drain,pickup -drain-candidates 20000
 //
 // Every process is real: the binary is built from this checkout (and, with
 // -baseline-rev REV, from REV in a temporary `git worktree add --detach`,
@@ -73,7 +73,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 func main() {
@@ -111,7 +111,7 @@ func parseFlags() (options, error) {
 	flag.DurationVar(&o.adaptiveDuration, "adaptive-duration", 60*time.Second, "window of each adaptive-rate scenario")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every process) after a complete run")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/perf [flags]\n\nsections: %s (see go doc ./bench/perf)\n\n", strings.Join(sectionNames, ", "))
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run -C bench ./perf [flags]\n\nsections: %s (see cd bench && go doc ./perf)\n\n", strings.Join(sectionNames, ", "))
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 // subject is a binary measured: ours, or -baseline-rev's.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/producer"

@@ -12,7 +12,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // rawPost posts the drain's candidates from memory, in chunks of drainChunk

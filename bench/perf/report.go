@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // Goals of issue #12.
@@ -221,7 +221,7 @@ func printReport(w io.Writer, o options, f *figures) {
 		redisVersion = strings.TrimSpace(string(out))
 	}
 	fmt.Fprintf(w, "\n%s, %s, %d CPUs, %s; %s\n", f.Date, f.OS, f.CPUs, f.GoVersion, redisVersion)
-	fmt.Fprintf(w, "go run ./bench/perf %s   (took %s)\n\n", strings.Join(os.Args[1:], " "), f.Took)
+	fmt.Fprintf(w, "go run -C bench ./perf %s   (took %s)\n\n", strings.Join(os.Args[1:], " "), f.Took)
 	renderTable(w, rows(f), f.Rev)
 	for label, p := range f.Pickup {
 		fmt.Fprintf(w, "\npickup of %s: %s", label, p.Method)

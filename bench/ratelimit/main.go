@@ -34,9 +34,9 @@
 //
 // All traffic stays on 127.0.0.1 (never the default Redis at 127.0.0.1:6379);
 // every wait is bounded; every child process is stopped on exit, on error and on
-// SIGINT/SIGTERM. Usage, from the module root:
+// SIGINT/SIGTERM. Usage, from the repository root:
 //
-//	go run ./bench/ratelimit -duration 60s -json ratelimit.json
+//	go run -C bench ./ratelimit -duration 60s -json ratelimit.json
 package main
 
 import (
@@ -50,7 +50,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 func main() {
@@ -84,7 +84,7 @@ func run() int {
 	flag.IntVar(&o.burst, "burst", 5, "BULKINVITE_BURST (and the sandbox's --burst in the 429 scenarios)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with the child processes' logs")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run ./bench/ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run -C bench ./ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
 		flag.PrintDefaults()
 	}
 	flag.Parse()

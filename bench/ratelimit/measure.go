@@ -8,8 +8,8 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
-	"github.com/bulkinvite/bulkinvite/internal/benchrate"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // measure builds the binary and runs each scenario in turn. It returns the

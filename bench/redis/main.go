@@ -3,10 +3,10 @@
 // run: by default revision 7b94933, the code before the store redesign. It
 // prints one table of both.
 //
-// Usage, from the module root (redis-server and git on PATH):
+// Usage, from the repository root (redis-server and git on PATH):
 //
-//	go run ./bench/redis                                               # defaults below; about 6 minutes on 2 cores
-//	go run ./bench/redis -baseline "" -candidates 10000 -repeats 5      # ours only, about 40 s
+//	go run -C bench ./redis                                               # defaults below; about 6 minutes on 2 cores
+//	go run -C bench ./redis -baseline "" -candidates 10000 -repeats 5      # ours only, about 40 s
 //
 // The baseline is checked out with `git worktree add --detach <tmp> <rev>`,
 // built there and the worktree removed at once (after a kill -9 of this
@@ -71,7 +71,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 func main() {
@@ -141,11 +141,11 @@ func run() int {
 	flag.DurationVar(&o.stall, "stall", 3*time.Minute, "give up on a batch when nothing was done for this long")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, generated files, binaries) after a complete run")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run ./bench/redis [flags]
+		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run -C bench ./redis [flags]
 
 Measures Redis memory per candidate, commands per candidate on the send path,
 dead-letter size, memory across repeated imports and the cost of WAIT, for the
-current code beside -baseline (see the package doc: go doc ./bench/redis).
+current code beside -baseline (see the package doc: cd bench && go doc ./redis).
 
 `)
 		flag.PrintDefaults()
@@ -258,7 +258,7 @@ func printMachine(w *os.File, o options, took time.Duration) {
 	}
 	fmt.Fprintf(w, "%s, %s/%s, %d CPUs%s, %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpu, runtime.Version())
 	fmt.Fprintln(w, redisVersion)
-	fmt.Fprintf(w, "go run ./bench/redis %s   (took %v)\n", strings.Join(quoteArgs(os.Args[1:]), " "), took.Round(time.Second))
+	fmt.Fprintf(w, "go run -C bench ./redis %s   (took %v)\n", strings.Join(quoteArgs(os.Args[1:]), " "), took.Round(time.Second))
 	fmt.Fprintf(w, "one worker process, chunk %d, concurrency %d, rate %g/s, burst %d\n\n", o.chunk, o.concurrency, o.rate, o.burst)
 }
 

@@ -15,10 +15,10 @@
 // run in this process, on the same machine: on a small one they take CPU from
 // serve and Redis, which the figures include.
 //
-// Usage, from the module root:
+// Usage, from the repository root:
 //
-//	go run ./bench/serve                       # 200 clients, 100 candidates, 30 s
-//	go run ./bench/serve -rate 400             # open loop: latency below saturation
+//	go run -C bench ./serve                       # 200 clients, 100 candidates, 30 s
+//	go run -C bench ./serve -rate 400             # open loop: latency below saturation
 //
 // Goal: p99 < 50 ms for a 100-candidate POST.
 package main

@@ -30,20 +30,21 @@ const (
 	pollEvery    = 50 * time.Millisecond
 )
 
-// Build compiles ./cmd/bulkinvite of the module holding the working directory
+// Build compiles ./cmd/bulkinvite of the bulkinvite module the bench module
+// builds against (its replace directive points at the checkout holding bench/)
 // into dir and returns the binary's path.
 func Build(ctx context.Context, dir string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, buildTimeout)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "github.com/bulkinvite/bulkinvite").Output()
 	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+		return "", fmt.Errorf("go list -m github.com/bulkinvite/bulkinvite: %w (run from inside the bench module: go run -C bench ./...)", err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run from inside the bulkinvite module (go run ./bench/...)")
+	src := strings.TrimSpace(string(out))
+	if src == "" {
+		return "", errors.New("go list -m github.com/bulkinvite/bulkinvite: no directory (run from inside the bench module: go run -C bench ./...)")
 	}
-	return BuildAt(ctx, filepath.Dir(gomod), dir)
+	return BuildAt(ctx, src, dir)
 }
 
 // BuildAt compiles ./cmd/bulkinvite of the module rooted at src (another

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 // Fixed settings of every run.
