@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
 )

@@ -116,7 +116,7 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:]))
 }
 
 // options are the command-line flags.
@@ -179,31 +179,32 @@ func (o options) validate() error {
 	return nil
 }
 
-func run() int {
+func run(args []string) int {
 	var o options
-	flag.StringVar(&o.mode, "mode", "both", "BULKINVITE_ON_UNKNOWN of the workers: retry (at-least-once), deadletter (at-most-once) or both (one run each)")
-	flag.IntVar(&o.candidates, "candidates", 50_000, "candidates in the import")
-	flag.IntVar(&o.replay, "replay", 20_000, "dead letters made first, then replayed by two concurrent replays")
-	flag.IntVar(&o.workers, "workers", 2, "worker processes running at once (at least 2)")
-	flag.IntVar(&o.concurrency, "concurrency", 12, "BULKINVITE_CONCURRENCY of each worker")
-	flag.Float64Var(&o.rate, "rate", 10, "BULKINVITE_RATE: requests/s to the API, all workers together (chunks of 50 candidates)")
-	flag.DurationVar(&o.latency, "latency", 200*time.Millisecond, "sandbox --latency")
-	flag.DurationVar(&o.jitter, "latency-jitter", 2800*time.Millisecond, "sandbox --latency-jitter (some requests outlast the workers' 2s shutdown timeout)")
-	flag.Float64Var(&o.failRate, "fail-rate", 0.05, "sandbox --fail-rate (500/503, nothing processed)")
-	flag.Float64Var(&o.lostReplyRate, "lost-reply-rate", 0.02, "sandbox --lost-reply-rate (processed, then 504 or connection closed)")
-	flag.BoolVar(&o.abandoned, "process-abandoned", true, "sandbox --process-abandoned: the vendor acts on a request whose client went away during the latency")
-	flag.Uint64Var(&o.seed, "seed", 7, "sandbox --seed")
-	flag.DurationVar(&o.cut, "cut", 40*time.Second, "how long each link cut lasts (asynq's lease is 30s)")
-	flag.DurationVar(&o.redisDown, "redis-down", 20*time.Second, "how long redis-server stays down after its kill -9")
-	flag.DurationVar(&o.gap, "gap", 15*time.Second, "time between the end of one fault and the start of the next")
-	flag.DurationVar(&o.replayGap, "replay-gap", time.Second, "the second replay starts as soon as the first has a replay batch open, or this long after it")
-	flag.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Minute, "longest wait for every batch to be done after the last fault")
-	flag.DurationVar(&o.stall, "stall", 4*time.Minute, "stop waiting when no batch counter moved for this long")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs and Redis data) even after a passing run")
-	flag.StringVar(&o.scenario, "scenario", scenarioFaults, "what to run: "+scenarioNames()+" (see the package doc); a scenario sets its own defaults for the flags not given")
-	slow := slowLinkFlags(flag.CommandLine)
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run -C bench ./chaos [flags]
+	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	fs.StringVar(&o.mode, "mode", "both", "BULKINVITE_ON_UNKNOWN of the workers: retry (at-least-once), deadletter (at-most-once) or both (one run each)")
+	fs.IntVar(&o.candidates, "candidates", 50_000, "candidates in the import")
+	fs.IntVar(&o.replay, "replay", 20_000, "dead letters made first, then replayed by two concurrent replays")
+	fs.IntVar(&o.workers, "workers", 2, "worker processes running at once (at least 2)")
+	fs.IntVar(&o.concurrency, "concurrency", 12, "BULKINVITE_CONCURRENCY of each worker")
+	fs.Float64Var(&o.rate, "rate", 10, "BULKINVITE_RATE: requests/s to the API, all workers together (chunks of 50 candidates)")
+	fs.DurationVar(&o.latency, "latency", 200*time.Millisecond, "sandbox --latency")
+	fs.DurationVar(&o.jitter, "latency-jitter", 2800*time.Millisecond, "sandbox --latency-jitter (some requests outlast the workers' 2s shutdown timeout)")
+	fs.Float64Var(&o.failRate, "fail-rate", 0.05, "sandbox --fail-rate (500/503, nothing processed)")
+	fs.Float64Var(&o.lostReplyRate, "lost-reply-rate", 0.02, "sandbox --lost-reply-rate (processed, then 504 or connection closed)")
+	fs.BoolVar(&o.abandoned, "process-abandoned", true, "sandbox --process-abandoned: the vendor acts on a request whose client went away during the latency")
+	fs.Uint64Var(&o.seed, "seed", 7, "sandbox --seed")
+	fs.DurationVar(&o.cut, "cut", 40*time.Second, "how long each link cut lasts (asynq's lease is 30s)")
+	fs.DurationVar(&o.redisDown, "redis-down", 20*time.Second, "how long redis-server stays down after its kill -9")
+	fs.DurationVar(&o.gap, "gap", 15*time.Second, "time between the end of one fault and the start of the next")
+	fs.DurationVar(&o.replayGap, "replay-gap", time.Second, "the second replay starts as soon as the first has a replay batch open, or this long after it")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 20*time.Minute, "longest wait for every batch to be done after the last fault")
+	fs.DurationVar(&o.stall, "stall", 4*time.Minute, "stop waiting when no batch counter moved for this long")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs and Redis data) even after a passing run")
+	fs.StringVar(&o.scenario, "scenario", scenarioFaults, "what to run: "+scenarioNames()+" (see the package doc); a scenario sets its own defaults for the flags not given")
+	slow := slowLinkFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: go run -C bench ./chaos [flags]
 
 Runs real redis-server, sandbox and bulkinvite worker processes, injects
 crashes, restarts and link cuts during a large import and two concurrent
@@ -215,14 +216,16 @@ Scenarios of issue 16: go run -C bench ./chaos -scenario rerun-split; go run -C 
 go run -C bench ./chaos -scenario slowlink
 
 `)
-		flag.PrintDefaults()
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "chaos: no arguments expected, got %q\n", flag.Args())
+	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if err := applyScenarioDefaults(flag.CommandLine, o.scenario); err != nil {
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "chaos: no arguments expected, got %q\n", fs.Args())
+		return 2
+	}
+	if err := applyScenarioDefaults(fs, o.scenario); err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 2
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
 // scenarioFaults is the -scenario of the fault script described above, the
@@ -45,16 +47,7 @@ func applyScenarioDefaults(fs *flag.FlagSet, name string) error {
 	if sc == nil {
 		return nil
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	for k, v := range sc.defaults {
-		if !set[k] {
-			if err := fs.Set(k, v); err != nil {
-				return fmt.Errorf("-scenario %s: default -%s=%s: %w", name, k, v, err)
-			}
-		}
-	}
-	return nil
+	return benchproc.SetDefaults(fs, "-scenario "+name, sc.defaults)
 }
 
 // runScenario runs one mode of o's scenario, as runMode runs the fault

@@ -77,7 +77,7 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:]))
 }
 
 // sectionNames are the sections in the order they run.
@@ -98,25 +98,28 @@ type options struct {
 	keep             bool
 }
 
-func parseFlags() (options, error) {
+func parseFlags(args []string) (options, error) {
 	var o options
-	flag.StringVar(&o.only, "only", strings.Join(sectionNames, ","), "comma-separated sections to run")
-	flag.StringVar(&o.baselineRev, "baseline-rev", "", "git revision also measured in drain, pickup and held (a column of its own)")
-	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
-	flag.IntVar(&o.importRows, "import-rows", 1_000_000, "rows of the generated CSV imported by enqueue")
-	flag.IntVar(&o.drainCandidates, "drain-candidates", 200_000, "candidates sent in the drain")
-	flag.IntVar(&o.pickupPushes, "pickup-pushes", 50, "single-candidate pushes timed in pickup")
-	flag.DurationVar(&o.pickupGap, "pickup-gap", time.Second, "mean wait between a push's arrival and the next push (± 50%)")
-	flag.DurationVar(&o.heldDuration, "held-duration", 20*time.Second, "window of the held rate at 200/s")
-	flag.DurationVar(&o.adaptiveDuration, "adaptive-duration", 60*time.Second, "window of each adaptive-rate scenario")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every process) after a complete run")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run -C bench ./perf [flags]\n\nsections: %s (see cd bench && go doc ./perf)\n\n", strings.Join(sectionNames, ", "))
-		flag.PrintDefaults()
+	fs := flag.NewFlagSet("perf", flag.ContinueOnError)
+	fs.StringVar(&o.only, "only", strings.Join(sectionNames, ","), "comma-separated sections to run")
+	fs.StringVar(&o.baselineRev, "baseline-rev", "", "git revision also measured in drain, pickup and held (a column of its own)")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.IntVar(&o.importRows, "import-rows", 1_000_000, "rows of the generated CSV imported by enqueue")
+	fs.IntVar(&o.drainCandidates, "drain-candidates", 200_000, "candidates sent in the drain")
+	fs.IntVar(&o.pickupPushes, "pickup-pushes", 50, "single-candidate pushes timed in pickup")
+	fs.DurationVar(&o.pickupGap, "pickup-gap", time.Second, "mean wait between a push's arrival and the next push (± 50%)")
+	fs.DurationVar(&o.heldDuration, "held-duration", 20*time.Second, "window of the held rate at 200/s")
+	fs.DurationVar(&o.adaptiveDuration, "adaptive-duration", 60*time.Second, "window of each adaptive-rate scenario")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every process) after a complete run")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run -C bench ./perf [flags]\n\nsections: %s (see cd bench && go doc ./perf)\n\n", strings.Join(sectionNames, ", "))
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		return o, fmt.Errorf("no arguments expected, got %q", flag.Args())
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("no arguments expected, got %q", fs.Args())
 	}
 	return o, o.validate()
 }
@@ -171,8 +174,8 @@ func pickSections(list string) ([]string, error) {
 	return out, nil
 }
 
-func run() int {
-	o, err := parseFlags()
+func run(args []string) int {
+	o, err := parseFlags(args)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "perf:", err)
 		return 2

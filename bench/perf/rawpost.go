@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
-	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
 // rawPost posts the drain's candidates from memory, in chunks of drainChunk

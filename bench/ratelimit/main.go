@@ -54,7 +54,7 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:]))
 }
 
 // options are the command-line flags.
@@ -71,25 +71,28 @@ type options struct {
 	keep        bool
 }
 
-func run() int {
+func run(args []string) int {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 60*time.Second, "length of the measurement window of each scenario")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "discarded after the first request reaches the sandbox, before the window")
-	flag.DurationVar(&o.settle, "settle", 10*time.Second, "429 shares are also reported from this long after the window's start")
-	flag.StringVar(&o.scenarios, "scenarios", strings.Join(benchrate.ScenarioNames(), ","), "comma-separated scenarios to run")
-	flag.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
-	flag.IntVar(&o.workers, "workers", 4, "worker processes")
-	flag.IntVar(&o.concurrency, "concurrency", 8, "BULKINVITE_CONCURRENCY of each worker process")
-	flag.Float64Var(&o.rate, "rate", 20, "BULKINVITE_RATE (the sandbox's --rate in the 429 scenarios; ours is twice that there)")
-	flag.IntVar(&o.burst, "burst", 5, "BULKINVITE_BURST (and the sandbox's --burst in the 429 scenarios)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with the child processes' logs")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: go run -C bench ./ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
-		flag.PrintDefaults()
+	fs := flag.NewFlagSet("ratelimit", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 60*time.Second, "length of the measurement window of each scenario")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "discarded after the first request reaches the sandbox, before the window")
+	fs.DurationVar(&o.settle, "settle", 10*time.Second, "429 shares are also reported from this long after the window's start")
+	fs.StringVar(&o.scenarios, "scenarios", strings.Join(benchrate.ScenarioNames(), ","), "comma-separated scenarios to run")
+	fs.StringVar(&o.jsonPath, "json", "", "also write the figures as JSON to this file")
+	fs.IntVar(&o.workers, "workers", 4, "worker processes")
+	fs.IntVar(&o.concurrency, "concurrency", 8, "BULKINVITE_CONCURRENCY of each worker process")
+	fs.Float64Var(&o.rate, "rate", 20, "BULKINVITE_RATE (the sandbox's --rate in the 429 scenarios; ours is twice that there)")
+	fs.IntVar(&o.burst, "burst", 5, "BULKINVITE_BURST (and the sandbox's --burst in the 429 scenarios)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with the child processes' logs")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: go run -C bench ./ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "ratelimit: no arguments expected, got %q\n", flag.Args())
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "ratelimit: no arguments expected, got %q\n", fs.Args())
 		return 2
 	}
 	scens, err := o.validate()

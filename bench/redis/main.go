@@ -75,7 +75,7 @@ import (
 )
 
 func main() {
-	os.Exit(run())
+	os.Exit(run(os.Args[1:]))
 }
 
 // options are the command-line flags.
@@ -124,35 +124,38 @@ func (o options) validate() error {
 	return nil
 }
 
-func run() int {
+func run(args []string) int {
 	var o options
-	flag.StringVar(&o.baseline, "baseline", "7b94933", `git revision measured beside the current code ("" skips it)`)
-	flag.IntVar(&o.candidates, "candidates", 100_000, "N: candidates imported and sent (memory and command figures)")
-	flag.IntVar(&o.deadLetters, "dead-letters", 10_000, "M: candidates sent to an unknown interview set, all dead-lettered")
-	flag.IntVar(&o.repeatCandidates, "repeat-candidates", 10_000, "K: candidates of the file imported -repeats times")
-	flag.IntVar(&o.repeats, "repeats", 30, "R: imports of the same file as new batches")
-	flag.DurationVar(&o.retention, "retention", 2*time.Second, "BULKINVITE_BATCH_RETENTION of the repeated imports")
-	flag.IntVar(&o.chunk, "chunk", 50, "BULKINVITE_CHUNK_SIZE")
-	flag.Float64Var(&o.rate, "rate", 2000, "BULKINVITE_RATE (requests/s)")
-	flag.IntVar(&o.burst, "burst", 200, "BULKINVITE_BURST")
-	flag.IntVar(&o.concurrency, "concurrency", 16, "BULKINVITE_CONCURRENCY of the worker")
-	flag.BoolVar(&o.waitRun, "wait-run", true, "also drain the N candidates with a replica and BULKINVITE_REDIS_WAIT_REPLICAS=1 (current code only)")
-	flag.DurationVar(&o.drainTimeout, "drain-timeout", 45*time.Minute, "longest wait for one batch to be done")
-	flag.DurationVar(&o.stall, "stall", 3*time.Minute, "give up on a batch when nothing was done for this long")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, generated files, binaries) after a complete run")
-	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), `usage: go run -C bench ./redis [flags]
+	fs := flag.NewFlagSet("redis", flag.ContinueOnError)
+	fs.StringVar(&o.baseline, "baseline", "7b94933", `git revision measured beside the current code ("" skips it)`)
+	fs.IntVar(&o.candidates, "candidates", 100_000, "N: candidates imported and sent (memory and command figures)")
+	fs.IntVar(&o.deadLetters, "dead-letters", 10_000, "M: candidates sent to an unknown interview set, all dead-lettered")
+	fs.IntVar(&o.repeatCandidates, "repeat-candidates", 10_000, "K: candidates of the file imported -repeats times")
+	fs.IntVar(&o.repeats, "repeats", 30, "R: imports of the same file as new batches")
+	fs.DurationVar(&o.retention, "retention", 2*time.Second, "BULKINVITE_BATCH_RETENTION of the repeated imports")
+	fs.IntVar(&o.chunk, "chunk", 50, "BULKINVITE_CHUNK_SIZE")
+	fs.Float64Var(&o.rate, "rate", 2000, "BULKINVITE_RATE (requests/s)")
+	fs.IntVar(&o.burst, "burst", 200, "BULKINVITE_BURST")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "BULKINVITE_CONCURRENCY of the worker")
+	fs.BoolVar(&o.waitRun, "wait-run", true, "also drain the N candidates with a replica and BULKINVITE_REDIS_WAIT_REPLICAS=1 (current code only)")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 45*time.Minute, "longest wait for one batch to be done")
+	fs.DurationVar(&o.stall, "stall", 3*time.Minute, "give up on a batch when nothing was done for this long")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, generated files, binaries) after a complete run")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), `usage: go run -C bench ./redis [flags]
 
 Measures Redis memory per candidate, commands per candidate on the send path,
 dead-letter size, memory across repeated imports and the cost of WAIT, for the
 current code beside -baseline (see the package doc: cd bench && go doc ./redis).
 
 `)
-		flag.PrintDefaults()
+		fs.PrintDefaults()
 	}
-	flag.Parse()
-	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "redis: no arguments expected, got %q\n", flag.Args())
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "redis: no arguments expected, got %q\n", fs.Args())
 		return 2
 	}
 	if err := o.validate(); err != nil {

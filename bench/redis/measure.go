@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 

@@ -4,8 +4,8 @@
 // last is answered (or, with -rate, at that many requests/s in all). It prints
 // one table: requests/s, latency p50/p90/p99/max, errors (anything but 202; the
 // goal is 0), and whether every accepted candidate is in Redis afterwards: each
-// batch's record counts its candidates as accepted and sealed, and its segment
-// task in asynq's queue holds exactly the candidates that were posted.
+// batch's record counts its candidates as accepted and sealed, and its chunk
+// tasks in asynq's queue hold exactly the candidates that were posted.
 //
 // It builds the binary, starts a private redis-server (loopback, free port, no
 // persistence) and `bulkinvite serve` on a free loopback port with one token,
@@ -20,7 +20,9 @@
 //	go run -C bench ./serve                       # 200 clients, 100 candidates, 30 s
 //	go run -C bench ./serve -rate 400             # open loop: latency below saturation
 //
-// Goal: p99 < 50 ms for a 100-candidate POST.
+// Goal: p99 < 50 ms for a 100-candidate POST. Exit status 1 when an accepted
+// candidate is not in Redis as posted (with -short, also on any error), 2 for a
+// usage error.
 package main
 
 import (
@@ -33,9 +35,11 @@ import (
 	"runtime"
 	"syscall"
 	"time"
+
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 )
 
-func main() { os.Exit(run()) }
+func main() { os.Exit(run(os.Args[1:])) }
 
 // options are the command-line flags.
 type options struct {
@@ -44,19 +48,33 @@ type options struct {
 	candidates int
 	rate       float64
 	keep       bool
+	short      bool
 }
 
-func run() int {
+// shortDefaults are -short's sizes: a smoke run of a few seconds, for the test.
+var shortDefaults = map[string]string{"duration": "1s", "clients": "4", "candidates": "5"}
+
+func run(args []string) int {
 	var o options
-	flag.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients post")
-	flag.IntVar(&o.clients, "clients", 200, "concurrent clients")
-	flag.IntVar(&o.candidates, "candidates", 100, "candidates per batch")
-	flag.Float64Var(&o.rate, "rate", 0, "requests/s of all clients together (0: each client posts again as soon as it is answered)")
-	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir with serve's and Redis's logs")
-	flag.Parse()
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long the clients post")
+	fs.IntVar(&o.clients, "clients", 200, "concurrent clients")
+	fs.IntVar(&o.candidates, "candidates", 100, "candidates per batch")
+	fs.Float64Var(&o.rate, "rate", 0, "requests/s of all clients together (0: each client posts again as soon as it is answered)")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir with serve's and Redis's logs")
+	fs.BoolVar(&o.short, "short", false, "a smoke run of a few seconds (1s, 4 clients, 5 candidates) for the flags not given; any error fails it")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if o.short {
+		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
+			fmt.Fprintln(os.Stderr, "serve:", err)
+			return 2
+		}
+	}
 	switch {
-	case flag.NArg() > 0:
-		fmt.Fprintf(os.Stderr, "serve: no arguments expected, got %q\n", flag.Args())
+	case fs.NArg() > 0:
+		fmt.Fprintf(os.Stderr, "serve: no arguments expected, got %q\n", fs.Args())
 		return 2
 	case o.duration < time.Second || o.duration > 10*time.Minute:
 		fmt.Fprintln(os.Stderr, "serve: -duration must be in [1s, 10m]")
@@ -76,6 +94,14 @@ func run() int {
 			err = errors.New("interrupted")
 		}
 		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 1
+	}
+	switch {
+	case res.Missing > 0:
+		fmt.Fprintf(os.Stderr, "serve: %d accepted candidates are not in Redis as posted\n", res.Missing)
+		return 1
+	case o.short && (len(res.Errors) > 0 || res.Batches == 0):
+		fmt.Fprintf(os.Stderr, "serve: -short: %d batches accepted, errors %v\n", res.Batches, res.Errors)
 		return 1
 	}
 	return 0

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -19,8 +20,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
@@ -236,7 +237,7 @@ func post(hc *http.Client, base string, body []byte) (string, string) {
 }
 
 // check finds every accepted batch in Redis: its record counts n accepted and is
-// sealed, and its one segment task holds the n candidates of its body.
+// sealed, and its chunk tasks hold the n candidates of its body.
 func check(ctx context.Context, rdb *redis.Client, acc []accepted, n int, res *result) error {
 	st := store.New(rdb, store.Config{})
 	ins := asynq.NewInspectorFromRedisClient(rdb)
@@ -284,17 +285,9 @@ func checkBatch(ctx context.Context, st *store.Store, ins *asynq.Inspector, a ac
 	if b.Accepted != int64(len(emails)) || !b.Sealed {
 		return len(emails), nil
 	}
-	info, err := ins.GetTaskInfo(task.QueueDefault, task.SegmentID(a.id, 0))
+	got, err := queued(ins, a.id)
 	if err != nil {
-		return len(emails), fmt.Errorf("segment of batch %s: %w", a.id, err)
-	}
-	var seg task.Segment
-	if err := json.Unmarshal(info.Payload, &seg); err != nil {
 		return len(emails), err
-	}
-	got := map[string]bool{}
-	for _, c := range seg.Candidates {
-		got[c.Email] = true
 	}
 	miss := 0
 	for _, e := range emails {
@@ -303,4 +296,33 @@ func checkBatch(ctx context.Context, st *store.Store, ins *asynq.Inspector, a ac
 		}
 	}
 	return miss, nil
+}
+
+// queued returns the emails of the candidates in the batch's chunk tasks in
+// the default queue: the chunks of segment 0, 1, ... (task.ChunkID), each
+// segment's from chunk 0 until one is missing, up to the first segment without
+// a chunk 0.
+func queued(ins *asynq.Inspector, batchID string) (map[string]bool, error) {
+	got := map[string]bool{}
+	for seg := 0; ; seg++ {
+		for n := 0; ; n++ {
+			info, err := ins.GetTaskInfo(task.QueueDefault, task.ChunkID(batchID, seg, n))
+			if errors.Is(err, asynq.ErrTaskNotFound) {
+				if n == 0 {
+					return got, nil
+				}
+				break
+			}
+			if err != nil {
+				return got, fmt.Errorf("chunk %d.%d of batch %s: %w", seg, n, batchID, err)
+			}
+			c, err := task.DecodeChunk(info.Payload)
+			if err != nil {
+				return got, fmt.Errorf("chunk %d.%d of batch %s: %w", seg, n, batchID, err)
+			}
+			for _, cand := range c.Candidates {
+				got[cand.Email] = true
+			}
+		}
+	}
 }

@@ -15,8 +15,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 )
 
 // Fixed settings of every run.
