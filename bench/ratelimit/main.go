@@ -50,6 +50,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
@@ -69,7 +70,11 @@ type options struct {
 	rate        float64
 	burst       int
 	keep        bool
+	short       bool
 }
+
+// shortDefaults are -short's sizes: every scenario for a second, for the test.
+var shortDefaults = map[string]string{"duration": "1s", "warmup": "0s", "settle": "0s", "workers": "2", "concurrency": "2"}
 
 func run(args []string) int {
 	var o options
@@ -88,8 +93,15 @@ func run(args []string) int {
 		fmt.Fprintf(fs.Output(), "usage: go run -C bench ./ratelimit [flags]\n\nscenarios: %s\n\n", strings.Join(benchrate.ScenarioNames(), ", "))
 		fs.PrintDefaults()
 	}
+	fs.BoolVar(&o.short, "short", false, "a smoke run of a few seconds (each scenario 1s, 2 workers x 2) for the flags not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.short {
+		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
+			fmt.Fprintln(os.Stderr, "ratelimit:", err)
+			return 2
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "ratelimit: no arguments expected, got %q\n", fs.Args())
@@ -127,8 +139,8 @@ func run(args []string) int {
 
 func (o options) validate() ([]benchrate.Scenario, error) {
 	switch {
-	case o.duration < 5*time.Second || o.duration > 10*time.Minute:
-		return nil, fmt.Errorf("-duration must be in [5s, 10m], got %v", o.duration)
+	case o.duration < time.Second || o.duration > 10*time.Minute:
+		return nil, fmt.Errorf("-duration must be in [1s, 10m], got %v", o.duration)
 	case o.warmup < 0 || o.warmup > time.Minute:
 		return nil, fmt.Errorf("-warmup must be in [0, 1m], got %v", o.warmup)
 	case o.settle < 0 || o.settle >= o.duration:
