@@ -94,7 +94,12 @@ type options struct {
 	drainTimeout     time.Duration
 	stall            time.Duration
 	keep             bool
+	short            bool
 }
+
+// shortDefaults are -short's sizes: the current code only, at the smallest
+// sizes, for the test.
+var shortDefaults = map[string]string{"baseline": "", "candidates": "100", "dead-letters": "100", "repeat-candidates": "100", "repeats": "2", "retention": "1s"}
 
 func (o options) validate() error {
 	switch {
@@ -151,8 +156,15 @@ current code beside -baseline (see the package doc: cd bench && go doc ./redis).
 `)
 		fs.PrintDefaults()
 	}
+	fs.BoolVar(&o.short, "short", false, "a smoke run of a few seconds (no baseline, 100 candidates, 2 repeats) for the flags not given")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.short {
+		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
+			fmt.Fprintln(os.Stderr, "redis:", err)
+			return 2
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "redis: no arguments expected, got %q\n", fs.Args())
