@@ -22,7 +22,15 @@ const (
 
 // adaptiveSection runs the adaptive scenario and the fixed-rate one.
 func (b *bench) adaptiveSection(ctx context.Context) error {
-	o := benchrate.Options{Warmup: adaptiveWarmup, Duration: b.o.adaptiveDuration, Settle: adaptiveSettle,
+	settle := adaptiveSettle
+	if settle >= b.o.adaptiveDuration { // a short window: the share over all of it
+		settle = 0
+	}
+	warmup := adaptiveWarmup
+	if b.o.short {
+		warmup = 0
+	}
+	o := benchrate.Options{Warmup: warmup, Duration: b.o.adaptiveDuration, Settle: settle,
 		Workers: adaptiveWorkers, Concurrency: adaptiveConc}
 	for _, name := range []string{adaptiveScenario, fixedScenario} {
 		sc, _ := benchrate.NewScenario(name, vendorRate, vendorBurst)
@@ -36,7 +44,7 @@ func (b *bench) adaptiveSection(ctx context.Context) error {
 		}
 		res.Records = nil
 		logf("[%s] %.2f accepted/s (%.0f%% of %d), 429s %.1f%%, after %v %.1f%%", name, res.AcceptedRate,
-			100*res.AcceptedRate/vendorRate, vendorRate, 100*res.Share429, adaptiveSettle, 100*res.SettledShare429)
+			100*res.AcceptedRate/vendorRate, vendorRate, 100*res.Share429, settle, 100*res.SettledShare429)
 		if name == adaptiveScenario {
 			b.figs.Adaptive = &res
 		} else {

@@ -4,6 +4,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/bulkinvite/bulkinvite/bench/internal/smoke"
 )
 
 func TestMain(m *testing.M) {
@@ -21,4 +23,11 @@ func TestPickSections(t *testing.T) {
 			t.Errorf("pickSections(%q): want an error", bad)
 		}
 	}
+}
+
+// TestSmoke runs every section end to end at -short's sizes: the import, the
+// drain beside the raw poster, pickup, the held rate and both adaptive
+// scenarios, against the current code.
+func TestSmoke(t *testing.T) {
+	smoke.Run(t, run)
 }

@@ -81,7 +81,11 @@ func (b *bench) pickupOne(ctx context.Context, s subject) (*pickupFigures, error
 	if err != nil {
 		return nil, err
 	}
-	if err := benchrate.SleepUntil(ctx, time.Now().Add(idleFirst), workers); err != nil {
+	idle := idleFirst
+	if b.o.short {
+		idle = idleFirst / 6
+	}
+	if err := benchrate.SleepUntil(ctx, time.Now().Add(idle), workers); err != nil {
 		return nil, err
 	}
 	f := &pickupFigures{}

@@ -221,8 +221,16 @@ func printReport(w io.Writer, o options, f *figures) {
 		redisVersion = strings.TrimSpace(string(out))
 	}
 	fmt.Fprintf(w, "\n%s, %s, %d CPUs, %s; %s\n", f.Date, f.OS, f.CPUs, f.GoVersion, redisVersion)
-	fmt.Fprintf(w, "go run -C bench ./perf %s   (took %s)\n\n", strings.Join(os.Args[1:], " "), f.Took)
+	fmt.Fprintf(w, "go run -C bench ./perf %s   (took %s)\n\n", strings.Join(o.args, " "), f.Took)
 	renderTable(w, rows(f), f.Rev)
+	if im := f.Import; im != nil {
+		fmt.Fprintf(w, "\nimport of %d rows (%.1f MB CSV), %d runs\n", im.Rows, float64(im.CSVBytes)/1e6, len(im.Runs))
+		fmt.Fprintf(w, "%-4s %10s %14s %14s\n", "run", "seconds", "rows/s", "peak RSS MiB")
+		for i, r := range im.Runs {
+			fmt.Fprintf(w, "%-4d %10.2f %14.0f %14.1f\n", i+1, r.Seconds, r.RowsPerS, float64(r.PeakRSS)/(1<<20))
+		}
+		fmt.Fprintf(w, "redis memory after the last run: %s\n", im.RedisMemory)
+	}
 	for label, p := range f.Pickup {
 		fmt.Fprintf(w, "\npickup of %s: %s", label, p.Method)
 	}

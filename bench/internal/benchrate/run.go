@@ -30,8 +30,11 @@ const (
 	// StopGrace after SIGTERM before it is killed.
 	WorkerShutdown = 5 * time.Second
 	StopGrace      = 10 * time.Second
-	// importSlack is added to the run's length when sizing the import.
+	// importSlack is added to the run's length when sizing the import; a run
+	// shorter than it (a smoke run) gets as much slack as it is long, at least
+	// minSlack, so that sizing it does not take longer than running it.
 	importSlack = 15 * time.Second
+	minSlack    = 2 * time.Second
 	// Bounds of the waits along the way.
 	startTimeout        = 15 * time.Second
 	enqueueTimeout      = 3 * time.Minute
@@ -103,7 +106,8 @@ func Run(ctx context.Context, o Options, bin, dir string, s Scenario) (Result, e
 	env := Env(rds.URL(), sandboxURL, s, o.Concurrency, o.chunk())
 
 	run := o.Warmup + o.Duration
-	n := o.chunk() * (int(math.Ceil(s.CeilingRate(o.Workers)*(run+importSlack).Seconds()*1.25)) + 100)
+	slack := min(importSlack, max(minSlack, run))
+	n := o.chunk() * (int(math.Ceil(s.CeilingRate(o.Workers)*(run+slack).Seconds()*1.25)) + 100)
 	batchID := "bench-" + s.Name
 	if err := Enqueue(ctx, bin, dir, env, batchID, 0, n); err != nil {
 		return Result{}, err
