@@ -141,6 +141,16 @@ type options struct {
 	stall         time.Duration
 	keep          bool
 	scenario      string
+	short         bool
+}
+
+// shortDefaults are -short's sizes: the fault script (or a scenario) in one
+// mode, on a thousand candidates, each fault a second long and no kill -9 of
+// a worker (see injectFaults), for the test.
+var shortDefaults = map[string]string{
+	"mode": "retry", "candidates": "1000", "replay": "100", "rate": "10", "concurrency": "4",
+	"latency": "20ms", "latency-jitter": "300ms", "cut": "1s", "redis-down": "1s", "gap": "0s",
+	"slowlink-warmup": "1s", "slowlink-for": "2s", "slowlink-after": "1s",
 }
 
 // modes returns the BULKINVITE_ON_UNKNOWN values to run, in order.
@@ -218,8 +228,15 @@ go run -C bench ./chaos -scenario slowlink
 `)
 		fs.PrintDefaults()
 	}
+	fs.BoolVar(&o.short, "short", false, "a smoke run of seconds (one mode, 1,000 + 100 candidates, 1s faults, no kill -9 of a worker) for the flags not given, before a scenario's own defaults")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if o.short {
+		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
+			fmt.Fprintln(os.Stderr, "chaos:", err)
+			return 2
+		}
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "chaos: no arguments expected, got %q\n", fs.Args())
