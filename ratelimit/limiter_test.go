@@ -29,7 +29,7 @@ const testAPIKey = "fl_live_PFXQQ.SECRETZZ"
 
 type testBundle struct {
 	srv     *redistest.Server  // a private redis-server, or
-	cluster *redistest.Cluster // under TestOnCluster, the shared cluster
+	cluster *redistest.Cluster // with -redis_cluster, the shared cluster
 	keyID   string
 	logs    *observer.ObservedLogs
 	log     *zap.Logger
@@ -39,7 +39,7 @@ func setup(t *testing.T) *testBundle {
 	t.Helper()
 	core, logs := observer.New(zapcore.DebugLevel)
 	b := &testBundle{keyID: flowmingo.NewAPIKey(testAPIKey).ID(), logs: logs, log: zap.New(core)}
-	if b.cluster = onCluster.For(t); b.cluster != nil {
+	if b.cluster = redistest.SharedCluster(t); b.cluster != nil {
 		// The suite's tests share the cluster: each limits a key of its own.
 		sum := sha256.Sum256([]byte(t.Name()))
 		b.keyID = hex.EncodeToString(sum[:8])
@@ -49,7 +49,7 @@ func setup(t *testing.T) *testBundle {
 	return b
 }
 
-// needSingle skips a test that kills or inspects one server under TestOnCluster.
+// needSingle skips a test that kills or inspects one server on the shared cluster.
 func (b *testBundle) needSingle(t *testing.T) {
 	t.Helper()
 	if b.srv == nil {
@@ -68,26 +68,6 @@ func (b *testBundle) client(t *testing.T) redis.UniversalClient {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
-}
-
-// onCluster runs the suite a second time on a Redis Cluster (TestOnCluster).
-var onCluster redistest.ClusterSuite
-
-// TestOnCluster runs the limiter's suite against a 3-master Redis Cluster, each
-// test with a key of its own: every step's keys are in the key's one slot.
-func TestOnCluster(t *testing.T) {
-	onCluster.Run(t, map[string]func(*testing.T){
-		"StepExactUnderConcurrentCallers": TestStepExactUnderConcurrentCallers,
-		"AcquireSharesOneRate":            TestAcquireSharesOneRate,
-		"CooldownHonouredByAnotherWorker": TestCooldownHonouredByAnotherWorker,
-		"CooldownCappedAndNoBurstAfter":   TestCooldownCappedAndNoBurstAfter,
-		"InFlightCap":                     TestInFlightCap,
-		"InFlightLeaseExpires":            TestInFlightLeaseExpires,
-		"AdaptiveSharedAndClimbsBack":     TestAdaptiveSharedAndClimbsBack,
-		"CandidatesPerMinuteCap":          TestCandidatesPerMinuteCap,
-		"AcquireHonoursContext":           TestAcquireHonoursContext,
-		"AdviceOnRepeated429s":            TestAdviceOnRepeated429s,
-	})
 }
 
 // limiter returns a Limiter on a client of its own, as another process would have.

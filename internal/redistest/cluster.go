@@ -2,6 +2,9 @@ package redistest
 
 import (
 	"context"
+	"errors"
+	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -118,34 +121,142 @@ func (c *Cluster) ACLUser(name, password string, rules ...string) string {
 // what a user who knows one node of the cluster would give.
 func (c *Cluster) URL() string { return c.Nodes[0].URL() }
 
-// ClusterSuite runs a package's tests a second time on one shared Redis Cluster,
-// as subtests of the test that calls Run; a test asks For whether it runs there.
-// The zero value is ready to use.
-type ClusterSuite struct {
-	mu     sync.Mutex
-	prefix string
-	c      *Cluster
+// clusterFlag is the -redis_cluster test flag of every package that imports
+// redistest (as asynq's tests take -redis_cluster).
+var clusterFlag = flag.Bool("redis_cluster", false, "run this package's Redis suite on one shared Redis Cluster (also BULKINVITE_REDIS_CLUSTER=1)")
+
+// OnCluster reports whether this test run puts a package's Redis suite on one
+// shared Redis Cluster instead of a private server per test: with the
+// -redis_cluster test flag, or BULKINVITE_REDIS_CLUSTER=1 (which reaches every
+// package of a `go test ./...`). A suite's setup asks SharedCluster; a test
+// that kills or inspects one server skips itself when OnCluster.
+func OnCluster() bool {
+	return *clusterFlag || os.Getenv("BULKINVITE_REDIS_CLUSTER") == "1"
 }
 
-// Run starts a Cluster for t (the suite's own test, e.g. TestOnCluster) and runs
-// each of tests on it as a subtest of t.
-func (s *ClusterSuite) Run(t *testing.T, tests map[string]func(*testing.T)) {
-	c := StartCluster(t, ClusterOptions{})
-	s.mu.Lock()
-	s.c, s.prefix = c, t.Name()+"/"
-	s.mu.Unlock()
-	for name, test := range tests {
-		t.Run(name, test)
-	}
+// shared is the package's one Cluster under OnCluster: started by the first
+// test that asks, stopped by Main once every test is done.
+var shared struct {
+	mu      sync.Mutex
+	main    bool // Main wraps the package's tests
+	started bool
+	c       *Cluster
+	err     error
+	life    *processTB
 }
 
-// For returns the shared Cluster when t runs under Run, else nil: the test then
-// starts a single node of its own.
-func (s *ClusterSuite) For(t *testing.T) *Cluster {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.c == nil || !strings.HasPrefix(t.Name(), s.prefix) {
+// SharedCluster returns the package's shared Cluster when OnCluster, else nil:
+// the test then starts a single node of its own. The Cluster is started by the
+// first test that asks (a failed start fails every test that asks) and stopped
+// by Main, which the package's TestMain must use.
+func SharedCluster(tb testing.TB) *Cluster {
+	tb.Helper()
+	if !OnCluster() {
 		return nil
 	}
-	return s.c
+	RequireTools(tb, "redis-server", "redis-cli")
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if !shared.main {
+		tb.Fatal("redistest: SharedCluster needs the package's TestMain to run its tests through redistest.Main")
+	}
+	if !shared.started {
+		shared.started = true
+		shared.life = &processTB{name: "redistest.SharedCluster"}
+		shared.c, shared.err = shared.life.startCluster()
+	}
+	if shared.err != nil {
+		tb.Fatalf("shared cluster: %v", shared.err)
+	}
+	return shared.c
+}
+
+// Main wraps a package's tests (testing.M, or what goleak.VerifyTestMain is
+// given) so that the shared Cluster, if a test started one, is stopped once
+// they are done:
+//
+//	func TestMain(m *testing.M) { goleak.VerifyTestMain(redistest.Main(m)) }
+func Main(m interface{ Run() int }) interface{ Run() int } {
+	shared.mu.Lock()
+	shared.main = true
+	shared.mu.Unlock()
+	return mainRunner{m}
+}
+
+type mainRunner struct{ m interface{ Run() int } }
+
+func (r mainRunner) Run() int {
+	code := r.m.Run()
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.life != nil {
+		shared.life.cleanup()
+	}
+	return code
+}
+
+// processTB is the testing.TB of a Cluster that outlives any one test: its
+// cleanups run when Main's tests are done, and a failure while starting ends
+// the start with an error instead of failing a test. Only the methods redistest
+// calls are implemented; the embedded nil interface panics on any other.
+type processTB struct {
+	testing.TB
+	name     string
+	cleanups []func()
+	failed   bool
+}
+
+// tbFailure carries a processTB's failure out of startCluster.
+type tbFailure struct{ msg string }
+
+func (p *processTB) startCluster() (c *Cluster, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			f, ok := r.(tbFailure)
+			if !ok {
+				panic(r)
+			}
+			err = errors.New(f.msg)
+		}
+	}()
+	return StartCluster(p, ClusterOptions{}), nil
+}
+
+func (p *processTB) Helper()          {}
+func (p *processTB) Name() string     { return p.name }
+func (p *processTB) Failed() bool     { return p.failed }
+func (p *processTB) Cleanup(f func()) { p.cleanups = append(p.cleanups, f) }
+func (p *processTB) Log(args ...any)  { fmt.Fprintln(os.Stderr, args...) }
+func (p *processTB) Logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", args...)
+}
+func (p *processTB) Error(args ...any) { p.failed = true; p.Log(args...) }
+func (p *processTB) Errorf(format string, args ...any) {
+	p.failed = true
+	p.Logf(format, args...)
+}
+func (p *processTB) Fatal(args ...any) { p.failed = true; panic(tbFailure{fmt.Sprint(args...)}) }
+func (p *processTB) Fatalf(format string, args ...any) {
+	p.failed = true
+	panic(tbFailure{fmt.Sprintf(format, args...)})
+}
+func (p *processTB) Skip(args ...any) { panic(tbFailure{fmt.Sprint(args...)}) }
+func (p *processTB) Skipf(format string, args ...any) {
+	panic(tbFailure{fmt.Sprintf(format, args...)})
+}
+func (p *processTB) TempDir() string {
+	dir, err := os.MkdirTemp("", "redistest-cluster-")
+	if err != nil {
+		p.Fatal(err)
+	}
+	p.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
+// cleanup runs the cleanups, last first, as testing does.
+func (p *processTB) cleanup() {
+	for i := len(p.cleanups) - 1; i >= 0; i-- {
+		p.cleanups[i]()
+	}
+	p.cleanups = nil
 }

@@ -20,12 +20,13 @@ var target = wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
 
 func setup(t *testing.T) *Store { return setupWith(t, Config{}) }
 
-// setupWith returns a store over a private redis-server, or under TestOnCluster
-// over the shared cluster, with a prefix of the test's own.
+// setupWith returns a store over a private redis-server, or with
+// -redis_cluster (BULKINVITE_REDIS_CLUSTER=1) over the package's shared
+// Cluster, with a prefix of the test's own.
 func setupWith(t *testing.T, cfg Config) *Store {
 	t.Helper()
 	var rdb redis.UniversalClient
-	if c := onCluster.For(t); c != nil {
+	if c := redistest.SharedCluster(t); c != nil {
 		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
 		t.Cleanup(func() { _ = rdb.Close() })
 		cfg.Prefix = strings.NewReplacer("/", ":").Replace(t.Name()) + ":"
@@ -33,38 +34,6 @@ func setupWith(t *testing.T, cfg Config) *Store {
 		rdb = redistest.Start(t, redistest.Options{}).Client()
 	}
 	return New(rdb, cfg)
-}
-
-// onCluster runs the suite a second time on a Redis Cluster (TestOnCluster).
-var onCluster redistest.ClusterSuite
-
-// TestOnCluster runs the store's suite against a 3-master Redis Cluster: every
-// script's keys are in one slot, and the steps that span slots work across masters.
-func TestOnCluster(t *testing.T) {
-	onCluster.Run(t, map[string]func(*testing.T){
-		"RecordOutcomesExactlyOnce":   TestRecordOutcomesExactlyOnce,
-		"RecordNewNamesTheNewRecords": TestRecordNewNamesTheNewRecords,
-		"AdmitSegmentIdempotent":      TestAdmitSegmentIdempotent,
-		"AuthStop":                    TestAuthStop,
-		"Claims":                      TestClaims,
-		"ClaimsRunOutByRedisClock":    TestClaimsRunOutByRedisClock,
-		"MarkSendingDecidesWhoSends":  TestMarkSendingDecidesWhoSends,
-		"LedgerBeforeBatch":           TestLedgerBeforeBatch,
-		"Retention":                   TestRetention,
-		"DeadLettersAndMoves":         TestDeadLettersAndMoves,
-		"Idempotency":                 TestIdempotency,
-		"BatchPage":                   TestBatchPage,
-		"DeadLetterPage":              TestDeadLetterPage,
-		"Sessions":                    TestSessions,
-		"Rejects":                     TestRejects,
-		"Persistence":                 TestPersistence,
-		"ExpiredBatchIDIsNotReused":   TestExpiredBatchIDIsNotReused,
-		"DeadLetterNeverOverwritten":  TestDeadLetterNeverOverwritten,
-		"WritesAfterExpiry":           TestWritesAfterExpiryRecreateNothing,
-		"AbandonedImportExpires":      TestAbandonedImportExpires,
-		"BatchesIndexTrimmed":         TestBatchesIndexTrimmed,
-		"DeadLetterAndStagedPages":    TestDeadLetterAndStagedPages,
-	})
 }
 
 func cands(n int) []task.Candidate {
