@@ -189,24 +189,25 @@ func TestNewRejectsWhatIsNotAKeyID(t *testing.T) {
 }
 
 // The Lua step is exact under concurrent callers: goroutines on several clients
-// hammer the step itself, with demand far above supply; the grants stay within
-// Burst + Rate*elapsed and come close to it.
+// hammer the step itself, with demand far above supply, until a fixed number
+// of grants; the grants stay within Burst + Rate*elapsed (on Redis's clock)
+// and come close to it.
 func TestStepExactUnderConcurrentCallers(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	cfg := Config{Rate: 50, Burst: 5, MaxInFlight: 1 << 20}
+	cfg := Config{Rate: 100, Burst: 5, MaxInFlight: 1 << 20}
 	var limiters []*Limiter
 	for range 3 {
 		limiters = append(limiters, b.limiter(t, cfg))
 	}
+	const want = 60 // about half a second at the rate
 	var grants atomic.Int64
 	start := b.redisNow(t)
-	deadline := time.Now().Add(1500 * time.Millisecond)
 	var wg sync.WaitGroup
 	for _, l := range limiters {
 		for range 6 {
 			wg.Go(func() {
-				for time.Now().Before(deadline) {
+				for grants.Load() < want {
 					res, err := l.step(context.Background(), 0)
 					if err != nil {
 						t.Errorf("step: %v", err)
@@ -222,13 +223,18 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	elapsed := b.redisNow(t).Sub(start).Seconds()
-	got := float64(grants.Load())
+	checkRate(t, cfg, float64(grants.Load()), b.redisNow(t).Sub(start).Seconds(), 0.9)
+}
+
+// checkRate fails t unless got grants in elapsed seconds stay within
+// cfg.Burst + cfg.Rate*elapsed (one more for the window's edge) and reach
+// least times cfg.Rate*elapsed.
+func checkRate(t *testing.T, cfg Config, got, elapsed, least float64) {
+	t.Helper()
 	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
-	least := 0.9 * cfg.Rate * elapsed
 	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
-	if got > most || got < least {
-		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
+	if got > most || got < least*cfg.Rate*elapsed {
+		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least*cfg.Rate*elapsed, most)
 	}
 }
 
@@ -237,14 +243,9 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 func TestAcquireSharesOneRate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	cfg := Config{Rate: 40, Burst: 5}
-	got, elapsed := countGrants(t, 1500*time.Millisecond, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg))
-	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
-	least := 0.8 * cfg.Rate * elapsed
-	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
-	if got > most || got < least {
-		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least, most)
-	}
+	cfg := Config{Rate: 100, Burst: 5}
+	got, elapsed := timeGrants(t, 60, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg))
+	checkRate(t, cfg, got, elapsed, 0.8)
 	st, err := b.limiter(t, cfg).State(context.Background())
 	if err != nil {
 		t.Fatalf("State: %v", err)
@@ -636,6 +637,37 @@ func TestAdviceOnRepeated429s(t *testing.T) {
 
 type acquirer interface {
 	Acquire(ctx context.Context, candidates int) (release func(), err error)
+}
+
+// timeGrants runs each goroutines per acquirer, every one acquiring and releasing
+// one request after another until k have been granted in all, and returns how
+// many were granted (k, or a few more already under way) and the seconds that
+// took: a rate measured by counting grants, not by waiting out a window. It
+// fails the test when the k grants take longer than a minute.
+func timeGrants(t *testing.T, k int64, each int, as ...acquirer) (grants, seconds float64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for _, a := range as {
+		for range each {
+			wg.Go(func() {
+				for n.Load() < k {
+					release, err := a.Acquire(ctx, 1)
+					if err != nil {
+						t.Errorf("Acquire: %v (%d of %d granted)", err, n.Load(), k)
+						return
+					}
+					n.Add(1)
+					release()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return float64(n.Load()), time.Since(start).Seconds()
 }
 
 // countGrants runs each goroutines per acquirer, every one acquiring and releasing
