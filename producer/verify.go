@@ -23,7 +23,7 @@ import (
 
 // verifyEvery is how many candidates' chunk tasks an import holds before it
 // checks them: the memory held for the check (about 0.5 KB a candidate: 4 MiB
-// more peak RSS, go run ./bench/import) against a pipelined round trip, and a
+// more peak RSS, go run -C bench ./perf -only import) against a pipelined round trip, and a
 // pause of the enqueues, per check.
 const verifyEvery = 8_000
 
