@@ -351,3 +351,72 @@ func TestSettingsTableNamesEveryCommand(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigurationDocMatchesTheCode: docs/configuration.md has a row for every
+// setting, secret and --config, and no other, each with the env name, flag, file
+// key, default and readers the code gives it.
+func TestConfigurationDocMatchesTheCode(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile(filepath.Join("..", "..", "docs", "configuration.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		// A cell may hold "\|"; none of the first five does.
+		cells := strings.Split(strings.Trim(line, "|"), " | ")
+		if len(cells) < 6 {
+			t.Errorf("row with %d cells, want 6: %s", len(cells), line)
+			continue
+		}
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		env := strings.Trim(cells[0], "`")
+		if _, dup := rows[env]; dup {
+			t.Errorf("two rows for %s", env)
+		}
+		rows[env] = cells
+	}
+	root, _ := newRoot(IO{})
+	code := func(s string) string { return "`" + s + "`" }
+	type row struct{ env, flag, key, def, readBy string }
+	var want []row
+	for _, s := range config.Settings() {
+		def := "—"
+		if d := s.DefaultText(); d != "" {
+			def = code(d)
+		}
+		want = append(want, row{s.Env, code("--" + s.Flag), code(s.Key), def, readBy(root, s.Key)})
+	}
+	for _, sec := range config.Secrets() {
+		want = append(want, row{sec.Env, "—", "—", "—", readBy(root, sec.FileKey)})
+	}
+	want = append(want, row{config.EnvConfigFile, "`--config`", "—", "—", "every command that reads a setting"})
+	for _, w := range want {
+		got, ok := rows[w.env]
+		if !ok {
+			t.Errorf("docs/configuration.md has no row for %s", w.env)
+			continue
+		}
+		delete(rows, w.env)
+		for _, c := range []struct {
+			what      string
+			got, want string
+		}{{"flag", got[1], w.flag}, {"file key", got[2], w.key}, {"read by", got[4], w.readBy}} {
+			if c.got != c.want {
+				t.Errorf("%s: %s is %q in the doc, %q in the code", w.env, c.what, c.got, c.want)
+			}
+		}
+		// The default may be followed by a note: `720h` (30 days).
+		if got[3] != w.def && !strings.HasPrefix(got[3], w.def+" (") {
+			t.Errorf("%s: default is %q in the doc, %s in the code", w.env, got[3], w.def)
+		}
+	}
+	for env := range rows {
+		t.Errorf("docs/configuration.md has a row for %s, which is no setting", env)
+	}
+}

@@ -81,23 +81,14 @@ type Sources struct {
 	File string
 	// Getenv reads the environment; nil uses os.Getenv.
 	Getenv func(string) string
-	// Flags holds the flags registered by RegisterFlags; only flags set on the
+	// Flags holds the flags registered by RegisterSettingFlags; only flags set on the
 	// command line apply. May be nil.
 	Flags *pflag.FlagSet
 }
 
-// FlagAnnotation marks the flags RegisterFlags adds (pflag.Flag.Annotations), so
+// FlagAnnotation marks the flags RegisterSettingFlags adds (pflag.Flag.Annotations), so
 // that help can show them apart from a command's own flags.
 const FlagAnnotation = "bulkinvite_setting"
-
-// RegisterFlags adds a flag for every setting to fs, plus --config.
-func RegisterFlags(fs *pflag.FlagSet) {
-	keys := make([]string, 0, len(Settings()))
-	for _, s := range Settings() {
-		keys = append(keys, s.Key)
-	}
-	RegisterSettingFlags(fs, keys)
-}
 
 // RegisterSettingFlags adds --config and a flag for each setting named by its
 // file key in keys: the flags of a command that reads those settings. Load reads
