@@ -15,7 +15,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
-// Exit codes, as the README's "Commands" states them (contract).
+// Exit codes, as docs/cli.md's "Commands" states them (contract).
 const (
 	ExitOK           = 0
 	ExitFailed       = 1

@@ -287,7 +287,7 @@ func TestResumeAndLimits(t *testing.T) {
 	}
 }
 
-// TestResumeRotatedKey: the key was rotated, as the README says to do; resume run
+// TestResumeRotatedKey: the key was rotated, as docs/cli.md says to do; resume run
 // with the new key clears the old key's stop and unpauses the queues the stop
 // paused, instead of answering "nothing to resume".
 func TestResumeRotatedKey(t *testing.T) {

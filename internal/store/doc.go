@@ -140,5 +140,5 @@
 // written before a request — is followed by WAIT on the same connection to the
 // master that holds its key; or every master fsyncs its AOF on each write
 // (Persistence reports whether it does). What each mode of the worker needs from
-// Redis is in the README ("What each mode needs from Redis").
+// Redis is in docs/reliability.md ("What each mode needs from Redis").
 package store
