@@ -126,7 +126,7 @@
 // lack its ledger entry (invariant 2 across batches).
 //
 // Moving dead letters into a replay batch spans the source batches' slots and the
-// replay's (see MoveToReplay): an entry is marked as moving (source), copied into the
+// replay's (see ReplayLease.Move): an entry is marked as moving (source), copied into the
 // replay's staging while the run holds the replay's lease (replay), then removed
 // from the source. A run that dies between leaves marks that the run taking its
 // replay over adopts; a mark for a replay that was closed meanwhile is taken back.
