@@ -55,7 +55,6 @@ func TestOnCluster(t *testing.T) {
 		"Idempotency":                 TestIdempotency,
 		"BatchPage":                   TestBatchPage,
 		"DeadLetterPage":              TestDeadLetterPage,
-		"Sessions":                    TestSessions,
 		"Rejects":                     TestRejects,
 		"Persistence":                 TestPersistence,
 		"ExpiredBatchIDIsNotReused":   TestExpiredBatchIDIsNotReused,
