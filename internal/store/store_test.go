@@ -52,7 +52,6 @@ func TestOnCluster(t *testing.T) {
 		"LedgerBeforeBatch":           TestLedgerBeforeBatch,
 		"Retention":                   TestRetention,
 		"DeadLettersAndMoves":         TestDeadLettersAndMoves,
-		"Idempotency":                 TestIdempotency,
 		"BatchPage":                   TestBatchPage,
 		"DeadLetterPage":              TestDeadLetterPage,
 		"Rejects":                     TestRejects,
