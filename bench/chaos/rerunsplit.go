@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
@@ -151,7 +152,7 @@ func (r *splitRun) waitChunksQueued(ctx context.Context, p *benchproc.Proc) erro
 		case time.Now().After(deadline):
 			return fmt.Errorf("%d of %d chunk tasks of the first segment seen after %v", len(seen), r.firstChunks(), cliTimeout)
 		}
-		if err := benchproc.SleepCtx(ctx, pollTasks); err != nil {
+		if err := sleep.For(ctx, pollTasks); err != nil {
 			return err
 		}
 	}
