@@ -80,7 +80,7 @@ func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limite
 		return nil, errors.New("ratelimit: New: nil Redis client")
 	}
 	if !keyIDPattern.MatchString(keyID) {
-		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_' (a hash of the API key, never the key itself); got %d characters", len(keyID))
+		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_'; got %d characters", len(keyID))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -98,8 +98,10 @@ func (r *chunkRun) run(ctx context.Context) error {
 }
 
 // errUnrecordedSend is the cause of an unknown_outcome dead letter for a candidate
-// an earlier attempt sent without recording its outcome.
-var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and stopped (a crash, a shutdown or Redis out of reach) before the vendor's answer was recorded; the vendor may have acted, so it is not sent again (BULKINVITE_ON_UNKNOWN=deadletter)")
+// an earlier attempt sent without recording its outcome: it stopped (a crash, a
+// shutdown, Redis out of reach) before the vendor's answer was written, and the
+// vendor may have acted, so under OnUnknownDeadLetter it is not sent again.
+var errUnrecordedSend = errors.New("sent by an earlier attempt that stopped before the answer was recorded")
 
 // claim checks the task's undecided candidates against the target's ledger and
 // claims them, so that no other chunk sends them at the same time. It records what

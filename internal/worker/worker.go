@@ -201,7 +201,7 @@ func (c Config) Validate() error {
 	}
 	for _, st := range c.RetrySafeStatuses {
 		if st < 500 || st > 599 {
-			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status (other answers are never of unknown outcome)", st)
+			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status", st)
 		}
 	}
 	return nil
