@@ -282,9 +282,11 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	}, nil
 }
 
-// Handler returns the mux serving both task types.
+// Handler returns the mux serving the task types: chunks, callbacks, and the
+// segments of older producers.
 func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
+	//lint:ignore SA1019 workers take segment tasks until no older producer writes them
 	mux.HandleFunc(task.TypeSegment, w.HandleSegment)
 	mux.HandleFunc(task.TypeChunk, w.HandleChunk)
 	mux.HandleFunc(task.TypeCallback, w.HandleCallback)
@@ -295,6 +297,10 @@ func (w *Worker) Handler() asynq.Handler {
 // candidates whose outcome is already recorded. Producers of this version enqueue
 // chunk tasks themselves; segment tasks come from older ones (a rolling upgrade, a
 // queue written before it).
+//
+// Deprecated: kept only for segment tasks of older producers (see
+// task.TypeSegment); the first release after the one whose producers stopped
+// writing segment tasks may drop it, once no queue holds them.
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	seg, err := task.DecodeSegment(t.Payload())
 	if err != nil {
