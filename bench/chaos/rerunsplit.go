@@ -19,7 +19,7 @@ import (
 )
 
 // -scenario rerun-split: the README's recovery step after an import died, taken
-// while chunks the vendor refused are being split (issue 16, defect 1(a)).
+// while chunks the vendor refused are being split.
 //
 // One row in 100 of the import has an email at a domain the sandbox refuses
 // (sandbox.InvalidDomainSuffix): the vendor answers the whole request 422,

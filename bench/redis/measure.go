@@ -44,7 +44,7 @@ const (
 
 // subject is a binary to measure.
 type subject struct {
-	Label string // column title: "ours", "baseline 7b94933"
+	Label string // column title: "ours", or "baseline" and the revision
 	Bin   string
 	// Current is the code of this checkout: it also gets the WAIT run.
 	Current bool
