@@ -80,7 +80,7 @@ func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limite
 		return nil, errors.New("ratelimit: New: nil Redis client")
 	}
 	if !keyIDPattern.MatchString(keyID) {
-		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_' (a hash of the API key, never the key itself); got %d characters", len(keyID))
+		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_'; got %d characters", len(keyID))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -183,7 +183,7 @@ func (l *Limiter) Acquire(ctx context.Context, candidates int) (release func(), 
 		if res.reason == "cooldown" {
 			l.noteCooldown(res.wait)
 		}
-		if err := sleepCtx(ctx, res.wait); err != nil {
+		if err := sleep.For(ctx, res.wait); err != nil {
 			<-l.asker
 			return nil, err
 		}
@@ -272,7 +272,7 @@ func reserve(ctx context.Context, lim *rate.Limiter, now func() time.Time) error
 	if !r.OK() {
 		return fmt.Errorf("ratelimit: local limiter refused a reservation (limit %v, burst %d)", lim.Limit(), lim.Burst())
 	}
-	if err := sleepCtx(ctx, r.DelayFrom(t)); err != nil {
+	if err := sleep.For(ctx, r.DelayFrom(t)); err != nil {
 		r.CancelAt(now())
 		return err
 	}
@@ -291,7 +291,7 @@ func (l *Limiter) waitCooldown(ctx context.Context) error {
 	l.mu.Lock()
 	d := l.coolUntil.Sub(l.now())
 	l.mu.Unlock()
-	return sleepCtx(ctx, d)
+	return sleep.For(ctx, d)
 }
 
 func (l *Limiter) releaseLease(lease string) func() {
@@ -307,6 +307,3 @@ func (l *Limiter) releaseLease(lease string) func() {
 		})
 	}
 }
-
-// sleepCtx waits d or until ctx ends, whichever is first (sleep.For).
-func sleepCtx(ctx context.Context, d time.Duration) error { return sleep.For(ctx, d) }

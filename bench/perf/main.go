@@ -1,4 +1,4 @@
-// Command perf measures the figures of issue #12 ("fast and lean") in one run
+// Command perf measures the speed and cost figures ("fast and lean") in one run
 // and prints one markdown table: ours (the code of this checkout) beside a
 // baseline measured in the same run, beside -baseline-rev's binary if given,
 // with each goal and whether it was met.
@@ -6,7 +6,7 @@
 // Usage, from the module root (redis-server and git on PATH):
 //
 //	go run ./bench/perf                                  # every section at the defaults; about 8 minutes on 2 cores
-//	go run ./bench/perf -baseline-rev 7b94933 -json perf.json
+//	go run ./bench/perf -baseline-rev REV -json perf.json
 //	go run ./bench/perf -only drain,pickup -drain-candidates 20000
 //
 // Every process is real: the binary is built from this checkout (and, with
@@ -56,7 +56,7 @@
 //	          the share of 429s, overall and from 10 s after the window's start.
 //	          Baseline: scenario sandbox429 (the same at a fixed rate).
 //
-// Goals (issue #12): pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
+// Goals: pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
 // worker + Redis CPU per candidate halved against -baseline-rev (n/a without
 // it); no gap second at 200 req/s; adaptive >= 90% of the vendor's rate with
 // <= 1% 429s; import >= 150,000 rows/s and < 64 MiB peak RSS. Missing a goal is

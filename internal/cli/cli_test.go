@@ -257,8 +257,9 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("first import: %d %s", r.code, r.stderr)
 	}
 	other := writeFile(t, "other.csv", csvFile+"late@example.com,Late,\n")
-	if r := tb.run(t, "", "enqueue", other, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "other records") {
-		t.Errorf("the same batch id with another file: exit %d, stderr %q; want 2 saying it was made from other records", r.code, r.stderr)
+	if r := tb.run(t, "", "enqueue", other, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitUsage ||
+		!strings.Contains(r.stderr, "batch one-file: batch id names a batch with other candidates") || !strings.Contains(r.stderr, "new --batch-id") {
+		t.Errorf("the same batch id with another file: exit %d, stderr %q; want 2 saying it names other candidates and a new import needs a new --batch-id", r.code, r.stderr)
 	}
 }
 

@@ -91,7 +91,7 @@ var ErrOtherInput = errors.New("batch id names a batch with other candidates")
 func errOtherInput(id string, err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), otherInputReply) {
-		return fmt.Errorf("%w: batch %s was created from another input (other candidates, rows or order); a new batch needs a new batch id", ErrOtherInput, id)
+		return fmt.Errorf("batch %s: %w", id, ErrOtherInput)
 	}
 	return err
 }
@@ -383,7 +383,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	}
 	if m["id"] == "" {
 		if _, err := s.rdb.ZScore(ctx, s.key("batches"), id).Result(); err == nil {
-			return nil, fmt.Errorf("%w: %s was done more than %s ago (BULKINVITE_BATCH_RETENTION); its dead letters, if any, are kept", ErrBatchExpired, id, s.cfg.Retention)
+			return nil, fmt.Errorf("%w: %s was done more than %s ago", ErrBatchExpired, id, s.cfg.Retention)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
 	}

@@ -69,7 +69,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 		}
 		if r.Outcome != wire.OutcomeSkippedDuplicate {
 			if r.Candidate == (wire.Candidate{}) {
-				return nil, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+				return nil, fmt.Errorf("record outcome of seq %d: no candidate", r.Seq)
 			}
 			led = append(led, r)
 		}
