@@ -45,9 +45,9 @@ func TestHelperCLIProcess(t *testing.T) {
 	os.Exit(code)
 }
 
-// TestRerunWhileSplitChildrenQueued is the recovery step (docs/input.md, Re-runs) after an import
-// died, run while chunks the vendor refused are being split, with real
-// processes: a `bulkinvite enqueue -` fed row by row is killed after its first
+// TestRerunWhileSplitChildrenQueued is the recovery step after an import died
+// (docs/input.md, Re-runs), run while chunks the vendor refused are being
+// split, with real processes: a `bulkinvite enqueue -` fed row by row is killed after its first
 // segment; a `bulkinvite worker` sends that segment's two chunks,
 // each holding one candidate the vendor refuses with a whole-request 422, so the
 // worker dead-letters that one and sends the rest as a child task, and the parent
