@@ -37,13 +37,24 @@ func NewRunID() RunID {
 // Claim is what ClaimForSending says of one candidate.
 type Claim int
 
-// The answers of ClaimForSending (claimScript's reply codes; claimCodes pins them).
+// The answers of ClaimForSending: claimScript replies with these codes, and
+// TestScriptCodes pins the two together.
 const (
-	Claimed          Claim = iota // send it
-	AlreadyDone                   // the ledger holds another candidate's success for this person at the target: skip it
-	ClaimedElsewhere              // another run is sending this person to the target right now: wait
-	DoneInvited                   // the ledger holds this very candidate's success (invited): record it, do not send
-	DoneCVQueued                  // the same, queued for CV processing
+	// Claimed: this run holds the claim now; send it.
+	Claimed Claim = iota
+	// OtherCandidateDone: the ledger holds a success for this person at the
+	// target, written by another candidate (another batch, or another seq of
+	// this one); skip it as a duplicate. Not this candidate's own success: that
+	// is DoneInvited or DoneCVQueued.
+	OtherCandidateDone
+	// ClaimedElsewhere: another run is sending this person to the target right
+	// now; wait.
+	ClaimedElsewhere
+	// DoneInvited: the ledger holds this very candidate's success (invited);
+	// record it, do not send.
+	DoneInvited
+	// DoneCVQueued: the same, queued for CV processing.
+	DoneCVQueued
 )
 
 // ClaimForSending checks the ledger and claims each candidate for run, for ttl by
