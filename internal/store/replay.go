@@ -56,7 +56,8 @@ func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info Repla
 // (its holder died, or it is owner's already: then it is renewed). Otherwise it
 // returns ErrReplayLeaseLost.
 func (s *Store) TakeReplay(ctx context.Context, replayBatchID, owner string, ttl time.Duration) error {
-	ok, err := leaseScript.Run(ctx, s.rdb, []string{s.bkey(replayBatchID, "lease")}, owner, ttl.Milliseconds()).Bool()
+	a := leaseArgs{lease: s.bkey(replayBatchID, "lease"), owner: owner, ttlMS: ttl.Milliseconds()}
+	ok, err := leaseScript.Run(ctx, s.rdb, a.keys(), a.argv()...).Bool()
 	if err != nil {
 		return fmt.Errorf("lease of replay %s: %w", replayBatchID, err)
 	}
@@ -89,8 +90,9 @@ func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) 
 // (ErrReplayLeaseLost otherwise). A crash between the two steps leaves an open
 // record without a lease, which the next run takes over and closes again.
 func (s *Store) CloseReplay(ctx context.Context, replayBatchID, owner string) error {
-	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
-	ok, err := s.eval(ctx, closeReplayScript, keys, owner).Bool()
+	a := closeReplayArgs{staging: s.bkey(replayBatchID, "replay"), lease: s.bkey(replayBatchID, "lease"),
+		order: s.bkey(replayBatchID, "replay:ord"), owner: owner}
+	ok, err := s.eval(ctx, closeReplayScript, a.keys(), a.argv()...).Bool()
 	if err != nil {
 		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
 	}
@@ -116,8 +118,8 @@ func (s *Store) MoveToReplay(ctx context.Context, replayBatchID, owner string, i
 		for len(seqs) > 0 {
 			page := seqs[:min(len(seqs), dlPage)]
 			seqs = seqs[len(page):]
-			res, err := s.eval(ctx, markMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")},
-				append([]any{replayBatchID}, seqArgs(page)...)...).StringSlice()
+			a := markMoveArgs{dl: s.bkey(batchID, "dl"), dlmv: s.bkey(batchID, "dlmv"), replay: replayBatchID, seqs: page}
+			res, err := s.eval(ctx, markMoveScript, a.keys(), a.argv()...).StringSlice()
 			if err != nil {
 				return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
 			}
@@ -140,7 +142,7 @@ func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batch
 	if len(marked) == 0 {
 		return 0, nil
 	}
-	args := []any{owner}
+	a := newStageArgs(s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord"), owner)
 	seqs := make([]int64, 0, len(marked)/2)
 	cache := errorsCache{}
 	for i := 0; i+1 < len(marked); i += 2 {
@@ -153,15 +155,14 @@ func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batch
 		if err != nil {
 			return 0, err
 		}
-		args = append(args, d.ID, b, stagePlace(batchID, seq))
+		a.add(d.ID, b, stagePlace(batchID, seq))
 		seqs = append(seqs, seq)
 	}
-	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
-	staged, err := s.eval(ctx, stageScript, keys, args...).Int()
+	staged, err := s.eval(ctx, stageScript, a.keys, a.argv...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, err)
 	}
-	if staged < 0 {
+	if staged == stageLeaseLost {
 		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, ErrReplayLeaseLost)
 	}
 	n, err := s.inPages(ctx, releaseMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, []any{replayBatchID}, seqs)
