@@ -232,6 +232,7 @@ func TestUsageErrors(t *testing.T) {
 		{"short message", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--message", "hi"}, "invitation_message"},
 		{"bad batch id", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "a b"}, "batch id"},
 		{"unknown flag", []string{"status", "x", "--nope"}, "unknown flag"},
+		{"flag of a setting the command does not read", []string{"status", "x", "--concurrency", "3"}, "unknown flag: --concurrency"},
 		{"bad reason", []string{"deadletter", "list", "--reason", "sad"}, "unknown reason"},
 		{"bad env", []string{"status", "x"}, "BULKINVITE_RATE"},
 	}
@@ -286,7 +287,7 @@ func TestResumeAndLimits(t *testing.T) {
 	}
 }
 
-// TestResumeRotatedKey: the key was rotated, as the README says to do; resume run
+// TestResumeRotatedKey: the key was rotated, as docs/cli.md says to do; resume run
 // with the new key clears the old key's stop and unpauses the queues the stop
 // paused, instead of answering "nothing to resume".
 func TestResumeRotatedKey(t *testing.T) {

@@ -21,7 +21,7 @@ func (e *env) statusCmd() *cobra.Command {
   bulkinvite status nightly-2026-11-25 --watch`,
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}

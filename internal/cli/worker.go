@@ -69,7 +69,7 @@ func (e *env) runWorker(cmd *cobra.Command, o app.ServeOptions) error {
 	ctx, stop := context.WithCancelCause(cmd.Context())
 	defer stop(nil)
 	e.onRedisFatal = stop
-	_, a, err := e.open(cmd, true)
+	_, a, err := e.openWithKey(cmd)
 	if err != nil {
 		return err
 	}

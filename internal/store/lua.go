@@ -899,35 +899,6 @@ func (a markMoveArgs) argv() []any {
 	return args
 }
 
-// releaseMoveScript removes from a source batch the dead letters staged for a
-// replay batch. KEYS: dl, dlmv. ARGV: replay batch id, then seqs. Returns how many.
-var releaseMoveScript = redis.NewScript(luaLib + `
-local seqs = {}
-for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local moving = hmget(KEYS[2], seqs)
-local gone = {}
-for i, seq in ipairs(seqs) do
-  if moving[i] == ARGV[1] then gone[#gone + 1] = seq end
-end
-hdel(KEYS[1], gone)
-hdel(KEYS[2], gone)
-return #gone
-`)
-
-// unmarkScript takes back marks for a replay batch that was closed without them
-// (its run lost its lease while marking). KEYS: dlmv. ARGV: replay batch id, seqs.
-var unmarkScript = redis.NewScript(luaLib + `
-local seqs = {}
-for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local moving = hmget(KEYS[1], seqs)
-local back = {}
-for i, seq in ipairs(seqs) do
-  if moving[i] == ARGV[1] then back[#back + 1] = seq end
-end
-hdel(KEYS[1], back)
-return #back
-`)
-
 // stageScript copies dead letters into a replay batch's staging hash, and their
 // places into its order (a sorted set read by lexical range, see stageOrder),
 // only while the caller holds the replay batch's lease. Returns how many, or

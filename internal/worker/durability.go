@@ -19,7 +19,7 @@ func (w *Worker) checkAtMostOnce(ctx context.Context) {
 		return
 	}
 	const needs = "; it needs BULKINVITE_REDIS_WAIT_REPLICAS >= 1 (with that many replicas per master) " +
-		"or, on every master, appendonly yes with appendfsync always (README, Reliability)"
+		"or, on every master, appendonly yes with appendfsync always (docs/reliability.md)"
 	if n := w.Store.WaitReplicas(); n > 0 {
 		w.Log.Info("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): each sent mark is acknowledged by replicas before its request goes",
 			zap.Int("wait_replicas", n))

@@ -45,7 +45,7 @@ func TestHelperCLIProcess(t *testing.T) {
 	os.Exit(code)
 }
 
-// TestRerunWhileSplitChildrenQueued is the README's recovery step after an import
+// TestRerunWhileSplitChildrenQueued is the documented recovery step (docs/input.md, Re-runs) after an import
 // died, run while chunks the vendor refused are being split (issue 16, defect
 // 1(a)), with real processes: a `bulkinvite enqueue -` fed row by row is killed
 // after its first segment; a `bulkinvite worker` sends that segment's two chunks,
@@ -114,7 +114,7 @@ func TestRerunWhileSplitChildrenQueued(t *testing.T) {
 		t.Fatalf("after the parents: %+v, %v; want the 2 refused candidates dead-lettered, the batch not sealed", bt.Status(), err)
 	}
 
-	// The README's recovery step: the same command again, with the whole file.
+	// The documented recovery step: the same command again, with the whole file.
 	again := startCLIProcess(t, "enqueue again", env, nil, append([]string{"enqueue", file}, args...)...)
 	again.wait(time.Minute)
 	var res struct {
