@@ -96,7 +96,8 @@ func (s *Store) TakeReplay(ctx context.Context, replayBatchID string, info Repla
 // Renew extends the lease by its ttl, or returns ErrReplayLeaseLost when another
 // run took it after it ran out.
 func (l *ReplayLease) Renew(ctx context.Context) error {
-	ok, err := leaseScript.Run(ctx, l.s.rdb, []string{l.s.bkey(l.id, "lease")}, l.owner, l.ttl.Milliseconds()).Bool()
+	a := leaseArgs{lease: l.s.bkey(l.id, "lease"), owner: l.owner, ttlMS: l.ttl.Milliseconds()}
+	ok, err := leaseScript.Run(ctx, l.s.rdb, a.keys(), a.argv()...).Bool()
 	if err != nil {
 		return fmt.Errorf("lease of replay %s: %w", l.id, err)
 	}
@@ -177,8 +178,9 @@ func (s *Store) replaySealed(ctx context.Context, id string) (bool, error) {
 // record without a lease, which the next run takes over and closes again.
 func (l *ReplayLease) close(ctx context.Context) error {
 	s := l.s
-	keys := []string{s.bkey(l.id, "replay"), s.bkey(l.id, "lease"), s.bkey(l.id, "replay:ord")}
-	ok, err := s.eval(ctx, closeReplayScript, keys, l.owner).Bool()
+	a := closeReplayArgs{staging: s.bkey(l.id, "replay"), lease: s.bkey(l.id, "lease"),
+		order: s.bkey(l.id, "replay:ord"), owner: l.owner}
+	ok, err := s.eval(ctx, closeReplayScript, a.keys(), a.argv()...).Bool()
 	if err != nil {
 		return fmt.Errorf("close replay %s: %w", l.id, err)
 	}
@@ -215,8 +217,8 @@ func (l *ReplayLease) Move(ctx context.Context, ids []string) (int, error) {
 		for len(seqs) > 0 {
 			page := seqs[:min(len(seqs), dlPage)]
 			seqs = seqs[len(page):]
-			res, err := s.eval(ctx, markMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")},
-				append([]any{l.id}, seqArgs(page)...)...).StringSlice()
+			a := markMoveArgs{dl: s.bkey(batchID, "dl"), dlmv: s.bkey(batchID, "dlmv"), replay: l.id, seqs: page}
+			res, err := s.eval(ctx, markMoveScript, a.keys(), a.argv()...).StringSlice()
 			if err != nil {
 				return n, fmt.Errorf("move dead letters to replay %s: %w", l.id, err)
 			}
@@ -240,7 +242,7 @@ func (l *ReplayLease) stageAndRelease(ctx context.Context, batchID string, marke
 		return 0, nil
 	}
 	s := l.s
-	args := []any{l.owner}
+	a := newStageArgs(s.bkey(l.id, "replay"), s.bkey(l.id, "lease"), s.bkey(l.id, "replay:ord"), l.owner)
 	seqs := make([]int64, 0, len(marked)/2)
 	cache := errorsCache{}
 	for i := 0; i+1 < len(marked); i += 2 {
@@ -253,15 +255,14 @@ func (l *ReplayLease) stageAndRelease(ctx context.Context, batchID string, marke
 		if err != nil {
 			return 0, err
 		}
-		args = append(args, d.ID, b, stagePlace(batchID, seq))
+		a.add(d.ID, b, stagePlace(batchID, seq))
 		seqs = append(seqs, seq)
 	}
-	keys := []string{s.bkey(l.id, "replay"), s.bkey(l.id, "lease"), s.bkey(l.id, "replay:ord")}
-	staged, err := s.eval(ctx, stageScript, keys, args...).Int()
+	staged, err := s.eval(ctx, stageScript, a.keys, a.argv...).Int()
 	if err != nil {
 		return 0, fmt.Errorf("stage dead letters in replay %s: %w", l.id, err)
 	}
-	if staged < 0 {
+	if staged == stageLeaseLost {
 		return 0, fmt.Errorf("stage dead letters in replay %s: %w", l.id, ErrReplayLeaseLost)
 	}
 	n, err := s.endMoves(ctx, batchID, l.id, seqs, movesStaged)

@@ -149,7 +149,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 				}
 				r.again[c.Seq] = true
 			}
-		case store.AlreadyDone:
+		case store.OtherCandidateDone:
 			settled = append(settled, store.Record{Seq: c.Seq, Outcome: wire.OutcomeSkippedDuplicate})
 			skipped++
 		case store.DoneInvited:
