@@ -173,7 +173,7 @@ func TestInviteErrorFields(t *testing.T) {
 		wire.FieldCandidateEntryErrorMessage: wire.ReasonCandidateEntryError,
 	}
 	if len(wire.ErrorFields) != len(reasons) {
-		t.Fatalf("API.md lists 5 error fields, wire.ErrorFields has %d", len(wire.ErrorFields))
+		t.Fatalf("docs/vendor-api.md lists 5 error fields, wire.ErrorFields has %d", len(wire.ErrorFields))
 	}
 	for _, f := range wire.ErrorFields {
 		t.Run(f, func(t *testing.T) {

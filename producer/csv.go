@@ -66,7 +66,7 @@ func canonicalHeader(h string) string {
 // row is missing or cannot serve as the header.
 var ErrCSVHeader = errors.New("unusable CSV header")
 
-// CSVSource reads candidates from CSV with a header row (README, "Input formats").
+// CSVSource reads candidates from CSV with a header row (docs/input.md, "Input formats").
 //
 // Columns are matched by name ignoring letter case, white space, '_' and '-', and
 // by the aliases in the package's table (email_address, e-mail, mail; cv, cv_url,

@@ -195,7 +195,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 		return nil, err
 	}
 	if err := opts.Job.Target.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: target: %v (give --interview-set or --project)", ErrUsage, err)
+		return nil, fmt.Errorf("%w: target: %w", ErrUsage, err)
 	}
 	if err := wire.ValidateMessage(opts.Job.InvitationMessage); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
@@ -216,7 +216,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	}
 	if !created {
 		if !sameJob(b.Job, opts.Job) {
-			return nil, fmt.Errorf("%w: batch %s exists for %s; a re-run must use the same target, message and flags", ErrUsage, b.ID, b.Job.Target)
+			return nil, fmt.Errorf("%w: batch %s exists with another target, message or send_invite (its target: %s)", ErrUsage, b.ID, b.Job.Target)
 		}
 		if b.Sealed {
 			if err := sameInput(b, head, src); err != nil {
@@ -317,7 +317,7 @@ func sameInput(b *store.Batch, head []Record, src Source) error {
 		d.add(&rec)
 	}
 	if d.sum() != b.Digest {
-		return fmt.Errorf("%w: %w: batch %s was made from other records (other candidates, rows or order); a new batch needs a new batch id", ErrUsage, ErrOtherInput, b.ID)
+		return fmt.Errorf("%w: batch %s: %w", ErrUsage, b.ID, ErrOtherInput)
 	}
 	return nil
 }

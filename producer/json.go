@@ -304,7 +304,7 @@ func (s *JSONSource) skipValue(key string) error {
 		case json.Delim('{'), json.Delim('['):
 			depth++
 			if depth > MaxJSONDepth {
-				return fmt.Errorf("JSON at offset %d: the value of %s (offset %d) is nested deeper than %d levels; the reader skips keys it does not use, but only up to that depth",
+				return fmt.Errorf("JSON at offset %d: the value of %s (offset %d) is nested deeper than %d levels",
 					s.dec.InputOffset(), quoteKey(key), start, MaxJSONDepth)
 			}
 		case json.Delim('}'), json.Delim(']'):

@@ -31,10 +31,9 @@ func (l *Limiter) Succeeded(ctx context.Context) {
 	l.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	effStr, err := succeedScript.Run(ctx, l.rdb, l.keys[4:5],
-		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64),
-		strconv.FormatFloat(l.cfg.AdaptiveIncrease, 'g', -1, 64),
-		l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTL.Milliseconds()).Text()
+	a := succeedArgs{limiterKeys: l.keys, rate: l.cfg.Rate, increase: l.cfg.AdaptiveIncrease,
+		intervalMS: l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds()}
+	effStr, err := succeedScript.Run(ctx, l.rdb, a.keys(), a.argv()...).Text()
 	if err != nil {
 		l.log.Debug("adaptive rate not raised", zap.Error(err))
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"go.uber.org/zap"
 )
 
@@ -61,5 +62,5 @@ func (l *Limiter) waitRetry(ctx context.Context) error {
 		d = l.nextTry.Sub(l.now())
 	}
 	l.mu.Unlock()
-	return sleepCtx(ctx, d)
+	return sleep.For(ctx, d)
 }

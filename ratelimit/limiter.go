@@ -40,7 +40,7 @@ type Limiter struct {
 	keyID    string
 	cfg      Config
 	log      *zap.Logger
-	keys     []string // gcra, cooldown, inflight, stats, adaptive, procs
+	keys     []string // in the order keyGCRA, keyCooldown, ...
 	instance string
 	now      func() time.Time
 	seq      atomic.Uint64
@@ -80,7 +80,7 @@ func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limite
 		return nil, errors.New("ratelimit: New: nil Redis client")
 	}
 	if !keyIDPattern.MatchString(keyID) {
-		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_' (a hash of the API key, never the key itself); got %d characters", len(keyID))
+		return nil, fmt.Errorf("ratelimit: New: key id must be 1-64 letters, digits, '-' or '_'; got %d characters", len(keyID))
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -158,33 +158,36 @@ func (l *Limiter) Acquire(ctx context.Context, candidates int) (release func(), 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	return l.ask(ctx, candidates)
+}
+
+// ask is Acquire's shared stage: it runs acquireScript until the request is
+// granted, can never be, or ctx ends. The caller holds l.asker (one goroutine of
+// this process asks Redis at a time); ask gives it back however it returns.
+func (l *Limiter) ask(ctx context.Context, candidates int) (release func(), err error) {
+	defer func() { <-l.asker }()
 	for {
 		if err := l.waitRetry(ctx); err != nil {
-			<-l.asker
 			return nil, err
 		}
 		res, err := l.step(ctx, candidates)
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				<-l.asker
 				return nil, ctxErr
 			}
 			l.degrade(err)
 			continue
 		}
 		if res.ok {
-			<-l.asker
 			return l.releaseLease(res.lease), nil
 		}
-		if res.reason == "too_many" {
-			<-l.asker
+		if res.reason == reasonTooMany {
 			return nil, fmt.Errorf("%w (another process has a lower cap): %d candidates", ErrTooManyCandidates, candidates)
 		}
-		if res.reason == "cooldown" {
+		if res.reason == reasonCooldown {
 			l.noteCooldown(res.wait)
 		}
-		if err := sleepCtx(ctx, res.wait); err != nil {
-			<-l.asker
+		if err := sleep.For(ctx, res.wait); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +206,7 @@ func checkCandidates(n, perMinute int) error {
 type stepResult struct {
 	ok     bool
 	wait   time.Duration
-	reason string // ok, cooldown, rate, candidates, inflight, too_many
+	reason string // reasonOK, reasonCooldown, ...
 	lease  string
 }
 
@@ -220,10 +223,10 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	lease := l.instance + "#" + strconv.FormatUint(l.seq.Add(1), 10)
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	vals, err := acquireScript.Run(ctx, l.rdb, l.keys,
-		strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.cfg.CandidatesPerMinute,
-		candidates, l.cfg.MaxInFlight, lease, l.cfg.InFlightTTL.Milliseconds(),
-		l.adaptiveArg(), beat, procsWindow.Milliseconds(), adaptiveTTL.Milliseconds()).Slice()
+	a := acquireArgs{rate: l.cfg.Rate, burst: l.cfg.Burst, candidatesPerMinute: l.cfg.CandidatesPerMinute,
+		candidates: candidates, maxInFlight: l.cfg.MaxInFlight, lease: lease, leaseTTLMS: l.cfg.InFlightTTL.Milliseconds(),
+		adaptive: l.adaptiveArg(), instance: beat, beatWindowMS: procsWindow.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds()}
+	vals, err := acquireScript.Run(ctx, l.rdb, l.keys, a.argv()...).Slice()
 	if err != nil {
 		if beat != "" {
 			l.mu.Lock()
@@ -272,7 +275,7 @@ func reserve(ctx context.Context, lim *rate.Limiter, now func() time.Time) error
 	if !r.OK() {
 		return fmt.Errorf("ratelimit: local limiter refused a reservation (limit %v, burst %d)", lim.Limit(), lim.Burst())
 	}
-	if err := sleepCtx(ctx, r.DelayFrom(t)); err != nil {
+	if err := sleep.For(ctx, r.DelayFrom(t)); err != nil {
 		r.CancelAt(now())
 		return err
 	}
@@ -291,7 +294,7 @@ func (l *Limiter) waitCooldown(ctx context.Context) error {
 	l.mu.Lock()
 	d := l.coolUntil.Sub(l.now())
 	l.mu.Unlock()
-	return sleepCtx(ctx, d)
+	return sleep.For(ctx, d)
 }
 
 func (l *Limiter) releaseLease(lease string) func() {
@@ -300,13 +303,11 @@ func (l *Limiter) releaseLease(lease string) func() {
 		once.Do(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.RedisTimeout)
 			defer cancel()
-			if err := releaseScript.Run(ctx, l.rdb, l.keys[2:3], lease).Err(); err != nil {
+			a := releaseArgs{limiterKeys: l.keys, lease: lease}
+			if err := releaseScript.Run(ctx, l.rdb, a.keys(), a.argv()...).Err(); err != nil {
 				l.log.Debug("in-flight slot not released; it expires with its lease",
 					zap.Error(err), zap.Duration("lease", l.cfg.InFlightTTL))
 			}
 		})
 	}
 }
-
-// sleepCtx waits d or until ctx ends, whichever is first (sleep.For).
-func sleepCtx(ctx context.Context, d time.Duration) error { return sleep.For(ctx, d) }

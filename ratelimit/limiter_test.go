@@ -21,6 +21,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
@@ -217,7 +218,7 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 						grants.Add(1)
 						continue
 					}
-					_ = sleepCtx(context.Background(), min(res.wait, 5*time.Millisecond))
+					_ = sleep.For(context.Background(), min(res.wait, 5*time.Millisecond))
 				}
 			})
 		}
@@ -436,7 +437,7 @@ func TestAdaptiveSharedAndClimbsBack(t *testing.T) {
 	}
 	// Past the hold (the second cool-down, 305ms) and three intervals after it: a
 	// decrease as usual.
-	_ = sleepCtx(context.Background(), 600*time.Millisecond)
+	_ = sleep.For(context.Background(), 600*time.Millisecond)
 	throttle(10 * time.Millisecond)
 	if got := eff(other); got != 5 {
 		t.Fatalf("after a later 429: %v, want 5", got)
@@ -454,7 +455,7 @@ func TestAdaptiveSharedAndClimbsBack(t *testing.T) {
 		}
 		other.Succeeded(context.Background())
 		seen = append(seen, eff(other))
-		_ = sleepCtx(context.Background(), 10*time.Millisecond)
+		_ = sleep.For(context.Background(), 10*time.Millisecond)
 	}
 	for i := 1; i < len(seen); i++ {
 		if seen[i]-seen[i-1] > cfg.AdaptiveIncrease {
@@ -730,7 +731,7 @@ func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 		if got := eff(); got != want {
 			t.Fatalf("after a 429: %v, want %v", got, want)
 		}
-		_ = sleepCtx(context.Background(), 30*time.Millisecond)
+		_ = sleep.For(context.Background(), 30*time.Millisecond)
 	}
 	got := []float64{5}
 	deadline := time.Now().Add(30 * time.Second)
@@ -738,7 +739,7 @@ func TestAdaptiveSlowsNearTheLimitSeen(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("did not climb back in 30s: %v", got)
 		}
-		_ = sleepCtx(context.Background(), 25*time.Millisecond)
+		_ = sleep.For(context.Background(), 25*time.Millisecond)
 		l.Succeeded(context.Background())
 		if r := eff(); r != got[len(got)-1] {
 			got = append(got, r)

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"golang.org/x/time/rate"
 )
 
@@ -84,7 +85,7 @@ func (l *Local) Acquire(ctx context.Context, candidates int) (release func(), er
 			haveToken = true
 			continue
 		}
-		if err := sleepCtx(ctx, wait); err != nil {
+		if err := sleep.For(ctx, wait); err != nil {
 			return nil, err
 		}
 	}

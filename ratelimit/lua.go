@@ -1,6 +1,10 @@
 package ratelimit
 
-import "github.com/redis/go-redis/v9"
+import (
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The scripts keep time in Redis's own clock (TIME), in microseconds since the
 // epoch (about 1.8e15, exact in a Lua double), so that workers on machines with
@@ -13,6 +17,34 @@ import "github.com/redis/go-redis/v9"
 // Each script is a redis.Script run with Run (EVALSHA, then EVAL on NOSCRIPT), as
 // in store. Config.RedisTimeout bounds a run through the ctx deadline its caller
 // sets.
+//
+// Each script names its KEYS and ARGV in locals at its top, and next to it a
+// struct builds them in that order. The reasons acquireScript answers come from
+// the Go constants (reasonOK...); TestAcquireReasons pins the two sides together.
+
+// The limiter's keys in Limiter.keys, in this order: acquireScript's and
+// stateScript's KEYS.
+const (
+	keyGCRA     = iota // TAT, µs
+	keyCooldown        // the shared cool-down of a 429
+	keyInflight        // zset lease -> expiry ms
+	keyStats           // hash r:<sec>, c:<sec>, w
+	keyAdaptive        // hash rate, hold, next, max, streak, since, n
+	keyProcs           // zset instance -> last seen ms
+)
+
+// The reasons acquireScript answers, in stepResult.reason.
+const (
+	reasonOK         = "ok"
+	reasonCooldown   = "cooldown"   // the shared cool-down of a 429
+	reasonRate       = "rate"       // the GCRA on requests
+	reasonCandidates = "candidates" // the candidates-per-minute cap
+	reasonInflight   = "inflight"   // every in-flight slot taken
+	reasonTooMany    = "too_many"   // more candidates than the cap: never
+)
+
+// luaString quotes s, which holds no quote or backslash, for a script's source.
+func luaString(s string) string { return "'" + s + "'" }
 
 // acquireScript is the shared stage of Acquire, one atomic step: it checks the
 // cool-down, the GCRA on requests, the candidates in the last minute and the
@@ -20,15 +52,15 @@ import "github.com/redis/go-redis/v9"
 // (new TAT, a lease, the per-second counters). Otherwise it writes nothing but the
 // heartbeat and says how long to wait.
 //
-// KEYS: 1 gcra (TAT, µs), 2 cooldown, 3 inflight (zset lease -> expiry ms),
-// 4 stats (hash r:<sec>, c:<sec>, w), 5 adaptive (hash rate, hold, next, max,
-// streak, since, n), 6 procs (zset instance -> last seen ms).
-// ARGV: 1 rate (req/s, configured), 2 burst, 3 candidates per minute (0 none),
-// 4 candidates of this request, 5 max in flight, 6 lease id, 7 lease ttl (ms),
-// 8 adaptive ("1"/"0"), 9 instance id for the heartbeat ("" none), 10 heartbeat
-// window (ms), 11 adaptive state ttl (ms).
 // Reply: {allowed 0/1, wait µs, reason, effective rate, processes (-1 unknown)}.
 var acquireScript = redis.NewScript(`
+local gcra, cooldown, inflight, stats, adaptive, procs_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local cfg_rate, burst_arg, cpm_arg, cand_arg = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local max_inflight_arg, lease, lease_ttl, adaptive_on = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local instance, beat_window, adaptive_ttl = ARGV[9], ARGV[10], ARGV[11]
+local OK, COOLDOWN, RATE, CANDIDATES, INFLIGHT, TOO_MANY = ` +
+	luaString(reasonOK) + `, ` + luaString(reasonCooldown) + `, ` + luaString(reasonRate) + `, ` +
+	luaString(reasonCandidates) + `, ` + luaString(reasonInflight) + `, ` + luaString(reasonTooMany) + `
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local sec = tonumber(t[1])
@@ -36,54 +68,54 @@ local now = sec * 1000000 + tonumber(t[2])
 local now_ms = math.floor(now / 1000)
 local function num(x) return string.format('%.0f', x) end
 
-local rate = tonumber(ARGV[1])
-if ARGV[8] == '1' then
-  local a = tonumber(redis.call('HGET', KEYS[5], 'rate'))
+local rate = tonumber(cfg_rate)
+if adaptive_on == '1' then
+  local a = tonumber(redis.call('HGET', adaptive, 'rate'))
   if a and a < rate then rate = a end
 end
-local burst = tonumber(ARGV[2])
-local cpm = tonumber(ARGV[3])
-local cand = tonumber(ARGV[4])
-local max_inflight = tonumber(ARGV[5])
-local ttl = tonumber(ARGV[7])
+local burst = tonumber(burst_arg)
+local cpm = tonumber(cpm_arg)
+local cand = tonumber(cand_arg)
+local max_inflight = tonumber(max_inflight_arg)
+local ttl = tonumber(lease_ttl)
 
 local procs = -1
-if ARGV[9] ~= '' then
-  local win = tonumber(ARGV[10])
-  redis.call('ZADD', KEYS[6], num(now_ms), ARGV[9])
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', num(now_ms - win))
-  redis.call('PEXPIRE', KEYS[6], num(2 * win))
-  procs = redis.call('ZCARD', KEYS[6])
+if instance ~= '' then
+  local win = tonumber(beat_window)
+  redis.call('ZADD', procs_key, num(now_ms), instance)
+  redis.call('ZREMRANGEBYSCORE', procs_key, '-inf', num(now_ms - win))
+  redis.call('PEXPIRE', procs_key, num(2 * win))
+  procs = redis.call('ZCARD', procs_key)
 end
 
 local function reply(ok, wait, reason)
   return {ok, math.ceil(wait), reason, tostring(rate), procs}
 end
 
-local cd = redis.call('PTTL', KEYS[2])
-if cd > 0 then return reply(0, cd * 1000, 'cooldown') end
+local cd = redis.call('PTTL', cooldown)
+if cd > 0 then return reply(0, cd * 1000, COOLDOWN) end
 
 local wait = 0
-local reason = 'ok'
+local reason = OK
 
 -- GCRA: a request may go when its new TAT, less the burst tolerance, is not in the future.
 local interval = 1000000 / rate
-local tat = tonumber(redis.call('GET', KEYS[1]))
+local tat = tonumber(redis.call('GET', gcra))
 if not tat or tat < now then tat = now end
 local new_tat = tat + interval
 local allow_at = new_tat - burst * interval
 if allow_at > now then
   wait = allow_at - now
-  reason = 'rate'
+  reason = RATE
 end
 
 -- Candidates: the sum over the 61 one-second buckets that any 60-second window
 -- ending now can touch stays within the cap.
 if cpm > 0 and cand > 0 then
-  if cand > cpm then return reply(0, 0, 'too_many') end
+  if cand > cpm then return reply(0, 0, TOO_MANY) end
   local fields = {}
   for i = 1, 61 do fields[i] = 'c:' .. (sec - 61 + i) end
-  local vals = redis.call('HMGET', KEYS[4], unpack(fields))
+  local vals = redis.call('HMGET', stats, unpack(fields))
   local sum = 0
   for i = 1, 61 do sum = sum + (tonumber(vals[i]) or 0) end
   local excess = sum + cand - cpm
@@ -96,7 +128,7 @@ if cpm > 0 and cand > 0 then
         local w = (sec + i) * 1000000 - now
         if w > wait then
           wait = w
-          reason = 'candidates'
+          reason = CANDIDATES
         end
         break
       end
@@ -105,47 +137,68 @@ if cpm > 0 and cand > 0 then
 end
 
 -- In flight: expired leases (crashed holders) go first.
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', num(now_ms))
-if redis.call('ZCARD', KEYS[3]) >= max_inflight then
+redis.call('ZREMRANGEBYSCORE', inflight, '-inf', num(now_ms))
+if redis.call('ZCARD', inflight) >= max_inflight then
   -- no event tells us of a release: look again after one emission interval
   -- (5ms..100ms), or when the oldest lease expires if that is sooner
   local poll = math.min(math.max(interval, 5000), 100000)
-  local first = redis.call('ZRANGE', KEYS[3], 0, 0, 'WITHSCORES')
+  local first = redis.call('ZRANGE', inflight, 0, 0, 'WITHSCORES')
   if first[2] then
     local e = (tonumber(first[2]) - now_ms) * 1000
     if e < poll then poll = e end
   end
   if poll > wait then
     wait = poll
-    reason = 'inflight'
+    reason = INFLIGHT
   end
 end
 
 if wait > 0 then return reply(0, wait, reason) end
 
-redis.call('SET', KEYS[1], num(new_tat), 'PX', num(math.ceil((new_tat - now) / 1000) + 1))
-redis.call('ZADD', KEYS[3], num(now_ms + ttl), ARGV[6])
-redis.call('PEXPIRE', KEYS[3], num(ttl + 1000))
+redis.call('SET', gcra, num(new_tat), 'PX', num(math.ceil((new_tat - now) / 1000) + 1))
+redis.call('ZADD', inflight, num(now_ms + ttl), lease)
+redis.call('PEXPIRE', inflight, num(ttl + 1000))
 
 -- per-second counters: keep seconds sec-61..sec, drop older ones
-local last = tonumber(redis.call('HGET', KEYS[4], 'w'))
+local last = tonumber(redis.call('HGET', stats, 'w'))
 if last and sec - last > 61 then
-  redis.call('DEL', KEYS[4])
+  redis.call('DEL', stats)
 elseif last then
-  for s = last - 61, sec - 62 do redis.call('HDEL', KEYS[4], 'r:' .. s, 'c:' .. s) end
+  for s = last - 61, sec - 62 do redis.call('HDEL', stats, 'r:' .. s, 'c:' .. s) end
 end
 -- adaptive: the requests granted since sending resumed after the last cool-down
 -- (throttleScript resets them), or since the first grant of a fresh state
-if ARGV[8] == '1' and redis.call('HINCRBY', KEYS[5], 'n', 1) == 1 then
-  redis.call('HSETNX', KEYS[5], 'since', num(now_ms))
-  redis.call('PEXPIRE', KEYS[5], ARGV[11])
+if adaptive_on == '1' and redis.call('HINCRBY', adaptive, 'n', 1) == 1 then
+  redis.call('HSETNX', adaptive, 'since', num(now_ms))
+  redis.call('PEXPIRE', adaptive, adaptive_ttl)
 end
-redis.call('HINCRBY', KEYS[4], 'r:' .. sec, 1)
-if cand > 0 then redis.call('HINCRBY', KEYS[4], 'c:' .. sec, cand) end
-redis.call('HSET', KEYS[4], 'w', sec)
-redis.call('PEXPIRE', KEYS[4], 65000)
-return reply(1, 0, 'ok')
+redis.call('HINCRBY', stats, 'r:' .. sec, 1)
+if cand > 0 then redis.call('HINCRBY', stats, 'c:' .. sec, cand) end
+redis.call('HSET', stats, 'w', sec)
+redis.call('PEXPIRE', stats, 65000)
+return reply(1, 0, OK)
 `)
+
+// acquireArgs are acquireScript's ARGV; its KEYS are Limiter.keys.
+type acquireArgs struct {
+	rate                float64 // configured, req/s
+	burst               int
+	candidatesPerMinute int // 0: none
+	candidates          int // of this request
+	maxInFlight         int
+	lease               string
+	leaseTTLMS          int64
+	adaptive            string // "1" or "0"
+	instance            string // for the heartbeat; "": none this time
+	beatWindowMS        int64
+	adaptiveTTLMS       int64
+}
+
+func (a acquireArgs) argv() []any {
+	return []any{strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.candidatesPerMinute,
+		a.candidates, a.maxInFlight, a.lease, a.leaseTTLMS,
+		a.adaptive, a.instance, a.beatWindowMS, a.adaptiveTTLMS}
+}
 
 // throttleScript records a 429: it extends (never shortens) the shared cool-down,
 // moves the TAT so that the first request after the cool-down goes alone and the
@@ -155,38 +208,38 @@ return reply(1, 0, 'ok')
 // two must agree). Every 429 starts a new count of grants from the end of the
 // cool-down in force.
 //
-// KEYS: 1 gcra, 2 cooldown, 3 adaptive, 4 inflight.
-// ARGV: 1 cool-down (ms), 2 rate, 3 burst, 4 adaptive ("1"/"0"), 5 decrease
-// factor, 6 min rate, 7 adaptive interval (ms), 8 adaptive state ttl (ms).
 // Reply: {cool-down in force (ms), effective rate, lowered 0/1}.
 var throttleScript = redis.NewScript(`
+local gcra, cooldown, adaptive, inflight = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local cd_arg, cfg_rate, burst_arg, adaptive_on = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local decrease, min_rate, interval_arg, adaptive_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now_ms = math.floor(now / 1000)
 local function num(x) return string.format('%.0f', x) end
 
-local cd = tonumber(ARGV[1])
-local cur = redis.call('PTTL', KEYS[2])
+local cd = tonumber(cd_arg)
+local cur = redis.call('PTTL', cooldown)
 if cur < cd then
-  redis.call('SET', KEYS[2], '1', 'PX', num(cd))
+  redis.call('SET', cooldown, '1', 'PX', num(cd))
 else
   cd = cur
 end
 
-local rate = tonumber(ARGV[2])
+local rate = tonumber(cfg_rate)
 local lowered = 0
-if ARGV[4] == '1' then
-  local a = redis.call('HMGET', KEYS[3], 'rate', 'hold', 'streak', 'since', 'n')
+if adaptive_on == '1' then
+  local a = redis.call('HMGET', adaptive, 'rate', 'hold', 'streak', 'since', 'n')
   local r = tonumber(a[1])
   if r and r < rate then rate = r end
   local hold = tonumber(a[2]) or 0
-  local interval = tonumber(ARGV[7])
+  local interval = tonumber(interval_arg)
   if now_ms >= hold then
     local streak = 0
     if now_ms < hold + 3 * interval then streak = (tonumber(a[3]) or 0) + 1 end
-    local dec = tonumber(ARGV[5])
-    local burst = tonumber(ARGV[3])
+    local dec = tonumber(decrease)
+    local burst = tonumber(burst_arg)
     local mult = rate * dec ^ (2 ^ math.min(streak, 8))
     local new, seen = mult, rate
     -- the vendor accepted ok requests in span ms since its bucket was last full
@@ -194,7 +247,7 @@ if ARGV[4] == '1' then
     -- token, so the limit is in [lo, lo + 1/span]
     local since = tonumber(a[4])
     local span = since and (now_ms - since) or 0
-    local ok = (tonumber(a[5]) or 0) - redis.call('ZCOUNT', KEYS[4], '(' .. num(now_ms), '+inf') - 1
+    local ok = (tonumber(a[5]) or 0) - redis.call('ZCOUNT', inflight, '(' .. num(now_ms), '+inf') - 1
     if span > 0 and span >= interval / 10 and ok > burst then
       local lo = (ok - burst) * 1000 / span
       local hi = (ok - burst + 1) * 1000 / span
@@ -203,29 +256,53 @@ if ARGV[4] == '1' then
       else
         new = math.max(math.min(lo, mult), math.min(mult, rate / 2))
       end
-      new = math.max(new, tonumber(ARGV[6]))
+      new = math.max(new, tonumber(min_rate))
       seen = math.max(new, math.min(rate, hi))
     else
-      new = math.max(new, tonumber(ARGV[6]))
+      new = math.max(new, tonumber(min_rate))
     end
     rate = new
     local until_ = num(now_ms + cd + interval / 10)
-    redis.call('HSET', KEYS[3], 'rate', tostring(rate), 'hold', until_, 'next', until_,
+    redis.call('HSET', adaptive, 'rate', tostring(rate), 'hold', until_, 'next', until_,
       'max', tostring(seen), 'streak', streak)
     lowered = 1
   end
-  redis.call('HSET', KEYS[3], 'since', num(now_ms + cd), 'n', 0)
-  redis.call('PEXPIRE', KEYS[3], ARGV[8])
+  redis.call('HSET', adaptive, 'since', num(now_ms + cd), 'n', 0)
+  redis.call('PEXPIRE', adaptive, adaptive_ttl)
 end
 
 local interval = 1000000 / rate
-local target = now + cd * 1000 + (tonumber(ARGV[3]) - 1) * interval
-local tat = tonumber(redis.call('GET', KEYS[1]))
+local target = now + cd * 1000 + (tonumber(burst_arg) - 1) * interval
+local tat = tonumber(redis.call('GET', gcra))
 if not tat or tat < target then
-  redis.call('SET', KEYS[1], num(target), 'PX', num(math.ceil((target - now) / 1000) + 1))
+  redis.call('SET', gcra, num(target), 'PX', num(math.ceil((target - now) / 1000) + 1))
 end
 return {cd, tostring(rate), lowered}
 `)
+
+// throttleArgs are throttleScript's KEYS and ARGV.
+type throttleArgs struct {
+	limiterKeys   []string // Limiter.keys, of which it takes four
+	cooldownMS    int64
+	rate          float64 // configured
+	burst         int
+	adaptive      string // "1" or "0"
+	decrease      float64
+	minRate       float64
+	intervalMS    int64 // adaptive interval
+	adaptiveTTLMS int64
+}
+
+func (a throttleArgs) keys() []string {
+	k := a.limiterKeys
+	return []string{k[keyGCRA], k[keyCooldown], k[keyAdaptive], k[keyInflight]}
+}
+
+func (a throttleArgs) argv() []any {
+	return []any{a.cooldownMS, strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.adaptive,
+		strconv.FormatFloat(a.decrease, 'g', -1, 64), strconv.FormatFloat(a.minRate, 'g', -1, 64),
+		a.intervalMS, a.adaptiveTTLMS}
+}
 
 // succeedScript climbs the adaptive rate back by one step, at most once per
 // adaptive interval for all workers, and forgets the state once it is back at the
@@ -235,22 +312,23 @@ return {cd, tostring(rate), lowered}
 // spends its time just under the limit and crosses it rarely and gently; well
 // above it (the vendor's limit rose) the full step again.
 //
-// KEYS: 1 adaptive. ARGV: 1 rate, 2 increase, 3 adaptive interval (ms), 4 ttl (ms).
 // Reply: the effective rate.
 var succeedScript = redis.NewScript(`
+local adaptive = KEYS[1]
+local cfg_rate, increase, interval, adaptive_ttl = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local cfg = tonumber(ARGV[1])
-local a = redis.call('HMGET', KEYS[1], 'rate', 'next', 'max')
+local cfg = tonumber(cfg_rate)
+local a = redis.call('HMGET', adaptive, 'rate', 'next', 'max')
 local r = tonumber(a[1])
-if not r then return ARGV[1] end
+if not r then return cfg_rate end
 if r >= cfg then
-  redis.call('DEL', KEYS[1])
-  return ARGV[1]
+  redis.call('DEL', adaptive)
+  return cfg_rate
 end
 if now_ms < (tonumber(a[2]) or 0) then return tostring(r) end
-local inc = tonumber(ARGV[2])
+local inc = tonumber(increase)
 local step = inc
 local seen = tonumber(a[3])
 if seen and seen > 0 and r >= 0.8 * seen and r < 1.05 * seen then
@@ -262,36 +340,74 @@ if seen and seen > 0 and r >= 0.8 * seen and r < 1.05 * seen then
 end
 r = r + step
 if r >= cfg then
-  redis.call('DEL', KEYS[1])
-  return ARGV[1]
+  redis.call('DEL', adaptive)
+  return cfg_rate
 end
-redis.call('HSET', KEYS[1], 'rate', tostring(r), 'next', string.format('%.0f', now_ms + tonumber(ARGV[3])))
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('HSET', adaptive, 'rate', tostring(r), 'next', string.format('%.0f', now_ms + tonumber(interval)))
+redis.call('PEXPIRE', adaptive, adaptive_ttl)
 return tostring(r)
 `)
 
-// releaseScript gives an in-flight lease back. KEYS: 1 inflight. ARGV: 1 lease id.
-var releaseScript = redis.NewScript(`return redis.call('ZREM', KEYS[1], ARGV[1])`)
+// succeedArgs are succeedScript's KEYS and ARGV.
+type succeedArgs struct {
+	limiterKeys   []string // Limiter.keys, of which it takes adaptive
+	rate          float64  // configured
+	increase      float64
+	intervalMS    int64 // adaptive interval
+	adaptiveTTLMS int64
+}
+
+func (a succeedArgs) keys() []string { return a.limiterKeys[keyAdaptive : keyAdaptive+1] }
+
+func (a succeedArgs) argv() []any {
+	return []any{strconv.FormatFloat(a.rate, 'g', -1, 64), strconv.FormatFloat(a.increase, 'g', -1, 64),
+		a.intervalMS, a.adaptiveTTLMS}
+}
+
+// releaseScript gives an in-flight lease back.
+var releaseScript = redis.NewScript(`
+local inflight = KEYS[1]
+local lease = ARGV[1]
+return redis.call('ZREM', inflight, lease)
+`)
+
+// releaseArgs are releaseScript's KEYS and ARGV.
+type releaseArgs struct {
+	limiterKeys []string // Limiter.keys, of which it takes inflight
+	lease       string
+}
+
+func (a releaseArgs) keys() []string { return a.limiterKeys[keyInflight : keyInflight+1] }
+func (a releaseArgs) argv() []any    { return []any{a.lease} }
 
 // stateScript reads the shared state without writing.
 //
-// KEYS: as acquireScript. ARGV: 1 observed window (s), 2 heartbeat window (ms).
-// Reply: {cool-down (ms), in flight, adaptive rate or "", processes, requests in
-// the observed window, candidates in the last 61 s}.
+// KEYS: as acquireScript. Reply: {cool-down (ms), in flight, adaptive rate or
+// "", processes, requests in the observed window, candidates in the last 61 s}.
 var stateScript = redis.NewScript(`
+local cooldown, inflight, stats, adaptive, procs_key = KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local window, beat_window = ARGV[1], ARGV[2] -- observed window (s), heartbeat window (ms)
 local t = redis.call('TIME')
 local sec = tonumber(t[1])
 local now_ms = sec * 1000 + math.floor(tonumber(t[2]) / 1000)
 local function num(x) return string.format('%.0f', x) end
-local cd = redis.call('PTTL', KEYS[2])
+local cd = redis.call('PTTL', cooldown)
 if cd < 0 then cd = 0 end
-local inflight = redis.call('ZCOUNT', KEYS[3], '(' .. num(now_ms), '+inf')
-local rate = redis.call('HGET', KEYS[5], 'rate') or ''
-local procs = redis.call('ZCOUNT', KEYS[6], num(now_ms - tonumber(ARGV[2])), '+inf')
-local n = tonumber(ARGV[1])
+local flying = redis.call('ZCOUNT', inflight, '(' .. num(now_ms), '+inf')
+local rate = redis.call('HGET', adaptive, 'rate') or ''
+local procs = redis.call('ZCOUNT', procs_key, num(now_ms - tonumber(beat_window)), '+inf')
+local n = tonumber(window)
 local reqs = 0
-for s = sec - n, sec - 1 do reqs = reqs + (tonumber(redis.call('HGET', KEYS[4], 'r:' .. s)) or 0) end
+for s = sec - n, sec - 1 do reqs = reqs + (tonumber(redis.call('HGET', stats, 'r:' .. s)) or 0) end
 local cands = 0
-for s = sec - 60, sec do cands = cands + (tonumber(redis.call('HGET', KEYS[4], 'c:' .. s)) or 0) end
-return {cd, inflight, rate, procs, reqs, cands}
+for s = sec - 60, sec do cands = cands + (tonumber(redis.call('HGET', stats, 'c:' .. s)) or 0) end
+return {cd, flying, rate, procs, reqs, cands}
 `)
+
+// stateArgs are stateScript's ARGV; its KEYS are Limiter.keys.
+type stateArgs struct {
+	windowS      int // observed window
+	beatWindowMS int64
+}
+
+func (a stateArgs) argv() []any { return []any{a.windowS, a.beatWindowMS} }

@@ -68,7 +68,8 @@ func (l *Limiter) State(ctx context.Context) (State, error) {
 
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
-	vals, err := stateScript.Run(ctx, l.rdb, l.keys, observedWindow, procsWindow.Milliseconds()).Slice()
+	a := stateArgs{windowS: observedWindow, beatWindowMS: procsWindow.Milliseconds()}
+	vals, err := stateScript.Run(ctx, l.rdb, l.keys, a.argv()...).Slice()
 	if err != nil {
 		return st, fmt.Errorf("ratelimit: read the shared state: %w", err)
 	}

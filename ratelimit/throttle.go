@@ -3,7 +3,6 @@ package ratelimit
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -23,11 +22,10 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
 	cdMillis := int64((cd + time.Millisecond - 1) / time.Millisecond)
-	vals, err := throttleScript.Run(ctx, l.rdb, []string{l.keys[0], l.keys[1], l.keys[4], l.keys[2]},
-		cdMillis, strconv.FormatFloat(l.cfg.Rate, 'g', -1, 64), l.cfg.Burst, l.adaptiveArg(),
-		strconv.FormatFloat(l.cfg.AdaptiveDecrease, 'g', -1, 64),
-		strconv.FormatFloat(l.cfg.AdaptiveMin, 'g', -1, 64),
-		l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTL.Milliseconds()).Slice()
+	a := throttleArgs{limiterKeys: l.keys, cooldownMS: cdMillis, rate: l.cfg.Rate, burst: l.cfg.Burst,
+		adaptive: l.adaptiveArg(), decrease: l.cfg.AdaptiveDecrease, minRate: l.cfg.AdaptiveMin,
+		intervalMS: l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds()}
+	vals, err := throttleScript.Run(ctx, l.rdb, a.keys(), a.argv()...).Slice()
 	if err != nil {
 		return fmt.Errorf("ratelimit: share the cool-down of a 429 (this process honours it alone): %w", err)
 	}

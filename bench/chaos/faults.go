@@ -15,6 +15,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // The faults, in the order they are injected; the keys of result.Faults.
@@ -158,7 +159,7 @@ func (r *modeRun) waitInFlight(ctx context.Context, cond func() bool) (int, erro
 		if err := benchproc.GetJSON(ctx, r.hc, r.sandboxURL+sandbox.PathStats, &st); err == nil && st.InFlight > 0 && cond() {
 			return st.InFlight, nil
 		}
-		if err := benchproc.SleepCtx(ctx, pollInFlight); err != nil {
+		if err := sleep.For(ctx, pollInFlight); err != nil {
 			return 0, err
 		}
 	}
@@ -252,7 +253,7 @@ func (r *modeRun) waitReplayOpen(ctx context.Context) (string, error) {
 		if open, err := r.st.OpenReplays(ctx); err == nil && len(open) > 0 {
 			return fmt.Sprintf("%v after it, as soon as a replay batch was open", time.Since(start).Round(time.Millisecond)), nil
 		}
-		if err := benchproc.SleepCtx(ctx, 2*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 2*time.Millisecond); err != nil {
 			return "", err
 		}
 	}

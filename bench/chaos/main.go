@@ -1,4 +1,4 @@
-// Command chaos is the fault script of issue #7: it runs the real bulkinvite
+// Command chaos is the fault script: it runs the real bulkinvite
 // binary as an operator would — redis-server with AOF, the sandbox API with
 // latency, 5xx and lost replies, two or more `bulkinvite worker` processes —
 // injects crashes, restarts and network cuts while a large import and two
@@ -222,7 +222,7 @@ dead-letter replays, and prints what was lost or sent twice (see the package
 doc: cd bench && go doc ./chaos). Exit status 1 when a check fails.
 
 Quick run: go run -C bench ./chaos -mode retry -candidates 3000 -replay 1000 -rate 2 -cut 35s -redis-down 10s -gap 5s
-Scenarios of issue 16: go run -C bench ./chaos -scenario rerun-split; go run -C bench ./chaos -scenario skew;
+Scenarios: go run -C bench ./chaos -scenario rerun-split; go run -C bench ./chaos -scenario skew;
 go run -C bench ./chaos -scenario slowlink
 
 `)

@@ -14,11 +14,12 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // -scenario rerun-split: the README's recovery step after an import died, taken
-// while chunks the vendor refused are being split (issue 16, defect 1(a)).
+// while chunks the vendor refused are being split.
 //
 // One row in 100 of the import has an email at a domain the sandbox refuses
 // (sandbox.InvalidDomainSuffix): the vendor answers the whole request 422,
@@ -151,7 +152,7 @@ func (r *splitRun) waitChunksQueued(ctx context.Context, p *benchproc.Proc) erro
 		case time.Now().After(deadline):
 			return fmt.Errorf("%d of %d chunk tasks of the first segment seen after %v", len(seen), r.firstChunks(), cliTimeout)
 		}
-		if err := benchproc.SleepCtx(ctx, pollTasks); err != nil {
+		if err := sleep.For(ctx, pollTasks); err != nil {
 			return err
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
@@ -356,7 +357,7 @@ func (r *modeRun) wait(ctx context.Context, d time.Duration) error {
 		if left <= 0 {
 			return nil
 		}
-		if err := benchproc.SleepCtx(ctx, min(left, 500*time.Millisecond)); err != nil {
+		if err := sleep.For(ctx, min(left, 500*time.Millisecond)); err != nil {
 			return err
 		}
 	}

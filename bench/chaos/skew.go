@@ -14,10 +14,10 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/worker"
 )
 
-// -scenario skew: a worker whose clock runs -skew ahead of the others (issue
-// 16, defect 1(c)). Its asynq recoverer takes live tasks from their holders,
-// which go on extending their leases and sending, and its forwarder hands
-// them back to the queue at once: two workers run one chunk at the same time.
+// -scenario skew: a worker whose clock runs -skew ahead of the others. Its
+// asynq recoverer takes live tasks from their holders, which go on extending
+// their leases and sending, and its forwarder hands them back to the queue at
+// once: two workers run one chunk at the same time.
 //
 // A Go process reads the clock through the vDSO, where faketime does not
 // reach, so the skewed worker's clock cannot be moved for real: the scenario

@@ -1,12 +1,12 @@
 package main
 
-// The slowlink scenario (issue #16, item 3): one worker's Redis link slowed
+// The slowlink scenario: one worker's Redis link slowed
 // past the rate limiter's timeout while the other workers' links are healthy,
 // measuring at the vendor whether all workers together still keep to the
 // shared rate. Usage, from the repository root:
 //
 //	go run -C bench ./chaos -scenario slowlink                       # 2 workers, rate 10, burst 1, ~1 min
-//	go run -C bench ./chaos -scenario slowlink -slowlink-rev 1b90588 # the workers of an older revision
+//	go run -C bench ./chaos -scenario slowlink -slowlink-rev REV     # the workers of an older revision
 //
 // It starts, in a temp dir, on free loopback ports only: a redis-server
 // without persistence; `bulkinvite sandbox` without faults or a rate limit of

@@ -14,6 +14,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
@@ -217,7 +218,7 @@ func (r *drainRun) waitReady(ctx context.Context) error {
 				return nil
 			}
 		}
-		if err := benchproc.SleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}
@@ -278,7 +279,7 @@ func (r *drainRun) waitDone(ctx context.Context, n int) (store.Status, error) {
 		if err := r.stalled(lastMove, fmt.Sprintf("%d of %d candidates at the sandbox", st.Candidates, n)); err != nil {
 			return store.Status{}, err
 		}
-		if err := benchproc.SleepCtx(ctx, statusEvery); err != nil {
+		if err := sleep.For(ctx, statusEvery); err != nil {
 			return store.Status{}, err
 		}
 	}
@@ -296,7 +297,7 @@ func (r *drainRun) waitStatusDone(ctx context.Context) (store.Status, error) {
 		if err := r.stalled(start, fmt.Sprintf("batch not done (pending %d)", st.Pending)); err != nil {
 			return st, err
 		}
-		if err := benchproc.SleepCtx(ctx, statusEvery); err != nil {
+		if err := sleep.For(ctx, statusEvery); err != nil {
 			return st, err
 		}
 	}

@@ -1,4 +1,4 @@
-// Command perf measures the figures of issue #12 ("fast and lean") in one run
+// Command perf measures the speed and cost figures ("fast and lean") in one run
 // and prints one markdown table: ours (the code of this checkout) beside a
 // baseline measured in the same run, beside -baseline-rev's binary if given,
 // with each goal and whether it was met.
@@ -6,7 +6,7 @@
 // Usage, from the repository root (redis-server and git on PATH):
 //
 //	go run -C bench ./perf                                  # every section at the defaults; about 8 minutes on 2 cores
-//	go run -C bench ./perf -baseline-rev 7b94933 -json perf.json
+//	go run -C bench ./perf -baseline-rev REV -json perf.json
 //	go run -C bench ./perf -only drain,pickup -drain-candidates 20000
 //	go run -C bench ./perf -only import -import-rows 1000000 -import-runs 3
 //	go run -C bench ./perf -short                        # every section in seconds: its test's smoke run
@@ -53,7 +53,7 @@
 //	          partial one, and any second after the queue ran dry, left out)
 //	          that got fewer than 195 requests ("gap seconds"), and the mean
 //	          requests/s. Baseline: the ideal, 200/s.
-//	adaptive  bench/ratelimit's scenario sandbox429-adaptive (internal/benchrate):
+//	adaptive  bench/ratelimit's scenario sandbox429-adaptive (bench/internal/benchrate):
 //	          the sandbox accepts 20/s, burst 5; ours BULKINVITE_RATE=40 with
 //	          BULKINVITE_ADAPTIVE=true, 4 workers × concurrency 8, chunk 1, a 1 s
 //	          warm-up discarded, then -adaptive-duration: accepted/s ÷ 20, and
@@ -61,7 +61,7 @@
 //	          (over the whole window when it is 10 s or shorter).
 //	          Baseline: scenario sandbox429 (the same at a fixed rate).
 //
-// Goals (issue #12): pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
+// Goals: pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
 // worker + Redis CPU per candidate halved against -baseline-rev (n/a without
 // it); no gap second at 200 req/s; adaptive >= 90% of the vendor's rate with
 // <= 1% 429s; import >= 150,000 rows/s and < 64 MiB peak RSS. Missing a goal is

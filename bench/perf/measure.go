@@ -15,7 +15,7 @@ import (
 
 // subject is a binary measured: ours, or -baseline-rev's.
 type subject struct {
-	Label string `json:"label"` // "ours" or "rev abc1234"
+	Label string `json:"label"` // "ours", or "rev" and the revision
 	Bin   string `json:"-"`
 	// Current is set for the binary of this checkout, whose packages the bench
 	// shares (ours pushes in-process in pickup).

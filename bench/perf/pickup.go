@@ -16,6 +16,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -184,7 +185,7 @@ func waitRequests(ctx context.Context, hc *http.Client, url string, n int, worke
 		if time.Now().After(deadline) {
 			return fmt.Errorf("request %d not at the sandbox after %v", n, arrivalTimeout)
 		}
-		if err := benchproc.SleepCtx(ctx, arrivalPoll); err != nil {
+		if err := sleep.For(ctx, arrivalPoll); err != nil {
 			return err
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 )
 
-// Goals of issue #12.
+// Goals the figures are held to (see the package doc).
 const (
 	goalImportRows  = 150_000
 	goalImportRSS   = 64 << 20
@@ -23,7 +23,7 @@ const (
 )
 
 // figures are everything a run measured, as -json writes them. The maps are
-// keyed by subject label ("ours", "rev abc1234").
+// keyed by subject label ("ours", or "rev" and the revision).
 type figures struct {
 	Date      string   `json:"date"`
 	GoVersion string   `json:"go_version"`

@@ -18,7 +18,7 @@ var (
 		"Ivanova", "Jensen", "Kowalski", "Lefebvre", "Moreau", "Nakamura", "Okafor", "Papadopoulos"}
 )
 
-// candidate is one generated row: the three fields issue #8 measures with.
+// candidate is one generated row: the three fields the goals are measured with.
 type candidate struct{ email, name, cvLink string }
 
 // genCandidate is the i-th candidate of the file tagged tag ("m", "d", "n"):

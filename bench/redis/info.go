@@ -141,8 +141,8 @@ func (c calls) top(n int) []commandCount {
 	return list[:min(n, len(list))]
 }
 
-// Key classes of the breakdown, for the old layout (7b94933) and the new one
-// (internal/store/doc.go) alike.
+// Key classes of the breakdown, for the layout before the store redesign (the
+// default -baseline) and the new one (internal/store/doc.go) alike.
 const (
 	classAsynq      = "asynq"
 	classLedger     = "ledger"

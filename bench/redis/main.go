@@ -1,7 +1,7 @@
-// Command redis measures the Redis memory and command cost goals of issue #8
-// for the code of this checkout ("ours") beside a baseline measured in the same
-// run: by default revision 7b94933, the code before the store redesign. It
-// prints one table of both.
+// Command redis measures the Redis memory and command cost of the store against
+// its goals, for the code of this checkout ("ours") beside a baseline measured in
+// the same run: by default the -baseline revision, the code before the store
+// redesign. It prints one table of both.
 //
 // Usage, from the repository root (redis-server and git on PATH):
 //
@@ -54,8 +54,7 @@
 // baseline's worktree removed; the temp dir is removed after a complete run,
 // else (or with -keep) the logs of every process are kept and their path
 // printed. Exit status 0 when every figure was measured, 1 when a step
-// failed, 2 for a usage error; missing a goal of issue #8 is a figure, not a
-// failure.
+// failed, 2 for a usage error; missing a goal is a figure, not a failure.
 package main
 
 import (

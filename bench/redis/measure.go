@@ -14,6 +14,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
@@ -43,7 +44,7 @@ const (
 
 // subject is a binary to measure.
 type subject struct {
-	Label string // column title: "ours", "baseline 7b94933"
+	Label string // column title: "ours", or "baseline" and the revision
 	Bin   string
 	// Current is the code of this checkout: it also gets the WAIT run.
 	Current bool
@@ -218,7 +219,7 @@ func (r *subjectRun) waitDone(ctx context.Context, env map[string]string, batchI
 			r.logf("batch %s: %d of %d done after %v", batchID, done, st.Accepted, now.Sub(start).Round(time.Second))
 			lastPrint = now
 		}
-		if err := benchproc.SleepCtx(ctx, poll); err != nil {
+		if err := sleep.For(ctx, poll); err != nil {
 			return st, polls, err
 		}
 	}
@@ -398,7 +399,7 @@ func (r *subjectRun) retention(ctx context.Context) error {
 		} else {
 			res.Skipped += st.SkippedDuplicate
 		}
-		if err := benchproc.SleepCtx(ctx, retentionWait(r.o.retention)); err != nil {
+		if err := sleep.For(ctx, retentionWait(r.o.retention)); err != nil {
 			return err
 		}
 		mem, err := srv.memory(ctx)

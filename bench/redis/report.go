@@ -206,7 +206,7 @@ func printTable(w io.Writer, o options, figs []*figures) {
 	for _, f := range figs {
 		header = append(header, f.Subject.Label)
 	}
-	header = append(header, "goal (issue #8)")
+	header = append(header, "goal")
 	rows := append([][]string{header}, table(o, figs)...)
 	widths := make([]int, len(header))
 	for _, r := range rows {

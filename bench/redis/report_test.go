@@ -108,7 +108,7 @@ func TestTable(t *testing.T) {
 	var buf bytes.Buffer
 	printTable(&buf, o, []*figures{baseline, ours})
 	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
-	if len(lines) != len(rows)+1 || !strings.Contains(lines[0], "baseline abc1234") || !strings.HasSuffix(lines[0], "goal (issue #8)") {
+	if len(lines) != len(rows)+1 || !strings.Contains(lines[0], "baseline abc1234") || !strings.HasSuffix(lines[0], "   goal") {
 		t.Errorf("printTable: %d lines, header %q", len(lines), lines[0])
 	}
 	col := strings.Index(lines[0], "ours")

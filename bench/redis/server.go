@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // server is a private redis-server and the bench's own client to it: one
@@ -44,7 +45,7 @@ func (s *server) close() { _ = s.rdb.Close() }
 // memory reads INFO memory after a short settle (freed client buffers, expired
 // keys).
 func (s *server) memory(ctx context.Context) (memory, error) {
-	if err := benchproc.SleepCtx(ctx, settle); err != nil {
+	if err := sleep.For(ctx, settle); err != nil {
 		return memory{}, err
 	}
 	info, err := s.rdb.Info(ctx, "memory").Result()
@@ -164,7 +165,7 @@ func (s *server) waitReplica(ctx context.Context, n int, timeout time.Duration) 
 		if time.Now().After(deadline) {
 			return fmt.Errorf("redis-server %s: fewer than %d replicas online after %v:\n%s", s.r.Addr(), n, timeout, info)
 		}
-		if err := benchproc.SleepCtx(ctx, 100*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 100*time.Millisecond); err != nil {
 			return err
 		}
 	}

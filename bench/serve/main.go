@@ -1,4 +1,4 @@
-// Command serve measures `bulkinvite serve` under load (issue #10): -clients
+// Command serve measures `bulkinvite serve` under load: -clients
 // (200) concurrent clients POST -candidates (100) candidate batches to one serve
 // process for -duration (30 s), each sending its next request as soon as its
 // last is answered (or, with -rate, at that many requests/s in all). It prints

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
@@ -124,7 +125,7 @@ func startServe(ctx context.Context, g *benchproc.Group, bin, dir, redisURL stri
 		if p.Exited() || time.Now().After(deadline) {
 			return "", fmt.Errorf("serve did not answer /healthz (exited: %v, %v); see %s", p.Exited(), p.ExitErr(), filepath.Join(dir, "serve.log"))
 		}
-		if err := benchproc.SleepCtx(ctx, 50*time.Millisecond); err != nil {
+		if err := sleep.For(ctx, 50*time.Millisecond); err != nil {
 			return "", err
 		}
 	}

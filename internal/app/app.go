@@ -79,7 +79,7 @@ func (a *App) Close() error {
 // Producer returns a producer writing to the App's store and queues.
 func (a *App) Producer() *producer.Producer {
 	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold,
-		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: WorkerConfig(a.Cfg).ChunkTimeout})
+		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: chunkTimeout(a.Cfg)})
 }
 
 // Replayer returns a replayer of the App's dead letters.
@@ -117,7 +117,7 @@ func (a *App) Worker() (*worker.Worker, error) {
 		return nil, err
 	}
 	a.closers = append(a.closers, func() error { client.Close(); return nil })
-	if a.Cfg.CleartextAPIURL() {
+	if a.Cfg.AllowInsecureAPIURL && a.Cfg.CleartextAPIURL() {
 		a.Log.Warn("FLOWMINGO_API_URL is plain http:// to a host that is not loopback: the API key crosses the network in cleartext (allowed by BULKINVITE_ALLOW_INSECURE_API_URL)",
 			zap.String("api_url", config.RedactURL(a.Cfg.APIURL)))
 	}
@@ -220,10 +220,8 @@ func LimiterConfig(c config.Config) ratelimit.Config {
 	}
 }
 
-// WorkerConfig is the worker's share of the configuration. A chunk's run (the
-// rate limiter's wait and the request) may take the chunk timeout, or twice the
-// request timeout if that is longer. c is validated (config.Load), so its
-// statuses parse.
+// WorkerConfig is the worker's share of the configuration. c is validated
+// (config.Load), so its statuses parse.
 func WorkerConfig(c config.Config) worker.Config {
 	safe, _ := config.ParseStatuses(c.RetrySafeStatuses)
 	return worker.Config{
@@ -233,8 +231,15 @@ func WorkerConfig(c config.Config) worker.Config {
 		RetryMax:          c.RetryMax,
 		OnUnknown:         c.OnUnknown,
 		RetrySafeStatuses: safe,
-		ChunkTimeout:      max(worker.DefaultChunkTimeout, 2*c.RequestTimeout),
+		ChunkTimeout:      chunkTimeout(c),
 	}
+}
+
+// chunkTimeout is how long a chunk's run (the rate limiter's wait and the
+// request) may take: the worker's default, or twice the request timeout if that
+// is longer. The producer sets it on the chunk tasks it enqueues.
+func chunkTimeout(c config.Config) time.Duration {
+	return max(worker.DefaultChunkTimeout, 2*c.RequestTimeout)
 }
 
 // ServeConfig is the asynq server's share of the configuration.

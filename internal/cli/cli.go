@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +15,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
-// Exit codes, as the README's "Commands" states them (contract).
+// Exit codes, as docs/cli.md's "Commands" states them (contract).
 const (
 	ExitOK           = 0
 	ExitFailed       = 1
@@ -87,6 +88,9 @@ func newRoot(stdio IO) (*cobra.Command, *env) {
 them to the Flowmingo invite API under one shared rate limit, retry what is transient,
 and dead-letter every candidate that fails, ready to replay.
 
+Each command takes the flags of the settings it reads (see its --help);
+"bulkinvite help settings" lists every setting with its env name and default.
+
 Start with:  bulkinvite demo`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -94,8 +98,8 @@ Start with:  bulkinvite demo`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return &flagError{fmt.Errorf("%w (see %s --help)", err, c.CommandPath())}
 	})
-	config.RegisterFlags(root.PersistentFlags())
 	e := &env{io: stdio}
+	settings := settingsCmd()
 	root.AddCommand(
 		e.demoCmd(),
 		e.workerCmd(),
@@ -107,6 +111,12 @@ Start with:  bulkinvite demo`,
 		e.serveCmd(),
 		e.sandboxCmd(),
 		e.tokenCmd(),
+		settings,
 	)
+	registerSettingFlags(root)
+	useUsageTemplate(root)
+	var table strings.Builder
+	_ = writeSettings(&table, root) // a strings.Builder does not fail
+	settings.Long = table.String()
 	return root, e
 }

@@ -232,6 +232,7 @@ func TestUsageErrors(t *testing.T) {
 		{"short message", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--message", "hi"}, "invitation_message"},
 		{"bad batch id", []string{"enqueue", file, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "a b"}, "batch id"},
 		{"unknown flag", []string{"status", "x", "--nope"}, "unknown flag"},
+		{"flag of a setting the command does not read", []string{"status", "x", "--concurrency", "3"}, "unknown flag: --concurrency"},
 		{"bad reason", []string{"deadletter", "list", "--reason", "sad"}, "unknown reason"},
 		{"bad env", []string{"status", "x"}, "BULKINVITE_RATE"},
 	}
@@ -256,8 +257,9 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatalf("first import: %d %s", r.code, r.stderr)
 	}
 	other := writeFile(t, "other.csv", csvFile+"late@example.com,Late,\n")
-	if r := tb.run(t, "", "enqueue", other, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "other records") {
-		t.Errorf("the same batch id with another file: exit %d, stderr %q; want 2 saying it was made from other records", r.code, r.stderr)
+	if r := tb.run(t, "", "enqueue", other, "--interview-set", sandbox.DemoInterviewSetID, "--batch-id", "one-file"); r.code != cli.ExitUsage ||
+		!strings.Contains(r.stderr, "batch one-file: batch id names a batch with other candidates") || !strings.Contains(r.stderr, "new --batch-id") {
+		t.Errorf("the same batch id with another file: exit %d, stderr %q; want 2 saying it names other candidates and a new import needs a new --batch-id", r.code, r.stderr)
 	}
 }
 
@@ -286,7 +288,7 @@ func TestResumeAndLimits(t *testing.T) {
 	}
 }
 
-// TestResumeRotatedKey: the key was rotated, as the README says to do; resume run
+// TestResumeRotatedKey: the key was rotated, as docs/cli.md says to do; resume run
 // with the new key clears the old key's stop and unpauses the queues the stop
 // paused, instead of answering "nothing to resume".
 func TestResumeRotatedKey(t *testing.T) {

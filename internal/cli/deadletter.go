@@ -42,7 +42,7 @@ func (e *env) dlListCmd() *cobra.Command {
 			if asJSON && asCSV {
 				return usageErr("give --json or --csv, not both")
 			}
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ dead letter with its attempt history.`,
 			if err := tf.validate(); err != nil {
 				return err
 			}
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -148,7 +148,7 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}

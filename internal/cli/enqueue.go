@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/config"
@@ -165,9 +166,18 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		// The CLI reaches Redis itself, as an admin would: it may complete any batch.
 		Owner: auth.CLIName, AnyOwner: true,
 	})
-	var expired *store.BatchExpiredError
-	if errors.As(err, &expired) {
+	var (
+		expired   *store.BatchExpiredError
+		badTarget wire.Errors
+	)
+	switch {
+	case errors.As(err, &expired):
 		return &exitError{code: ExitUsage, err: fmt.Errorf("%w\na batch id names one batch for good: give this import a new --batch-id (dead letters of the old batch, if any, are still listed under %s)", err, expired.ID)}
+	case errors.Is(err, producer.ErrOtherInput):
+		return fmt.Errorf("%w\na batch id names one input for good: a re-run must read the same records in the same order; a new import needs a new --batch-id", err)
+	case errors.Is(err, producer.ErrUsage) && res == nil && errors.As(err, &badTarget):
+		// The flags were checked before: the target came from a .json body, or none was given.
+		return fmt.Errorf("%w\ngive --interview-set or --project", err)
 	}
 	if err != nil {
 		if res != nil && res.BatchID != "" {

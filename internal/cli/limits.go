@@ -23,7 +23,7 @@ in flight, and whether sending is stopped after a 401/403.`,
   bulkinvite limits --json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, a, err := e.open(cmd, true)
+			ctx, a, err := e.openWithKey(cmd)
 			if err != nil {
 				return err
 			}

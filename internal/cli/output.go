@@ -80,8 +80,12 @@ func printImport(w io.Writer, r *producer.Result) {
 	case r.Existing:
 		fmt.Fprintf(w, "batch %s existed: completed its import\n", r.BatchID)
 	}
-	fmt.Fprintf(w, "batch %s: %d rows read, %d accepted (%d of them skipped as duplicates), %d rejected; %d segments enqueued\n",
-		r.BatchID, r.Rows, r.Accepted, r.Duplicates, r.Rejected, r.Segments)
+	segments := "segments"
+	if r.Segments == 1 {
+		segments = "segment"
+	}
+	fmt.Fprintf(w, "batch %s: %d rows read, %d accepted (%d of them skipped as duplicates), %d rejected; %d %s enqueued\n",
+		r.BatchID, r.Rows, r.Accepted, r.Duplicates, r.Rejected, r.Segments, segments)
 	fmt.Fprintf(w, "follow it: bulkinvite status %s --watch\n", r.BatchID)
 }
 

@@ -21,7 +21,7 @@ worked, and a new 401/403 stops again.`,
 		Example: `  FLOWMINGO_API_KEY=fl_live_abcd.newsecret bulkinvite resume`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}

@@ -15,7 +15,7 @@ func (e *env) sandboxCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "sandbox",
 		Short: "Serve a local stand-in for the Flowmingo invite API, with fault injection",
-		Long: `Serves the vendor's invite endpoint as API.md describes it: key checks (401/403),
+		Long: `Serves the vendor's invite endpoint as docs/vendor-api.md describes it: key checks (401/403),
 every validation rule (400/422), 404 for unknown targets, per-candidate errors and
 CV-only candidates, plus injected faults. On start it prints its address and the
 test keys it accepts. Counters: GET /__sandbox/stats; faults can be changed at

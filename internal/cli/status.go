@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,7 +22,7 @@ func (e *env) statusCmd() *cobra.Command {
   bulkinvite status nightly-2026-11-25 --watch`,
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ctx, a, err := e.open(cmd, false)
+			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
 			}
@@ -30,6 +31,9 @@ func (e *env) statusCmd() *cobra.Command {
 				b, err = e.watch(ctx, a.Store, args[0])
 			} else {
 				b, err = a.Store.Batch(ctx, args[0])
+			}
+			if errors.Is(err, store.ErrBatchExpired) {
+				return fmt.Errorf("%w\nits record expired (BULKINVITE_BATCH_RETENTION after it was done); its dead letters, if any, are kept: bulkinvite deadletter list --batch %s", err, args[0])
 			}
 			if err != nil {
 				return err // unknown and expired batches too: exit 1

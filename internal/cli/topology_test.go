@@ -10,8 +10,8 @@ import (
 )
 
 // TestRedisCluster drives the command line against a Redis Cluster reached by one
-// node's plain redis:// URL, as issue #8 tried it: the cluster is detected, so
-// nothing meets a MOVED; and where a MOVED still comes (a user who may not run
+// node's plain redis:// URL, as an operator would first try it: the cluster is
+// detected, so nothing meets a MOVED; and where a MOVED still comes (a user who may not run
 // INFO, so no detection), the worker stops with the fix instead of looping.
 func TestRedisCluster(t *testing.T) {
 	t.Parallel()

@@ -43,16 +43,25 @@ func (e *env) load(cmd *cobra.Command) error {
 	return nil
 }
 
-// open loads the configuration, checks the API key when the command needs it, and
-// connects to Redis: what most commands do first.
-func (e *env) open(cmd *cobra.Command, needKey bool) (context.Context, *app.App, error) {
+// open loads the configuration and connects to Redis: what most commands do
+// first.
+func (e *env) open(cmd *cobra.Command) (context.Context, *app.App, error) {
 	if err := e.load(cmd); err != nil {
 		return nil, nil, err
 	}
-	if needKey {
-		if err := e.cfg.RequireAPIKey(); err != nil {
-			return nil, nil, &exitError{code: ExitUsage, err: err}
-		}
+	a, err := e.connect(cmd.Context())
+	return cmd.Context(), a, err
+}
+
+// openWithKey is open for the commands that act with the API key: it checks that
+// a well-formed key is set before it connects. It is apart from open so that the
+// commands that never use the key do not read it, nor offer --api-key-file.
+func (e *env) openWithKey(cmd *cobra.Command) (context.Context, *app.App, error) {
+	if err := e.load(cmd); err != nil {
+		return nil, nil, err
+	}
+	if err := e.cfg.RequireAPIKey(); err != nil {
+		return nil, nil, &exitError{code: ExitUsage, err: err}
 	}
 	a, err := e.connect(cmd.Context())
 	return cmd.Context(), a, err

@@ -55,7 +55,7 @@ go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=20`,
 
 // workerGCPercent is the worker's GOGC unless the environment sets one. Its live
 // heap is a few MiB, and at Go's default of 100 the collector ran so often that
-// it took a fifth of the worker's CPU in a drain (go run ./bench/perf -only
+// it took a fifth of the worker's CPU in a drain (go run -C bench ./perf -only
 // drain: 26.0 and 22.8 ms per 1,000 candidates at 100, 20.0 and 18.5 at 400); the
 // worker's peak RSS went from 38 to 60 MiB.
 const workerGCPercent = 400
@@ -69,7 +69,7 @@ func (e *env) runWorker(cmd *cobra.Command, o app.ServeOptions) error {
 	ctx, stop := context.WithCancelCause(cmd.Context())
 	defer stop(nil)
 	e.onRedisFatal = stop
-	_, a, err := e.open(cmd, true)
+	_, a, err := e.openWithKey(cmd)
 	if err != nil {
 		return err
 	}

@@ -27,7 +27,7 @@ func TestLoadPrecedence(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	RegisterFlags(fs)
+	registerAll(fs)
 	if err := fs.Parse([]string{"--rate", "9"}); err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestAPIKeyPrecedence(t *testing.T) {
 		t.Errorf("env key should win over a key file from env: got %s", c.APIKey)
 	}
 	fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-	RegisterFlags(fs)
+	registerAll(fs)
 	if err := fs.Parse([]string{"--api-key-file", f}); err != nil {
 		t.Fatal(err)
 	}
@@ -336,4 +336,13 @@ func TestShortTokensRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// registerAll adds --config and the flag of every setting to fs.
+func registerAll(fs *pflag.FlagSet) {
+	var keys []string
+	for _, s := range Settings() {
+		keys = append(keys, s.Key)
+	}
+	RegisterSettingFlags(fs, keys)
 }

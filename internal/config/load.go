@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -80,21 +81,98 @@ type Sources struct {
 	File string
 	// Getenv reads the environment; nil uses os.Getenv.
 	Getenv func(string) string
-	// Flags holds the flags registered by RegisterFlags; only flags set on the
+	// Flags holds the flags registered by RegisterSettingFlags; only flags set on the
 	// command line apply. May be nil.
 	Flags *pflag.FlagSet
 }
 
-// RegisterFlags adds a flag for every setting to fs, plus --config.
-func RegisterFlags(fs *pflag.FlagSet) {
-	fs.String("config", "", "YAML config file (env "+EnvConfigFile+")")
-	def := Default()
+// FlagAnnotation marks the flags RegisterSettingFlags adds (pflag.Flag.Annotations), so
+// that help can show them apart from a command's own flags.
+const FlagAnnotation = "bulkinvite_setting"
+
+// RegisterSettingFlags adds --config and a flag for each setting named by its
+// file key in keys: the flags of a command that reads those settings. Load reads
+// the flags it finds; a setting without a flag is still read from the file and
+// the environment. It panics on a key that is no setting.
+func RegisterSettingFlags(fs *pflag.FlagSet, keys []string) {
+	byKey := map[string]Setting{}
 	for _, s := range Settings() {
+		byKey[s.Key] = s
+	}
+	mark := map[string][]string{FlagAnnotation: {"true"}}
+	fs.String("config", "", "YAML config file (env "+EnvConfigFile+")")
+	fs.Lookup("config").Annotations = mark
+	def := Default()
+	for _, k := range keys {
+		s, ok := byKey[k]
+		if !ok {
+			panic("config: no setting " + k)
+		}
 		field := s.field(&def)
 		f := fs.VarPF(&flagValue{typ: typeName(field)}, s.Flag, "", fmt.Sprintf("%s (env %s, default %s)", s.Help, s.Env, format(field)))
+		f.Annotations = mark
 		if _, ok := field.(*bool); ok {
 			f.NoOptDefVal = "true"
 		}
+	}
+}
+
+// FieldName is the name of the Config field that s sets.
+func (s Setting) FieldName() string {
+	var c Config
+	p := reflect.ValueOf(s.field(&c)).Pointer()
+	v := reflect.ValueOf(&c).Elem()
+	for i := range v.NumField() {
+		if v.Field(i).Addr().Pointer() == p {
+			return v.Type().Field(i).Name
+		}
+	}
+	panic("config: setting " + s.Key + " points at no field of Config")
+}
+
+// DefaultText is s's default as the docs show it: "" for an empty string, and a
+// duration without its zero minutes and seconds (720h, 5m, 100ms).
+func (s Setting) DefaultText() string {
+	def := Default()
+	switch p := s.field(&def).(type) {
+	case *string:
+		return *p
+	case *time.Duration:
+		return shortDuration(*p)
+	default:
+		return format(p)
+	}
+}
+
+// shortDuration writes d as time.Duration.String does, less the zero units it
+// ends with: 5m rather than 5m0s.
+func shortDuration(d time.Duration) string {
+	t := d.String()
+	if strings.HasSuffix(t, "m0s") {
+		t = strings.TrimSuffix(t, "0s")
+	}
+	if strings.HasSuffix(t, "h0m") {
+		t = strings.TrimSuffix(t, "0m")
+	}
+	return t
+}
+
+// Secret is a value that has no flag and no file key of its own, so that it is
+// never on a command line nor in a file that may be committed: it comes from the
+// environment variable Env, or from the file that the setting FileKey names.
+type Secret struct {
+	Env     string
+	FileKey string // the Settings key of the file holding the secret
+	Field   string // the Config field that holds it
+	Help    string
+}
+
+// Secrets lists the secrets Load reads (loadSecrets).
+func Secrets() []Secret {
+	return []Secret{
+		{"FLOWMINGO_API_KEY", "api_key_file", "APIKey", "the Flowmingo API key, fl_live_<prefix>.<secret>"},
+		{"BULKINVITE_TOKENS", "tokens_file", "Tokens", "the bearer tokens serve accepts, comma-separated name:scope+scope:secret entries or bare secrets (unscoped admin tokens), each secret at least 32 characters"},
+		{"BULKINVITE_CALLBACK_SECRET", "callback_secret_file", "CallbackSecret", "the key that signs batch callbacks, and from which each named token's callback key is derived"},
 	}
 }
 

@@ -50,8 +50,8 @@ const (
 	sentinelPort = "26379"
 )
 
-// ParseRedisURL reads a REDIS_URL in any of the forms the README's "Redis
-// topologies" lists: redis://[user:pass@]host:port/db (?addr=host:port may repeat
+// ParseRedisURL reads a REDIS_URL in any of the forms docs/operations.md ("Redis
+// topologies") lists: redis://[user:pass@]host:port/db (?addr=host:port may repeat
 // to list more cluster nodes), rediss:// for TLS,
 // redis-sentinel://[user:pass@]host:port[,host:port]/db?master=NAME[&sentinel_password=...]
 // and, as asynq reads it, redis-socket://[:pass@]/path?db=N. It refuses what would

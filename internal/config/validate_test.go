@@ -16,7 +16,7 @@ func loadErr(t *testing.T, src Sources, args ...string) string {
 	t.Helper()
 	if len(args) > 0 {
 		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
-		RegisterFlags(fs)
+		registerAll(fs)
 		if err := fs.Parse(args); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
+	sessions "github.com/bulkinvite/bulkinvite/internal/session"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 )
@@ -47,6 +48,7 @@ type Deps struct {
 type Dashboard struct {
 	cfg      Config
 	store    *store.Store
+	sessions *sessions.Store
 	replay   *deadletter.Replayer
 	resume   func(context.Context) ([]store.AuthStop, error)
 	limiter  LimiterState
@@ -87,7 +89,7 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 	}
 	cfg = cfg.withDefaults()
 	d := &Dashboard{
-		cfg: cfg, store: deps.Store, replay: deps.Replayer, resume: deps.Resume, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
+		cfg: cfg, store: deps.Store, sessions: sessions.New(deps.Store.Redis(), deps.Store.Prefix()), replay: deps.Replayer, resume: deps.Resume, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
 		mux: http.NewServeMux(), cross: http.NewCrossOriginProtection(), progress: newTracker(cfg.Now),
 	}
 	if d.log == nil {

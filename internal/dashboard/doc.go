@@ -17,7 +17,7 @@
 // A person signs in with one of the API's bearer tokens (Config.Tokens). The
 // browser then holds a session cookie (HttpOnly, SameSite=Strict, Secure over
 // TLS) whose value is a random session id; Redis holds the session under a hash
-// of that id (store.Session) with the token's id (httpapi.TokenID), never the
+// of that id (session.Session) with the token's id (httpapi.TokenID), never the
 // token, and a CSRF secret. A session ends after Config.SessionTTL, at sign-out
 // (deleted from Redis), or when its token is no longer configured. Every
 // state-changing form (sign-in, sign-out, replay, purge, resume) carries a CSRF
@@ -26,7 +26,7 @@
 // script and style through its Content-Security-Policy. Failed sign-ins are
 // limited per client address. Tokens and session ids are never logged.
 //
-// It owns the pages and the sign-in only: batches, dead letters, rejects and
-// sessions are store's, replays deadletter's, resuming worker's (Deps.Resume),
+// It owns the pages and the sign-in only: batches, dead letters and rejects are
+// store's, sessions session's, replays deadletter's, resuming worker's (Deps.Resume),
 // the limiter's state ratelimit's; httpapi mounts it beside the API (Config.UI).
 package dashboard

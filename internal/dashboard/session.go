@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/internal/auth"
-	"github.com/bulkinvite/bulkinvite/internal/store"
+	sessions "github.com/bulkinvite/bulkinvite/internal/session"
 )
 
 // Cookies of the dashboard.
@@ -35,7 +35,7 @@ const (
 // holds for it (TokenID: its token's fingerprint), and who its token is.
 type session struct {
 	id string
-	store.Session
+	sessions.Session
 	Who auth.Identity
 }
 
@@ -70,7 +70,7 @@ func (d *Dashboard) session(r *http.Request) (*session, error) {
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return nil, nil
 	}
-	st, err := d.store.Session(r.Context(), c.Value)
+	st, err := d.sessions.Get(r.Context(), c.Value)
 	if err != nil || st == nil {
 		return nil, err
 	}
@@ -99,8 +99,8 @@ func (d *Dashboard) tokenOf(fingerprint string) (auth.Identity, bool) {
 // and gives the browser its cookie.
 func (d *Dashboard) openSession(w http.ResponseWriter, r *http.Request, fingerprint string, who auth.Identity) (*session, error) {
 	now := d.cfg.Now().UTC()
-	s := &session{id: secret(), Who: who, Session: store.Session{TokenID: fingerprint, CSRF: secret(), Created: now, Expires: now.Add(d.cfg.SessionTTL)}}
-	if err := d.store.CreateSession(r.Context(), s.id, s.Session); err != nil {
+	s := &session{id: secret(), Who: who, Session: sessions.Session{TokenID: fingerprint, CSRF: secret(), Created: now, Expires: now.Add(d.cfg.SessionTTL)}}
+	if err := d.sessions.Create(r.Context(), s.id, s.Session); err != nil {
 		return nil, err
 	}
 	setCookie(w, r, sessionCookie, s.id, int(d.cfg.SessionTTL.Seconds()))
@@ -240,7 +240,7 @@ func (d *Dashboard) signInPost(w http.ResponseWriter, r *http.Request) {
 
 // signOutPost is POST /signout: the session is deleted and its cookie cleared.
 func (d *Dashboard) signOutPost(w http.ResponseWriter, r *http.Request, s *session) {
-	if err := d.store.DeleteSession(r.Context(), s.id); err != nil {
+	if err := d.sessions.Delete(r.Context(), s.id); err != nil {
 		d.fail(w, r, err)
 		return
 	}

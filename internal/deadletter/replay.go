@@ -48,7 +48,7 @@ func (c Config) withDefaults() Config {
 
 // Replayer replays dead letters as new batches. Any number of replays may run at
 // once, in any number of processes: each replay batch is filled and enqueued by the
-// one run holding its lease (see store.OpenReplay), and an entry moves into exactly
+// one run holding its lease (see store.ReplayLease), and an entry moves into exactly
 // one batch.
 type Replayer struct {
 	store    *store.Store
@@ -148,6 +148,9 @@ type group struct {
 	job   task.Job
 	from  map[string]bool // the source batches
 	moved int
+	// lease is the run's hold on the batch, from the last OpenReplay (which
+	// names every source so far).
+	lease *store.ReplayLease
 	// ctx is canceled with ErrReplayLeaseLost as its cause when the run loses
 	// the batch's lease; release stops renewing it.
 	ctx     context.Context
@@ -179,7 +182,7 @@ func (run *replayRun) move(ctx context.Context, page []*store.DeadLetter) error 
 		ids[g] = append(ids[g], d.ID)
 	}
 	for _, g := range order {
-		n, err := run.r.store.MoveToReplay(g.ctx, g.id, run.owner, ids[g])
+		n, err := g.lease.Move(g.ctx, ids[g])
 		g.moved += n
 		if err != nil {
 			return leaseCause(g.ctx, err)
@@ -191,7 +194,7 @@ func (run *replayRun) move(ctx context.Context, page []*store.DeadLetter) error 
 // group returns the replay batch d goes to, opening it the first time. Before an
 // entry of a new source batch is marked for it, the replay's open record names
 // that source, so that a run taking the replay over after a crash finds the
-// marks (store.AdoptMoves).
+// marks (store.ReplayLease.Finish).
 func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, error) {
 	job := task.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
 	if !run.target.IsZero() {
@@ -206,11 +209,13 @@ func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, e
 		g = &group{id: uuid.Must(uuid.NewV7()).String(), job: job, from: map[string]bool{}}
 	}
 	g.from[d.BatchID] = true
-	if err := run.r.store.OpenReplay(ctx, g.id, g.info(), run.owner, run.r.cfg.LeaseTTL); err != nil {
+	lease, err := run.r.store.OpenReplay(ctx, g.id, g.info(), run.owner, run.r.cfg.LeaseTTL)
+	if err != nil {
 		return nil, err
 	}
+	g.lease = lease
 	if g.ctx == nil {
-		g.ctx, g.release = run.r.hold(ctx, g.id, run.owner)
+		g.ctx, g.release = run.r.hold(ctx, lease)
 		run.groups[string(k)] = g
 	}
 	return g, nil
@@ -220,10 +225,7 @@ func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, e
 // took all its entries first, no batch is left behind.
 func (run *replayRun) finish(g *group) error {
 	defer g.release()
-	if g.moved == 0 {
-		return leaseCause(g.ctx, run.r.store.CloseReplay(g.ctx, g.id, run.owner))
-	}
-	return leaseCause(g.ctx, run.r.finish(g.ctx, g.id, run.owner, run.by, g.info()))
+	return leaseCause(g.ctx, run.r.finish(g.ctx, g.lease, run.by, g.info()))
 }
 
 // release stops renewing every lease the run holds (again: a group's release may
@@ -242,7 +244,7 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resum
 		return nil, nil, err
 	}
 	for _, id := range slices.Sorted(maps.Keys(open)) {
-		err := r.store.TakeReplay(ctx, id, owner, r.cfg.LeaseTTL)
+		lease, err := r.store.TakeReplay(ctx, id, open[id], owner, r.cfg.LeaseTTL)
 		if errors.Is(err, store.ErrReplayLeaseLost) {
 			live = append(live, id)
 			continue
@@ -250,8 +252,8 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resum
 		if err != nil {
 			return resumed, live, err
 		}
-		hctx, release := r.hold(ctx, id, owner)
-		err = leaseCause(hctx, r.finish(hctx, id, owner, by, open[id]))
+		hctx, release := r.hold(ctx, lease)
+		err = leaseCause(hctx, r.finish(hctx, lease, by, open[id]))
 		release()
 		if err != nil {
 			return resumed, live, err
@@ -261,67 +263,39 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resum
 	return resumed, live, nil
 }
 
-// finish enqueues a replay batch from its staged entries and closes it. The caller
-// holds the batch's lease. Moves a dead run left half done are finished first;
-// once the batch is enqueued (sealed) its entries are settled, and marks set for it
-// since (by a run that had lost its lease) are taken back. Run twice on the same
-// staged entries, it enqueues nothing twice: the producer's re-run rules hold.
-// A replay batch whose record has expired was sealed: a replay batch's record
-// expires only Config.Retention after it was done (store.CreateBatch).
-func (r *Replayer) finish(ctx context.Context, id, owner, by string, info store.ReplayInfo) error {
-	sealed, err := r.sealed(ctx, id)
-	if err != nil {
-		return err
-	}
-	if !sealed {
-		if err := r.store.AdoptMoves(ctx, id, owner, info.ReplayOf); err != nil {
-			return err
-		}
-		src := &stagedSource{ctx: ctx, store: r.store, id: id, size: r.cfg.PageSize}
+// finish enqueues a replay batch from its staged entries and closes it
+// (store.ReplayLease.Finish runs the steps in their order). A batch nothing is
+// staged for is closed without a batch.
+func (r *Replayer) finish(ctx context.Context, lease *store.ReplayLease, by string, info store.ReplayInfo) error {
+	return lease.Finish(ctx, r.cfg.PageSize, func(staged *store.StagedPages) error {
+		src := &stagedSource{ctx: ctx, staged: staged}
 		if err := src.fill(); err != nil {
 			return err
 		}
-		if len(src.page) > 0 {
-			_, err := r.producer.Import(ctx, src, producer.Options{
-				BatchID:  id,
-				Job:      info.Job,
-				Source:   "replay",
-				Queue:    task.QueueReplay,
-				ReplayOf: info.ReplayOf,
-				Owner:    by,
-				AnyOwner: true, // its id is new; a resumed one keeps its first owner
-			})
-			if err != nil {
-				return fmt.Errorf("replay batch %s: %w", id, err)
-			}
+		if len(src.page) == 0 {
+			return nil
 		}
-	}
-	if err := r.store.Unmark(ctx, id, info.ReplayOf); err != nil {
-		return err
-	}
-	return r.store.CloseReplay(ctx, id, owner)
+		_, err := r.producer.Import(ctx, src, producer.Options{
+			BatchID:  lease.ID(),
+			Job:      info.Job,
+			Source:   "replay",
+			Queue:    task.QueueReplay,
+			ReplayOf: info.ReplayOf,
+			Owner:    by,
+			AnyOwner: true, // its id is new; a resumed one keeps its first owner
+		})
+		if err != nil {
+			return fmt.Errorf("replay batch %s: %w", lease.ID(), err)
+		}
+		return nil
+	})
 }
 
-// sealed reports whether the replay batch id was fully enqueued: sealed, or
-// sealed, done and expired since.
-func (r *Replayer) sealed(ctx context.Context, id string) (bool, error) {
-	b, err := r.store.Batch(ctx, id)
-	switch {
-	case err == nil:
-		return b.Sealed, nil
-	case errors.Is(err, store.ErrBatchExpired):
-		return true, nil
-	case errors.Is(err, store.ErrBatchNotFound):
-		return false, nil
-	}
-	return false, err
-}
-
-// hold renews owner's lease on the replay batch every LeaseTTL/3 until release is
+// hold renews the lease on the replay batch every LeaseTTL/3 until release is
 // called. The returned context is canceled with ErrReplayLeaseLost as its cause if
 // the lease is lost: another run took the batch over, or Redis could not be reached
 // to renew it before it ran out.
-func (r *Replayer) hold(ctx context.Context, id, owner string) (context.Context, func()) {
+func (r *Replayer) hold(ctx context.Context, lease *store.ReplayLease) (context.Context, func()) {
 	hctx, cancel := context.WithCancelCause(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -336,12 +310,12 @@ func (r *Replayer) hold(ctx context.Context, id, owner string) (context.Context,
 				return
 			case <-t.C:
 			}
-			err := r.store.TakeReplay(hctx, id, owner, r.cfg.LeaseTTL)
+			err := lease.Renew(hctx)
 			switch {
 			case err == nil:
 				held = time.Now()
 			case errors.Is(err, store.ErrReplayLeaseLost) || time.Since(held) >= r.cfg.LeaseTTL-every/2:
-				cancel(fmt.Errorf("replay %s: %w", id, store.ErrReplayLeaseLost))
+				cancel(fmt.Errorf("replay %s: %w", lease.ID(), store.ErrReplayLeaseLost))
 				return
 			}
 		}
@@ -362,27 +336,21 @@ func leaseCause(ctx context.Context, err error) error {
 // stagedSource feeds the dead letters staged for a replay batch to the
 // producer, a page at a time, as records that carry their attempt history.
 type stagedSource struct {
-	ctx   context.Context
-	store *store.Store
-	id    string
-	size  int
+	ctx    context.Context
+	staged *store.StagedPages
 
-	page   []*store.DeadLetter
-	cursor string // of the page after this one; "" once it was the last
-	read   bool   // a page was read
-	row    int64
+	page []*store.DeadLetter
+	row  int64
 }
 
 // fill reads the next page when the current one is used up and there is one.
 func (s *stagedSource) fill() error {
-	for len(s.page) == 0 && (!s.read || s.cursor != "") {
-		page, next, err := s.store.StagedPage(s.ctx, s.id, s.cursor, s.size)
-		if err != nil {
-			return err
-		}
-		s.page, s.cursor, s.read = page, next, true
+	if len(s.page) > 0 {
+		return nil
 	}
-	return nil
+	page, err := s.staged.Next(s.ctx)
+	s.page = page
+	return err
 }
 
 func (s *stagedSource) Next() (producer.Record, error) {

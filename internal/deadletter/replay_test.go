@@ -40,10 +40,11 @@ func TestReplayInterruptedByCrash(t *testing.T) {
 	}
 	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
 	const lease = 200 * time.Millisecond
-	if err := b.Store.OpenReplay(ctx, "crashed-replay", info, "dead-run", lease); err != nil {
+	dead, err := b.Store.OpenReplay(ctx, "crashed-replay", info, "dead-run", lease)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Store.MoveToReplay(ctx, "crashed-replay", "dead-run", ids[:7]); err != nil || n != 7 {
+	if n, err := dead.Move(ctx, ids[:7]); err != nil || n != 7 {
 		t.Fatalf("move: %d %v", n, err)
 	}
 	if n, _ := b.Store.CountDeadLetters(ctx); n != 5 {
@@ -94,18 +95,30 @@ func TestReplayLeavesLiveRunAlone(t *testing.T) {
 	ids := seedDeadLetters(t, b.Store, "orig", 12)
 	ctx := context.Background()
 	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
-	if err := b.Store.OpenReplay(ctx, "live-replay", info, "live-run", time.Minute); err != nil {
+	// Another run held it first, and lost its lease.
+	other, err := b.Store.OpenReplay(ctx, "live-replay", info, "other-run", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Store.MoveToReplay(ctx, "live-replay", "live-run", ids[:4]); err != nil || n != 4 {
+	if err := b.RDB.Del(ctx, pipelinetest.Prefix+"{b:live-replay}:lease").Err(); err != nil {
+		t.Fatal(err)
+	}
+	live, err := b.Store.OpenReplay(ctx, "live-replay", info, "live-run", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := live.Move(ctx, ids[:4]); err != nil || n != 4 {
 		t.Fatalf("move: %d %v", n, err)
 	}
-	// Another run cannot stage into it or close it. (Its attempt leaves ids[4]
-	// marked as moving to live-replay: in transit, not listed.)
-	if _, err := b.Store.MoveToReplay(ctx, "live-replay", "other-run", ids[4:5]); !errors.Is(err, store.ErrReplayLeaseLost) {
+	// Another run cannot take it, stage into it or close it. (Its attempt leaves
+	// ids[4] marked as moving to live-replay: in transit, not listed.)
+	if _, err := b.Store.TakeReplay(ctx, "live-replay", info, "other-run", time.Minute); !errors.Is(err, store.ErrReplayLeaseLost) {
+		t.Errorf("lease taken by another run: %v, want ErrReplayLeaseLost", err)
+	}
+	if _, err := other.Move(ctx, ids[4:5]); !errors.Is(err, store.ErrReplayLeaseLost) {
 		t.Errorf("move by another run: %v, want ErrReplayLeaseLost", err)
 	}
-	if err := b.Store.CloseReplay(ctx, "live-replay", "other-run"); !errors.Is(err, store.ErrReplayLeaseLost) {
+	if err := other.Finish(ctx, 10, func(*store.StagedPages) error { return nil }); !errors.Is(err, store.ErrReplayLeaseLost) {
 		t.Errorf("close by another run: %v, want ErrReplayLeaseLost", err)
 	}
 
@@ -156,10 +169,11 @@ func TestReplayWhoseBatchExpired(t *testing.T) {
 	ctx := context.Background()
 	info := store.ReplayInfo{Job: task.Job{Target: pipelinetest.Target}, ReplayOf: []string{"orig"}}
 	const lease = 200 * time.Millisecond
-	if err := b.Store.OpenReplay(ctx, "expired-replay", info, "dead-run", lease); err != nil {
+	dead, err := b.Store.OpenReplay(ctx, "expired-replay", info, "dead-run", lease)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Store.MoveToReplay(ctx, "expired-replay", "dead-run", ids[:3]); err != nil || n != 3 {
+	if n, err := dead.Move(ctx, ids[:3]); err != nil || n != 3 {
 		t.Fatalf("move: %d %v", n, err)
 	}
 	// The dead run imported its staged entries, then died before closing.

@@ -17,6 +17,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
+	"github.com/bulkinvite/bulkinvite/internal/idempotency"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/producer"
@@ -109,7 +110,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 	resp, err := s.importBatch(ctx, caller(r), req)
 	if err != nil {
 		if key != "" {
-			_ = s.store.ReleaseIdempotency(ctx, requestInfo(r).scope, key, owner)
+			_ = s.idem.Release(ctx, requestInfo(r).scope, key, owner)
 		}
 		s.fail(w, r, err)
 		return
@@ -120,7 +121,7 @@ func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if key != "" {
-		if err := s.store.FinishIdempotency(ctx, requestInfo(r).scope, key, owner, b, s.cfg.IdempotencyTTL); err != nil {
+		if err := s.idem.Finish(ctx, requestInfo(r).scope, key, owner, b, s.cfg.IdempotencyTTL); err != nil {
 			s.fail(w, r, err)
 			return
 		}
@@ -136,20 +137,20 @@ func (s *Server) reserve(w http.ResponseWriter, r *http.Request, key, owner stri
 		return false, invalid(Detail{Field: "Idempotency-Key", Message: "must be 1-255 printable ASCII characters"})
 	}
 	lease := s.cfg.ImportTimeout + s.cfg.ReadTimeout
-	got, err := s.store.ReserveIdempotency(r.Context(), requestInfo(r).scope, key, req.body.hash, req.batchID, owner, lease, s.cfg.IdempotencyTTL)
+	got, err := s.idem.Reserve(r.Context(), requestInfo(r).scope, key, req.body.hash, req.batchID, owner, lease, s.cfg.IdempotencyTTL)
 	if err != nil {
 		return false, err
 	}
 	switch got.State {
-	case store.IdemNew, store.IdemTakeOver:
+	case idempotency.StateNew, idempotency.StateTakeOver:
 		req.batchID = got.BatchID
 		return false, nil
-	case store.IdemDone:
+	case idempotency.StateDone:
 		w.Header().Set("Idempotent-Replayed", "true")
 		w.Header().Set("Location", statusURL(got.BatchID))
 		writeRaw(w, http.StatusAccepted, got.Response)
 		return true, nil
-	case store.IdemBusy:
+	case idempotency.StateBusy:
 		e := errorf(http.StatusConflict, CodeIdempotencyInUse, "a request with this Idempotency-Key is being imported (batch "+got.BatchID+"); retry later for its answer")
 		e.retryAfter = 1
 		return false, e

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
+	"github.com/bulkinvite/bulkinvite/internal/idempotency"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
@@ -35,6 +36,7 @@ type Deps struct {
 type Server struct {
 	cfg    Config
 	store  *store.Store
+	idem   *idempotency.Store
 	prod   *producer.Producer
 	replay *deadletter.Replayer
 	log    *zap.Logger
@@ -67,7 +69,7 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = NewAuthThrottle(ThrottleConfig{})
 	}
-	s := &Server{cfg: cfg, store: deps.Store, prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, store: deps.Store, idem: idempotency.New(deps.Store), prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux(),
 		inflight: newInFlight(cfg.TokenInFlight), space: &spoolSpace{limit: cfg.SpoolLimit}}
 	if s.log == nil {
 		s.log = zap.NewNop()

@@ -39,7 +39,7 @@ var (
 	matcher  = regexp.MustCompile(`([a-z_]+)\s*(?:=~|!~|!=|=)`)
 )
 
-// TestAlertRules: the sample alert rules (README, "Metrics") are a rule file
+// TestAlertRules: the sample alert rules (docs/operations.md, "Metrics and monitoring") are a rule file
 // whose every alert is complete and uses only metrics and labels that are
 // served, with asynq's queue collector reading a real queue. With promtool on
 // PATH they are checked by it too.

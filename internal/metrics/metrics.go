@@ -1,5 +1,5 @@
 // Package metrics owns bulkinvite's Prometheus metrics: the collectors whose names
-// the README fixes (contract), on a registry of their own with the Go and process
+// docs/operations.md fixes (contract), on a registry of their own with the Go and process
 // collectors and, given an asynq Inspector, asynq's queue collector; the
 // http.Handler that serves them in Prometheus' text format; and Listen, which
 // serves that handler on an address of its own (`worker --metrics-addr`).
@@ -27,7 +27,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 )
 
-// The names of our metrics (contract: the README lists them; dashboards and
+// The names of our metrics (contract: docs/operations.md lists them; dashboards and
 // alerts use them). Extend, never rename.
 const (
 	// CandidatesTotal counts candidates whose final outcome this process

@@ -65,7 +65,7 @@ func byLabel(fam *dto.MetricFamily) map[string]float64 {
 	return out
 }
 
-// TestContractNames: every metric the README names is served under that name,
+// TestContractNames: every metric docs/operations.md names is served under that name,
 // with its type and label, and the Go and process collectors are there too.
 func TestContractNames(t *testing.T) {
 	t.Parallel()

@@ -284,7 +284,7 @@ func (b *Bundle) DeadLetters(batchID string) map[string]*store.DeadLetter {
 }
 
 // CheckAccounting fails the test unless the batch's counters equal its recorded
-// per-candidate outcomes and add up as the status contract says (README, "status").
+// per-candidate outcomes and add up as the status contract says (docs/cli.md, "status").
 func (b *Bundle) CheckAccounting(batchID string) *store.Batch {
 	b.TB.Helper()
 	ctx := context.Background()

@@ -33,7 +33,8 @@ func (s *Store) StopAuth(ctx context.Context, keyID, masked string, status int, 
 	if err != nil {
 		return err
 	}
-	if err := stopAuthScript.Run(ctx, s.rdb, []string{s.authKey()}, keyID, b).Err(); err != nil {
+	a := stopAuthArgs{stops: s.authKey(), keyID: keyID, stop: b}
+	if err := stopAuthScript.Run(ctx, s.rdb, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("set auth stop: %w", err)
 	}
 	return nil
@@ -83,7 +84,8 @@ func decodeAuthStops(m map[string]string) ([]AuthStop, error) {
 // it is. Recording and reading the stop are one step: a queue is never recorded
 // for a stop that a resume has already cleared.
 func (s *Store) PausedForAuth(ctx context.Context, keyID, queue string) (stopped bool, err error) {
-	n, err := pausedForAuthScript.Run(ctx, s.rdb, []string{s.authKey(), s.authPausedKey()}, keyID, queue).Int()
+	a := pausedForAuthArgs{stops: s.authKey(), paused: s.authPausedKey(), keyID: keyID, queue: queue}
+	n, err := pausedForAuthScript.Run(ctx, s.rdb, a.keys(), a.argv()...).Int()
 	if err != nil {
 		return false, fmt.Errorf("record paused queue: %w", err)
 	}
@@ -94,7 +96,8 @@ func (s *Store) PausedForAuth(ctx context.Context, keyID, queue string) (stopped
 // rotated it — and returns the stops it cleared and the queues paused for them,
 // which the caller unpauses.
 func (s *Store) ResumeAuth(ctx context.Context) (stops []AuthStop, queues []string, err error) {
-	res, err := resumeAuthScript.Run(ctx, s.rdb, []string{s.authKey(), s.authPausedKey()}).Slice()
+	a := pausedForAuthArgs{stops: s.authKey(), paused: s.authPausedKey()}
+	res, err := resumeAuthScript.Run(ctx, s.rdb, a.keys()).Slice()
 	if err != nil {
 		return nil, nil, fmt.Errorf("clear auth stops: %w", err)
 	}

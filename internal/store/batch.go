@@ -91,7 +91,7 @@ var ErrOtherInput = errors.New("batch id names a batch with other candidates")
 func errOtherInput(id string, err error) error {
 	var rerr redis.Error
 	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), otherInputReply) {
-		return fmt.Errorf("%w: batch %s was created from another input (other candidates, rows or order); a new batch needs a new batch id", ErrOtherInput, id)
+		return fmt.Errorf("batch %s: %w", id, ErrOtherInput)
 	}
 	return err
 }
@@ -128,8 +128,11 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		ttl = 0
 	}
 	now := s.now()
-	res, err := s.eval(ctx, createScript, []string{s.bkey(m.ID, ""), s.bkey(m.ID, "dl")},
-		m.ID, nowMS(now), string(job), m.SegmentSize, m.Source, strings.Join(m.ReplayOf, ","), m.CallbackURL, flag(known), ttl.Milliseconds(), m.CallbackKey, m.Owner).Int()
+	a := createArgs{batch: s.bkey(m.ID, ""), dl: s.bkey(m.ID, "dl"),
+		id: m.ID, now: nowMS(now), job: string(job), segmentSize: m.SegmentSize, source: m.Source,
+		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
+		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner}
+	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -194,17 +197,10 @@ func DedupKeys(c wire.Candidate) []string {
 // first admission records it; a later one with another digest admits nothing
 // and returns ErrOtherInput: a re-run under the batch's id read other records.
 func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) ([]task.Candidate, error) {
-	args := make([]any, 0, 4+len(cands)*4)
-	args = append(args, s.cfg.UnsealedTTL.Milliseconds(), segment, len(cands), digest)
-	for _, c := range cands {
-		keys := DedupKeys(c.Candidate)
-		args = append(args, c.Seq, len(keys))
-		for _, k := range keys {
-			args = append(args, fingerprint(k))
-		}
-	}
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "segs"), s.bkey(batchID, "seen"), s.bkey(batchID, "st")}, s.liveKeys(batchID)...)
-	res, err := s.eval(ctx, admitScript, keys, args...).StringSlice()
+	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"), seen: s.bkey(batchID, "seen"),
+		st: s.bkey(batchID, "st"), live: s.liveKeys(batchID),
+		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, cands: cands}
+	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
@@ -235,13 +231,9 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 	if len(rejects) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 1+2*len(rejects))
-	args = append(args, s.cfg.UnsealedTTL.Milliseconds())
-	for _, r := range rejects {
-		args = append(args, r.Row, r.Reason)
-	}
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "rej")}, s.liveKeys(batchID)...)
-	if err := s.eval(ctx, rejectScript, keys, args...).Err(); err != nil {
+	a := rejectArgs{batch: s.bkey(batchID, ""), rej: s.bkey(batchID, "rej"), live: s.liveKeys(batchID),
+		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), rejects: rejects}
+	if err := s.eval(ctx, rejectScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("record rejects of batch %s: %w", batchID, s.errGone(batchID, err))
 	}
 	return nil
@@ -254,8 +246,9 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 // Batch.Digest; a seal with another digest than one kept before is
 // ErrOtherInput.
 func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "seen")}, s.retainedKeys(batchID)...)
-	if err := s.eval(ctx, sealScript, keys, nowMS(s.now()), segments, s.cfg.Retention.Milliseconds(), digest).Err(); err != nil {
+	a := sealArgs{batch: s.bkey(batchID, ""), seen: s.bkey(batchID, "seen"), retained: s.retainedKeys(batchID),
+		now: nowMS(s.now()), segments: segments, retentionMS: s.cfg.Retention.Milliseconds(), digest: digest}
+	if err := s.eval(ctx, sealScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
 	return nil
@@ -265,8 +258,8 @@ func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest s
 // (the chunk the API first refused as invalid) and returns the total so far. For
 // a batch whose record is gone it writes nothing and returns n.
 func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (int64, error) {
-	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "split")}
-	total, err := spendSplitsScript.Run(ctx, s.rdb, keys, root, n).Int64()
+	a := spendSplitsArgs{batch: s.bkey(batchID, ""), split: s.bkey(batchID, "split"), root: root, n: n}
+	total, err := spendSplitsScript.Run(ctx, s.rdb, a.keys(), a.argv()...).Int64()
 	if err != nil {
 		return 0, fmt.Errorf("count the splits of chunk %s: %w", root, err)
 	}
@@ -278,8 +271,8 @@ func (s *Store) SpendSplits(ctx context.Context, batchID, root string, n int) (i
 // and returns now.
 func (s *Store) FirstFailure(ctx context.Context, batchID, taskID string) (time.Time, error) {
 	now := s.now()
-	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "ff")}
-	ms, err := firstFailureScript.Run(ctx, s.rdb, keys, taskID, now.UnixMilli()).Int64()
+	a := firstFailureArgs{batch: s.bkey(batchID, ""), ff: s.bkey(batchID, "ff"), taskID: taskID, nowMS: now.UnixMilli()}
+	ms, err := firstFailureScript.Run(ctx, s.rdb, a.keys(), a.argv()...).Int64()
 	if err != nil {
 		return now, fmt.Errorf("first failure of chunk %s: %w", taskID, err)
 	}
@@ -383,7 +376,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	}
 	if m["id"] == "" {
 		if _, err := s.rdb.ZScore(ctx, s.key("batches"), id).Result(); err == nil {
-			return nil, fmt.Errorf("%w: %s was done more than %s ago (BULKINVITE_BATCH_RETENTION); its dead letters, if any, are kept", ErrBatchExpired, id, s.cfg.Retention)
+			return nil, fmt.Errorf("%w: %s was done more than %s ago", ErrBatchExpired, id, s.cfg.Retention)
 		}
 		return nil, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
 	}

@@ -98,6 +98,21 @@ func BenchmarkRecordOutcomes(b *testing.B) {
 	}
 }
 
+// BenchmarkAdmitSegment admits a segment of 50 candidates with two
+// de-duplication keys each, as an import does.
+func BenchmarkAdmitSegment(b *testing.B) {
+	st, id := benchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := st.AdmitSegment(ctx, id, i, benchCands(i), ""); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
 func seqs(cs []task.Candidate) []int64 {
 	out := make([]int64, len(cs))
 	for i, c := range cs {

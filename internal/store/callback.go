@@ -106,7 +106,8 @@ func (s *Store) RecordCallback(ctx context.Context, batchID string, a CallbackAt
 	default:
 		msg = a.reason()
 	}
-	if err := s.eval(ctx, callbackScript, []string{s.bkey(batchID, "")}, a.HTTPStatus, state, msg, at).Err(); err != nil {
+	c := callbackArgs{batch: s.bkey(batchID, ""), httpStatus: a.HTTPStatus, state: state, err: msg, at: at}
+	if err := s.eval(ctx, callbackScript, c.keys(), c.argv()...).Err(); err != nil {
 		return fmt.Errorf("record the callback of batch %s: %w", batchID, err)
 	}
 	return nil

@@ -37,13 +37,24 @@ func NewRunID() RunID {
 // Claim is what ClaimForSending says of one candidate.
 type Claim int
 
-// The answers of ClaimForSending (claimScript's reply codes; claimCodes pins them).
+// The answers of ClaimForSending: claimScript replies with these codes, and
+// TestScriptCodes pins the two together.
 const (
-	Claimed          Claim = iota // send it
-	AlreadyDone                   // the ledger holds another candidate's success for this person at the target: skip it
-	ClaimedElsewhere              // another run is sending this person to the target right now: wait
-	DoneInvited                   // the ledger holds this very candidate's success (invited): record it, do not send
-	DoneCVQueued                  // the same, queued for CV processing
+	// Claimed: this run holds the claim now; send it.
+	Claimed Claim = iota
+	// OtherCandidateDone: the ledger holds a success for this person at the
+	// target, written by another candidate (another batch, or another seq of
+	// this one); skip it as a duplicate. Not this candidate's own success: that
+	// is DoneInvited or DoneCVQueued.
+	OtherCandidateDone
+	// ClaimedElsewhere: another run is sending this person to the target right
+	// now; wait.
+	ClaimedElsewhere
+	// DoneInvited: the ledger holds this very candidate's success (invited);
+	// record it, do not send.
+	DoneInvited
+	// DoneCVQueued: the same, queued for CV processing.
+	DoneCVQueued
 )
 
 // ClaimForSending checks the ledger and claims each candidate for run, for ttl by
@@ -57,13 +68,9 @@ func (s *Store) ClaimForSending(ctx context.Context, batchID string, target wire
 	if err != nil {
 		return nil, err
 	}
-	keys := append([]string{s.tkey(target, "claims")}, weeks...)
-	args := make([]any, 0, 3+2*len(cands))
-	args = append(args, ttl.Milliseconds(), string(run), flag(reinvite))
-	for _, c := range cands {
-		args = append(args, candidateFP(c.Candidate), ownerFP(batchID, c.Seq))
-	}
-	res, err := s.eval(ctx, claimScript, keys, args...).Int64Slice()
+	a := claimArgs{claims: s.tkey(target, "claims"), weeks: weeks,
+		ttlMS: ttl.Milliseconds(), run: run, reinvite: reinvite, batchID: batchID, cands: cands}
+	res, err := s.eval(ctx, claimScript, a.keys(), a.argv()...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("claim candidates of batch %s: %w", batchID, err)
 	}
@@ -78,12 +85,8 @@ func (s *Store) ClaimForSending(ctx context.Context, batchID string, target wire
 // run still holds it: a claim another run took after it ran out, or one released,
 // is not run's any more.
 func (s *Store) RenewClaims(ctx context.Context, target wire.Target, run RunID, cands []wire.Candidate, ttl time.Duration) ([]bool, error) {
-	args := make([]any, 0, 2+len(cands))
-	args = append(args, ttl.Milliseconds(), string(run))
-	for _, c := range cands {
-		args = append(args, candidateFP(c))
-	}
-	res, err := s.eval(ctx, renewClaimsScript, []string{s.tkey(target, "claims")}, args...).Int64Slice()
+	a := renewClaimsArgs{claims: s.tkey(target, "claims"), ttlMS: ttl.Milliseconds(), run: run, cands: cands}
+	res, err := s.eval(ctx, renewClaimsScript, a.keys(), a.argv()...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("renew claims at %s: %w", target, err)
 	}
@@ -96,12 +99,8 @@ func (s *Store) RenewClaims(ctx context.Context, target wire.Target, run RunID, 
 
 // ReleaseClaims lets go of run's claims on cands; claims other runs hold stay.
 func (s *Store) ReleaseClaims(ctx context.Context, target wire.Target, run RunID, cands []wire.Candidate) error {
-	args := make([]any, 0, 1+len(cands))
-	args = append(args, string(run))
-	for _, c := range cands {
-		args = append(args, candidateFP(c))
-	}
-	if err := s.eval(ctx, releaseClaimsScript, []string{s.tkey(target, "claims")}, args...).Err(); err != nil {
+	a := releaseClaimsArgs{claims: s.tkey(target, "claims"), run: run, cands: cands}
+	if err := s.eval(ctx, releaseClaimsScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("release claims at %s: %w", target, err)
 	}
 	return nil

@@ -66,7 +66,7 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	}
 	// Another batch: the successes are done, 2 is held by b's claim.
 	other, err := s.ClaimForSending(ctx, "other", target, cands, NewRunID(), time.Minute, false)
-	if want := []Claim{AlreadyDone, AlreadyDone, ClaimedElsewhere, AlreadyDone}; err != nil || fmt.Sprint(other) != fmt.Sprint(want) {
+	if want := []Claim{OtherCandidateDone, OtherCandidateDone, ClaimedElsewhere, OtherCandidateDone}; err != nil || fmt.Sprint(other) != fmt.Sprint(want) {
 		t.Fatalf("another batch's claims %v %v, want %v", other, err, want)
 	}
 	rec, err := s.Ledger(ctx, target, cands[3].Candidate)

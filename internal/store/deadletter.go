@@ -395,7 +395,8 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error) {
 	n := 0
 	for batchID, seqs := range groupByBatch(ids) {
-		k, err := s.inPages(ctx, purgeScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, nil, seqs)
+		a := purgeArgs{dl: s.bkey(batchID, "dl"), dlmv: s.bkey(batchID, "dlmv")}
+		k, err := s.inPages(ctx, purgeScript, a.keys(), nil, seqs)
 		n += k
 		if err != nil {
 			return n, fmt.Errorf("purge dead letters: %w", err)
@@ -410,8 +411,8 @@ func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error)
 // dropDrained removes a batch from the dead-letter index once it holds none and
 // will hold no more.
 func (s *Store) dropDrained(ctx context.Context, batchID string) error {
-	keys := []string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "dlmv")}
-	drained, err := drainedScript.Run(ctx, s.rdb, keys).Bool()
+	a := drainedArgs{batch: s.bkey(batchID, ""), dl: s.bkey(batchID, "dl"), dlerr: s.bkey(batchID, "dlerr"), dlmv: s.bkey(batchID, "dlmv")}
+	drained, err := drainedScript.Run(ctx, s.rdb, a.keys()).Bool()
 	if err != nil || !drained {
 		return err
 	}

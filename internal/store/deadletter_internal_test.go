@@ -79,10 +79,11 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	}
 
 	// Move a's entries and one of b's into a replay batch.
-	if err := s.OpenReplay(ctx, "R", ReplayInfo{Job: jobA, ReplayOf: []string{"a", "b"}}, "run-1", time.Minute); err != nil {
+	r1, err := s.OpenReplay(ctx, "R", ReplayInfo{Job: jobA, ReplayOf: []string{"a", "b"}}, "run-1", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.MoveToReplay(ctx, "R", "run-1", []string{"a:0", "a:1", "a:2", "a:3", "a:4", "b:0", "b:1"})
+	n, err := r1.Move(ctx, []string{"a:0", "a:1", "a:2", "a:3", "a:4", "b:0", "b:1"})
 	if err != nil || n != 6 {
 		t.Fatalf("moved %d (%v), want 6 (b:1 was purged)", n, err)
 	}
@@ -96,22 +97,24 @@ func TestDeadLettersAndMoves(t *testing.T) {
 
 	// A run that lost its lease marks b:2 for a replay that is then closed: the
 	// entry is in transit, then comes back to the list.
-	if err := s.OpenReplay(ctx, "R2", ReplayInfo{Job: jobB, ReplayOf: []string{"b"}}, "run-2", time.Minute); err != nil {
+	r2, err := s.OpenReplay(ctx, "R2", ReplayInfo{Job: jobB, ReplayOf: []string{"b"}}, "run-2", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.rdb.Del(ctx, s.bkey("R2", "lease")).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.MoveToReplay(ctx, "R2", "run-2", []string{"b:2"}); err == nil {
+	if _, err := r2.Move(ctx, []string{"b:2"}); err == nil {
 		t.Fatal("a run without the lease staged an entry")
 	}
 	if ids := listIDs(t, s, Filter{}); len(ids) != 0 {
 		t.Errorf("listed while marked for a replay: %v", ids)
 	}
-	if err := s.TakeReplay(ctx, "R2", "run-3", time.Minute); err != nil {
+	r3, err := s.TakeReplay(ctx, "R2", ReplayInfo{Job: jobB, ReplayOf: []string{"b"}}, "run-3", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.CloseReplay(ctx, "R2", "run-3"); err != nil { // closed without adopting it
+	if err := r3.close(ctx); err != nil { // closed without adopting it
 		t.Fatal(err)
 	}
 	if n, err := s.UnmarkClosed(ctx); err != nil || n != 1 {
@@ -165,7 +168,8 @@ func TestDeadLetterAndStagedPages(t *testing.T) {
 
 	// Stage every entry of both batches, b's first, then 5 entries as an older
 	// version did: in the staging hash only.
-	if err := s.OpenReplay(ctx, "R", ReplayInfo{Job: job, ReplayOf: []string{"a", "a-b"}}, "run", time.Minute); err != nil {
+	run, err := s.OpenReplay(ctx, "R", ReplayInfo{Job: job, ReplayOf: []string{"a", "a-b"}}, "run", time.Minute)
+	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -175,7 +179,7 @@ func TestDeadLetterAndStagedPages(t *testing.T) {
 	for seq := n - 1; seq >= 5; seq-- {
 		ids = append(ids, DeadLetterID("a", int64(seq)))
 	}
-	if moved, err := s.MoveToReplay(ctx, "R", "run", ids); err != nil || moved != len(ids) {
+	if moved, err := run.Move(ctx, ids); err != nil || moved != len(ids) {
 		t.Fatalf("moved %d (%v), want %d", moved, err, len(ids))
 	}
 	for seq := range 5 {
@@ -188,7 +192,7 @@ func TestDeadLetterAndStagedPages(t *testing.T) {
 	var got []string
 	cursor, pages := "", 0
 	for {
-		page, next, err := s.StagedPage(ctx, "R", cursor, size)
+		page, next, err := s.stagedPage(ctx, "R", cursor, size)
 		if err != nil {
 			t.Fatal(err)
 		}

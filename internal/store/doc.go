@@ -2,11 +2,38 @@
 // prefix that is not asynq's: batch records and their counters, each candidate's
 // state and outcome, the invite ledger that stops a repeat invite, the claims that
 // keep two chunks from sending the same person at once, the dead letters, replay
-// staging, the auth stop that halts every worker after a 401/403, and the
-// dashboard's sign-in sessions.
+// staging, the auth stop that halts every worker after a 401/403, and the list of
+// every key of ours, wherever it is kept.
 //
 // It does not talk to asynq or to the vendor: producer enqueues tasks, worker sends
-// requests, deadletter replays; they all record through a Store.
+// requests, deadletter replays; they all record through a Store. Two kinds of keys
+// beside its own are kept by packages of their own, through the store's client,
+// prefix and write path (Redis, Prefix, Eval): the dashboard's sign-in sessions
+// (package session) and the Idempotency-Key records (package idempotency). Each is
+// one key read and written alone, in no step with another key.
+//
+// # Why the rest is one store
+//
+// Batch records, candidate states, the ledger and claims, dead letters, replay
+// staging and the callbacks' bookkeeping are one consistency domain: their steps
+// span slots in an order (see "Steps that span slots"), read one another's keys
+// in the same script (a callback's attempt is fields of the batch record, a dead
+// letter is refused for a batch whose record is gone), and one key's life bounds
+// another's (the batches index outlives the batches). Split, each part would need
+// the others' key names and invariants, so they stay one type.
+//
+// # The replay protocol
+//
+// Filling a replay batch takes its lease first (OpenReplay for a new one,
+// TakeReplay for one a dead run left), then moves dead letters in, then finishes:
+// adopt the moves a dead run left half done, enqueue what is staged, take back the
+// marks set since, close. Those steps are reachable only in that order: the ones
+// that need the lease are methods of the *ReplayLease that taking it returns
+// (Move, Renew, Finish), Finish runs the rest itself and hands the staged entries
+// (StagedPages) to the caller's enqueue step and nowhere else, and the single
+// steps (adopt, unmark, close) are unexported. What stays on *Store only reads
+// (OpenReplays, Staged) or needs no lease (UnmarkClosed, which a replay runs
+// before its own steps).
 //
 // # Keys and slots
 //
@@ -15,7 +42,8 @@
 // keys share the hash tag {b:<id>} and a target's ledger and claims share {t:<h>}
 // (h: a hash of the target), so different batches and different targets spread
 // over a cluster's masters. With P the prefix ("bulkinvite:"; it should not hold a
-// hash tag of its own, or every key lands in that one slot):
+// hash tag of its own, or every key lands in that one slot), the keys this
+// package keeps, then the others':
 //
 //	P{b:id}            hash: the batch record and its counters; owner: the
 //	                   creating token's name, written once (none before owners)
@@ -51,14 +79,22 @@
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued
 //	P{authstop}        hash: API key id -> why sending stopped for that key
 //	P{authstop}:paused set: the queues paused for the auth stops
+//
+// kept by package idempotency:
+//
 //	P{idem:h}          hash: a client's Idempotency-Key for POST /v1/batches (h: a
 //	                   hash of the client and the key): the request body's hash,
 //	                   the batch, pending or done, the lease of the run importing
 //	                   it, and the answer given; expires a day after it was written
+//
+// kept by package session:
+//
 //	P{sess:h}          hash: a browser signed in to the dashboard (h: a hash of the
 //	                   session id its cookie holds): the token's id (never the
 //	                   token), its CSRF secret, when it was opened and ends;
 //	                   expires then, or is deleted when it signs out
+//
+// kept by package ratelimit: P ratelimit:{<key id>}:..., listed in its doc.
 //
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.
@@ -126,7 +162,7 @@
 // lack its ledger entry (invariant 2 across batches).
 //
 // Moving dead letters into a replay batch spans the source batches' slots and the
-// replay's (see MoveToReplay): an entry is marked as moving (source), copied into the
+// replay's (see ReplayLease.Move): an entry is marked as moving (source), copied into the
 // replay's staging while the run holds the replay's lease (replay), then removed
 // from the source. A run that dies between leaves marks that the run taking its
 // replay over adopts; a mark for a replay that was closed meanwhile is taken back.
@@ -140,5 +176,5 @@
 // written before a request — is followed by WAIT on the same connection to the
 // master that holds its key; or every master fsyncs its AOF on each write
 // (Persistence reports whether it does). What each mode of the worker needs from
-// Redis is in the README ("What each mode needs from Redis").
+// Redis is in docs/reliability.md ("What each mode needs from Redis").
 package store

@@ -4,7 +4,18 @@ import (
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
+
+// Each script names its KEYS and ARGV in locals at its top; a list that runs to
+// the end of KEYS or ARGV is named by the index where it starts. Next to each
+// script, a struct builds its KEYS and ARGV in that order (keys and argv), so
+// that the order lives in one place. The codes the scripts answer or write
+// (candidate states, claims, createScript's and stageScript's answers) come
+// from the Go constants, written into the scripts' source; TestScriptCodes pins
+// the two sides together.
 
 // goneReply is in the error a script answers when the batch's record is gone
 // (expired): see errGone.
@@ -14,11 +25,17 @@ const goneReply = "BATCHGONE"
 // differs from what the batch admitted before: see errOtherInput.
 const otherInputReply = "BATCHOTHERINPUT"
 
+func itoa(n int) string { return strconv.Itoa(n) }
+
 // luaLib is prepended to the scripts that need it. Redis turns a nil reply into
 // false in Lua, so lists with holes still iterate with ipairs. Long argument
 // lists go to Redis in parts: unpack has a limit. The scripts use only what
-// miniredis (the demo's in-process Redis) has too.
-const luaLib = `
+// miniredis (the demo's in-process Redis) has too. It names the candidate state
+// codes (see codeOpen).
+var luaLib = `
+local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED = ` +
+	itoa(codeOpen) + `, ` + itoa(codeSending) + `, ` + itoa(codeInvited) + `, ` +
+	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `
 local part = 1000
 
 local function hmget(key, fields)
@@ -74,7 +91,7 @@ local function states(key, seqs)
   for _, r in ipairs(runs(seqs)) do
     local b = redis.call('GETRANGE', key, r.lo, r.hi)
     for j, k in ipairs(r.ks) do
-      out[k] = string.byte(b, r.ns[j] - r.lo + 1) or 0
+      out[k] = string.byte(b, r.ns[j] - r.lo + 1) or OPEN
     end
   end
   return out
@@ -88,7 +105,7 @@ local function setStates(key, pairs)
   for _, r in ipairs(runs(seqs)) do
     local b = redis.call('GETRANGE', key, r.lo, r.hi)
     local bytes = {}
-    for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or 0 end
+    for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or OPEN end
     for j, k in ipairs(r.ks) do bytes[r.ns[j] - r.lo + 1] = codes[k] end
     local chars = {}
     for i = 1, #bytes, part do
@@ -98,33 +115,33 @@ local function setStates(key, pairs)
   end
 end
 
--- alive tells whether KEYS[1], a batch's record, is there: a hash without an id
+-- alive tells whether batch, a batch's record, is there: a hash without an id
 -- is no record (the leftover of a write that came after it expired).
-local function alive()
-  return redis.call('HEXISTS', KEYS[1], 'id') == 1
+local function alive(batch)
+  return redis.call('HEXISTS', batch, 'id') == 1
 end
 
 -- refresh gives the keys KEYS[first..last] of a batch not sealed yet another ttl
--- ms to live: its import or its workers are at work. A record without an
--- expiry (a replay batch's) keeps none.
-local function refresh(ttl, first, last)
-  if redis.call('HGET', KEYS[1], 'sealed') == '1' or redis.call('PTTL', KEYS[1]) < 0 then return end
+-- ms to live: its import or its workers are at work. A record (batch) without
+-- an expiry (a replay batch's) keeps none.
+local function refresh(batch, ttl, first, last)
+  if redis.call('HGET', batch, 'sealed') == '1' or redis.call('PTTL', batch) < 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], ttl) end
 end
 
--- follow gives key the expiry of the batch's record KEYS[1], if it has one.
-local function follow(key)
-  local ttl = redis.call('PTTL', KEYS[1])
+-- follow gives key the expiry of the batch's record, if it has one.
+local function follow(batch, key)
+  local ttl = redis.call('PTTL', batch)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
 -- gives the batch's keys (KEYS[first..last]) their retention.
-local function finish(now, retention, first, last)
-  local v = redis.call('HMGET', KEYS[1], 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
+local function finish(batch, now, retention, first, last)
+  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
   if v[1] ~= '1' then return end
   local pending = (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0) - (tonumber(v[4]) or 0) - (tonumber(v[5]) or 0) - (tonumber(v[6]) or 0)
-  if pending > 0 or redis.call('HSETNX', KEYS[1], 'finished_at', now) == 0 then return end
+  if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
 end
 `
@@ -135,24 +152,42 @@ end
 // caller looked), or its dead letters are still there. A hash without an id
 // field is no record (a write that came after the record expired): it is
 // replaced. A new record expires unsealed_ttl later unless its import goes on
-// (see refresh).
-// KEYS: batch, dl. ARGV: id, now_ms, job, segment_size, source, replay_of,
-// callback_url, known ("1" when the batches index holds the id), unsealed_ttl
-// ms (0: none), callback_key (with a callback_url: the name of the key that
-// signs it, "" for the global secret), owner ("" for none). Returns createdNew
-// (1) when it created the record, createdBefore (0) when the record exists,
-// createRefused (-1) when the id is refused.
+// (see refresh). Returns createdNew when it created the record, createdBefore
+// when the record exists, createRefused when the id is refused.
 var createScript = redis.NewScript(`
-if redis.call('HEXISTS', KEYS[1], 'id') == 1 then return ` + strconv.Itoa(createdBefore) + ` end
-if ARGV[8] == '1' or redis.call('EXISTS', KEYS[2]) == 1 then return ` + strconv.Itoa(createRefused) + ` end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'id', ARGV[1], 'created_at', ARGV[2], 'job', ARGV[3], 'segment_size', ARGV[4],
-  'source', ARGV[5], 'replay_of', ARGV[6])
-if ARGV[7] ~= '' then redis.call('HSET', KEYS[1], 'callback_url', ARGV[7], 'callback_key', ARGV[10]) end
-if ARGV[11] ~= '' then redis.call('HSET', KEYS[1], 'owner', ARGV[11]) end
-if tonumber(ARGV[9]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[9]) end
-return ` + strconv.Itoa(createdNew) + `
+local batch, dl = KEYS[1], KEYS[2]
+local id, now, job, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local callbackURL, known, ttl, callbackKey, owner = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
+if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
+redis.call('DEL', batch)
+redis.call('HSET', batch, 'id', id, 'created_at', now, 'job', job, 'segment_size', segmentSize,
+  'source', source, 'replay_of', replayOf)
+if callbackURL ~= '' then redis.call('HSET', batch, 'callback_url', callbackURL, 'callback_key', callbackKey) end
+if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
+if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
+return ` + itoa(createdNew) + `
 `)
+
+// createArgs are createScript's KEYS and ARGV.
+type createArgs struct {
+	batch, dl   string
+	id, now     string // now in unix ms
+	job         string // the task.Job as JSON
+	segmentSize int
+	source      string
+	replayOf    string // comma-separated
+	callbackURL string
+	known       bool  // the batches index holds the id
+	ttlMS       int64 // unsealed ttl; 0: none
+	callbackKey string
+	owner       string // "" for none
+}
+
+func (a createArgs) keys() []string { return []string{a.batch, a.dl} }
+func (a createArgs) argv() []any {
+	return []any{a.id, a.now, a.job, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner}
+}
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
 // accepted once (a re-run of the same segment adds nothing), and marks a candidate
@@ -164,35 +199,36 @@ return ` + strconv.Itoa(createdNew) + `
 // to its end, "count:digest"; a re-run whose segment has another digest than
 // the one recorded is refused with otherInputReply, admitting nothing.
 //
-// KEYS: batch, segs, seen, st, then the batch's keys that live while it is not
-// sealed (see liveKeys). ARGV: unsealed_ttl ms, segment, count, digest ("" for
-// none), then per candidate seq, number of keys, the keys' fingerprints. Returns
-// the seqs that are duplicates; an error holding goneReply when the record is
-// gone.
+// Returns the seqs that are duplicates; an error holding goneReply when the
+// record is gone.
 var admitScript = redis.NewScript(luaLib + `
-if not alive() then return redis.error_reply('` + goneReply + `') end
-local rec = ARGV[3]
-if ARGV[4] ~= '' then rec = rec .. ':' .. ARGV[4] end
-if redis.call('HSETNX', KEYS[2], ARGV[2], rec) == 1 then
-  redis.call('HINCRBY', KEYS[1], 'accepted', tonumber(ARGV[3]))
+local batch, segs, seen, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local liveFrom = 5 -- KEYS[5..]: the batch's keys that live while it is not sealed
+local ttl, segment, count, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local candsFrom = 5 -- ARGV[5..]: per candidate seq, number of keys, the keys' fingerprints
+if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+local rec = count
+if digest ~= '' then rec = rec .. ':' .. digest end
+if redis.call('HSETNX', segs, segment, rec) == 1 then
+  redis.call('HINCRBY', batch, 'accepted', tonumber(count))
 else
-  local was = redis.call('HGET', KEYS[2], ARGV[2])
-  if ARGV[4] ~= '' and string.find(was, ':', 1, true) and was ~= rec then
+  local was = redis.call('HGET', segs, segment)
+  if digest ~= '' and string.find(was, ':', 1, true) and was ~= rec then
     return redis.error_reply('` + otherInputReply + `')
   end
 end
 local fps = {}
-local i = 5
+local i = candsFrom
 while i <= #ARGV do
   local nk = tonumber(ARGV[i + 1])
   for j = 1, nk do fps[#fps + 1] = ARGV[i + 1 + j] end
   i = i + 2 + nk
 end
-local firsts = hmget(KEYS[3], fps)
+local firsts = hmget(seen, fps)
 local owner = {}
 for k, fp in ipairs(fps) do if firsts[k] then owner[fp] = firsts[k] end end
 local dups, news = {}, {}
-i = 5
+i = candsFrom
 while i <= #ARGV do
   local seq, nk = ARGV[i], tonumber(ARGV[i + 1])
   local dup = false
@@ -210,144 +246,293 @@ while i <= #ARGV do
   end
   i = i + 2 + nk
 end
-hset(KEYS[3], news)
+hset(seen, news)
 if #dups > 0 then
-  local cur = states(KEYS[4], dups)
+  local cur = states(st, dups)
   local set, n = {}, 0
   for k, seq in ipairs(dups) do
-    if cur[k] < 2 then set[#set + 1] = seq; set[#set + 1] = 5; n = n + 1 end
+    if cur[k] < INVITED then set[#set + 1] = seq; set[#set + 1] = SKIPPED; n = n + 1 end
   end
-  setStates(KEYS[4], set)
-  if n > 0 then redis.call('HINCRBY', KEYS[1], 'skipped_duplicate', n) end
+  setStates(st, set)
+  if n > 0 then redis.call('HINCRBY', batch, 'skipped_duplicate', n) end
 end
-refresh(ARGV[1], 5, #KEYS)
+refresh(batch, ttl, liveFrom, #KEYS)
 return dups
 `)
 
-// rejectScript records rejected source rows once each.
-// KEYS: batch, rej, then the batch's keys that live while it is not sealed (see
-// liveKeys). ARGV: unsealed_ttl ms, then pairs of row, reason. Returns how many
-// were new; an error holding goneReply when the record is gone.
+// admitArgs are admitScript's KEYS and ARGV.
+type admitArgs struct {
+	batch, segs, seen, st string
+	live                  []string // liveKeys
+	ttlMS                 int64    // unsealed ttl
+	segment               int
+	digest                string // "" for none
+	cands                 []task.Candidate
+}
+
+func (a admitArgs) keys() []string {
+	return append([]string{a.batch, a.segs, a.seen, a.st}, a.live...)
+}
+
+func (a admitArgs) argv() []any {
+	args := make([]any, 0, 4+len(a.cands)*4)
+	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest)
+	for _, c := range a.cands {
+		keys := DedupKeys(c.Candidate)
+		args = append(args, c.Seq, len(keys))
+		for _, k := range keys {
+			args = append(args, fingerprint(k))
+		}
+	}
+	return args
+}
+
+// rejectScript records rejected source rows once each. Returns how many were
+// new; an error holding goneReply when the record is gone.
 var rejectScript = redis.NewScript(luaLib + `
-if not alive() then return redis.error_reply('` + goneReply + `') end
+local batch, rej = KEYS[1], KEYS[2]
+local liveFrom = 3 -- KEYS[3..]: the batch's keys that live while it is not sealed
+local ttl = ARGV[1]
+local rowsFrom = 2 -- ARGV[2..]: pairs of row, reason
+if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local n = 0
-for i = 2, #ARGV, 2 do
-  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i+1]) == 1 then n = n + 1 end
+for i = rowsFrom, #ARGV, 2 do
+  if redis.call('HSETNX', rej, ARGV[i], ARGV[i+1]) == 1 then n = n + 1 end
 end
-if n > 0 then redis.call('HINCRBY', KEYS[1], 'rejected', n) end
-refresh(ARGV[1], 3, #KEYS)
+if n > 0 then redis.call('HINCRBY', batch, 'rejected', n) end
+refresh(batch, ttl, liveFrom, #KEYS)
 return n
 `)
+
+// rejectArgs are rejectScript's KEYS and ARGV.
+type rejectArgs struct {
+	batch, rej string
+	live       []string // liveKeys
+	ttlMS      int64    // unsealed ttl
+	rejects    []Reject
+}
+
+func (a rejectArgs) keys() []string { return append([]string{a.batch, a.rej}, a.live...) }
+
+func (a rejectArgs) argv() []any {
+	args := make([]any, 0, 1+2*len(a.rejects))
+	args = append(args, a.ttlMS)
+	for _, r := range a.rejects {
+		args = append(args, r.Row, r.Reason)
+	}
+	return args
+}
 
 // sealScript marks a batch as fully enqueued and drops its de-duplication data,
 // needed only while candidates are admitted. The batch's keys stop expiring
 // (they lived UnsealedTTL from the import's last step) until it is done. The
 // digest of the whole input is recorded with it; a seal with another digest
-// than one recorded before is refused with otherInputReply.
-// KEYS: batch, seen, then the keys that expire when the batch is done (batch
-// first again is fine: see retainedKeys). ARGV: now_ms, segments, retention ms,
-// digest ("" for none). Returns 1; an error holding goneReply when the record is
-// gone.
+// than one recorded before is refused with otherInputReply. Returns 1; an error
+// holding goneReply when the record is gone.
 var sealScript = redis.NewScript(luaLib + `
-if not alive() then return redis.error_reply('` + goneReply + `') end
-if ARGV[4] ~= '' then
-  local d = redis.call('HGET', KEYS[1], 'digest')
-  if d and d ~= ARGV[4] then return redis.error_reply('` + otherInputReply + `') end
-  redis.call('HSET', KEYS[1], 'digest', ARGV[4])
+local batch, seen = KEYS[1], KEYS[2]
+local retainedFrom = 3 -- KEYS[3..]: the keys that expire when the batch is done (batch again is fine)
+local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+if digest ~= '' then
+  local d = redis.call('HGET', batch, 'digest')
+  if d and d ~= digest then return redis.error_reply('` + otherInputReply + `') end
+  redis.call('HSET', batch, 'digest', digest)
 end
-local was = redis.call('HGET', KEYS[1], 'sealed')
-redis.call('HSET', KEYS[1], 'sealed', '1', 'segments', ARGV[2])
-redis.call('DEL', KEYS[2])
+local was = redis.call('HGET', batch, 'sealed')
+redis.call('HSET', batch, 'sealed', '1', 'segments', segments)
+redis.call('DEL', seen)
 if was ~= '1' then
-  for k = 3, #KEYS do redis.call('PERSIST', KEYS[k]) end
+  for k = retainedFrom, #KEYS do redis.call('PERSIST', KEYS[k]) end
 end
-finish(ARGV[1], ARGV[3], 3, #KEYS)
+finish(batch, now, retention, retainedFrom, #KEYS)
 return 1
 `)
+
+// sealArgs are sealScript's KEYS and ARGV.
+type sealArgs struct {
+	batch, seen string
+	retained    []string // retainedKeys
+	now         string   // unix ms
+	segments    int
+	retentionMS int64
+	digest      string // "" for none
+}
+
+func (a sealArgs) keys() []string { return append([]string{a.batch, a.seen}, a.retained...) }
+func (a sealArgs) argv() []any    { return []any{a.now, a.segments, a.retentionMS, a.digest} }
 
 // firstFailureScript records when a chunk task first failed, unless it did
-// before, and returns that time. KEYS: batch, ff. ARGV: task id, now_ms. A
-// batch whose record is gone gets no key back: now is returned.
+// before, and returns that time. A batch whose record is gone gets no key back:
+// now is returned.
 var firstFailureScript = redis.NewScript(luaLib + `
-if not alive() then return ARGV[2] end
-if redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2]) == 1 then follow(KEYS[2]) end
-return redis.call('HGET', KEYS[2], ARGV[1])
+local batch, ff = KEYS[1], KEYS[2]
+local taskID, now = ARGV[1], ARGV[2]
+if not alive(batch) then return now end
+if redis.call('HSETNX', ff, taskID, now) == 1 then follow(batch, ff) end
+return redis.call('HGET', ff, taskID)
 `)
+
+// firstFailureArgs are firstFailureScript's KEYS and ARGV.
+type firstFailureArgs struct {
+	batch, ff string
+	taskID    string
+	nowMS     int64
+}
+
+func (a firstFailureArgs) keys() []string { return []string{a.batch, a.ff} }
+func (a firstFailureArgs) argv() []any    { return []any{a.taskID, a.nowMS} }
 
 // spendSplitsScript adds to the requests spent splitting a chunk and returns
-// the total. KEYS: batch, split. ARGV: chunk task id, n. A batch whose record
-// is gone gets no key back: n is returned.
+// the total. A batch whose record is gone gets no key back: n is returned.
 var spendSplitsScript = redis.NewScript(luaLib + `
-if not alive() then return tonumber(ARGV[2]) end
-local n = redis.call('HINCRBY', KEYS[2], ARGV[1], ARGV[2])
-follow(KEYS[2])
-return n
+local batch, split = KEYS[1], KEYS[2]
+local root, n = ARGV[1], ARGV[2]
+if not alive(batch) then return tonumber(n) end
+local total = redis.call('HINCRBY', split, root, n)
+follow(batch, split)
+return total
 `)
 
+// spendSplitsArgs are spendSplitsScript's KEYS and ARGV.
+type spendSplitsArgs struct {
+	batch, split string
+	root         string // the chunk task id
+	n            int
+}
+
+func (a spendSplitsArgs) keys() []string { return []string{a.batch, a.split} }
+func (a spendSplitsArgs) argv() []any    { return []any{a.root, a.n} }
+
 // callbackScript counts an attempt to deliver a batch's callback and what came
-// of it. KEYS: batch. ARGV: HTTP status, state, error, settled at (ms, "" while
-// pending). Returns 0, writing nothing, when the record is gone.
+// of it. Returns 0, writing nothing, when the record is gone.
 var callbackScript = redis.NewScript(luaLib + `
-if not alive() then return 0 end
-redis.call('HINCRBY', KEYS[1], 'cb_attempts', 1)
-redis.call('HSET', KEYS[1], 'cb_status', ARGV[1], 'cb_state', ARGV[2], 'cb_error', ARGV[3])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'cb_at', ARGV[4]) end
+local batch = KEYS[1]
+local status, state, err, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+if not alive(batch) then return 0 end
+redis.call('HINCRBY', batch, 'cb_attempts', 1)
+redis.call('HSET', batch, 'cb_status', status, 'cb_state', state, 'cb_error', err)
+if at ~= '' then redis.call('HSET', batch, 'cb_at', at) end
 return 1
 `)
+
+// callbackArgs are callbackScript's KEYS and ARGV.
+type callbackArgs struct {
+	batch      string
+	httpStatus int
+	state      string
+	err        string
+	at         string // settled at, unix ms; "" while pending
+}
+
+func (a callbackArgs) keys() []string { return []string{a.batch} }
+func (a callbackArgs) argv() []any    { return []any{a.httpStatus, a.state, a.err, a.at} }
 
 // forgetScript tells whether nothing is left of a batch whose record is gone:
 // no dead letter, none moving, nothing staged for it as a replay. Then it
 // deletes what writes that came late may have left (orphans without a record)
-// and answers 1: its id may leave the batches index.
-// KEYS: batch, dl, dlmv, replay staging, then the keys to delete with it.
+// and answers 1: its id may leave the batches index. It takes no ARGV.
 var forgetScript = redis.NewScript(luaLib + `
-if alive() then return 0 end
-for k = 2, 4 do
-  if redis.call('EXISTS', KEYS[k]) == 1 then return 0 end
+local batch, dl, dlmv, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local restFrom = 5 -- KEYS[5..]: the keys to delete with it
+if alive(batch) then return 0 end
+for _, k in ipairs({dl, dlmv, staging}) do
+  if redis.call('EXISTS', k) == 1 then return 0 end
 end
-redis.call('DEL', KEYS[1], unpack(KEYS, 5))
+redis.call('DEL', batch, unpack(KEYS, restFrom))
 return 1
 `)
 
+// forgetArgs are forgetScript's KEYS.
+type forgetArgs struct {
+	batch, dl, dlmv, staging string
+	rest                     []string
+}
+
+func (a forgetArgs) keys() []string {
+	return append([]string{a.batch, a.dl, a.dlmv, a.staging}, a.rest...)
+}
+
 // shiftScript moves candidates from one state to another, leaving those in any
-// other state as they are: taking sent marks back (1 -> 0). KEYS: st. ARGV: from, to, then seqs. Returns how many moved.
+// other state as they are: taking sent marks back (SENDING -> OPEN). Returns
+// how many moved.
 var shiftScript = redis.NewScript(luaLib + `
+local st = KEYS[1]
 local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
+local seqsFrom = 3 -- ARGV[3..]: seqs
 local seqs = {}
-for i = 3, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local cur = states(KEYS[1], seqs)
+for i = seqsFrom, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local cur = states(st, seqs)
 local set = {}
 for k, seq in ipairs(seqs) do
   if cur[k] == from then set[#set + 1] = seq; set[#set + 1] = to end
 end
-setStates(KEYS[1], set)
+setStates(st, set)
 return #set / 2
 `)
 
+// shiftArgs are shiftScript's KEYS and ARGV.
+type shiftArgs struct {
+	st       string
+	from, to int // state codes
+	seqs     []int64
+}
+
+func (a shiftArgs) keys() []string { return []string{a.st} }
+
+func (a shiftArgs) argv() []any {
+	args := make([]any, 0, 2+len(a.seqs))
+	args = append(args, a.from, a.to)
+	for _, q := range a.seqs {
+		args = append(args, q)
+	}
+	return args
+}
+
 // markScript marks candidates as sent just before their request goes: each
-// candidate expected open (0) or already marked by an earlier attempt whose
-// outcome is unknown (1, sent again at least once) is marked (1), and is this
+// candidate expected open or already marked by an earlier attempt whose outcome
+// is unknown (sending, sent again at least once) is marked sending, and is this
 // run's to send only if it was in the state expected; another run marked or
 // decided the others. A batch whose record is gone (expired) marks nothing: its
-// states are gone with it, so every candidate would read as open.
-// KEYS: batch, st. ARGV: pairs of seq and expected state. Returns the seqs
-// marked; an error holding goneReply when the record is gone.
+// states are gone with it, so every candidate would read as open. Returns the
+// seqs marked; an error holding goneReply when the record is gone.
 var markScript = redis.NewScript(luaLib + `
-if not alive() then return redis.error_reply('` + goneReply + `') end
-local st = KEYS[2]
+local batch, st = KEYS[1], KEYS[2]
+local pairsFrom = 1 -- ARGV[1..]: pairs of seq and expected state
+if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local seqs, want = {}, {}
-for i = 1, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
+for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
 local cur = states(st, seqs)
 local set, out = {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] == want[k] then
     out[#out + 1] = tonumber(seq)
-    if cur[k] ~= 1 then set[#set + 1] = seq; set[#set + 1] = 1 end
+    if cur[k] ~= SENDING then set[#set + 1] = seq; set[#set + 1] = SENDING end
   end
 end
 setStates(st, set)
 return out
 `)
+
+// markArgs are markScript's KEYS and ARGV: open are expected open, again
+// expected sending.
+type markArgs struct {
+	batch, st   string
+	open, again []int64
+}
+
+func (a markArgs) keys() []string { return []string{a.batch, a.st} }
+
+func (a markArgs) argv() []any {
+	args := make([]any, 0, 2*(len(a.open)+len(a.again)))
+	for _, q := range a.open {
+		args = append(args, q, codeOpen)
+	}
+	for _, q := range a.again {
+		args = append(args, q, codeSending)
+	}
+	return args
+}
 
 // recordScript records final outcomes, each candidate at most once: its state, its
 // counter and its dead letter, in one atomic step. An outcome already recorded is
@@ -355,48 +540,74 @@ return out
 // a dead letter is never overwritten. A batch whose record is gone (expired)
 // gets nothing written: no outcome is new.
 //
-// KEYS: batch, dl, dl errors, then the batch's keys that live while it is not
-// sealed (see liveKeys; they start with those that expire when it is done, see
-// retainedKeys, the candidate states first). ARGV: now_ms, retention ms,
-// unsealed_ttl ms, then per candidate: seq, state (2..5), dead letter ("" for
-// none), reference of its errors stored apart ("" for none), those errors (given
-// once per reference per call, else "").
 // Returns the positions (1-based, in ARGV's order) of the records whose outcomes
 // were new.
 var recordScript = redis.NewScript(luaLib + `
-if not alive() then return {} end
-local counters = {[2] = 'invited', [3] = 'cv_queued', [4] = 'dead_lettered', [5] = 'skipped_duplicate'}
+local batch, dl, dlerr = KEYS[1], KEYS[2], KEYS[3]
+local liveFrom = 4 -- KEYS[4..]: liveKeys, which start with retainedKeys, the candidate states first
+local st = KEYS[liveFrom]
+local now, retention, ttl = ARGV[1], ARGV[2], ARGV[3]
+-- ARGV[4..]: per candidate seq, state (INVITED..SKIPPED), dead letter ("" for
+-- none), reference of its errors stored apart ("" for none), those errors (given
+-- once per reference per call, else "")
+local recsFrom, recLen = 4, 5
+if not alive(batch) then return {} end
+local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate'}
 local seqs, codes, errs = {}, {}, {}
-for i = 4, #ARGV, 5 do
+for i = recsFrom, #ARGV, recLen do
   seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
-local cur = states(KEYS[4], seqs)
+local cur = states(st, seqs)
 local set, counts, seen, new = {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
-  if cur[k] < 2 and not seen[seq] then
+  if cur[k] < INVITED and not seen[seq] then
     seen[seq] = true
     local c = codes[k]
     set[#set + 1] = seq; set[#set + 1] = c
     counts[c] = (counts[c] or 0) + 1
     new[#new + 1] = k
-    local i = 4 + (k - 1) * 5
+    local i = recsFrom + (k - 1) * recLen
     if ARGV[i + 2] ~= '' then
-      redis.call('HSETNX', KEYS[2], seq, ARGV[i + 2])
+      redis.call('HSETNX', dl, seq, ARGV[i + 2])
       local ref = ARGV[i + 3]
-      if ref ~= '' and errs[ref] then redis.call('HSETNX', KEYS[3], ref, errs[ref]) end
+      if ref ~= '' and errs[ref] then redis.call('HSETNX', dlerr, ref, errs[ref]) end
     end
   end
 end
-setStates(KEYS[4], set)
+setStates(st, set)
 for c, name in pairs(counters) do
-  if counts[c] then redis.call('HINCRBY', KEYS[1], name, counts[c]) end
+  if counts[c] then redis.call('HINCRBY', batch, name, counts[c]) end
 end
-if #new > 0 then redis.call('HSETNX', KEYS[1], 'started_at', ARGV[1]) end
-refresh(ARGV[3], 4, #KEYS)
-finish(ARGV[1], ARGV[2], 4, #KEYS)
+if #new > 0 then redis.call('HSETNX', batch, 'started_at', now) end
+refresh(batch, ttl, liveFrom, #KEYS)
+finish(batch, now, retention, liveFrom, #KEYS)
 return new
 `)
+
+// recordArgs builds recordScript's KEYS and ARGV: newRecordArgs the head, add
+// one candidate's record.
+type recordArgs struct {
+	keys []string
+	argv []any
+}
+
+// newRecordArgs starts recordScript's arguments for n records; live are the
+// batch's liveKeys.
+func newRecordArgs(batch, dl, dlerr string, live []string, now string, retentionMS, ttlMS int64, n int) recordArgs {
+	args := make([]any, 0, 3+5*n)
+	return recordArgs{
+		keys: append([]string{batch, dl, dlerr}, live...),
+		argv: append(args, now, retentionMS, ttlMS),
+	}
+}
+
+// add appends one record: its state code, its dead letter ("" for none), the
+// reference of its errors stored apart ("" for none) and those errors ("" when
+// given before in this call).
+func (a *recordArgs) add(seq int64, code int, entry, errRef, errJSON string) {
+	a.argv = append(a.argv, seq, code, entry, errRef, errJSON)
+}
 
 // claimLib reads and writes claims (see claim.go for their layout) by Redis's
 // clock, for the scripts that take, renew and release them.
@@ -439,23 +650,25 @@ end
 // claimScript checks the ledger and claims the candidates about to be sent to a
 // target for one run, so that no two runs (of different batches, or of the same
 // chunk twice) send the same person at once. Per candidate it answers a Claim:
-// 0 (claimed: send), 1 (the ledger holds another candidate's success for this
-// person: skip), 2 (another run holds the claim: wait), 3 or 4 (the ledger holds
-// this very candidate's success, invited or cv_queued: record it). A claim is
-// taken when there is none, when it ran out by Redis's clock, when this run holds
-// it already, or when an older version wrote it for this very candidate.
-//
-// KEYS: claims, then the target's live ledger weeks. ARGV: claim ttl ms, run,
-// reinvite ("1": another candidate's success does not count), then per candidate
-// its fingerprint and owner fingerprint.
+// Claimed (send), OtherCandidateDone (the ledger holds another candidate's
+// success for this person: skip), ClaimedElsewhere (another run holds the
+// claim: wait), DoneInvited or DoneCVQueued (the ledger holds this very
+// candidate's success: record it). A claim is taken when there is none, when it
+// ran out by Redis's clock, when this run holds it already, or when an older
+// version wrote it for this very candidate.
 var claimScript = redis.NewScript(luaLib + claimLib + `
+local CLAIMED, OTHER_DONE, ELSEWHERE, DONE_INVITED, DONE_CV = ` +
+	itoa(int(Claimed)) + `, ` + itoa(int(OtherCandidateDone)) + `, ` + itoa(int(ClaimedElsewhere)) + `, ` +
+	itoa(int(DoneInvited)) + `, ` + itoa(int(DoneCVQueued)) + `
 local claims = KEYS[1]
+local weeksFrom = 2 -- KEYS[2..]: the target's live ledger weeks
 local ttl, run, reinvite = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
+local candsFrom = 4 -- ARGV[4..]: per candidate its fingerprint and owner fingerprint
 local now = nowMS()
 local fps, owners = {}, {}
-for i = 4, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
+for i = candsFrom, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
 local led = {}
-for k = 2, #KEYS do
+for k = weeksFrom, #KEYS do
   for i, v in ipairs(hmget(KEYS[k], fps)) do
     if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
@@ -470,30 +683,52 @@ for i, fp in ipairs(fps) do
     free = (not o) or untilMS < now or (r ~= '' and r == run) or (r == '' and o == owner)
   end
   if l and string.sub(l, 2, 9) == owner then
-    out[i] = (string.sub(l, 1, 1) == 'c') and 4 or 3
+    out[i] = (string.sub(l, 1, 1) == 'c') and DONE_CV or DONE_INVITED
   elseif l and not reinvite then
-    out[i] = 1
+    out[i] = OTHER_DONE
   elseif free then
     put[#put + 1] = fp; put[#put + 1] = claimValue(owner, now + ttl, run)
-    out[i] = 0
+    out[i] = CLAIMED
   else
-    out[i] = 2
+    out[i] = ELSEWHERE
   end
 end
 putClaims(claims, put, ttl)
 return out
 `)
 
+// claimArgs are claimScript's KEYS and ARGV.
+type claimArgs struct {
+	claims   string
+	weeks    []string // the target's live ledger weeks
+	ttlMS    int64
+	run      RunID
+	reinvite bool // another candidate's success does not count
+	batchID  string
+	cands    []task.Candidate
+}
+
+func (a claimArgs) keys() []string { return append([]string{a.claims}, a.weeks...) }
+
+func (a claimArgs) argv() []any {
+	args := make([]any, 0, 3+2*len(a.cands))
+	args = append(args, a.ttlMS, string(a.run), flag(a.reinvite))
+	for _, c := range a.cands {
+		args = append(args, candidateFP(c.Candidate), ownerFP(a.batchID, c.Seq))
+	}
+	return args
+}
+
 // renewClaimsScript extends a run's claims. A claim that still names the run is
-// the run's even if it ran out meanwhile: nobody took it.
-// KEYS: claims. ARGV: ttl ms, run, then fingerprints. Returns 1 (held) or 0 per
-// fingerprint.
+// the run's even if it ran out meanwhile: nobody took it. Returns 1 (held) or 0
+// per fingerprint.
 var renewClaimsScript = redis.NewScript(luaLib + claimLib + `
 local claims = KEYS[1]
 local ttl, run = tonumber(ARGV[1]), ARGV[2]
+local fpsFrom = 3 -- ARGV[3..]: fingerprints
 local now = nowMS()
 local fps = {}
-for i = 3, #ARGV do fps[#fps + 1] = ARGV[i] end
+for i = fpsFrom, #ARGV do fps[#fps + 1] = ARGV[i] end
 local held = hmget(claims, fps)
 local out, put = {}, {}
 for i, fp in ipairs(fps) do
@@ -507,12 +742,33 @@ putClaims(claims, put, ttl)
 return out
 `)
 
+// renewClaimsArgs are renewClaimsScript's KEYS and ARGV.
+type renewClaimsArgs struct {
+	claims string
+	ttlMS  int64
+	run    RunID
+	cands  []wire.Candidate
+}
+
+func (a renewClaimsArgs) keys() []string { return []string{a.claims} }
+
+func (a renewClaimsArgs) argv() []any {
+	args := make([]any, 0, 2+len(a.cands))
+	args = append(args, a.ttlMS, string(a.run))
+	for _, c := range a.cands {
+		args = append(args, candidateFP(c))
+	}
+	return args
+}
+
 // releaseClaimsScript deletes a run's claims, leaving those of other runs.
-// KEYS: claims. ARGV: run, then fingerprints. Returns how many it deleted.
+// Returns how many it deleted.
 var releaseClaimsScript = redis.NewScript(luaLib + claimLib + `
-local claims, run = KEYS[1], ARGV[1]
+local claims = KEYS[1]
+local run = ARGV[1]
+local fpsFrom = 2 -- ARGV[2..]: fingerprints
 local fps = {}
-for i = 2, #ARGV do fps[#fps + 1] = ARGV[i] end
+for i = fpsFrom, #ARGV do fps[#fps + 1] = ARGV[i] end
 local held = hmget(claims, fps)
 local gone = {}
 for i, fp in ipairs(fps) do
@@ -522,19 +778,36 @@ hdel(claims, gone)
 return #gone
 `)
 
+// releaseClaimsArgs are releaseClaimsScript's KEYS and ARGV.
+type releaseClaimsArgs struct {
+	claims string
+	run    RunID
+	cands  []wire.Candidate
+}
+
+func (a releaseClaimsArgs) keys() []string { return []string{a.claims} }
+
+func (a releaseClaimsArgs) argv() []any {
+	args := make([]any, 0, 1+len(a.cands))
+	args = append(args, string(a.run))
+	for _, c := range a.cands {
+		args = append(args, candidateFP(c))
+	}
+	return args
+}
+
 // ledgerScript writes the successes of a chunk into the target's ledger week and
 // releases the chunk's run's claims on the candidates recorded. An entry this
-// owner already wrote is kept as it is.
-//
-// KEYS: ledger week, ledger weeks index, claims. ARGV: week id, week's expiry
-// (unix ms), run (empty: release no claim), then per candidate: fingerprint, kind
-// ('i', 'c', or '-' for a claim to release without a success), owner fingerprint.
+// owner already wrote is kept as it is. Returns how many entries it wrote.
 var ledgerScript = redis.NewScript(luaLib + claimLib + `
 local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
+local weekID, expiry, run = ARGV[1], ARGV[2], ARGV[3] -- expiry: unix ms; run '': release no claim
+-- ARGV[4..]: per candidate fingerprint, kind ('i', 'c', or '-' for a claim to
+-- release without a success), owner fingerprint
+local candsFrom = 4
 local stamp = string.format('%d', nowMS())
-local run = ARGV[3]
 local fps, kinds, owners = {}, {}, {}
-for i = 4, #ARGV, 3 do
+for i = candsFrom, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
 local cur = hmget(week, fps)
@@ -548,140 +821,228 @@ for i, fp in ipairs(fps) do
 end
 if #put > 0 then
   hset(week, put)
-  local expiry = tonumber(ARGV[2])
-  if redis.call('PEXPIRETIME', week) < expiry then redis.call('PEXPIREAT', week, expiry) end
-  redis.call('ZADD', weeks, 'GT', expiry, ARGV[1])
-  if redis.call('PEXPIRETIME', weeks) < expiry then redis.call('PEXPIREAT', weeks, expiry) end
+  local until_ = tonumber(expiry)
+  if redis.call('PEXPIRETIME', week) < until_ then redis.call('PEXPIREAT', week, until_) end
+  redis.call('ZADD', weeks, 'GT', until_, weekID)
+  if redis.call('PEXPIRETIME', weeks) < until_ then redis.call('PEXPIREAT', weeks, until_) end
 end
 hdel(claims, release)
 return #put / 2
 `)
 
+// ledgerArgs are ledgerScript's KEYS and ARGV; recs are the records of the
+// chunk's candidates whose claims go (successes are written too).
+type ledgerArgs struct {
+	week, weeks, claims string
+	weekID              int64
+	expiryMS            int64
+	run                 RunID // "": release no claim
+	batchID             string
+	recs                []Record
+}
+
+func (a ledgerArgs) keys() []string { return []string{a.week, a.weeks, a.claims} }
+
+func (a ledgerArgs) argv() []any {
+	args := make([]any, 0, 3+3*len(a.recs))
+	args = append(args, a.weekID, a.expiryMS, string(a.run))
+	for _, r := range a.recs {
+		kind := "-"
+		switch r.Outcome {
+		case wire.OutcomeInvited:
+			kind = "i"
+		case wire.OutcomeCVQueued:
+			kind = "c"
+		}
+		args = append(args, candidateFP(r.Candidate), kind, ownerFP(a.batchID, r.Seq))
+	}
+	return args
+}
+
 // markMoveScript marks a source batch's dead letters as moving to a replay batch
 // and returns them: {seq, entry, seq, entry, ...}. An entry already moving to
 // another replay is left alone; one already moving to this one is returned again.
-// KEYS: dl, dlmv. ARGV: replay batch id, then seqs.
 var markMoveScript = redis.NewScript(luaLib + `
+local dl, dlmv = KEYS[1], KEYS[2]
+local replay = ARGV[1]
+local seqsFrom = 2 -- ARGV[2..]: seqs
 local seqs = {}
-for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local entries = hmget(KEYS[1], seqs)
-local moving = hmget(KEYS[2], seqs)
+for i = seqsFrom, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+local entries = hmget(dl, seqs)
+local moving = hmget(dlmv, seqs)
 local out, marks = {}, {}
 for i, seq in ipairs(seqs) do
-  if entries[i] and (not moving[i] or moving[i] == ARGV[1]) then
-    if not moving[i] then marks[#marks + 1] = seq; marks[#marks + 1] = ARGV[1] end
+  if entries[i] and (not moving[i] or moving[i] == replay) then
+    if not moving[i] then marks[#marks + 1] = seq; marks[#marks + 1] = replay end
     out[#out + 1] = seq; out[#out + 1] = entries[i]
   end
 end
-hset(KEYS[2], marks)
+hset(dlmv, marks)
 return out
 `)
 
-// releaseMoveScript removes from a source batch the dead letters staged for a
-// replay batch. KEYS: dl, dlmv. ARGV: replay batch id, then seqs. Returns how many.
-var releaseMoveScript = redis.NewScript(luaLib + `
-local seqs = {}
-for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local moving = hmget(KEYS[2], seqs)
-local gone = {}
-for i, seq in ipairs(seqs) do
-  if moving[i] == ARGV[1] then gone[#gone + 1] = seq end
-end
-hdel(KEYS[1], gone)
-hdel(KEYS[2], gone)
-return #gone
-`)
+// markMoveArgs are markMoveScript's KEYS and ARGV.
+type markMoveArgs struct {
+	dl, dlmv string
+	replay   string // the replay batch's id
+	seqs     []int64
+}
 
-// unmarkScript takes back marks for a replay batch that was closed without them
-// (its run lost its lease while marking). KEYS: dlmv. ARGV: replay batch id, seqs.
-var unmarkScript = redis.NewScript(luaLib + `
-local seqs = {}
-for i = 2, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local moving = hmget(KEYS[1], seqs)
-local back = {}
-for i, seq in ipairs(seqs) do
-  if moving[i] == ARGV[1] then back[#back + 1] = seq end
-end
-hdel(KEYS[1], back)
-return #back
-`)
+func (a markMoveArgs) keys() []string { return []string{a.dl, a.dlmv} }
+
+func (a markMoveArgs) argv() []any {
+	args := make([]any, 0, 1+len(a.seqs))
+	args = append(args, a.replay)
+	for _, q := range a.seqs {
+		args = append(args, q)
+	}
+	return args
+}
 
 // stageScript copies dead letters into a replay batch's staging hash, and their
 // places into its order (a sorted set read by lexical range, see stageOrder),
-// only while the caller holds the replay batch's lease.
-// KEYS: staging, lease, order. ARGV: owner, then triples of dead-letter id,
-// entry and place. Returns how many, or -1 when the lease is not the caller's.
+// only while the caller holds the replay batch's lease. Returns how many, or
+// stageLeaseLost when the lease is not the caller's.
 var stageScript = redis.NewScript(luaLib + `
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return -1 end
+local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
+local owner = ARGV[1]
+local entriesFrom = 2 -- ARGV[2..]: triples of dead-letter id, entry and place
+if redis.call('GET', lease) ~= owner then return ` + itoa(stageLeaseLost) + ` end
 local pairs, places = {}, {}
-for i = 2, #ARGV, 3 do
+for i = entriesFrom, #ARGV, 3 do
   pairs[#pairs + 1] = ARGV[i]; pairs[#pairs + 1] = ARGV[i + 1]
   places[#places + 1] = 0; places[#places + 1] = ARGV[i + 2]
 end
-hset(KEYS[1], pairs)
+hset(staging, pairs)
 for i = 1, #places, 2 * part do
-  redis.call('ZADD', KEYS[3], unpack(places, i, math.min(i + 2 * part - 1, #places)))
+  redis.call('ZADD', order, unpack(places, i, math.min(i + 2 * part - 1, #places)))
 end
 return #pairs / 2
 `)
 
+// stageLeaseLost is stageScript's answer when the caller does not hold the
+// replay batch's lease.
+const stageLeaseLost = -1
+
+// stageArgs builds stageScript's KEYS and ARGV: newStageArgs the head, add one
+// dead letter.
+type stageArgs struct {
+	keys []string
+	argv []any
+}
+
+func newStageArgs(staging, lease, order, owner string) stageArgs {
+	return stageArgs{keys: []string{staging, lease, order}, argv: []any{owner}}
+}
+
+// add appends one dead letter: its id, its entry (JSON) and its place (stagePlace).
+func (a *stageArgs) add(id string, entry []byte, place string) {
+	a.argv = append(a.argv, id, entry, place)
+}
+
 // purgeScript deletes a batch's dead letters, but not those moving to a replay.
-// KEYS: dl, dlmv. ARGV: seqs. Returns how many were deleted.
+// Returns how many were deleted.
 var purgeScript = redis.NewScript(luaLib + `
-local moving = hmget(KEYS[2], ARGV)
+local dl, dlmv = KEYS[1], KEYS[2]
+local seqs = ARGV -- ARGV[1..]: seqs
+local moving = hmget(dlmv, seqs)
 local gone = {}
-for i, seq in ipairs(ARGV) do
+for i, seq in ipairs(seqs) do
   if not moving[i] then gone[#gone + 1] = seq end
 end
 local n = 0
 for i = 1, #gone, part do
-  n = n + redis.call('HDEL', KEYS[1], unpack(gone, i, math.min(i + part - 1, #gone)))
+  n = n + redis.call('HDEL', dl, unpack(gone, i, math.min(i + part - 1, #gone)))
 end
 return n
 `)
 
+// purgeArgs are purgeScript's KEYS; its ARGV are the seqs, in pages (inPages).
+type purgeArgs struct{ dl, dlmv string }
+
+func (a purgeArgs) keys() []string { return []string{a.dl, a.dlmv} }
+
 // drainedScript reports whether a batch will hold no more dead letters: it has
 // none and is done (or expired), so that its entry in dlbatches can go; its shared
-// dead-letter errors and moving marks go at once.
-// KEYS: batch, dl, dl errors, dl moving marks.
+// dead-letter errors and moving marks go at once. It takes no ARGV.
 var drainedScript = redis.NewScript(`
-if redis.call('HLEN', KEYS[2]) > 0 then return 0 end
-if redis.call('EXISTS', KEYS[1]) == 1 and redis.call('HEXISTS', KEYS[1], 'finished_at') == 0 then return 0 end
-redis.call('DEL', KEYS[3], KEYS[4])
+local batch, dl, dlerr, dlmv = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('HLEN', dl) > 0 then return 0 end
+if redis.call('EXISTS', batch) == 1 and redis.call('HEXISTS', batch, 'finished_at') == 0 then return 0 end
+redis.call('DEL', dlerr, dlmv)
 return 1
 `)
+
+// drainedArgs are drainedScript's KEYS.
+type drainedArgs struct{ batch, dl, dlerr, dlmv string }
+
+func (a drainedArgs) keys() []string { return []string{a.batch, a.dl, a.dlerr, a.dlmv} }
 
 // leaseScript takes a lease that is free (never taken, or run out) or renews one
-// the caller holds. KEYS: lease. ARGV: owner, ttl ms. Returns 1 when the caller
-// holds the lease afterwards, 0 when another owner does.
+// the caller holds. Returns 1 when the caller holds the lease afterwards, 0 when
+// another owner does.
 var leaseScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local lease = KEYS[1]
+local owner, ttl = ARGV[1], ARGV[2]
+local cur = redis.call('GET', lease)
+if cur and cur ~= owner then return 0 end
+redis.call('SET', lease, owner, 'PX', ttl)
 return 1
 `)
+
+// leaseArgs are leaseScript's KEYS and ARGV.
+type leaseArgs struct {
+	lease string
+	owner string
+	ttlMS int64
+}
+
+func (a leaseArgs) keys() []string { return []string{a.lease} }
+func (a leaseArgs) argv() []any    { return []any{a.owner, a.ttlMS} }
 
 // closeReplayScript removes a replay batch's staging hash, its order and its
-// lease, if the caller holds the lease. KEYS: staging, lease, order. ARGV: owner.
-// Returns 1 when closed, 0 when the lease is not the caller's.
+// lease, if the caller holds the lease. Returns 1 when closed, 0 when the lease
+// is not the caller's.
 var closeReplayScript = redis.NewScript(`
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
+local owner = ARGV[1]
+if redis.call('GET', lease) ~= owner then return 0 end
+redis.call('DEL', staging, lease, order)
 return 1
 `)
 
+// closeReplayArgs are closeReplayScript's KEYS and ARGV.
+type closeReplayArgs struct {
+	staging, lease, order string
+	owner                 string
+}
+
+func (a closeReplayArgs) keys() []string { return []string{a.staging, a.lease, a.order} }
+func (a closeReplayArgs) argv() []any    { return []any{a.owner} }
+
 // stopAuthScript sets a key's auth stop, keeping the time of a stop already set.
-// KEYS: auth stops hash. ARGV: key id, stop JSON.
 var stopAuthScript = redis.NewScript(`
-local cur = redis.call('HGET', KEYS[1], ARGV[1])
-local stop = cjson.decode(ARGV[2])
+local stops = KEYS[1]
+local keyID, stopJSON = ARGV[1], ARGV[2]
+local cur = redis.call('HGET', stops, keyID)
+local stop = cjson.decode(stopJSON)
 if cur then
   local ok, old = pcall(cjson.decode, cur)
   if ok and old.since then stop.since = old.since end
 end
-redis.call('HSET', KEYS[1], ARGV[1], cjson.encode(stop))
+redis.call('HSET', stops, keyID, cjson.encode(stop))
 return 1
 `)
+
+// stopAuthArgs are stopAuthScript's KEYS and ARGV.
+type stopAuthArgs struct {
+	stops string
+	keyID string
+	stop  []byte // AuthStop as JSON
+}
+
+func (a stopAuthArgs) keys() []string { return []string{a.stops} }
+func (a stopAuthArgs) argv() []any    { return []any{a.keyID, a.stop} }
 
 // pausedForAuthScript records a queue as paused for a key's auth stop while that
 // stop is set. Returns 1 when it is (and the queue is recorded), 0 when not.
@@ -693,12 +1054,22 @@ redis.call('SADD', paused, queue)
 return 1
 `)
 
+// pausedForAuthArgs are pausedForAuthScript's KEYS and ARGV.
+type pausedForAuthArgs struct {
+	stops, paused string
+	keyID, queue  string
+}
+
+func (a pausedForAuthArgs) keys() []string { return []string{a.stops, a.paused} }
+func (a pausedForAuthArgs) argv() []any    { return []any{a.keyID, a.queue} }
+
 // resumeAuthScript clears every auth stop and the record of the queues paused for
-// them. KEYS: auth stops hash, paused queues set. Returns {stops as field/value
-// pairs, queues}.
+// them. It takes the same KEYS as pausedForAuthScript and no ARGV. Returns
+// {stops as field/value pairs, queues}.
 var resumeAuthScript = redis.NewScript(`
-local stops = redis.call('HGETALL', KEYS[1])
-local queues = redis.call('SMEMBERS', KEYS[2])
-redis.call('DEL', KEYS[1], KEYS[2])
-return {stops, queues}
+local stops, paused = KEYS[1], KEYS[2]
+local all = redis.call('HGETALL', stops)
+local queues = redis.call('SMEMBERS', paused)
+redis.call('DEL', stops, paused)
+return {all, queues}
 `)

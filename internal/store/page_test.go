@@ -11,48 +11,6 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
-// TestIdempotency: a key is taken once; the same body finds it busy, then done
-// with the stored answer; another body is a conflict; a released lease is taken
-// over with the same batch.
-func TestIdempotency(t *testing.T) {
-	t.Parallel()
-	st := setup(t)
-	ctx := context.Background()
-	const lease, ttl = time.Minute, time.Hour
-	got, err := st.ReserveIdempotency(ctx, "client", "k1", "h1", "b1", "run1", lease, ttl)
-	if err != nil || got.State != IdemNew || got.BatchID != "b1" {
-		t.Fatalf("first: %+v, %v", got, err)
-	}
-	if got, _ = st.ReserveIdempotency(ctx, "client", "k1", "h1", "b2", "run2", lease, ttl); got.State != IdemBusy || got.BatchID != "b1" || time.Until(got.LeaseUntil) < 50*time.Second {
-		t.Errorf("while held: %+v", got)
-	}
-	if got, _ = st.ReserveIdempotency(ctx, "other-client", "k1", "h2", "b3", "run3", lease, ttl); got.State != IdemNew {
-		t.Errorf("another client's key of the same name: %+v", got)
-	}
-	if err := st.ReleaseIdempotency(ctx, "client", "k1", "run1"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ = st.ReserveIdempotency(ctx, "client", "k1", "h1", "b9", "run4", lease, ttl); got.State != IdemTakeOver || got.BatchID != "b1" {
-		t.Errorf("after a release: %+v", got)
-	}
-	// The run that lost its lease may not store its answer; the new holder does.
-	if err := st.FinishIdempotency(ctx, "client", "k1", "run1", []byte(`{"old":1}`), ttl); err != nil {
-		t.Fatal(err)
-	}
-	if err := st.FinishIdempotency(ctx, "client", "k1", "run4", []byte(`{"batch_id":"b1"}`), ttl); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ = st.ReserveIdempotency(ctx, "client", "k1", "h1", "b5", "run5", lease, ttl); got.State != IdemDone || string(got.Response) != `{"batch_id":"b1"}` {
-		t.Errorf("done: %+v %s", got, got.Response)
-	}
-	if got, _ = st.ReserveIdempotency(ctx, "client", "k1", "h-other", "b6", "run6", lease, ttl); got.State != IdemConflict || got.BatchID != "b1" {
-		t.Errorf("another body: %+v", got)
-	}
-	if d := st.rdb.PTTL(ctx, st.idemKey("client", "k1")).Val(); d <= 59*time.Minute {
-		t.Errorf("ttl %v", d)
-	}
-}
-
 // TestBatchPage: pages of batches, newest first, neither miss nor repeat one when
 // batches are created between pages, also among batches of the same millisecond.
 func TestBatchPage(t *testing.T) {

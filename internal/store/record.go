@@ -41,8 +41,8 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 3+5*len(recs))
-	args = append(args, nowMS(s.now()), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds())
+	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.liveKeys(batchID),
+		nowMS(s.now()), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), len(recs))
 	var led []Record
 	dls := 0
 	sharedErrs := map[string]bool{}
@@ -69,11 +69,11 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 		}
 		if r.Outcome != wire.OutcomeSkippedDuplicate {
 			if r.Candidate == (wire.Candidate{}) {
-				return nil, fmt.Errorf("record outcome of seq %d: the candidate is needed to key the ledger and release its claim", r.Seq)
+				return nil, fmt.Errorf("record outcome of seq %d: no candidate", r.Seq)
 			}
 			led = append(led, r)
 		}
-		args = append(args, r.Seq, code, entry, errRef, errJSON)
+		a.add(r.Seq, code, entry, errRef, errJSON)
 	}
 	if dls > 0 {
 		k := s.key("dlbatches")
@@ -84,8 +84,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
 		return nil, err
 	}
-	keys := append([]string{s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr")}, s.liveKeys(batchID)...)
-	idx, err := s.eval(ctx, recordScript, keys, args...).Int64Slice()
+	idx, err := s.eval(ctx, recordScript, a.keys, a.argv...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
 	}
@@ -108,20 +107,9 @@ func (s *Store) writeLedger(ctx context.Context, batchID string, target wire.Tar
 	now := s.now()
 	week := weekOf(now)
 	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
-	args := make([]any, 0, 3+3*len(recs))
-	args = append(args, week, expiry, string(run))
-	for _, r := range recs {
-		kind := "-"
-		switch r.Outcome {
-		case wire.OutcomeInvited:
-			kind = "i"
-		case wire.OutcomeCVQueued:
-			kind = "c"
-		}
-		args = append(args, candidateFP(r.Candidate), kind, ownerFP(batchID, r.Seq))
-	}
-	keys := []string{s.weekKey(target, week), s.tkey(target, "Lidx"), s.tkey(target, "claims")}
-	if err := s.eval(ctx, ledgerScript, keys, args...).Err(); err != nil {
+	a := ledgerArgs{week: s.weekKey(target, week), weeks: s.tkey(target, "Lidx"), claims: s.tkey(target, "claims"),
+		weekID: week, expiryMS: expiry, run: run, batchID: batchID, recs: recs}
+	if err := s.eval(ctx, ledgerScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("write the ledger of %s: %w", target, err)
 	}
 	return nil

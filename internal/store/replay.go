@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,6 +21,14 @@ import (
 // seals a batch the first is still filling; when the holder dies, its lease runs
 // out and the next run takes the batch over and finishes it (see the package doc
 // for the steps of a move and what a crash between them leaves).
+//
+// The steps of a replay batch come in one order: take the lease (OpenReplay for a
+// new batch, TakeReplay for one a dead run left), move dead letters in, then
+// finish it: adopt the moves a dead run left half done, enqueue what is staged,
+// take back the marks set since, close. The types keep that order: the steps
+// that need the lease are methods of the *ReplayLease only taking it returns,
+// and Finish runs the rest in its order, handing the staged entries to the
+// caller's enqueue step (StagedPages) and nowhere else.
 
 // ErrReplayLeaseLost is returned when a replay batch's lease is held by another
 // run, or was lost to one after this run's lease ran out.
@@ -35,33 +44,65 @@ type ReplayInfo struct {
 
 func (s *Store) openReplaysKey() string { return s.key("replays", "open") }
 
-// OpenReplay records a replay batch as begun, with its lease held by owner for ttl,
-// before any dead letter is marked for it, so that an interrupted replay can be
-// found (OpenReplays) and finished by another run once the lease runs out.
-func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info ReplayInfo, owner string, ttl time.Duration) error {
-	b, err := json.Marshal(info)
-	if err != nil {
-		return err
-	}
-	if err := s.TakeReplay(ctx, replayBatchID, owner, ttl); err != nil {
-		return err
-	}
-	if err := s.rdb.HSet(ctx, s.openReplaysKey(), replayBatchID, b).Err(); err != nil {
-		return fmt.Errorf("open replay %s: %w", replayBatchID, err)
-	}
-	return nil
+// ReplayLease is a replay run's hold on one replay batch, returned by the step
+// that takes it (OpenReplay, TakeReplay): the steps that need the lease are its
+// methods. Renew may be called from another goroutine than the others; Move and
+// Finish are called from one.
+type ReplayLease struct {
+	s     *Store
+	id    string
+	owner string
+	ttl   time.Duration
+	info  ReplayInfo
+	// finished is set by Finish: the batch is closed, nothing more moves in.
+	finished bool
 }
 
-// TakeReplay gives owner the replay batch's lease for ttl when nobody else holds it
-// (its holder died, or it is owner's already: then it is renewed). Otherwise it
-// returns ErrReplayLeaseLost.
-func (s *Store) TakeReplay(ctx context.Context, replayBatchID, owner string, ttl time.Duration) error {
-	ok, err := leaseScript.Run(ctx, s.rdb, []string{s.bkey(replayBatchID, "lease")}, owner, ttl.Milliseconds()).Bool()
+// ID returns the replay batch's id.
+func (l *ReplayLease) ID() string { return l.id }
+
+// OpenReplay records a replay batch as begun, with its lease held by owner for ttl,
+// before any dead letter is marked for it, so that an interrupted replay can be
+// found (OpenReplays) and finished by another run once the lease runs out. Called
+// again for the same batch with more sources in info.ReplayOf (before moving any
+// of their entries), it renews the lease and records them; use the lease it
+// returns from then on.
+func (s *Store) OpenReplay(ctx context.Context, replayBatchID string, info ReplayInfo, owner string, ttl time.Duration) (*ReplayLease, error) {
+	b, err := json.Marshal(info)
 	if err != nil {
-		return fmt.Errorf("lease of replay %s: %w", replayBatchID, err)
+		return nil, err
+	}
+	l, err := s.TakeReplay(ctx, replayBatchID, info, owner, ttl)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rdb.HSet(ctx, s.openReplaysKey(), replayBatchID, b).Err(); err != nil {
+		return nil, fmt.Errorf("open replay %s: %w", replayBatchID, err)
+	}
+	return l, nil
+}
+
+// TakeReplay gives owner the lease of a replay batch begun already (info is its
+// record, as OpenReplays returns it) for ttl when nobody else holds it: its holder
+// died, or it is owner's already. Otherwise it returns ErrReplayLeaseLost.
+func (s *Store) TakeReplay(ctx context.Context, replayBatchID string, info ReplayInfo, owner string, ttl time.Duration) (*ReplayLease, error) {
+	l := &ReplayLease{s: s, id: replayBatchID, owner: owner, ttl: ttl, info: info}
+	if err := l.Renew(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// Renew extends the lease by its ttl, or returns ErrReplayLeaseLost when another
+// run took it after it ran out.
+func (l *ReplayLease) Renew(ctx context.Context) error {
+	a := leaseArgs{lease: l.s.bkey(l.id, "lease"), owner: l.owner, ttlMS: l.ttl.Milliseconds()}
+	ok, err := leaseScript.Run(ctx, l.s.rdb, a.keys(), a.argv()...).Bool()
+	if err != nil {
+		return fmt.Errorf("lease of replay %s: %w", l.id, err)
 	}
 	if !ok {
-		return fmt.Errorf("replay %s: %w", replayBatchID, ErrReplayLeaseLost)
+		return fmt.Errorf("replay %s: %w", l.id, ErrReplayLeaseLost)
 	}
 	return nil
 }
@@ -84,44 +125,104 @@ func (s *Store) OpenReplays(ctx context.Context) (map[string]ReplayInfo, error) 
 	return out, nil
 }
 
-// CloseReplay marks a replay batch as done with: its staging area and lease are
+// Finish finishes the replay batch and closes it. Unless the batch was enqueued
+// already (sealed, or sealed, done and expired since: a replay batch's record
+// expires only Config.Retention after it was done), the moves a dead run left
+// half done are finished first (adoptMoves), then enqueue is given the staged
+// entries to enqueue as the batch. Once the batch is enqueued its entries are
+// settled, and marks set for it since (by a run that had lost its lease) are
+// taken back; then the batch is closed. Run twice on the same staged entries,
+// enqueue must enqueue nothing twice (the producer's re-run rules do that).
+// Finish returns ErrReplayLeaseLost when the lease is lost before the close.
+func (l *ReplayLease) Finish(ctx context.Context, pageSize int, enqueue func(*StagedPages) error) error {
+	if l.finished {
+		return fmt.Errorf("replay %s: finished already", l.id)
+	}
+	sealed, err := l.s.replaySealed(ctx, l.id)
+	if err != nil {
+		return err
+	}
+	if !sealed {
+		if err := l.adoptMoves(ctx); err != nil {
+			return err
+		}
+		if err := enqueue(&StagedPages{s: l.s, id: l.id, size: pageSize}); err != nil {
+			return err
+		}
+	}
+	if err := l.s.unmark(ctx, l.id, l.info.ReplayOf); err != nil {
+		return err
+	}
+	l.finished = true
+	return l.close(ctx)
+}
+
+// replaySealed reports whether the replay batch id was fully enqueued: sealed, or
+// sealed, done and expired since.
+func (s *Store) replaySealed(ctx context.Context, id string) (bool, error) {
+	b, err := s.Batch(ctx, id)
+	switch {
+	case err == nil:
+		return b.Sealed, nil
+	case errors.Is(err, ErrBatchExpired):
+		return true, nil
+	case errors.Is(err, ErrBatchNotFound):
+		return false, nil
+	}
+	return false, err
+}
+
+// close marks the replay batch as done with: its staging area and lease are
 // removed, then its open record. Only the lease's owner may close it
 // (ErrReplayLeaseLost otherwise). A crash between the two steps leaves an open
 // record without a lease, which the next run takes over and closes again.
-func (s *Store) CloseReplay(ctx context.Context, replayBatchID, owner string) error {
-	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
-	ok, err := s.eval(ctx, closeReplayScript, keys, owner).Bool()
+func (l *ReplayLease) close(ctx context.Context) error {
+	s := l.s
+	a := closeReplayArgs{staging: s.bkey(l.id, "replay"), lease: s.bkey(l.id, "lease"),
+		order: s.bkey(l.id, "replay:ord"), owner: l.owner}
+	ok, err := s.eval(ctx, closeReplayScript, a.keys(), a.argv()...).Bool()
 	if err != nil {
-		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
+		return fmt.Errorf("close replay %s: %w", l.id, err)
 	}
 	if !ok {
-		return fmt.Errorf("close replay %s: %w", replayBatchID, ErrReplayLeaseLost)
+		return fmt.Errorf("close replay %s: %w", l.id, ErrReplayLeaseLost)
 	}
-	if err := s.rdb.HDel(ctx, s.openReplaysKey(), replayBatchID).Err(); err != nil {
-		return fmt.Errorf("close replay %s: %w", replayBatchID, err)
+	if err := s.rdb.HDel(ctx, s.openReplaysKey(), l.id).Err(); err != nil {
+		return fmt.Errorf("close replay %s: %w", l.id, err)
 	}
 	return nil
 }
 
-// MoveToReplay moves the dead letters with the given ids out of the dead-letter list
-// and into the replay batch's staging area, in pages. For each source batch it
-// marks the entries as moving (in the source's slot; an entry marked for another
-// replay is skipped), stages them (in the replay's slot, only while owner holds the
-// lease: ErrReplayLeaseLost otherwise), and removes them from the source. An entry
-// is listed in exactly one place throughout. It returns how many were moved (ids
-// no longer present, already replayed or purged, are skipped).
-func (s *Store) MoveToReplay(ctx context.Context, replayBatchID, owner string, ids []string) (int, error) {
-	n := 0
-	for batchID, seqs := range groupByBatch(ids) {
+// Move moves the dead letters with the given ids out of the dead-letter list and
+// into the replay batch's staging area, in pages. Their batches must be among the
+// sources the lease was opened with (ReplayInfo.ReplayOf), so that a run taking
+// the replay over finds their marks. For each source batch it marks the entries
+// as moving (in the source's slot; an entry marked for another replay is
+// skipped), stages them (in the replay's slot, only while the lease is held:
+// ErrReplayLeaseLost otherwise), and removes them from the source. An entry is
+// listed in exactly one place throughout. It returns how many were moved (ids no
+// longer present, already replayed or purged, are skipped).
+func (l *ReplayLease) Move(ctx context.Context, ids []string) (int, error) {
+	if l.finished {
+		return 0, fmt.Errorf("replay %s: finished already", l.id)
+	}
+	groups := groupByBatch(ids)
+	for batchID := range groups {
+		if !slices.Contains(l.info.ReplayOf, batchID) {
+			return 0, fmt.Errorf("replay %s: batch %s is not among its sources", l.id, batchID)
+		}
+	}
+	s, n := l.s, 0
+	for batchID, seqs := range groups {
 		for len(seqs) > 0 {
 			page := seqs[:min(len(seqs), dlPage)]
 			seqs = seqs[len(page):]
-			res, err := s.eval(ctx, markMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")},
-				append([]any{replayBatchID}, seqArgs(page)...)...).StringSlice()
+			a := markMoveArgs{dl: s.bkey(batchID, "dl"), dlmv: s.bkey(batchID, "dlmv"), replay: l.id, seqs: page}
+			res, err := s.eval(ctx, markMoveScript, a.keys(), a.argv()...).StringSlice()
 			if err != nil {
-				return n, fmt.Errorf("move dead letters to replay %s: %w", replayBatchID, err)
+				return n, fmt.Errorf("move dead letters to replay %s: %w", l.id, err)
 			}
-			k, err := s.stageAndRelease(ctx, replayBatchID, owner, batchID, res)
+			k, err := l.stageAndRelease(ctx, batchID, res)
 			n += k
 			if err != nil {
 				return n, err
@@ -136,11 +237,12 @@ func (s *Store) MoveToReplay(ctx context.Context, replayBatchID, owner string, i
 
 // stageAndRelease stages marked entries of a source batch (pairs of seq and stored
 // entry) in the replay batch, then removes them from the source.
-func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batchID string, marked []string) (int, error) {
+func (l *ReplayLease) stageAndRelease(ctx context.Context, batchID string, marked []string) (int, error) {
 	if len(marked) == 0 {
 		return 0, nil
 	}
-	args := []any{owner}
+	s := l.s
+	a := newStageArgs(s.bkey(l.id, "replay"), s.bkey(l.id, "lease"), s.bkey(l.id, "replay:ord"), l.owner)
 	seqs := make([]int64, 0, len(marked)/2)
 	cache := errorsCache{}
 	for i := 0; i+1 < len(marked); i += 2 {
@@ -153,31 +255,30 @@ func (s *Store) stageAndRelease(ctx context.Context, replayBatchID, owner, batch
 		if err != nil {
 			return 0, err
 		}
-		args = append(args, d.ID, b, stagePlace(batchID, seq))
+		a.add(d.ID, b, stagePlace(batchID, seq))
 		seqs = append(seqs, seq)
 	}
-	keys := []string{s.bkey(replayBatchID, "replay"), s.bkey(replayBatchID, "lease"), s.bkey(replayBatchID, "replay:ord")}
-	staged, err := s.eval(ctx, stageScript, keys, args...).Int()
+	staged, err := s.eval(ctx, stageScript, a.keys, a.argv...).Int()
 	if err != nil {
-		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, err)
+		return 0, fmt.Errorf("stage dead letters in replay %s: %w", l.id, err)
 	}
-	if staged < 0 {
-		return 0, fmt.Errorf("stage dead letters in replay %s: %w", replayBatchID, ErrReplayLeaseLost)
+	if staged == stageLeaseLost {
+		return 0, fmt.Errorf("stage dead letters in replay %s: %w", l.id, ErrReplayLeaseLost)
 	}
-	n, err := s.inPages(ctx, releaseMoveScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, []any{replayBatchID}, seqs)
+	n, err := s.endMoves(ctx, batchID, l.id, seqs, movesStaged)
 	if err != nil {
-		return n, fmt.Errorf("remove dead letters moved to replay %s: %w", replayBatchID, err)
+		return n, fmt.Errorf("remove dead letters moved to replay %s: %w", l.id, err)
 	}
 	return n, nil
 }
 
-// AdoptMoves finishes the moves a run that died left half done: the entries of the
+// adoptMoves finishes the moves a run that died left half done: the entries of the
 // source batches marked as moving to the replay batch are staged and removed from
-// their source. The caller holds the replay's lease and has not enqueued the replay
-// batch yet.
-func (s *Store) AdoptMoves(ctx context.Context, replayBatchID, owner string, sources []string) error {
-	for _, batchID := range sources {
-		seqs, err := s.marksFor(ctx, batchID, replayBatchID)
+// their source. Finish calls it before the replay batch is enqueued.
+func (l *ReplayLease) adoptMoves(ctx context.Context) error {
+	s := l.s
+	for _, batchID := range l.info.ReplayOf {
+		seqs, err := s.marksFor(ctx, batchID, l.id)
 		if err != nil {
 			return err
 		}
@@ -190,7 +291,7 @@ func (s *Store) AdoptMoves(ctx context.Context, replayBatchID, owner string, sou
 		}
 		vals, err := s.rdb.HMGet(ctx, s.bkey(batchID, "dl"), fields...).Result()
 		if err != nil {
-			return fmt.Errorf("adopt moves to replay %s: %w", replayBatchID, err)
+			return fmt.Errorf("adopt moves to replay %s: %w", l.id, err)
 		}
 		var marked []string
 		for i, v := range vals {
@@ -198,28 +299,62 @@ func (s *Store) AdoptMoves(ctx context.Context, replayBatchID, owner string, sou
 				marked = append(marked, fields[i], str)
 			}
 		}
-		if _, err := s.stageAndRelease(ctx, replayBatchID, owner, batchID, marked); err != nil {
+		if _, err := l.stageAndRelease(ctx, batchID, marked); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Unmark takes back the marks for a replay batch left in the source batches: marks a
+// unmark takes back the marks for a replay batch left in the source batches: marks a
 // run set after the replay's entries were enqueued (it had lost its lease), which
 // must go back to the dead-letter list.
-func (s *Store) Unmark(ctx context.Context, replayBatchID string, sources []string) error {
+func (s *Store) unmark(ctx context.Context, replayBatchID string, sources []string) error {
 	for _, batchID := range sources {
 		seqs, err := s.marksFor(ctx, batchID, replayBatchID)
 		if err != nil {
 			return err
 		}
-		if _, err := s.inPages(ctx, unmarkScript, []string{s.bkey(batchID, "dlmv")}, []any{replayBatchID}, seqs); err != nil {
+		if _, err := s.endMoves(ctx, batchID, replayBatchID, seqs, movesTakenBack); err != nil {
 			return fmt.Errorf("take back moves to replay %s: %w", replayBatchID, err)
 		}
 	}
 	return nil
 }
+
+// How endMoves ends a batch's marks for a replay: the entries were staged in the
+// replay (they leave the batch), or they go back to its dead-letter list.
+const (
+	movesStaged    = "staged"
+	movesTakenBack = "back"
+)
+
+// endMoves ends the marks of the given seqs of a source batch that still name
+// replayBatchID, in pages of dlPage: with movesStaged the dead letters are removed
+// with their marks, with movesTakenBack they stay, listed again. It returns how
+// many marks it ended.
+func (s *Store) endMoves(ctx context.Context, batchID, replayBatchID string, seqs []int64, how string) (int, error) {
+	return s.inPages(ctx, endMovesScript, []string{s.bkey(batchID, "dl"), s.bkey(batchID, "dlmv")}, []any{replayBatchID, how}, seqs)
+}
+
+// endMovesScript ends a source batch's marks for a replay batch: of the seqs
+// given, those still marked as moving to that replay lose their mark and, when
+// they were staged in it, their dead letter. Returns how many.
+var endMovesScript = redis.NewScript(luaLib + `
+local deadLetters, moving = KEYS[1], KEYS[2]
+local replay, how = ARGV[1], ARGV[2]
+local seqs = {}
+for i = 3, #ARGV do seqs[#seqs + 1] = ARGV[i] end
+
+local marks = hmget(moving, seqs)
+local ended = {}
+for i, seq in ipairs(seqs) do
+  if marks[i] == replay then ended[#ended + 1] = seq end
+end
+if how == '` + movesStaged + `' then hdel(deadLetters, ended) end
+hdel(moving, ended)
+return #ended
+`)
 
 // UnmarkClosed takes back every mark for a replay batch that is no longer open:
 // left by a run that lost its lease while marking, after another run closed the
@@ -243,7 +378,7 @@ func (s *Store) UnmarkClosed(ctx context.Context) (int, error) {
 			}
 		}
 		for replay, seqs := range stale {
-			k, err := s.inPages(ctx, unmarkScript, []string{s.bkey(batchID, "dlmv")}, []any{replay}, seqs)
+			k, err := s.endMoves(ctx, batchID, replay, seqs, movesTakenBack)
 			n += k
 			if err != nil {
 				return fmt.Errorf("take back moves to replay %s: %w", replay, err)
@@ -271,7 +406,8 @@ func (s *Store) marksFor(ctx context.Context, batchID, replayBatchID string) ([]
 }
 
 // Staged returns the dead letters staged for a replay batch, ordered by batch and
-// seq. It reads them all at once: StagedPage reads them a page at a time.
+// seq. It reads them all at once (to look at them: a replay reads them a page at a
+// time through Finish).
 func (s *Store) Staged(ctx context.Context, replayBatchID string) ([]*DeadLetter, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(replayBatchID, "replay")).Result()
 	if err != nil {
@@ -307,14 +443,39 @@ func parsePlace(place string) (string, bool) {
 	return DeadLetterID(place[:i], seq), err == nil
 }
 
-// StagedPage returns up to limit dead letters staged for a replay batch, in the
+// StagedPages reads the dead letters staged for a replay batch a page at a time,
+// in the order of batch and seq: what Finish gives its enqueue step. Reading a
+// replay batch's entries page by page keeps a replay's memory flat; a re-run
+// after a crash reads them in the same order, so that it cuts the same segments.
+type StagedPages struct {
+	s      *Store
+	id     string
+	size   int
+	cursor string // of the next page; "" before the first and after the last
+	read   bool   // a page was read
+}
+
+// Next returns the next page of about the size Finish was given, nil after the
+// last.
+func (p *StagedPages) Next(ctx context.Context) ([]*DeadLetter, error) {
+	for !p.read || p.cursor != "" {
+		page, next, err := p.s.stagedPage(ctx, p.id, p.cursor, p.size)
+		if err != nil {
+			return nil, err
+		}
+		p.cursor, p.read = next, true
+		if len(page) > 0 {
+			return page, nil
+		}
+	}
+	return nil, nil
+}
+
+// stagedPage returns up to limit dead letters staged for a replay batch, in the
 // order of batch and seq, after the place cursor names ("" for the first page),
-// and the cursor of the next page ("" after the last). Reading a replay batch's
-// entries page by page keeps a replay's memory flat; a re-run after a crash
-// reads them in the same order, so that it cuts the same segments. Entries a
-// replay of an older version staged without their place get it first
-// (indexStaged).
-func (s *Store) StagedPage(ctx context.Context, replayBatchID, cursor string, limit int) ([]*DeadLetter, string, error) {
+// and the cursor of the next page ("" after the last). Entries a replay of an
+// older version staged without their place get it first (indexStaged).
+func (s *Store) stagedPage(ctx context.Context, replayBatchID, cursor string, limit int) ([]*DeadLetter, string, error) {
 	if cursor == "" {
 		if err := s.indexStaged(ctx, replayBatchID, limit); err != nil {
 			return nil, "", err

@@ -91,14 +91,8 @@ func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []i
 	if len(open)+len(again) == 0 {
 		return nil, nil
 	}
-	args := make([]any, 0, 2*(len(open)+len(again)))
-	for _, q := range open {
-		args = append(args, q, codeOpen)
-	}
-	for _, q := range again {
-		args = append(args, q, codeSending)
-	}
-	marked, err := s.eval(ctx, markScript, []string{s.bkey(batchID, ""), s.bkey(batchID, "st")}, args...).Int64Slice()
+	a := markArgs{batch: s.bkey(batchID, ""), st: s.bkey(batchID, "st"), open: open, again: again}
+	marked, err := s.eval(ctx, markScript, a.keys(), a.argv()...).Int64Slice()
 	if err != nil {
 		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, s.errGone(batchID, err))
 	}
@@ -120,7 +114,8 @@ func (s *Store) ClearSending(ctx context.Context, batchID string, seqs []int64) 
 
 // shift moves the candidates in state from to state to (see shiftScript).
 func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []int64) error {
-	return s.eval(ctx, shiftScript, []string{s.bkey(batchID, "st")}, append([]any{from, to}, seqArgs(seqs)...)...).Err()
+	a := shiftArgs{st: s.bkey(batchID, "st"), from: from, to: to, seqs: seqs}
+	return s.eval(ctx, shiftScript, a.keys(), a.argv()...).Err()
 }
 
 // Outcomes returns every recorded outcome of the batch by seq.

@@ -163,6 +163,13 @@ func (s *Store) eval(ctx context.Context, script *redis.Script, keys []string, a
 	return cmd
 }
 
+// Eval runs script over keys of one slot as the store runs its own steps: with
+// Config.WaitReplicas it is followed, on the same connection, by WAIT. It is the
+// write path of the keys other packages keep beside the store's (idempotency).
+func (s *Store) Eval(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	return s.eval(ctx, script, keys, args...)
+}
+
 // write runs the commands fn queues, all on keys of key's slot. With
 // Config.WaitReplicas they are sent in one pipeline to the master serving that
 // slot and followed by WAIT on the same connection: fewer acknowledgements than

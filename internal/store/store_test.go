@@ -118,7 +118,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	for i, c := range claims {
 		want := Claimed
 		if outs[int64(i)] == wire.OutcomeInvited {
-			want = AlreadyDone
+			want = OtherCandidateDone
 		}
 		if c != want {
 			t.Errorf("seq %d (%s): claim %d, want %d", i, outs[int64(i)], c, want)
@@ -305,7 +305,7 @@ func TestClaims(t *testing.T) {
 	if err != nil || fmt.Sprint(held) != "[false true false]" {
 		t.Errorf("a1 renews %v %v, want only 1 held", held, err)
 	}
-	mustClaim("b", b, AlreadyDone, ClaimedElsewhere, Claimed)
+	mustClaim("b", b, OtherCandidateDone, ClaimedElsewhere, Claimed)
 }
 
 // TestClaimsRunOutByRedisClock: a claim runs out by Redis's clock, not the
@@ -430,11 +430,11 @@ func TestClaimSeesOlderWeeksAfterTheCache(t *testing.T) {
 	if _, err := st.RecordOutcomes(ctx, "a", target, []Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
-	if got := claim("b"); got != AlreadyDone {
-		t.Errorf("same week: %v, want AlreadyDone", got)
+	if got := claim("b"); got != OtherCandidateDone {
+		t.Errorf("same week: %v, want OtherCandidateDone", got)
 	}
 	at = at.Add(3 * ledgerWeek)
-	if got := claim("c"); got != AlreadyDone {
-		t.Errorf("three weeks on: %v, want AlreadyDone (the success's week is in the index, not around now)", got)
+	if got := claim("c"); got != OtherCandidateDone {
+		t.Errorf("three weeks on: %v, want OtherCandidateDone (the success's week is in the index, not around now)", got)
 	}
 }

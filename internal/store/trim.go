@@ -87,9 +87,9 @@ func (s *Store) forget(ctx context.Context, idx string, ids []string) (int, erro
 	cmds := make([]*redis.Cmd, len(ids))
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, id := range ids {
-			keys := []string{s.bkey(id, ""), s.bkey(id, "dl"), s.bkey(id, "dlmv"), s.bkey(id, "replay")}
-			keys = append(append(keys, s.liveKeys(id)...), s.bkey(id, "dlerr"), s.bkey(id, "replay:ord"))
-			cmds[i] = forgetScript.Eval(ctx, pipe, keys)
+			a := forgetArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), dlmv: s.bkey(id, "dlmv"), staging: s.bkey(id, "replay"),
+				rest: append(s.liveKeys(id), s.bkey(id, "dlerr"), s.bkey(id, "replay:ord"))}
+			cmds[i] = forgetScript.Eval(ctx, pipe, a.keys())
 		}
 		return nil
 	})

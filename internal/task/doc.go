@@ -1,8 +1,11 @@
 // Package task owns the wire format of bulkinvite's own queue: the job a batch's
-// candidates share, the segment and chunk task payloads producers write and
-// workers read, with their version and deterministic task ids, the task type
-// names and the queues tasks go to.
+// candidates share, the segment, chunk and callback task payloads producers and
+// workers write and read, with their version and deterministic task ids, the task
+// type names and the queues tasks go to.
 //
-// It does no I/O. The vendor's request and response bodies are package wire's; writing
-// and reading tasks through asynq is producer's and worker's.
+// Its one I/O is EnqueueChunk, the single way the producer and the worker enqueue a
+// chunk task: through an Enqueuer the caller passes (an asynq.Client), treating a
+// task id asynq still holds as done. It opens no connection and reads nothing. The
+// vendor's request and response bodies are package wire's; reading tasks and every
+// other enqueue are producer's and worker's.
 package task

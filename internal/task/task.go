@@ -12,6 +12,14 @@ import (
 
 // Task type names, as registered with asynq.
 const (
+	// TypeSegment is the type of a segment task, which producers no longer write:
+	// they enqueue a segment's chunk tasks themselves. Workers still split the
+	// segment tasks an older producer wrote (a rolling upgrade, a queue filled
+	// before it).
+	//
+	// Deprecated: kept only for segment tasks of older producers; the first
+	// release after the one whose producers stopped writing segment tasks may
+	// drop it, once no queue holds them.
 	TypeSegment  = "bulkinvite:segment"
 	TypeChunk    = "bulkinvite:chunk"
 	TypeCallback = "bulkinvite:callback"
@@ -125,8 +133,11 @@ func DecodeCallback(b []byte) (*Callback, error) {
 	return &t, nil
 }
 
-// SegmentID is the asynq task id of a batch's segment: deterministic, so that a
-// producer run again enqueues nothing twice.
+// SegmentID is the asynq task id of a batch's segment task: deterministic, so
+// that a producer run again enqueued nothing twice.
+//
+// Deprecated: segment tasks come only from older producers (see TypeSegment);
+// the first release after the one whose producers stopped writing them may drop it.
 func SegmentID(batchID string, segment int) string {
 	return fmt.Sprintf("bi:%s:s%d", batchID, segment)
 }
@@ -138,6 +149,9 @@ func ChunkID(batchID string, segment, chunk int) string {
 }
 
 // DecodeSegment reads a segment payload of any supported version.
+//
+// Deprecated: segment tasks come only from older producers (see TypeSegment);
+// the first release after the one whose producers stopped writing them may drop it.
 func DecodeSegment(b []byte) (*Segment, error) {
 	var t Segment
 	if err := decodeTask(b, &t); err != nil {

@@ -25,7 +25,7 @@ func TestAuthStopRecheck(t *testing.T) {
 	st := store.New(rdb, store.Config{})
 	key := flowmingo.NewAPIKey("fl_live_unit.secret")
 	at := time.Unix(1_800_000_000, 0)
-	w := &Worker{Deps: Deps{Store: st, Key: key}, now: func() time.Time { return at }}
+	w := &Worker{store: st, key: key, now: func() time.Time { return at }}
 	ctx := context.Background()
 	stopped := func(when string, want bool) {
 		t.Helper()
@@ -46,7 +46,7 @@ func TestAuthStopRecheck(t *testing.T) {
 	at = at.Add(AuthStopRecheck)
 	stopped("AuthStopRecheck later", true)
 	// A stop is read again at every look: a resume is seen at once.
-	if _, _, err := w.Store.ResumeAuth(ctx); err != nil {
+	if _, _, err := w.store.ResumeAuth(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stopped("just after resume", false)
@@ -105,14 +105,14 @@ func TestResumeRacingAuthStop(t *testing.T) {
 			if resumeAt == "between" {
 				p.hook = resume
 			}
-			w := &Worker{Deps: Deps{Store: st, Key: key, Pauser: p, Log: zap.NewNop()}, now: time.Now, queues: queues}
+			w := &Worker{store: st, key: key, pauser: p, log: zap.NewNop(), now: time.Now, queues: queues}
 			if err := st.StopAuth(ctx, key.ID(), key.Masked(), 401, "key deleted"); err != nil {
 				t.Fatal(err)
 			}
 			if resumeAt == "before" {
 				resume()
 			}
-			w.pauseQueues(ctx, w.Log)
+			w.pauseQueues(ctx, w.log)
 			if resumeAt == "after" {
 				resume()
 			}
@@ -139,5 +139,37 @@ func TestResumeRacingAuthStop(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestQueueStateHolds pins the text of asynq's errors for pausing a paused queue
+// and unpausing one not paused, which queueStateHolds matches: an asynq upgrade
+// that rewords them fails here rather than turning each pause into a warning.
+func TestQueueStateHolds(t *testing.T) {
+	t.Parallel()
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	insp := asynq.NewInspectorFromRedisClient(rdb)
+	const q = "bulk"
+
+	if err := insp.UnpauseQueue(q); !queueStateHolds(err) {
+		t.Errorf("unpause a queue not paused: %v; queueStateHolds = false", err)
+	}
+	if err := insp.PauseQueue(q); err != nil {
+		t.Fatalf("pause: %v", err)
+	}
+	if err := insp.PauseQueue(q); !queueStateHolds(err) {
+		t.Errorf("pause a paused queue: %v; queueStateHolds = false", err)
+	}
+	if err := insp.UnpauseQueue(q); err != nil {
+		t.Fatalf("unpause: %v", err)
+	}
+	mr.Close()
+	if err := insp.PauseQueue(q); err == nil || queueStateHolds(err) {
+		t.Errorf("pause with Redis gone: %v; want an error queueStateHolds does not pass", err)
+	}
+	if queueStateHolds(nil) {
+		t.Error("queueStateHolds(nil) = true")
 	}
 }

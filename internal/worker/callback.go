@@ -37,8 +37,8 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
-	log := w.Log.With(zap.String("batch_id", cb.BatchID))
-	b, err := w.Store.Batch(ctx, cb.BatchID)
+	log := w.log.With(zap.String("batch_id", cb.BatchID))
+	b, err := w.store.Batch(ctx, cb.BatchID)
 	switch {
 	case errors.Is(err, store.ErrBatchNotFound), errors.Is(err, store.ErrBatchExpired):
 		log.Warn("callback of a batch that is gone: dropped", zap.Error(err))
@@ -51,8 +51,8 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 		return &PauseError{After: w.cfg.CallbackPoll, Why: "waiting for the batch to be done"}
 	}
 	status, sendErr := 0, errNoNotifier
-	if w.Notifier != nil {
-		status, sendErr = w.Notifier.Send(ctx, b.CallbackURL, b.CallbackKey, callback.NewEvent(b.Status()))
+	if w.notifier != nil {
+		status, sendErr = w.notifier.Send(ctx, b.CallbackURL, b.CallbackKey, callback.NewEvent(b.Status()))
 	}
 	final := sendErr != nil && (errors.Is(sendErr, callback.ErrPrivateTarget) || w.now().Sub(b.FinishedAt) >= w.cfg.CallbackWindow)
 	// The status shows a category only; the error, which may name the addresses
@@ -60,7 +60,7 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 	reason := callback.Reason(status, sendErr)
 	attempt := store.CallbackAttempt{HTTPStatus: status, Err: sendErr, Reason: reason, Final: final}
 	if err := w.persist(ctx, log, "record the callback", func(ctx context.Context) error {
-		return w.Store.RecordCallback(ctx, b.ID, attempt)
+		return w.store.RecordCallback(ctx, b.ID, attempt)
 	}); err != nil {
 		return err
 	}

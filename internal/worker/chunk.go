@@ -61,7 +61,7 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	retried, _ := asynq.GetRetryCount(ctx)
 	r.attempt = retried + 1
 	// Lazy: most chunks log nothing, and With would encode the fields for each.
-	r.log = w.Log.WithLazy(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
+	r.log = w.log.WithLazy(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
 	err = r.run(ctx)
 	if r.claims != nil {
 		r.claims.end()
@@ -74,7 +74,7 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err := r.authStopped(ctx); err != nil {
 		return err
 	}
-	states, err := w.Store.States(ctx, t.BatchID, t.Candidates)
+	states, err := w.store.States(ctx, t.BatchID, t.Candidates)
 	if err != nil {
 		return err
 	}
@@ -98,8 +98,10 @@ func (r *chunkRun) run(ctx context.Context) error {
 }
 
 // errUnrecordedSend is the cause of an unknown_outcome dead letter for a candidate
-// an earlier attempt sent without recording its outcome.
-var errUnrecordedSend = errors.New("an earlier attempt sent this candidate and stopped (a crash, a shutdown or Redis out of reach) before the vendor's answer was recorded; the vendor may have acted, so it is not sent again (BULKINVITE_ON_UNKNOWN=deadletter)")
+// an earlier attempt sent without recording its outcome: it stopped (a crash, a
+// shutdown, Redis out of reach) before the vendor's answer was written, and the
+// vendor may have acted, so under OnUnknownDeadLetter it is not sent again.
+var errUnrecordedSend = errors.New("sent by an earlier attempt that stopped before the answer was recorded")
 
 // claim checks the task's undecided candidates against the target's ledger and
 // claims them, so that no other chunk sends them at the same time. It records what
@@ -126,7 +128,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 		return nil, nil, nil
 	}
 	at := time.Now()
-	claims, err := r.w.Store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, check, r.runID, r.w.cfg.ClaimTTL, r.task.Job.Reinvite)
+	claims, err := r.w.store.ClaimForSending(ctx, r.task.BatchID, r.task.Job.Target, check, r.runID, r.w.cfg.ClaimTTL, r.task.Job.Reinvite)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -147,7 +149,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 				}
 				r.again[c.Seq] = true
 			}
-		case store.AlreadyDone:
+		case store.OtherCandidateDone:
 			settled = append(settled, store.Record{Seq: c.Seq, Outcome: wire.OutcomeSkippedDuplicate})
 			skipped++
 		case store.DoneInvited:
@@ -205,7 +207,7 @@ func (r *chunkRun) send(ctx context.Context, cands []task.Candidate) error {
 	if sendErr == nil {
 		err = r.recordResults(ctx, cands, results)
 		release()
-		w.Limiter.Succeeded(ctx)
+		w.limiter.Succeeded(ctx)
 		return err
 	}
 	release()
@@ -226,8 +228,8 @@ func (r *chunkRun) acquire(ctx context.Context, n int) (func(), error) {
 		defer cancel()
 	}
 	waitFrom := w.now()
-	release, err := w.Limiter.Acquire(wctx, n)
-	w.Observer.RateLimitWait(w.now().Sub(waitFrom))
+	release, err := w.limiter.Acquire(wctx, n)
+	w.obs.RateLimitWait(w.now().Sub(waitFrom))
 	switch {
 	case err == nil:
 		return release, nil
@@ -258,7 +260,7 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 			open = append(open, c)
 		}
 	}
-	marked, err := w.Store.MarkSending(ctx, r.task.BatchID, seqs(open), again)
+	marked, err := w.store.MarkSending(ctx, r.task.BatchID, seqs(open), again)
 	if errors.Is(err, store.ErrBatchExpired) {
 		// Nothing was marked: a task that outlived its batch sends nothing.
 		r.log.Warn("the chunk's batch expired before its candidates were sent; nothing sent", zap.Int("candidates", len(held)), zap.Error(err))
@@ -289,9 +291,9 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 
 // invite sends one request, telling the Observer.
 func (r *chunkRun) invite(ctx context.Context, req *wire.InviteRequest) ([]flowmingo.CandidateResult, error) {
-	obs := r.w.Observer
+	obs := r.w.obs
 	obs.InFlight(1)
-	results, err := r.w.Sender.Invite(ctx, req)
+	results, err := r.w.sender.Invite(ctx, req)
 	obs.InFlight(-1)
 	status := http.StatusOK
 	if err != nil {
@@ -324,7 +326,7 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 
 // record records outcomes and tells the Observer those that were new.
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
-	fresh, err := r.w.Store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, r.runID, recs)
+	fresh, err := r.w.store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, r.runID, recs)
 	if err != nil {
 		return err
 	}
@@ -340,10 +342,10 @@ func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
 		}
 	}
 	for o, n := range outcomes {
-		r.w.Observer.Outcomes(o, n)
+		r.w.obs.Outcomes(o, n)
 	}
 	for reason, n := range reasons {
-		r.w.Observer.DeadLettered(reason, n)
+		r.w.obs.DeadLettered(reason, n)
 	}
 	return nil
 }
@@ -358,7 +360,7 @@ func (r *chunkRun) recordAnswer(ctx context.Context, recs []store.Record) error 
 // take them for an unknown outcome.
 func (r *chunkRun) forget(ctx context.Context, cands []task.Candidate) error {
 	return r.w.persist(ctx, r.log, "clear sent marks", func(ctx context.Context) error {
-		return r.w.Store.ClearSending(ctx, r.task.BatchID, seqs(cands))
+		return r.w.store.ClearSending(ctx, r.task.BatchID, seqs(cands))
 	})
 }
 
@@ -410,7 +412,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 	case ctx.Err() != nil:
 		return r.interrupted(ctx, cands, err)
 	case errors.As(err, &rl):
-		if terr := w.Limiter.Throttled(ctx, rl.RetryAfter); terr != nil {
+		if terr := w.limiter.Throttled(ctx, rl.RetryAfter); terr != nil {
 			r.log.Warn("could not share the 429 cool-down", zap.Error(terr))
 		}
 		r.log.Info("rate limited by the API; every worker waits", zap.Duration("retry_after", rl.RetryAfter))
@@ -419,7 +421,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 		}
 		return &PauseError{After: rl.RetryAfter, Why: "rate limited (429)"}
 	case errors.As(err, &auth):
-		serr := w.Store.StopAuth(ctx, w.Key.ID(), w.Key.Masked(), auth.StatusCode, auth.Message)
+		serr := w.store.StopAuth(ctx, w.key.ID(), w.key.Masked(), auth.StatusCode, auth.Message)
 		w.forgetAuthClear()
 		// The vendor refused the request: its candidates' marks go back even when
 		// the stop could not be recorded, lest the next attempt take them for sent.
@@ -428,7 +430,7 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 		}
 		w.pauseQueues(ctx, r.log)
 		r.log.Error("API key rejected: ALL SENDING STOPPED for this key; work stays queued. Fix the key (missing, malformed, deleted, inactive, expired, or lacking scope invite_candidates), then run `bulkinvite resume`",
-			zap.Stringer("key", w.Key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
+			zap.Stringer("key", w.key), zap.Int("status", auth.StatusCode), zap.String("message", auth.Message))
 		return &PauseError{After: w.cfg.PausePoll, Why: "API key rejected"}
 	case errors.As(err, &nf):
 		return r.deadLetterAll(ctx, cands, wire.ReasonTargetNotFound, err, 404, time.Time{})
@@ -475,7 +477,7 @@ func (r *chunkRun) interrupted(ctx context.Context, cands []task.Candidate, err 
 // retryOrGiveUp returns err for asynq to retry, unless this was the last attempt:
 // then every open candidate is dead-lettered as retries_exhausted.
 func (r *chunkRun) retryOrGiveUp(ctx context.Context, cands []task.Candidate, err error, status int) error {
-	first, ferr := r.w.Store.FirstFailure(ctx, r.task.BatchID, r.taskID)
+	first, ferr := r.w.store.FirstFailure(ctx, r.task.BatchID, r.taskID)
 	if ferr != nil {
 		return errors.Join(err, ferr)
 	}

@@ -75,7 +75,7 @@ func (h *claimHold) renew(ctx context.Context) error {
 	}
 	w := h.r.w
 	at := time.Now()
-	held, err := w.Store.RenewClaims(ctx, h.r.task.Job.Target, h.r.runID, task.Candidates(cands), w.cfg.ClaimTTL)
+	held, err := w.store.RenewClaims(ctx, h.r.task.Job.Target, h.r.runID, task.Candidates(cands), w.cfg.ClaimTTL)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func (h *claimHold) end() {
 	w := h.r.w
 	ctx, cancel := context.WithTimeout(w.life, persistTry)
 	defer cancel()
-	if err := w.Store.ReleaseClaims(ctx, h.r.task.Job.Target, h.r.runID, task.Candidates(cands)); err != nil {
+	if err := w.store.ReleaseClaims(ctx, h.r.task.Job.Target, h.r.runID, task.Candidates(cands)); err != nil {
 		h.r.log.Info("could not release the chunk's claims; they run out", zap.Duration("claim_ttl", w.cfg.ClaimTTL), zap.Error(err))
 	}
 }

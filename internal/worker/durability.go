@@ -19,15 +19,15 @@ func (w *Worker) checkAtMostOnce(ctx context.Context) {
 		return
 	}
 	const needs = "; it needs BULKINVITE_REDIS_WAIT_REPLICAS >= 1 (with that many replicas per master) " +
-		"or, on every master, appendonly yes with appendfsync always (README, Reliability)"
-	if n := w.Store.WaitReplicas(); n > 0 {
-		w.Log.Info("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): each sent mark is acknowledged by replicas before its request goes",
+		"or, on every master, appendonly yes with appendfsync always (docs/reliability.md)"
+	if n := w.store.WaitReplicas(); n > 0 {
+		w.log.Info("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): each sent mark is acknowledged by replicas before its request goes",
 			zap.Int("wait_replicas", n))
 		return
 	}
-	masters, err := w.Store.Persistence(ctx)
+	masters, err := w.store.Persistence(ctx)
 	if err != nil {
-		w.Log.Warn("could not check whether Redis keeps at-most-once (BULKINVITE_ON_UNKNOWN=deadletter)"+needs, zap.Error(err))
+		w.log.Warn("could not check whether Redis keeps at-most-once (BULKINVITE_ON_UNKNOWN=deadletter)"+needs, zap.Error(err))
 		return
 	}
 	var lossy, unchecked []string
@@ -50,12 +50,12 @@ func (w *Worker) checkAtMostOnce(ctx context.Context) {
 	}
 	switch {
 	case len(lossy) > 0:
-		w.Log.Warn("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter) is NOT kept by this Redis: a restart or failover can lose "+
+		w.log.Warn("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter) is NOT kept by this Redis: a restart or failover can lose "+
 			"the last sent marks, and their candidates would be sent again"+needs, fields...)
 	case len(unchecked) > 0:
-		w.Log.Warn("could not check whether Redis keeps at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): CONFIG GET refused"+needs, fields...)
+		w.log.Warn("could not check whether Redis keeps at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): CONFIG GET refused"+needs, fields...)
 	default:
-		w.Log.Info("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): every master fsyncs each write before it answers (appendfsync always)",
+		w.log.Info("at-most-once (BULKINVITE_ON_UNKNOWN=deadletter): every master fsyncs each write before it answers (appendfsync always)",
 			zap.Int("masters", len(masters)))
 	}
 }

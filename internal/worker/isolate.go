@@ -66,7 +66,7 @@ func (r *chunkRun) isolateInvalid(ctx context.Context, cands []task.Candidate, v
 		return r.refuse(ctx, cands, verr, verr.StatusCode, "the API refused the request as a whole: "+verr.Message)
 	}
 	origin := r.origin()
-	spent, err := r.w.Store.SpendSplits(ctx, r.task.BatchID, origin.Root, 2)
+	spent, err := r.w.store.SpendSplits(ctx, r.task.BatchID, origin.Root, 2)
 	if err != nil {
 		return err
 	}

@@ -80,7 +80,7 @@ func TestOneSenderPerCandidate(t *testing.T) {
 				b := setup(t, Config{OnUnknown: mode}, nil)
 				b.sender.invite = inviteAll
 				lim := newGateLimiter()
-				b.w.Limiter = lim
+				b.w.limiter = lim
 				tk := b.chunk(t, n)
 				ctx := context.Background()
 
@@ -145,7 +145,7 @@ func TestLimiterWaitIsNoAttempt(t *testing.T) {
 	b := setup(t, Config{}, nil)
 	b.sender.invite = inviteAll
 	lim := newGateLimiter() // never opened
-	b.w.Limiter = lim
+	b.w.limiter = lim
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
 	defer cancel()
 	ret := b.w.HandleChunk(ctx, b.chunk(t, 3))

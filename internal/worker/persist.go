@@ -6,6 +6,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // Bounds of persist's retries.
@@ -39,26 +41,23 @@ func (w *Worker) persist(ctx context.Context, log *zap.Logger, what string, writ
 		switch {
 		case err == nil:
 			if tries > 1 {
-				log.Info("written after Redis came back", zap.String("what", what), zap.Int("tries", tries), zap.Duration("after", time.Since(since)))
+				log.Info("written after Redis came back", zap.String("what", what), zap.Int("tries", tries), zap.Duration("after", w.now().Sub(since)))
 			}
 			return nil
 		case pctx.Err() != nil || redis.HasErrorPrefix(err, "ERR") || redis.HasErrorPrefix(err, "WRONGTYPE"):
 			return err
 		}
+		now := w.now()
 		if since.IsZero() {
-			since = time.Now()
+			since = now
 		}
-		if time.Since(warned) >= persistLogGap {
-			warned = time.Now()
+		if now.Sub(warned) >= persistLogGap {
+			warned = now
 			log.Warn("cannot write to Redis; retrying until it answers, so that nothing the vendor did is lost",
 				zap.String("what", what), zap.Int("tries", tries), zap.Error(err))
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-pctx.Done():
-			t.Stop()
+		if sleep.For(pctx, wait) != nil {
 			return err
-		case <-t.C:
 		}
 		wait = min(2*wait, persistMaxWait)
 	}

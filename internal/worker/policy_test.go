@@ -231,7 +231,7 @@ func TestHandleSendError(t *testing.T) {
 				if !errors.As(ret, &p) {
 					t.Errorf("returned %v, want a pause", ret)
 				}
-				stop, _ := b.st.AuthStopped(context.Background(), b.w.Key.ID())
+				stop, _ := b.st.AuthStopped(context.Background(), b.w.key.ID())
 				if stop == nil || stop.Status != 403 || stop.Key != "fl_live_unit.****" {
 					t.Errorf("auth stop %+v", stop)
 				}

@@ -45,10 +45,10 @@ func TestHelperCLIProcess(t *testing.T) {
 	os.Exit(code)
 }
 
-// TestRerunWhileSplitChildrenQueued is the README's recovery step after an import
-// died, run while chunks the vendor refused are being split (issue 16, defect
-// 1(a)), with real processes: a `bulkinvite enqueue -` fed row by row is killed
-// after its first segment; a `bulkinvite worker` sends that segment's two chunks,
+// TestRerunWhileSplitChildrenQueued is the recovery step after an import died
+// (docs/input.md, Re-runs), run while chunks the vendor refused are being
+// split, with real processes: a `bulkinvite enqueue -` fed row by row is killed after its first
+// segment; a `bulkinvite worker` sends that segment's two chunks,
 // each holding one candidate the vendor refuses with a whole-request 422, so the
 // worker dead-letters that one and sends the rest as a child task, and the parent
 // task completes (asynq deletes it and frees its id). While the children wait in
@@ -114,7 +114,7 @@ func TestRerunWhileSplitChildrenQueued(t *testing.T) {
 		t.Fatalf("after the parents: %+v, %v; want the 2 refused candidates dead-lettered, the batch not sealed", bt.Status(), err)
 	}
 
-	// The README's recovery step: the same command again, with the whole file.
+	// The documented recovery step: the same command again, with the whole file.
 	again := startCLIProcess(t, "enqueue again", env, nil, append([]string{"enqueue", file}, args...)...)
 	again.wait(time.Minute)
 	var res struct {

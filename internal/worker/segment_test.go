@@ -47,6 +47,7 @@ func TestSegmentFromAnOlderProducer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	//lint:ignore SA1019 this test writes a segment task as an older producer did
 	if _, err := b.Queue.Enqueue(asynq.NewTask(task.TypeSegment, body), asynq.TaskID(task.SegmentID(id, 0)), asynq.Queue(task.QueueBulk)); err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -107,7 +106,7 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 		ShutdownTimeout:          sc.ShutdownTimeout,
 		TaskCheckInterval:        sc.TaskCheckInterval,
 		DelayedTaskCheckInterval: sc.DelayedTaskCheckInterval,
-		Logger:                   asynqLogger{w.Log.Named("asynq").Sugar()},
+		Logger:                   asynqLogger{w.log.Named("asynq").Sugar()},
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {
 			var p *PauseError
@@ -115,21 +114,18 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 				return // already logged where it happened
 			}
 			id, _ := asynq.GetTaskID(ctx)
-			w.Log.Debug("task error", zap.String("task_id", id), zap.String("type", t.Type()), zap.Error(err))
+			w.log.Debug("task error", zap.String("task_id", id), zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
 	w.queues = slices.Sorted(maps.Keys(sc.Queues))
-	if w.Pauser == nil {
-		w.Pauser = asynq.NewInspectorFromRedisClient(rdb)
-	}
 	if err := srv.Start(w.Handler()); err != nil {
 		return err
 	}
 	w.warnAuthStops(ctx)
 	w.checkAtMostOnce(ctx)
-	w.Log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
+	w.log.Info("worker started", zap.Int("concurrency", sc.Concurrency), zap.Any("queues", sc.Queues))
 	<-ctx.Done()
-	w.Log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
+	w.log.Info("worker stopping: no new work; in-flight chunks finish or go back to the queue", zap.Duration("timeout", sc.ShutdownTimeout))
 	srv.Stop()
 	srv.Shutdown()
 	w.endLife() // handlers asynq gave up on stop retrying their writes
@@ -150,7 +146,7 @@ func Resume(ctx context.Context, st *store.Store, u QueueUnpauser) ([]store.Auth
 		return nil, err
 	}
 	for _, q := range queues {
-		if err := u.UnpauseQueue(q); err != nil && !strings.Contains(err.Error(), "not paused") {
+		if err := u.UnpauseQueue(q); err != nil && !queueStateHolds(err) {
 			return stops, fmt.Errorf("unpause queue %s: %w", q, err)
 		}
 	}
@@ -159,14 +155,14 @@ func Resume(ctx context.Context, st *store.Store, u QueueUnpauser) ([]store.Auth
 
 // warnAuthStops says at start that sending is stopped, for this key or another.
 func (w *Worker) warnAuthStops(ctx context.Context) {
-	stops, err := w.Store.AuthStops(ctx)
+	stops, err := w.store.AuthStops(ctx)
 	if err != nil {
-		w.Log.Warn("could not read the auth stops", zap.Error(err))
+		w.log.Warn("could not read the auth stops", zap.Error(err))
 		return
 	}
 	for _, s := range stops {
-		w.Log.Error("SENDING IS STOPPED: the vendor refused an API key and the queues are paused. Fix the key, then run `bulkinvite resume`",
-			zap.String("stopped_key", s.Key), zap.Stringer("this_key", w.Key), zap.Int("status", s.Status),
+		w.log.Error("SENDING IS STOPPED: the vendor refused an API key and the queues are paused. Fix the key, then run `bulkinvite resume`",
+			zap.String("stopped_key", s.Key), zap.Stringer("this_key", w.key), zap.Int("status", s.Status),
 			zap.String("message", s.Message), zap.Time("since", s.Since))
 	}
 }

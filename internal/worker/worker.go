@@ -201,13 +201,13 @@ func (c Config) Validate() error {
 	}
 	for _, st := range c.RetrySafeStatuses {
 		if st < 500 || st > 599 {
-			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status (other answers are never of unknown outcome)", st)
+			return fmt.Errorf("worker: RetrySafeStatuses: %d is not a 5xx status", st)
 		}
 	}
 	return nil
 }
 
-// Deps are what a Worker talks to.
+// Deps are what a Worker talks to, given once to New.
 type Deps struct {
 	Store   *store.Store
 	Queue   Enqueuer
@@ -216,7 +216,8 @@ type Deps struct {
 	// Key identifies the API key for the auth stop (its ID and masked form only).
 	Key flowmingo.APIKey
 	// Pauser pauses the queues Serve serves when the vendor refuses the key, so that
-	// no worker takes work until `bulkinvite resume`. Serve sets it when nil.
+	// no worker takes work until `bulkinvite resume`. Default: an asynq.Inspector
+	// on the Store's Redis client.
 	Pauser QueuePauser
 	// Notifier delivers batch callbacks; nil records every callback as not
 	// delivered (the worker has no key to sign it with).
@@ -227,16 +228,26 @@ type Deps struct {
 	Log      *zap.Logger
 }
 
-// Worker handles segment and chunk tasks.
+// Worker handles segment and chunk tasks. Its dependencies are fixed by New.
 type Worker struct {
-	Deps
+	store    *store.Store
+	queue    Enqueuer
+	sender   Sender
+	limiter  Limiter
+	key      flowmingo.APIKey
+	pauser   QueuePauser
+	notifier Notifier
+	obs      Observer
+	log      *zap.Logger
+
 	cfg Config
 	now func() time.Time
 	// life ends when Serve returns; it bounds the writes persist retries past a
 	// handler's context.
 	life    context.Context
 	endLife context.CancelFunc
-	// queues are the queues Serve serves, paused on an auth stop.
+	// queues are the queues Serve serves, paused on an auth stop. Serve sets them
+	// once, before its server takes the first task.
 	queues []string
 	// authCache spares a Redis read of the auth stop per look (see AuthStopRecheck).
 	authCache authStopCache
@@ -259,14 +270,23 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	if d.Observer == nil {
 		d.Observer = NopObserver{}
 	}
+	if d.Pauser == nil {
+		d.Pauser = asynq.NewInspectorFromRedisClient(d.Store.Redis())
+	}
 	life, endLife := context.WithCancel(context.Background())
-	return &Worker{Deps: d, cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
-		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1)}, nil
+	return &Worker{
+		store: d.Store, queue: d.Queue, sender: d.Sender, limiter: d.Limiter, key: d.Key,
+		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, log: d.Log,
+		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
+		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1),
+	}, nil
 }
 
-// Handler returns the mux serving both task types.
+// Handler returns the mux serving the task types: chunks, callbacks, and the
+// segments of older producers.
 func (w *Worker) Handler() asynq.Handler {
 	mux := asynq.NewServeMux()
+	//lint:ignore SA1019 workers take segment tasks until no older producer writes them
 	mux.HandleFunc(task.TypeSegment, w.HandleSegment)
 	mux.HandleFunc(task.TypeChunk, w.HandleChunk)
 	mux.HandleFunc(task.TypeCallback, w.HandleCallback)
@@ -277,6 +297,10 @@ func (w *Worker) Handler() asynq.Handler {
 // candidates whose outcome is already recorded. Producers of this version enqueue
 // chunk tasks themselves; segment tasks come from older ones (a rolling upgrade, a
 // queue written before it).
+//
+// Deprecated: kept only for segment tasks of older producers (see
+// task.TypeSegment); the first release after the one whose producers stopped
+// writing segment tasks may drop it, once no queue holds them.
 func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	seg, err := task.DecodeSegment(t.Payload())
 	if err != nil {
@@ -296,7 +320,7 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 }
 
 func (w *Worker) enqueueChunk(ctx context.Context, c task.Chunk, id, queue string) error {
-	return task.EnqueueChunk(ctx, w.Queue, &c, id, queue, w.cfg.ChunkTimeout)
+	return task.EnqueueChunk(ctx, w.queue, &c, id, queue, w.cfg.ChunkTimeout)
 }
 
 // recut enqueues a chunk larger than this worker's ChunkSize as chunks of that
@@ -316,7 +340,7 @@ func (w *Worker) recut(ctx context.Context, c *task.Chunk, id, queue string) err
 
 // undecided returns the set of seqs among cands whose outcome is not yet recorded.
 func (w *Worker) undecided(ctx context.Context, batchID string, cands []task.Candidate) (map[int64]bool, error) {
-	states, err := w.Store.States(ctx, batchID, cands)
+	states, err := w.store.States(ctx, batchID, cands)
 	if err != nil {
 		return nil, err
 	}
@@ -342,12 +366,12 @@ func (w *Worker) undecodable(ctx context.Context, t *asynq.Task, err error) erro
 	id, _ := asynq.GetTaskID(ctx)
 	if errors.Is(err, task.ErrVersion) {
 		if w.newerTaskLog.Allow() {
-			w.Log.Warn("task written by a newer bulkinvite: handed back for a newer worker; upgrade this one",
+			w.log.Warn("task written by a newer bulkinvite: handed back for a newer worker; upgrade this one",
 				zap.String("task_id", id), zap.String("type", t.Type()), zap.Duration("retry_in", NewerTaskWait), zap.Error(err))
 		}
 		return &PauseError{After: NewerTaskWait, Why: err.Error()}
 	}
-	w.Log.Error("undecodable task payload: archived, it will not be retried",
+	w.log.Error("undecodable task payload: archived, it will not be retried",
 		zap.String("task_id", id), zap.String("type", t.Type()), zap.Int("payload_bytes", len(t.Payload())), zap.Error(err))
 	return fmt.Errorf("%v: %w", err, asynq.SkipRetry)
 }

@@ -182,7 +182,7 @@ func waitRedis(ctx context.Context, addr string, p *Proc) error {
 		case time.Now().After(deadline):
 			return fmt.Errorf("redis-server on %s not answering PING after %v: %w", addr, startTimeout, err)
 		}
-		if err := SleepCtx(ctx, pollEvery); err != nil {
+		if err := sleep.For(ctx, pollEvery); err != nil {
 			return err
 		}
 	}
@@ -258,6 +258,3 @@ func GetJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 	}
 	return nil
 }
-
-// SleepCtx waits d or until ctx ends, returning ctx's error then (sleep.For).
-func SleepCtx(ctx context.Context, d time.Duration) error { return sleep.For(ctx, d) }

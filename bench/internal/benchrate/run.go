@@ -17,6 +17,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/sleep"
 )
 
 // Fixed settings of every run.
@@ -270,7 +271,7 @@ func WaitFirstRequest(ctx context.Context, hc *http.Client, url string, workers 
 		if time.Now().After(deadline) {
 			return time.Time{}, fmt.Errorf("no request reached the sandbox within %v of starting the workers", firstRequestTimeout)
 		}
-		if err := benchproc.SleepCtx(ctx, pollEvery); err != nil {
+		if err := sleep.For(ctx, pollEvery); err != nil {
 			return time.Time{}, err
 		}
 	}
@@ -286,7 +287,7 @@ func SleepUntil(ctx context.Context, t time.Time, workers []*benchproc.Proc) err
 		if err := AllRunning(workers); err != nil {
 			return err
 		}
-		if err := benchproc.SleepCtx(ctx, min(d, time.Second)); err != nil {
+		if err := sleep.For(ctx, min(d, time.Second)); err != nil {
 			return err
 		}
 	}
