@@ -3,7 +3,9 @@
 // that exercise faults can kill and restart the server; tests never touch a Redis
 // they did not start. Besides a single server it starts a Redis Cluster
 // (StartCluster) and a master with a replica watched by Sentinel (StartSentinel),
-// and creates ACL users on them (ACLUser). Without redis-server on PATH a test is
+// and creates ACL users on them (ACLUser). With -redis_cluster or
+// BULKINVITE_REDIS_CLUSTER=1 a package's suite runs on one Cluster it shares
+// (OnCluster, SharedCluster, Main). Without redis-server on PATH a test is
 // skipped, or fails when BULKINVITE_REQUIRE_REDIS is set (as CI sets it).
 package redistest
 
