@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // DefaultBaseURL is the vendor's production API.
@@ -29,7 +29,7 @@ const HeaderAPIKey = "X-API-Key"
 // Config configures a Client. Zero values take the documented defaults.
 type Config struct {
 	// BaseURL is the API's base URL, http or https, without query or fragment;
-	// requests go to BaseURL + wire.InvitePath. Default DefaultBaseURL.
+	// requests go to BaseURL + payload.InvitePath. Default DefaultBaseURL.
 	BaseURL string
 	// Key is the API key sent in X-API-Key. Required; it must pass APIKey.Check.
 	Key APIKey
@@ -185,7 +185,7 @@ func New(cfg Config) (*Client, error) {
 	}
 	cfg = cfg.withDefaults()
 	c := &Client{
-		url:               strings.TrimRight(cfg.BaseURL, "/") + wire.InvitePath,
+		url:               strings.TrimRight(cfg.BaseURL, "/") + payload.InvitePath,
 		key:               cfg.Key,
 		timeout:           cfg.Timeout,
 		maxBytes:          cfg.MaxResponseBytes,
@@ -253,9 +253,9 @@ var errRequestTimeout = errors.New("request timeout")
 // typed errors (see TransientError and the others), or, when ctx ends first, an
 // error wrapping ctx.Err() (see Ambiguous).
 //
-// Invite does not validate req (wire.ValidateRequest does), except that it
+// Invite does not validate req (payload.ValidateRequest does), except that it
 // refuses a request without candidates. It does not retry.
-func (c *Client) Invite(ctx context.Context, req *wire.InviteRequest) ([]CandidateResult, error) {
+func (c *Client) Invite(ctx context.Context, req *payload.InviteRequest) ([]CandidateResult, error) {
 	if req == nil || len(req.Candidates) == 0 {
 		return nil, errors.New("flowmingo: invite: the request has no candidates")
 	}
@@ -317,7 +317,7 @@ func (c *Client) failure(ctx, rctx context.Context, status int, ambiguous bool, 
 
 // classify turns a response into results or a typed error, per the status table of
 // docs/vendor-api.md.
-func (c *Client) classify(resp *http.Response, body []byte, over bool, cands []wire.Candidate) ([]CandidateResult, error) {
+func (c *Client) classify(resp *http.Response, body []byte, over bool, cands []payload.Candidate) ([]CandidateResult, error) {
 	red := newRedactor(c.key)
 	code := resp.StatusCode
 	switch {

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 const (
@@ -26,14 +26,14 @@ const (
 )
 
 var (
-	alice  = wire.Candidate{Email: "alice@example.com", Name: "Alice"}
-	bob    = wire.Candidate{Email: "bob@example.com", CVLink: "https://cv.example.com/bob.pdf"}
-	carol  = wire.Candidate{CVLink: "https://cv.example.com/carol.pdf"} // CV only
+	alice  = payload.Candidate{Email: "alice@example.com", Name: "Alice"}
+	bob    = payload.Candidate{Email: "bob@example.com", CVLink: "https://cv.example.com/bob.pdf"}
+	carol  = payload.Candidate{CVLink: "https://cv.example.com/carol.pdf"} // CV only
 	errAny = errors.New("any")
 )
 
-func inviteReq(cands ...wire.Candidate) *wire.InviteRequest {
-	return &wire.InviteRequest{ComInterviewSetID: testSetID, Candidates: cands}
+func inviteReq(cands ...payload.Candidate) *payload.InviteRequest {
+	return &payload.InviteRequest{ComInterviewSetID: testSetID, Candidates: cands}
 }
 
 // testBundle is a Client pointed at an httptest server.
@@ -145,10 +145,10 @@ func wantRetryAfter(tb testing.TB, err error, want time.Duration) {
 func TestInviteRequestOnTheWire(t *testing.T) {
 	t.Parallel()
 	no := false
-	req := &wire.InviteRequest{
+	req := &payload.InviteRequest{
 		ComProjectID:      "019c5ea9-a792-7f0d-b671-4c3c16020000",
 		ComJobPostID:      "019c5ea9-a792-7f0d-b671-4c3c16020001",
-		Candidates:        []wire.Candidate{{ATSCandidateID: "019c5ea9-a792-7f0d-b671-4c3c16020002", Email: "alice@example.com", Firstname: "Alice", Lastname: "Doe"}, carol},
+		Candidates:        []payload.Candidate{{ATSCandidateID: "019c5ea9-a792-7f0d-b671-4c3c16020002", Email: "alice@example.com", Firstname: "Alice", Lastname: "Doe"}, carol},
 		InvitationMessage: "<p>Dear {{candidate_name}}, see {{interview_link}}</p>",
 		SendInvite:        &no,
 	}
@@ -159,9 +159,9 @@ func TestInviteRequestOnTheWire(t *testing.T) {
 		wantPath  string
 		wantUA    string
 	}{
-		{name: "defaults", base: func(s string) string { return s }, wantPath: wire.InvitePath, wantUA: "bulkinvite"},
+		{name: "defaults", base: func(s string) string { return s }, wantPath: payload.InvitePath, wantUA: "bulkinvite"},
 		{name: "base URL with a path and a trailing slash", base: func(s string) string { return s + "/proxy/" },
-			userAgent: "bulkinvite/1.2 (worker-3)", wantPath: "/proxy" + wire.InvitePath, wantUA: "bulkinvite/1.2 (worker-3)"},
+			userAgent: "bulkinvite/1.2 (worker-3)", wantPath: "/proxy" + payload.InvitePath, wantUA: "bulkinvite/1.2 (worker-3)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -202,7 +202,7 @@ func TestInviteRequestOnTheWire(t *testing.T) {
 			if v := s.header.Get("Authorization"); v != "" {
 				t.Errorf("Authorization header sent: %q", v)
 			}
-			sent, err := wire.DecodeInviteRequest(s.body)
+			sent, err := payload.DecodeInviteRequest(s.body)
 			if err != nil {
 				t.Fatalf("body %s: %v", s.body, err)
 			}
@@ -217,7 +217,7 @@ func TestInviteRefusesNoCandidates(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
 	b := setup(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }), nil)
-	for name, req := range map[string]*wire.InviteRequest{"nil": nil, "empty": inviteReq()} {
+	for name, req := range map[string]*payload.InviteRequest{"nil": nil, "empty": inviteReq()} {
 		if _, err := b.client.Invite(context.Background(), req); err == nil || !strings.Contains(err.Error(), "no candidates") {
 			t.Errorf("%s: err = %v", name, err)
 		}
@@ -535,7 +535,7 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatalf("transport %T", c.hc.Transport)
 	}
 	got := []any{c.url, c.timeout, c.maxBytes, tr.MaxIdleConnsPerHost, c.maxRetryAfter, c.defaultRetryAfter, c.userAgent, c.hc.CheckRedirect == nil}
-	want := []any{DefaultBaseURL + wire.InvitePath, 30 * time.Second, int64(8 << 20), 16, 5 * time.Minute, time.Second, "bulkinvite", false}
+	want := []any{DefaultBaseURL + payload.InvitePath, 30 * time.Second, int64(8 << 20), 16, 5 * time.Minute, time.Second, "bulkinvite", false}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("defaults %v, want %v", got, want)
 	}
@@ -591,8 +591,8 @@ func TestKindString(t *testing.T) {
 	if (CandidateResult{}).Kind != Unknown {
 		t.Error("the zero CandidateResult is not Unknown")
 	}
-	if Invited.String() != string(wire.OutcomeInvited) || CVQueued.String() != string(wire.OutcomeCVQueued) {
-		t.Error("kind names drifted from wire's outcomes")
+	if Invited.String() != string(payload.OutcomeInvited) || CVQueued.String() != string(payload.OutcomeCVQueued) {
+		t.Error("kind names drifted from payload's outcomes")
 	}
 }
 

@@ -14,7 +14,7 @@
 // key from anything the vendor echoes back.
 //
 // It does not retry, back off, wait, rate-limit, keep the invite ledger, dead-letter,
-// log or validate requests: those belong to the worker, ratelimit and wire. Its
+// log or validate requests: those belong to the worker, ratelimit and payload. Its
 // errors say what happened; the caller's retry policy decides what to do about it.
 // flowmingo/sandbox is a local stand-in for the vendor API, in the spirit of
 // net/http/httptest.

@@ -9,7 +9,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 func ExampleClient_Invite() {
@@ -34,9 +34,9 @@ func ExampleClient_Invite() {
 	}
 	defer client.Close()
 
-	req := &wire.InviteRequest{
+	req := &payload.InviteRequest{
 		ComInterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e",
-		Candidates: []wire.Candidate{
+		Candidates: []payload.Candidate{
 			{Name: "Alex Doe", Email: "alex@example.com"},
 			{Name: "Sam Roe", Email: "sam@example.com"},
 		},
@@ -51,7 +51,7 @@ func ExampleClient_Invite() {
 		case flowmingo.Invited, flowmingo.CVQueued:
 			fmt.Printf("%s: %s (invitation %s)\n", req.Candidates[i].Email, r.Kind, r.Result.Invitation.StatusText)
 		case flowmingo.Failed:
-			fmt.Printf("%s: %s, dead-letter as %s with %s\n", req.Candidates[i].Email, r.Kind, r.Reason, r.Errors[wire.FieldInvitationErrorMessage])
+			fmt.Printf("%s: %s, dead-letter as %s with %s\n", req.Candidates[i].Email, r.Kind, r.Reason, r.Errors[payload.FieldInvitationErrorMessage])
 		case flowmingo.Unknown:
 			fmt.Printf("%s: %s: %s\n", req.Candidates[i].Email, r.Kind, r.Detail)
 		}
@@ -77,9 +77,9 @@ func ExampleRateLimitError() {
 	}
 	defer client.Close()
 
-	_, err = client.Invite(context.Background(), &wire.InviteRequest{
+	_, err = client.Invite(context.Background(), &payload.InviteRequest{
 		ComInterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e",
-		Candidates:        []wire.Candidate{{Email: "alex@example.com"}},
+		Candidates:        []payload.Candidate{{Email: "alex@example.com"}},
 	})
 	var rl *flowmingo.RateLimitError
 	if errors.As(err, &rl) {

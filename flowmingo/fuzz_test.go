@@ -6,25 +6,25 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // fuzzCandidates makes up to 8 candidates from spec, one a line: "cv:URL" is a
 // CV-only candidate, "EMAIL|URL" one with both, anything else an email.
-func fuzzCandidates(spec string) []wire.Candidate {
-	var cands []wire.Candidate
+func fuzzCandidates(spec string) []payload.Candidate {
+	var cands []payload.Candidate
 	for i, line := range strings.Split(spec, "\n") {
 		if i == 8 {
 			break
 		}
 		switch {
 		case strings.HasPrefix(line, "cv:"):
-			cands = append(cands, wire.Candidate{CVLink: line[3:]})
+			cands = append(cands, payload.Candidate{CVLink: line[3:]})
 		case strings.Contains(line, "|"):
 			email, cv, _ := strings.Cut(line, "|")
-			cands = append(cands, wire.Candidate{Email: email, CVLink: cv})
+			cands = append(cands, payload.Candidate{Email: email, CVLink: cv})
 		default:
-			cands = append(cands, wire.Candidate{Email: line})
+			cands = append(cands, payload.Candidate{Email: line})
 		}
 	}
 	return cands

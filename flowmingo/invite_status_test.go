@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // What the vendor answers, and what Invite makes of it: a test per kind of
@@ -36,17 +36,17 @@ type answer struct {
 // inviteAnswered sends cands (alice when none) to a server answering a, with
 // the client configured by mod (may be nil) and its clock at inviteNow, and
 // checks that an error comes without results.
-func inviteAnswered(t *testing.T, a answer, mod func(*Config), cands ...wire.Candidate) ([]CandidateResult, error) {
+func inviteAnswered(t *testing.T, a answer, mod func(*Config), cands ...payload.Candidate) ([]CandidateResult, error) {
 	t.Helper()
 	return inviteWith(t, reply(a.status, a.body, a.header...), mod, cands...)
 }
 
-func inviteWith(t *testing.T, h http.HandlerFunc, mod func(*Config), cands ...wire.Candidate) ([]CandidateResult, error) {
+func inviteWith(t *testing.T, h http.HandlerFunc, mod func(*Config), cands ...payload.Candidate) ([]CandidateResult, error) {
 	t.Helper()
 	b := setup(t, h, mod)
 	b.client.now = func() time.Time { return inviteNow }
 	if len(cands) == 0 {
-		cands = []wire.Candidate{alice}
+		cands = []payload.Candidate{alice}
 	}
 	res, err := b.client.Invite(context.Background(), inviteReq(cands...))
 	if err != nil && res != nil {
@@ -62,12 +62,12 @@ func TestInviteResults(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name  string
-		cands []wire.Candidate // default: alice
+		cands []payload.Candidate // default: alice
 		body  string
 		kinds []Kind
 		// reasons and errors, when set, are the candidates' Reason and the
 		// first candidate's Errors.
-		reasons []wire.Reason
+		reasons []payload.Reason
 		errors  map[string]json.RawMessage
 		// detail, when set, is in the first candidate's Detail.
 		detail string
@@ -75,10 +75,10 @@ func TestInviteResults(t *testing.T) {
 		name:    "invited",
 		body:    `{"results":[` + aliceOK + `]}`,
 		kinds:   []Kind{Invited},
-		reasons: []wire.Reason{""},
+		reasons: []payload.Reason{""},
 	}, {
 		name:  "cv_queued",
-		cands: []wire.Candidate{carol},
+		cands: []payload.Candidate{carol},
 		body:  `{"results":[{"cv_link":"https://cv.example.com/carol.pdf","candidate_entry":{"id":"ce-1"}}]}`,
 		kinds: []Kind{CVQueued},
 	}, {
@@ -89,31 +89,31 @@ func TestInviteResults(t *testing.T) {
 		name:    "error field holding an object is kept verbatim",
 		body:    `{"results":[{"email_address":"alice@example.com","invitation_error_message":{ "code" : "E42", "details":["already invited", 3] }}]}`,
 		kinds:   []Kind{Failed},
-		reasons: []wire.Reason{wire.ReasonInvitationError},
-		errors:  map[string]json.RawMessage{wire.FieldInvitationErrorMessage: json.RawMessage(`{ "code" : "E42", "details":["already invited", 3] }`)},
+		reasons: []payload.Reason{payload.ReasonInvitationError},
+		errors:  map[string]json.RawMessage{payload.FieldInvitationErrorMessage: json.RawMessage(`{ "code" : "E42", "details":["already invited", 3] }`)},
 	}, {
 		name:    "several error fields: every one kept, reason by precedence",
 		body:    `{"results":[{"email_address":"alice@example.com","error_message":"generic","submission_error_message":"no slot"}]}`,
 		kinds:   []Kind{Failed},
-		reasons: []wire.Reason{wire.ReasonSubmissionError},
+		reasons: []payload.Reason{payload.ReasonSubmissionError},
 		errors: map[string]json.RawMessage{
-			wire.FieldErrorMessage:           json.RawMessage(`"generic"`),
-			wire.FieldSubmissionErrorMessage: json.RawMessage(`"no slot"`),
+			payload.FieldErrorMessage:           json.RawMessage(`"generic"`),
+			payload.FieldSubmissionErrorMessage: json.RawMessage(`"no slot"`),
 		},
 	}, {
 		name:  "mixed chunk: one failure does not touch the others",
-		cands: []wire.Candidate{alice, bob, carol},
+		cands: []payload.Candidate{alice, bob, carol},
 		body: `{"results":[` + aliceOK + `,
 			{"email_address":"BOB@example.com","cv_link":"https://cv.example.com/bob.pdf","application_error_message":"closed"},
 			{"cv_link":"https://cv.example.com/carol.pdf","candidate_entry":{"id":"ce-2"}}]}`,
 		kinds:   []Kind{Invited, Failed, CVQueued},
-		reasons: []wire.Reason{"", wire.ReasonApplicationError, ""},
+		reasons: []payload.Reason{"", payload.ReasonApplicationError, ""},
 	}, {
 		name:    "fewer results than candidates: every candidate unknown",
-		cands:   []wire.Candidate{alice, bob},
+		cands:   []payload.Candidate{alice, bob},
 		body:    `{"results":[` + aliceOK + `]}`,
 		kinds:   []Kind{Unknown, Unknown},
-		reasons: []wire.Reason{wire.ReasonUnknownOutcome, wire.ReasonUnknownOutcome},
+		reasons: []payload.Reason{payload.ReasonUnknownOutcome, payload.ReasonUnknownOutcome},
 		detail:  "1 results for 2 candidates",
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,17 +165,17 @@ func TestInviteResultEntries(t *testing.T) {
 // candidate with its reason, the field kept verbatim beside the entry.
 func TestInviteErrorFields(t *testing.T) {
 	t.Parallel()
-	reasons := map[string]wire.Reason{
-		wire.FieldErrorMessage:               wire.ReasonCandidateError,
-		wire.FieldInvitationErrorMessage:     wire.ReasonInvitationError,
-		wire.FieldApplicationErrorMessage:    wire.ReasonApplicationError,
-		wire.FieldSubmissionErrorMessage:     wire.ReasonSubmissionError,
-		wire.FieldCandidateEntryErrorMessage: wire.ReasonCandidateEntryError,
+	reasons := map[string]payload.Reason{
+		payload.FieldErrorMessage:               payload.ReasonCandidateError,
+		payload.FieldInvitationErrorMessage:     payload.ReasonInvitationError,
+		payload.FieldApplicationErrorMessage:    payload.ReasonApplicationError,
+		payload.FieldSubmissionErrorMessage:     payload.ReasonSubmissionError,
+		payload.FieldCandidateEntryErrorMessage: payload.ReasonCandidateEntryError,
 	}
-	if len(wire.ErrorFields) != len(reasons) {
-		t.Fatalf("docs/vendor-api.md lists 5 error fields, wire.ErrorFields has %d", len(wire.ErrorFields))
+	if len(payload.ErrorFields) != len(reasons) {
+		t.Fatalf("docs/vendor-api.md lists 5 error fields, payload.ErrorFields has %d", len(payload.ErrorFields))
 	}
-	for _, f := range wire.ErrorFields {
+	for _, f := range payload.ErrorFields {
 		t.Run(f, func(t *testing.T) {
 			t.Parallel()
 			body := `{"results":[{"email_address":"alice@example.com",` + fmt.Sprintf("%q", f) + `:"boom: \u00e9 \"quoted\""}]}`

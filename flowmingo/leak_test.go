@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestKeyNeverLeaks drives every kind of answer from a server that echoes the
@@ -178,7 +178,7 @@ func TestKeyNeverLeaks(t *testing.T) {
 		}
 	}
 	first := results[0][0]
-	if first.Kind != Failed || string(first.Errors[wire.FieldErrorMessage]) != `"key `+testMasked+`"` {
+	if first.Kind != Failed || string(first.Errors[payload.FieldErrorMessage]) != `"key `+testMasked+`"` {
 		t.Errorf("echoing result: %+v", first)
 	}
 }

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Kind is what happened to one candidate of a request that the vendor answered with
@@ -48,9 +48,9 @@ func (k Kind) String() string {
 type CandidateResult struct {
 	Kind Kind
 	// Reason is the dead-letter reason: for Failed, the result's
-	// wire.Result.ErrorReason; for Unknown, wire.ReasonUnknownOutcome; empty
+	// payload.Result.ErrorReason; for Unknown, payload.ReasonUnknownOutcome; empty
 	// for Invited and CVQueued.
-	Reason wire.Reason
+	Reason payload.Reason
 	// Errors are the vendor's error fields of a Failed result, keyed by field name,
 	// verbatim (except that the API key is redacted if the vendor echoed it). nil
 	// for every other kind.
@@ -62,13 +62,13 @@ type CandidateResult struct {
 	// Result is the vendor's entry at the candidate's position: always set for
 	// Invited, CVQueued and Failed; for Unknown, set when the entry exists but does
 	// not agree with the candidate, nil when positions could not be trusted.
-	Result *wire.Result
+	Result *payload.Result
 }
 
 // decodeResults reads a 200 body (already redacted) and matches its results to
 // cands. The error says why the body is unusable.
-func decodeResults(body []byte, cands []wire.Candidate) ([]CandidateResult, error) {
-	resp, err := wire.DecodeInviteResponseOf(body, len(cands))
+func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, error) {
+	resp, err := payload.DecodeInviteResponseOf(body, len(cands))
 	if err != nil {
 		return nil, err
 	}
@@ -87,19 +87,19 @@ func decodeResults(body []byte, cands []wire.Candidate) ([]CandidateResult, erro
 // invitation or submission object: with send_invite false the vendor may create
 // none, and the absence of every error field is what docs/vendor-api.md calls
 // success.
-func matchResults(cands []wire.Candidate, results []wire.Result) []CandidateResult {
+func matchResults(cands []payload.Candidate, results []payload.Result) []CandidateResult {
 	out := make([]CandidateResult, len(cands))
 	if len(results) != len(cands) {
 		detail := fmt.Sprintf("vendor returned %d results for %d candidates, so results cannot be matched by position", len(results), len(cands))
 		for i := range out {
-			out[i] = CandidateResult{Kind: Unknown, Reason: wire.ReasonUnknownOutcome, Detail: detail}
+			out[i] = CandidateResult{Kind: Unknown, Reason: payload.ReasonUnknownOutcome, Detail: detail}
 		}
 		return out
 	}
 	for i, c := range cands {
 		r := results[i]
 		if why := agreement(c, &r); why != "" {
-			out[i] = CandidateResult{Kind: Unknown, Reason: wire.ReasonUnknownOutcome,
+			out[i] = CandidateResult{Kind: Unknown, Reason: payload.ReasonUnknownOutcome,
 				Detail: fmt.Sprintf("result at position %d: %s", i, why), Result: &r}
 			continue
 		}
@@ -120,7 +120,7 @@ func matchResults(cands []wire.Candidate, results []wire.Result) []CandidateResu
 // needs the same email_address back, and a candidate without one needs none. cv_link
 // is compared exactly, and only when both sides have one: the vendor may leave it out
 // (or report a CV it already had for a known candidate).
-func agreement(c wire.Candidate, r *wire.Result) string {
+func agreement(c payload.Candidate, r *payload.Result) string {
 	ce, re := strings.TrimSpace(c.Email), strings.TrimSpace(r.EmailAddress)
 	switch {
 	case ce != "" && re == "":

@@ -5,138 +5,138 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 func TestMatchResults(t *testing.T) {
 	t.Parallel()
-	ok := func(email, cv string) wire.Result { return wire.Result{EmailAddress: email, CVLink: cv} }
-	failed := func(email string) wire.Result {
-		return wire.Result{EmailAddress: email, ErrorMessage: json.RawMessage(`"nope"`)}
+	ok := func(email, cv string) payload.Result { return payload.Result{EmailAddress: email, CVLink: cv} }
+	failed := func(email string) payload.Result {
+		return payload.Result{EmailAddress: email, ErrorMessage: json.RawMessage(`"nope"`)}
 	}
 	for _, tc := range []struct {
 		name    string
-		cands   []wire.Candidate
-		results []wire.Result
+		cands   []payload.Candidate
+		results []payload.Result
 		want    []Kind
 		detail  []string // per candidate, a part of Detail ("" = Detail must be empty)
 	}{
 		{
 			name:    "same order",
-			cands:   []wire.Candidate{alice, bob, carol},
-			results: []wire.Result{ok("alice@example.com", ""), ok("bob@example.com", bob.CVLink), ok("", carol.CVLink)},
+			cands:   []payload.Candidate{alice, bob, carol},
+			results: []payload.Result{ok("alice@example.com", ""), ok("bob@example.com", bob.CVLink), ok("", carol.CVLink)},
 			want:    []Kind{Invited, Invited, CVQueued},
 		},
 		{
 			name:    "email differs in case and surrounding space",
-			cands:   []wire.Candidate{{Email: " Alice@Example.COM"}},
-			results: []wire.Result{ok("alice@example.com ", "")},
+			cands:   []payload.Candidate{{Email: " Alice@Example.COM"}},
+			results: []payload.Result{ok("alice@example.com ", "")},
 			want:    []Kind{Invited},
 		},
 		{
 			name:    "mismatched email",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{ok("mallory@example.com", "")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{ok("mallory@example.com", "")},
 			want:    []Kind{Unknown},
 			detail:  []string{`result at position 0: result email_address "mallory@example.com" does not match candidate email "alice@example.com"`},
 		},
 		{
 			name:    "result without email for a candidate with one",
-			cands:   []wire.Candidate{bob},
-			results: []wire.Result{ok("", bob.CVLink)},
+			cands:   []payload.Candidate{bob},
+			results: []payload.Result{ok("", bob.CVLink)},
 			want:    []Kind{Unknown},
 			detail:  []string{`result has no email_address, candidate email is "bob@example.com"`},
 		},
 		{
 			name:    "swapped entries",
-			cands:   []wire.Candidate{alice, bob},
-			results: []wire.Result{ok("bob@example.com", ""), ok("alice@example.com", "")},
+			cands:   []payload.Candidate{alice, bob},
+			results: []payload.Result{ok("bob@example.com", ""), ok("alice@example.com", "")},
 			want:    []Kind{Unknown, Unknown},
 			detail:  []string{"does not match", "does not match"},
 		},
 		{
 			name:    "a failed entry that does not match is unknown, not failed",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{failed("bob@example.com")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{failed("bob@example.com")},
 			want:    []Kind{Unknown},
 			detail:  []string{"does not match"},
 		},
 		{
 			name:    "fewer results: every candidate unknown",
-			cands:   []wire.Candidate{alice, bob, carol},
-			results: []wire.Result{ok("alice@example.com", ""), ok("bob@example.com", "")},
+			cands:   []payload.Candidate{alice, bob, carol},
+			results: []payload.Result{ok("alice@example.com", ""), ok("bob@example.com", "")},
 			want:    []Kind{Unknown, Unknown, Unknown},
 			detail:  []string{"vendor returned 2 results for 3 candidates", "vendor returned 2 results for 3 candidates", "vendor returned 2 results for 3 candidates"},
 		},
 		{
 			name:    "more results: every candidate unknown",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{ok("alice@example.com", ""), ok("bob@example.com", "")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{ok("alice@example.com", ""), ok("bob@example.com", "")},
 			want:    []Kind{Unknown},
 			detail:  []string{"vendor returned 2 results for 1 candidates"},
 		},
 		{
 			name:    "no results",
-			cands:   []wire.Candidate{alice},
+			cands:   []payload.Candidate{alice},
 			results: nil,
 			want:    []Kind{Unknown},
 			detail:  []string{"vendor returned 0 results for 1 candidates"},
 		},
 		{
 			name:    "CV-only candidate with the cv_link echoed",
-			cands:   []wire.Candidate{carol},
-			results: []wire.Result{{CVLink: carol.CVLink, CandidateEntry: json.RawMessage(`{"id":"ce"}`)}},
+			cands:   []payload.Candidate{carol},
+			results: []payload.Result{{CVLink: carol.CVLink, CandidateEntry: json.RawMessage(`{"id":"ce"}`)}},
 			want:    []Kind{CVQueued},
 		},
 		{
 			name:    "CV-only candidate without the cv_link echoed",
-			cands:   []wire.Candidate{carol},
-			results: []wire.Result{{}},
+			cands:   []payload.Candidate{carol},
+			results: []payload.Result{{}},
 			want:    []Kind{CVQueued},
 		},
 		{
 			name:    "CV-only candidate answered with an email",
-			cands:   []wire.Candidate{carol},
-			results: []wire.Result{ok("alice@example.com", carol.CVLink)},
+			cands:   []payload.Candidate{carol},
+			results: []payload.Result{ok("alice@example.com", carol.CVLink)},
 			want:    []Kind{Unknown},
 			detail:  []string{`result email_address "alice@example.com" for a candidate without email`},
 		},
 		{
 			name:    "CV-only candidate failed",
-			cands:   []wire.Candidate{carol},
-			results: []wire.Result{{CVLink: carol.CVLink, CandidateEntryErrorMessage: json.RawMessage(`"cv not reachable"`)}},
+			cands:   []payload.Candidate{carol},
+			results: []payload.Result{{CVLink: carol.CVLink, CandidateEntryErrorMessage: json.RawMessage(`"cv not reachable"`)}},
 			want:    []Kind{Failed},
 		},
 		{
 			name:    "cv_link mismatch",
-			cands:   []wire.Candidate{bob},
-			results: []wire.Result{ok("bob@example.com", "https://cv.example.com/someone-else.pdf")},
+			cands:   []payload.Candidate{bob},
+			results: []payload.Result{ok("bob@example.com", "https://cv.example.com/someone-else.pdf")},
 			want:    []Kind{Unknown},
 			detail:  []string{`result cv_link "https://cv.example.com/someone-else.pdf" does not match candidate cv_link "https://cv.example.com/bob.pdf"`},
 		},
 		{
 			name:    "CV-only cv_link mismatch",
-			cands:   []wire.Candidate{carol},
-			results: []wire.Result{ok("", bob.CVLink)},
+			cands:   []payload.Candidate{carol},
+			results: []payload.Result{ok("", bob.CVLink)},
 			want:    []Kind{Unknown},
 			detail:  []string{"does not match candidate cv_link"},
 		},
 		{
 			name:    "cv_link reported for a candidate sent without one is tolerated",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{ok("alice@example.com", "https://cv.example.com/known.pdf")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{ok("alice@example.com", "https://cv.example.com/known.pdf")},
 			want:    []Kind{Invited},
 		},
 		{
 			name:    "email candidate, success without invitation object (send_invite false)",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{ok("alice@example.com", "")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{ok("alice@example.com", "")},
 			want:    []Kind{Invited},
 		},
 		{
 			name:    "long values are cut in the detail",
-			cands:   []wire.Candidate{alice},
-			results: []wire.Result{ok(strings.Repeat("m", 500)+"@example.com", "")},
+			cands:   []payload.Candidate{alice},
+			results: []payload.Result{ok(strings.Repeat("m", 500)+"@example.com", "")},
 			want:    []Kind{Unknown},
 			detail:  []string{`mmm..." does not match`},
 		},
@@ -177,7 +177,7 @@ func TestMatchResults(t *testing.T) {
 }
 
 // checkResultInvariants checks what every CandidateResult promises about its fields.
-func checkResultInvariants(tb testing.TB, c wire.Candidate, r CandidateResult) {
+func checkResultInvariants(tb testing.TB, c payload.Candidate, r CandidateResult) {
 	tb.Helper()
 	switch r.Kind {
 	case Invited, CVQueued:
@@ -192,7 +192,7 @@ func checkResultInvariants(tb testing.TB, c wire.Candidate, r CandidateResult) {
 			tb.Errorf("failed with Reason %q, Errors %s, Detail %q, Result %v", r.Reason, r.Errors, r.Detail, r.Result)
 		}
 	case Unknown:
-		if r.Reason != wire.ReasonUnknownOutcome || r.Errors != nil || r.Detail == "" {
+		if r.Reason != payload.ReasonUnknownOutcome || r.Errors != nil || r.Detail == "" {
 			tb.Errorf("unknown with Reason %q, Errors %s, Detail %q", r.Reason, r.Errors, r.Detail)
 		}
 	default:

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // field indexes the candidate fields a CSV column can feed.
@@ -227,14 +227,14 @@ func (s *CSVSource) noteEnd(rec []string) {
 	s.lastEnd = int64(line) + int64(strings.Count(rec[len(rec)-1], "\n"))
 }
 
-func (s *CSVSource) candidate(rec []string) wire.Candidate {
+func (s *CSVSource) candidate(rec []string) payload.Candidate {
 	get := func(f field) string {
 		if i := s.cols[f]; i >= 0 && i < len(rec) {
 			return strings.TrimSpace(rec[i])
 		}
 		return ""
 	}
-	c := wire.Candidate{
+	c := payload.Candidate{
 		ATSCandidateID: get(fieldATSID),
 		Email:          get(fieldEmail),
 		Name:           get(fieldName),
@@ -248,7 +248,7 @@ func (s *CSVSource) candidate(rec []string) wire.Candidate {
 // compact copies the fields of c out of the record they were cut from when that
 // record is much larger than they are, so that a kept candidate does not pin the
 // record's ignored columns in memory.
-func compact(c wire.Candidate, rec []string) wire.Candidate {
+func compact(c payload.Candidate, rec []string) payload.Candidate {
 	total := 0
 	for _, f := range rec {
 		total += len(f)

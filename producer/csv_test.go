@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -30,64 +30,64 @@ func TestCSVHeaderMatching(t *testing.T) {
 	tests := []struct {
 		header string
 		value  string
-		want   wire.Candidate // what the column fills, besides the helper column
+		want   payload.Candidate // what the column fills, besides the helper column
 	}{
-		{header: "ats_candidate_id", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "ATS Candidate ID", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "ats-candidate-id", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "AtsCandidateId", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "ats_id", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "ATS ID", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "candidate_id", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
-		{header: "Candidate Id", value: uuidA, want: wire.Candidate{ATSCandidateID: uuidA}},
+		{header: "ats_candidate_id", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "ATS Candidate ID", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "ats-candidate-id", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "AtsCandidateId", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "ats_id", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "ATS ID", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "candidate_id", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
+		{header: "Candidate Id", value: uuidA, want: payload.Candidate{ATSCandidateID: uuidA}},
 
-		{header: "email", value: email, want: wire.Candidate{Email: email}},
-		{header: "EMAIL", value: email, want: wire.Candidate{Email: email}},
-		{header: " Email ", value: email, want: wire.Candidate{Email: email}},
-		{header: "email_address", value: email, want: wire.Candidate{Email: email}},
-		{header: "Email Address", value: email, want: wire.Candidate{Email: email}},
-		{header: "EmailAddress", value: email, want: wire.Candidate{Email: email}},
-		{header: "email-address", value: email, want: wire.Candidate{Email: email}},
-		{header: "e-mail", value: email, want: wire.Candidate{Email: email}},
-		{header: "E-Mail", value: email, want: wire.Candidate{Email: email}},
-		{header: "mail", value: email, want: wire.Candidate{Email: email}},
+		{header: "email", value: email, want: payload.Candidate{Email: email}},
+		{header: "EMAIL", value: email, want: payload.Candidate{Email: email}},
+		{header: " Email ", value: email, want: payload.Candidate{Email: email}},
+		{header: "email_address", value: email, want: payload.Candidate{Email: email}},
+		{header: "Email Address", value: email, want: payload.Candidate{Email: email}},
+		{header: "EmailAddress", value: email, want: payload.Candidate{Email: email}},
+		{header: "email-address", value: email, want: payload.Candidate{Email: email}},
+		{header: "e-mail", value: email, want: payload.Candidate{Email: email}},
+		{header: "E-Mail", value: email, want: payload.Candidate{Email: email}},
+		{header: "mail", value: email, want: payload.Candidate{Email: email}},
 
-		{header: "name", value: "Alex Doe", want: wire.Candidate{Name: "Alex Doe"}},
-		{header: "Full Name", value: "Alex Doe", want: wire.Candidate{Name: "Alex Doe"}},
-		{header: "full_name", value: "Alex Doe", want: wire.Candidate{Name: "Alex Doe"}},
-		{header: "candidate_name", value: "Alex Doe", want: wire.Candidate{Name: "Alex Doe"}},
-		{header: "Candidate Name", value: "Alex Doe", want: wire.Candidate{Name: "Alex Doe"}},
+		{header: "name", value: "Alex Doe", want: payload.Candidate{Name: "Alex Doe"}},
+		{header: "Full Name", value: "Alex Doe", want: payload.Candidate{Name: "Alex Doe"}},
+		{header: "full_name", value: "Alex Doe", want: payload.Candidate{Name: "Alex Doe"}},
+		{header: "candidate_name", value: "Alex Doe", want: payload.Candidate{Name: "Alex Doe"}},
+		{header: "Candidate Name", value: "Alex Doe", want: payload.Candidate{Name: "Alex Doe"}},
 
-		{header: "firstname", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "First Name", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "first_name", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "first-name", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "FIRSTNAME", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "first", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "given_name", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
-		{header: "Given Name", value: "Alex", want: wire.Candidate{Firstname: "Alex"}},
+		{header: "firstname", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "First Name", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "first_name", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "first-name", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "FIRSTNAME", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "first", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "given_name", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
+		{header: "Given Name", value: "Alex", want: payload.Candidate{Firstname: "Alex"}},
 
-		{header: "lastname", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "Last Name", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "last_name", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "last", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "surname", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "Surname", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "family_name", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
-		{header: "Family-Name", value: "Doe", want: wire.Candidate{Lastname: "Doe"}},
+		{header: "lastname", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "Last Name", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "last_name", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "last", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "surname", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "Surname", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "family_name", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
+		{header: "Family-Name", value: "Doe", want: payload.Candidate{Lastname: "Doe"}},
 
-		{header: "cv_link", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "CV Link", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "cvlink", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "cv", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "CV", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "cv_url", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "CV URL", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "resume", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "Resume", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "resume_url", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "Resume URL", value: cv, want: wire.Candidate{CVLink: cv}},
-		{header: "resume-link", value: cv, want: wire.Candidate{CVLink: cv}},
+		{header: "cv_link", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "CV Link", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "cvlink", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "cv", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "CV", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "cv_url", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "CV URL", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "resume", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "Resume", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "resume_url", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "Resume URL", value: cv, want: payload.Candidate{CVLink: cv}},
+		{header: "resume-link", value: cv, want: payload.Candidate{CVLink: cv}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.header, func(t *testing.T) {
@@ -119,23 +119,23 @@ func TestCSVIgnoredColumns(t *testing.T) {
 		name   string
 		header string
 		row    string
-		want   wire.Candidate
+		want   payload.Candidate
 		ign    []string
 	}{
 		{name: "unknown columns named once in order",
 			header: "Department,email,Notes,Phone,Notes", row: "Sales,a@example.com,n1,+1,n2",
-			want: wire.Candidate{Email: "a@example.com"}, ign: []string{"Department", "Notes", "Phone"}},
+			want: payload.Candidate{Email: "a@example.com"}, ign: []string{"Department", "Notes", "Phone"}},
 		{name: "second email column loses",
 			header: "Email Address,E-Mail", row: "first@example.com,second@example.com",
-			want: wire.Candidate{Email: "first@example.com"}, ign: []string{`E-Mail (another email column: "Email Address" is used)`}},
+			want: payload.Candidate{Email: "first@example.com"}, ign: []string{`E-Mail (another email column: "Email Address" is used)`}},
 		{name: "second cv column loses",
 			header: "email,resume,cv_link", row: "a@example.com,https://a.example/1,https://a.example/2",
-			want: wire.Candidate{Email: "a@example.com", CVLink: "https://a.example/1"}, ign: []string{`cv_link (another cv_link column: "resume" is used)`}},
+			want: payload.Candidate{Email: "a@example.com", CVLink: "https://a.example/1"}, ign: []string{`cv_link (another cv_link column: "resume" is used)`}},
 		{name: "column without a name",
 			header: "email,,name", row: "a@example.com,x,Alex",
-			want: wire.Candidate{Email: "a@example.com", Name: "Alex"}, ign: []string{"(column 2, no name)"}},
+			want: payload.Candidate{Email: "a@example.com", Name: "Alex"}, ign: []string{"(column 2, no name)"}},
 		{name: "nothing ignored", header: "email,cv_link", row: "a@example.com,",
-			want: wire.Candidate{Email: "a@example.com"}},
+			want: payload.Candidate{Email: "a@example.com"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -190,8 +190,8 @@ func TestNewCSVSourceErrors(t *testing.T) {
 
 func TestCSVSource(t *testing.T) {
 	t.Parallel()
-	alex := wire.Candidate{Email: "alex@example.com"}
-	cvOnly := wire.Candidate{CVLink: "https://example.com/cv.pdf"}
+	alex := payload.Candidate{Email: "alex@example.com"}
+	cvOnly := payload.Candidate{CVLink: "https://example.com/cv.pdf"}
 	tests := []struct {
 		name string
 		in   string
@@ -203,23 +203,23 @@ func TestCSVSource(t *testing.T) {
 		{name: "BOM", in: "\ufeffemail,cv_link\nalex@example.com,\n", want: []want{ok(2, alex)}},
 		{name: "BOM before a quoted header", in: "\ufeff\"email\",\"cv_link\"\nalex@example.com,\n", want: []want{ok(2, alex)}},
 		{name: "CRLF", in: "email,name\r\nalex@example.com,Alex\r\nbo@example.com,Bo\r\n",
-			want: []want{ok(2, wire.Candidate{Email: "alex@example.com", Name: "Alex"}), ok(3, wire.Candidate{Email: "bo@example.com", Name: "Bo"})}},
+			want: []want{ok(2, payload.Candidate{Email: "alex@example.com", Name: "Alex"}), ok(3, payload.Candidate{Email: "bo@example.com", Name: "Bo"})}},
 		{name: "quoted fields with newlines keep line numbers; a name's line breaks become a space",
 			in: "name,email\n\"Alex\nDoe\",alex@example.com\n\"Bo\r\n\r\nBo\",bo@example.com\ncy,cy@example.com\n",
 			want: []want{
-				ok(2, wire.Candidate{Name: "Alex Doe", Email: "alex@example.com"}),
-				ok(4, wire.Candidate{Name: "Bo Bo", Email: "bo@example.com"}),
-				ok(7, wire.Candidate{Name: "cy", Email: "cy@example.com"}),
+				ok(2, payload.Candidate{Name: "Alex Doe", Email: "alex@example.com"}),
+				ok(4, payload.Candidate{Name: "Bo Bo", Email: "bo@example.com"}),
+				ok(7, payload.Candidate{Name: "cy", Email: "cy@example.com"}),
 			}},
 		{name: "tabs and line breaks in names become one space, other spaces are kept",
 			in:   "email,name,first name,last name\nalex@example.com,\"Alex \t Doe\",\"Al\u2028ex\",\"van  der\r\nDoe\"\n",
-			want: []want{ok(2, wire.Candidate{Email: "alex@example.com", Name: "Alex Doe", Firstname: "Al ex", Lastname: "van  der Doe"})}},
+			want: []want{ok(2, payload.Candidate{Email: "alex@example.com", Name: "Alex Doe", Firstname: "Al ex", Lastname: "van  der Doe"})}},
 		{name: "control characters reject the row, reading goes on",
 			in: "email,name,last name\nalex@example.com,\"Alex\x1b[31m\",Doe\nbo@example.com,Bo,\"Doe\x00\"\ncy@example.com,Cy,\n",
 			want: []want{
 				rejected(2, "name", "contains the control character U+001B at character 5"),
 				rejected(3, "lastname", "contains the control character U+0000 at character 4"),
-				ok(4, wire.Candidate{Email: "cy@example.com", Name: "Cy"}),
+				ok(4, payload.Candidate{Email: "cy@example.com", Name: "Cy"}),
 			}},
 		{name: "a bidirectional override rejects the row", in: "email,name\nalex@example.com,\"\u202eeoD xelA\"\n",
 			want: []want{rejected(2, "name", "bidirectional control character U+202E at character 1")}},
@@ -227,31 +227,31 @@ func TestCSVSource(t *testing.T) {
 			in: "email,first name,cv\nalex@example.com,Jos\xe9,\nbo@example.com,Bo,\n",
 			want: []want{
 				rejected(2, "firstname", `not valid UTF-8: byte 0xE9 after "Jos"; is the input in another encoding`),
-				ok(3, wire.Candidate{Email: "bo@example.com", Firstname: "Bo"}),
+				ok(3, payload.Candidate{Email: "bo@example.com", Firstname: "Bo"}),
 			}},
 		{name: "invalid UTF-8 in an ignored column is ignored", in: "email,notes\nalex@example.com,caf\xe9\n", want: []want{ok(2, alex)}},
-		{name: "a name too long", in: "email,name\nalex@example.com," + strings.Repeat("x", wire.MaxNameLen+1) + "\n",
+		{name: "a name too long", in: "email,name\nalex@example.com," + strings.Repeat("x", payload.MaxNameLen+1) + "\n",
 			want: []want{rejected(2, "name", "longer than 200 characters (got 201)")}},
-		{name: "a cv link too long", in: "cv\nhttps://example.com/" + strings.Repeat("x", wire.MaxCVLinkLen) + "\n",
+		{name: "a cv link too long", in: "cv\nhttps://example.com/" + strings.Repeat("x", payload.MaxCVLinkLen) + "\n",
 			want: []want{rejected(2, "cv_link", "longer than 2048 bytes")}},
 		{name: "quoted comma and escaped quote", in: "name,email\n\"Doe, \"\"Alex\"\"\",alex@example.com\n",
-			want: []want{ok(2, wire.Candidate{Name: `Doe, "Alex"`, Email: "alex@example.com"})}},
+			want: []want{ok(2, payload.Candidate{Name: `Doe, "Alex"`, Email: "alex@example.com"})}},
 		{name: "ragged rows", in: "email,name,cv_link\nalex@example.com\nbo@example.com,Bo\n",
-			want: []want{ok(2, alex), ok(3, wire.Candidate{Email: "bo@example.com", Name: "Bo"})}},
+			want: []want{ok(2, alex), ok(3, payload.Candidate{Email: "bo@example.com", Name: "Bo"})}},
 		{name: "extra fields ignored", in: "email\nalex@example.com,x,y,z\n", want: []want{ok(2, alex)}},
 		{name: "empty lines skipped, line numbers kept", in: "email\n\nalex@example.com\n\n\r\n\nbo@example.com\n",
-			want: []want{ok(3, alex), ok(7, wire.Candidate{Email: "bo@example.com"})}},
+			want: []want{ok(3, alex), ok(7, payload.Candidate{Email: "bo@example.com"})}},
 		{name: "rows of empty fields skipped", in: "email,name\n,\n  ,\t\nalex@example.com,\n", want: []want{ok(4, alex)}},
 		{name: "fields trimmed, blank becomes absent",
 			in:   "ats_id,email,name,firstname,lastname,cv_link\n  " + uuidA + " , alex@example.com ,\" Alex Doe \", ,\t,  \n",
-			want: []want{ok(2, wire.Candidate{ATSCandidateID: uuidA, Email: "alex@example.com", Name: "Alex Doe"})}},
-		{name: "email case kept", in: "email\nAlex@Example.COM\n", want: []want{ok(2, wire.Candidate{Email: "Alex@Example.COM"})}},
+			want: []want{ok(2, payload.Candidate{ATSCandidateID: uuidA, Email: "alex@example.com", Name: "Alex Doe"})}},
+		{name: "email case kept", in: "email\nAlex@Example.COM\n", want: []want{ok(2, payload.Candidate{Email: "Alex@Example.COM"})}},
 		{name: "no de-duplication", in: "email\nalex@example.com\nALEX@example.com\nalex@example.com\n",
-			want: []want{ok(2, alex), ok(3, wire.Candidate{Email: "ALEX@example.com"}), ok(4, alex)}},
+			want: []want{ok(2, alex), ok(3, payload.Candidate{Email: "ALEX@example.com"}), ok(4, alex)}},
 		{name: "semicolon separated after blank lines", in: "\n\r\nEmail;Name\nalex@example.com;Alex\n",
-			want: []want{ok(4, wire.Candidate{Email: "alex@example.com", Name: "Alex"})}},
+			want: []want{ok(4, payload.Candidate{Email: "alex@example.com", Name: "Alex"})}},
 		{name: "semicolon separated", in: "Email;Name\nalex@example.com;Alex\n",
-			want: []want{ok(2, wire.Candidate{Email: "alex@example.com", Name: "Alex"})}},
+			want: []want{ok(2, payload.Candidate{Email: "alex@example.com", Name: "Alex"})}},
 		{name: "tab separated keeps empty fields", in: "name\temail\tcv\n\talex@example.com\t\n",
 			want: []want{ok(2, alex)}},
 		{name: "only one column", in: "cv\nhttps://example.com/cv.pdf\n", want: []want{ok(2, cvOnly)}},
@@ -268,15 +268,15 @@ func TestCSVSource(t *testing.T) {
 		{name: "every fault listed, first named", in: "ats_id,email,cv\nx,y,http://h/cv\n",
 			want: []want{rejected(2, "ats_candidate_id", `not a UUID: "x"; email: not a valid email address: "y"; cv_link: must be an https URL`)}},
 		{name: "rejected row keeps what was read", in: "email,name\nx@, Alex \n",
-			want: []want{{row: 2, field: "email", msg: "not a valid", c: wire.Candidate{Email: "x@", Name: "Alex"}}}},
+			want: []want{{row: 2, field: "email", msg: "not a valid", c: payload.Candidate{Email: "x@", Name: "Alex"}}}},
 		{name: "reject in the middle, reading goes on", in: "email\nalex@example.com\nnope\nbo@example.com\n",
-			want: []want{ok(2, alex), rejected(3, "email", "not a valid"), ok(4, wire.Candidate{Email: "bo@example.com"})}},
+			want: []want{ok(2, alex), rejected(3, "email", "not a valid"), ok(4, payload.Candidate{Email: "bo@example.com"})}},
 		{name: "bare quote rejects the row, reading goes on", in: "name,email\nAl\"ex,alex@example.com\nBo,bo@example.com\n",
-			want: []want{rejected(2, "", `'"' inside a field that is not quoted (line 2, column 3)`), ok(3, wire.Candidate{Name: "Bo", Email: "bo@example.com"})}},
+			want: []want{rejected(2, "", `'"' inside a field that is not quoted (line 2, column 3)`), ok(3, payload.Candidate{Name: "Bo", Email: "bo@example.com"})}},
 		{name: "stray quote after a quoted field rejects the row", in: "name,email\n\"Al\"ex,alex@example.com\nBo,bo@example.com\n",
-			want: []want{rejected(2, "", "stray or missing '\"'"), ok(3, wire.Candidate{Name: "Bo", Email: "bo@example.com"})}},
+			want: []want{rejected(2, "", "stray or missing '\"'"), ok(3, payload.Candidate{Name: "Bo", Email: "bo@example.com"})}},
 		{name: "unterminated quote at the end rejects its row", in: "email,name\nalex@example.com,Alex\nbo@example.com,\"Bo\nmore\n",
-			want: []want{ok(2, wire.Candidate{Email: "alex@example.com", Name: "Alex"}), rejected(3, "", "stray or missing")}},
+			want: []want{ok(2, payload.Candidate{Email: "alex@example.com", Name: "Alex"}), rejected(3, "", "stray or missing")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -298,7 +298,7 @@ func TestCSVRunawayQuoteIsFatal(t *testing.T) {
 		b.WriteString("cy@example.com,Cy\n")
 	}
 	_, recs, err := readCSV(t, b.String())
-	checkRecords(t, producer.WhereLine, recs, []want{ok(2, wire.Candidate{Email: "alex@example.com", Name: "Alex"})})
+	checkRecords(t, producer.WhereLine, recs, []want{ok(2, payload.Candidate{Email: "alex@example.com", Name: "Alex"})})
 	if err == nil {
 		t.Fatal("no fatal error for a runaway quoted field")
 	}
@@ -316,7 +316,7 @@ func TestCSVLongRecordWithinLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRecords(t, producer.WhereLine, recs, []want{ok(2, wire.Candidate{Email: "alex@example.com"}), ok(3, wire.Candidate{Email: "bo@example.com"})})
+	checkRecords(t, producer.WhereLine, recs, []want{ok(2, payload.Candidate{Email: "alex@example.com"}), ok(3, payload.Candidate{Email: "bo@example.com"})})
 }
 
 // TestSampleCandidatesCSV keeps configs/sample-candidates.csv, which the demo and

@@ -29,7 +29,7 @@
 //
 // The readers — CSVSource, JSONLSource, JSONSource and SliceSource, opened by
 // format with Open or NewSource — turn outside input into a stream of Records: each
-// either a normalised candidate that passed wire.ValidateCandidate, or a row
+// either a normalised candidate that passed payload.ValidateCandidate, or a row
 // rejected with a RowError naming its line (or candidate position) and field. They
 // stream: memory stays flat however many rows a file has, and one runaway record
 // (an unterminated quote, a line without an end) is refused rather than buffered.

@@ -14,9 +14,9 @@ import (
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Enqueuer is the part of asynq.Client the producer uses.
@@ -197,7 +197,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := opts.Job.Target.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: target: %w", ErrUsage, err)
 	}
-	if err := wire.ValidateMessage(opts.Job.InvitationMessage); err != nil {
+	if err := payload.ValidateMessage(opts.Job.InvitationMessage); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{

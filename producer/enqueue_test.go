@@ -11,10 +11,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -80,8 +80,8 @@ func TestImportTakesTargetFromRequestBody(t *testing.T) {
 func TestImportRejectsBadMessage(t *testing.T) {
 	t.Parallel()
 	p := newProducer(t)
-	_, err := p.Import(context.Background(), producer.NewSliceSource([]wire.Candidate{{Email: "a@example.com"}}), producer.Options{
-		Job: task.Job{Target: wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}, InvitationMessage: "short"},
+	_, err := p.Import(context.Background(), producer.NewSliceSource([]payload.Candidate{{Email: "a@example.com"}}), producer.Options{
+		Job: task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}, InvitationMessage: "short"},
 	})
 	if !errors.Is(err, producer.ErrUsage) || !strings.Contains(err.Error(), "invitation_message") {
 		t.Errorf("err = %v", err)
@@ -129,7 +129,7 @@ func TestImportEnqueuesChunks(t *testing.T) {
 	for i := range 25 { // segments 0 and 1 (default queue), 2 (bulk)
 		fmt.Fprintf(&rows, "{\"email\":\"p%d@example.com\"}\n", i)
 	}
-	opts := producer.Options{BatchID: "direct", Job: task.Job{Target: wire.Target{InterviewSetID: uuidA}}}
+	opts := producer.Options{BatchID: "direct", Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}}}
 	for run := range 2 {
 		res, err := p.Import(context.Background(), producer.NewJSONLSource(strings.NewReader(rows.String())), opts)
 		if err != nil {
@@ -209,7 +209,7 @@ func TestImportStopsOnEnqueueError(t *testing.T) {
 		fmt.Fprintf(&rows, "{\"email\":\"p%d@example.com\"}\n", i)
 	}
 	_, err := p.Import(context.Background(), producer.NewJSONLSource(strings.NewReader(rows.String())),
-		producer.Options{BatchID: "fails", Job: task.Job{Target: wire.Target{InterviewSetID: uuidA}}})
+		producer.Options{BatchID: "fails", Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}}})
 	if err == nil || !strings.Contains(err.Error(), "connection reset by peer") || !strings.Contains(err.Error(), "enqueue chunk") {
 		t.Fatalf("err = %v, want the enqueue's error", err)
 	}
@@ -229,13 +229,13 @@ func TestImportOwnedBatch(t *testing.T) {
 	t.Parallel()
 	p := newProducer(t)
 	ctx := context.Background()
-	job := task.Job{Target: wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}}
-	one := []wire.Candidate{{Email: "b@example.com"}}
-	three := []wire.Candidate{{Email: "a1@example.com"}, {Email: "a2@example.com"}, {Email: "a3@example.com"}}
+	job := task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}}
+	one := []payload.Candidate{{Email: "b@example.com"}}
+	three := []payload.Candidate{{Email: "a1@example.com"}, {Email: "a2@example.com"}, {Email: "a3@example.com"}}
 	if _, err := p.Import(ctx, producer.NewSliceSource(one), producer.Options{BatchID: "nightly", Job: job, Owner: "bob"}); err != nil {
 		t.Fatal(err)
 	}
-	other := task.Job{Target: wire.Target{InterviewSetID: "019c5ea9-0000-7000-8000-000000000001"}}
+	other := task.Job{Target: payload.Target{InterviewSetID: "019c5ea9-0000-7000-8000-000000000001"}}
 	for _, j := range []task.Job{job, other} {
 		res, err := p.Import(ctx, producer.NewSliceSource(three), producer.Options{BatchID: "nightly", Job: j, Owner: "alice"})
 		if !errors.Is(err, producer.ErrOwned) || res != nil || strings.Contains(err.Error(), "bob") || strings.Contains(err.Error(), job.Target.InterviewSetID) {
@@ -276,7 +276,7 @@ func TestImportRerunNeedsTheSameInput(t *testing.T) {
 	st := store.New(rdb, store.Config{})
 	p := producer.New(st, asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10})
 	ctx := context.Background()
-	job := task.Job{Target: wire.Target{InterviewSetID: uuidA}}
+	job := task.Job{Target: payload.Target{InterviewSetID: uuidA}}
 	lines := func(edit func([]string) []string) string {
 		var ls []string
 		for i := range 25 {

@@ -7,7 +7,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -30,7 +30,7 @@ func Example() {
 	// The workers' key prefix (BULKINVITE_PREFIX; zero: the default).
 	p := producer.FromRedis(rdb, producer.Config{Prefix: ""})
 
-	cands := []wire.Candidate{
+	cands := []payload.Candidate{
 		{Name: "Alex Doe", Email: "alex@example.com"},
 		{Name: "Sam Roe", Email: "sam@example.com", CVLink: "https://cv.example.com/sam.pdf"},
 		{Name: "Alex again", Email: "ALEX@example.com"}, // the same person: sent once
@@ -40,7 +40,7 @@ func Example() {
 		// The same id twice is one batch: a retried call enqueues nothing twice.
 		BatchID: "crm-sync-2026-12-01",
 		Job: producer.Job{
-			Target:            wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"},
+			Target:            payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"},
 			InvitationMessage: "Hi {{candidate_name}}, please record your interview: {{interview_link}}",
 		},
 	})

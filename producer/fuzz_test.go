@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -40,7 +40,7 @@ func checkStream(t *testing.T, src producer.Source, inputLen int, where string, 
 		}
 		last = rec.Row
 		if rec.Err == nil {
-			if err := wire.ValidateCandidate(-1, rec.Candidate); err != nil {
+			if err := payload.ValidateCandidate(-1, rec.Candidate); err != nil {
 				t.Fatalf("record %d accepted but invalid: %v (%+v)", n, err, rec.Candidate)
 			}
 			if rec.Candidate != producer.Normalize(rec.Candidate) {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -46,12 +46,12 @@ func readAll(tb testing.TB, src producer.Source) ([]producer.Record, error) {
 // field and a fragment of the message.
 type want struct {
 	row   int64
-	c     wire.Candidate
+	c     payload.Candidate
 	field string // "" and msg "" for an accepted row
 	msg   string
 }
 
-func ok(row int64, c wire.Candidate) want { return want{row: row, c: c} }
+func ok(row int64, c payload.Candidate) want { return want{row: row, c: c} }
 
 func rejected(row int64, field, msg string) want { return want{row: row, field: field, msg: msg} }
 
@@ -99,7 +99,7 @@ func checkRecords(tb testing.TB, where string, recs []producer.Record, ws []want
 		if !strings.HasPrefix(r.Err.Error(), prefix) {
 			tb.Errorf("record %d: Error() = %q, want it to start with %q", i, r.Err.Error(), prefix)
 		}
-		if w.c != (wire.Candidate{}) && r.Candidate != w.c {
+		if w.c != (payload.Candidate{}) && r.Candidate != w.c {
 			tb.Errorf("record %d: Candidate = %+v, want %+v", i, r.Candidate, w.c)
 		}
 	}

@@ -10,15 +10,15 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Meta is what a JSON file that is the vendor's request body says about the whole
 // request, besides its candidates.
 type Meta struct {
-	Target            wire.Target // from com_interview_set_id, com_project_id, com_job_post_id
-	InvitationMessage string      // invitation_message, verbatim
-	SendInvite        *bool       // send_invite; nil when absent or null
+	Target            payload.Target // from com_interview_set_id, com_project_id, com_job_post_id
+	InvitationMessage string         // invitation_message, verbatim
+	SendInvite        *bool          // send_invite; nil when absent or null
 }
 
 // JSONSource reads candidates from a JSON document without holding it in memory.
@@ -266,7 +266,7 @@ func (s *JSONSource) readKeys() error {
 		}
 		if v != nil && !utf8.Valid(raw) {
 			// encoding/json has turned the bad bytes into U+FFFD.
-			err := wire.ValidateText(string(raw[1 : len(raw)-1]))
+			err := payload.ValidateText(string(raw[1 : len(raw)-1]))
 			return &KeyError{Key: key, Err: fmt.Errorf("JSON: %s (offset %d): %v", key, off, err)}
 		}
 		switch {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -101,7 +101,7 @@ func TestJSONSourceBoundsIgnoredValues(t *testing.T) {
 		size  = 50 << 20
 		bound = 128 << 20
 	)
-	alex := wire.Candidate{Email: "alex@example.com"}
+	alex := payload.Candidate{Email: "alex@example.com"}
 	tail := `],"candidates":[{"email":"alex@example.com"}]}`
 	tests := []struct {
 		name             string

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/configs"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -21,10 +21,10 @@ func TestJSONSourceSeedRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := src.Meta()
-	if m.Target != (wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}) {
+	if m.Target != (payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}) {
 		t.Errorf("after the first record, Meta().Target = %+v", m.Target)
 	}
-	checkRecords(t, producer.WhereCandidate, []producer.Record{rec}, []want{ok(1, wire.Candidate{
+	checkRecords(t, producer.WhereCandidate, []producer.Record{rec}, []want{ok(1, payload.Candidate{
 		Name: "Alex Doe", Email: "alex@example.com", CVLink: "https://storage.googleapis.com/flowmingo-demo/cv/alex.pdf",
 	})})
 	if _, err := src.Next(); err != io.EOF {
@@ -38,7 +38,7 @@ func TestJSONSourceSeedRequest(t *testing.T) {
 	if m.SendInvite == nil || !*m.SendInvite {
 		t.Errorf("SendInvite = %v, want true", m.SendInvite)
 	}
-	if err := wire.ValidateMessage(m.InvitationMessage); err != nil {
+	if err := payload.ValidateMessage(m.InvitationMessage); err != nil {
 		t.Error(err)
 	}
 	if err := m.Target.Validate(); err != nil {
@@ -64,7 +64,7 @@ func TestJSONSourceMetaAfterCandidatesKnownAtEOF(t *testing.T) {
 		t.Fatalf("Next = %v, want io.EOF", err)
 	}
 	m := src.Meta()
-	if m.Target != (wire.Target{ProjectID: uuidA, JobPostID: uuidB}) {
+	if m.Target != (payload.Target{ProjectID: uuidA, JobPostID: uuidB}) {
 		t.Errorf("Target = %+v (ids are trimmed)", m.Target)
 	}
 	if m.InvitationMessage != "  Hello {{candidate_name}}  " {
@@ -77,8 +77,8 @@ func TestJSONSourceMetaAfterCandidatesKnownAtEOF(t *testing.T) {
 
 func TestJSONSource(t *testing.T) {
 	t.Parallel()
-	alex := wire.Candidate{Email: "alex@example.com"}
-	bo := wire.Candidate{Email: "bo@example.com"}
+	alex := payload.Candidate{Email: "alex@example.com"}
+	bo := payload.Candidate{Email: "bo@example.com"}
 	f := false
 	tests := []struct {
 		name string
@@ -87,15 +87,15 @@ func TestJSONSource(t *testing.T) {
 		meta producer.Meta
 	}{
 		{name: "array", in: `[{"email":"alex@example.com"},{"cv_link":" https://example.com/cv.pdf "}]`,
-			want: []want{ok(1, alex), ok(2, wire.Candidate{CVLink: "https://example.com/cv.pdf"})}},
+			want: []want{ok(1, alex), ok(2, payload.Candidate{CVLink: "https://example.com/cv.pdf"})}},
 		{name: "empty array", in: ` [ ] `},
 		{name: "BOM and white space", in: "\ufeff\n[\n {\"email\":\"alex@example.com\"}\n]\n", want: []want{ok(1, alex)}},
 		{name: "request with empty candidates", in: `{"com_project_id":"` + uuidA + `","candidates":[]}`,
-			meta: producer.Meta{Target: wire.Target{ProjectID: uuidA}}},
+			meta: producer.Meta{Target: payload.Target{ProjectID: uuidA}}},
 		{name: "unknown keys skipped, however nested", in: `{"batch_id":"b1","x":{"candidates":[1,2,{"a":[[]]}]},"com_project_id":"` + uuidA + `","y":[{"email":"no"}],"candidates":[{"email":"alex@example.com","extra":[1]}],"z":null}`,
-			want: []want{ok(1, alex)}, meta: producer.Meta{Target: wire.Target{ProjectID: uuidA}}},
+			want: []want{ok(1, alex)}, meta: producer.Meta{Target: payload.Target{ProjectID: uuidA}}},
 		{name: "keys match ignoring case", in: `{"Com_Project_ID":"` + uuidA + `","CANDIDATES":[{"Email":"alex@example.com"}],"Send_Invite":false}`,
-			want: []want{ok(1, alex)}, meta: producer.Meta{Target: wire.Target{ProjectID: uuidA}, SendInvite: &f}},
+			want: []want{ok(1, alex)}, meta: producer.Meta{Target: payload.Target{ProjectID: uuidA}, SendInvite: &f}},
 		{name: "null request fields are absent", in: `{"com_project_id":null,"send_invite":null,"invitation_message":null,"candidates":[]}`},
 		{name: "an ignored value nested as deep as allowed",
 			in:   `{"x":` + strings.Repeat(`[{"a":`, producer.MaxJSONDepth/2) + `1` + strings.Repeat(`}]`, producer.MaxJSONDepth/2) + `,"candidates":[{"email":"alex@example.com"}]}`,
@@ -120,7 +120,7 @@ func TestJSONSource(t *testing.T) {
 				rejected(2, "email", `not a valid email address: "x@"`),
 				rejected(3, "cv_link", "must be an https URL"),
 				rejected(4, "ats_candidate_id", "not a UUID"),
-			}, meta: producer.Meta{Target: wire.Target{InterviewSetID: uuidA}}},
+			}, meta: producer.Meta{Target: payload.Target{InterviewSetID: uuidA}}},
 		{name: "invalid UTF-8 rejects the candidate, naming the field",
 			in:   "[{\"email\":\"alex@example.com\"},{\"email\":\"bo@example.com\",\"firstname\":\"Jos\xe9\"},{\"email\":\"bo@example.com\",\"x\":\"\xff\"}]",
 			want: []want{ok(1, alex), rejected(2, "firstname", `not valid UTF-8: byte 0xE9 after "Jos"`), ok(3, bo)}},
@@ -230,5 +230,5 @@ func TestJSONSourceSkipsLargeUnknownValuesWithoutLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRecords(t, producer.WhereCandidate, recs, []want{ok(1, wire.Candidate{Email: "alex@example.com"})})
+	checkRecords(t, producer.WhereCandidate, recs, []want{ok(1, payload.Candidate{Email: "alex@example.com"})})
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // JSONLSource reads candidates from JSON Lines: one candidate object per line, with
@@ -86,7 +86,7 @@ func (s *JSONLSource) readLine() (line []byte, tooLong bool, err error) {
 // decodeCandidate reads one candidate object (a JSONL line or a JSON array element)
 // into a Record.
 func decodeCandidate(row int64, where string, b []byte) Record {
-	var c *wire.Candidate
+	var c *payload.Candidate
 	err := json.Unmarshal(b, &c)
 	rec := candidateRecord(row, where, c, err)
 	if err == nil && !utf8.Valid(b) {
@@ -112,7 +112,7 @@ func invalidUTF8Field(b []byte) (field, msg string) {
 			if !strings.EqualFold(k, name) || utf8.Valid(v) || len(v) < 2 || v[0] != '"' {
 				continue
 			}
-			if err := wire.ValidateText(string(v[1 : len(v)-1])); err != nil {
+			if err := payload.ValidateText(string(v[1 : len(v)-1])); err != nil {
 				return name, err.Error()
 			}
 		}
@@ -122,9 +122,9 @@ func invalidUTF8Field(b []byte) (field, msg string) {
 
 // candidateRecord makes the Record for a decoded candidate object: err is what
 // encoding/json said, c what it read (nil for JSON null).
-func candidateRecord(row int64, where string, c *wire.Candidate, err error) Record {
+func candidateRecord(row int64, where string, c *payload.Candidate, err error) Record {
 	if err == nil && c == nil {
-		err = &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[wire.Candidate]()}
+		err = &json.UnmarshalTypeError{Value: "null", Type: reflect.TypeFor[payload.Candidate]()}
 	}
 	if err == nil {
 		return NewRecord(row, where, *c)

@@ -4,14 +4,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
 func TestJSONLSource(t *testing.T) {
 	t.Parallel()
-	alex := wire.Candidate{Email: "alex@example.com"}
-	bo := wire.Candidate{Email: "bo@example.com"}
+	alex := payload.Candidate{Email: "alex@example.com"}
+	bo := payload.Candidate{Email: "bo@example.com"}
 	tests := []struct {
 		name string
 		in   string
@@ -20,9 +20,9 @@ func TestJSONLSource(t *testing.T) {
 		{name: "empty", in: ""},
 		{name: "blank lines only", in: "\n  \n\r\n\t\n"},
 		{name: "plain", in: `{"email":"alex@example.com"}` + "\n" + `{"cv_link":"https://example.com/cv.pdf","name":"Bo"}` + "\n",
-			want: []want{ok(1, alex), ok(2, wire.Candidate{CVLink: "https://example.com/cv.pdf", Name: "Bo"})}},
+			want: []want{ok(1, alex), ok(2, payload.Candidate{CVLink: "https://example.com/cv.pdf", Name: "Bo"})}},
 		{name: "every field", in: `{"ats_candidate_id":"` + uuidA + `","email":"alex@example.com","name":"Alex Doe","firstname":"Alex","lastname":"Doe","cv_link":"https://example.com/cv.pdf"}`,
-			want: []want{ok(1, wire.Candidate{ATSCandidateID: uuidA, Email: "alex@example.com", Name: "Alex Doe", Firstname: "Alex", Lastname: "Doe", CVLink: "https://example.com/cv.pdf"})}},
+			want: []want{ok(1, payload.Candidate{ATSCandidateID: uuidA, Email: "alex@example.com", Name: "Alex Doe", Firstname: "Alex", Lastname: "Doe", CVLink: "https://example.com/cv.pdf"})}},
 		{name: "no final line end", in: `{"email":"alex@example.com"}`, want: []want{ok(1, alex)}},
 		{name: "blank lines skipped, line numbers kept", in: "\n" + `{"email":"alex@example.com"}` + "\n\n   \n" + `{"email":"bo@example.com"}` + "\n\n",
 			want: []want{ok(2, alex), ok(5, bo)}},
@@ -69,7 +69,7 @@ func TestJSONLSource(t *testing.T) {
 		{name: "an escaped control character rejects the line", in: `{"email":"alex@example.com","name":"\u001b[31mAlex"}`,
 			want: []want{rejected(1, "name", "control character U+001B at character 1")}},
 		{name: "an escaped line break in a name becomes a space", in: `{"email":"alex@example.com","name":"Alex\r\nDoe"}`,
-			want: []want{ok(1, wire.Candidate{Email: "alex@example.com", Name: "Alex Doe"})}},
+			want: []want{ok(1, payload.Candidate{Email: "alex@example.com", Name: "Alex Doe"})}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,9 +94,9 @@ func TestJSONLOverlongLineIsRejected(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRecords(t, producer.WhereLine, recs, []want{
-		ok(1, wire.Candidate{Email: "alex@example.com"}),
+		ok(1, payload.Candidate{Email: "alex@example.com"}),
 		rejected(2, "", "line longer than"),
-		ok(3, wire.Candidate{Email: "cy@example.com"}),
+		ok(3, payload.Candidate{Email: "cy@example.com"}),
 		rejected(4, "", "line longer than"),
 	})
 }
@@ -108,5 +108,5 @@ func TestJSONLLongLineWithinLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkRecords(t, producer.WhereLine, recs, []want{ok(1, wire.Candidate{Email: "alex@example.com"}), ok(2, wire.Candidate{Email: "bo@example.com"})})
+	checkRecords(t, producer.WhereLine, recs, []want{ok(1, payload.Candidate{Email: "alex@example.com"}), ok(2, payload.Candidate{Email: "bo@example.com"})})
 }

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Normalize returns c with white space trimmed from both ends of every field, so
@@ -13,8 +13,8 @@ import (
 // turned into one space: a spreadsheet cell typed on two lines is a name on one.
 // Other characters are left for validation to judge. Letter case is kept: the
 // email goes to the vendor as given (de-duplication compares it case-insensitively).
-func Normalize(c wire.Candidate) wire.Candidate {
-	return wire.Candidate{
+func Normalize(c payload.Candidate) payload.Candidate {
+	return payload.Candidate{
 		ATSCandidateID: strings.TrimSpace(c.ATSCandidateID),
 		Email:          strings.TrimSpace(c.Email),
 		Name:           foldBreaks(strings.TrimSpace(c.Name)),
@@ -53,15 +53,15 @@ func foldBreaks(s string) string {
 	return b.String()
 }
 
-// NewRecord normalises c and validates it with wire.ValidateCandidate. A
+// NewRecord normalises c and validates it with payload.ValidateCandidate. A
 // candidate that fails gets a RowError at row naming the first field at fault; its
 // message lists every fault, as in
 // `line 9: email: not a valid email address: "x@"; cv_link: must be an https URL: "http://cv"`.
 // where is WhereLine or WhereCandidate.
-func NewRecord(row int64, where string, c wire.Candidate) Record {
+func NewRecord(row int64, where string, c payload.Candidate) Record {
 	c = Normalize(c)
 	rec := Record{Row: row, Candidate: c}
-	if err := wire.ValidateCandidate(-1, c); err != nil {
+	if err := payload.ValidateCandidate(-1, c); err != nil {
 		rec.Err = rowError(row, where, err)
 	}
 	return rec
@@ -69,12 +69,12 @@ func NewRecord(row int64, where string, c wire.Candidate) Record {
 
 // rowError turns a validation error into a RowError.
 func rowError(row int64, where string, err error) *RowError {
-	var es wire.Errors
-	var fe *wire.FieldError
+	var es payload.Errors
+	var fe *payload.FieldError
 	switch {
 	case errors.As(err, &es) && len(es) > 0:
 	case errors.As(err, &fe):
-		es = wire.Errors{fe}
+		es = payload.Errors{fe}
 	default:
 		return &RowError{Row: row, Where: where, Msg: err.Error()}
 	}

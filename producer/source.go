@@ -10,8 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Record is one row of input: a candidate, or why the row was rejected.
@@ -25,7 +25,7 @@ type Record struct {
 	Row int64
 	// Candidate is normalised (see Normalize). For a rejected row it holds what
 	// could be read, which may be nothing.
-	Candidate wire.Candidate
+	Candidate payload.Candidate
 	// Err is non-nil when the row is rejected; the candidate must not be sent.
 	Err *RowError
 	// History is what a replayed candidate brings from its dead letter. The file
@@ -168,12 +168,12 @@ func NewSource(r io.Reader, format string) (Source, error) {
 // a request body or of a Go caller, with the same normalisation and validation as
 // the file readers. Record.Row is the 1-based position in the slice.
 type SliceSource struct {
-	cands []wire.Candidate
+	cands []payload.Candidate
 	next  int
 }
 
 // NewSliceSource returns a Source over cands. It does not modify cands.
-func NewSliceSource(cands []wire.Candidate) *SliceSource {
+func NewSliceSource(cands []payload.Candidate) *SliceSource {
 	return &SliceSource{cands: cands}
 }
 

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -61,7 +61,7 @@ func TestOpen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkRecords(t, whereOf(src), recs, []want{ok(firstRow(src), wire.Candidate{Email: "alex@example.com"})})
+			checkRecords(t, whereOf(src), recs, []want{ok(firstRow(src), payload.Candidate{Email: "alex@example.com"})})
 		})
 	}
 }
@@ -157,20 +157,20 @@ func TestNewSource(t *testing.T) {
 
 func TestSliceSource(t *testing.T) {
 	t.Parallel()
-	in := []wire.Candidate{
+	in := []payload.Candidate{
 		{Email: " alex@example.com "},
 		{Name: "Nobody"},
 		{CVLink: "https://example.com/cv.pdf", ATSCandidateID: uuidA},
 	}
-	orig := append([]wire.Candidate(nil), in...)
+	orig := append([]payload.Candidate(nil), in...)
 	recs, err := readAll(t, producer.NewSliceSource(in))
 	if err != nil {
 		t.Fatal(err)
 	}
 	checkRecords(t, producer.WhereCandidate, recs, []want{
-		ok(1, wire.Candidate{Email: "alex@example.com"}),
+		ok(1, payload.Candidate{Email: "alex@example.com"}),
 		rejected(2, "email", "required"),
-		ok(3, wire.Candidate{CVLink: "https://example.com/cv.pdf", ATSCandidateID: uuidA}),
+		ok(3, payload.Candidate{CVLink: "https://example.com/cv.pdf", ATSCandidateID: uuidA}),
 	})
 	for i := range in {
 		if in[i] != orig[i] {
@@ -210,11 +210,11 @@ func TestRowErrorError(t *testing.T) {
 
 func TestNormalize(t *testing.T) {
 	t.Parallel()
-	got := producer.Normalize(wire.Candidate{
+	got := producer.Normalize(payload.Candidate{
 		ATSCandidateID: "\t" + uuidA + " ", Email: " Alex@Example.com\r\n", Name: "  Alex  Doe ",
 		Firstname: "\u00a0Alex\u00a0", Lastname: " ", CVLink: "\nhttps://example.com/cv.pdf\n",
 	})
-	want := wire.Candidate{ATSCandidateID: uuidA, Email: "Alex@Example.com", Name: "Alex  Doe", Firstname: "Alex", CVLink: "https://example.com/cv.pdf"}
+	want := payload.Candidate{ATSCandidateID: uuidA, Email: "Alex@Example.com", Name: "Alex  Doe", Firstname: "Alex", CVLink: "https://example.com/cv.pdf"}
 	if got != want {
 		t.Errorf("Normalize = %+v, want %+v", got, want)
 	}
@@ -224,13 +224,13 @@ func TestNewRecord(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name  string
-		c     wire.Candidate
+		c     payload.Candidate
 		field string
 		msg   string
 	}{
-		{name: "valid", c: wire.Candidate{Email: " alex@example.com "}},
-		{name: "blank email and cv link", c: wire.Candidate{Email: "  ", CVLink: "\t", Name: "N"}, field: "email", msg: "required when cv_link is absent"},
-		{name: "first field named, all listed", c: wire.Candidate{Email: "x@", CVLink: "http://h/cv"}, field: "email",
+		{name: "valid", c: payload.Candidate{Email: " alex@example.com "}},
+		{name: "blank email and cv link", c: payload.Candidate{Email: "  ", CVLink: "\t", Name: "N"}, field: "email", msg: "required when cv_link is absent"},
+		{name: "first field named, all listed", c: payload.Candidate{Email: "x@", CVLink: "http://h/cv"}, field: "email",
 			msg: `not a valid email address: "x@"; cv_link: must be an https URL: "http://h/cv"`},
 	}
 	for _, tt := range tests {

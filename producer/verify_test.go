@@ -11,10 +11,10 @@ import (
 
 	"github.com/hibiken/asynq"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -135,7 +135,7 @@ func (r *ranQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...as
 	case strings.HasSuffix(info.ID, ":c1"):
 		recs := make([]store.Record, len(c.Candidates))
 		for i, cand := range c.Candidates {
-			recs[i] = store.Record{Seq: cand.Seq, Outcome: wire.OutcomeInvited, Candidate: cand.Candidate}
+			recs[i] = store.Record{Seq: cand.Seq, Outcome: payload.OutcomeInvited, Candidate: cand.Candidate}
 		}
 		if _, err := r.st.RecordOutcomes(ctx, c.BatchID, c.Job.Target, recs); err != nil {
 			return nil, err

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // candidate is one input candidate of a run: imported, or replayed from a
@@ -17,7 +17,7 @@ import (
 type candidate struct {
 	Email string
 	// Target is where the candidate must end invited.
-	Target wire.Target
+	Target payload.Target
 }
 
 // records is what our side holds at the end of a run.
@@ -27,7 +27,7 @@ type records struct {
 	Ledger map[string]*store.LedgerRecord
 	// Outcomes maps a batch id to its recorded outcomes by seq, for every batch
 	// of the run.
-	Outcomes map[string]map[int64]wire.Outcome
+	Outcomes map[string]map[int64]payload.Outcome
 	// DeadLetters is the dead-letter list at the end.
 	DeadLetters []store.DeadLetter
 	// ToReplay are the dead letters the replays were started on, as listed
@@ -47,7 +47,7 @@ type figures struct {
 	Invited int
 	// DeadLettered counts the input candidates in the dead-letter list at the
 	// end, by the reason of their latest entry.
-	DeadLettered map[wire.Reason]int
+	DeadLettered map[payload.Reason]int
 	// Lost: neither invited nor in the dead-letter list. LostEmails are the first few.
 	Lost       int
 	LostEmails []string
@@ -108,7 +108,7 @@ type figures struct {
 
 // candidateKey identifies a candidate at a target, as the vendor counts
 // invites: ids and email ignoring case.
-func candidateKey(t wire.Target, email string) string {
+func candidateKey(t payload.Target, email string) string {
 	return t.Key() + "\x00" + strings.ToLower(email)
 }
 
@@ -145,7 +145,7 @@ func answerOf(r sandbox.RequestRecord) string {
 // them) with ours (rec) for the input candidates cands; windows place the
 // first sends of candidates invited twice.
 func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.RequestRecord, windows []window, rec records) figures {
-	f := figures{Candidates: len(cands), DeadLettered: map[wire.Reason]int{}, FirstSend: map[string]int{}}
+	f := figures{Candidates: len(cands), DeadLettered: map[payload.Reason]int{}, FirstSend: map[string]int{}}
 	byReq := make(map[int64]sandbox.RequestRecord, len(requests))
 	for _, r := range requests {
 		byReq[r.Seq] = r
@@ -164,8 +164,8 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 		k := candidateKey(inv.Target, inv.Email)
 		byKey[k] = append(byKey[k], inv)
 	}
-	dlReason := map[string]wire.Reason{} // lower-case email -> reason of its latest entry
-	inList := map[string]bool{}          // dead-letter ids in the list, and the ids they replay
+	dlReason := map[string]payload.Reason{} // lower-case email -> reason of its latest entry
+	inList := map[string]bool{}             // dead-letter ids in the list, and the ids they replay
 	for _, d := range rec.DeadLetters {
 		dlReason[strings.ToLower(d.Candidate.Email)] = d.Reason
 		inList[d.ID] = true
@@ -257,7 +257,7 @@ func classify(cands []candidate, invites []sandbox.Invite, requests []sandbox.Re
 	successes := 0
 	for _, outcomes := range rec.Outcomes {
 		for _, o := range outcomes {
-			if o == wire.OutcomeInvited || o == wire.OutcomeCVQueued {
+			if o == payload.OutcomeInvited || o == payload.OutcomeCVQueued {
 				successes++
 			}
 		}

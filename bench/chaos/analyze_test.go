@@ -6,12 +6,12 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 var (
-	target = wire.Target{InterviewSetID: sandbox.DemoInterviewSetID}
+	target = payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}
 	t0     = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 )
 
@@ -37,18 +37,18 @@ func cands(emails ...string) []candidate {
 func ledger(recorded map[string]float64) map[string]*store.LedgerRecord {
 	m := map[string]*store.LedgerRecord{}
 	for email, s := range recorded {
-		m[candidateKey(target, email)] = &store.LedgerRecord{Outcome: wire.OutcomeInvited, At: at(s)}
+		m[candidateKey(target, email)] = &store.LedgerRecord{Outcome: payload.OutcomeInvited, At: at(s)}
 	}
 	return m
 }
 
 // invited records seqs 0..n-1 of batch "b" as invited.
-func invited(n int) map[string]map[int64]wire.Outcome {
-	m := map[int64]wire.Outcome{}
+func invited(n int) map[string]map[int64]payload.Outcome {
+	m := map[int64]payload.Outcome{}
 	for i := range n {
-		m[int64(i)] = wire.OutcomeInvited
+		m[int64(i)] = payload.OutcomeInvited
 	}
-	return map[string]map[int64]wire.Outcome{"b": m}
+	return map[string]map[int64]payload.Outcome{"b": m}
 }
 
 // requests are the sandbox's records of the requests the invites name, with
@@ -66,8 +66,8 @@ var windows = []window{
 	{Name: "cut-api", From: at(5), To: at(9)},
 }
 
-func dl(id, email string, reason wire.Reason, replayedFrom string) store.DeadLetter {
-	return store.DeadLetter{ID: id, Reason: reason, Candidate: wire.Candidate{Email: email}, ReplayedFrom: replayedFrom}
+func dl(id, email string, reason payload.Reason, replayedFrom string) store.DeadLetter {
+	return store.DeadLetter{ID: id, Reason: reason, Candidate: payload.Candidate{Email: email}, ReplayedFrom: replayedFrom}
 }
 
 func TestClassify(t *testing.T) {
@@ -94,15 +94,15 @@ func TestClassify(t *testing.T) {
 		{
 			name:  "in the dead-letter list: not lost",
 			cands: cands("a@x.com"),
-			rec:   records{DeadLetters: []store.DeadLetter{dl("b:0", "A@X.com", wire.ReasonUnknownOutcome, "")}},
-			want:  figures{Candidates: 1, DeadLettered: map[wire.Reason]int{wire.ReasonUnknownOutcome: 1}},
+			rec:   records{DeadLetters: []store.DeadLetter{dl("b:0", "A@X.com", payload.ReasonUnknownOutcome, "")}},
+			want:  figures{Candidates: 1, DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1}},
 		},
 		{
 			name:  "dead-lettered twice: counted once, by its latest reason",
 			cands: cands("a@x.com"),
 			rec: records{DeadLetters: []store.DeadLetter{
-				dl("b:0", "a@x.com", wire.ReasonTargetNotFound, ""), dl("r:0", "a@x.com", wire.ReasonRetriesExhausted, "b:0")}},
-			want: figures{Candidates: 1, DeadLettered: map[wire.Reason]int{wire.ReasonRetriesExhausted: 1}},
+				dl("b:0", "a@x.com", payload.ReasonTargetNotFound, ""), dl("r:0", "a@x.com", payload.ReasonRetriesExhausted, "b:0")}},
+			want: figures{Candidates: 1, DeadLettered: map[payload.Reason]int{payload.ReasonRetriesExhausted: 1}},
 		},
 		{
 			name:    "the vendor invited, nothing recorded nor dead-lettered: lost",
@@ -121,8 +121,8 @@ func TestClassify(t *testing.T) {
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
 			rec: records{Ledger: map[string]*store.LedgerRecord{
-				candidateKey(target, "a@x.com"): {Outcome: wire.OutcomeCVQueued, At: at(1)}},
-				Outcomes: map[string]map[int64]wire.Outcome{"b": {0: wire.OutcomeCVQueued}}},
+				candidateKey(target, "a@x.com"): {Outcome: payload.OutcomeCVQueued, At: at(1)}},
+				Outcomes: map[string]map[int64]payload.Outcome{"b": {0: payload.OutcomeCVQueued}}},
 			want: figures{Candidates: 1, Invited: 1},
 		},
 		{
@@ -197,8 +197,8 @@ func TestClassify(t *testing.T) {
 			cands: cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 2, 0.2), inv("a@x.com", 7, 4.1),
 				inv("A@X.COM", 9, 5.1)},
-			rec: records{DeadLetters: []store.DeadLetter{dl("b:0", "a@x.com", wire.ReasonUnknownOutcome, "")}},
-			want: figures{Candidates: 1, DeadLettered: map[wire.Reason]int{wire.ReasonUnknownOutcome: 1},
+			rec: records{DeadLetters: []store.DeadLetter{dl("b:0", "a@x.com", payload.ReasonUnknownOutcome, "")}},
+			want: figures{Candidates: 1, DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1},
 				FirstSend: map[string]int{"no fault, answered 0 lost_reply": 1}, ThroughUnknown: 2, ThroughUnknownCandidates: 1, Duplicates: 2, DuplicateCandidates: 1},
 		},
 		{
@@ -224,17 +224,17 @@ func TestClassify(t *testing.T) {
 			name:    "more successes in the batches than ledger records",
 			cands:   cands("a@x.com", "b@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
-			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]wire.Outcome{
-				"b": {0: wire.OutcomeInvited, 1: wire.OutcomeCVQueued, 2: wire.OutcomeDeadLettered, 3: wire.OutcomeSkippedDuplicate},
-				"r": {0: wire.OutcomeInvited}}},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeCVQueued, 2: payload.OutcomeDeadLettered, 3: payload.OutcomeSkippedDuplicate},
+				"r": {0: payload.OutcomeInvited}}},
 			want: figures{Candidates: 2, Invited: 2, SuccessesBeyondLedger: 1},
 		},
 		{
 			name:    "more ledger records than successes in the batches",
 			cands:   cands("a@x.com", "b@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("b@x.com", 1, 0.3)},
-			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]wire.Outcome{
-				"b": {0: wire.OutcomeInvited, 1: wire.OutcomeDeadLettered}}},
+			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1, "b@x.com": 1}), Outcomes: map[string]map[int64]payload.Outcome{
+				"b": {0: payload.OutcomeInvited, 1: payload.OutcomeDeadLettered}}},
 			want: figures{Candidates: 2, Invited: 2, LedgerBeyondSuccesses: 1},
 		},
 		{
@@ -242,15 +242,15 @@ func TestClassify(t *testing.T) {
 			cands:   cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3)},
 			rec: records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1),
-				DeadLetters: []store.DeadLetter{dl("r:0", "a@x.com", wire.ReasonUnknownOutcome, "")}},
+				DeadLetters: []store.DeadLetter{dl("r:0", "a@x.com", payload.ReasonUnknownOutcome, "")}},
 			want: figures{Candidates: 1, Invited: 1, InvitedAndDeadLettered: 1,
-				DeadLettered: map[wire.Reason]int{wire.ReasonUnknownOutcome: 1}},
+				DeadLettered: map[payload.Reason]int{payload.ReasonUnknownOutcome: 1}},
 		},
 		{
 			name:  "invites for nobody of the input, or at another target, are stray",
 			cands: cands("a@x.com"),
 			invites: []sandbox.Invite{inv("a@x.com", 1, 0.3), inv("z@x.com", 1, 0.3), inv("Z@x.com", 7, 4.2),
-				{Target: wire.Target{InterviewSetID: "other"}, Email: "a@x.com", Request: 1, At: at(0.3)}},
+				{Target: payload.Target{InterviewSetID: "other"}, Email: "a@x.com", Request: 1, At: at(0.3)}},
 			rec:  records{Ledger: ledger(map[string]float64{"a@x.com": 1}), Outcomes: invited(1)},
 			want: figures{Candidates: 1, Invited: 1, StrayInvites: 3},
 		},
@@ -259,10 +259,10 @@ func TestClassify(t *testing.T) {
 			cands:   cands("five@x.com"),
 			invites: []sandbox.Invite{inv("five@x.com", 1, 0.3)},
 			rec: records{
-				ToReplay: []store.DeadLetter{dl("d:1", "one@x.com", wire.ReasonTargetNotFound, ""),
-					dl("d:2", "two@x.com", wire.ReasonTargetNotFound, ""), dl("d:3", "three@x.com", wire.ReasonTargetNotFound, ""),
-					dl("d:4", "four@x.com", wire.ReasonTargetNotFound, ""), dl("d:5", "Five@x.com", wire.ReasonTargetNotFound, "")},
-				DeadLetters: []store.DeadLetter{dl("d:1", "one@x.com", wire.ReasonTargetNotFound, ""), dl("r:0", "two@x.com", wire.ReasonUnknownOutcome, "d:2")},
+				ToReplay: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:2", "two@x.com", payload.ReasonTargetNotFound, ""), dl("d:3", "three@x.com", payload.ReasonTargetNotFound, ""),
+					dl("d:4", "four@x.com", payload.ReasonTargetNotFound, ""), dl("d:5", "Five@x.com", payload.ReasonTargetNotFound, "")},
+				DeadLetters: []store.DeadLetter{dl("d:1", "one@x.com", payload.ReasonTargetNotFound, ""), dl("r:0", "two@x.com", payload.ReasonUnknownOutcome, "d:2")},
 				Staged:      map[string]bool{"d:3": true},
 				Ledger:      ledger(map[string]float64{"five@x.com": 1}),
 				Outcomes:    invited(1),
@@ -280,7 +280,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			if tt.want.DeadLettered == nil {
-				tt.want.DeadLettered = map[wire.Reason]int{}
+				tt.want.DeadLettered = map[payload.Reason]int{}
 			}
 			if tt.want.FirstSend == nil {
 				tt.want.FirstSend = map[string]int{}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // ledgerPage is how many candidates one LedgerRecords call reads.
@@ -35,7 +35,7 @@ func (r *modeRun) collect(ctx context.Context) error {
 	}
 	rec := records{
 		ToReplay: r.toReplay,
-		Outcomes: map[string]map[int64]wire.Outcome{},
+		Outcomes: map[string]map[int64]payload.Outcome{},
 		Staged:   map[string]bool{},
 	}
 	var imported int64 // candidates imported into the replay batches
@@ -87,8 +87,8 @@ func (r *modeRun) collect(ctx context.Context) error {
 // keyed by candidateKey; candidates without one are absent. It reads each
 // target's candidates with LedgerRecords, ledgerPage at a time.
 func (r *modeRun) readLedger(ctx context.Context) (map[string]*store.LedgerRecord, error) {
-	byTarget := map[wire.Target][]candidate{}
-	var targets []wire.Target
+	byTarget := map[payload.Target][]candidate{}
+	var targets []payload.Target
 	for _, c := range r.candidates {
 		if _, ok := byTarget[c.Target]; !ok {
 			targets = append(targets, c.Target)
@@ -100,9 +100,9 @@ func (r *modeRun) readLedger(ctx context.Context) (map[string]*store.LedgerRecor
 		cands := byTarget[t]
 		for start := 0; start < len(cands); start += ledgerPage {
 			page := cands[start:min(start+ledgerPage, len(cands))]
-			pcs := make([]wire.Candidate, len(page))
+			pcs := make([]payload.Candidate, len(page))
 			for i, c := range page {
-				pcs[i] = wire.Candidate{Email: c.Email}
+				pcs[i] = payload.Candidate{Email: c.Email}
 			}
 			recs, err := r.st.LedgerRecords(ctx, t, pcs)
 			if err != nil {

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // result is what one mode's run showed.
@@ -221,8 +221,8 @@ func oddities(r *result) []string {
 }
 
 // reasons lists the dead-letter reasons seen in any mode, sorted.
-func reasons(rs []*result) []wire.Reason {
-	seen := map[wire.Reason]bool{}
+func reasons(rs []*result) []payload.Reason {
+	seen := map[payload.Reason]bool{}
 	for _, r := range rs {
 		for k := range r.Figures.DeadLettered {
 			seen[k] = true
@@ -231,7 +231,7 @@ func reasons(rs []*result) []wire.Reason {
 	return slices.Sorted(maps.Keys(seen))
 }
 
-func sum(m map[wire.Reason]int) int {
+func sum(m map[payload.Reason]int) int {
 	t := 0
 	for _, v := range m {
 		t += v

@@ -24,7 +24,7 @@ import (
 // One row in 100 of the import has an email at a domain the sandbox refuses
 // (sandbox.InvalidDomainSuffix): the vendor answers the whole request 422,
 // naming that candidate, so the worker dead-letters it as validation and sends
-// the rest of the chunk as a child task (internal/worker/isolate.go); the parent task
+// the rest of the chunk as a child task (worker/isolate.go); the parent task
 // completes, asynq deletes it and its id is free again. The import is fed to
 // `bulkinvite enqueue - --format csv` through a pipe that stalls after its
 // first -kill-after rows (the first segment, BULKINVITE_SEGMENT_SIZE 1,000),

@@ -22,10 +22,10 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/faultproxy"
 	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Fixed settings of every run.
@@ -55,7 +55,7 @@ const (
 )
 
 // goodTarget is where every input candidate must end invited.
-var goodTarget = wire.Target{InterviewSetID: goodSet}
+var goodTarget = payload.Target{InterviewSetID: goodSet}
 
 // slot is one worker position: its two fault proxies and the worker process
 // now using them.

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // -scenario skew: a worker whose clock runs -skew ahead of the others. Its

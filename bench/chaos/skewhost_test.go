@@ -9,7 +9,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // TestSkewedHostTakesALiveTask runs a real asynq server whose handler holds its

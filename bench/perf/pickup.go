@@ -15,10 +15,10 @@ import (
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -142,14 +142,14 @@ func producerPusher(rdb *redis.Client) pusher {
 	p := producer.New(store.New(rdb, store.Config{}), asynq.NewClientFromRedisClient(rdb), producer.Config{})
 	return func(ctx context.Context, i int) (time.Time, error) {
 		n := pickupFirst + i
-		c := wire.Candidate{
+		c := payload.Candidate{
 			ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%012d", n),
 			Email:          fmt.Sprintf("bench+%d@example.com", n), Firstname: "Bench", Lastname: "Candidate " + strconv.Itoa(n),
 		}
 		t := time.Now()
-		res, err := p.Import(ctx, producer.NewSliceSource([]wire.Candidate{c}), producer.Options{
+		res, err := p.Import(ctx, producer.NewSliceSource([]payload.Candidate{c}), producer.Options{
 			BatchID: fmt.Sprintf("pickup-%d", i),
-			Job:     task.Job{Target: wire.Target{InterviewSetID: benchrate.InterviewSet}},
+			Job:     task.Job{Target: payload.Target{InterviewSetID: benchrate.InterviewSet}},
 		})
 		if err == nil && res.Accepted != 1 {
 			err = fmt.Errorf("producer accepted %d of 1", res.Accepted)

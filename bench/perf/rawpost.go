@@ -12,7 +12,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchrate"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // rawPost posts the drain's candidates from memory, in chunks of drainChunk
@@ -28,7 +28,7 @@ func (b *bench) rawPost(ctx context.Context, url string) (*drainFigures, error) 
 		return nil, err
 	}
 	logf("[raw poster] %d requests of %d candidates, concurrency %d", len(bodies), drainChunk, drainConcurrency)
-	if err := postAll(ctx, url+wire.InvitePath, bodies); err != nil {
+	if err := postAll(ctx, url+payload.InvitePath, bodies); err != nil {
 		return nil, err
 	}
 	f, err := sandboxRate(ctx, b.hc, url, n)
@@ -44,9 +44,9 @@ func (b *bench) rawPost(ctx context.Context, url string) (*drainFigures, error) 
 func rawBodies(n int) ([][]byte, error) {
 	var bodies [][]byte
 	for start := 0; start < n; start += drainChunk {
-		req := wire.InviteRequest{ComInterviewSetID: benchrate.InterviewSet}
+		req := payload.InviteRequest{ComInterviewSetID: benchrate.InterviewSet}
 		for i := start; i < min(start+drainChunk, n); i++ {
-			req.Candidates = append(req.Candidates, wire.Candidate{
+			req.Candidates = append(req.Candidates, payload.Candidate{
 				ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i),
 				Email:          fmt.Sprintf("bench+%d@example.com", i),
 				Firstname:      "Bench",

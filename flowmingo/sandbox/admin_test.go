@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 func TestAdminStatsRequestsInvites(t *testing.T) {
@@ -37,7 +37,7 @@ func TestAdminStatsRequestsInvites(t *testing.T) {
 		t.Fatalf("%d records: %s", len(recs), body)
 	}
 	for i, r := range recs {
-		if r.Seq != int64(i+1) || r.At.Before(before.Add(-time.Second)) || r.Method != http.MethodPost || r.Path != wire.InvitePath {
+		if r.Seq != int64(i+1) || r.At.Before(before.Add(-time.Second)) || r.Method != http.MethodPost || r.Path != payload.InvitePath {
 			t.Errorf("record %d: %+v", i, r)
 		}
 	}
@@ -57,7 +57,7 @@ func TestAdminStatsRequestsInvites(t *testing.T) {
 	var invs []Invite
 	b.getJSON(t, PathInvites, &invs)
 	if len(invs) != 2 || invs[0].Email != "one@example.com" || invs[1].Email != "two@example.com" ||
-		invs[0].Target != demoSet || invs[0].Request != 1 || !wire.IsUUID(invs[0].InvitationID) {
+		invs[0].Target != demoSet || invs[0].Request != 1 || !payload.IsUUID(invs[0].InvitationID) {
 		t.Errorf("invites %+v", invs)
 	}
 
@@ -260,7 +260,7 @@ func TestStatsInFlight(t *testing.T) {
 	errc := make(chan error, 2)
 	for range 2 {
 		go func() {
-			_, err := b.doErr(ctx, http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+			_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 			errc <- err
 		}()
 	}

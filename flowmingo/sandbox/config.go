@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Test keys of the default configuration (Config.Keys empty). They are sandbox
@@ -328,16 +328,16 @@ func (c Config) Validate() error {
 		seen[k.Key] = true
 	}
 	for i, id := range c.InterviewSets {
-		if !wire.IsUUID(id) {
+		if !payload.IsUUID(id) {
 			return fmt.Errorf("sandbox: Config.InterviewSets[%d]: not a UUID: %q", i, id)
 		}
 	}
 	for i, p := range c.Projects {
-		if !wire.IsUUID(p.ID) {
+		if !payload.IsUUID(p.ID) {
 			return fmt.Errorf("sandbox: Config.Projects[%d].ID: not a UUID: %q", i, p.ID)
 		}
 		for j, jp := range p.JobPostIDs {
-			if !wire.IsUUID(jp) {
+			if !payload.IsUUID(jp) {
 				return fmt.Errorf("sandbox: Config.Projects[%d].JobPostIDs[%d]: not a UUID: %q", i, j, jp)
 			}
 		}

@@ -10,7 +10,7 @@
 //
 // # The invite endpoint
 //
-// POST wire.InvitePath answers, in this order:
+// POST payload.InvitePath answers, in this order:
 //
 //   - The body is read first (up to Config.MaxBodyBytes), then Faults.Latency
 //     (+ jitter) is waited; a client that goes away meanwhile is not processed
@@ -28,8 +28,8 @@
 //   - 500 or 503 (503 with Retry-After: 1) at Faults.FailRate, processing nothing.
 //   - 415 unless Content-Type is application/json; 413 for a body over
 //     Config.MaxBodyBytes (10 MiB by default).
-//   - 400 when wire.DecodeInviteRequest fails (malformed JSON, wrong types).
-//   - 422 when wire.ValidateRequest fails, or when a candidate's email domain
+//   - 400 when payload.DecodeInviteRequest fails (malformed JSON, wrong types).
+//   - 422 when payload.ValidateRequest fails, or when a candidate's email domain
 //     ends in ".invalid" (InvalidDomainSuffix): a rejection the vendor makes that
 //     our import does not. The body is {"message": "...", "errors": [{"field":
 //     "candidates[2].email", "message": "..."}]} with one entry per failure.

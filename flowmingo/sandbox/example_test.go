@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 func Example() {
@@ -19,7 +19,7 @@ func Example() {
 
 	body := `{"com_interview_set_id":"` + sandbox.DemoInterviewSetID + `","candidates":[` +
 		`{"email":"alex@example.com"},{"email":"blake` + sandbox.TagInvitationError + `@example.com"}]}`
-	req, _ := http.NewRequest(http.MethodPost, sb.URL+wire.InvitePath, strings.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, sb.URL+payload.InvitePath, strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(sandbox.HeaderAPIKey, sandbox.DefaultKey)
 	resp, err := http.DefaultClient.Do(req)
@@ -30,7 +30,7 @@ func Example() {
 	resp.Body.Close()
 	http.DefaultClient.CloseIdleConnections()
 
-	out, _ := wire.DecodeInviteResponse(b)
+	out, _ := payload.DecodeInviteResponse(b)
 	fmt.Println(resp.StatusCode)
 	for _, r := range out.Results {
 		if r.HasError() {

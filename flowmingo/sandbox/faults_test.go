@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 func TestFaultFailRate(t *testing.T) {
@@ -64,7 +64,7 @@ func TestFaultFailRateIsSeeded(t *testing.T) {
 		}
 		var out []string
 		for range 40 {
-			req := httptest.NewRequest(http.MethodPost, wire.InvitePath, strings.NewReader(seedSampleRequest))
+			req := httptest.NewRequest(http.MethodPost, payload.InvitePath, strings.NewReader(seedSampleRequest))
 			req.Header.Set(HeaderAPIKey, DefaultKey)
 			req.Header.Set("Content-Type", "application/json")
 			w := httptest.NewRecorder()
@@ -102,7 +102,7 @@ func TestFaultLostReply(t *testing.T) {
 		t.Parallel()
 		b := setup(t, Config{Faults: Faults{LostReplyRate: 1, LostReplyMode: LostReplyClose}})
 		body, _ := json.Marshal(request(demoSet, "dropped@example.com"))
-		r, err := b.doErr(t.Context(), http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+		r, err := b.doErr(t.Context(), http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 		if err == nil {
 			t.Fatalf("got an answer %d %s, want a connection error", r.status, r.body)
 		}
@@ -120,7 +120,7 @@ func TestFaultLostReply(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := httptest.NewRequest(http.MethodPost, wire.InvitePath, strings.NewReader(seedSampleRequest))
+		req := httptest.NewRequest(http.MethodPost, payload.InvitePath, strings.NewReader(seedSampleRequest))
 		req.Header.Set(HeaderAPIKey, DefaultKey)
 		req.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
@@ -136,7 +136,7 @@ func TestFaultLostReply(t *testing.T) {
 		for i := range 16 {
 			email := fmt.Sprintf("m%d@example.com", i)
 			body, _ := json.Marshal(request(demoSet, email))
-			r, err := b.doErr(t.Context(), http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+			r, err := b.doErr(t.Context(), http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 			switch {
 			case err != nil:
 				closed++
@@ -263,7 +263,7 @@ func TestFaultLatencyClientGone(t *testing.T) {
 	body, _ := json.Marshal(request(demoSet, "gone@example.com"))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := b.doErr(ctx, http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+		_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 		errc <- err
 	}()
 	eventually(t, "the request to arrive", func() bool { return len(b.sb.Requests()) == 1 })
@@ -288,7 +288,7 @@ func TestFaultReplyLatencyClientGone(t *testing.T) {
 	body, _ := json.Marshal(request(demoSet, "acted@example.com"))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := b.doErr(ctx, http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+		_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 		errc <- err
 	}()
 	eventually(t, "the invite to be created", func() bool { return b.sb.InviteCount(demoSet, "acted@example.com") == 1 })
@@ -338,7 +338,7 @@ func TestFaultProcessAbandoned(t *testing.T) {
 			body, _ := json.Marshal(request(demoSet, "gone@example.com"))
 			errc := make(chan error, 1)
 			go func() {
-				_, err := b.doErr(ctx, http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+				_, err := b.doErr(ctx, http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 				errc <- err
 			}()
 			eventually(t, "the request to arrive", func() bool { return b.sb.Stats().InFlight == 1 })
@@ -435,7 +435,7 @@ func TestConcurrentRequests(t *testing.T) {
 			for i := range each {
 				email := fmt.Sprintf("w%d-%d@example.com", w, i)
 				body, _ := json.Marshal(request(demoSet, email, "w"+strconv.Itoa(w)+TagError+"@example.com"))
-				if _, err := b.doErr(t.Context(), http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body); err != nil {
+				if _, err := b.doErr(t.Context(), http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body); err != nil {
 					t.Error(err)
 				}
 				_ = b.sb.Stats()

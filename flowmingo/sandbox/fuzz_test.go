@@ -7,7 +7,7 @@ import (
 	"net/http/httptest"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // FuzzInvite sends arbitrary bodies: the answer is always one of the documented
@@ -22,18 +22,18 @@ func FuzzInvite(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, wire.InvitePath, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, payload.InvitePath, bytes.NewReader(body))
 		req.Header.Set(HeaderAPIKey, DefaultKey)
 		req.Header.Set("Content-Type", "application/json")
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, req)
 		switch w.Code {
 		case 200:
-			in, err := wire.DecodeInviteRequest(body)
+			in, err := payload.DecodeInviteRequest(body)
 			if err != nil {
 				t.Fatalf("200 for a body that does not decode: %v", err)
 			}
-			out, err := wire.DecodeInviteResponse(w.Body.Bytes())
+			out, err := payload.DecodeInviteResponse(w.Body.Bytes())
 			if err != nil || len(out.Results) != len(in.Candidates) {
 				t.Fatalf("200 body %s: %v", w.Body.Bytes(), err)
 			}

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // testBundle is a running sandbox and a client of its own, so that the test's
@@ -55,12 +55,12 @@ func (r reply) errorBody(tb testing.TB) errorBody {
 	return e
 }
 
-func (r reply) response(tb testing.TB) *wire.InviteResponse {
+func (r reply) response(tb testing.TB) *payload.InviteResponse {
 	tb.Helper()
 	if r.status != http.StatusOK {
 		tb.Fatalf("status %d, want 200; body %s", r.status, r.body)
 	}
-	resp, err := wire.DecodeInviteResponse(r.body)
+	resp, err := payload.DecodeInviteResponse(r.body)
 	if err != nil {
 		tb.Fatalf("decode %s: %v", r.body, err)
 	}
@@ -103,11 +103,11 @@ func (b *testBundle) do(tb testing.TB, method, path, key string, body []byte) re
 // invite posts body to the invite endpoint with key.
 func (b *testBundle) invite(tb testing.TB, key, body string) reply {
 	tb.Helper()
-	return b.do(tb, http.MethodPost, wire.InvitePath, key, []byte(body))
+	return b.do(tb, http.MethodPost, payload.InvitePath, key, []byte(body))
 }
 
 // inviteReq posts req with DefaultKey.
-func (b *testBundle) inviteReq(tb testing.TB, req *wire.InviteRequest) reply {
+func (b *testBundle) inviteReq(tb testing.TB, req *payload.InviteRequest) reply {
 	tb.Helper()
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -130,17 +130,17 @@ func (b *testBundle) getJSON(tb testing.TB, path string, v any) []byte {
 }
 
 // request builds a request to target for candidates with the given emails.
-func request(target wire.Target, emails ...string) *wire.InviteRequest {
-	cands := make([]wire.Candidate, len(emails))
+func request(target payload.Target, emails ...string) *payload.InviteRequest {
+	cands := make([]payload.Candidate, len(emails))
 	for i, e := range emails {
-		cands[i] = wire.Candidate{Email: e}
+		cands[i] = payload.Candidate{Email: e}
 	}
 	return target.Request(cands, "", nil)
 }
 
 var (
-	demoSet     = wire.Target{InterviewSetID: DemoInterviewSetID}
-	demoProject = wire.Target{ProjectID: DemoProjectID}
+	demoSet     = payload.Target{InterviewSetID: DemoInterviewSetID}
+	demoProject = payload.Target{ProjectID: DemoProjectID}
 )
 
 // eventually polls cond until it holds, failing after a generous deadline.

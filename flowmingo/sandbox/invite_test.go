@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/configs"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // seedSampleRequest is the vendor's sample request (configs/sample-request.json).
@@ -57,14 +57,14 @@ func TestSeedSampleRequest(t *testing.T) {
 	if got, want := keysOf(inv), []string{"email", "id", "status_text"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("invitation fields %v, want %v", got, want)
 	}
-	if id, _ := inv["id"].(string); !wire.IsUUID(id) || inv["email"] != "alex@example.com" || inv["status_text"] != "pending" {
+	if id, _ := inv["id"].(string); !payload.IsUUID(id) || inv["email"] != "alex@example.com" || inv["status_text"] != "pending" {
 		t.Errorf("invitation %v", inv)
 	}
 	sub, _ := res["submission"].(map[string]any)
 	if got, want := keysOf(sub), []string{"id", "status_text"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("submission fields %v, want %v", got, want)
 	}
-	if id, _ := sub["id"].(string); !wire.IsUUID(id) || sub["status_text"] != "need_interview" {
+	if id, _ := sub["id"].(string); !payload.IsUUID(id) || sub["status_text"] != "need_interview" {
 		t.Errorf("submission %v", sub)
 	}
 
@@ -254,11 +254,11 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"other path", http.MethodPost, "/company/integration/interview/candidate/invite/v2", "application/json", 404},
 		{"root", http.MethodGet, "/", "", 404},
-		{"GET invite", http.MethodGet, wire.InvitePath, "", 405},
-		{"PUT invite", http.MethodPut, wire.InvitePath, "application/json", 405},
-		{"no content type", http.MethodPost, wire.InvitePath, "", 415},
-		{"text content type", http.MethodPost, wire.InvitePath, "text/plain", 415},
-		{"json with charset", http.MethodPost, wire.InvitePath, "application/json; charset=utf-8", 200},
+		{"GET invite", http.MethodGet, payload.InvitePath, "", 405},
+		{"PUT invite", http.MethodPut, payload.InvitePath, "application/json", 405},
+		{"no content type", http.MethodPost, payload.InvitePath, "", 415},
+		{"text content type", http.MethodPost, payload.InvitePath, "text/plain", 415},
+		{"json with charset", http.MethodPost, payload.InvitePath, "application/json; charset=utf-8", 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,23 +299,23 @@ func TestTargets(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		target wire.Target
+		target payload.Target
 		want   int
 		names  string // in the 404 message
 		// resolved is where a 200 records the invite.
-		resolved wire.Target
+		resolved payload.Target
 	}{
-		{"unknown interview set", wire.Target{InterviewSetID: unknown}, 404, "interview set", wire.Target{}},
-		{"unknown project", wire.Target{ProjectID: unknown}, 404, "project", wire.Target{}},
-		{"job post not in project", wire.Target{ProjectID: DemoProjectID, JobPostID: newJobPost}, 404, "job post", wire.Target{}},
-		{"job post without project", wire.Target{InterviewSetID: DemoInterviewSetID, JobPostID: DemoJobPostID}, 404, "job post", wire.Target{}},
-		{"project without job posts", wire.Target{ProjectID: emptyProject}, 404, "no job post", wire.Target{}},
+		{"unknown interview set", payload.Target{InterviewSetID: unknown}, 404, "interview set", payload.Target{}},
+		{"unknown project", payload.Target{ProjectID: unknown}, 404, "project", payload.Target{}},
+		{"job post not in project", payload.Target{ProjectID: DemoProjectID, JobPostID: newJobPost}, 404, "job post", payload.Target{}},
+		{"job post without project", payload.Target{InterviewSetID: DemoInterviewSetID, JobPostID: DemoJobPostID}, 404, "job post", payload.Target{}},
+		{"project without job posts", payload.Target{ProjectID: emptyProject}, 404, "no job post", payload.Target{}},
 		{"demo interview set", demoSet, 200, "", demoSet},
-		{"demo interview set, upper case", wire.Target{InterviewSetID: strings.ToUpper(DemoInterviewSetID)}, 200, "", demoSet},
-		{"configured interview set", wire.Target{InterviewSetID: extraSet}, 200, "", wire.Target{InterviewSetID: extraSet}},
-		{"demo project picks its job post", demoProject, 200, "", wire.Target{ProjectID: DemoProjectID, JobPostID: DemoJobPostID}},
-		{"project picks the latest job post", wire.Target{ProjectID: extraProject}, 200, "", wire.Target{ProjectID: extraProject, JobPostID: newJobPost}},
-		{"project with an older job post", wire.Target{ProjectID: extraProject, JobPostID: oldJobPost}, 200, "", wire.Target{ProjectID: extraProject, JobPostID: oldJobPost}},
+		{"demo interview set, upper case", payload.Target{InterviewSetID: strings.ToUpper(DemoInterviewSetID)}, 200, "", demoSet},
+		{"configured interview set", payload.Target{InterviewSetID: extraSet}, 200, "", payload.Target{InterviewSetID: extraSet}},
+		{"demo project picks its job post", demoProject, 200, "", payload.Target{ProjectID: DemoProjectID, JobPostID: DemoJobPostID}},
+		{"project picks the latest job post", payload.Target{ProjectID: extraProject}, 200, "", payload.Target{ProjectID: extraProject, JobPostID: newJobPost}},
+		{"project with an older job post", payload.Target{ProjectID: extraProject, JobPostID: oldJobPost}, 200, "", payload.Target{ProjectID: extraProject, JobPostID: oldJobPost}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -344,22 +344,22 @@ func TestCandidateTriggers(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
 	cands := []struct {
-		c    wire.Candidate
+		c    payload.Candidate
 		want []string // error fields; nil for a success
 	}{
-		{wire.Candidate{Email: "ok@example.com"}, nil},
-		{wire.Candidate{Email: "a" + TagInvitationError + "@example.com"}, []string{wire.FieldInvitationErrorMessage}},
-		{wire.Candidate{Email: "a" + TagApplicationError + "@example.com"}, []string{wire.FieldApplicationErrorMessage}},
-		{wire.Candidate{Email: "a" + TagSubmissionError + "@example.com"}, []string{wire.FieldSubmissionErrorMessage}},
-		{wire.Candidate{Email: "a" + TagError + "@example.com"}, []string{wire.FieldErrorMessage}},
-		{wire.Candidate{Email: "a+errors@example.com"}, nil},
-		{wire.Candidate{Email: "A+Invitation_Error@Example.com"}, []string{wire.FieldInvitationErrorMessage}},
-		{wire.Candidate{Email: "a+submission_error+error@example.com"}, []string{wire.FieldSubmissionErrorMessage, wire.FieldErrorMessage}},
-		{wire.Candidate{CVLink: "https://cv.example.com/b.pdf"}, nil},
-		{wire.Candidate{CVLink: "https://cv.example.com/" + FailCVMarker + "/c.pdf"}, []string{wire.FieldCandidateEntryErrorMessage}},
-		{wire.Candidate{Email: "d@example.com", CVLink: "https://cv.example.com/fail-cv.pdf"}, nil},
+		{payload.Candidate{Email: "ok@example.com"}, nil},
+		{payload.Candidate{Email: "a" + TagInvitationError + "@example.com"}, []string{payload.FieldInvitationErrorMessage}},
+		{payload.Candidate{Email: "a" + TagApplicationError + "@example.com"}, []string{payload.FieldApplicationErrorMessage}},
+		{payload.Candidate{Email: "a" + TagSubmissionError + "@example.com"}, []string{payload.FieldSubmissionErrorMessage}},
+		{payload.Candidate{Email: "a" + TagError + "@example.com"}, []string{payload.FieldErrorMessage}},
+		{payload.Candidate{Email: "a+errors@example.com"}, nil},
+		{payload.Candidate{Email: "A+Invitation_Error@Example.com"}, []string{payload.FieldInvitationErrorMessage}},
+		{payload.Candidate{Email: "a+submission_error+error@example.com"}, []string{payload.FieldSubmissionErrorMessage, payload.FieldErrorMessage}},
+		{payload.Candidate{CVLink: "https://cv.example.com/b.pdf"}, nil},
+		{payload.Candidate{CVLink: "https://cv.example.com/" + FailCVMarker + "/c.pdf"}, []string{payload.FieldCandidateEntryErrorMessage}},
+		{payload.Candidate{Email: "d@example.com", CVLink: "https://cv.example.com/fail-cv.pdf"}, nil},
 	}
-	req := &wire.InviteRequest{ComInterviewSetID: DemoInterviewSetID}
+	req := &payload.InviteRequest{ComInterviewSetID: DemoInterviewSetID}
 	for _, c := range cands {
 		req.Candidates = append(req.Candidates, c.c)
 	}
@@ -376,7 +376,7 @@ func TestCandidateTriggers(t *testing.T) {
 		if got := TriggeredErrors(c.c); !reflect.DeepEqual(got, c.want) {
 			t.Errorf("[%d] TriggeredErrors = %v, want %v", i, got, c.want)
 		}
-		got := wire.SortedErrorFields(res.Errors())
+		got := payload.SortedErrorFields(res.Errors())
 		want := append([]string(nil), c.want...)
 		sort.Strings(want)
 		if len(got) == 0 {
@@ -396,7 +396,7 @@ func TestCandidateTriggers(t *testing.T) {
 			}
 		case c.c.Email == "":
 			var ce candidateEntry
-			if err := json.Unmarshal(res.CandidateEntry, &ce); err != nil || !wire.IsUUID(ce.ID) || ce.StatusText != CandidateEntryQueued {
+			if err := json.Unmarshal(res.CandidateEntry, &ce); err != nil || !payload.IsUUID(ce.ID) || ce.StatusText != CandidateEntryQueued {
 				t.Errorf("[%d] candidate_entry %s (%v)", i, res.CandidateEntry, err)
 			}
 			if res.Invitation != nil || res.Submission != nil {
@@ -426,21 +426,21 @@ func TestTriggeredErrors(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		c    wire.Candidate
+		c    payload.Candidate
 		want []string
 	}{
-		{"plain", wire.Candidate{Email: "a@example.com"}, nil},
-		{"tag as first part", wire.Candidate{Email: "error+a@example.com"}, nil},
-		{"tag in the domain", wire.Candidate{Email: "a@error.example.com"}, nil},
-		{"longer tag", wire.Candidate{Email: "a+error_x@example.com"}, nil},
-		{"error", wire.Candidate{Email: "a+error@example.com"}, []string{wire.FieldErrorMessage}},
-		{"error after other tags", wire.Candidate{Email: "a+x+error@example.com"}, []string{wire.FieldErrorMessage}},
-		{"application", wire.Candidate{Email: "a+application_error@example.com"}, []string{wire.FieldApplicationErrorMessage}},
-		{"all four, ErrorFields order", wire.Candidate{Email: "a+error+submission_error+application_error+invitation_error@example.com"},
-			[]string{wire.FieldInvitationErrorMessage, wire.FieldApplicationErrorMessage, wire.FieldSubmissionErrorMessage, wire.FieldErrorMessage}},
-		{"fail-cv, CV only", wire.Candidate{CVLink: "https://x.example.com/FAIL-CV.pdf"}, []string{wire.FieldCandidateEntryErrorMessage}},
-		{"fail-cv with email", wire.Candidate{Email: "a@example.com", CVLink: "https://x.example.com/fail-cv.pdf"}, nil},
-		{"empty", wire.Candidate{}, nil},
+		{"plain", payload.Candidate{Email: "a@example.com"}, nil},
+		{"tag as first part", payload.Candidate{Email: "error+a@example.com"}, nil},
+		{"tag in the domain", payload.Candidate{Email: "a@error.example.com"}, nil},
+		{"longer tag", payload.Candidate{Email: "a+error_x@example.com"}, nil},
+		{"error", payload.Candidate{Email: "a+error@example.com"}, []string{payload.FieldErrorMessage}},
+		{"error after other tags", payload.Candidate{Email: "a+x+error@example.com"}, []string{payload.FieldErrorMessage}},
+		{"application", payload.Candidate{Email: "a+application_error@example.com"}, []string{payload.FieldApplicationErrorMessage}},
+		{"all four, ErrorFields order", payload.Candidate{Email: "a+error+submission_error+application_error+invitation_error@example.com"},
+			[]string{payload.FieldInvitationErrorMessage, payload.FieldApplicationErrorMessage, payload.FieldSubmissionErrorMessage, payload.FieldErrorMessage}},
+		{"fail-cv, CV only", payload.Candidate{CVLink: "https://x.example.com/FAIL-CV.pdf"}, []string{payload.FieldCandidateEntryErrorMessage}},
+		{"fail-cv with email", payload.Candidate{Email: "a@example.com", CVLink: "https://x.example.com/fail-cv.pdf"}, nil},
+		{"empty", payload.Candidate{}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -456,7 +456,7 @@ func TestSendInviteFalse(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
 	no := false
-	req := demoSet.Request([]wire.Candidate{{Email: "quiet@example.com"}}, "", &no)
+	req := demoSet.Request([]payload.Candidate{{Email: "quiet@example.com"}}, "", &no)
 	r := b.inviteReq(t, req)
 	resp := r.response(t)
 	res := resp.Results[0]
@@ -479,7 +479,7 @@ func TestSendInviteFalse(t *testing.T) {
 func TestCVOnlyQueued(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
-	r := b.inviteReq(t, demoSet.Request([]wire.Candidate{{CVLink: "https://cv.example.com/z.pdf"}}, "", nil))
+	r := b.inviteReq(t, demoSet.Request([]payload.Candidate{{CVLink: "https://cv.example.com/z.pdf"}}, "", nil))
 	var raw struct {
 		Results []map[string]any `json:"results"`
 	}
@@ -509,14 +509,14 @@ func TestDuplicateInvites(t *testing.T) {
 	t.Parallel()
 	b := setup(t, Config{})
 	steps := []struct {
-		target wire.Target
+		target payload.Target
 		email  string
 		dups   int
 	}{
 		{demoSet, "alex@example.com", 0},
 		{demoSet, "ALEX@Example.COM", 1},     // same person, other case, same target
 		{demoProject, "alex@example.com", 1}, // other target: not a duplicate
-		{wire.Target{ProjectID: DemoProjectID, JobPostID: DemoJobPostID}, "Alex@example.com", 2}, // the project's latest job post is that target
+		{payload.Target{ProjectID: DemoProjectID, JobPostID: DemoJobPostID}, "Alex@example.com", 2}, // the project's latest job post is that target
 		{demoSet, "blake@example.com", 2},
 	}
 	for i, st := range steps {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Status texts of the records the sandbox creates.
@@ -18,17 +18,17 @@ const (
 	CandidateEntryQueued    = "queued"
 )
 
-// validate is wire.ValidateRequest plus the sandbox's InvalidDomainSuffix rule.
-func validate(req *wire.InviteRequest) wire.Errors {
-	var errs wire.Errors
-	if err := wire.ValidateRequest(req); err != nil {
+// validate is payload.ValidateRequest plus the sandbox's InvalidDomainSuffix rule.
+func validate(req *payload.InviteRequest) payload.Errors {
+	var errs payload.Errors
+	if err := payload.ValidateRequest(req); err != nil {
 		if !errors.As(err, &errs) {
-			errs = wire.Errors{{Index: -1, Field: "(request)", Msg: err.Error()}}
+			errs = payload.Errors{{Index: -1, Field: "(request)", Msg: err.Error()}}
 		}
 	}
 	for i, c := range req.Candidates {
 		if c.Email != "" && invalidDomain(c.Email) {
-			errs = append(errs, &wire.FieldError{Index: i, Field: "email",
+			errs = append(errs, &payload.FieldError{Index: i, Field: "email",
 				Msg: fmt.Sprintf("the domain of %q does not accept invitations (sandbox: domain ends in %s)", c.Email, InvalidDomainSuffix)})
 		}
 	}
@@ -36,7 +36,7 @@ func validate(req *wire.InviteRequest) wire.Errors {
 }
 
 // findTarget resolves t or says, for a 404, what is not found.
-func (s *Server) findTarget(t wire.Target) (wire.Target, string) {
+func (s *Server) findTarget(t payload.Target) (payload.Target, string) {
 	rt := s.resolve(t)
 	if rt.InterviewSetID != "" && !s.interviewSets[rt.InterviewSetID] {
 		return rt, "interview set " + t.InterviewSetID + " not found"
@@ -63,8 +63,8 @@ func (s *Server) findTarget(t wire.Target) (wire.Target, string) {
 }
 
 // resolve lower-cases the target's ids and fills in a known project's latest job post.
-func (s *Server) resolve(t wire.Target) wire.Target {
-	t = wire.Target{
+func (s *Server) resolve(t payload.Target) payload.Target {
+	t = payload.Target{
 		InterviewSetID: strings.ToLower(t.InterviewSetID),
 		ProjectID:      strings.ToLower(t.ProjectID),
 		JobPostID:      strings.ToLower(t.JobPostID),
@@ -82,11 +82,11 @@ type response struct {
 
 // result is one entry of response.Results; nil pointers are JSON null.
 type result struct {
-	EmailAddress   *string          `json:"email_address"`
-	CVLink         *string          `json:"cv_link"`
-	Invitation     *wire.Invitation `json:"invitation,omitempty"`
-	Submission     *wire.Submission `json:"submission,omitempty"`
-	CandidateEntry *candidateEntry  `json:"candidate_entry,omitempty"`
+	EmailAddress   *string             `json:"email_address"`
+	CVLink         *string             `json:"cv_link"`
+	Invitation     *payload.Invitation `json:"invitation,omitempty"`
+	Submission     *payload.Submission `json:"submission,omitempty"`
+	CandidateEntry *candidateEntry     `json:"candidate_entry,omitempty"`
 
 	ErrorMessage               string `json:"error_message,omitempty"`
 	InvitationErrorMessage     string `json:"invitation_error_message,omitempty"`
@@ -118,15 +118,15 @@ func newID() string {
 // setError sets the result's error field named f.
 func (r *result) setError(f string) {
 	switch f {
-	case wire.FieldErrorMessage:
+	case payload.FieldErrorMessage:
 		r.ErrorMessage = "candidate could not be processed (sandbox trigger " + TagError + ")"
-	case wire.FieldInvitationErrorMessage:
+	case payload.FieldInvitationErrorMessage:
 		r.InvitationErrorMessage = "invitation could not be created (sandbox trigger " + TagInvitationError + ")"
-	case wire.FieldApplicationErrorMessage:
+	case payload.FieldApplicationErrorMessage:
 		r.ApplicationErrorMessage = "application could not be created (sandbox trigger " + TagApplicationError + ")"
-	case wire.FieldSubmissionErrorMessage:
+	case payload.FieldSubmissionErrorMessage:
 		r.SubmissionErrorMessage = "submission could not be created (sandbox trigger " + TagSubmissionError + ")"
-	case wire.FieldCandidateEntryErrorMessage:
+	case payload.FieldCandidateEntryErrorMessage:
 		r.CandidateEntryErrorMessage = "CV could not be fetched (sandbox trigger " + FailCVMarker + ")"
 	}
 }
@@ -134,7 +134,7 @@ func (r *result) setError(f string) {
 // process records the request's invites and CV entries and builds its results.
 // It also decides whether the reply is lost, so that the decision and the
 // recording are one step.
-func (s *Server) process(req *wire.InviteRequest, target wire.Target, seq int64) ([]result, bool, LostReplyMode) {
+func (s *Server) process(req *payload.InviteRequest, target payload.Target, seq int64) ([]result, bool, LostReplyMode) {
 	sendInvite := req.SendInvite == nil || *req.SendInvite
 	now := time.Now()
 	s.mu.Lock()
@@ -159,10 +159,10 @@ func (s *Server) process(req *wire.InviteRequest, target wire.Target, seq int64)
 		inv := Invite{Target: target, Email: c.Email, SubmissionID: newID(), Request: seq, At: now}
 		if sendInvite {
 			inv.InvitationID = newID()
-			res.Invitation = &wire.Invitation{ID: inv.InvitationID, Email: c.Email, StatusText: InvitationPending}
+			res.Invitation = &payload.Invitation{ID: inv.InvitationID, Email: c.Email, StatusText: InvitationPending}
 			s.stats.Invites++
 		}
-		res.Submission = &wire.Submission{ID: inv.SubmissionID, StatusText: SubmissionNeedInterview}
+		res.Submission = &payload.Submission{ID: inv.SubmissionID, StatusText: SubmissionNeedInterview}
 		s.stats.Submissions++
 		k := inviteKey(target, c.Email)
 		if s.inviteCount[k] > 0 {

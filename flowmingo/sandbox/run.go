@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // How long a stopping server waits for connections to go idle before it closes
@@ -75,7 +75,7 @@ func (s *Server) writeBanner(out io.Writer, url string) error {
 		}
 	}
 	p("sandbox listening on %s", url)
-	p("invite endpoint: POST %s%s", url, wire.InvitePath)
+	p("invite endpoint: POST %s%s", url, payload.InvitePath)
 	p("test keys (header %s):", HeaderAPIKey)
 	for _, k := range s.banner.keys {
 		// The full key is printed on purpose: sandbox keys are test values.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // syncBuffer is a bytes.Buffer safe to write from the server's goroutine while
@@ -57,7 +57,7 @@ func TestListenAndServe(t *testing.T) {
 			t.Errorf("banner does not list %s %s:\n%s", k.Key, k.State, banner)
 		}
 	}
-	for _, want := range []string{DemoInterviewSetID, DemoProjectID, DemoJobPostID, "rate=5/s burst=2", PathStats, wire.InvitePath} {
+	for _, want := range []string{DemoInterviewSetID, DemoProjectID, DemoJobPostID, "rate=5/s burst=2", PathStats, payload.InvitePath} {
 		if !strings.Contains(banner, want) {
 			t.Errorf("banner does not show %s:\n%s", want, banner)
 		}
@@ -77,7 +77,7 @@ func TestListenAndServe(t *testing.T) {
 	held := make(chan error, 1)
 	go func() {
 		body, _ := json.Marshal(request(demoSet, "held@example.com"))
-		_, err := b.doErr(context.Background(), http.MethodPost, wire.InvitePath, DefaultKey, "application/json", body)
+		_, err := b.doErr(context.Background(), http.MethodPost, payload.InvitePath, DefaultKey, "application/json", body)
 		held <- err
 	}()
 	eventually(t, "the held request to arrive", func() bool {

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/sleep"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // HeaderAPIKey is the header carrying the API key: the client's.
@@ -130,7 +130,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		defer s.markAbandoned(rec) // decided as for anyone; the answer reaches nobody
 	}
 
-	if r.URL.Path != wire.InvitePath {
+	if r.URL.Path != payload.InvitePath {
 		s.fail(w, rec, http.StatusNotFound, "no route for %s %s", r.Method, r.URL.Path)
 		return
 	}
@@ -167,7 +167,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request, rec *RequestRe
 		s.fail(w, rec, http.StatusRequestEntityTooLarge, "request body larger than %d bytes", tooBig.Limit)
 		return
 	}
-	req, err := wire.DecodeInviteRequest(body)
+	req, err := payload.DecodeInviteRequest(body)
 	if err != nil {
 		s.fail(w, rec, http.StatusBadRequest, "%v", err)
 		return

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Statuses recorded for requests that got no HTTP answer.
@@ -102,7 +102,7 @@ type RequestRecord struct {
 type Invite struct {
 	// Target is the request's target with lower-case ids and, for a project
 	// without a job post, the job post the sandbox picked (the latest).
-	Target wire.Target `json:"target"`
+	Target payload.Target `json:"target"`
 	// Email is the candidate's email as sent.
 	Email string `json:"email"`
 	// InvitationID is empty when the request had send_invite false.
@@ -210,7 +210,7 @@ func (s *Server) Invites() []Invite {
 // InviteCount returns how many invites were created for target and email
 // (ignoring case). A project target without a job post counts the invites to
 // the project's latest job post, as the sandbox resolves it for a request.
-func (s *Server) InviteCount(target wire.Target, email string) int {
+func (s *Server) InviteCount(target payload.Target, email string) int {
 	t := s.resolve(target)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -229,6 +229,6 @@ func (s *Server) Reset() {
 	s.limiters = map[string]*rate.Limiter{}
 }
 
-func inviteKey(t wire.Target, email string) string {
+func inviteKey(t payload.Target, email string) string {
 	return t.Key() + "\x00" + strings.ToLower(email)
 }

@@ -3,7 +3,7 @@ package sandbox
 import (
 	"strings"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Per-candidate triggers. A tag is one '+'-separated part of an email's local part
@@ -23,21 +23,21 @@ const (
 	FailCVMarker = "fail-cv"
 	// InvalidDomainSuffix ends an email domain the sandbox refuses: a request with
 	// such a candidate is answered 422 naming that candidate's email, although
-	// wire.ValidateRequest accepts it.
+	// payload.ValidateRequest accepts it.
 	InvalidDomainSuffix = ".invalid"
 )
 
 var tagFields = map[string]string{
-	TagError[1:]:            wire.FieldErrorMessage,
-	TagInvitationError[1:]:  wire.FieldInvitationErrorMessage,
-	TagApplicationError[1:]: wire.FieldApplicationErrorMessage,
-	TagSubmissionError[1:]:  wire.FieldSubmissionErrorMessage,
+	TagError[1:]:            payload.FieldErrorMessage,
+	TagInvitationError[1:]:  payload.FieldInvitationErrorMessage,
+	TagApplicationError[1:]: payload.FieldApplicationErrorMessage,
+	TagSubmissionError[1:]:  payload.FieldSubmissionErrorMessage,
 }
 
-// TriggeredErrors returns the per-candidate error fields (wire.Field*) the
-// sandbox sets in c's result, in wire.ErrorFields order, or nil when c is
+// TriggeredErrors returns the per-candidate error fields (payload.Field*) the
+// sandbox sets in c's result, in payload.ErrorFields order, or nil when c is
 // invited or queued. A candidate with several tags gets several fields.
-func TriggeredErrors(c wire.Candidate) []string {
+func TriggeredErrors(c payload.Candidate) []string {
 	set := map[string]bool{}
 	if c.Email != "" {
 		local := c.Email
@@ -51,13 +51,13 @@ func TriggeredErrors(c wire.Candidate) []string {
 			}
 		}
 	} else if c.CVLink != "" && strings.Contains(strings.ToLower(c.CVLink), FailCVMarker) {
-		set[wire.FieldCandidateEntryErrorMessage] = true
+		set[payload.FieldCandidateEntryErrorMessage] = true
 	}
 	if len(set) == 0 {
 		return nil
 	}
 	var out []string
-	for _, f := range wire.ErrorFields {
+	for _, f := range payload.ErrorFields {
 		if set[f] {
 			out = append(out, f)
 		}

@@ -22,9 +22,9 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // ConnectTimeout bounds connecting to Redis and checking the deployment.

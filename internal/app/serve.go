@@ -9,7 +9,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // HTTPConfig is the HTTP service's share of the configuration. The caller sets

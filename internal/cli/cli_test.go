@@ -18,7 +18,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // testBundle runs the real command line against a private Redis and the sandbox.

@@ -15,13 +15,13 @@ import (
 	"github.com/bulkinvite/bulkinvite/configs"
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/app"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/config"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -122,7 +122,7 @@ func (e *env) demoImport(ctx context.Context, out io.Writer, prod *producer.Prod
 	}
 	fmt.Fprintf(out, "1. import (rejected rows are reported with their line and reason):\n")
 	res, err := prod.Import(ctx, src, producer.Options{
-		Job:      task.Job{Target: wire.Target{InterviewSetID: sandbox.DemoInterviewSetID}},
+		Job:      task.Job{Target: payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}},
 		Source:   "configs/sample-candidates.csv",
 		OnReject: func(r *producer.RowError) { fmt.Fprintf(out, "   rejected: %v\n", r) },
 		Owner:    auth.CLIName,

@@ -5,10 +5,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // deadLetters imports n candidates as batchID and records each as a dead letter.
@@ -18,8 +18,8 @@ func deadLetters(t *testing.T, tb *testBundle, batchID string, n int) {
 	tb.Import(batchID, cands, nil)
 	recs := make([]store.Record, n)
 	for i, c := range cands {
-		recs[i] = store.Record{Seq: int64(i), Candidate: c, Outcome: wire.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
-			ID: store.DeadLetterID(batchID, int64(i)), BatchID: batchID, Reason: wire.ReasonValidation, Candidate: c, Target: pipelinetest.Target, Attempts: 1}}
+		recs[i] = store.Record{Seq: int64(i), Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
+			ID: store.DeadLetterID(batchID, int64(i)), BatchID: batchID, Reason: payload.ReasonValidation, Candidate: c, Target: pipelinetest.Target, Attempts: 1}}
 	}
 	if _, err := tb.Store.RecordOutcomes(context.Background(), batchID, pipelinetest.Target, recs); err != nil {
 		t.Fatal(err)

@@ -12,12 +12,12 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/config"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -168,7 +168,7 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 	})
 	var (
 		expired   *store.BatchExpiredError
-		badTarget wire.Errors
+		badTarget payload.Errors
 	)
 	switch {
 	case errors.As(err, &expired):

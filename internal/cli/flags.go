@@ -6,8 +6,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // targetFlags are --interview-set, --project and --job-post.
@@ -19,8 +19,8 @@ func (t *targetFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&t.jobPost, "job-post", "", "job post UUID within --project (default: the project's latest)")
 }
 
-func (t *targetFlags) target() wire.Target {
-	return wire.Target{InterviewSetID: t.interviewSet, ProjectID: t.project, JobPostID: t.jobPost}
+func (t *targetFlags) target() payload.Target {
+	return payload.Target{InterviewSetID: t.interviewSet, ProjectID: t.project, JobPostID: t.jobPost}
 }
 
 func (t *targetFlags) validate() error {
@@ -79,7 +79,7 @@ func (f *filterFlags) filter() (store.Filter, error) {
 			return store.Filter{}, usageErr("--%s is empty: give a value, or leave the flag out to take every %s", name, name)
 		}
 	}
-	flt := store.Filter{BatchID: f.batch, Reason: wire.Reason(f.reason)}
+	flt := store.Filter{BatchID: f.batch, Reason: payload.Reason(f.reason)}
 	if err := flt.Validate(); err != nil {
 		return flt, usageErr("%v", err)
 	}

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -90,7 +90,7 @@ func printImport(w io.Writer, r *producer.Result) {
 }
 
 // who names the dead letter's candidate for a table, as plain text.
-func who(c wire.Candidate) string {
+func who(c payload.Candidate) string {
 	if c.Email != "" {
 		return plain(c.Email)
 	}
@@ -100,7 +100,7 @@ func who(c wire.Candidate) string {
 // firstError is the dead letter's most telling error, cut to fit a table, as plain
 // text: the field its reason came from, else the first other one.
 func firstError(d *store.DeadLetter) string {
-	fields := append(append([]string{}, wire.ErrorFields...), wire.SortedErrorFields(d.Errors)...)
+	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
 	for _, f := range fields {
 		raw, ok := d.Errors[f]
 		if !ok {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // plain renders outside text — a vendor's message, a candidate's field, a column
@@ -51,7 +51,7 @@ func plain(s string) string {
 // unsafeRune reports whether plain may have to escape r. utf8.RuneError stands for
 // a byte that is not UTF-8 (and for U+FFFD itself, which plain keeps).
 func unsafeRune(r rune) bool {
-	return wire.IsControl(r) || wire.IsBidiControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
+	return payload.IsControl(r) || payload.IsBidiControl(r) || r == '\u2028' || r == '\u2029' || r == utf8.RuneError
 }
 
 // jsonText writes JSON text with the characters that encoding/json leaves raw but
@@ -69,7 +69,7 @@ func (j jsonText) Write(p []byte) (int, error) {
 	out := make([]byte, 0, len(p)+16)
 	for i := 0; i < len(p); {
 		r, size := utf8.DecodeRune(p[i:])
-		if 0x80 <= r && r <= 0x9f || wire.IsBidiControl(r) {
+		if 0x80 <= r && r <= 0x9f || payload.IsBidiControl(r) {
 			out = fmt.Appendf(out, `\u%04x`, r)
 		} else {
 			out = append(out, p[i:i+size]...)

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // rawControl is what must never reach a terminal from outside text: ESC starts
@@ -44,14 +44,14 @@ func TestPlainOutputShowsControlCharactersVisibly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cand := wire.Candidate{Email: "ctl-0@example.com", Name: "Eve\x1b]0;owned\x07"}
+	cand := payload.Candidate{Email: "ctl-0@example.com", Name: "Eve\x1b]0;owned\x07"}
 	now := time.Now()
 	_, err = tb.Store.RecordOutcomes(ctx, res.BatchID, pipelinetest.Target, []store.Record{{
-		Seq: 0, Outcome: wire.OutcomeDeadLettered, Candidate: cand,
+		Seq: 0, Outcome: payload.OutcomeDeadLettered, Candidate: cand,
 		DeadLetter: &store.DeadLetter{
-			ID: store.DeadLetterID(res.BatchID, 0), BatchID: res.BatchID, Reason: wire.ReasonInvitationError,
-			Errors:    map[string]json.RawMessage{wire.FieldInvitationErrorMessage: msgJSON},
-			Candidate: wire.Candidate{Email: "\x1b[8mctl-0@example.com", Name: cand.Name}, Target: pipelinetest.Target,
+			ID: store.DeadLetterID(res.BatchID, 0), BatchID: res.BatchID, Reason: payload.ReasonInvitationError,
+			Errors:    map[string]json.RawMessage{payload.FieldInvitationErrorMessage: msgJSON},
+			Candidate: payload.Candidate{Email: "\x1b[8mctl-0@example.com", Name: cand.Name}, Target: pipelinetest.Target,
 			Attempts: 1, FirstFailedAt: now, LastFailedAt: now, LastHTTPStatus: 200, Detail: "detail\x1b[0m",
 		},
 	}})

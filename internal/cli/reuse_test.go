@@ -9,11 +9,11 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // losingVendor passes every request to the sandbox, then loses the reply of those
@@ -23,7 +23,7 @@ type losingVendor struct{ next worker.Sender }
 
 var _ worker.Sender = (*losingVendor)(nil)
 
-func (v *losingVendor) Invite(ctx context.Context, req *wire.InviteRequest) ([]flowmingo.CandidateResult, error) {
+func (v *losingVendor) Invite(ctx context.Context, req *payload.InviteRequest) ([]flowmingo.CandidateResult, error) {
 	res, err := v.next.Invite(ctx, req)
 	for _, c := range req.Candidates {
 		if strings.HasPrefix(c.Email, "lost") {
@@ -103,7 +103,7 @@ func TestEnqueueRefusesAnExpiredBatchID(t *testing.T) {
 				run.id, r.code, r.stdout, r.stderr)
 		}
 		dls := tb.DeadLetters(run.id)
-		if d := dls[run.lost]; len(dls) != 1 || d == nil || d.Reason != wire.ReasonUnknownOutcome {
+		if d := dls[run.lost]; len(dls) != 1 || d == nil || d.Reason != payload.ReasonUnknownOutcome {
 			t.Errorf("dead letters of %s: %v, want %s's unknown_outcome alone", run.id, keys(dls), run.lost)
 		}
 	}

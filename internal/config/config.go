@@ -14,9 +14,9 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // Config is every setting bulkinvite reads. The zero value is not useful: start from

@@ -11,9 +11,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -23,14 +23,14 @@ type confirmBody struct {
 	Reason  string
 	// Count is how many dead letters the action would take.
 	Count  int
-	Target wire.Target
+	Target payload.Target
 	Errors []string
 }
 
 // matching returns the ids of the batch's dead letters of reason ("" any).
 func (d *Dashboard) matching(ctx context.Context, batchID, reason string) ([]string, error) {
 	var ids []string
-	err := d.store.DeadLetters(ctx, store.Filter{BatchID: batchID, Reason: wire.Reason(reason)}, func(dl *store.DeadLetter) error {
+	err := d.store.DeadLetters(ctx, store.Filter{BatchID: batchID, Reason: payload.Reason(reason)}, func(dl *store.DeadLetter) error {
 		ids = append(ids, dl.ID)
 		return nil
 	})
@@ -75,7 +75,7 @@ func (d *Dashboard) replayPost(w http.ResponseWriter, r *http.Request, s *sessio
 	if !ok || !d.dlFilter(w, r, reason) {
 		return
 	}
-	target := wire.Target{
+	target := payload.Target{
 		InterviewSetID: strings.TrimSpace(r.PostForm.Get("interview_set")),
 		ProjectID:      strings.TrimSpace(r.PostForm.Get("project")),
 		JobPostID:      strings.TrimSpace(r.PostForm.Get("job_post")),
@@ -89,7 +89,7 @@ func (d *Dashboard) replayPost(w http.ResponseWriter, r *http.Request, s *sessio
 	}
 	// A replay moves entries under a lease: let it finish if the browser leaves.
 	res, err := d.replay.Replay(context.WithoutCancel(r.Context()), deadletter.Options{
-		Filter: store.Filter{BatchID: id, Reason: wire.Reason(reason)}, Target: target, By: s.Who.Name})
+		Filter: store.Filter{BatchID: id, Reason: payload.Reason(reason)}, Target: target, By: s.Who.Name})
 	if errors.Is(err, producer.ErrUsage) {
 		d.confirm(w, r, s, "replay.html", "Replay dead letters", reason, http.StatusBadRequest,
 			confirmBody{Target: target, Errors: []string{err.Error()}})

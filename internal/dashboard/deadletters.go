@@ -11,9 +11,9 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // messagesShown bounds the distinct messages a reason's group lists.
@@ -39,7 +39,7 @@ type messageCount struct {
 
 // reasonGroup is the dead letters of one reason.
 type reasonGroup struct {
-	Reason   wire.Reason
+	Reason   payload.Reason
 	Count    int
 	Messages []messageCount
 	// MoreMessages counts the distinct messages not listed.
@@ -114,9 +114,9 @@ var errStopScan = errors.New("enough dead letters read")
 func (d *Dashboard) deadLetters(ctx context.Context, batchID, reason, q string, rows, scan int) (deadLetterSummary, error) {
 	sum := deadLetterSummary{BatchID: batchID, Reason: reason, Query: q}
 	q = strings.ToLower(strings.TrimSpace(q))
-	groups := map[wire.Reason]*reasonGroup{}
-	counts := map[wire.Reason]map[string]int{}
-	err := d.store.DeadLetters(ctx, store.Filter{BatchID: batchID, Reason: wire.Reason(reason)}, func(dl *store.DeadLetter) error {
+	groups := map[payload.Reason]*reasonGroup{}
+	counts := map[payload.Reason]map[string]int{}
+	err := d.store.DeadLetters(ctx, store.Filter{BatchID: batchID, Reason: payload.Reason(reason)}, func(dl *store.DeadLetter) error {
 		if sum.Read >= scan {
 			sum.Truncated = true
 			return errStopScan
@@ -146,7 +146,7 @@ func (d *Dashboard) deadLetters(ctx context.Context, batchID, reason, q string, 
 	if err != nil && !errors.Is(err, errStopScan) {
 		return sum, err
 	}
-	for _, r := range wire.Reasons {
+	for _, r := range payload.Reasons {
 		g := groups[r]
 		if g == nil {
 			continue
@@ -172,7 +172,7 @@ func (d *Dashboard) deadLetters(ctx context.Context, batchID, reason, q string, 
 // dlFilter reads and checks the reason and search text of a dead-letter page; it
 // has answered when ok is false.
 func (d *Dashboard) dlFilter(w http.ResponseWriter, r *http.Request, reason string) bool {
-	if reason != "" && !wire.Reason(reason).Valid() {
+	if reason != "" && !payload.Reason(reason).Valid() {
 		d.errorPage(w, r, http.StatusBadRequest, "Unknown reason: "+strconv.Quote(reason)+".")
 		return false
 	}
@@ -183,7 +183,7 @@ func (d *Dashboard) dlFilter(w http.ResponseWriter, r *http.Request, reason stri
 type deadLettersBody struct {
 	Batch   *batchView
 	Gone    string
-	Reasons []wire.Reason
+	Reasons []payload.Reason
 	Dead    deadLetterSummary
 }
 
@@ -206,7 +206,7 @@ func (d *Dashboard) deadLettersPage(w http.ResponseWriter, r *http.Request, s *s
 		d.fail(w, r, err)
 		return
 	}
-	body := deadLettersBody{Reasons: wire.Reasons, Gone: msg}
+	body := deadLettersBody{Reasons: payload.Reasons, Gone: msg}
 	if body.Dead, err = d.deadLetters(ctx, id, reason, text, d.cfg.MaxRows, d.cfg.MaxScan); err != nil {
 		d.fail(w, r, err)
 		return
@@ -241,7 +241,7 @@ func (d *Dashboard) deadLettersCSV(w http.ResponseWriter, r *http.Request, s *se
 	}
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="deadletters-`+id+`.csv"`)
-	f := store.Filter{BatchID: id, Reason: wire.Reason(reason)}
+	f := store.Filter{BatchID: id, Reason: payload.Reason(reason)}
 	err := deadletter.WriteCSV(w, func(fn func(*store.DeadLetter) error) error {
 		return d.store.DeadLetters(r.Context(), f, func(dl *store.DeadLetter) error {
 			if !matches(deadLetterView{DeadLetter: dl, Messages: messages(dl)}, text) {

@@ -17,15 +17,15 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // Tokens the test servers accept.
@@ -186,7 +186,7 @@ func (c *client) signIn(t *testing.T, tok string) string {
 
 // deadLetter records a dead letter for seq of the batch, as the worker does
 // for a candidate the vendor refused with msg in field.
-func (tb *testBundle) deadLetter(t *testing.T, batchID string, seq int64, c wire.Candidate, reason wire.Reason, field, msg string) {
+func (tb *testBundle) deadLetter(t *testing.T, batchID string, seq int64, c payload.Candidate, reason payload.Reason, field, msg string) {
 	t.Helper()
 	errs := map[string]json.RawMessage{}
 	if field != "" {
@@ -197,13 +197,13 @@ func (tb *testBundle) deadLetter(t *testing.T, batchID string, seq int64, c wire
 	dl := &store.DeadLetter{ID: store.DeadLetterID(batchID, seq), BatchID: batchID, Reason: reason, Errors: errs, Candidate: c,
 		Target: pipelinetest.Target, Attempts: 1, FirstFailedAt: now, LastFailedAt: now, LastHTTPStatus: 200, Seq: seq}
 	if _, err := tb.Store.RecordOutcomes(context.Background(), batchID, pipelinetest.Target,
-		[]store.Record{{Seq: seq, Outcome: wire.OutcomeDeadLettered, Candidate: c, DeadLetter: dl}}); err != nil {
+		[]store.Record{{Seq: seq, Outcome: payload.OutcomeDeadLettered, Candidate: c, DeadLetter: dl}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 // importAs imports cands as batch id created by the token named owner.
-func (tb *testBundle) importAs(t *testing.T, id, owner string, cands []wire.Candidate) {
+func (tb *testBundle) importAs(t *testing.T, id, owner string, cands []payload.Candidate) {
 	t.Helper()
 	if _, err := tb.Producer.Import(context.Background(), producer.NewSliceSource(cands),
 		producer.Options{BatchID: id, Job: task.Job{Target: pipelinetest.Target}, Owner: owner}); err != nil {
@@ -212,10 +212,10 @@ func (tb *testBundle) importAs(t *testing.T, id, owner string, cands []wire.Cand
 }
 
 // invite records seq of the batch as invited, as the worker does.
-func (tb *testBundle) invite(t *testing.T, batchID string, seq int64, c wire.Candidate) {
+func (tb *testBundle) invite(t *testing.T, batchID string, seq int64, c payload.Candidate) {
 	t.Helper()
 	if _, err := tb.Store.RecordOutcomes(context.Background(), batchID, pipelinetest.Target,
-		[]store.Record{{Seq: seq, Outcome: wire.OutcomeInvited, Candidate: c}}); err != nil {
+		[]store.Record{{Seq: seq, Outcome: payload.OutcomeInvited, Candidate: c}}); err != nil {
 		t.Fatal(err)
 	}
 }

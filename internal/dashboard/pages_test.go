@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Payloads that would run script if a page put them in as HTML.
@@ -34,17 +34,17 @@ var (
 // vendor message that echoes a payload.
 func xssBatch(t *testing.T, tb *testBundle, id string) {
 	t.Helper()
-	var cands []wire.Candidate
+	var cands []payload.Candidate
 	for i, p := range xss {
-		cands = append(cands, wire.Candidate{Email: "xss" + string(rune('a'+i)) + "@example.com", Name: p, Firstname: p, Lastname: p})
+		cands = append(cands, payload.Candidate{Email: "xss" + string(rune('a'+i)) + "@example.com", Name: p, Firstname: p, Lastname: p})
 	}
-	cands = append(cands, wire.Candidate{Email: `"><img src=x onerror=window.__xss=6>@example.com`, Name: "rejected"})
+	cands = append(cands, payload.Candidate{Email: `"><img src=x onerror=window.__xss=6>@example.com`, Name: "rejected"})
 	res := tb.Import(id, cands, nil)
 	if res.Rejected != 1 {
 		t.Fatalf("import: %+v", res)
 	}
 	for i, p := range xss {
-		tb.deadLetter(t, id, int64(i), cands[i], wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "refused "+p)
+		tb.deadLetter(t, id, int64(i), cands[i], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "refused "+p)
 	}
 }
 
@@ -178,13 +178,13 @@ func TestBatchPages(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, dashboard.Config{})
 	cands := pipelinetest.Candidates("mix", 6)
-	cands = append(cands, wire.Candidate{Email: "not-an-email", Name: "Bad Row"})
+	cands = append(cands, payload.Candidate{Email: "not-an-email", Name: "Bad Row"})
 	res := tb.Import("mix", cands, nil)
 	tb.invite(t, "mix", 0, cands[0])
 	tb.invite(t, "mix", 1, cands[1])
-	tb.deadLetter(t, "mix", 2, cands[2], wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "Interview set is closed")
-	tb.deadLetter(t, "mix", 3, cands[3], wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "Interview set is closed")
-	tb.deadLetter(t, "mix", 4, cands[4], wire.ReasonCandidateError, wire.FieldErrorMessage, "Email bounced")
+	tb.deadLetter(t, "mix", 2, cands[2], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "Interview set is closed")
+	tb.deadLetter(t, "mix", 3, cands[3], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "Interview set is closed")
+	tb.deadLetter(t, "mix", 4, cands[4], payload.ReasonCandidateError, payload.FieldErrorMessage, "Email bounced")
 	tb.Import("later", pipelinetest.Candidates("later", 2), nil)
 	if res.Accepted != 6 || res.Rejected != 1 {
 		t.Fatalf("import: %+v", res)
@@ -226,15 +226,15 @@ func TestBatchPages(t *testing.T) {
 func TestDeadLetterSearchAndCSV(t *testing.T) {
 	t.Parallel()
 	tb := setup(t, dashboard.Config{})
-	cands := []wire.Candidate{
+	cands := []payload.Candidate{
 		{Email: "ann@example.com", Name: "=HYPERLINK(\"https://evil.example\",\"x\")"},
 		{Email: "bob@example.com", Name: "Bob"},
 		{Email: "cy@example.com", Name: "Cy"},
 	}
 	tb.Import("dl", cands, nil)
-	tb.deadLetter(t, "dl", 0, cands[0], wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "closed")
-	tb.deadLetter(t, "dl", 1, cands[1], wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "quota reached")
-	tb.deadLetter(t, "dl", 2, cands[2], wire.ReasonCandidateError, wire.FieldErrorMessage, "quota reached")
+	tb.deadLetter(t, "dl", 0, cands[0], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "closed")
+	tb.deadLetter(t, "dl", 1, cands[1], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "quota reached")
+	tb.deadLetter(t, "dl", 2, cands[2], payload.ReasonCandidateError, payload.FieldErrorMessage, "quota reached")
 	c := tb.client()
 	c.signIn(t, token1)
 	for _, tc := range []struct {
@@ -280,7 +280,7 @@ func TestDeadLetterBounds(t *testing.T) {
 	cands := pipelinetest.Candidates("many", 3)
 	tb.Import("many", cands, nil)
 	for i, c := range cands {
-		tb.deadLetter(t, "many", int64(i), c, wire.ReasonInvitationError, wire.FieldInvitationErrorMessage, "closed")
+		tb.deadLetter(t, "many", int64(i), c, payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "closed")
 	}
 	c := tb.client()
 	c.srv = tb.another(t, dashboard.Config{Tokens: []string{token1}, MaxScan: 2, MaxRows: 1})
@@ -300,10 +300,10 @@ func TestReplayAndPurge(t *testing.T) {
 	tb := setup(t, dashboard.Config{})
 	cands := pipelinetest.Candidates("rp", 4)
 	tb.Import("rp", cands, nil)
-	tb.deadLetter(t, "rp", 0, cands[0], wire.ReasonTargetNotFound, "", "")
-	tb.deadLetter(t, "rp", 1, cands[1], wire.ReasonTargetNotFound, "", "")
-	tb.deadLetter(t, "rp", 2, cands[2], wire.ReasonValidation, "", "")
-	tb.deadLetter(t, "rp", 3, cands[3], wire.ReasonValidation, "", "")
+	tb.deadLetter(t, "rp", 0, cands[0], payload.ReasonTargetNotFound, "", "")
+	tb.deadLetter(t, "rp", 1, cands[1], payload.ReasonTargetNotFound, "", "")
+	tb.deadLetter(t, "rp", 2, cands[2], payload.ReasonValidation, "", "")
+	tb.deadLetter(t, "rp", 3, cands[3], payload.ReasonValidation, "", "")
 	c := tb.client()
 	c.signIn(t, token1)
 
@@ -348,8 +348,8 @@ func TestReplayAllAndPurgeAllStayInTheirBatch(t *testing.T) {
 	for _, b := range []string{"ra", "rb", "rc"} {
 		cands := pipelinetest.Candidates(b, 2)
 		tb.Import(b, cands, nil)
-		tb.deadLetter(t, b, 0, cands[0], wire.ReasonValidation, "", "")
-		tb.deadLetter(t, b, 1, cands[1], wire.ReasonInvitationError, "", "")
+		tb.deadLetter(t, b, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, b, 1, cands[1], payload.ReasonInvitationError, "", "")
 	}
 	c := tb.client()
 	c.signIn(t, token1)

@@ -9,10 +9,10 @@ import (
 
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Named tokens of one scope each.
@@ -37,8 +37,8 @@ func TestDashboardScopes(t *testing.T) {
 	for id, owner := range map[string]string{"sc": "reader", "op": "operator"} {
 		cands := pipelinetest.Candidates(id, 2)
 		tb.importAs(t, id, owner, cands)
-		tb.deadLetter(t, id, 0, cands[0], wire.ReasonValidation, "", "")
-		tb.deadLetter(t, id, 1, cands[1], wire.ReasonValidation, "", "")
+		tb.deadLetter(t, id, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, id, 1, cands[1], payload.ReasonValidation, "", "")
 	}
 	if err := tb.Store.StopAuth(context.Background(), tb.Key.ID(), tb.Key.Masked(), 401, "API key is invalid"); err != nil {
 		t.Fatal(err)
@@ -113,8 +113,8 @@ func TestDashboardIsolation(t *testing.T) {
 	for id, owner := range map[string]string{"alice-batch": "alice", "bob-batch": "bob"} {
 		cands := pipelinetest.Candidates(id, 2)
 		tb.importAs(t, id, owner, cands)
-		tb.deadLetter(t, id, 0, cands[0], wire.ReasonValidation, "", "")
-		tb.deadLetter(t, id, 1, cands[1], wire.ReasonTargetNotFound, "", "")
+		tb.deadLetter(t, id, 0, cands[0], payload.ReasonValidation, "", "")
+		tb.deadLetter(t, id, 1, cands[1], payload.ReasonTargetNotFound, "", "")
 	}
 	bob := tb.client()
 	csrf := bob.signIn(t, bobSecret)

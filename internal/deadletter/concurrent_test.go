@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // seedDeadLetters creates a batch named batchID and records n dead letters
@@ -33,11 +33,11 @@ func seedJobDeadLetters(t testing.TB, st *store.Store, batchID string, job task.
 	for lo := 0; lo < n; lo += page {
 		recs := make([]store.Record, 0, page)
 		for seq := int64(lo); seq < int64(min(lo+page, n)); seq++ {
-			c := wire.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, seq)}
+			c := payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, seq)}
 			id := store.DeadLetterID(batchID, seq)
 			ids = append(ids, id)
-			recs = append(recs, store.Record{Seq: seq, Candidate: c, Outcome: wire.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
-				ID: id, BatchID: batchID, Seq: seq, Reason: wire.ReasonTargetNotFound, Candidate: c,
+			recs = append(recs, store.Record{Seq: seq, Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
+				ID: id, BatchID: batchID, Seq: seq, Reason: payload.ReasonTargetNotFound, Candidate: c,
 				Target: job.Target, InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite, Attempts: 1, LastHTTPStatus: 404,
 			}})
 		}

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestWriteCSVEscapesFormulas: a cell of outside data that a spreadsheet
@@ -20,9 +20,9 @@ func TestWriteCSVEscapesFormulas(t *testing.T) {
 	at := time.Date(2026, 11, 25, 3, 4, 5, 0, time.UTC)
 	dls := []*store.DeadLetter{
 		{
-			ID: "b1:0", BatchID: "b1", Reason: wire.ReasonCandidateError,
-			Errors: map[string]json.RawMessage{wire.FieldErrorMessage: json.RawMessage(`"=HYPERLINK(\"https://evil.example\",\"x\")"`)},
-			Candidate: wire.Candidate{
+			ID: "b1:0", BatchID: "b1", Reason: payload.ReasonCandidateError,
+			Errors: map[string]json.RawMessage{payload.FieldErrorMessage: json.RawMessage(`"=HYPERLINK(\"https://evil.example\",\"x\")"`)},
+			Candidate: payload.Candidate{
 				ATSCandidateID: "-2+3",
 				Email:          "=1+2@example.com",
 				Name:           `=HYPERLINK("https://evil.example","click")`,
@@ -33,8 +33,8 @@ func TestWriteCSVEscapesFormulas(t *testing.T) {
 			Attempts: 2, FirstFailedAt: at, LastFailedAt: at, LastHTTPStatus: 200,
 		},
 		{
-			ID: "b1:1", BatchID: "b1", Reason: wire.ReasonRetriesExhausted,
-			Candidate: wire.Candidate{Email: "ann@example.com", Name: "\r=cmd", Firstname: "Ann", Lastname: "O'Neil-Smith"},
+			ID: "b1:1", BatchID: "b1", Reason: payload.ReasonRetriesExhausted,
+			Candidate: payload.Candidate{Email: "ann@example.com", Name: "\r=cmd", Firstname: "Ann", Lastname: "O'Neil-Smith"},
 			Attempts:  10, FirstFailedAt: at, LastFailedAt: at, LastHTTPStatus: 503,
 		},
 	}

@@ -12,9 +12,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -66,7 +66,7 @@ type Options struct {
 	Filter store.Filter
 	// Target, when set, sends the candidates there instead of their original target
 	// (to fix a target_not_found, say).
-	Target wire.Target
+	Target payload.Target
 	// By names the caller (a token's name, "cli"): it owns the replay batches
 	// this replay creates, those of its own dead letters and those of a dead
 	// run it finishes (store.Meta.Owner).
@@ -138,7 +138,7 @@ type replayRun struct {
 	r      *Replayer
 	owner  string
 	by     string // the replay batches' owner (Options.By)
-	target wire.Target
+	target payload.Target
 	groups map[string]*group
 }
 

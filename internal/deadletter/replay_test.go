@@ -7,13 +7,13 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // TestReplayInterruptedByCrash: a replay that moved the dead letters but died
@@ -181,7 +181,7 @@ func TestReplayWhoseBatchExpired(t *testing.T) {
 	if err != nil || len(staged) != 3 {
 		t.Fatalf("staged %d %v", len(staged), err)
 	}
-	cands := make([]wire.Candidate, len(staged))
+	cands := make([]payload.Candidate, len(staged))
 	for i, d := range staged {
 		cands[i] = d.Candidate
 	}

@@ -14,12 +14,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/idempotency"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -255,7 +255,7 @@ func (req *batchRequest) fromJSON() (details []Detail, read bool) {
 // fromCSV reads the request-level fields from the query and checks the body whole.
 func (req *batchRequest) fromCSV(q url.Values) []Detail {
 	var details []Detail
-	req.job.Target = wire.Target{InterviewSetID: strings.TrimSpace(q.Get("com_interview_set_id")),
+	req.job.Target = payload.Target{InterviewSetID: strings.TrimSpace(q.Get("com_interview_set_id")),
 		ProjectID: strings.TrimSpace(q.Get("com_project_id")), JobPostID: strings.TrimSpace(q.Get("com_job_post_id"))}
 	req.job.InvitationMessage = q.Get("invitation_message")
 	if v := q.Get("send_invite"); v != "" {
@@ -293,7 +293,7 @@ func (s *Server) checkFields(req *batchRequest) []Detail {
 	if err := req.job.Target.Validate(); err != nil {
 		details = append(details, fieldDetails("com_interview_set_id", err)...)
 	}
-	if err := wire.ValidateMessage(req.job.InvitationMessage); err != nil {
+	if err := payload.ValidateMessage(req.job.InvitationMessage); err != nil {
 		details = append(details, fieldDetails("invitation_message", err)...)
 	}
 	if req.batchID != "" {

@@ -19,7 +19,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // receiver records the callbacks POSTed to it.

@@ -9,11 +9,11 @@ import (
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -35,11 +35,11 @@ func deadLettersOf(t *testing.T, tb *testBundle, batchID, owner string, n int) {
 	}
 	recs := make([]store.Record, n)
 	for i, c := range cands {
-		reason := wire.ReasonInvitationError
+		reason := payload.ReasonInvitationError
 		if i%3 == 0 {
-			reason = wire.ReasonValidation
+			reason = payload.ReasonValidation
 		}
-		recs[i] = store.Record{Seq: int64(i), Candidate: c, Outcome: wire.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
+		recs[i] = store.Record{Seq: int64(i), Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &store.DeadLetter{
 			ID: store.DeadLetterID(batchID, int64(i)), BatchID: batchID, Reason: reason, Candidate: c, Target: pipelinetest.Target,
 			Errors: map[string]json.RawMessage{"invitation_error_message": json.RawMessage(`"already invited"`)}, Attempts: 1, LastHTTPStatus: 200,
 		}}

@@ -9,8 +9,8 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Error codes of the JSON error shape, by status.
@@ -89,8 +89,8 @@ func invalid(details ...Detail) *apiError {
 // fieldDetails turns payload's field errors into details, and any other error
 // into one detail for field.
 func fieldDetails(field string, err error) []Detail {
-	var es wire.Errors
-	var fe *wire.FieldError
+	var es payload.Errors
+	var fe *payload.FieldError
 	switch {
 	case errors.As(err, &es):
 		out := make([]Detail, len(es))

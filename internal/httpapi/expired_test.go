@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestPostExpiredBatchID: a batch_id whose batch was done and expired
@@ -24,7 +24,7 @@ func TestPostExpiredBatchID(t *testing.T) {
 	ctx := context.Background()
 	cands := pipelinetest.Candidates("old", 1)
 	tb.Import("old", cands, nil)
-	if _, err := tb.Store.RecordOutcomes(ctx, "old", pipelinetest.Target, []store.Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cands[0]}}); err != nil {
+	if _, err := tb.Store.RecordOutcomes(ctx, "old", pipelinetest.Target, []store.Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands[0]}}); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)

@@ -13,10 +13,10 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 )
 
@@ -222,7 +222,7 @@ type ReplayRequest struct {
 	BatchID string `json:"batch_id,omitempty"`
 	Reason  string `json:"reason,omitempty"`
 	All     bool   `json:"all,omitempty"`
-	wire.Target
+	payload.Target
 }
 
 // Replayed is the answer to POST /v1/deadletters/replay (deadletter.Result).
@@ -351,7 +351,7 @@ func orEmpty(s []string) []string {
 
 // filter checks a dead-letter filter's fields.
 func filter(batchID, reason string) (store.Filter, error) {
-	f := store.Filter{BatchID: batchID, Reason: wire.Reason(reason)}
+	f := store.Filter{BatchID: batchID, Reason: payload.Reason(reason)}
 	var details []Detail
 	if batchID != "" {
 		if err := producer.ValidateBatchID(batchID); err != nil {
@@ -359,7 +359,7 @@ func filter(batchID, reason string) (store.Filter, error) {
 		}
 	}
 	if reason != "" && !f.Reason.Valid() {
-		details = append(details, Detail{Field: "reason", Message: fmt.Sprintf("unknown reason %q (one of %v)", reason, wire.Reasons)})
+		details = append(details, Detail{Field: "reason", Message: fmt.Sprintf("unknown reason %q (one of %v)", reason, payload.Reasons)})
 	}
 	if details != nil {
 		return f, invalid(details...)

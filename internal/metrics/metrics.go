@@ -24,7 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // The names of our metrics (contract: docs/operations.md lists them; dashboards and
@@ -36,7 +36,7 @@ const (
 	// by a worker, and are not counted here (`status` shows them).
 	CandidatesTotal = "bulkinvite_candidates_total"
 	// DeadLettersTotal counts candidates this process dead-lettered, by reason
-	// (label "reason", one of wire.Reasons).
+	// (label "reason", one of payload.Reasons).
 	DeadLettersTotal = "bulkinvite_deadletters_total"
 	// APIRequestsTotal counts requests to the Flowmingo API, by HTTP status
 	// (label "code": "200", "429", ...; CodeNoAnswer when no HTTP answer came).
@@ -118,10 +118,10 @@ func New(cfg Config) *Metrics {
 	}
 	// Every outcome and reason from the start, at 0, so that rate() and increase()
 	// see the first one.
-	for _, o := range []wire.Outcome{wire.OutcomeInvited, wire.OutcomeCVQueued, wire.OutcomeDeadLettered, wire.OutcomeSkippedDuplicate} {
+	for _, o := range []payload.Outcome{payload.OutcomeInvited, payload.OutcomeCVQueued, payload.OutcomeDeadLettered, payload.OutcomeSkippedDuplicate} {
 		m.candidates.WithLabelValues(string(o))
 	}
-	for _, r := range wire.Reasons {
+	for _, r := range payload.Reasons {
 		m.dead.WithLabelValues(string(r))
 	}
 	m.reg.MustRegister(m.candidates, m.dead, m.requests, m.wait, m.inFlight,
@@ -158,12 +158,12 @@ func (m *Metrics) Register(cs ...prometheus.Collector) error {
 }
 
 // Outcomes counts n candidates that got outcome o (worker.Observer).
-func (m *Metrics) Outcomes(o wire.Outcome, n int) {
+func (m *Metrics) Outcomes(o payload.Outcome, n int) {
 	m.candidates.WithLabelValues(string(o)).Add(float64(n))
 }
 
 // DeadLettered counts n candidates dead-lettered for reason r (worker.Observer).
-func (m *Metrics) DeadLettered(r wire.Reason, n int) {
+func (m *Metrics) DeadLettered(r payload.Reason, n int) {
 	m.dead.WithLabelValues(string(r)).Add(float64(n))
 }
 

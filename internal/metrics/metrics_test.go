@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/metrics"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 var _ worker.Observer = (*metrics.Metrics)(nil)
@@ -70,8 +70,8 @@ func byLabel(fam *dto.MetricFamily) map[string]float64 {
 func TestContractNames(t *testing.T) {
 	t.Parallel()
 	m := metrics.New(metrics.Config{AuthStopped: func(context.Context) (bool, error) { return true, nil }})
-	m.Outcomes(wire.OutcomeInvited, 3)
-	m.DeadLettered(wire.ReasonValidation, 2)
+	m.Outcomes(payload.OutcomeInvited, 3)
+	m.DeadLettered(payload.ReasonValidation, 2)
 	m.APIRequest(200)
 	m.APIRequest(0)
 	m.RateLimitWait(1500 * time.Millisecond)
@@ -121,8 +121,8 @@ func TestContractNames(t *testing.T) {
 			}
 		}
 	}
-	if n := len(byLabel(fams[metrics.DeadLettersTotal])); n != len(wire.Reasons) {
-		t.Errorf("%d reasons served, want all %d from the start", n, len(wire.Reasons))
+	if n := len(byLabel(fams[metrics.DeadLettersTotal])); n != len(payload.Reasons) {
+		t.Errorf("%d reasons served, want all %d from the start", n, len(payload.Reasons))
 	}
 	h := fams[metrics.RateLimitWaitSeconds].Metric[0].GetHistogram()
 	if h.GetSampleCount() != 1 || h.GetSampleSum() != 1.5 || len(h.Bucket) != len(metrics.WaitBuckets)+1 { // and +Inf

@@ -9,10 +9,10 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // TestWorkerCounts runs two batches through the whole pipeline, with 5xx answers,
@@ -33,14 +33,14 @@ func TestWorkerCounts(t *testing.T) {
 	stop := b.StartWorker(pipelinetest.WorkerOptions{Observer: m, Worker: worker.Config{ChunkSize: 5, MaxAttempts: 30}})
 
 	first := append(pipelinetest.Candidates("m", 20),
-		wire.Candidate{Email: "inv+invitation_error@example.com"},
-		wire.Candidate{Email: "gen+error@example.com"},
-		wire.Candidate{Email: "bad@mailer.invalid"},
-		wire.Candidate{CVLink: "https://cv.example.com/cv.pdf"},
+		payload.Candidate{Email: "inv+invitation_error@example.com"},
+		payload.Candidate{Email: "gen+error@example.com"},
+		payload.Candidate{Email: "bad@mailer.invalid"},
+		payload.Candidate{CVLink: "https://cv.example.com/cv.pdf"},
 	)
 	// The second batch sends five of the same people again, between new ones: the
 	// ledger skips them, and each of its two chunks has someone to send.
-	var second []wire.Candidate
+	var second []payload.Candidate
 	for i, n := range pipelinetest.Candidates("n", 5) {
 		second = append(second, first[i], n)
 	}
@@ -62,10 +62,10 @@ func TestWorkerCounts(t *testing.T) {
 	reasons := map[string]float64{}
 	for _, id := range batches {
 		s := b.CheckAccounting(id).Status()
-		outcomes[string(wire.OutcomeInvited)] += float64(s.Invited)
-		outcomes[string(wire.OutcomeCVQueued)] += float64(s.CVQueued)
-		outcomes[string(wire.OutcomeDeadLettered)] += float64(s.DeadLettered)
-		outcomes[string(wire.OutcomeSkippedDuplicate)] += float64(s.SkippedDuplicate)
+		outcomes[string(payload.OutcomeInvited)] += float64(s.Invited)
+		outcomes[string(payload.OutcomeCVQueued)] += float64(s.CVQueued)
+		outcomes[string(payload.OutcomeDeadLettered)] += float64(s.DeadLettered)
+		outcomes[string(payload.OutcomeSkippedDuplicate)] += float64(s.SkippedDuplicate)
 		for _, d := range b.DeadLetters(id) {
 			reasons[string(d.Reason)]++
 		}

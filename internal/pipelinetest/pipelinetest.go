@@ -19,22 +19,22 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
+	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // Prefix is the key prefix the bundle's store uses.
 const Prefix = store.DefaultPrefix
 
 // Target is the sandbox's demo interview set.
-var Target = wire.Target{InterviewSetID: sandbox.DemoInterviewSetID}
+var Target = payload.Target{InterviewSetID: sandbox.DemoInterviewSetID}
 
 // Topologies of the bundle's Redis.
 const (
@@ -217,7 +217,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 }
 
 // Import enqueues candidates as a batch for Target and returns the result.
-func (b *Bundle) Import(batchID string, cands []wire.Candidate, job *task.Job) *producer.Result {
+func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *task.Job) *producer.Result {
 	b.TB.Helper()
 	j := task.Job{Target: Target}
 	if job != nil {
@@ -296,13 +296,13 @@ func (b *Bundle) CheckAccounting(batchID string) *store.Batch {
 	if err != nil {
 		b.TB.Fatal(err)
 	}
-	count := map[wire.Outcome]int64{}
+	count := map[payload.Outcome]int64{}
 	for _, o := range outs {
 		count[o]++
 	}
 	s := bt.Status()
-	if count[wire.OutcomeInvited] != s.Invited || count[wire.OutcomeCVQueued] != s.CVQueued ||
-		count[wire.OutcomeDeadLettered] != s.DeadLettered || count[wire.OutcomeSkippedDuplicate] != s.SkippedDuplicate {
+	if count[payload.OutcomeInvited] != s.Invited || count[payload.OutcomeCVQueued] != s.CVQueued ||
+		count[payload.OutcomeDeadLettered] != s.DeadLettered || count[payload.OutcomeSkippedDuplicate] != s.SkippedDuplicate {
 		b.TB.Errorf("counters %+v disagree with recorded outcomes %v", s, count)
 	}
 	if s.Accepted != s.Invited+s.CVQueued+s.DeadLettered+s.SkippedDuplicate+s.Pending || s.Total != s.Accepted+s.Rejected {
@@ -315,10 +315,10 @@ func (b *Bundle) CheckAccounting(batchID string) *store.Batch {
 }
 
 // Candidates makes n good candidates with distinct emails at example.com.
-func Candidates(prefix string, n int) []wire.Candidate {
-	out := make([]wire.Candidate, n)
+func Candidates(prefix string, n int) []payload.Candidate {
+	out := make([]payload.Candidate, n)
 	for i := range out {
-		out[i] = wire.Candidate{Email: fmt.Sprintf("%s-%d@example.com", prefix, i), Name: fmt.Sprintf("%s %d", prefix, i)}
+		out[i] = payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", prefix, i), Name: fmt.Sprintf("%s %d", prefix, i)}
 	}
 	return out
 }

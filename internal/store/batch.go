@@ -12,8 +12,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // ErrBatchNotFound is returned for a batch id with no record.
@@ -175,7 +175,7 @@ func flag(b bool) string {
 // DedupKeys are the keys under which a candidate counts as the same person within a
 // batch: the email compared case-insensitively, the ATS id, and for a CV-only
 // candidate its CV link.
-func DedupKeys(c wire.Candidate) []string {
+func DedupKeys(c payload.Candidate) []string {
 	keys := make([]string, 0, 2)
 	if c.Email != "" {
 		keys = append(keys, "e:"+strings.ToLower(c.Email))
@@ -339,11 +339,11 @@ type Status struct {
 	SkippedDuplicate int64  `json:"skipped_duplicate"`
 	Pending          int64  `json:"pending"`
 
-	Sealed     bool        `json:"sealed"`
-	Target     wire.Target `json:"target"`
-	ReplayOf   []string    `json:"replay_of,omitempty"`
-	CreatedAt  time.Time   `json:"created_at"`
-	FinishedAt *time.Time  `json:"finished_at,omitempty"`
+	Sealed     bool           `json:"sealed"`
+	Target     payload.Target `json:"target"`
+	ReplayOf   []string       `json:"replay_of,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	FinishedAt *time.Time     `json:"finished_at,omitempty"`
 	// AuthStop is set while sending is stopped by a 401/403 (see `bulkinvite resume`).
 	AuthStop *AuthStop `json:"auth_stop,omitempty"`
 	// Callback is set for a batch with a callback_url.

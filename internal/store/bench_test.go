@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // The send path's store steps for one chunk of 50 candidates, against a private
@@ -35,7 +35,7 @@ func benchCands(i int) []task.Candidate {
 	out := make([]task.Candidate, benchChunk)
 	for k := range out {
 		seq := int64(i*benchChunk + k)
-		out[k] = task.Candidate{Seq: seq, Candidate: wire.Candidate{
+		out[k] = task.Candidate{Seq: seq, Candidate: payload.Candidate{
 			Email: fmt.Sprintf("cand%d@example.com", seq), ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%012d", seq)}}
 	}
 	return out
@@ -89,7 +89,7 @@ func BenchmarkRecordOutcomes(b *testing.B) {
 		cs := benchCands(i)
 		recs := make([]Record, len(cs))
 		for k, c := range cs {
-			recs[k] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: wire.OutcomeInvited}
+			recs[k] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
 		}
 		if _, err := st.RecordOutcomes(ctx, id, target, recs); err != nil {
 			b.Fatal(err)

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // A claim says that one run of one chunk is sending a person to a target right
@@ -63,7 +63,7 @@ const (
 // and lets go of them by recording outcomes (RecordNew) or ReleaseClaims; a claim
 // of a run that died runs out after ttl. With reinvite, another candidate's
 // success does not count.
-func (s *Store) ClaimForSending(ctx context.Context, batchID string, target wire.Target, cands []task.Candidate, run RunID, ttl time.Duration, reinvite bool) ([]Claim, error) {
+func (s *Store) ClaimForSending(ctx context.Context, batchID string, target payload.Target, cands []task.Candidate, run RunID, ttl time.Duration, reinvite bool) ([]Claim, error) {
 	weeks, err := s.liveWeeks(ctx, target)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func (s *Store) ClaimForSending(ctx context.Context, batchID string, target wire
 // RenewClaims extends run's claims on cands by ttl and reports, for each, whether
 // run still holds it: a claim another run took after it ran out, or one released,
 // is not run's any more.
-func (s *Store) RenewClaims(ctx context.Context, target wire.Target, run RunID, cands []wire.Candidate, ttl time.Duration) ([]bool, error) {
+func (s *Store) RenewClaims(ctx context.Context, target payload.Target, run RunID, cands []payload.Candidate, ttl time.Duration) ([]bool, error) {
 	a := renewClaimsArgs{claims: s.tkey(target, "claims"), ttlMS: ttl.Milliseconds(), run: run, cands: cands}
 	res, err := s.eval(ctx, renewClaimsScript, a.keys(), a.argv()...).Int64Slice()
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Store) RenewClaims(ctx context.Context, target wire.Target, run RunID, 
 }
 
 // ReleaseClaims lets go of run's claims on cands; claims other runs hold stay.
-func (s *Store) ReleaseClaims(ctx context.Context, target wire.Target, run RunID, cands []wire.Candidate) error {
+func (s *Store) ReleaseClaims(ctx context.Context, target payload.Target, run RunID, cands []payload.Candidate) error {
 	a := releaseClaimsArgs{claims: s.tkey(target, "claims"), run: run, cands: cands}
 	if err := s.eval(ctx, releaseClaimsScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("release claims at %s: %w", target, err)

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestStateCodesAreAFormat pins the candidate state bytes of P{b:id}:st to
@@ -70,7 +70,7 @@ func TestScriptCodes(t *testing.T) {
 		ctx := context.Background()
 		cands := make([]task.Candidate, 6)
 		for i := range cands {
-			cands[i] = task.Candidate{Seq: int64(i), Candidate: wire.Candidate{Email: "p" + string(rune('0'+i)) + "@example.com"}}
+			cands[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: "p" + string(rune('0'+i)) + "@example.com"}}
 		}
 		cands[5].Candidate = cands[4].Candidate // a duplicate: skipped
 		if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 6}); err != nil {
@@ -87,9 +87,9 @@ func TestScriptCodes(t *testing.T) {
 		}
 		dl := &DeadLetter{BatchID: "b", Seq: 2, Candidate: cands[2].Candidate, Target: target, Reason: "x"}
 		if _, err := s.RecordOutcomes(ctx, "b", target, []Record{
-			{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cands[0].Candidate},
-			{Seq: 1, Outcome: wire.OutcomeCVQueued, Candidate: cands[1].Candidate},
-			{Seq: 2, Outcome: wire.OutcomeDeadLettered, Candidate: cands[2].Candidate, DeadLetter: dl},
+			{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands[0].Candidate},
+			{Seq: 1, Outcome: payload.OutcomeCVQueued, Candidate: cands[1].Candidate},
+			{Seq: 2, Outcome: payload.OutcomeDeadLettered, Candidate: cands[2].Candidate, DeadLetter: dl},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -128,8 +128,8 @@ func TestScriptCodes(t *testing.T) {
 		t.Parallel()
 		s := setup(t)
 		ctx := context.Background()
-		person := func(i int) wire.Candidate {
-			return wire.Candidate{Email: "c" + string(rune('0'+i)) + "@example.com"}
+		person := func(i int) payload.Candidate {
+			return payload.Candidate{Email: "c" + string(rune('0'+i)) + "@example.com"}
 		}
 		// b's seqs 0..4: 0 free, 1 invited by batch a (another candidate), 2
 		// held by another run, 3 and 4 this very candidate's success.
@@ -137,15 +137,15 @@ func TestScriptCodes(t *testing.T) {
 		for i := range 5 {
 			cands = append(cands, task.Candidate{Seq: int64(i), Candidate: person(i)})
 		}
-		if err := s.writeLedger(ctx, "a", target, "", []Record{{Seq: 1, Outcome: wire.OutcomeInvited, Candidate: person(1)}}); err != nil {
+		if err := s.writeLedger(ctx, "a", target, "", []Record{{Seq: 1, Outcome: payload.OutcomeInvited, Candidate: person(1)}}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.ClaimForSending(ctx, "b", target, cands[2:3], NewRunID(), time.Minute, false); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.writeLedger(ctx, "b", target, "", []Record{
-			{Seq: 3, Outcome: wire.OutcomeInvited, Candidate: person(3)},
-			{Seq: 4, Outcome: wire.OutcomeCVQueued, Candidate: person(4)},
+			{Seq: 3, Outcome: payload.OutcomeInvited, Candidate: person(3)},
+			{Seq: 4, Outcome: payload.OutcomeCVQueued, Candidate: person(4)},
 		}); err != nil {
 			t.Fatal(err)
 		}

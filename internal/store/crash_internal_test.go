@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestLedgerBeforeBatch is the crash story of RecordOutcomes: a worker that died
@@ -22,9 +22,9 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	ctx := context.Background()
 	cands := make([]task.Candidate, 4)
 	for i := range cands {
-		cands[i] = task.Candidate{Seq: int64(i), Candidate: wire.Candidate{Email: fmt.Sprintf("p%d@example.com", i)}}
+		cands[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("p%d@example.com", i)}}
 	}
-	cands[3].Candidate = wire.Candidate{CVLink: "https://cv.example/p3.pdf"}
+	cands[3].Candidate = payload.Candidate{CVLink: "https://cv.example/p3.pdf"}
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
@@ -42,10 +42,10 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	// The vendor answered: 0 and 1 invited, 2 failed, 3 queued for CV. The worker
 	// wrote the ledger step, then died.
 	recs := []Record{
-		{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cands[0].Candidate},
-		{Seq: 1, Outcome: wire.OutcomeInvited, Candidate: cands[1].Candidate},
-		{Seq: 2, Outcome: wire.OutcomeDeadLettered, Candidate: cands[2].Candidate},
-		{Seq: 3, Outcome: wire.OutcomeCVQueued, Candidate: cands[3].Candidate},
+		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands[0].Candidate},
+		{Seq: 1, Outcome: payload.OutcomeInvited, Candidate: cands[1].Candidate},
+		{Seq: 2, Outcome: payload.OutcomeDeadLettered, Candidate: cands[2].Candidate},
+		{Seq: 3, Outcome: payload.OutcomeCVQueued, Candidate: cands[3].Candidate},
 	}
 	if err := s.writeLedger(ctx, "b", target, run, recs); err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestLedgerBeforeBatch(t *testing.T) {
 		t.Fatalf("another batch's claims %v %v, want %v", other, err, want)
 	}
 	rec, err := s.Ledger(ctx, target, cands[3].Candidate)
-	if err != nil || rec == nil || rec.Outcome != wire.OutcomeCVQueued || !rec.OwnedBy("b", 3) || rec.OwnedBy("b", 2) || time.Since(rec.At) > time.Minute {
+	if err != nil || rec == nil || rec.Outcome != payload.OutcomeCVQueued || !rec.OwnedBy("b", 3) || rec.OwnedBy("b", 2) || time.Since(rec.At) > time.Minute {
 		t.Errorf("ledger record %+v %v", rec, err)
 	}
 }
@@ -83,9 +83,9 @@ func TestRetention(t *testing.T) {
 	s := setupWith(t, Config{Retention: 300 * time.Millisecond})
 	ctx := context.Background()
 	cands := []task.Candidate{
-		{Seq: 0, Candidate: wire.Candidate{Email: "a@example.com"}},
-		{Seq: 1, Candidate: wire.Candidate{Email: "b@example.com"}},
-		{Seq: 2, Candidate: wire.Candidate{Email: "A@example.com"}}, // a duplicate
+		{Seq: 0, Candidate: payload.Candidate{Email: "a@example.com"}},
+		{Seq: 1, Candidate: payload.Candidate{Email: "b@example.com"}},
+		{Seq: 2, Candidate: payload.Candidate{Email: "A@example.com"}}, // a duplicate
 	}
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "r", Job: task.Job{Target: target}, SegmentSize: 3}); err != nil {
 		t.Fatal(err)
@@ -103,9 +103,9 @@ func TestRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := s.RecordOutcomes(ctx, "r", target, []Record{
-		{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cands[0].Candidate},
-		{Seq: 1, Outcome: wire.OutcomeDeadLettered, Candidate: cands[1].Candidate,
-			DeadLetter: &DeadLetter{ID: DeadLetterID("r", 1), BatchID: "r", Seq: 1, Reason: wire.ReasonTargetNotFound, Candidate: cands[1].Candidate, Target: target}},
+		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands[0].Candidate},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cands[1].Candidate,
+			DeadLetter: &DeadLetter{ID: DeadLetterID("r", 1), BatchID: "r", Seq: 1, Reason: payload.ReasonTargetNotFound, Candidate: cands[1].Candidate, Target: target}},
 	})
 	if err != nil {
 		t.Fatal(err)

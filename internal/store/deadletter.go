@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // DeadLetter is a candidate that could not be invited, with everything needed to see
@@ -22,10 +22,10 @@ import (
 type DeadLetter struct {
 	ID             string                     `json:"id"`
 	BatchID        string                     `json:"batch_id"`
-	Reason         wire.Reason                `json:"reason"`
+	Reason         payload.Reason             `json:"reason"`
 	Errors         map[string]json.RawMessage `json:"errors"`
-	Candidate      wire.Candidate             `json:"candidate"`
-	Target         wire.Target                `json:"target"`
+	Candidate      payload.Candidate          `json:"candidate"`
+	Target         payload.Target             `json:"target"`
 	Attempts       int                        `json:"attempts"`
 	FirstFailedAt  time.Time                  `json:"first_failed_at"`
 	LastFailedAt   time.Time                  `json:"last_failed_at"`
@@ -59,28 +59,28 @@ func parseDeadLetterID(id string) (batchID string, seq int64, ok bool) {
 // ms, and the target and message (the same for the whole job) stored once in
 // P dljobs under the job's fingerprint.
 type dlRecord struct {
-	Reason wire.Reason                `json:"r"`
+	Reason payload.Reason             `json:"r"`
 	Errors map[string]json.RawMessage `json:"e,omitempty"`
 	// ErrorsRef names errors stored once per batch in P{b:id}:dlerr instead of
 	// Errors, when they are long: the error of a whole chunk (a 404, retries
 	// exhausted) is the same for its every candidate.
-	ErrorsRef string         `json:"x,omitempty"`
-	Candidate wire.Candidate `json:"c"`
-	Attempts  int            `json:"a,omitempty"`
-	First     int64          `json:"f,omitempty"`
-	Last      int64          `json:"l,omitempty"`
-	Status    int            `json:"h,omitempty"`
-	Row       int64          `json:"w,omitempty"`
-	Detail    string         `json:"d,omitempty"`
-	From      string         `json:"p,omitempty"`
-	Job       string         `json:"j"`
+	ErrorsRef string            `json:"x,omitempty"`
+	Candidate payload.Candidate `json:"c"`
+	Attempts  int               `json:"a,omitempty"`
+	First     int64             `json:"f,omitempty"`
+	Last      int64             `json:"l,omitempty"`
+	Status    int               `json:"h,omitempty"`
+	Row       int64             `json:"w,omitempty"`
+	Detail    string            `json:"d,omitempty"`
+	From      string            `json:"p,omitempty"`
+	Job       string            `json:"j"`
 }
 
 // dlJob is what the dead letters of a job share.
 type dlJob struct {
-	Target            wire.Target `json:"target"`
-	InvitationMessage string      `json:"invitation_message,omitempty"`
-	SendInvite        *bool       `json:"send_invite,omitempty"`
+	Target            payload.Target `json:"target"`
+	InvitationMessage string         `json:"invitation_message,omitempty"`
+	SendInvite        *bool          `json:"send_invite,omitempty"`
 }
 
 // sharedErrorsMin is the length of a dead letter's errors (as JSON) from which they
@@ -234,7 +234,7 @@ func (c *jobCache) len() int {
 // Filter selects dead letters; empty fields match everything.
 type Filter struct {
 	BatchID string
-	Reason  wire.Reason
+	Reason  payload.Reason
 	// Owner, when set, keeps only the dead letters of batches whose record
 	// names this owner (Meta.Owner): a batch of another owner, one created
 	// before batches had owners, or one whose record has expired is left out.
@@ -248,7 +248,7 @@ func (f Filter) match(d *DeadLetter) bool {
 // Validate checks the reason filter.
 func (f Filter) Validate() error {
 	if f.Reason != "" && !f.Reason.Valid() {
-		return fmt.Errorf("--reason: unknown reason %q (one of %v)", f.Reason, wire.Reasons)
+		return fmt.Errorf("--reason: unknown reason %q (one of %v)", f.Reason, payload.Reasons)
 	}
 	return nil
 }

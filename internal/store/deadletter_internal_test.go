@@ -7,23 +7,23 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // chunkError is what a whole chunk's dead letters share (a 404's message).
-var chunkError = map[string]json.RawMessage{wire.FieldErrorMessage: json.RawMessage(`"flowmingo: POST https://apis.flowmingo.ai/company/integration/interview/candidate/invite/v1: HTTP 404 Not Found"`)}
+var chunkError = map[string]json.RawMessage{payload.FieldErrorMessage: json.RawMessage(`"flowmingo: POST https://apis.flowmingo.ai/company/integration/interview/candidate/invite/v1: HTTP 404 Not Found"`)}
 
 // seedDeadLetters creates a batch for job and records n dead letters of reason in it.
-func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason wire.Reason, n int) {
+func seedDeadLetters(t *testing.T, s *Store, batchID string, job task.Job, reason payload.Reason, n int) {
 	t.Helper()
 	if _, _, err := s.CreateBatch(context.Background(), Meta{ID: batchID, Job: job, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
 	recs := make([]Record, n)
 	for i := range recs {
-		c := wire.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, i), Name: "Person"}
-		recs[i] = Record{Seq: int64(i), Candidate: c, Outcome: wire.OutcomeDeadLettered, DeadLetter: &DeadLetter{
+		c := payload.Candidate{Email: fmt.Sprintf("%s-%d@example.com", batchID, i), Name: "Person"}
+		recs[i] = Record{Seq: int64(i), Candidate: c, Outcome: payload.OutcomeDeadLettered, DeadLetter: &DeadLetter{
 			ID: DeadLetterID(batchID, int64(i)), BatchID: batchID, Seq: int64(i), Reason: reason, Candidate: c, Errors: chunkError,
 			Target: job.Target, InvitationMessage: job.InvitationMessage, SendInvite: job.SendInvite,
 			Attempts: 2, FirstFailedAt: time.UnixMilli(1_700_000_000_000).UTC(), LastFailedAt: time.UnixMilli(1_700_000_100_000).UTC(), LastHTTPStatus: 404,
@@ -52,9 +52,9 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	ctx := context.Background()
 	no := false
 	jobA := task.Job{Target: target, InvitationMessage: "Hello {{candidate_name}}, welcome", SendInvite: &no}
-	jobB := task.Job{Target: wire.Target{ProjectID: "0193a1d6-0000-7000-8000-0000000000b0"}}
-	seedDeadLetters(t, s, "a", jobA, wire.ReasonTargetNotFound, 5)
-	seedDeadLetters(t, s, "b", jobB, wire.ReasonRetriesExhausted, 3)
+	jobB := task.Job{Target: payload.Target{ProjectID: "0193a1d6-0000-7000-8000-0000000000b0"}}
+	seedDeadLetters(t, s, "a", jobA, payload.ReasonTargetNotFound, 5)
+	seedDeadLetters(t, s, "b", jobB, payload.ReasonRetriesExhausted, 3)
 
 	var got []*DeadLetter
 	if err := s.DeadLetters(ctx, Filter{BatchID: "a"}, func(d *DeadLetter) error { got = append(got, d); return nil }); err != nil {
@@ -63,7 +63,7 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	if n, _ := s.rdb.HLen(ctx, s.bkey("a", "dlerr")).Result(); n != 1 {
 		t.Errorf("the chunk's error is stored %d times, want once", n)
 	}
-	if string(got[4].Errors[wire.FieldErrorMessage]) != string(chunkError[wire.FieldErrorMessage]) {
+	if string(got[4].Errors[payload.FieldErrorMessage]) != string(chunkError[payload.FieldErrorMessage]) {
 		t.Errorf("errors read back: %s", got[4].Errors)
 	}
 	if len(got) != 5 || got[0].ID != "a:0" || got[4].Seq != 4 || got[0].InvitationMessage != jobA.InvitationMessage ||
@@ -71,7 +71,7 @@ func TestDeadLettersAndMoves(t *testing.T) {
 		got[0].LastHTTPStatus != 404 || !got[0].FirstFailedAt.Equal(time.UnixMilli(1_700_000_000_000)) || got[0].Candidate.Name != "Person" {
 		t.Fatalf("dead letters of a: %+v", got)
 	}
-	if ids := listIDs(t, s, Filter{Reason: wire.ReasonRetriesExhausted}); fmt.Sprint(ids) != "[b:0 b:1 b:2]" {
+	if ids := listIDs(t, s, Filter{Reason: payload.ReasonRetriesExhausted}); fmt.Sprint(ids) != "[b:0 b:1 b:2]" {
 		t.Errorf("retries_exhausted: %v", ids)
 	}
 	if n, err := s.PurgeDeadLetters(ctx, []string{"b:1", "b:9", "nope"}); err != nil || n != 1 {
@@ -138,8 +138,8 @@ func TestDeadLetterAndStagedPages(t *testing.T) {
 	ctx := context.Background()
 	const n, size = 300, 20
 	job := task.Job{Target: target}
-	seedDeadLetters(t, s, "a", job, wire.ReasonTargetNotFound, n)
-	seedDeadLetters(t, s, "a-b", job, wire.ReasonTargetNotFound, 30)
+	seedDeadLetters(t, s, "a", job, payload.ReasonTargetNotFound, n)
+	seedDeadLetters(t, s, "a-b", job, payload.ReasonTargetNotFound, 30)
 
 	seen := map[string]int{}
 	pages, largest := 0, 0

@@ -9,9 +9,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestPersistence: the store reads the AOF settings of every master it writes to
@@ -104,7 +104,7 @@ func TestWaitOnEveryMasterWritten(t *testing.T) {
 	}
 	check("sent mark", func() error { _, err := st.MarkSending(ctx, batch, []int64{0}, nil); return err }, 0, 1)
 	check("record a success", func() error {
-		_, err := st.RecordOutcomes(ctx, batch, target, []Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate}})
+		_, err := st.RecordOutcomes(ctx, batch, target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}})
 		return err
 	}, 1, 1)
 }

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // batchSubs are the sub keys of a batch that expire with it.
@@ -43,9 +43,9 @@ func TestWritesAfterExpiryRecreateNothing(t *testing.T) {
 	expire(t, s, "x")
 
 	n, err := s.RecordOutcomes(ctx, "x", target, []Record{
-		{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate},
-		{Seq: 1, Outcome: wire.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{
-			ID: DeadLetterID("x", 1), BatchID: "x", Seq: 1, Reason: wire.ReasonRetriesExhausted, Candidate: cs[1].Candidate, Target: target}},
+		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{
+			ID: DeadLetterID("x", 1), BatchID: "x", Seq: 1, Reason: payload.ReasonRetriesExhausted, Candidate: cs[1].Candidate, Target: target}},
 	})
 	if err != nil || n != 0 {
 		t.Errorf("late RecordOutcomes: %d new, %v; want none", n, err)
@@ -133,7 +133,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 	// The import of going-on goes on, a step every ttl/4, past the first ttl.
 	for i := 1; i <= 8; i++ {
 		time.Sleep(ttl / 4)
-		next := []task.Candidate{{Seq: int64(3 * i), Candidate: wire.Candidate{Email: fmt.Sprintf("n%d@example.com", i)}}}
+		next := []task.Candidate{{Seq: int64(3 * i), Candidate: payload.Candidate{Email: fmt.Sprintf("n%d@example.com", i)}}}
 		if _, err := s.AdmitSegment(ctx, "going-on", i, next, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -166,9 +166,9 @@ func TestJobsCacheIsBounded(t *testing.T) {
 	}
 	recs := make([]Record, n)
 	for i := range recs {
-		c := wire.Candidate{Email: fmt.Sprintf("j%d@example.com", i)}
-		recs[i] = Record{Seq: int64(i), Outcome: wire.OutcomeDeadLettered, Candidate: c, DeadLetter: &DeadLetter{
-			ID: DeadLetterID("j", int64(i)), BatchID: "j", Seq: int64(i), Reason: wire.ReasonValidation, Candidate: c,
+		c := payload.Candidate{Email: fmt.Sprintf("j%d@example.com", i)}
+		recs[i] = Record{Seq: int64(i), Outcome: payload.OutcomeDeadLettered, Candidate: c, DeadLetter: &DeadLetter{
+			ID: DeadLetterID("j", int64(i)), BatchID: "j", Seq: int64(i), Reason: payload.ReasonValidation, Candidate: c,
 			Target: target, InvitationMessage: fmt.Sprintf("Hello {{candidate_name}}, number %d", i)}}
 	}
 	if _, err := s.RecordOutcomes(ctx, "j", target, recs); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // The ledger keeps, per target, one hash a week of the candidates whose success was
@@ -19,14 +19,14 @@ const ledgerWeek = 7 * 24 * time.Hour
 
 func weekOf(t time.Time) int64 { return t.UnixMilli() / ledgerWeek.Milliseconds() }
 
-func (s *Store) weekKey(target wire.Target, week int64) string {
+func (s *Store) weekKey(target payload.Target, week int64) string {
 	return s.tkey(target, "L:"+strconv.FormatInt(week, 10))
 }
 
 // liveWeeks are the target's ledger hashes that may hold an entry: those its index
 // lists as not yet expired, and the weeks around now, which a writer may be
 // creating at this moment.
-func (s *Store) liveWeeks(ctx context.Context, target wire.Target) ([]string, error) {
+func (s *Store) liveWeeks(ctx context.Context, target payload.Target) ([]string, error) {
 	now := s.now()
 	ids, err := s.weeks.get(s.tkey(target, "Lidx"), now, func() ([]string, error) {
 		return s.rdb.ZRangeByScore(ctx, s.tkey(target, "Lidx"), &redis.ZRangeBy{Min: nowMS(now), Max: "+inf"}).Result()
@@ -93,7 +93,7 @@ func (c *weeksCache) get(key string, now time.Time, read func() ([]string, error
 
 // LedgerRecord is a recorded success in the ledger.
 type LedgerRecord struct {
-	Outcome wire.Outcome // invited or cv_queued
+	Outcome payload.Outcome // invited or cv_queued
 	// At is when it was recorded, by Redis's clock.
 	At    time.Time
 	owner string
@@ -105,8 +105,8 @@ func (r *LedgerRecord) OwnedBy(batchID string, seq int64) bool {
 }
 
 // Ledger returns the ledger's record of c's success at target, or nil.
-func (s *Store) Ledger(ctx context.Context, target wire.Target, c wire.Candidate) (*LedgerRecord, error) {
-	recs, err := s.LedgerRecords(ctx, target, []wire.Candidate{c})
+func (s *Store) Ledger(ctx context.Context, target payload.Target, c payload.Candidate) (*LedgerRecord, error) {
+	recs, err := s.LedgerRecords(ctx, target, []payload.Candidate{c})
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func (s *Store) Ledger(ctx context.Context, target wire.Target, c wire.Candidate
 
 // LedgerRecords returns the ledger's record of each candidate's success at
 // target (nil where there is none): one HMGET per live ledger week.
-func (s *Store) LedgerRecords(ctx context.Context, target wire.Target, cands []wire.Candidate) ([]*LedgerRecord, error) {
+func (s *Store) LedgerRecords(ctx context.Context, target payload.Target, cands []payload.Candidate) ([]*LedgerRecord, error) {
 	out := make([]*LedgerRecord, len(cands))
 	if len(cands) == 0 {
 		return out, nil
@@ -156,9 +156,9 @@ func decodeLedger(v string) (*LedgerRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger value: time: %w", err)
 	}
-	r := &LedgerRecord{Outcome: wire.OutcomeInvited, owner: v[1:9], At: time.UnixMilli(ms).UTC()}
+	r := &LedgerRecord{Outcome: payload.OutcomeInvited, owner: v[1:9], At: time.UnixMilli(ms).UTC()}
 	if v[0] == 'c' {
-		r.Outcome = wire.OutcomeCVQueued
+		r.Outcome = payload.OutcomeCVQueued
 	}
 	return r, nil
 }

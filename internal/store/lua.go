@@ -5,8 +5,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Each script names its KEYS and ARGV in locals at its top; a list that runs to
@@ -747,7 +747,7 @@ type renewClaimsArgs struct {
 	claims string
 	ttlMS  int64
 	run    RunID
-	cands  []wire.Candidate
+	cands  []payload.Candidate
 }
 
 func (a renewClaimsArgs) keys() []string { return []string{a.claims} }
@@ -782,7 +782,7 @@ return #gone
 type releaseClaimsArgs struct {
 	claims string
 	run    RunID
-	cands  []wire.Candidate
+	cands  []payload.Candidate
 }
 
 func (a releaseClaimsArgs) keys() []string { return []string{a.claims} }
@@ -849,9 +849,9 @@ func (a ledgerArgs) argv() []any {
 	for _, r := range a.recs {
 		kind := "-"
 		switch r.Outcome {
-		case wire.OutcomeInvited:
+		case payload.OutcomeInvited:
 			kind = "i"
-		case wire.OutcomeCVQueued:
+		case payload.OutcomeCVQueued:
 			kind = "c"
 		}
 		args = append(args, candidateFP(r.Candidate), kind, ownerFP(a.batchID, r.Seq))

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestBatchPage: pages of batches, newest first, neither miss nor repeat one when
@@ -79,7 +79,7 @@ func TestDeadLetterPage(t *testing.T) {
 		{"all, small pages", Filter{}, 7, 707},
 		{"all, large pages", Filter{}, 1000, 707},
 		{"one batch", Filter{BatchID: "b"}, 50, 700},
-		{"one reason", Filter{Reason: wire.ReasonValidation}, 100, 355},
+		{"one reason", Filter{Reason: payload.ReasonValidation}, 100, 355},
 		{"unknown batch", Filter{BatchID: "zzz"}, 10, 0},
 	}
 	for _, tt := range tests {
@@ -131,11 +131,11 @@ func deadLetters(t *testing.T, st *Store, batchID string, n int) {
 	}
 	recs := make([]Record, n)
 	for i, c := range cs {
-		reason := wire.ReasonRetriesExhausted
+		reason := payload.ReasonRetriesExhausted
 		if i%2 == 0 {
-			reason = wire.ReasonValidation
+			reason = payload.ReasonValidation
 		}
-		recs[i] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: wire.OutcomeDeadLettered,
+		recs[i] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeDeadLettered,
 			DeadLetter: &DeadLetter{ID: DeadLetterID(batchID, c.Seq), BatchID: batchID, Reason: reason, Candidate: c.Candidate, Target: target}}
 	}
 	if _, err := st.RecordOutcomes(ctx, batchID, target, recs); err != nil {

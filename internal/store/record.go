@@ -6,15 +6,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Record is one candidate's final outcome, for RecordOutcomes.
 type Record struct {
 	Seq     int64
-	Outcome wire.Outcome
+	Outcome payload.Outcome
 	// Candidate keys the ledger and the claim; required but for a skipped duplicate.
-	Candidate wire.Candidate
+	Candidate payload.Candidate
 	// DeadLetter is the entry stored for OutcomeDeadLettered.
 	DeadLetter *DeadLetter
 }
@@ -26,7 +26,7 @@ type Record struct {
 // which). It is made of steps in different slots (see the package doc), each
 // idempotent: after an error, calling it again with the same records is safe.
 // A batch whose record is gone (expired) gets no outcome: none is new.
-func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target wire.Target, recs []Record) (int, error) {
+func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target payload.Target, recs []Record) (int, error) {
 	fresh, err := s.RecordNew(ctx, batchID, target, "", recs)
 	return len(fresh), err
 }
@@ -37,7 +37,7 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target wire.
 // a candidate an earlier record of the same call decided, is not among them.
 // After an error nothing is returned, though some outcomes may have been written:
 // a call again then returns only those still new.
-func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Target, run RunID, recs []Record) ([]Record, error) {
+func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record) ([]Record, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
@@ -53,7 +53,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 		}
 		var entry, errRef, errJSON string
 		switch r.Outcome {
-		case wire.OutcomeDeadLettered:
+		case payload.OutcomeDeadLettered:
 			if r.DeadLetter == nil {
 				return nil, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
 			}
@@ -67,8 +67,8 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 			}
 			dls++
 		}
-		if r.Outcome != wire.OutcomeSkippedDuplicate {
-			if r.Candidate == (wire.Candidate{}) {
+		if r.Outcome != payload.OutcomeSkippedDuplicate {
+			if r.Candidate == (payload.Candidate{}) {
 				return nil, fmt.Errorf("record outcome of seq %d: no candidate", r.Seq)
 			}
 			led = append(led, r)
@@ -100,7 +100,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target wire.Targe
 
 // writeLedger writes the successes among recs into the target's ledger week and
 // releases run's claims on them.
-func (s *Store) writeLedger(ctx context.Context, batchID string, target wire.Target, run RunID, recs []Record) error {
+func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record) error {
 	if len(recs) == 0 {
 		return nil
 	}

@@ -6,8 +6,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // expire waits until the batch's record is gone (Config.Retention after it was
@@ -40,9 +40,9 @@ func doneWithADeadLetter(t *testing.T, s *Store, id string) []task.Candidate {
 		t.Fatal(err)
 	}
 	_, err := s.RecordOutcomes(ctx, id, target, []Record{
-		{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate},
-		{Seq: 1, Outcome: wire.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{
-			ID: DeadLetterID(id, 1), BatchID: id, Seq: 1, Reason: wire.ReasonUnknownOutcome, Candidate: cs[1].Candidate, Target: target}},
+		{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{
+			ID: DeadLetterID(id, 1), BatchID: id, Seq: 1, Reason: payload.ReasonUnknownOutcome, Candidate: cs[1].Candidate, Target: target}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,11 +103,11 @@ func TestDeadLetterNeverOverwritten(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatal(err)
 	}
-	first := wire.Candidate{Email: "first@example.com"}
-	second := wire.Candidate{Email: "second@example.com"}
-	dead := func(c wire.Candidate) []Record {
-		return []Record{{Seq: 1, Outcome: wire.OutcomeDeadLettered, Candidate: c, DeadLetter: &DeadLetter{
-			ID: DeadLetterID("b", 1), BatchID: "b", Seq: 1, Reason: wire.ReasonUnknownOutcome, Candidate: c, Target: target}}}
+	first := payload.Candidate{Email: "first@example.com"}
+	second := payload.Candidate{Email: "second@example.com"}
+	dead := func(c payload.Candidate) []Record {
+		return []Record{{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: c, DeadLetter: &DeadLetter{
+			ID: DeadLetterID("b", 1), BatchID: "b", Seq: 1, Reason: payload.ReasonUnknownOutcome, Candidate: c, Target: target}}}
 	}
 	if _, err := s.RecordOutcomes(ctx, "b", target, dead(first)); err != nil {
 		t.Fatal(err)

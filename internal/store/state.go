@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // CandidateState is where a candidate of a batch stands, for States.
@@ -34,18 +34,18 @@ const (
 	codeSkipped
 )
 
-var codeOfOutcome = map[wire.Outcome]int{
-	wire.OutcomeInvited:          codeInvited,
-	wire.OutcomeCVQueued:         codeCVQueued,
-	wire.OutcomeDeadLettered:     codeDeadLettered,
-	wire.OutcomeSkippedDuplicate: codeSkipped,
+var codeOfOutcome = map[payload.Outcome]int{
+	payload.OutcomeInvited:          codeInvited,
+	payload.OutcomeCVQueued:         codeCVQueued,
+	payload.OutcomeDeadLettered:     codeDeadLettered,
+	payload.OutcomeSkippedDuplicate: codeSkipped,
 }
 
-var outcomeOfCode = map[int]wire.Outcome{
-	codeInvited:      wire.OutcomeInvited,
-	codeCVQueued:     wire.OutcomeCVQueued,
-	codeDeadLettered: wire.OutcomeDeadLettered,
-	codeSkipped:      wire.OutcomeSkippedDuplicate,
+var outcomeOfCode = map[int]payload.Outcome{
+	codeInvited:      payload.OutcomeInvited,
+	codeCVQueued:     payload.OutcomeCVQueued,
+	codeDeadLettered: payload.OutcomeDeadLettered,
+	codeSkipped:      payload.OutcomeSkippedDuplicate,
 }
 
 // States reports, for each candidate, whether its outcome is recorded or it was
@@ -119,12 +119,12 @@ func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []
 }
 
 // Outcomes returns every recorded outcome of the batch by seq.
-func (s *Store) Outcomes(ctx context.Context, batchID string) (map[int64]wire.Outcome, error) {
+func (s *Store) Outcomes(ctx context.Context, batchID string) (map[int64]payload.Outcome, error) {
 	b, err := s.rdb.Get(ctx, s.bkey(batchID, "st")).Bytes()
 	if err != nil && !isNil(err) {
 		return nil, fmt.Errorf("read outcomes of batch %s: %w", batchID, err)
 	}
-	out := map[int64]wire.Outcome{}
+	out := map[int64]payload.Outcome{}
 	for seq, code := range b {
 		if o, ok := outcomeOfCode[int(code)]; ok {
 			out[int64(seq)] = o

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Defaults of Config.
@@ -115,11 +115,11 @@ func (s *Store) bkey(id, sub string) string {
 }
 
 // tkey is one of a target's keys, all in the target's slot: P{t:h}:sub.
-func (s *Store) tkey(target wire.Target, sub string) string {
+func (s *Store) tkey(target payload.Target, sub string) string {
 	return s.cfg.Prefix + "{t:" + targetHash(target) + "}:" + sub
 }
 
-func targetHash(t wire.Target) string {
+func targetHash(t payload.Target) string {
 	sum := sha256.Sum256([]byte(t.Key()))
 	return hex.EncodeToString(sum[:8])
 }
@@ -132,7 +132,7 @@ func fingerprint(v string) string {
 
 // candidateFP identifies a candidate in the ledger and the claims: the email,
 // ignoring case, or for a CV-only candidate its CV link.
-func candidateFP(c wire.Candidate) string {
+func candidateFP(c payload.Candidate) string {
 	if c.Email != "" {
 		return fingerprint("e:" + strings.ToLower(c.Email))
 	}

@@ -11,12 +11,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
-var target = wire.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
+var target = payload.Target{InterviewSetID: "019c5ea9-a792-7f0d-b671-4c3c1602094e"}
 
 func setup(t *testing.T) *Store { return setupWith(t, Config{}) }
 
@@ -39,7 +39,7 @@ func setupWith(t *testing.T, cfg Config) *Store {
 func cands(n int) []task.Candidate {
 	out := make([]task.Candidate, n)
 	for i := range out {
-		out[i] = task.Candidate{Seq: int64(i), Candidate: wire.Candidate{Email: fmt.Sprintf("c%d@example.com", i)}}
+		out[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("c%d@example.com", i)}}
 	}
 	return out
 }
@@ -70,10 +70,10 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 			defer wg.Done()
 			recs := make([]Record, 0, n)
 			for i, c := range cands(n) {
-				r := Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: wire.OutcomeInvited}
+				r := Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
 				if i%2 == 0 {
-					r.Outcome = wire.OutcomeDeadLettered
-					r.DeadLetter = &DeadLetter{ID: DeadLetterID("b", c.Seq), BatchID: "b", Reason: wire.ReasonRetriesExhausted, Candidate: c.Candidate}
+					r.Outcome = payload.OutcomeDeadLettered
+					r.DeadLetter = &DeadLetter{ID: DeadLetterID("b", c.Seq), BatchID: "b", Reason: payload.ReasonRetriesExhausted, Candidate: c.Candidate}
 				}
 				recs = append(recs, r)
 			}
@@ -95,11 +95,11 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	outs, _ := st.Outcomes(ctx, "b")
-	count := map[wire.Outcome]int64{}
+	count := map[payload.Outcome]int64{}
 	for _, o := range outs {
 		count[o]++
 	}
-	if len(outs) != n || count[wire.OutcomeInvited] != b.Invited || count[wire.OutcomeDeadLettered] != b.DeadLettered {
+	if len(outs) != n || count[payload.OutcomeInvited] != b.Invited || count[payload.OutcomeDeadLettered] != b.DeadLettered {
 		t.Errorf("outcomes %v vs counters %+v", count, b.Status())
 	}
 	if b.State() != StateDone || b.FinishedAt.IsZero() {
@@ -117,7 +117,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	}
 	for i, c := range claims {
 		want := Claimed
-		if outs[int64(i)] == wire.OutcomeInvited {
+		if outs[int64(i)] == payload.OutcomeInvited {
 			want = OtherCandidateDone
 		}
 		if c != want {
@@ -141,11 +141,11 @@ func TestRecordNewNamesTheNewRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	invited := func(i int) Record {
-		return Record{Seq: cs[i].Seq, Candidate: cs[i].Candidate, Outcome: wire.OutcomeInvited}
+		return Record{Seq: cs[i].Seq, Candidate: cs[i].Candidate, Outcome: payload.OutcomeInvited}
 	}
-	dead := Record{Seq: cs[1].Seq, Candidate: cs[1].Candidate, Outcome: wire.OutcomeDeadLettered,
-		DeadLetter: &DeadLetter{ID: DeadLetterID("b", cs[1].Seq), BatchID: "b", Reason: wire.ReasonValidation, Candidate: cs[1].Candidate}}
-	skipped := Record{Seq: cs[2].Seq, Outcome: wire.OutcomeSkippedDuplicate}
+	dead := Record{Seq: cs[1].Seq, Candidate: cs[1].Candidate, Outcome: payload.OutcomeDeadLettered,
+		DeadLetter: &DeadLetter{ID: DeadLetterID("b", cs[1].Seq), BatchID: "b", Reason: payload.ReasonValidation, Candidate: cs[1].Candidate}}
+	skipped := Record{Seq: cs[2].Seq, Outcome: payload.OutcomeSkippedDuplicate}
 
 	fresh, err := st.RecordNew(ctx, "b", target, "", []Record{invited(0), dead, invited(0)})
 	if err != nil {
@@ -158,7 +158,7 @@ func TestRecordNewNamesTheNewRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := seqsOf(fresh); fmt.Sprint(got) != "[2 3]" || fresh[0].Outcome != wire.OutcomeSkippedDuplicate {
+	if got := seqsOf(fresh); fmt.Sprint(got) != "[2 3]" || fresh[0].Outcome != payload.OutcomeSkippedDuplicate {
 		t.Errorf("second call: new records %v (%+v), want [2 3] (1 was decided before)", got, fresh)
 	}
 	if n, err := st.RecordOutcomes(ctx, "b", target, []Record{invited(3)}); err != nil || n != 0 {
@@ -284,7 +284,7 @@ func TestClaims(t *testing.T) {
 	}
 	// Another run of a's candidates records 1 as failed: a1's claim on 1 stays.
 	if _, err := st.RecordNew(ctx, "a", target, a2, []Record{
-		{Seq: 1, Outcome: wire.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{ID: "a:1"}},
+		{Seq: 1, Outcome: payload.OutcomeDeadLettered, Candidate: cs[1].Candidate, DeadLetter: &DeadLetter{ID: "a:1"}},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -295,10 +295,10 @@ func TestClaims(t *testing.T) {
 	}
 	// a1 records 0 invited and releases 2: 0 is done for everyone, 2 free; 1's
 	// claim is a1's until a1 lets go of it.
-	if _, err := st.RecordNew(ctx, "a", target, a1, []Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
+	if _, err := st.RecordNew(ctx, "a", target, a1, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.ReleaseClaims(ctx, target, a1, []wire.Candidate{cs[2].Candidate}); err != nil {
+	if err := st.ReleaseClaims(ctx, target, a1, []payload.Candidate{cs[2].Candidate}); err != nil {
 		t.Fatal(err)
 	}
 	held, err = st.RenewClaims(ctx, target, a1, task.Candidates(cs), time.Minute)
@@ -329,7 +329,7 @@ func TestClaimsRunOutByRedisClock(t *testing.T) {
 	// Keep 0 alive; let 1 run out.
 	for range 4 {
 		time.Sleep(100 * time.Millisecond)
-		if _, err := a.RenewClaims(ctx, target, run, []wire.Candidate{cs[0].Candidate}, 300*time.Millisecond); err != nil {
+		if _, err := a.RenewClaims(ctx, target, run, []payload.Candidate{cs[0].Candidate}, 300*time.Millisecond); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -364,7 +364,7 @@ func TestMarkSendingDecidesWhoSends(t *testing.T) {
 		t.Errorf("second %v %v, want [2]", second, err)
 	}
 	// Sending again what an earlier attempt sent: only candidates still marked.
-	if _, err := st.RecordOutcomes(ctx, "m", target, []Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cands(1)[0].Candidate}}); err != nil {
+	if _, err := st.RecordOutcomes(ctx, "m", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cands(1)[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
 	again, err := st.MarkSending(ctx, "m", []int64{3}, []int64{0, 1})
@@ -427,7 +427,7 @@ func TestClaimSeesOlderWeeksAfterTheCache(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "a", Job: task.Job{Target: target}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.RecordOutcomes(ctx, "a", target, []Record{{Seq: 0, Outcome: wire.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
+	if _, err := st.RecordOutcomes(ctx, "a", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := claim("b"); got != OtherCandidateDone {

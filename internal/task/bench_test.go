@@ -5,17 +5,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // benchChunk is a full chunk as a drain carries it: 50 candidates with every
 // field, and a 1 KB invitation message.
 func benchChunk() *task.Chunk {
 	c := &task.Chunk{V: task.Version, BatchID: "nightly-2026-12-01", Segment: 12, Chunk: 3,
-		Job: task.Job{Target: wire.Target{InterviewSetID: uuidA}, InvitationMessage: strings.Repeat("Hello {{candidate_name}}! ", 40)}}
+		Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}, InvitationMessage: strings.Repeat("Hello {{candidate_name}}! ", 40)}}
 	for i := range task.DefaultChunkSize {
-		c.Candidates = append(c.Candidates, task.Candidate{Seq: int64(600 + i), Row: int64(602 + i), Candidate: wire.Candidate{
+		c.Candidates = append(c.Candidates, task.Candidate{Seq: int64(600 + i), Row: int64(602 + i), Candidate: payload.Candidate{
 			ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%012d", i), Email: fmt.Sprintf("candidate%d@example.com", i),
 			Firstname: "First", Lastname: fmt.Sprintf("Last%d", i), CVLink: fmt.Sprintf("https://cv.example.com/%d.pdf", i)}})
 	}

@@ -6,6 +6,6 @@
 // Its one I/O is EnqueueChunk, the single way the producer and the worker enqueue a
 // chunk task: through an Enqueuer the caller passes (an asynq.Client), treating a
 // task id asynq still holds as done. It opens no connection and reads nothing. The
-// vendor's request and response bodies are package wire's; reading tasks and every
+// vendor's request and response bodies are package payload's; reading tasks and every
 // other enqueue are producer's and worker's.
 package task

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Task type names, as registered with asynq.
@@ -47,8 +47,8 @@ var ErrVersion = errors.New("unsupported task payload version")
 
 // Job is what every candidate of a batch shares: where to send them and how.
 type Job struct {
-	Target            wire.Target `json:"target"`
-	InvitationMessage string      `json:"invitation_message,omitempty"`
+	Target            payload.Target `json:"target"`
+	InvitationMessage string         `json:"invitation_message,omitempty"`
 	// SendInvite is passed to the vendor as is; nil leaves the vendor's default (true).
 	SendInvite *bool `json:"send_invite,omitempty"`
 	// Reinvite sends candidates even when the ledger has recorded a success for the
@@ -65,7 +65,7 @@ type Candidate struct {
 	// file line a CSV or JSONL record starts on, or the 1-based position in a JSON
 	// array or a list of candidates; 0 when unknown.
 	Row int64 `json:"row,omitempty"`
-	wire.Candidate
+	payload.Candidate
 	// History carries the attempts of earlier batches for a replayed candidate.
 	History *History `json:"history,omitempty"`
 }
@@ -221,8 +221,8 @@ func (c *Chunk) version() int    { return c.V }
 func (c *Callback) version() int { return c.V }
 
 // Candidates returns the plain candidates of ts, in order.
-func Candidates(ts []Candidate) []wire.Candidate {
-	out := make([]wire.Candidate, len(ts))
+func Candidates(ts []Candidate) []payload.Candidate {
+	out := make([]payload.Candidate, len(ts))
 	for i, t := range ts {
 		out[i] = t.Candidate
 	}

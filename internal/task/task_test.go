@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Valid UUIDs for targets and ATS ids.
@@ -23,10 +23,10 @@ func sampleChunk() *task.Chunk {
 	yes := true
 	return &task.Chunk{
 		V: task.Version, BatchID: "b1", Segment: 2, Chunk: 3,
-		Job: task.Job{Target: wire.Target{ProjectID: uuidA, JobPostID: uuidB}, InvitationMessage: "Hello {{candidate_name}}", SendInvite: &yes, Reinvite: true},
+		Job: task.Job{Target: payload.Target{ProjectID: uuidA, JobPostID: uuidB}, InvitationMessage: "Hello {{candidate_name}}", SendInvite: &yes, Reinvite: true},
 		Candidates: []task.Candidate{
-			{Seq: 0, Row: 2, Candidate: wire.Candidate{Email: "a@example.com", Name: "A"}},
-			{Seq: 7, Row: 9, Candidate: wire.Candidate{CVLink: "https://x.example/cv"}, History: &task.History{
+			{Seq: 0, Row: 2, Candidate: payload.Candidate{Email: "a@example.com", Name: "A"}},
+			{Seq: 7, Row: 9, Candidate: payload.Candidate{CVLink: "https://x.example/cv"}, History: &task.History{
 				DeadLetterID: "dl1", BatchID: "b0", Attempts: 4, FirstFailedAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 			}},
 		},
@@ -205,7 +205,7 @@ func TestTaskIDsDeterministicAndDistinct(t *testing.T) {
 func TestCandidates(t *testing.T) {
 	t.Parallel()
 	got := task.Candidates(sampleChunk().Candidates)
-	want := []wire.Candidate{{Email: "a@example.com", Name: "A"}, {CVLink: "https://x.example/cv"}}
+	want := []payload.Candidate{{Email: "a@example.com", Name: "A"}, {CVLink: "https://x.example/cv"}}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Candidates = %+v, want %+v", got, want)
 	}

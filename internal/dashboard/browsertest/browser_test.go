@@ -13,9 +13,9 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // noScript turns JavaScript off or on in the tab.
@@ -46,10 +46,10 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 
 	cands := pipelinetest.Candidates("nightly", 40)
 	for i := range 4 {
-		cands = append(cands, wire.Candidate{Email: fmt.Sprintf("refused-%d+invitation_error@example.com", i), Name: fmt.Sprintf("Refused %d", i)})
+		cands = append(cands, payload.Candidate{Email: fmt.Sprintf("refused-%d+invitation_error@example.com", i), Name: fmt.Sprintf("Refused %d", i)})
 	}
 	e.Import("nightly", cands, nil)
-	wrong := task.Job{Target: wire.Target{InterviewSetID: unknownSet}}
+	wrong := task.Job{Target: payload.Target{InterviewSetID: unknownSet}}
 	e.Import("wrong-set", pipelinetest.Candidates("moved", 6), &wrong)
 
 	// Watch the batch: the page is opened before any worker runs, and never reloaded.

@@ -18,8 +18,8 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/worker"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
+	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 // token is the API token the tests sign in with.

@@ -15,8 +15,8 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/flowmingo/wire"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // Payloads that would run script, each setting window.__xss, if a page put them
@@ -42,7 +42,7 @@ func echoVendor(t *testing.T) *httptest.Server {
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		req, err := wire.DecodeInviteRequest(body)
+		req, err := payload.DecodeInviteRequest(body)
 		if err != nil {
 			http.Error(w, `{"message":"cannot decode"}`, http.StatusBadRequest)
 			return
@@ -88,11 +88,11 @@ func TestBrowserOutsideDataStaysInert(t *testing.T) {
 	}
 	t.Cleanup(client.Close)
 	e.StartWorker(pipelinetest.WorkerOptions{Sender: client, Limiter: limiterConfig})
-	var cands []wire.Candidate
+	var cands []payload.Candidate
 	for i, p := range xss {
-		cands = append(cands, wire.Candidate{Email: "xss-" + string(rune('a'+i)) + "@example.com", Name: p, Firstname: p, Lastname: p})
+		cands = append(cands, payload.Candidate{Email: "xss-" + string(rune('a'+i)) + "@example.com", Name: p, Firstname: p, Lastname: p})
 	}
-	cands = append(cands, wire.Candidate{Email: `"><img src=x onerror=window.__xss=6>@example.com`, Name: "Rejected Row"})
+	cands = append(cands, payload.Candidate{Email: `"><img src=x onerror=window.__xss=6>@example.com`, Name: "Rejected Row"})
 	if res := e.Import("xss", cands, nil); res.Rejected != 1 || res.Accepted != int64(len(xss)) {
 		t.Fatalf("import: %+v", res)
 	}
