@@ -366,7 +366,7 @@ func (w *segmentWriter) add(rec Record) error {
 		if w.opts.OnReject != nil {
 			w.opts.OnReject(rec.Err)
 		}
-		w.rejects = append(w.rejects, store.Reject{Row: rec.Row, Reason: rec.Err.Error()})
+		w.rejects = append(w.rejects, store.Reject{Row: rec.Row, Where: rec.Err.Where, Field: rec.Err.Field, Reason: rec.Err.Msg})
 		if len(w.rejects) >= w.batch.SegmentSize {
 			return w.flushRejects()
 		}

@@ -73,7 +73,7 @@ type Meta struct {
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
 // its candidate states first (the scripts rely on it).
 func (s *Store) retainedKeys(id string) []string {
-	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split")}
+	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord")}
 }
 
 // liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
@@ -222,8 +222,31 @@ func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, c
 
 // Reject is a source row that was not accepted, with why.
 type Reject struct {
-	Row    int64
+	// Row is the row's place in its input: a line of a file, or the 1-based
+	// position of a candidate in a JSON array (Where says which).
+	Row int64
+	// Where is what Row counts, as the file readers name it: "line" or
+	// "candidate" (producer.WhereLine, producer.WhereCandidate).
+	Where string
+	// Field is the name of the first field at fault, "" for the row as a whole
+	// (and for rejects recorded before fields were, whose Reason names it).
+	Field string
+	// Reason is what is wrong.
 	Reason string
+}
+
+// Text reads like the import's message, `line 17: email: not a valid email
+// address: "x@"`.
+func (r Reject) Text() string {
+	where := r.Where
+	if where == "" {
+		where = "row"
+	}
+	s := where + " " + strconv.FormatInt(r.Row, 10) + ": "
+	if r.Field != "" {
+		s += r.Field + ": "
+	}
+	return s + r.Reason
 }
 
 // RecordRejects counts rejected rows, each row once however often it is called.
@@ -231,7 +254,7 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 	if len(rejects) == 0 {
 		return nil
 	}
-	a := rejectArgs{batch: s.bkey(batchID, ""), rej: s.bkey(batchID, "rej"), live: s.liveKeys(batchID),
+	a := rejectArgs{batch: s.bkey(batchID, ""), rej: s.bkey(batchID, "rej"), ord: s.bkey(batchID, "rejord"), live: s.liveKeys(batchID),
 		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), rejects: rejects}
 	if err := s.eval(ctx, rejectScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("record rejects of batch %s: %w", batchID, s.errGone(batchID, err))

@@ -53,7 +53,9 @@
 //	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
 //	                   the import is complete (sealed)
 //	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
-//	P{b:id}:rej        hash: source row -> rejection reason
+//	P{b:id}:rej        hash: source row -> the reject: where, field and reason
+//	                   (compact JSON; before fields were kept, the import's message)
+//	P{b:id}:rejord     sorted set: the rows of :rej by row, read in pages
 //	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
 //	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
@@ -101,8 +103,8 @@
 //
 // # How long a batch's keys live
 //
-// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :ff, :split,
-// and :seen until the seal) live as long as one another:
+// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :rejord, :ff,
+// :split, and :seen until the seal) live as long as one another:
 //
 //   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)
 //     after the last step of the import or of a worker recording outcomes (each

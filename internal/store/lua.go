@@ -287,17 +287,21 @@ func (a admitArgs) argv() []any {
 	return args
 }
 
-// rejectScript records rejected source rows once each. Returns how many were
-// new; an error holding goneReply when the record is gone.
+// rejectScript records rejected source rows once each, and their rows in the
+// sorted set that orders them. Returns how many were new; an error holding
+// goneReply when the record is gone.
 var rejectScript = redis.NewScript(luaLib + `
-local batch, rej = KEYS[1], KEYS[2]
-local liveFrom = 3 -- KEYS[3..]: the batch's keys that live while it is not sealed
+local batch, rej, ord = KEYS[1], KEYS[2], KEYS[3]
+local liveFrom = 4 -- KEYS[4..]: the batch's keys that live while it is not sealed
 local ttl = ARGV[1]
-local rowsFrom = 2 -- ARGV[2..]: pairs of row, reason
+local rowsFrom = 2 -- ARGV[2..]: pairs of row, reject (encodeReject)
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local n = 0
 for i = rowsFrom, #ARGV, 2 do
-  if redis.call('HSETNX', rej, ARGV[i], ARGV[i+1]) == 1 then n = n + 1 end
+  if redis.call('HSETNX', rej, ARGV[i], ARGV[i+1]) == 1 then
+    redis.call('ZADD', ord, ARGV[i], ARGV[i])
+    n = n + 1
+  end
 end
 if n > 0 then redis.call('HINCRBY', batch, 'rejected', n) end
 refresh(batch, ttl, liveFrom, #KEYS)
@@ -306,19 +310,19 @@ return n
 
 // rejectArgs are rejectScript's KEYS and ARGV.
 type rejectArgs struct {
-	batch, rej string
-	live       []string // liveKeys
-	ttlMS      int64    // unsealed ttl
-	rejects    []Reject
+	batch, rej, ord string
+	live            []string // liveKeys
+	ttlMS           int64    // unsealed ttl
+	rejects         []Reject
 }
 
-func (a rejectArgs) keys() []string { return append([]string{a.batch, a.rej}, a.live...) }
+func (a rejectArgs) keys() []string { return append([]string{a.batch, a.rej, a.ord}, a.live...) }
 
 func (a rejectArgs) argv() []any {
 	args := make([]any, 0, 1+2*len(a.rejects))
 	args = append(args, a.ttlMS)
 	for _, r := range a.rejects {
-		args = append(args, r.Row, r.Reason)
+		args = append(args, r.Row, encodeReject(r))
 	}
 	return args
 }
