@@ -97,6 +97,9 @@ func TestEnqueueRefusesAnExpiredBatchID(t *testing.T) {
 			!strings.Contains(r.stderr, "bulkinvite deadletter list --batch "+run.id) {
 			t.Errorf("status of %s after it expired: exit %d, want 1 saying it expired and where its dead letters are\n%s", run.id, r.code, r.stderr)
 		}
+		if r := tb.run(t, "", "status", run.id, "--rejects"); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "batch expired: "+run.id) {
+			t.Errorf("status --rejects of %s after it expired: exit %d, want 1 saying it expired\n%s", run.id, r.code, r.stderr)
+		}
 		r := tb.run(t, "", "enqueue", files[run.id][1], "--interview-set", is, "--batch-id", run.id, "--wait")
 		if r.code != cli.ExitUsage || !strings.Contains(r.stderr, "batch id "+run.id+" was used on ") || !strings.Contains(r.stderr, "new --batch-id") {
 			t.Errorf("re-run of %s after it expired: exit %d, want 2 saying when the id was used and that a new one is needed\n%s\n%s",

@@ -9,19 +9,24 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
 func (e *env) statusCmd() *cobra.Command {
-	var asJSON, watch bool
+	var asJSON, watch, rejects bool
 	cmd := &cobra.Command{
 		Use:   "status BATCH",
 		Short: "Show a batch's counters and state",
 		Example: `  bulkinvite status 0193a3c4-...
   bulkinvite status nightly-2026-11-25 --json
-  bulkinvite status nightly-2026-11-25 --watch`,
+  bulkinvite status nightly-2026-11-25 --watch
+  bulkinvite status nightly-2026-11-25 --rejects`,
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if watch && rejects {
+				return usageErr("give --watch or --rejects, not both")
+			}
 			ctx, a, err := e.open(cmd)
 			if err != nil {
 				return err
@@ -38,6 +43,9 @@ func (e *env) statusCmd() *cobra.Command {
 			if err != nil {
 				return err // unknown and expired batches too: exit 1
 			}
+			if rejects {
+				return e.printRejects(ctx, a.Store, args[0], asJSON)
+			}
 			s := b.Status()
 			if !e.cfg.APIKey.IsZero() {
 				s.AuthStop, _ = a.Store.AuthStopped(ctx, e.cfg.APIKey.ID())
@@ -49,8 +57,9 @@ func (e *env) statusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (with --rejects: one reject a line)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show live progress until the batch is done")
+	cmd.Flags().BoolVar(&rejects, "rejects", false, "list the rows the batch's import rejected, by row")
 	return cmd
 }
 
@@ -111,5 +120,39 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 			return b, ctx.Err()
 		case <-tick.C:
 		}
+	}
+}
+
+// rejectPage is how many rejects printRejects reads at a time.
+const rejectPage = 1000
+
+// printRejects prints every reject of a batch, by row: as the import said
+// it (`line 17: email: ...`), or with asJSON one object a line in the shape of
+// GET /v1/batches/{id}/rejects. With none, plain text says so on stderr.
+func (e *env) printRejects(ctx context.Context, st *store.Store, batchID string, asJSON bool) error {
+	cursor, n := "", 0
+	for {
+		page, next, err := st.RejectPage(ctx, batchID, cursor, rejectPage)
+		if err != nil {
+			return err
+		}
+		n += len(page)
+		for _, r := range page {
+			if asJSON {
+				err = writeJSON(e.io.Out, httpapi.RejectOf(r))
+			} else {
+				_, err = fmt.Fprintln(e.io.Out, plain(r.Text()))
+			}
+			if err != nil {
+				return err
+			}
+		}
+		if next == "" {
+			if n == 0 && !asJSON {
+				fmt.Fprintf(e.io.Err, "batch %s: no row was rejected\n", batchID)
+			}
+			return nil
+		}
+		cursor = next
 	}
 }

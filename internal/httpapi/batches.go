@@ -370,15 +370,7 @@ func (s *Server) importBatch(ctx context.Context, who auth.Identity, req *batchR
 		out.Accepted, out.Rejected, out.Duplicates, out.RejectsTruncated = b.Accepted, b.Rejected, b.SkippedDuplicate, false
 	}
 	for _, re := range res.Rejects {
-		rj := Reject{Field: re.Field, Reason: re.Msg}
-		row := re.Row
-		if req.kind == kindJSON {
-			row--
-			rj.Index = &row
-		} else {
-			rj.Line = &row
-		}
-		out.Rejects = append(out.Rejects, rj)
+		out.Rejects = append(out.Rejects, RejectOf(store.Reject{Row: re.Row, Where: re.Where, Field: re.Field, Reason: re.Msg}))
 	}
 	return out, nil
 }

@@ -53,6 +53,8 @@ func TestEmptyFilterIsNotEverything(t *testing.T) {
 		{"list batch_id without =", "GET", "/v1/deadletters?batch_id", "", "batch_id", "empty"},
 		{"batches limit=", "GET", "/v1/batches?limit=", "", "limit", "empty"},
 		{"batches cursor=", "GET", "/v1/batches?cursor=", "", "cursor", "empty"},
+		{"rejects limit=", "GET", "/v1/batches/ef-a/rejects?limit=", "", "limit", "empty"},
+		{"rejects cursor=", "GET", "/v1/batches/ef-a/rejects?cursor=", "", "cursor", "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 // TestPostExpiredBatchID: a batch_id whose batch was done and expired
 // (BULKINVITE_BATCH_RETENTION) is a 410 batch_expired saying when it was used;
-// nothing is imported under it.
+// nothing is imported under it. Its status and rejects are a 410 too.
 func TestPostExpiredBatchID(t *testing.T) {
 	t.Parallel()
 	tb := setupWith(t, httpapi.Config{}, pipelinetest.Options{Store: store.Config{Retention: 300 * time.Millisecond}})
@@ -33,6 +33,11 @@ func TestPostExpiredBatchID(t *testing.T) {
 			t.Fatalf("the batch never expired: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	for _, path := range []string{"/v1/batches/old", "/v1/batches/old/rejects"} {
+		if e := errorOf(t, tb.do(t, req{method: http.MethodGet, target: path}), http.StatusGone); e.Code != httpapi.CodeBatchExpired {
+			t.Errorf("GET %s: %+v, want batch_expired", path, e)
+		}
 	}
 	body := `{"com_interview_set_id":"` + sandbox.DemoInterviewSetID + `","batch_id":"old","candidates":[{"email":"new@example.com"}]}`
 	e := errorOf(t, tb.do(t, req{method: http.MethodPost, target: "/v1/batches", body: body}), http.StatusGone)

@@ -406,10 +406,14 @@ func TestOpenAPIConstraintsMatchTheServer(t *testing.T) {
 
 	// Cursors the server cannot decode; the schema refuses those it can tell
 	// by their characters and length (a cursor is opaque: its content it cannot).
-	for _, list := range []string{"/v1/batches", "/v1/deadletters"} {
+	deadLetters(t, tb, "cc-rj", 1)
+	for list, path := range map[string]string{"/v1/batches": "", "/v1/deadletters": "", "/v1/batches/{id}/rejects": "/v1/batches/cc-rj/rejects"} {
 		schema := d.paramSchema(t, list, "get", "cursor")
+		if path == "" {
+			path = list
+		}
 		for _, c := range []string{"", "!!", "a=", "a b", "a.b", strings.Repeat("A", 513)} {
-			rec := tb.do(t, req{method: "GET", target: list + "?cursor=" + url.QueryEscape(c)})
+			rec := tb.do(t, req{method: "GET", target: path + "?cursor=" + url.QueryEscape(c)})
 			agree(list+" cursor", c, specAccepts(t, d, schema, c), rec.Code == http.StatusOK)
 		}
 	}
@@ -472,6 +476,7 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		{"Replayed", httpapi.Replayed{}},
 		{"BatchList", httpapi.BatchList{}},
 		{"DeadLetterList", httpapi.DeadLetterList{}},
+		{"RejectList", httpapi.RejectList{}},
 	} {
 		s, _ := schemas[tt.schema].(map[string]any)
 		props, _ := s["properties"].(map[string]any)

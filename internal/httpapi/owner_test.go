@@ -86,6 +86,10 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		t.Fatalf("alice's batch: %d %s", rec.Code, rec.Body)
 	}
 	deadLettersOf(t, tb, "iso-a-dl", "alice", 3)
+	rj := strings.Replace(batchBody("iso-a-rj", is, 3), `"cb-iso-a-rj@example.com"`, `"alice-3@"`, 1)
+	if rec := tb.do(t, as("alice", req{method: "POST", target: "/v1/batches", body: rj})); rec.Code != http.StatusAccepted || !strings.Contains(rec.Body.String(), `"rejected":1`) {
+		t.Fatalf("alice's batch with a reject: %d %s", rec.Code, rec.Body)
+	}
 	deadLettersOf(t, tb, "iso-b-dl", "bob", 2)
 
 	notFound := map[string]req{
@@ -97,6 +101,7 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		"purge":                    {method: "DELETE", target: "/v1/deadletters?batch_id=iso-a-dl&confirm=true"},
 		"purge one reason":         {method: "DELETE", target: "/v1/deadletters?batch_id=iso-a-dl&reason=validation&confirm=true"},
 		"replay to another target": {method: "POST", target: "/v1/deadletters/replay", body: `{"batch_id":"iso-a-dl","com_interview_set_id":"` + is + `"}`},
+		"rejects":                  {method: "GET", target: "/v1/batches/iso-a-rj/rejects"},
 	}
 	for name, r := range notFound {
 		rec := tb.do(t, as("bob", r))
@@ -127,6 +132,11 @@ func TestIsolationBetweenTokens(t *testing.T) {
 	}
 	if rec := tb.do(t, as("alice", req{method: "GET", target: "/v1/batches/iso-b-dl"})); rec.Code != http.StatusNotFound {
 		t.Errorf("alice reads bob's batch: %d", rec.Code)
+	}
+	for _, who := range []string{"alice", "root"} {
+		if got, _ := readRejects(t, tb, who, "iso-a-rj", 10); len(got) != 1 || !strings.Contains(got[0].Reason, "alice-3@") {
+			t.Errorf("%s reads alice's rejects: %v", who, got)
+		}
 	}
 	// The admin sees and acts on both.
 	if got := listedBatches(t, tb, "root"); !got["iso-a"] || !got["iso-a-dl"] || !got["iso-b-dl"] {

@@ -43,23 +43,8 @@ const (
 
 // getBatch is GET /v1/batches/{id}: the `status --json` shape.
 func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if err := producer.ValidateBatchID(id); err != nil {
-		s.fail(w, r, invalid(Detail{Field: "id", Message: err.Error()}))
-		return
-	}
-	b, err := s.store.Batch(r.Context(), id)
-	switch {
-	case errors.Is(err, store.ErrBatchNotFound), err == nil && !owns(caller(r), b.Owner):
-		s.fail(w, r, noBatch(id))
-		return
-	case errors.Is(err, store.ErrBatchExpired) && !caller(r).Has(auth.Admin):
-		s.fail(w, r, noBatch(id)) // its owner is gone with its record
-		return
-	case errors.Is(err, store.ErrBatchExpired):
-		s.fail(w, r, errorf(http.StatusGone, CodeBatchExpired, err.Error()))
-		return
-	case err != nil:
+	b, err := s.visibleBatch(r, r.PathValue("id"))
+	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -71,6 +56,26 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, st)
+}
+
+// visibleBatch reads the batch a route's path names, or says why not: a 400
+// for an id that is not one, a 404 for one the caller may not see (unknown, of
+// another owner, or expired for a token without admin: its owner is gone with
+// its record), a 410 for an admin of one expired.
+func (s *Server) visibleBatch(r *http.Request, id string) (*store.Batch, error) {
+	if err := producer.ValidateBatchID(id); err != nil {
+		return nil, invalid(Detail{Field: "id", Message: err.Error()})
+	}
+	b, err := s.store.Batch(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrBatchNotFound), err == nil && !owns(caller(r), b.Owner):
+		return nil, noBatch(id)
+	case errors.Is(err, store.ErrBatchExpired) && !caller(r).Has(auth.Admin):
+		return nil, noBatch(id)
+	case errors.Is(err, store.ErrBatchExpired):
+		return nil, errorf(http.StatusGone, CodeBatchExpired, err.Error())
+	}
+	return b, err
 }
 
 // listBatches is GET /v1/batches?limit=&cursor=: recent batches, newest first.
