@@ -52,8 +52,9 @@ type rejectCursor struct {
 // RejectPage returns up to limit of a batch's rejected source rows after the
 // place cursor names ("" for the first page), by row, and the cursor of the
 // next page ("" after the last). A batch without rejects, expired or unknown,
-// has none. A cursor no page gave out is ErrBadCursor.
+// has none. A cursor no page gave out is ErrBadCursor. A limit under 1 is 1.
 func (s *Store) RejectPage(ctx context.Context, batchID, cursor string, limit int) ([]Reject, string, error) {
+	limit = max(limit, 1)
 	var after *rejectCursor
 	if cursor != "" {
 		after = new(rejectCursor)
