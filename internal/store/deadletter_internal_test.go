@@ -223,3 +223,46 @@ func TestDeadLetterAndStagedPages(t *testing.T) {
 		t.Errorf("Staged: %d entries (%v), want the same order", len(all), err)
 	}
 }
+
+// TestUnmarkClosedSparesAReplayOpenedMeanwhile: a replay opened while
+// UnmarkClosed runs, which has marked its entries but not yet staged them, keeps
+// its marks: once staged they leave the list, rather than being staged and
+// listed again (where another replay could take them a second time).
+func TestUnmarkClosedSparesAReplayOpenedMeanwhile(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	job := task.Job{Target: target}
+	seedDeadLetters(t, s, "a", job, payload.ReasonTargetNotFound, 3)
+	var (
+		r      *ReplayLease
+		marked []string
+	)
+	s.beforeMarks = func() {
+		if r != nil {
+			return
+		}
+		var err error
+		if r, err = s.OpenReplay(ctx, "R", ReplayInfo{Job: job, ReplayOf: []string{"a"}}, "run-1", time.Minute); err != nil {
+			t.Error(err)
+			return
+		}
+		// The first step of Move: the entries are marked, not yet staged.
+		a := markMoveArgs{dl: s.bkey("a", "dl"), dlmv: s.bkey("a", "dlmv"), replay: "R", seqs: []int64{0, 1, 2}}
+		if marked, err = s.eval(ctx, markMoveScript, a.keys(), a.argv()...).StringSlice(); err != nil || len(marked) != 6 {
+			t.Errorf("marked %v (%v), want 3 entries", marked, err)
+		}
+	}
+	if n, err := s.UnmarkClosed(ctx); err != nil || n != 0 {
+		t.Errorf("took back %d marks (%v) of a replay under way, want 0", n, err)
+	}
+	if r == nil {
+		t.Fatal("the replay was not opened")
+	}
+	if n, err := r.stageAndRelease(ctx, "a", marked); err != nil || n != 3 {
+		t.Errorf("staged and released %d (%v), want 3", n, err)
+	}
+	if ids := listIDs(t, s, Filter{}); len(ids) != 0 {
+		t.Errorf("entries staged for the open replay are listed again: %v", ids)
+	}
+}

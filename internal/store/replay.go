@@ -360,15 +360,24 @@ return #ended
 // left by a run that lost its lease while marking, after another run closed the
 // replay. It returns how many entries went back to the dead-letter list.
 func (s *Store) UnmarkClosed(ctx context.Context) (int, error) {
-	open, err := s.OpenReplays(ctx)
-	if err != nil {
-		return 0, err
-	}
 	n := 0
-	err = s.dlBatches(ctx, "", func(batchID string) error {
+	err := s.dlBatches(ctx, "", func(batchID string) error {
+		if s.beforeMarks != nil {
+			s.beforeMarks()
+		}
 		marks, err := s.rdb.HGetAll(ctx, s.bkey(batchID, "dlmv")).Result()
 		if err != nil {
 			return fmt.Errorf("read moves of batch %s: %w", batchID, err)
+		}
+		if len(marks) == 0 {
+			return nil
+		}
+		// The open replays are read after the marks: a replay is open before it
+		// marks anything, so every mark read belongs to a replay this read shows
+		// open, unless it was closed since, when its marks are stale indeed.
+		open, err := s.OpenReplays(ctx)
+		if err != nil {
+			return err
 		}
 		stale := map[string][]int64{}
 		for field, replay := range marks {

@@ -88,6 +88,9 @@ type Store struct {
 	weeks weeksCache
 	// trim is where the batches index is trimmed next (trimBatches).
 	trim trimState
+	// beforeMarks, when set (by tests), runs as UnmarkClosed is about to read a
+	// batch's marks.
+	beforeMarks func()
 }
 
 // New returns a Store over rdb: a single node's, a Sentinel failover or a Cluster
