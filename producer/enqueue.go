@@ -228,22 +228,8 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	}
 	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p), digest: newDigest()}
 	defer w.enq.wait() // on an early return: no enqueue outlives Import
-	for _, rec := range head {
-		if err := w.add(rec); err != nil {
-			return res, err
-		}
-	}
-	for {
-		rec, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return res, fmt.Errorf("read input: %w", err)
-		}
-		if err := w.add(rec); err != nil {
-			return res, err
-		}
+	if err := eachRecord(head, src, w.add); err != nil {
+		return res, err
 	}
 	if err := w.flush(); err != nil {
 		return res, err
@@ -303,23 +289,35 @@ func sameInput(b *store.Batch, head []Record, src Source) error {
 		return nil
 	}
 	d := newDigest()
-	for i := range head {
-		d.add(&head[i])
-	}
-	for {
-		rec, err := src.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("read input: %w", err)
-		}
-		d.add(&rec)
+	if err := eachRecord(head, src, func(rec Record) error { d.add(&rec); return nil }); err != nil {
+		return err
 	}
 	if d.sum() != b.Digest {
 		return fmt.Errorf("%w: batch %s: %w", ErrUsage, b.ID, ErrOtherInput)
 	}
 	return nil
+}
+
+// eachRecord calls fn with each record of head, then with each record left in
+// src, until src ends or fn fails.
+func eachRecord(head []Record, src Source, fn func(Record) error) error {
+	for _, rec := range head {
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+	for {
+		rec, err := src.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read input: %w", err)
+		}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
 }
 
 // otherInput marks the store's ErrOtherInput as a usage error.
