@@ -87,10 +87,15 @@ func (s *Store) liveKeys(id string) []string {
 // records than the import that created the batch: a batch id names one input.
 var ErrOtherInput = errors.New("batch id names a batch with other candidates")
 
+// isReply reports whether err is a script's error reply holding reply.
+func isReply(err error, reply string) bool {
+	var rerr redis.Error
+	return errors.As(err, &rerr) && strings.Contains(rerr.Error(), reply)
+}
+
 // errOtherInput turns a script's otherInputReply into ErrOtherInput.
 func errOtherInput(id string, err error) error {
-	var rerr redis.Error
-	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), otherInputReply) {
+	if isReply(err, otherInputReply) {
 		return fmt.Errorf("batch %s: %w", id, ErrOtherInput)
 	}
 	return err
@@ -99,8 +104,7 @@ func errOtherInput(id string, err error) error {
 // errGone turns a script's goneReply into ErrBatchExpired: the batch's record is
 // gone, done and expired or an import abandoned for Config.UnsealedTTL.
 func (s *Store) errGone(id string, err error) error {
-	var rerr redis.Error
-	if errors.As(err, &rerr) && strings.Contains(rerr.Error(), goneReply) {
+	if isReply(err, goneReply) {
 		return fmt.Errorf("%w: the record of batch %s is gone (done more than %s ago, or its import abandoned for %s)", ErrBatchExpired, id, s.cfg.Retention, s.cfg.UnsealedTTL)
 	}
 	return err
