@@ -73,7 +73,7 @@ type Meta struct {
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
 // its candidate states first (the scripts rely on it).
 func (s *Store) retainedKeys(id string) []string {
-	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord")}
+	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"), s.bkey(id, "fx")}
 }
 
 // liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
@@ -202,7 +202,7 @@ func DedupKeys(c payload.Candidate) []string {
 // and returns ErrOtherInput: a re-run under the batch's id read other records.
 func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) ([]task.Candidate, error) {
 	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"), seen: s.bkey(batchID, "seen"),
-		st: s.bkey(batchID, "st"), live: s.liveKeys(batchID),
+		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), live: s.liveKeys(batchID),
 		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, cands: cands}
 	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).StringSlice()
 	if err != nil {

@@ -120,3 +120,36 @@ func seqs(cs []task.Candidate) []int64 {
 	}
 	return out
 }
+
+// BenchmarkFind looks one person up across 1,000 batches of 20 candidates (an
+// email and an ATS id each), the person in ten of them: one pipeline of
+// findScript calls, then the ledger of the target.
+func BenchmarkFind(b *testing.B) {
+	st := New(redistest.Start(b, redistest.Options{}).Client(), Config{})
+	ctx := context.Background()
+	const batches, per = 1000, 20
+	for i := range batches {
+		id := fmt.Sprintf("find-%d", i)
+		if _, _, err := st.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: per}); err != nil {
+			b.Fatal(err)
+		}
+		cs := make([]task.Candidate, per)
+		for k := range cs {
+			email := fmt.Sprintf("p%d-%d@example.com", i, k)
+			if k == 0 && i%100 == 0 {
+				email = "alex@example.com"
+			}
+			cs[k] = task.Candidate{Seq: int64(k), Candidate: payload.Candidate{Email: email, ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", i, k)}}
+		}
+		if _, err := st.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		got, err := st.Find(ctx, FindKey{Email: "alex@example.com"}, "")
+		if err != nil || len(got) != batches/100 {
+			b.Fatalf("found %d, %v; want %d", len(got), err, batches/100)
+		}
+	}
+}

@@ -12,7 +12,7 @@ import (
 )
 
 // batchSubs are the sub keys of a batch that expire with it.
-var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord"}
+var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx"}
 
 // lifetimes returns the PTTL of each of the batch's keys that exist, by sub key
 // (-1: no expiry).
@@ -119,7 +119,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Errorf("key %q of the unsealed batch: TTL %v (present %v), want (0, %v]", sub, d, ok, ttl)
 		}
 	}
-	for id, want := range map[string]int{"sealed": 5, "replay": 6} {
+	for id, want := range map[string]int{"sealed": 6, "replay": 7} {
 		for sub, d := range lifetimes(t, s, id) {
 			if d != -time.Nanosecond && d != -time.Millisecond {
 				t.Errorf("key %q of %s expires in %v, want no expiry", sub, id, d)
@@ -138,8 +138,8 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(lifetimes(t, s, "going-on")); n != 6 {
-		t.Errorf("the import that goes on has %d keys left, want its 6", n)
+	if n := len(lifetimes(t, s, "going-on")); n != 7 {
+		t.Errorf("the import that goes on has %d keys left, want its 7", n)
 	}
 	if left := lifetimes(t, s, "abandoned"); len(left) != 0 {
 		t.Errorf("keys of the abandoned import left after %v: %v", 2*ttl, left)

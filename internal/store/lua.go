@@ -199,13 +199,16 @@ func (a createArgs) argv() []any {
 // to its end, "count:digest"; a re-run whose segment has another digest than
 // the one recorded is refused with otherInputReply, admitting nothing.
 //
+// The segment's entries of the find index (segmentIndex) are written with it,
+// once.
+//
 // Returns the seqs that are duplicates; an error holding goneReply when the
 // record is gone.
 var admitScript = redis.NewScript(luaLib + `
-local batch, segs, seen, st = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local liveFrom = 5 -- KEYS[5..]: the batch's keys that live while it is not sealed
-local ttl, segment, count, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local candsFrom = 5 -- ARGV[5..]: per candidate seq, number of keys, the keys' fingerprints
+local batch, segs, seen, st, fx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
+local ttl, segment, count, digest, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local candsFrom = 6 -- ARGV[6..]: per candidate seq, number of keys, the keys' fingerprints
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
@@ -217,6 +220,7 @@ else
     return redis.error_reply('` + otherInputReply + `')
   end
 end
+if index ~= '' then redis.call('HSETNX', fx, 's' .. segment, index) end
 local fps = {}
 local i = candsFrom
 while i <= #ARGV do
@@ -262,21 +266,21 @@ return dups
 
 // admitArgs are admitScript's KEYS and ARGV.
 type admitArgs struct {
-	batch, segs, seen, st string
-	live                  []string // liveKeys
-	ttlMS                 int64    // unsealed ttl
-	segment               int
-	digest                string // "" for none
-	cands                 []task.Candidate
+	batch, segs, seen, st, fx string
+	live                      []string // liveKeys
+	ttlMS                     int64    // unsealed ttl
+	segment                   int
+	digest                    string // "" for none
+	cands                     []task.Candidate
 }
 
 func (a admitArgs) keys() []string {
-	return append([]string{a.batch, a.segs, a.seen, a.st}, a.live...)
+	return append([]string{a.batch, a.segs, a.seen, a.st, a.fx}, a.live...)
 }
 
 func (a admitArgs) argv() []any {
-	args := make([]any, 0, 4+len(a.cands)*4)
-	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest)
+	args := make([]any, 0, 5+len(a.cands)*4)
+	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest, segmentIndex(a.cands))
 	for _, c := range a.cands {
 		keys := DedupKeys(c.Candidate)
 		args = append(args, c.Seq, len(keys))
@@ -544,17 +548,21 @@ func (a markArgs) argv() []any {
 // a dead letter is never overwritten. A batch whose record is gone (expired)
 // gets nothing written: no outcome is new.
 //
+// A new success's vendor ids (idsEntry) are appended to its field of the find
+// index.
+//
 // Returns the positions (1-based, in ARGV's order) of the records whose outcomes
 // were new.
 var recordScript = redis.NewScript(luaLib + `
-local batch, dl, dlerr = KEYS[1], KEYS[2], KEYS[3]
-local liveFrom = 4 -- KEYS[4..]: liveKeys, which start with retainedKeys, the candidate states first
+local batch, dl, dlerr, fx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local liveFrom = 5 -- KEYS[5..]: liveKeys, which start with retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
 local now, retention, ttl = ARGV[1], ARGV[2], ARGV[3]
 -- ARGV[4..]: per candidate seq, state (INVITED..SKIPPED), dead letter ("" for
 -- none), reference of its errors stored apart ("" for none), those errors (given
--- once per reference per call, else "")
-local recsFrom, recLen = 4, 5
+-- once per reference per call, else ""), its ids entry ("" for none) and the
+-- field of the find index that entry goes to
+local recsFrom, recLen = 4, 7
 if not alive(batch) then return {} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate'}
 local seqs, codes, errs = {}, {}, {}
@@ -563,7 +571,7 @@ for i = recsFrom, #ARGV, recLen do
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
 local cur = states(st, seqs)
-local set, counts, seen, new = {}, {}, {}, {}
+local set, counts, seen, new, ids, idsOrder = {}, {}, {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < INVITED and not seen[seq] then
     seen[seq] = true
@@ -577,9 +585,17 @@ for k, seq in ipairs(seqs) do
       local ref = ARGV[i + 3]
       if ref ~= '' and errs[ref] then redis.call('HSETNX', dlerr, ref, errs[ref]) end
     end
+    if ARGV[i + 5] ~= '' then
+      local f = ARGV[i + 6]
+      if not ids[f] then ids[f] = {}; idsOrder[#idsOrder + 1] = f end
+      table.insert(ids[f], ARGV[i + 5])
+    end
   end
 end
 setStates(st, set)
+for _, f in ipairs(idsOrder) do
+  redis.call('HSET', fx, f, (redis.call('HGET', fx, f) or '') .. table.concat(ids[f]))
+end
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', batch, name, counts[c]) end
 end
@@ -598,19 +614,19 @@ type recordArgs struct {
 
 // newRecordArgs starts recordScript's arguments for n records; live are the
 // batch's liveKeys.
-func newRecordArgs(batch, dl, dlerr string, live []string, now string, retentionMS, ttlMS int64, n int) recordArgs {
-	args := make([]any, 0, 3+5*n)
+func newRecordArgs(batch, dl, dlerr, fx string, live []string, now string, retentionMS, ttlMS int64, n int) recordArgs {
+	args := make([]any, 0, 3+7*n)
 	return recordArgs{
-		keys: append([]string{batch, dl, dlerr}, live...),
+		keys: append([]string{batch, dl, dlerr, fx}, live...),
 		argv: append(args, now, retentionMS, ttlMS),
 	}
 }
 
 // add appends one record: its state code, its dead letter ("" for none), the
-// reference of its errors stored apart ("" for none) and those errors ("" when
-// given before in this call).
-func (a *recordArgs) add(seq int64, code int, entry, errRef, errJSON string) {
-	a.argv = append(a.argv, seq, code, entry, errRef, errJSON)
+// reference of its errors stored apart ("" for none), those errors ("" when
+// given before in this call) and its vendor ids (idsEntry, "" for none).
+func (a *recordArgs) add(seq int64, code int, entry, errRef, errJSON, ids string) {
+	a.argv = append(a.argv, seq, code, entry, errRef, errJSON, ids, idsField(seq))
 }
 
 // claimLib reads and writes claims (see claim.go for their layout) by Redis's
@@ -1077,3 +1093,89 @@ local queues = redis.call('SMEMBERS', paused)
 redis.call('DEL', stops, paused)
 return {all, queues}
 `)
+
+// findScript looks one person up in a batch's find index: it binary-searches
+// the index entries of each segment the HSCAN step reaches (see the find
+// index) for the fingerprint of one of the person's keys, and answers for each
+// candidate of the batch that matches. A batch whose record is gone, or whose
+// owner is not the one asked for, answers nothing (an empty list). Otherwise
+// it answers {next HSCAN cursor, the batch's job (JSON), then per candidate:
+// seq, state code, dead letter ("" unless dead-lettered), its field of vendor
+// ids ("" unless invited or queued), the fingerprint of the candidate's other
+// key ("" unless asked for, or none)}. Byte strings are compared byte by byte:
+// Lua's < on strings follows the server's locale.
+var findScript = redis.NewScript(luaLib + `
+local batch, fx, st, dl = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local owner, fp, wantOther, cursor, count = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
+local ENTRY, FP, BUCKET = ` + itoa(indexEntryLen) + `, ` + itoa(fpLen) + `, ` + itoa(idsBucket) + `
+if not alive(batch) then return {} end
+local rec = redis.call('HMGET', batch, 'owner', 'job')
+if owner ~= '' and rec[1] ~= owner then return {} end
+local want = {string.byte(fp, 1, FP)}
+
+-- before reports whether the key of entry k (0-based) sorts before fp.
+local function before(block, k)
+  local got = {string.byte(block, k * ENTRY + 1, k * ENTRY + FP)}
+  for i = 1, FP do
+    if got[i] ~= want[i] then return got[i] < want[i] end
+  end
+  return false
+end
+
+-- other is the key of the entry for the same seq (seqBytes) that is not fp.
+local function other(block, seqBytes)
+  local init = 1
+  while true do
+    local p = string.find(block, seqBytes, init, true)
+    if not p then return '' end
+    if (p - 1) % ENTRY == FP and string.sub(block, p - FP, p - 1) ~= fp then
+      return string.sub(block, p - FP, p - 1)
+    end
+    init = p + 1
+  end
+end
+
+local scan = redis.call('HSCAN', fx, cursor, 'MATCH', 's*', 'COUNT', count)
+local out = {scan[1], rec[2] or ''}
+local fields = scan[2]
+for f = 2, #fields, 2 do
+  local block = fields[f]
+  local n = math.floor(#block / ENTRY)
+  local lo, hi = 0, n
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if before(block, mid) then lo = mid + 1 else hi = mid end
+  end
+  while lo < n and string.sub(block, lo * ENTRY + 1, lo * ENTRY + FP) == fp do
+    local seqBytes = string.sub(block, lo * ENTRY + FP + 1, (lo + 1) * ENTRY)
+    local b1, b2, b3, b4 = string.byte(seqBytes, 1, 4)
+    local seq = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
+    local s = string.format('%d', seq)
+    local code = string.byte(redis.call('GETRANGE', st, s, s)) or OPEN
+    local dead, ids, oth = '', '', ''
+    if code == DEADLETTERED then dead = redis.call('HGET', dl, s) or '' end
+    if code == INVITED or code == CVQUEUED then
+      ids = redis.call('HGET', fx, 'i' .. string.format('%d', math.floor(seq / BUCKET))) or ''
+    end
+    if wantOther then oth = other(block, seqBytes) end
+    out[#out + 1] = seq; out[#out + 1] = code; out[#out + 1] = dead; out[#out + 1] = ids; out[#out + 1] = oth
+    lo = lo + 1
+  end
+end
+return out
+`)
+
+// findArgs are findScript's KEYS and ARGV.
+type findArgs struct {
+	batch, fx, st, dl string
+	owner             string // "" for any
+	fp                string // the fingerprint of the person's key
+	other             bool   // answer the candidates' other keys
+	cursor            string // HSCAN's
+	count             int    // HSCAN's COUNT
+}
+
+func (a findArgs) keys() []string { return []string{a.batch, a.fx, a.st, a.dl} }
+func (a findArgs) argv() []any {
+	return []any{a.owner, a.fp, flag(a.other), a.cursor, a.count}
+}

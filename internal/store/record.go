@@ -17,6 +17,9 @@ type Record struct {
 	Candidate payload.Candidate
 	// DeadLetter is the entry stored for OutcomeDeadLettered.
 	DeadLetter *DeadLetter
+	// InvitationID and SubmissionID are the ids the vendor gave an invited or
+	// queued candidate, if any: Find shows them.
+	InvitationID, SubmissionID string
 }
 
 // RecordOutcomes records the outcomes of one batch's candidates: a candidate whose
@@ -41,8 +44,9 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.liveKeys(batchID),
-		nowMS(s.now()), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), len(recs))
+	now := s.now()
+	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.liveKeys(batchID),
+		nowMS(now), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), len(recs))
 	var led []Record
 	dls := 0
 	sharedErrs := map[string]bool{}
@@ -51,8 +55,10 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 		if !ok {
 			return nil, fmt.Errorf("record outcome of seq %d: unknown outcome %q", r.Seq, r.Outcome)
 		}
-		var entry, errRef, errJSON string
+		var entry, errRef, errJSON, ids string
 		switch r.Outcome {
+		case payload.OutcomeInvited, payload.OutcomeCVQueued:
+			ids = idsEntry(r.Seq, now, r.InvitationID, r.SubmissionID)
 		case payload.OutcomeDeadLettered:
 			if r.DeadLetter == nil {
 				return nil, fmt.Errorf("record outcome of seq %d: dead-lettered without an entry", r.Seq)
@@ -73,7 +79,7 @@ func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Ta
 			}
 			led = append(led, r)
 		}
-		a.add(r.Seq, code, entry, errRef, errJSON)
+		a.add(r.Seq, code, entry, errRef, errJSON, ids)
 	}
 	if dls > 0 {
 		k := s.key("dlbatches")
