@@ -382,6 +382,7 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []task.Candidate, re
 			if res.Kind == flowmingo.CVQueued {
 				rec.Outcome = payload.OutcomeCVQueued
 			}
+			rec.InvitationID, rec.SubmissionID = vendorIDs(res.Result)
 		default:
 			failed++
 			rec.Outcome = payload.OutcomeDeadLettered
@@ -396,6 +397,21 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []task.Candidate, re
 	}
 	r.log.Debug("chunk sent", zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
 	return nil
+}
+
+// vendorIDs are the ids of the invitation and the submission the vendor
+// created for a candidate, where its result names them.
+func vendorIDs(res *payload.Result) (invitation, submission string) {
+	if res == nil {
+		return "", ""
+	}
+	if res.Invitation != nil {
+		invitation = res.Invitation.ID
+	}
+	if res.Submission != nil {
+		submission = res.Submission.ID
+	}
+	return invitation, submission
 }
 
 func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, err error) error {
