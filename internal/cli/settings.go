@@ -48,6 +48,7 @@ var commandSettings = map[string][][]string{
 	"worker":             {redisSettings, keySettings, limiterSettings, workerSettings, callbackSettings},
 	"enqueue":            {redisSettings, producerSettings, callbackSettings},
 	"status":             {redisSettings, keySettings},
+	"find":               {redisSettings},
 	"deadletter list":    {redisSettings},
 	"deadletter replay":  {redisSettings, producerSettings},
 	"deadletter purge":   {redisSettings},

@@ -477,6 +477,8 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		{"BatchList", httpapi.BatchList{}},
 		{"DeadLetterList", httpapi.DeadLetterList{}},
 		{"RejectList", httpapi.RejectList{}},
+		{"CandidateList", httpapi.CandidateList{}},
+		{"Found", store.Found{}},
 	} {
 		s, _ := schemas[tt.schema].(map[string]any)
 		props, _ := s["properties"].(map[string]any)

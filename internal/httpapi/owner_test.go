@@ -109,6 +109,14 @@ func TestIsolationBetweenTokens(t *testing.T) {
 			t.Errorf("bob, %s: %d %s", name, rec.Code, rec.Body)
 		}
 	}
+	// Candidates: each finds a person in its own batches only, the admin in all.
+	for who, want := range map[string]int{"bob": 0, "alice": 1, "root": 1} {
+		var l httpapi.CandidateList
+		decode(t, tb.do(t, as(who, req{method: "GET", target: "/v1/candidates?email=CA-iso-a@example.com"})), &l)
+		if len(l.Candidates) != want || want == 1 && l.Candidates[0].BatchID != "iso-a" {
+			t.Errorf("%s finds ca-iso-a@example.com in %+v, want %d", who, l.Candidates, want)
+		}
+	}
 	if got := listedBatches(t, tb, "bob"); got["iso-a"] || got["iso-a-dl"] || !got["iso-b-dl"] {
 		t.Errorf("bob lists %v", got)
 	}
