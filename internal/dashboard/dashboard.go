@@ -108,6 +108,7 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 
 func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET /{$}", d.page(auth.Read, d.listPage))
+	d.mux.HandleFunc("GET /candidates", d.page(auth.Read, d.candidatesPage))
 	d.mux.HandleFunc("GET /batches/{id}", d.page(auth.Read, d.batchPage))
 	d.mux.HandleFunc("GET /batches/{id}/deadletters", d.page(auth.Read, d.deadLettersPage))
 	d.mux.HandleFunc("GET /batches/{id}/deadletters.csv", d.page(auth.Read, d.deadLettersCSV))

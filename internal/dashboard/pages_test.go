@@ -58,7 +58,7 @@ func TestPagesEscapeOutsideData(t *testing.T) {
 	c := tb.client()
 	c.signIn(t, token1)
 	for _, path := range []string{"/", "/batches/xss", "/batches/xss/deadletters", "/batches/xss/deadletters?q=" + url.QueryEscape("<script>"),
-		"/batches/xss/replay?reason=invitation_error", "/batches/xss/purge"} {
+		"/batches/xss/replay?reason=invitation_error", "/batches/xss/purge", "/candidates?q=xssa@example.com"} {
 		rec := c.get(t, path)
 		body := rec.Body.String()
 		if rec.Code != http.StatusOK {
