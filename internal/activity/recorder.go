@@ -108,6 +108,21 @@ func (r *Recorder) Run(ctx context.Context) {
 	}
 }
 
+// Start runs Run in a goroutine of its own until stop is called; stop returns
+// once the last flush is done. Call it once the worker sends no more.
+func (r *Recorder) Start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}
+
 // flushLogged flushes within Config.FlushTimeout, logging a failure.
 func (r *Recorder) flushLogged(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.FlushTimeout)
