@@ -26,7 +26,13 @@ func setup(t *testing.T) *testBundle {
 	// 20 min 34 s into this hour, 4 s into a bucket: the keys' expiry, at the end
 	// of the next hour, is ahead.
 	now := time.Now().Truncate(time.Hour).Add(1234 * time.Second)
-	return &testBundle{rdb: redistest.Start(t, redistest.Options{}).Client(), now: now}
+	return &testBundle{rdb: startRedis(t), now: now}
+}
+
+// startRedis starts a private redis-server for tb and returns a client of it.
+func startRedis(tb testing.TB) redis.UniversalClient {
+	tb.Helper()
+	return redistest.Start(tb, redistest.Options{}).Client()
 }
 
 func (tb *testBundle) recorder(at *time.Time) *Recorder {
