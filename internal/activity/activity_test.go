@@ -3,6 +3,7 @@ package activity
 import (
 	"context"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -297,3 +298,43 @@ func steady(n int) map[int]counts {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestConcurrentRequestsAndFlushes: requests counted while flushes run are
+// each counted once (and -race sees no race).
+func TestConcurrentRequestsAndFlushes(t *testing.T) {
+	t.Parallel()
+	tb := setup(t)
+	r := NewRecorder(tb.rdb, prefix, Config{})
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 500 {
+				r.Request("b", 2, 200)
+			}
+		}()
+	}
+	flushing := make(chan struct{})
+	go func() {
+		defer close(flushing)
+		for range 50 {
+			if err := r.Flush(ctx); err != nil {
+				t.Error(err)
+			}
+		}
+	}()
+	wg.Wait()
+	<-flushing
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewReader(tb.rdb, prefix).Read(ctx, "b", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if req, cand, _, _ := s.Total(); req != 2000 || cand != 4000 {
+		t.Errorf("%d requests, %d candidates; want 2000, 4000", req, cand)
+	}
+}

@@ -138,13 +138,12 @@ func (r *Recorder) flushLogged(ctx context.Context) {
 func (r *Recorder) Flush(ctx context.Context) error {
 	r.mu.Lock()
 	taken := r.pending
-	if len(taken) > 0 {
-		r.pending = make(map[slot]*counts, len(taken))
-	}
-	r.mu.Unlock()
 	if len(taken) == 0 {
+		r.mu.Unlock()
 		return nil
 	}
+	r.pending = make(map[slot]*counts, len(taken))
+	r.mu.Unlock()
 	expire := map[string]time.Time{}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for s, c := range taken {
