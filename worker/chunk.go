@@ -289,7 +289,7 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 	return out, nil
 }
 
-// invite sends one request, telling the Observer.
+// invite sends one request, telling the Observer and the Activity.
 func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]flowmingo.CandidateResult, error) {
 	obs := r.w.obs
 	obs.InFlight(1)
@@ -300,6 +300,7 @@ func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]fl
 		status = flowmingo.HTTPStatus(err)
 	}
 	obs.APIRequest(status)
+	r.w.activity.Request(r.task.BatchID, len(req.Candidates), status)
 	return results, err
 }
 

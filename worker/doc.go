@@ -21,7 +21,9 @@
 //
 // Deps.Observer hears of each request and its status, each rate-limiter wait, and
 // each outcome and dead letter the worker records, counted once: the metrics
-// (package metrics) are fed through it.
+// (package metrics) are fed through it. Deps.Activity hears of each request by
+// batch, with its candidates and status: the dashboard's chart of the sending
+// (package activity) is fed through it.
 //
 // It does not read files or create batches (producer), hold the rate (ratelimit),
 // own Redis keys (store) or speak HTTP (flowmingo).

@@ -71,6 +71,21 @@ func (NopObserver) APIRequest(int)                   {}
 func (NopObserver) RateLimitWait(time.Duration)      {}
 func (NopObserver) InFlight(int)                     {}
 
+// Activity is told of each request to the vendor by batch, for the dashboard's
+// picture of the sending; *activity.Recorder is one. The handlers call it
+// concurrently; it must not block.
+type Activity interface {
+	// Request reports a request for batchID that carried candidates and ended
+	// with the HTTP status status, or 0 when no HTTP answer came (as
+	// Observer.APIRequest).
+	Request(batchID string, candidates, status int)
+}
+
+// nopActivity records nothing: the Activity of a worker whose Deps have none.
+type nopActivity struct{}
+
+func (nopActivity) Request(string, int, int) {}
+
 // OnUnknown values.
 const (
 	OnUnknownRetry      = "retry"
@@ -225,6 +240,9 @@ type Deps struct {
 	// Observer is told the outcomes, requests and waits, for metrics. Default
 	// NopObserver.
 	Observer Observer
+	// Activity is told each request by batch, for the dashboard's chart.
+	// Default: none.
+	Activity Activity
 	Log      *zap.Logger
 }
 
@@ -238,6 +256,7 @@ type Worker struct {
 	pauser   QueuePauser
 	notifier Notifier
 	obs      Observer
+	activity Activity
 	log      *zap.Logger
 
 	cfg Config
@@ -270,13 +289,16 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	if d.Observer == nil {
 		d.Observer = NopObserver{}
 	}
+	if d.Activity == nil {
+		d.Activity = nopActivity{}
+	}
 	if d.Pauser == nil {
 		d.Pauser = asynq.NewInspectorFromRedisClient(d.Store.Redis())
 	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Worker{
 		store: d.Store, queue: d.Queue, sender: d.Sender, limiter: d.Limiter, key: d.Key,
-		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, log: d.Log,
+		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, activity: d.Activity, log: d.Log,
 		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
 		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1),
 	}, nil

@@ -119,6 +119,9 @@ func TestClassify(t *testing.T) {
 		"bulkinvite:batches":                       classOther,
 		"bulkinvite:{authstop}":                    classOther,
 		"bulkinvite:ratelimit:{f86cbd519712}:gcra": classOther,
+		// The sending's activity (internal/activity): a batch's with the batch.
+		"bulkinvite:{b:night-1}:act:493000": classBatch,
+		"bulkinvite:activity:493000":        classOther,
 		// The layout before it (7b94933).
 		"bulkinvite:batch:night-1":           classBatch,
 		"bulkinvite:batch:night-1:out":       classBatch,

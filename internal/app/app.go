@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/activity"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/config"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
@@ -104,9 +105,10 @@ func (a *App) Limiter() (Limiter, error) {
 	return ratelimit.New(a.Redis, a.Cfg.APIKey.ID(), lc, a.Log.Named("ratelimit"))
 }
 
-// Worker returns a worker sending with the configured API URL and key. The
-// caller checks that a key is set (config.RequireAPIKey).
-func (a *App) Worker() (*worker.Worker, error) {
+// Worker returns a worker sending with the configured API URL and key, telling
+// rec (when not nil) of its requests. The caller checks that a key is set
+// (config.RequireAPIKey).
+func (a *App) Worker(rec *activity.Recorder) (*worker.Worker, error) {
 	client, err := flowmingo.New(flowmingo.Config{
 		BaseURL:      a.Cfg.APIURL,
 		Key:          a.Cfg.APIKey,
@@ -127,6 +129,9 @@ func (a *App) Worker() (*worker.Worker, error) {
 	}
 	deps := worker.Deps{Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey,
 		Observer: a.Metrics(), Log: a.Log}
+	if rec != nil {
+		deps.Activity = rec
+	}
 	if a.Cfg.CallbackSecret != "" {
 		cb, err := callback.New(callback.Config{Secret: a.Cfg.CallbackSecret, AllowPrivate: a.Cfg.CallbackAllowPrivate})
 		if err != nil {
@@ -149,10 +154,12 @@ type ServeOptions struct {
 }
 
 // Serve builds a worker and runs it until ctx is done (see worker.Serve), with the
-// listeners o asks for meanwhile; an address it cannot listen on fails before the
-// worker starts.
+// listeners o asks for meanwhile and its activity recorded for the dashboard's
+// chart (flushed once more after the last chunk ended); an address it cannot
+// listen on fails before the worker starts.
 func (a *App) Serve(ctx context.Context, o ServeOptions) error {
-	w, err := a.Worker()
+	rec := activity.NewRecorder(a.Redis, a.Cfg.Prefix, activity.Config{Log: a.Log.Named("activity")})
+	w, err := a.Worker(rec)
 	if err != nil {
 		return err
 	}
@@ -174,6 +181,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		}
 		defer stop()
 	}
+	defer rec.Start()()
 	return w.Serve(ctx, a.Redis, sc)
 }
 

@@ -32,6 +32,9 @@ type listBody struct {
 	Batches []batchView
 	Next    string // the next page's URL
 	Limiter limiterView
+	// Activity is the deployment's, with the pending candidates of the
+	// unfinished batches the page read.
+	Activity activityView
 }
 
 // listPage is GET /?state=&cursor=: batches, newest first.
@@ -44,7 +47,7 @@ func (d *Dashboard) listPage(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	cursor, read := q.Get("cursor"), 0
-	active := false
+	active, pending := false, int64(0)
 	for len(body.Batches) < batchesPerPage && read < maxBatchesRead {
 		ids, next, err := d.indexPage(ctx, s, cursor)
 		if errors.Is(err, store.ErrBadCursor) {
@@ -66,6 +69,9 @@ func (d *Dashboard) listPage(w http.ResponseWriter, r *http.Request, s *session)
 				return
 			}
 			st := b.Status()
+			if st.State != store.StateDone {
+				pending += st.Pending
+			}
 			if body.State != "" && st.State != body.State {
 				continue
 			}
@@ -85,6 +91,7 @@ func (d *Dashboard) listPage(w http.ResponseWriter, r *http.Request, s *session)
 		}
 	}
 	body.Limiter = d.limiterView(ctx)
+	body.Activity = d.activityView(ctx, "", pending)
 	p, err := d.common(ctx, r, s, "Batches", active, body)
 	if err != nil {
 		d.fail(w, r, err)
@@ -101,6 +108,7 @@ type batchBody struct {
 	Dead        deadLetterSummary
 	Rejects     []store.Reject
 	MoreRejects int64
+	Activity    activityView
 }
 
 // batchPage is GET /batches/{id}: its status, dead letters by reason, rejects.
@@ -120,6 +128,7 @@ func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session
 		return
 	}
 	body := batchBody{View: d.view(b.Status()), Source: b.Source, Callback: b.Callback}
+	body.Activity = d.activityView(ctx, id, body.View.Pending)
 	if body.Dead, err = d.deadLetters(ctx, id, "", "", 0, min(summaryScan, d.cfg.MaxScan)); err != nil {
 		d.fail(w, r, err)
 		return

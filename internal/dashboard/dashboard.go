@@ -14,6 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/bulkinvite/bulkinvite/internal/activity"
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
@@ -60,6 +61,7 @@ type Dashboard struct {
 	tokens   []auth.Token
 	cross    *http.CrossOriginProtection
 	progress *tracker
+	activity *activity.Reader
 }
 
 // anonymous is the token (its name as fingerprint) of the sessions of an
@@ -91,6 +93,7 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 	d := &Dashboard{
 		cfg: cfg, store: deps.Store, sessions: sessions.New(deps.Store.Redis(), deps.Store.Prefix()), replay: deps.Replayer, resume: deps.Resume, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
 		mux: http.NewServeMux(), cross: http.NewCrossOriginProtection(), progress: newTracker(cfg.Now),
+		activity: activity.NewReader(deps.Store.Redis(), deps.Store.Prefix()),
 	}
 	if d.log == nil {
 		d.log = zap.NewNop()

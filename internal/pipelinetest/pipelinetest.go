@@ -19,6 +19,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/activity"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
@@ -149,7 +150,8 @@ type WorkerOptions struct {
 }
 
 // StartWorker runs a worker in this process until the returned stop is called (or
-// the test ends).
+// the test ends), recording its activity for the dashboard's chart as serve's
+// workers do (an activity.Recorder, flushed once more when it stops).
 func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	tb := b.TB
 	tb.Helper()
@@ -190,8 +192,9 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	if opts.Sender != nil {
 		sender = opts.Sender
 	}
+	rec := activity.NewRecorder(b.RDB, Prefix, activity.Config{Log: log})
 	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key,
-		Notifier: opts.Notifier, Observer: opts.Observer, Log: log}, opts.Worker)
+		Notifier: opts.Notifier, Observer: opts.Observer, Activity: rec, Log: log}, opts.Worker)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -200,6 +203,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	go func() {
 		done <- w.Serve(ctx, b.RDB, worker.ServeConfig{Concurrency: opts.Concurrency, ShutdownTimeout: opts.ShutdownTimeout})
 	}()
+	stopRec := rec.Start()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -210,6 +214,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 		if err := <-done; err != nil {
 			tb.Errorf("worker: %v", err)
 		}
+		stopRec()
 		client.Close()
 	}
 	tb.Cleanup(stop)

@@ -9,8 +9,10 @@
 // requests, deadletter replays; they all record through a Store. Two kinds of keys
 // beside its own are kept by packages of their own, through the store's client,
 // prefix and write path (Redis, Prefix, Eval): the dashboard's sign-in sessions
-// (package session) and the Idempotency-Key records (package idempotency). Each is
-// one key read and written alone, in no step with another key.
+// (package session), the Idempotency-Key records (package idempotency) and the
+// sending's activity by 10-second bucket (package activity). Each is one key
+// read and written alone, in no step with another key (activity's are only
+// added to, with HINCRBY, and read).
 //
 // # Why the rest is one store
 //
@@ -98,6 +100,13 @@
 //	                   session id its cookie holds): the token's id (never the
 //	                   token), its CSRF secret, when it was opened and ends;
 //	                   expires then, or is deleted when it signs out
+//
+// kept by package activity (what the workers sent, for the dashboard's chart):
+//
+//	P{b:id}:act:<h>    hash: a batch's requests, candidates, 429s and errors in
+//	                   10-second buckets of hour h (unix time / 3600), field
+//	                   <bucket>:<metric>; expires at the end of hour h+1
+//	P activity:<h>     hash: the same for the whole deployment
 //
 // kept by package ratelimit: P ratelimit:{<key id>}:..., listed in its doc.
 //
