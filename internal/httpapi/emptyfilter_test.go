@@ -55,6 +55,7 @@ func TestEmptyFilterIsNotEverything(t *testing.T) {
 		{"batches cursor=", "GET", "/v1/batches?cursor=", "", "cursor", "empty"},
 		{"rejects limit=", "GET", "/v1/batches/ef-a/rejects?limit=", "", "limit", "empty"},
 		{"rejects cursor=", "GET", "/v1/batches/ef-a/rejects?cursor=", "", "cursor", "empty"},
+		{"events limit=", "GET", "/v1/batches/ef-a/events?limit=", "", "limit", "takes none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
