@@ -68,7 +68,7 @@ func TestBatchEvents(t *testing.T) {
 	for _, e := range evs {
 		got = append(got, e.What+" by "+e.By+": "+e.Detail)
 	}
-	want := []string{"created by alice: created; 3 accepted, 0 rejected", "replayed by alice: replayed 2 dead letters into batch " + rp.Batches[0], "purged by alice: purged 1 dead letter"}
+	want := []string{"created by alice: 3 accepted, 0 rejected", "replayed by alice: replayed 2 dead letters into batch " + rp.Batches[0], "purged by alice: purged 1 dead letter"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events of the replayed and purged batch:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}

@@ -122,7 +122,8 @@ func (s *Store) Events(ctx context.Context, batchID string) ([]Event, error) {
 
 // createdDetail is what the created event says of m: where the batch came
 // from (the import's source, the address of an HTTP client; the batches a
-// replay replays). The seal adds the import's counts (sealNote).
+// replay replays), "" when nothing is known. The first seal adds the import's
+// counts (sealScript).
 func createdDetail(m Meta) string {
 	var parts []string
 	switch {
@@ -130,8 +131,6 @@ func createdDetail(m Meta) string {
 		parts = append(parts, "replay of dead letters of "+BatchList(m.ReplayOf))
 	case m.Source != "":
 		parts = append(parts, "source "+m.Source)
-	default:
-		parts = append(parts, "created")
 	}
 	if m.From != "" {
 		parts = append(parts, "from "+m.From)

@@ -92,6 +92,16 @@ func TestEvents(t *testing.T) {
 		evs[0].Detail != "replay of dead letters of batches a, b, c, d, e and 2 more" {
 		t.Errorf("replay batch's events: %+v", evs)
 	}
+	// Nothing known of where it came from: the counts alone.
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "plain", Job: task.Job{Target: target}, Owner: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seal(ctx, "plain", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	if evs := readEvents(t, s, "plain"); len(evs) != 1 || evs[0].Detail != "0 accepted, 0 rejected" {
+		t.Errorf("events of a batch without a source: %+v", evs)
+	}
 	if evs := readEvents(t, s, "never"); len(evs) != 0 {
 		t.Errorf("an unknown batch has events: %+v", evs)
 	}

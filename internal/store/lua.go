@@ -378,7 +378,9 @@ if was ~= '1' then
   local first = redis.call('LINDEX', ev, 0)
   if first and string.find(first, '"w":"` + EventCreated + `"', 1, true) then
     local n = redis.call('HMGET', batch, 'accepted', 'rejected')
-    redis.call('LSET', ev, 0, withNote(first, '; ' .. (n[1] or '0') .. ' accepted, ' .. (n[2] or '0') .. ' rejected'))
+    local sep = '; '
+    if string.sub(first, -7) == '"d":""}' then sep = '' end
+    redis.call('LSET', ev, 0, withNote(first, sep .. (n[1] or '0') .. ' accepted, ' .. (n[2] or '0') .. ' rejected'))
   end
 end
 finish(batch, now, retention, retainedFrom, #KEYS)
