@@ -101,9 +101,12 @@ type batchBody struct {
 	Dead        deadLetterSummary
 	Rejects     []store.Reject
 	MoreRejects int64
+	// Events are who did what to the batch, oldest first (store.Events).
+	Events []store.Event
 }
 
-// batchPage is GET /batches/{id}: its status, dead letters by reason, rejects.
+// batchPage is GET /batches/{id}: its status, dead letters by reason, events,
+// rejects.
 func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
 	id, ok := d.batchID(w, r, s)
 	if !ok {
@@ -121,6 +124,10 @@ func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session
 	}
 	body := batchBody{View: d.view(b.Status()), Source: b.Source, Callback: b.Callback}
 	if body.Dead, err = d.deadLetters(ctx, id, "", "", 0, min(summaryScan, d.cfg.MaxScan)); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if body.Events, err = d.store.Events(ctx, id); err != nil {
 		d.fail(w, r, err)
 		return
 	}

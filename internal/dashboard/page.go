@@ -85,9 +85,11 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
-		"num":  func(n int64) string { return groupDigits(n) },
-		"rate": func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
-		"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		// stamp is a time for a datetime attribute: RFC 3339 in UTC, to the ms.
+		"stamp": func(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z07:00") },
+		"num":   func(n int64) string { return groupDigits(n) },
+		"rate":  func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
+		"dur":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	}
 }
 
