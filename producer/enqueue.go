@@ -139,6 +139,10 @@ type Options struct {
 	// AnyOwner lets the import go on in a batch of another owner (an admin
 	// token, the CLI); without it such a batch id is refused with ErrOwned.
 	AnyOwner bool
+	// By and From name who creates the batch and from where, for its created
+	// event (store.Meta.By and From): "cli@<host>" for the CLI, an HTTP
+	// client's address. By defaults to Owner.
+	By, From string
 }
 
 // Result is what an import did.
@@ -203,6 +207,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{
 		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
 		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey, Owner: opts.Owner,
+		By: opts.By, From: opts.From,
 	})
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func TestAuthStopRecheck(t *testing.T) {
 	at = at.Add(AuthStopRecheck)
 	stopped("AuthStopRecheck later", true)
 	// A stop is read again at every look: a resume is seen at once.
-	if _, _, err := w.store.ResumeAuth(ctx); err != nil {
+	if _, err := w.store.ResumeAuth(ctx); err != nil {
 		t.Fatal(err)
 	}
 	stopped("just after resume", false)
@@ -97,7 +97,7 @@ func TestResumeRacingAuthStop(t *testing.T) {
 			key := flowmingo.NewAPIKey("fl_live_race.secret")
 			ctx := context.Background()
 			resume := func() {
-				if _, err := Resume(ctx, st, insp); err != nil {
+				if _, err := Resume(ctx, st, insp, "cli@test"); err != nil {
 					t.Errorf("resume: %v", err)
 				}
 			}

@@ -58,7 +58,7 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 	// The status shows a category only; the error, which may name the addresses
 	// and ports the delivery met, goes to this log.
 	reason := callback.Reason(status, sendErr)
-	attempt := store.CallbackAttempt{HTTPStatus: status, Err: sendErr, Reason: reason, Final: final}
+	attempt := store.CallbackAttempt{HTTPStatus: status, Err: sendErr, Reason: reason, Final: final, By: w.by}
 	if err := w.persist(ctx, log, "record the callback", func(ctx context.Context) error {
 		return w.store.RecordCallback(ctx, b.ID, attempt)
 	}); err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/callback"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
@@ -21,8 +22,8 @@ import (
 
 // TestBatchCallback: a batch with a callback_url is POSTed its status once it is
 // done, signed; a receiver that fails first is retried until it answers 2xx, and
-// the batch's status says delivered after two attempts. A re-run of the import
-// sends nothing more.
+// the batch's status says delivered after two attempts, as does its event log.
+// A re-run of the import sends nothing more.
 func TestBatchCallback(t *testing.T) {
 	t.Parallel()
 	const secret = "callback-k3y"
@@ -84,6 +85,12 @@ func TestBatchCallback(t *testing.T) {
 	cs := bt.Status().Callback
 	if cs.Attempts != 2 || cs.LastHTTPStatus != http.StatusOK || cs.SettledAt == nil || cs.URL != rcv.URL+"/****" {
 		t.Errorf("callback state %+v", cs)
+	}
+	// The batch's log tells of the delivery, by the worker, once.
+	log, err := b.Store.Events(context.Background(), "with-callback")
+	if err != nil || len(log) != 2 || log[1].What != store.EventCallbackDelivered || log[1].By != auth.AtHost(auth.WorkerName) ||
+		log[1].Detail != "callback delivered: HTTP 200 after 2 attempts" {
+		t.Errorf("events %+v (%v), want created and callback_delivered after 2 attempts by the worker", log, err)
 	}
 	// A re-run of the import is complete already: no second callback.
 	if _, err := b.Producer.Import(context.Background(), producer.NewSliceSource(cands), opts); err != nil {

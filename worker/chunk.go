@@ -439,6 +439,11 @@ func (r *chunkRun) handleSendError(ctx context.Context, cands []task.Candidate, 
 		return &PauseError{After: rl.RetryAfter, Why: "rate limited (429)"}
 	case errors.As(err, &auth):
 		serr := w.store.StopAuth(ctx, w.key.ID(), w.key.Masked(), auth.StatusCode, auth.Message)
+		if serr == nil {
+			if err := w.store.RecordAuthStopped(ctx, r.task.BatchID, w.by, auth.StatusCode, auth.Message, w.key.Masked()); err != nil {
+				r.log.Warn("could not write the auth stop in the batch's event log", zap.Error(err))
+			}
+		}
 		w.forgetAuthClear()
 		// The vendor refused the request: its candidates' marks go back even when
 		// the stop could not be recorded, lest the next attempt take them for sent.

@@ -244,7 +244,7 @@ func TestFailedWriteLeavesNoSentMark(t *testing.T) {
 				t.Fatalf("first attempt: %d requests, want %d", b.sender.sent, tt.sent)
 			}
 			wantStates(t, b, n, store.Open)
-			if _, _, err := b.st.ResumeAuth(ctx); err != nil {
+			if _, err := b.st.ResumeAuth(ctx); err != nil {
 				t.Fatal(err)
 			}
 			b.w.forgetAuthClear()

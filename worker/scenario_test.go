@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hibiken/asynq"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
@@ -95,7 +98,7 @@ func TestAuthStopAndResume(t *testing.T) {
 	if err := b.API.SetKeyState(sandbox.DefaultKey, sandbox.KeyActive); err != nil {
 		t.Fatal(err)
 	}
-	if stops, err := worker.Resume(ctx, b.Store, asynq.NewInspectorFromRedisClient(b.RDB)); err != nil || len(stops) != 1 {
+	if stops, err := worker.Resume(ctx, b.Store, asynq.NewInspectorFromRedisClient(b.RDB), "cli@test"); err != nil || len(stops) != 1 {
 		t.Fatalf("resume: %v %v", stops, err)
 	}
 	bt := b.WaitDone(res.BatchID, wait)
@@ -105,6 +108,18 @@ func TestAuthStopAndResume(t *testing.T) {
 	}
 	if st := b.API.Stats(); st.DuplicateInvites != 0 {
 		t.Errorf("%d duplicate invites", st.DuplicateInvites)
+	}
+	// The batch's log tells of the stop (once, by a worker) and the resume.
+	evs, err := b.Store.Events(ctx, res.BatchID)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.What+" by "+e.By)
+	}
+	if want := []string{"created by ", "auth_stopped by " + auth.AtHost(auth.WorkerName), "auth_resumed by cli@test"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("events %q (%v), want %q", got, err, want)
+	}
+	if err == nil && len(evs) == 3 && !strings.HasPrefix(evs[1].Detail, "vendor answered 403: ") {
+		t.Errorf("auth_stopped detail %q, want the vendor's answer", evs[1].Detail)
 	}
 }
 

@@ -138,19 +138,22 @@ type QueueUnpauser interface {
 }
 
 // Resume lets every worker send again after an auth stop was fixed: it clears every
-// key's stop and unpauses the queues paused for them. It returns the stops it
-// cleared (none when sending was not stopped).
-func Resume(ctx context.Context, st *store.Store, u QueueUnpauser) ([]store.AuthStop, error) {
-	stops, queues, err := st.ResumeAuth(ctx)
+// key's stop, unpauses the queues paused for them and writes auth_resumed, by
+// by (a token's name, "cli@<host>"), in the log of each batch that recorded
+// the stop. It returns the stops it cleared (none when sending was not stopped).
+func Resume(ctx context.Context, st *store.Store, u QueueUnpauser, by string) ([]store.AuthStop, error) {
+	res, err := st.ResumeAuth(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, q := range queues {
+	errs := []error{st.RecordAuthResumed(ctx, res.Batches, by)}
+	for _, q := range res.Queues {
 		if err := u.UnpauseQueue(q); err != nil && !queueStateHolds(err) {
-			return stops, fmt.Errorf("unpause queue %s: %w", q, err)
+			errs = append(errs, fmt.Errorf("unpause queue %s: %w", q, err))
+			break
 		}
 	}
-	return stops, nil
+	return res.Stops, errors.Join(errs...)
 }
 
 // warnAuthStops says at start that sending is stopped, for this key or another.

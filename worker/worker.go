@@ -11,6 +11,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -273,6 +274,8 @@ type Worker struct {
 	// newerTaskLog keeps the warning about tasks from a newer version to one a
 	// minute, however many such tasks wake.
 	newerTaskLog *rate.Limiter
+	// by names this worker in the batches' event logs: "worker@<host>".
+	by string
 }
 
 // New returns a Worker.
@@ -300,7 +303,7 @@ func New(d Deps, cfg Config) (*Worker, error) {
 		store: d.Store, queue: d.Queue, sender: d.Sender, limiter: d.Limiter, key: d.Key,
 		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, activity: d.Activity, log: d.Log,
 		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
-		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1),
+		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1), by: auth.AtHost(auth.WorkerName),
 	}, nil
 }
 

@@ -60,8 +60,8 @@ func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
 	deps := dashboard.Deps{
 		Store:    a.Store,
 		Replayer: a.Replayer(),
-		Resume: func(ctx context.Context) ([]store.AuthStop, error) {
-			return worker.Resume(ctx, a.Store, inspector)
+		Resume: func(ctx context.Context, by string) ([]store.AuthStop, error) {
+			return worker.Resume(ctx, a.Store, inspector, by)
 		},
 		Log: a.Log.Named("dashboard"),
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"unicode/utf8"
@@ -60,6 +61,20 @@ const (
 	AnonymousName = "anonymous"
 	BarePrefix    = "tok-"
 )
+
+// WorkerName names a worker in a batch's event log, with its host (AtHost).
+const WorkerName = "worker"
+
+// AtHost names a process of this machine in a batch's event log (store.Event.By):
+// "cli@ws-12", "worker@ws-12". No token's name holds an '@'. A machine without
+// a name is "unknown".
+func AtHost(name string) string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown"
+	}
+	return name + "@" + host
+}
 
 // namePattern matches a name, reserved or not.
 var namePattern = regexp.MustCompile(`^[a-z0-9._-]{1,64}$`)

@@ -108,7 +108,7 @@ dead letter with its attempt history.`,
 			if err != nil {
 				return err
 			}
-			res, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target(), By: auth.CLIName})
+			res, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: flt, Target: tf.target(), By: auth.CLIName, Actor: cliBy()})
 			if err != nil {
 				return err
 			}
@@ -160,7 +160,7 @@ func (e *env) dlPurgeCmd() *cobra.Command {
 			if !yes {
 				return usageErr("would purge %d dead letters%s; add --yes to do it", len(ids), ofWhich(flt))
 			}
-			n, err := st.PurgeDeadLetters(ctx, ids)
+			n, err := st.PurgeDeadLetters(ctx, ids, cliBy())
 			if err != nil {
 				return err
 			}

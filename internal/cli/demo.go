@@ -126,6 +126,7 @@ func (e *env) demoImport(ctx context.Context, out io.Writer, prod *producer.Prod
 		Source:   "configs/sample-candidates.csv",
 		OnReject: func(r *producer.RowError) { fmt.Fprintf(out, "   rejected: %v\n", r) },
 		Owner:    auth.CLIName,
+		By:       cliBy(),
 	})
 	if err != nil {
 		return "", err
@@ -149,7 +150,7 @@ func (e *env) demoDrain(ctx context.Context, out io.Writer, st *store.Store, bat
 }
 
 func (e *env) demoReplay(ctx context.Context, out io.Writer, a *app.App, batchID string) error {
-	rep, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: batchID}, By: auth.CLIName})
+	rep, err := a.Replayer().Replay(ctx, deadletter.Options{Filter: store.Filter{BatchID: batchID}, By: auth.CLIName, Actor: cliBy()})
 	if err != nil {
 		return err
 	}

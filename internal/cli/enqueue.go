@@ -164,7 +164,7 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		CallbackURL: f.callbackURL,
 		OnReject:    func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
 		// The CLI reaches Redis itself, as an admin would: it may complete any batch.
-		Owner: auth.CLIName, AnyOwner: true,
+		Owner: auth.CLIName, AnyOwner: true, By: cliBy(),
 	})
 	var (
 		expired   *store.BatchExpiredError

@@ -82,7 +82,7 @@ func TestStatusRejects(t *testing.T) {
 	if r := tb.run(t, "", "status", "no-such-batch", "--rejects"); r.code != cli.ExitFailed || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("unknown batch: %d %s", r.code, r.stderr)
 	}
-	if r := tb.run(t, "", "status", "rj-csv", "--rejects", "--watch"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "not both") {
+	if r := tb.run(t, "", "status", "rj-csv", "--rejects", "--watch"); r.code != cli.ExitUsage || !strings.Contains(r.stderr, "only one") {
 		t.Errorf("--rejects --watch: %d %s", r.code, r.stderr)
 	}
 }

@@ -25,7 +25,7 @@ worked, and a new 401/403 stops again.`,
 			if err != nil {
 				return err
 			}
-			stops, err := worker.Resume(ctx, a.Store, asynq.NewInspectorFromRedisClient(a.Redis))
+			stops, err := worker.Resume(ctx, a.Store, asynq.NewInspectorFromRedisClient(a.Redis), cliBy())
 			if err != nil {
 				return err
 			}

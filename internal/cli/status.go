@@ -14,18 +14,19 @@ import (
 )
 
 func (e *env) statusCmd() *cobra.Command {
-	var asJSON, watch, rejects bool
+	var asJSON, watch, rejects, events bool
 	cmd := &cobra.Command{
 		Use:   "status BATCH",
 		Short: "Show a batch's counters and state",
 		Example: `  bulkinvite status 0193a3c4-...
   bulkinvite status nightly-2026-11-25 --json
   bulkinvite status nightly-2026-11-25 --watch
-  bulkinvite status nightly-2026-11-25 --rejects`,
+  bulkinvite status nightly-2026-11-25 --rejects
+  bulkinvite status nightly-2026-11-25 --events`,
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if watch && rejects {
-				return usageErr("give --watch or --rejects, not both")
+			if n := countTrue(watch, rejects, events); n > 1 {
+				return usageErr("give only one of --watch, --rejects and --events")
 			}
 			ctx, a, err := e.open(cmd)
 			if err != nil {
@@ -46,6 +47,9 @@ func (e *env) statusCmd() *cobra.Command {
 			if rejects {
 				return e.printRejects(ctx, a.Store, args[0], asJSON)
 			}
+			if events {
+				return e.printEvents(ctx, a.Store, args[0], asJSON)
+			}
 			s := b.Status()
 			if !e.cfg.APIKey.IsZero() {
 				s.AuthStop, _ = a.Store.AuthStopped(ctx, e.cfg.APIKey.ID())
@@ -57,9 +61,10 @@ func (e *env) statusCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (with --rejects: one reject a line)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON (with --rejects or --events: one object a line)")
 	cmd.Flags().BoolVar(&watch, "watch", false, "show live progress until the batch is done")
 	cmd.Flags().BoolVar(&rejects, "rejects", false, "list the rows the batch's import rejected, by row")
+	cmd.Flags().BoolVar(&events, "events", false, "list who did what to the batch (created, paused, replayed, purged, callback, auth stops), oldest first")
 	return cmd
 }
 
@@ -155,4 +160,39 @@ func (e *env) printRejects(ctx context.Context, st *store.Store, batchID string,
 		}
 		cursor = next
 	}
+}
+
+// countTrue counts the flags that are set.
+func countTrue(flags ...bool) int {
+	n := 0
+	for _, f := range flags {
+		if f {
+			n++
+		}
+	}
+	return n
+}
+
+// printEvents prints the batch's event log, oldest first: a line an event
+// (time, what, by, detail), or with asJSON one object a line in the shape of
+// GET /v1/batches/{id}/events.
+func (e *env) printEvents(ctx context.Context, st *store.Store, batchID string, asJSON bool) error {
+	evs, err := st.Events(ctx, batchID)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if asJSON {
+			err = writeJSON(e.io.Out, httpapi.EventOf(ev))
+		} else {
+			_, err = fmt.Fprintf(e.io.Out, "%s  %-18s  %-20s  %s\n", ev.At.UTC().Format(httpapi.EventTime), ev.What, plain(ev.By), plain(ev.Detail))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if len(evs) == 0 && !asJSON {
+		fmt.Fprintf(e.io.Err, "batch %s: no event recorded (a batch created before events were kept)\n", batchID)
+	}
+	return nil
 }

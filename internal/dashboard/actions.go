@@ -127,7 +127,7 @@ func (d *Dashboard) purgePost(w http.ResponseWriter, r *http.Request, s *session
 		d.fail(w, r, err)
 		return
 	}
-	n, err := d.store.PurgeDeadLetters(ctx, ids)
+	n, err := d.store.PurgeDeadLetters(ctx, ids, s.Who.Name)
 	if err != nil {
 		d.fail(w, r, err)
 		return
@@ -139,7 +139,7 @@ func (d *Dashboard) purgePost(w http.ResponseWriter, r *http.Request, s *session
 // resumePost is POST /resume (next): every auth stop is cleared, as `bulkinvite
 // resume` does, and the browser goes back to the page it came from.
 func (d *Dashboard) resumePost(w http.ResponseWriter, r *http.Request, s *session) {
-	stops, err := d.resume(context.WithoutCancel(r.Context()))
+	stops, err := d.resume(context.WithoutCancel(r.Context()), s.Who.Name)
 	if err != nil {
 		d.fail(w, r, fmt.Errorf("resume: %w", err))
 		return

@@ -109,9 +109,12 @@ type batchBody struct {
 	Rejects     []store.Reject
 	MoreRejects int64
 	Activity    activityView
+	// Events are who did what to the batch, oldest first (store.Events).
+	Events []store.Event
 }
 
-// batchPage is GET /batches/{id}: its status, dead letters by reason, rejects.
+// batchPage is GET /batches/{id}: its status, dead letters by reason, events,
+// rejects.
 func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session) {
 	id, ok := d.batchID(w, r, s)
 	if !ok {
@@ -130,6 +133,10 @@ func (d *Dashboard) batchPage(w http.ResponseWriter, r *http.Request, s *session
 	body := batchBody{View: d.view(b.Status()), Source: b.Source, Callback: b.Callback}
 	body.Activity = d.activityView(ctx, id, body.View.Pending)
 	if body.Dead, err = d.deadLetters(ctx, id, "", "", 0, min(summaryScan, d.cfg.MaxScan)); err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	if body.Events, err = d.store.Events(ctx, id); err != nil {
 		d.fail(w, r, err)
 		return
 	}

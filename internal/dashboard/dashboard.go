@@ -33,8 +33,9 @@ type Deps struct {
 	Store    *store.Store
 	Replayer *deadletter.Replayer
 	// Resume clears every auth stop and unpauses the queues paused for them, as
-	// `bulkinvite resume` does (worker.Resume). Required.
-	Resume func(ctx context.Context) ([]store.AuthStop, error)
+	// `bulkinvite resume` does (worker.Resume), by the signed-in token (by).
+	// Required.
+	Resume func(ctx context.Context, by string) ([]store.AuthStop, error)
 	// Limiter, when set, is the workers' shared rate limiter (serve knows it only
 	// when it has the API key), and LimiterKey that key, masked. Default nil: the
 	// page says how to show it.
@@ -51,7 +52,7 @@ type Dashboard struct {
 	store    *store.Store
 	sessions *sessions.Store
 	replay   *deadletter.Replayer
-	resume   func(context.Context) ([]store.AuthStop, error)
+	resume   func(context.Context, string) ([]store.AuthStop, error)
 	limiter  LimiterState
 	limKey   string
 	log      *zap.Logger

@@ -61,9 +61,9 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 	inspector := asynq.NewInspectorFromRedisClient(b.RDB)
 	dash, err := dashboard.New(dashboard.Deps{
 		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Log: zap.New(core),
-		Resume: func(ctx context.Context) ([]store.AuthStop, error) {
+		Resume: func(ctx context.Context, by string) ([]store.AuthStop, error) {
 			tb.resumes.Add(1)
-			return worker.Resume(ctx, b.Store, inspector)
+			return worker.Resume(ctx, b.Store, inspector, by)
 		},
 	}, cfg)
 	if err != nil {
@@ -103,7 +103,7 @@ func (tb *testBundle) client() *client {
 func (tb *testBundle) another(t *testing.T, cfg dashboard.Config) http.Handler {
 	t.Helper()
 	dash, err := dashboard.New(dashboard.Deps{Store: tb.Store, Replayer: tb.Replayer,
-		Resume: func(context.Context) ([]store.AuthStop, error) { return nil, nil }}, cfg)
+		Resume: func(context.Context, string) ([]store.AuthStop, error) { return nil, nil }}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bulkinvite/bulkinvite/internal/auth"
+	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
@@ -85,9 +86,11 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return t.UTC().Format("2006-01-02 15:04:05 UTC")
 		},
-		"num":  func(n int64) string { return groupDigits(n) },
-		"rate": func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
-		"dur":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		// stamp is a time for a datetime attribute, as the API writes an event's.
+		"stamp": func(t time.Time) string { return t.UTC().Format(httpapi.EventTime) },
+		"num":   func(n int64) string { return groupDigits(n) },
+		"rate":  func(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) },
+		"dur":   func(d time.Duration) string { return d.Round(time.Millisecond).String() },
 	}
 }
 

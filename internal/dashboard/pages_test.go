@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -45,11 +48,14 @@ func xssBatch(t *testing.T, tb *testBundle, id string) {
 	}
 	for i, p := range xss {
 		tb.deadLetter(t, id, int64(i), cands[i], payload.ReasonInvitationError, payload.FieldInvitationErrorMessage, "refused "+p)
+		if err := tb.Store.RecordEvent(context.Background(), id, store.Event{What: store.EventAuthStopped, By: p, Detail: "vendor answered 401: " + p}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
-// TestPagesEscapeOutsideData: names, emails, rejects and vendor messages that
-// hold markup and javascript: links show as text on every page, escaped; no page
+// TestPagesEscapeOutsideData: names, emails, rejects, vendor messages and
+// events that hold markup and javascript: links show as text on every page, escaped; no page
 // holds inline script, inline style or an event handler attribute.
 func TestPagesEscapeOutsideData(t *testing.T) {
 	t.Parallel()
@@ -81,6 +87,8 @@ func TestPagesEscapeOutsideData(t *testing.T) {
 		must(t, strings.Contains(page, want), "the dead letters do not show %q as text", want)
 	}
 	batch := c.get(t, "/batches/xss").Body.String()
+	must(t, strings.Contains(batch, `<span class="detail">vendor answered 401: &lt;script&gt;window.__xss=1&lt;/script&gt;</span>`),
+		"the timeline does not show an event's detail as text")
 	must(t, strings.Contains(batch, `not a valid email address: &#34;\&#34;&gt;&lt;img src=x onerror=window.__xss=6&gt;@example.com&#34;`) ||
 		strings.Contains(batch, `&lt;img src=x onerror=window.__xss=6&gt;`), "the reject does not show its email as text")
 	// The search box echoes what was searched, escaped.
@@ -337,6 +345,16 @@ func TestReplayAndPurge(t *testing.T) {
 	must(t, rec.Code == http.StatusSeeOther && rec.Header().Get("Location") == "/batches/rp?purged=2", "purge: %d to %q", rec.Code, rec.Header().Get("Location"))
 	must(t, tb.countDeadLetters(t, "rp") == 0, "purged dead letters are still there")
 	must(t, strings.Contains(c.get(t, "/batches/rp/replay").Body.String(), "nothing to replay"), "an empty replay confirmation")
+
+	// The batch's timeline tells both, by the signed-in token.
+	timeline := regexp.MustCompile(`<span class="what">(\w+)</span> (?:<span class="by">by ([^<]*)</span> )?<span class="detail">([^<]*)</span>`)
+	var told []string
+	for _, m := range timeline.FindAllStringSubmatch(c.get(t, "/batches/rp").Body.String(), -1) {
+		told = append(told, m[1]+": "+m[3])
+		must(t, m[1] == "created" || strings.HasPrefix(m[2], auth.BarePrefix), "%s by %q, want the signed-in token", m[1], m[2])
+	}
+	want := []string{"created: 4 accepted, 0 rejected", "replayed: replayed 2 dead letters into batch " + newID, "purged: purged 2 dead letters"}
+	must(t, slices.Equal(told, want), "the timeline tells %q, want %q", told, want)
 }
 
 // TestReplayAllAndPurgeAllStayInTheirBatch: a batch page's "Replay all…" and

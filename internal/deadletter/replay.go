@@ -71,6 +71,17 @@ type Options struct {
 	// this replay creates, those of its own dead letters and those of a dead
 	// run it finishes (store.Meta.Owner).
 	By string
+	// Actor names the caller in the batches' event logs (store.Event.By):
+	// "cli@<host>" for the CLI. Default By.
+	Actor string
+}
+
+// actor is who the event logs name: Actor, or By.
+func (o Options) actor() string {
+	if o.Actor != "" {
+		return o.Actor
+	}
+	return o.By
 }
 
 // Result is what a replay did.
@@ -106,11 +117,11 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 		return res, err
 	}
 	var err error
-	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner, opts.By); err != nil {
+	if res.Resumed, res.InProgress, err = r.resumeAbandoned(ctx, owner, opts); err != nil {
 		return res, err
 	}
 
-	run := &replayRun{r: r, owner: owner, by: opts.By, target: opts.Target, groups: map[string]*group{}}
+	run := &replayRun{r: r, owner: owner, opts: opts, groups: map[string]*group{}}
 	defer run.release()
 	err = r.store.DeadLetterPages(ctx, opts.Filter, r.cfg.PageSize, func(page []*store.DeadLetter) error {
 		return run.move(ctx, page)
@@ -137,8 +148,7 @@ func (r *Replayer) Replay(ctx context.Context, opts Options) (*Result, error) {
 type replayRun struct {
 	r      *Replayer
 	owner  string
-	by     string // the replay batches' owner (Options.By)
-	target payload.Target
+	opts   Options // the target, the replay batches' owner (By) and Actor
 	groups map[string]*group
 }
 
@@ -197,8 +207,8 @@ func (run *replayRun) move(ctx context.Context, page []*store.DeadLetter) error 
 // marks (store.ReplayLease.Finish).
 func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, error) {
 	job := task.Job{Target: d.Target, InvitationMessage: d.InvitationMessage, SendInvite: d.SendInvite}
-	if !run.target.IsZero() {
-		job.Target = run.target
+	if !run.opts.Target.IsZero() {
+		job.Target = run.opts.Target
 	}
 	k, _ := json.Marshal(job)
 	g := run.groups[string(k)]
@@ -225,7 +235,7 @@ func (run *replayRun) group(ctx context.Context, d *store.DeadLetter) (*group, e
 // took all its entries first, no batch is left behind.
 func (run *replayRun) finish(g *group) error {
 	defer g.release()
-	return leaseCause(g.ctx, run.r.finish(g.ctx, g.lease, run.by, g.info()))
+	return leaseCause(g.ctx, run.r.finish(g.ctx, g.lease, run.opts, g.info()))
 }
 
 // release stops renewing every lease the run holds (again: a group's release may
@@ -238,7 +248,7 @@ func (run *replayRun) release() {
 
 // resumeAbandoned finishes the open replay batches whose run died: those whose
 // lease it can take. It returns them, and the ones a live run holds.
-func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resumed, live []string, err error) {
+func (r *Replayer) resumeAbandoned(ctx context.Context, owner string, opts Options) (resumed, live []string, err error) {
 	open, err := r.store.OpenReplays(ctx)
 	if err != nil {
 		return nil, nil, err
@@ -253,7 +263,7 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resum
 			return resumed, live, err
 		}
 		hctx, release := r.hold(ctx, lease)
-		err = leaseCause(hctx, r.finish(hctx, lease, by, open[id]))
+		err = leaseCause(hctx, r.finish(hctx, lease, opts, open[id]))
 		release()
 		if err != nil {
 			return resumed, live, err
@@ -264,11 +274,13 @@ func (r *Replayer) resumeAbandoned(ctx context.Context, owner, by string) (resum
 }
 
 // finish enqueues a replay batch from its staged entries and closes it
-// (store.ReplayLease.Finish runs the steps in their order). A batch nothing is
-// staged for is closed without a batch.
-func (r *Replayer) finish(ctx context.Context, lease *store.ReplayLease, by string, info store.ReplayInfo) error {
-	return lease.Finish(ctx, r.cfg.PageSize, func(staged *store.StagedPages) error {
-		src := &stagedSource{ctx: ctx, staged: staged}
+// (store.ReplayLease.Finish runs the steps in their order), then writes in the
+// log of each source batch how many of its dead letters went in. A batch
+// nothing is staged for is closed without a batch.
+func (r *Replayer) finish(ctx context.Context, lease *store.ReplayLease, opts Options, info store.ReplayInfo) error {
+	from := map[string]int{}
+	err := lease.Finish(ctx, r.cfg.PageSize, func(staged *store.StagedPages) error {
+		src := &stagedSource{ctx: ctx, staged: staged, from: from}
 		if err := src.fill(); err != nil {
 			return err
 		}
@@ -281,7 +293,8 @@ func (r *Replayer) finish(ctx context.Context, lease *store.ReplayLease, by stri
 			Source:   "replay",
 			Queue:    task.QueueReplay,
 			ReplayOf: info.ReplayOf,
-			Owner:    by,
+			Owner:    opts.By,
+			By:       opts.actor(),
 			AnyOwner: true, // its id is new; a resumed one keeps its first owner
 		})
 		if err != nil {
@@ -289,6 +302,21 @@ func (r *Replayer) finish(ctx context.Context, lease *store.ReplayLease, by stri
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return r.recordReplayed(ctx, lease.ID(), from, opts.actor())
+}
+
+// recordReplayed writes in the log of each source batch how many of its dead
+// letters the replay batch took (none when its import had run before: see
+// the store's doc, "A batch's event log").
+func (r *Replayer) recordReplayed(ctx context.Context, replay string, from map[string]int, by string) error {
+	var errs []error
+	for _, src := range slices.Sorted(maps.Keys(from)) {
+		errs = append(errs, r.store.RecordReplayed(ctx, src, replay, from[src], by))
+	}
+	return errors.Join(errs...)
 }
 
 // hold renews the lease on the replay batch every LeaseTTL/3 until release is
@@ -338,6 +366,8 @@ func leaseCause(ctx context.Context, err error) error {
 type stagedSource struct {
 	ctx    context.Context
 	staged *store.StagedPages
+	// from counts the entries read by source batch.
+	from map[string]int
 
 	page []*store.DeadLetter
 	row  int64
@@ -363,6 +393,7 @@ func (s *stagedSource) Next() (producer.Record, error) {
 	d := s.page[0]
 	s.page = s.page[1:]
 	s.row++
+	s.from[d.BatchID]++
 	return producer.Record{
 		Row:       s.row,
 		Candidate: d.Candidate,

@@ -68,6 +68,8 @@ type batchRequest struct {
 	job         task.Job
 	batchID     string
 	callbackURL string
+	// from is the client's address, for the batch's created event.
+	from string
 	// records are the candidates of a JSON body small enough to have been kept in
 	// memory, decoded once; nil for others, which are read again to import.
 	records []producer.Record
@@ -180,7 +182,7 @@ func (s *Server) readBatch(w http.ResponseWriter, r *http.Request) (*batchReques
 			body.Close()
 		}
 	}()
-	req := &batchRequest{kind: kind, body: body}
+	req := &batchRequest{kind: kind, body: body, from: s.cfg.FailedAuth.ClientAddr(r)}
 	var details []Detail
 	read := true
 	if kind == kindJSON {
@@ -342,7 +344,7 @@ func (s *Server) importBatch(ctx context.Context, who auth.Identity, req *batchR
 	res, err := s.prod.Import(ctx, src, producer.Options{
 		BatchID: req.batchID, Job: req.job, Source: "http", CallbackURL: req.callbackURL,
 		CallbackKey: callbackKey(ctx, req.callbackURL),
-		Owner:       who.Name, AnyOwner: who.Has(auth.Admin),
+		Owner:       who.Name, AnyOwner: who.Has(auth.Admin), From: req.from,
 	})
 	switch {
 	case errors.Is(err, producer.ErrOwned):

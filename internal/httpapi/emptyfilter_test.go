@@ -60,6 +60,7 @@ func TestEmptyFilterIsNotEverything(t *testing.T) {
 		{"candidates neither", "GET", "/v1/candidates", "", "email", "ats_candidate_id"},
 		{"candidates both", "GET", "/v1/candidates?email=a@example.com&ats_candidate_id=0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "", "ats_candidate_id", "not both"},
 		{"candidates ats_candidate_id not a uuid", "GET", "/v1/candidates?ats_candidate_id=42", "", "ats_candidate_id", "UUID"},
+		{"events limit=", "GET", "/v1/batches/ef-a/events?limit=", "", "limit", "takes none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 // TestPostExpiredBatchID: a batch_id whose batch was done and expired
 // (BULKINVITE_BATCH_RETENTION) is a 410 batch_expired saying when it was used;
-// nothing is imported under it. Its status and rejects are a 410 too.
+// nothing is imported under it. Its status, rejects and events are a 410 too.
 func TestPostExpiredBatchID(t *testing.T) {
 	t.Parallel()
 	tb := setupWith(t, httpapi.Config{}, pipelinetest.Options{Store: store.Config{Retention: 300 * time.Millisecond}})
@@ -34,7 +34,7 @@ func TestPostExpiredBatchID(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	for _, path := range []string{"/v1/batches/old", "/v1/batches/old/rejects"} {
+	for _, path := range []string{"/v1/batches/old", "/v1/batches/old/rejects", "/v1/batches/old/events"} {
 		if e := errorOf(t, tb.do(t, req{method: http.MethodGet, target: path}), http.StatusGone); e.Code != httpapi.CodeBatchExpired {
 			t.Errorf("GET %s: %+v, want batch_expired", path, e)
 		}

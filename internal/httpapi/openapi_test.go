@@ -479,6 +479,8 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 		{"RejectList", httpapi.RejectList{}},
 		{"CandidateList", httpapi.CandidateList{}},
 		{"Found", store.Found{}},
+		{"EventList", httpapi.EventList{}},
+		{"Event", httpapi.Event{}},
 	} {
 		s, _ := schemas[tt.schema].(map[string]any)
 		props, _ := s["properties"].(map[string]any)
@@ -493,5 +495,21 @@ func TestOpenAPIDocumentsEveryField(t *testing.T) {
 				t.Errorf("%s's %s documents %q, which %T does not have", docPath, tt.schema, p, tt.v)
 			}
 		}
+	}
+}
+
+// TestOpenAPIListsEveryEvent: the document's words for an event's what are
+// the store's, all of them.
+func TestOpenAPIListsEveryEvent(t *testing.T) {
+	t.Parallel()
+	d := loadDoc(t)
+	ev := d.root["components"].(map[string]any)["schemas"].(map[string]any)["Event"].(map[string]any)
+	enum, _ := ev["properties"].(map[string]any)["what"].(map[string]any)["enum"].([]any)
+	var got []string
+	for _, e := range enum {
+		got = append(got, fmt.Sprint(e))
+	}
+	if !slices.Equal(got, store.EventKinds) {
+		t.Errorf("%s's Event.what lists %v, want store.EventKinds %v", docPath, got, store.EventKinds)
 	}
 }

@@ -102,6 +102,8 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		"purge one reason":         {method: "DELETE", target: "/v1/deadletters?batch_id=iso-a-dl&reason=validation&confirm=true"},
 		"replay to another target": {method: "POST", target: "/v1/deadletters/replay", body: `{"batch_id":"iso-a-dl","com_interview_set_id":"` + is + `"}`},
 		"rejects":                  {method: "GET", target: "/v1/batches/iso-a-rj/rejects"},
+		"events":                   {method: "GET", target: "/v1/batches/iso-a/events"},
+		"events dl":                {method: "GET", target: "/v1/batches/iso-a-dl/events"},
 	}
 	for name, r := range notFound {
 		rec := tb.do(t, as("bob", r))
@@ -145,6 +147,9 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		if got, _ := readRejects(t, tb, who, "iso-a-rj", 10); len(got) != 1 || !strings.Contains(got[0].Reason, "alice-3@") {
 			t.Errorf("%s reads alice's rejects: %v", who, got)
 		}
+		if got := readEvents(t, tb, who, "iso-a"); len(got) != 1 || got[0].What != "created" || got[0].By != "alice" {
+			t.Errorf("%s reads alice's events: %+v", who, got)
+		}
 	}
 	// The admin sees and acts on both.
 	if got := listedBatches(t, tb, "root"); !got["iso-a"] || !got["iso-a-dl"] || !got["iso-b-dl"] {
@@ -165,6 +170,9 @@ func TestIsolationBetweenTokens(t *testing.T) {
 	}
 	if rec := tb.do(t, as("root", req{method: "DELETE", target: "/v1/deadletters?batch_id=iso-b-dl&confirm=true"})); rec.Code != http.StatusOK {
 		t.Errorf("root purges bob's dead letters: %d %s", rec.Code, rec.Body)
+	}
+	if got := readEvents(t, tb, "bob", "iso-b-dl"); len(got) != 2 || got[1].What != "purged" || got[1].By != "root" || got[1].Detail != "purged 2 dead letters" {
+		t.Errorf("bob reads his batch's events after root's purge: %+v", got)
 	}
 	// Alice replays her own: the replay batch is hers.
 	var rp httpapi.Replayed

@@ -181,7 +181,7 @@ func (s *Server) purgeDeadLetters(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errorf(http.StatusBadRequest, CodeConfirmationRequired, msg, Detail{Field: "confirm", Message: "must be true"}))
 		return
 	}
-	n, err := s.store.PurgeDeadLetters(r.Context(), ids)
+	n, err := s.store.PurgeDeadLetters(r.Context(), ids, caller(r).Name)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -389,6 +389,8 @@ func pageParams(q url.Values, def, max int, allowed ...string) (int, error) {
 			known = known || a == k
 		}
 		switch {
+		case !known && len(allowed) == 0:
+			return 0, invalid(Detail{Field: k, Message: "unknown query parameter; this route takes none"})
 		case !known:
 			return 0, invalid(Detail{Field: k, Message: "unknown query parameter; known: " + strings.Join(allowed, ", ")})
 		case len(v) > 1:

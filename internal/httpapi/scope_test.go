@@ -67,6 +67,7 @@ func TestScopePerRoute(t *testing.T) {
 	}
 	requests["GET /v1/batches/{id}/rejects"], want["GET /v1/batches/{id}/rejects"] = req{method: "GET", target: "/v1/batches/sc-b/rejects"}, auth.Read
 	requests["GET /v1/candidates"], want["GET /v1/candidates"] = req{method: "GET", target: "/v1/candidates?email=ca-sc-b@example.com"}, auth.Read
+	requests["GET /v1/batches/{id}/events"], want["GET /v1/batches/{id}/events"] = req{method: "GET", target: "/v1/batches/sc-b/events"}, auth.Read
 	holder := map[auth.Scope]string{auth.Submit: "submitter", auth.Read: "reader", auth.Operate: "operator", auth.Admin: "boss"}
 	// Each token acts on a batch of its own.
 	as := func(r req, name string) req {
@@ -76,7 +77,7 @@ func TestScopePerRoute(t *testing.T) {
 		return r
 	}
 	// Replay before purge, so that both act on dead letters.
-	order := []string{"POST /v1/batches", "GET /v1/batches", "GET /v1/batches/{id}", "GET /v1/batches/{id}/rejects", "GET /v1/candidates", "GET /v1/deadletters",
+	order := []string{"POST /v1/batches", "GET /v1/batches", "GET /v1/batches/{id}", "GET /v1/batches/{id}/rejects", "GET /v1/batches/{id}/events", "GET /v1/candidates", "GET /v1/deadletters",
 		"POST /v1/deadletters/replay", "DELETE /v1/deadletters", "GET /metrics", "GET /healthz", "GET /readyz"}
 	if len(order) != len(tb.srv.Routes()) {
 		t.Fatalf("routes %v, test covers %v", tb.srv.Routes(), order)

@@ -106,6 +106,7 @@ func (s *Server) register() {
 		{"GET /v1/batches/{id}", auth.Read, s.getBatch},
 		{"GET /v1/batches/{id}/rejects", auth.Read, s.listRejects},
 		{"GET /v1/candidates", auth.Read, s.findCandidates},
+		{"GET /v1/batches/{id}/events", auth.Read, s.listEvents},
 		{"GET /v1/deadletters", auth.Read, s.listDeadLetters},
 		{"DELETE /v1/deadletters", auth.Operate, s.purgeDeadLetters},
 		{"POST /v1/deadletters/replay", auth.Operate, s.replayDeadLetters},

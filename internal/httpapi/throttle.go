@@ -63,21 +63,34 @@ func NewAuthThrottle(cfg ThrottleConfig) *AuthThrottle {
 	return &AuthThrottle{cfg: cfg, clients: map[string]*rate.Limiter{}}
 }
 
-// Client returns the address r's failures count under: the last address of the
-// trusted proxy header when there is one, else the connection's remote address.
-// An IPv6 address counts under its /64, which one client usually holds whole.
+// Client returns the address r's failures count under: its client's address
+// (ClientAddr). An IPv6 address counts under its /64, which one client usually
+// holds whole.
 func (t *AuthThrottle) Client(r *http.Request) string {
-	if t.cfg.ProxyHeader != "" {
-		if vs := r.Header.Values(t.cfg.ProxyHeader); len(vs) > 0 {
-			if a, ok := lastAddr(vs[len(vs)-1]); ok {
-				return clientKey(a)
-			}
-		}
-	}
-	if a, ok := parseAddr(r.RemoteAddr); ok {
+	if a, ok := t.addr(r); ok {
 		return clientKey(a)
 	}
 	return r.RemoteAddr
+}
+
+// ClientAddr returns the address of r's client: the last address of the
+// trusted proxy header when there is one, else the connection's remote address.
+func (t *AuthThrottle) ClientAddr(r *http.Request) string {
+	if a, ok := t.addr(r); ok {
+		return a.String()
+	}
+	return r.RemoteAddr
+}
+
+func (t *AuthThrottle) addr(r *http.Request) (netip.Addr, bool) {
+	if t.cfg.ProxyHeader != "" {
+		if vs := r.Header.Values(t.cfg.ProxyHeader); len(vs) > 0 {
+			if a, ok := lastAddr(vs[len(vs)-1]); ok {
+				return a, true
+			}
+		}
+	}
+	return parseAddr(r.RemoteAddr)
 }
 
 // Failed counts a failed authentication of client. It returns 0 while the

@@ -23,8 +23,39 @@ type AuthStop struct {
 // Auth stops live in one hash, keyed by APIKey.ID, so that reading them all is one
 // command (no SCAN over the keyspace); the queues paused for them in a set beside
 // it, in the same slot.
-func (s *Store) authKey() string       { return s.cfg.Prefix + "{authstop}" }
-func (s *Store) authPausedKey() string { return s.cfg.Prefix + "{authstop}:paused" }
+func (s *Store) authKey() string        { return s.cfg.Prefix + "{authstop}" }
+func (s *Store) authPausedKey() string  { return s.cfg.Prefix + "{authstop}:paused" }
+func (s *Store) authBatchesKey() string { return s.cfg.Prefix + "{authstop}:batches" }
+
+// maxHeldBatches bounds the batches the auth stops remember as held, to tell
+// them of the resume (auth_resumed): past it, a batch records auth_stopped but
+// not the resume.
+const maxHeldBatches = 256
+
+// RecordAuthStopped writes in the log of the batch whose chunk the vendor
+// refused (status, msg) that sending stopped for the key (masked), by by
+// ("worker@<host>"): once per batch while a stop is set. The batch is
+// remembered, up to maxHeldBatches, for ResumeAuth to hand back. It runs after
+// StopAuth; a crash between the two steps leaves the batch without its event.
+func (s *Store) RecordAuthStopped(ctx context.Context, batchID, by string, status int, msg, masked string) error {
+	a := authStoppedArgs{stops: s.authKey(), batches: s.authBatchesKey(), id: batchID, max: maxHeldBatches}
+	n, err := s.eval(ctx, authStoppedScript, a.keys(), a.argv()...).Int()
+	if err != nil || n == 0 {
+		return err
+	}
+	return s.RecordEvent(ctx, batchID, Event{What: EventAuthStopped, By: by,
+		Detail: fmt.Sprintf("vendor answered %d: %s; sending stopped for key %s", status, cut(msg, 120), masked)})
+}
+
+// RecordAuthResumed writes in the log of each batch that the auth stop it
+// waited on was cleared, by by.
+func (s *Store) RecordAuthResumed(ctx context.Context, batchIDs []string, by string) error {
+	var errs []error
+	for _, id := range batchIDs {
+		errs = append(errs, s.RecordEvent(ctx, id, Event{What: EventAuthResumed, By: by, Detail: "auth stop cleared; sending resumes"}))
+	}
+	return errors.Join(errs...)
+}
 
 // StopAuth sets the auth stop for the key (keyID is APIKey.ID, masked its masked form).
 // A stop already set keeps its first time.
@@ -92,27 +123,46 @@ func (s *Store) PausedForAuth(ctx context.Context, keyID, queue string) (stopped
 	return n == 1, nil
 }
 
+// AuthResume is what ResumeAuth cleared.
+type AuthResume struct {
+	// Stops are the auth stops, oldest first.
+	Stops []AuthStop
+	// Queues are the queues paused for them, which the caller unpauses.
+	Queues []string
+	// Batches are the batches that recorded auth_stopped (RecordAuthStopped),
+	// at most maxHeldBatches: the caller records auth_resumed on them.
+	Batches []string
+}
+
 // ResumeAuth clears every key's auth stop in one step — a person fixed the key, or
-// rotated it — and returns the stops it cleared and the queues paused for them,
-// which the caller unpauses.
-func (s *Store) ResumeAuth(ctx context.Context) (stops []AuthStop, queues []string, err error) {
-	a := pausedForAuthArgs{stops: s.authKey(), paused: s.authPausedKey()}
-	res, err := resumeAuthScript.Run(ctx, s.rdb, a.keys()).Slice()
+// rotated it — and returns the stops it cleared, the queues paused and the
+// batches held for them.
+func (s *Store) ResumeAuth(ctx context.Context) (*AuthResume, error) {
+	keys := []string{s.authKey(), s.authPausedKey(), s.authBatchesKey()}
+	res, err := resumeAuthScript.Run(ctx, s.rdb, keys).Slice()
 	if err != nil {
-		return nil, nil, fmt.Errorf("clear auth stops: %w", err)
+		return nil, fmt.Errorf("clear auth stops: %w", err)
 	}
 	m := map[string]string{}
 	pairs, _ := res[0].([]any)
 	for i := 0; i+1 < len(pairs); i += 2 {
 		m[fmt.Sprint(pairs[i])] = fmt.Sprint(pairs[i+1])
 	}
-	if stops, err = decodeAuthStops(m); err != nil {
-		return nil, nil, err
+	out := &AuthResume{}
+	if out.Stops, err = decodeAuthStops(m); err != nil {
+		return nil, err
 	}
-	qs, _ := res[1].([]any)
-	for _, q := range qs {
-		queues = append(queues, fmt.Sprint(q))
+	out.Queues, out.Batches = sortedStrings(res[1]), sortedStrings(res[2])
+	return out, nil
+}
+
+// sortedStrings is a script's array reply of strings, sorted.
+func sortedStrings(v any) []string {
+	vs, _ := v.([]any)
+	out := make([]string, 0, len(vs))
+	for _, x := range vs {
+		out = append(out, fmt.Sprint(x))
 	}
-	sort.Strings(queues)
-	return stops, queues, nil
+	sort.Strings(out)
+	return out
 }

@@ -68,12 +68,19 @@ type Meta struct {
 	// Owner is the name of the token that creates the batch (auth.CLIName for
 	// the CLI); it is written once, at creation.
 	Owner string
+	// By names who creates it in its created event (Event.By): the token's
+	// name, "cli@<host>" for the CLI. Default Owner.
+	By string
+	// From says where the request came from, for the created event: an HTTP
+	// client's address; "" for none (the CLI's host is in By).
+	From string
 }
 
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
 // its candidate states first (the scripts rely on it).
 func (s *Store) retainedKeys(id string) []string {
-	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"), s.bkey(id, "fx")}
+	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"), s.bkey(id, "fx"),
+		s.bkey(id, "ev")}
 }
 
 // liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
@@ -132,10 +139,15 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		ttl = 0
 	}
 	now := s.now()
-	a := createArgs{batch: s.bkey(m.ID, ""), dl: s.bkey(m.ID, "dl"),
+	by := m.By
+	if by == "" {
+		by = m.Owner
+	}
+	a := createArgs{batch: s.bkey(m.ID, ""), dl: s.bkey(m.ID, "dl"), ev: s.bkey(m.ID, "ev"),
 		id: m.ID, now: nowMS(now), job: string(job), segmentSize: m.SegmentSize, source: m.Source,
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
-		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner}
+		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
+		created: s.encodeEvent(Event{At: now, What: EventCreated, By: by, Detail: createdDetail(m)}), maxEvents: MaxEvents}
 	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
@@ -273,7 +285,7 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 // Batch.Digest; a seal with another digest than one kept before is
 // ErrOtherInput.
 func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {
-	a := sealArgs{batch: s.bkey(batchID, ""), seen: s.bkey(batchID, "seen"), retained: s.retainedKeys(batchID),
+	a := sealArgs{batch: s.bkey(batchID, ""), seen: s.bkey(batchID, "seen"), ev: s.bkey(batchID, "ev"), retained: s.retainedKeys(batchID),
 		now: nowMS(s.now()), segments: segments, retentionMS: s.cfg.Retention.Milliseconds(), digest: digest}
 	if err := s.eval(ctx, sealScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, errOtherInput(batchID, err)))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"time"
 )
 
@@ -83,6 +84,9 @@ type CallbackAttempt struct {
 	Reason string
 	// Final is set when no more attempt will be made.
 	Final bool
+	// By is who made the attempt ("worker@<host>"), for the batch's event log,
+	// which records the delivered or given-up callback.
+	By string
 }
 
 // reason is the category recorded for a failed attempt.
@@ -94,21 +98,34 @@ func (a CallbackAttempt) reason() string {
 }
 
 // RecordCallback counts an attempt to deliver the batch's callback and what came
-// of it: delivered, failed for good (Final), or failed for now. A batch whose
-// record is gone (expired) gets nothing written.
+// of it: delivered, failed for good (Final), or failed for now. A delivered or
+// given-up callback is written in the batch's event log in the same step, with
+// the attempts it took. A batch whose record is gone (expired) gets nothing
+// written.
 func (s *Store) RecordCallback(ctx context.Context, batchID string, a CallbackAttempt) error {
-	state, at, msg := CallbackPending, "", ""
+	state, at, msg, event := CallbackPending, "", "", ""
 	switch {
 	case a.Err == nil:
 		state, at = CallbackDelivered, nowMS(s.now())
+		event = s.encodeEvent(Event{What: EventCallbackDelivered, By: a.By, Detail: "callback delivered: HTTP " + strconv.Itoa(a.HTTPStatus)})
 	case a.Final:
 		state, at, msg = CallbackFailed, nowMS(s.now()), a.reason()
+		event = s.encodeEvent(Event{What: EventCallbackFailed, By: a.By, Detail: "callback given up on: " + msg + httpStatusNote(a.HTTPStatus)})
 	default:
 		msg = a.reason()
 	}
-	c := callbackArgs{batch: s.bkey(batchID, ""), httpStatus: a.HTTPStatus, state: state, err: msg, at: at}
+	c := callbackArgs{batch: s.bkey(batchID, ""), ev: s.bkey(batchID, "ev"), httpStatus: a.HTTPStatus, state: state, err: msg, at: at,
+		event: event, maxEvents: MaxEvents}
 	if err := s.eval(ctx, callbackScript, c.keys(), c.argv()...).Err(); err != nil {
 		return fmt.Errorf("record the callback of batch %s: %w", batchID, err)
 	}
 	return nil
+}
+
+// httpStatusNote is ", HTTP 503" for an answer, "" when none came.
+func httpStatusNote(status int) string {
+	if status == 0 {
+		return ""
+	}
+	return ", HTTP " + strconv.Itoa(status)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -391,13 +392,18 @@ func (s *Store) CountDeadLetters(ctx context.Context) (int64, error) {
 }
 
 // PurgeDeadLetters deletes the dead letters with the given ids and returns how many
-// there were. Entries moving into a replay batch are not deleted.
-func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string) (int, error) {
+// there were. Entries moving into a replay batch are not deleted. Each batch
+// that lost some records a purged event by by (Event.By) in its log, while its
+// record is kept.
+func (s *Store) PurgeDeadLetters(ctx context.Context, ids []string, by string) (int, error) {
 	n := 0
 	for batchID, seqs := range groupByBatch(ids) {
 		a := purgeArgs{dl: s.bkey(batchID, "dl"), dlmv: s.bkey(batchID, "dlmv")}
 		k, err := s.inPages(ctx, purgeScript, a.keys(), nil, seqs)
 		n += k
+		if k > 0 {
+			err = errors.Join(err, s.RecordEvent(ctx, batchID, Event{What: EventPurged, By: by, Detail: "purged " + deadLetterCount(k)}))
+		}
 		if err != nil {
 			return n, fmt.Errorf("purge dead letters: %w", err)
 		}

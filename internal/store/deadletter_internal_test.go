@@ -74,7 +74,7 @@ func TestDeadLettersAndMoves(t *testing.T) {
 	if ids := listIDs(t, s, Filter{Reason: payload.ReasonRetriesExhausted}); fmt.Sprint(ids) != "[b:0 b:1 b:2]" {
 		t.Errorf("retries_exhausted: %v", ids)
 	}
-	if n, err := s.PurgeDeadLetters(ctx, []string{"b:1", "b:9", "nope"}); err != nil || n != 1 {
+	if n, err := s.PurgeDeadLetters(ctx, []string{"b:1", "b:9", "nope"}, "tester"); err != nil || n != 1 {
 		t.Errorf("purge: %d %v", n, err)
 	}
 

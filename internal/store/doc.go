@@ -2,8 +2,9 @@
 // prefix that is not asynq's: batch records and their counters, each candidate's
 // state and outcome, the invite ledger that stops a repeat invite, the claims that
 // keep two chunks from sending the same person at once, the dead letters, replay
-// staging, the auth stop that halts every worker after a 401/403, and the list of
-// every key of ours, wherever it is kept.
+// staging, the auth stop that halts every worker after a 401/403, each batch's
+// event log (who did what to it), and the list of every key of ours, wherever
+// it is kept.
 //
 // It does not talk to asynq or to the vendor: producer enqueues tasks, worker sends
 // requests, deadletter replays; they all record through a Store. Two kinds of keys
@@ -61,6 +62,9 @@
 //	P{b:id}:fx         hash: the find index (see "The find index"): s<segment> ->
 //	                   the segment's candidates' fingerprints and seqs, sorted;
 //	                   i<seq/64> -> the vendor's ids of those seqs' successes
+//	P{b:id}:ev         list: the batch's event log, oldest first (compact JSON:
+//	                   time, what, by, detail); at most MaxEvents, the creation
+//	                   kept first (see "A batch's event log")
 //	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
 //	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
@@ -86,6 +90,8 @@
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued
 //	P{authstop}        hash: API key id -> why sending stopped for that key
 //	P{authstop}:paused set: the queues paused for the auth stops
+//	P{authstop}:batches set: the batches that recorded auth_stopped while a stop
+//	                   is set (at most 256), told of the resume
 //
 // kept by package idempotency:
 //
@@ -115,8 +121,8 @@
 //
 // # How long a batch's keys live
 //
-// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :rejord, :ff,
-// :split, :fx, and :seen until the seal) live as long as one another:
+// The record P{b:id} and the keys kept with it (:st, :segs, :rej, :rejord, :ev,
+// :ff, :split, :fx, and :seen until the seal) live as long as one another:
 //
 //   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)
 //     after the last step of the import or of a worker recording outcomes (each
@@ -169,6 +175,24 @@
 // and a find over 1,000 batches of 20 candidates, the person in 10 of them,
 // takes about 30 ms against a local redis-server (BenchmarkFind). The time
 // grows with the batches kept: every batch in retention is asked.
+// # A batch's event log
+//
+// P{b:id}:ev says who did what to the batch: created (by whom, from where, and
+// at the seal the import's counts), paused, resumed, cancelled, replayed,
+// purged, callback_delivered, callback_failed, auth_stopped, auth_resumed
+// (EventKinds). Every entry is written by one script that first checks that
+// the record is there and then gives the log the record's expiry (pushEvent),
+// so the log lives exactly as long as the record and never brings a batch
+// back: the creation is written in the creating script, a callback's outcome
+// in the script that counts its attempt, the rest through RecordEvent. Past
+// MaxEvents (200) the oldest entry after the creation goes. An entry costs
+// about 145 bytes of Redis memory with a typical detail (MEMORY USAGE,
+// TestEventMemory: 280 bytes for a log of one entry, 29 KB for a full log of
+// 200 replayed events); a detail is cut at MaxEventDetail (300) bytes.
+//
+// An event of a step that spans slots is written after the step, in the
+// batch's slot: a crash between leaves the step without its event (a purge, an
+// auth stop, a replay that died after enqueueing its batch).
 //
 // # Batch ids are used once
 //

@@ -12,7 +12,7 @@ import (
 )
 
 // batchSubs are the sub keys of a batch that expire with it.
-var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx"}
+var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx", "ev"}
 
 // lifetimes returns the PTTL of each of the batch's keys that exist, by sub key
 // (-1: no expiry).
@@ -33,7 +33,7 @@ func lifetimes(t *testing.T, s *Store, id string) map[string]time.Duration {
 
 // TestWritesAfterExpiryRecreateNothing: steps that come late, after a batch's
 // keys expired (a chunk's outcomes recorded again, a failure or a split counted,
-// a callback attempt), write nothing: no key of the batch comes back, least of
+// a callback attempt, an event), write nothing: no key of the batch comes back, least of
 // all without an expiry. The import's steps fail with ErrBatchExpired.
 func TestWritesAfterExpiryRecreateNothing(t *testing.T) {
 	t.Parallel()
@@ -58,6 +58,9 @@ func TestWritesAfterExpiryRecreateNothing(t *testing.T) {
 	}
 	if err := s.RecordCallback(ctx, "x", CallbackAttempt{HTTPStatus: 200}); err != nil {
 		t.Errorf("late RecordCallback: %v", err)
+	}
+	if err := s.RecordEvent(ctx, "x", Event{What: EventPurged, By: "o"}); err != nil {
+		t.Errorf("late RecordEvent: %v", err)
 	}
 	if _, err := s.AdmitSegment(ctx, "x", 1, cands(2), ""); !errors.Is(err, ErrBatchExpired) {
 		t.Errorf("late AdmitSegment: %v, want ErrBatchExpired", err)
@@ -206,7 +209,7 @@ func TestBatchesIndexTrimmed(t *testing.T) {
 	s.now = func() time.Time { return t0 }
 	doneWithADeadLetter(t, s, "kept") // keeps a dead letter
 	doneWithADeadLetter(t, s, "gone")
-	if n, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("gone", 1)}); err != nil || n != 1 {
+	if n, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("gone", 1)}, "tester"); err != nil || n != 1 {
 		t.Fatalf("purge: %d %v", n, err)
 	}
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "alive", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
@@ -222,7 +225,7 @@ func TestBatchesIndexTrimmed(t *testing.T) {
 	young := t0.Add(horizon / 2)
 	s.now = func() time.Time { return young }
 	doneWithADeadLetter(t, s, "young")
-	if _, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("young", 1)}); err != nil {
+	if _, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("young", 1)}, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"kept", "gone", "young"} {
@@ -255,7 +258,7 @@ func TestBatchesIndexTrimmed(t *testing.T) {
 	}
 
 	// Once kept's dead letter is purged, the next trim forgets it too.
-	if _, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("kept", 1)}); err != nil {
+	if _, err := s.PurgeDeadLetters(ctx, []string{DeadLetterID("kept", 1)}, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := s.trimBatches(ctx); err != nil || n != 1 {

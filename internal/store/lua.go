@@ -135,6 +135,26 @@ local function follow(batch, key)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
+-- pushEvent appends entry (encodeEvent) to the batch's event log ev, keeping at
+-- most max entries: past it, the oldest after the first (the batch's creation)
+-- goes. The log gets the record's expiry (follow).
+local function pushEvent(batch, ev, entry, max)
+  redis.call('RPUSH', ev, entry)
+  if redis.call('LLEN', ev) > tonumber(max) then
+    local first = redis.call('LPOP', ev)
+    redis.call('LPOP', ev)
+    redis.call('LPUSH', ev, first)
+  end
+  follow(batch, ev)
+end
+
+-- withNote adds note to the end of an event entry's detail: encodeEvent writes
+-- the detail last, so the entry ends with its closing '"}'. note must need no
+-- JSON escape (digits, letters, spaces, ';', ',', '(', ')').
+local function withNote(entry, note)
+  return string.sub(entry, 1, -3) .. note .. '"}'
+end
+
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
 -- gives the batch's keys (KEYS[first..last]) their retention.
 local function finish(batch, now, retention, first, last)
@@ -154,24 +174,27 @@ end
 // replaced. A new record expires unsealed_ttl later unless its import goes on
 // (see refresh). Returns createdNew when it created the record, createdBefore
 // when the record exists, createRefused when the id is refused.
-var createScript = redis.NewScript(`
-local batch, dl = KEYS[1], KEYS[2]
+var createScript = redis.NewScript(luaLib + `
+local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local id, now, job, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
+local created, maxEvents = ARGV[12], ARGV[13]
 if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
 if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
-redis.call('DEL', batch)
+redis.call('DEL', batch, ev)
 redis.call('HSET', batch, 'id', id, 'created_at', now, 'job', job, 'segment_size', segmentSize,
   'source', source, 'replay_of', replayOf)
 if callbackURL ~= '' then redis.call('HSET', batch, 'callback_url', callbackURL, 'callback_key', callbackKey) end
 if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
 if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
+pushEvent(batch, ev, created, maxEvents)
 return ` + itoa(createdNew) + `
 `)
 
 // createArgs are createScript's KEYS and ARGV.
 type createArgs struct {
 	batch, dl   string
+	ev          string // the event log
 	id, now     string // now in unix ms
 	job         string // the task.Job as JSON
 	segmentSize int
@@ -182,11 +205,14 @@ type createArgs struct {
 	ttlMS       int64 // unsealed ttl; 0: none
 	callbackKey string
 	owner       string // "" for none
+	created     string // the created event (encodeEvent)
+	maxEvents   int
 }
 
-func (a createArgs) keys() []string { return []string{a.batch, a.dl} }
+func (a createArgs) keys() []string { return []string{a.batch, a.dl, a.ev} }
 func (a createArgs) argv() []any {
-	return []any{a.id, a.now, a.job, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner}
+	return []any{a.id, a.now, a.job, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
+		a.created, a.maxEvents}
 }
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
@@ -336,10 +362,11 @@ func (a rejectArgs) argv() []any {
 // (they lived UnsealedTTL from the import's last step) until it is done. The
 // digest of the whole input is recorded with it; a seal with another digest
 // than one recorded before is refused with otherInputReply. Returns 1; an error
-// holding goneReply when the record is gone.
+// holding goneReply when the record is gone. The first seal adds the import's
+// counts to the batch's created event.
 var sealScript = redis.NewScript(luaLib + `
-local batch, seen = KEYS[1], KEYS[2]
-local retainedFrom = 3 -- KEYS[3..]: the keys that expire when the batch is done (batch again is fine)
+local batch, seen, ev = KEYS[1], KEYS[2], KEYS[3]
+local retainedFrom = 4 -- KEYS[4..]: the keys that expire when the batch is done (batch and ev again are fine)
 local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 if digest ~= '' then
@@ -352,6 +379,13 @@ redis.call('HSET', batch, 'sealed', '1', 'segments', segments)
 redis.call('DEL', seen)
 if was ~= '1' then
   for k = retainedFrom, #KEYS do redis.call('PERSIST', KEYS[k]) end
+  local first = redis.call('LINDEX', ev, 0)
+  if first and string.find(first, '"w":"` + EventCreated + `"', 1, true) then
+    local n = redis.call('HMGET', batch, 'accepted', 'rejected')
+    local sep = '; '
+    if string.sub(first, -7) == '"d":""}' then sep = '' end
+    redis.call('LSET', ev, 0, withNote(first, sep .. (n[1] or '0') .. ' accepted, ' .. (n[2] or '0') .. ' rejected'))
+  end
 end
 finish(batch, now, retention, retainedFrom, #KEYS)
 return 1
@@ -360,6 +394,7 @@ return 1
 // sealArgs are sealScript's KEYS and ARGV.
 type sealArgs struct {
 	batch, seen string
+	ev          string   // the event log
 	retained    []string // retainedKeys
 	now         string   // unix ms
 	segments    int
@@ -367,7 +402,7 @@ type sealArgs struct {
 	digest      string // "" for none
 }
 
-func (a sealArgs) keys() []string { return append([]string{a.batch, a.seen}, a.retained...) }
+func (a sealArgs) keys() []string { return append([]string{a.batch, a.seen, a.ev}, a.retained...) }
 func (a sealArgs) argv() []any    { return []any{a.now, a.segments, a.retentionMS, a.digest} }
 
 // firstFailureScript records when a chunk task first failed, unless it did
@@ -415,26 +450,55 @@ func (a spendSplitsArgs) argv() []any    { return []any{a.root, a.n} }
 // callbackScript counts an attempt to deliver a batch's callback and what came
 // of it. Returns 0, writing nothing, when the record is gone.
 var callbackScript = redis.NewScript(luaLib + `
-local batch = KEYS[1]
-local status, state, err, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local batch, ev = KEYS[1], KEYS[2]
+local status, state, err, at, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if not alive(batch) then return 0 end
-redis.call('HINCRBY', batch, 'cb_attempts', 1)
+local n = redis.call('HINCRBY', batch, 'cb_attempts', 1)
 redis.call('HSET', batch, 'cb_status', status, 'cb_state', state, 'cb_error', err)
 if at ~= '' then redis.call('HSET', batch, 'cb_at', at) end
+if event ~= '' then
+  local s = ''
+  if n > 1 then s = 's' end
+  pushEvent(batch, ev, withNote(event, ' after ' .. n .. ' attempt' .. s), maxEvents)
+end
 return 1
 `)
 
 // callbackArgs are callbackScript's KEYS and ARGV.
 type callbackArgs struct {
-	batch      string
+	batch, ev  string
 	httpStatus int
 	state      string
 	err        string
 	at         string // settled at, unix ms; "" while pending
+	event      string // the event of a settled callback (encodeEvent), "" while pending
+	maxEvents  int
 }
 
-func (a callbackArgs) keys() []string { return []string{a.batch} }
-func (a callbackArgs) argv() []any    { return []any{a.httpStatus, a.state, a.err, a.at} }
+func (a callbackArgs) keys() []string { return []string{a.batch, a.ev} }
+func (a callbackArgs) argv() []any {
+	return []any{a.httpStatus, a.state, a.err, a.at, a.event, a.maxEvents}
+}
+
+// eventScript appends an entry to a batch's event log (pushEvent), unless the
+// batch's record is gone. Returns 1 when it wrote, 0 when not.
+var eventScript = redis.NewScript(luaLib + `
+local batch, ev = KEYS[1], KEYS[2]
+local entry, maxEvents = ARGV[1], ARGV[2]
+if not alive(batch) then return 0 end
+pushEvent(batch, ev, entry, maxEvents)
+return 1
+`)
+
+// eventArgs are eventScript's KEYS and ARGV.
+type eventArgs struct {
+	batch, ev string
+	entry     string // encodeEvent
+	max       int
+}
+
+func (a eventArgs) keys() []string { return []string{a.batch, a.ev} }
+func (a eventArgs) argv() []any    { return []any{a.entry, a.max} }
 
 // forgetScript tells whether nothing is left of a batch whose record is gone:
 // no dead letter, none moving, nothing staged for it as a replay. Then it
@@ -1083,15 +1147,38 @@ type pausedForAuthArgs struct {
 func (a pausedForAuthArgs) keys() []string { return []string{a.stops, a.paused} }
 func (a pausedForAuthArgs) argv() []any    { return []any{a.keyID, a.queue} }
 
-// resumeAuthScript clears every auth stop and the record of the queues paused for
-// them. It takes the same KEYS as pausedForAuthScript and no ARGV. Returns
-// {stops as field/value pairs, queues}.
+// authStoppedScript records a batch as held by the auth stops, while one is
+// set: at most max batches are kept, each once. Returns 1 when the batch is to
+// record its auth_stopped event (new, or past the bound), 0 when not (recorded
+// before, or no stop is set any more).
+var authStoppedScript = redis.NewScript(`
+local stops, batches = KEYS[1], KEYS[2]
+local id, max = ARGV[1], tonumber(ARGV[2])
+if redis.call('EXISTS', stops) == 0 or redis.call('SISMEMBER', batches, id) == 1 then return 0 end
+if redis.call('SCARD', batches) < max then redis.call('SADD', batches, id) end
+return 1
+`)
+
+// authStoppedArgs are authStoppedScript's KEYS and ARGV.
+type authStoppedArgs struct {
+	stops, batches string
+	id             string
+	max            int
+}
+
+func (a authStoppedArgs) keys() []string { return []string{a.stops, a.batches} }
+func (a authStoppedArgs) argv() []any    { return []any{a.id, a.max} }
+
+// resumeAuthScript clears every auth stop and the records of the queues paused
+// and the batches held for them. KEYS: the stops, the paused queues and the
+// held batches; no ARGV. Returns {stops as field/value pairs, queues, batches}.
 var resumeAuthScript = redis.NewScript(`
-local stops, paused = KEYS[1], KEYS[2]
+local stops, paused, batches = KEYS[1], KEYS[2], KEYS[3]
 local all = redis.call('HGETALL', stops)
 local queues = redis.call('SMEMBERS', paused)
-redis.call('DEL', stops, paused)
-return {all, queues}
+local held = redis.call('SMEMBERS', batches)
+redis.call('DEL', stops, paused, batches)
+return {all, queues, held}
 `)
 
 // findScript looks one person up in a batch's find index: it binary-searches

@@ -237,22 +237,22 @@ func TestAuthStop(t *testing.T) {
 	}
 	// Resume clears every key's stop (a rotated key has a new id) and hands back
 	// the queues paused for them.
-	stops, queues, err := st.ResumeAuth(ctx)
-	if err != nil || len(stops) != 2 || stops[0].Key != "fl_live_x.****" || fmt.Sprint(queues) != "[default]" {
-		t.Errorf("resume: %+v %v %v", stops, queues, err)
+	res, err := st.ResumeAuth(ctx)
+	if err != nil || len(res.Stops) != 2 || res.Stops[0].Key != "fl_live_x.****" || fmt.Sprint(res.Queues) != "[default]" {
+		t.Errorf("resume: %+v %v", res, err)
 	}
 	if all, _ := st.AuthStops(ctx); len(all) != 0 {
 		t.Errorf("still stopped: %+v", all)
 	}
-	if stops, queues, err := st.ResumeAuth(ctx); len(stops) != 0 || len(queues) != 0 || err != nil {
-		t.Errorf("second resume: %+v %v %v", stops, queues, err)
+	if res, err := st.ResumeAuth(ctx); err != nil || len(res.Stops) != 0 || len(res.Queues) != 0 {
+		t.Errorf("second resume: %+v %v", res, err)
 	}
 	// A queue is recorded only while the key's stop holds: after the resume, not.
 	if stopped, err := st.PausedForAuth(ctx, "k1", "bulk"); err != nil || stopped {
 		t.Errorf("record a queue after the resume: stopped=%v %v, want false", stopped, err)
 	}
-	if _, queues, _ := st.ResumeAuth(ctx); len(queues) != 0 {
-		t.Errorf("a queue was recorded for a cleared stop: %v", queues)
+	if res, err := st.ResumeAuth(ctx); err != nil || len(res.Queues) != 0 {
+		t.Errorf("a queue was recorded for a cleared stop: %+v %v", res, err)
 	}
 }
 

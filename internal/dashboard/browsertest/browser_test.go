@@ -13,6 +13,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
+	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -141,6 +142,22 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 	if n := len(e.DeadLetters("nightly")); n != 0 {
 		t.Errorf("nightly still holds %d dead letters after their replay", n)
 	}
+	// Both batches' timelines tell of it: the replay batch names its source,
+	// nightly its creation and the replay, by the signed-in token.
+	if got := tab.text("#live-events .timeline li.created"); !strings.Contains(got, "replay of dead letters of batch nightly; 4 accepted, 0 rejected") {
+		t.Errorf("the replay batch's timeline starts %q", got)
+	}
+	tab.open("/batches/nightly")
+	if n := eval[int](tab, `document.querySelectorAll('#live-events .timeline li').length`); n != 2 {
+		t.Errorf("nightly's timeline has %d events, want created and replayed", n)
+	}
+	if got := tab.text("#live-events .timeline li.created"); !strings.HasSuffix(got, "44 accepted, 0 rejected") {
+		t.Errorf("nightly's created event %q", got)
+	}
+	if got := tab.text("#live-events .timeline li.replayed"); !strings.Contains(got, "by "+auth.BareName(token)) || !strings.HasSuffix(got, "replayed 4 dead letters into batch "+again) {
+		t.Errorf("nightly's replayed event %q", got)
+	}
+	tab.shoot("batch-events")
 
 	// Replay the other batch's dead letters to the corrected interview set.
 	tab.open("/batches/wrong-set")
