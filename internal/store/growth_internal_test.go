@@ -122,7 +122,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Errorf("key %q of the unsealed batch: TTL %v (present %v), want (0, %v]", sub, d, ok, ttl)
 		}
 	}
-	for id, want := range map[string]int{"sealed": 6, "replay": 7} {
+	for id, want := range map[string]int{"sealed": 7, "replay": 8} {
 		for sub, d := range lifetimes(t, s, id) {
 			if d != -time.Nanosecond && d != -time.Millisecond {
 				t.Errorf("key %q of %s expires in %v, want no expiry", sub, id, d)
@@ -141,8 +141,8 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(lifetimes(t, s, "going-on")); n != 7 {
-		t.Errorf("the import that goes on has %d keys left, want its 7", n)
+	if n := len(lifetimes(t, s, "going-on")); n != 8 {
+		t.Errorf("the import that goes on has %d keys left, want its 8", n)
 	}
 	if left := lifetimes(t, s, "abandoned"); len(left) != 0 {
 		t.Errorf("keys of the abandoned import left after %v: %v", 2*ttl, left)
