@@ -5,6 +5,8 @@
 //     BULKINVITE_REQUIRE_HELM=1, as .ci/run sets it) and read the manifests: the
 //     worker's command, probes, security context, grace period, and that every
 //     secret comes from a Secret; and that its alert rules are docs/alerts.yaml's.
+//   - compose.yaml, for Docker Compose: its test reads the file, since CI has no
+//     container engine.
 //
 // How to deploy with either: docs/operations.md.
 package deploy
