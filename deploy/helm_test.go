@@ -259,6 +259,7 @@ func checkWorkloads(t *testing.T, m manifests) {
 	for _, d := range []obj{w, s} {
 		checkSecurity(t, d)
 		checkSecretsFromSecrets(t, d)
+		checkSettings(t, d)
 	}
 	if _, ok := env(wc)["REDIS_URL"]; !ok {
 		t.Error("the worker has no REDIS_URL")
@@ -273,6 +274,21 @@ func checkWorkloads(t *testing.T, m manifests) {
 	if !reflect.DeepEqual(get(pdb, "spec", "selector", "matchLabels"), get(w, "spec", "selector", "matchLabels")) {
 		t.Errorf("the PodDisruptionBudget selects %v, the worker's pods are %v",
 			get(pdb, "spec", "selector", "matchLabels"), get(w, "spec", "selector", "matchLabels"))
+	}
+}
+
+// checkSettings: each setting's value is a string as bulkinvite parses it; a
+// number written in the values file keeps its digits (no 1e+09).
+func checkSettings(t *testing.T, d obj) {
+	t.Helper()
+	for _, c := range list(d, "spec", "template", "spec", "containers") {
+		for name, v := range env(c.(obj)) {
+			if val, ok := v["value"]; ok {
+				if s, isString := val.(string); !isString || strings.Contains(s, "e+") {
+					t.Errorf("%s: %s=%v, want the setting as written", str(c, "name"), name, val)
+				}
+			}
+		}
 	}
 }
 

@@ -119,8 +119,13 @@ BULKINVITE_CONFIG: settings (each setting by its variable)
 {{- if not (or (hasPrefix "BULKINVITE_" $name) (has $name (list "FLOWMINGO_API_URL" "GOGC" "GOMEMLIMIT"))) }}
 {{- fail (printf "settings.%s: not a setting (BULKINVITE_*, FLOWMINGO_API_URL, GOGC or GOMEMLIMIT)" $name) }}
 {{- end }}
+{{- $v := toString $value }}
+{{- if and (kindIs "float64" $value) (eq (floor $value) $value) }}
+{{- /* a YAML integer reaches the template as a float: 1073741824, not 1.073741824e+09 */}}
+{{- $v = printf "%d" (int64 $value) }}
+{{- end }}
 - name: {{ $name }}
-  value: {{ $value | toString | quote }}
+  value: {{ $v | quote }}
 {{- end }}
 {{- end -}}
 
