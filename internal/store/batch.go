@@ -417,6 +417,9 @@ type Status struct {
 	Callback *CallbackState `json:"callback,omitempty"`
 }
 
+// Done reports whether every candidate has its outcome (Batch.Done).
+func (s Status) Done() bool { return s.Sealed && s.Pending == 0 }
+
 // Status returns the batch's status.
 func (b *Batch) Status() Status {
 	st := Status{
