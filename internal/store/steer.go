@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -170,6 +171,20 @@ func (s *Store) PausedBatches(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// Unsent counts the candidates of b that a cancel would cancel now: accepted,
+// with no outcome, and not marked as sent. It reads the batch's state bytes (one
+// per candidate).
+func (s *Store) Unsent(ctx context.Context, b *Batch) (int64, error) {
+	if b.Hold == HoldCancelled || b.Accepted == 0 {
+		return 0, nil
+	}
+	st, err := s.rdb.GetRange(ctx, s.bkey(b.ID, "st"), 0, b.Accepted-1).Bytes()
+	if err != nil && !isNil(err) {
+		return 0, fmt.Errorf("read candidate states of batch %s: %w", b.ID, err)
+	}
+	return int64(bytes.Count(st, []byte{codeOpen})) + b.Accepted - int64(len(st)), nil
 }
 
 // steerScript's operations.

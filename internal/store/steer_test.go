@@ -72,9 +72,19 @@ func TestCancelBatch(t *testing.T) {
 	if _, err := s.RecordOutcomes(ctx, "b", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
+	before, err := s.Batch(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u, err := s.Unsent(ctx, before); err != nil || u != 6 {
+		t.Errorf("Unsent: %d %v, want 6", u, err)
+	}
 	b, n, err := s.CancelBatch(ctx, "b")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if u, err := s.Unsent(ctx, b); err != nil || u != 0 {
+		t.Errorf("Unsent after the cancel: %d %v, want 0", u, err)
 	}
 	if n != 6 || b.Cancelled != 6 || b.Pending() != 2 || b.State() != StateCancelled || b.Done() {
 		t.Fatalf("after the cancel: n=%d, status %+v; want 6 cancelled, 2 pending, state cancelled, not done", n, b.Status())
