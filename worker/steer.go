@@ -8,6 +8,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TaskRunner lists the tasks waiting to be retried and moves one back to its
@@ -20,19 +21,38 @@ type TaskRunner interface {
 // wakePage is how many waiting tasks wake reads at a time.
 const wakePage = 1000
 
+// Steering pauses, resumes and cancels batches, for the CLI and serve: the
+// store's steps, the batch's waiting chunks moved back to their queues, and
+// the candidates a cancel decided told to the Observer (serve's metrics: a
+// cancel is counted in the process that makes it).
+type Steering struct {
+	Store *store.Store
+	// Tasks moves waiting chunks back to their queues: an asynq.Inspector on
+	// the store's Redis. Required.
+	Tasks TaskRunner
+	// Observer is told the candidates cancelled. Default NopObserver.
+	Observer Observer
+}
+
+// PauseBatch pauses a batch (store.PauseBatch): its chunks wait, without a
+// claim or a grant of the rate limiter, until the resume.
+func (s *Steering) PauseBatch(ctx context.Context, id string) (*store.Batch, error) {
+	return s.Store.PauseBatch(ctx, id)
+}
+
 // ResumeBatch lifts a batch's pause (store.ResumeBatch) and moves the batch's
 // chunks that wait for it to end back to their queues, so that the batch sends
 // again within moments rather than within Config.PausePoll. Moving them is a
 // help, not a step of the resume: a chunk it misses (one that was running and
 // went back to wait meanwhile, or Redis failing between) comes back within
 // PausePoll.
-func ResumeBatch(ctx context.Context, st *store.Store, tr TaskRunner, id string) (*store.Batch, error) {
-	b, err := st.ResumeBatch(ctx, id)
+func (s *Steering) ResumeBatch(ctx context.Context, id string) (*store.Batch, error) {
+	b, err := s.Store.ResumeBatch(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	if b.Hold == store.HoldNone && !b.Done() {
-		wake(tr, id)
+		wake(s.Tasks, id)
 	}
 	return b, nil
 }
@@ -42,13 +62,16 @@ func ResumeBatch(ctx context.Context, st *store.Store, tr TaskRunner, id string)
 // candidates decided and end: the batch is done as soon as the candidates in
 // flight at the cancel are recorded. It returns how many candidates this call
 // cancelled.
-func CancelBatch(ctx context.Context, st *store.Store, tr TaskRunner, id string) (*store.Batch, int64, error) {
-	b, n, err := st.CancelBatch(ctx, id)
+func (s *Steering) CancelBatch(ctx context.Context, id string) (*store.Batch, int64, error) {
+	b, n, err := s.Store.CancelBatch(ctx, id)
 	if err != nil {
 		return nil, 0, err
 	}
+	if n > 0 && s.Observer != nil {
+		s.Observer.Outcomes(payload.OutcomeCancelled, int(n))
+	}
 	if !b.Done() {
-		wake(tr, id)
+		wake(s.Tasks, id)
 	}
 	return b, n, nil
 }

@@ -46,7 +46,8 @@ func TestPausedBatchWaitsForResume(t *testing.T) {
 		t.Fatalf("the sandbox got %d requests of the paused batch, want none", st.Requests)
 	}
 	resumed := time.Now()
-	if _, err := worker.ResumeBatch(ctx, b.Store, insp, res.BatchID); err != nil {
+	steer := &worker.Steering{Store: b.Store, Tasks: insp}
+	if _, err := steer.ResumeBatch(ctx, res.BatchID); err != nil {
 		t.Fatal(err)
 	}
 	bt := b.WaitDone(res.BatchID, pausePoll/2)
@@ -75,8 +76,8 @@ func TestCancelWithUnrecordedSend(t *testing.T) {
 	if _, err := b.Store.MarkSending(ctx, res.BatchID, []int64{0, 1, 2, 3, 4}, nil); err != nil {
 		t.Fatal(err)
 	}
-	insp := asynq.NewInspectorFromRedisClient(b.RDB)
-	bt, cancelled, err := worker.CancelBatch(ctx, b.Store, insp, res.BatchID)
+	steer := &worker.Steering{Store: b.Store, Tasks: asynq.NewInspectorFromRedisClient(b.RDB)}
+	bt, cancelled, err := steer.CancelBatch(ctx, res.BatchID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func TestCancelWithUnrecordedSend(t *testing.T) {
 	if st := b.API.Stats(); st.Requests != 0 {
 		t.Errorf("the sandbox got %d requests of the cancelled batch, want none", st.Requests)
 	}
-	if _, _, err := worker.CancelBatch(ctx, b.Store, insp, res.BatchID); err != nil {
+	if _, _, err := steer.CancelBatch(ctx, res.BatchID); err != nil {
 		t.Errorf("cancel again: %v, want none (idempotent)", err)
 	}
 }

@@ -47,7 +47,7 @@ func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
 		}
 		hc.UI = ui
 	}
-	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Log: a.Log.Named("http")}, hc)
+	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Steer: a.Steering(a.Metrics()), Log: a.Log.Named("http")}, hc)
 }
 
 // Dashboard returns the dashboard over the App's store and replayer, signed in

@@ -9,13 +9,11 @@ import (
 	"os"
 	"strings"
 
-	"github.com/hibiken/asynq"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/bulkinvite/bulkinvite/internal/app"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/worker"
 )
 
 func (e *env) batchCmd() *cobra.Command {
@@ -80,7 +78,7 @@ func (e *env) batchResumeCmd() *cobra.Command {
 		Args:    exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.steer(cmd, args[0], asJSON, func(ctx context.Context, a *app.App, id string) (*store.Batch, error) {
-				return worker.ResumeBatch(ctx, a.Store, asynq.NewInspectorFromRedisClient(a.Redis), id)
+				return a.Steering(nil).ResumeBatch(ctx, id)
 			})
 		},
 	}
@@ -111,7 +109,7 @@ candidates will not be sent and asks on a terminal; elsewhere it stops there
 					return err
 				}
 			}
-			b, n, err := worker.CancelBatch(ctx, a.Store, asynq.NewInspectorFromRedisClient(a.Redis), id)
+			b, n, err := a.Steering(nil).CancelBatch(ctx, id)
 			if err != nil {
 				return steerFailed(err)
 			}

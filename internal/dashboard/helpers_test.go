@@ -69,7 +69,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)},
+	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Steer: b.Steering(), Log: zap.New(core)},
 		httpapi.Config{Tokens: cfg.Tokens, AuthTokens: cfg.AuthTokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash, FailedAuth: cfg.FailedAuth}); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func (tb *testBundle) another(t *testing.T, cfg dashboard.Config) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := httpapi.New(httpapi.Deps{Store: tb.Store, Producer: tb.Producer, Replayer: tb.Replayer}, httpapi.Config{Tokens: cfg.Tokens, UI: dash})
+	srv, err := httpapi.New(httpapi.Deps{Store: tb.Store, Producer: tb.Producer, Replayer: tb.Replayer, Steer: tb.Steering()}, httpapi.Config{Tokens: cfg.Tokens, UI: dash})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,6 +102,9 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		"purge one reason":         {method: "DELETE", target: "/v1/deadletters?batch_id=iso-a-dl&reason=validation&confirm=true"},
 		"replay to another target": {method: "POST", target: "/v1/deadletters/replay", body: `{"batch_id":"iso-a-dl","com_interview_set_id":"` + is + `"}`},
 		"rejects":                  {method: "GET", target: "/v1/batches/iso-a-rj/rejects"},
+		"pause":                    {method: "POST", target: "/v1/batches/iso-a/pause"},
+		"resume":                   {method: "POST", target: "/v1/batches/iso-a/resume"},
+		"cancel":                   {method: "POST", target: "/v1/batches/iso-a/cancel"},
 	}
 	for name, r := range notFound {
 		rec := tb.do(t, as("bob", r))

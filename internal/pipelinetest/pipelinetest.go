@@ -216,6 +216,11 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	return stop
 }
 
+// Steering pauses, resumes and cancels the bundle's batches.
+func (b *Bundle) Steering() *worker.Steering {
+	return &worker.Steering{Store: b.Store, Tasks: asynq.NewInspectorFromRedisClient(b.RDB)}
+}
+
 // Import enqueues candidates as a batch for Target and returns the result.
 func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *task.Job) *producer.Result {
 	b.TB.Helper()

@@ -68,7 +68,7 @@ func setup(t *testing.T, opts pipelinetest.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer}, httpapi.Config{Tokens: []string{token}, UI: dash})
+	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Steer: b.Steering()}, httpapi.Config{Tokens: []string{token}, UI: dash})
 	if err != nil {
 		t.Fatal(err)
 	}
