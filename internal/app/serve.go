@@ -63,7 +63,8 @@ func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
 		Resume: func(ctx context.Context) ([]store.AuthStop, error) {
 			return worker.Resume(ctx, a.Store, inspector)
 		},
-		Log: a.Log.Named("dashboard"),
+		Steer: a.Steering(a.Metrics()),
+		Log:   a.Log.Named("dashboard"),
 	}
 	if !a.Cfg.APIKey.IsZero() && a.Cfg.Limiter != config.LimiterLocal {
 		lim, err := a.Limiter()

@@ -60,7 +60,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 	}
 	inspector := asynq.NewInspectorFromRedisClient(b.RDB)
 	dash, err := dashboard.New(dashboard.Deps{
-		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Log: zap.New(core),
+		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Log: zap.New(core), Steer: b.Steering(),
 		Resume: func(ctx context.Context) ([]store.AuthStop, error) {
 			tb.resumes.Add(1)
 			return worker.Resume(ctx, b.Store, inspector)
@@ -102,7 +102,7 @@ func (tb *testBundle) client() *client {
 // another returns another serve over the same store, whose dashboard has cfg.
 func (tb *testBundle) another(t *testing.T, cfg dashboard.Config) http.Handler {
 	t.Helper()
-	dash, err := dashboard.New(dashboard.Deps{Store: tb.Store, Replayer: tb.Replayer,
+	dash, err := dashboard.New(dashboard.Deps{Store: tb.Store, Replayer: tb.Replayer, Steer: tb.Steering(),
 		Resume: func(context.Context) ([]store.AuthStop, error) { return nil, nil }}, cfg)
 	if err != nil {
 		t.Fatal(err)

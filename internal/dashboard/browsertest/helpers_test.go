@@ -62,7 +62,7 @@ func setup(t *testing.T, opts pipelinetest.Options) *env {
 	}
 	inspector := asynq.NewInspectorFromRedisClient(b.RDB)
 	dash, err := dashboard.New(dashboard.Deps{
-		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(),
+		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Steer: b.Steering(),
 		Resume: func(ctx context.Context) ([]store.AuthStop, error) { return worker.Resume(ctx, b.Store, inspector) },
 	}, dashboard.Config{Tokens: []string{token}, Refresh: 250 * time.Millisecond, IdleRefresh: time.Second})
 	if err != nil {
