@@ -51,4 +51,6 @@ const (
 	OutcomeCVQueued         Outcome = "cv_queued"
 	OutcomeDeadLettered     Outcome = "dead_lettered"
 	OutcomeSkippedDuplicate Outcome = "skipped_duplicate"
+	// OutcomeCancelled is a candidate not yet sent when its batch was cancelled.
+	OutcomeCancelled Outcome = "cancelled"
 )

@@ -402,12 +402,13 @@ func (w *segmentWriter) flush() error {
 		return err
 	}
 	seg := w.segment
-	open, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum())
+	adm, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum())
 	if err != nil {
 		return otherInput(err)
 	}
+	open := adm.Open
 	w.res.Accepted += int64(len(w.buf))
-	w.res.Duplicates += int64(len(w.buf) - len(open))
+	w.res.Duplicates += int64(adm.Duplicates)
 	if len(open) > 0 {
 		q := w.queue(seg)
 		s := task.Segment{V: task.Version, BatchID: w.batch.ID, Segment: seg, Job: w.batch.Job, Candidates: open}

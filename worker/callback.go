@@ -47,7 +47,7 @@ func (w *Worker) HandleCallback(ctx context.Context, t *asynq.Task) error {
 		return err
 	case b.Callback == nil || b.Callback.State != store.CallbackPending:
 		return nil
-	case b.State() != store.StateDone:
+	case !b.Done():
 		return &PauseError{After: w.cfg.CallbackPoll, Why: "waiting for the batch to be done"}
 	}
 	status, sendErr := 0, errNoNotifier

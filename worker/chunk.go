@@ -44,6 +44,10 @@ type chunkRun struct {
 	// waiting counts candidates the run leaves for later: another run holds
 	// them, or marked them as sent first. The task comes back for them.
 	waiting int
+	// cancelled is set when the batch was cancelled before the run started:
+	// nothing is sent, and a candidate an earlier attempt sent without
+	// recording the answer is dead-lettered as unknown_outcome.
+	cancelled bool
 }
 
 // HandleChunk sends one chunk and records its candidates' outcomes.
@@ -74,10 +78,16 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err := r.authStopped(ctx); err != nil {
 		return err
 	}
-	states, err := w.store.States(ctx, t.BatchID, t.Candidates)
+	// The hold comes with the states: a paused batch's chunk waits before it
+	// claims anything or takes a grant from the rate limiter.
+	hold, states, err := w.store.HoldAndStates(ctx, t.BatchID, t.Candidates)
 	if err != nil {
 		return err
 	}
+	if hold == store.HoldPaused {
+		return r.paused()
+	}
+	r.cancelled = hold == store.HoldCancelled
 	cands, unsure, err := r.claim(ctx, states)
 	if err != nil {
 		return err
@@ -140,7 +150,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 			switch {
 			case !sent[c.Seq]:
 				send = append(send, c)
-			case r.w.cfg.OnUnknown == OnUnknownDeadLetter:
+			case r.w.cfg.OnUnknown == OnUnknownDeadLetter || r.cancelled:
 				unsure = append(unsure, c)
 			default:
 				send = append(send, c)
@@ -261,10 +271,18 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 		}
 	}
 	marked, err := w.store.MarkSending(ctx, r.task.BatchID, seqs(open), again)
-	if errors.Is(err, store.ErrBatchExpired) {
+	switch {
+	case errors.Is(err, store.ErrBatchExpired):
 		// Nothing was marked: a task that outlived its batch sends nothing.
 		r.log.Warn("the chunk's batch expired before its candidates were sent; nothing sent", zap.Int("candidates", len(held)), zap.Error(err))
 		return nil, nil
+	case errors.Is(err, store.ErrBatchPaused):
+		// Nothing was marked: the chunk waits for the resume.
+		return nil, r.paused()
+	case errors.Is(err, store.ErrBatchCancelled):
+		// Nothing was marked. The open candidates were cancelled; those an earlier
+		// attempt sent are not sent again, and their outcome is unknown.
+		return nil, r.cancelledBeforeSend(ctx, held)
 	}
 	if err != nil {
 		// Redis may have made the marks (a reply lost, a WAIT that timed out):
@@ -310,6 +328,29 @@ func seqs(cands []task.Candidate) []int64 {
 		out[i] = c.Seq
 	}
 	return out
+}
+
+// paused is the *PauseError of a chunk whose batch is paused: it comes back
+// every PausePoll, or at once when ResumeBatch finds it waiting.
+func (r *chunkRun) paused() error {
+	return &PauseError{After: r.w.cfg.PausePoll, Why: "batch paused (bulkinvite batch resume " + r.task.BatchID + ")"}
+}
+
+// cancelledBeforeSend handles candidates the run was about to send when their
+// batch was cancelled: the open ones the cancel decided; those an earlier
+// attempt sent without recording the answer are dead-lettered as
+// unknown_outcome, never sent again.
+func (r *chunkRun) cancelledBeforeSend(ctx context.Context, held []task.Candidate) error {
+	var sent []task.Candidate
+	for _, c := range held {
+		if r.again[c.Seq] {
+			sent = append(sent, c)
+		}
+	}
+	if len(sent) == 0 {
+		return nil
+	}
+	return r.deadLetterAll(ctx, sent, payload.ReasonUnknownOutcome, errUnrecordedSend, 0, time.Time{})
 }
 
 // authStopped returns a *PauseError while sending is stopped for the key after a

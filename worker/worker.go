@@ -139,8 +139,9 @@ type Config struct {
 	RetryMin, RetryMax time.Duration
 	// OnUnknown is OnUnknownRetry (default) or OnUnknownDeadLetter.
 	OnUnknown string
-	// PausePoll is how often a chunk held back checks again: by an auth stop, or
-	// because another chunk is sending some of its candidates to the same target at
+	// PausePoll is how often a chunk held back checks again: by an auth stop, a
+	// paused batch (ResumeBatch brings its chunks back at once), or because
+	// another chunk is sending some of its candidates to the same target at
 	// that moment. Waiting spends no attempt. Default 5s.
 	PausePoll time.Duration
 	// ChunkTimeout bounds one chunk handler run (limiter wait + request). The

@@ -192,12 +192,20 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 func (a *App) Metrics() *metrics.Metrics {
 	a.metricsOnce.Do(func() {
 		a.metrics = metrics.New(metrics.Config{
-			Inspector:   asynq.NewInspectorFromRedisClient(a.Redis),
-			AuthStopped: a.authStopped,
-			Log:         a.Log.Named("metrics"),
+			Inspector:     asynq.NewInspectorFromRedisClient(a.Redis),
+			AuthStopped:   a.authStopped,
+			PausedBatches: a.Store.PausedBatches,
+			Log:           a.Log.Named("metrics"),
 		})
 	})
 	return a.metrics
+}
+
+// Steering pauses, resumes and cancels batches over the App's store and
+// queues, telling obs (nil: nobody) the candidates it cancels: serve's
+// metrics; the CLI serves none.
+func (a *App) Steering(obs worker.Observer) *worker.Steering {
+	return &worker.Steering{Store: a.Store, Tasks: asynq.NewInspectorFromRedisClient(a.Redis), Observer: obs}
 }
 
 func (a *App) authStopped(ctx context.Context) (bool, error) {

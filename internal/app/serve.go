@@ -47,7 +47,7 @@ func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
 		}
 		hc.UI = ui
 	}
-	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Log: a.Log.Named("http")}, hc)
+	return httpapi.New(httpapi.Deps{Store: a.Store, Producer: a.Producer(), Replayer: a.Replayer(), Steer: a.Steering(a.Metrics()), Log: a.Log.Named("http")}, hc)
 }
 
 // Dashboard returns the dashboard over the App's store and replayer, signed in
@@ -63,7 +63,8 @@ func (a *App) Dashboard(hc httpapi.Config) (*dashboard.Dashboard, error) {
 		Resume: func(ctx context.Context, by string) ([]store.AuthStop, error) {
 			return worker.Resume(ctx, a.Store, inspector, by)
 		},
-		Log: a.Log.Named("dashboard"),
+		Steer: a.Steering(a.Metrics()),
+		Log:   a.Log.Named("dashboard"),
 	}
 	if !a.Cfg.APIKey.IsZero() && a.Cfg.Limiter != config.LimiterLocal {
 		lim, err := a.Limiter()

@@ -38,6 +38,9 @@ func printStatus(w io.Writer, s store.Status) {
 	fmt.Fprintf(w, "  cv_queued         %d\n", s.CVQueued)
 	fmt.Fprintf(w, "  dead_lettered     %d\n", s.DeadLettered)
 	fmt.Fprintf(w, "  skipped_duplicate %d\n", s.SkippedDuplicate)
+	if s.Cancelled > 0 {
+		fmt.Fprintf(w, "  cancelled         %d\n", s.Cancelled)
+	}
 	fmt.Fprintf(w, "  pending           %d\n", s.Pending)
 	if !s.Sealed {
 		fmt.Fprintf(w, "  (still being imported)\n")

@@ -36,7 +36,7 @@ const (
 type readGraph struct {
 	reads map[string]map[string]bool
 	calls map[string]map[string]bool
-	// runE maps a command's name (its Use, first word) to the key of its RunE
+	// runE maps a command's commandKey (its Use's first word, its Short) to the key of its RunE
 	// function literal in reads and calls.
 	runE map[string]string
 }
@@ -153,6 +153,10 @@ func (g *readGraph) addFile(path string, f *ast.File, info *types.Info) {
 	}
 }
 
+// commandKey names a command by its name and its Short: two commands may share a
+// name under different parents (`resume`, `batch resume`).
+func commandKey(name, short string) string { return name + " (" + short + ")" }
+
 // addCommands records the RunE function literal of every cobra.Command literal in
 // body under a key of its own, so that a command's run is walked from it alone.
 func (g *readGraph) addCommands(body ast.Node, info *types.Info) {
@@ -161,7 +165,7 @@ func (g *readGraph) addCommands(body ast.Node, info *types.Info) {
 		if !ok || !isNamed(info.TypeOf(lit), "github.com/spf13/cobra", "Command") {
 			return true
 		}
-		var use string
+		var use, short string
 		var run *ast.FuncLit
 		for _, elt := range lit.Elts {
 			kv, ok := elt.(*ast.KeyValueExpr)
@@ -173,12 +177,16 @@ func (g *readGraph) addCommands(body ast.Node, info *types.Info) {
 				if bl, ok := kv.Value.(*ast.BasicLit); ok {
 					use, _ = strconv.Unquote(bl.Value)
 				}
+			case "Short":
+				if bl, ok := kv.Value.(*ast.BasicLit); ok {
+					short, _ = strconv.Unquote(bl.Value)
+				}
 			case "RunE":
 				run, _ = kv.Value.(*ast.FuncLit)
 			}
 		}
 		if use != "" && run != nil {
-			name := strings.Fields(use)[0]
+			name := commandKey(strings.Fields(use)[0], short)
 			key := "RunE of " + name
 			g.runE[name] = key
 			g.addBody(key, run.Body, info)
@@ -275,9 +283,9 @@ func TestHelpListsTheSettingsEachCommandReads(t *testing.T) {
 	for _, c := range commands {
 		path := subPath(c)
 		t.Run(path, func(t *testing.T) {
-			read, ok := reads[c.Name()]
+			read, ok := reads[commandKey(c.Name(), c.Short)]
 			if !ok {
-				t.Fatalf("no RunE of a cobra.Command with Use %q found in the source", c.Name())
+				t.Fatalf("no RunE of a cobra.Command with Use %q and Short %q (literals) found in the source", c.Name(), c.Short)
 			}
 			want := map[string]bool{}
 			for f := range read {

@@ -99,7 +99,7 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 			}
 			bar.ChangeMax64(b.Accepted)
 			_ = bar.Set64(done)
-		} else if done != lastDone && time.Since(lastLine) >= 2*time.Second || b.State() == store.StateDone && done != lastDone {
+		} else if done != lastDone && time.Since(lastLine) >= 2*time.Second || b.Done() && done != lastDone {
 			fmt.Fprintf(e.io.Err, "batch %s: %d/%d done (invited %d, cv_queued %d, dead_lettered %d, skipped_duplicate %d)\n",
 				batchID, done, b.Accepted, b.Invited, b.CVQueued, b.DeadLettered, b.SkippedDuplicate)
 			lastLine, lastDone = time.Now(), done
@@ -114,7 +114,7 @@ func (e *env) watch(ctx context.Context, st *store.Store, batchID string) (*stor
 				warned = false
 			}
 		}
-		if b.State() == store.StateDone {
+		if b.Done() {
 			if bar != nil {
 				_ = bar.Finish()
 			}

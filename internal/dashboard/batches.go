@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/store"
@@ -23,7 +25,7 @@ const (
 )
 
 // states are the states the list filters by.
-var states = []string{store.StateQueued, store.StateRunning, store.StateDone}
+var states = []string{store.StateQueued, store.StateRunning, store.StatePaused, store.StateDone, store.StateCancelled}
 
 // listBody is what the batch list shows.
 type listBody struct {
@@ -42,8 +44,8 @@ func (d *Dashboard) listPage(w http.ResponseWriter, r *http.Request, s *session)
 	ctx := r.Context()
 	q := r.URL.Query()
 	body := listBody{State: q.Get("state"), States: states}
-	if body.State != "" && body.State != store.StateQueued && body.State != store.StateRunning && body.State != store.StateDone {
-		d.errorPage(w, r, http.StatusBadRequest, "Unknown state: pick queued, running or done.")
+	if body.State != "" && !slices.Contains(states, body.State) {
+		d.errorPage(w, r, http.StatusBadRequest, "Unknown state: pick "+strings.Join(states, ", ")+".")
 		return
 	}
 	cursor, read := q.Get("cursor"), 0

@@ -36,6 +36,8 @@ type Deps struct {
 	// `bulkinvite resume` does (worker.Resume), by the signed-in token (by).
 	// Required.
 	Resume func(ctx context.Context, by string) ([]store.AuthStop, error)
+	// Steer pauses, resumes and cancels a batch (*worker.Steering). Required.
+	Steer Steerer
 	// Limiter, when set, is the workers' shared rate limiter (serve knows it only
 	// when it has the API key), and LimiterKey that key, masked. Default nil: the
 	// page says how to show it.
@@ -53,6 +55,7 @@ type Dashboard struct {
 	sessions *sessions.Store
 	replay   *deadletter.Replayer
 	resume   func(context.Context, string) ([]store.AuthStop, error)
+	steer    Steerer
 	limiter  LimiterState
 	limKey   string
 	log      *zap.Logger
@@ -87,12 +90,12 @@ func New(deps Deps, cfg Config) (*Dashboard, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Store == nil || deps.Replayer == nil || deps.Resume == nil {
-		return nil, errors.New("dashboard: Deps needs a Store, a Replayer and Resume")
+	if deps.Store == nil || deps.Replayer == nil || deps.Resume == nil || deps.Steer == nil {
+		return nil, errors.New("dashboard: Deps needs a Store, a Replayer, Resume and Steer")
 	}
 	cfg = cfg.withDefaults()
 	d := &Dashboard{
-		cfg: cfg, store: deps.Store, sessions: sessions.New(deps.Store.Redis(), deps.Store.Prefix()), replay: deps.Replayer, resume: deps.Resume, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
+		cfg: cfg, store: deps.Store, sessions: sessions.New(deps.Store.Redis(), deps.Store.Prefix()), replay: deps.Replayer, resume: deps.Resume, steer: deps.Steer, limiter: deps.Limiter, limKey: deps.LimiterKey, log: deps.Log,
 		mux: http.NewServeMux(), cross: http.NewCrossOriginProtection(), progress: newTracker(cfg.Now),
 		activity: activity.NewReader(deps.Store.Redis(), deps.Store.Prefix()),
 	}
@@ -120,6 +123,10 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("POST /batches/{id}/replay", d.action(auth.Operate, d.replayPost))
 	d.mux.HandleFunc("GET /batches/{id}/purge", d.page(auth.Operate, d.purgeConfirm))
 	d.mux.HandleFunc("POST /batches/{id}/purge", d.action(auth.Operate, d.purgePost))
+	d.mux.HandleFunc("POST /batches/{id}/pause", d.action(auth.Operate, d.pausePost))
+	d.mux.HandleFunc("POST /batches/{id}/resume", d.action(auth.Operate, d.resumeBatchPost))
+	d.mux.HandleFunc("GET /batches/{id}/cancel", d.page(auth.Operate, d.cancelConfirm))
+	d.mux.HandleFunc("POST /batches/{id}/cancel", d.action(auth.Operate, d.cancelPost))
 	d.mux.HandleFunc("POST /resume", d.action(auth.Admin, d.resumePost))
 	d.mux.HandleFunc("GET /signin", d.signInPage)
 	d.mux.HandleFunc("POST /signin", d.signInPost)

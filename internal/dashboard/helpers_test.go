@@ -60,7 +60,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 	}
 	inspector := asynq.NewInspectorFromRedisClient(b.RDB)
 	dash, err := dashboard.New(dashboard.Deps{
-		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Log: zap.New(core),
+		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Log: zap.New(core), Steer: b.Steering(),
 		Resume: func(ctx context.Context, by string) ([]store.AuthStop, error) {
 			tb.resumes.Add(1)
 			return worker.Resume(ctx, b.Store, inspector, by)
@@ -69,7 +69,7 @@ func setup(t *testing.T, cfg dashboard.Config) *testBundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)},
+	if tb.srv, err = httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Steer: b.Steering(), Log: zap.New(core)},
 		httpapi.Config{Tokens: cfg.Tokens, AuthTokens: cfg.AuthTokens, InsecureNoAuth: cfg.InsecureNoAuth, UI: dash, FailedAuth: cfg.FailedAuth}); err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,12 @@ func (tb *testBundle) client() *client {
 // another returns another serve over the same store, whose dashboard has cfg.
 func (tb *testBundle) another(t *testing.T, cfg dashboard.Config) http.Handler {
 	t.Helper()
-	dash, err := dashboard.New(dashboard.Deps{Store: tb.Store, Replayer: tb.Replayer,
+	dash, err := dashboard.New(dashboard.Deps{Store: tb.Store, Replayer: tb.Replayer, Steer: tb.Steering(),
 		Resume: func(context.Context, string) ([]store.AuthStop, error) { return nil, nil }}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := httpapi.New(httpapi.Deps{Store: tb.Store, Producer: tb.Producer, Replayer: tb.Replayer}, httpapi.Config{Tokens: cfg.Tokens, UI: dash})
+	srv, err := httpapi.New(httpapi.Deps{Store: tb.Store, Producer: tb.Producer, Replayer: tb.Replayer, Steer: tb.Steering()}, httpapi.Config{Tokens: cfg.Tokens, UI: dash})
 	if err != nil {
 		t.Fatal(err)
 	}

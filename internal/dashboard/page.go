@@ -58,12 +58,13 @@ func (d *Dashboard) common(ctx context.Context, r *http.Request, s *session, tit
 
 // notices are the query parameters by which an action tells the page it
 // redirects to what it did, in the order the page says them.
-var notices = []string{"replayed", "purged", "resumed"}
+var notices = []string{"replayed", "purged", "resumed", "cancelled"}
 
 var noticeText = map[string]string{
-	"replayed": "%d dead letters replayed.",
-	"purged":   "%d dead letters purged.",
-	"resumed":  "Sending resumed for %d API key(s): queued chunks go out within seconds; a new 401/403 stops again.",
+	"replayed":  "%d dead letters replayed.",
+	"purged":    "%d dead letters purged.",
+	"resumed":   "Sending resumed for %d API key(s): queued chunks go out within seconds; a new 401/403 stops again.",
+	"cancelled": "Batch cancelled: %d candidates not yet sent will not be.",
 }
 
 // funcs are the templates' helpers.

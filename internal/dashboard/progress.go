@@ -49,7 +49,7 @@ func newTracker(now func() time.Time) *tracker {
 func (t *tracker) speed(st store.Status) (perSecond float64, left time.Duration) {
 	now := t.now()
 	done := st.Accepted - st.Pending
-	if st.State == store.StateDone {
+	if st.Done() {
 		if st.FinishedAt != nil && st.FinishedAt.After(st.CreatedAt) {
 			return float64(done) / st.FinishedAt.Sub(st.CreatedAt).Seconds(), 0
 		}
@@ -129,11 +129,11 @@ type batchView struct {
 
 // view builds a batch's view, sampling its progress.
 func (d *Dashboard) view(st store.Status) batchView {
-	v := batchView{Status: st, Running: st.State != store.StateDone}
+	v := batchView{Status: st, Running: !st.Done()}
 	done := st.Accepted - st.Pending
 	if st.Accepted > 0 {
 		v.DonePct = done * 100 / st.Accepted
-	} else if st.State == store.StateDone {
+	} else if st.Done() {
 		v.DonePct = 100
 	}
 	var x int64
@@ -145,6 +145,7 @@ func (d *Dashboard) view(st store.Status) batchView {
 		{"cvqueued", "CV queued", st.CVQueued},
 		{"skipped", "skipped as duplicates", st.SkippedDuplicate},
 		{"dead", "dead-lettered", st.DeadLettered},
+		{"cancelled", "cancelled", st.Cancelled},
 		{"pending", "pending", st.Pending},
 	} {
 		if p.n == 0 || st.Accepted == 0 {

@@ -46,7 +46,7 @@ func TestTrackerRateAndTimeLeft(t *testing.T) {
 		t.Errorf("stalled: %v/s, %s left", rate, left)
 	}
 	finished := start.Add(500 * time.Second)
-	done := store.Status{BatchID: "d", State: store.StateDone, Accepted: 1000, CreatedAt: start, FinishedAt: &finished}
+	done := store.Status{BatchID: "d", State: store.StateDone, Sealed: true, Accepted: 1000, CreatedAt: start, FinishedAt: &finished}
 	if rate, left := tr.speed(done); rate != 2 || left != 0 {
 		t.Errorf("done: %v/s, %s left; want 1000 in 500 s", rate, left)
 	}

@@ -17,7 +17,7 @@ import (
 // parallel, against a private Redis: the server's share of bench/serve's work.
 func BenchmarkPostBatch(b *testing.B) {
 	bundle := pipelinetest.New(b, pipelinetest.Options{SegmentSize: 1000})
-	srv, err := httpapi.New(httpapi.Deps{Store: bundle.Store, Producer: bundle.Producer, Replayer: bundle.Replayer, Log: zap.NewNop()},
+	srv, err := httpapi.New(httpapi.Deps{Store: bundle.Store, Producer: bundle.Producer, Replayer: bundle.Replayer, Steer: bundle.Steering(), Log: zap.NewNop()},
 		httpapi.Config{Tokens: []string{token1}, TokenRate: 1e9, TokenBurst: 1 << 30})
 	if err != nil {
 		b.Fatal(err)

@@ -24,6 +24,7 @@ const (
 	CodeIdempotencyConflict  = "idempotency_key_reused" // 409, the key was used for another body
 	CodeIdempotencyInUse     = "idempotency_key_in_use" // 409, the same request is being imported
 	CodeBatchConflict        = "batch_id_conflict"      // 409, the batch id names another body or owner
+	CodeBatchDone            = "batch_done"             // 409, cancel of a batch that is done
 	CodeBatchExpired         = "batch_expired"          // 410
 	CodeBodyTooLarge         = "body_too_large"         // 413
 	CodeUnsupportedMediaType = "unsupported_media_type" // 415

@@ -57,7 +57,7 @@ func setupWith(t *testing.T, cfg httpapi.Config, opts pipelinetest.Options) *tes
 		cfg.FailedAuth = httpapi.NewAuthThrottle(httpapi.ThrottleConfig{Burst: 1e6})
 	}
 	core, logs := observer.New(zap.DebugLevel)
-	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Log: zap.New(core)}, cfg)
+	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Steer: b.Steering(), Log: zap.New(core)}, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

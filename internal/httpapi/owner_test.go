@@ -104,6 +104,9 @@ func TestIsolationBetweenTokens(t *testing.T) {
 		"rejects":                  {method: "GET", target: "/v1/batches/iso-a-rj/rejects"},
 		"events":                   {method: "GET", target: "/v1/batches/iso-a/events"},
 		"events dl":                {method: "GET", target: "/v1/batches/iso-a-dl/events"},
+		"pause":                    {method: "POST", target: "/v1/batches/iso-a/pause"},
+		"resume":                   {method: "POST", target: "/v1/batches/iso-a/resume"},
+		"cancel":                   {method: "POST", target: "/v1/batches/iso-a/cancel"},
 	}
 	for name, r := range notFound {
 		rec := tb.do(t, as("bob", r))

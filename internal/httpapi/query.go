@@ -48,14 +48,21 @@ func (s *Server) getBatch(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.writeStatus(w, r, http.StatusOK, b)
+}
+
+// writeStatus answers the batch's status, with the auth stop of the
+// configured key when there is one.
+func (s *Server) writeStatus(w http.ResponseWriter, r *http.Request, code int, b *store.Batch) {
 	st := b.Status()
 	if s.cfg.KeyID != "" {
+		var err error
 		if st.AuthStop, err = s.store.AuthStopped(r.Context(), s.cfg.KeyID); err != nil {
 			s.fail(w, r, err)
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, code, st)
 }
 
 // visibleBatch reads the batch a route's path names, or says why not: a 400

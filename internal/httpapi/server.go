@@ -27,6 +27,9 @@ type Deps struct {
 	Store    *store.Store
 	Producer *producer.Producer
 	Replayer *deadletter.Replayer
+	// Steer pauses, resumes and cancels batches (POST /v1/batches/{id}/pause,
+	// resume, cancel). Required.
+	Steer Steerer
 	// Log gets one line per request and the causes of 500s. Default: none.
 	Log *zap.Logger
 }
@@ -39,6 +42,7 @@ type Server struct {
 	idem   *idempotency.Store
 	prod   *producer.Producer
 	replay *deadletter.Replayer
+	steer  Steerer
 	log    *zap.Logger
 	mux    *http.ServeMux
 	routes []string
@@ -62,14 +66,14 @@ func New(deps Deps, cfg Config) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if deps.Store == nil || deps.Producer == nil || deps.Replayer == nil {
-		return nil, errors.New("httpapi: Deps needs a Store, a Producer and a Replayer")
+	if deps.Store == nil || deps.Producer == nil || deps.Replayer == nil || deps.Steer == nil {
+		return nil, errors.New("httpapi: Deps needs a Store, a Producer, a Replayer and a Steer")
 	}
 	cfg = cfg.withDefaults()
 	if cfg.FailedAuth == nil {
 		cfg.FailedAuth = NewAuthThrottle(ThrottleConfig{})
 	}
-	s := &Server{cfg: cfg, store: deps.Store, idem: idempotency.New(deps.Store), prod: deps.Producer, replay: deps.Replayer, log: deps.Log, mux: http.NewServeMux(),
+	s := &Server{cfg: cfg, store: deps.Store, idem: idempotency.New(deps.Store), prod: deps.Producer, replay: deps.Replayer, steer: deps.Steer, log: deps.Log, mux: http.NewServeMux(),
 		inflight: newInFlight(cfg.TokenInFlight), space: &spoolSpace{limit: cfg.SpoolLimit}}
 	if s.log == nil {
 		s.log = zap.NewNop()
@@ -107,6 +111,9 @@ func (s *Server) register() {
 		{"GET /v1/batches/{id}/rejects", auth.Read, s.listRejects},
 		{"GET /v1/candidates", auth.Read, s.findCandidates},
 		{"GET /v1/batches/{id}/events", auth.Read, s.listEvents},
+		{"POST /v1/batches/{id}/pause", auth.Operate, s.pauseBatch},
+		{"POST /v1/batches/{id}/resume", auth.Operate, s.resumeBatch},
+		{"POST /v1/batches/{id}/cancel", auth.Operate, s.cancelBatch},
 		{"GET /v1/deadletters", auth.Read, s.listDeadLetters},
 		{"DELETE /v1/deadletters", auth.Operate, s.purgeDeadLetters},
 		{"POST /v1/deadletters/replay", auth.Operate, s.replayDeadLetters},

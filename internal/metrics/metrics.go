@@ -32,8 +32,12 @@ import (
 const (
 	// CandidatesTotal counts candidates whose final outcome this process
 	// recorded, by outcome (label "outcome": invited, cv_queued, dead_lettered,
-	// skipped_duplicate). Duplicates within one batch are decided at import, not
-	// by a worker, and are not counted here (`status` shows them).
+	// skipped_duplicate, cancelled). Duplicates within one batch are decided at
+	// import, not by a worker, and are not counted here (`status` shows them).
+	// Cancelled candidates are counted by the serve process whose HTTP API or
+	// dashboard cancelled them; a cancel through the CLI (which serves no
+	// metrics), and candidates an import admits into a batch already
+	// cancelled, are not (`status` counts them all).
 	CandidatesTotal = "bulkinvite_candidates_total"
 	// DeadLettersTotal counts candidates this process dead-lettered, by reason
 	// (label "reason", one of payload.Reasons).
@@ -51,6 +55,10 @@ const (
 	// key (401/403), until `bulkinvite resume`; else 0. Read from Redis at each
 	// scrape (Config.AuthStopped).
 	AuthStopped = "bulkinvite_auth_stopped"
+	// BatchesHeld is the batches held back from sending and not done, by state
+	// (label "state": "paused"). Read from Redis at each scrape
+	// (Config.PausedBatches).
+	BatchesHeld = "bulkinvite_batches_held"
 )
 
 // CodeNoAnswer is the "code" of bulkinvite_api_requests_total for a request that
@@ -76,7 +84,11 @@ type Config struct {
 	// after a 401/403, for bulkinvite_auth_stopped; an error leaves the gauge out
 	// of that scrape (and is logged). Default none: the gauge is not exported.
 	AuthStopped func(ctx context.Context) (bool, error)
-	// ScrapeTimeout bounds AuthStopped. Default DefaultScrapeTimeout.
+	// PausedBatches, when set, counts the paused batches at each scrape, for
+	// bulkinvite_batches_held{state="paused"}; an error leaves the gauge out of
+	// that scrape (and is logged). Default none: the gauge is not exported.
+	PausedBatches func(ctx context.Context) (int, error)
+	// ScrapeTimeout bounds AuthStopped and PausedBatches. Default DefaultScrapeTimeout.
 	ScrapeTimeout time.Duration
 	// Log gets the errors of scrapes and of Listen's server. Default none.
 	Log *zap.Logger
@@ -118,7 +130,7 @@ func New(cfg Config) *Metrics {
 	}
 	// Every outcome and reason from the start, at 0, so that rate() and increase()
 	// see the first one.
-	for _, o := range []payload.Outcome{payload.OutcomeInvited, payload.OutcomeCVQueued, payload.OutcomeDeadLettered, payload.OutcomeSkippedDuplicate} {
+	for _, o := range []payload.Outcome{payload.OutcomeInvited, payload.OutcomeCVQueued, payload.OutcomeDeadLettered, payload.OutcomeSkippedDuplicate, payload.OutcomeCancelled} {
 		m.candidates.WithLabelValues(string(o))
 	}
 	for _, r := range payload.Reasons {
@@ -129,6 +141,10 @@ func New(cfg Config) *Metrics {
 	if cfg.AuthStopped != nil {
 		m.reg.MustRegister(&authCollector{read: cfg.AuthStopped, timeout: cfg.ScrapeTimeout,
 			desc: prometheus.NewDesc(AuthStopped, "1 while sending is stopped after the vendor refused the API key (401/403), until `bulkinvite resume`; else 0.", nil, nil)})
+	}
+	if cfg.PausedBatches != nil {
+		m.reg.MustRegister(&heldCollector{paused: cfg.PausedBatches, timeout: cfg.ScrapeTimeout,
+			desc: prometheus.NewDesc(BatchesHeld, "Batches held back from sending and not done, by state (paused).", []string{"state"}, nil)})
 	}
 	if cfg.Inspector != nil {
 		m.reg.MustRegister(asynqmetrics.NewQueueMetricsCollector(cfg.Inspector))
@@ -206,6 +222,27 @@ func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
 		v = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
+}
+
+// heldCollector reads the paused batches at each scrape: a pause or resume by
+// any process shows at once.
+type heldCollector struct {
+	paused  func(context.Context) (int, error)
+	timeout time.Duration
+	desc    *prometheus.Desc
+}
+
+func (c *heldCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
+	defer cancel()
+	n, err := c.paused(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read the paused batches: %w", err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), "paused")
 }
 
 // promLog adapts zap to promhttp's error log.

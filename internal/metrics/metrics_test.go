@@ -69,8 +69,10 @@ func byLabel(fam *dto.MetricFamily) map[string]float64 {
 // with its type and label, and the Go and process collectors are there too.
 func TestContractNames(t *testing.T) {
 	t.Parallel()
-	m := metrics.New(metrics.Config{AuthStopped: func(context.Context) (bool, error) { return true, nil }})
+	m := metrics.New(metrics.Config{AuthStopped: func(context.Context) (bool, error) { return true, nil },
+		PausedBatches: func(context.Context) (int, error) { return 2, nil }})
 	m.Outcomes(payload.OutcomeInvited, 3)
+	m.Outcomes(payload.OutcomeCancelled, 4)
 	m.DeadLettered(payload.ReasonValidation, 2)
 	m.APIRequest(200)
 	m.APIRequest(0)
@@ -84,12 +86,13 @@ func TestContractNames(t *testing.T) {
 		label string
 		want  map[string]float64 // values by label value, as far as given
 	}{
-		{metrics.CandidatesTotal, dto.MetricType_COUNTER, "outcome", map[string]float64{"invited": 3, "cv_queued": 0, "dead_lettered": 0, "skipped_duplicate": 0}},
+		{metrics.CandidatesTotal, dto.MetricType_COUNTER, "outcome", map[string]float64{"invited": 3, "cv_queued": 0, "dead_lettered": 0, "skipped_duplicate": 0, "cancelled": 4}},
 		{metrics.DeadLettersTotal, dto.MetricType_COUNTER, "reason", map[string]float64{"validation": 2, "retries_exhausted": 0}},
 		{metrics.APIRequestsTotal, dto.MetricType_COUNTER, "code", map[string]float64{"200": 1, metrics.CodeNoAnswer: 1}},
 		{metrics.RateLimitWaitSeconds, dto.MetricType_HISTOGRAM, "", nil},
 		{metrics.APIInFlightRequests, dto.MetricType_GAUGE, "", map[string]float64{"": 1}},
 		{metrics.AuthStopped, dto.MetricType_GAUGE, "", map[string]float64{"": 1}},
+		{metrics.BatchesHeld, dto.MetricType_GAUGE, "state", map[string]float64{"paused": 2}},
 		{"go_goroutines", dto.MetricType_GAUGE, "", nil},
 	}
 	if runtime.GOOS == "linux" {

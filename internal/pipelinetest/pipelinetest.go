@@ -221,6 +221,11 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	return stop
 }
 
+// Steering pauses, resumes and cancels the bundle's batches.
+func (b *Bundle) Steering() *worker.Steering {
+	return &worker.Steering{Store: b.Store, Tasks: asynq.NewInspectorFromRedisClient(b.RDB)}
+}
+
 // Import enqueues candidates as a batch for Target and returns the result.
 func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *task.Job) *producer.Result {
 	b.TB.Helper()
@@ -239,7 +244,7 @@ func (b *Bundle) Import(batchID string, cands []payload.Candidate, job *task.Job
 // timeout, showing the batch as it stands.
 func (b *Bundle) WaitDone(batchID string, timeout time.Duration) *store.Batch {
 	b.TB.Helper()
-	return b.WaitFor(batchID, timeout, "done", func(bt *store.Batch) bool { return bt.State() == store.StateDone })
+	return b.WaitFor(batchID, timeout, "done", func(bt *store.Batch) bool { return bt.Done() })
 }
 
 // WaitFor polls the batch until cond holds.
@@ -307,10 +312,11 @@ func (b *Bundle) CheckAccounting(batchID string) *store.Batch {
 	}
 	s := bt.Status()
 	if count[payload.OutcomeInvited] != s.Invited || count[payload.OutcomeCVQueued] != s.CVQueued ||
-		count[payload.OutcomeDeadLettered] != s.DeadLettered || count[payload.OutcomeSkippedDuplicate] != s.SkippedDuplicate {
+		count[payload.OutcomeDeadLettered] != s.DeadLettered || count[payload.OutcomeSkippedDuplicate] != s.SkippedDuplicate ||
+		count[payload.OutcomeCancelled] != s.Cancelled {
 		b.TB.Errorf("counters %+v disagree with recorded outcomes %v", s, count)
 	}
-	if s.Accepted != s.Invited+s.CVQueued+s.DeadLettered+s.SkippedDuplicate+s.Pending || s.Total != s.Accepted+s.Rejected {
+	if s.Accepted != s.Invited+s.CVQueued+s.DeadLettered+s.SkippedDuplicate+s.Cancelled+s.Pending || s.Total != s.Accepted+s.Rejected {
 		b.TB.Errorf("counters do not add up: %+v", s)
 	}
 	if int64(len(outs)) != s.Accepted-s.Pending {

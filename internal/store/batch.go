@@ -49,6 +49,11 @@ const (
 	StateQueued  = "queued"
 	StateRunning = "running"
 	StateDone    = "done"
+	// StatePaused: paused (PauseBatch) and not done.
+	StatePaused = "paused"
+	// StateCancelled: cancelled (CancelBatch); done once the candidates that
+	// were in flight at the cancel are recorded (Batch.Done).
+	StateCancelled = "cancelled"
 )
 
 // Meta is what a batch is created with.
@@ -205,35 +210,55 @@ func DedupKeys(c payload.Candidate) []string {
 	return keys
 }
 
+// Admission is what AdmitSegment decided about a segment's candidates.
+type Admission struct {
+	// Open are the candidates to send, in order.
+	Open []task.Candidate
+	// Duplicates is how many repeat an earlier candidate of the batch
+	// (skipped_duplicate).
+	Duplicates int
+	// Cancelled is how many are not sent because the batch was cancelled.
+	Cancelled int
+}
+
 // AdmitSegment counts a segment's candidates as accepted (once, however often it is
-// called) and records in-batch duplicates as skipped_duplicate. It returns the
-// candidates still to send, in order.
+// called) and records in-batch duplicates as skipped_duplicate. In a cancelled
+// batch, the others are admitted as cancelled: none is open.
 //
 // digest sums the import's input up to the segment's end ("" for none). The
 // first admission records it; a later one with another digest admits nothing
 // and returns ErrOtherInput: a re-run under the batch's id read other records.
-func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) ([]task.Candidate, error) {
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) (Admission, error) {
 	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"), seen: s.bkey(batchID, "seen"),
 		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), live: s.liveKeys(batchID),
 		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, cands: cands}
-	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).StringSlice()
+	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).Slice()
 	if err != nil {
-		return nil, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
+		return Admission{}, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
-	if len(res) == 0 {
-		return cands, nil
+	if len(res) != 2 {
+		return Admission{}, fmt.Errorf("admit segment %d of batch %s: the script answered %d lists, want 2", segment, batchID, len(res))
 	}
-	dup := make(map[string]bool, len(res))
-	for _, r := range res {
-		dup[r] = true
+	dups, _ := res[0].([]any)
+	cancelled, _ := res[1].([]any)
+	out := Admission{Duplicates: len(dups), Cancelled: len(cancelled)}
+	if len(dups)+len(cancelled) == 0 {
+		out.Open = cands
+		return out, nil
 	}
-	open := make([]task.Candidate, 0, len(cands)-len(res))
-	for _, c := range cands {
-		if !dup[strconv.FormatInt(c.Seq, 10)] {
-			open = append(open, c)
+	closed := make(map[string]bool, len(dups)+len(cancelled))
+	for _, r := range append(dups, cancelled...) {
+		if q, ok := r.(string); ok {
+			closed[q] = true
 		}
 	}
-	return open, nil
+	out.Open = make([]task.Candidate, 0, len(cands)-len(closed))
+	for _, c := range cands {
+		if !closed[strconv.FormatInt(c.Seq, 10)] {
+			out.Open = append(out.Open, c)
+		}
+	}
+	return out, nil
 }
 
 // Reject is a source row that was not accepted, with why.
@@ -344,19 +369,31 @@ type Batch struct {
 	CVQueued         int64
 	DeadLettered     int64
 	SkippedDuplicate int64
+	Cancelled        int64
+	// Hold is what an operator put the batch on (PauseBatch, CancelBatch).
+	Hold Hold
 }
 
 // Pending is the accepted candidates without a final outcome yet.
 func (b *Batch) Pending() int64 {
-	return b.Accepted - b.Invited - b.CVQueued - b.DeadLettered - b.SkippedDuplicate
+	return b.Accepted - b.Invited - b.CVQueued - b.DeadLettered - b.SkippedDuplicate - b.Cancelled
 }
 
-// State is queued before any outcome, done when the batch is sealed and nothing is
-// pending, running otherwise.
+// Done reports whether every candidate has its outcome: the batch is sealed
+// and nothing is pending. A cancelled batch is done once the candidates in
+// flight at the cancel are recorded.
+func (b *Batch) Done() bool { return b.Sealed && b.Pending() == 0 }
+
+// State is cancelled once the batch is cancelled; otherwise done when it is
+// done, paused while paused, queued before any outcome, running otherwise.
 func (b *Batch) State() string {
 	switch {
-	case b.Sealed && b.Pending() == 0:
+	case b.Hold == HoldCancelled:
+		return StateCancelled
+	case b.Done():
 		return StateDone
+	case b.Hold == HoldPaused:
+		return StatePaused
 	case b.Invited+b.CVQueued+b.DeadLettered+b.SkippedDuplicate > 0:
 		return StateRunning
 	default:
@@ -365,7 +402,9 @@ func (b *Batch) State() string {
 }
 
 // Status is the batch as `status --json` prints it. The fields up to Pending are
-// contract (docs/architecture.md, "The contract"); the rest extend it.
+// contract (docs/architecture.md, "The contract"); the rest extend it. State is
+// one of the State* constants; accepted = invited + cv_queued + dead_lettered
+// + skipped_duplicate + cancelled + pending.
 type Status struct {
 	BatchID          string `json:"batch_id"`
 	State            string `json:"state"`
@@ -376,6 +415,7 @@ type Status struct {
 	CVQueued         int64  `json:"cv_queued"`
 	DeadLettered     int64  `json:"dead_lettered"`
 	SkippedDuplicate int64  `json:"skipped_duplicate"`
+	Cancelled        int64  `json:"cancelled"`
 	Pending          int64  `json:"pending"`
 
 	Sealed     bool           `json:"sealed"`
@@ -389,13 +429,16 @@ type Status struct {
 	Callback *CallbackState `json:"callback,omitempty"`
 }
 
+// Done reports whether every candidate has its outcome (Batch.Done).
+func (s Status) Done() bool { return s.Sealed && s.Pending == 0 }
+
 // Status returns the batch's status.
 func (b *Batch) Status() Status {
 	st := Status{
 		BatchID: b.ID, State: b.State(),
 		Total: b.Accepted + b.Rejected, Accepted: b.Accepted, Rejected: b.Rejected,
 		Invited: b.Invited, CVQueued: b.CVQueued, DeadLettered: b.DeadLettered,
-		SkippedDuplicate: b.SkippedDuplicate, Pending: b.Pending(),
+		SkippedDuplicate: b.SkippedDuplicate, Cancelled: b.Cancelled, Pending: b.Pending(),
 		Sealed: b.Sealed, Target: b.Job.Target, ReplayOf: b.ReplayOf, CreatedAt: b.CreatedAt,
 		Callback: b.Callback,
 	}
@@ -414,10 +457,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	if m["id"] == "" {
-		if _, err := s.rdb.ZScore(ctx, s.key("batches"), id).Result(); err == nil {
-			return nil, fmt.Errorf("%w: %s was done more than %s ago", ErrBatchExpired, id, s.cfg.Retention)
-		}
-		return nil, fmt.Errorf("%w: %s", ErrBatchNotFound, id)
+		return nil, s.missing(ctx, id)
 	}
 	b := &Batch{
 		ID:               id,
@@ -438,6 +478,8 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		CVQueued:         atoi64(m["cv_queued"]),
 		DeadLettered:     atoi64(m["dead_lettered"]),
 		SkippedDuplicate: atoi64(m["skipped_duplicate"]),
+		Cancelled:        atoi64(m["cancelled"]),
+		Hold:             Hold(m[fieldHold]),
 	}
 	if r := m["replay_of"]; r != "" {
 		b.ReplayOf = strings.Split(r, ",")

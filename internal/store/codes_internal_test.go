@@ -26,6 +26,7 @@ func TestStateCodesAreAFormat(t *testing.T) {
 		{"codeCVQueued", codeCVQueued, 3},
 		{"codeDeadLettered", codeDeadLettered, 4},
 		{"codeSkipped", codeSkipped, 5},
+		{"codeCancelled", codeCancelled, 6},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("%s = %d, want %d: the bytes already in Redis would change meaning", tc.name, tc.got, tc.want)

@@ -49,10 +49,11 @@
 // package keeps, then the others':
 //
 //	P{b:id}            hash: the batch record and its counters; owner: the
-//	                   creating token's name, written once (none before owners)
+//	                   creating token's name, written once (none before owners);
+//	                   hold: paused or cancelled (PauseBatch, CancelBatch)
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
-//	                   4 dead-lettered, 5 skipped as a duplicate
+//	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
 //	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
 //	                   the import is complete (sealed)
 //	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
@@ -85,6 +86,9 @@
 //	                   so that status can tell an expired batch from an unknown one
 //	                   and CreateBatch refuses a used id: see "Batch ids are used once")
 //	P dlbatches        sorted set: the batches holding dead letters
+//	P paused           set: the ids of paused batches, for the gauge of held
+//	                   batches; written after the record (PausedBatches drops
+//	                   an id whose batch is no longer paused)
 //	P dljobs           hash: job fingerprint -> target, message and send_invite,
 //	                   stored once for all the dead letters of a job
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued

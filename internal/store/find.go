@@ -61,14 +61,9 @@ func (k FindKey) dedupKey() (string, error) {
 const (
 	// FoundPending: no outcome yet (not sent, or sent and waiting for one).
 	FoundPending payload.Outcome = "pending"
-	// FoundCancelled: the batch was cancelled before the candidate was sent.
-	FoundCancelled payload.Outcome = "cancelled"
 	// FoundUnknown: a state this version does not know (a newer one wrote it).
 	FoundUnknown payload.Outcome = "unknown"
 )
-
-// codeCancelled is the state byte of a cancelled candidate.
-const codeCancelled = 6
 
 // foundOutcome names a state byte for Find.
 func foundOutcome(code int) payload.Outcome {
@@ -78,8 +73,6 @@ func foundOutcome(code int) payload.Outcome {
 	switch code {
 	case codeOpen, codeSending:
 		return FoundPending
-	case codeCancelled:
-		return FoundCancelled
 	}
 	return FoundUnknown
 }
@@ -90,8 +83,8 @@ func foundOutcome(code int) payload.Outcome {
 type Found struct {
 	BatchID string         `json:"batch_id"`
 	Target  payload.Target `json:"target"`
-	// Outcome is a final outcome (payload.Outcome), or FoundPending,
-	// FoundCancelled, FoundUnknown.
+	// Outcome is a final outcome (payload.Outcome, cancelled among them), or
+	// FoundPending, FoundUnknown.
 	Outcome payload.Outcome `json:"outcome"`
 	// InvitationID and SubmissionID are the vendor's, for an invited or queued
 	// candidate (none for one recorded from the ledger after a crash, or before

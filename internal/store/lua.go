@@ -21,6 +21,13 @@ import (
 // (expired): see errGone.
 const goneReply = "BATCHGONE"
 
+// heldReply is in the error markScript answers for a batch on hold, followed by
+// the hold: see errHeld.
+const heldReply = "BATCHHELD"
+
+// doneReply is in the error cancelScript answers for a batch that is done.
+const doneReply = "BATCHDONE"
+
 // otherInputReply is in the error a script answers when a re-run's input
 // differs from what the batch admitted before: see errOtherInput.
 const otherInputReply = "BATCHOTHERINPUT"
@@ -33,9 +40,10 @@ func itoa(n int) string { return strconv.Itoa(n) }
 // miniredis (the demo's in-process Redis) has too. It names the candidate state
 // codes (see codeOpen).
 var luaLib = `
-local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED = ` +
+local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED, CANCELLED = ` +
 	itoa(codeOpen) + `, ` + itoa(codeSending) + `, ` + itoa(codeInvited) + `, ` +
-	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `
+	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `, ` + itoa(codeCancelled) + `
+local HOLD, PAUSED, CANCEL = '` + fieldHold + `', '` + string(HoldPaused) + `', '` + string(HoldCancelled) + `'
 local part = 1000
 
 local function hmget(key, fields)
@@ -158,9 +166,10 @@ end
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
 -- gives the batch's keys (KEYS[first..last]) their retention.
 local function finish(batch, now, retention, first, last)
-  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate')
+  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate', 'cancelled')
   if v[1] ~= '1' then return end
-  local pending = (tonumber(v[2]) or 0) - (tonumber(v[3]) or 0) - (tonumber(v[4]) or 0) - (tonumber(v[5]) or 0) - (tonumber(v[6]) or 0)
+  local pending = tonumber(v[2]) or 0
+  for i = 3, 7 do pending = pending - (tonumber(v[i]) or 0) end
   if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
 end
@@ -228,8 +237,11 @@ func (a createArgs) argv() []any {
 // The segment's entries of the find index (segmentIndex) are written with it,
 // once.
 //
-// Returns the seqs that are duplicates; an error holding goneReply when the
-// record is gone.
+// In a cancelled batch, every candidate that is not a duplicate is cancelled
+// (the cancel found no state byte for it to turn: it was not admitted yet).
+//
+// Returns {the seqs that are duplicates, the seqs cancelled}; an error holding
+// goneReply when the record is gone.
 var admitScript = redis.NewScript(luaLib + `
 local batch, segs, seen, st, fx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
@@ -286,8 +298,25 @@ if #dups > 0 then
   setStates(st, set)
   if n > 0 then redis.call('HINCRBY', batch, 'skipped_duplicate', n) end
 end
+local cancelled = {}
+if redis.call('HGET', batch, HOLD) == CANCEL then
+  local isDup = {}
+  for _, seq in ipairs(dups) do isDup[seq] = true end
+  i = candsFrom
+  while i <= #ARGV do
+    if not isDup[ARGV[i]] then cancelled[#cancelled + 1] = ARGV[i] end
+    i = i + 2 + tonumber(ARGV[i + 1])
+  end
+  local cur = states(st, cancelled)
+  local set, n = {}, 0
+  for k, seq in ipairs(cancelled) do
+    if cur[k] == OPEN then set[#set + 1] = seq; set[#set + 1] = CANCELLED; n = n + 1 end
+  end
+  setStates(st, set)
+  if n > 0 then redis.call('HINCRBY', batch, 'cancelled', n) end
+end
 refresh(batch, ttl, liveFrom, #KEYS)
-return dups
+return {dups, cancelled}
 `)
 
 // admitArgs are admitScript's KEYS and ARGV.
@@ -566,12 +595,15 @@ func (a shiftArgs) argv() []any {
 // is unknown (sending, sent again at least once) is marked sending, and is this
 // run's to send only if it was in the state expected; another run marked or
 // decided the others. A batch whose record is gone (expired) marks nothing: its
-// states are gone with it, so every candidate would read as open. Returns the
-// seqs marked; an error holding goneReply when the record is gone.
+// states are gone with it, so every candidate would read as open. Nor does a
+// batch on hold (paused or cancelled). Returns the seqs marked; an error holding
+// goneReply when the record is gone, heldReply and the hold when on hold.
 var markScript = redis.NewScript(luaLib + `
 local batch, st = KEYS[1], KEYS[2]
 local pairsFrom = 1 -- ARGV[1..]: pairs of seq and expected state
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+local hold = redis.call('HGET', batch, HOLD)
+if hold then return redis.error_reply('` + heldReply + ` ' .. hold) end
 local seqs, want = {}, {}
 for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
 local cur = states(st, seqs)
@@ -628,7 +660,7 @@ local now, retention, ttl = ARGV[1], ARGV[2], ARGV[3]
 -- field of the find index that entry goes to
 local recsFrom, recLen = 4, 7
 if not alive(batch) then return {} end
-local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate'}
+local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
 for i = recsFrom, #ARGV, recLen do
   seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -32,6 +34,7 @@ const (
 	codeCVQueued
 	codeDeadLettered
 	codeSkipped
+	codeCancelled
 )
 
 var codeOfOutcome = map[payload.Outcome]int{
@@ -39,6 +42,7 @@ var codeOfOutcome = map[payload.Outcome]int{
 	payload.OutcomeCVQueued:         codeCVQueued,
 	payload.OutcomeDeadLettered:     codeDeadLettered,
 	payload.OutcomeSkippedDuplicate: codeSkipped,
+	payload.OutcomeCancelled:        codeCancelled,
 }
 
 var outcomeOfCode = map[int]payload.Outcome{
@@ -46,6 +50,7 @@ var outcomeOfCode = map[int]payload.Outcome{
 	codeCVQueued:     payload.OutcomeCVQueued,
 	codeDeadLettered: payload.OutcomeDeadLettered,
 	codeSkipped:      payload.OutcomeSkippedDuplicate,
+	codeCancelled:    payload.OutcomeCancelled,
 }
 
 // States reports, for each candidate, whether its outcome is recorded or it was
@@ -55,14 +60,53 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 	if len(cands) == 0 {
 		return out, nil
 	}
-	lo, hi := cands[0].Seq, cands[0].Seq
-	for _, c := range cands {
-		lo, hi = min(lo, c.Seq), max(hi, c.Seq)
-	}
+	lo, hi := seqRange(cands)
 	b, err := s.rdb.GetRange(ctx, s.bkey(batchID, "st"), lo, hi).Bytes()
 	if err != nil {
 		return nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
 	}
+	decodeStates(out, cands, lo, b)
+	return out, nil
+}
+
+// HoldAndStates is States with the batch's hold (HoldNone, HoldPaused or
+// HoldCancelled), read in the same round trip: a chunk's first look.
+func (s *Store) HoldAndStates(ctx context.Context, batchID string, cands []task.Candidate) (Hold, []CandidateState, error) {
+	out := make([]CandidateState, len(cands))
+	var hold *redis.StringCmd
+	var rng *redis.StringCmd
+	lo, hi := seqRange(cands)
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		hold = pipe.HGet(ctx, s.bkey(batchID, ""), fieldHold)
+		if len(cands) > 0 {
+			rng = pipe.GetRange(ctx, s.bkey(batchID, "st"), lo, hi)
+		}
+		return nil
+	})
+	if err != nil && !isNil(err) {
+		return HoldNone, nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
+	}
+	if rng != nil {
+		decodeStates(out, cands, lo, []byte(rng.Val()))
+	}
+	return Hold(hold.Val()), out, nil
+}
+
+// seqRange is the lowest and highest seq of cands (not empty).
+func seqRange(cands []task.Candidate) (lo, hi int64) {
+	if len(cands) == 0 {
+		return 0, 0
+	}
+	lo, hi = cands[0].Seq, cands[0].Seq
+	for _, c := range cands {
+		lo, hi = min(lo, c.Seq), max(hi, c.Seq)
+	}
+	return lo, hi
+}
+
+// decodeStates fills out with the states of cands from b, the state bytes from
+// seq lo on.
+func decodeStates(out []CandidateState, cands []task.Candidate, lo int64, b []byte) {
 	for i, c := range cands {
 		code := codeOpen
 		if k := c.Seq - lo; k < int64(len(b)) {
@@ -75,7 +119,6 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 			out[i] = Sending
 		}
 	}
-	return out, nil
 }
 
 // MarkSending marks candidates as sent, just before their request goes out: open
@@ -86,7 +129,10 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 // sends. Recording a candidate's outcome replaces the mark; ClearSending takes it
 // back when the vendor is known not to have acted. A mark left by an attempt that
 // stopped in between tells the next attempt that the vendor may have acted. A
-// batch whose record is gone marks nothing: ErrBatchExpired.
+// batch whose record is gone marks nothing: ErrBatchExpired; nor does a paused
+// or cancelled one: ErrBatchPaused, ErrBatchCancelled (checked in the same
+// step as the marks, so that once PauseBatch or CancelBatch returned no request
+// of the batch can start).
 func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []int64) ([]int64, error) {
 	if len(open)+len(again) == 0 {
 		return nil, nil
@@ -94,7 +140,7 @@ func (s *Store) MarkSending(ctx context.Context, batchID string, open, again []i
 	a := markArgs{batch: s.bkey(batchID, ""), st: s.bkey(batchID, "st"), open: open, again: again}
 	marked, err := s.eval(ctx, markScript, a.keys(), a.argv()...).Int64Slice()
 	if err != nil {
-		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, s.errGone(batchID, err))
+		return nil, fmt.Errorf("mark candidates of batch %s as sent: %w", batchID, s.errGone(batchID, errHeld(err)))
 	}
 	return marked, nil
 }

@@ -187,12 +187,12 @@ func TestAdmitSegmentIdempotent(t *testing.T) {
 	seg[3].Email = "C1@Example.com"                                // same person as seq 1
 	seg[4].ATSCandidateID = "7c0d5c3e-8a4f-4b1e-9d2a-1f3e5a7b9c01" // new
 	for range 2 {
-		open, err := st.AdmitSegment(ctx, "b", 0, seg, "")
+		adm, err := st.AdmitSegment(ctx, "b", 0, seg, "")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(open) != 4 || open[3].Seq != 4 {
-			t.Errorf("open %+v, want seqs 0,1,2,4", open)
+		if open := adm.Open; len(open) != 4 || open[3].Seq != 4 || adm.Duplicates != 1 {
+			t.Errorf("admission %+v, want seqs 0,1,2,4 open and one duplicate", adm)
 		}
 	}
 	b, _ := st.Batch(ctx, "b")

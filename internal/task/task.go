@@ -142,6 +142,12 @@ func SegmentID(batchID string, segment int) string {
 	return fmt.Sprintf("bi:%s:s%d", batchID, segment)
 }
 
+// IDPrefix starts the asynq task id of every task of a batch (its chunks,
+// their re-cut and split parts, its callback). A batch id may hold ':', so a
+// task whose id has another batch's prefix may belong to a batch whose id
+// extends it: read its payload to be sure.
+func IDPrefix(batchID string) string { return "bi:" + batchID + ":" }
+
 // ChunkID is the asynq task id of a segment's chunk: deterministic, so that a
 // segment handled twice enqueues nothing twice.
 func ChunkID(batchID string, segment, chunk int) string {

@@ -62,7 +62,7 @@ func setup(t *testing.T, opts pipelinetest.Options) *env {
 	}
 	inspector := asynq.NewInspectorFromRedisClient(b.RDB)
 	dash, err := dashboard.New(dashboard.Deps{
-		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(),
+		Store: b.Store, Replayer: b.Replayer, Limiter: lim, LimiterKey: b.Key.Masked(), Steer: b.Steering(),
 		Resume: func(ctx context.Context, by string) ([]store.AuthStop, error) {
 			return worker.Resume(ctx, b.Store, inspector, by)
 		},
@@ -70,7 +70,7 @@ func setup(t *testing.T, opts pipelinetest.Options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer}, httpapi.Config{Tokens: []string{token}, UI: dash})
+	srv, err := httpapi.New(httpapi.Deps{Store: b.Store, Producer: b.Producer, Replayer: b.Replayer, Steer: b.Steering()}, httpapi.Config{Tokens: []string{token}, UI: dash})
 	if err != nil {
 		t.Fatal(err)
 	}
