@@ -21,7 +21,8 @@ type TaskRunner interface {
 // wakePage is how many waiting tasks wake reads at a time.
 const wakePage = 1000
 
-// Steering pauses, resumes and cancels batches, for the CLI and serve: the
+// Steering pauses, resumes and cancels batches, for the CLI and serve (by: who
+// does it, for the batch's event log, as store.PauseBatch): the
 // store's steps, the batch's waiting chunks moved back to their queues, and
 // the candidates a cancel decided told to the Observer (serve's metrics: a
 // cancel is counted in the process that makes it).
@@ -36,8 +37,8 @@ type Steering struct {
 
 // PauseBatch pauses a batch (store.PauseBatch): its chunks wait, without a
 // claim or a grant of the rate limiter, until the resume.
-func (s *Steering) PauseBatch(ctx context.Context, id string) (*store.Batch, error) {
-	return s.Store.PauseBatch(ctx, id)
+func (s *Steering) PauseBatch(ctx context.Context, id, by string) (*store.Batch, error) {
+	return s.Store.PauseBatch(ctx, id, by)
 }
 
 // ResumeBatch lifts a batch's pause (store.ResumeBatch) and moves the batch's
@@ -46,8 +47,8 @@ func (s *Steering) PauseBatch(ctx context.Context, id string) (*store.Batch, err
 // help, not a step of the resume: a chunk it misses (one that was running and
 // went back to wait meanwhile, or Redis failing between) comes back within
 // PausePoll.
-func (s *Steering) ResumeBatch(ctx context.Context, id string) (*store.Batch, error) {
-	b, err := s.Store.ResumeBatch(ctx, id)
+func (s *Steering) ResumeBatch(ctx context.Context, id, by string) (*store.Batch, error) {
+	b, err := s.Store.ResumeBatch(ctx, id, by)
 	if err != nil {
 		return nil, err
 	}
@@ -62,8 +63,8 @@ func (s *Steering) ResumeBatch(ctx context.Context, id string) (*store.Batch, er
 // candidates decided and end: the batch is done as soon as the candidates in
 // flight at the cancel are recorded. It returns how many candidates this call
 // cancelled.
-func (s *Steering) CancelBatch(ctx context.Context, id string) (*store.Batch, int64, error) {
-	b, n, err := s.Store.CancelBatch(ctx, id)
+func (s *Steering) CancelBatch(ctx context.Context, id, by string) (*store.Batch, int64, error) {
+	b, n, err := s.Store.CancelBatch(ctx, id, by)
 	if err != nil {
 		return nil, 0, err
 	}

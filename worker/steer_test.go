@@ -22,7 +22,7 @@ func TestPausedBatchWaitsForResume(t *testing.T) {
 	ctx := context.Background()
 	const n, pausePoll = 40, time.Minute
 	res := b.Import("paused", pipelinetest.Candidates("paused", n), nil)
-	if _, err := b.Store.PauseBatch(ctx, res.BatchID); err != nil {
+	if _, err := b.Store.PauseBatch(ctx, res.BatchID, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 10, PausePoll: pausePoll}})
@@ -47,7 +47,7 @@ func TestPausedBatchWaitsForResume(t *testing.T) {
 	}
 	resumed := time.Now()
 	steer := &worker.Steering{Store: b.Store, Tasks: insp}
-	if _, err := steer.ResumeBatch(ctx, res.BatchID); err != nil {
+	if _, err := steer.ResumeBatch(ctx, res.BatchID, "tester"); err != nil {
 		t.Fatal(err)
 	}
 	bt := b.WaitDone(res.BatchID, pausePoll/2)
@@ -77,7 +77,7 @@ func TestCancelWithUnrecordedSend(t *testing.T) {
 		t.Fatal(err)
 	}
 	steer := &worker.Steering{Store: b.Store, Tasks: asynq.NewInspectorFromRedisClient(b.RDB)}
-	bt, cancelled, err := steer.CancelBatch(ctx, res.BatchID)
+	bt, cancelled, err := steer.CancelBatch(ctx, res.BatchID, "tester")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func TestCancelWithUnrecordedSend(t *testing.T) {
 	if st := b.API.Stats(); st.Requests != 0 {
 		t.Errorf("the sandbox got %d requests of the cancelled batch, want none", st.Requests)
 	}
-	if _, _, err := steer.CancelBatch(ctx, res.BatchID); err != nil {
+	if _, _, err := steer.CancelBatch(ctx, res.BatchID, "tester"); err != nil {
 		t.Errorf("cancel again: %v, want none (idempotent)", err)
 	}
 }

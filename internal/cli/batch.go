@@ -61,7 +61,7 @@ func (e *env) batchPauseCmd() *cobra.Command {
 		Args: exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.steer(cmd, args[0], asJSON, func(ctx context.Context, a *app.App, id string) (*store.Batch, error) {
-				return a.Store.PauseBatch(ctx, id)
+				return a.Steering(nil).PauseBatch(ctx, id, cliBy())
 			})
 		},
 	}
@@ -78,7 +78,7 @@ func (e *env) batchResumeCmd() *cobra.Command {
 		Args:    exactArgs(1, "one batch id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return e.steer(cmd, args[0], asJSON, func(ctx context.Context, a *app.App, id string) (*store.Batch, error) {
-				return a.Steering(nil).ResumeBatch(ctx, id)
+				return a.Steering(nil).ResumeBatch(ctx, id, cliBy())
 			})
 		},
 	}
@@ -109,7 +109,7 @@ candidates will not be sent and asks on a terminal; elsewhere it stops there
 					return err
 				}
 			}
-			b, n, err := a.Steering(nil).CancelBatch(ctx, id)
+			b, n, err := a.Steering(nil).CancelBatch(ctx, id, cliBy())
 			if err != nil {
 				return steerFailed(err)
 			}

@@ -13,9 +13,9 @@ import (
 
 // Steerer pauses, resumes and cancels a batch; *worker.Steering is one.
 type Steerer interface {
-	PauseBatch(ctx context.Context, id string) (*store.Batch, error)
-	ResumeBatch(ctx context.Context, id string) (*store.Batch, error)
-	CancelBatch(ctx context.Context, id string) (*store.Batch, int64, error)
+	PauseBatch(ctx context.Context, id, by string) (*store.Batch, error)
+	ResumeBatch(ctx context.Context, id, by string) (*store.Batch, error)
+	CancelBatch(ctx context.Context, id, by string) (*store.Batch, int64, error)
 }
 
 // cancelBody is what the cancel confirmation page shows.
@@ -41,12 +41,12 @@ func (d *Dashboard) resumeBatchPost(w http.ResponseWriter, r *http.Request, s *s
 
 // steerPost runs step on the batch of the path, logs it, and sends the browser
 // back to the batch's page.
-func (d *Dashboard) steerPost(w http.ResponseWriter, r *http.Request, s *session, what string, step func(context.Context, string) (*store.Batch, error)) {
+func (d *Dashboard) steerPost(w http.ResponseWriter, r *http.Request, s *session, what string, step func(ctx context.Context, id, by string) (*store.Batch, error)) {
 	id, ok := d.batchID(w, r, s)
 	if !ok {
 		return
 	}
-	b, err := step(context.WithoutCancel(r.Context()), id)
+	b, err := step(context.WithoutCancel(r.Context()), id, s.Who.Name)
 	if err != nil {
 		d.steerFailed(w, r, id, err)
 		return
@@ -93,7 +93,7 @@ func (d *Dashboard) cancelPost(w http.ResponseWriter, r *http.Request, s *sessio
 	if !ok {
 		return
 	}
-	_, n, err := d.steer.CancelBatch(context.WithoutCancel(r.Context()), id)
+	_, n, err := d.steer.CancelBatch(context.WithoutCancel(r.Context()), id, s.Who.Name)
 	if err != nil {
 		d.steerFailed(w, r, id, err)
 		return

@@ -49,17 +49,18 @@ func errHeld(err error) error {
 // PauseBatch pauses a batch: from its return on, no worker marks a candidate of
 // the batch as sent, so no new request for it starts (one in flight finishes
 // and is recorded). Pausing a paused, cancelled or done batch changes nothing.
-// It returns the batch as it is afterwards.
-func (s *Store) PauseBatch(ctx context.Context, id string) (*Batch, error) {
-	return s.steer(ctx, id, steerPause)
+// It returns the batch as it is afterwards. by (a token's name, or
+// cli@<host>) is who paused it, for the batch's event log.
+func (s *Store) PauseBatch(ctx context.Context, id, by string) (*Batch, error) {
+	return s.steer(ctx, id, steerPause, Event{What: EventPaused, By: by})
 }
 
 // ResumeBatch lifts a pause. Resuming a batch that is not paused (running,
 // cancelled, done) changes nothing. It returns the batch as it is afterwards;
 // the chunks waiting for the pause to end come back within
 // worker.Config.PausePoll, or at once through worker.ResumeBatch.
-func (s *Store) ResumeBatch(ctx context.Context, id string) (*Batch, error) {
-	return s.steer(ctx, id, steerResume)
+func (s *Store) ResumeBatch(ctx context.Context, id, by string) (*Batch, error) {
+	return s.steer(ctx, id, steerResume, Event{What: EventResumed, By: by})
 }
 
 // CancelBatch cancels a batch for good: every candidate not marked as sent ends
@@ -70,9 +71,8 @@ func (s *Store) ResumeBatch(ctx context.Context, id string) (*Batch, error) {
 // later (an import still running) are admitted as cancelled. Cancelling a
 // cancelled batch changes nothing; a done one is ErrBatchDone. It returns the
 // batch as it is afterwards and how many candidates this call cancelled.
-func (s *Store) CancelBatch(ctx context.Context, id string) (*Batch, int64, error) {
-	a := steerArgs{batch: s.bkey(id, ""), retained: s.retainedKeys(id), op: steerCancel,
-		now: nowMS(s.now()), retentionMS: s.cfg.Retention.Milliseconds()}
+func (s *Store) CancelBatch(ctx context.Context, id, by string) (*Batch, int64, error) {
+	a := s.steerArgs(id, steerCancel, Event{What: EventCancelled, By: by})
 	n, err := s.eval(ctx, steerScript, a.keys(), a.argv()...).Int64()
 	if err != nil {
 		return nil, 0, s.steerErr(ctx, id, err)
@@ -88,8 +88,8 @@ func (s *Store) CancelBatch(ctx context.Context, id string) (*Batch, int64, erro
 // paused) in step with the hold the batch has afterwards. The index is written
 // after the record (another slot): a crash between leaves it behind the
 // record, and the same call again sets it right.
-func (s *Store) steer(ctx context.Context, id string, op string) (*Batch, error) {
-	a := steerArgs{batch: s.bkey(id, ""), retained: s.retainedKeys(id), op: op}
+func (s *Store) steer(ctx context.Context, id, op string, e Event) (*Batch, error) {
+	a := s.steerArgs(id, op, e)
 	if err := s.eval(ctx, steerScript, a.keys(), a.argv()...).Err(); err != nil {
 		return nil, s.steerErr(ctx, id, err)
 	}
@@ -107,6 +107,12 @@ func (s *Store) steer(ctx context.Context, id string, op string) (*Batch, error)
 		return nil, fmt.Errorf("index the paused batch %s: %w", id, err)
 	}
 	return b, nil
+}
+
+// steerArgs are the arguments of steerScript's op on batch id, e its event.
+func (s *Store) steerArgs(id, op string, e Event) steerArgs {
+	return steerArgs{batch: s.bkey(id, ""), ev: s.bkey(id, "ev"), retained: s.retainedKeys(id), op: op,
+		now: nowMS(s.now()), retentionMS: s.cfg.Retention.Milliseconds(), event: s.encodeEvent(e), maxEvents: MaxEvents}
 }
 
 // unindexPaused removes a batch from the paused index.
@@ -201,22 +207,31 @@ const (
 // recording its last outcome would (finish). Returns how many candidates it
 // cancelled (0 for the other operations and for a batch cancelled before); an
 // error holding goneReply for a batch without a record, doneReply for a cancel
-// of a batch that is done (and not cancelled).
+// of a batch that is done (and not cancelled). A step that changes the batch
+// writes its event (ARGV event) to the batch's log; a cancel's detail says how
+// many candidates it cancelled.
 var steerScript = redis.NewScript(luaLib + `
 local batch = KEYS[1]
-local retainedFrom = 2 -- KEYS[2..]: retainedKeys, the candidate states first
+local ev = KEYS[2]
+local retainedFrom = 3 -- KEYS[3..]: retainedKeys, the candidate states first
 local st = KEYS[retainedFrom]
-local op, now, retention = ARGV[1], ARGV[2], ARGV[3]
+local op, now, retention, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local v = redis.call('HMGET', batch, HOLD, 'finished_at', 'accepted')
 local hold, done, accepted = v[1], v[2], tonumber(v[3]) or 0
 if hold == CANCEL then return 0 end
 if op == '` + steerPause + `' then
-  if not done then redis.call('HSET', batch, HOLD, PAUSED) end
+  if not done and hold ~= PAUSED then
+    redis.call('HSET', batch, HOLD, PAUSED)
+    pushEvent(batch, ev, event, maxEvents)
+  end
   return 0
 end
 if op == '` + steerResume + `' then
-  if hold == PAUSED then redis.call('HDEL', batch, HOLD) end
+  if hold == PAUSED then
+    redis.call('HDEL', batch, HOLD)
+    pushEvent(batch, ev, event, maxEvents)
+  end
   return 0
 end
 if done then return redis.error_reply('` + doneReply + `') end
@@ -233,18 +248,23 @@ if accepted > 0 then
     follow(batch, st)
   end
 end
+pushEvent(batch, ev, withNote(event, n .. ' candidates not sent'), maxEvents)
 finish(batch, now, retention, retainedFrom, #KEYS)
 return n
 `)
 
 // steerArgs are steerScript's KEYS and ARGV.
 type steerArgs struct {
-	batch       string
+	batch, ev   string
 	retained    []string // retainedKeys
 	op          string   // steerPause, steerResume or steerCancel
 	now         string   // unix ms
 	retentionMS int64
+	event       string // encodeEvent: the entry written when the step changes the batch
+	maxEvents   int
 }
 
-func (a steerArgs) keys() []string { return append([]string{a.batch}, a.retained...) }
-func (a steerArgs) argv() []any    { return []any{a.op, a.now, a.retentionMS} }
+func (a steerArgs) keys() []string { return append([]string{a.batch, a.ev}, a.retained...) }
+func (a steerArgs) argv() []any {
+	return []any{a.op, a.now, a.retentionMS, a.event, a.maxEvents}
+}

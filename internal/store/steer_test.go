@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/internal/task"
@@ -79,7 +80,7 @@ func TestCancelBatch(t *testing.T) {
 	if u, err := s.Unsent(ctx, before); err != nil || u != 6 {
 		t.Errorf("Unsent: %d %v, want 6", u, err)
 	}
-	b, n, err := s.CancelBatch(ctx, "b")
+	b, n, err := s.CancelBatch(ctx, "b", "tester")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +104,7 @@ func TestCancelBatch(t *testing.T) {
 	if _, err := s.MarkSending(ctx, "b", nil, []int64{1}); !errors.Is(err, ErrBatchCancelled) {
 		t.Errorf("MarkSending after the cancel: %v, want ErrBatchCancelled", err)
 	}
-	if b, n, err = s.CancelBatch(ctx, "b"); err != nil || n != 0 || b.Cancelled != 6 {
+	if b, n, err = s.CancelBatch(ctx, "b", "tester"); err != nil || n != 0 || b.Cancelled != 6 {
 		t.Errorf("second cancel: n=%d err=%v cancelled=%d, want 0, nil, 6", n, err, b.Cancelled)
 	}
 	if _, err := s.RecordOutcomes(ctx, "b", target, []Record{
@@ -116,7 +117,7 @@ func TestCancelBatch(t *testing.T) {
 	if !b.Done() || b.State() != StateCancelled || b.FinishedAt.IsZero() || b.Invited != 3 {
 		t.Errorf("after the last outcome: %+v, want done, state cancelled, finished, 3 invited", b.Status())
 	}
-	if b, n, err = s.CancelBatch(ctx, "b"); err != nil || n != 0 || b.State() != StateCancelled {
+	if b, n, err = s.CancelBatch(ctx, "b", "tester"); err != nil || n != 0 || b.State() != StateCancelled {
 		t.Errorf("cancel of the cancelled batch once done: n=%d err=%v, want 0 and nil (idempotent)", n, err)
 	}
 }
@@ -134,14 +135,14 @@ func TestCancelDoneBatch(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.CancelBatch(ctx, "d"); !errors.Is(err, ErrBatchDone) {
+	if _, _, err := s.CancelBatch(ctx, "d", "tester"); !errors.Is(err, ErrBatchDone) {
 		t.Errorf("cancel of a done batch: %v, want ErrBatchDone", err)
 	}
 	b := checkSums(t, s, "d")
 	if b.State() != StateDone || b.Cancelled != 0 || b.Hold != HoldNone {
 		t.Errorf("the done batch changed: %+v", b.Status())
 	}
-	if _, _, err := s.CancelBatch(ctx, "never"); !errors.Is(err, ErrBatchNotFound) {
+	if _, _, err := s.CancelBatch(ctx, "never", "tester"); !errors.Is(err, ErrBatchNotFound) {
 		t.Errorf("cancel of an unknown batch: %v, want ErrBatchNotFound", err)
 	}
 }
@@ -154,7 +155,7 @@ func TestCancelDuringImport(t *testing.T) {
 	ctx := context.Background()
 	all := cands(10)
 	steerBatch(t, s, "i", all[:5], false) // no state byte written yet: the cancel pads
-	if _, n, err := s.CancelBatch(ctx, "i"); err != nil || n != 5 {
+	if _, n, err := s.CancelBatch(ctx, "i", "tester"); err != nil || n != 5 {
 		t.Fatalf("cancel: n=%d err=%v, want 5", n, err)
 	}
 	seg := all[5:]
@@ -187,7 +188,7 @@ func TestPauseAndResume(t *testing.T) {
 	cs := cands(4)
 	steerBatch(t, s, "p", cs, true)
 	for range 2 {
-		b, err := s.PauseBatch(ctx, "p")
+		b, err := s.PauseBatch(ctx, "p", "tester")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +207,7 @@ func TestPauseAndResume(t *testing.T) {
 		t.Errorf("PausedBatches: %d %v, want 1", n, err)
 	}
 	for range 2 {
-		b, err := s.ResumeBatch(ctx, "p")
+		b, err := s.ResumeBatch(ctx, "p", "tester")
 		if err != nil || b.State() != StateQueued || b.Hold != HoldNone {
 			t.Errorf("after resume: %+v %v, want queued, no hold", b, err)
 		}
@@ -219,14 +220,14 @@ func TestPauseAndResume(t *testing.T) {
 	}
 
 	// A pause, then a cancel: the cancel wins, and leaves the paused index.
-	if _, err := s.PauseBatch(ctx, "p"); err != nil {
+	if _, err := s.PauseBatch(ctx, "p", "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if _, n, err := s.CancelBatch(ctx, "p"); err != nil || n != 3 {
+	if _, n, err := s.CancelBatch(ctx, "p", "tester"); err != nil || n != 3 {
 		t.Fatalf("cancel of the paused batch: n=%d err=%v, want 3", n, err)
 	}
-	for _, step := range []func(context.Context, string) (*Batch, error){s.PauseBatch, s.ResumeBatch} {
-		if b, err := step(ctx, "p"); err != nil || b.State() != StateCancelled {
+	for _, step := range []func(context.Context, string, string) (*Batch, error){s.PauseBatch, s.ResumeBatch} {
+		if b, err := step(ctx, "p", "tester"); err != nil || b.State() != StateCancelled {
 			t.Errorf("pause/resume of a cancelled batch: %v %v, want it cancelled", b.State(), err)
 		}
 	}
@@ -239,13 +240,13 @@ func TestPauseAndResume(t *testing.T) {
 	if _, err := s.RecordOutcomes(ctx, "d", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := s.PauseBatch(ctx, "d"); err != nil || b.State() != StateDone || b.Hold != HoldNone {
+	if b, err := s.PauseBatch(ctx, "d", "tester"); err != nil || b.State() != StateDone || b.Hold != HoldNone {
 		t.Errorf("pause of a done batch: %+v %v, want it done and not held", b, err)
 	}
 	if n, err := s.PausedBatches(ctx); err != nil || n != 0 {
 		t.Errorf("PausedBatches: %d %v, want 0", n, err)
 	}
-	if _, err := s.PauseBatch(ctx, "never"); !errors.Is(err, ErrBatchNotFound) {
+	if _, err := s.PauseBatch(ctx, "never", "tester"); !errors.Is(err, ErrBatchNotFound) {
 		t.Errorf("pause of an unknown batch: %v, want ErrBatchNotFound", err)
 	}
 }
@@ -261,7 +262,7 @@ func TestPausedIndexDropsDoneBatches(t *testing.T) {
 	if _, err := s.MarkSending(ctx, "f", []int64{0}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.PauseBatch(ctx, "f"); err != nil {
+	if _, err := s.PauseBatch(ctx, "f", "tester"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.RecordOutcomes(ctx, "f", target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
@@ -277,5 +278,45 @@ func TestPausedIndexDropsDoneBatches(t *testing.T) {
 	}
 	if m, err := s.rdb.SCard(ctx, s.key("paused")).Result(); err != nil || m != 0 {
 		t.Errorf("paused index holds %d, want 0", m)
+	}
+}
+
+// TestSteerEvents: a step that changes the batch writes its event, by whom,
+// once; the same step again changes nothing and writes nothing; a cancel says
+// how many candidates it left unsent.
+func TestSteerEvents(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	steerBatch(t, s, "ev", cands(5), true)
+	for range 2 {
+		if _, err := s.PauseBatch(ctx, "ev", "ops"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, err := s.ResumeBatch(ctx, "ev", "cli@host-1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if _, _, err := s.CancelBatch(ctx, "ev", "ops"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.PauseBatch(ctx, "ev", "ops"); err != nil {
+		t.Fatal(err)
+	}
+	evs, err := s.Events(ctx, "ev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs[1:] { // after created
+		got = append(got, e.What+" by "+e.By+": "+e.Detail)
+	}
+	want := []string{"paused by ops: ", "resumed by cli@host-1: ", "cancelled by ops: 5 candidates not sent"}
+	if !slices.Equal(got, want) {
+		t.Errorf("events after created:\n got %q\nwant %q", got, want)
 	}
 }
