@@ -107,10 +107,10 @@ func (s *Store) indexScheduled(ctx context.Context, b *Batch) error {
 
 // ScheduledBatches counts the batches whose not-before time is still ahead,
 // for the metrics (bulkinvite_batches_held{state="scheduled"}).
-func (s *Store) ScheduledBatches(ctx context.Context) (int64, error) {
+func (s *Store) ScheduledBatches(ctx context.Context) (int, error) {
 	n, err := s.rdb.ZCount(ctx, s.key("scheduled"), "("+nowMS(s.now()), "+inf").Result()
 	if err != nil {
 		return 0, fmt.Errorf("count scheduled batches: %w", err)
 	}
-	return n, nil
+	return int(n), nil
 }

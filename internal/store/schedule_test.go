@@ -36,7 +36,7 @@ func TestScheduledStates(t *testing.T) {
 		t.Fatal(err)
 	}
 	opens := time.Date(2024, 1, 8, 8, 0, 0, 0, time.UTC)
-	check := func(when string, want map[string]string, next map[string]time.Time, scheduled int64) {
+	check := func(when string, want map[string]string, next map[string]time.Time, scheduled int) {
 		t.Helper()
 		for id, state := range want {
 			b, err := st.Batch(ctx, id)
