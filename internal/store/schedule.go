@@ -105,12 +105,41 @@ func (s *Store) indexScheduled(ctx context.Context, b *Batch) error {
 	return nil
 }
 
-// ScheduledBatches counts the batches whose not-before time is still ahead,
-// for the metrics (bulkinvite_batches_held{state="scheduled"}).
+// ScheduledBatches counts the batches whose not-before time is still ahead and
+// that are neither paused, cancelled nor done, for the metrics
+// (bulkinvite_batches_held{state="scheduled"}): the index's members after now,
+// each read back from its record. A member whose batch is cancelled, done or
+// gone is removed.
 func (s *Store) ScheduledBatches(ctx context.Context) (int, error) {
-	n, err := s.rdb.ZCount(ctx, s.key("scheduled"), "("+nowMS(s.now()), "+inf").Result()
+	k := s.key("scheduled")
+	ids, err := s.rdb.ZRangeByScore(ctx, k, &redis.ZRangeBy{Min: "(" + nowMS(s.now()), Max: "+inf"}).Result()
 	if err != nil {
-		return 0, fmt.Errorf("count scheduled batches: %w", err)
+		return 0, fmt.Errorf("read the scheduled batches: %w", err)
 	}
-	return int(n), nil
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), "id", fieldHold, "finished_at")
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("read the scheduled batches: %w", err)
+	}
+	n := 0
+	var stale []any
+	for i, c := range cmds {
+		v := c.Val()
+		switch {
+		case len(v) != 3 || v[0] == nil || v[1] == string(HoldCancelled) || v[2] != nil:
+			stale = append(stale, ids[i])
+		case v[1] == nil || v[1] == string(HoldNone):
+			n++
+		}
+	}
+	if len(stale) > 0 {
+		if err := s.rdb.ZRem(ctx, k, stale...).Err(); err != nil {
+			return 0, fmt.Errorf("drop batches no longer scheduled from the index: %w", err)
+		}
+	}
+	return n, nil
 }

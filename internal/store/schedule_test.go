@@ -10,8 +10,9 @@ import (
 
 // TestScheduledStates: a batch before its not-before time is scheduled, one
 // outside its send window waiting_for_window with the window's next opening,
-// both queued once their time has come; a done batch is done whatever its
-// schedule; the scheduled batches are counted until their time.
+// both queued once their time has come; a done, paused or cancelled batch
+// shows that whatever its schedule; the batches scheduled and not held
+// otherwise are counted until their time.
 func TestScheduledStates(t *testing.T) {
 	t.Parallel()
 	st := setup(t)
@@ -27,12 +28,20 @@ func TestScheduledStates(t *testing.T) {
 		"past":         {NotBefore: ms(6, 0)},
 		"none":         nil,
 		"done-earlier": {NotBefore: ms(9, 0)},
+		"paused":       {NotBefore: ms(9, 0)},
+		"cancelled":    {NotBefore: ms(9, 0)},
 	} {
 		if _, _, err := st.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target, Schedule: sc}, SegmentSize: 10}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := st.Seal(ctx, "done-earlier", 0, ""); err != nil { // nothing accepted: done at once
+		t.Fatal(err)
+	}
+	if _, err := st.PauseBatch(ctx, "paused"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.CancelBatch(ctx, "cancelled"); err != nil {
 		t.Fatal(err)
 	}
 	opens := time.Date(2024, 1, 8, 8, 0, 0, 0, time.UTC)
@@ -59,8 +68,8 @@ func TestScheduledStates(t *testing.T) {
 		}
 	}
 	check("07:00", map[string]string{"start": StateScheduled, "window": StateWaitingForWindow, "both": StateScheduled,
-		"past": StateQueued, "none": StateQueued, "done-earlier": StateDone},
-		map[string]time.Time{"window": opens, "both": opens}, 3)
+		"past": StateQueued, "none": StateQueued, "done-earlier": StateDone, "paused": StatePaused, "cancelled": StateCancelled},
+		map[string]time.Time{"window": opens, "both": opens}, 2)
 
 	b, err := st.Batch(ctx, "both")
 	if err != nil {
@@ -72,8 +81,12 @@ func TestScheduledStates(t *testing.T) {
 	}
 
 	st.now = func() time.Time { return mon0700.Add(105 * time.Minute) } // 08:45Z
-	check("08:45", map[string]string{"start": StateQueued, "window": StateQueued, "both": StateQueued, "done-earlier": StateDone},
-		nil, 1)
+	check("08:45", map[string]string{"start": StateQueued, "window": StateQueued, "both": StateQueued, "done-earlier": StateDone, "paused": StatePaused},
+		nil, 0)
+	if _, err := st.ResumeBatch(ctx, "paused"); err != nil {
+		t.Fatal(err)
+	}
+	check("08:45, resumed", map[string]string{"paused": StateScheduled}, nil, 1)
 	st.now = func() time.Time { return mon0700.Add(10 * time.Hour) } // 17:00Z, 18:00 in Berlin
 	check("17:00", map[string]string{"start": StateQueued, "window": StateWaitingForWindow, "both": StateWaitingForWindow},
 		map[string]time.Time{"window": opens.Add(24 * time.Hour), "both": opens.Add(24 * time.Hour)}, 0)
