@@ -204,6 +204,9 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := payload.ValidateMessage(opts.Job.InvitationMessage); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUsage, err)
 	}
+	if err := checkSchedule(&opts.Job, time.Now()); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
+	}
 	b, created, err := p.store.CreateBatch(ctx, store.Meta{
 		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
 		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey, Owner: opts.Owner,
@@ -333,7 +336,11 @@ func otherInput(err error) error {
 	return err
 }
 
+// sameJob reports whether two jobs send the same: their schedules aside, for a
+// re-run keeps the first run's (a not-before time given as a duration differs
+// each run).
 func sameJob(a, b task.Job) bool {
+	a.Schedule, b.Schedule = nil, nil
 	ja, _ := json.Marshal(a)
 	jb, _ := json.Marshal(b)
 	return string(ja) == string(jb)

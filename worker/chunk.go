@@ -78,6 +78,9 @@ func (r *chunkRun) run(ctx context.Context) error {
 	if err := r.authStopped(ctx); err != nil {
 		return err
 	}
+	if err := r.held(); err != nil {
+		return err
+	}
 	// The hold comes with the states: a paused batch's chunk waits before it
 	// claims anything or takes a grant from the rate limiter.
 	hold, states, err := w.store.HoldAndStates(ctx, t.BatchID, t.Candidates)

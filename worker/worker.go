@@ -166,6 +166,9 @@ type Config struct {
 	// CallbackRetryMin and CallbackRetryMax bound the backoff between two
 	// deliveries of a callback. Defaults 10s and 30m.
 	CallbackRetryMin, CallbackRetryMax time.Duration
+	// ScheduleClock is the clock the schedule gate reads (a batch's not-before
+	// time and send window). Default time.Now; tests move it.
+	ScheduleClock func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -207,6 +210,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.CallbackRetryMax < c.CallbackRetryMin {
 		c.CallbackRetryMax = max(DefaultCallbackRetryMax, c.CallbackRetryMin)
+	}
+	if c.ScheduleClock == nil {
+		c.ScheduleClock = time.Now
 	}
 	return c
 }

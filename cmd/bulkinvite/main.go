@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	_ "time/tzdata" // the send windows' time zones, in a container without tzdata too
 
 	"github.com/bulkinvite/bulkinvite/internal/cli"
 )

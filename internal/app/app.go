@@ -192,10 +192,11 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 func (a *App) Metrics() *metrics.Metrics {
 	a.metricsOnce.Do(func() {
 		a.metrics = metrics.New(metrics.Config{
-			Inspector:     asynq.NewInspectorFromRedisClient(a.Redis),
-			AuthStopped:   a.authStopped,
-			PausedBatches: a.Store.PausedBatches,
-			Log:           a.Log.Named("metrics"),
+			Inspector:        asynq.NewInspectorFromRedisClient(a.Redis),
+			AuthStopped:      a.authStopped,
+			PausedBatches:    a.Store.PausedBatches,
+			ScheduledBatches: a.Store.ScheduledBatches,
+			Log:              a.Log.Named("metrics"),
 		})
 	})
 	return a.metrics

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -27,6 +28,7 @@ type enqueueFlags struct {
 	format, message, mfile string
 	batchID, rejects       string
 	callbackURL            string
+	notBefore, sendWindow  string
 	noSend, reinvite       bool
 	asJSON, wait           bool
 }
@@ -43,6 +45,41 @@ func (f *enqueueFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.wait, "wait", false, "wait until the batch is done; exit 3 if anything was dead-lettered")
 	fs.StringVar(&f.rejects, "rejects", "", "write rejected rows to this file instead of stderr")
 	fs.StringVar(&f.callbackURL, "callback-url", "", "POST the batch's status here, signed with BULKINVITE_CALLBACK_SECRET, when it is done")
+	fs.StringVar(&f.notBefore, "not-before", "", "send nothing before this time: RFC 3339 (2026-11-26T08:00:00+01:00) or a duration from now (2h, 90m)")
+	fs.StringVar(&f.sendWindow, "send-window", "", "send only within these weekly hours, e.g. 'Mon-Fri 09:00-17:00 Europe/Berlin' (days optional; zone default UTC)")
+}
+
+// schedule checks --not-before and --send-window, seen at now, and returns the
+// schedule they make (nil for neither).
+func (f *enqueueFlags) schedule(now time.Time) (*task.Schedule, error) {
+	var at time.Time
+	if f.notBefore != "" {
+		var err error
+		if at, err = parseNotBefore(f.notBefore, now); err != nil {
+			return nil, usageErr("--not-before: %v", err)
+		}
+	}
+	sc, err := producer.NewSchedule(at, f.sendWindow, now)
+	var se *producer.ScheduleError
+	if errors.As(err, &se) {
+		return nil, usageErr("--%s: %v", strings.ReplaceAll(se.Field, "_", "-"), se.Err)
+	}
+	return sc, err
+}
+
+// parseNotBefore reads a time in RFC 3339, or a duration from now.
+func parseNotBefore(s string, now time.Time) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	d, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 time (2026-11-26T08:00:00+01:00) nor a duration from now (2h, 90m)", s)
+	case d < 0:
+		return time.Time{}, fmt.Errorf("%q is a negative duration: give one from now, such as 2h", s)
+	}
+	return now.Add(d), nil
 }
 
 // checkCallback checks --callback-url: a URL callback.ValidateURL accepts, and a
@@ -82,7 +119,11 @@ func (f *enqueueFlags) job() (task.Job, error) {
 			return task.Job{}, usageErr("--batch-id: %v", err)
 		}
 	}
-	job := task.Job{Target: f.target.target(), InvitationMessage: message, Reinvite: f.reinvite}
+	sc, err := f.schedule(time.Now())
+	if err != nil {
+		return task.Job{}, err
+	}
+	job := task.Job{Target: f.target.target(), InvitationMessage: message, Reinvite: f.reinvite, Schedule: sc}
 	if f.noSend {
 		no := false
 		job.SendInvite = &no
@@ -112,6 +153,11 @@ import needs a new id.
 Exit codes: 0 ok; 1 failed; 2 usage error; 3 with --wait, finished but something was
 dead-lettered.
 
+--not-before holds the whole batch until a time; --send-window sends it only within
+weekly hours, by the wall clock of the window's time zone (grammar: docs/input.md,
+"Schedule and send window"). Until then status says scheduled, or waiting_for_window
+with the window's next opening. A re-run of the batch keeps its first schedule.
+
 With --callback-url the batch's status is POSTed there when it is done, signed with
 BULKINVITE_CALLBACK_SECRET; a host that is not global unicast (loopback, private,
 link-local, reserved) or the worker's own is refused unless
@@ -119,6 +165,8 @@ BULKINVITE_CALLBACK_ALLOW_PRIVATE=true.`,
 		Example: `  bulkinvite enqueue candidates.csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e
   bulkinvite enqueue export.jsonl --project 6f1c...-... --message-file invite.html --batch-id nightly-2026-11-25
   bulkinvite enqueue request.json --wait
+  bulkinvite enqueue nightly.csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e --not-before 2026-11-26T08:00:00+01:00
+  bulkinvite enqueue nightly.csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e --not-before 8h --send-window 'Mon-Fri 09:00-17:00 Europe/Berlin'
   cat rows.csv | bulkinvite enqueue - --format csv --interview-set 019c5ea9-a792-7f0d-b671-4c3c1602094e --json`,
 		Args: exactArgs(1, "one FILE (or - for stdin)"),
 		RunE: func(cmd *cobra.Command, args []string) error { return e.enqueue(cmd, args[0], &f) },

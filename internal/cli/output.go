@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 	"unicode/utf8"
@@ -31,8 +32,9 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 func printStatus(w io.Writer, s store.Status) {
-	fmt.Fprintf(w, "batch %s: %s\n", s.BatchID, s.State)
+	fmt.Fprintf(w, "batch %s: %s\n", s.BatchID, strings.ReplaceAll(s.State, "_", " "))
 	fmt.Fprintf(w, "  target            %s\n", s.Target)
+	printSchedule(w, s)
 	fmt.Fprintf(w, "  total             %d  (accepted %d, rejected %d)\n", s.Total, s.Accepted, s.Rejected)
 	fmt.Fprintf(w, "  invited           %d\n", s.Invited)
 	fmt.Fprintf(w, "  cv_queued         %d\n", s.CVQueued)
@@ -61,6 +63,20 @@ func printStatus(w io.Writer, s store.Status) {
 	}
 	if s.DeadLettered > 0 {
 		fmt.Fprintf(w, "  see the dead letters: bulkinvite deadletter list --batch %s\n", s.BatchID)
+	}
+}
+
+// printSchedule prints a batch's not-before time and send window, and while
+// they hold it, when the window opens next.
+func printSchedule(w io.Writer, s store.Status) {
+	if s.NotBefore != nil {
+		fmt.Fprintf(w, "  not before        %s\n", s.NotBefore.Format(time.RFC3339))
+	}
+	if s.SendWindow != "" {
+		fmt.Fprintf(w, "  send window       %s\n", plain(s.SendWindow))
+	}
+	if s.NextWindow != nil {
+		fmt.Fprintf(w, "  window opens      %s\n", s.NextWindow.Format(time.RFC3339))
 	}
 }
 

@@ -25,7 +25,7 @@ const (
 )
 
 // states are the states the list filters by.
-var states = []string{store.StateQueued, store.StateRunning, store.StatePaused, store.StateDone, store.StateCancelled}
+var states = []string{store.StateQueued, store.StateRunning, store.StatePaused, store.StateDone, store.StateCancelled, store.StateScheduled, store.StateWaitingForWindow}
 
 // listBody is what the batch list shows.
 type listBody struct {

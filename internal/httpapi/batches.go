@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -57,9 +58,14 @@ type Reject struct {
 const (
 	fieldBatchID     = "batch_id"
 	fieldCallbackURL = "callback_url"
+	fieldNotBefore   = producer.FieldNotBefore
+	fieldSendWindow  = producer.FieldSendWindow
 )
 
-var csvParams = []string{"com_interview_set_id", "com_project_id", "com_job_post_id", "invitation_message", "send_invite", fieldBatchID, fieldCallbackURL}
+// requestFields are the request-level fields of a JSON body besides the vendor's.
+var requestFields = []string{fieldBatchID, fieldCallbackURL, fieldNotBefore, fieldSendWindow}
+
+var csvParams = append([]string{"com_interview_set_id", "com_project_id", "com_job_post_id", "invitation_message", "send_invite"}, requestFields...)
 
 // batchRequest is a posted batch, checked and ready to import.
 type batchRequest struct {
@@ -70,6 +76,9 @@ type batchRequest struct {
 	callbackURL string
 	// from is the client's address, for the batch's created event.
 	from string
+	// notBefore and sendWindow are the schedule's fields as given, checked into
+	// job.Schedule by checkFields.
+	notBefore, sendWindow string
 	// records are the candidates of a JSON body small enough to have been kept in
 	// memory, decoded once; nil for others, which are read again to import.
 	records []producer.Record
@@ -232,9 +241,9 @@ func (req *batchRequest) fromJSON() (details []Detail, read bool) {
 	var meta *producer.Request
 	var err error
 	if req.body.inMemory() {
-		meta, req.records, err = producer.ReadRequest(req.body.reader(), fieldBatchID, fieldCallbackURL)
+		meta, req.records, err = producer.ReadRequest(req.body.reader(), requestFields...)
 	} else {
-		meta, err = producer.ScanRequest(req.body.reader(), fieldBatchID, fieldCallbackURL)
+		meta, err = producer.ScanRequest(req.body.reader(), requestFields...)
 	}
 	if err != nil {
 		var ke *producer.KeyError
@@ -248,6 +257,7 @@ func (req *batchRequest) fromJSON() (details []Detail, read bool) {
 	}
 	req.job = task.Job{Target: meta.Target, InvitationMessage: meta.InvitationMessage, SendInvite: meta.SendInvite}
 	req.batchID, req.callbackURL = meta.Extra[fieldBatchID], meta.Extra[fieldCallbackURL]
+	req.notBefore, req.sendWindow = meta.Extra[fieldNotBefore], meta.Extra[fieldSendWindow]
 	if meta.Candidates == 0 {
 		return []Detail{{Field: "candidates", Message: "must contain at least 1 candidate"}}, true
 	}
@@ -268,6 +278,7 @@ func (req *batchRequest) fromCSV(q url.Values) []Detail {
 		req.job.SendInvite = &b
 	}
 	req.batchID, req.callbackURL = strings.TrimSpace(q.Get(fieldBatchID)), strings.TrimSpace(q.Get(fieldCallbackURL))
+	req.notBefore, req.sendWindow = strings.TrimSpace(q.Get(fieldNotBefore)), strings.TrimSpace(q.Get(fieldSendWindow))
 	src, err := producer.NewCSVSource(req.body.reader())
 	if err != nil {
 		return append(details, Detail{Field: "body", Message: err.Error()})
@@ -289,9 +300,10 @@ func (req *batchRequest) fromCSV(q url.Values) []Detail {
 	return details
 }
 
-// checkFields checks the target, message, batch id and callback URL.
+// checkFields checks the target, message, batch id, callback URL and
+// schedule.
 func (s *Server) checkFields(req *batchRequest) []Detail {
-	var details []Detail
+	details := req.checkSchedule(time.Now())
 	if err := req.job.Target.Validate(); err != nil {
 		details = append(details, fieldDetails("com_interview_set_id", err)...)
 	}
@@ -311,6 +323,25 @@ func (s *Server) checkFields(req *batchRequest) []Detail {
 		}
 	}
 	return details
+}
+
+// checkSchedule checks not_before (RFC 3339) and send_window and sets the
+// job's schedule from them.
+func (req *batchRequest) checkSchedule(now time.Time) []Detail {
+	var at time.Time
+	if req.notBefore != "" {
+		var err error
+		if at, err = time.Parse(time.RFC3339, req.notBefore); err != nil {
+			return []Detail{{Field: fieldNotBefore, Message: fmt.Sprintf("%q is not an RFC 3339 time such as 2026-11-26T08:00:00+01:00", req.notBefore)}}
+		}
+	}
+	sc, err := producer.NewSchedule(at, req.sendWindow, now)
+	var se *producer.ScheduleError
+	if errors.As(err, &se) {
+		return []Detail{{Field: se.Field, Message: se.Err.Error()}}
+	}
+	req.job.Schedule = sc
+	return nil
 }
 
 // callbackKey names the key that signs the callback of a batch the caller in

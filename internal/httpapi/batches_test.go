@@ -112,6 +112,14 @@ func TestPostErrors(t *testing.T) {
 		{"csv no header", req{target: "/v1/batches?com_interview_set_id=" + is, body: "", header: csv}, 400, []string{"body"}},
 		{"csv no rows", req{target: "/v1/batches?com_interview_set_id=" + is, body: "email\n", header: csv}, 400, []string{"body"}},
 		{"csv bad send_invite", req{target: "/v1/batches?com_interview_set_id=" + is + "&send_invite=maybe", body: "email\na@example.com\n", header: csv}, 400, []string{"send_invite"}},
+		{"not_before not RFC 3339", req{body: `{"com_interview_set_id":"` + is + `","not_before":"tomorrow 8am","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"not_before"}},
+		{"not_before a duration", req{body: `{"com_interview_set_id":"` + is + `","not_before":"2h","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"not_before"}},
+		{"not_before years ahead", req{body: `{"com_interview_set_id":"` + is + `","not_before":"2999-01-01T00:00:00Z","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"not_before"}},
+		{"not_before a number", req{body: `{"com_interview_set_id":"` + is + `","not_before":1767225600,"candidates":[{"email":"a@example.com"}]}`}, 400, []string{"not_before"}},
+		{"send_window bad zone", req{body: `{"com_interview_set_id":"` + is + `","send_window":"Mon-Fri 09:00-17:00 Europe/Berln","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"send_window"}},
+		{"send_window bad day", req{body: `{"com_interview_set_id":"` + is + `","send_window":"Mon-Fry 09:00-17:00","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"send_window"}},
+		{"send_window bad time", req{body: `{"com_interview_set_id":"` + is + `","send_window":"09:00-17:60","candidates":[{"email":"a@example.com"}]}`}, 400, []string{"send_window"}},
+		{"csv bad send_window", req{target: "/v1/batches?com_interview_set_id=" + is + "&send_window=9-5", body: "email\na@example.com\n", header: csv}, 400, []string{"send_window"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

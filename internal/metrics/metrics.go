@@ -6,7 +6,8 @@
 // *Metrics is the worker's Observer: the worker tells it what happened.
 //
 // It does not decide what counts (the worker reports each new outcome once) and
-// reads Redis only at a scrape, through the Inspector and Config.AuthStopped. It
+// reads Redis only at a scrape, through the Inspector and the Config's
+// readers (AuthStopped, PausedBatches, ScheduledBatches). It
 // uses no global registry: two Metrics in one process (tests) do not meet.
 package metrics
 
@@ -56,8 +57,9 @@ const (
 	// scrape (Config.AuthStopped).
 	AuthStopped = "bulkinvite_auth_stopped"
 	// BatchesHeld is the batches held back from sending and not done, by state
-	// (label "state": "paused"). Read from Redis at each scrape
-	// (Config.PausedBatches).
+	// (label "state": "paused"; "scheduled", before their not-before time).
+	// Read from Redis at each scrape (Config.PausedBatches,
+	// Config.ScheduledBatches).
 	BatchesHeld = "bulkinvite_batches_held"
 )
 
@@ -88,7 +90,13 @@ type Config struct {
 	// bulkinvite_batches_held{state="paused"}; an error leaves the gauge out of
 	// that scrape (and is logged). Default none: the gauge is not exported.
 	PausedBatches func(ctx context.Context) (int, error)
-	// ScrapeTimeout bounds AuthStopped and PausedBatches. Default DefaultScrapeTimeout.
+	// ScheduledBatches, when set, counts at each scrape the batches whose
+	// not-before time is still ahead, for bulkinvite_batches_held{state=
+	// "scheduled"}; an error leaves that gauge out of the scrape (and is
+	// logged). Default none: the gauge is not exported.
+	ScheduledBatches func(ctx context.Context) (int, error)
+	// ScrapeTimeout bounds AuthStopped, PausedBatches and ScheduledBatches.
+	// Default DefaultScrapeTimeout.
 	ScrapeTimeout time.Duration
 	// Log gets the errors of scrapes and of Listen's server. Default none.
 	Log *zap.Logger
@@ -142,9 +150,9 @@ func New(cfg Config) *Metrics {
 		m.reg.MustRegister(&authCollector{read: cfg.AuthStopped, timeout: cfg.ScrapeTimeout,
 			desc: prometheus.NewDesc(AuthStopped, "1 while sending is stopped after the vendor refused the API key (401/403), until `bulkinvite resume`; else 0.", nil, nil)})
 	}
-	if cfg.PausedBatches != nil {
-		m.reg.MustRegister(&heldCollector{paused: cfg.PausedBatches, timeout: cfg.ScrapeTimeout,
-			desc: prometheus.NewDesc(BatchesHeld, "Batches held back from sending and not done, by state (paused).", []string{"state"}, nil)})
+	if held := heldStates(cfg); len(held) > 0 {
+		m.reg.MustRegister(&heldCollector{states: held, timeout: cfg.ScrapeTimeout,
+			desc: prometheus.NewDesc(BatchesHeld, "Batches held back from sending and not done, by state (paused; scheduled, before their not-before time).", []string{"state"}, nil)})
 	}
 	if cfg.Inspector != nil {
 		m.reg.MustRegister(asynqmetrics.NewQueueMetricsCollector(cfg.Inspector))
@@ -224,10 +232,28 @@ func (c *authCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, v)
 }
 
-// heldCollector reads the paused batches at each scrape: a pause or resume by
-// any process shows at once.
+// heldState is one state of bulkinvite_batches_held and how to count it.
+type heldState struct {
+	name  string
+	count func(context.Context) (int, error)
+}
+
+// heldStates are the states of the held batches cfg counts.
+func heldStates(cfg Config) []heldState {
+	var out []heldState
+	if cfg.PausedBatches != nil {
+		out = append(out, heldState{"paused", cfg.PausedBatches})
+	}
+	if cfg.ScheduledBatches != nil {
+		out = append(out, heldState{"scheduled", cfg.ScheduledBatches})
+	}
+	return out
+}
+
+// heldCollector counts the held batches of each state at each scrape: a pause
+// or resume by any process, or a batch's time coming, shows at once.
 type heldCollector struct {
-	paused  func(context.Context) (int, error)
+	states  []heldState
 	timeout time.Duration
 	desc    *prometheus.Desc
 }
@@ -237,12 +263,14 @@ func (c *heldCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 func (c *heldCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
-	n, err := c.paused(ctx)
-	if err != nil {
-		ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read the paused batches: %w", err))
-		return
+	for _, st := range c.states {
+		n, err := st.count(ctx)
+		if err != nil {
+			ch <- prometheus.NewInvalidMetric(c.desc, fmt.Errorf("read the %s batches: %w", st.name, err))
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), st.name)
 	}
-	ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), "paused")
 }
 
 // promLog adapts zap to promhttp's error log.

@@ -70,7 +70,8 @@ func byLabel(fam *dto.MetricFamily) map[string]float64 {
 func TestContractNames(t *testing.T) {
 	t.Parallel()
 	m := metrics.New(metrics.Config{AuthStopped: func(context.Context) (bool, error) { return true, nil },
-		PausedBatches: func(context.Context) (int, error) { return 2, nil }})
+		PausedBatches:    func(context.Context) (int, error) { return 2, nil },
+		ScheduledBatches: func(context.Context) (int, error) { return 3, nil }})
 	m.Outcomes(payload.OutcomeInvited, 3)
 	m.Outcomes(payload.OutcomeCancelled, 4)
 	m.DeadLettered(payload.ReasonValidation, 2)
@@ -92,7 +93,7 @@ func TestContractNames(t *testing.T) {
 		{metrics.RateLimitWaitSeconds, dto.MetricType_HISTOGRAM, "", nil},
 		{metrics.APIInFlightRequests, dto.MetricType_GAUGE, "", map[string]float64{"": 1}},
 		{metrics.AuthStopped, dto.MetricType_GAUGE, "", map[string]float64{"": 1}},
-		{metrics.BatchesHeld, dto.MetricType_GAUGE, "state", map[string]float64{"paused": 2}},
+		{metrics.BatchesHeld, dto.MetricType_GAUGE, "state", map[string]float64{"paused": 2, "scheduled": 3}},
 		{"go_goroutines", dto.MetricType_GAUGE, "", nil},
 	}
 	if runtime.GOOS == "linux" {

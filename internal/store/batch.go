@@ -54,6 +54,11 @@ const (
 	// StateCancelled: cancelled (CancelBatch); done once the candidates that
 	// were in flight at the cancel are recorded (Batch.Done).
 	StateCancelled = "cancelled"
+	// StateScheduled is a batch before its not-before time (task.Schedule).
+	StateScheduled = "scheduled"
+	// StateWaitingForWindow is a batch past its not-before time, if any, while
+	// its send window is closed.
+	StateWaitingForWindow = "waiting_for_window"
 )
 
 // Meta is what a batch is created with.
@@ -174,6 +179,9 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	}
 	b, err := s.Batch(ctx, m.ID)
 	if err != nil {
+		return nil, false, err
+	}
+	if err := s.indexScheduled(ctx, b); err != nil {
 		return nil, false, err
 	}
 	return b, res == createdNew, nil
@@ -358,7 +366,10 @@ type Batch struct {
 	Owner string
 	// Digest sums the input the batch was sealed from (Seal); "" until sealed,
 	// and for a batch sealed before digests were kept.
-	Digest           string
+	Digest string
+	// at is when the record was read: its schedule's state is as of then (the
+	// zero time: when asked).
+	at               time.Time
 	Callback         *CallbackState // nil without a callback_url
 	Sealed           bool
 	CreatedAt        time.Time
@@ -385,8 +396,11 @@ func (b *Batch) Pending() int64 {
 func (b *Batch) Done() bool { return b.Sealed && b.Pending() == 0 }
 
 // State is cancelled once the batch is cancelled; otherwise done when it is
-// done, paused while paused, queued before any outcome, running otherwise.
+// done, paused while paused, scheduled or waiting_for_window while its
+// schedule holds it back (heldState), queued before any outcome, running
+// otherwise.
 func (b *Batch) State() string {
+	held := b.heldState()
 	switch {
 	case b.Hold == HoldCancelled:
 		return StateCancelled
@@ -394,6 +408,8 @@ func (b *Batch) State() string {
 		return StateDone
 	case b.Hold == HoldPaused:
 		return StatePaused
+	case held != "":
+		return held
 	case b.Invited+b.CVQueued+b.DeadLettered+b.SkippedDuplicate > 0:
 		return StateRunning
 	default:
@@ -427,6 +443,14 @@ type Status struct {
 	AuthStop *AuthStop `json:"auth_stop,omitempty"`
 	// Callback is set for a batch with a callback_url.
 	Callback *CallbackState `json:"callback,omitempty"`
+	// NotBefore is the batch's start time, for a batch enqueued with one.
+	NotBefore *time.Time `json:"not_before,omitempty"`
+	// SendWindow is the batch's send window, canonical, for a batch enqueued
+	// with one.
+	SendWindow string `json:"send_window,omitempty"`
+	// NextWindow is when the send window opens next, while the batch is
+	// scheduled or waiting_for_window and has a window.
+	NextWindow *time.Time `json:"next_window,omitempty"`
 }
 
 // Done reports whether every candidate has its outcome (Batch.Done).
@@ -446,6 +470,7 @@ func (b *Batch) Status() Status {
 		t := b.FinishedAt
 		st.FinishedAt = &t
 	}
+	b.scheduleStatus(&st)
 	return st
 }
 
@@ -461,6 +486,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	}
 	b := &Batch{
 		ID:               id,
+		at:               s.now(),
 		Source:           m["source"],
 		CallbackURL:      m["callback_url"],
 		CallbackKey:      m["callback_key"],

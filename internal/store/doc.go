@@ -89,6 +89,10 @@
 //	P paused           set: the ids of paused batches, for the gauge of held
 //	                   batches; written after the record (PausedBatches drops
 //	                   an id whose batch is no longer paused)
+//	P scheduled        sorted set: batch ids by their not-before time (unix ms),
+//	                   for the count of scheduled batches; entries whose time has
+//	                   come are dropped when the next scheduled batch is created,
+//	                   those of a cancelled, done or gone batch when counted
 //	P dljobs           hash: job fingerprint -> target, message and send_invite,
 //	                   stored once for all the dead letters of a job
 //	P replays:open     hash: replay batch id -> job, while the replay is being enqueued

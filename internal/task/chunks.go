@@ -51,7 +51,11 @@ func Split(seg *Segment, size int, keep func(Candidate) bool) []Chunk {
 }
 
 // NewChunkTask returns c as an asynq task with its options: the task id id (see
-// ChunkID), ChunkMaxRetry, the timeout, and the queue unless it is empty.
+// ChunkID), ChunkMaxRetry, the timeout, the queue unless it is empty, and the
+// job's not-before time if it has one: asynq keeps the task in its scheduled
+// set until then, so that it takes no worker (a time past enqueues it at once;
+// asynq counts whole seconds, and the worker's gate holds back a chunk let go
+// in the second before its time).
 func NewChunkTask(c *Chunk, id, queue string, timeout time.Duration) (*asynq.Task, []asynq.Option, error) {
 	body, err := json.Marshal(c)
 	if err != nil {
@@ -60,6 +64,9 @@ func NewChunkTask(c *Chunk, id, queue string, timeout time.Duration) (*asynq.Tas
 	opts := []asynq.Option{asynq.TaskID(id), asynq.MaxRetry(ChunkMaxRetry), asynq.Timeout(timeout)}
 	if queue != "" {
 		opts = append(opts, asynq.Queue(queue))
+	}
+	if at := c.Job.Schedule.Start(); !at.IsZero() {
+		opts = append(opts, asynq.ProcessAt(at))
 	}
 	return asynq.NewTask(TypeChunk, body), opts, nil
 }

@@ -54,6 +54,27 @@ type Job struct {
 	// Reinvite sends candidates even when the ledger has recorded a success for the
 	// same target.
 	Reinvite bool `json:"reinvite,omitempty"`
+	// Schedule holds the batch back until a time or to a send window; nil sends at
+	// once. It travels with every chunk, so that the worker's gate reads nothing.
+	Schedule *Schedule `json:"schedule,omitempty"`
+}
+
+// Schedule is when a batch may send: not before a time, and only while its send
+// window is open. Tasks written before schedules existed have none.
+type Schedule struct {
+	// NotBefore is the earliest time to send, in Unix milliseconds; 0 for none.
+	NotBefore int64 `json:"not_before,omitempty"`
+	// Window is the send window in package window's grammar (canonical form);
+	// "" for none.
+	Window string `json:"window,omitempty"`
+}
+
+// Start returns NotBefore as a time, zero for none.
+func (s *Schedule) Start() time.Time {
+	if s == nil || s.NotBefore == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(s.NotBefore).UTC()
 }
 
 // Candidate is a candidate inside a task, with its identity in the batch.
