@@ -38,10 +38,10 @@ func TestScheduledStates(t *testing.T) {
 	if err := st.Seal(ctx, "done-earlier", 0, ""); err != nil { // nothing accepted: done at once
 		t.Fatal(err)
 	}
-	if _, err := st.PauseBatch(ctx, "paused"); err != nil {
+	if _, err := st.PauseBatch(ctx, "paused", "tester"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := st.CancelBatch(ctx, "cancelled"); err != nil {
+	if _, _, err := st.CancelBatch(ctx, "cancelled", "tester"); err != nil {
 		t.Fatal(err)
 	}
 	opens := time.Date(2024, 1, 8, 8, 0, 0, 0, time.UTC)
@@ -83,7 +83,7 @@ func TestScheduledStates(t *testing.T) {
 	st.now = func() time.Time { return mon0700.Add(105 * time.Minute) } // 08:45Z
 	check("08:45", map[string]string{"start": StateQueued, "window": StateQueued, "both": StateQueued, "done-earlier": StateDone, "paused": StatePaused},
 		nil, 0)
-	if _, err := st.ResumeBatch(ctx, "paused"); err != nil {
+	if _, err := st.ResumeBatch(ctx, "paused", "tester"); err != nil {
 		t.Fatal(err)
 	}
 	check("08:45, resumed", map[string]string{"paused": StateScheduled}, nil, 1)
