@@ -123,17 +123,8 @@ func who(c payload.Candidate) string {
 // firstError is the dead letter's most telling error, cut to fit a table, as plain
 // text: the field its reason came from, else the first other one.
 func firstError(d *store.DeadLetter) string {
-	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
-	for _, f := range fields {
-		raw, ok := d.Errors[f]
-		if !ok {
-			continue
-		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			s = string(raw)
-		}
-		return plain(f) + ": " + plain(cutRunes(s, 80))
+	if f, text, ok := d.FirstError(); ok {
+		return plain(f) + ": " + plain(cutRunes(text, 80))
 	}
 	return plain(cutRunes(d.Detail, 80))
 }

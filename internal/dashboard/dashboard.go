@@ -37,7 +37,7 @@ type Deps struct {
 	// Required.
 	Resume func(ctx context.Context, by string) ([]store.AuthStop, error)
 	// Steer pauses, resumes and cancels a batch (*worker.Steering). Required.
-	Steer Steerer
+	Steer httpapi.Steerer
 	// Limiter, when set, is the workers' shared rate limiter (serve knows it only
 	// when it has the API key), and LimiterKey that key, masked. Default nil: the
 	// page says how to show it.
@@ -55,7 +55,7 @@ type Dashboard struct {
 	sessions *sessions.Store
 	replay   *deadletter.Replayer
 	resume   func(context.Context, string) ([]store.AuthStop, error)
-	steer    Steerer
+	steer    httpapi.Steerer
 	limiter  LimiterState
 	limKey   string
 	log      *zap.Logger

@@ -11,13 +11,6 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
-// Steerer pauses, resumes and cancels a batch; *worker.Steering is one.
-type Steerer interface {
-	PauseBatch(ctx context.Context, id, by string) (*store.Batch, error)
-	ResumeBatch(ctx context.Context, id, by string) (*store.Batch, error)
-	CancelBatch(ctx context.Context, id, by string) (*store.Batch, int64, error)
-}
-
 // cancelBody is what the cancel confirmation page shows.
 type cancelBody struct {
 	BatchID string

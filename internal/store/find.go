@@ -108,22 +108,31 @@ type Found struct {
 	Seq int64 `json:"seq"`
 }
 
-// Message is the dead letter's most telling error as text: the vendor's field
-// its reason came from, else the first other one, else Detail.
+// Message is the dead letter's most telling error as text (FirstError), else
+// Detail.
 func (d *DeadLetter) Message() string {
+	if _, text, ok := d.FirstError(); ok {
+		return text
+	}
+	return d.Detail
+}
+
+// FirstError is the dead letter's most telling error field and its text: the
+// vendor's field its reason came from, else the first other one; ok is false
+// when the vendor sent none.
+func (d *DeadLetter) FirstError() (field, text string, ok bool) {
 	fields := append(append([]string{}, payload.ErrorFields...), payload.SortedErrorFields(d.Errors)...)
 	for _, f := range fields {
 		raw, ok := d.Errors[f]
 		if !ok {
 			continue
 		}
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			s = string(raw)
+		if json.Unmarshal(raw, &text) != nil {
+			text = string(raw)
 		}
-		return s
+		return f, text, true
 	}
-	return d.Detail
+	return "", "", false
 }
 
 // Find pages. findBatches is how many batches one pipeline asks; findSegments
