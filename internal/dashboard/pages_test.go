@@ -9,12 +9,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 	"github.com/bulkinvite/bulkinvite/internal/dashboard"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
+	"github.com/bulkinvite/bulkinvite/producer"
 )
 
 // Payloads that would run script if a page put them in as HTML.
@@ -225,6 +228,26 @@ func TestBatchPages(t *testing.T) {
 		body := c.get(t, path).Body.String()
 		must(t, strings.Contains(body, "Sending is stopped") && strings.Contains(body, "HTTP 401") && strings.Contains(body, "API key is invalid") &&
 			strings.Contains(body, `action="/resume"`), "%s does not show the auth stop with its resume button", path)
+	}
+}
+
+// TestScheduledBatchPage: a batch enqueued with a not-before time and a send
+// window shows both on its page, and when the window opens next.
+func TestScheduledBatchPage(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, dashboard.Config{})
+	start := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Second)
+	sc, err := producer.NewSchedule(start, "Sat-Sun 09:00-10:00 Europe/Berlin", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tb.Import("sched", pipelinetest.Candidates("sched", 2), &task.Job{Target: pipelinetest.Target, Schedule: sc})
+	c := tb.client()
+	c.signIn(t, token1)
+	page := c.get(t, "/batches/sched").Body.String()
+	for _, want := range []string{`<span class="state scheduled">scheduled</span>`, "Not before</dt><dd>" + start.Format("2006-01-02 15:04"),
+		"Send window</dt><dd>Sat-Sun 09:00-10:00 Europe/Berlin"} {
+		must(t, strings.Contains(page, want), "the scheduled batch's page lacks %q", want)
 	}
 }
 
