@@ -111,7 +111,7 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 		t.Errorf("first entry %q", got)
 	}
 	tab.shoot("deadletters")
-	tab.do(chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "refused-2"))
+	tab.do(chromedp.SendKeys(chromedp.CSS(`form.filter input[name=q]`), "refused-2"))
 	tab.follow(`form.filter button[type=submit]`)
 	if n := eval[int](tab, `document.querySelectorAll('.group table.entries tbody tr').length`); n != 1 ||
 		!strings.Contains(tab.text(".group table.entries tbody"), "refused-2+invitation_error@example.com") {
@@ -210,7 +210,7 @@ func TestBrowserWatchBatchThenReplay(t *testing.T) {
 	if eval[bool](tab, `document.body.classList.contains('js')`) {
 		t.Error("the script ran with JavaScript disabled")
 	}
-	tab.do(chromedp.SendKeys(chromedp.CSS(`input[name=q]`), "moved-1@"))
+	tab.do(chromedp.SendKeys(chromedp.CSS(`form.filter input[name=q]`), "moved-1@"))
 	tab.follow(`form.filter button[type=submit]`)
 	if p := tab.path(); p != "/batches/wrong-set/deadletters?q=moved-1%40&reason=" {
 		t.Errorf("the search form without JavaScript led to %q", p)
