@@ -116,28 +116,22 @@ func (s *Store) ScheduledBatches(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read the scheduled batches: %w", err)
 	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), "id", fieldHold, "finished_at")
-		}
-		return nil
-	}); err != nil {
+	holds, err := s.readHolds(ctx, ids)
+	if err != nil {
 		return 0, fmt.Errorf("read the scheduled batches: %w", err)
 	}
 	n := 0
 	var stale []any
-	for i, c := range cmds {
-		v := c.Val()
+	for i, h := range holds {
 		switch {
-		case len(v) != 3 || v[0] == nil || v[1] == string(HoldCancelled) || v[2] != nil:
+		case !h.exists || h.hold == HoldCancelled || h.done:
 			stale = append(stale, ids[i])
-		case v[1] == nil || v[1] == string(HoldNone):
+		case h.hold == HoldNone:
 			n++
 		}
 	}
 	if len(stale) > 0 {
-		if err := s.rdb.ZRem(ctx, k, stale...).Err(); err != nil {
+		if err := s.write(ctx, k, func(pipe redis.Pipeliner) { pipe.ZRem(ctx, k, stale...) }); err != nil {
 			return 0, fmt.Errorf("drop batches no longer scheduled from the index: %w", err)
 		}
 	}

@@ -152,20 +152,14 @@ func (s *Store) PausedBatches(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("read the paused batches: %w", err)
 	}
-	cmds := make([]*redis.SliceCmd, len(ids))
-	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		for i, id := range ids {
-			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), fieldHold, "finished_at")
-		}
-		return nil
-	}); err != nil {
+	holds, err := s.readHolds(ctx, ids)
+	if err != nil {
 		return 0, fmt.Errorf("read the paused batches: %w", err)
 	}
 	n := 0
 	var stale []any
-	for i, c := range cmds {
-		v := c.Val()
-		if len(v) == 2 && v[0] == string(HoldPaused) && v[1] == nil {
+	for i, h := range holds {
+		if h.exists && h.hold == HoldPaused && !h.done {
 			n++
 		} else {
 			stale = append(stale, ids[i])
@@ -177,6 +171,36 @@ func (s *Store) PausedBatches(ctx context.Context) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// batchHold is what the held batches' gauges read of a batch's record.
+type batchHold struct {
+	exists, done bool
+	hold         Hold
+}
+
+// readHolds reads the hold of each batch of ids and whether it is there and
+// done, in one pipeline.
+func (s *Store) readHolds(ctx context.Context, ids []string) ([]batchHold, error) {
+	cmds := make([]*redis.SliceCmd, len(ids))
+	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), "id", fieldHold, "finished_at")
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := make([]batchHold, len(ids))
+	for i, c := range cmds {
+		v := c.Val()
+		if len(v) != 3 || v[0] == nil {
+			continue
+		}
+		hold, _ := v[1].(string)
+		out[i] = batchHold{exists: true, done: v[2] != nil, hold: Hold(hold)}
+	}
+	return out, nil
 }
 
 // Unsent counts the candidates of b that a cancel would cancel now: accepted,
