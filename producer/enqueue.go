@@ -409,21 +409,23 @@ func (w *segmentWriter) flush() error {
 		return err
 	}
 	seg := w.segment
-	adm, err := w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum())
+	chunks, blobs, err := w.cut(seg)
+	if err != nil {
+		return err
+	}
+	adm, err := w.p.store.AdmitChunks(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum(), blobs)
 	if err != nil {
 		return otherInput(err)
 	}
-	open := adm.Open
 	w.res.Accepted += int64(len(w.buf))
 	w.res.Duplicates += int64(adm.Duplicates)
-	if len(open) > 0 {
+	if len(adm.Open) > 0 {
 		q := w.queue(seg)
-		s := task.Segment{V: task.Version, BatchID: w.batch.ID, Segment: seg, Job: w.batch.Job, Candidates: open}
-		for _, c := range task.Split(&s, w.p.cfg.ChunkSize, nil) {
+		for _, c := range openChunks(chunks, adm.Open) {
 			w.enq.enqueue(c, q)
 			w.held = append(w.held, queuedChunk{c: c, queue: q})
 		}
-		w.heldCands += len(open)
+		w.heldCands += len(adm.Open)
 	}
 	w.segment++
 	// A new buffer: the chunks being enqueued hold slices of this one.
@@ -432,6 +434,52 @@ func (w *segmentWriter) flush() error {
 		return w.verify()
 	}
 	return nil
+}
+
+// cut cuts the buffered segment into chunks by position (chunk i holds its
+// candidates [i*size, (i+1)*size), so that a chunk's id names the same
+// candidates however often the segment is cut) and encodes each chunk's blob:
+// the chunk tasks name their blobs (task.Ref), which the batch keeps.
+func (w *segmentWriter) cut(seg int) ([]task.Chunk, []store.ChunkBlob, error) {
+	size := w.p.cfg.ChunkSize
+	var chunks []task.Chunk
+	var blobs []store.ChunkBlob
+	for i := 0; i*size < len(w.buf); i++ {
+		part := w.buf[i*size : min((i+1)*size, len(w.buf))]
+		b, err := task.EncodeCandidates(part)
+		if err != nil {
+			return nil, nil, fmt.Errorf("encode chunk %d of segment %d: %w", i, seg, err)
+		}
+		lo, hi := part[0].Seq, part[len(part)-1].Seq
+		blobs = append(blobs, store.ChunkBlob{Segment: seg, Chunk: i, Lo: lo, Hi: hi, Blob: b})
+		chunks = append(chunks, task.Chunk{V: task.VersionRef, BatchID: w.batch.ID, Segment: seg, Chunk: i, Job: w.batch.Job,
+			Candidates: part, Ref: &task.Ref{From: 0, To: len(part), Lo: lo, Hi: hi}})
+	}
+	return chunks, blobs, nil
+}
+
+// openChunks returns the chunks holding an open candidate, each with only its
+// open candidates (what the import's check of its tasks looks at; the task
+// itself names the whole chunk).
+func openChunks(chunks []task.Chunk, open []task.Candidate) []task.Chunk {
+	isOpen := make(map[int64]bool, len(open))
+	for _, c := range open {
+		isOpen[c.Seq] = true
+	}
+	var out []task.Chunk
+	for _, c := range chunks {
+		var kept []task.Candidate
+		for _, cand := range c.Candidates {
+			if isOpen[cand.Seq] {
+				kept = append(kept, cand)
+			}
+		}
+		if len(kept) > 0 {
+			c.Candidates = kept
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func (w *segmentWriter) queue(seg int) string {
@@ -456,7 +504,7 @@ func (p *Producer) enqueueCallback(ctx context.Context, b *store.Batch) error {
 	if b.Callback == nil || b.Callback.State != store.CallbackPending {
 		return nil
 	}
-	body, err := json.Marshal(task.Callback{V: task.Version, BatchID: b.ID})
+	body, err := json.Marshal(task.Callback{V: task.CallbackVersion, BatchID: b.ID})
 	if err != nil {
 		return err
 	}

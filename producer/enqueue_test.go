@@ -123,7 +123,8 @@ func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
 func TestImportEnqueuesChunks(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Start(t, redistest.Options{}).Client()
-	p := producer.New(store.New(rdb, store.Config{}), asynq.NewClientFromRedisClient(rdb),
+	st := store.New(rdb, store.Config{})
+	p := producer.New(st, asynq.NewClientFromRedisClient(rdb),
 		producer.Config{SegmentSize: 10, ChunkSize: 4, BulkThreshold: 20})
 	var rows strings.Builder
 	for i := range 25 { // segments 0 and 1 (default queue), 2 (bulk)
@@ -157,6 +158,10 @@ func TestImportEnqueuesChunks(t *testing.T) {
 			}
 			c, err := task.DecodeChunk(ti.Payload)
 			if err != nil {
+				t.Fatal(err)
+			}
+			// A reference to the chunk's candidates, which the batch keeps.
+			if _, err := st.LoadChunk(context.Background(), c, false); err != nil {
 				t.Fatal(err)
 			}
 			for _, cand := range c.Candidates {

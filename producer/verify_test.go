@@ -131,6 +131,11 @@ func (r *ranQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...as
 	if err != nil {
 		return nil, err
 	}
+	ld, err := r.st.LoadChunk(ctx, c, true)
+	if err != nil {
+		return nil, err
+	}
+	c.Job = *ld.Job
 	switch {
 	case strings.HasSuffix(info.ID, ":c1"):
 		recs := make([]store.Record, len(c.Candidates))
@@ -145,6 +150,7 @@ func (r *ranQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...as
 		for i, part := range [][]task.Candidate{c.Candidates[:half], c.Candidates[half:]} {
 			child := *c
 			child.Candidates = part
+			child.Ref = c.Sub(i*half, i*half+len(part))
 			if err := task.EnqueueChunk(ctx, r.q, &child, info.ID+"/"+strconv.Itoa(i), info.Queue, time.Minute); err != nil {
 				return nil, err
 			}

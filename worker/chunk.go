@@ -44,6 +44,9 @@ type chunkRun struct {
 	// waiting counts candidates the run leaves for later: another run holds
 	// them, or marked them as sent first. The task comes back for them.
 	waiting int
+	// blob is where a version 2 chunk's candidates came from, nil for a
+	// version 1 chunk: recording the last of them deletes it.
+	blob *store.ChunkBlob
 	// cancelled is set when the batch was cancelled before the run started:
 	// nothing is sent, and a candidate an earlier attempt sent without
 	// recording the answer is dead-lettered as unknown_outcome.
@@ -59,7 +62,7 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	r := &chunkRun{w: w, task: ct, runID: store.NewRunID()}
 	r.taskID, _ = asynq.GetTaskID(ctx)
 	r.queue, _ = asynq.GetQueueName(ctx)
-	if len(ct.Candidates) > w.cfg.ChunkSize {
+	if ct.Ref == nil && len(ct.Candidates) > w.cfg.ChunkSize {
 		return w.recut(ctx, ct, r.taskID, r.queue)
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
@@ -83,8 +86,19 @@ func (r *chunkRun) run(ctx context.Context) error {
 	}
 	// The hold comes with the states: a paused batch's chunk waits before it
 	// claims anything or takes a grant from the rate limiter.
-	hold, states, err := w.store.HoldAndStates(ctx, t.BatchID, t.Candidates)
-	if err != nil {
+	hold, states, err := r.look(ctx)
+	if err != nil || t.Len() > w.cfg.ChunkSize {
+		if errors.Is(err, store.ErrBatchExpired) {
+			r.log.Warn("the chunk's batch expired before its candidates were sent; nothing sent", zap.Error(err))
+			return nil
+		}
+		if errors.Is(err, store.ErrChunkLost) {
+			r.log.Error("chunk task archived: its candidates are gone from redis", zap.Error(err))
+			return fmt.Errorf("%w: %w", err, asynq.SkipRetry)
+		}
+		if err == nil { // a version 2 chunk cut larger than this worker sends
+			return w.recut(ctx, t, r.taskID, r.queue)
+		}
 		return err
 	}
 	if hold == store.HoldPaused {
@@ -371,7 +385,7 @@ func (r *chunkRun) authStopped(ctx context.Context) error {
 
 // record records outcomes and tells the Observer those that were new.
 func (r *chunkRun) record(ctx context.Context, recs []store.Record) error {
-	fresh, err := r.w.store.RecordNew(ctx, r.task.BatchID, r.task.Job.Target, r.runID, recs)
+	fresh, err := r.w.store.RecordChunk(ctx, r.task.BatchID, r.task.Job.Target, r.runID, recs, r.blob)
 	if err != nil {
 		return err
 	}

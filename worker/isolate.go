@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/bits"
+	"slices"
 	"strings"
 
 	"go.uber.org/zap"
@@ -130,11 +131,24 @@ func (r *chunkRun) split(ctx context.Context, parts ...[]task.Candidate) error {
 		child := *r.task
 		child.Candidates = part
 		child.Split = &origin
+		if r.task.Ref != nil {
+			child.Ref = r.subRef(part)
+		}
 		if err := r.w.enqueueChunk(ctx, child, fmt.Sprintf("%s/%d", r.taskID, i), r.queue); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// subRef is the Ref of the part of a version 2 chunk's blob from part's first
+// candidate to its last (part: some of the chunk's candidates, in order). It
+// may cover candidates of the chunk that are not in part: those are decided,
+// or left to the run that holds them.
+func (r *chunkRun) subRef(part []task.Candidate) *task.Ref {
+	first := slices.IndexFunc(r.task.Candidates, func(c task.Candidate) bool { return c.Seq == part[0].Seq })
+	last := slices.IndexFunc(r.task.Candidates, func(c task.Candidate) bool { return c.Seq == part[len(part)-1].Seq })
+	return r.task.Sub(first, last+1)
 }
 
 // origin is the chunk this one was split from, or this one.

@@ -166,7 +166,7 @@ func (b *testBundle) chunk(t *testing.T, n int) *asynq.Task {
 	if err := b.st.Seal(ctx, "b", 1, ""); err != nil {
 		t.Fatal(err)
 	}
-	body, err := json.Marshal(task.Chunk{V: task.Version, BatchID: "b", Job: job, Candidates: cands})
+	body, err := json.Marshal(task.Chunk{V: task.VersionInline, BatchID: "b", Job: job, Candidates: cands})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func TestSegmentFromAnOlderProducer(t *testing.T) {
 	if err := b.Store.Seal(ctx, id, 1, ""); err != nil {
 		t.Fatal(err)
 	}
-	body, err := json.Marshal(task.Segment{V: task.Version, BatchID: id, Segment: 0, Job: job, Candidates: cands})
+	body, err := json.Marshal(task.Segment{V: task.SegmentVersion, BatchID: id, Segment: 0, Job: job, Candidates: cands})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -283,6 +283,8 @@ type Worker struct {
 	newerTaskLog *rate.Limiter
 	// by names this worker in the batches' event logs: "worker@<host>".
 	by string
+	// jobs caches the jobs of version 2 chunks' batches.
+	jobs jobCache
 }
 
 // New returns a Worker.
@@ -361,8 +363,12 @@ func (w *Worker) enqueueChunk(ctx context.Context, c task.Chunk, id, queue strin
 // candidates than the workers are configured to send.
 func (w *Worker) recut(ctx context.Context, c *task.Chunk, id, queue string) error {
 	for k := 0; k*w.cfg.ChunkSize < len(c.Candidates); k++ {
+		i, j := k*w.cfg.ChunkSize, min((k+1)*w.cfg.ChunkSize, len(c.Candidates))
 		part := *c
-		part.Candidates = c.Candidates[k*w.cfg.ChunkSize : min((k+1)*w.cfg.ChunkSize, len(c.Candidates))]
+		part.Candidates = c.Candidates[i:j]
+		if c.Ref != nil {
+			part.Ref = c.Sub(i, j)
+		}
 		if err := w.enqueueChunk(ctx, part, fmt.Sprintf("%s/c%d", id, k), queue); err != nil {
 			return err
 		}

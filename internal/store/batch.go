@@ -90,7 +90,7 @@ type Meta struct {
 // its candidate states first (the scripts rely on it).
 func (s *Store) retainedKeys(id string) []string {
 	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"), s.bkey(id, "fx"),
-		s.bkey(id, "ev")}
+		s.bkey(id, "ev"), s.bkey(id, "c")}
 }
 
 // liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
@@ -237,9 +237,16 @@ type Admission struct {
 // first admission records it; a later one with another digest admits nothing
 // and returns ErrOtherInput: a re-run under the batch's id read other records.
 func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) (Admission, error) {
+	return s.AdmitChunks(ctx, batchID, segment, cands, digest, nil)
+}
+
+// AdmitChunks is AdmitSegment that also stores, in the same step, the blobs of
+// the segment's chunks (see ChunkBlob), each unless it is stored already or
+// none of its candidates is undecided any more (a re-run: it was deleted).
+func (s *Store) AdmitChunks(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string, chunks []ChunkBlob) (Admission, error) {
 	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"), seen: s.bkey(batchID, "seen"),
-		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), live: s.liveKeys(batchID),
-		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, cands: cands}
+		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), blobs: s.bkey(batchID, "c"), live: s.liveKeys(batchID),
+		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, chunks: chunks, cands: cands}
 	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).Slice()
 	if err != nil {
 		return Admission{}, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))

@@ -115,7 +115,7 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("batch %+v %v, want done", b, err)
 	}
 	time.Sleep(600 * time.Millisecond)
-	for _, sub := range []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx", "ev", "dl"} {
+	for _, sub := range []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx", "ev", "c", "dl"} {
 		n, err := s.rdb.Exists(ctx, s.bkey("r", sub)).Result()
 		if want := int64(0); sub == "dl" && n != 1 || sub != "dl" && n != want || err != nil {
 			t.Errorf("key %s exists %d (%v) after the retention; want only the dead letters kept", s.bkey("r", sub), n, err)

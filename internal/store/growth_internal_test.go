@@ -12,7 +12,7 @@ import (
 )
 
 // batchSubs are the sub keys of a batch that expire with it.
-var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx", "ev"}
+var batchSubs = []string{"", "st", "seen", "segs", "rej", "ff", "split", "rejord", "fx", "ev", "c"}
 
 // lifetimes returns the PTTL of each of the batch's keys that exist, by sub key
 // (-1: no expiry).
@@ -99,7 +99,8 @@ func TestAbandonedImportExpires(t *testing.T) {
 		if err := s.RecordRejects(ctx, id, []Reject{{Row: 9, Reason: "email: bad"}}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AdmitSegment(ctx, id, 0, seg, ""); err != nil {
+		// With its chunk's blob, kept with the batch's keys.
+		if _, err := s.AdmitChunks(ctx, id, 0, seg, "", []ChunkBlob{{Lo: 0, Hi: 2, Blob: []byte("blob")}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -122,7 +123,7 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Errorf("key %q of the unsealed batch: TTL %v (present %v), want (0, %v]", sub, d, ok, ttl)
 		}
 	}
-	for id, want := range map[string]int{"sealed": 7, "replay": 8} {
+	for id, want := range map[string]int{"sealed": 8, "replay": 9} {
 		for sub, d := range lifetimes(t, s, id) {
 			if d != -time.Nanosecond && d != -time.Millisecond {
 				t.Errorf("key %q of %s expires in %v, want no expiry", sub, id, d)
@@ -141,8 +142,8 @@ func TestAbandonedImportExpires(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := len(lifetimes(t, s, "going-on")); n != 8 {
-		t.Errorf("the import that goes on has %d keys left, want its 8", n)
+	if n := len(lifetimes(t, s, "going-on")); n != 9 {
+		t.Errorf("the import that goes on has %d keys left, want its 9", n)
 	}
 	if left := lifetimes(t, s, "abandoned"); len(left) != 0 {
 		t.Errorf("keys of the abandoned import left after %v: %v", 2*ttl, left)

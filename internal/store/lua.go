@@ -123,6 +123,13 @@ local function setStates(key, pairs)
   end
 end
 
+-- undecided tells whether a candidate from seq lo to hi has no outcome yet (a
+-- state byte OPEN or SENDING, or none).
+local function undecided(st, lo, hi)
+  local b = redis.call('GETRANGE', st, lo, hi)
+  return #b < tonumber(hi) - tonumber(lo) + 1 or string.find(b, '[%z\1]') ~= nil
+end
+
 -- alive tells whether batch, a batch's record, is there: a hash without an id
 -- is no record (the leftover of a write that came after it expired).
 local function alive(batch)
@@ -243,10 +250,11 @@ func (a createArgs) argv() []any {
 // Returns {the seqs that are duplicates, the seqs cancelled}; an error holding
 // goneReply when the record is gone.
 var admitScript = redis.NewScript(luaLib + `
-local batch, segs, seen, st, fx = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
-local ttl, segment, count, digest, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local candsFrom = 6 -- ARGV[6..]: per candidate seq, number of keys, the keys' fingerprints
+local batch, segs, seen, st, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local liveFrom = 7 -- KEYS[7..]: the batch's keys that live while it is not sealed
+local ttl, segment, count, digest, index, nblobs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+local blobsFrom = 7 -- ARGV[7..]: per chunk blob its field, lowest and highest seq, the blob
+local candsFrom = blobsFrom + 4 * nblobs -- then per candidate seq, number of keys, the keys' fingerprints
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
@@ -315,27 +323,34 @@ if redis.call('HGET', batch, HOLD) == CANCEL then
   setStates(st, set)
   if n > 0 then redis.call('HINCRBY', batch, 'cancelled', n) end
 end
+for i = blobsFrom, candsFrom - 1, 4 do
+  if undecided(st, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
+end
 refresh(batch, ttl, liveFrom, #KEYS)
 return {dups, cancelled}
 `)
 
 // admitArgs are admitScript's KEYS and ARGV.
 type admitArgs struct {
-	batch, segs, seen, st, fx string
-	live                      []string // liveKeys
-	ttlMS                     int64    // unsealed ttl
-	segment                   int
-	digest                    string // "" for none
-	cands                     []task.Candidate
+	batch, segs, seen, st, fx, blobs string
+	live                             []string // liveKeys
+	ttlMS                            int64    // unsealed ttl
+	segment                          int
+	digest                           string // "" for none
+	chunks                           []ChunkBlob
+	cands                            []task.Candidate
 }
 
 func (a admitArgs) keys() []string {
-	return append([]string{a.batch, a.segs, a.seen, a.st, a.fx}, a.live...)
+	return append([]string{a.batch, a.segs, a.seen, a.st, a.fx, a.blobs}, a.live...)
 }
 
 func (a admitArgs) argv() []any {
-	args := make([]any, 0, 5+len(a.cands)*4)
-	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest, segmentIndex(a.cands))
+	args := make([]any, 0, 6+len(a.chunks)*4+len(a.cands)*4)
+	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest, segmentIndex(a.cands), len(a.chunks))
+	for _, c := range a.chunks {
+		args = append(args, c.field(), c.Lo, c.Hi, c.Blob)
+	}
 	for _, c := range a.cands {
 		keys := DedupKeys(c.Candidate)
 		args = append(args, c.Seq, len(keys))
@@ -650,15 +665,18 @@ func (a markArgs) argv() []any {
 // Returns the positions (1-based, in ARGV's order) of the records whose outcomes
 // were new.
 var recordScript = redis.NewScript(luaLib + `
-local batch, dl, dlerr, fx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local liveFrom = 5 -- KEYS[5..]: liveKeys, which start with retainedKeys, the candidate states first
+local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local liveFrom = 6 -- KEYS[6..]: liveKeys, which start with retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
 local now, retention, ttl = ARGV[1], ARGV[2], ARGV[3]
--- ARGV[4..]: per candidate seq, state (INVITED..SKIPPED), dead letter ("" for
+-- the field of the chunk blob the records come from ('' for none) and its
+-- lowest and highest seq: deleted once none of its candidates is undecided
+local blob, blobLo, blobHi = ARGV[4], ARGV[5], ARGV[6]
+-- ARGV[7..]: per candidate seq, state (INVITED..SKIPPED), dead letter ("" for
 -- none), reference of its errors stored apart ("" for none), those errors (given
 -- once per reference per call, else ""), its ids entry ("" for none) and the
 -- field of the find index that entry goes to
-local recsFrom, recLen = 4, 7
+local recsFrom, recLen = 7, 7
 if not alive(batch) then return {} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
@@ -689,6 +707,7 @@ for k, seq in ipairs(seqs) do
   end
 end
 setStates(st, set)
+if blob ~= '' and not undecided(st, blobLo, blobHi) then redis.call('HDEL', blobs, blob) end
 for _, f in ipairs(idsOrder) do
   redis.call('HSET', fx, f, (redis.call('HGET', fx, f) or '') .. table.concat(ids[f]))
 end
@@ -710,12 +729,15 @@ type recordArgs struct {
 
 // newRecordArgs starts recordScript's arguments for n records; live are the
 // batch's liveKeys.
-func newRecordArgs(batch, dl, dlerr, fx string, live []string, now string, retentionMS, ttlMS int64, n int) recordArgs {
-	args := make([]any, 0, 3+7*n)
-	return recordArgs{
-		keys: append([]string{batch, dl, dlerr, fx}, live...),
-		argv: append(args, now, retentionMS, ttlMS),
+func newRecordArgs(batch, dl, dlerr, fx, blobs string, live []string, now string, retentionMS, ttlMS int64, blob *ChunkBlob, n int) recordArgs {
+	args := make([]any, 0, 6+7*n)
+	args = append(args, now, retentionMS, ttlMS)
+	if blob != nil {
+		args = append(args, blob.field(), blob.Lo, blob.Hi)
+	} else {
+		args = append(args, "", 0, 0)
 	}
+	return recordArgs{keys: append([]string{batch, dl, dlerr, fx, blobs}, live...), argv: args}
 }
 
 // add appends one record: its state code, its dead letter ("" for none), the

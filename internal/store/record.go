@@ -41,12 +41,19 @@ func (s *Store) RecordOutcomes(ctx context.Context, batchID string, target paylo
 // After an error nothing is returned, though some outcomes may have been written:
 // a call again then returns only those still new.
 func (s *Store) RecordNew(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record) ([]Record, error) {
+	return s.RecordChunk(ctx, batchID, target, run, recs, nil)
+}
+
+// RecordChunk is RecordNew for records of candidates that came from a chunk
+// blob (nil for none): in the same step, the blob is deleted once none of its
+// candidates is undecided, for no task needs it then.
+func (s *Store) RecordChunk(ctx context.Context, batchID string, target payload.Target, run RunID, recs []Record, blob *ChunkBlob) ([]Record, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
 	now := s.now()
-	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.liveKeys(batchID),
-		nowMS(now), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), len(recs))
+	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.bkey(batchID, "c"), s.liveKeys(batchID),
+		nowMS(now), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), blob, len(recs))
 	var led []Record
 	dls := 0
 	sharedErrs := map[string]bool{}

@@ -12,7 +12,7 @@ import (
 // benchChunk is a full chunk as a drain carries it: 50 candidates with every
 // field, and a 1 KB invitation message.
 func benchChunk() *task.Chunk {
-	c := &task.Chunk{V: task.Version, BatchID: "nightly-2026-12-01", Segment: 12, Chunk: 3,
+	c := &task.Chunk{V: task.VersionInline, BatchID: "nightly-2026-12-01", Segment: 12, Chunk: 3,
 		Job: task.Job{Target: payload.Target{InterviewSetID: uuidA}, InvitationMessage: strings.Repeat("Hello {{candidate_name}}! ", 40)}}
 	for i := range task.DefaultChunkSize {
 		c.Candidates = append(c.Candidates, task.Candidate{Seq: int64(600 + i), Row: int64(602 + i), Candidate: payload.Candidate{

@@ -2,7 +2,6 @@ package task
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -45,7 +44,7 @@ func Split(seg *Segment, size int, keep func(Candidate) bool) []Chunk {
 		if len(part) == 0 {
 			continue
 		}
-		out = append(out, Chunk{V: Version, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part})
+		out = append(out, Chunk{V: VersionInline, BatchID: seg.BatchID, Segment: seg.Segment, Chunk: i, Job: seg.Job, Candidates: part})
 	}
 	return out
 }
@@ -57,7 +56,7 @@ func Split(seg *Segment, size int, keep func(Candidate) bool) []Chunk {
 // asynq counts whole seconds, and the worker's gate holds back a chunk let go
 // in the second before its time).
 func NewChunkTask(c *Chunk, id, queue string, timeout time.Duration) (*asynq.Task, []asynq.Option, error) {
-	body, err := json.Marshal(c)
+	body, err := encodeChunk(c)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -40,7 +40,26 @@ var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
 // Version is the version of the task payloads this build writes. A worker reads
 // every version from 1 up to Version, so a worker upgraded before its producers
 // keeps working; a payload from a newer producer is refused with ErrVersion.
-const Version = 1
+//
+// Version 2 chunk tasks carry a reference to their candidates (Ref), stored
+// with the batch; version 1 chunk tasks carry them inline, and this build still
+// writes them for the chunks it cuts from inline candidates (an older
+// producer's segment or chunk task).
+const Version = VersionRef
+
+// The chunk task versions.
+const (
+	// VersionInline chunks carry their job and candidates.
+	VersionInline = 1
+	// VersionRef chunks carry a Ref to their candidates' blob and take the job
+	// from the batch record.
+	VersionRef = 2
+	// SegmentVersion and CallbackVersion are the last versions of segment and
+	// callback tasks: they did not change with version 2 chunks, and are still
+	// written as 1 so that a worker of an older build takes them.
+	SegmentVersion  = 1
+	CallbackVersion = 1
+)
 
 // ErrVersion is returned for a task payload whose version this build cannot read.
 var ErrVersion = errors.New("unsupported task payload version")
@@ -120,6 +139,60 @@ type Chunk struct {
 	// Split is set on a chunk split off a larger one the API refused (400, 422,
 	// 413), to bound the requests spent finding what it refused.
 	Split *SplitOrigin `json:"split,omitempty"`
+	// Ref, on a version 2 chunk, names the part of the chunk's blob the task
+	// covers; Job and Candidates are then filled by the worker from the batch
+	// (only Job.Schedule travels with the task). Nil on a version 1 chunk.
+	Ref *Ref `json:"-"`
+}
+
+// Ref is what a version 2 chunk task says of its candidates: they are
+// candidates [From, To) of the blob (EncodeCandidates) the producer stored for
+// chunk (Segment, Chunk) of the batch, with seqs from Lo to Hi. A chunk re-cut
+// or split by a worker names a sub-range of the same blob.
+type Ref struct {
+	From int   `json:"from"`
+	To   int   `json:"to"`
+	Lo   int64 `json:"lo"`
+	Hi   int64 `json:"hi"`
+}
+
+// refChunk is a version 2 chunk task's payload.
+type refChunk struct {
+	V        int          `json:"v"`
+	BatchID  string       `json:"batch_id"`
+	Segment  int          `json:"segment"`
+	Chunk    int          `json:"chunk"`
+	Ref      *Ref         `json:"ref"`
+	Schedule *Schedule    `json:"schedule,omitempty"`
+	Split    *SplitOrigin `json:"split,omitempty"`
+}
+
+// Cover returns the candidates of blob (the whole chunk, decoded) that c
+// covers, checking that they are what c's Ref says.
+func (c *Chunk) Cover(blob []Candidate) ([]Candidate, error) {
+	r := c.Ref
+	if r.From < 0 || r.To > len(blob) || r.From >= r.To {
+		return nil, fmt.Errorf("chunk task %s/%d/%d: candidates [%d, %d) of a blob of %d", c.BatchID, c.Segment, c.Chunk, r.From, r.To, len(blob))
+	}
+	part := blob[r.From:r.To]
+	if part[0].Seq != r.Lo || part[len(part)-1].Seq != r.Hi {
+		return nil, fmt.Errorf("chunk task %s/%d/%d: its blob holds seqs %d..%d where it names %d..%d", c.BatchID, c.Segment, c.Chunk, part[0].Seq, part[len(part)-1].Seq, r.Lo, r.Hi)
+	}
+	return part, nil
+}
+
+// Sub returns the Ref of candidates [i, j) of those c covers (Candidates
+// filled), for a part of c re-cut or split off.
+func (c *Chunk) Sub(i, j int) *Ref {
+	return &Ref{From: c.Ref.From + i, To: c.Ref.From + j, Lo: c.Candidates[i].Seq, Hi: c.Candidates[j-1].Seq}
+}
+
+// Len is how many candidates c covers.
+func (c *Chunk) Len() int {
+	if c.Ref != nil {
+		return c.Ref.To - c.Ref.From
+	}
+	return len(c.Candidates)
 }
 
 // SplitOrigin names the chunk a split chunk comes from.
@@ -190,8 +263,13 @@ func DecodeSegment(b []byte) (*Segment, error) {
 	return &t, nil
 }
 
-// DecodeChunk reads a chunk payload of any supported version.
+// DecodeChunk reads a chunk payload of any supported version. A version 2
+// chunk comes back with its Ref and schedule only: the caller fills Job and
+// Candidates from the batch.
 func DecodeChunk(b []byte) (*Chunk, error) {
+	if ref, ok, err := decodeRefChunk(b); ok {
+		return ref, err
+	}
 	// Room for the candidates, counted by their first key, so that decoding does
 	// not grow the slice candidate by candidate. "seq": cannot occur inside a
 	// JSON string (its quotes would be escaped), so the count is exact; it is
@@ -211,6 +289,33 @@ func DecodeChunk(b []byte) (*Chunk, error) {
 
 var seqKey = []byte(`"seq":`)
 
+// decodeRefChunk decodes b when it is a version 2 chunk: ok is false for
+// another version.
+func decodeRefChunk(b []byte) (c *Chunk, ok bool, err error) {
+	var t refChunk
+	if json.Unmarshal(b, &t) != nil || t.V != VersionRef {
+		return nil, false, nil
+	}
+	if t.BatchID == "" {
+		return nil, true, fmt.Errorf("chunk task: batch_id is empty")
+	}
+	if t.Ref == nil || t.Ref.From < 0 || t.Ref.To <= t.Ref.From || t.Ref.Hi < t.Ref.Lo {
+		return nil, true, fmt.Errorf("chunk task %s/%d/%d: no candidates referenced", t.BatchID, t.Segment, t.Chunk)
+	}
+	return &Chunk{V: t.V, BatchID: t.BatchID, Segment: t.Segment, Chunk: t.Chunk, Job: Job{Schedule: t.Schedule}, Split: t.Split, Ref: t.Ref}, true, nil
+}
+
+// encodeChunk is c's payload: version 2 (a reference) when c has a Ref, else
+// version 1 with its job and candidates inline.
+func encodeChunk(c *Chunk) ([]byte, error) {
+	if c.Ref == nil {
+		v1 := *c
+		v1.V = VersionInline
+		return json.Marshal(&v1)
+	}
+	return json.Marshal(refChunk{V: VersionRef, BatchID: c.BatchID, Segment: c.Segment, Chunk: c.Chunk, Ref: c.Ref, Schedule: c.Job.Schedule, Split: c.Split})
+}
+
 // maxPresized caps the candidates DecodeChunk makes room for beforehand: more
 // than any chunk size allows (500).
 const maxPresized = 1024
@@ -225,27 +330,33 @@ func decodeTask(b []byte, into versioned) error {
 		var head struct {
 			V int `json:"v"`
 		}
-		if json.Unmarshal(b, &head) == nil && head.V > Version {
-			return versionError(head.V)
+		if json.Unmarshal(b, &head) == nil && head.V > into.maxVersion() {
+			return versionErrorOf(head.V, into.maxVersion())
 		}
 		return fmt.Errorf("decode task payload: %w", err)
 	}
-	if v := into.version(); v < 1 || v > Version {
-		return versionError(v)
+	if v := into.version(); v < 1 || v > into.maxVersion() {
+		return versionErrorOf(v, into.maxVersion())
 	}
 	return nil
 }
 
-func versionError(v int) error {
-	return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, v, Version)
+func versionErrorOf(v, max int) error {
+	return fmt.Errorf("%w: v=%d, this build reads 1..%d", ErrVersion, v, max)
 }
 
-// versioned is a task payload: it has a version.
-type versioned interface{ version() int }
+// versioned is a task payload: it has a version, at most maxVersion.
+type versioned interface {
+	version() int
+	maxVersion() int
+}
 
-func (s *Segment) version() int  { return s.V }
-func (c *Chunk) version() int    { return c.V }
-func (c *Callback) version() int { return c.V }
+func (s *Segment) version() int     { return s.V }
+func (c *Chunk) version() int       { return c.V }
+func (c *Callback) version() int    { return c.V }
+func (s *Segment) maxVersion() int  { return SegmentVersion }
+func (c *Chunk) maxVersion() int    { return Version }
+func (c *Callback) maxVersion() int { return CallbackVersion }
 
 // Candidates returns the plain candidates of ts, in order.
 func Candidates(ts []Candidate) []payload.Candidate {

@@ -22,7 +22,7 @@ const (
 func sampleChunk() *task.Chunk {
 	yes := true
 	return &task.Chunk{
-		V: task.Version, BatchID: "b1", Segment: 2, Chunk: 3,
+		V: task.VersionInline, BatchID: "b1", Segment: 2, Chunk: 3,
 		Job: task.Job{Target: payload.Target{ProjectID: uuidA, JobPostID: uuidB}, InvitationMessage: "Hello {{candidate_name}}", SendInvite: &yes, Reinvite: true},
 		Candidates: []task.Candidate{
 			{Seq: 0, Row: 2, Candidate: payload.Candidate{Email: "a@example.com", Name: "A"}},
@@ -56,7 +56,7 @@ func TestChunkTaskRoundTrip(t *testing.T) {
 func TestSegmentTaskRoundTrip(t *testing.T) {
 	t.Parallel()
 	c := sampleChunk()
-	want := &task.Segment{V: task.Version, BatchID: c.BatchID, Segment: c.Segment, Job: c.Job, Candidates: c.Candidates}
+	want := &task.Segment{V: task.SegmentVersion, BatchID: c.BatchID, Segment: c.Segment, Job: c.Job, Candidates: c.Candidates}
 	b, err := json.Marshal(want)
 	if err != nil {
 		t.Fatal(err)
@@ -83,8 +83,8 @@ var taskDecodeCases = []struct {
 	{name: "version missing", body: `{"batch_id":"b","candidates":[{"seq":0}]}`, wantVersion: true, wantErr: "v=0"},
 	{name: "version 0", body: `{"v":0,"batch_id":"b","candidates":[{"seq":0}]}`, wantVersion: true, wantErr: "v=0"},
 	{name: "negative version", body: `{"v":-1,"batch_id":"b","candidates":[{"seq":0}]}`, wantVersion: true},
-	{name: "future version", body: `{"v":2,"batch_id":"b","candidates":[{"seq":0}]}`, wantVersion: true, wantErr: "v=2, this build reads 1..1"},
-	{name: "future version with a new shape", body: `{"v":2,"batch_id":{"id":"b"},"job":[1],"candidates":{"inline":true}}`, wantVersion: true, wantErr: "v=2"},
+	{name: "future version", body: `{"v":3,"batch_id":"b","candidates":[{"seq":0}]}`, wantVersion: true, wantErr: "v=3, this build reads 1.."},
+	{name: "future version with a new shape", body: `{"v":3,"batch_id":{"id":"b"},"job":[1],"candidates":{"inline":true}}`, wantVersion: true, wantErr: "v=3"},
 	{name: "null", body: `null`, wantVersion: true},
 	{name: "version as string", body: `{"v":"1","batch_id":"b","candidates":[{"seq":0}]}`, wantErr: "decode task payload"},
 	{name: "garbage", body: `\x00garbage`, wantErr: "decode task payload"},

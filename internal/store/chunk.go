@@ -1,0 +1,115 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/bulkinvite/bulkinvite/internal/task"
+)
+
+// ChunkBlob is a chunk's candidates as the producer stores them with the batch
+// (task.EncodeCandidates), for version 2 chunk tasks: field <segment>:<chunk>
+// of P{b:id}:c, in the batch's slot, so that a Cluster spreads the queued
+// candidates with their batches. A blob lives while one of its candidates is
+// undecided: AdmitChunks writes it with the segment, RecordChunk deletes it
+// with the last outcome, and otherwise it expires with the batch's keys.
+type ChunkBlob struct {
+	Segment, Chunk int
+	// Lo and Hi are the chunk's lowest and highest seq: its candidates are
+	// every seq between (a chunk is cut from the segment by position).
+	Lo, Hi int64
+	// Blob is the encoded candidates; empty where only the place is needed.
+	Blob []byte
+}
+
+func (b ChunkBlob) field() string {
+	return strconv.Itoa(b.Segment) + ":" + strconv.Itoa(b.Chunk)
+}
+
+// ChunkLoad is what LoadChunk read for a version 2 chunk task.
+type ChunkLoad struct {
+	Hold Hold
+	// States are those of the task's candidates (task.Chunk.Candidates).
+	States []CandidateState
+	// Blob is where the candidates came from, for RecordChunk.
+	Blob *ChunkBlob
+	// Job is the batch's job, when it was asked for.
+	Job *task.Job
+}
+
+// ErrChunkLost is returned by LoadChunk for a chunk whose blob is gone while
+// some of its candidates are undecided: nothing can send them.
+var ErrChunkLost = errors.New("the chunk's candidates are gone from redis")
+
+// LoadChunk reads what a version 2 chunk task c needs, in one round trip to
+// the batch's slot: the batch's hold, the chunk's blob, the candidates' states
+// and, withJob, the batch's job. It fills c.Candidates with the candidates c
+// covers; none when every one of them is decided and the blob is gone. A
+// batch whose record is gone is ErrBatchExpired.
+func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*ChunkLoad, error) {
+	id, ref := c.BatchID, c.Ref
+	field := ChunkBlob{Segment: c.Segment, Chunk: c.Chunk}.field()
+	fields := []string{"id", fieldHold}
+	if withJob {
+		fields = append(fields, "job")
+	}
+	var rec *redis.SliceCmd
+	var blob, rng *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		rec = pipe.HMGet(ctx, s.bkey(id, ""), fields...)
+		blob = pipe.HGet(ctx, s.bkey(id, "c"), field)
+		rng = pipe.GetRange(ctx, s.bkey(id, "st"), ref.Lo, ref.Hi)
+		return nil
+	})
+	if err != nil && !isNil(err) {
+		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
+	}
+	vals := make([]string, len(fields))
+	for i, v := range rec.Val() {
+		vals[i], _ = v.(string)
+	}
+	if vals[0] == "" {
+		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, ErrBatchExpired)
+	}
+	out := &ChunkLoad{Hold: Hold(vals[1])}
+	if withJob {
+		out.Job = new(task.Job)
+		if err := json.Unmarshal([]byte(vals[2]), out.Job); err != nil {
+			return nil, fmt.Errorf("load chunk %s of batch %s: job: %w", field, id, err)
+		}
+	}
+	states := []byte(rng.Val())
+	if blob.Val() == "" {
+		if int64(len(states)) < ref.Hi-ref.Lo+1 || containsUndecided(states) {
+			return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, ErrChunkLost)
+		}
+		c.Candidates = nil
+		return out, nil
+	}
+	all, err := task.DecodeCandidates([]byte(blob.Val()))
+	if err != nil {
+		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
+	}
+	if c.Candidates, err = c.Cover(all); err != nil {
+		return nil, err
+	}
+	out.Blob = &ChunkBlob{Segment: c.Segment, Chunk: c.Chunk, Lo: all[0].Seq, Hi: all[len(all)-1].Seq}
+	out.States = make([]CandidateState, len(c.Candidates))
+	decodeStates(out.States, c.Candidates, ref.Lo, states)
+	return out, nil
+}
+
+// containsUndecided tells whether state bytes hold an open or sent candidate.
+func containsUndecided(states []byte) bool {
+	for _, b := range states {
+		if b < codeInvited {
+			return true
+		}
+	}
+	return false
+}
