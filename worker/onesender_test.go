@@ -146,7 +146,8 @@ func TestLimiterWaitIsNoAttempt(t *testing.T) {
 	b.sender.invite = inviteAll
 	lim := newGateLimiter() // never opened
 	b.w.limiter = lim
-	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	// Long enough that a loaded machine reaches the limiter well before half of it.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	ret := b.w.HandleChunk(ctx, b.chunk(t, 3))
 	if ctx.Err() != nil {
