@@ -50,7 +50,9 @@
 //
 //	P{b:id}            hash: the batch record and its counters; owner: the
 //	                   creating token's name, written once (none before owners);
-//	                   hold: paused or cancelled (PauseBatch, CancelBatch)
+//	                   hold: paused or cancelled (PauseBatch, CancelBatch);
+//	                   jobref: its job's ref in P{j:ref} (job: the job inline,
+//	                   in a record written before jobs were shared)
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
@@ -82,6 +84,10 @@
 //	                   ledger TTL after its week ends
 //	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
 //	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
+//	P{j:ref}           string: a batch's job (task.Job as JSON: target, message,
+//	                   send_invite, schedule), once per content (ref: the first
+//	                   8 bytes of its SHA-256, hex), shared by the batches with
+//	                   that job (see "How long a batch's keys live")
 //	P batches          sorted set: batch ids by creation time (outlives the batches,
 //	                   so that status can tell an expired batch from an unknown one
 //	                   and CreateBatch refuses a used id: see "Batch ids are used once")
@@ -139,6 +145,15 @@
 //     (the next replay finishes it);
 //   - once sealed, until the batch is done: no expiry;
 //   - once done: Config.Retention after it finished.
+//
+// A batch's shared job, P{j:ref}, lives at least as long as each record that
+// names it: every batch using it pushes its expiry forward, never back (Redis's
+// clock) — UnsealedTTL + Retention when the batch is created, paused, resumed
+// or cancelled, Retention when a step finishes it (the step's caller does, right
+// after: a crash between leaves the expiry of the creation). A batch kept
+// sealed and undone for longer than UnsealedTTL + Retention with no steering
+// may outlive it; its job then reads as the zero job (no target or message in
+// status and find).
 //
 // Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A step that
 // comes after the record is gone (a late outcome, failure, split or callback
