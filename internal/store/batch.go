@@ -162,7 +162,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		id: m.ID, now: nowMS(now), jobRef: ref, segmentSize: m.SegmentSize, source: m.Source,
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
 		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
-		created: s.encodeEvent(Event{At: now, What: EventCreated, By: by, Detail: createdDetail(m)}), maxEvents: MaxEvents}
+		by: by, from: m.From}
 	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)

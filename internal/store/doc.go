@@ -52,7 +52,9 @@
 //	                   creating token's name, written once (none before owners);
 //	                   hold: paused or cancelled (PauseBatch, CancelBatch);
 //	                   jobref: its job's ref in P{j:ref} (job: the job inline,
-//	                   in a record written before jobs were shared)
+//	                   in a record written before jobs were shared); by and
+//	                   from: who created it and from where, for its created
+//	                   event
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
@@ -66,8 +68,9 @@
 //	                   the segment's candidates' fingerprints and seqs, sorted;
 //	                   i<seq/64> -> the vendor's ids of those seqs' successes
 //	P{b:id}:ev         list: the batch's event log, oldest first (compact JSON:
-//	                   time, what, by, detail); at most MaxEvents, the creation
-//	                   kept first (see "A batch's event log")
+//	                   time, what, by, detail); at most MaxEvents with the
+//	                   creation, which is told from the record (see "A batch's
+//	                   event log"); no key while nothing else happened
 //	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
 //	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
@@ -206,12 +209,16 @@
 // (EventKinds). Every entry is written by one script that first checks that
 // the record is there and then gives the log the record's expiry (pushEvent),
 // so the log lives exactly as long as the record and never brings a batch
-// back: the creation is written in the creating script, a callback's outcome
-// in the script that counts its attempt, the rest through RecordEvent. Past
-// MaxEvents (200) the oldest entry after the creation goes. An entry costs
-// about 145 bytes of Redis memory with a typical detail (MEMORY USAGE,
-// TestEventMemory: 280 bytes for a log of one entry, 29 KB for a full log of
-// 200 replayed events); a detail is cut at MaxEventDetail (300) bytes.
+// back: a callback's outcome in the script that counts its attempt, the rest
+// through RecordEvent. The creation is not stored: Events tells it from the
+// record (created_at, by, from, source, replay_of, and once sealed the
+// accepted and rejected counts), so a batch to which nothing else happened has
+// no log key. A log written before holds its creation first; Events shows
+// that one. Past MaxEvents (200, the creation counted) the oldest entry after
+// the creation goes. An entry costs about 142 bytes of Redis memory with a
+// typical detail (MEMORY USAGE, TestEventMemory: 344 bytes for a log of one
+// entry, 28 KB for a full log of 199 replayed events); a detail is cut at
+// MaxEventDetail (300) bytes.
 //
 // An event of a step that spans slots is written after the step, in the
 // batch's slot: a crash between leaves the step without its event (a purge, an

@@ -99,6 +99,10 @@ func TestAbandonedImportExpires(t *testing.T) {
 		if err := s.RecordRejects(ctx, id, []Reject{{Row: 9, Reason: "email: bad"}}); err != nil {
 			t.Fatal(err)
 		}
+		// An event besides the creation (told from the record) writes the log.
+		if err := s.RecordEvent(ctx, id, Event{What: EventPaused, By: "tester"}); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := s.AdmitSegment(ctx, id, 0, seg, ""); err != nil {
 			t.Fatal(err)
 		}

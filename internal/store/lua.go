@@ -143,15 +143,26 @@ local function follow(batch, key)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
+-- createdEntry reports whether entry (encodeEvent) is a batch's created event.
+local function createdEntry(entry)
+  return entry and string.find(entry, '"w":"` + EventCreated + `"', 1, true) ~= nil
+end
+
 -- pushEvent appends entry (encodeEvent) to the batch's event log ev, keeping at
--- most max entries: past it, the oldest after the first (the batch's creation)
--- goes. The log gets the record's expiry (follow).
+-- most max entries with the creation: past it, the oldest after the creation
+-- goes. The creation is the log's first entry in a log written before it was
+-- told from the record (Store.Events), else not stored: then the log keeps
+-- max - 1. The log gets the record's expiry (follow).
 local function pushEvent(batch, ev, entry, max)
   redis.call('RPUSH', ev, entry)
-  if redis.call('LLEN', ev) > tonumber(max) then
-    local first = redis.call('LPOP', ev)
+  local n, first = redis.call('LLEN', ev), redis.call('LINDEX', ev, 0)
+  if createdEntry(first) then
+    if n > tonumber(max) then
+      redis.call('LPOP', ev, 2)
+      redis.call('LPUSH', ev, first)
+    end
+  elseif n > tonumber(max) - 1 then
     redis.call('LPOP', ev)
-    redis.call('LPUSH', ev, first)
   end
   follow(batch, ev)
 end
@@ -184,13 +195,15 @@ end
 // caller looked), or its dead letters are still there. A hash without an id
 // field is no record (a write that came after the record expired): it is
 // replaced. A new record expires unsealed_ttl later unless its import goes on
-// (see refresh). Returns createdNew when it created the record, createdBefore
-// when the record exists, createRefused when the id is refused.
+// (see refresh). The record keeps who created it (by) and from where (from):
+// its created event is told from the record (Store.Events), not stored.
+// Returns createdNew when it created the record, createdBefore when the record
+// exists, createRefused when the id is refused.
 var createScript = redis.NewScript(luaLib + `
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local id, now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local created, maxEvents = ARGV[12], ARGV[13]
+local by, from = ARGV[12], ARGV[13]
 if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
 if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
 redis.call('DEL', batch, ev)
@@ -198,8 +211,9 @@ redis.call('HSET', batch, 'id', id, 'created_at', now, 'jobref', jobRef, 'segmen
   'source', source, 'replay_of', replayOf)
 if callbackURL ~= '' then redis.call('HSET', batch, 'callback_url', callbackURL, 'callback_key', callbackKey) end
 if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
+redis.call('HSET', batch, 'by', by)
+if from ~= '' then redis.call('HSET', batch, 'from', from) end
 if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
-pushEvent(batch, ev, created, maxEvents)
 return ` + itoa(createdNew) + `
 `)
 
@@ -217,14 +231,14 @@ type createArgs struct {
 	ttlMS       int64 // unsealed ttl; 0: none
 	callbackKey string
 	owner       string // "" for none
-	created     string // the created event (encodeEvent)
-	maxEvents   int
+	by          string // who creates it (Meta.By), for its created event
+	from        string // Meta.From, for its created event
 }
 
 func (a createArgs) keys() []string { return []string{a.batch, a.dl, a.ev} }
 func (a createArgs) argv() []any {
 	return []any{a.id, a.now, a.jobRef, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
-		a.created, a.maxEvents}
+		a.by, a.from}
 }
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
@@ -413,7 +427,7 @@ redis.call('DEL', seen)
 if was ~= '1' then
   for k = retainedFrom, #KEYS do redis.call('PERSIST', KEYS[k]) end
   local first = redis.call('LINDEX', ev, 0)
-  if first and string.find(first, '"w":"` + EventCreated + `"', 1, true) then
+  if createdEntry(first) then
     local n = redis.call('HMGET', batch, 'accepted', 'rejected')
     local sep = '; '
     if string.sub(first, -7) == '"d":""}' then sep = '' end
