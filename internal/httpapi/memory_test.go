@@ -21,7 +21,7 @@ import (
 // doneOneCandidateCeiling, until :st, :segs, :fx and :ev fold into the record.
 const (
 	doneOneCandidateGoal    = 400
-	doneOneCandidateCeiling = 1100
+	doneOneCandidateCeiling = 950
 )
 
 // TestDoneOneCandidateBatchMemory: the vendor's sample body POSTed as serve

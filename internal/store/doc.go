@@ -60,7 +60,9 @@
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
 //	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
 //	                   the import is complete (sealed)
-//	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
+//	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs),
+//	                   but segment 0's, which is the record's field seg0 (in
+//	                   this key for a batch admitted before)
 //	P{b:id}:rej        hash: source row -> the reject: where, field and reason
 //	                   (compact JSON; before fields were kept, the import's message)
 //	P{b:id}:rejord     sorted set: the rows of :rej by row, read in pages

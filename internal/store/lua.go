@@ -247,9 +247,10 @@ func (a createArgs) argv() []any {
 // skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
 // same order gives the same answer.
 //
-// A segment is recorded in segs as "count" or, with the digest of the input up
-// to its end, "count:digest"; a re-run whose segment has another digest than
-// the one recorded is refused with otherInputReply, admitting nothing.
+// A segment is recorded in segs (segment 0: in the record's field seg0) as
+// "count" or, with the digest of the input up to its end, "count:digest"; a
+// re-run whose segment has another digest than the one recorded is refused
+// with otherInputReply, admitting nothing.
 //
 // The segment's entries of the find index (segmentIndex) are written with it,
 // once.
@@ -267,10 +268,14 @@ local candsFrom = 6 -- ARGV[6..]: per candidate seq, number of keys, the keys' f
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
-if redis.call('HSETNX', segs, segment, rec) == 1 then
+-- Segment 0's entry is the record's field seg0, so that a batch of one
+-- segment keeps no segs key; a batch admitted before keeps it in segs.
+local sk, sf = segs, segment
+if segment == '0' and redis.call('HEXISTS', segs, '0') == 0 then sk, sf = batch, 'seg0' end
+if redis.call('HSETNX', sk, sf, rec) == 1 then
   redis.call('HINCRBY', batch, 'accepted', tonumber(count))
 else
-  local was = redis.call('HGET', segs, segment)
+  local was = redis.call('HGET', sk, sf)
   if digest ~= '' and string.find(was, ':', 1, true) and was ~= rec then
     return redis.error_reply('` + otherInputReply + `')
   end
