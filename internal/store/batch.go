@@ -149,15 +149,20 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		ttl = 0
 	}
 	now := s.now()
+	ref := jobRef(job)
+	// The shared job is written before the record that names it.
+	if err := s.keepJob(ctx, ref, job, s.cfg.UnsealedTTL+s.cfg.Retention); err != nil {
+		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
+	}
 	by := m.By
 	if by == "" {
 		by = m.Owner
 	}
 	a := createArgs{batch: s.bkey(m.ID, ""), dl: s.bkey(m.ID, "dl"), ev: s.bkey(m.ID, "ev"),
-		id: m.ID, now: nowMS(now), job: string(job), segmentSize: m.SegmentSize, source: m.Source,
+		id: m.ID, now: nowMS(now), jobRef: ref, segmentSize: m.SegmentSize, source: m.Source,
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
 		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
-		created: s.encodeEvent(Event{At: now, What: EventCreated, By: by, Detail: createdDetail(m)}), maxEvents: MaxEvents}
+		by: by, from: m.From}
 	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
@@ -327,10 +332,11 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {
 	a := sealArgs{batch: s.bkey(batchID, ""), seen: s.bkey(batchID, "seen"), ev: s.bkey(batchID, "ev"), retained: s.retainedKeys(batchID),
 		now: nowMS(s.now()), segments: segments, retentionMS: s.cfg.Retention.Milliseconds(), digest: digest}
-	if err := s.eval(ctx, sealScript, a.keys(), a.argv()...).Err(); err != nil {
+	ref, err := s.eval(ctx, sealScript, a.keys(), a.argv()...).Text()
+	if err != nil {
 		return fmt.Errorf("seal batch %s: %w", batchID, s.errGone(batchID, errOtherInput(batchID, err)))
 	}
-	return nil
+	return s.keepFinishedJob(ctx, ref)
 }
 
 // SpendSplits adds n to the requests spent splitting the chunk root of a batch
@@ -390,6 +396,9 @@ type Batch struct {
 	Cancelled        int64
 	// Hold is what an operator put the batch on (PauseBatch, CancelBatch).
 	Hold Hold
+	// jobRef names the batch's shared job (P{j:ref}); "" for a record that
+	// holds its job inline.
+	jobRef string
 }
 
 // Pending is the accepted candidates without a final outcome yet.
@@ -513,14 +522,13 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		SkippedDuplicate: atoi64(m["skipped_duplicate"]),
 		Cancelled:        atoi64(m["cancelled"]),
 		Hold:             Hold(m[fieldHold]),
+		jobRef:           m["jobref"],
 	}
 	if r := m["replay_of"]; r != "" {
 		b.ReplayOf = strings.Split(r, ",")
 	}
-	if j := m["job"]; j != "" {
-		if err := json.Unmarshal([]byte(j), &b.Job); err != nil {
-			return nil, fmt.Errorf("read batch %s: job: %w", id, err)
-		}
+	if b.Job, err = s.recordJob(ctx, m); err != nil {
+		return nil, fmt.Errorf("read batch %s: job: %w", id, err)
 	}
 	return b, nil
 }

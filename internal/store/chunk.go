@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -46,6 +45,10 @@ type ChunkLoad struct {
 // some of its candidates are undecided: nothing can send them.
 var ErrChunkLost = errors.New("the chunk's candidates are gone from redis")
 
+// ErrJobLost is returned by LoadChunk for a batch whose shared job is gone
+// (kept undone longer than the job's expiry): nothing says where to send.
+var ErrJobLost = errors.New("the batch's job is gone from redis")
+
 // LoadChunk reads what a version 2 chunk task c needs, in one round trip to
 // the batch's slot: the batch's hold, the chunk's blob, the candidates' states
 // and, withJob, the batch's job. It fills c.Candidates with the candidates c
@@ -56,7 +59,7 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 	field := ChunkBlob{Segment: c.Segment, Chunk: c.Chunk}.field()
 	fields := []string{"id", fieldHold}
 	if withJob {
-		fields = append(fields, "job")
+		fields = append(fields, "job", "jobref")
 	}
 	var rec *redis.SliceCmd
 	var blob, rng *redis.StringCmd
@@ -78,10 +81,16 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 	}
 	out := &ChunkLoad{Hold: Hold(vals[1])}
 	if withJob {
-		out.Job = new(task.Job)
-		if err := json.Unmarshal([]byte(vals[2]), out.Job); err != nil {
+		// Inline in a record of an older build, else shared (one more read,
+		// for a worker's first chunk of the batch).
+		job, err := s.recordJob(ctx, map[string]string{"job": vals[2], "jobref": vals[3]})
+		if err == nil && job.Target.IsZero() {
+			err = ErrJobLost
+		}
+		if err != nil {
 			return nil, fmt.Errorf("load chunk %s of batch %s: job: %w", field, id, err)
 		}
+		out.Job = &job
 	}
 	states := []byte(rng.Val())
 	if blob.Val() == "" {

@@ -47,7 +47,7 @@ func TestScriptCodes(t *testing.T) {
 		create := func(id string, known bool) int {
 			t.Helper()
 			a := createArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), ev: s.bkey(id, "ev"), id: id, now: nowMS(time.Now()),
-				job: "{}", segmentSize: 1, known: known, created: s.encodeEvent(Event{What: EventCreated}), maxEvents: MaxEvents}
+				jobRef: jobRef([]byte("{}")), segmentSize: 1, known: known, by: "tester"}
 			n, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 			if err != nil {
 				t.Fatal(err)

@@ -197,25 +197,26 @@ func (s *Store) job(ctx context.Context, fp string) (dlJob, error) {
 // reading dead letters of more batches than this reads some jobs again.
 const maxCachedJobs = 1024
 
-// jobCache holds dead-letter jobs by fingerprint, at most maxCachedJobs of
-// them: when it is full, an arbitrary one makes room. Its zero value is ready.
-type jobCache struct {
+// jobCache holds jobs (dead letters' or batches') by fingerprint, at most
+// maxCachedJobs of them: when it is full, an arbitrary one makes room. Its zero
+// value is ready. A fingerprint names one content, so an entry is never stale.
+type jobCache[J any] struct {
 	mu   sync.Mutex
-	jobs map[string]dlJob
+	jobs map[string]J
 }
 
-func (c *jobCache) get(fp string) (dlJob, bool) {
+func (c *jobCache[J]) get(fp string) (J, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	j, ok := c.jobs[fp]
 	return j, ok
 }
 
-func (c *jobCache) put(fp string, j dlJob) {
+func (c *jobCache[J]) put(fp string, j J) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.jobs == nil {
-		c.jobs = make(map[string]dlJob)
+		c.jobs = make(map[string]J)
 	}
 	if _, ok := c.jobs[fp]; !ok && len(c.jobs) >= maxCachedJobs {
 		for k := range c.jobs {
@@ -226,7 +227,7 @@ func (c *jobCache) put(fp string, j dlJob) {
 	c.jobs[fp] = j
 }
 
-func (c *jobCache) len() int {
+func (c *jobCache[J]) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.jobs)

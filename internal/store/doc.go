@@ -50,13 +50,19 @@
 //
 //	P{b:id}            hash: the batch record and its counters; owner: the
 //	                   creating token's name, written once (none before owners);
-//	                   hold: paused or cancelled (PauseBatch, CancelBatch)
+//	                   hold: paused or cancelled (PauseBatch, CancelBatch);
+//	                   jobref: its job's ref in P{j:ref} (job: the job inline,
+//	                   in a record written before jobs were shared); by and
+//	                   from: who created it and from where, for its created
+//	                   event
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
 //	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
 //	                   the import is complete (sealed)
-//	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs)
+//	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs),
+//	                   but segment 0's, which is the record's field seg0 (in
+//	                   this key for a batch admitted before)
 //	P{b:id}:rej        hash: source row -> the reject: where, field and reason
 //	                   (compact JSON; before fields were kept, the import's message)
 //	P{b:id}:rejord     sorted set: the rows of :rej by row, read in pages
@@ -64,8 +70,9 @@
 //	                   the segment's candidates' fingerprints and seqs, sorted;
 //	                   i<seq/64> -> the vendor's ids of those seqs' successes
 //	P{b:id}:ev         list: the batch's event log, oldest first (compact JSON:
-//	                   time, what, by, detail); at most MaxEvents, the creation
-//	                   kept first (see "A batch's event log")
+//	                   time, what, by, detail); at most MaxEvents with the
+//	                   creation, which is told from the record (see "A batch's
+//	                   event log"); no key while nothing else happened
 //	P{b:id}:ff         hash: chunk task id -> first failure time (unix ms)
 //	P{b:id}:split      hash: chunk task id -> requests spent splitting it (400/422)
 //	P{b:id}:dl         hash: seq -> the candidate's dead letter (compact JSON)
@@ -82,6 +89,10 @@
 //	                   ledger TTL after its week ends
 //	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
 //	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
+//	P{j:ref}           string: a batch's job (task.Job as JSON: target, message,
+//	                   send_invite, schedule), once per content (ref: the first
+//	                   8 bytes of its SHA-256, hex), shared by the batches with
+//	                   that job (see "How long a batch's keys live")
 //	P batches          sorted set: batch ids by creation time (outlives the batches,
 //	                   so that status can tell an expired batch from an unknown one
 //	                   and CreateBatch refuses a used id: see "Batch ids are used once")
@@ -140,6 +151,15 @@
 //   - once sealed, until the batch is done: no expiry;
 //   - once done: Config.Retention after it finished.
 //
+// A batch's shared job, P{j:ref}, lives at least as long as each record that
+// names it: every batch using it pushes its expiry forward, never back (Redis's
+// clock) — UnsealedTTL + Retention when the batch is created, paused, resumed
+// or cancelled, Retention when a step finishes it (the step's caller does, right
+// after: a crash between leaves the expiry of the creation). A batch kept
+// sealed and undone for longer than UnsealedTTL + Retention with no steering
+// may outlive it; its job then reads as the zero job (no target or message in
+// status and find).
+//
 // Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A step that
 // comes after the record is gone (a late outcome, failure, split or callback
 // attempt) writes nothing: none of these brings a key of the batch back, least
@@ -191,12 +211,16 @@
 // (EventKinds). Every entry is written by one script that first checks that
 // the record is there and then gives the log the record's expiry (pushEvent),
 // so the log lives exactly as long as the record and never brings a batch
-// back: the creation is written in the creating script, a callback's outcome
-// in the script that counts its attempt, the rest through RecordEvent. Past
-// MaxEvents (200) the oldest entry after the creation goes. An entry costs
-// about 145 bytes of Redis memory with a typical detail (MEMORY USAGE,
-// TestEventMemory: 280 bytes for a log of one entry, 29 KB for a full log of
-// 200 replayed events); a detail is cut at MaxEventDetail (300) bytes.
+// back: a callback's outcome in the script that counts its attempt, the rest
+// through RecordEvent. The creation is not stored: Events tells it from the
+// record (created_at, by, from, source, replay_of, and once sealed the
+// accepted and rejected counts), so a batch to which nothing else happened has
+// no log key. A log written before holds its creation first; Events shows
+// that one. Past MaxEvents (200, the creation counted) the oldest entry after
+// the creation goes. An entry costs about 142 bytes of Redis memory with a
+// typical detail (MEMORY USAGE, TestEventMemory: 344 bytes for a log of one
+// entry, 28 KB for a full log of 199 replayed events); a detail is cut at
+// MaxEventDetail (300) bytes.
 //
 // An event of a step that spans slots is written after the step, in the
 // batch's slot: a crash between leaves the step without its event (a purge, an

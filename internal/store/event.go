@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // What an event of a batch's log says happened (Event.What). The words are
@@ -103,13 +105,24 @@ func (s *Store) RecordEvent(ctx context.Context, batchID string, e Event) error 
 
 // Events returns the batch's event log, oldest first: at most MaxEvents, the
 // batch's creation first. A batch without a log (created before logs were
-// kept, or gone) has none.
+// kept, or gone) has none. The creation is told from the record (createdEvent)
+// unless the log holds it (a record written before).
 func (s *Store) Events(ctx context.Context, batchID string) ([]Event, error) {
-	vs, err := s.rdb.LRange(ctx, s.bkey(batchID, "ev"), 0, -1).Result()
+	var lr *redis.StringSliceCmd
+	var rec *redis.SliceCmd
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		lr = pipe.LRange(ctx, s.bkey(batchID, "ev"), 0, -1)
+		rec = pipe.HMGet(ctx, s.bkey(batchID, ""), createdFields...)
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the events of batch %s: %w", batchID, err)
 	}
-	out := make([]Event, 0, len(vs))
+	vs := lr.Val()
+	out := make([]Event, 0, len(vs)+1)
+	if c, ok := createdEvent(rec.Val()); ok && (len(vs) == 0 || !strings.Contains(vs[0], `"w":"`+EventCreated+`"`)) {
+		out = append(out, c)
+	}
 	for _, v := range vs {
 		e, err := decodeEvent(v)
 		if err != nil {
@@ -136,6 +149,35 @@ func createdDetail(m Meta) string {
 		parts = append(parts, "from "+m.From)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// createdFields are the record's fields createdEvent reads, in its order.
+var createdFields = []string{"id", "by", "created_at", "source", "replay_of", "from", "sealed", "accepted", "rejected"}
+
+// createdEvent is the created event of a record read as HMGET createdFields:
+// who created it, when, from where, and once sealed the import's counts, as
+// the creating script wrote it into the log before (with the seal's note).
+// A record without a by field (written before) or none at all has none.
+func createdEvent(v []any) (Event, bool) {
+	f := make([]string, len(createdFields))
+	for i, x := range v {
+		f[i], _ = x.(string)
+	}
+	if f[0] == "" || v[1] == nil {
+		return Event{}, false
+	}
+	m := Meta{Source: f[3], From: f[5]}
+	if f[4] != "" {
+		m.ReplayOf = strings.Split(f[4], ",")
+	}
+	d := cut(createdDetail(m), MaxEventDetail)
+	if f[6] == "1" {
+		if d != "" {
+			d += "; "
+		}
+		d += fmt.Sprintf("%d accepted, %d rejected", atoi64(f[7]), atoi64(f[8]))
+	}
+	return Event{At: msTime(f[2]), What: EventCreated, By: f[1], Detail: d}, true
 }
 
 // listedBatches bounds the batch ids BatchList names.

@@ -160,6 +160,12 @@ func TestEventsLiveWithTheRecord(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "l", Job: task.Job{Target: target}, SegmentSize: 2, Owner: "o"}); err != nil {
 		t.Fatal(err)
 	}
+	if _, ev := ttls("l"); ev != -2*time.Nanosecond && ev != -2*time.Millisecond {
+		t.Errorf("created: log TTL %v, want no log (the creation is told from the record)", ev)
+	}
+	if err := s.RecordEvent(ctx, "l", Event{What: EventPaused, By: "o"}); err != nil {
+		t.Fatal(err)
+	}
 	if rec, ev := ttls("l"); rec <= 0 || ev <= 0 || rec-ev > time.Second || ev-rec > time.Second {
 		t.Errorf("unsealed: record TTL %v, log TTL %v; want the same", rec, ev)
 	}
@@ -306,16 +312,54 @@ func TestEventMemory(t *testing.T) {
 		}
 		return n
 	}
-	one := usage()
-	for range MaxEvents - 1 {
+	replayed := func() {
+		t.Helper()
 		if err := s.RecordReplayed(ctx, "0193a3c4-5b6e-7f00-8a1b-2c3d4e5f6a7b", "0193a3c4-9999-7f00-8a1b-2c3d4e5f6a7b", 12, "cli@build-host-01"); err != nil {
 			t.Fatal(err)
 		}
 	}
+	replayed() // the created event is told from the record: the log starts with the next
+	one := usage()
+	for range MaxEvents - 2 {
+		replayed()
+	}
 	full := usage()
-	per := float64(full-one) / float64(MaxEvents-1)
-	t.Logf("event log: %d bytes with the created event, %d with %d events: %.0f bytes an event", one, full, MaxEvents, per)
+	per := float64(full-one) / float64(MaxEvents-2)
+	t.Logf("event log: %d bytes with one event after the creation, %d with %d (the creation told from the record): %.0f bytes an event", one, full, MaxEvents, per)
 	if per > 200 || full > 40_000 {
 		t.Errorf("an event costs %.0f bytes (log %d): more than the package doc says", per, full)
+	}
+}
+
+// TestEventsOfAnOlderRecord: a log written before the creation was told from
+// the record holds the created event first; it is shown once, and kept first
+// when the log is capped.
+func TestEventsOfAnOlderRecord(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: "old", Job: task.Job{Target: target}, Owner: "o"}); err != nil {
+		t.Fatal(err)
+	}
+	// What the previous build wrote: no by field, the creation in the log.
+	s.rdb.HDel(ctx, s.bkey("old", ""), "by")
+	s.rdb.RPush(ctx, s.bkey("old", "ev"), s.encodeEvent(Event{What: EventCreated, By: "older", Detail: "source x"}))
+	for range MaxEvents + 3 {
+		if err := s.RecordEvent(ctx, "old", Event{What: EventPaused, By: "o"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.Events(ctx, "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := 0
+	for _, e := range evs {
+		if e.What == EventCreated {
+			created++
+		}
+	}
+	if len(evs) != MaxEvents || evs[0].What != EventCreated || evs[0].By != "older" || created != 1 {
+		t.Errorf("%d events, the first %+v, %d created; want %d, the stored creation first and once", len(evs), evs[0], created, MaxEvents)
 	}
 }

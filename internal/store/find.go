@@ -285,8 +285,8 @@ func (s *Store) found(ctx context.Context, ledgerFP string, hits []findHit) ([]F
 	for i, h := range hits {
 		f := &out[i]
 		f.BatchID, f.Seq, f.Outcome = h.batchID, h.seq, foundOutcome(h.code)
-		var job task.Job
-		if err := json.Unmarshal([]byte(h.job), &job); err != nil {
+		job, err := s.hitJob(ctx, h.job)
+		if err != nil {
 			return nil, fmt.Errorf("find: batch %s: job: %w", h.batchID, err)
 		}
 		f.Target = job.Target
@@ -405,4 +405,14 @@ func (s *Store) readLedgerSpot(ctx context.Context, sp ledgerSpot, st *ledgerSta
 		}
 	}
 	return nil
+}
+
+// hitJob reads the job findScript answered: its JSON, or '@' and the ref of a
+// shared job.
+func (s *Store) hitJob(ctx context.Context, v string) (task.Job, error) {
+	if ref, ok := strings.CutPrefix(v, "@"); ok {
+		return s.sharedJob(ctx, ref)
+	}
+	var job task.Job
+	return job, json.Unmarshal([]byte(v), &job)
 }

@@ -150,15 +150,26 @@ local function follow(batch, key)
   if ttl > 0 then redis.call('PEXPIRE', key, ttl) end
 end
 
+-- createdEntry reports whether entry (encodeEvent) is a batch's created event.
+local function createdEntry(entry)
+  return entry and string.find(entry, '"w":"` + EventCreated + `"', 1, true) ~= nil
+end
+
 -- pushEvent appends entry (encodeEvent) to the batch's event log ev, keeping at
--- most max entries: past it, the oldest after the first (the batch's creation)
--- goes. The log gets the record's expiry (follow).
+-- most max entries with the creation: past it, the oldest after the creation
+-- goes. The creation is the log's first entry in a log written before it was
+-- told from the record (Store.Events), else not stored: then the log keeps
+-- max - 1. The log gets the record's expiry (follow).
 local function pushEvent(batch, ev, entry, max)
   redis.call('RPUSH', ev, entry)
-  if redis.call('LLEN', ev) > tonumber(max) then
-    local first = redis.call('LPOP', ev)
+  local n, first = redis.call('LLEN', ev), redis.call('LINDEX', ev, 0)
+  if createdEntry(first) then
+    if n > tonumber(max) then
+      redis.call('LPOP', ev, 2)
+      redis.call('LPUSH', ev, first)
+    end
+  elseif n > tonumber(max) - 1 then
     redis.call('LPOP', ev)
-    redis.call('LPUSH', ev, first)
   end
   follow(batch, ev)
 end
@@ -171,14 +182,17 @@ local function withNote(entry, note)
 end
 
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
--- gives the batch's keys (KEYS[first..last]) their retention.
+-- gives the batch's keys (KEYS[first..last]) their retention. It returns the
+-- ref of the batch's shared job when it finished the batch (the caller keeps
+-- the job as long), else ''.
 local function finish(batch, now, retention, first, last)
   local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate', 'cancelled')
-  if v[1] ~= '1' then return end
+  if v[1] ~= '1' then return '' end
   local pending = tonumber(v[2]) or 0
   for i = 3, 7 do pending = pending - (tonumber(v[i]) or 0) end
-  if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return end
+  if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return '' end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
+  return redis.call('HGET', batch, 'jobref') or ''
 end
 `
 
@@ -188,22 +202,25 @@ end
 // caller looked), or its dead letters are still there. A hash without an id
 // field is no record (a write that came after the record expired): it is
 // replaced. A new record expires unsealed_ttl later unless its import goes on
-// (see refresh). Returns createdNew when it created the record, createdBefore
-// when the record exists, createRefused when the id is refused.
+// (see refresh). The record keeps who created it (by) and from where (from):
+// its created event is told from the record (Store.Events), not stored.
+// Returns createdNew when it created the record, createdBefore when the record
+// exists, createRefused when the id is refused.
 var createScript = redis.NewScript(luaLib + `
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
-local id, now, job, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local created, maxEvents = ARGV[12], ARGV[13]
+local by, from = ARGV[12], ARGV[13]
 if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
 if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
 redis.call('DEL', batch, ev)
-redis.call('HSET', batch, 'id', id, 'created_at', now, 'job', job, 'segment_size', segmentSize,
+redis.call('HSET', batch, 'id', id, 'created_at', now, 'jobref', jobRef, 'segment_size', segmentSize,
   'source', source, 'replay_of', replayOf)
 if callbackURL ~= '' then redis.call('HSET', batch, 'callback_url', callbackURL, 'callback_key', callbackKey) end
 if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
+redis.call('HSET', batch, 'by', by)
+if from ~= '' then redis.call('HSET', batch, 'from', from) end
 if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
-pushEvent(batch, ev, created, maxEvents)
 return ` + itoa(createdNew) + `
 `)
 
@@ -212,7 +229,7 @@ type createArgs struct {
 	batch, dl   string
 	ev          string // the event log
 	id, now     string // now in unix ms
-	job         string // the task.Job as JSON
+	jobRef      string // the shared job's ref (jobRef)
 	segmentSize int
 	source      string
 	replayOf    string // comma-separated
@@ -221,14 +238,14 @@ type createArgs struct {
 	ttlMS       int64 // unsealed ttl; 0: none
 	callbackKey string
 	owner       string // "" for none
-	created     string // the created event (encodeEvent)
-	maxEvents   int
+	by          string // who creates it (Meta.By), for its created event
+	from        string // Meta.From, for its created event
 }
 
 func (a createArgs) keys() []string { return []string{a.batch, a.dl, a.ev} }
 func (a createArgs) argv() []any {
-	return []any{a.id, a.now, a.job, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
-		a.created, a.maxEvents}
+	return []any{a.id, a.now, a.jobRef, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
+		a.by, a.from}
 }
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
@@ -237,9 +254,10 @@ func (a createArgs) argv() []any {
 // skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
 // same order gives the same answer.
 //
-// A segment is recorded in segs as "count" or, with the digest of the input up
-// to its end, "count:digest"; a re-run whose segment has another digest than
-// the one recorded is refused with otherInputReply, admitting nothing.
+// A segment is recorded in segs (segment 0: in the record's field seg0) as
+// "count" or, with the digest of the input up to its end, "count:digest"; a
+// re-run whose segment has another digest than the one recorded is refused
+// with otherInputReply, admitting nothing.
 //
 // The segment's entries of the find index (segmentIndex) are written with it,
 // once.
@@ -258,10 +276,14 @@ local candsFrom = blobsFrom + 4 * nblobs -- then per candidate seq, number of ke
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
-if redis.call('HSETNX', segs, segment, rec) == 1 then
+-- Segment 0's entry is the record's field seg0, so that a batch of one
+-- segment keeps no segs key; a batch admitted before keeps it in segs.
+local sk, sf = segs, segment
+if segment == '0' and redis.call('HEXISTS', segs, '0') == 0 then sk, sf = batch, 'seg0' end
+if redis.call('HSETNX', sk, sf, rec) == 1 then
   redis.call('HINCRBY', batch, 'accepted', tonumber(count))
 else
-  local was = redis.call('HGET', segs, segment)
+  local was = redis.call('HGET', sk, sf)
   if digest ~= '' and string.find(was, ':', 1, true) and was ~= rec then
     return redis.error_reply('` + otherInputReply + `')
   end
@@ -405,7 +427,8 @@ func (a rejectArgs) argv() []any {
 // needed only while candidates are admitted. The batch's keys stop expiring
 // (they lived UnsealedTTL from the import's last step) until it is done. The
 // digest of the whole input is recorded with it; a seal with another digest
-// than one recorded before is refused with otherInputReply. Returns 1; an error
+// than one recorded before is refused with otherInputReply. Returns the ref
+// of the batch's shared job when the seal finished the batch, else the empty string; an error
 // holding goneReply when the record is gone. The first seal adds the import's
 // counts to the batch's created event.
 var sealScript = redis.NewScript(luaLib + `
@@ -424,15 +447,14 @@ redis.call('DEL', seen)
 if was ~= '1' then
   for k = retainedFrom, #KEYS do redis.call('PERSIST', KEYS[k]) end
   local first = redis.call('LINDEX', ev, 0)
-  if first and string.find(first, '"w":"` + EventCreated + `"', 1, true) then
+  if createdEntry(first) then
     local n = redis.call('HMGET', batch, 'accepted', 'rejected')
     local sep = '; '
     if string.sub(first, -7) == '"d":""}' then sep = '' end
     redis.call('LSET', ev, 0, withNote(first, sep .. (n[1] or '0') .. ' accepted, ' .. (n[2] or '0') .. ' rejected'))
   end
 end
-finish(batch, now, retention, retainedFrom, #KEYS)
-return 1
+return finish(batch, now, retention, retainedFrom, #KEYS)
 `)
 
 // sealArgs are sealScript's KEYS and ARGV.
@@ -662,8 +684,9 @@ func (a markArgs) argv() []any {
 // A new success's vendor ids (idsEntry) are appended to its field of the find
 // index.
 //
-// Returns the positions (1-based, in ARGV's order) of the records whose outcomes
-// were new.
+// Returns {the positions (1-based, in ARGV's order) of the records whose
+// outcomes were new, the ref of the batch's shared job when these outcomes
+// finished the batch (an empty string otherwise)}.
 var recordScript = redis.NewScript(luaLib + `
 local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: liveKeys, which start with retainedKeys, the candidate states first
@@ -677,7 +700,7 @@ local blob, blobLo, blobHi = ARGV[4], ARGV[5], ARGV[6]
 -- once per reference per call, else ""), its ids entry ("" for none) and the
 -- field of the find index that entry goes to
 local recsFrom, recLen = 7, 7
-if not alive(batch) then return {} end
+if not alive(batch) then return {{}, ''} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
 for i = recsFrom, #ARGV, recLen do
@@ -716,8 +739,7 @@ for c, name in pairs(counters) do
 end
 if #new > 0 then redis.call('HSETNX', batch, 'started_at', now) end
 refresh(batch, ttl, liveFrom, #KEYS)
-finish(batch, now, retention, liveFrom, #KEYS)
-return new
+return {new, finish(batch, now, retention, liveFrom, #KEYS)}
 `)
 
 // recordArgs builds recordScript's KEYS and ARGV: newRecordArgs the head, add
@@ -1240,7 +1262,8 @@ return {all, queues, held}
 // index) for the fingerprint of one of the person's keys, and answers for each
 // candidate of the batch that matches. A batch whose record is gone, or whose
 // owner is not the one asked for, answers nothing (an empty list). Otherwise
-// it answers {next HSCAN cursor, the batch's job (JSON), then per candidate:
+// it answers {next HSCAN cursor, the batch's job (JSON, or '@' and the ref of
+// its shared job), then per candidate:
 // seq, state code, dead letter ("" unless dead-lettered), its field of vendor
 // ids ("" unless invited or queued), the fingerprint of the candidate's other
 // key ("" unless asked for, or none)}. Byte strings are compared byte by byte:
@@ -1250,7 +1273,7 @@ local batch, fx, st, dl = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, fp, wantOther, cursor, count = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
 local ENTRY, FP, BUCKET = ` + itoa(indexEntryLen) + `, ` + itoa(fpLen) + `, ` + itoa(idsBucket) + `
 if not alive(batch) then return {} end
-local rec = redis.call('HMGET', batch, 'owner', 'job')
+local rec = redis.call('HMGET', batch, 'owner', 'job', 'jobref')
 if owner ~= '' and rec[1] ~= owner then return {} end
 local want = {string.byte(fp, 1, FP)}
 
@@ -1277,7 +1300,7 @@ local function other(block, seqBytes)
 end
 
 local scan = redis.call('HSCAN', fx, cursor, 'MATCH', 's*', 'COUNT', count)
-local out = {scan[1], rec[2] or ''}
+local out = {scan[1], rec[2] or ('@' .. (rec[3] or ''))}
 local fields = scan[2]
 for f = 2, #fields, 2 do
   local block = fields[f]
@@ -1320,3 +1343,25 @@ func (a findArgs) keys() []string { return []string{a.batch, a.fx, a.st, a.dl} }
 func (a findArgs) argv() []any {
 	return []any{a.owner, a.fp, flag(a.other), a.cursor, a.count}
 }
+
+// keepJobScript writes a batch's shared job (P{j:ref}) unless it is there,
+// expiring ttl ms from now (Redis's clock), and otherwise pushes its expiry
+// forward to then, never back. A job ("" when only pushing) is written once:
+// its key names its content.
+var keepJobScript = redis.NewScript(`
+local key = KEYS[1]
+local job, ttl = ARGV[1], tonumber(ARGV[2])
+if job ~= '' and redis.call('SET', key, job, 'NX', 'PX', ttl) then return 1 end
+redis.call('PEXPIRE', key, ttl, 'GT')
+return 0
+`)
+
+// keepJobArgs are keepJobScript's KEYS and ARGV.
+type keepJobArgs struct {
+	key   string
+	job   []byte // the job's JSON; nil: push the expiry only
+	ttlMS int64
+}
+
+func (a keepJobArgs) keys() []string { return []string{a.key} }
+func (a keepJobArgs) argv() []any    { return []any{a.job, a.ttlMS} }

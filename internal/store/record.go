@@ -97,12 +97,22 @@ func (s *Store) RecordChunk(ctx context.Context, batchID string, target payload.
 	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
 		return nil, err
 	}
-	idx, err := s.eval(ctx, recordScript, a.keys, a.argv...).Int64Slice()
+	res, err := s.eval(ctx, recordScript, a.keys, a.argv...).Slice()
 	if err != nil {
 		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
 	}
+	if len(res) != 2 {
+		return nil, fmt.Errorf("record outcomes of batch %s: the script answered %d values, want 2", batchID, len(res))
+	}
+	idx, _ := res[0].([]any)
+	if ref, _ := res[1].(string); ref != "" {
+		if err := s.keepFinishedJob(ctx, ref); err != nil {
+			return nil, err
+		}
+	}
 	fresh := make([]Record, 0, len(idx))
-	for _, i := range idx {
+	for _, v := range idx {
+		i, _ := v.(int64)
 		if i < 1 || int(i) > len(recs) {
 			return nil, fmt.Errorf("record outcomes of batch %s: the script named record %d of %d", batchID, i, len(recs))
 		}

@@ -81,7 +81,10 @@ func (s *Store) CancelBatch(ctx context.Context, id, by string) (*Batch, int64, 
 		return nil, 0, err
 	}
 	b, err := s.Batch(ctx, id)
-	return b, n, err
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, n, s.keepJobOf(ctx, b)
 }
 
 // steer runs steerScript's pause or resume and keeps the paused index (P
@@ -95,6 +98,9 @@ func (s *Store) steer(ctx context.Context, id, op string, e Event) (*Batch, erro
 	}
 	b, err := s.Batch(ctx, id)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.keepJobOf(ctx, b); err != nil {
 		return nil, err
 	}
 	k := s.key("paused")

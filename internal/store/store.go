@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
@@ -83,7 +84,9 @@ type Store struct {
 	cfg Config
 	now func() time.Time
 	// jobs caches dead-letter jobs by fingerprint, written or read.
-	jobs jobCache
+	jobs jobCache[dlJob]
+	// batchJobs caches the batches' shared jobs (P{j:ref}) by ref.
+	batchJobs jobCache[task.Job]
 	// weeks caches the targets' ledger indexes (liveWeeks).
 	weeks weeksCache
 	// trim is where the batches index is trimmed next (trimBatches).
