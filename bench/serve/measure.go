@@ -286,7 +286,7 @@ func checkBatch(ctx context.Context, st *store.Store, ins *asynq.Inspector, a ac
 	if b.Accepted != int64(len(emails)) || !b.Sealed {
 		return len(emails), nil
 	}
-	got, err := queued(ins, a.id)
+	got, err := queued(ctx, st, ins, a.id)
 	if err != nil {
 		return len(emails), err
 	}
@@ -302,8 +302,9 @@ func checkBatch(ctx context.Context, st *store.Store, ins *asynq.Inspector, a ac
 // queued returns the emails of the candidates in the batch's chunk tasks in
 // the default queue: the chunks of segment 0, 1, ... (task.ChunkID), each
 // segment's from chunk 0 until one is missing, up to the first segment without
-// a chunk 0.
-func queued(ins *asynq.Inspector, batchID string) (map[string]bool, error) {
+// a chunk 0. A version 2 chunk task names its candidates, which are read from
+// the batch (store.LoadChunk); a version 1 task carries them.
+func queued(ctx context.Context, st *store.Store, ins *asynq.Inspector, batchID string) (map[string]bool, error) {
 	got := map[string]bool{}
 	for seg := 0; ; seg++ {
 		for n := 0; ; n++ {
@@ -318,6 +319,9 @@ func queued(ins *asynq.Inspector, batchID string) (map[string]bool, error) {
 				return got, fmt.Errorf("chunk %d.%d of batch %s: %w", seg, n, batchID, err)
 			}
 			c, err := task.DecodeChunk(info.Payload)
+			if err == nil && c.Ref != nil {
+				_, err = st.LoadChunk(ctx, c, false)
+			}
 			if err != nil {
 				return got, fmt.Errorf("chunk %d.%d of batch %s: %w", seg, n, batchID, err)
 			}

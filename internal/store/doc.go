@@ -69,6 +69,10 @@
 //	P{b:id}:fx         hash: the find index (see "The find index"): s<segment> ->
 //	                   the segment's candidates' fingerprints and seqs, sorted;
 //	                   i<seq/64> -> the vendor's ids of those seqs' successes
+//	P{b:id}:c          hash: <segment>:<chunk> -> the chunk's candidates, which
+//	                   its version 2 chunk tasks name (ChunkBlob: columns,
+//	                   zstd; task.EncodeCandidates); written by the admit step,
+//	                   deleted once none of them is open or sent
 //	P{b:id}:ev         list: the batch's event log, oldest first (compact JSON:
 //	                   time, what, by, detail); at most MaxEvents with the
 //	                   creation, which is told from the record (see "A batch's
@@ -141,7 +145,8 @@
 // # How long a batch's keys live
 //
 // The record P{b:id} and the keys kept with it (:st, :segs, :rej, :rejord, :ev,
-// :ff, :split, :fx, and :seen until the seal) live as long as one another:
+// :ff, :split, :fx, :c, and :seen until the seal) live as long as one another
+// (a field of :c goes earlier, with the last outcome of its chunk: RecordChunk):
 //
 //   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)
 //     after the last step of the import or of a worker recording outcomes (each
@@ -266,6 +271,16 @@
 // recorded from the ledger, never sent again. A crash after 1 only leaves an index
 // entry. The ledger is written before the batch so that no recorded success can
 // lack its ledger entry (invariant 2 across batches).
+//
+// An import spans the batch's slot and its queue's: the admit step writes a
+// segment's chunk blobs (:c) with its states, and only then are the chunk tasks
+// that name them enqueued, so a task never names a blob not yet written. A crash
+// between leaves blobs without tasks: the import run again enqueues them (a blob
+// stored already is kept, HSETNX), or they expire with the unsealed batch. A
+// chunk task that runs again after its blob was deleted finds every candidate
+// decided and sends nothing; one whose blob is gone while a candidate is
+// undecided (a write lost with a master, see below) is archived
+// (ErrChunkLost).
 //
 // Moving dead letters into a replay batch spans the source batches' slots and the
 // replay's (see ReplayLease.Move): an entry is marked as moving (source), copied into the
