@@ -434,7 +434,7 @@ func (w *segmentWriter) flush() error {
 	}
 	seg := w.segment
 	var adm store.Admission
-	err := w.mw.do(w.ctx, func() (err error) {
+	err := w.mw.doWithRoom(w.ctx, func() (err error) {
 		adm, err = w.p.store.AdmitSegment(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum())
 		return err
 	})

@@ -19,6 +19,11 @@ const (
 	memoryBackoff    = 100 * time.Millisecond // the first
 	memoryMaxBackoff = 3 * time.Second        // the longest
 	memoryReportGap  = time.Second            // between two calls of Options.OnMemoryWait
+	// memoryHighWater is the share of maxmemory past which an import admits no
+	// more segments: the rest is the workers', whose dequeues and outcome writes
+	// need room too. Without it the import fills Redis to the brim and the
+	// workers, refused as well, cannot drain what is queued.
+	memoryHighWater = 0.9
 )
 
 // MemoryWait is what an import waiting for Redis memory reports through
@@ -64,27 +69,53 @@ func (p *Producer) memoryWaiter(opts *Options) *memoryWaiter {
 // do runs write, and runs it again while Redis refuses it for want of memory,
 // for up to w.limit. Then, or when ctx ends, it returns Redis's refusal.
 func (w *memoryWaiter) do(ctx context.Context, write func() error) error {
+	return w.retry(ctx, false, write)
+}
+
+// doWithRoom is do for a step that adds much to Redis (a segment): it first
+// waits, within the same limit, while Redis is past memoryHighWater of its
+// maxmemory; past the limit it tries anyway and Redis says.
+func (w *memoryWaiter) doWithRoom(ctx context.Context, write func() error) error {
+	return w.retry(ctx, true, write)
+}
+
+func (w *memoryWaiter) retry(ctx context.Context, room bool, write func() error) error {
 	backoff := memoryBackoff
 	var since time.Time
 	for {
-		err := write()
-		if w.limit <= 0 || !store.OutOfMemory(err) {
-			return err
+		full := room && w.limit > 0 && w.full(ctx)
+		var err error
+		if !full {
+			err = write()
+			if w.limit <= 0 || !store.OutOfMemory(err) {
+				return err
+			}
 		}
 		now := time.Now()
 		if since.IsZero() {
 			since = now
 		}
 		waited := now.Sub(since)
-		if waited >= w.limit {
+		switch {
+		case waited >= w.limit && full:
+			room = false // out of patience: try, and let Redis say
+			continue
+		case waited >= w.limit:
 			return fmt.Errorf("redis had no memory for %s: %w", waited.Round(time.Millisecond), err)
 		}
 		w.tell(ctx, waited)
-		if sleep.For(ctx, min(backoff, w.limit-waited)) != nil {
+		if err := sleep.For(ctx, min(backoff, w.limit-waited)); err != nil {
 			return err
 		}
 		backoff = min(2*backoff, memoryMaxBackoff)
 	}
+}
+
+// full reports whether Redis is past memoryHighWater of its maxmemory (false
+// without a maxmemory, or when INFO cannot be read: the write will tell).
+func (w *memoryWaiter) full(ctx context.Context) bool {
+	m, err := w.p.store.Memory(ctx)
+	return err == nil && m.Max > 0 && float64(m.Used) >= memoryHighWater*float64(m.Max)
 }
 
 // tell reports the wait, at most once per memoryReportGap for the whole import

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
@@ -81,21 +82,16 @@ func TestImportGivesUpAfterMemoryWait(t *testing.T) {
 	const n = 500
 	cands := pipelinetest.Candidates("gives-up", n)
 	opts := producer.Options{BatchID: "gives-up", Job: producer.Job{Target: pipelinetest.Target}, MemoryWait: time.Second}
-	// A first segment in, so that the batch exists and the failure leaves it incomplete.
-	first, err := b.Producer.Import(context.Background(), producer.NewSliceSource(cands[:1]), producer.Options{BatchID: "other", Job: opts.Job})
-	if err != nil || first.Accepted != 1 {
-		t.Fatalf("import: %+v, %v", first, err)
-	}
 	redistest.FillMemory(t, b.RDB)
 	start := time.Now()
-	_, err = b.Producer.Import(context.Background(), producer.NewSliceSource(cands), opts)
+	_, err := b.Producer.Import(context.Background(), producer.NewSliceSource(cands), opts)
 	took := time.Since(start)
 	if !store.OutOfMemory(err) || !strings.Contains(err.Error(), "redis had no memory for") {
 		t.Fatalf("import into a full Redis: %v, want Redis's OOM after the wait", err)
 	}
 	t.Logf("gave up after %s: %v", took.Round(time.Millisecond), err)
 	if took < time.Second || took > 30*time.Second {
-		t.Errorf("gave up after %s, want about the memory wait of 1s", took)
+		t.Errorf("gave up after %s, want about the memory wait of 1s (a step or two)", took)
 	}
 	var oomErr redis.Error
 	if !errors.As(err, &oomErr) {
@@ -112,5 +108,52 @@ func TestImportGivesUpAfterMemoryWait(t *testing.T) {
 	b.CheckAccounting("gives-up")
 	if bt.Accepted != n || bt.Invited != n || b.API.Stats().DuplicateInvites != 0 {
 		t.Errorf("accepted %d, invited %d of %d, %d duplicate invites", bt.Accepted, bt.Invited, n, b.API.Stats().DuplicateInvites)
+	}
+}
+
+// fullQueue refuses the first refusals enqueues as asynq's client does when
+// Redis is at its maxmemory (Redis's reply as text), then enqueues through q.
+type fullQueue struct {
+	q producer.Enqueuer
+
+	mu       sync.Mutex
+	refusals int
+}
+
+func (f *fullQueue) EnqueueContext(ctx context.Context, t *asynq.Task, opts ...asynq.Option) (*asynq.TaskInfo, error) {
+	f.mu.Lock()
+	refuse := f.refusals > 0
+	f.refusals--
+	f.mu.Unlock()
+	if refuse {
+		return nil, errors.New("UNKNOWN: redis eval error: OOM command not allowed when used memory > 'maxmemory'. script: 98d2, on @user_script:5.")
+	}
+	return f.q.EnqueueContext(ctx, t, opts...)
+}
+
+// TestEnqueueWaitsForRedisMemory (invariant 1: nothing lost): chunk enqueues
+// that asynq reports refused for want of memory are tried again, and every
+// candidate is sent once.
+func TestEnqueueWaitsForRedisMemory(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	fq := &fullQueue{q: b.Queue, refusals: 40}
+	p := producer.New(b.Store, fq, producer.Config{SegmentSize: 50, ChunkSize: 10})
+	const n = 300
+	var seen waits
+	res, err := p.Import(context.Background(), producer.NewSliceSource(pipelinetest.Candidates("enq-full", n)),
+		producer.Options{BatchID: "enq-full", Job: producer.Job{Target: pipelinetest.Target}, OnMemoryWait: seen.add})
+	if err != nil || res.Accepted != n {
+		t.Fatalf("import: %+v, %v", res, err)
+	}
+	if len(seen.all()) == 0 {
+		t.Error("the import did not report its wait for Redis memory")
+	}
+	stop := b.StartWorker(pipelinetest.WorkerOptions{})
+	defer stop()
+	bt := b.WaitDone("enq-full", time.Minute)
+	b.CheckAccounting("enq-full")
+	if bt.Invited != n || b.API.Stats().DuplicateInvites != 0 {
+		t.Errorf("invited %d of %d, %d duplicate invites", bt.Invited, n, b.API.Stats().DuplicateInvites)
 	}
 }

@@ -135,8 +135,10 @@ func run(args []string) int {
 		return benchproc.Finish(prog, err, o.keep, tmp)
 	}
 	res, err := measure(ctx, o, tmp)
-	if err == nil {
-		err = res.write(os.Stdout, filepath.Join(out, "samples.csv"), filepath.Join(out, "memory.svg"))
+	if res != nil { // after a stall too: the samples show where it stopped
+		if werr := res.write(os.Stdout, filepath.Join(out, "samples.csv"), filepath.Join(out, "memory.svg")); err == nil {
+			err = werr
+		}
 	}
 	if err == nil && o.maxBytes > 0 && res.PeakBytesPerQueued > o.maxBytes {
 		err = fmt.Errorf("%w: %.1f > %.1f", errOverBudget, res.PeakBytesPerQueued, o.maxBytes)

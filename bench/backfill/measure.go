@@ -29,7 +29,7 @@ const batchID = "backfill"
 const (
 	tick       = 200 * time.Millisecond // how often the run looks at the batch
 	sampleGap  = time.Second            // between two samples
-	stallLimit = 3 * time.Minute        // without a candidate accepted or sent
+	stallLimit = 2 * time.Minute        // without a candidate accepted or sent
 )
 
 // waitLine is what enqueue prints on stderr while Redis is full.
@@ -57,6 +57,7 @@ type result struct {
 	PeakAt         float64
 	PeakQueued     int64 // pending candidates at the peak
 	ImportWaited   bool  // the import said it was waiting for Redis memory
+	Stalled        bool  // nothing was accepted or sent for stallLimit: the figures are up to then
 	ImportSeconds  float64
 	DrainSeconds   float64
 	PeakProducer   int64
@@ -96,6 +97,9 @@ func measure(ctx context.Context, o options, tmp string) (*result, error) {
 	}
 	defer s.rdb.Close()
 	if err := s.run(ctx); err != nil {
+		if len(s.res.Samples) > 0 && ctx.Err() == nil {
+			return &s.res, err // what was measured up to the failure, for the report
+		}
 		return nil, err
 	}
 	if errs := benchrate.StopWorkers(s.workers); len(errs) > 0 {
@@ -185,6 +189,7 @@ func (s *scenario) run(ctx context.Context) error {
 		if p := st.Accepted*2 - st.Pending; p != progress {
 			progress, progressAt = p, time.Now()
 		} else if time.Since(progressAt) > stallLimit {
+			s.res.Stalled = true
 			return fmt.Errorf("no candidate accepted or sent for %s: %d accepted, %d pending (logs: %s)", stallLimit, st.Accepted, st.Pending, s.tmp)
 		}
 	}

@@ -16,6 +16,11 @@ const mib = 1 << 20
 func (r *result) write(w io.Writer, csvPath, svgPath string) error {
 	fmt.Fprintf(w, "backfill of %d candidates (%.0f B of fields each), Redis maxmemory %d MiB, noeviction\n",
 		r.Rows, r.MeanFields, r.MaxMemory/mib)
+	if r.Stalled {
+		last := r.Samples[len(r.Samples)-1]
+		fmt.Fprintf(w, "  STALLED with %d of %d accepted, %d pending, Redis at %.1f MiB: %.0f B per accepted candidate\n",
+			last.Accepted, r.Rows, last.Pending, float64(last.Used)/mib, float64(last.Used-r.BaseUsed)/float64(max(last.Accepted, 1)))
+	}
 	fmt.Fprintf(w, "  peak Redis used_memory  %.1f MiB at %.0f s (%.1f MiB before the import)\n", float64(r.PeakUsed)/mib, r.PeakAt, float64(r.BaseUsed)/mib)
 	fmt.Fprintf(w, "  peak bytes per queued   %.1f B (%d candidates queued at the peak)\n", r.PeakBytesPerQueued, r.PeakQueued)
 	fmt.Fprintf(w, "  import                  %.0f rows/s (%.1f s; waited for Redis memory: %v)\n", r.ImportRowsPerS, r.ImportSeconds, r.ImportWaited)

@@ -10,11 +10,18 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// oomReply is how Redis's OOM reply begins.
+const oomReply = "OOM command not allowed"
+
 // OutOfMemory reports whether err is Redis refusing a write because it reached
 // its maxmemory (an OOM reply, under maxmemory-policy noeviction): a refusal
 // that lasts until memory is freed or maxmemory raised, and that changed
-// nothing, so the same write may be tried again.
-func OutOfMemory(err error) bool { return err != nil && redis.HasErrorPrefix(err, "OOM") }
+// nothing, so the same write may be tried again. asynq's client passes the
+// reply on as text only ("redis eval error: OOM command not allowed ..."), so
+// the text counts too.
+func OutOfMemory(err error) bool {
+	return err != nil && (redis.HasErrorPrefix(err, "OOM") || strings.Contains(err.Error(), oomReply))
+}
 
 // Memory is how full a Redis is: INFO memory's used_memory and maxmemory.
 type Memory struct {
