@@ -48,6 +48,11 @@ type Config struct {
 	// ChunkTimeout is the asynq timeout of the chunk tasks enqueued here: the
 	// worker's (worker.Config.ChunkTimeout). Default task.DefaultChunkTimeout.
 	ChunkTimeout time.Duration
+	// MemoryWait is how long an import waits while Redis refuses its writes for
+	// want of memory (BULKINVITE_REDIS_MEMORY_WAIT), retrying each, before it fails
+	// with Redis's refusal; Options.MemoryWait overrides it for one import.
+	// Default DefaultMemoryWait; negative: fail at once.
+	MemoryWait time.Duration
 }
 
 func (c Config) withDefaults() Config {
@@ -62,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ChunkTimeout <= 0 {
 		c.ChunkTimeout = task.DefaultChunkTimeout
+	}
+	if c.MemoryWait == 0 {
+		c.MemoryWait = DefaultMemoryWait
 	}
 	return c
 }
@@ -143,6 +151,13 @@ type Options struct {
 	// event (store.Meta.By and From): "cli@<host>" for the CLI, an HTTP
 	// client's address. By defaults to Owner.
 	By, From string
+	// MemoryWait, when not 0, replaces Config.MemoryWait for this import:
+	// negative fails at once when Redis is out of memory.
+	MemoryWait time.Duration
+	// OnMemoryWait, when set, is called while the import waits for Redis memory
+	// (see Config.MemoryWait), about once a second. It may be called from
+	// several goroutines, one at a time.
+	OnMemoryWait func(MemoryWait)
 }
 
 // Result is what an import did.
@@ -207,10 +222,18 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := checkSchedule(&opts.Job, time.Now()); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUsage, err)
 	}
-	b, created, err := p.store.CreateBatch(ctx, store.Meta{
-		ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
-		Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey, Owner: opts.Owner,
-		By: opts.By, From: opts.From,
+	mw := p.memoryWaiter(&opts)
+	var (
+		b       *store.Batch
+		created bool
+	)
+	err = mw.do(ctx, func() (err error) {
+		b, created, err = p.store.CreateBatch(ctx, store.Meta{
+			ID: opts.BatchID, Job: opts.Job, SegmentSize: p.cfg.SegmentSize,
+			Source: opts.Source, ReplayOf: opts.ReplayOf, CallbackURL: opts.CallbackURL, CallbackKey: opts.CallbackKey, Owner: opts.Owner,
+			By: opts.By, From: opts.From,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -219,7 +242,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 		return nil, ErrOwned
 	}
 	res := &Result{BatchID: b.ID, Existing: !created}
-	if err := p.enqueueCallback(ctx, b); err != nil {
+	if err := mw.do(ctx, func() error { return p.enqueueCallback(ctx, b) }); err != nil {
 		return res, err
 	}
 	if !created {
@@ -234,7 +257,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 			return res, nil
 		}
 	}
-	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p), digest: newDigest()}
+	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p, mw), mw: mw, digest: newDigest()}
 	defer w.enq.wait() // on an early return: no enqueue outlives Import
 	if err := eachRecord(head, src, w.add); err != nil {
 		return res, err
@@ -246,7 +269,7 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 	if err := w.verify(); err != nil {
 		return res, err
 	}
-	if err := p.store.Seal(ctx, b.ID, w.segment, w.digest.sum()); err != nil {
+	if err := mw.do(ctx, func() error { return p.store.Seal(ctx, b.ID, w.segment, w.digest.sum()) }); err != nil {
 		return res, otherInput(err)
 	}
 	res.Segments = w.segment
@@ -358,6 +381,7 @@ type segmentWriter struct {
 	seq     int64
 	segment int
 	enq     *enqueuer
+	mw      *memoryWaiter
 	digest  *digest // of the records added so far
 	// held are the chunk tasks enqueued since the last verify, with heldCands
 	// candidates.
@@ -391,7 +415,7 @@ func (w *segmentWriter) add(rec Record) error {
 }
 
 func (w *segmentWriter) flushRejects() error {
-	if err := w.p.store.RecordRejects(w.ctx, w.batch.ID, w.rejects); err != nil {
+	if err := w.mw.do(w.ctx, func() error { return w.p.store.RecordRejects(w.ctx, w.batch.ID, w.rejects) }); err != nil {
 		return err
 	}
 	w.rejects = w.rejects[:0]
@@ -413,7 +437,11 @@ func (w *segmentWriter) flush() error {
 	if err != nil {
 		return err
 	}
-	adm, err := w.p.store.AdmitChunks(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum(), blobs)
+	var adm store.Admission
+	err = w.mw.doWithRoom(w.ctx, func() (err error) {
+		adm, err = w.p.store.AdmitChunks(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum(), blobs)
+		return err
+	})
 	if err != nil {
 		return otherInput(err)
 	}
@@ -530,14 +558,15 @@ const chunkEnqueues = 8
 type enqueuer struct {
 	ctx context.Context
 	p   *Producer
+	mw  *memoryWaiter
 	sem chan struct{}
 	wg  sync.WaitGroup
 	mu  sync.Mutex
 	err error
 }
 
-func newEnqueuer(ctx context.Context, p *Producer) *enqueuer {
-	return &enqueuer{ctx: ctx, p: p, sem: make(chan struct{}, chunkEnqueues)}
+func newEnqueuer(ctx context.Context, p *Producer, mw *memoryWaiter) *enqueuer {
+	return &enqueuer{ctx: ctx, p: p, mw: mw, sem: make(chan struct{}, chunkEnqueues)}
 }
 
 // enqueue starts enqueuing c on queue, once fewer than chunkEnqueues are under
@@ -547,7 +576,7 @@ func (e *enqueuer) enqueue(c task.Chunk, queue string) {
 	e.sem <- struct{}{}
 	e.wg.Go(func() {
 		defer func() { <-e.sem }()
-		if err := e.p.enqueueChunk(e.ctx, &c, queue); err != nil {
+		if err := e.mw.do(e.ctx, func() error { return e.p.enqueueChunk(e.ctx, &c, queue) }); err != nil {
 			e.mu.Lock()
 			if e.err == nil {
 				e.err = err

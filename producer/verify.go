@@ -89,7 +89,7 @@ func (w *segmentWriter) syncQueues() error {
 		queues[q.queue] = true
 	}
 	for _, q := range slices.Sorted(maps.Keys(queues)) {
-		if err := w.p.store.SyncQueue(w.ctx, q); err != nil {
+		if err := w.mw.do(w.ctx, func() error { return w.p.store.SyncQueue(w.ctx, q) }); err != nil {
 			return err
 		}
 	}

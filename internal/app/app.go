@@ -80,7 +80,16 @@ func (a *App) Close() error {
 // Producer returns a producer writing to the App's store and queues.
 func (a *App) Producer() *producer.Producer {
 	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold,
-		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: chunkTimeout(a.Cfg)})
+		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: chunkTimeout(a.Cfg), MemoryWait: memoryWait(a.Cfg)})
+}
+
+// memoryWait is the producer's MemoryWait for BULKINVITE_REDIS_MEMORY_WAIT, whose
+// 0 (fail at once) is the producer's negative.
+func memoryWait(c config.Config) time.Duration {
+	if c.RedisMemoryWait == 0 {
+		return -1
+	}
+	return c.RedisMemoryWait
 }
 
 // Replayer returns a replayer of the App's dead letters.

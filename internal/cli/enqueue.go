@@ -206,11 +206,12 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 		return err
 	}
 	res, err := a.Producer().Import(ctx, src, producer.Options{
-		BatchID:     f.batchID,
-		Job:         job,
-		Source:      sourceName(path),
-		CallbackURL: f.callbackURL,
-		OnReject:    func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
+		BatchID:      f.batchID,
+		Job:          job,
+		Source:       sourceName(path),
+		CallbackURL:  f.callbackURL,
+		OnReject:     func(r *producer.RowError) { fmt.Fprintf(rejects, "rejected: %s\n", plain(r.Error())) },
+		OnMemoryWait: func(m producer.MemoryWait) { fmt.Fprintln(e.io.Err, memoryWaitLine(m)) },
 		// The CLI reaches Redis itself, as an admin would: it may complete any batch.
 		Owner: auth.CLIName, AnyOwner: true, By: cliBy(),
 	})
@@ -242,6 +243,18 @@ func (e *env) enqueue(cmd *cobra.Command, path string, f *enqueueFlags) error {
 	printImport(e.io.Out, res)
 	return nil
 }
+
+// memoryWaitLine is the progress line of an import waiting for Redis memory.
+func memoryWaitLine(m producer.MemoryWait) string {
+	used := "unknown"
+	if m.Max > 0 {
+		used = fmt.Sprintf("used %s of maxmemory %s", mebibytes(m.Used), mebibytes(m.Max))
+	}
+	return fmt.Sprintf("waiting for Redis memory (%s), %s of %s", used, m.Waited.Round(time.Second), m.Limit)
+}
+
+// mebibytes shows n bytes in MiB.
+func mebibytes(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // waitForBatch follows an imported batch until it is done and prints its status:
 // exit 3 when something was dead-lettered.

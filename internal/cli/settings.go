@@ -24,8 +24,8 @@ var (
 	// request timeout).
 	limiterSettings = []string{"request_timeout", "rate", "burst", "candidates_per_minute", "max_in_flight", "adaptive", "limiter"}
 	// The producer, which enqueues batches, imported or replayed (the chunk
-	// tasks' timeout follows the request timeout).
-	producerSettings = []string{"chunk_size", "segment_size", "bulk_threshold", "request_timeout"}
+	// tasks' timeout follows the request timeout; it waits for Redis memory).
+	producerSettings = []string{"chunk_size", "segment_size", "bulk_threshold", "request_timeout", "redis_memory_wait"}
 	// The sending worker and the asynq server it runs in.
 	workerSettings = []string{"api_url", "allow_insecure_api_url", "request_timeout", "chunk_size", "max_attempts", "retry_min", "retry_max",
 		"on_unknown", "retry_safe_statuses", "concurrency", "shutdown_timeout", "task_check_interval", "delayed_task_check_interval", "queue_weights"}

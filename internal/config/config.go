@@ -151,6 +151,10 @@ type Config struct {
 	// ShutdownTimeout is how long a stopping worker waits for in-flight chunks before
 	// handing them back to the queue (BULKINVITE_SHUTDOWN_TIMEOUT).
 	ShutdownTimeout time.Duration
+	// RedisMemoryWait is how long an import waits while Redis refuses its writes
+	// for want of memory (OOM under maxmemory), retrying, before it fails
+	// (BULKINVITE_REDIS_MEMORY_WAIT). Default 10m; 0: fail at once.
+	RedisMemoryWait time.Duration
 	// BulkThreshold: batches with more accepted candidates than this go to the "bulk"
 	// queue, smaller ones to "default" (BULKINVITE_BULK_THRESHOLD).
 	BulkThreshold int
@@ -197,6 +201,7 @@ func Default() Config {
 		TaskCheckInterval:        worker.DefaultTaskCheckInterval,
 		DelayedTaskCheckInterval: worker.DefaultDelayedTaskCheckInterval,
 		BulkThreshold:            producer.DefaultBulkThreshold,
+		RedisMemoryWait:          producer.DefaultMemoryWait,
 		QueueWeights:             FormatQueueWeights(worker.DefaultQueues()),
 		ServeMaxBody:             httpapi.DefaultMaxBodyBytes,
 		ServeTokenRate:           httpapi.DefaultTokenRate,
@@ -243,6 +248,7 @@ const (
 	maxDelayedTaskCheckInterval = time.Minute
 	maxLedgerTTL                = 10 * 365 * 24 * time.Hour // 10 years: 87600h
 	maxBatchRetention           = maxLedgerTTL
+	maxRedisMemoryWait          = 24 * time.Hour
 )
 
 // maxServeSpoolLimit bounds BULKINVITE_SERVE_SPOOL_LIMIT: 1 TiB, more room for
@@ -330,6 +336,7 @@ func (c *Config) Validate() error {
 	}
 	between("BULKINVITE_TASK_CHECK_INTERVAL", c.TaskCheckInterval, minTaskCheckInterval, maxTaskCheckInterval)
 	between("BULKINVITE_DELAYED_TASK_CHECK_INTERVAL", c.DelayedTaskCheckInterval, minDelayedTaskCheckInterval, maxDelayedTaskCheckInterval)
+	between("BULKINVITE_REDIS_MEMORY_WAIT", c.RedisMemoryWait, 0, maxRedisMemoryWait)
 	ints("BULKINVITE_BULK_THRESHOLD", c.BulkThreshold, 0, maxBulkThreshold, "")
 	ints("BULKINVITE_SERVE_MAX_BODY", c.ServeMaxBody, minServeMaxBody, maxServeMaxBody, " bytes")
 	if c.TrustedProxyHeader != "" && !headerName.MatchString(c.TrustedProxyHeader) {

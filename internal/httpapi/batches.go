@@ -376,6 +376,7 @@ func (s *Server) importBatch(ctx context.Context, who auth.Identity, req *batchR
 		BatchID: req.batchID, Job: req.job, Source: "http", CallbackURL: req.callbackURL,
 		CallbackKey: callbackKey(ctx, req.callbackURL),
 		Owner:       who.Name, AnyOwner: who.Has(auth.Admin), From: req.from,
+		MemoryWait: importMemoryWait,
 	})
 	switch {
 	case errors.Is(err, producer.ErrOwned):

@@ -34,11 +34,21 @@ const (
 	CodeInternal             = "internal"               // 500
 	CodeNotReady             = "not_ready"              // 503, Redis cannot be reached for now
 	CodeServerBusy           = "server_busy"            // 503, the request bodies held at once are at Config.SpoolLimit
+	CodeRedisFull            = "redis_full"             // 503, Redis is at its maxmemory and refuses writes
 )
 
 // redisRetryAfter is the Retry-After of a 503 not_ready: Redis out of reach is
 // often back within seconds (a restart, a failover).
 const redisRetryAfter = 5 * time.Second
+
+// redisFullRetryAfter is the Retry-After of a 503 redis_full: room in a full
+// Redis comes as workers drain the queues, or when someone raises maxmemory.
+const redisFullRetryAfter = 30 * time.Second
+
+// importMemoryWait is how long an import inside a request waits for Redis
+// memory before the request is answered 503 redis_full: a few seconds, for
+// room that comes back at once, not the CLI's minutes.
+const importMemoryWait = 3 * time.Second
 
 // ErrorBody is the one shape of every error answer: {"error":{...}}.
 type ErrorBody struct {
@@ -123,8 +133,9 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 }
 
 // fail answers err: an *apiError as it says; Redis out of reach (for now) as a
-// 503 not_ready with Retry-After; anything else as a 500. The cause of the last
-// two is logged with the request id, not shown.
+// 503 not_ready with Retry-After; Redis at its maxmemory as a 503 redis_full
+// with Retry-After; anything else as a 500. The cause of the last three is
+// logged with the request id, not shown.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var ae *apiError
 	switch {
@@ -133,6 +144,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.Warn("Redis cannot be reached", zap.String("request_id", requestInfo(r).id), zap.String("route", r.Pattern), zap.Error(err))
 		ae = errorf(http.StatusServiceUnavailable, CodeNotReady, "the service cannot reach its data store for now; retry later (request id "+requestInfo(r).id+")")
 		ae.retryAfter = int(redisRetryAfter / time.Second)
+	case store.OutOfMemory(err):
+		s.log.Warn("Redis is out of memory", zap.String("request_id", requestInfo(r).id), zap.String("route", r.Pattern), zap.Error(err))
+		ae = errorf(http.StatusServiceUnavailable, CodeRedisFull, "the service's data store is full for now; retry later (request id "+requestInfo(r).id+")")
+		ae.retryAfter = int(redisFullRetryAfter / time.Second)
 	default:
 		s.log.Error("request failed", zap.String("request_id", requestInfo(r).id), zap.String("route", r.Pattern), zap.Error(err))
 		ae = errorf(http.StatusInternalServerError, CodeInternal, "internal error; the log has it under request id "+requestInfo(r).id)

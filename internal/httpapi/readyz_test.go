@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )
 
 // TestReadyzSaysOnlyWhy: the unauthenticated /readyz answers {"ready":true} (and
@@ -82,5 +84,43 @@ func TestRedisBugIsStillInternal(t *testing.T) {
 	}
 	if e := errorOf(t, tb.do(t, req{method: "GET", target: "/v1/batches/odd"}), http.StatusInternalServerError); e.Code != httpapi.CodeInternal {
 		t.Errorf("WRONGTYPE: %+v", e)
+	}
+}
+
+// TestRedisFullIsRedisFull: with Redis at its maxmemory, POST /v1/batches
+// waits a few seconds at most, then answers 503 redis_full with Retry-After,
+// not 500 internal, showing nothing of Redis's error; once there is room, the
+// same request creates the batch.
+func TestRedisFullIsRedisFull(t *testing.T) {
+	t.Parallel()
+	tb := setup(t, httpapi.Config{})
+	redistest.FillMemory(t, tb.RDB)
+	body := strings.Replace(seed, "{", `{"batch_id":"full",`, 1)
+	start := time.Now()
+	rec := tb.do(t, req{method: "POST", target: "/v1/batches", body: body})
+	took := time.Since(start)
+	e := errorOf(t, rec, http.StatusServiceUnavailable)
+	if ra, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || ra < 1 || e.Code != httpapi.CodeRedisFull {
+		t.Errorf("full Redis: %+v, Retry-After %q", e, rec.Header().Get("Retry-After"))
+	}
+	if strings.Contains(rec.Body.String(), "OOM") || strings.Contains(rec.Body.String(), "maxmemory") {
+		t.Errorf("the answer shows Redis's error: %s", rec.Body)
+	}
+	t.Logf("answered %d %s after %s", rec.Code, e.Code, took.Round(time.Millisecond))
+	if took > 20*time.Second {
+		t.Errorf("the request waited %s for Redis memory: want a few seconds at most", took)
+	}
+	if !strings.Contains(tb.loggedText(), "OOM command not allowed") {
+		t.Error("the cause of the 503 was not logged")
+	}
+	redistest.RaiseMaxmemory(t, tb.RDB)
+	var acc httpapi.Accepted
+	rec = tb.do(t, req{method: "POST", target: "/v1/batches", body: body})
+	if rec.Code != http.StatusAccepted {
+		t.Fatalf("with room: %d %s", rec.Code, rec.Body)
+	}
+	decode(t, rec, &acc)
+	if acc.BatchID != "full" || acc.Accepted == 0 {
+		t.Errorf("with room: %+v", acc)
 	}
 }
