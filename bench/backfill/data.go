@@ -8,14 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-)
 
-// Names the generated candidates are made of: realistic lengths, no randomness.
-var (
-	firstNames = []string{"Anna", "Bertrand", "Chiara", "Dmitri", "Elif", "Fatima", "Gustavo", "Hiroshi",
-		"Ines", "Jonas", "Katarzyna", "Liam", "Mariana", "Nguyen", "Olusegun", "Priya"}
-	lastNames = []string{"Andersson", "Bianchi", "Castillo", "Dubois", "Evans", "Fischer", "Garcia", "Hoffmann",
-		"Ivanova", "Jensen", "Kowalski", "Lefebvre", "Moreau", "Nakamura", "Okafor", "Papadopoulos"}
+	"github.com/bulkinvite/bulkinvite/bench/internal/names"
 )
 
 // uuidOf makes a version-4-shaped UUID of a hash: the ATS ids are UUIDs.
@@ -39,8 +33,8 @@ func writeCSV(path string, rows int) (float64, error) {
 	w.WriteString("ats_candidate_id,email,name,cv_link\n")
 	var total int64
 	for i := range rows {
-		first := firstNames[i%len(firstNames)]
-		last := lastNames[(i/len(firstNames))%len(lastNames)]
+		first := names.First[i%len(names.First)]
+		last := names.Last[(i/len(names.First))%len(names.Last)]
 		h := sha256.Sum256([]byte(strconv.Itoa(i)))
 		fl := strings.ToLower(first) + "-" + strings.ToLower(last)
 		ats := uuidOf(h)

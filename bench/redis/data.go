@@ -8,14 +8,8 @@ import (
 	"io"
 	"os"
 	"strconv"
-)
 
-// Names the generated candidates are made of: realistic lengths, no randomness.
-var (
-	firstNames = []string{"Anna", "Bertrand", "Chiara", "Dmitri", "Elif", "Fatima", "Gustavo", "Hiroshi",
-		"Ines", "Jonas", "Katarzyna", "Liam", "Mariana", "Nguyen", "Olusegun", "Priya"}
-	lastNames = []string{"Andersson", "Bianchi", "Castillo", "Dubois", "Evans", "Fischer", "Garcia", "Hoffmann",
-		"Ivanova", "Jensen", "Kowalski", "Lefebvre", "Moreau", "Nakamura", "Okafor", "Papadopoulos"}
+	"github.com/bulkinvite/bulkinvite/bench/internal/names"
 )
 
 // candidate is one generated row: the three fields the goals are measured with.
@@ -24,8 +18,8 @@ type candidate struct{ email, name, cvLink string }
 // genCandidate is the i-th candidate of the file tagged tag ("m", "d", "n"):
 // files with different tags share no email and no CV link.
 func genCandidate(tag string, i int) candidate {
-	first := firstNames[i%len(firstNames)]
-	last := lastNames[(i/len(firstNames))%len(lastNames)]
+	first := names.First[i%len(names.First)]
+	last := names.Last[(i/len(names.First))%len(names.Last)]
 	h := sha256.Sum256([]byte(tag + strconv.Itoa(i)))
 	id := hex.EncodeToString(h[:8])
 	return candidate{
