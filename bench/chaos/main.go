@@ -232,14 +232,8 @@ go run -C bench ./chaos -scenario slowlink
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.short {
-		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
-			fmt.Fprintln(os.Stderr, "chaos:", err)
-			return 2
-		}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "chaos: no arguments expected, got %q\n", fs.Args())
+	if err := benchproc.FinishFlags(fs, o.short, shortDefaults); err != nil {
+		fmt.Fprintln(os.Stderr, "chaos:", err)
 		return 2
 	}
 	if err := applyScenarioDefaults(fs, o.scenario); err != nil {

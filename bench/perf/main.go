@@ -135,13 +135,8 @@ func parseFlags(args []string) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
-	if o.short {
-		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
-			return o, err
-		}
-	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("no arguments expected, got %q", fs.Args())
+	if err := benchproc.FinishFlags(fs, o.short, shortDefaults); err != nil {
+		return o, err
 	}
 	return o, o.validate()
 }

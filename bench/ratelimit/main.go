@@ -97,14 +97,8 @@ func run(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.short {
-		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
-			fmt.Fprintln(os.Stderr, "ratelimit:", err)
-			return 2
-		}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "ratelimit: no arguments expected, got %q\n", fs.Args())
+	if err := benchproc.FinishFlags(fs, o.short, shortDefaults); err != nil {
+		fmt.Fprintln(os.Stderr, "ratelimit:", err)
 		return 2
 	}
 	scens, err := o.validate()

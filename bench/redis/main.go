@@ -159,14 +159,8 @@ current code beside -baseline (see the package doc: cd bench && go doc ./redis).
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.short {
-		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
-			fmt.Fprintln(os.Stderr, "redis:", err)
-			return 2
-		}
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "redis: no arguments expected, got %q\n", fs.Args())
+	if err := benchproc.FinishFlags(fs, o.short, shortDefaults); err != nil {
+		fmt.Fprintln(os.Stderr, "redis:", err)
 		return 2
 	}
 	if err := o.validate(); err != nil {

@@ -66,16 +66,11 @@ func run(args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if o.short {
-		if err := benchproc.SetDefaults(fs, "-short", shortDefaults); err != nil {
-			fmt.Fprintln(os.Stderr, "serve:", err)
-			return 2
-		}
+	if err := benchproc.FinishFlags(fs, o.short, shortDefaults); err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 2
 	}
 	switch {
-	case fs.NArg() > 0:
-		fmt.Fprintf(os.Stderr, "serve: no arguments expected, got %q\n", fs.Args())
-		return 2
 	case o.duration < time.Second || o.duration > 10*time.Minute:
 		fmt.Fprintln(os.Stderr, "serve: -duration must be in [1s, 10m]")
 		return 2

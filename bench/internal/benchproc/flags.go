@@ -24,3 +24,17 @@ func SetDefaults(fs *flag.FlagSet, what string, values map[string]string) error 
 	}
 	return nil
 }
+
+// FinishFlags completes a parsed command line: with short set, the -short
+// values (SetDefaults) for the flags not given; and no positional argument.
+func FinishFlags(fs *flag.FlagSet, short bool, shortDefaults map[string]string) error {
+	if short {
+		if err := SetDefaults(fs, "-short", shortDefaults); err != nil {
+			return err
+		}
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("no arguments expected, got %q", fs.Args())
+	}
+	return nil
+}
