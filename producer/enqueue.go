@@ -257,7 +257,8 @@ func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Resul
 			return res, nil
 		}
 	}
-	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p, mw), mw: mw, digest: newDigest()}
+	w := &segmentWriter{p: p, ctx: ctx, batch: b, opts: &opts, res: res, enq: newEnqueuer(ctx, p, mw), mw: mw, digest: newDigest(),
+		dedup: store.NewDedup()}
 	defer w.enq.wait() // on an early return: no enqueue outlives Import
 	if err := eachRecord(head, src, w.add); err != nil {
 		return res, err
@@ -382,7 +383,8 @@ type segmentWriter struct {
 	segment int
 	enq     *enqueuer
 	mw      *memoryWaiter
-	digest  *digest // of the records added so far
+	digest  *digest      // of the records added so far
+	dedup   *store.Dedup // the import's duplicates, found in this process
 	// held are the chunk tasks enqueued since the last verify, with heldCands
 	// candidates.
 	held      []queuedChunk
@@ -439,7 +441,7 @@ func (w *segmentWriter) flush() error {
 	}
 	var adm store.Admission
 	err = w.mw.doWithRoom(w.ctx, func() (err error) {
-		adm, err = w.p.store.AdmitChunks(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum(), blobs)
+		adm, err = w.p.store.AdmitChunks(w.ctx, w.batch.ID, seg, w.buf, w.digest.sum(), blobs, w.dedup)
 		return err
 	})
 	if err != nil {

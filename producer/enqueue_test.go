@@ -357,3 +357,60 @@ func TestImportRerunNeedsTheSameInput(t *testing.T) {
 		t.Errorf("completed batch, an added row: %v; want ErrOtherInput", err)
 	}
 }
+
+// TestImportDuplicatesAcrossSegments: the import finds duplicates in its own
+// process (store.Dedup), across segments and within one: an email in another
+// case, an ATS id under a new email; a duplicate owns none of its keys, so a
+// later candidate with a duplicate's new email is not one. An import that died
+// part way and is run again finds the same ones, as does a run in one go.
+func TestImportDuplicatesAcrossSegments(t *testing.T) {
+	t.Parallel()
+	ats := func(i int) string { return fmt.Sprintf("0190a5e0-0000-7000-8000-%012x", 0xabc000+i) }
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	st := store.New(rdb, store.Config{})
+	p := producer.New(st, asynq.NewClientFromRedisClient(rdb), producer.Config{SegmentSize: 10, ChunkSize: 4})
+	ctx := context.Background()
+	rows := make([]string, 50)
+	for i := range rows {
+		rows[i] = fmt.Sprintf(`{"email":"p%d@example.com","ats_candidate_id":"%s"}`, i, ats(i))
+	}
+	rows[7] = `{"email":"p6@example.com","ats_candidate_id":"` + ats(7) + `"}`                       // seq 6's email, same segment
+	rows[24] = `{"email":"P3@Example.com","ats_candidate_id":"` + ats(24) + `"}`                     // seq 3's email, another case
+	rows[31] = `{"email":"new31@example.com","ats_candidate_id":"` + strings.ToUpper(ats(12)) + `"}` // seq 12's ATS id
+	rows[45] = `{"email":"new31@example.com","ats_candidate_id":"` + ats(45) + `"}`                  // a duplicate's email: not owned
+	wantDups := map[int64]bool{7: true, 24: true, 31: true}
+	input := strings.Join(rows, "\n") + "\n"
+	job := task.Job{Target: payload.Target{InterviewSetID: uuidA}}
+
+	died := &failAfter{src: producer.NewJSONLSource(strings.NewReader(input)), n: 35}
+	if _, err := p.Import(ctx, died, producer.Options{BatchID: "rerun", Job: job}); err == nil {
+		t.Fatal("the import that dies part way succeeded")
+	}
+	for _, id := range []string{"rerun", "one-go"} {
+		res, err := p.Import(ctx, producer.NewJSONLSource(strings.NewReader(input)), producer.Options{BatchID: id, Job: job})
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		b, err := st.Batch(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Duplicates != int64(len(wantDups)) || b.Accepted != 50 || b.SkippedDuplicate != int64(len(wantDups)) {
+			t.Errorf("%s: result %d duplicates, batch %d accepted %d skipped, want 50 accepted and %d duplicates",
+				id, res.Duplicates, b.Accepted, b.SkippedDuplicate, len(wantDups))
+		}
+		cands := make([]task.Candidate, 50)
+		for i := range cands {
+			cands[i].Seq = int64(i)
+		}
+		states, err := st.States(ctx, id, cands)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for seq, s := range states {
+			if want := wantDups[int64(seq)]; (s == store.Decided) != want {
+				t.Errorf("%s: seq %d is %v, duplicate: %v", id, seq, s, want)
+			}
+		}
+	}
+}

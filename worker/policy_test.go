@@ -160,7 +160,7 @@ func (b *testBundle) chunk(t *testing.T, n int) *asynq.Task {
 	if _, _, err := b.st.CreateBatch(ctx, store.Meta{ID: "b", Job: job, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.st.AdmitSegment(ctx, "b", 0, cands, ""); err != nil {
+	if _, err := b.st.AdmitSegment(ctx, "b", 0, cands, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.st.Seal(ctx, "b", 1, ""); err != nil {

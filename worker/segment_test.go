@@ -30,7 +30,7 @@ func TestSegmentFromAnOlderProducer(t *testing.T) {
 	for i, c := range pipelinetest.Candidates("seg", 10) {
 		cands = append(cands, task.Candidate{Seq: int64(i), Row: int64(i + 1), Candidate: c})
 	}
-	if _, err := b.Store.AdmitSegment(ctx, id, 0, cands, ""); err != nil {
+	if _, err := b.Store.AdmitSegment(ctx, id, 0, cands, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	// Two were decided before the segment ran (an earlier run of it, say).

@@ -64,7 +64,7 @@ func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payloa
 		for i, c := range cands[lo:min(lo+segSize, len(cands))] {
 			seg = append(seg, task.Candidate{Seq: int64(lo + i), Row: int64(lo + i + 1), Candidate: c})
 		}
-		adm, err := b.Store.AdmitSegment(ctx, id, segs, seg, "")
+		adm, err := b.Store.AdmitSegment(ctx, id, segs, seg, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

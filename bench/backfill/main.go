@@ -23,9 +23,12 @@
 // BULKINVITE_RATE=10000, the most the settings allow) and drain what is queued,
 // making room for the rest.
 //
-// Figures: Redis bytes per queued candidate is (used_memory − used_memory
-// before the import) ÷ candidates accepted and not yet sent, at the sample with
-// the most used_memory; import rows/s is rows ÷ the enqueue's wall time; drain
+// Figures: the peak used_memory over the whole run; Redis bytes per queued
+// candidate is (used_memory − used_memory before the import) ÷ candidates
+// accepted and not yet sent, at the sample with the most used_memory before the
+// first candidate was sent (after it, sent candidates' kept bytes count too);
+// bytes per done candidate the same ÷ candidates accepted once none is
+// pending; import rows/s is rows ÷ the enqueue's wall time; drain
 // candidates/s is rows ÷ (the batch done − the workers' start). With
 // -max-bytes-per-candidate N (0: off) it exits 1 when the peak figure exceeds N
 // (after printing everything); 1 also when the scenario could not run, 2 for a

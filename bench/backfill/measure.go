@@ -55,7 +55,8 @@ type result struct {
 	BaseUsed       int64 // used_memory before the import
 	PeakUsed       int64
 	PeakAt         float64
-	PeakQueued     int64 // pending candidates at the peak
+	QueuedUsed     int64 // the most used_memory before the first candidate was sent
+	PeakQueued     int64 // pending candidates then
 	ImportWaited   bool  // the import said it was waiting for Redis memory
 	Stalled        bool  // nothing was accepted or sent for stallLimit: the figures are up to then
 	ImportSeconds  float64
@@ -65,8 +66,11 @@ type result struct {
 	Samples        []sample
 	ImportRowsPerS float64
 	DrainPerS      float64
-	// PeakBytesPerQueued is (PeakUsed − BaseUsed) ÷ PeakQueued.
+	// PeakBytesPerQueued is (QueuedUsed − BaseUsed) ÷ PeakQueued.
 	PeakBytesPerQueued float64
+	// DoneBytesPerCandidate is (used_memory − BaseUsed) ÷ accepted once none
+	// is pending (0 before): what a sent candidate keeps, with its ledger entry.
+	DoneBytesPerCandidate float64
 }
 
 // scenario is one run's processes.
@@ -234,9 +238,17 @@ func (s *scenario) sample(ctx context.Context, st *producer.Status) error {
 	r := &s.res
 	r.Samples = append(r.Samples, sm)
 	r.PeakProducer, r.PeakWorker = max(r.PeakProducer, sm.ProducerRSS), max(r.PeakWorker, sm.WorkerRSS)
-	if used > r.PeakUsed && st.Pending > 0 {
-		r.PeakUsed, r.PeakAt, r.PeakQueued = used, sm.T, st.Pending
+	if used > r.PeakUsed {
+		r.PeakUsed, r.PeakAt = used, sm.T
+	}
+	// Bytes per queued candidate: before the first is sent, when every byte
+	// the import added is a queued candidate's.
+	if decided == 0 && st.Pending > 0 && used >= r.QueuedUsed {
+		r.QueuedUsed, r.PeakQueued = used, st.Pending
 		r.PeakBytesPerQueued = float64(used-r.BaseUsed) / float64(st.Pending)
+	}
+	if st.Pending == 0 && st.Accepted > 0 {
+		r.DoneBytesPerCandidate = float64(used-r.BaseUsed) / float64(st.Accepted)
 	}
 	return nil
 }

@@ -22,7 +22,9 @@ func (r *result) write(w io.Writer, csvPath, svgPath string) error {
 			last.Accepted, r.Rows, last.Pending, float64(last.Used)/mib, float64(last.Used-r.BaseUsed)/float64(max(last.Accepted, 1)))
 	}
 	fmt.Fprintf(w, "  peak Redis used_memory  %.1f MiB at %.0f s (%.1f MiB before the import)\n", float64(r.PeakUsed)/mib, r.PeakAt, float64(r.BaseUsed)/mib)
-	fmt.Fprintf(w, "  peak bytes per queued   %.1f B (%d candidates queued at the peak)\n", r.PeakBytesPerQueued, r.PeakQueued)
+	fmt.Fprintf(w, "  peak bytes per queued   %.1f B (%d candidates queued, %.1f MiB, before the first was sent)\n",
+		r.PeakBytesPerQueued, r.PeakQueued, float64(r.QueuedUsed)/mib)
+	fmt.Fprintf(w, "  bytes per done          %.1f B (each candidate sent, its ledger entry kept)\n", r.DoneBytesPerCandidate)
 	fmt.Fprintf(w, "  import                  %.0f rows/s (%.1f s; waited for Redis memory: %v)\n", r.ImportRowsPerS, r.ImportSeconds, r.ImportWaited)
 	fmt.Fprintf(w, "  drain                   %.0f candidates/s (%.1f s from the workers' start)\n", r.DrainPerS, r.DrainSeconds)
 	fmt.Fprintf(w, "  peak RSS                producer %.1f MiB, workers %.1f MiB\n", float64(r.PeakProducer)/mib, float64(r.PeakWorker)/mib)

@@ -23,7 +23,7 @@ func openBatch(t *testing.T, tb *testBundle, id, owner string) {
 	for i, c := range pipelinetest.Candidates(id, 3) {
 		cs = append(cs, task.Candidate{Seq: int64(i), Candidate: c})
 	}
-	if _, err := tb.Store.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+	if _, err := tb.Store.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := tb.Store.Seal(ctx, id, 1, ""); err != nil {

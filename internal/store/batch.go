@@ -93,13 +93,6 @@ func (s *Store) retainedKeys(id string) []string {
 		s.bkey(id, "ev"), s.bkey(id, "c")}
 }
 
-// liveKeys are the batch's keys that expire Config.UnsealedTTL after the last
-// step of an import that has not sealed it: retainedKeys, then its
-// de-duplication data.
-func (s *Store) liveKeys(id string) []string {
-	return append(s.retainedKeys(id), s.bkey(id, "seen"))
-}
-
 // ErrOtherInput is returned when an import under a batch's id read other
 // records than the import that created the batch: a batch id names one input.
 var ErrOtherInput = errors.New("batch id names a batch with other candidates")
@@ -235,23 +228,30 @@ type Admission struct {
 }
 
 // AdmitSegment counts a segment's candidates as accepted (once, however often it is
-// called) and records in-batch duplicates as skipped_duplicate. In a cancelled
-// batch, the others are admitted as cancelled: none is open.
+// called) and records in-batch duplicates as skipped_duplicate: those dedup
+// finds repeating an earlier candidate of the import (nil: of this segment
+// only). In a cancelled batch, the others are admitted as cancelled: none is
+// open.
 //
 // digest sums the import's input up to the segment's end ("" for none). The
 // first admission records it; a later one with another digest admits nothing
 // and returns ErrOtherInput: a re-run under the batch's id read other records.
-func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string) (Admission, error) {
-	return s.AdmitChunks(ctx, batchID, segment, cands, digest, nil)
+func (s *Store) AdmitSegment(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string, dedup *Dedup) (Admission, error) {
+	return s.AdmitChunks(ctx, batchID, segment, cands, digest, nil, dedup)
 }
 
 // AdmitChunks is AdmitSegment that also stores, in the same step, the blobs of
 // the segment's chunks (see ChunkBlob), each unless it is stored already or
 // none of its candidates is undecided any more (a re-run: it was deleted).
-func (s *Store) AdmitChunks(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string, chunks []ChunkBlob) (Admission, error) {
-	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"), seen: s.bkey(batchID, "seen"),
-		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), blobs: s.bkey(batchID, "c"), live: s.liveKeys(batchID),
-		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, chunks: chunks, cands: cands}
+func (s *Store) AdmitChunks(ctx context.Context, batchID string, segment int, cands []task.Candidate, digest string, chunks []ChunkBlob, dedup *Dedup) (Admission, error) {
+	if dedup == nil {
+		dedup = NewDedup()
+	}
+	fps := keysOf(cands)
+	a := admitArgs{batch: s.bkey(batchID, ""), segs: s.bkey(batchID, "segs"),
+		st: s.bkey(batchID, "st"), fx: s.bkey(batchID, "fx"), blobs: s.bkey(batchID, "c"), live: s.retainedKeys(batchID),
+		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), segment: segment, digest: digest, chunks: chunks, cands: cands,
+		fps: fps, dups: dedup.judge(segment, cands, fps)}
 	res, err := s.eval(ctx, admitScript, a.keys(), a.argv()...).Slice()
 	if err != nil {
 		return Admission{}, fmt.Errorf("admit segment %d of batch %s: %w", segment, batchID, s.errGone(batchID, errOtherInput(batchID, err)))
@@ -315,7 +315,7 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 	if len(rejects) == 0 {
 		return nil
 	}
-	a := rejectArgs{batch: s.bkey(batchID, ""), rej: s.bkey(batchID, "rej"), ord: s.bkey(batchID, "rejord"), live: s.liveKeys(batchID),
+	a := rejectArgs{batch: s.bkey(batchID, ""), rej: s.bkey(batchID, "rej"), ord: s.bkey(batchID, "rejord"), live: s.retainedKeys(batchID),
 		ttlMS: s.cfg.UnsealedTTL.Milliseconds(), rejects: rejects}
 	if err := s.eval(ctx, rejectScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("record rejects of batch %s: %w", batchID, s.errGone(batchID, err))
@@ -325,8 +325,8 @@ func (s *Store) RecordRejects(ctx context.Context, batchID string, rejects []Rej
 
 // Seal marks the batch as fully enqueued with the given number of segments: from
 // now on, no pending candidate means the batch is done, and its keys no longer
-// expire before then. Its de-duplication data is dropped: every candidate was
-// admitted. digest sums the whole input ("" for none) and is kept as
+// expire before then. The de-duplication data an earlier build's import kept
+// in Redis is dropped: every candidate was admitted. digest sums the whole input ("" for none) and is kept as
 // Batch.Digest; a seal with another digest than one kept before is
 // ErrOtherInput.
 func (s *Store) Seal(ctx context.Context, batchID string, segments int, digest string) error {

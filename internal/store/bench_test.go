@@ -106,7 +106,7 @@ func BenchmarkAdmitSegment(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := st.AdmitSegment(ctx, id, i, benchCands(i), ""); err != nil {
+		if _, err := st.AdmitSegment(ctx, id, i, benchCands(i), "", nil); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -141,7 +141,7 @@ func BenchmarkFind(b *testing.B) {
 			}
 			cs[k] = task.Candidate{Seq: int64(k), Candidate: payload.Candidate{Email: email, ATSCandidateID: fmt.Sprintf("00000000-0000-4000-8000-%06d%06d", i, k)}}
 		}
-		if _, err := st.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+		if _, err := st.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -77,7 +77,7 @@ func TestScriptCodes(t *testing.T) {
 		if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 6}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.AdmitSegment(ctx, "b", 0, cands, ""); err != nil {
+		if _, err := s.AdmitSegment(ctx, "b", 0, cands, "", nil); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.MarkSending(ctx, "b", []int64{0, 1, 2, 3, 4}, nil); err != nil {

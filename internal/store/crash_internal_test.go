@@ -28,7 +28,7 @@ func TestLedgerBeforeBatch(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, "b", 0, cands, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "b", 0, cands, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	run := NewRunID()
@@ -93,7 +93,7 @@ func TestRetention(t *testing.T) {
 	if err := s.RecordRejects(ctx, "r", []Reject{{Row: 9, Reason: "email: bad"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, "r", 0, cands, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "r", 0, cands, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Seal(ctx, "r", 1, ""); err != nil {

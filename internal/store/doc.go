@@ -58,8 +58,9 @@
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
-//	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq; deleted when
-//	                   the import is complete (sealed)
+//	P{b:id}:seen       hash: fingerprint of a dedup key -> first seq, written by
+//	                   the imports of earlier builds; deleted at the seal (an
+//	                   import now finds duplicates in its own process: Dedup)
 //	P{b:id}:segs       hash: segment -> candidates admitted (idempotent re-runs),
 //	                   but segment 0's, which is the record's field seg0 (in
 //	                   this key for a batch admitted before)
@@ -87,10 +88,12 @@
 //	P{b:id}:replay:ord sorted set: the staged entries' places (batch, NUL, seq in
 //	                   20 digits; equal scores), read in pages by lexical range
 //	P{b:id}:lease      string: the replay run filling this replay batch, with a TTL
-//	P{t:h}:L:<week>    hash: candidate fingerprint -> recorded success: kind
-//	                   ('i'/'c'), owner fingerprint (batch and seq), when (unix ms
-//	                   in decimal, Redis's clock); one hash per target and week, expiring a
-//	                   ledger TTL after its week ends
+//	P{t:h}:L:<week>    hash: the recorded successes, packed in buckets by the
+//	                   candidate fingerprint's first two bytes (b<2 bytes> ->
+//	                   23-byte entries: fingerprint, kind 'i'/'c', owner
+//	                   fingerprint (batch and seq), when; see ledgerWeek), and
+//	                   an earlier build's one field a candidate; one hash per
+//	                   target and week, expiring a ledger TTL after its week ends
 //	P{t:h}:Lidx        sorted set: the target's ledger weeks by expiry
 //	P{t:h}:claims      hash: candidate fingerprint -> owner fingerprint and expiry
 //	P{j:ref}           string: a batch's job (task.Job as JSON: target, message,
@@ -145,7 +148,7 @@
 // # How long a batch's keys live
 //
 // The record P{b:id} and the keys kept with it (:st, :segs, :rej, :rejord, :ev,
-// :ff, :split, :fx, :c, and :seen until the seal) live as long as one another
+// :ff, :split, :fx, :c) live as long as one another
 // (a field of :c goes earlier, with the last outcome of its chunk: RecordChunk):
 //
 //   - while the import has not sealed the batch: Config.UnsealedTTL (7 days)

@@ -87,7 +87,7 @@ func TestWaitOnEveryMasterWritten(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: batch, Job: task.Job{Target: target}, SegmentSize: 1}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AdmitSegment(ctx, batch, 0, cs, ""); err != nil {
+	if _, err := st.AdmitSegment(ctx, batch, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	waits := func() (target, batch int) { return waitCalls(t, tm), waitCalls(t, bm) }

@@ -49,7 +49,7 @@ func TestEvents(t *testing.T) {
 	if err := s.RecordRejects(ctx, "e", []Reject{{Row: 4, Where: "line", Field: "email", Reason: "bad"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, "e", 0, cands(3), ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "e", 0, cands(3), "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Seal(ctx, "e", 1, ""); err != nil {
@@ -170,7 +170,7 @@ func TestEventsLiveWithTheRecord(t *testing.T) {
 		t.Errorf("unsealed: record TTL %v, log TTL %v; want the same", rec, ev)
 	}
 	cs := cands(2)
-	if _, err := s.AdmitSegment(ctx, "l", 0, cs, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "l", 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Seal(ctx, "l", 1, ""); err != nil {

@@ -376,11 +376,11 @@ func (s *Store) readLedgerSpot(ctx context.Context, sp ledgerSpot, st *ledgerSta
 	if err != nil {
 		return err
 	}
-	gets := make([]*redis.StringCmd, len(weeks))
+	gets := make([]*redis.SliceCmd, len(weeks))
 	exps := make([]*redis.Cmd, len(weeks))
 	_, err = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, k := range weeks {
-			gets[i] = pipe.HGet(ctx, k, sp.fp)
+			gets[i] = pipe.HMGet(ctx, k, ledgerBucket(sp.fp), sp.fp)
 			exps[i] = pipe.Do(ctx, "PEXPIRETIME", k)
 		}
 		return nil
@@ -389,13 +389,18 @@ func (s *Store) readLedgerSpot(ctx context.Context, sp ledgerSpot, st *ledgerSta
 		return fmt.Errorf("find: read the ledger of %s: %w", sp.target, err)
 	}
 	for i := range weeks {
-		v, err := gets[i].Result()
-		if isNil(err) {
+		vals := gets[i].Val()
+		if len(vals) != 2 {
 			continue
 		}
-		r, err := decodeLedger(v)
+		bucket, _ := vals[0].(string)
+		old, _ := vals[1].(string)
+		r, err := readLedger(bucket, old, sp.fp)
 		if err != nil {
 			return err
+		}
+		if r == nil {
+			continue
 		}
 		st.recs = append(st.recs, r)
 		if ms, err := exps[i].Int64(); err == nil && ms > 0 {

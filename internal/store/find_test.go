@@ -23,7 +23,7 @@ func findBatch(t *testing.T, s *Store, id, owner string, tgt payload.Target, cs 
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: tgt}, SegmentSize: len(cs), Owner: owner}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) > 0 {
@@ -227,7 +227,7 @@ func TestFindManySegments(t *testing.T) {
 			seq := int64(g*per + k)
 			cs[k] = task.Candidate{Seq: seq, Candidate: payload.Candidate{Email: fmt.Sprintf("p%d@example.com", seq)}}
 		}
-		if _, err := s.AdmitSegment(ctx, "big", g, cs, ""); err != nil {
+		if _, err := s.AdmitSegment(ctx, "big", g, cs, "", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -313,7 +313,7 @@ func findIndexCost(t *testing.T, s *Store, n, seg int) (index, ids float64) {
 		all[i] = task.Candidate{Seq: int64(i), Candidate: payload.Candidate{Email: fmt.Sprintf("person%d@example.com", i), ATSCandidateID: uuidOf(0, i)}}
 	}
 	for g := 0; g*seg < n; g++ {
-		if _, err := s.AdmitSegment(ctx, id, g, all[g*seg:min((g+1)*seg, n)], ""); err != nil {
+		if _, err := s.AdmitSegment(ctx, id, g, all[g*seg:min((g+1)*seg, n)], "", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

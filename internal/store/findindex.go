@@ -43,17 +43,18 @@ const (
 // it is left out of the index.
 const maxIndexedSeq = math.MaxUint32
 
-// segmentIndex returns the index entries of a segment's candidates, sorted
-// (see the find index), as one string.
-func segmentIndex(cands []task.Candidate) string {
-	entries := make([][indexEntryLen]byte, 0, 2*len(cands))
-	for _, c := range cands {
+// segmentIndex returns the index entries of a segment's candidates, whose
+// de-duplication keys' fingerprints are keys, sorted (see the find index), as
+// one string.
+func segmentIndex(cands []task.Candidate, keys segmentKeys) string {
+	entries := make([][indexEntryLen]byte, 0, len(keys.fps))
+	for i, c := range cands {
 		if c.Seq < 0 || c.Seq > maxIndexedSeq {
 			continue
 		}
-		for _, k := range DedupKeys(c.Candidate) {
+		for _, fp := range keys.fps[keys.at[i]:keys.at[i+1]] {
 			var e [indexEntryLen]byte
-			copy(e[:fpLen], fingerprint(k))
+			binary.BigEndian.PutUint64(e[:fpLen], fp)
 			binary.BigEndian.PutUint32(e[fpLen:], uint32(c.Seq))
 			entries = append(entries, e)
 		}

@@ -38,7 +38,7 @@ func TestSharedJob(t *testing.T) {
 	}
 
 	// Done, the record lives Retention; the job no less.
-	if _, err := s.AdmitSegment(ctx, "a", 0, cands(1), ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "a", 0, cands(1), "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Seal(ctx, "a", 1, ""); err != nil {

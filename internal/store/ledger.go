@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"strconv"
 	"sync"
@@ -15,7 +16,39 @@ import (
 // The ledger keeps, per target, one hash a week of the candidates whose success was
 // recorded; each expires a ledger TTL after its week ends, so a success blocks a
 // repeat invite for at least the TTL and at most a week more.
+//
+// A week's entries are packed in buckets: field 'b' and the first
+// ledgerBucketLen bytes of the candidate's fingerprint, whose value is the
+// bucket's entries one after the other, ledgerEntryLen bytes each: the
+// fingerprint (8 bytes), the kind ('i' invited, 'c' cv_queued), the owner's
+// fingerprint (8 bytes: ownerFP) and when it was recorded (unix ms by Redis's
+// clock, 6 bytes, big-endian). A field a candidate would cost about 85 bytes of
+// Redis memory (a hash table's entry, two allocations); 65,536 buckets cost
+// that once each, so a large week costs little more than its 23 bytes an
+// entry. Earlier builds wrote one field a candidate: its fingerprint -> kind,
+// owner's fingerprint, when (unix ms in decimal). Those are still read (the
+// packed entry first): they live out their week.
 const ledgerWeek = 7 * 24 * time.Hour
+
+// The packed ledger's layout (see ledgerWeek).
+const (
+	ledgerBucketLen = 2
+	ledgerEntryLen  = fpLen + 1 + fpLen + 6
+)
+
+// ledgerBucket is the field of fp's bucket in a ledger week.
+func ledgerBucket(fp string) string { return "b" + fp[:ledgerBucketLen] }
+
+// ledgerEntry finds fp's entry in a bucket's value and returns it past the
+// fingerprint (kind, owner, when), or "".
+func ledgerEntry(bucket, fp string) string {
+	for at := 0; at+ledgerEntryLen <= len(bucket); at += ledgerEntryLen {
+		if bucket[at:at+fpLen] == fp {
+			return bucket[at+fpLen : at+ledgerEntryLen]
+		}
+	}
+	return ""
+}
 
 func weekOf(t time.Time) int64 { return t.UnixMilli() / ledgerWeek.Milliseconds() }
 
@@ -128,17 +161,22 @@ func (s *Store) LedgerRecords(ctx context.Context, target payload.Target, cands 
 	for i, c := range cands {
 		fps[i] = candidateFP(c)
 	}
+	fields := make([]string, 0, 2*len(fps))
+	for _, fp := range fps {
+		fields = append(fields, ledgerBucket(fp), fp)
+	}
 	for _, k := range weeks {
-		vals, err := s.rdb.HMGet(ctx, k, fps...).Result()
+		vals, err := s.rdb.HMGet(ctx, k, fields...).Result()
 		if err != nil {
 			return nil, fmt.Errorf("read the ledger: %w", err)
 		}
-		for i, v := range vals {
-			str, ok := v.(string)
-			if !ok || out[i] != nil {
+		for i, fp := range fps {
+			if out[i] != nil {
 				continue
 			}
-			if out[i], err = decodeLedger(str); err != nil {
+			bucket, _ := vals[2*i].(string)
+			old, _ := vals[2*i+1].(string)
+			if out[i], err = readLedger(bucket, old, fp); err != nil {
 				return nil, err
 			}
 		}
@@ -146,19 +184,31 @@ func (s *Store) LedgerRecords(ctx context.Context, target payload.Target, cands 
 	return out, nil
 }
 
-// decodeLedger reads a ledger value: kind byte, owner fingerprint (8 bytes), unix
-// ms in decimal.
-func decodeLedger(v string) (*LedgerRecord, error) {
-	if len(v) < 10 {
-		return nil, fmt.Errorf("ledger value of %d bytes, want at least 10", len(v))
+// readLedger reads fp's record from its bucket's value or, failing that, from
+// its field of an earlier build (old); nil for neither.
+func readLedger(bucket, old, fp string) (*LedgerRecord, error) {
+	if e := ledgerEntry(bucket, fp); e != "" {
+		var b [8]byte
+		copy(b[2:], e[1+fpLen:])
+		return newLedgerRecord(e[0], e[1:1+fpLen], int64(binary.BigEndian.Uint64(b[:]))), nil
 	}
-	ms, err := strconv.ParseInt(v[9:], 10, 64)
+	if old == "" {
+		return nil, nil
+	}
+	if len(old) < 10 {
+		return nil, fmt.Errorf("ledger value of %d bytes, want at least 10", len(old))
+	}
+	ms, err := strconv.ParseInt(old[9:], 10, 64)
 	if err != nil {
 		return nil, fmt.Errorf("ledger value: time: %w", err)
 	}
-	r := &LedgerRecord{Outcome: payload.OutcomeInvited, owner: v[1:9], At: time.UnixMilli(ms).UTC()}
-	if v[0] == 'c' {
+	return newLedgerRecord(old[0], old[1:9], ms), nil
+}
+
+func newLedgerRecord(kind byte, owner string, ms int64) *LedgerRecord {
+	r := &LedgerRecord{Outcome: payload.OutcomeInvited, owner: owner, At: time.UnixMilli(ms).UTC()}
+	if kind == 'c' {
 		r.Outcome = payload.OutcomeCVQueued
 	}
-	return r, nil
+	return r
 }

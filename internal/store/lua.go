@@ -249,10 +249,9 @@ func (a createArgs) argv() []any {
 }
 
 // admitScript admits one segment of a batch: it counts the segment's candidates as
-// accepted once (a re-run of the same segment adds nothing), and marks a candidate
-// whose email, ATS id or CV link was taken by an earlier candidate of the batch as
-// skipped_duplicate. The first candidate to use a key owns it, so a re-run in the
-// same order gives the same answer.
+// accepted once (a re-run of the same segment adds nothing), and marks the
+// candidates the import found to repeat an earlier candidate of the batch
+// (Dedup) as skipped_duplicate.
 //
 // A segment is recorded in segs (segment 0: in the record's field seg0) as
 // "count" or, with the digest of the input up to its end, "count:digest"; a
@@ -268,11 +267,13 @@ func (a createArgs) argv() []any {
 // Returns {the seqs that are duplicates, the seqs cancelled}; an error holding
 // goneReply when the record is gone.
 var admitScript = redis.NewScript(luaLib + `
-local batch, segs, seen, st, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local liveFrom = 7 -- KEYS[7..]: the batch's keys that live while it is not sealed
-local ttl, segment, count, digest, index, nblobs = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
-local blobsFrom = 7 -- ARGV[7..]: per chunk blob its field, lowest and highest seq, the blob
-local candsFrom = blobsFrom + 4 * nblobs -- then per candidate seq, number of keys, the keys' fingerprints
+local batch, segs, st, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
+local ttl, segment, count, digest, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local nblobs, ndups = tonumber(ARGV[6]), tonumber(ARGV[7])
+local blobsFrom = 8 -- ARGV[8..]: per chunk blob its field, lowest and highest seq, the blob
+local dupsFrom = blobsFrom + 4 * nblobs -- then the seqs of the duplicates
+local restFrom = dupsFrom + ndups -- then the seqs of the other candidates
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
@@ -289,36 +290,8 @@ else
   end
 end
 if index ~= '' then redis.call('HSETNX', fx, 's' .. segment, index) end
-local fps = {}
-local i = candsFrom
-while i <= #ARGV do
-  local nk = tonumber(ARGV[i + 1])
-  for j = 1, nk do fps[#fps + 1] = ARGV[i + 1 + j] end
-  i = i + 2 + nk
-end
-local firsts = hmget(seen, fps)
-local owner = {}
-for k, fp in ipairs(fps) do if firsts[k] then owner[fp] = firsts[k] end end
-local dups, news = {}, {}
-i = candsFrom
-while i <= #ARGV do
-  local seq, nk = ARGV[i], tonumber(ARGV[i + 1])
-  local dup = false
-  for j = 1, nk do
-    local o = owner[ARGV[i + 1 + j]]
-    if o and o ~= seq then dup = true end
-  end
-  if dup then
-    dups[#dups + 1] = seq
-  else
-    for j = 1, nk do
-      local fp = ARGV[i + 1 + j]
-      if not owner[fp] then owner[fp] = seq; news[#news + 1] = fp; news[#news + 1] = seq end
-    end
-  end
-  i = i + 2 + nk
-end
-hset(seen, news)
+local dups = {}
+for i = dupsFrom, restFrom - 1 do dups[#dups + 1] = ARGV[i] end
 if #dups > 0 then
   local cur = states(st, dups)
   local set, n = {}, 0
@@ -330,22 +303,18 @@ if #dups > 0 then
 end
 local cancelled = {}
 if redis.call('HGET', batch, HOLD) == CANCEL then
-  local isDup = {}
-  for _, seq in ipairs(dups) do isDup[seq] = true end
-  i = candsFrom
-  while i <= #ARGV do
-    if not isDup[ARGV[i]] then cancelled[#cancelled + 1] = ARGV[i] end
-    i = i + 2 + tonumber(ARGV[i + 1])
-  end
-  local cur = states(st, cancelled)
+  local rest = {}
+  for i = restFrom, #ARGV do rest[#rest + 1] = ARGV[i] end
+  local cur = states(st, rest)
   local set, n = {}, 0
-  for k, seq in ipairs(cancelled) do
+  for k, seq in ipairs(rest) do
     if cur[k] == OPEN then set[#set + 1] = seq; set[#set + 1] = CANCELLED; n = n + 1 end
+    cancelled[#cancelled + 1] = seq
   end
   setStates(st, set)
   if n > 0 then redis.call('HINCRBY', batch, 'cancelled', n) end
 end
-for i = blobsFrom, candsFrom - 1, 4 do
+for i = blobsFrom, dupsFrom - 1, 4 do
   if undecided(st, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
 end
 refresh(batch, ttl, liveFrom, #KEYS)
@@ -354,30 +323,35 @@ return {dups, cancelled}
 
 // admitArgs are admitScript's KEYS and ARGV.
 type admitArgs struct {
-	batch, segs, seen, st, fx, blobs string
-	live                             []string // liveKeys
-	ttlMS                            int64    // unsealed ttl
-	segment                          int
-	digest                           string // "" for none
-	chunks                           []ChunkBlob
-	cands                            []task.Candidate
+	batch, segs, st, fx, blobs string
+	live                       []string // retainedKeys
+	ttlMS                      int64    // unsealed ttl
+	segment                    int
+	digest                     string // "" for none
+	chunks                     []ChunkBlob
+	cands                      []task.Candidate
+	fps                        segmentKeys // cands' de-duplication keys
+	dups                       []int64     // the seqs of cands that are duplicates (Dedup)
 }
 
 func (a admitArgs) keys() []string {
-	return append([]string{a.batch, a.segs, a.seen, a.st, a.fx, a.blobs}, a.live...)
+	return append([]string{a.batch, a.segs, a.st, a.fx, a.blobs}, a.live...)
 }
 
 func (a admitArgs) argv() []any {
-	args := make([]any, 0, 6+len(a.chunks)*4+len(a.cands)*4)
-	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest, segmentIndex(a.cands), len(a.chunks))
+	args := make([]any, 0, 7+len(a.chunks)*4+len(a.cands))
+	args = append(args, a.ttlMS, a.segment, len(a.cands), a.digest, segmentIndex(a.cands, a.fps), len(a.chunks), len(a.dups))
 	for _, c := range a.chunks {
 		args = append(args, c.field(), c.Lo, c.Hi, c.Blob)
 	}
+	dup := make(map[int64]bool, len(a.dups))
+	for _, seq := range a.dups {
+		args = append(args, seq)
+		dup[seq] = true
+	}
 	for _, c := range a.cands {
-		keys := DedupKeys(c.Candidate)
-		args = append(args, c.Seq, len(keys))
-		for _, k := range keys {
-			args = append(args, fingerprint(k))
+		if !dup[c.Seq] {
+			args = append(args, c.Seq)
 		}
 	}
 	return args
@@ -407,7 +381,7 @@ return n
 // rejectArgs are rejectScript's KEYS and ARGV.
 type rejectArgs struct {
 	batch, rej, ord string
-	live            []string // liveKeys
+	live            []string // retainedKeys
 	ttlMS           int64    // unsealed ttl
 	rejects         []Reject
 }
@@ -423,8 +397,9 @@ func (a rejectArgs) argv() []any {
 	return args
 }
 
-// sealScript marks a batch as fully enqueued and drops its de-duplication data,
-// needed only while candidates are admitted. The batch's keys stop expiring
+// sealScript marks a batch as fully enqueued and drops the de-duplication data
+// an earlier build's import kept (:seen), needed only while candidates are
+// admitted. The batch's keys stop expiring
 // (they lived UnsealedTTL from the import's last step) until it is done. The
 // digest of the whole input is recorded with it; a seal with another digest
 // than one recorded before is refused with otherInputReply. Returns the ref
@@ -689,7 +664,7 @@ func (a markArgs) argv() []any {
 // finished the batch (an empty string otherwise)}.
 var recordScript = redis.NewScript(luaLib + `
 local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local liveFrom = 6 -- KEYS[6..]: liveKeys, which start with retainedKeys, the candidate states first
+local liveFrom = 6 -- KEYS[6..]: retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
 local now, retention, ttl = ARGV[1], ARGV[2], ARGV[3]
 -- the field of the chunk blob the records come from ('' for none) and its
@@ -750,7 +725,7 @@ type recordArgs struct {
 }
 
 // newRecordArgs starts recordScript's arguments for n records; live are the
-// batch's liveKeys.
+// batch's retainedKeys.
 func newRecordArgs(batch, dl, dlerr, fx, blobs string, live []string, now string, retentionMS, ttlMS int64, blob *ChunkBlob, n int) recordArgs {
 	args := make([]any, 0, 6+7*n)
 	args = append(args, now, retentionMS, ttlMS)
@@ -807,6 +782,72 @@ local function putClaims(key, put, ttl)
 end
 `
 
+// ledgerLib reads and writes a target's ledger weeks (see ledger.go for their
+// layout): the packed buckets, and the entries of earlier builds, one field a
+// candidate, which are still read.
+var ledgerLib = `
+local ENTRY = ` + itoa(ledgerEntryLen) + `
+
+-- bucketOf is the field of fingerprint fp's bucket.
+local function bucketOf(fp) return 'b' .. string.sub(fp, 1, ` + itoa(ledgerBucketLen) + `) end
+
+-- entryAt is the place of fp's entry in bucket v (false: no bucket), or nil.
+local function entryAt(v, fp)
+  if not v then return nil end
+  local from = 1
+  while true do
+    local p = string.find(v, fp, from, true)
+    if not p then return nil end
+    if (p - 1) % ENTRY == 0 then return p end
+    from = p + 1
+  end
+end
+
+-- ledgerGet returns what week holds of each fingerprint: kind, owner
+-- fingerprint and when (the packed entry past its fingerprint, or an earlier
+-- build's value), false for nothing.
+local function ledgerGet(week, fps)
+  local buckets = {}
+  for i, fp in ipairs(fps) do buckets[i] = bucketOf(fp) end
+  local packed, old = hmget(week, buckets), hmget(week, fps)
+  local out = {}
+  for i, fp in ipairs(fps) do
+    local p = entryAt(packed[i], fp)
+    if p then out[i] = string.sub(packed[i], p + 8, p + ENTRY - 1) else out[i] = old[i] end
+  end
+  return out
+end
+
+-- be6 is n (an integer below 2^48) in 6 bytes, big-endian.
+local function be6(n)
+  local b = {}
+  for i = 6, 1, -1 do b[i] = n % 256; n = math.floor(n / 256) end
+  return string.char(b[1], b[2], b[3], b[4], b[5], b[6])
+end
+
+-- ledgerPut writes into week the entries of puts (a flat list of fingerprint,
+-- kind and owner), stamped with when (unix ms), each replacing an entry of its
+-- fingerprint in its bucket.
+local function ledgerPut(week, puts, when)
+  local stamp, vals, order = be6(when), {}, {}
+  for i = 1, #puts, 3 do
+    local fp = puts[i]
+    local b = bucketOf(fp)
+    local v = vals[b]
+    if v == nil then
+      v = redis.call('HGET', week, b) or ''
+      order[#order + 1] = b
+    end
+    local p = entryAt(v, fp)
+    if p then v = string.sub(v, 1, p - 1) .. string.sub(v, p + ENTRY) end
+    vals[b] = v .. fp .. puts[i + 1] .. puts[i + 2] .. stamp
+  end
+  local pairs_ = {}
+  for _, b in ipairs(order) do pairs_[#pairs_ + 1] = b; pairs_[#pairs_ + 1] = vals[b] end
+  hset(week, pairs_)
+end
+`
+
 // claimScript checks the ledger and claims the candidates about to be sent to a
 // target for one run, so that no two runs (of different batches, or of the same
 // chunk twice) send the same person at once. Per candidate it answers a Claim:
@@ -816,7 +857,7 @@ end
 // candidate's success: record it). A claim is taken when there is none, when it
 // ran out by Redis's clock, when this run holds it already, or when an older
 // version wrote it for this very candidate.
-var claimScript = redis.NewScript(luaLib + claimLib + `
+var claimScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
 local CLAIMED, OTHER_DONE, ELSEWHERE, DONE_INVITED, DONE_CV = ` +
 	itoa(int(Claimed)) + `, ` + itoa(int(OtherCandidateDone)) + `, ` + itoa(int(ClaimedElsewhere)) + `, ` +
 	itoa(int(DoneInvited)) + `, ` + itoa(int(DoneCVQueued)) + `
@@ -829,7 +870,7 @@ local fps, owners = {}, {}
 for i = candsFrom, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
 local led = {}
 for k = weeksFrom, #KEYS do
-  for i, v in ipairs(hmget(KEYS[k], fps)) do
+  for i, v in ipairs(ledgerGet(KEYS[k], fps)) do
     if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
 end
@@ -959,35 +1000,34 @@ func (a releaseClaimsArgs) argv() []any {
 // ledgerScript writes the successes of a chunk into the target's ledger week and
 // releases the chunk's run's claims on the candidates recorded. An entry this
 // owner already wrote is kept as it is. Returns how many entries it wrote.
-var ledgerScript = redis.NewScript(luaLib + claimLib + `
+var ledgerScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
 local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
 local weekID, expiry, run = ARGV[1], ARGV[2], ARGV[3] -- expiry: unix ms; run '': release no claim
 -- ARGV[4..]: per candidate fingerprint, kind ('i', 'c', or '-' for a claim to
 -- release without a success), owner fingerprint
 local candsFrom = 4
-local stamp = string.format('%d', nowMS())
 local fps, kinds, owners = {}, {}, {}
 for i = candsFrom, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
-local cur = hmget(week, fps)
+local cur = ledgerGet(week, fps)
 local held = hmget(claims, fps)
 local put, release = {}, {}
 for i, fp in ipairs(fps) do
   if kinds[i] ~= '-' and not (cur[i] and string.sub(cur[i], 2, 9) == owners[i]) then
-    put[#put + 1] = fp; put[#put + 1] = kinds[i] .. owners[i] .. stamp
+    put[#put + 1] = fp; put[#put + 1] = kinds[i]; put[#put + 1] = owners[i]
   end
   if holds(held[i], run) then release[#release + 1] = fp end
 end
 if #put > 0 then
-  hset(week, put)
+  ledgerPut(week, put, nowMS())
   local until_ = tonumber(expiry)
   if redis.call('PEXPIRETIME', week) < until_ then redis.call('PEXPIREAT', week, until_) end
   redis.call('ZADD', weeks, 'GT', until_, weekID)
   if redis.call('PEXPIRETIME', weeks) < until_ then redis.call('PEXPIREAT', weeks, until_) end
 end
 hdel(claims, release)
-return #put / 2
+return #put / 3
 `)
 
 // ledgerArgs are ledgerScript's KEYS and ARGV; recs are the records of the

@@ -126,7 +126,7 @@ func deadLetters(t *testing.T, st *Store, batchID string, n int) {
 		t.Fatal(err)
 	}
 	cs := cands(n)
-	if _, err := st.AdmitSegment(ctx, batchID, 0, cs, ""); err != nil {
+	if _, err := st.AdmitSegment(ctx, batchID, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	recs := make([]Record, n)

@@ -52,7 +52,7 @@ func (s *Store) RecordChunk(ctx context.Context, batchID string, target payload.
 		return nil, nil
 	}
 	now := s.now()
-	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.bkey(batchID, "c"), s.liveKeys(batchID),
+	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.bkey(batchID, "c"), s.retainedKeys(batchID),
 		nowMS(now), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), blob, len(recs))
 	var led []Record
 	dls := 0

@@ -36,7 +36,7 @@ func doneWithADeadLetter(t *testing.T, s *Store, id string) []task.Candidate {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	_, err := s.RecordOutcomes(ctx, id, target, []Record{

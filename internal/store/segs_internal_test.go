@@ -24,12 +24,12 @@ func TestSegmentZeroInTheRecord(t *testing.T) {
 	s.rdb.HSet(ctx, s.bkey("old", "segs"), "0", "2:d1")
 	s.rdb.HIncrBy(ctx, s.bkey("old", ""), "accepted", 2)
 	for _, id := range []string{"new", "new", "old"} {
-		if _, err := s.AdmitSegment(ctx, id, 0, cands(2), "d1"); err != nil {
+		if _, err := s.AdmitSegment(ctx, id, 0, cands(2), "d1", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, id := range []string{"new", "old"} {
-		if _, err := s.AdmitSegment(ctx, id, 0, cands(2), "d2"); !errors.Is(err, ErrOtherInput) {
+		if _, err := s.AdmitSegment(ctx, id, 0, cands(2), "d2", nil); !errors.Is(err, ErrOtherInput) {
 			t.Errorf("%s: segment 0 again with another digest: %v, want ErrOtherInput", id, err)
 		}
 		b, err := s.Batch(ctx, id)

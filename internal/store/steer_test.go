@@ -18,7 +18,7 @@ func steerBatch(t *testing.T, s *Store, id string, cs []task.Candidate, seal boo
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: len(cs)}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.AdmitSegment(ctx, id, 0, cs, ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if seal {
@@ -161,7 +161,7 @@ func TestCancelDuringImport(t *testing.T) {
 	seg := all[5:]
 	seg[4].Email = seg[0].Email // a duplicate stays a duplicate
 	for range 2 {               // a re-run admits the same answer and counts nothing twice
-		adm, err := s.AdmitSegment(ctx, "i", 1, seg, "")
+		adm, err := s.AdmitSegment(ctx, "i", 1, seg, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -55,7 +55,7 @@ func TestRecordOutcomesExactlyOnce(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: n}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n), ""); err != nil {
+	if _, err := st.AdmitSegment(ctx, "b", 0, cands(n), "", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := st.Seal(ctx, "b", 1, ""); err != nil {
@@ -137,7 +137,7 @@ func TestRecordNewNamesTheNewRecords(t *testing.T) {
 	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: 4}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AdmitSegment(ctx, "b", 0, cs, ""); err != nil {
+	if _, err := st.AdmitSegment(ctx, "b", 0, cs, "", nil); err != nil {
 		t.Fatal(err)
 	}
 	invited := func(i int) Record {
@@ -187,7 +187,7 @@ func TestAdmitSegmentIdempotent(t *testing.T) {
 	seg[3].Email = "C1@Example.com"                                // same person as seq 1
 	seg[4].ATSCandidateID = "7c0d5c3e-8a4f-4b1e-9d2a-1f3e5a7b9c01" // new
 	for range 2 {
-		adm, err := st.AdmitSegment(ctx, "b", 0, seg, "")
+		adm, err := st.AdmitSegment(ctx, "b", 0, seg, "", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +385,7 @@ func TestWaitReplicas(t *testing.T) {
 	if _, _, err := s.CreateBatch(ctx, Meta{ID: "w", Job: task.Job{Target: target}, SegmentSize: 2}); err != nil {
 		t.Fatalf("create with a replica: %v", err)
 	}
-	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2), ""); err != nil {
+	if _, err := s.AdmitSegment(ctx, "w", 0, cands(2), "", nil); err != nil {
 		t.Fatalf("admit with a replica: %v", err)
 	}
 	if err := s.SyncQueue(ctx, "default"); err != nil {

@@ -88,7 +88,7 @@ func (s *Store) forget(ctx context.Context, idx string, ids []string) (int, erro
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, id := range ids {
 			a := forgetArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), dlmv: s.bkey(id, "dlmv"), staging: s.bkey(id, "replay"),
-				rest: append(s.liveKeys(id), s.bkey(id, "dlerr"), s.bkey(id, "replay:ord"))}
+				rest: append(s.retainedKeys(id), s.bkey(id, "seen"), s.bkey(id, "dlerr"), s.bkey(id, "replay:ord"))}
 			cmds[i] = forgetScript.Eval(ctx, pipe, a.keys())
 		}
 		return nil
