@@ -113,6 +113,7 @@ Start with:  bulkinvite demo`,
 		e.serveCmd(),
 		e.sandboxCmd(),
 		e.tokenCmd(),
+		e.configCmd(),
 		settings,
 	)
 	registerSettingFlags(root)
