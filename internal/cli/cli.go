@@ -114,6 +114,7 @@ Start with:  bulkinvite demo`,
 		e.sandboxCmd(),
 		e.tokenCmd(),
 		e.configCmd(),
+		e.doctorCmd(),
 		settings,
 	)
 	registerSettingFlags(root)

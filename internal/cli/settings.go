@@ -61,6 +61,7 @@ var commandSettings = map[string][][]string{
 	"token new":          {{"callback_secret_file"}},
 	"token callback-key": {{"callback_secret_file", "log_level", "log_format"}},
 	showsSettings:        {everySetting()},
+	"doctor":             {redisSettings, keySettings, {"api_url", "allow_insecure_api_url", "on_unknown"}},
 }
 
 // showsSettings is the command that takes every setting's flag to show the
