@@ -212,7 +212,9 @@ func TestAPIOverTLS(t *testing.T) {
 			t.Parallel()
 			rep := doctor.Run(t.Context(), doctor.Config{RedisURL: "redis://127.0.0.1:1/0", APIURL: tc.url, HTTPClient: tc.client,
 				APIKey: flowmingo.NewAPIKey(goodKey), Timeout: 5 * time.Second},
-				func(context.Context) (doctor.Deployment, error) { return doctor.Deployment{}, errors.New("no Redis here") })
+				func(context.Context) (doctor.Deployment, error) {
+					return doctor.Deployment{}, errors.New("no Redis here")
+				})
 			c := byName(rep)["api"]
 			if c.Status != tc.status || !strings.Contains(c.Detail, tc.detail) {
 				t.Errorf("api: %+v, want %s naming %q", c, tc.status, tc.detail)
