@@ -3,6 +3,8 @@ package doctor_test
 import (
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,9 +26,12 @@ const goodKey = "fl_live_doctor.0123456789abcdef"
 // vendor is a TLS stand-in for the API's base URL, and a client that trusts it.
 func vendor(t *testing.T) (string, *http.Client) {
 	t.Helper()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 	}))
+	// The handshakes a client that does not trust it gives up are no news.
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	c := srv.Client()
 	t.Cleanup(c.CloseIdleConnections)
@@ -256,7 +261,7 @@ func TestWhatRunsThere(t *testing.T) {
 	for _, q := range task.Queues {
 		queues[q] = 1
 	}
-	worker := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 2, Queues: queues})
+	worker := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 2, Queues: queues, LogLevel: asynq.ErrorLevel})
 	if err := worker.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
 		t.Fatal(err)
 	}

@@ -44,14 +44,7 @@ func (m master) replicasOnline() int {
 }
 
 // field returns "name:value"'s value in INFO.
-func (m master) field(name string) string {
-	for line := range strings.Lines(m.info) {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
-}
+func (m master) field(name string) string { return redisconn.InfoField(m.info, name) }
 
 // redis runs the checks of the deployment d.
 func (r *run) redis(ctx context.Context, d Deployment) {
@@ -329,7 +322,7 @@ func (r *run) clock(masters []master) {
 		case m.skew > tolerance || -m.skew > tolerance:
 			off = append(off, fmt.Sprintf("%s is %s %s", m.addr, m.skew.Abs().Round(time.Millisecond), aheadOrBehind(m.skew)))
 		default:
-			fine = append(fine, fmt.Sprintf("%s within %s", m.addr, m.skew.Abs().Round(time.Millisecond)))
+			fine = append(fine, fmt.Sprintf("%s within %s", m.addr, m.skew.Abs().Round(100*time.Microsecond)))
 		}
 	}
 	if len(off) > 0 {
