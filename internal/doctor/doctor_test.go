@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/doctor"
+	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
@@ -38,32 +38,40 @@ func vendor(t *testing.T) (string, *http.Client) {
 	return srv.URL, c
 }
 
-// connect opens the deployment at url as doctor's caller does: a client and
-// the store over it, closed with the test.
+// connect opens the deployment at url as doctor's caller does (redisconn.Open,
+// and the store over it), closed with the test.
 func connect(t *testing.T, url string, waitReplicas int) func(context.Context) (doctor.Deployment, error) {
 	t.Helper()
-	return func(context.Context) (doctor.Deployment, error) {
-		opts, err := redis.ParseURL(url)
+	return func(ctx context.Context) (doctor.Deployment, error) {
+		rdb, err := redisconn.Open(ctx, url, redisconn.Config{})
 		if err != nil {
 			return doctor.Deployment{}, err
 		}
-		rdb := redis.NewClient(opts)
 		t.Cleanup(func() { _ = rdb.Close() })
 		return doctor.Deployment{Redis: rdb, Store: store.New(rdb, store.Config{WaitReplicas: waitReplicas})}, nil
 	}
 }
+
+// configure sets each of settings on every node.
+func configure(t *testing.T, nodes []*redistest.Server, settings ...[2]string) {
+	t.Helper()
+	for _, n := range nodes {
+		for _, kv := range settings {
+			if err := n.Client().ConfigSet(t.Context(), kv[0], kv[1]).Err(); err != nil {
+				t.Fatalf("%s: CONFIG SET %s %s: %v", n.Addr(), kv[0], kv[1], err)
+			}
+		}
+	}
+}
+
+var durable = [][2]string{{"appendonly", "yes"}, {"appendfsync", "always"}, {"maxmemory", "200mb"}, {"maxmemory-policy", "noeviction"}}
 
 // good is a deployment as it should be: an AOF fsynced on each write,
 // noeviction under a maxmemory, and a replica.
 func good(t *testing.T) *redistest.Server {
 	t.Helper()
 	srv := redistest.Start(t, redistest.Options{AppendOnly: true})
-	ctx := t.Context()
-	for _, kv := range [][2]string{{"maxmemory", "200mb"}, {"maxmemory-policy", "noeviction"}} {
-		if err := srv.Client().ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	configure(t, []*redistest.Server{srv}, durable...)
 	srv.StartReplica()
 	return srv
 }
@@ -103,6 +111,49 @@ func TestGoodDeploymentPasses(t *testing.T) {
 	}
 	if c := checks["workers"]; c.Status != doctor.Warn {
 		t.Errorf("workers with none running: %+v, want a warning", c)
+	}
+}
+
+// TestTopologies: a Redis Cluster with a replica per master and a master
+// watched by Sentinel, each durable, pass with WAIT for one replica; the
+// checks read every master.
+func TestTopologies(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		start func(t *testing.T) (url string, masters []*redistest.Server)
+		kind  string
+	}{
+		{"cluster", func(t *testing.T) (string, []*redistest.Server) {
+			c := redistest.StartCluster(t, redistest.ClusterOptions{Replicas: 1})
+			return c.URL(), c.Nodes[:3]
+		}, "a Redis Cluster of 3 master(s)"},
+		{"sentinel", func(t *testing.T) (string, []*redistest.Server) {
+			s := redistest.StartSentinel(t, redistest.SentinelOptions{})
+			return s.URL(), []*redistest.Server{s.Master()}
+		}, "a master watched by Sentinel"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url, masters := tc.start(t)
+			configure(t, masters, durable...)
+			apiURL, client := vendor(t)
+			rep := doctor.Run(t.Context(), doctor.Config{RedisURL: url, WaitReplicas: 1, AtMostOnce: true,
+				APIURL: apiURL, APIKey: flowmingo.NewAPIKey(goodKey), HTTPClient: client}, connect(t, url, 1))
+			if rep.Failed() {
+				t.Fatalf("fails: %+v", rep.Checks)
+			}
+			checks := byName(rep)
+			if c := checks["topology"]; !strings.Contains(c.Detail, tc.kind) {
+				t.Errorf("topology: %q, want %q", c.Detail, tc.kind)
+			}
+			for _, m := range masters {
+				if c := checks["persistence"]; !strings.Contains(c.Detail, m.Addr()) {
+					t.Errorf("persistence: %q does not name master %s", c.Detail, m.Addr())
+				}
+			}
+		})
 	}
 }
 

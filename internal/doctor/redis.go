@@ -83,7 +83,7 @@ func (r *run) readMasters(ctx context.Context, rdb redis.UniversalClient) ([]mas
 		out []master
 	)
 	err := redisconn.ForEachMaster(ctx, rdb, func(ctx context.Context, c *redis.Client) error {
-		m := master{addr: c.Options().Addr}
+		m := master{addr: store.NodeAddr(ctx, c)}
 		m.info, m.infoErr = c.Info(ctx).Result()
 		if v, err := c.ConfigGet(ctx, "maxmemory*").Result(); err != nil {
 			m.cfgErr = err
