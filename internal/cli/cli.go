@@ -113,6 +113,8 @@ Start with:  bulkinvite demo`,
 		e.serveCmd(),
 		e.sandboxCmd(),
 		e.tokenCmd(),
+		e.configCmd(),
+		e.doctorCmd(),
 		settings,
 	)
 	registerSettingFlags(root)

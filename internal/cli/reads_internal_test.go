@@ -28,6 +28,8 @@ const (
 	appPath    = modulePath + "/internal/app"
 	configPath = modulePath + "/internal/config"
 	loadFunc   = configPath + ".Load"
+	// effectiveFunc loads the settings too, to show every one of them.
+	effectiveFunc = configPath + ".Effective"
 )
 
 // readGraph is what the source of internal/cli, internal/app and internal/config
@@ -47,7 +49,8 @@ type readGraph struct {
 // loads the configuration (config.Load) at all. A function counts whole: a field
 // it reads on any branch counts, and so does one read by any function it calls or
 // refers to (a method value, say). Validate reads every field to check it, and
-// Load fills them: neither counts as reading them for use.
+// Load fills them: neither counts as reading them for use. Effective reads
+// every setting, to show it.
 func commandReads(t *testing.T) map[string]map[string]bool {
 	t.Helper()
 	g := buildReadGraph(t)
@@ -66,6 +69,11 @@ func commandReads(t *testing.T) map[string]map[string]bool {
 		}
 		walk(entry)
 		fields := map[string]bool{}
+		if seen[effectiveFunc] {
+			for _, s := range config.Settings() {
+				fields[s.FieldName()] = true
+			}
+		}
 		if seen[loadFunc] {
 			for fn := range seen {
 				for f := range g.reads[fn] {

@@ -60,6 +60,22 @@ var commandSettings = map[string][][]string{
 	"serve":              {redisSettings, keySettings, limiterSettings, producerSettings, callbackSettings, serveSettings},
 	"token new":          {{"callback_secret_file"}},
 	"token callback-key": {{"callback_secret_file", "log_level", "log_format"}},
+	showsSettings:        {everySetting()},
+	"doctor":             {redisSettings, keySettings, {"api_url", "allow_insecure_api_url", "on_unknown"}},
+}
+
+// showsSettings is the command that takes every setting's flag to show the
+// settings, not to use them: the settings table does not count it as reading
+// them.
+const showsSettings = "config"
+
+// everySetting is the file key of every setting.
+func everySetting() []string {
+	var keys []string
+	for _, s := range config.Settings() {
+		keys = append(keys, s.Key)
+	}
+	return keys
 }
 
 // settingsOf returns the file keys of the settings the command at path reads,
@@ -109,7 +125,7 @@ func readers(root *cobra.Command, key string) []string {
 	var out []string
 	var walk func(c *cobra.Command)
 	walk = func(c *cobra.Command) {
-		if keys, _ := settingsOf(subPath(c)); slices.Contains(keys, key) {
+		if keys, _ := settingsOf(subPath(c)); slices.Contains(keys, key) && subPath(c) != showsSettings {
 			out = append(out, subPath(c))
 		}
 		for _, sub := range c.Commands() {

@@ -205,24 +205,38 @@ func typeName(field any) string {
 // Load returns the defaults overridden by the config file, then the environment, then
 // the flags, validated. Errors name the source and the setting.
 func Load(src Sources) (Config, error) {
-	getenv := src.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
+	c, err := load(src, Origins{})
+	if err != nil {
+		return c, err
 	}
+	if err := c.Validate(); err != nil {
+		return c, fmt.Errorf("invalid configuration: %w", err)
+	}
+	return c, nil
+}
+
+// Origins maps a setting's file key, or a secret's env name, to the source its
+// value came from; one it lacks has its default.
+type Origins map[string]Source
+
+// load is Load without the validation, noting in from where each value came from.
+func load(src Sources, from Origins) (Config, error) {
+	getenv := src.getenv()
 	c := Default()
 	settings := Settings()
 
-	path := src.File
+	path, pathFrom := src.File, SourceFlag
 	if src.Flags != nil {
 		if f := src.Flags.Lookup("config"); f != nil && f.Changed {
 			path = f.Value.String()
 		}
 	}
 	if path == "" {
-		path = getenv(EnvConfigFile)
+		path, pathFrom = getenv(EnvConfigFile), SourceEnv
 	}
 	if path != "" {
-		if err := loadFile(&c, path, settings); err != nil {
+		from[EnvConfigFile] = pathFrom
+		if err := loadFile(&c, path, settings, from); err != nil {
 			return c, err
 		}
 	}
@@ -231,6 +245,7 @@ func Load(src Sources) (Config, error) {
 			if err := set(s.field(&c), v); err != nil {
 				return c, fmt.Errorf("env %s: %w", s.Env, err)
 			}
+			from[s.Key] = SourceEnv
 		}
 	}
 	if src.Flags != nil {
@@ -242,13 +257,11 @@ func Load(src Sources) (Config, error) {
 			if err := set(s.field(&c), f.Value.String()); err != nil {
 				return c, fmt.Errorf("flag --%s: %w", s.Flag, err)
 			}
+			from[s.Key] = SourceFlag
 		}
 	}
-	if err := loadSecrets(&c, getenv, src.Flags); err != nil {
+	if err := loadSecrets(&c, getenv, src.Flags, from); err != nil {
 		return c, err
-	}
-	if err := c.Validate(); err != nil {
-		return c, fmt.Errorf("invalid configuration: %w", err)
 	}
 	return c, nil
 }
@@ -258,7 +271,7 @@ func lookupEnv(getenv func(string) string, name string) (string, bool) {
 	return v, v != ""
 }
 
-func loadFile(c *Config, path string, settings []Setting) error {
+func loadFile(c *Config, path string, settings []Setting, from Origins) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("config file: %w", err)
@@ -290,6 +303,7 @@ func loadFile(c *Config, path string, settings []Setting) error {
 		if err := set(s.field(c), fmt.Sprint(m[k])); err != nil {
 			return fmt.Errorf("config file %s: %s: %w", path, k, err)
 		}
+		from[k] = SourceFile
 	}
 	return nil
 }
@@ -297,20 +311,23 @@ func loadFile(c *Config, path string, settings []Setting) error {
 // loadSecrets reads the API key, which has no flag of its own: --api-key-file
 // (a flag) wins over FLOWMINGO_API_KEY, which wins over a key file named by
 // FLOWMINGO_API_KEY_FILE or the config file.
-func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) error {
-	key, err := secret(getenv, flags, "FLOWMINGO_API_KEY", "api-key-file", c.APIKeyFile)
+func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet, from Origins) error {
+	key, err := secret(getenv, flags, "FLOWMINGO_API_KEY", "api-key-file", c.APIKeyFile, from)
 	if err != nil {
 		return fmt.Errorf("API key file: %w", err)
 	}
 	if key != "" {
 		c.APIKey = flowmingo.NewAPIKey(key)
 	}
-	if c.CallbackSecret, err = secret(getenv, flags, "BULKINVITE_CALLBACK_SECRET", "callback-secret-file", c.CallbackSecretFile); err != nil {
+	if c.CallbackSecret, err = secret(getenv, flags, "BULKINVITE_CALLBACK_SECRET", "callback-secret-file", c.CallbackSecretFile, from); err != nil {
 		return fmt.Errorf("callback secret file: %w", err)
 	}
 	// The tokens, as secret reads them, but the file untrimmed, so that the
 	// line numbers its errors give are the file's.
 	if env := getenv("BULKINVITE_TOKENS"); env != "" && !flagSet(flags, "tokens-file") || c.TokensFile == "" {
+		if env != "" {
+			from["BULKINVITE_TOKENS"] = SourceEnv
+		}
 		c.Tokens, err = envTokens(env)
 		return err
 	}
@@ -318,6 +335,7 @@ func loadSecrets(c *Config, getenv func(string) string, flags *pflag.FlagSet) er
 	if err != nil {
 		return fmt.Errorf("tokens file: %w", err)
 	}
+	from["BULKINVITE_TOKENS"] = SourceFile
 	c.Tokens, err = fileTokens(string(b))
 	return err
 }
@@ -350,10 +368,12 @@ func flagSet(flags *pflag.FlagSet, name string) bool {
 
 // secret reads a secret that has no flag of its own: a --NAME-file flag (fileFlag)
 // wins over the environment variable env, which wins over a file named by the
-// environment or the config file (path).
-func secret(getenv func(string) string, flags *pflag.FlagSet, env, fileFlag, path string) (string, error) {
+// environment or the config file (path). It notes in from whether the secret came
+// from env or from the file.
+func secret(getenv func(string) string, flags *pflag.FlagSet, env, fileFlag, path string, from Origins) (string, error) {
 	flagged := flagSet(flags, fileFlag)
 	if v := getenv(env); v != "" && !flagged {
+		from[env] = SourceEnv
 		return v, nil
 	}
 	if path == "" {
@@ -363,6 +383,7 @@ func secret(getenv func(string) string, flags *pflag.FlagSet, env, fileFlag, pat
 	if err != nil {
 		return "", err
 	}
+	from[env] = SourceFile
 	return strings.TrimSpace(string(b)), nil
 }
 

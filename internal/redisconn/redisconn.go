@@ -102,21 +102,21 @@ func connect(ctx context.Context, t config.RedisTarget) (redis.UniversalClient, 
 	seeds := len(t.Addrs) > 1
 	isCluster := seeds // when INFO is refused by the user's ACL, believe the URL
 	if n.info != "" && t.Network != "unix" {
-		isCluster = infoField(n.info, "cluster_enabled") == "1"
+		isCluster = InfoField(n.info, "cluster_enabled") == "1"
 	}
 	switch {
 	case !isCluster && seeds:
 		return nil, single, fmt.Errorf("%s is not a Redis Cluster node (cluster_enabled:0), and ?addr= lists more nodes of a cluster: "+
 			"drop the ?addr= parameters from REDIS_URL, or point it at the cluster", n.addr)
-	case !isCluster && infoField(n.info, "role") == "slave":
+	case !isCluster && InfoField(n.info, "role") == "slave":
 		return nil, single, &Error{
-			Err: fmt.Errorf("%s is a replica of %s:%s", n.addr, infoField(n.info, "master_host"), infoField(n.info, "master_port")),
+			Err: fmt.Errorf("%s is a replica of %s:%s", n.addr, InfoField(n.info, "master_host"), InfoField(n.info, "master_port")),
 			Fix: fixReadOnly,
 		}
 	case !isCluster:
 		return redis.NewClient(nodeOptions(t, n.addr)), single, nil
-	case n.clusterInfo != "" && infoField(n.clusterInfo, "cluster_state") != "ok":
-		return nil, cluster, &Error{Err: fmt.Errorf("cluster_state:%s on %s", infoField(n.clusterInfo, "cluster_state"), n.addr), Fix: fixClusterDown}
+	case n.clusterInfo != "" && InfoField(n.clusterInfo, "cluster_state") != "ok":
+		return nil, cluster, &Error{Err: fmt.Errorf("cluster_state:%s on %s", InfoField(n.clusterInfo, "cluster_state"), n.addr), Fix: fixClusterDown}
 	case t.DB != 0:
 		return nil, cluster, fmt.Errorf("REDIS_URL asks for database /%d, and Redis Cluster has only database 0: drop it or use /0", t.DB)
 	}
@@ -164,7 +164,7 @@ func probeNode(ctx context.Context, t config.RedisTarget, addr string) (node, er
 	if n.info, err = c.Info(ctx).Result(); err != nil && !redis.IsPermissionError(err) {
 		return n, err
 	}
-	if infoField(n.info, "cluster_enabled") == "1" {
+	if InfoField(n.info, "cluster_enabled") == "1" {
 		if n.clusterInfo, err = c.ClusterInfo(ctx).Result(); err != nil && !redis.IsPermissionError(err) {
 			return n, err
 		}
@@ -225,8 +225,9 @@ func tlsConfig(t config.RedisTarget) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12}
 }
 
-// infoField returns the value of "name:value" in the text of INFO or CLUSTER INFO.
-func infoField(info, name string) string {
+// InfoField returns the value of "name:value" in the text of INFO or CLUSTER
+// INFO, or "" when it has none.
+func InfoField(info, name string) string {
 	for line := range strings.Lines(info) {
 		if v, ok := strings.CutPrefix(line, name+":"); ok {
 			return strings.TrimSpace(v)

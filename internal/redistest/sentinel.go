@@ -183,13 +183,22 @@ func (s *Sentinel) masterAddr(ctx context.Context, sc *redis.SentinelClient) (st
 }
 
 // StartReplica starts a replica of s, with s's password, and returns once it
-// has copied s.
+// has copied s and s counts it online (a WAIT on s is answered by it).
 func (s *Server) StartReplica() *Server {
 	s.tb.Helper()
 	r := Start(s.tb, Options{Password: s.opts.Password, args: []string{"--replicaof", "127.0.0.1", strconv.Itoa(s.port)}})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	r.waitReplicating(ctx, s)
+	rdb := s.Client()
+	online := "port=" + strconv.Itoa(r.port) + ",state=online"
+	s.waitFor(ctx, "replica "+r.Addr()+" online", func(ctx context.Context) error {
+		info, err := rdb.Info(ctx, "replication").Result()
+		if err == nil && !strings.Contains(info, online) {
+			err = fmt.Errorf("no %q in\n%s", online, info)
+		}
+		return err
+	})
 	return r
 }
 

@@ -142,6 +142,12 @@
 //
 // kept by package ratelimit: P ratelimit:{<key id>}:..., listed in its doc.
 //
+// written by package doctor, to learn whether the ACL lets us write:
+//
+//	P doctor:{probe}   each kind of value in turn, deleted in the same script
+//	                   (and asynq:{default}:doctor-probe likewise); lives only if
+//	                   the script is refused midway, then for a minute at most
+//
 // Fingerprints are the first 8 bytes of a SHA-256: no email is written in plain
 // text into de-duplication data, key names or the ledger.
 //

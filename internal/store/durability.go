@@ -32,6 +32,26 @@ func (p Persistence) FsyncsEachWrite() bool { return p.AppendOnly && p.AppendFsy
 // store's writes before it returns.
 func (s *Store) WaitReplicas() int { return s.cfg.WaitReplicas }
 
+// NodeAddr is the host:port of the node c talks to: its Options().Addr, or for
+// a client that Sentinel steers (whose Addr is no node's) the address the
+// current master answers on, as its CLIENT INFO says (laddr). When CLIENT INFO
+// is refused it is the master name Sentinel knows the node by.
+func NodeAddr(ctx context.Context, c *redis.Client) string {
+	addr := c.Options().Addr
+	if addr != sentinelClientAddr {
+		return addr
+	}
+	info, err := c.ClientInfo(ctx).Result()
+	if err != nil || info.LAddr == "" {
+		return "the Sentinel master"
+	}
+	return info.LAddr
+}
+
+// sentinelClientAddr is the Addr go-redis gives a client that Sentinel steers
+// (redis.NewFailoverClient).
+const sentinelClientAddr = "FailoverClient"
+
 // Persistence reads the persistence settings of every master the store writes to:
 // the node, Sentinel's current master, or each master of a Redis Cluster. A
 // master whose settings cannot be read has Err set; the error returned is for
@@ -42,7 +62,7 @@ func (s *Store) Persistence(ctx context.Context) ([]Persistence, error) {
 		out []Persistence
 	)
 	read := func(ctx context.Context, c *redis.Client) error {
-		p := Persistence{Addr: c.Options().Addr}
+		p := Persistence{Addr: NodeAddr(ctx, c)}
 		v, err := c.ConfigGet(ctx, "append*").Result()
 		switch {
 		case err != nil:

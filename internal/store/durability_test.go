@@ -56,6 +56,22 @@ func TestPersistence(t *testing.T) {
 	}
 }
 
+// TestPersistenceNamesTheSentinelMaster: through a client that Sentinel steers,
+// Persistence names the master by its address, not by the client's.
+func TestPersistenceNamesTheSentinelMaster(t *testing.T) {
+	t.Parallel()
+	if redistest.OnCluster() {
+		t.Skip("starts a Sentinel of its own")
+	}
+	s := redistest.StartSentinel(t, redistest.SentinelOptions{})
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: redistest.MasterName, SentinelAddrs: []string{s.Sentinels[0].Addr()}})
+	t.Cleanup(func() { _ = rdb.Close() })
+	masters, err := New(rdb, Config{}).Persistence(context.Background())
+	if err != nil || len(masters) != 1 || masters[0].Addr != s.Master().Addr() {
+		t.Errorf("%+v, %v: want the master %s", masters, err, s.Master().Addr())
+	}
+}
+
 // TestWaitOnEveryMasterWritten (invariant 2 through a failover): on a Cluster with replicas and WaitReplicas, each
 // write waits on the master it went to: the sent mark on the batch's master before
 // its request goes, and recording a success on the target's master (the ledger)
