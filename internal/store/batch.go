@@ -87,9 +87,10 @@ type Meta struct {
 }
 
 // retainedKeys are the batch's keys that expire Config.Retention after it is done,
-// its candidate states first (the scripts rely on it).
+// its candidate states first and its find index second (the scripts rely on
+// it: see finish).
 func (s *Store) retainedKeys(id string) []string {
-	return []string{s.bkey(id, "st"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"), s.bkey(id, "fx"),
+	return []string{s.bkey(id, "st"), s.bkey(id, "fx"), s.bkey(id, ""), s.bkey(id, "segs"), s.bkey(id, "rej"), s.bkey(id, "ff"), s.bkey(id, "split"), s.bkey(id, "rejord"),
 		s.bkey(id, "ev"), s.bkey(id, "c")}
 }
 
@@ -148,11 +149,11 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
 	by := m.By
-	if by == "" {
-		by = m.Owner
+	if by == m.Owner {
+		by = "" // told from the owner (createdEvent): a done batch's record is kept long
 	}
 	a := createArgs{batch: s.bkey(m.ID, ""), dl: s.bkey(m.ID, "dl"), ev: s.bkey(m.ID, "ev"),
-		id: m.ID, now: nowMS(now), jobRef: ref, segmentSize: m.SegmentSize, source: m.Source,
+		now: nowMS(now), jobRef: ref, segmentSize: m.SegmentSize, source: m.Source,
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
 		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
 		by: by, from: m.From}
@@ -507,7 +508,7 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		CallbackURL:      m["callback_url"],
 		CallbackKey:      m["callback_key"],
 		Owner:            m["owner"],
-		Digest:           m["digest"],
+		Digest:           recordDigest(m),
 		Callback:         callbackState(m),
 		Sealed:           m["sealed"] == "1",
 		SegmentSize:      atoi(m["segment_size"]),
@@ -531,6 +532,17 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 		return nil, fmt.Errorf("read batch %s: job: %w", id, err)
 	}
 	return b, nil
+}
+
+// recordDigest is a record's digest: its field digest, else, for a batch
+// sealed as one segment, the digest its segment 0 recorded (sealScript keeps
+// no field then).
+func recordDigest(m map[string]string) string {
+	if d := m["digest"]; d != "" || m["sealed"] != "1" || m["segments"] != "1" {
+		return d
+	}
+	_, d, _ := strings.Cut(m["seg0"], ":")
+	return d
 }
 
 // RecentBatches returns the ids of the batches created last, newest first: at most

@@ -62,11 +62,12 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 		fields = append(fields, "job", "jobref")
 	}
 	var rec *redis.SliceCmd
-	var blob, rng *redis.StringCmd
+	var blob *redis.StringCmd
+	var rng stateRead
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		rec = pipe.HMGet(ctx, s.bkey(id, ""), fields...)
 		blob = pipe.HGet(ctx, s.bkey(id, "c"), field)
-		rng = pipe.GetRange(ctx, s.bkey(id, "st"), ref.Lo, ref.Hi)
+		rng = s.readStates(ctx, pipe, id, ref.Lo, ref.Hi)
 		return nil
 	})
 	if err != nil && !isNil(err) {
@@ -92,7 +93,7 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 		}
 		out.Job = &job
 	}
-	states := []byte(rng.Val())
+	states := rng.bytes()
 	if blob.Val() == "" {
 		if int64(len(states)) < ref.Hi-ref.Lo+1 || containsUndecided(states) {
 			return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, ErrChunkLost)

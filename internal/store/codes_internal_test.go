@@ -46,7 +46,7 @@ func TestScriptCodes(t *testing.T) {
 		ctx := context.Background()
 		create := func(id string, known bool) int {
 			t.Helper()
-			a := createArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), ev: s.bkey(id, "ev"), id: id, now: nowMS(time.Now()),
+			a := createArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), ev: s.bkey(id, "ev"), now: nowMS(time.Now()),
 				jobRef: jobRef([]byte("{}")), segmentSize: 1, known: known, by: "tester"}
 			n, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
 			if err != nil {

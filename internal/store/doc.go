@@ -48,13 +48,17 @@
 // hash tag of its own, or every key lands in that one slot), the keys this
 // package keeps, then the others':
 //
-//	P{b:id}            hash: the batch record and its counters; owner: the
-//	                   creating token's name, written once (none before owners);
-//	                   hold: paused or cancelled (PauseBatch, CancelBatch);
-//	                   jobref: its job's ref in P{j:ref} (job: the job inline,
-//	                   in a record written before jobs were shared); by and
-//	                   from: who created it and from where, for its created
-//	                   event
+//	P{b:id}            hash: the batch record and its counters; id: '1', the
+//	                   mark of a record (the id itself in a record written
+//	                   before); owner: the creating token's name, written once
+//	                   (none before owners); hold: paused or cancelled
+//	                   (PauseBatch, CancelBatch); jobref: its job's ref in
+//	                   P{j:ref} (job: the job inline, in a record written
+//	                   before jobs were shared); by and from: who created it
+//	                   (empty: the owner) and from where, for its created
+//	                   event; digest: the input's, unless it is seg0's (one
+//	                   segment); st, xs0, xi0: a done batch's :st and :fx
+//	                   folded in (see "A small done batch")
 //	P{b:id}:st         string: one byte per candidate, at its seq: 0 open, 1 sent
 //	                   without an outcome yet, 2 invited, 3 cv_queued,
 //	                   4 dead-lettered, 5 skipped as a duplicate, 6 cancelled
@@ -173,6 +177,23 @@
 // sealed and undone for longer than UnsealedTTL + Retention with no steering
 // may outlive it; its job then reads as the zero job (no target or message in
 // status and find).
+//
+// # A small done batch
+//
+// A key costs Redis some 60 to 100 bytes beyond its data (its name, its entry
+// and object), so the step that finishes a batch (finish in luaLib) folds what
+// is small into the record: the state string :st, when at most 64 bytes (a
+// batch of up to 64 candidates), becomes the record's field st; the find
+// index :fx, when it holds only segment 0's fields, s0 and i0, each at most
+// 64 bytes, becomes the fields xs0 and xi0 (64: Redis's default
+// hash-max-listpack-value, under which the record stays one small listpack).
+// The folded keys are deleted. Every reader and writer of the states (stateAt
+// in luaLib, stateRead in Go) and of the index (fxGet, findScript) looks in
+// the record first (the states) or after the key (the index), so a batch done
+// by a build that did not fold, its keys of its own, reads as before. A late
+// step on a done batch (a chunk task come again, an import run again) writes
+// neither key back. TestDoneOneCandidateBatchMemory (internal/httpapi) measures what
+// a done one-candidate batch keeps.
 //
 // Dead letters (:dl, :dlerr, :dlmv) stay until replayed or purged. A step that
 // comes after the record is gone (a late outcome, failure, split or callback

@@ -152,12 +152,13 @@ func createdDetail(m Meta) string {
 }
 
 // createdFields are the record's fields createdEvent reads, in its order.
-var createdFields = []string{"id", "by", "created_at", "source", "replay_of", "from", "sealed", "accepted", "rejected"}
+var createdFields = []string{"id", "by", "created_at", "source", "replay_of", "from", "sealed", "accepted", "rejected", "owner"}
 
 // createdEvent is the created event of a record read as HMGET createdFields:
 // who created it, when, from where, and once sealed the import's counts, as
 // the creating script wrote it into the log before (with the seal's note).
-// A record without a by field (written before) or none at all has none.
+// A record without a by field (written before) or none at all has none; an
+// empty by is the owner (CreateBatch writes no copy of it).
 func createdEvent(v []any) (Event, bool) {
 	f := make([]string, len(createdFields))
 	for i, x := range v {
@@ -177,7 +178,11 @@ func createdEvent(v []any) (Event, bool) {
 		}
 		d += fmt.Sprintf("%d accepted, %d rejected", atoi64(f[7]), atoi64(f[8]))
 	}
-	return Event{At: msTime(f[2]), What: EventCreated, By: f[1], Detail: d}, true
+	by := f[1]
+	if by == "" {
+		by = f[9]
+	}
+	return Event{At: msTime(f[2]), What: EventCreated, By: by, Detail: d}, true
 }
 
 // listedBatches bounds the batch ids BatchList names.

@@ -17,6 +17,17 @@ import (
 // from the Go constants, written into the scripts' source; TestScriptCodes pins
 // the two sides together.
 
+// A done batch's state string and find index, when small, are fields of its
+// record (see fold in luaLib): fieldFoldedStates holds the state bytes,
+// fieldFoldedIndex followed by the index's field name (s0, i0) the index's.
+// foldMax bounds a folded value: Redis keeps a hash whose values are at most
+// hash-max-listpack-value (64 by default) bytes as one small listpack.
+const (
+	fieldFoldedStates = "st"
+	fieldFoldedIndex  = "x"
+	foldMax           = 64
+)
+
 // goneReply is in the error a script answers when the batch's record is gone
 // (expired): see errGone.
 const goneReply = "BATCHGONE"
@@ -45,6 +56,7 @@ local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED, CANCELLED = ` +
 	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `, ` + itoa(codeCancelled) + `
 local HOLD, PAUSED, CANCEL = '` + fieldHold + `', '` + string(HoldPaused) + `', '` + string(HoldCancelled) + `'
 local part = 1000
+local FOLDED_ST, FOLDED_FX, FOLD_MAX = '` + fieldFoldedStates + `', '` + fieldFoldedIndex + `', ` + itoa(foldMax) + `
 
 local function hmget(key, fields)
   local out = {}
@@ -93,11 +105,32 @@ local function runs(seqs)
   return out
 end
 
--- states reads the states of seqs.
-local function states(key, seqs)
+-- stateAt is where the state bytes of batch (its record) are: the record's
+-- field FOLDED_ST once fold moved them there, else the key st.
+local function stateAt(batch, st)
+  return {batch = batch, key = st, folded = redis.call('HGET', batch, FOLDED_ST)}
+end
+
+-- getRange reads the state bytes of seqs lo to hi at place p (stateAt).
+local function getRange(p, lo, hi)
+  if not p.folded then return redis.call('GETRANGE', p.key, lo, hi) end
+  return string.sub(p.folded, tonumber(lo) + 1, tonumber(hi) + 1)
+end
+
+-- setRange writes state bytes b from seq lo on at place p (stateAt).
+local function setRange(p, lo, b)
+  if not p.folded then redis.call('SETRANGE', p.key, lo, b); return end
+  local f = p.folded
+  if #f < lo then f = f .. string.rep(string.char(OPEN), lo - #f) end
+  p.folded = string.sub(f, 1, lo) .. b .. string.sub(f, lo + #b + 1)
+  redis.call('HSET', p.batch, FOLDED_ST, p.folded)
+end
+
+-- states reads the states of seqs at place p (stateAt).
+local function states(p, seqs)
   local out = {}
   for _, r in ipairs(runs(seqs)) do
-    local b = redis.call('GETRANGE', key, r.lo, r.hi)
+    local b = getRange(p, r.lo, r.hi)
     for j, k in ipairs(r.ks) do
       out[k] = string.byte(b, r.ns[j] - r.lo + 1) or OPEN
     end
@@ -105,13 +138,13 @@ local function states(key, seqs)
   return out
 end
 
--- setStates writes a flat list seq, state, seq, state...
-local function setStates(key, pairs)
+-- setStates writes a flat list seq, state, seq, state... at place p (stateAt).
+local function setStates(p, pairs)
   if #pairs == 0 then return end
   local seqs, codes = {}, {}
   for i = 1, #pairs, 2 do seqs[#seqs + 1] = pairs[i]; codes[#codes + 1] = pairs[i + 1] end
   for _, r in ipairs(runs(seqs)) do
-    local b = redis.call('GETRANGE', key, r.lo, r.hi)
+    local b = getRange(p, r.lo, r.hi)
     local bytes = {}
     for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or OPEN end
     for j, k in ipairs(r.ks) do bytes[r.ns[j] - r.lo + 1] = codes[k] end
@@ -119,15 +152,40 @@ local function setStates(key, pairs)
     for i = 1, #bytes, part do
       chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, #bytes)))
     end
-    redis.call('SETRANGE', key, r.lo, table.concat(chars))
+    setRange(p, r.lo, table.concat(chars))
   end
 end
 
 -- undecided tells whether a candidate from seq lo to hi has no outcome yet (a
--- state byte OPEN or SENDING, or none).
-local function undecided(st, lo, hi)
-  local b = redis.call('GETRANGE', st, lo, hi)
+-- state byte OPEN or SENDING, or none) at place p (stateAt).
+local function undecided(p, lo, hi)
+  local b = getRange(p, lo, hi)
   return #b < tonumber(hi) - tonumber(lo) + 1 or string.find(b, '[%z\1]') ~= nil
+end
+
+-- fxGet reads field f of a batch's find index: from the key fx, else from the
+-- record (batch), where fold may have moved it (as FOLDED_FX .. f).
+local function fxGet(batch, fx, f)
+  return redis.call('HGET', fx, f) or redis.call('HGET', batch, FOLDED_FX .. f)
+end
+
+-- fold moves a done batch's small state string (st) and find index (fx) into
+-- its record, each when it is at most FOLD_MAX bytes a value (so that the
+-- record stays a small listpack hash): a key costs far more than its bytes.
+-- Only the index of a batch of one segment folds: s0, and i0 for its ids.
+local function fold(batch, st, fx)
+  local s = redis.call('GET', st)
+  if s and #s <= FOLD_MAX then
+    redis.call('HSET', batch, FOLDED_ST, s)
+    redis.call('DEL', st)
+  end
+  local x = redis.call('HGETALL', fx)
+  if #x == 0 or #x > 4 then return end
+  for i = 1, #x, 2 do
+    if (x[i] ~= 's0' and x[i] ~= 'i0') or #x[i + 1] > FOLD_MAX then return end
+  end
+  for i = 1, #x, 2 do redis.call('HSET', batch, FOLDED_FX .. x[i], x[i + 1]) end
+  redis.call('DEL', fx)
 end
 
 -- alive tells whether batch, a batch's record, is there: a hash without an id
@@ -182,9 +240,10 @@ local function withNote(entry, note)
 end
 
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
--- gives the batch's keys (KEYS[first..last]) their retention. It returns the
--- ref of the batch's shared job when it finished the batch (the caller keeps
--- the job as long), else ''.
+-- gives the batch's keys (KEYS[first..last], retainedKeys: the candidate states
+-- first, the find index second) their retention and folds what is small into
+-- the record (fold). It returns the ref of the batch's shared job when it
+-- finished the batch (the caller keeps the job as long), else ''.
 local function finish(batch, now, retention, first, last)
   local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate', 'cancelled')
   if v[1] ~= '1' then return '' end
@@ -192,6 +251,7 @@ local function finish(batch, now, retention, first, last)
   for i = 3, 7 do pending = pending - (tonumber(v[i]) or 0) end
   if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return '' end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
+  fold(batch, KEYS[first], KEYS[first + 1])
   return redis.call('HGET', batch, 'jobref') or ''
 end
 `
@@ -204,18 +264,21 @@ end
 // replaced. A new record expires unsealed_ttl later unless its import goes on
 // (see refresh). The record keeps who created it (by) and from where (from):
 // its created event is told from the record (Store.Events), not stored.
+// The record's id field marks it as one (see alive); the id is in its key's
+// name, so the field holds '1' (a record written before holds the id).
 // Returns createdNew when it created the record, createdBefore when the record
 // exists, createRefused when the id is refused.
 var createScript = redis.NewScript(luaLib + `
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
-local id, now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local callbackURL, known, ttl, callbackKey, owner = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11]
-local by, from = ARGV[12], ARGV[13]
+local now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local callbackURL, known, ttl, callbackKey, owner = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local by, from = ARGV[11], ARGV[12]
 if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
 if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
 redis.call('DEL', batch, ev)
-redis.call('HSET', batch, 'id', id, 'created_at', now, 'jobref', jobRef, 'segment_size', segmentSize,
-  'source', source, 'replay_of', replayOf)
+redis.call('HSET', batch, 'id', '1', 'created_at', now, 'jobref', jobRef, 'segment_size', segmentSize,
+  'source', source)
+if replayOf ~= '' then redis.call('HSET', batch, 'replay_of', replayOf) end
 if callbackURL ~= '' then redis.call('HSET', batch, 'callback_url', callbackURL, 'callback_key', callbackKey) end
 if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
 redis.call('HSET', batch, 'by', by)
@@ -228,7 +291,7 @@ return ` + itoa(createdNew) + `
 type createArgs struct {
 	batch, dl   string
 	ev          string // the event log
-	id, now     string // now in unix ms
+	now         string // unix ms
 	jobRef      string // the shared job's ref (jobRef)
 	segmentSize int
 	source      string
@@ -238,13 +301,13 @@ type createArgs struct {
 	ttlMS       int64 // unsealed ttl; 0: none
 	callbackKey string
 	owner       string // "" for none
-	by          string // who creates it (Meta.By), for its created event
+	by          string // who creates it (Meta.By), for its created event; "": the owner
 	from        string // Meta.From, for its created event
 }
 
 func (a createArgs) keys() []string { return []string{a.batch, a.dl, a.ev} }
 func (a createArgs) argv() []any {
-	return []any{a.id, a.now, a.jobRef, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
+	return []any{a.now, a.jobRef, a.segmentSize, a.source, a.replayOf, a.callbackURL, flag(a.known), a.ttlMS, a.callbackKey, a.owner,
 		a.by, a.from}
 }
 
@@ -289,33 +352,34 @@ else
     return redis.error_reply('` + otherInputReply + `')
   end
 end
-if index ~= '' then redis.call('HSETNX', fx, 's' .. segment, index) end
+if index ~= '' and not fxGet(batch, fx, 's' .. segment) then redis.call('HSET', fx, 's' .. segment, index) end
+local stp = stateAt(batch, st)
 local dups = {}
 for i = dupsFrom, restFrom - 1 do dups[#dups + 1] = ARGV[i] end
 if #dups > 0 then
-  local cur = states(st, dups)
+  local cur = states(stp, dups)
   local set, n = {}, 0
   for k, seq in ipairs(dups) do
     if cur[k] < INVITED then set[#set + 1] = seq; set[#set + 1] = SKIPPED; n = n + 1 end
   end
-  setStates(st, set)
+  setStates(stp, set)
   if n > 0 then redis.call('HINCRBY', batch, 'skipped_duplicate', n) end
 end
 local cancelled = {}
 if redis.call('HGET', batch, HOLD) == CANCEL then
   local rest = {}
   for i = restFrom, #ARGV do rest[#rest + 1] = ARGV[i] end
-  local cur = states(st, rest)
+  local cur = states(stp, rest)
   local set, n = {}, 0
   for k, seq in ipairs(rest) do
     if cur[k] == OPEN then set[#set + 1] = seq; set[#set + 1] = CANCELLED; n = n + 1 end
     cancelled[#cancelled + 1] = seq
   end
-  setStates(st, set)
+  setStates(stp, set)
   if n > 0 then redis.call('HINCRBY', batch, 'cancelled', n) end
 end
 for i = blobsFrom, dupsFrom - 1, 4 do
-  if undecided(st, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
+  if undecided(stp, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
 end
 refresh(batch, ttl, liveFrom, #KEYS)
 return {dups, cancelled}
@@ -402,7 +466,9 @@ func (a rejectArgs) argv() []any {
 // admitted. The batch's keys stop expiring
 // (they lived UnsealedTTL from the import's last step) until it is done. The
 // digest of the whole input is recorded with it; a seal with another digest
-// than one recorded before is refused with otherInputReply. Returns the ref
+// than one recorded before is refused with otherInputReply. A batch of one
+// segment whose segment 0 recorded the same digest (the record's seg0) keeps
+// no field digest: it is told from seg0 (Batch.Digest). Returns the ref
 // of the batch's shared job when the seal finished the batch, else the empty string; an error
 // holding goneReply when the record is gone. The first seal adds the import's
 // counts to the batch's created event.
@@ -411,12 +477,14 @@ local batch, seen, ev = KEYS[1], KEYS[2], KEYS[3]
 local retainedFrom = 4 -- KEYS[4..]: the keys that expire when the batch is done (batch and ev again are fine)
 local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+local was = redis.call('HGET', batch, 'sealed')
 if digest ~= '' then
   local d = redis.call('HGET', batch, 'digest')
+  local s0 = string.match(redis.call('HGET', batch, 'seg0') or '', ':(.*)$')
+  if not d and was == '1' and redis.call('HGET', batch, 'segments') == '1' then d = s0 end
   if d and d ~= digest then return redis.error_reply('` + otherInputReply + `') end
-  redis.call('HSET', batch, 'digest', digest)
+  if segments ~= '1' or s0 ~= digest then redis.call('HSET', batch, 'digest', digest) end
 end
-local was = redis.call('HGET', batch, 'sealed')
 redis.call('HSET', batch, 'sealed', '1', 'segments', segments)
 redis.call('DEL', seen)
 if was ~= '1' then
@@ -570,28 +638,30 @@ func (a forgetArgs) keys() []string {
 // other state as they are: taking sent marks back (SENDING -> OPEN). Returns
 // how many moved.
 var shiftScript = redis.NewScript(luaLib + `
-local st = KEYS[1]
+local batch, st = KEYS[1], KEYS[2]
 local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
 local seqsFrom = 3 -- ARGV[3..]: seqs
 local seqs = {}
 for i = seqsFrom, #ARGV do seqs[#seqs + 1] = ARGV[i] end
-local cur = states(st, seqs)
+local stp = stateAt(batch, st)
+local cur = states(stp, seqs)
 local set = {}
 for k, seq in ipairs(seqs) do
   if cur[k] == from then set[#set + 1] = seq; set[#set + 1] = to end
 end
-setStates(st, set)
+setStates(stp, set)
 return #set / 2
 `)
 
 // shiftArgs are shiftScript's KEYS and ARGV.
 type shiftArgs struct {
+	batch    string // the record: see stateAt
 	st       string
 	from, to int // state codes
 	seqs     []int64
 }
 
-func (a shiftArgs) keys() []string { return []string{a.st} }
+func (a shiftArgs) keys() []string { return []string{a.batch, a.st} }
 
 func (a shiftArgs) argv() []any {
 	args := make([]any, 0, 2+len(a.seqs))
@@ -618,7 +688,8 @@ local hold = redis.call('HGET', batch, HOLD)
 if hold then return redis.error_reply('` + heldReply + ` ' .. hold) end
 local seqs, want = {}, {}
 for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
-local cur = states(st, seqs)
+local stp = stateAt(batch, st)
+local cur = states(stp, seqs)
 local set, out = {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] == want[k] then
@@ -626,7 +697,7 @@ for k, seq in ipairs(seqs) do
     if cur[k] ~= SENDING then set[#set + 1] = seq; set[#set + 1] = SENDING end
   end
 end
-setStates(st, set)
+setStates(stp, set)
 return out
 `)
 
@@ -682,7 +753,8 @@ for i = recsFrom, #ARGV, recLen do
   seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
-local cur = states(st, seqs)
+local stp = stateAt(batch, st)
+local cur = states(stp, seqs)
 local set, counts, seen, new, ids, idsOrder = {}, {}, {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < INVITED and not seen[seq] then
@@ -704,15 +776,14 @@ for k, seq in ipairs(seqs) do
     end
   end
 end
-setStates(st, set)
-if blob ~= '' and not undecided(st, blobLo, blobHi) then redis.call('HDEL', blobs, blob) end
+setStates(stp, set)
+if blob ~= '' and not undecided(stp, blobLo, blobHi) then redis.call('HDEL', blobs, blob) end
 for _, f in ipairs(idsOrder) do
-  redis.call('HSET', fx, f, (redis.call('HGET', fx, f) or '') .. table.concat(ids[f]))
+  redis.call('HSET', fx, f, (fxGet(batch, fx, f) or '') .. table.concat(ids[f]))
 end
 for c, name in pairs(counters) do
   if counts[c] then redis.call('HINCRBY', batch, name, counts[c]) end
 end
-if #new > 0 then redis.call('HSETNX', batch, 'started_at', now) end
 refresh(batch, ttl, liveFrom, #KEYS)
 return {new, finish(batch, now, retention, liveFrom, #KEYS)}
 `)
@@ -1339,7 +1410,15 @@ local function other(block, seqBytes)
   end
 end
 
-local scan = redis.call('HSCAN', fx, cursor, 'MATCH', 's*', 'COUNT', count)
+-- A done batch's index may be folded into the record (fold): one segment.
+local scan
+if redis.call('EXISTS', fx) == 1 then
+  scan = redis.call('HSCAN', fx, cursor, 'MATCH', 's*', 'COUNT', count)
+else
+  local s0 = redis.call('HGET', batch, FOLDED_FX .. 's0')
+  scan = {'0', s0 and {'s0', s0} or {}}
+end
+local stp = stateAt(batch, st)
 local out = {scan[1], rec[2] or ('@' .. (rec[3] or ''))}
 local fields = scan[2]
 for f = 2, #fields, 2 do
@@ -1355,11 +1434,11 @@ for f = 2, #fields, 2 do
     local b1, b2, b3, b4 = string.byte(seqBytes, 1, 4)
     local seq = ((b1 * 256 + b2) * 256 + b3) * 256 + b4
     local s = string.format('%d', seq)
-    local code = string.byte(redis.call('GETRANGE', st, s, s)) or OPEN
+    local code = string.byte(getRange(stp, s, s)) or OPEN
     local dead, ids, oth = '', '', ''
     if code == DEADLETTERED then dead = redis.call('HGET', dl, s) or '' end
     if code == INVITED or code == CVQUEUED then
-      ids = redis.call('HGET', fx, 'i' .. string.format('%d', math.floor(seq / BUCKET))) or ''
+      ids = fxGet(batch, fx, 'i' .. string.format('%d', math.floor(seq / BUCKET))) or ''
     end
     if wantOther then oth = other(block, seqBytes) end
     out[#out + 1] = seq; out[#out + 1] = code; out[#out + 1] = dead; out[#out + 1] = ids; out[#out + 1] = oth

@@ -61,11 +61,15 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 		return out, nil
 	}
 	lo, hi := seqRange(cands)
-	b, err := s.rdb.GetRange(ctx, s.bkey(batchID, "st"), lo, hi).Bytes()
-	if err != nil {
+	var r stateRead
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		r = s.readStates(ctx, pipe, batchID, lo, hi)
+		return nil
+	})
+	if err != nil && !isNil(err) {
 		return nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
 	}
-	decodeStates(out, cands, lo, b)
+	decodeStates(out, cands, lo, r.bytes())
 	return out, nil
 }
 
@@ -74,22 +78,54 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 func (s *Store) HoldAndStates(ctx context.Context, batchID string, cands []task.Candidate) (Hold, []CandidateState, error) {
 	out := make([]CandidateState, len(cands))
 	var hold *redis.StringCmd
-	var rng *redis.StringCmd
+	var r *stateRead
 	lo, hi := seqRange(cands)
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		hold = pipe.HGet(ctx, s.bkey(batchID, ""), fieldHold)
 		if len(cands) > 0 {
-			rng = pipe.GetRange(ctx, s.bkey(batchID, "st"), lo, hi)
+			rd := s.readStates(ctx, pipe, batchID, lo, hi)
+			r = &rd
 		}
 		return nil
 	})
 	if err != nil && !isNil(err) {
 		return HoldNone, nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
 	}
-	if rng != nil {
-		decodeStates(out, cands, lo, []byte(rng.Val()))
+	if r != nil {
+		decodeStates(out, cands, lo, r.bytes())
 	}
 	return Hold(hold.Val()), out, nil
+}
+
+// stateRead reads the state bytes of seqs lo to hi (as GETRANGE does) from
+// where the batch keeps them: its key :st or, once a done batch folded them
+// into its record, the record's field fieldFoldedStates.
+type stateRead struct {
+	rng, folded *redis.StringCmd
+	lo, hi      int64
+}
+
+// readStates queues a stateRead of the batch's seqs lo to hi (hi < 0: to the
+// end) on pipe.
+func (s *Store) readStates(ctx context.Context, pipe redis.Pipeliner, batchID string, lo, hi int64) stateRead {
+	return stateRead{rng: pipe.GetRange(ctx, s.bkey(batchID, "st"), lo, hi),
+		folded: pipe.HGet(ctx, s.bkey(batchID, ""), fieldFoldedStates), lo: lo, hi: hi}
+}
+
+// bytes is what the stateRead read, once its pipeline ran.
+func (r stateRead) bytes() []byte {
+	if r.folded.Err() != nil {
+		return []byte(r.rng.Val())
+	}
+	b := []byte(r.folded.Val())
+	hi := int64(len(b))
+	if r.hi >= 0 {
+		hi = min(hi, r.hi+1)
+	}
+	if r.lo >= hi {
+		return nil
+	}
+	return b[r.lo:hi]
 }
 
 // seqRange is the lowest and highest seq of cands (not empty).
@@ -160,18 +196,22 @@ func (s *Store) ClearSending(ctx context.Context, batchID string, seqs []int64) 
 
 // shift moves the candidates in state from to state to (see shiftScript).
 func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []int64) error {
-	a := shiftArgs{st: s.bkey(batchID, "st"), from: from, to: to, seqs: seqs}
+	a := shiftArgs{batch: s.bkey(batchID, ""), st: s.bkey(batchID, "st"), from: from, to: to, seqs: seqs}
 	return s.eval(ctx, shiftScript, a.keys(), a.argv()...).Err()
 }
 
 // Outcomes returns every recorded outcome of the batch by seq.
 func (s *Store) Outcomes(ctx context.Context, batchID string) (map[int64]payload.Outcome, error) {
-	b, err := s.rdb.Get(ctx, s.bkey(batchID, "st")).Bytes()
+	var r stateRead
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		r = s.readStates(ctx, pipe, batchID, 0, -1)
+		return nil
+	})
 	if err != nil && !isNil(err) {
 		return nil, fmt.Errorf("read outcomes of batch %s: %w", batchID, err)
 	}
 	out := map[int64]payload.Outcome{}
-	for seq, code := range b {
+	for seq, code := range r.bytes() {
 		if o, ok := outcomeOfCode[int(code)]; ok {
 			out[int64(seq)] = o
 		}

@@ -216,10 +216,15 @@ func (s *Store) Unsent(ctx context.Context, b *Batch) (int64, error) {
 	if b.Hold == HoldCancelled || b.Accepted == 0 {
 		return 0, nil
 	}
-	st, err := s.rdb.GetRange(ctx, s.bkey(b.ID, "st"), 0, b.Accepted-1).Bytes()
+	var r stateRead
+	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		r = s.readStates(ctx, pipe, b.ID, 0, b.Accepted-1)
+		return nil
+	})
 	if err != nil && !isNil(err) {
 		return 0, fmt.Errorf("read candidate states of batch %s: %w", b.ID, err)
 	}
+	st := r.bytes()
 	return int64(bytes.Count(st, []byte{codeOpen})) + b.Accepted - int64(len(st)), nil
 }
 
