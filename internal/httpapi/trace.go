@@ -16,6 +16,9 @@ const SpanCreateBatch = "POST /v1/batches"
 // tracerName is the instrumentation scope of the server's spans.
 const tracerName = "github.com/bulkinvite/bulkinvite/internal/httpapi"
 
+// batchSpanOptions are the options of SpanCreateBatch, built once.
+var batchSpanOptions = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
 // traceBatch starts the span of a POST /v1/batches, the child of the caller's
 // trace context when Config.Propagator reads one from its headers; end ends it
 // with the status w recorded. The request comes back with the span in its
@@ -25,7 +28,7 @@ func (s *Server) traceBatch(w http.ResponseWriter, r *http.Request) (_ *http.Req
 	if s.cfg.Propagator != nil {
 		ctx = s.cfg.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header))
 	}
-	ctx, span := s.tracer.Start(ctx, SpanCreateBatch, trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := s.tracer.Start(ctx, SpanCreateBatch, batchSpanOptions...)
 	if !span.IsRecording() {
 		if span.SpanContext().IsValid() {
 			r = r.WithContext(ctx)
