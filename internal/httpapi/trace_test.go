@@ -103,7 +103,7 @@ func TestOneTraceFromThePostToTheVendor(t *testing.T) {
 	}
 	for _, s := range spans {
 		t.Logf("%-18s parent %-18s %v", s.Name, parentName(s), s.Attributes)
-		str := func(k attribute.Key) string { v, _ := attrOf(s, k); return v.Emit() }
+		str := func(k attribute.Key) string { v, _ := attrOf(s, k); return v.String() }
 		switch s.Name {
 		case httpapi.SpanCreateBatch:
 			if s.Parent.SpanID().String() != callerSpan || !s.Parent.IsRemote() || s.SpanKind != trace.SpanKindServer {
