@@ -13,6 +13,8 @@ import (
 	"github.com/google/uuid"
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
@@ -53,6 +55,9 @@ type Config struct {
 	// with Redis's refusal; Options.MemoryWait overrides it for one import.
 	// Default DefaultMemoryWait; negative: fail at once.
 	MemoryWait time.Duration
+	// Tracer starts the span of each import (SpanEnqueue), which the chunk
+	// tasks carry to the workers (task.Chunk.Trace). Default: a no-op one.
+	Tracer trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {
@@ -71,14 +76,18 @@ func (c Config) withDefaults() Config {
 	if c.MemoryWait == 0 {
 		c.MemoryWait = DefaultMemoryWait
 	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider()
+	}
 	return c
 }
 
 // Producer validates candidates, records batches and enqueues their segments.
 type Producer struct {
-	store *store.Store
-	q     Enqueuer
-	cfg   Config
+	store  *store.Store
+	q      Enqueuer
+	cfg    Config
+	tracer trace.Tracer
 }
 
 // Job is a batch's target and message: the vendor's request without its
@@ -104,7 +113,8 @@ func FromRedis(rdb redis.UniversalClient, cfg Config) *Producer {
 
 // New returns a Producer writing batch records to st and tasks to q.
 func New(st *store.Store, q Enqueuer, cfg Config) *Producer {
-	return &Producer{store: st, q: q, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	return &Producer{store: st, q: q, cfg: cfg, tracer: cfg.Tracer.Tracer(tracerName)}
 }
 
 // Status reads the progress of a batch: ErrBatchNotFound for an id never
@@ -199,10 +209,8 @@ var ErrUsage = errors.New("usage")
 // (Options.AnyOwner unset). Its message names nothing of that batch.
 var ErrOwned = errors.New("batch id taken: it names a batch of another owner")
 
-// Import reads every record of src, rejects the rows that cannot succeed, records the
-// batch and enqueues its segments. Run again with the same BatchID and input after a
-// crash, it completes the batch without enqueuing anything twice.
-func (p *Producer) Import(ctx context.Context, src Source, opts Options) (*Result, error) {
+// importBatch is Import, under its span.
+func (p *Producer) importBatch(ctx context.Context, src Source, opts Options) (*Result, error) {
 	if opts.BatchID == "" {
 		opts.BatchID = uuid.Must(uuid.NewV7()).String()
 	}

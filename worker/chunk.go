@@ -51,14 +51,18 @@ type chunkRun struct {
 	// nothing is sent, and a candidate an earlier attempt sent without
 	// recording the answer is dead-lettered as unknown_outcome.
 	cancelled bool
+	// waited is how long the rate limiter held the run's request.
+	waited time.Duration
 }
 
 // HandleChunk sends one chunk and records its candidates' outcomes.
-func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
+func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) (err error) {
 	ct, err := task.DecodeChunk(t.Payload())
 	if err != nil {
 		return w.undecodable(ctx, t, err)
 	}
+	ctx, span := w.startChunk(ctx, ct)
+	defer func() { endChunk(span, err) }()
 	r := &chunkRun{w: w, task: ct, runID: store.NewRunID()}
 	r.taskID, _ = asynq.GetTaskID(ctx)
 	r.queue, _ = asynq.GetQueueName(ctx)
@@ -67,6 +71,7 @@ func (w *Worker) HandleChunk(ctx context.Context, t *asynq.Task) error {
 	}
 	retried, _ := asynq.GetRetryCount(ctx)
 	r.attempt = retried + 1
+	r.describeChunk(span)
 	// Lazy: most chunks log nothing, and With would encode the fields for each.
 	r.log = w.log.WithLazy(zap.String("batch_id", ct.BatchID), zap.String("task_id", r.taskID), zap.Int("attempt", r.attempt))
 	err = r.run(ctx)
@@ -256,7 +261,8 @@ func (r *chunkRun) acquire(ctx context.Context, n int) (func(), error) {
 	}
 	waitFrom := w.now()
 	release, err := w.limiter.Acquire(wctx, n)
-	w.obs.RateLimitWait(w.now().Sub(waitFrom))
+	r.waited = w.now().Sub(waitFrom)
+	w.obs.RateLimitWait(r.waited)
 	switch {
 	case err == nil:
 		return release, nil
@@ -327,6 +333,7 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 // invite sends one request, telling the Observer and the Activity.
 func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]flowmingo.CandidateResult, error) {
 	obs := r.w.obs
+	ctx, span := r.startInvite(ctx, len(req.Candidates))
 	obs.InFlight(1)
 	results, err := r.w.sender.Invite(ctx, req)
 	obs.InFlight(-1)
@@ -334,6 +341,7 @@ func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]fl
 	if err != nil {
 		status = flowmingo.HTTPStatus(err)
 	}
+	endInvite(span, status)
 	obs.APIRequest(status)
 	r.w.activity.Request(r.task.BatchID, len(req.Candidates), status)
 	return results, err

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -251,7 +253,10 @@ type Deps struct {
 	// Activity is told each request by batch, for the dashboard's chart.
 	// Default: none.
 	Activity Activity
-	Log      *zap.Logger
+	// Tracer starts the spans of each chunk and its request (SpanChunk,
+	// SpanInvite). Default: a no-op one.
+	Tracer trace.TracerProvider
+	Log    *zap.Logger
 }
 
 // Worker handles segment and chunk tasks. Its dependencies are fixed by New.
@@ -266,6 +271,7 @@ type Worker struct {
 	obs      Observer
 	activity Activity
 	log      *zap.Logger
+	tracer   trace.Tracer
 
 	cfg Config
 	now func() time.Time
@@ -307,10 +313,13 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	if d.Pauser == nil {
 		d.Pauser = asynq.NewInspectorFromRedisClient(d.Store.Redis())
 	}
+	if d.Tracer == nil {
+		d.Tracer = noop.NewTracerProvider()
+	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Worker{
 		store: d.Store, queue: d.Queue, sender: d.Sender, limiter: d.Limiter, key: d.Key,
-		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, activity: d.Activity, log: d.Log,
+		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, activity: d.Activity, log: d.Log, tracer: d.Tracer.Tracer(tracerName),
 		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
 		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1), by: auth.AtHost(auth.WorkerName),
 	}, nil

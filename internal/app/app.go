@@ -1,6 +1,7 @@
 // Package app builds bulkinvite's parts from a config.Config: the Redis client,
 // the store, the asynq client, the producer, the replayer, the API client, the
-// rate limiter, the worker and the metrics, each configured from its settings. The commands and
+// rate limiter, the worker, the metrics and the tracing (from the OTEL_*
+// environment, package tracing), each configured from its settings. The commands and
 // the demo build through it, so that they are wired the same way. It owns no
 // logic: what a part does is its package's business.
 package app
@@ -23,6 +24,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/metrics"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/tracing"
 	"github.com/bulkinvite/bulkinvite/producer"
 	"github.com/bulkinvite/bulkinvite/ratelimit"
 	"github.com/bulkinvite/bulkinvite/worker"
@@ -38,25 +40,44 @@ type App struct {
 	Redis redis.UniversalClient
 	Store *store.Store
 	Queue *asynq.Client
+	// Tracing is the process's tracing, which the producer, the worker and the
+	// HTTP service start their spans from; nil (off) unless Open found an OTLP
+	// endpoint in the environment.
+	Tracing *tracing.Tracing
 
 	closers     []func() error
 	metrics     *metrics.Metrics
 	metricsOnce sync.Once
 }
 
-// Open connects to cfg.RedisURL, checking the deployment (see redisconn.Open;
-// onFatal gets the Redis errors retrying cannot cure), and builds the store and
-// the asynq client over it.
+// Open sets up the tracing the environment asks for (tracing.New), connects to
+// cfg.RedisURL, checking the deployment (see redisconn.Open; onFatal gets the
+// Redis errors retrying cannot cure), and builds the store and the asynq client
+// over it. Close flushes the spans last.
 func Open(ctx context.Context, cfg config.Config, log *zap.Logger, onFatal func(error)) (*App, error) {
 	ctx, cancel := context.WithTimeout(ctx, ConnectTimeout)
 	defer cancel()
-	rdb, err := redisconn.Open(ctx, cfg.RedisURL, redisconn.Config{Log: log.Named("redis"), OnFatal: onFatal})
+	tr, err := tracing.New(ctx, tracing.Config{})
 	if err != nil {
 		return nil, err
 	}
+	rdb, err := redisconn.Open(ctx, cfg.RedisURL, redisconn.Config{Log: log.Named("redis"), OnFatal: onFatal})
+	if err != nil {
+		return nil, errors.Join(err, tr.Shutdown(ctx))
+	}
 	a := New(rdb, cfg, log)
-	a.closers = append(a.closers, rdb.Close)
+	a.Tracing = tr
+	a.closers = append([]func() error{a.flushTraces}, append(a.closers, rdb.Close)...)
 	return a, nil
+}
+
+// FlushTimeout bounds the export of the spans still buffered when the App closes.
+const FlushTimeout = 5 * time.Second
+
+func (a *App) flushTraces() error {
+	ctx, cancel := context.WithTimeout(context.Background(), FlushTimeout)
+	defer cancel()
+	return a.Tracing.Shutdown(ctx)
 }
 
 // New builds the store and the asynq client over rdb, which the caller closes.
@@ -80,7 +101,7 @@ func (a *App) Close() error {
 // Producer returns a producer writing to the App's store and queues.
 func (a *App) Producer() *producer.Producer {
 	return producer.New(a.Store, a.Queue, producer.Config{SegmentSize: a.Cfg.SegmentSize, BulkThreshold: a.Cfg.BulkThreshold,
-		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: chunkTimeout(a.Cfg), MemoryWait: memoryWait(a.Cfg)})
+		ChunkSize: a.Cfg.ChunkSize, ChunkTimeout: chunkTimeout(a.Cfg), MemoryWait: memoryWait(a.Cfg), Tracer: a.Tracing.Provider()})
 }
 
 // memoryWait is the producer's MemoryWait for BULKINVITE_REDIS_MEMORY_WAIT, whose
@@ -137,7 +158,7 @@ func (a *App) Worker(rec *activity.Recorder) (*worker.Worker, error) {
 		return nil, err
 	}
 	deps := worker.Deps{Store: a.Store, Queue: a.Queue, Sender: client, Limiter: lim, Key: a.Cfg.APIKey,
-		Observer: a.Metrics(), Log: a.Log}
+		Observer: a.Metrics(), Tracer: a.Tracing.Provider(), Log: a.Log}
 	if rec != nil {
 		deps.Activity = rec
 	}

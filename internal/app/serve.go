@@ -35,8 +35,12 @@ func HTTPConfig(c config.Config) httpapi.Config {
 
 // HTTPServer returns the HTTP service over the App's store, producer and
 // replayer, logging to the App's logger, serving the App's metrics at /metrics
-// and the dashboard at / unless hc has handlers of its own.
+// and the dashboard at / unless hc has handlers of its own, and tracing with
+// the App's tracing unless hc has a tracer of its own.
 func (a *App) HTTPServer(hc httpapi.Config) (*httpapi.Server, error) {
+	if hc.Tracer == nil {
+		hc.Tracer, hc.Propagator = a.Tracing.Provider(), a.Tracing.Propagator()
+	}
 	if hc.Metrics == nil {
 		hc.Metrics = a.Metrics().Handler()
 	}

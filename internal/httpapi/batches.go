@@ -98,6 +98,8 @@ func (s *recordSource) Next() (producer.Record, error) {
 
 // createBatch is POST /v1/batches.
 func (s *Server) createBatch(w http.ResponseWriter, r *http.Request) {
+	r, end := s.traceBatch(w, r)
+	defer end()
 	req, err := s.readBatch(w, r)
 	if err != nil {
 		s.fail(w, r, err)

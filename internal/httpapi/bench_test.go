@@ -1,11 +1,17 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
@@ -15,10 +21,26 @@ import (
 
 // BenchmarkPostBatch posts 100-candidate batches through the handler, in
 // parallel, against a private Redis: the server's share of bench/serve's work.
+// "off" is a server without OTEL_EXPORTER_OTLP_ENDPOINT (no-op spans), "on"
+// traces every POST and its import with the SDK, exporting to nowhere.
 func BenchmarkPostBatch(b *testing.B) {
-	bundle := pipelinetest.New(b, pipelinetest.Options{SegmentSize: 1000})
-	srv, err := httpapi.New(httpapi.Deps{Store: bundle.Store, Producer: bundle.Producer, Replayer: bundle.Replayer, Steer: bundle.Steering(), Log: zap.NewNop()},
-		httpapi.Config{Tokens: []string{token1}, TokenRate: 1e9, TokenBurst: 1 << 30})
+	on := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
+	defer func() { _ = on.Shutdown(context.Background()) }()
+	for _, tc := range []struct {
+		name string
+		tp   trace.TracerProvider
+	}{{"off", nil}, {"on", on}} {
+		b.Run(tc.name, func(b *testing.B) { benchmarkPostBatch(b, tc.tp) })
+	}
+}
+
+func benchmarkPostBatch(b *testing.B, tp trace.TracerProvider) {
+	bundle := pipelinetest.New(b, pipelinetest.Options{SegmentSize: 1000, Tracer: tp})
+	cfg := httpapi.Config{Tokens: []string{token1}, TokenRate: 1e9, TokenBurst: 1 << 30, Tracer: tp}
+	if tp != nil {
+		cfg.Propagator = propagation.TraceContext{}
+	}
+	srv, err := httpapi.New(httpapi.Deps{Store: bundle.Store, Producer: bundle.Producer, Replayer: bundle.Replayer, Steer: bundle.Steering(), Log: zap.NewNop()}, cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -38,6 +60,7 @@ func BenchmarkPostBatch(b *testing.B) {
 			r := httptest.NewRequest("POST", "/v1/batches", strings.NewReader(body))
 			r.Header.Set("Authorization", "Bearer "+token1)
 			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("traceparent", callerTraceparent)
 			rec := httptest.NewRecorder()
 			srv.ServeHTTP(rec, r)
 			if rec.Code != http.StatusAccepted {

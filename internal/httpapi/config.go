@@ -9,6 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/bulkinvite/bulkinvite/internal/auth"
 )
 
@@ -122,6 +126,13 @@ type Config struct {
 	// serves for another method its JSON 405. Default nil: such requests get the
 	// JSON 404.
 	UI http.Handler
+	// Tracer starts the span of each POST /v1/batches (SpanCreateBatch), the
+	// parent of its import's. Default: a no-op one.
+	Tracer trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent) from a POST
+	// /v1/batches, which its span continues. Default nil: none is read, so that
+	// a server that records no trace carries none into the queue either.
+	Propagator propagation.TextMapPropagator
 }
 
 func (c Config) withDefaults() Config {
@@ -161,6 +172,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TokenInFlight <= 0 {
 		c.TokenInFlight = DefaultTokenInFlight
+	}
+	if c.Tracer == nil {
+		c.Tracer = noop.NewTracerProvider()
 	}
 	return c
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
@@ -53,7 +54,8 @@ type Server struct {
 	// inflight counts each token's requests in flight (Config.TokenInFlight).
 	inflight *inFlight
 	// space is the room for request bodies (Config.SpoolLimit).
-	space *spoolSpace
+	space  *spoolSpace
+	tracer trace.Tracer
 }
 
 // TokenID is the name of a bare secret (auth.BareName): "tok-" and the first 8
@@ -74,7 +76,7 @@ func New(deps Deps, cfg Config) (*Server, error) {
 		cfg.FailedAuth = NewAuthThrottle(ThrottleConfig{})
 	}
 	s := &Server{cfg: cfg, store: deps.Store, idem: idempotency.New(deps.Store), prod: deps.Producer, replay: deps.Replayer, steer: deps.Steer, log: deps.Log, mux: http.NewServeMux(),
-		inflight: newInFlight(cfg.TokenInFlight), space: &spoolSpace{limit: cfg.SpoolLimit}}
+		inflight: newInFlight(cfg.TokenInFlight), space: &spoolSpace{limit: cfg.SpoolLimit}, tracer: cfg.Tracer.Tracer(tracerName)}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}

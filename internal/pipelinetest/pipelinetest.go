@@ -14,6 +14,7 @@ import (
 
 	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -60,6 +61,8 @@ type Options struct {
 	Key string
 	// Store tunes the store (its prefix is always Prefix).
 	Store store.Config
+	// Tracer is the producer's (producer.Config.Tracer); default none.
+	Tracer trace.TracerProvider
 }
 
 // Bundle is a running pipeline minus its workers.
@@ -114,7 +117,7 @@ func New(tb testing.TB, opts Options) *Bundle {
 	opts.Store.Prefix = Prefix
 	b.Store = store.New(b.RDB, opts.Store)
 	b.Queue = asynq.NewClientFromRedisClient(b.RDB)
-	b.Producer = producer.New(b.Store, b.Queue, producer.Config{SegmentSize: opts.SegmentSize})
+	b.Producer = producer.New(b.Store, b.Queue, producer.Config{SegmentSize: opts.SegmentSize, Tracer: opts.Tracer})
 	b.Replayer = deadletter.NewReplayer(b.Store, b.Producer, deadletter.Config{})
 	return b
 }
@@ -146,7 +149,9 @@ type WorkerOptions struct {
 	Notifier worker.Notifier
 	// Observer is told what the worker does (worker.Deps.Observer); default none.
 	Observer worker.Observer
-	Log      *zap.Logger // default: the test's log, warnings and up
+	// Tracer starts the worker's spans (worker.Deps.Tracer); default none.
+	Tracer trace.TracerProvider
+	Log    *zap.Logger // default: the test's log, warnings and up
 }
 
 // StartWorker runs a worker in this process until the returned stop is called (or
@@ -194,7 +199,7 @@ func (b *Bundle) StartWorker(opts WorkerOptions) (stop func()) {
 	}
 	rec := activity.NewRecorder(b.RDB, Prefix, activity.Config{Log: log})
 	w, err := worker.New(worker.Deps{Store: b.Store, Queue: b.Queue, Sender: sender, Limiter: lim, Key: b.Key,
-		Notifier: opts.Notifier, Observer: opts.Observer, Activity: rec, Log: log}, opts.Worker)
+		Notifier: opts.Notifier, Observer: opts.Observer, Activity: rec, Tracer: opts.Tracer, Log: log}, opts.Worker)
 	if err != nil {
 		tb.Fatal(err)
 	}

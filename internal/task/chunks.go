@@ -79,8 +79,14 @@ var _ Enqueuer = (*asynq.Client)(nil)
 
 // EnqueueChunk enqueues c as the chunk task id on queue (NewChunkTask). A task of
 // that id that asynq still holds is no error: the chunk is queued already (an
-// import or a split run again).
+// import or a split run again). When ctx carries a span context, the task
+// carries it as its traceparent (Chunk.Trace), the parent of the worker's spans.
 func EnqueueChunk(ctx context.Context, q Enqueuer, c *Chunk, id, queue string, timeout time.Duration) error {
+	if tp := traceparent(ctx); tp != "" && tp != c.Trace {
+		traced := *c
+		traced.Trace = tp
+		c = &traced
+	}
 	t, opts, err := NewChunkTask(c, id, queue, timeout)
 	if err != nil {
 		return err

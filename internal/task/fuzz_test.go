@@ -1,6 +1,7 @@
 package task_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -10,6 +11,12 @@ import (
 func FuzzDecodeChunk(f *testing.F) {
 	good, err := json.Marshal(sampleChunk())
 	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	traced := sampleChunk()
+	traced.Trace = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	if good, err = json.Marshal(traced); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(good)
@@ -27,5 +34,7 @@ func FuzzDecodeChunk(f *testing.F) {
 		if c.V < 1 || c.V > task.Version || c.BatchID == "" || len(c.Candidates) == 0 {
 			t.Fatalf("DecodeChunk accepted %+v", c)
 		}
+		// A traceparent from the queue is outside input too: any is read or ignored.
+		c.TraceContext(context.Background())
 	})
 }

@@ -143,6 +143,10 @@ type Chunk struct {
 	// covers; Job and Candidates are then filled by the worker from the batch
 	// (only Job.Schedule travels with the task). Nil on a version 1 chunk.
 	Ref *Ref `json:"-"`
+	// Trace is the W3C traceparent of the span that enqueued the chunk
+	// (EnqueueChunk fills it); "" when it was not traced, and the key is then
+	// left out of the payload. A build that does not know it ignores it.
+	Trace string `json:"traceparent,omitempty"`
 }
 
 // Ref is what a version 2 chunk task says of its candidates: they are
@@ -165,6 +169,7 @@ type refChunk struct {
 	Ref      *Ref         `json:"ref"`
 	Schedule *Schedule    `json:"schedule,omitempty"`
 	Split    *SplitOrigin `json:"split,omitempty"`
+	Trace    string       `json:"traceparent,omitempty"`
 }
 
 // Cover returns the candidates of blob (the whole chunk, decoded) that c
@@ -302,7 +307,7 @@ func decodeRefChunk(b []byte) (c *Chunk, ok bool, err error) {
 	if t.Ref == nil || t.Ref.From < 0 || t.Ref.To <= t.Ref.From || t.Ref.Hi < t.Ref.Lo {
 		return nil, true, fmt.Errorf("chunk task %s/%d/%d: no candidates referenced", t.BatchID, t.Segment, t.Chunk)
 	}
-	return &Chunk{V: t.V, BatchID: t.BatchID, Segment: t.Segment, Chunk: t.Chunk, Job: Job{Schedule: t.Schedule}, Split: t.Split, Ref: t.Ref}, true, nil
+	return &Chunk{V: t.V, BatchID: t.BatchID, Segment: t.Segment, Chunk: t.Chunk, Job: Job{Schedule: t.Schedule}, Split: t.Split, Ref: t.Ref, Trace: t.Trace}, true, nil
 }
 
 // encodeChunk is c's payload: version 2 (a reference) when c has a Ref, else
@@ -313,7 +318,7 @@ func encodeChunk(c *Chunk) ([]byte, error) {
 		v1.V = VersionInline
 		return json.Marshal(&v1)
 	}
-	return json.Marshal(refChunk{V: VersionRef, BatchID: c.BatchID, Segment: c.Segment, Chunk: c.Chunk, Ref: c.Ref, Schedule: c.Job.Schedule, Split: c.Split})
+	return json.Marshal(refChunk{V: VersionRef, BatchID: c.BatchID, Segment: c.Segment, Chunk: c.Chunk, Ref: c.Ref, Schedule: c.Job.Schedule, Split: c.Split, Trace: c.Trace})
 }
 
 // maxPresized caps the candidates DecodeChunk makes room for beforehand: more
