@@ -88,6 +88,7 @@ type Producer struct {
 	q      Enqueuer
 	cfg    Config
 	tracer trace.Tracer
+	room   roomCheck // shared by its imports
 }
 
 // Job is a batch's target and message: the vendor's request without its
