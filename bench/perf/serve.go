@@ -153,18 +153,7 @@ func postBatch(ctx context.Context, hc *http.Client, base string, body []byte) e
 	}
 	req.Header.Set("Authorization", "Bearer "+benchproc.ServeToken)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return err
-	}
-	if resp.StatusCode != http.StatusAccepted {
-		return fmt.Errorf("POST /v1/batches: %s", resp.Status)
-	}
-	return nil
+	return send(hc, req, http.StatusAccepted)
 }
 
 // bigBody is the vendor's request with n candidates of distinct emails.
