@@ -88,6 +88,7 @@ type Producer struct {
 	q      Enqueuer
 	cfg    Config
 	tracer trace.Tracer
+	room   roomCheck // shared by its imports
 }
 
 // Job is a batch's target and message: the vendor's request without its
@@ -416,6 +417,10 @@ func (w *segmentWriter) add(rec Record) error {
 		}
 		return nil
 	}
+	if w.buf == nil && w.segment > 0 {
+		// Past the first segment the import is a large one: a whole segment's room.
+		w.buf = make([]task.Candidate, 0, w.batch.SegmentSize)
+	}
 	w.buf = append(w.buf, task.Candidate{Seq: w.seq, Row: rec.Row, Candidate: rec.Candidate, History: rec.History})
 	w.seq++
 	if len(w.buf) >= w.batch.SegmentSize {
@@ -466,8 +471,9 @@ func (w *segmentWriter) flush() error {
 		w.heldCands += len(adm.Open)
 	}
 	w.segment++
-	// A new buffer: the chunks being enqueued hold slices of this one.
-	w.buf = make([]task.Candidate, 0, w.batch.SegmentSize)
+	// A new buffer, made by the next add if there is one: the chunks being
+	// enqueued hold slices of this one.
+	w.buf = nil
 	if w.heldCands >= verifyEvery {
 		return w.verify()
 	}

@@ -51,6 +51,8 @@ type JSONSource struct {
 	meta       Meta
 	scanned    bool  // meta was read ahead (OpenJSON): complete from the start
 	err        error // sticky: io.EOF or a fatal error
+	// raw holds the candidate being read, reused: Decode appends into it.
+	raw json.RawMessage
 
 	// Set by ScanRequest: skip counts the candidates without decoding them, and
 	// extra holds the string values of more request-level keys, by lower-case key.
@@ -181,13 +183,12 @@ func (s *JSONSource) next() (Record, error) {
 
 // candidate decodes the next element of the candidates array.
 func (s *JSONSource) candidate() (Record, error) {
-	var raw json.RawMessage
-	if err := s.dec.Decode(&raw); err != nil {
+	if err := s.dec.Decode(&s.raw); err != nil {
 		// The decoder stays at the start of the value it could not read.
 		return Record{}, s.structureError(err, fmt.Sprintf("candidate %d (offset %d)", s.n+1, s.dec.InputOffset()))
 	}
 	s.n++
-	return decodeCandidate(s.n, WhereCandidate, raw), nil
+	return decodeCandidate(s.n, WhereCandidate, s.raw), nil
 }
 
 // readKeys reads the request object's keys and values up to the "candidates" array

@@ -86,6 +86,9 @@ func (s *JSONLSource) readLine() (line []byte, tooLong bool, err error) {
 // decodeCandidate reads one candidate object (a JSONL line or a JSON array element)
 // into a Record.
 func decodeCandidate(row int64, where string, b []byte) Record {
+	if c, ok := fastCandidate(b); ok {
+		return NewRecord(row, where, c)
+	}
 	var c *payload.Candidate
 	err := json.Unmarshal(b, &c)
 	rec := candidateRecord(row, where, c, err)

@@ -24,6 +24,13 @@ const (
 	// need room too. Without it the import fills Redis to the brim and the
 	// workers, refused as well, cannot drain what is queued.
 	memoryHighWater = 0.9
+	// roomFresh is how long a reading of Redis's memory below memoryHighWater
+	// stands for the next segments of every import of the Producer: INFO is a
+	// round trip per segment otherwise (per request for an API server taking
+	// one-candidate batches). The high water is a soft bound: a write Redis
+	// refuses is retried whatever the last reading said, and a reading at or past
+	// it is never reused.
+	roomFresh = 100 * time.Millisecond
 )
 
 // MemoryWait is what an import waiting for Redis memory reports through
@@ -90,6 +97,7 @@ func (w *memoryWaiter) retry(ctx context.Context, room bool, write func() error)
 			if w.limit <= 0 || !store.OutOfMemory(err) {
 				return err
 			}
+			w.p.room.forget()
 		}
 		now := time.Now()
 		if since.IsZero() {
@@ -114,8 +122,42 @@ func (w *memoryWaiter) retry(ctx context.Context, room bool, write func() error)
 // full reports whether Redis is past memoryHighWater of its maxmemory (false
 // without a maxmemory, or when INFO cannot be read: the write will tell).
 func (w *memoryWaiter) full(ctx context.Context) bool {
+	if w.p.room.fresh(time.Now()) {
+		return false
+	}
 	m, err := w.p.store.Memory(ctx)
-	return err == nil && m.Max > 0 && float64(m.Used) >= memoryHighWater*float64(m.Max)
+	full := err == nil && m.Max > 0 && float64(m.Used) >= memoryHighWater*float64(m.Max)
+	if err == nil && !full {
+		w.p.room.saw(time.Now())
+	}
+	return full
+}
+
+// roomCheck remembers when Redis last had room below memoryHighWater.
+type roomCheck struct {
+	mu   sync.Mutex
+	seen time.Time
+}
+
+// fresh reports whether Redis had room less than roomFresh before now.
+func (r *roomCheck) fresh(now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.seen.IsZero() && now.Sub(r.seen) < roomFresh
+}
+
+// forget drops the last reading: Redis has just refused a write.
+func (r *roomCheck) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = time.Time{}
+}
+
+// saw records that Redis had room at now.
+func (r *roomCheck) saw(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.seen = now
 }
 
 // tell reports the wait, at most once per memoryReportGap for the whole import

@@ -3,6 +3,8 @@ package producer_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,5 +157,39 @@ func TestEnqueueWaitsForRedisMemory(t *testing.T) {
 	b.CheckAccounting("enq-full")
 	if bt.Invited != n || b.API.Stats().DuplicateInvites != 0 {
 		t.Errorf("invited %d of %d, %d duplicate invites", bt.Invited, n, b.API.Stats().DuplicateInvites)
+	}
+}
+
+// TestImportsShareReadingsOfRedisMemory: small imports in quick succession, as
+// an API server makes them, ask Redis's memory (INFO) once per roomFresh, not
+// once per segment; a full Redis is still asked before every segment (above).
+func TestImportsShareReadingsOfRedisMemory(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	ctx := context.Background()
+	if err := b.RDB.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	const imports = 20
+	start := time.Now()
+	for i := range imports {
+		id := fmt.Sprintf("share-%d", i)
+		res, err := b.Producer.Import(ctx, producer.NewSliceSource(pipelinetest.Candidates(id, 1)), producer.Options{BatchID: id, Job: producer.Job{Target: pipelinetest.Target}})
+		if err != nil || res.Accepted != 1 {
+			t.Fatalf("import %s: %+v, %v", id, res, err)
+		}
+	}
+	took := time.Since(start)
+	stats, err := b.RDB.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	if _, rest, ok := strings.Cut(stats, "cmdstat_info:calls="); ok {
+		calls, _ = strconv.Atoi(rest[:strings.IndexByte(rest, ',')])
+	}
+	// One reading per 100 ms window, and the first.
+	if most := int(took/(100*time.Millisecond)) + 1; calls > most || calls == 0 {
+		t.Errorf("%d imports in %s asked INFO %d times, want 1 to %d", imports, took.Round(time.Millisecond), calls, most)
 	}
 }

@@ -1,7 +1,6 @@
 package producer
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -85,8 +84,7 @@ func (s *JSONSource) request(vals map[string]*string) *Request {
 // skipCandidate reads the next element of the candidates array without decoding
 // it, for ScanRequest.
 func (s *JSONSource) skipCandidate() error {
-	var raw json.RawMessage
-	if err := s.dec.Decode(&raw); err != nil {
+	if err := s.dec.Decode(&s.raw); err != nil {
 		return s.structureError(err, fmt.Sprintf("candidate %d (offset %d)", s.n+1, s.dec.InputOffset()))
 	}
 	s.n++

@@ -60,11 +60,20 @@
 //	          the share of 429s, overall and from 10 s after the window's start
 //	          (over the whole window when it is 10 s or shorter).
 //	          Baseline: scenario sandbox429 (the same at a fixed rate).
+//	serve     `bulkinvite serve` over its own private Redis (no worker), per
+//	          binary: -serve-clients (200) clients post the vendor's sample
+//	          request (configs/sample-request.json, one candidate) in a closed
+//	          loop for -serve-duration: requests/s, p50 and p99 (nearest rank)
+//	          of the 202s, and the answers that were not 202; then a body of
+//	          10,000 candidates, posted 3 times one at a time: the median time
+//	          to its 202. Baseline: a bare net/http handler in this process
+//	          that reads the body and answers 202, under the same load.
 //
 // Goals: pickup p99 < 300 ms; drain >= 0.35 of the raw poster;
 // worker + Redis CPU per candidate halved against -baseline-rev (n/a without
 // it); no gap second at 200 req/s; adaptive >= 90% of the vendor's rate with
-// <= 1% 429s; import >= 150,000 rows/s and < 64 MiB peak RSS. Missing a goal is
+// <= 1% 429s; import >= 150,000 rows/s and < 64 MiB peak RSS; serve p99 < 50 ms
+// and the 10,000-candidate body answered in < 1 s. Missing a goal is
 // a figure, not a failure: the exit status is 1 only when a section could not
 // be measured (2 for a usage error).
 package main
@@ -86,7 +95,7 @@ func main() {
 }
 
 // sectionNames are the sections in the order they run.
-var sectionNames = []string{"import", "drain", "pickup", "held", "adaptive"}
+var sectionNames = []string{"import", "drain", "pickup", "held", "adaptive", "serve"}
 
 // options are the command-line flags.
 type options struct {
@@ -101,6 +110,8 @@ type options struct {
 	pickupGap        time.Duration
 	heldDuration     time.Duration
 	adaptiveDuration time.Duration
+	serveDuration    time.Duration
+	serveClients     int
 	keep             bool
 	short            bool
 	// args are the command line, for the report.
@@ -110,7 +121,7 @@ type options struct {
 // shortDefaults are -short's sizes: every section in a few seconds, for the test.
 var shortDefaults = map[string]string{
 	"import-rows": "1000", "drain-candidates": "1000", "pickup-pushes": "2", "pickup-gap": "0s",
-	"held-duration": "1s", "adaptive-duration": "1s",
+	"held-duration": "1s", "adaptive-duration": "1s", "serve-duration": "1s", "serve-clients": "4",
 }
 
 func parseFlags(args []string) (options, error) {
@@ -126,6 +137,8 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.pickupGap, "pickup-gap", time.Second, "mean wait between a push's arrival and the next push (± 50%)")
 	fs.DurationVar(&o.heldDuration, "held-duration", 20*time.Second, "window of the held rate at 200/s")
 	fs.DurationVar(&o.adaptiveDuration, "adaptive-duration", 60*time.Second, "window of each adaptive-rate scenario")
+	fs.DurationVar(&o.serveDuration, "serve-duration", 20*time.Second, "window of each server's closed loop in serve")
+	fs.IntVar(&o.serveClients, "serve-clients", 200, "concurrent clients of serve's closed loop")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs of every process) after a complete run")
 	fs.BoolVar(&o.short, "short", false, "a smoke run of every section in seconds (1,000 rows and candidates, 2 pushes after 0.5 s idle, 1 s windows without warm-up) for the flags not given")
 	fs.Usage = func() {
@@ -161,6 +174,10 @@ func (o *options) validate() error {
 		return fmt.Errorf("-held-duration must be in [1s, 10m], got %v", o.heldDuration)
 	case o.adaptiveDuration < time.Second || o.adaptiveDuration > 10*time.Minute:
 		return fmt.Errorf("-adaptive-duration must be in [1s, 10m], got %v", o.adaptiveDuration)
+	case o.serveDuration < time.Second || o.serveDuration > 10*time.Minute:
+		return fmt.Errorf("-serve-duration must be in [1s, 10m], got %v", o.serveDuration)
+	case o.serveClients < 1 || o.serveClients > 2000:
+		return fmt.Errorf("-serve-clients must be in [1, 2000], got %d", o.serveClients)
 	case strings.HasPrefix(o.baselineRev, "-"):
 		return fmt.Errorf("-baseline-rev must be a git revision, got %q", o.baselineRev)
 	}

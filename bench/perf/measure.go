@@ -60,7 +60,7 @@ func measure(ctx context.Context, o options, tmp string) (*figures, error) {
 	}
 	steps := map[string]func(context.Context) error{
 		"import": b.importSection, "drain": b.drainSection, "pickup": b.pickupSection,
-		"held": b.heldSection, "adaptive": b.adaptiveSection,
+		"held": b.heldSection, "adaptive": b.adaptiveSection, "serve": b.serveSection,
 	}
 	for i, name := range o.sections {
 		fmt.Fprintf(os.Stderr, "[%d/%d] %s\n", i+1, len(o.sections), name)
@@ -97,13 +97,15 @@ func (b *bench) build(ctx context.Context) error {
 // newFigures starts the figures of a run with the machine and the settings.
 func newFigures(o options) *figures {
 	return &figures{
-		Date:      time.Now().UTC().Format(time.RFC3339),
-		GoVersion: runtime.Version(),
-		OS:        runtime.GOOS + "/" + runtime.GOARCH,
-		CPUs:      runtime.NumCPU(),
-		Sections:  slices.Clone(o.sections),
-		Drain:     map[string]*drainFigures{},
-		Pickup:    map[string]*pickupFigures{},
-		Held:      map[string]*heldFigures{},
+		Date:         time.Now().UTC().Format(time.RFC3339),
+		GoVersion:    runtime.Version(),
+		OS:           runtime.GOOS + "/" + runtime.GOARCH,
+		CPUs:         runtime.NumCPU(),
+		Sections:     slices.Clone(o.sections),
+		Drain:        map[string]*drainFigures{},
+		Pickup:       map[string]*pickupFigures{},
+		Held:         map[string]*heldFigures{},
+		Serve:        map[string]*serveFigures{},
+		ServeClients: o.serveClients,
 	}
 }

@@ -112,6 +112,11 @@ func postOne(ctx context.Context, hc *http.Client, url string, body []byte) erro
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header[flowmingo.HeaderAPIKey] = []string{benchrate.APIKey}
+	return send(hc, req, http.StatusOK)
+}
+
+// send sends req and reads the answer; a status but want is an error.
+func send(hc *http.Client, req *http.Request, want int) error {
 	resp, err := hc.Do(req)
 	if err != nil {
 		return err
@@ -120,8 +125,8 @@ func postOne(ctx context.Context, hc *http.Client, url string, body []byte) erro
 	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("POST %s: %s", url, resp.Status)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %s", req.Method, req.URL, resp.Status)
 	}
 	return nil
 }

@@ -20,6 +20,8 @@ const (
 	goalPickupP99   = 300 * time.Millisecond
 	goalAdaptive    = 0.90
 	goalAdaptive429 = 0.01
+	goalServeP99    = 50 * time.Millisecond
+	goalServeBig    = time.Second
 )
 
 // figures are everything a run measured, as -json writes them. The maps are
@@ -32,6 +34,8 @@ type figures struct {
 	Took      string   `json:"took"`
 	Sections  []string `json:"sections"`
 	Rev       string   `json:"rev,omitempty"`
+	// ServeClients is -serve-clients, for the serve rows.
+	ServeClients int `json:"serve_clients,omitempty"`
 
 	Import   *importFigures            `json:"import,omitempty"`
 	Drain    map[string]*drainFigures  `json:"drain,omitempty"`
@@ -40,6 +44,9 @@ type figures struct {
 	Held     map[string]*heldFigures   `json:"held,omitempty"`
 	Adaptive *benchrate.Result         `json:"adaptive,omitempty"`
 	Fixed    *benchrate.Result         `json:"fixed_rate,omitempty"`
+	Serve    map[string]*serveFigures  `json:"serve,omitempty"`
+	// ServeBare is the serve section's baseline, a bare net/http handler.
+	ServeBare *serveFigures `json:"serve_bare,omitempty"`
 }
 
 // row is one line of the table; empty cells print as "—".
@@ -68,7 +75,8 @@ func rows(f *figures) []row {
 	out = append(out, drainRows(f)...)
 	out = append(out, pickupRows(f)...)
 	out = append(out, heldRows(f)...)
-	return append(out, adaptiveRows(f)...)
+	out = append(out, adaptiveRows(f)...)
+	return append(out, serveRows(f)...)
 }
 
 func importRows(f *figures) []row {
@@ -265,3 +273,25 @@ func count(x float64) string {
 func mib(b int64) string        { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 func pct(x float64) string      { return fmt.Sprintf("%.1f%%", 100*x) }
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", d.Seconds()*1000) }
+
+func serveRows(f *figures) []row {
+	ours, bare, rev := f.Serve["ours"], f.ServeBare, f.Serve[f.Rev]
+	if ours == nil || bare == nil {
+		return nil
+	}
+	each := func(name, goal, v string, s func(*serveFigures) string) row {
+		r := row{Measure: name, Ours: s(ours), Baseline: s(bare), Goal: goal, Met: v}
+		if rev != nil {
+			r.Rev = s(rev)
+		}
+		return r
+	}
+	n := fmt.Sprintf("%d clients, seed body", f.ServeClients)
+	return []row{
+		each("serve requests/s ("+n+"; baseline: bare net/http 202)", "", "", func(s *serveFigures) string { return count(s.PerS) }),
+		each("serve p50 ("+n+")", "", "", func(s *serveFigures) string { return ms(s.P50) }),
+		each("serve p99 ("+n+")", "< 50 ms", verdict(ours.Requests > 0 && ours.P99 < goalServeP99), func(s *serveFigures) string { return ms(s.P99) }),
+		each("serve answers not 202", "0", verdict(ours.Errors == 0), func(s *serveFigures) string { return fmt.Sprint(s.Errors) }),
+		each("serve 10,000-candidate POST to 202 (median of 3)", "< 1 s", verdict(ours.Big > 0 && ours.Big < goalServeBig), func(s *serveFigures) string { return ms(s.Big) }),
+	}
+}

@@ -60,6 +60,12 @@ func TestRowsVerdicts(t *testing.T) {
 		Held:     map[string]*heldFigures{"ours": {GapSeconds: 0, Counted: 20, MeanRate: 199.9}},
 		Adaptive: &benchrate.Result{AcceptedRate: 18.2, Share429: 0.011},
 		Fixed:    &benchrate.Result{AcceptedRate: 7.2, Share429: 0.3},
+		Serve: map[string]*serveFigures{
+			"ours":        {Requests: 9000, PerS: 4500, P50: 20 * ms, P99: 49 * ms, Big: 1000 * ms},
+			"rev abc1234": {Requests: 6000, Errors: 2, PerS: 3000, P99: 120 * ms},
+		},
+		ServeBare:    &serveFigures{Requests: 40000, PerS: 20000, P99: 5 * ms},
+		ServeClients: 200,
 	}
 	rs := rows(f)
 	checks := []struct{ prefix, col, want string }{
@@ -80,6 +86,14 @@ func TestRowsVerdicts(t *testing.T) {
 		{"adaptive: accepted", "baseline", "36.0%"},
 		{"adaptive: accepted", "met", met},
 		{"adaptive: 429 share", "met", missed},
+		{"serve requests/s (200 clients", "ours", "4,500"},
+		{"serve requests/s (200 clients", "baseline", "20,000"},
+		{"serve requests/s (200 clients", "rev", "3,000"},
+		{"serve p99", "met", met},
+		{"serve p99", "rev", "120.0 ms"},
+		{"serve answers not 202", "met", met},
+		{"serve answers not 202", "rev", "2"},
+		{"serve 10,000-candidate", "met", missed}, // 1 s is not < 1 s
 	}
 	for _, c := range checks {
 		r := find(t, rs, c.prefix)

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -22,14 +20,12 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/bench/internal/benchproc"
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
-	"github.com/bulkinvite/bulkinvite/internal/sleep"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 const (
-	benchToken = "bench-token-0c5f2a-7e3b9d1f4a8c2e61"
-	stopGrace  = 10 * time.Second
+	stopGrace = 10 * time.Second
 	// bodies is how many distinct bodies the clients cycle through.
 	bodies = 16
 )
@@ -70,7 +66,7 @@ func measure(ctx context.Context, o options) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	base, err := startServe(ctx, &g, bin, dir, rds.URL())
+	base, err := benchproc.StartServe(ctx, &g, bin, dir, rds.URL())
 	if err != nil {
 		keep = true
 		return nil, err
@@ -91,44 +87,6 @@ func measure(ctx context.Context, o options) (*result, error) {
 		keep = true
 	}
 	return res, nil
-}
-
-// startServe runs `bin serve` on a free loopback port and waits for /healthz.
-func startServe(ctx context.Context, g *benchproc.Group, bin, dir, redisURL string) (string, error) {
-	port, err := benchproc.FreePort()
-	if err != nil {
-		return "", err
-	}
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "serve", "--addr", addr)
-	cmd.Env = benchproc.ChildEnv(map[string]string{
-		"REDIS_URL":                        redisURL,
-		"BULKINVITE_TOKENS":                benchToken,
-		"BULKINVITE_SERVE_TOKEN_RATE":      "100000",
-		"BULKINVITE_SERVE_TOKEN_BURST":     "100000",
-		"BULKINVITE_SERVE_TOKEN_IN_FLIGHT": "10000", // its clients share one token
-		"BULKINVITE_LOG_FORMAT":            "json",
-	})
-	p, err := g.Start("serve", cmd, filepath.Join(dir, "serve.log"))
-	if err != nil {
-		return "", err
-	}
-	base := "http://" + addr
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		resp, err := http.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return base, nil
-			}
-		}
-		if p.Exited() || time.Now().After(deadline) {
-			return "", fmt.Errorf("serve did not answer /healthz (exited: %v, %v); see %s", p.Exited(), p.ExitErr(), filepath.Join(dir, "serve.log"))
-		}
-		if err := sleep.For(ctx, 50*time.Millisecond); err != nil {
-			return "", err
-		}
-	}
 }
 
 // makeBodies builds the request bodies: the vendor's request with n candidates
@@ -216,7 +174,7 @@ func load(ctx context.Context, o options, base string, res *result) []accepted {
 // when no answer came).
 func post(hc *http.Client, base string, body []byte) (string, string) {
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/batches", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+benchToken)
+	req.Header.Set("Authorization", "Bearer "+benchproc.ServeToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := hc.Do(req)
 	if err != nil {

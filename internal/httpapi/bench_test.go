@@ -19,10 +19,12 @@ import (
 	"go.uber.org/zap"
 )
 
-// BenchmarkPostBatch posts 100-candidate batches through the handler, in
-// parallel, against a private Redis: the server's share of bench/serve's work.
-// "off" is a server without OTEL_EXPORTER_OTLP_ENDPOINT (no-op spans), "on"
-// traces every POST and its import with the SDK, exporting to nowhere.
+// BenchmarkPostBatch posts batches through the handler, in parallel, against
+// a private Redis: the server's share of bench/serve's work. "off" is a server
+// without OTEL_EXPORTER_OTLP_ENDPOINT (no-op spans), "on" traces every POST and
+// its import with the SDK, exporting to nowhere. Under each, seed is the
+// vendor's sample request (one candidate, bench/perf's serve load); the others
+// are generated bodies of that many candidates.
 func BenchmarkPostBatch(b *testing.B) {
 	on := sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))
 	defer func() { _ = on.Shutdown(context.Background()) }()
@@ -44,16 +46,21 @@ func benchmarkPostBatch(b *testing.B, tp trace.TracerProvider) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, `{"com_interview_set_id":%q,"candidates":[`, sandbox.DemoInterviewSetID)
-	for i := range 100 {
-		if i > 0 {
-			sb.WriteByte(',')
-		}
-		fmt.Fprintf(&sb, `{"email":"c%d@example.com","name":"Candidate %d","cv_link":"https://files.example.com/cv/%d.pdf"}`, i, i, i)
+	for _, bc := range []struct {
+		name string
+		body string
+	}{
+		{"seed", seed},
+		{"candidates=100", benchBody(100)},
+		{"candidates=10000", benchBody(10000)},
+	} {
+		b.Run(bc.name, func(b *testing.B) { postParallel(b, srv, bc.body) })
 	}
-	sb.WriteString(`],"invitation_message":"Hello {{candidate_name}}, please record your interview.","send_invite":true}`)
-	body := sb.String()
+}
+
+// postParallel posts body to srv from parallel goroutines, b.N times in all.
+func postParallel(b *testing.B, srv *httpapi.Server, body string) {
+	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -68,4 +75,18 @@ func benchmarkPostBatch(b *testing.B, tp trace.TracerProvider) {
 			}
 		}
 	})
+}
+
+// benchBody is a request body of n candidates of distinct emails.
+func benchBody(n int) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, `{"com_interview_set_id":%q,"candidates":[`, sandbox.DemoInterviewSetID)
+	for i := range n {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		fmt.Fprintf(&sb, `{"email":"c%d@example.com","name":"Candidate %d","cv_link":"https://files.example.com/cv/%d.pdf"}`, i, i, i)
+	}
+	sb.WriteString(`],"invitation_message":"Hello {{candidate_name}}, please record your interview.","send_invite":true}`)
+	return sb.String()
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -70,7 +71,9 @@ func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) 
 	h := sha256.New()
 	h.Write([]byte(salt + "\n"))
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes)
-	buf := make([]byte, 32<<10)
+	bp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bp)
+	buf := *bp
 	for {
 		n, err := body.Read(buf)
 		if n > 0 {
@@ -99,6 +102,10 @@ func (s *Server) spoolBody(w http.ResponseWriter, r *http.Request, salt string) 
 	sp.hash = hex.EncodeToString(h.Sum(nil))
 	return sp, nil
 }
+
+// readBufs are spoolBody's read buffers: what is read is copied into the
+// spool, so a buffer goes back once the body is read.
+var readBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // tooLarge is the answer to a body over Config.MaxBodyBytes.
 func (s *Server) tooLarge() *apiError {

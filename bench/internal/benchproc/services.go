@@ -258,3 +258,49 @@ func GetJSON(ctx context.Context, hc *http.Client, url string, v any) error {
 	}
 	return nil
 }
+
+// ServeToken is the one token StartServe's server accepts.
+const ServeToken = "bench-token-0c5f2a-7e3b9d1f4a8c2e61"
+
+// StartServe starts `bin serve` as part of g on a free loopback port, over
+// the Redis at redisURL, accepting ServeToken with per-token limits high
+// enough not to matter (its clients share the token) and logging JSON (one
+// line a request, as in production) to dir/serve.log; it waits for /healthz
+// and returns the base URL.
+func StartServe(ctx context.Context, g *Group, bin, dir, redisURL string) (string, error) {
+	port, err := FreePort()
+	if err != nil {
+		return "", err
+	}
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	cmd := exec.Command(bin, "serve", "--addr", addr)
+	cmd.Env = ChildEnv(map[string]string{
+		"REDIS_URL":                        redisURL,
+		"BULKINVITE_TOKENS":                ServeToken,
+		"BULKINVITE_SERVE_TOKEN_RATE":      "100000",
+		"BULKINVITE_SERVE_TOKEN_BURST":     "100000",
+		"BULKINVITE_SERVE_TOKEN_IN_FLIGHT": "10000",
+		"BULKINVITE_LOG_FORMAT":            "json",
+	})
+	logPath := filepath.Join(dir, "serve.log")
+	p, err := g.Start("serve", cmd, logPath)
+	if err != nil {
+		return "", err
+	}
+	base := "http://" + addr
+	for deadline := time.Now().Add(startTimeout); ; {
+		resp, err := http.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base, nil
+			}
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			return "", fmt.Errorf("serve did not answer /healthz (exited: %v, %v); see %s", p.Exited(), p.ExitErr(), logPath)
+		}
+		if err := sleep.For(ctx, pollEvery); err != nil {
+			return "", err
+		}
+	}
+}
