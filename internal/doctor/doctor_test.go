@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/doctor"
@@ -297,6 +298,21 @@ func TestClockSkew(t *testing.T) {
 	}
 }
 
+// serveEveryQueue starts an asynq server on rdb taking every queue, as a
+// worker does, with handlers that do nothing.
+func serveEveryQueue(tb testing.TB, rdb redis.UniversalClient, concurrency int) *asynq.Server {
+	tb.Helper()
+	queues := map[string]int{}
+	for _, q := range task.Queues {
+		queues[q] = 1
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: concurrency, Queues: queues, LogLevel: asynq.ErrorLevel})
+	if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
+		tb.Fatal(err)
+	}
+	return srv
+}
+
 // TestWhatRunsThere: a running worker is listed with its version; a paused queue and an auth
 // stop are warnings with their fix.
 func TestWhatRunsThere(t *testing.T) {
@@ -309,15 +325,7 @@ func TestWhatRunsThere(t *testing.T) {
 	if err := st.StopAuth(ctx, key.ID(), key.Masked(), 401, "invalid key"); err != nil {
 		t.Fatal(err)
 	}
-	queues := map[string]int{}
-	for _, q := range task.Queues {
-		queues[q] = 1
-	}
-	worker := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 2, Queues: queues, LogLevel: asynq.ErrorLevel})
-	if err := worker.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(worker.Shutdown)
+	t.Cleanup(serveEveryQueue(t, rdb, 2).Shutdown)
 	t.Cleanup(presence.NewPublisher(rdb, store.DefaultPrefix, presence.Config{Version: "v1.4.0"}).Start())
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask("x", nil), asynq.Queue(task.QueueBulk), asynq.ProcessIn(time.Hour)); err != nil {

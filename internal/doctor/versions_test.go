@@ -12,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hibiken/asynq"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/doctor"
 	"github.com/bulkinvite/bulkinvite/internal/presence"
 	"github.com/bulkinvite/bulkinvite/internal/store"
-	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // The child process's settings: set, the test binary is a worker process.
@@ -46,14 +44,7 @@ func TestHelperWorkerProcess(t *testing.T) {
 		stop()
 	}()
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
-	queues := map[string]int{}
-	for _, q := range task.Queues {
-		queues[q] = 1
-	}
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 1, Queues: queues, LogLevel: asynq.ErrorLevel})
-	if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
-		t.Fatal(err)
-	}
+	srv := serveEveryQueue(t, rdb, 1)
 	stopPublishing := presence.NewPublisher(rdb, store.DefaultPrefix, presence.Config{Every: childEvery, Version: os.Getenv(childVersion)}).Start()
 	<-ctx.Done()
 	stopPublishing()
