@@ -22,6 +22,7 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/config"
 	"github.com/bulkinvite/bulkinvite/internal/deadletter"
 	"github.com/bulkinvite/bulkinvite/internal/metrics"
+	"github.com/bulkinvite/bulkinvite/internal/presence"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/tracing"
@@ -185,8 +186,9 @@ type ServeOptions struct {
 
 // Serve builds a worker and runs it until ctx is done (see worker.Serve), with the
 // listeners o asks for meanwhile and its activity recorded for the dashboard's
-// chart (flushed once more after the last chunk ended); an address it cannot
-// listen on fails before the worker starts.
+// chart (flushed once more after the last chunk ended) and its build version
+// published for doctor (package presence); an address it cannot listen on fails
+// before the worker starts.
 func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 	rec := activity.NewRecorder(a.Redis, a.Cfg.Prefix, activity.Config{Log: a.Log.Named("activity")})
 	w, err := a.Worker(rec)
@@ -212,6 +214,7 @@ func (a *App) Serve(ctx context.Context, o ServeOptions) error {
 		defer stop()
 	}
 	defer rec.Start()()
+	defer presence.NewPublisher(a.Redis, a.Cfg.Prefix, presence.Config{Log: a.Log.Named("presence")}).Start()()
 	return w.Serve(ctx, a.Redis, sc)
 }
 

@@ -22,7 +22,7 @@ for each failure: Redis reachable, its topology, persistence (AOF and its fsync)
 maxmemory and its policy, the ACL on our keys and asynq's, the replicas
 BULKINVITE_REDIS_WAIT_REPLICAS waits for, what at-most-once needs, the clocks of this
 host and Redis, the API URL reachable (over TLS for https://), the API key's shape,
-the workers running, paused queues and an auth stop.
+the workers running and their versions, paused queues and an auth stop.
 
 It exits 1 when a check fails: something would lose or repeat work, or stop it. A
 warning is worth reading but loses nothing. It writes nothing to Redis but one key

@@ -2,8 +2,8 @@
 // it points at (reachable, topology, persistence, maxmemory and its policy, the
 // ACL on our keys and asynq's, the replicas BULKINVITE_REDIS_WAIT_REPLICAS
 // waits for, what at-most-once needs, the clock), the vendor's API URL and the
-// key's shape, and what runs there already (workers, paused queues, an auth
-// stop). Each check says what it found and, when something is wrong, the fix.
+// key's shape, and what runs there already (workers and the versions they
+// run, paused queues, an auth stop). Each check says what it found and, when something is wrong, the fix.
 //
 // A check fails when what it found would lose or repeat work, or keep it from
 // being done at all (Redis or the API out of reach, our keys refused, a WAIT
@@ -22,6 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
+	"github.com/bulkinvite/bulkinvite/internal/presence"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 )
 
@@ -100,6 +101,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Now is this host's clock. Default time.Now.
 	Now func() time.Time
+	// Version is this doctor's build, which a worker's version is compared
+	// with when both are semantic versions. Default presence.BuildVersion().
+	Version string
 }
 
 func (c Config) withDefaults() Config {
@@ -117,6 +121,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.Version == "" {
+		c.Version = presence.BuildVersion()
 	}
 	return c
 }

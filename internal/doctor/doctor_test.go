@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/doctor"
+	"github.com/bulkinvite/bulkinvite/internal/presence"
 	"github.com/bulkinvite/bulkinvite/internal/redisconn"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
@@ -296,7 +298,22 @@ func TestClockSkew(t *testing.T) {
 	}
 }
 
-// TestWhatRunsThere: a running worker is listed; a paused queue and an auth
+// serveEveryQueue starts an asynq server on rdb taking every queue, as a
+// worker does, with handlers that do nothing.
+func serveEveryQueue(tb testing.TB, rdb redis.UniversalClient, concurrency int) *asynq.Server {
+	tb.Helper()
+	queues := map[string]int{}
+	for _, q := range task.Queues {
+		queues[q] = 1
+	}
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: concurrency, Queues: queues, LogLevel: asynq.ErrorLevel})
+	if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
+		tb.Fatal(err)
+	}
+	return srv
+}
+
+// TestWhatRunsThere: a running worker is listed with its version; a paused queue and an auth
 // stop are warnings with their fix.
 func TestWhatRunsThere(t *testing.T) {
 	t.Parallel()
@@ -308,15 +325,8 @@ func TestWhatRunsThere(t *testing.T) {
 	if err := st.StopAuth(ctx, key.ID(), key.Masked(), 401, "invalid key"); err != nil {
 		t.Fatal(err)
 	}
-	queues := map[string]int{}
-	for _, q := range task.Queues {
-		queues[q] = 1
-	}
-	worker := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 2, Queues: queues, LogLevel: asynq.ErrorLevel})
-	if err := worker.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error { return nil })); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(worker.Shutdown)
+	t.Cleanup(serveEveryQueue(t, rdb, 2).Shutdown)
+	t.Cleanup(presence.NewPublisher(rdb, store.DefaultPrefix, presence.Config{Version: "v1.4.0"}).Start())
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	if _, err := asynq.NewClientFromRedisClient(rdb).Enqueue(asynq.NewTask("x", nil), asynq.Queue(task.QueueBulk), asynq.ProcessIn(time.Hour)); err != nil {
 		t.Fatal(err)
@@ -329,7 +339,7 @@ func TestWhatRunsThere(t *testing.T) {
 	// asynq writes a server's heartbeat within a few seconds of its start.
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		rep := doctor.Run(ctx, doctor.Config{RedisURL: srv.URL(), APIURL: apiURL, HTTPClient: client, APIKey: key}, connect(t, srv.URL(), 0))
+		rep := doctor.Run(ctx, doctor.Config{RedisURL: srv.URL(), APIURL: apiURL, HTTPClient: client, APIKey: key, Version: "v1.4.0"}, connect(t, srv.URL(), 0))
 		checks = byName(rep)
 		if checks["workers"].Status == doctor.OK || time.Now().After(deadline) {
 			break
@@ -340,8 +350,8 @@ func TestWhatRunsThere(t *testing.T) {
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
-	if c := checks["workers"]; c.Status != doctor.OK || !strings.Contains(c.Detail, "1 running") || !strings.Contains(c.Detail, "concurrency 2") {
-		t.Errorf("workers: %+v, want the one running", c)
+	if c := checks["workers"]; c.Status != doctor.OK || !strings.Contains(c.Detail, "1 running") || !strings.Contains(c.Detail, "concurrency 2") || !strings.Contains(c.Detail, "version v1.4.0") {
+		t.Errorf("workers: %+v, want the one running, with its version", c)
 	}
 	if c := checks["queues"]; c.Status != doctor.Warn || !strings.Contains(c.Detail, task.QueueBulk) || !strings.Contains(c.Fix, "bulkinvite resume") {
 		t.Errorf("queues: %+v, want a warning naming %s", c, task.QueueBulk)

@@ -3,12 +3,17 @@ package doctor
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/mod/semver"
 
+	"github.com/bulkinvite/bulkinvite/internal/presence"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
@@ -16,7 +21,7 @@ import (
 // seen, paused queues and auth stops.
 func (r *run) running(ctx context.Context, d Deployment) {
 	insp := asynq.NewInspectorFromRedisClient(d.Redis)
-	r.workers(insp)
+	r.workers(ctx, insp, d.Redis)
 	r.queues(insp)
 	stops, err := d.Store.AuthStops(ctx)
 	switch {
@@ -34,11 +39,11 @@ func (r *run) running(ctx context.Context, d Deployment) {
 	}
 }
 
-// workers lists the worker processes asynq has seen (their heartbeats), and
-// warns of one that does not take every queue. asynq records no version of
-// the program a worker runs; a worker too old for a task's payload archives it
-// with task.ErrVersion, which the worker logs.
-func (r *run) workers(insp *asynq.Inspector) {
+// workers lists the worker processes asynq has seen (their heartbeats), each
+// with the build version it published (package presence; asynq records
+// none), and warns of one that does not take every queue, of workers running
+// different versions and of one older than this doctor's build.
+func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.UniversalClient) {
 	servers, err := insp.Servers()
 	if err != nil {
 		r.add(Check{Name: "workers", Status: Warn, Detail: "could not list the workers: " + err.Error(), Fix: "see the acl check"})
@@ -49,10 +54,28 @@ func (r *run) workers(insp *asynq.Inspector) {
 			Fix: "start bulkinvite worker (docs/operations.md)"})
 		return
 	}
-	var seen, partial []string
-	for _, s := range servers {
+	procs := make([]presence.Proc, len(servers))
+	for i, s := range servers {
+		procs[i] = presence.Proc{Host: s.Host, PID: s.PID}
+	}
+	var problems, fixes []string
+	published, err := presence.Lookup(ctx, rdb, r.cfg.Prefix, procs)
+	if err != nil {
+		problems, fixes = append(problems, err.Error()), append(fixes, "see the acl check")
+	}
+	var seen, partial, older []string
+	versions := map[string]int{}
+	for i, s := range servers {
 		name := fmt.Sprintf("%s pid %d", s.Host, s.PID)
-		seen = append(seen, fmt.Sprintf("%s (%s, concurrency %d, since %s)", name, s.Status, s.Concurrency, s.Started.UTC().Format(time.RFC3339)))
+		version := "unknown"
+		if e, ok := published[procs[i]]; ok {
+			version = e.Version
+		}
+		versions[version]++
+		seen = append(seen, fmt.Sprintf("%s (%s, concurrency %d, since %s, version %s)", name, s.Status, s.Concurrency, s.Started.UTC().Format(time.RFC3339), version))
+		if semver.IsValid(version) && semver.IsValid(r.cfg.Version) && semver.Compare(version, r.cfg.Version) < 0 {
+			older = append(older, name+" runs "+version)
+		}
 		var missing []string
 		for _, q := range task.Queues {
 			if _, ok := s.Queues[q]; !ok {
@@ -65,11 +88,27 @@ func (r *run) workers(insp *asynq.Inspector) {
 	}
 	slices.Sort(seen)
 	if len(partial) > 0 {
-		r.add(Check{Name: "workers", Status: Warn, Detail: strings.Join(partial, "; ") + ": it is no bulkinvite worker of this version, or another program shares the asynq keys",
-			Fix: "give other asynq programs a Redis database of their own"})
+		problems = append(problems, strings.Join(partial, "; ")+": it is no bulkinvite worker of this version, or another program shares the asynq keys")
+		fixes = append(fixes, "give other asynq programs a Redis database of their own")
+	}
+	if len(versions) > 1 {
+		var mix []string
+		for _, v := range slices.Sorted(maps.Keys(versions)) {
+			mix = append(mix, fmt.Sprintf("%s (%d)", v, versions[v]))
+		}
+		problems = append(problems, "the workers run "+strconv.Itoa(len(versions))+" versions, "+strings.Join(mix, ", ")+": fine while a rolling upgrade is in progress")
+		fixes = append(fixes, "finish the upgrade: restart the workers left on an old version")
+	}
+	if len(older) > 0 {
+		problems = append(problems, strings.Join(older, "; ")+", older than this doctor's "+r.cfg.Version)
+		fixes = append(fixes, "upgrade the workers, unless this doctor is the newer build on purpose")
+	}
+	detail := fmt.Sprintf("%d running: %s", len(servers), strings.Join(seen, "; "))
+	if len(problems) > 0 {
+		r.add(Check{Name: "workers", Status: Warn, Detail: strings.Join(problems, "; ") + "; " + detail, Fix: strings.Join(fixes, "; ")})
 		return
 	}
-	r.add(Check{Name: "workers", Status: OK, Detail: fmt.Sprintf("%d running: %s", len(servers), strings.Join(seen, "; "))})
+	r.add(Check{Name: "workers", Status: OK, Detail: detail})
 }
 
 // queues warns of paused queues: their tasks wait until they are resumed.

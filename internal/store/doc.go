@@ -10,8 +10,9 @@
 // requests, deadletter replays; they all record through a Store. Two kinds of keys
 // beside its own are kept by packages of their own, through the store's client,
 // prefix and write path (Redis, Prefix, Eval): the dashboard's sign-in sessions
-// (package session), the Idempotency-Key records (package idempotency) and the
-// sending's activity by 10-second bucket (package activity). Each is one key
+// (package session), the Idempotency-Key records (package idempotency), the
+// sending's activity by 10-second bucket (package activity) and the version
+// each running worker publishes (package presence). Each is one key
 // read and written alone, in no step with another key (activity's are only
 // added to, with HINCRBY, and read).
 //
@@ -143,6 +144,13 @@
 //	                   10-second buckets of hour h (unix time / 3600), field
 //	                   <bucket>:<metric>; expires at the end of hour h+1
 //	P activity:<h>     hash: the same for the whole deployment
+//
+// kept by package presence (which build each worker runs, for doctor):
+//
+//	P worker:<host>:<pid>  string: JSON {"version","started"} of a running
+//	                   worker process, named as asynq names its server;
+//	                   expires 30 s after its last refresh (every 10 s), or is
+//	                   deleted when the worker stops
 //
 // kept by package ratelimit: P ratelimit:{<key id>}:..., listed in its doc.
 //
