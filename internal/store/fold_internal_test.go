@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -21,6 +22,17 @@ const foldInv, foldSub = "019c6b0e-1111-7222-8333-444455556666", "019c6b0e-2222-
 // as dead-lettered, deleting the blob with the last outcome, and seals it:
 // done.
 func doneOfOne(t *testing.T, s *Store, id string, n int) []task.Candidate {
+	t.Helper()
+	cs := decidedOfOne(t, s, id, n)
+	if err := s.Seal(context.Background(), id, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// decidedOfOne is doneOfOne but the seal: every candidate decided, the batch
+// not done until it is sealed.
+func decidedOfOne(t *testing.T, s *Store, id string, n int) []task.Candidate {
 	t.Helper()
 	ctx := context.Background()
 	cs := cands(n)
@@ -42,10 +54,34 @@ func doneOfOne(t *testing.T, s *Store, id string, n int) []task.Candidate {
 	if _, err := s.RecordChunk(ctx, id, target, "", recs, &blob); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Seal(ctx, id, 1, ""); err != nil {
+	return cs
+}
+
+// TestFinishingALargeBatchReadsNoWholeKey: the step that finishes a batch
+// asks the sizes of its state string and find index before folding them, so
+// that a large batch's (10,000,000 candidates: 10 MB and 600 MB) are never
+// read whole — that read stalled Redis for seconds. Told by the commands the
+// finishing step ran (INFO commandstats).
+func TestFinishingALargeBatchReadsNoWholeKey(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	decidedOfOne(t, s, "large", foldMax+1)
+	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
 		t.Fatal(err)
 	}
-	return cs
+	if err := s.Seal(ctx, "large", 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	stats := s.rdb.Info(ctx, "commandstats").Val()
+	for _, cmd := range []string{"cmdstat_get:", "cmdstat_hgetall:", "cmdstat_hvals:"} {
+		if strings.Contains(stats, cmd) {
+			t.Errorf("finishing a batch of %d ran %s", foldMax+1, strings.TrimSuffix(cmd, ":"))
+		}
+	}
+	if got := batchKeysOf(t, s, "large"); !got["st"] || !got["fx"] {
+		t.Errorf("the large batch's keys %v: its state string and index folded", got)
+	}
 }
 
 // unfold puts a done batch's folded state string and find index back into

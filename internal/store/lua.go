@@ -173,16 +173,22 @@ end
 -- its record, each when it is at most FOLD_MAX bytes a value (so that the
 -- record stays a small listpack hash): a key costs far more than its bytes.
 -- Only the index of a batch of one segment folds: s0, and i0 for its ids.
+-- The sizes are asked first, so that a large batch's state string and index
+-- (megabytes) are never read whole.
 local function fold(batch, st, fx)
-  local s = redis.call('GET', st)
-  if s and #s <= FOLD_MAX then
-    redis.call('HSET', batch, FOLDED_ST, s)
+  local n = redis.call('STRLEN', st)
+  if n > 0 and n <= FOLD_MAX then
+    redis.call('HSET', batch, FOLDED_ST, redis.call('GET', st))
     redis.call('DEL', st)
   end
+  local nf = redis.call('HLEN', fx)
+  if nf == 0 or nf > 2 then return end
+  for _, f in ipairs({'s0', 'i0'}) do
+    if redis.call('HSTRLEN', fx, f) > FOLD_MAX then return end
+  end
   local x = redis.call('HGETALL', fx)
-  if #x == 0 or #x > 4 then return end
   for i = 1, #x, 2 do
-    if (x[i] ~= 's0' and x[i] ~= 'i0') or #x[i + 1] > FOLD_MAX then return end
+    if x[i] ~= 's0' and x[i] ~= 'i0' then return end
   end
   for i = 1, #x, 2 do redis.call('HSET', batch, FOLDED_FX .. x[i], x[i + 1]) end
   redis.call('DEL', fx)
