@@ -14,12 +14,16 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
+// blobSample is sampleChunk's candidates and one with an ATS id and names.
+func blobSample() []task.Candidate {
+	return append(sampleChunk().Candidates, task.Candidate{Seq: 9, Row: 4, Candidate: payload.Candidate{ATSCandidateID: uuidA, Firstname: "Jo", Lastname: "Ng", Email: "jo@example.com"}})
+}
+
 // TestCandidatesBlobRoundTrip: every field of a chunk's candidates, a replay
 // history included, comes back from its blob as it went in.
 func TestCandidatesBlobRoundTrip(t *testing.T) {
 	t.Parallel()
-	want := sampleChunk().Candidates
-	want = append(want, task.Candidate{Seq: 9, Row: 4, Candidate: payload.Candidate{ATSCandidateID: uuidA, Firstname: "Jo", Lastname: "Ng", Email: "jo@example.com"}})
+	want := blobSample()
 	blob, err := task.EncodeCandidates(want)
 	if err != nil {
 		t.Fatal(err)
@@ -165,20 +169,26 @@ func TestBlobEdgeCases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkBlob(t, blob, want, 4, 6)
+}
+
+// checkBlob asserts that blob holds want, and that a chunk task naming its
+// candidates [from, to) loads those.
+func checkBlob(t *testing.T, blob []byte, want []task.Candidate, from, to int) {
+	t.Helper()
 	got, err := task.DecodeCandidates(blob)
 	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, got, want)
+		t.Fatalf("DecodeCandidates: %v\n got %+v\nwant %+v", err, got, want)
 	}
-	c := &task.Chunk{Ref: &task.Ref{From: 4, To: 6, Lo: 40, Hi: 50}}
+	c := &task.Chunk{Ref: &task.Ref{From: from, To: to, Lo: want[from].Seq, Hi: want[to-1].Seq}}
 	part, first, last, err := c.Load(blob)
-	if err != nil || !reflect.DeepEqual(part, want[4:6]) || first != 0 || last != 50 {
-		t.Errorf("Load of [4, 6) = %+v, %d..%d, %v; want %+v of a blob of 0..50", part, first, last, err, want[4:6])
+	if err != nil || !reflect.DeepEqual(part, want[from:to]) || first != want[0].Seq || last != want[len(want)-1].Seq {
+		t.Errorf("Load of [%d, %d) = %+v, %d..%d, %v; want %+v of a blob of %d..%d", from, to, part, first, last, err, want[from:to], want[0].Seq, want[len(want)-1].Seq)
 	}
 }
 
 // format1Blob is a blob of blob format 1, as the previous build's producer
-// wrote it (task.EncodeCandidates then) for the candidates of
-// TestCandidatesBlobRoundTrip.
+// wrote it (task.EncodeCandidates then) for blobSample.
 const format1Blob = "28b52ffd04007d0500a24b2824308bb80118d8a9b7eeab823f97a6153d42ab0a29efb4959018d33b8e0651c02f8f502403fab0090e868e6183111a2fc68b69dc16ee779c1e41fdc4af20d0b38a835b3d25f97fafb2ec3ce4b7b3cab2682edc094588ff7b1467fb5c070575f7b831c36443bac51ac659939f66b5d7f47aed0ef9180fa86a835c1891658115f5ff10d0858384ea649050552d404c0c894a93647844491d71820e005824c942158803000bcd11c52a1b0e37f13f45d99a"
 
 // TestFormat1BlobStillDecodes: a blob an older producer stored (format 1)
@@ -186,21 +196,11 @@ const format1Blob = "28b52ffd04007d0500a24b2824308bb80118d8a9b7eeab823f97a6153d4
 // their candidates after the upgrade.
 func TestFormat1BlobStillDecodes(t *testing.T) {
 	t.Parallel()
-	want := sampleChunk().Candidates
-	want = append(want, task.Candidate{Seq: 9, Row: 4, Candidate: payload.Candidate{ATSCandidateID: uuidA, Firstname: "Jo", Lastname: "Ng", Email: "jo@example.com"}})
 	blob, err := hex.DecodeString(format1Blob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := task.DecodeCandidates(blob)
-	if err != nil || !reflect.DeepEqual(got, want) {
-		t.Fatalf("DecodeCandidates = %+v, %v; want %+v", got, err, want)
-	}
-	c := &task.Chunk{Ref: &task.Ref{From: 1, To: 3, Lo: 7, Hi: 9}}
-	part, first, last, err := c.Load(blob)
-	if err != nil || !reflect.DeepEqual(part, want[1:]) || first != 0 || last != 9 {
-		t.Errorf("Load = %+v, %d..%d, %v; want %+v of a blob of 0..9", part, first, last, err, want[1:])
-	}
+	checkBlob(t, blob, blobSample(), 1, 3)
 }
 
 // TestBlobSizeOfBackfillRows: bench/backfill's rows (ATS id, email, name, CV
