@@ -482,22 +482,26 @@ func (w *segmentWriter) flush() error {
 
 // cut cuts the buffered segment into chunks by position (chunk i holds its
 // candidates [i*size, (i+1)*size), so that a chunk's id names the same
-// candidates however often the segment is cut) and encodes each chunk's blob:
-// the chunk tasks name their blobs (task.Ref), which the batch keeps.
+// candidates however often the segment is cut) and encodes a blob for each
+// task.BlobChunks of them: the chunk tasks name their part of a blob
+// (task.Ref), which the batch keeps.
 func (w *segmentWriter) cut(seg int) ([]task.Chunk, []store.ChunkBlob, error) {
-	size := w.p.cfg.ChunkSize
+	size, group := w.p.cfg.ChunkSize, task.BlobChunks
 	var chunks []task.Chunk
 	var blobs []store.ChunkBlob
-	for i := 0; i*size < len(w.buf); i++ {
-		part := w.buf[i*size : min((i+1)*size, len(w.buf))]
-		b, err := task.EncodeCandidates(part)
+	for g := 0; g*group*size < len(w.buf); g++ {
+		from := g * group * size
+		cands := w.buf[from:min(from+group*size, len(w.buf))]
+		b, err := task.EncodeCandidates(cands)
 		if err != nil {
-			return nil, nil, fmt.Errorf("encode chunk %d of segment %d: %w", i, seg, err)
+			return nil, nil, fmt.Errorf("encode chunks %d to %d of segment %d: %w", g*group, (g+1)*group-1, seg, err)
 		}
-		lo, hi := part[0].Seq, part[len(part)-1].Seq
-		blobs = append(blobs, store.ChunkBlob{Segment: seg, Chunk: i, Lo: lo, Hi: hi, Blob: b})
-		chunks = append(chunks, task.Chunk{V: task.VersionRef, BatchID: w.batch.ID, Segment: seg, Chunk: i, Job: w.batch.Job,
-			Candidates: part, Ref: &task.Ref{From: 0, To: len(part), Lo: lo, Hi: hi}})
+		blobs = append(blobs, store.ChunkBlob{Segment: seg, Chunk: g * group, Chunks: group, Lo: cands[0].Seq, Hi: cands[len(cands)-1].Seq, Blob: b})
+		for k := 0; k*size < len(cands); k++ {
+			part := cands[k*size : min((k+1)*size, len(cands))]
+			chunks = append(chunks, task.Chunk{V: task.VersionShared, BatchID: w.batch.ID, Segment: seg, Chunk: g*group + k, Job: w.batch.Job,
+				Candidates: part, Ref: &task.Ref{From: k * size, To: k*size + len(part), Lo: part[0].Seq, Hi: part[len(part)-1].Seq, Shared: group}})
+		}
 	}
 	return chunks, blobs, nil
 }

@@ -2,11 +2,13 @@ package worker_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"testing"
 
 	"github.com/hibiken/asynq"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
@@ -16,20 +18,23 @@ import (
 )
 
 // TestRollingUpgradeFromInlineChunks: a queue holds the version 1 chunk tasks
-// a producer of the previous build wrote (job and candidates inline) next to a
-// batch today's producer imported (version 2: references to blobs kept with the
-// batch). Today's worker, re-cutting both to its smaller chunk size, invites
-// every candidate of both exactly once, the accounting adds up, and the v2
-// batch's blobs are gone once it is done.
+// an older producer wrote (job and candidates inline) and the version 2 ones
+// the previous build's wrote (a reference to a blob of one chunk, blob format
+// 1), next to a batch today's producer imported (version 3: references to
+// blobs of several chunks, blob format 2). Today's worker, re-cutting them to
+// its smaller chunk size, invites every candidate of each exactly once, the
+// accounting adds up, and the v2 and v3 batches' blobs are gone once done.
 func TestRollingUpgradeFromInlineChunks(t *testing.T) {
 	t.Parallel()
 	b := pipelinetest.New(t, pipelinetest.Options{})
 	const old, oldSegs, segSize = "written-by-v1", 3, 120
 	enqueueAsV1(t, b, old, pipelinetest.Candidates("v1", oldSegs*segSize-7), segSize)
-	res := b.Import("written-by-v2", pipelinetest.Candidates("v2", 333), nil)
+	const v2 = "written-by-v2"
+	enqueueAsV2(t, b, v2, pipelinetest.Candidates("v2", 2*segSize-11), segSize)
+	res := b.Import("written-by-v3", pipelinetest.Candidates("v3", 333), nil)
 
 	b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{ChunkSize: 20}})
-	want := map[string]int64{old: oldSegs*segSize - 7, res.BatchID: 333}
+	want := map[string]int64{old: oldSegs*segSize - 7, v2: 2*segSize - 11, res.BatchID: 333}
 	for id, n := range want {
 		bt := b.WaitDone(id, wait)
 		b.CheckAccounting(id)
@@ -38,13 +43,91 @@ func TestRollingUpgradeFromInlineChunks(t *testing.T) {
 		}
 	}
 	st := b.API.Stats()
-	if total := int(want[old] + want[res.BatchID]); st.Invites != total || st.Candidates != total || st.DuplicateInvites != 0 {
+	if total := int(want[old] + want[v2] + want[res.BatchID]); st.Invites != total || st.Candidates != total || st.DuplicateInvites != 0 {
 		t.Errorf("the sandbox: %d invites of %d candidates sent, %d duplicates; want each of %d once", st.Invites, st.Candidates, st.DuplicateInvites, total)
 	}
-	blobs := pipelinetest.Prefix + "{b:" + res.BatchID + "}:c"
-	if n, err := b.RDB.Exists(context.Background(), blobs).Result(); err != nil || n != 0 {
-		t.Errorf("%s: exists %d (%v) after the batch is done, want it deleted", blobs, n, err)
+	for _, id := range []string{v2, res.BatchID} {
+		blobs := pipelinetest.Prefix + "{b:" + id + "}:c"
+		if n, err := b.RDB.Exists(context.Background(), blobs).Result(); err != nil || n != 0 {
+			t.Errorf("%s: exists %d (%v) after the batch is done, want it deleted", blobs, n, err)
+		}
 	}
+}
+
+// enqueueAsV2 imports cands as batch id the way the previous build's producer
+// did after version 2 chunks: each segment admitted with one blob per chunk
+// of task.DefaultChunkSize, of blob format 1 (encodeFormat1), under field
+// <segment>:<chunk>, and a version 2 task naming it under the chunk's id;
+// then the batch sealed.
+func enqueueAsV2(t *testing.T, b *pipelinetest.Bundle, id string, cands []payload.Candidate, segSize int) {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := b.Store.CreateBatch(ctx, store.Meta{ID: id, Job: task.Job{Target: pipelinetest.Target}, SegmentSize: segSize}); err != nil {
+		t.Fatal(err)
+	}
+	segs := 0
+	for lo := 0; lo < len(cands); lo += segSize {
+		var seg []task.Candidate
+		for i, c := range cands[lo:min(lo+segSize, len(cands))] {
+			seg = append(seg, task.Candidate{Seq: int64(lo + i), Row: int64(lo + i + 1), Candidate: c})
+		}
+		var blobs []store.ChunkBlob
+		var bodies [][]byte
+		for m := 0; m*task.DefaultChunkSize < len(seg); m++ {
+			part := seg[m*task.DefaultChunkSize : min((m+1)*task.DefaultChunkSize, len(seg))]
+			first, last := part[0].Seq, part[len(part)-1].Seq
+			blobs = append(blobs, store.ChunkBlob{Segment: segs, Chunk: m, Lo: first, Hi: last, Blob: encodeFormat1(t, part)})
+			body, err := json.Marshal(map[string]any{"v": task.VersionRef, "batch_id": id, "segment": segs, "chunk": m,
+				"ref": map[string]any{"from": 0, "to": len(part), "lo": first, "hi": last}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bodies = append(bodies, body)
+		}
+		if _, err := b.Store.AdmitChunks(ctx, id, segs, seg, "", blobs, nil); err != nil {
+			t.Fatal(err)
+		}
+		for m, body := range bodies {
+			if _, err := b.Queue.Enqueue(asynq.NewTask(task.TypeChunk, body), asynq.TaskID(task.ChunkID(id, segs, m)),
+				asynq.Queue(task.QueueDefault), asynq.MaxRetry(task.ChunkMaxRetry), asynq.Timeout(task.DefaultChunkTimeout)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		segs++
+	}
+	if err := b.Store.Seal(ctx, id, segs, ""); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// encodeFormat1 is the previous build's task.EncodeCandidates (blob format
+// 1): the format byte, the count, seqs and rows as deltas, each text field of
+// every candidate length-prefixed (email, name, first name, last name, CV
+// link, ATS id), no histories, all compressed with zstd.
+func encodeFormat1(t *testing.T, cands []task.Candidate) []byte {
+	t.Helper()
+	b := binary.AppendUvarint([]byte{1}, uint64(len(cands)))
+	var seq, row int64
+	for _, c := range cands {
+		b = binary.AppendVarint(binary.AppendVarint(b, c.Seq-seq), c.Row-row)
+		seq, row = c.Seq, c.Row
+	}
+	for _, f := range []func(payload.Candidate) string{
+		func(c payload.Candidate) string { return c.Email }, func(c payload.Candidate) string { return c.Name },
+		func(c payload.Candidate) string { return c.Firstname }, func(c payload.Candidate) string { return c.Lastname },
+		func(c payload.Candidate) string { return c.CVLink }, func(c payload.Candidate) string { return c.ATSCandidateID },
+	} {
+		for _, c := range cands {
+			b = append(binary.AppendUvarint(b, uint64(len(f(c.Candidate)))), f(c.Candidate)...)
+		}
+	}
+	b = append(b, make([]byte, len(cands))...)
+	enc, err := zstd.NewWriter(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(b, nil)
 }
 
 // enqueueAsV1 imports cands as batch id the way the previous build's producer

@@ -11,15 +11,22 @@ import (
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
-// ChunkBlob is a chunk's candidates as the producer stores them with the batch
-// (task.EncodeCandidates), for version 2 chunk tasks: field <segment>:<chunk>
+// ChunkBlob is the candidates of a chunk, or of Chunks chunks from Chunk, as
+// the producer stores them with the batch (task.EncodeCandidates), for
+// version 2 and 3 chunk tasks: field <segment>:<chunk> (a chunk's own, written
+// by older producers) or <segment>:<chunk>x<chunks> (shared, task.BlobChunks)
 // of P{b:id}:c, in the batch's slot, so that a Cluster spreads the queued
-// candidates with their batches. A blob lives while one of its candidates is
-// undecided: AdmitChunks writes it with the segment, RecordChunk deletes it
-// with the last outcome, and otherwise it expires with the batch's keys.
+// candidates with their batches. The two never share a name, so that an
+// import run again by another build finds its own blobs. A blob lives while
+// one of its candidates is undecided: AdmitChunks writes it with the segment,
+// RecordChunk deletes it with the last outcome, and otherwise it expires with
+// the batch's keys.
 type ChunkBlob struct {
 	Segment, Chunk int
-	// Lo and Hi are the chunk's lowest and highest seq: its candidates are
+	// Chunks is how many chunks share the blob, from Chunk; 0 for a chunk's
+	// own blob.
+	Chunks int
+	// Lo and Hi are the blob's lowest and highest seq: its candidates are
 	// every seq between (a chunk is cut from the segment by position).
 	Lo, Hi int64
 	// Blob is the encoded candidates; empty where only the place is needed.
@@ -27,7 +34,16 @@ type ChunkBlob struct {
 }
 
 func (b ChunkBlob) field() string {
-	return strconv.Itoa(b.Segment) + ":" + strconv.Itoa(b.Chunk)
+	f := strconv.Itoa(b.Segment) + ":" + strconv.Itoa(b.Chunk)
+	if b.Chunks > 0 {
+		f += "x" + strconv.Itoa(b.Chunks)
+	}
+	return f
+}
+
+// blobOf is the place of the blob c's candidates are in.
+func blobOf(c *task.Chunk) ChunkBlob {
+	return ChunkBlob{Segment: c.Segment, Chunk: c.FirstChunk(), Chunks: c.Ref.Shared}
 }
 
 // ChunkLoad is what LoadChunk read for a version 2 chunk task.
@@ -56,7 +72,8 @@ var ErrJobLost = errors.New("the batch's job is gone from redis")
 // batch whose record is gone is ErrBatchExpired.
 func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*ChunkLoad, error) {
 	id, ref := c.BatchID, c.Ref
-	field := ChunkBlob{Segment: c.Segment, Chunk: c.Chunk}.field()
+	place := blobOf(c)
+	field := place.field()
 	fields := []string{"id", fieldHold}
 	if withJob {
 		fields = append(fields, "job", "jobref")
@@ -101,14 +118,11 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 		c.Candidates = nil
 		return out, nil
 	}
-	all, err := task.DecodeCandidates([]byte(blob.Val()))
+	c.Candidates, place.Lo, place.Hi, err = c.Load([]byte(blob.Val()))
 	if err != nil {
 		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
 	}
-	if c.Candidates, err = c.Cover(all); err != nil {
-		return nil, err
-	}
-	out.Blob = &ChunkBlob{Segment: c.Segment, Chunk: c.Chunk, Lo: all[0].Seq, Hi: all[len(all)-1].Seq}
+	out.Blob = &place
 	out.States = make([]CandidateState, len(c.Candidates))
 	decodeStates(out.States, c.Candidates, ref.Lo, states)
 	return out, nil

@@ -75,10 +75,12 @@
 //	P{b:id}:fx         hash: the find index (see "The find index"): s<segment> ->
 //	                   the segment's candidates' fingerprints and seqs, sorted;
 //	                   i<seq/64> -> the vendor's ids of those seqs' successes
-//	P{b:id}:c          hash: <segment>:<chunk> -> the chunk's candidates, which
-//	                   its version 2 chunk tasks name (ChunkBlob: columns,
-//	                   zstd; task.EncodeCandidates); written by the admit step,
-//	                   deleted once none of them is open or sent
+//	P{b:id}:c          hash: <segment>:<chunk>x<n> -> the candidates of n
+//	                   chunks from <chunk> (task.BlobChunks), which their
+//	                   version 3 chunk tasks name (ChunkBlob: columns, zstd;
+//	                   task.EncodeCandidates), or <segment>:<chunk> -> one
+//	                   chunk's (version 2, older producers); written by the
+//	                   admit step, deleted once none of them is open or sent
 //	P{b:id}:ev         list: the batch's event log, oldest first (compact JSON:
 //	                   time, what, by, detail); at most MaxEvents with the
 //	                   creation, which is told from the record (see "A batch's

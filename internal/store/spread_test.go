@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -21,8 +22,9 @@ import (
 
 // TestBacklogSpreadsOverTheCluster: 30 batches of 5,000 candidates imported
 // into a 3-master Cluster, with no worker to drain them, put at most half of
-// the memory they take on the fullest master: the candidates live in their
-// batch's slot, and the queue's tasks (all in one slot) only name them. Runs
+// the memory they take beside the queue's tasks on the fullest master: the
+// candidates live in their batch's slot, and the queue's tasks (all in one
+// slot, at most 15 B a candidate) only name them. Runs
 // with -redis_cluster (BULKINVITE_REDIS_CLUSTER=1), on the shared Cluster.
 func TestBacklogSpreadsOverTheCluster(t *testing.T) {
 	c := redistest.SharedCluster(t)
@@ -61,19 +63,52 @@ func TestBacklogSpreadsOverTheCluster(t *testing.T) {
 		t.FailNow()
 	}
 	after := usedMemory(t, rdb)
+	queue := queueMemory(t, rdb)
 
-	var total, fullest int64
+	var total, fullest, tasks int64
 	var growth []string
 	for addr, b := range before {
-		d := after[addr] - b
+		d := after[addr] - b - queue[addr]
 		total += d
+		tasks += queue[addr]
 		fullest = max(fullest, d)
-		growth = append(growth, fmt.Sprintf("%s +%.2f MiB", addr, float64(d)/(1<<20)))
+		growth = append(growth, fmt.Sprintf("%s +%.2f MiB (+%.2f MiB of tasks)", addr, float64(d)/(1<<20), float64(queue[addr])/(1<<20)))
 	}
-	t.Logf("%d batches of %d candidates: %s; %.1f B per candidate", batches, perBatch, strings.Join(growth, ", "), float64(total)/(batches*perBatch))
+	const n = batches * perBatch
+	t.Logf("%d batches of %d candidates: %s; %.1f B per candidate, %.1f B of it tasks", batches, perBatch, strings.Join(growth, ", "), float64(total+tasks)/n, float64(tasks)/n)
 	if total <= 0 || 2*fullest > total {
-		t.Errorf("the fullest master holds %d of the %d bytes the backlog added, more than half", fullest, total)
+		t.Errorf("the fullest master holds %d of the %d bytes the backlog added beside its tasks, more than half", fullest, total)
 	}
+	if tasks > 15*n {
+		t.Errorf("the queue's tasks take %.1f B per candidate, want at most 15: they only name the candidates", float64(tasks)/n)
+	}
+}
+
+// queueMemory sums MEMORY USAGE of the default queue's task hashes, by the
+// address of the master that holds them.
+func queueMemory(t *testing.T, rdb redis.UniversalClient) map[string]int64 {
+	t.Helper()
+	var mu sync.Mutex
+	out := map[string]int64{}
+	err := redisconn.ForEachMaster(context.Background(), rdb, func(ctx context.Context, m *redis.Client) error {
+		var sum int64
+		iter := m.Scan(ctx, 0, "asynq:{"+task.QueueDefault+"}:t:*", 1000).Iterator()
+		for iter.Next(ctx) {
+			n, err := m.MemoryUsage(ctx, iter.Val()).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			sum += n
+		}
+		mu.Lock()
+		out[m.Options().Addr] = sum
+		mu.Unlock()
+		return iter.Err()
+	})
+	if err != nil {
+		t.Fatalf("memory of the queue's tasks: %v", err)
+	}
+	return out
 }
 
 // benchCandidates are n candidates of batch i with the fields bench/redis

@@ -49,3 +49,32 @@ func BenchmarkChunkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkChunkLoad: what the worker spends reading a chunk task's 50
+// candidates from its blob (bench/backfill's rows): a chunk's own blob of 50
+// (what version 2 tasks name) against a quarter of a blob of 200 shared by
+// task.BlobChunks chunks (version 3), of which only the chunk's part is made
+// into strings.
+func BenchmarkChunkLoad(b *testing.B) {
+	rows := backfillRows(task.BlobChunks * task.DefaultChunkSize)
+	for _, c := range []struct {
+		name string
+		blob []task.Candidate
+		from int
+	}{{"own-50", rows[:task.DefaultChunkSize], 0}, {"shared-200", rows, 2 * task.DefaultChunkSize}} {
+		blob, err := task.EncodeCandidates(c.blob)
+		if err != nil {
+			b.Fatal(err)
+		}
+		to := c.from + task.DefaultChunkSize
+		ch := &task.Chunk{Ref: &task.Ref{From: c.from, To: to, Lo: rows[c.from].Seq, Hi: rows[to-1].Seq}}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, _, _, err := ch.Load(blob); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -41,11 +41,11 @@ var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
 // every version from 1 up to Version, so a worker upgraded before its producers
 // keeps working; a payload from a newer producer is refused with ErrVersion.
 //
-// Version 2 chunk tasks carry a reference to their candidates (Ref), stored
-// with the batch; version 1 chunk tasks carry them inline, and this build still
-// writes them for the chunks it cuts from inline candidates (an older
-// producer's segment or chunk task).
-const Version = VersionRef
+// Version 2 and 3 chunk tasks carry a reference to their candidates (Ref),
+// stored with the batch; version 1 chunk tasks carry them inline, and this
+// build still writes them for the chunks it cuts from inline candidates (an
+// older producer's segment or chunk task).
+const Version = VersionShared
 
 // The chunk task versions.
 const (
@@ -54,6 +54,12 @@ const (
 	// VersionRef chunks carry a Ref to their candidates' blob and take the job
 	// from the batch record.
 	VersionRef = 2
+	// VersionShared chunks are VersionRef chunks whose Ref names a blob
+	// several chunks share (Ref.Shared), of a blob format (2) an older worker
+	// cannot read: it hands them back untouched, as a newer version, for a
+	// newer worker. A Ref that names a chunk's own blob is still written as
+	// version 2.
+	VersionShared = 3
 	// SegmentVersion and CallbackVersion are the last versions of segment and
 	// callback tasks: they did not change with version 2 chunks, and are still
 	// written as 1 so that a worker of an older build takes them.
@@ -139,7 +145,7 @@ type Chunk struct {
 	// Split is set on a chunk split off a larger one the API refused (400, 422,
 	// 413), to bound the requests spent finding what it refused.
 	Split *SplitOrigin `json:"split,omitempty"`
-	// Ref, on a version 2 chunk, names the part of the chunk's blob the task
+	// Ref, on a version 2 or 3 chunk, names the part of the blob the task
 	// covers; Job and Candidates are then filled by the worker from the batch
 	// (only Job.Schedule travels with the task). Nil on a version 1 chunk.
 	Ref *Ref `json:"-"`
@@ -149,7 +155,7 @@ type Chunk struct {
 	Trace string `json:"traceparent,omitempty"`
 }
 
-// Ref is what a version 2 chunk task says of its candidates: they are
+// Ref is what a version 2 or 3 chunk task says of its candidates: they are
 // candidates [From, To) of the blob (EncodeCandidates) the producer stored for
 // chunk (Segment, Chunk) of the batch, with seqs from Lo to Hi. A chunk re-cut
 // or split by a worker names a sub-range of the same blob.
@@ -158,9 +164,29 @@ type Ref struct {
 	To   int   `json:"to"`
 	Lo   int64 `json:"lo"`
 	Hi   int64 `json:"hi"`
+	// Shared, when above 0, says that the blob is shared by Shared chunks of
+	// the segment, from the one numbered Chunk − Chunk%Shared (BlobChunks; a
+	// version 3 task); 0: the blob is the chunk's own (version 2).
+	Shared int `json:"shared,omitempty"`
 }
 
-// refChunk is a version 2 chunk task's payload.
+// BlobChunks is how many consecutive chunks of a segment the producer stores
+// in one blob (the last blob of a segment may hold fewer): a blob of 200
+// candidates compresses better than four of 50, and Redis's cost of a hash
+// field (its entry, names, allocation rounding) is paid once for them. A
+// chunk task still covers its own chunk; the worker reads only that part of
+// the blob (Chunk.Load).
+const BlobChunks = 4
+
+// FirstChunk is the first chunk of the blob c's candidates are in.
+func (c *Chunk) FirstChunk() int {
+	if c.Ref == nil || c.Ref.Shared <= 0 {
+		return c.Chunk
+	}
+	return c.Chunk - c.Chunk%c.Ref.Shared
+}
+
+// refChunk is a version 2 or 3 chunk task's payload.
 type refChunk struct {
 	V        int          `json:"v"`
 	BatchID  string       `json:"batch_id"`
@@ -172,24 +198,29 @@ type refChunk struct {
 	Trace    string       `json:"traceparent,omitempty"`
 }
 
-// Cover returns the candidates of blob (the whole chunk, decoded) that c
-// covers, checking that they are what c's Ref says.
-func (c *Chunk) Cover(blob []Candidate) ([]Candidate, error) {
+// Load decodes the candidates c covers from blob, its Ref's blob, checking
+// that they are what the Ref says; only those are made into strings. first
+// and last are the seqs the whole blob starts and ends with.
+func (c *Chunk) Load(blob []byte) (cands []Candidate, first, last int64, err error) {
 	r := c.Ref
-	if r.From < 0 || r.To > len(blob) || r.From >= r.To {
-		return nil, fmt.Errorf("chunk task %s/%d/%d: candidates [%d, %d) of a blob of %d", c.BatchID, c.Segment, c.Chunk, r.From, r.To, len(blob))
+	d, err := decodeBlob(blob, r.From, r.To)
+	if err != nil {
+		return nil, 0, 0, err
 	}
-	part := blob[r.From:r.To]
+	if r.From < 0 || r.To > d.n || r.From >= r.To {
+		return nil, 0, 0, fmt.Errorf("chunk task %s/%d/%d: candidates [%d, %d) of a blob of %d", c.BatchID, c.Segment, c.Chunk, r.From, r.To, d.n)
+	}
+	part := d.part
 	if part[0].Seq != r.Lo || part[len(part)-1].Seq != r.Hi {
-		return nil, fmt.Errorf("chunk task %s/%d/%d: its blob holds seqs %d..%d where it names %d..%d", c.BatchID, c.Segment, c.Chunk, part[0].Seq, part[len(part)-1].Seq, r.Lo, r.Hi)
+		return nil, 0, 0, fmt.Errorf("chunk task %s/%d/%d: its blob holds seqs %d..%d where it names %d..%d", c.BatchID, c.Segment, c.Chunk, part[0].Seq, part[len(part)-1].Seq, r.Lo, r.Hi)
 	}
-	return part, nil
+	return part, d.first, d.last, nil
 }
 
 // Sub returns the Ref of candidates [i, j) of those c covers (Candidates
 // filled), for a part of c re-cut or split off.
 func (c *Chunk) Sub(i, j int) *Ref {
-	return &Ref{From: c.Ref.From + i, To: c.Ref.From + j, Lo: c.Candidates[i].Seq, Hi: c.Candidates[j-1].Seq}
+	return &Ref{From: c.Ref.From + i, To: c.Ref.From + j, Lo: c.Candidates[i].Seq, Hi: c.Candidates[j-1].Seq, Shared: c.Ref.Shared}
 }
 
 // Len is how many candidates c covers.
@@ -294,31 +325,36 @@ func DecodeChunk(b []byte) (*Chunk, error) {
 
 var seqKey = []byte(`"seq":`)
 
-// decodeRefChunk decodes b when it is a version 2 chunk: ok is false for
-// another version.
+// decodeRefChunk decodes b when it is a version 2 or 3 chunk: ok is false
+// for another version.
 func decodeRefChunk(b []byte) (c *Chunk, ok bool, err error) {
 	var t refChunk
-	if json.Unmarshal(b, &t) != nil || t.V != VersionRef {
+	if json.Unmarshal(b, &t) != nil || t.V != VersionRef && t.V != VersionShared {
 		return nil, false, nil
 	}
 	if t.BatchID == "" {
 		return nil, true, fmt.Errorf("chunk task: batch_id is empty")
 	}
-	if t.Ref == nil || t.Ref.From < 0 || t.Ref.To <= t.Ref.From || t.Ref.Hi < t.Ref.Lo {
+	if t.Ref == nil || t.Ref.From < 0 || t.Ref.To <= t.Ref.From || t.Ref.Hi < t.Ref.Lo || t.Ref.Shared < 0 {
 		return nil, true, fmt.Errorf("chunk task %s/%d/%d: no candidates referenced", t.BatchID, t.Segment, t.Chunk)
 	}
 	return &Chunk{V: t.V, BatchID: t.BatchID, Segment: t.Segment, Chunk: t.Chunk, Job: Job{Schedule: t.Schedule}, Split: t.Split, Ref: t.Ref, Trace: t.Trace}, true, nil
 }
 
-// encodeChunk is c's payload: version 2 (a reference) when c has a Ref, else
-// version 1 with its job and candidates inline.
+// encodeChunk is c's payload: version 3 when c has a Ref to a shared blob,
+// version 2 when it has a Ref to its own, else version 1 with its job and
+// candidates inline.
 func encodeChunk(c *Chunk) ([]byte, error) {
 	if c.Ref == nil {
 		v1 := *c
 		v1.V = VersionInline
 		return json.Marshal(&v1)
 	}
-	return json.Marshal(refChunk{V: VersionRef, BatchID: c.BatchID, Segment: c.Segment, Chunk: c.Chunk, Ref: c.Ref, Schedule: c.Job.Schedule, Split: c.Split, Trace: c.Trace})
+	v := VersionRef
+	if c.Ref.Shared > 0 {
+		v = VersionShared
+	}
+	return json.Marshal(refChunk{V: v, BatchID: c.BatchID, Segment: c.Segment, Chunk: c.Chunk, Ref: c.Ref, Schedule: c.Job.Schedule, Split: c.Split, Trace: c.Trace})
 }
 
 // maxPresized caps the candidates DecodeChunk makes room for beforehand: more
