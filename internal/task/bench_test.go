@@ -49,3 +49,18 @@ func BenchmarkChunkDecode(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeCandidates: a version 2 chunk's blob as the worker reads it.
+func BenchmarkDecodeCandidates(b *testing.B) {
+	blob, err := task.EncodeCandidates(benchChunk().Candidates)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(blob)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := task.DecodeCandidates(blob); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
