@@ -69,98 +69,60 @@ func (d *fastDecoder) top(n int) []payload.Result {
 
 // results reads the results array: objects only.
 func (d *fastDecoder) results(n int) []payload.Result {
-	d.ws()
-	if !d.at('[') {
-		d.ok = false
-		return nil
-	}
 	out := make([]payload.Result, 0, n)
 	d.invs = make([]payload.Invitation, 0, n)
 	d.subs = make([]payload.Submission, 0, n)
-	d.i++
-	d.ws()
-	if d.at(']') {
-		d.i++
-		return out
-	}
-	for d.ok {
+	for more := d.open('[', ']'); more; more = d.more(']') {
 		d.ws()
 		out = append(out, payload.Result{})
 		d.result(&out[len(out)-1])
-		d.ws()
-		switch {
-		case d.at(','):
-			d.i++
-		case d.at(']'):
-			d.i++
-			return out
-		default:
-			d.ok = false
-		}
 	}
-	return nil
+	if !d.ok {
+		return nil
+	}
+	return out
 }
 
 // result reads one result's object.
 func (d *fastDecoder) result(r *payload.Result) {
-	var seen [11]bool
-	once := func(k int) bool {
-		if seen[k] {
+	// The places of resultKeys[4:], kept raw.
+	raws := [...]*json.RawMessage{&r.CandidateEntry, &r.ErrorMessage, &r.InvitationErrorMessage,
+		&r.ApplicationErrorMessage, &r.SubmissionErrorMessage, &r.CandidateEntryErrorMessage}
+	var seen [10]bool
+	d.object(func(key []byte) {
+		k := -1
+		for i, name := range resultKeys {
+			if string(key) == name {
+				k = i
+				break
+			}
+		}
+		switch {
+		case k < 0:
+			d.unknown(key, resultKeys)
+			return
+		case seen[k]:
 			d.ok = false
-			return false
+			return
 		}
 		seen[k] = true
-		return true
-	}
-	d.object(func(key []byte) {
-		switch string(key) {
-		case "email_address":
-			if once(0) {
-				d.str(&r.EmailAddress)
-			}
-		case "cv_link":
-			if once(1) {
-				d.str(&r.CVLink)
-			}
-		case "invitation":
-			if once(2) {
-				r.Invitation = d.invitation()
-			}
-		case "submission":
-			if once(3) {
-				r.Submission = d.submission()
-			}
-		case "candidate_entry":
-			if once(4) {
-				r.CandidateEntry = d.raw()
-			}
-		case payload.FieldErrorMessage:
-			if once(5) {
-				r.ErrorMessage = d.raw()
-			}
-		case payload.FieldInvitationErrorMessage:
-			if once(6) {
-				r.InvitationErrorMessage = d.raw()
-			}
-		case payload.FieldApplicationErrorMessage:
-			if once(7) {
-				r.ApplicationErrorMessage = d.raw()
-			}
-		case payload.FieldSubmissionErrorMessage:
-			if once(8) {
-				r.SubmissionErrorMessage = d.raw()
-			}
-		case payload.FieldCandidateEntryErrorMessage:
-			if once(9) {
-				r.CandidateEntryErrorMessage = d.raw()
-			}
+		switch k {
+		case 0:
+			d.str(&r.EmailAddress)
+		case 1:
+			d.str(&r.CVLink)
+		case 2:
+			r.Invitation = d.invitation()
+		case 3:
+			r.Submission = d.submission()
 		default:
-			d.unknown(key, resultKeys)
+			*raws[k-4] = d.raw()
 		}
 	})
 }
 
-// resultKeys are the keys of payload.Result, for unknown.
+// resultKeys are the keys of payload.Result: the strings, the objects, then
+// those kept raw.
 var resultKeys = []string{"email_address", "cv_link", "invitation", "submission", "candidate_entry",
 	payload.FieldErrorMessage, payload.FieldInvitationErrorMessage, payload.FieldApplicationErrorMessage,
 	payload.FieldSubmissionErrorMessage, payload.FieldCandidateEntryErrorMessage}
@@ -170,32 +132,8 @@ func (d *fastDecoder) invitation() *payload.Invitation {
 	if d.null() {
 		return nil
 	}
-	if len(d.invs) == cap(d.invs) {
-		d.invs = make([]payload.Invitation, 0, 8)
-	}
-	d.invs = append(d.invs, payload.Invitation{})
-	v := &d.invs[len(d.invs)-1]
-	var seen [3]bool
-	d.object(func(key []byte) {
-		k := -1
-		switch string(key) {
-		case "id":
-			k = 0
-		case "email":
-			k = 1
-		case "status_text":
-			k = 2
-		default:
-			d.unknown(key, invitationKeys)
-			return
-		}
-		if seen[k] {
-			d.ok = false
-			return
-		}
-		seen[k] = true
-		d.str([]*string{&v.ID, &v.Email, &v.StatusText}[k])
-	})
+	v := next(&d.invs)
+	d.strings(invitationKeys, []*string{&v.ID, &v.Email, &v.StatusText})
 	return v
 }
 
@@ -206,34 +144,42 @@ func (d *fastDecoder) submission() *payload.Submission {
 	if d.null() {
 		return nil
 	}
-	if len(d.subs) == cap(d.subs) {
-		d.subs = make([]payload.Submission, 0, 8)
-	}
-	d.subs = append(d.subs, payload.Submission{})
-	v := &d.subs[len(d.subs)-1]
-	var seen [2]bool
-	d.object(func(key []byte) {
-		k := -1
-		switch string(key) {
-		case "id":
-			k = 0
-		case "status_text":
-			k = 1
-		default:
-			d.unknown(key, submissionKeys)
-			return
-		}
-		if seen[k] {
-			d.ok = false
-			return
-		}
-		seen[k] = true
-		d.str([]*string{&v.ID, &v.StatusText}[k])
-	})
+	v := next(&d.subs)
+	d.strings(submissionKeys, []*string{&v.ID, &v.StatusText})
 	return v
 }
 
 var submissionKeys = []string{"id", "status_text"}
+
+// next returns a new element of *slab, which starts over, 8 long, once full.
+func next[T any](slab *[]T) *T {
+	if len(*slab) == cap(*slab) {
+		*slab = make([]T, 0, 8)
+	}
+	*slab = append(*slab, *new(T))
+	return &(*slab)[len(*slab)-1]
+}
+
+// strings reads an object whose keys are strings into the places into, the
+// value of keys[i] into into[i], each key at most once (at most 4 keys).
+func (d *fastDecoder) strings(keys []string, into []*string) {
+	var seen [4]bool
+	d.object(func(key []byte) {
+		for i, k := range keys {
+			if string(key) != k {
+				continue
+			}
+			if seen[i] {
+				d.ok = false
+				return
+			}
+			seen[i] = true
+			d.str(into[i])
+			return
+		}
+		d.unknown(key, keys)
+	})
+}
 
 // unknown skips the value of a key the struct does not have, unless
 // encoding/json would take the key for one of known ignoring case (or might:
@@ -264,45 +210,55 @@ func asciiOnly(b []byte) bool {
 // object reads an object (after whitespace), calling field with each key once
 // the reader stands before its value; field reads the value.
 func (d *fastDecoder) object(field func(key []byte)) {
-	d.ws()
-	if !d.at('{') {
-		d.ok = false
-		return
-	}
-	d.i++
-	d.ws()
-	if d.at('}') {
-		d.i++
-		return
-	}
-	for d.ok {
+	for more := d.open('{', '}'); more; more = d.more('}') {
 		d.ws()
 		lo, hi := d.quoted()
-		if !d.ok {
-			return
-		}
 		d.ws()
-		if !d.at(':') {
+		if !d.ok || !d.at(':') {
 			d.ok = false
 			return
 		}
 		d.i++
 		d.ws()
 		field(d.b[lo:hi])
-		if !d.ok {
-			return
-		}
-		d.ws()
-		switch {
-		case d.at(','):
-			d.i++
-		case d.at('}'):
-			d.i++
-			return
-		default:
-			d.ok = false
-		}
 	}
+}
+
+// open reads (after whitespace) the bracket o that opens an object or an
+// array, and the closing c at once if it is empty; it reports whether an
+// element follows.
+func (d *fastDecoder) open(o, c byte) bool {
+	d.ws()
+	if !d.at(o) {
+		d.ok = false
+		return false
+	}
+	d.i++
+	d.ws()
+	if d.at(c) {
+		d.i++
+		return false
+	}
+	return true
+}
+
+// more reads what follows an element of an object or array closed by c: a
+// comma (true: another element) or c (false).
+func (d *fastDecoder) more(c byte) bool {
+	if !d.ok {
+		return false
+	}
+	d.ws()
+	switch {
+	case d.at(','):
+		d.i++
+		return true
+	case d.at(c):
+		d.i++
+		return false
+	}
+	d.ok = false
+	return false
 }
 
 // str reads a string into *into, or null (leaving it as it is).
@@ -373,25 +329,9 @@ func (d *fastDecoder) skip(depth int) {
 	case c == '{':
 		d.object(func([]byte) { d.skip(depth + 1) })
 	case c == '[':
-		d.i++
-		d.ws()
-		if d.at(']') {
-			d.i++
-			return
-		}
-		for d.ok {
+		for more := d.open('[', ']'); more; more = d.more(']') {
 			d.ws()
 			d.skip(depth + 1)
-			d.ws()
-			switch {
-			case d.at(','):
-				d.i++
-			case d.at(']'):
-				d.i++
-				return
-			default:
-				d.ok = false
-			}
 		}
 	case c == '"':
 		d.quoted()

@@ -4,28 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // answerOf50 is the vendor's answer to a request of 50, every candidate
-// invited, as the sandbox writes it.
+// invited, in the sandbox's compact form.
 func answerOf50(tb testing.TB) []byte {
 	tb.Helper()
-	var resp payload.InviteResponse
+	var b strings.Builder
+	b.WriteString(`{"results":[`)
 	for i := range 50 {
-		resp.Results = append(resp.Results, payload.Result{
-			EmailAddress: fmt.Sprintf("candidate%d@example.com", i),
-			Invitation:   &payload.Invitation{ID: fmt.Sprintf("019c5ec0-0000-7000-8000-%012d", i), Email: fmt.Sprintf("candidate%d@example.com", i), StatusText: "pending"},
-			Submission:   &payload.Submission{ID: fmt.Sprintf("019c5ec1-0000-7000-8000-%012d", i), StatusText: "need_interview"},
-		})
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"email_address":"candidate%[1]d@example.com","invitation":{"id":"019c5ec0-0000-7000-8000-%012[1]d",`+
+			`"email":"candidate%[1]d@example.com","status_text":"pending"},"submission":{"id":"019c5ec1-0000-7000-8000-%012[1]d","status_text":"need_interview"}}`, i)
 	}
-	body, err := json.Marshal(resp)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return body
+	b.WriteString(`]}`)
+	return []byte(b.String())
 }
 
 // fastSeeds are bodies of the vendor's shape and near it, for the tests and
