@@ -3,6 +3,7 @@ package flowmingo
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -66,8 +67,12 @@ type CandidateResult struct {
 }
 
 // decodeResults reads a 200 body (already redacted) and matches its results to
-// cands. The error says why the body is unusable.
+// cands. The error says why the body is unusable. A body of the plain shape
+// the vendor writes is read by fastResults; any other by encoding/json.
 func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, error) {
+	if results, ok := fastResults(body, len(cands)); ok {
+		return matchResults(cands, results), nil
+	}
 	resp, err := payload.DecodeInviteResponseOf(body, len(cands))
 	if err != nil {
 		return nil, err
@@ -96,20 +101,21 @@ func matchResults(cands []payload.Candidate, results []payload.Result) []Candida
 		}
 		return out
 	}
+	own := slices.Clone(results) // one copy for all: a Result never aliases the caller's slice
 	for i, c := range cands {
-		r := results[i]
-		if why := agreement(c, &r); why != "" {
+		r := &own[i]
+		if why := agreement(c, r); why != "" {
 			out[i] = CandidateResult{Kind: Unknown, Reason: payload.ReasonUnknownOutcome,
-				Detail: fmt.Sprintf("result at position %d: %s", i, why), Result: &r}
+				Detail: fmt.Sprintf("result at position %d: %s", i, why), Result: r}
 			continue
 		}
 		switch {
 		case r.HasError():
-			out[i] = CandidateResult{Kind: Failed, Reason: r.ErrorReason(), Errors: r.Errors(), Result: &r}
+			out[i] = CandidateResult{Kind: Failed, Reason: r.ErrorReason(), Errors: r.Errors(), Result: r}
 		case strings.TrimSpace(c.Email) != "":
-			out[i] = CandidateResult{Kind: Invited, Result: &r}
+			out[i] = CandidateResult{Kind: Invited, Result: r}
 		default:
-			out[i] = CandidateResult{Kind: CVQueued, Result: &r}
+			out[i] = CandidateResult{Kind: CVQueued, Result: r}
 		}
 	}
 	return out

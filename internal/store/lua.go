@@ -882,17 +882,23 @@ end
 
 -- ledgerGet returns what week holds of each fingerprint: kind, owner
 -- fingerprint and when (the packed entry past its fingerprint, or an earlier
--- build's value), false for nothing.
+-- build's value), false for nothing; and the buckets it read, by field ('' for
+-- none), for ledgerPut. A week that does not exist is not read.
 local function ledgerGet(week, fps)
+  local out, read = {}, {}
+  if redis.call('EXISTS', week) == 0 then
+    for i, fp in ipairs(fps) do out[i] = false; read[bucketOf(fp)] = '' end
+    return out, read
+  end
   local buckets = {}
   for i, fp in ipairs(fps) do buckets[i] = bucketOf(fp) end
   local packed, old = hmget(week, buckets), hmget(week, fps)
-  local out = {}
   for i, fp in ipairs(fps) do
+    read[buckets[i]] = packed[i] or ''
     local p = entryAt(packed[i], fp)
     if p then out[i] = string.sub(packed[i], p + 8, p + ENTRY - 1) else out[i] = old[i] end
   end
-  return out
+  return out, read
 end
 
 -- be6 is n (an integer below 2^48) in 6 bytes, big-endian.
@@ -904,15 +910,16 @@ end
 
 -- ledgerPut writes into week the entries of puts (a flat list of fingerprint,
 -- kind and owner), stamped with when (unix ms), each replacing an entry of its
--- fingerprint in its bucket.
-local function ledgerPut(week, puts, when)
+-- fingerprint in its bucket. read are buckets of week ledgerGet read in the
+-- same script (by field), which are not read again.
+local function ledgerPut(week, puts, when, read)
   local stamp, vals, order = be6(when), {}, {}
   for i = 1, #puts, 3 do
     local fp = puts[i]
     local b = bucketOf(fp)
     local v = vals[b]
     if v == nil then
-      v = redis.call('HGET', week, b) or ''
+      v = read[b] or redis.call('HGET', week, b) or ''
       order[#order + 1] = b
     end
     local p = entryAt(v, fp)
@@ -1087,7 +1094,7 @@ local fps, kinds, owners = {}, {}, {}
 for i = candsFrom, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
-local cur = ledgerGet(week, fps)
+local cur, read = ledgerGet(week, fps)
 local held = hmget(claims, fps)
 local put, release = {}, {}
 for i, fp in ipairs(fps) do
@@ -1097,7 +1104,7 @@ for i, fp in ipairs(fps) do
   if holds(held[i], run) then release[#release + 1] = fp end
 end
 if #put > 0 then
-  ledgerPut(week, put, nowMS())
+  ledgerPut(week, put, nowMS(), read)
   local until_ = tonumber(expiry)
   if redis.call('PEXPIRETIME', week) < until_ then redis.call('PEXPIREAT', week, until_) end
   redis.call('ZADD', weeks, 'GT', until_, weekID)
