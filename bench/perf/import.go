@@ -25,7 +25,23 @@ const rawPipeline = 1000
 
 // importFigures are the import section's.
 type importFigures struct {
-	Rows     int   `json:"rows"`
+	Rows int `json:"rows"`
+	// importVariant holds the rows without an ats_candidate_id, the figures
+	// this section has always reported (its JSON fields at the top level).
+	importVariant
+	// WithIDs are the same rows with an ats_candidate_id column, imported
+	// in the same run, each import next to one without.
+	WithIDs importVariant `json:"with_ids"`
+	// RedisMemory is INFO memory's used_memory_human after the last run
+	// (one of rows without ids).
+	RedisMemory string `json:"redis_memory"`
+	// RawSeconds and RawRowsPerS are the raw pipelined writes of the same rows.
+	RawSeconds  float64 `json:"raw_seconds"`
+	RawRowsPerS float64 `json:"raw_rows_per_s"`
+}
+
+// importVariant are the imports of one generated file.
+type importVariant struct {
 	CSVBytes int64 `json:"csv_bytes"`
 	// Seconds and RowsPerS are the median run's (by time), PeakRSS the
 	// largest enqueue process's ru_maxrss, in bytes, of -import-runs runs.
@@ -34,11 +50,14 @@ type importFigures struct {
 	PeakRSS  int64   `json:"peak_rss_bytes"`
 	// Runs are the imports one by one, each into an emptied database.
 	Runs []importRun `json:"runs"`
-	// RedisMemory is INFO memory's used_memory_human after the last run.
-	RedisMemory string `json:"redis_memory"`
-	// RawSeconds and RawRowsPerS are the raw pipelined writes of the same rows.
-	RawSeconds  float64 `json:"raw_seconds"`
-	RawRowsPerS float64 `json:"raw_rows_per_s"`
+}
+
+// add records run r.
+func (v *importVariant) add(r importRun) {
+	v.Runs = append(v.Runs, r)
+	v.PeakRSS = max(v.PeakRSS, r.PeakRSS)
+	byTime := slices.SortedFunc(slices.Values(v.Runs), func(a, b importRun) int { return cmp.Compare(a.Seconds, b.Seconds) })
+	v.Seconds, v.RowsPerS = byTime[len(byTime)/2].Seconds, byTime[len(byTime)/2].RowsPerS
 }
 
 // importRun is one timed `enqueue`.
@@ -48,8 +67,9 @@ type importRun struct {
 	PeakRSS  int64   `json:"peak_rss_bytes"`
 }
 
-// importSection times -import-runs runs of `enqueue` of a generated CSV, then
-// the raw writes of its rows, each into an emptied private Redis.
+// importSection times -import-runs rounds of `enqueue` of two generated CSVs,
+// the rows with an ats_candidate_id then the same rows without, then the raw
+// writes of the rows without, each into an emptied private Redis.
 func (b *bench) importSection(ctx context.Context) error {
 	dir, err := b.dir("import")
 	if err != nil {
@@ -62,27 +82,33 @@ func (b *bench) importSection(ctx context.Context) error {
 		return err
 	}
 	csvPath := filepath.Join(dir, "candidates.csv")
-	size, err := writeCSV(csvPath, b.o.importRows)
-	if err != nil {
+	idsPath := filepath.Join(dir, "candidates-ids.csv")
+	f := &importFigures{Rows: b.o.importRows}
+	if f.CSVBytes, err = writeCSV(csvPath, f.Rows, false); err != nil {
 		return err
 	}
-	f := &importFigures{Rows: b.o.importRows, CSVBytes: size}
+	if f.WithIDs.CSVBytes, err = writeCSV(idsPath, f.Rows, true); err != nil {
+		return err
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: rds.Addr()})
 	defer rdb.Close()
-	logf("enqueue of %d rows (%.1f MB CSV) into %s, %d runs", f.Rows, float64(size)/1e6, rds.URL(), b.o.importRuns)
+	logf("enqueue of %d rows (%.1f MB CSV; with ats_candidate_id %.1f MB) into %s, %d runs each", f.Rows,
+		float64(f.CSVBytes)/1e6, float64(f.WithIDs.CSVBytes)/1e6, rds.URL(), b.o.importRuns)
 	for range b.o.importRuns {
-		if err := rdb.FlushAll(ctx).Err(); err != nil { // our private server only
-			return err
+		for _, v := range []struct {
+			path string
+			into *importVariant
+		}{{idsPath, &f.WithIDs}, {csvPath, &f.importVariant}} {
+			if err := rdb.FlushAll(ctx).Err(); err != nil { // our private server only
+				return err
+			}
+			r, err := timeEnqueue(ctx, b.ours.Bin, rds.URL(), v.path, f.Rows)
+			if err != nil {
+				return err
+			}
+			v.into.add(r)
 		}
-		r, err := timeEnqueue(ctx, b.ours.Bin, rds.URL(), csvPath, f.Rows)
-		if err != nil {
-			return err
-		}
-		f.Runs = append(f.Runs, r)
-		f.PeakRSS = max(f.PeakRSS, r.PeakRSS)
 	}
-	byTime := slices.SortedFunc(slices.Values(f.Runs), func(a, b importRun) int { return cmp.Compare(a.Seconds, b.Seconds) })
-	f.Seconds, f.RowsPerS = byTime[len(byTime)/2].Seconds, byTime[len(byTime)/2].RowsPerS
 	mem, err := rdb.Info(ctx, "memory").Result()
 	if err != nil {
 		return err
@@ -101,19 +127,25 @@ func (b *bench) importSection(ctx context.Context) error {
 
 // writeCSV writes a header and rows generated candidates to path and returns
 // the file's size. The rows are those of the bench/import program this section
-// replaced (email, names, CV link, no ats_candidate_id), so that the figures
-// compare with its earlier ones: rows
-// that also carried an ats_candidate_id imported at about half the rate
-// (84,000 against 170,000 rows/s on the same machine).
-func writeCSV(path string, rows int) (int64, error) {
+// replaced (email, names, CV link), so that the figures compare with its
+// earlier ones; with ids, each row also starts with a distinct version-4
+// ats_candidate_id.
+func writeCSV(path string, rows int, ids bool) (int64, error) {
 	out, err := os.Create(path)
 	if err != nil {
 		return 0, err
 	}
 	defer out.Close()
 	w := bufio.NewWriterSize(out, 1<<20)
+	if ids {
+		fmt.Fprint(w, "ats_candidate_id,")
+	}
 	fmt.Fprintln(w, "email,first name,last name,cv url")
 	for i := range rows {
+		if ids {
+			h := uint32(i) * 2654435761 // spread, like real ids, over the whole range
+			fmt.Fprintf(w, "%08x-%04x-4%03x-%04x-%012x,", h, i>>16&0xffff, i&0xfff, 0x8000|h>>16&0x3fff, i)
+		}
 		fmt.Fprintf(w, "person%d@example.com,First%d,Last%d,https://cv.example.com/%d.pdf\n", i, i, i, i)
 	}
 	if err := w.Flush(); err != nil {

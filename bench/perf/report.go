@@ -15,6 +15,7 @@ import (
 // Goals the figures are held to (see the package doc).
 const (
 	goalImportRows  = 150_000
+	goalImportIDs   = 200_000 // rows/s of rows with an ats_candidate_id
 	goalImportRSS   = 64 << 20
 	goalDrainRatio  = 0.35
 	goalPickupP99   = 300 * time.Millisecond
@@ -87,6 +88,8 @@ func importRows(f *figures) []row {
 	return []row{
 		{"import rows/s (baseline: raw pipelined RPUSH)", count(im.RowsPerS), count(im.RawRowsPerS), "", ">= 150,000", verdict(im.RowsPerS >= goalImportRows)},
 		{"import peak RSS", mib(im.PeakRSS), "", "", "< 64 MiB", verdict(im.PeakRSS > 0 && im.PeakRSS < goalImportRSS)},
+		{"import with ats_candidate_id rows/s (baseline: rows without)", count(im.WithIDs.RowsPerS), count(im.RowsPerS), "", ">= 200,000", verdict(im.WithIDs.RowsPerS >= goalImportIDs)},
+		{"import with ats_candidate_id peak RSS (baseline: rows without)", mib(im.WithIDs.PeakRSS), mib(im.PeakRSS), "", "< 64 MiB", verdict(im.WithIDs.PeakRSS > 0 && im.WithIDs.PeakRSS < goalImportRSS)},
 	}
 }
 
@@ -232,10 +235,19 @@ func printReport(w io.Writer, o options, f *figures) {
 	fmt.Fprintf(w, "go run -C bench ./perf %s   (took %s)\n\n", strings.Join(o.args, " "), f.Took)
 	renderTable(w, rows(f), f.Rev)
 	if im := f.Import; im != nil {
-		fmt.Fprintf(w, "\nimport of %d rows (%.1f MB CSV), %d runs\n", im.Rows, float64(im.CSVBytes)/1e6, len(im.Runs))
-		fmt.Fprintf(w, "%-4s %10s %14s %14s\n", "run", "seconds", "rows/s", "peak RSS MiB")
-		for i, r := range im.Runs {
-			fmt.Fprintf(w, "%-4d %10.2f %14.0f %14.1f\n", i+1, r.Seconds, r.RowsPerS, float64(r.PeakRSS)/(1<<20))
+		fmt.Fprintf(w, "\nimport of %d rows (%.1f MB CSV; with ats_candidate_id %.1f MB), %d runs each\n", im.Rows,
+			float64(im.CSVBytes)/1e6, float64(im.WithIDs.CSVBytes)/1e6, len(im.Runs))
+		fmt.Fprintf(w, "%-4s %-8s %10s %14s %14s\n", "run", "ids", "seconds", "rows/s", "peak RSS MiB")
+		for i := range im.Runs {
+			for _, v := range []struct {
+				ids  string
+				runs []importRun
+			}{{"with", im.WithIDs.Runs}, {"without", im.Runs}} {
+				if i < len(v.runs) {
+					r := v.runs[i]
+					fmt.Fprintf(w, "%-4d %-8s %10.2f %14.0f %14.1f\n", i+1, v.ids, r.Seconds, r.RowsPerS, float64(r.PeakRSS)/(1<<20))
+				}
+			}
 		}
 		fmt.Fprintf(w, "redis memory after the last run: %s\n", im.RedisMemory)
 	}

@@ -49,8 +49,9 @@ func TestRowsVerdicts(t *testing.T) {
 	t.Parallel()
 	ms := time.Millisecond
 	f := &figures{
-		Rev:     "rev abc1234",
-		Import:  &importFigures{RowsPerS: 151_000, RawRowsPerS: 900_000, PeakRSS: 70 << 20},
+		Rev: "rev abc1234",
+		Import: &importFigures{importVariant: importVariant{RowsPerS: 151_000, PeakRSS: 70 << 20}, RawRowsPerS: 900_000,
+			WithIDs: importVariant{RowsPerS: 199_000, PeakRSS: 40 << 20}},
 		RawPost: &drainFigures{CandPerS: 100_000},
 		Drain: map[string]*drainFigures{
 			"ours":        {CandPerS: 36_000, WorkerCPU: 20 * ms, RedisCPU: 20 * ms, AllocsNote: "no worker --metrics-addr"},
@@ -72,6 +73,10 @@ func TestRowsVerdicts(t *testing.T) {
 		{"import rows/s", "met", met},
 		{"import rows/s", "baseline", "900,000"},
 		{"import peak RSS", "met", missed},
+		{"import with ats_candidate_id rows/s", "ours", "199,000"},
+		{"import with ats_candidate_id rows/s", "baseline", "151,000"},
+		{"import with ats_candidate_id rows/s", "met", missed},
+		{"import with ats_candidate_id peak RSS", "met", met},
 		{"drain ÷ raw poster", "ours", "0.36"},
 		{"drain ÷ raw poster", "met", met},
 		{"drain ÷ raw poster", "rev", "0.15"},
