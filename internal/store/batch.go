@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -205,16 +206,44 @@ func flag(b bool) string {
 // candidate its CV link.
 func DedupKeys(c payload.Candidate) []string {
 	keys := make([]string, 0, 2)
+	eachDedupKey(c, nil, func(key []byte) { keys = append(keys, string(key)) })
+	return keys
+}
+
+// eachDedupKey calls fn with each of c's DedupKeys in turn, built in buf
+// (grown as needed, and returned for the next call): fn must not keep it.
+func eachDedupKey(c payload.Candidate, buf []byte, fn func(key []byte)) []byte {
 	if c.Email != "" {
-		keys = append(keys, "e:"+strings.ToLower(c.Email))
+		buf = appendLower(append(buf[:0], "e:"...), c.Email)
+		fn(buf)
 	}
 	if c.ATSCandidateID != "" {
-		keys = append(keys, "a:"+strings.ToLower(c.ATSCandidateID))
+		buf = appendLower(append(buf[:0], "a:"...), c.ATSCandidateID)
+		fn(buf)
 	}
 	if c.Email == "" && c.CVLink != "" {
-		keys = append(keys, "c:"+c.CVLink)
+		buf = append(append(buf[:0], "c:"...), c.CVLink...)
+		fn(buf)
 	}
-	return keys
+	return buf
+}
+
+// appendLower appends strings.ToLower(s) to b, without allocating when s is
+// ASCII.
+func appendLower(b []byte, s string) []byte {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return append(b, strings.ToLower(s)...)
+		}
+	}
+	for i := range len(s) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 // Admission is what AdmitSegment decided about a segment's candidates.
