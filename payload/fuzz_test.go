@@ -3,6 +3,7 @@ package payload_test
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -82,6 +83,21 @@ func FuzzDecodeInviteResponse(f *testing.F) {
 					t.Fatalf("result %d: error field %s is not valid JSON: %q", i, k, v)
 				}
 			}
+		}
+	})
+}
+
+// FuzzIsUUID: IsUUID answers as the check through uuid.Parse did.
+func FuzzIsUUID(f *testing.F) {
+	for _, s := range []string{
+		uuidA, strings.ToUpper(uuidB), "{" + uuidC + "}", "urn:uuid:" + uuidA, strings.ReplaceAll(uuidA, "-", ""),
+		uuidA[:35] + "g", uuidA[:8] + "_" + uuidA[9:], "", "------------------------------------",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := payload.IsUUID(s), uuidParseIsUUID(s); got != want {
+			t.Fatalf("IsUUID(%q) = %v, uuid.Parse says %v", s, got, want)
 		}
 	})
 }

@@ -2,10 +2,13 @@ package payload_test
 
 import (
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/google/uuid"
 
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -389,5 +392,63 @@ func TestIsUUID(t *testing.T) {
 				t.Errorf("IsUUID(%q) = %v, want %v", tt.s, got, tt.want)
 			}
 		})
+	}
+}
+
+// uuidParseIsUUID is IsUUID as it was, through github.com/google/uuid.
+func uuidParseIsUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(s)
+	return err == nil
+}
+
+// TestIsUUIDAsUUIDParse: IsUUID accepts and rejects what the check through
+// uuid.Parse did: the canonical form in either case, every version and
+// variant; not braces, the urn:uuid: prefix, missing or moved dashes, or any
+// other byte at any position.
+func TestIsUUIDAsUUIDParse(t *testing.T) {
+	const v = "0b5c2a52-8a6e-4d44-9d63-2f4d0a6f6a11"
+	cases := []string{
+		v, strings.ToUpper(v), "00000000-0000-0000-0000-000000000000", "ffffffff-ffff-ffff-ffff-ffffffffffff",
+		"FfFfFfFf-aAbB-cCdD-eEfF-0123456789aB",
+		"{" + v + "}", "urn:uuid:" + v, "URN:UUID:" + v, strings.ReplaceAll(v, "-", ""),
+		"{" + strings.ReplaceAll(v, "-", "") + "}", v[:35], v + "0", " " + v[1:], v[:35] + "\n",
+		strings.Replace(v, "-", "", 1) + "0", "0" + strings.Replace(v, "-", "", 1),
+		strings.Replace(v, "-", "_", 1), v[:8] + "0" + v[9:], "", "-", strings.Repeat("-", 36),
+		"0b5c2a52-8a6e-4d44-9d63-2f4d0a6f6a1g", "0b5c2a5G-8a6e-4d44-9d63-2f4d0a6f6a11",
+		"0b5c2a52-8a6e-4d44-9d632-f4d0a6f6a11", "0b5c2a528-a6e-4d44-9d63-2f4d0a6f6a11",
+		"0b5c2a52-8a6e-4d44-9d63-2f4d0a6f6aé", "0b5c2a52-8a6e-4d44-9d63-2f4d0a6f6a\x00\x00",
+	}
+	for i := range 36 { // every byte at every position of a valid one
+		for c := range 256 {
+			cases = append(cases, v[:i]+string([]byte{byte(c)})+v[i+1:])
+		}
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	const alphabet = "0123456789abcdefABCDEFgG-{}:xu "
+	for range 20_000 { // random strings near the form: 34 to 38 bytes
+		b := make([]byte, 34+r.IntN(5))
+		for i := copy(b, v); i < len(b); i++ {
+			b[i] = '0'
+		}
+		for range 1 + r.IntN(3) {
+			b[r.IntN(len(b))] = alphabet[r.IntN(len(alphabet))]
+		}
+		cases = append(cases, string(b))
+	}
+	accepted := 0
+	for _, s := range cases {
+		want := uuidParseIsUUID(s)
+		if got := payload.IsUUID(s); got != want {
+			t.Errorf("IsUUID(%q) = %v, uuid.Parse says %v", s, got, want)
+		}
+		if want {
+			accepted++
+		}
+	}
+	if accepted < 1000 || accepted == len(cases) {
+		t.Errorf("%d of %d cases accepted: the cases do not exercise both answers", accepted, len(cases))
 	}
 }
