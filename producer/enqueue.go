@@ -510,6 +510,13 @@ func (w *segmentWriter) cut(seg int) ([]task.Chunk, []store.ChunkBlob, error) {
 // open candidates (what the import's check of its tasks looks at; the task
 // itself names the whole chunk).
 func openChunks(chunks []task.Chunk, open []task.Candidate) []task.Chunk {
+	total := 0
+	for _, c := range chunks {
+		total += len(c.Candidates)
+	}
+	if len(open) == total { // all open, as in most segments: the chunks as they are
+		return chunks
+	}
 	isOpen := make(map[int64]bool, len(open))
 	for _, c := range open {
 		isOpen[c.Seq] = true
