@@ -40,11 +40,12 @@ type segmentKeys struct {
 // first 8 bytes of the key's SHA-256, big-endian.
 func keysOf(cands []task.Candidate) segmentKeys {
 	k := segmentKeys{fps: make([]uint64, 0, 2*len(cands)), at: make([]int, 1, len(cands)+1)}
+	var buf []byte
 	for _, c := range cands {
-		for _, key := range DedupKeys(c.Candidate) {
-			sum := sha256.Sum256([]byte(key))
+		buf = eachDedupKey(c.Candidate, buf, func(key []byte) {
+			sum := sha256.Sum256(key)
 			k.fps = append(k.fps, binary.BigEndian.Uint64(sum[:8]))
-		}
+		})
 		k.at = append(k.at, len(k.fps))
 	}
 	return k

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -79,5 +80,29 @@ func TestDedupJudgesASegmentOnce(t *testing.T) {
 	next := []task.Candidate{{Seq: 3, Candidate: payload.Candidate{CVLink: "https://cv.example.com/2"}}}
 	if got := d.judge(1, next, keysOf(next)); len(got) != 1 || got[0] != 3 {
 		t.Fatalf("duplicates %v, want [3]", got)
+	}
+}
+
+// TestKeysOfAreTheDedupKeys: the fingerprints keysOf builds without strings
+// are those of DedupKeys, ASCII and Unicode cases alike.
+func TestKeysOfAreTheDedupKeys(t *testing.T) {
+	seg := []task.Candidate{
+		{Candidate: payload.Candidate{Email: "Ann.Lee@Example.COM", ATSCandidateID: "0190A5E0-0000-7000-8000-000000ABC001"}},
+		{Candidate: payload.Candidate{Email: "ÉLODIE@exämple.com"}},
+		{Candidate: payload.Candidate{CVLink: "https://cv.example.com/Ann.pdf"}},
+		{Candidate: payload.Candidate{Email: "x@example.com", CVLink: "https://cv.example.com/x.pdf"}},
+	}
+	k := keysOf(seg)
+	for i, c := range seg {
+		want := DedupKeys(c.Candidate)
+		got := k.fps[k.at[i]:k.at[i+1]]
+		if len(got) != len(want) {
+			t.Fatalf("candidate %d: %d fingerprints, want %d (%q)", i, len(got), len(want), want)
+		}
+		for j, key := range want {
+			if fp := binary.BigEndian.Uint64([]byte(fingerprint(key))); got[j] != fp {
+				t.Errorf("candidate %d key %q: fingerprint %x, want %x", i, key, got[j], fp)
+			}
+		}
 	}
 }
