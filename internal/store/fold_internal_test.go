@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -64,7 +65,8 @@ func decidedOfOne(t *testing.T, s *Store, id string, n int) []task.Candidate {
 // finishing step ran (INFO commandstats).
 func TestFinishingALargeBatchReadsNoWholeKey(t *testing.T) {
 	t.Parallel()
-	s := setup(t)
+	// A private server always: the shared Cluster's counts are other tests' too.
+	s := New(redistest.Start(t, redistest.Options{}).Client(), Config{})
 	ctx := context.Background()
 	decidedOfOne(t, s, "large", foldMax+1)
 	if err := s.rdb.ConfigResetStat(ctx).Err(); err != nil {
