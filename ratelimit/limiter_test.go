@@ -203,7 +203,9 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 	}
 	const want = 60 // about half a second at the rate
 	var grants atomic.Int64
+	var reached atomic.Int64 // local time the want-th grant came back, in ns
 	start := b.redisNow(t)
+	localStart := time.Now()
 	var wg sync.WaitGroup
 	for _, l := range limiters {
 		for range 6 {
@@ -215,7 +217,9 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 						return
 					}
 					if res.ok {
-						grants.Add(1)
+						if grants.Add(1) == want {
+							reached.Store(time.Now().UnixNano())
+						}
 						continue
 					}
 					_ = sleep.For(context.Background(), min(res.wait, 5*time.Millisecond))
@@ -224,18 +228,37 @@ func TestStepExactUnderConcurrentCallers(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	checkRate(t, cfg, float64(grants.Load()), b.redisNow(t).Sub(start).Seconds(), 0.9)
+	checkRate(t, cfg, grantRun{
+		grants:  float64(grants.Load()),
+		elapsed: b.redisNow(t).Sub(start).Seconds(),
+		first:   want,
+		reached: time.Unix(0, reached.Load()).Sub(localStart).Seconds(),
+	}, 0.9)
 }
 
-// checkRate fails t unless got grants in elapsed seconds stay within
-// cfg.Burst + cfg.Rate*elapsed (one more for the window's edge) and reach
-// least times cfg.Rate*elapsed.
-func checkRate(t *testing.T, cfg Config, got, elapsed, least float64) {
+// grantRun is what a run of concurrent callers got: grants in elapsed seconds
+// from before the first call to after the last, and the first of them within
+// reached seconds (from after the start to when the last of those came back).
+// The ceiling is checked on the first pair, the floor on the second, so a
+// slow tail after the goal (callers still in flight, the end's reading) can
+// neither hide an excess nor fake a shortfall.
+type grantRun struct {
+	grants, elapsed float64
+	first, reached  float64
+}
+
+// checkRate fails t unless run's grants stay within cfg.Burst + cfg.Rate*elapsed
+// (one more for the window's edge) and its first grants came at least at
+// least times cfg.Rate.
+func checkRate(t *testing.T, cfg Config, run grantRun, least float64) {
 	t.Helper()
-	most := float64(cfg.Burst) + cfg.Rate*elapsed + 1
-	t.Logf("%v grants in %.3fs (allowed at most %.1f)", got, elapsed, most)
-	if got > most || got < least*cfg.Rate*elapsed {
-		t.Fatalf("%v grants in %.3fs; want between %.1f and %.1f", got, elapsed, least*cfg.Rate*elapsed, most)
+	most := float64(cfg.Burst) + cfg.Rate*run.elapsed + 1
+	t.Logf("%v grants in %.3fs (allowed at most %.1f); the first %v in %.3fs", run.grants, run.elapsed, most, run.first, run.reached)
+	if run.grants > most {
+		t.Fatalf("%v grants in %.3fs; want at most %.1f", run.grants, run.elapsed, most)
+	}
+	if floor := least * cfg.Rate * run.reached; run.first < floor {
+		t.Fatalf("the first %v grants took %.3fs; want at least %.1f in that time", run.first, run.reached, floor)
 	}
 }
 
@@ -245,8 +268,7 @@ func TestAcquireSharesOneRate(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	cfg := Config{Rate: 100, Burst: 5}
-	got, elapsed := timeGrants(t, 60, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg))
-	checkRate(t, cfg, got, elapsed, 0.8)
+	checkRate(t, cfg, timeGrants(t, 60, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg)), 0.8)
 	st, err := b.limiter(t, cfg).State(context.Background())
 	if err != nil {
 		t.Fatalf("State: %v", err)
@@ -641,15 +663,16 @@ type acquirer interface {
 }
 
 // timeGrants runs each goroutines per acquirer, every one acquiring and releasing
-// one request after another until k have been granted in all, and returns how
-// many were granted (k, or a few more already under way) and the seconds that
-// took: a rate measured by counting grants, not by waiting out a window. It
+// one request after another until k have been granted in all, and returns the
+// run: how many were granted (k, or a few more already under way), the seconds
+// all took and the seconds the first k took: a rate measured by counting
+// grants, not by waiting out a window. It
 // fails the test when the k grants take longer than a minute.
-func timeGrants(t *testing.T, k int64, each int, as ...acquirer) (grants, seconds float64) {
+func timeGrants(t *testing.T, k int64, each int, as ...acquirer) grantRun {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var n atomic.Int64
+	var n, reached atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, a := range as {
@@ -661,14 +684,21 @@ func timeGrants(t *testing.T, k int64, each int, as ...acquirer) (grants, second
 						t.Errorf("Acquire: %v (%d of %d granted)", err, n.Load(), k)
 						return
 					}
-					n.Add(1)
+					if n.Add(1) == k {
+						reached.Store(time.Now().UnixNano())
+					}
 					release()
 				}
 			})
 		}
 	}
 	wg.Wait()
-	return float64(n.Load()), time.Since(start).Seconds()
+	return grantRun{
+		grants:  float64(n.Load()),
+		elapsed: time.Since(start).Seconds(),
+		first:   float64(k),
+		reached: time.Unix(0, reached.Load()).Sub(start).Seconds(),
+	}
 }
 
 // countGrants runs each goroutines per acquirer, every one acquiring and releasing

@@ -31,8 +31,7 @@ func (c *fakeClock) add(d time.Duration) {
 func TestLocalRate(t *testing.T) {
 	t.Parallel()
 	cfg := Config{Rate: 200, Burst: 5}
-	got, elapsed := timeGrants(t, 60, 4, NewLocal(cfg))
-	checkRate(t, cfg, got, elapsed, 0.8)
+	checkRate(t, cfg, timeGrants(t, 60, 4, NewLocal(cfg)), 0.8)
 }
 
 func TestLocalCooldown(t *testing.T) {
