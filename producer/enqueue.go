@@ -40,7 +40,7 @@ type Config struct {
 	// 1000.
 	SegmentSize int
 	// BulkThreshold: segments that start at or past this many candidates go to
-	// task.QueueBulk. Default 5000.
+	// (the shards of) task.QueueBulk. Default 5000.
 	BulkThreshold int
 	// ChunkSize is the most candidates in one chunk task. Each admitted segment
 	// is cut into chunk tasks here (task.Split), so that the workers pick them up
@@ -139,7 +139,8 @@ type Options struct {
 	Job Job
 	// Source names the input for status, e.g. the file name.
 	Source string
-	// Queue forces every segment onto one queue; empty chooses by size.
+	// Queue forces every segment onto one logical queue (task.Queues), whose
+	// shards its chunks go round (task.ChunkQueue); empty chooses by size.
 	Queue string
 	// ReplayOf lists the batches a replay batch replays.
 	ReplayOf []string
@@ -463,8 +464,9 @@ func (w *segmentWriter) flush() error {
 	w.res.Accepted += int64(len(w.buf))
 	w.res.Duplicates += int64(adm.Duplicates)
 	if len(adm.Open) > 0 {
-		q := w.queue(seg)
+		lq := w.queue(seg)
 		for _, c := range openChunks(chunks, adm.Open) {
+			q := task.ChunkQueue(lq, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(w.batch.SegmentSize, w.p.cfg.ChunkSize))
 			w.enq.enqueue(c, q)
 			w.held = append(w.held, queuedChunk{c: c, queue: q})
 		}
@@ -537,6 +539,8 @@ func openChunks(chunks []task.Chunk, open []task.Candidate) []task.Chunk {
 	return out
 }
 
+// queue is the logical queue of segment seg's chunks; each goes to a shard of
+// it (task.ChunkQueue).
 func (w *segmentWriter) queue(seg int) string {
 	switch {
 	case w.opts.Queue != "":

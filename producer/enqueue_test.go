@@ -11,6 +11,7 @@ import (
 
 	"github.com/hibiken/asynq"
 
+	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
@@ -118,8 +119,8 @@ func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
 // TestImportEnqueuesChunks: every admitted segment is enqueued as its chunk
 // tasks, with the ids and candidates the worker's split of a segment would give
 // them, so that the workers pick them up in one hop; segments before the bulk
-// threshold on the default queue, the rest on bulk. A re-run enqueues nothing
-// twice.
+// threshold on the default queue, the rest on bulk, each chunk on its shard of
+// the queue. A re-run enqueues nothing twice.
 func TestImportEnqueuesChunks(t *testing.T) {
 	t.Parallel()
 	rdb := redistest.Start(t, redistest.Options{}).Client()
@@ -142,12 +143,14 @@ func TestImportEnqueuesChunks(t *testing.T) {
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	t.Cleanup(func() { _ = insp.Close() })
+	// The chunks on the shards of a queue, each on the one task.ChunkQueue names.
 	chunks := func(queue string) map[string][]int64 {
-		tasks, err := insp.ListPendingTasks(queue, asynq.PageSize(100))
+		tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, queue)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := map[string][]int64{}
+		shards := map[string]bool{}
 		for _, ti := range tasks {
 			if ti.Type != task.TypeChunk {
 				t.Errorf("%s queue: task %s of type %s, want chunks only", queue, ti.ID, ti.Type)
@@ -160,6 +163,10 @@ func TestImportEnqueuesChunks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if want := task.ChunkQueue(queue, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(10, 4)); ti.Queue != want {
+				t.Errorf("chunk %s on queue %s, want %s", ti.ID, ti.Queue, want)
+			}
+			shards[ti.Queue] = true
 			// A reference to the chunk's candidates, which the batch keeps.
 			if _, err := st.LoadChunk(context.Background(), c, false); err != nil {
 				t.Fatal(err)
@@ -167,6 +174,9 @@ func TestImportEnqueuesChunks(t *testing.T) {
 			for _, cand := range c.Candidates {
 				got[ti.ID] = append(got[ti.ID], cand.Seq)
 			}
+		}
+		if len(tasks) > 1 && len(shards) < 2 {
+			t.Errorf("%s queue: the batch's %d chunks on one shard, %v; want them spread", queue, len(tasks), shards)
 		}
 		return got
 	}

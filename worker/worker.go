@@ -124,7 +124,8 @@ const (
 
 // DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
 // task.QueueDefault (other services' small pushes), three replays, one from
-// the tail of a large import.
+// the tail of a large import. They weigh the logical queues; Serve gives each
+// of a queue's shards its weight (task.ShardWeights).
 func DefaultQueues() map[string]int {
 	return map[string]int{task.QueueDefault: 6, task.QueueReplay: 3, task.QueueBulk: 1}
 }
@@ -279,7 +280,8 @@ type Worker struct {
 	// handler's context.
 	life    context.Context
 	endLife context.CancelFunc
-	// queues are the queues Serve serves, paused on an auth stop. Serve sets them
+	// queues are the asynq queues Serve serves (every shard of its logical
+	// queues), paused on an auth stop. Serve sets them
 	// once, before its server takes the first task.
 	queues []string
 	// authCache spares a Redis read of the auth stop per look (see AuthStopRecheck).
@@ -336,8 +338,9 @@ func (w *Worker) Handler() asynq.Handler {
 	return mux
 }
 
-// HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
-// candidates whose outcome is already recorded. Producers of this version enqueue
+// HandleSegment splits a segment into chunk tasks with deterministic ids, on the
+// shards of the segment's queue (task.ChunkQueue), leaving out candidates whose
+// outcome is already recorded. Producers of this version enqueue
 // chunk tasks themselves; segment tasks come from older ones (a rolling upgrade, a
 // queue written before it).
 //
@@ -355,7 +358,8 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	}
 	queue, _ := asynq.GetQueueName(ctx)
 	for _, chunk := range task.Split(seg, w.cfg.ChunkSize, func(c task.Candidate) bool { return open[c.Seq] }) {
-		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, chunk.Chunk), queue); err != nil {
+		q := task.ChunkQueue(queue, seg.BatchID, seg.Segment, chunk.Chunk, task.SegmentChunks(len(seg.Candidates), w.cfg.ChunkSize))
+		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, chunk.Chunk), q); err != nil {
 			return err
 		}
 	}

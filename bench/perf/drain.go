@@ -186,10 +186,11 @@ func (r *drainRun) start(ctx context.Context, g *benchproc.Group) error {
 	return r.waitReady(ctx)
 }
 
-// pause pauses (or resumes) every queue of ours through asynq's inspector.
+// pause pauses (or resumes) every queue of ours, every shard, through asynq's
+// inspector.
 func (r *drainRun) pause(on bool) error {
 	in := asynq.NewInspectorFromRedisClient(r.rdb)
-	for _, q := range task.Queues {
+	for _, q := range task.AllShards() {
 		var err error
 		if on {
 			err = in.PauseQueue(q)

@@ -303,7 +303,7 @@ func TestClockSkew(t *testing.T) {
 func serveEveryQueue(tb testing.TB, rdb redis.UniversalClient, concurrency int) *asynq.Server {
 	tb.Helper()
 	queues := map[string]int{}
-	for _, q := range task.Queues {
+	for _, q := range task.AllShards() {
 		queues[q] = 1
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: concurrency, Queues: queues, LogLevel: asynq.ErrorLevel})

@@ -63,7 +63,7 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 	if err != nil {
 		problems, fixes = append(problems, err.Error()), append(fixes, "see the acl check")
 	}
-	var seen, partial, older []string
+	var seen, partial, unsharded, older []string
 	versions := map[string]int{}
 	for i, s := range servers {
 		name := fmt.Sprintf("%s pid %d", s.Host, s.PID)
@@ -77,19 +77,33 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 			older = append(older, name+" runs "+version)
 		}
 		var missing []string
+		sharded := true
 		for _, q := range task.Queues {
 			if _, ok := s.Queues[q]; !ok {
 				missing = append(missing, q)
 			}
+			for _, sh := range task.Shards(q)[1:] {
+				if _, ok := s.Queues[sh]; !ok {
+					sharded = false
+				}
+			}
 		}
-		if len(missing) > 0 {
+		switch {
+		case len(missing) > 0:
 			partial = append(partial, name+" does not take "+strings.Join(missing, ", "))
+		case !sharded:
+			unsharded = append(unsharded, name)
 		}
 	}
 	slices.Sort(seen)
 	if len(partial) > 0 {
 		problems = append(problems, strings.Join(partial, "; ")+": it is no bulkinvite worker of this version, or another program shares the asynq keys")
 		fixes = append(fixes, "give other asynq programs a Redis database of their own")
+	}
+	if len(unsharded) > 0 {
+		problems = append(problems, "older than the sharded queues, taking only their first shards ("+strings.Join(task.Queues, ", ")+"): "+
+			strings.Join(unsharded, "; ")+"; the chunk tasks on the other shards wait for upgraded workers")
+		fixes = append(fixes, "upgrade the workers before the producers")
 	}
 	if len(versions) > 1 {
 		var mix []string
@@ -119,17 +133,25 @@ func (r *run) queues(insp *asynq.Inspector) {
 		return
 	}
 	var paused []string
-	for _, q := range task.Queues {
-		if !slices.Contains(known, q) {
-			continue // never used yet
+	for _, l := range task.Queues {
+		var shards []string
+		tasks := 0
+		for _, q := range task.Shards(l) {
+			if !slices.Contains(known, q) {
+				continue // never used yet
+			}
+			info, err := insp.GetQueueInfo(q)
+			switch {
+			case err != nil:
+				r.add(Check{Name: "queues", Status: Warn, Detail: "could not read queue " + q + ": " + err.Error(), Fix: "see the acl check"})
+				return
+			case info.Paused:
+				shards = append(shards, q)
+				tasks += info.Size
+			}
 		}
-		info, err := insp.GetQueueInfo(q)
-		switch {
-		case err != nil:
-			r.add(Check{Name: "queues", Status: Warn, Detail: "could not read queue " + q + ": " + err.Error(), Fix: "see the acl check"})
-			return
-		case info.Paused:
-			paused = append(paused, fmt.Sprintf("%s (%d tasks)", q, info.Size))
+		if len(shards) > 0 {
+			paused = append(paused, fmt.Sprintf("%s (%d of its %d shards: %s; %d tasks)", l, len(shards), task.ShardCount, strings.Join(shards, " "), tasks))
 		}
 	}
 	if len(paused) > 0 {
@@ -137,5 +159,5 @@ func (r *run) queues(insp *asynq.Inspector) {
 			Fix: "after an auth stop, fix the key and run bulkinvite resume; a queue paused by hand: resume it with asynq's tools"})
 		return
 	}
-	r.add(Check{Name: "queues", Status: OK, Detail: "none paused (" + strings.Join(task.Queues, ", ") + ")"})
+	r.add(Check{Name: "queues", Status: OK, Detail: fmt.Sprintf("none paused (%s; %d shards each)", strings.Join(task.Queues, ", "), task.ShardCount)})
 }
