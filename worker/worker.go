@@ -109,8 +109,9 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultTaskCheckInterval is asynq's TaskCheckInterval here (asynq's own is
 	// 1s): a push to idle workers waits at most this long for one to look. An idle
-	// worker's looks cost Redis one dequeue script per queue each time, about 30
-	// calls/s: measured in PERFORMANCE.md.
+	// worker's looks cost Redis one dequeue script per asynq queue each time, 24
+	// queues (every shard, task.Shards): about 240 scripts/s (docs/architecture.md,
+	// "Redis keys").
 	DefaultTaskCheckInterval = 100 * time.Millisecond
 	// DefaultDelayedTaskCheckInterval is asynq's DelayedTaskCheckInterval here
 	// (asynq's own is 5s): how late a retry or a pause may be moved back to its

@@ -298,12 +298,19 @@ func TestClockSkew(t *testing.T) {
 	}
 }
 
-// serveEveryQueue starts an asynq server on rdb taking every queue, as a
-// worker does, with handlers that do nothing.
+// serveEveryQueue starts an asynq server on rdb taking every queue, every
+// shard, as a worker does, with handlers that do nothing.
 func serveEveryQueue(tb testing.TB, rdb redis.UniversalClient, concurrency int) *asynq.Server {
 	tb.Helper()
+	return serveQueues(tb, rdb, concurrency, task.AllShards())
+}
+
+// serveQueues starts an asynq server on rdb taking queues, with handlers that
+// do nothing.
+func serveQueues(tb testing.TB, rdb redis.UniversalClient, concurrency int, names []string) *asynq.Server {
+	tb.Helper()
 	queues := map[string]int{}
-	for _, q := range task.AllShards() {
+	for _, q := range names {
 		queues[q] = 1
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: concurrency, Queues: queues, LogLevel: asynq.ErrorLevel})
@@ -358,5 +365,29 @@ func TestWhatRunsThere(t *testing.T) {
 	}
 	if c := checks["auth stop"]; c.Status != doctor.Warn || !strings.Contains(c.Detail, "HTTP 401") || !strings.Contains(c.Fix, "bulkinvite resume") {
 		t.Errorf("auth stop: %+v, want a warning with HTTP 401", c)
+	}
+}
+
+// TestWorkerOlderThanTheShards: a worker that takes the queues' bare names and
+// none of their other shards (an older build) is a warning to upgrade the
+// workers before the producers: the chunk tasks on the other shards wait.
+func TestWorkerOlderThanTheShards(t *testing.T) {
+	t.Parallel()
+	srv := good(t)
+	rdb := srv.Client()
+	t.Cleanup(serveQueues(t, rdb, 1, task.Queues).Shutdown)
+	apiURL, client := vendor(t)
+	var c doctor.Check
+	deadline := time.Now().Add(20 * time.Second) // asynq's first heartbeat
+	for {
+		rep := doctor.Run(t.Context(), doctor.Config{RedisURL: srv.URL(), APIURL: apiURL, HTTPClient: client, APIKey: flowmingo.NewAPIKey(goodKey)}, connect(t, srv.URL(), 0))
+		c = byName(rep)["workers"]
+		if strings.Contains(c.Detail, "1 running") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if c.Status != doctor.Warn || !strings.Contains(c.Detail, "older than the sharded queues") || !strings.Contains(c.Fix, "upgrade the workers before the producers") {
+		t.Errorf("workers: %+v, want a warning to upgrade the workers first", c)
 	}
 }
