@@ -158,7 +158,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
 		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
 		by: by, from: m.From}
-	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
+	res, rec, err := createReply(s.eval(ctx, createScript, a.keys(), a.argv()...))
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -177,7 +177,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if res == createdNew {
 		s.maybeTrim(ctx)
 	}
-	b, err := s.Batch(ctx, m.ID)
+	b, err := s.batchFrom(ctx, m.ID, rec)
 	if err != nil {
 		return nil, false, err
 	}
@@ -193,6 +193,32 @@ const (
 	createdBefore = 0  // the record exists
 	createdNew    = 1
 )
+
+// createReply reads createScript's answer: the code, and the record as the
+// script left it (nil when refused).
+func createReply(cmd *redis.Cmd) (int, map[string]string, error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return 0, nil, err
+	}
+	code, ok := v[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("unexpected answer %v", v)
+	}
+	if len(v) < 2 {
+		return int(code), nil, nil
+	}
+	fields, ok := v[1].([]any)
+	if !ok || len(fields)%2 != 0 {
+		return 0, nil, fmt.Errorf("unexpected record %v", v[1])
+	}
+	rec := make(map[string]string, len(fields)/2)
+	for i := 0; i < len(fields); i += 2 {
+		f, _ := fields[i].(string)
+		rec[f], _ = fields[i+1].(string)
+	}
+	return int(code), rec, nil
+}
 
 func flag(b bool) string {
 	if b {
@@ -530,6 +556,12 @@ func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	if m["id"] == "" {
 		return nil, s.missing(ctx, id)
 	}
+	return s.batchFrom(ctx, id, m)
+}
+
+// batchFrom is the batch whose record (fields and values) is m.
+func (s *Store) batchFrom(ctx context.Context, id string, m map[string]string) (*Batch, error) {
+	var err error
 	b := &Batch{
 		ID:               id,
 		at:               s.now(),

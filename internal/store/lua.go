@@ -272,15 +272,19 @@ end
 // its created event is told from the record (Store.Events), not stored.
 // The record's id field marks it as one (see alive); the id is in its key's
 // name, so the field holds '1' (a record written before holds the id).
-// Returns createdNew when it created the record, createdBefore when the record
-// exists, createRefused when the id is refused.
+// Returns {createdNew, the record's fields and values} when it created the
+// record, {createdBefore, the same} when the record exists (the caller reads
+// the record it goes on with in the same step), {createRefused} when the id
+// is refused.
 var createScript = redis.NewScript(luaLib + `
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local by, from = ARGV[11], ARGV[12]
-if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
-if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
+if redis.call('HEXISTS', batch, 'id') == 1 then
+  return {` + itoa(createdBefore) + `, redis.call('HGETALL', batch)}
+end
+if known == '1' or redis.call('EXISTS', dl) == 1 then return {` + itoa(createRefused) + `} end
 redis.call('DEL', batch, ev)
 redis.call('HSET', batch, 'id', '1', 'created_at', now, 'jobref', jobRef, 'segment_size', segmentSize,
   'source', source)
@@ -290,7 +294,7 @@ if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
 redis.call('HSET', batch, 'by', by)
 if from ~= '' then redis.call('HSET', batch, 'from', from) end
 if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
-return ` + itoa(createdNew) + `
+return {` + itoa(createdNew) + `, redis.call('HGETALL', batch)}
 `)
 
 // createArgs are createScript's KEYS and ARGV.
