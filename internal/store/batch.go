@@ -133,9 +133,10 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		return nil, false, err
 	}
 	idx := s.key("batches")
-	used, err := s.rdb.ZScore(ctx, idx, m.ID).Result()
-	known := err == nil
-	if err != nil && !isNil(err) {
+	ref := jobRef(job)
+	// The shared job is written before the record that names it.
+	used, known, err := s.lookUpAndKeepJob(ctx, idx, m.ID, ref, job, s.cfg.UnsealedTTL+s.cfg.Retention)
+	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
 	// A replay batch does not expire unsealed: the next replay finishes it.
@@ -144,11 +145,6 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		ttl = 0
 	}
 	now := s.now()
-	ref := jobRef(job)
-	// The shared job is written before the record that names it.
-	if err := s.keepJob(ctx, ref, job, s.cfg.UnsealedTTL+s.cfg.Retention); err != nil {
-		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
-	}
 	by := m.By
 	if by == m.Owner {
 		by = "" // told from the owner (createdEvent): a done batch's record is kept long
@@ -185,6 +181,39 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		return nil, false, err
 	}
 	return b, res == createdNew, nil
+}
+
+// lookUpAndKeepJob asks the batches index idx for id (its score, and whether
+// it is there) and keeps the shared job ref (keepJob): in one round trip, a
+// pipeline of both (keys of two slots; a Cluster client sends each to its
+// node), unless the job's write waits for replicas (Config.WaitReplicas: WAIT
+// on its own connection) or Redis does not know the script yet (NOSCRIPT
+// within a pipeline has no fallback): then one after the other.
+func (s *Store) lookUpAndKeepJob(ctx context.Context, idx, id, ref string, job []byte, ttl time.Duration) (float64, bool, error) {
+	var score *redis.FloatCmd
+	var keep *redis.Cmd // nil: not sent
+	_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		score = pipe.ZScore(ctx, idx, id)
+		if s.cfg.WaitReplicas <= 0 {
+			a := keepJobArgs{key: s.jobKey(ref), job: job, ttlMS: ttl.Milliseconds()}
+			keep = keepJobScript.EvalSha(ctx, pipe, a.keys(), a.argv()...)
+		}
+		return nil
+	})
+	used, err := score.Result()
+	known := err == nil
+	if err != nil && !isNil(err) {
+		return 0, false, err
+	}
+	switch {
+	case keep == nil || isNoScript(keep.Err()):
+		if err := s.keepJob(ctx, ref, job, ttl); err != nil {
+			return 0, false, err
+		}
+	case keep.Err() != nil:
+		return 0, false, fmt.Errorf("keep the job %s: %w", ref, keep.Err())
+	}
+	return used, known, nil
 }
 
 // createScript's answers.

@@ -470,3 +470,29 @@ func TestCreateBatchReturnsTheRecord(t *testing.T) {
 		}
 	}
 }
+
+// CreateBatch looks the id up and keeps the shared job in one pipeline, where a
+// script Redis does not know (after a restart or SCRIPT FLUSH) cannot fall back
+// by itself: the job is still written, before the record that names it.
+func TestCreateBatchKeepsTheJobOnAForgetfulRedis(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	for i, msg := range []string{"<p>first</p>", "<p>second</p>"} {
+		if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("forgetful-%d", i)
+		job := task.Job{Target: target, InvitationMessage: msg}
+		if _, created, err := s.CreateBatch(ctx, Meta{ID: id, Job: job, SegmentSize: 1}); err != nil || !created {
+			t.Fatalf("CreateBatch %s: created %v, %v", id, created, err)
+		}
+		b, err := s.Batch(ctx, id)
+		if err != nil || b.Job.InvitationMessage != msg {
+			t.Fatalf("batch %s: %+v, %v; want the message %q", id, b, err, msg)
+		}
+		if ttl := s.rdb.PTTL(ctx, s.jobKey(b.jobRef)).Val(); ttl <= 0 {
+			t.Errorf("the shared job of %s has ttl %v, want one", id, ttl)
+		}
+	}
+}
