@@ -524,6 +524,9 @@ func (b *Batch) Status() Status {
 // ErrBatchExpired; one never created, ErrBatchNotFound.
 func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
+	if err == nil {
+		err = unpackRecord(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
