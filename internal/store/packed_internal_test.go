@@ -289,6 +289,33 @@ func TestPackedRecordReadsAsUnpacked(t *testing.T) {
 	}
 }
 
+// doneOneCandidate makes a done batch of one candidate, created with m (its
+// job and segment size set here), whose candidate had outcome (invited or
+// dead-lettered).
+func doneOneCandidate(t *testing.T, s *Store, m Meta, outcome payload.Outcome) []task.Candidate {
+	t.Helper()
+	ctx := context.Background()
+	cs := cands(1)
+	m.Job, m.SegmentSize = task.Job{Target: target}, 1
+	if _, _, err := s.CreateBatch(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AdmitSegment(ctx, m.ID, 0, cs, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	r := Record{Seq: 0, Outcome: outcome, Candidate: cs[0].Candidate}
+	if outcome == payload.OutcomeDeadLettered {
+		r.DeadLetter = &DeadLetter{ID: DeadLetterID(m.ID, 0), BatchID: m.ID, Reason: payload.ReasonUnknownOutcome, Candidate: cs[0].Candidate, Target: target}
+	}
+	if _, err := s.RecordOutcomes(ctx, m.ID, target, []Record{r}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Seal(ctx, m.ID, 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
 // TestPackedCallback: the record of a batch with a callback is packed once
 // the callback is settled, not before (an older build delivering it would
 // find no record: see the package doc); the callback's fields stay fields of
@@ -298,19 +325,7 @@ func TestPackedCallback(t *testing.T) {
 	s := setup(t)
 	ctx := context.Background()
 	const id = "called"
-	cs := cands(1)
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: 1, CallbackURL: "https://example.com/hook/secret"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.RecordOutcomes(ctx, id, target, []Record{{Seq: 0, Outcome: payload.OutcomeInvited, Candidate: cs[0].Candidate}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Seal(ctx, id, 1, ""); err != nil {
-		t.Fatal(err)
-	}
+	doneOneCandidate(t, s, Meta{ID: id, CallbackURL: "https://example.com/hook/secret"}, payload.OutcomeInvited)
 	if err := s.RecordCallback(ctx, id, CallbackAttempt{HTTPStatus: 503, Err: errors.New("busy"), Reason: "http_status"}); err != nil {
 		t.Fatal(err)
 	}
@@ -351,20 +366,7 @@ func TestPackedDeadLetters(t *testing.T) {
 	s := setup(t)
 	ctx := context.Background()
 	const id = "dead"
-	cs := cands(1)
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: 1}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.AdmitSegment(ctx, id, 0, cs, "", nil); err != nil {
-		t.Fatal(err)
-	}
-	dl := &DeadLetter{ID: DeadLetterID(id, 0), BatchID: id, Reason: payload.ReasonUnknownOutcome, Candidate: cs[0].Candidate, Target: target}
-	if _, err := s.RecordOutcomes(ctx, id, target, []Record{{Seq: 0, Outcome: payload.OutcomeDeadLettered, Candidate: cs[0].Candidate, DeadLetter: dl}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Seal(ctx, id, 1, ""); err != nil {
-		t.Fatal(err)
-	}
+	cs := doneOneCandidate(t, s, Meta{ID: id}, payload.OutcomeDeadLettered)
 	if got := recordFieldNames(t, s, id); !packedRecord(got) {
 		t.Errorf("record fields %s, want only the packed value", got)
 	}
