@@ -19,10 +19,8 @@ import (
 
 // doneOneCandidateGoal is the bytes a done one-candidate batch may keep in
 // Redis for its retention (issue 20): its record, the keys kept with it and
-// its entry in the batches index. 2,806 B before a batch's keys were cut
-// down, 918 B before a done batch folded :st and :fx into its record and the
-// record dropped what can be told otherwise, 558 B before the record was
-// packed (see "A small done batch" in internal/store).
+// its entry in the batches index. What it keeps, and kept before: "A small
+// done batch" in internal/store.
 const doneOneCandidateGoal = 400
 
 // TestDoneOneCandidateBatchMemory: the vendor's sample body POSTed as serve
