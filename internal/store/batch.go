@@ -173,6 +173,9 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if res == createdNew {
 		s.maybeTrim(ctx)
 	}
+	if err := unpackRecord(rec); err != nil {
+		return nil, false, fmt.Errorf("read batch %s: %w", m.ID, err)
+	}
 	b, err := s.batchFrom(ctx, m.ID, rec)
 	if err != nil {
 		return nil, false, err
@@ -579,6 +582,9 @@ func (b *Batch) Status() Status {
 // ErrBatchExpired; one never created, ErrBatchNotFound.
 func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
+	if err == nil {
+		err = unpackRecord(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}

@@ -469,6 +469,20 @@ func TestCreateBatchReturnsTheRecord(t *testing.T) {
 			t.Errorf("CreateBatch %d returned %+v, want the first call's record", i, got)
 		}
 	}
+	// A done batch whose record is packed, imported again.
+	doneOfOne(t, s, "returned-done", 1)
+	got, created, err := s.CreateBatch(ctx, Meta{ID: "returned-done", Job: task.Job{Target: target}, SegmentSize: 1})
+	if err != nil || created {
+		t.Fatalf("CreateBatch of a done batch: created %v, %v", created, err)
+	}
+	want, err := s.Batch(ctx, "returned-done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.at, want.at = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) || !got.Done() || got.Invited != 1 {
+		t.Errorf("CreateBatch of a done batch returned\n%+v\nBatch reads\n%+v", got, want)
+	}
 }
 
 // CreateBatch looks the id up and keeps the shared job in one pipeline, where a
