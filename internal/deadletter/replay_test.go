@@ -3,6 +3,8 @@ package deadletter_test
 import (
 	"context"
 	"errors"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -258,5 +260,52 @@ func TestReplayInPages(t *testing.T) {
 	}
 	if st := b.API.Stats(); st.Invites != 550 || st.DuplicateInvites != 0 {
 		t.Errorf("sandbox %+v, want 550 invites, none twice", st)
+	}
+}
+
+// TestReplayOfADoneOneCandidateBatch: a batch of one candidate that was
+// dead-lettered is done and its record packed (store, "A small done batch");
+// its dead letter replays as any other: the replay batch invites the
+// candidate once, the source batch shows what it showed, and the replayed
+// event in its log.
+func TestReplayOfADoneOneCandidateBatch(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{Sandbox: sandbox.Config{Faults: sandbox.Faults{FailRate: 1}}})
+	stop := b.StartWorker(pipelinetest.WorkerOptions{Worker: worker.Config{MaxAttempts: 1}})
+	res := b.Import("one", pipelinetest.Candidates("one", 1), nil)
+	before := b.WaitDone(res.BatchID, time.Minute)
+	if before.DeadLettered != 1 {
+		t.Fatalf("%+v", before.Status())
+	}
+	stop()
+	ctx := context.Background()
+	fields, err := b.Store.Redis().HKeys(ctx, pipelinetest.Prefix+"{b:"+res.BatchID+"}").Result()
+	if err != nil || len(fields) == 0 || slices.ContainsFunc(fields, func(f string) bool { return len(f) != 2 || f[0] != 'p' }) {
+		t.Fatalf("the done batch's record fields %v, %v; want only the packed value", fields, err)
+	}
+	if err := b.API.SetFaults(sandbox.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	rep, err := b.Replayer.Replay(ctx, deadletter.Options{})
+	if err != nil || rep.Replayed != 1 || len(rep.Batches) != 1 {
+		t.Fatalf("replay %+v, %v; want the one dead letter replayed", rep, err)
+	}
+	if replayed := b.WaitDone(rep.Batches[0], time.Minute); replayed.Invited != 1 {
+		t.Errorf("the replay batch %+v, want its candidate invited", replayed.Status())
+	}
+	after, err := b.Store.Batch(ctx, res.BatchID)
+	if err != nil || !reflect.DeepEqual(after.Status(), before.Status()) {
+		t.Errorf("the source batch after the replay %+v, %v; want %+v as before", after.Status(), err, before.Status())
+	}
+	evs, err := b.Store.Events(ctx, res.BatchID)
+	if err != nil || len(evs) != 2 || evs[1].What != store.EventReplayed {
+		t.Errorf("the source batch's events %+v, %v; want created and replayed", evs, err)
+	}
+	if n, _ := b.Store.CountDeadLetters(ctx); n != 0 {
+		t.Errorf("%d dead letters left", n)
+	}
+	if st := b.API.Stats(); st.Invites != 1 || st.DuplicateInvites != 0 {
+		t.Errorf("sandbox %+v, want one invite", st)
 	}
 }

@@ -133,9 +133,10 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		return nil, false, err
 	}
 	idx := s.key("batches")
-	used, err := s.rdb.ZScore(ctx, idx, m.ID).Result()
-	known := err == nil
-	if err != nil && !isNil(err) {
+	ref := jobRef(job)
+	// The shared job is written before the record that names it.
+	used, known, err := s.lookUpAndKeepJob(ctx, idx, m.ID, ref, job, s.cfg.UnsealedTTL+s.cfg.Retention)
+	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
 	// A replay batch does not expire unsealed: the next replay finishes it.
@@ -144,11 +145,6 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		ttl = 0
 	}
 	now := s.now()
-	ref := jobRef(job)
-	// The shared job is written before the record that names it.
-	if err := s.keepJob(ctx, ref, job, s.cfg.UnsealedTTL+s.cfg.Retention); err != nil {
-		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
-	}
 	by := m.By
 	if by == m.Owner {
 		by = "" // told from the owner (createdEvent): a done batch's record is kept long
@@ -158,7 +154,7 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 		replayOf: strings.Join(m.ReplayOf, ","), callbackURL: m.CallbackURL, known: known,
 		ttlMS: ttl.Milliseconds(), callbackKey: m.CallbackKey, owner: m.Owner,
 		by: by, from: m.From}
-	res, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
+	res, rec, err := createReply(s.eval(ctx, createScript, a.keys(), a.argv()...))
 	if err != nil {
 		return nil, false, fmt.Errorf("create batch %s: %w", m.ID, err)
 	}
@@ -177,7 +173,10 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if res == createdNew {
 		s.maybeTrim(ctx)
 	}
-	b, err := s.Batch(ctx, m.ID)
+	if err := unpackRecord(rec); err != nil {
+		return nil, false, fmt.Errorf("read batch %s: %w", m.ID, err)
+	}
+	b, err := s.batchFrom(ctx, m.ID, rec)
 	if err != nil {
 		return nil, false, err
 	}
@@ -187,12 +186,71 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	return b, res == createdNew, nil
 }
 
+// lookUpAndKeepJob asks the batches index idx for id (its score, and whether
+// it is there) and keeps the shared job ref (keepJob): in one round trip, a
+// pipeline of both (keys of two slots; a Cluster client sends each to its
+// node), unless the job's write waits for replicas (Config.WaitReplicas: WAIT
+// on its own connection) or Redis does not know the script yet (NOSCRIPT
+// within a pipeline has no fallback): then one after the other.
+func (s *Store) lookUpAndKeepJob(ctx context.Context, idx, id, ref string, job []byte, ttl time.Duration) (float64, bool, error) {
+	var score *redis.FloatCmd
+	var keep *redis.Cmd // nil: not sent
+	_, _ = s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
+		score = pipe.ZScore(ctx, idx, id)
+		if s.cfg.WaitReplicas <= 0 {
+			a := keepJobArgs{key: s.jobKey(ref), job: job, ttlMS: ttl.Milliseconds()}
+			keep = keepJobScript.EvalSha(ctx, pipe, a.keys(), a.argv()...)
+		}
+		return nil
+	})
+	used, err := score.Result()
+	known := err == nil
+	if err != nil && !isNil(err) {
+		return 0, false, err
+	}
+	switch {
+	case keep == nil || isNoScript(keep.Err()):
+		if err := s.keepJob(ctx, ref, job, ttl); err != nil {
+			return 0, false, err
+		}
+	case keep.Err() != nil:
+		return 0, false, fmt.Errorf("keep the job %s: %w", ref, keep.Err())
+	}
+	return used, known, nil
+}
+
 // createScript's answers.
 const (
 	createRefused = -1 // the id was used and its record is gone
 	createdBefore = 0  // the record exists
 	createdNew    = 1
 )
+
+// createReply reads createScript's answer: the code, and the record as the
+// script left it (nil when refused).
+func createReply(cmd *redis.Cmd) (int, map[string]string, error) {
+	v, err := cmd.Slice()
+	if err != nil {
+		return 0, nil, err
+	}
+	code, ok := v[0].(int64)
+	if !ok {
+		return 0, nil, fmt.Errorf("unexpected answer %v", v)
+	}
+	if len(v) < 2 {
+		return int(code), nil, nil
+	}
+	fields, ok := v[1].([]any)
+	if !ok || len(fields)%2 != 0 {
+		return 0, nil, fmt.Errorf("unexpected record %v", v[1])
+	}
+	rec := make(map[string]string, len(fields)/2)
+	for i := 0; i < len(fields); i += 2 {
+		f, _ := fields[i].(string)
+		rec[f], _ = fields[i+1].(string)
+	}
+	return int(code), rec, nil
+}
 
 func flag(b bool) string {
 	if b {
@@ -524,12 +582,21 @@ func (b *Batch) Status() Status {
 // ErrBatchExpired; one never created, ErrBatchNotFound.
 func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
+	if err == nil {
+		err = unpackRecord(m)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	if m["id"] == "" {
 		return nil, s.missing(ctx, id)
 	}
+	return s.batchFrom(ctx, id, m)
+}
+
+// batchFrom is the batch whose record (fields and values) is m.
+func (s *Store) batchFrom(ctx context.Context, id string, m map[string]string) (*Batch, error) {
+	var err error
 	b := &Batch{
 		ID:               id,
 		at:               s.now(),

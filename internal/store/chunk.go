@@ -82,7 +82,7 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 	var blob *redis.StringCmd
 	var rng stateRead
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		rec = pipe.HMGet(ctx, s.bkey(id, ""), fields...)
+		rec = pipe.HMGet(ctx, s.bkey(id, ""), recordFields(fields...)...)
 		blob = pipe.HGet(ctx, s.bkey(id, "c"), field)
 		rng = s.readStates(ctx, pipe, id, ref.Lo, ref.Hi)
 		return nil
@@ -90,8 +90,12 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 	if err != nil && !isNil(err) {
 		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
 	}
+	got, err := recordValues(fields, rec.Val())
+	if err != nil {
+		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
+	}
 	vals := make([]string, len(fields))
-	for i, v := range rec.Val() {
+	for i, v := range got {
 		vals[i], _ = v.(string)
 	}
 	if vals[0] == "" {
@@ -110,7 +114,10 @@ func (s *Store) LoadChunk(ctx context.Context, c *task.Chunk, withJob bool) (*Ch
 		}
 		out.Job = &job
 	}
-	states := rng.bytes()
+	states, err := rng.bytes()
+	if err != nil {
+		return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, err)
+	}
 	if blob.Val() == "" {
 		if int64(len(states)) < ref.Hi-ref.Lo+1 || containsUndecided(states) {
 			return nil, fmt.Errorf("load chunk %s of batch %s: %w", field, id, ErrChunkLost)

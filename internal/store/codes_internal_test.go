@@ -48,9 +48,12 @@ func TestScriptCodes(t *testing.T) {
 			t.Helper()
 			a := createArgs{batch: s.bkey(id, ""), dl: s.bkey(id, "dl"), ev: s.bkey(id, "ev"), now: nowMS(time.Now()),
 				jobRef: jobRef([]byte("{}")), segmentSize: 1, known: known, by: "tester"}
-			n, err := s.eval(ctx, createScript, a.keys(), a.argv()...).Int()
+			n, rec, err := createReply(s.eval(ctx, createScript, a.keys(), a.argv()...))
 			if err != nil {
 				t.Fatal(err)
+			}
+			if (n == createRefused) != (rec == nil) || (rec != nil && rec["by"] != "tester") {
+				t.Fatalf("answer %d with the record %v", n, rec)
 			}
 			return n
 		}

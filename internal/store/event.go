@@ -112,15 +112,19 @@ func (s *Store) Events(ctx context.Context, batchID string) ([]Event, error) {
 	var rec *redis.SliceCmd
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		lr = pipe.LRange(ctx, s.bkey(batchID, "ev"), 0, -1)
-		rec = pipe.HMGet(ctx, s.bkey(batchID, ""), createdFields...)
+		rec = pipe.HMGet(ctx, s.bkey(batchID, ""), recordFields(createdFields...)...)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the events of batch %s: %w", batchID, err)
 	}
+	fields, err := recordValues(createdFields, rec.Val())
+	if err != nil {
+		return nil, fmt.Errorf("read the events of batch %s: %w", batchID, err)
+	}
 	vs := lr.Val()
 	out := make([]Event, 0, len(vs)+1)
-	if c, ok := createdEvent(rec.Val()); ok && (len(vs) == 0 || !strings.Contains(vs[0], `"w":"`+EventCreated+`"`)) {
+	if c, ok := createdEvent(fields); ok && (len(vs) == 0 || !strings.Contains(vs[0], `"w":"`+EventCreated+`"`)) {
 		out = append(out, c)
 	}
 	for _, v := range vs {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -15,8 +16,9 @@ import (
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
-// foldInv and foldSub are the vendor's ids of the fold tests' invitation.
-const foldInv, foldSub = "019c6b0e-1111-7222-8333-444455556666", "019c6b0e-2222-7222-8333-444455556666"
+// foldInv and foldSub are the vendor's ids of the fold tests' invitation,
+// foldOwner the owner of their batches.
+const foldInv, foldSub, foldOwner = "019c6b0e-1111-7222-8333-444455556666", "019c6b0e-2222-7222-8333-444455556666", "team-a"
 
 // doneOfOne creates batch id with n candidates in one segment and one chunk
 // blob, records the first as invited (with the vendor's ids) and the others
@@ -40,7 +42,7 @@ func decidedOfOne(t *testing.T, s *Store, id string, n int) []task.Candidate {
 	for i := range cs {
 		cs[i].Email = id + "-" + cs[i].Email
 	}
-	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: n}); err != nil {
+	if _, _, err := s.CreateBatch(ctx, Meta{ID: id, Job: task.Job{Target: target}, SegmentSize: n, Owner: foldOwner}); err != nil {
 		t.Fatal(err)
 	}
 	blob := ChunkBlob{Lo: 0, Hi: int64(n - 1), Blob: []byte("blob")}
@@ -86,12 +88,45 @@ func TestFinishingALargeBatchReadsNoWholeKey(t *testing.T) {
 	}
 }
 
+// unpackInPlace writes a done batch's packed record back as fields of its
+// own: the record as the build before packing left it.
+func unpackInPlace(t *testing.T, s *Store, id string) {
+	t.Helper()
+	ctx := context.Background()
+	rec := s.bkey(id, "")
+	m := s.rdb.HGetAll(ctx, rec).Val()
+	if err := unpackRecord(m); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, rec, m)
+		p.HDel(ctx, rec, packedFields...)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// recordFieldNames lists the fields of a batch's record as stored, sorted.
+func recordFieldNames(t *testing.T, s *Store, id string) string {
+	t.Helper()
+	fields := s.rdb.HKeys(context.Background(), s.bkey(id, "")).Val()
+	sort.Strings(fields)
+	return fmt.Sprint(fields)
+}
+
+// packedOnly is what recordFieldNames says of a record packed into n pieces
+// with no field of its own.
+func packedOnly(n int) string { return fmt.Sprint(packedFields[:n]) }
+
 // unfold puts a done batch's folded state string and find index back into
-// keys of their own: the batch as the build before folding left it.
+// keys of their own, and its record's packed fields into fields of their
+// own: the batch as the build before folding left it.
 func unfold(t *testing.T, s *Store, id string) {
 	t.Helper()
 	ctx := context.Background()
 	rec := s.bkey(id, "")
+	unpackInPlace(t, s, id)
 	m := s.rdb.HGetAll(ctx, rec).Val()
 	ttl := s.rdb.PTTL(ctx, rec).Val()
 	if _, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -117,11 +152,43 @@ func batchKeysOf(t *testing.T, s *Store, id string) map[string]bool {
 
 // checkDone asserts what every reader and every late step sees of a batch
 // made by doneOfOne: the outcomes, the states, a chunk task that comes again,
-// the find index with the vendor's ids; a late mark, clear, outcome or
-// admission changes nothing.
+// the find index with the vendor's ids, the created event, the owner's list;
+// a late mark, clear, outcome, admission, seal, pause or cancel changes
+// nothing, not even the record's fields, and the record keeps its expiry.
 func checkDone(t *testing.T, s *Store, id string, cs []task.Candidate) {
 	t.Helper()
 	ctx := context.Background()
+	fields := recordFieldNames(t, s, id)
+	defer func() {
+		if got := recordFieldNames(t, s, id); got != fields {
+			t.Errorf("record fields after the late steps %s, want %s as before", got, fields)
+		}
+		if ttl := s.rdb.PTTL(ctx, s.bkey(id, "")).Val(); ttl <= 0 {
+			t.Errorf("record ttl after the late steps %v, want its retention", ttl)
+		}
+	}()
+	if evs, err := s.Events(ctx, id); err != nil || len(evs) != 1 || evs[0].What != EventCreated || evs[0].By != foldOwner ||
+		evs[0].Detail != fmt.Sprintf("%d accepted, 0 rejected", len(cs)) {
+		t.Errorf("events %+v, %v; want created by %s with the counts", evs, err, foldOwner)
+	}
+	if ids, _, err := s.OwnedBatchPage(ctx, foldOwner, "", 100); err != nil || !slices.Contains(ids, id) {
+		t.Errorf("the owner's batches %v, %v; want %s among them", ids, err, id)
+	}
+	if b, err := s.PauseBatch(ctx, id, "op"); err != nil || b.State() != StateDone || b.Hold != HoldNone {
+		t.Errorf("a pause of the done batch: %+v, %v; want done, no hold", b, err)
+	}
+	if _, err := s.ResumeBatch(ctx, id, "op"); err != nil {
+		t.Errorf("a resume of the done batch: %v", err)
+	}
+	if _, _, err := s.CancelBatch(ctx, id, "op"); !errors.Is(err, ErrBatchDone) {
+		t.Errorf("a cancel of the done batch: %v, want ErrBatchDone", err)
+	}
+	if n, err := s.PausedBatches(ctx); err != nil || n != 0 {
+		t.Errorf("paused batches %d, %v; want 0", n, err)
+	}
+	if err := s.Seal(ctx, id, 1, ""); err != nil {
+		t.Errorf("a seal again: %v", err)
+	}
 	out, err := s.Outcomes(ctx, id)
 	if err != nil || len(out) != len(cs) || out[0] != payload.OutcomeInvited || (len(cs) > 1 && out[int64(len(cs)-1)] != payload.OutcomeDeadLettered) {
 		t.Errorf("Outcomes: %v, %v; want 0 invited, the rest dead-lettered", out, err)
@@ -164,9 +231,21 @@ func checkDone(t *testing.T, s *Store, id string, cs []task.Candidate) {
 	if out, err := s.Outcomes(ctx, id); err != nil || out[0] != payload.OutcomeInvited {
 		t.Errorf("Outcomes after the late steps: %v, %v; want 0 still invited", out, err)
 	}
-	if b, err := s.Batch(ctx, id); err != nil || b.Accepted != int64(len(cs)) || b.Invited != 1 || !b.Done() {
-		t.Errorf("batch after the late steps %+v, %v; want the same counts, done", b, err)
+	if b, err := s.Batch(ctx, id); err != nil || b.Accepted != int64(len(cs)) || b.Invited != 1 || b.DeadLettered != int64(len(cs)-1) ||
+		!b.Done() || b.Owner != foldOwner || b.Job.Target != target || b.CreatedAt.IsZero() || b.FinishedAt.Before(b.CreatedAt) {
+		t.Errorf("batch after the late steps %+v, %v; want the same counts, owner and job, done", b, err)
 	}
+}
+
+// packedRecord reports whether a record's fields (recordFieldNames) are the
+// pieces of a packed value and nothing else.
+func packedRecord(fields string) bool {
+	for n := 1; n <= packedPieces; n++ {
+		if fields == packedOnly(n) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestDoneSmallBatchFolds: a done batch whose state string and find index are
@@ -180,20 +259,29 @@ func TestDoneSmallBatchFolds(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		n        int
-		unfolded bool // as the build before left it
+		unfolded bool // as the build before folding left it
+		unpacked bool // as the build before packing left it
 		keys     map[string]bool
 	}{
 		{name: "one candidate", n: 1, keys: map[string]bool{"st": false, "fx": false, "c": false}},
 		{name: "six candidates", n: 6, keys: map[string]bool{"st": false, "fx": true, "c": false}},
 		{name: "one hundred candidates", n: 100, keys: map[string]bool{"st": true, "fx": true, "c": false}},
 		{name: "written before folding", n: 1, unfolded: true, keys: map[string]bool{"st": true, "fx": true, "c": false}},
+		{name: "written before packing", n: 1, unpacked: true, keys: map[string]bool{"st": false, "fx": false, "c": false}},
+		{name: "six written before packing", n: 6, unpacked: true, keys: map[string]bool{"st": false, "fx": true, "c": false}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			id := fmt.Sprintf("fold-%d-%v", tc.n, tc.unfolded)
+			id := fmt.Sprintf("fold-%d-%v-%v", tc.n, tc.unfolded, tc.unpacked)
 			cs := doneOfOne(t, s, id, tc.n)
-			if tc.unfolded {
+			if fields := recordFieldNames(t, s, id); !packedRecord(fields) {
+				t.Errorf("the done batch's record fields %s, want only the packed value", fields)
+			}
+			switch {
+			case tc.unfolded:
 				unfold(t, s, id)
+			case tc.unpacked:
+				unpackInPlace(t, s, id)
 			}
 			checkDone(t, s, id, cs)
 			if got := batchKeysOf(t, s, id); fmt.Sprint(got) != fmt.Sprint(tc.keys) {
@@ -206,9 +294,11 @@ func TestDoneSmallBatchFolds(t *testing.T) {
 // TestDoneOneCandidateRecordFields: the record of a done batch of one
 // candidate holds only what cannot be told otherwise (issue 20): no id (its
 // key names it), no empty replay_of, no started_at (nothing reads it), no
-// digest equal to segment 0's; the states and the find index are folded in.
-// The digest is told from seg0: a seal again with another one is refused. A
-// record written before, its digest a field of its own, reads as before.
+// digest equal to segment 0's; the states and the find index are folded in;
+// and all of it is packed into one value, the record's only fields its
+// pieces. The digest is told from seg0: a seal again with another one is
+// refused. A record written before, its digest a field of its own, reads as
+// before.
 func TestDoneOneCandidateRecordFields(t *testing.T) {
 	t.Parallel()
 	s := setup(t)
@@ -229,7 +319,13 @@ func TestDoneOneCandidateRecordFields(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if got := recordFieldNames(t, s, id); !packedRecord(got) {
+		t.Errorf("record fields %s, want only the packed value", got)
+	}
 	m := s.rdb.HGetAll(ctx, s.bkey(id, "")).Val()
+	if err := unpackRecord(m); err != nil {
+		t.Fatal(err)
+	}
 	var fields []string
 	for f := range m {
 		fields = append(fields, f)
@@ -237,7 +333,7 @@ func TestDoneOneCandidateRecordFields(t *testing.T) {
 	sort.Strings(fields)
 	const want = "[accepted by created_at finished_at id invited jobref owner sealed seg0 segment_size segments source st xi0 xs0]"
 	if fmt.Sprint(fields) != want || m["id"] != "1" {
-		t.Errorf("record fields %v (id %q), want %s (id 1)", fields, m["id"], want)
+		t.Errorf("packed record fields %v (id %q), want %s (id 1)", fields, m["id"], want)
 	}
 	if enc := s.rdb.ObjectEncoding(ctx, s.bkey(id, "")).Val(); enc != "listpack" {
 		t.Errorf("record encoding %s, want listpack", enc)

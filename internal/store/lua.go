@@ -80,6 +80,7 @@ local function hdel(key, fields)
   end
 end
 
+` + packLib + `
 -- A batch's candidate states are one byte per seq in a string, read and written
 -- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
 -- new run): one command per run, a chunk's seqs being one run. Each run has its
@@ -106,9 +107,9 @@ local function runs(seqs)
 end
 
 -- stateAt is where the state bytes of batch (its record) are: the record's
--- field FOLDED_ST once fold moved them there, else the key st.
+-- field FOLDED_ST once fold moved them there (packed or not), else the key st.
 local function stateAt(batch, st)
-  return {batch = batch, key = st, folded = redis.call('HGET', batch, FOLDED_ST)}
+  return {batch = batch, key = st, folded = rget(batch, FOLDED_ST)}
 end
 
 -- getRange reads the state bytes of seqs lo to hi at place p (stateAt).
@@ -166,7 +167,7 @@ end
 -- fxGet reads field f of a batch's find index: from the key fx, else from the
 -- record (batch), where fold may have moved it (as FOLDED_FX .. f).
 local function fxGet(batch, fx, f)
-  return redis.call('HGET', fx, f) or redis.call('HGET', batch, FOLDED_FX .. f)
+  return redis.call('HGET', fx, f) or rget(batch, FOLDED_FX .. f)
 end
 
 -- fold moves a done batch's small state string (st) and find index (fx) into
@@ -195,16 +196,17 @@ local function fold(batch, st, fx)
 end
 
 -- alive tells whether batch, a batch's record, is there: a hash without an id
--- is no record (the leftover of a write that came after it expired).
+-- (packed or not) is no record (the leftover of a write that came after it
+-- expired).
 local function alive(batch)
-  return redis.call('HEXISTS', batch, 'id') == 1
+  return rget(batch, 'id') ~= false
 end
 
 -- refresh gives the keys KEYS[first..last] of a batch not sealed yet another ttl
 -- ms to live: its import or its workers are at work. A record (batch) without
 -- an expiry (a replay batch's) keeps none.
 local function refresh(batch, ttl, first, last)
-  if redis.call('HGET', batch, 'sealed') == '1' or redis.call('PTTL', batch) < 0 then return end
+  if rget(batch, 'sealed') == '1' or redis.call('PTTL', batch) < 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], ttl) end
 end
 
@@ -247,18 +249,20 @@ end
 
 -- finish sets finished_at once the sealed batch has no pending candidate, and then
 -- gives the batch's keys (KEYS[first..last], retainedKeys: the candidate states
--- first, the find index second) their retention and folds what is small into
--- the record (fold). It returns the ref of the batch's shared job when it
--- finished the batch (the caller keeps the job as long), else ''.
+-- first, the find index second) their retention, folds what is small into
+-- the record (fold) and packs the record (pack). It returns the ref of the
+-- batch's shared job when it finished the batch (the caller keeps the job as
+-- long), else ''.
 local function finish(batch, now, retention, first, last)
-  local v = redis.call('HMGET', batch, 'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate', 'cancelled')
-  if v[1] ~= '1' then return '' end
+  local v = rmget(batch, {'sealed', 'accepted', 'invited', 'cv_queued', 'dead_lettered', 'skipped_duplicate', 'cancelled', 'finished_at', 'jobref'})
+  if v[1] ~= '1' or v[8] then return '' end
   local pending = tonumber(v[2]) or 0
   for i = 3, 7 do pending = pending - (tonumber(v[i]) or 0) end
   if pending > 0 or redis.call('HSETNX', batch, 'finished_at', now) == 0 then return '' end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], retention) end
   fold(batch, KEYS[first], KEYS[first + 1])
-  return redis.call('HGET', batch, 'jobref') or ''
+  pack(batch)
+  return v[9] or ''
 end
 `
 
@@ -272,15 +276,17 @@ end
 // its created event is told from the record (Store.Events), not stored.
 // The record's id field marks it as one (see alive); the id is in its key's
 // name, so the field holds '1' (a record written before holds the id).
-// Returns createdNew when it created the record, createdBefore when the record
-// exists, createRefused when the id is refused.
+// Returns {createdNew, the record's fields and values} when it created the
+// record, {createdBefore, the same} when the record exists (the caller reads
+// the record it goes on with in the same step), {createRefused} when the id
+// is refused.
 var createScript = redis.NewScript(luaLib + `
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local by, from = ARGV[11], ARGV[12]
-if redis.call('HEXISTS', batch, 'id') == 1 then return ` + itoa(createdBefore) + ` end
-if known == '1' or redis.call('EXISTS', dl) == 1 then return ` + itoa(createRefused) + ` end
+if alive(batch) then return {` + itoa(createdBefore) + `, redis.call('HGETALL', batch)} end
+if known == '1' or redis.call('EXISTS', dl) == 1 then return {` + itoa(createRefused) + `} end
 redis.call('DEL', batch, ev)
 redis.call('HSET', batch, 'id', '1', 'created_at', now, 'jobref', jobRef, 'segment_size', segmentSize,
   'source', source)
@@ -290,7 +296,7 @@ if owner ~= '' then redis.call('HSET', batch, 'owner', owner) end
 redis.call('HSET', batch, 'by', by)
 if from ~= '' then redis.call('HSET', batch, 'from', from) end
 if tonumber(ttl) > 0 then redis.call('PEXPIRE', batch, ttl) end
-return ` + itoa(createdNew) + `
+return {` + itoa(createdNew) + `, redis.call('HGETALL', batch)}
 `)
 
 // createArgs are createScript's KEYS and ARGV.
@@ -348,12 +354,16 @@ local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
 -- Segment 0's entry is the record's field seg0, so that a batch of one
 -- segment keeps no segs key; a batch admitted before keeps it in segs.
-local sk, sf = segs, segment
-if segment == '0' and redis.call('HEXISTS', segs, '0') == 0 then sk, sf = batch, 'seg0' end
-if redis.call('HSETNX', sk, sf, rec) == 1 then
-  redis.call('HINCRBY', batch, 'accepted', tonumber(count))
+local was
+if segment == '0' and redis.call('HEXISTS', segs, '0') == 0 then
+  was = rget(batch, 'seg0')
+  if not was then redis.call('HSET', batch, 'seg0', rec) end
+elseif redis.call('HSETNX', segs, segment, rec) == 0 then
+  was = redis.call('HGET', segs, segment)
+end
+if not was then
+  rincr(batch, 'accepted', tonumber(count))
 else
-  local was = redis.call('HGET', sk, sf)
   if digest ~= '' and string.find(was, ':', 1, true) and was ~= rec then
     return redis.error_reply('` + otherInputReply + `')
   end
@@ -369,7 +379,7 @@ if #dups > 0 then
     if cur[k] < INVITED then set[#set + 1] = seq; set[#set + 1] = SKIPPED; n = n + 1 end
   end
   setStates(stp, set)
-  if n > 0 then redis.call('HINCRBY', batch, 'skipped_duplicate', n) end
+  if n > 0 then rincr(batch, 'skipped_duplicate', n) end
 end
 local cancelled = {}
 if redis.call('HGET', batch, HOLD) == CANCEL then
@@ -382,7 +392,7 @@ if redis.call('HGET', batch, HOLD) == CANCEL then
     cancelled[#cancelled + 1] = seq
   end
   setStates(stp, set)
-  if n > 0 then redis.call('HINCRBY', batch, 'cancelled', n) end
+  if n > 0 then rincr(batch, 'cancelled', n) end
 end
 for i = blobsFrom, dupsFrom - 1, 4 do
   if undecided(stp, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
@@ -443,7 +453,7 @@ for i = rowsFrom, #ARGV, 2 do
     n = n + 1
   end
 end
-if n > 0 then redis.call('HINCRBY', batch, 'rejected', n) end
+if n > 0 then rincr(batch, 'rejected', n) end
 refresh(batch, ttl, liveFrom, #KEYS)
 return n
 `)
@@ -483,21 +493,23 @@ local batch, seen, ev = KEYS[1], KEYS[2], KEYS[3]
 local retainedFrom = 4 -- KEYS[4..]: the keys that expire when the batch is done (batch and ev again are fine)
 local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
-local was = redis.call('HGET', batch, 'sealed')
+local r = rmget(batch, {'sealed', 'digest', 'seg0', 'segments'})
+local was = r[1]
 if digest ~= '' then
-  local d = redis.call('HGET', batch, 'digest')
-  local s0 = string.match(redis.call('HGET', batch, 'seg0') or '', ':(.*)$')
-  if not d and was == '1' and redis.call('HGET', batch, 'segments') == '1' then d = s0 end
+  local d = r[2]
+  local s0 = string.match(r[3] or '', ':(.*)$')
+  if not d and was == '1' and r[4] == '1' then d = s0 end
   if d and d ~= digest then return redis.error_reply('` + otherInputReply + `') end
-  if segments ~= '1' or s0 ~= digest then redis.call('HSET', batch, 'digest', digest) end
+  if not d and (segments ~= '1' or s0 ~= digest) then redis.call('HSET', batch, 'digest', digest) end
 end
-redis.call('HSET', batch, 'sealed', '1', 'segments', segments)
+-- A seal again writes nothing new (a packed record keeps its hash small).
+if was ~= '1' or r[4] ~= segments then redis.call('HSET', batch, 'sealed', '1', 'segments', segments) end
 redis.call('DEL', seen)
 if was ~= '1' then
   for k = retainedFrom, #KEYS do redis.call('PERSIST', KEYS[k]) end
   local first = redis.call('LINDEX', ev, 0)
   if createdEntry(first) then
-    local n = redis.call('HMGET', batch, 'accepted', 'rejected')
+    local n = rmget(batch, {'accepted', 'rejected'})
     local sep = '; '
     if string.sub(first, -7) == '"d":""}' then sep = '' end
     redis.call('LSET', ev, 0, withNote(first, sep .. (n[1] or '0') .. ' accepted, ' .. (n[2] or '0') .. ' rejected'))
@@ -570,7 +582,10 @@ local status, state, err, at, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV
 if not alive(batch) then return 0 end
 local n = redis.call('HINCRBY', batch, 'cb_attempts', 1)
 redis.call('HSET', batch, 'cb_status', status, 'cb_state', state, 'cb_error', err)
-if at ~= '' then redis.call('HSET', batch, 'cb_at', at) end
+if at ~= '' then
+  redis.call('HSET', batch, 'cb_at', at)
+  pack(batch) -- finish left the record of a batch with a callback as it was
+end
 if event ~= '' then
   local s = ''
   if n > 1 then s = 's' end
@@ -788,7 +803,7 @@ for _, f in ipairs(idsOrder) do
   redis.call('HSET', fx, f, (fxGet(batch, fx, f) or '') .. table.concat(ids[f]))
 end
 for c, name in pairs(counters) do
-  if counts[c] then redis.call('HINCRBY', batch, name, counts[c]) end
+  if counts[c] then rincr(batch, name, counts[c]) end
 end
 refresh(batch, ttl, liveFrom, #KEYS)
 return {new, finish(batch, now, retention, liveFrom, #KEYS)}
@@ -1249,10 +1264,10 @@ func (a purgeArgs) keys() []string { return []string{a.dl, a.dlmv} }
 // drainedScript reports whether a batch will hold no more dead letters: it has
 // none and is done (or expired), so that its entry in dlbatches can go; its shared
 // dead-letter errors and moving marks go at once. It takes no ARGV.
-var drainedScript = redis.NewScript(`
+var drainedScript = redis.NewScript(luaLib + `
 local batch, dl, dlerr, dlmv = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HLEN', dl) > 0 then return 0 end
-if redis.call('EXISTS', batch) == 1 and redis.call('HEXISTS', batch, 'finished_at') == 0 then return 0 end
+if redis.call('EXISTS', batch) == 1 and not rget(batch, 'finished_at') then return 0 end
 redis.call('DEL', dlerr, dlmv)
 return 1
 `)
@@ -1397,7 +1412,7 @@ local batch, fx, st, dl = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, fp, wantOther, cursor, count = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
 local ENTRY, FP, BUCKET = ` + itoa(indexEntryLen) + `, ` + itoa(fpLen) + `, ` + itoa(idsBucket) + `
 if not alive(batch) then return {} end
-local rec = redis.call('HMGET', batch, 'owner', 'job', 'jobref')
+local rec = rmget(batch, {'owner', 'job', 'jobref'})
 if owner ~= '' and rec[1] ~= owner then return {} end
 local want = {string.byte(fp, 1, FP)}
 
@@ -1428,7 +1443,7 @@ local scan
 if redis.call('EXISTS', fx) == 1 then
   scan = redis.call('HSCAN', fx, cursor, 'MATCH', 's*', 'COUNT', count)
 else
-  local s0 = redis.call('HGET', batch, FOLDED_FX .. 's0')
+  local s0 = rget(batch, FOLDED_FX .. 's0')
   scan = {'0', s0 and {'s0', s0} or {}}
 end
 local stp = stateAt(batch, st)

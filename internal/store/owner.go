@@ -13,19 +13,24 @@ func (s *Store) owners(ctx context.Context, ids []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.StringCmd, len(ids))
+	cmds := make([]*redis.SliceCmd, len(ids))
+	fields := []string{"owner"}
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = pipe.HGet(ctx, s.bkey(id, ""), "owner")
+			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), recordFields(fields...)...)
 		}
 		return nil
 	})
-	if err != nil && !isNil(err) {
+	if err != nil {
 		return nil, fmt.Errorf("read the owners of %d batches: %w", len(ids), err)
 	}
 	out := make([]string, len(ids))
 	for i, c := range cmds {
-		out[i] = c.Val()
+		v, err := recordValues(fields, c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("read the owner of batch %s: %w", ids[i], err)
+		}
+		out[i], _ = v[0].(string)
 	}
 	return out, nil
 }

@@ -61,16 +61,26 @@ func (s *Store) States(ctx context.Context, batchID string, cands []task.Candida
 		return out, nil
 	}
 	lo, hi := seqRange(cands)
+	b, err := s.stateBytes(ctx, batchID, lo, hi)
+	if err != nil {
+		return nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
+	}
+	decodeStates(out, cands, lo, b)
+	return out, nil
+}
+
+// stateBytes reads the state bytes of the batch's seqs lo to hi (hi < 0: to
+// the end), as a stateRead.
+func (s *Store) stateBytes(ctx context.Context, batchID string, lo, hi int64) ([]byte, error) {
 	var r stateRead
 	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		r = s.readStates(ctx, pipe, batchID, lo, hi)
 		return nil
 	})
 	if err != nil && !isNil(err) {
-		return nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
+		return nil, err
 	}
-	decodeStates(out, cands, lo, r.bytes())
-	return out, nil
+	return r.bytes()
 }
 
 // HoldAndStates is States with the batch's hold (HoldNone, HoldPaused or
@@ -92,40 +102,54 @@ func (s *Store) HoldAndStates(ctx context.Context, batchID string, cands []task.
 		return HoldNone, nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
 	}
 	if r != nil {
-		decodeStates(out, cands, lo, r.bytes())
+		b, err := r.bytes()
+		if err != nil {
+			return HoldNone, nil, fmt.Errorf("read candidate states of batch %s: %w", batchID, err)
+		}
+		decodeStates(out, cands, lo, b)
 	}
 	return Hold(hold.Val()), out, nil
 }
 
 // stateRead reads the state bytes of seqs lo to hi (as GETRANGE does) from
 // where the batch keeps them: its key :st or, once a done batch folded them
-// into its record, the record's field fieldFoldedStates.
+// into its record, the record's field fieldFoldedStates (packed or not).
 type stateRead struct {
-	rng, folded *redis.StringCmd
-	lo, hi      int64
+	rng    *redis.StringCmd
+	folded *redis.SliceCmd
+	lo, hi int64
 }
+
+// stateFields is what a stateRead reads of the record.
+var stateFields = []string{fieldFoldedStates}
 
 // readStates queues a stateRead of the batch's seqs lo to hi (hi < 0: to the
 // end) on pipe.
 func (s *Store) readStates(ctx context.Context, pipe redis.Pipeliner, batchID string, lo, hi int64) stateRead {
 	return stateRead{rng: pipe.GetRange(ctx, s.bkey(batchID, "st"), lo, hi),
-		folded: pipe.HGet(ctx, s.bkey(batchID, ""), fieldFoldedStates), lo: lo, hi: hi}
+		folded: pipe.HMGet(ctx, s.bkey(batchID, ""), recordFields(stateFields...)...), lo: lo, hi: hi}
 }
 
-// bytes is what the stateRead read, once its pipeline ran.
-func (r stateRead) bytes() []byte {
-	if r.folded.Err() != nil {
-		return []byte(r.rng.Val())
+// bytes is what the stateRead read, once its pipeline ran: nil and an error
+// for a packed record that does not decode.
+func (r stateRead) bytes() ([]byte, error) {
+	v, err := recordValues(stateFields, r.folded.Val())
+	if err != nil {
+		return nil, err
 	}
-	b := []byte(r.folded.Val())
+	folded, ok := v[0].(string)
+	if !ok {
+		return []byte(r.rng.Val()), nil
+	}
+	b := []byte(folded)
 	hi := int64(len(b))
 	if r.hi >= 0 {
 		hi = min(hi, r.hi+1)
 	}
 	if r.lo >= hi {
-		return nil
+		return nil, nil
 	}
-	return b[r.lo:hi]
+	return b[r.lo:hi], nil
 }
 
 // seqRange is the lowest and highest seq of cands (not empty).
@@ -202,16 +226,12 @@ func (s *Store) shift(ctx context.Context, batchID string, from, to int, seqs []
 
 // Outcomes returns every recorded outcome of the batch by seq.
 func (s *Store) Outcomes(ctx context.Context, batchID string) (map[int64]payload.Outcome, error) {
-	var r stateRead
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		r = s.readStates(ctx, pipe, batchID, 0, -1)
-		return nil
-	})
-	if err != nil && !isNil(err) {
+	b, err := s.stateBytes(ctx, batchID, 0, -1)
+	if err != nil {
 		return nil, fmt.Errorf("read outcomes of batch %s: %w", batchID, err)
 	}
 	out := map[int64]payload.Outcome{}
-	for seq, code := range r.bytes() {
+	for seq, code := range b {
 		if o, ok := outcomeOfCode[int(code)]; ok {
 			out[int64(seq)] = o
 		}

@@ -189,9 +189,10 @@ type batchHold struct {
 // done, in one pipeline.
 func (s *Store) readHolds(ctx context.Context, ids []string) ([]batchHold, error) {
 	cmds := make([]*redis.SliceCmd, len(ids))
+	fields := []string{"id", fieldHold, "finished_at"}
 	if _, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), "id", fieldHold, "finished_at")
+			cmds[i] = pipe.HMGet(ctx, s.bkey(id, ""), recordFields(fields...)...)
 		}
 		return nil
 	}); err != nil {
@@ -199,8 +200,11 @@ func (s *Store) readHolds(ctx context.Context, ids []string) ([]batchHold, error
 	}
 	out := make([]batchHold, len(ids))
 	for i, c := range cmds {
-		v := c.Val()
-		if len(v) != 3 || v[0] == nil {
+		v, err := recordValues(fields, c.Val())
+		if err != nil {
+			return nil, fmt.Errorf("read the hold of batch %s: %w", ids[i], err)
+		}
+		if v[0] == nil {
 			continue
 		}
 		hold, _ := v[1].(string)
@@ -216,15 +220,10 @@ func (s *Store) Unsent(ctx context.Context, b *Batch) (int64, error) {
 	if b.Hold == HoldCancelled || b.Accepted == 0 {
 		return 0, nil
 	}
-	var r stateRead
-	_, err := s.rdb.Pipelined(ctx, func(pipe redis.Pipeliner) error {
-		r = s.readStates(ctx, pipe, b.ID, 0, b.Accepted-1)
-		return nil
-	})
-	if err != nil && !isNil(err) {
+	st, err := s.stateBytes(ctx, b.ID, 0, b.Accepted-1)
+	if err != nil {
 		return 0, fmt.Errorf("read candidate states of batch %s: %w", b.ID, err)
 	}
-	st := r.bytes()
 	return int64(bytes.Count(st, []byte{codeOpen})) + b.Accepted - int64(len(st)), nil
 }
 
@@ -252,7 +251,7 @@ local retainedFrom = 3 -- KEYS[3..]: retainedKeys, the candidate states first
 local st = KEYS[retainedFrom]
 local op, now, retention, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
-local v = redis.call('HMGET', batch, HOLD, 'finished_at', 'accepted')
+local v = rmget(batch, {HOLD, 'finished_at', 'accepted'})
 local hold, done, accepted = v[1], v[2], tonumber(v[3]) or 0
 if hold == CANCEL then return 0 end
 if op == '` + steerPause + `' then
@@ -279,7 +278,7 @@ if accepted > 0 then
   turned, n = string.gsub(cur, '%z', string.char(CANCELLED))
   if n > 0 then
     redis.call('SETRANGE', st, 0, turned)
-    redis.call('HINCRBY', batch, 'cancelled', n)
+    rincr(batch, 'cancelled', n)
     follow(batch, st)
   end
 end

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -436,5 +437,76 @@ func TestClaimSeesOlderWeeksAfterTheCache(t *testing.T) {
 	at = at.Add(3 * ledgerWeek)
 	if got := claim("c"); got != OtherCandidateDone {
 		t.Errorf("three weeks on: %v, want OtherCandidateDone (the success's week is in the index, not around now)", got)
+	}
+}
+
+// CreateBatch returns the record as stored, read in the step that creates it
+// (no read of its own): a new batch, and one created before with another call
+// (an import run again: the first call's job, segment size and owner), are the
+// batch Batch reads.
+func TestCreateBatchReturnsTheRecord(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	job := task.Job{Target: target, InvitationMessage: "<p>Hello</p>"}
+	first := Meta{ID: "returned", Job: job, SegmentSize: 7, Source: "http", CallbackURL: "https://example.com/cb",
+		CallbackKey: "svc", Owner: "team-a", By: "svc", From: "192.0.2.1"}
+	again := Meta{ID: "returned", Job: task.Job{Target: target}, SegmentSize: 99, Source: "file.csv", Owner: "team-b"}
+	for i, m := range []Meta{first, again} {
+		got, created, err := s.CreateBatch(ctx, m)
+		if err != nil || created != (i == 0) {
+			t.Fatalf("CreateBatch %d: created %v, %v", i, created, err)
+		}
+		want, err := s.Batch(ctx, m.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.at, want.at = time.Time{}, time.Time{}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("CreateBatch %d returned\n%+v\nBatch reads\n%+v", i, got, want)
+		}
+		if got.SegmentSize != 7 || got.Owner != "team-a" || got.Job.InvitationMessage != job.InvitationMessage || got.CallbackURL != first.CallbackURL {
+			t.Errorf("CreateBatch %d returned %+v, want the first call's record", i, got)
+		}
+	}
+	// A done batch whose record is packed, imported again.
+	doneOfOne(t, s, "returned-done", 1)
+	got, created, err := s.CreateBatch(ctx, Meta{ID: "returned-done", Job: task.Job{Target: target}, SegmentSize: 1})
+	if err != nil || created {
+		t.Fatalf("CreateBatch of a done batch: created %v, %v", created, err)
+	}
+	want, err := s.Batch(ctx, "returned-done")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.at, want.at = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) || !got.Done() || got.Invited != 1 {
+		t.Errorf("CreateBatch of a done batch returned\n%+v\nBatch reads\n%+v", got, want)
+	}
+}
+
+// CreateBatch looks the id up and keeps the shared job in one pipeline, where a
+// script Redis does not know (after a restart or SCRIPT FLUSH) cannot fall back
+// by itself: the job is still written, before the record that names it.
+func TestCreateBatchKeepsTheJobOnAForgetfulRedis(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	for i, msg := range []string{"<p>first</p>", "<p>second</p>"} {
+		if err := s.rdb.ScriptFlush(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("forgetful-%d", i)
+		job := task.Job{Target: target, InvitationMessage: msg}
+		if _, created, err := s.CreateBatch(ctx, Meta{ID: id, Job: job, SegmentSize: 1}); err != nil || !created {
+			t.Fatalf("CreateBatch %s: created %v, %v", id, created, err)
+		}
+		b, err := s.Batch(ctx, id)
+		if err != nil || b.Job.InvitationMessage != msg {
+			t.Fatalf("batch %s: %+v, %v; want the message %q", id, b, err, msg)
+		}
+		if ttl := s.rdb.PTTL(ctx, s.jobKey(b.jobRef)).Val(); ttl <= 0 {
+			t.Errorf("the shared job of %s has ttl %v, want one", id, ttl)
+		}
 	}
 }
