@@ -89,6 +89,9 @@ type Producer struct {
 	cfg    Config
 	tracer trace.Tracer
 	room   roomCheck // shared by its imports
+	// sharded: the chunks go round their queue's shards, on a Redis Cluster
+	// only (task.Sharded).
+	sharded bool
 }
 
 // Job is a batch's target and message: the vendor's request without its
@@ -115,7 +118,7 @@ func FromRedis(rdb redis.UniversalClient, cfg Config) *Producer {
 // New returns a Producer writing batch records to st and tasks to q.
 func New(st *store.Store, q Enqueuer, cfg Config) *Producer {
 	cfg = cfg.withDefaults()
-	return &Producer{store: st, q: q, cfg: cfg, tracer: cfg.Tracer.Tracer(tracerName)}
+	return &Producer{store: st, q: q, cfg: cfg, tracer: cfg.Tracer.Tracer(tracerName), sharded: task.Sharded(st.Redis())}
 }
 
 // Status reads the progress of a batch: ErrBatchNotFound for an id never
@@ -139,8 +142,9 @@ type Options struct {
 	Job Job
 	// Source names the input for status, e.g. the file name.
 	Source string
-	// Queue forces every segment onto one logical queue (task.Queues), whose
-	// shards its chunks go round (task.ChunkQueue); empty chooses by size.
+	// Queue forces every segment onto one logical queue (task.Queues), on a
+	// Redis Cluster the shards its chunks go round (task.ChunkQueue); empty
+	// chooses by size.
 	Queue string
 	// ReplayOf lists the batches a replay batch replays.
 	ReplayOf []string
@@ -466,7 +470,7 @@ func (w *segmentWriter) flush() error {
 	if len(adm.Open) > 0 {
 		lq := w.queue(seg)
 		for _, c := range openChunks(chunks, adm.Open) {
-			q := task.ChunkQueue(lq, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(w.batch.SegmentSize, w.p.cfg.ChunkSize))
+			q := task.ChunkQueue(w.p.sharded, lq, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(w.batch.SegmentSize, w.p.cfg.ChunkSize))
 			w.enq.enqueue(c, q)
 			w.held = append(w.held, queuedChunk{c: c, queue: q})
 		}
@@ -539,8 +543,8 @@ func openChunks(chunks []task.Chunk, open []task.Candidate) []task.Chunk {
 	return out
 }
 
-// queue is the logical queue of segment seg's chunks; each goes to a shard of
-// it (task.ChunkQueue).
+// queue is the logical queue of segment seg's chunks; on a Redis Cluster each
+// goes to a shard of it (task.ChunkQueue).
 func (w *segmentWriter) queue(seg int) string {
 	switch {
 	case w.opts.Queue != "":

@@ -68,7 +68,8 @@ type ServeConfig struct {
 	// Concurrency is chunk handlers run at once by this process. Default 8.
 	Concurrency int
 	// Queues maps queue names (task.Queues) to weights. Default DefaultQueues().
-	// Serve serves every shard of each (task.Shards), with its queue's weight.
+	// On a Redis Cluster Serve serves every shard of each (task.Sharded), with
+	// its queue's weight.
 	Queues map[string]int
 	// ShutdownTimeout is how long a stopping server waits for in-flight chunks before
 	// handing them back to the queue. Default 30s.
@@ -100,7 +101,7 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	if sc.DelayedTaskCheckInterval <= 0 {
 		sc.DelayedTaskCheckInterval = DefaultDelayedTaskCheckInterval
 	}
-	queues := task.ShardWeights(sc.Queues)
+	queues := task.ShardWeights(w.sharded, sc.Queues)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              sc.Concurrency,
 		Queues:                   queues,

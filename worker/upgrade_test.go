@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/klauspost/compress/zstd"
@@ -55,14 +57,14 @@ func TestRollingUpgradeFromInlineChunks(t *testing.T) {
 	}
 }
 
-// TestRollingUpgradeToShardedQueues: the chunk tasks older producers wrote on
-// the bare logical queues (default, bulk, replay), which are their first
-// shards, are served by today's worker; today's producer puts a share of a
-// batch's chunks on the bare queue, which older workers still serve, and the
-// rest on the other shards; every candidate is invited once.
+// TestRollingUpgradeToShardedQueues: on a Redis Cluster, the chunk tasks older
+// producers wrote on the bare logical queues (default, bulk, replay), which
+// are their first shards, are served by today's worker; today's producer puts
+// a share of a batch's chunks on the bare queue, which older workers still
+// serve, and the rest on the other shards; every candidate is invited once.
 func TestRollingUpgradeToShardedQueues(t *testing.T) {
 	t.Parallel()
-	b := pipelinetest.New(t, pipelinetest.Options{})
+	b := pipelinetest.New(t, pipelinetest.Options{Topology: pipelinetest.Cluster})
 	want := map[string]int64{}
 	for _, q := range task.Queues {
 		id := "old-on-" + q
@@ -87,6 +89,9 @@ func TestRollingUpgradeToShardedQueues(t *testing.T) {
 	}
 
 	b.StartWorker(pipelinetest.WorkerOptions{})
+	if got := servedQueues(t, insp); len(got) != len(task.AllShards()) {
+		t.Errorf("the worker serves %v, want every shard: %v", got, task.AllShards())
+	}
 	total := int64(0)
 	for id, n := range want {
 		bt := b.WaitDone(id, wait)
@@ -98,6 +103,55 @@ func TestRollingUpgradeToShardedQueues(t *testing.T) {
 	}
 	if st := b.API.Stats(); int64(st.Invites) != total || st.DuplicateInvites != 0 {
 		t.Errorf("the sandbox: %d invites, %d duplicates; want each of %d once", st.Invites, st.DuplicateInvites, total)
+	}
+}
+
+// TestSingleNodeServesTheBareQueues: off a Redis Cluster nothing is sharded,
+// as before the shards: the producer puts every chunk task on the bare logical
+// queue, and the worker serves the three bare queues, with their weights, and
+// no shard; the batch is done.
+func TestSingleNodeServesTheBareQueues(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	res := b.Import("unsharded", pipelinetest.Candidates("unsharded", 400), nil)
+	insp := asynq.NewInspectorFromRedisClient(b.RDB)
+	tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, ti := range tasks {
+		per[ti.Queue]++
+	}
+	if want := 400 / task.DefaultChunkSize; len(per) != 1 || per[task.QueueDefault] != want {
+		t.Errorf("the batch's chunks per queue: %v; want all %d on the bare %s queue", per, want, task.QueueDefault)
+	}
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	if got, want := servedQueues(t, insp), worker.DefaultQueues(); !maps.Equal(got, want) {
+		t.Errorf("the worker serves %v, want the bare queues %v", got, want)
+	}
+	if bt := b.WaitDone(res.BatchID, wait); bt.Invited != 400 {
+		t.Errorf("batch: %+v, want 400 invited", bt.Status())
+	}
+}
+
+// servedQueues waits for the one worker's heartbeat and returns the asynq
+// queues it serves, with their weights.
+func servedQueues(t *testing.T, insp *asynq.Inspector) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		servers, err := insp.Servers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(servers) == 1 {
+			return servers[0].Queues
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers seen, want 1", len(servers))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -132,10 +132,10 @@ func (r *splitRun) firstChunks() int { return (segmentSize + chunkSize - 1) / ch
 // chunkID is the task id of chunk m of the first segment.
 func (r *splitRun) chunkID(m int) string { return task.ChunkID(r.importID, 0, m) }
 
-// chunkQueue is the queue (the shard of the default queue) chunk m of the
-// first segment, and the parts a worker splits it into, are on.
+// chunkQueue is the queue (the default queue, on a Redis Cluster its shard)
+// chunk m of the first segment, and the parts a worker splits it into, are on.
 func (r *splitRun) chunkQueue(m int) string {
-	return task.ChunkQueue(task.QueueDefault, r.importID, 0, m, r.firstChunks())
+	return task.ChunkQueue(task.Sharded(r.rdb), task.QueueDefault, r.importID, 0, m, r.firstChunks())
 }
 
 // waitChunksQueued waits until every chunk task of the first segment has been

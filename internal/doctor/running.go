@@ -22,7 +22,7 @@ import (
 func (r *run) running(ctx context.Context, d Deployment) {
 	insp := asynq.NewInspectorFromRedisClient(d.Redis)
 	r.workers(ctx, insp, d.Redis)
-	r.queues(insp)
+	r.queues(insp, d.Redis)
 	stops, err := d.Store.AuthStops(ctx)
 	switch {
 	case err != nil:
@@ -82,7 +82,7 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 			if _, ok := s.Queues[q]; !ok {
 				missing = append(missing, q)
 			}
-			for _, sh := range task.Shards(q)[1:] {
+			for _, sh := range shards(q, rdb)[1:] {
 				if _, ok := s.Queues[sh]; !ok {
 					sharded = false
 				}
@@ -125,8 +125,17 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 	r.add(Check{Name: "workers", Status: OK, Detail: detail})
 }
 
+// shards returns the asynq queues logical queue q is served as on rdb: its
+// shards on a Redis Cluster, else q alone (task.Sharded).
+func shards(q string, rdb redis.UniversalClient) []string {
+	if task.Sharded(rdb) {
+		return task.Shards(q)
+	}
+	return []string{q}
+}
+
 // queues warns of paused queues: their tasks wait until they are resumed.
-func (r *run) queues(insp *asynq.Inspector) {
+func (r *run) queues(insp *asynq.Inspector, rdb redis.UniversalClient) {
 	known, err := insp.Queues()
 	if err != nil {
 		r.add(Check{Name: "queues", Status: Warn, Detail: "could not list the queues: " + err.Error(), Fix: "see the acl check"})
@@ -134,9 +143,9 @@ func (r *run) queues(insp *asynq.Inspector) {
 	}
 	var paused []string
 	for _, l := range task.Queues {
-		var shards []string
+		var on []string // its paused shards
 		tasks := 0
-		for _, q := range task.Shards(l) {
+		for _, q := range shards(l, rdb) {
 			if !slices.Contains(known, q) {
 				continue // never used yet
 			}
@@ -146,12 +155,15 @@ func (r *run) queues(insp *asynq.Inspector) {
 				r.add(Check{Name: "queues", Status: Warn, Detail: "could not read queue " + q + ": " + err.Error(), Fix: "see the acl check"})
 				return
 			case info.Paused:
-				shards = append(shards, q)
+				on = append(on, q)
 				tasks += info.Size
 			}
 		}
-		if len(shards) > 0 {
-			paused = append(paused, fmt.Sprintf("%s (%d of its %d shards: %s; %d tasks)", l, len(shards), task.ShardCount, strings.Join(shards, " "), tasks))
+		switch {
+		case len(on) > 0 && task.Sharded(rdb):
+			paused = append(paused, fmt.Sprintf("%s (%d of its %d shards: %s; %d tasks)", l, len(on), task.ShardCount, strings.Join(on, " "), tasks))
+		case len(on) > 0:
+			paused = append(paused, fmt.Sprintf("%s (%d tasks)", l, tasks))
 		}
 	}
 	if len(paused) > 0 {
@@ -159,5 +171,9 @@ func (r *run) queues(insp *asynq.Inspector) {
 			Fix: "after an auth stop, fix the key and run bulkinvite resume; a queue paused by hand: resume it with asynq's tools"})
 		return
 	}
-	r.add(Check{Name: "queues", Status: OK, Detail: fmt.Sprintf("none paused (%s; %d shards each)", strings.Join(task.Queues, ", "), task.ShardCount)})
+	detail := "none paused (" + strings.Join(task.Queues, ", ")
+	if task.Sharded(rdb) {
+		detail += fmt.Sprintf("; %d shards each", task.ShardCount)
+	}
+	r.add(Check{Name: "queues", Status: OK, Detail: detail + ")"})
 }

@@ -112,7 +112,7 @@ func TestBacklogSpreadsOverTheCluster(t *testing.T) {
 	cmdsBefore := commandsProcessed(t, rdb)
 	var done atomic.Int64
 	all := make(chan struct{})
-	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 8, Queues: task.ShardWeights(worker.DefaultQueues()),
+	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: 8, Queues: task.ShardWeights(task.Sharded(rdb), worker.DefaultQueues()),
 		TaskCheckInterval: worker.DefaultTaskCheckInterval, DelayedTaskCheckInterval: worker.DefaultDelayedTaskCheckInterval, LogLevel: asynq.ErrorLevel})
 	if err := srv.Start(asynq.HandlerFunc(func(context.Context, *asynq.Task) error {
 		if done.Add(1) == int64(pending) {

@@ -2,10 +2,14 @@ package task
 
 import (
 	"hash/fnv"
+	"maps"
 	"slices"
+
+	"github.com/redis/go-redis/v9"
 )
 
-// ShardCount is how many asynq queues each logical queue is served as.
+// ShardCount is how many asynq queues each logical queue is served as on a
+// Redis Cluster (Sharded).
 //
 // asynq keeps all of a queue's keys under the hash tag {<queue name>}, so on a
 // Redis Cluster one asynq queue — every task hash, its pending list, and every
@@ -18,6 +22,20 @@ import (
 // each, so an idle worker's look, and a pickup that misses, costs a script
 // per shard (the cost is counted in docs/architecture.md).
 const ShardCount = 8
+
+// Sharded reports whether the logical queues are served as their shards on
+// rdb: only on a Redis Cluster (a *redis.ClusterClient, as redisconn.Open
+// returns for one). A single node or Sentinel's master holds every queue
+// anyway, so shards would spread nothing and only cost: asynq tries its queues
+// one dequeue script each and runs its forwarder per queue, so 24 queues
+// instead of 3 cost every drain and every idle worker more Redis commands
+// (counted in docs/architecture.md, "Redis keys"). There producers enqueue on
+// the bare logical names and workers serve only them. The producer and the
+// worker decide it once each, from the Redis client they are given.
+func Sharded(rdb redis.UniversalClient) bool {
+	_, ok := rdb.(*redis.ClusterClient)
+	return ok
+}
 
 // shards are the asynq queue names of each logical queue. The first is the
 // logical name itself, so that the tasks of an older producer (which knows only
@@ -64,10 +82,15 @@ func LogicalQueue(q string) (string, bool) {
 }
 
 // ShardWeights expands weights of logical queues (ServeConfig.Queues,
-// BULKINVITE_QUEUE_WEIGHTS) into the weights of their shards, each shard with
-// its logical queue's weight: the shares of the logical queues stay those of
-// the weights. A name that is no logical queue keeps its weight.
-func ShardWeights(weights map[string]int) map[string]int {
+// BULKINVITE_QUEUE_WEIGHTS) into the asynq queues a worker serves: when
+// sharded (Sharded), the weights of their shards, each shard with its logical
+// queue's weight, so that the shares of the logical queues stay those of the
+// weights; otherwise the weights as they are, the bare names. A name that is
+// no logical queue keeps its weight.
+func ShardWeights(sharded bool, weights map[string]int) map[string]int {
+	if !sharded {
+		return maps.Clone(weights)
+	}
 	out := make(map[string]int, len(weights)*ShardCount)
 	for q, w := range weights {
 		for _, s := range Shards(q) {
@@ -77,17 +100,18 @@ func ShardWeights(weights map[string]int) map[string]int {
 	return out
 }
 
-// ChunkQueue returns the shard of logical queue q that chunk (segment, chunk)
-// of batch batchID goes to, where each segment of the batch is cut into
+// ChunkQueue returns the asynq queue chunk (segment, chunk) of batch batchID
+// goes to on logical queue q: q itself unless sharded (Sharded); when sharded,
+// the shard of q, where each segment of the batch is cut into
 // perSegment chunks (SegmentChunks): the batch's chunks go round the shards in
 // their order, from one the batch id picks, so that its drain uses every shard
 // and every master, and the chunks of a batch stay first in, first out within
 // each shard. It is the same every time for the same chunk, so that an enqueue
 // run again meets the task id it enqueued before. A queue that is no logical
 // queue is returned as is.
-func ChunkQueue(q, batchID string, segment, chunk, perSegment int) string {
+func ChunkQueue(sharded bool, q, batchID string, segment, chunk, perSegment int) string {
 	s, ok := shards[q]
-	if !ok {
+	if !sharded || !ok {
 		return q
 	}
 	h := fnv.New32a()

@@ -2,8 +2,11 @@ package task
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // clusterSlots is Redis Cluster's count of hash slots.
@@ -82,8 +85,8 @@ func TestChunkQueue(t *testing.T) {
 		per := map[string]int{}
 		for seg := range 8 {
 			for c := range 20 { // 1,000-candidate segments of 50-candidate chunks
-				q := ChunkQueue(QueueBulk, batch, seg, c, SegmentChunks(1000, 50))
-				if q != ChunkQueue(QueueBulk, batch, seg, c, 20) {
+				q := ChunkQueue(true, QueueBulk, batch, seg, c, SegmentChunks(1000, 50))
+				if q != ChunkQueue(true, QueueBulk, batch, seg, c, 20) {
 					t.Fatalf("%s s%d c%d: not the same queue twice", batch, seg, c)
 				}
 				per[q]++
@@ -98,18 +101,48 @@ func TestChunkQueue(t *testing.T) {
 		small := map[string]bool{}
 		for seg := range 4 {
 			for c := range 2 {
-				small[ChunkQueue(QueueDefault, batch, seg, c, SegmentChunks(100, 50))] = true
+				small[ChunkQueue(true, QueueDefault, batch, seg, c, SegmentChunks(100, 50))] = true
 			}
 		}
 		if len(small) != ShardCount {
 			t.Errorf("%s: 8 chunks of 4 segments on %d shards, want one on each", batch, len(small))
 		}
 	}
-	if got := ChunkQueue("other", "b", 0, 3, 1); got != "other" {
+	if got := ChunkQueue(true, "other", "b", 0, 3, 1); got != "other" {
 		t.Errorf("ChunkQueue(other) = %q", got)
 	}
-	w := ShardWeights(map[string]int{QueueDefault: 6, QueueBulk: 1, "other": 2})
+	w := ShardWeights(true, map[string]int{QueueDefault: 6, QueueBulk: 1, "other": 2})
 	if len(w) != 2*ShardCount+1 || w["default.13"] != 6 || w["bulk.122"] != 1 || w["other"] != 2 {
 		t.Errorf("ShardWeights: %v", w)
+	}
+}
+
+// TestUnshardedQueues: off a Redis Cluster every chunk goes to the bare
+// logical queue and a worker serves the bare names with their weights; only a
+// Cluster client shards.
+func TestUnshardedQueues(t *testing.T) {
+	for _, q := range Queues {
+		for c := range 16 {
+			if got := ChunkQueue(false, q, "batch", c/4, c%4, 4); got != q {
+				t.Errorf("unsharded chunk %d of %s on %s, want %s", c, q, got, q)
+			}
+		}
+	}
+	weights := map[string]int{QueueDefault: 6, QueueReplay: 3, QueueBulk: 1}
+	if w := ShardWeights(false, weights); !maps.Equal(w, weights) {
+		t.Errorf("unsharded ShardWeights: %v, want %v", w, weights)
+	}
+	single := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	sentinel := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: "m", SentinelAddrs: []string{"127.0.0.1:1"}})
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
+	for _, c := range []struct {
+		name string
+		rdb  redis.UniversalClient
+		want bool
+	}{{"single node", single, false}, {"sentinel", sentinel, false}, {"cluster", cluster, true}} {
+		if got := Sharded(c.rdb); got != c.want {
+			t.Errorf("Sharded(%s) = %v, want %v", c.name, got, c.want)
+		}
+		_ = c.rdb.Close()
 	}
 }
