@@ -74,16 +74,7 @@ func TestRollingUpgradeToShardedQueues(t *testing.T) {
 	res := b.Import("sharded", pipelinetest.Candidates("sharded", 400), nil)
 	want[res.BatchID] = 400
 	insp := asynq.NewInspectorFromRedisClient(b.RDB)
-	tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, task.QueueDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := map[string]int{}
-	for _, ti := range tasks {
-		if ti.Type == task.TypeChunk && strings.HasPrefix(ti.ID, task.IDPrefix(res.BatchID)) {
-			per[ti.Queue]++
-		}
-	}
+	per := chunksPerQueue(t, insp, res.BatchID)
 	if per[task.QueueDefault] == 0 || len(per) != task.ShardCount {
 		t.Errorf("the new batch's chunks per shard: %v; want some on the bare %s queue and some on each of the %d shards", per, task.QueueDefault, task.ShardCount)
 	}
@@ -115,14 +106,7 @@ func TestSingleNodeServesTheBareQueues(t *testing.T) {
 	b := pipelinetest.New(t, pipelinetest.Options{})
 	res := b.Import("unsharded", pipelinetest.Candidates("unsharded", 400), nil)
 	insp := asynq.NewInspectorFromRedisClient(b.RDB)
-	tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, task.QueueDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	per := map[string]int{}
-	for _, ti := range tasks {
-		per[ti.Queue]++
-	}
+	per := chunksPerQueue(t, insp, res.BatchID)
 	if want := 400 / task.DefaultChunkSize; len(per) != 1 || per[task.QueueDefault] != want {
 		t.Errorf("the batch's chunks per queue: %v; want all %d on the bare %s queue", per, want, task.QueueDefault)
 	}
@@ -133,6 +117,23 @@ func TestSingleNodeServesTheBareQueues(t *testing.T) {
 	if bt := b.WaitDone(res.BatchID, wait); bt.Invited != 400 {
 		t.Errorf("batch: %+v, want 400 invited", bt.Status())
 	}
+}
+
+// chunksPerQueue counts batch id's pending chunk tasks on each asynq queue of
+// the default queue (its shards).
+func chunksPerQueue(t *testing.T, insp *asynq.Inspector, id string) map[string]int {
+	t.Helper()
+	tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, ti := range tasks {
+		if ti.Type == task.TypeChunk && strings.HasPrefix(ti.ID, task.IDPrefix(id)) {
+			per[ti.Queue]++
+		}
+	}
+	return per
 }
 
 // servedQueues waits for the one worker's heartbeat and returns the asynq

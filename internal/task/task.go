@@ -28,9 +28,10 @@ const (
 // The logical queues tasks go to. Small batches and the head of large ones go
 // to QueueDefault, the rest of a large batch to QueueBulk, replays to
 // QueueReplay; workers weigh the three so that a huge import cannot starve the
-// others. Each is served as ShardCount asynq queues, its shards (Shards): a
-// chunk task goes to one of them (ChunkQueue), a callback task to the logical
-// queue itself, its first shard.
+// others. On a Redis Cluster each is served as ShardCount asynq queues, its
+// shards (Sharded, Shards): a chunk task goes to one of them (ChunkQueue), a
+// callback task to the logical queue itself, its first shard; elsewhere every
+// task goes to the logical queue.
 const (
 	QueueDefault = "default"
 	QueueBulk    = "bulk"
