@@ -18,7 +18,7 @@ import (
 // segments in order, each judged once (AdmitChunks asking again for the
 // segment it judged last — a retry of the same step — gets the same answer).
 //
-// It keeps about 6.7 bytes a key (fpSet), 13–14 per candidate with an email and
+// It keeps about 6.4 bytes a key (fpSet), 13 per candidate with an email and
 // an ATS id. The zero Dedup is not usable; NewDedup makes one.
 type Dedup struct {
 	keys     fpSet
@@ -82,9 +82,9 @@ func (d *Dedup) judge(segment int, cands []task.Candidate, keys segmentKeys) []i
 
 // fpSet is a set of 64-bit fingerprints in 6 bytes each: a fingerprint's top
 // 16 bits pick one of 65536 buckets, which keeps the other 48, big-endian and
-// sorted, so that the whole fingerprint counts and every one is exact (0 too).
+// sorted: all 64 bits tell two fingerprints apart (0 and 1 too).
 // A bucket grows by about an eighth when full, one at a time: the set holds
-// about 6.7 bytes a fingerprint, plus 1.5 MiB of buckets once it holds any.
+// about 6.4 bytes a fingerprint, plus 1.5 MiB of buckets once it holds any.
 type fpSet struct {
 	buckets [][]byte // fpBuckets of them, made by the first add
 }
