@@ -9,13 +9,11 @@ import (
 )
 
 // The collector's settings for an enqueue, unless GOGC or GOMEMLIMIT is set.
-// Most of an import's live heap is its de-duplication set (store.Dedup: ~13
-// bytes a candidate with an email and an ATS id, 130 MB for 10,000,000), which
+// Most of an import's live heap is its de-duplication set (store.Dedup), which
 // holds no pointers and costs a collection little; at Go's GOGC=100 the heap
 // would grow to twice that between collections. Instead it may grow by
 // importGCHeadroom past the live heap, or by importGCMinPercent of it once that
-// is more, so that a large import is not collected ever more often for the
-// same garbage.
+// is more: a large import's collections mark more each, and come less often.
 const (
 	importGCHeadroom   = 8 << 20
 	importGCMinPercent = 12
