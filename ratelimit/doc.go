@@ -44,7 +44,12 @@
 // now + InFlightTTL). release removes it; a crashed worker's lease expires. With
 // MaxInFlight leases alive the step waits. No event reports a release, so the
 // step looks again after one emission interval (5-100ms) or when the oldest
-// lease expires.
+// lease expires. A release is no round trip of its own: the process's next
+// step (or 429) removes the leases released since, before it counts; with no
+// step after it, one call removes them within 20ms (releaseDelay). So another
+// process sees a release up to 20ms late, and a 429's learned rate (Adaptive)
+// may count a few of another process's last requests as still in flight: a
+// slightly lower rate, never a higher one.
 //
 // # 429s
 //

@@ -63,6 +63,8 @@ type Limiter struct {
 
 	throttles  []time.Time // advice.go: this process's 429s in the last minute, without Adaptive
 	nextAdvice time.Time   // advice.go: when the rate advice may be logged again
+
+	released releases // release.go: leases released, not yet removed from Redis
 }
 
 // New returns a Limiter for the API key identified by keyID (flowmingo.APIKey.ID:
@@ -104,6 +106,7 @@ func New(rdb redis.Scripter, keyID string, cfg Config, log *zap.Logger) (*Limite
 		local:    rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst),
 		asker:    make(chan struct{}, 1),
 		eff:      cfg.Rate,
+		released: releases{after: releaseDelay},
 	}
 	if !honoursDeadlines(rdb) {
 		l.log.Warn("the Redis client ignores context deadlines (ContextTimeoutEnabled is false): " +
@@ -134,8 +137,9 @@ func newInstanceID() string {
 // Acquire waits until this process may send one request carrying candidates
 // candidates: it honours the shared cool-down, the local stage, the shared GCRA
 // (and the candidates-per-minute cap), and takes an in-flight slot. Call release
-// when the reply is in, or the request is abandoned; it is idempotent, makes one
-// Redis call bounded by Config.RedisTimeout, and a slot never released frees
+// when the reply is in, or the request is abandoned; it is idempotent and makes
+// no Redis call of its own (the slot goes back with this process's next step,
+// or within 20 ms: see releaseDelay), and a slot never released frees
 // itself after Config.InFlightTTL. Acquire returns ctx.Err() if ctx ends first, and
 // ErrTooManyCandidates for a request that could never go. While Redis cannot be
 // reached (a call fails or takes longer than Config.RedisTimeout) it grants
@@ -223,11 +227,14 @@ func (l *Limiter) step(ctx context.Context, candidates int) (stepResult, error) 
 	lease := l.instance + "#" + strconv.FormatUint(l.seq.Add(1), 10)
 	ctx, cancel := context.WithTimeout(ctx, l.cfg.RedisTimeout)
 	defer cancel()
+	released := l.takeReleases()
 	a := acquireArgs{rate: l.cfg.Rate, burst: l.cfg.Burst, candidatesPerMinute: l.cfg.CandidatesPerMinute,
 		candidates: candidates, maxInFlight: l.cfg.MaxInFlight, lease: lease, leaseTTLMS: l.cfg.InFlightTTL.Milliseconds(),
-		adaptive: l.adaptiveArg(), instance: beat, beatWindowMS: procsWindow.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds()}
+		adaptive: l.adaptiveArg(), instance: beat, beatWindowMS: procsWindow.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds(),
+		released: released}
 	vals, err := acquireScript.Run(ctx, l.rdb, l.keys, a.argv()...).Slice()
 	if err != nil {
+		l.release(released...)
 		if beat != "" {
 			l.mu.Lock()
 			l.nextBeat = time.Time{}
@@ -295,19 +302,4 @@ func (l *Limiter) waitCooldown(ctx context.Context) error {
 	d := l.coolUntil.Sub(l.now())
 	l.mu.Unlock()
 	return sleep.For(ctx, d)
-}
-
-func (l *Limiter) releaseLease(lease string) func() {
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), l.cfg.RedisTimeout)
-			defer cancel()
-			a := releaseArgs{limiterKeys: l.keys, lease: lease}
-			if err := releaseScript.Run(ctx, l.rdb, a.keys(), a.argv()...).Err(); err != nil {
-				l.log.Debug("in-flight slot not released; it expires with its lease",
-					zap.Error(err), zap.Duration("lease", l.cfg.InFlightTTL))
-			}
-		})
-	}
 }

@@ -269,9 +269,17 @@ func TestAcquireSharesOneRate(t *testing.T) {
 	b := setup(t)
 	cfg := Config{Rate: 100, Burst: 5}
 	checkRate(t, cfg, timeGrants(t, 60, 4, b.limiter(t, cfg), b.limiter(t, cfg), b.limiter(t, cfg)), 0.8)
-	st, err := b.limiter(t, cfg).State(context.Background())
-	if err != nil {
-		t.Fatalf("State: %v", err)
+	// Another process sees the last releases within releaseDelay.
+	var st State
+	for deadline := time.Now().Add(time.Second); ; {
+		var err error
+		if st, err = b.limiter(t, cfg).State(context.Background()); err != nil {
+			t.Fatalf("State: %v", err)
+		}
+		if st.InFlight == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(releaseDelay / 4)
 	}
 	if st.Processes != 3 || st.InFlight != 0 || st.Degraded {
 		t.Fatalf("State after the run: %+v", st)
@@ -857,4 +865,65 @@ func TestAdaptiveLearnsTheLimitFromTheGrants(t *testing.T) {
 	if l.eff < clamp(lo)-1e-9 || l.eff > clamp(hi)+1e-9 || l.eff <= 0.9*r+0.2 {
 		t.Fatalf("after a 429 long after the last (from %v): %v, want in [%.2f, %.2f] within -2%%..-10%%, well above -10%%", r, l.eff, lo, hi)
 	}
+}
+
+// A release makes no Redis call of its own: the process's next step removes
+// the lease first (one script call a grant), and a lease with no step after it
+// goes within the delay, in one call for all.
+func TestReleaseGoesWithTheNextStep(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	var calls atomic.Int64
+	c := b.client(t)
+	c.AddHook(countHook{&calls})
+	l, err := New(c, b.keyID, Config{Rate: 1000, Burst: 10, RedisTimeout: 5 * time.Second}, b.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.released.after = time.Hour // only a step or State takes them
+	inflight := func() int64 { return b.client(t).ZCard(ctx, l.keys[keyInflight]).Val() }
+	mustAcquire(t, l, 1)() // loads the script
+	calls.Store(0)
+	for range 5 {
+		mustAcquire(t, l, 1)()
+	}
+	if n := calls.Load(); n != 5 {
+		t.Errorf("5 grants and releases made %d script calls, want 5", n)
+	}
+	if n := inflight(); n != 1 {
+		t.Errorf("%d leases in flight after 6 grants and releases, want the last one", n)
+	}
+	st, err := l.State(ctx)
+	if err != nil || st.InFlight != 0 {
+		t.Errorf("State: %d in flight (%v), want 0: State counts this process's releases", st.InFlight, err)
+	}
+
+	l.released.after = 10 * time.Millisecond
+	release := mustAcquire(t, l, 1)
+	release()
+	release() // idempotent
+	deadline := time.Now().Add(5 * time.Second)
+	for inflight() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a lease released with no step after is still in flight after 5s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// countHook counts the scripts a client runs.
+type countHook struct{ n *atomic.Int64 }
+
+func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
 }

@@ -62,6 +62,8 @@ local OK, COOLDOWN, RATE, CANDIDATES, INFLIGHT, TOO_MANY = ` +
 	luaString(reasonOK) + `, ` + luaString(reasonCooldown) + `, ` + luaString(reasonRate) + `, ` +
 	luaString(reasonCandidates) + `, ` + luaString(reasonInflight) + `, ` + luaString(reasonTooMany) + `
 if redis.replicate_commands then redis.replicate_commands() end
+-- the leases this process released since its last step (release.go)
+if #ARGV > 11 then redis.call('ZREM', inflight, unpack(ARGV, 12)) end
 local t = redis.call('TIME')
 local sec = tonumber(t[1])
 local now = sec * 1000000 + tonumber(t[2])
@@ -192,12 +194,21 @@ type acquireArgs struct {
 	instance            string // for the heartbeat; "": none this time
 	beatWindowMS        int64
 	adaptiveTTLMS       int64
+	released            []string // leases released since the last step, removed first (release.go)
 }
 
 func (a acquireArgs) argv() []any {
-	return []any{strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.candidatesPerMinute,
+	return appendLeases([]any{strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.candidatesPerMinute,
 		a.candidates, a.maxInFlight, a.lease, a.leaseTTLMS,
-		a.adaptive, a.instance, a.beatWindowMS, a.adaptiveTTLMS}
+		a.adaptive, a.instance, a.beatWindowMS, a.adaptiveTTLMS}, a.released)
+}
+
+// appendLeases appends leases to a script's ARGV.
+func appendLeases(argv []any, leases []string) []any {
+	for _, l := range leases {
+		argv = append(argv, l)
+	}
+	return argv
 }
 
 // throttleScript records a 429: it extends (never shortens) the shared cool-down,
@@ -214,6 +225,7 @@ local gcra, cooldown, adaptive, inflight = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local cd_arg, cfg_rate, burst_arg, adaptive_on = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local decrease, min_rate, interval_arg, adaptive_ttl = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 if redis.replicate_commands then redis.replicate_commands() end
+if #ARGV > 8 then redis.call('ZREM', inflight, unpack(ARGV, 9)) end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now_ms = math.floor(now / 1000)
@@ -291,6 +303,7 @@ type throttleArgs struct {
 	minRate       float64
 	intervalMS    int64 // adaptive interval
 	adaptiveTTLMS int64
+	released      []string // leases released since the last step, removed first (release.go)
 }
 
 func (a throttleArgs) keys() []string {
@@ -299,9 +312,9 @@ func (a throttleArgs) keys() []string {
 }
 
 func (a throttleArgs) argv() []any {
-	return []any{a.cooldownMS, strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.adaptive,
+	return appendLeases([]any{a.cooldownMS, strconv.FormatFloat(a.rate, 'g', -1, 64), a.burst, a.adaptive,
 		strconv.FormatFloat(a.decrease, 'g', -1, 64), strconv.FormatFloat(a.minRate, 'g', -1, 64),
-		a.intervalMS, a.adaptiveTTLMS}
+		a.intervalMS, a.adaptiveTTLMS}, a.released)
 }
 
 // succeedScript climbs the adaptive rate back by one step, at most once per
@@ -364,21 +377,19 @@ func (a succeedArgs) argv() []any {
 		a.intervalMS, a.adaptiveTTLMS}
 }
 
-// releaseScript gives an in-flight lease back.
+// releaseScript gives in-flight leases back.
 var releaseScript = redis.NewScript(`
-local inflight = KEYS[1]
-local lease = ARGV[1]
-return redis.call('ZREM', inflight, lease)
+return redis.call('ZREM', KEYS[1], unpack(ARGV))
 `)
 
 // releaseArgs are releaseScript's KEYS and ARGV.
 type releaseArgs struct {
 	limiterKeys []string // Limiter.keys, of which it takes inflight
-	lease       string
+	leases      []string // at least one
 }
 
 func (a releaseArgs) keys() []string { return a.limiterKeys[keyInflight : keyInflight+1] }
-func (a releaseArgs) argv() []any    { return []any{a.lease} }
+func (a releaseArgs) argv() []any    { return appendLeases(nil, a.leases) }
 
 // stateScript reads the shared state without writing.
 //

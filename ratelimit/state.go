@@ -49,6 +49,7 @@ type State struct {
 // State reads the shared state. When Redis cannot be reached it returns what this
 // process knows (configuration, Degraded) together with the error.
 func (l *Limiter) State(ctx context.Context) (State, error) {
+	l.flushReleases(ctx) // this process's releases count as they are
 	l.mu.Lock()
 	st := State{
 		KeyID:               l.keyID,

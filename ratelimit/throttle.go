@@ -24,9 +24,11 @@ func (l *Limiter) Throttled(ctx context.Context, retryAfter time.Duration) error
 	cdMillis := int64((cd + time.Millisecond - 1) / time.Millisecond)
 	a := throttleArgs{limiterKeys: l.keys, cooldownMS: cdMillis, rate: l.cfg.Rate, burst: l.cfg.Burst,
 		adaptive: l.adaptiveArg(), decrease: l.cfg.AdaptiveDecrease, minRate: l.cfg.AdaptiveMin,
-		intervalMS: l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds()}
+		intervalMS: l.cfg.AdaptiveInterval.Milliseconds(), adaptiveTTLMS: adaptiveTTL.Milliseconds(),
+		released: l.takeReleases()}
 	vals, err := throttleScript.Run(ctx, l.rdb, a.keys(), a.argv()...).Slice()
 	if err != nil {
+		l.release(a.released...)
 		return fmt.Errorf("ratelimit: share the cool-down of a 429 (this process honours it alone): %w", err)
 	}
 	if len(vals) != 3 {

@@ -30,6 +30,10 @@ const (
 	tick       = 200 * time.Millisecond // how often the run looks at the batch
 	sampleGap  = time.Second            // between two samples
 	stallLimit = 2 * time.Minute        // without a candidate accepted or sent
+	// maxReadFailures is how many reads of the batch's status or of Redis's
+	// memory in a row may fail (time out on a loaded machine) before the run
+	// fails.
+	maxReadFailures = 20
 )
 
 // waitLine is what enqueue prints on stderr while Redis is full.
@@ -150,6 +154,7 @@ func (s *scenario) run(ctx context.Context) error {
 	t := time.NewTicker(tick)
 	defer t.Stop()
 	progress, progressAt := int64(-1), time.Now()
+	failed := 0 // reads of Redis failed in a row
 	for {
 		select {
 		case <-ctx.Done():
@@ -173,18 +178,25 @@ func (s *scenario) run(ctx context.Context) error {
 			logf("import done: %.1f s, %.0f rows/s", s.res.ImportSeconds, s.res.ImportRowsPerS)
 		}
 		st, err := s.prod.Status(ctx, batchID)
-		if err != nil && !errors.Is(err, producer.ErrBatchNotFound) {
-			return err
-		}
-		if st == nil {
-			st = &producer.Status{}
-		}
-		done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0
-		if time.Since(s.lastSample) >= sampleGap || done {
-			if err := s.sample(ctx, st); err != nil {
-				return err
+		if err == nil || errors.Is(err, producer.ErrBatchNotFound) {
+			if err != nil {
+				st, err = &producer.Status{}, nil // not created yet
+			}
+			if done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0; time.Since(s.lastSample) >= sampleGap || done {
+				err = s.sample(ctx, st)
 			}
 		}
+		if err != nil {
+			// A loaded machine can time a read out: only reads failing for a
+			// while end the run.
+			if failed++; failed >= maxReadFailures {
+				return fmt.Errorf("%d reads of Redis failed in a row, the last: %w", failed, err)
+			}
+			logf("a read of Redis failed (%v); trying again", err)
+			continue
+		}
+		failed = 0
+		done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0
 		if done {
 			s.res.DrainSeconds = time.Since(s.drainStart).Seconds()
 			s.res.DrainPerS = float64(s.o.rows) / s.res.DrainSeconds

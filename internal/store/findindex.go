@@ -1,10 +1,12 @@
 package store
 
 import (
+	"cmp"
 	"encoding/binary"
 	"math"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,33 +49,51 @@ const maxIndexedSeq = math.MaxUint32
 // de-duplication keys' fingerprints are keys, sorted (see the find index), as
 // one string.
 func segmentIndex(cands []task.Candidate, keys segmentKeys) string {
-	entries := make([][indexEntryLen]byte, 0, len(keys.fps))
-	for i, c := range cands {
-		if c.Seq < 0 || c.Seq > maxIndexedSeq {
-			continue
-		}
-		for _, fp := range keys.fps[keys.at[i]:keys.at[i+1]] {
-			var e [indexEntryLen]byte
-			binary.BigEndian.PutUint64(e[:fpLen], fp)
-			binary.BigEndian.PutUint32(e[fpLen:], uint32(c.Seq))
-			entries = append(entries, e)
+	type entry struct {
+		fp  uint64
+		seq uint32
+	}
+	// Sorted by fingerprint, then seq (the order of their bytes): placed by the
+	// fingerprint's top byte, then each run of one top byte, a few entries as
+	// fingerprints are uniform, sorted.
+	var at [257]int // at[b+1]: the entries with a top byte of b, then where they start
+	indexed := func(yield func(uint64, uint32)) {
+		for i, c := range cands {
+			if c.Seq < 0 || c.Seq > maxIndexedSeq {
+				continue
+			}
+			for _, fp := range keys.fps[keys.at[i]:keys.at[i+1]] {
+				yield(fp, uint32(c.Seq))
+			}
 		}
 	}
-	slices.SortFunc(entries, func(a, b [indexEntryLen]byte) int { return compareBytes(a[:], b[:]) })
-	out := make([]byte, 0, len(entries)*indexEntryLen)
+	indexed(func(fp uint64, _ uint32) { at[fp>>56+1]++ })
+	for b := range 256 {
+		at[b+1] += at[b]
+	}
+	entries := make([]entry, at[256])
+	next := at
+	indexed(func(fp uint64, seq uint32) {
+		entries[next[fp>>56]] = entry{fp, seq}
+		next[fp>>56]++
+	})
+	for b := range 256 {
+		slices.SortFunc(entries[at[b]:at[b+1]], func(x, y entry) int {
+			if c := cmp.Compare(x.fp, y.fp); c != 0 {
+				return c
+			}
+			return cmp.Compare(x.seq, y.seq)
+		})
+	}
+	var out strings.Builder
+	out.Grow(len(entries) * indexEntryLen)
 	for _, e := range entries {
-		out = append(out, e[:]...)
+		var b [indexEntryLen]byte
+		binary.BigEndian.PutUint64(b[:fpLen], e.fp)
+		binary.BigEndian.PutUint32(b[fpLen:], e.seq)
+		out.Write(b[:])
 	}
-	return string(out)
-}
-
-func compareBytes(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return len(a) - len(b)
+	return out.String()
 }
 
 // idsField is the field of the find index holding seq's vendor ids.

@@ -148,14 +148,15 @@ func TestSharedRefChunk(t *testing.T) {
 
 // TestBlobEdgeCases: what blob format 2 stores apart (an email's domain, a
 // link's prefix shared with the one before, a canonical UUID's 16 bytes)
-// comes back exactly, whatever the text: upper-case, braced and plain-text
-// ids, emails with no '@' or several, empty fields, links that share all or
-// nothing with the one before.
+// comes back exactly, whatever the text: upper-case (one digit or all), braced
+// and plain-text ids, emails with no '@' or several, empty fields, links that
+// share all or nothing with the one before.
 func TestBlobEdgeCases(t *testing.T) {
 	t.Parallel()
 	cands := []payload.Candidate{
 		{ATSCandidateID: uuidA, Email: "a@b@example.com", CVLink: "https://x.example/cv/1"},
 		{ATSCandidateID: strings.ToUpper(uuidA), Email: "no-at-sign", CVLink: "https://x.example/cv/1"},
+		{ATSCandidateID: uuidA[:35] + "E", Email: "one@upper.example", CVLink: "https://x.example/cv/1"}, // one upper-case digit
 		{ATSCandidateID: "{" + uuidA + "}", Email: "@", CVLink: "https://x.example/cv"},
 		{ATSCandidateID: "ats-42", Email: "", Name: "Zoë", CVLink: ""},
 		{ATSCandidateID: "", Email: "Mixed.Case@Example.COM", Firstname: "F", Lastname: "L", CVLink: "ftp://other"},
