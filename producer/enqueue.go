@@ -40,7 +40,7 @@ type Config struct {
 	// 1000.
 	SegmentSize int
 	// BulkThreshold: segments that start at or past this many candidates go to
-	// task.QueueBulk. Default 5000.
+	// (the shards of) task.QueueBulk. Default 5000.
 	BulkThreshold int
 	// ChunkSize is the most candidates in one chunk task. Each admitted segment
 	// is cut into chunk tasks here (task.Split), so that the workers pick them up
@@ -89,6 +89,9 @@ type Producer struct {
 	cfg    Config
 	tracer trace.Tracer
 	room   roomCheck // shared by its imports
+	// sharded: the chunks go round their queue's shards, on a Redis Cluster
+	// only (task.Sharded).
+	sharded bool
 }
 
 // Job is a batch's target and message: the vendor's request without its
@@ -115,7 +118,7 @@ func FromRedis(rdb redis.UniversalClient, cfg Config) *Producer {
 // New returns a Producer writing batch records to st and tasks to q.
 func New(st *store.Store, q Enqueuer, cfg Config) *Producer {
 	cfg = cfg.withDefaults()
-	return &Producer{store: st, q: q, cfg: cfg, tracer: cfg.Tracer.Tracer(tracerName)}
+	return &Producer{store: st, q: q, cfg: cfg, tracer: cfg.Tracer.Tracer(tracerName), sharded: task.Sharded(st.Redis())}
 }
 
 // Status reads the progress of a batch: ErrBatchNotFound for an id never
@@ -139,7 +142,9 @@ type Options struct {
 	Job Job
 	// Source names the input for status, e.g. the file name.
 	Source string
-	// Queue forces every segment onto one queue; empty chooses by size.
+	// Queue forces every segment onto one logical queue (task.Queues), on a
+	// Redis Cluster the shards its chunks go round (task.ChunkQueue); empty
+	// chooses by size.
 	Queue string
 	// ReplayOf lists the batches a replay batch replays.
 	ReplayOf []string
@@ -463,8 +468,9 @@ func (w *segmentWriter) flush() error {
 	w.res.Accepted += int64(len(w.buf))
 	w.res.Duplicates += int64(adm.Duplicates)
 	if len(adm.Open) > 0 {
-		q := w.queue(seg)
+		lq := w.queue(seg)
 		for _, c := range openChunks(chunks, adm.Open) {
+			q := task.ChunkQueue(w.p.sharded, lq, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(w.batch.SegmentSize, w.p.cfg.ChunkSize))
 			w.enq.enqueue(c, q)
 			w.held = append(w.held, queuedChunk{c: c, queue: q})
 		}
@@ -537,6 +543,8 @@ func openChunks(chunks []task.Chunk, open []task.Candidate) []task.Chunk {
 	return out
 }
 
+// queue is the logical queue of segment seg's chunks; on a Redis Cluster each
+// goes to a shard of it (task.ChunkQueue).
 func (w *segmentWriter) queue(seg int) string {
 	switch {
 	case w.opts.Queue != "":

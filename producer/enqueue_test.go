@@ -10,7 +10,9 @@ import (
 	"testing"
 
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
+	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
@@ -118,11 +120,27 @@ func TestOpenedRequestBodyKeepsFieldsAfterCandidates(t *testing.T) {
 // TestImportEnqueuesChunks: every admitted segment is enqueued as its chunk
 // tasks, with the ids and candidates the worker's split of a segment would give
 // them, so that the workers pick them up in one hop; segments before the bulk
-// threshold on the default queue, the rest on bulk. A re-run enqueues nothing
-// twice.
+// threshold on the default queue, the rest on bulk: on a single node every
+// chunk on the bare queue, on a Redis Cluster each on its shard of the queue,
+// a batch's chunks spread over them. A re-run enqueues nothing twice.
 func TestImportEnqueuesChunks(t *testing.T) {
 	t.Parallel()
-	rdb := redistest.Start(t, redistest.Options{}).Client()
+	t.Run("single node", func(t *testing.T) {
+		t.Parallel()
+		importEnqueuesChunks(t, redistest.Start(t, redistest.Options{}).Client(), false)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		t.Parallel()
+		c := redistest.StartCluster(t, redistest.ClusterOptions{})
+		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs(), ContextTimeoutEnabled: true})
+		t.Cleanup(func() { _ = rdb.Close() })
+		importEnqueuesChunks(t, rdb, true)
+	})
+}
+
+// importEnqueuesChunks is TestImportEnqueuesChunks on rdb, whose chunks are
+// spread over the queues' shards when sharded.
+func importEnqueuesChunks(t *testing.T, rdb redis.UniversalClient, sharded bool) {
 	st := store.New(rdb, store.Config{})
 	p := producer.New(st, asynq.NewClientFromRedisClient(rdb),
 		producer.Config{SegmentSize: 10, ChunkSize: 4, BulkThreshold: 20})
@@ -142,12 +160,14 @@ func TestImportEnqueuesChunks(t *testing.T) {
 	}
 	insp := asynq.NewInspectorFromRedisClient(rdb)
 	t.Cleanup(func() { _ = insp.Close() })
+	// The chunks on the shards of a queue, each on the one task.ChunkQueue names.
 	chunks := func(queue string) map[string][]int64 {
-		tasks, err := insp.ListPendingTasks(queue, asynq.PageSize(100))
+		tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, queue)
 		if err != nil {
 			t.Fatal(err)
 		}
 		got := map[string][]int64{}
+		shards := map[string]bool{}
 		for _, ti := range tasks {
 			if ti.Type != task.TypeChunk {
 				t.Errorf("%s queue: task %s of type %s, want chunks only", queue, ti.ID, ti.Type)
@@ -160,6 +180,14 @@ func TestImportEnqueuesChunks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			want := queue
+			if sharded {
+				want = task.ChunkQueue(true, queue, c.BatchID, c.Segment, c.Chunk, task.SegmentChunks(10, 4))
+			}
+			if ti.Queue != want {
+				t.Errorf("chunk %s on queue %s, want %s", ti.ID, ti.Queue, want)
+			}
+			shards[ti.Queue] = true
 			// A reference to the chunk's candidates, which the batch keeps.
 			if _, err := st.LoadChunk(context.Background(), c, false); err != nil {
 				t.Fatal(err)
@@ -167,6 +195,9 @@ func TestImportEnqueuesChunks(t *testing.T) {
 			for _, cand := range c.Candidates {
 				got[ti.ID] = append(got[ti.ID], cand.Seq)
 			}
+		}
+		if sharded && len(tasks) > 1 && len(shards) < 2 {
+			t.Errorf("%s queue: the batch's %d chunks on one shard, %v; want them spread", queue, len(tasks), shards)
 		}
 		return got
 	}

@@ -179,7 +179,7 @@ func TestVerifyLeavesTasksThatRan(t *testing.T) {
 	for seg := range 2 {
 		for c := range 5 {
 			id := task.ChunkID(res.BatchID, seg, c)
-			_, err := insp.GetTaskInfo(task.QueueDefault, id)
+			_, err := insp.GetTaskInfo(task.ChunkQueue(task.Sharded(b.RDB), task.QueueDefault, res.BatchID, seg, c, task.SegmentChunks(50, 10)), id)
 			switch gone := errors.Is(err, asynq.ErrTaskNotFound); {
 			case err != nil && !gone:
 				t.Fatal(err)

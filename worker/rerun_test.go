@@ -104,7 +104,7 @@ func TestRerunWhileSplitChildrenQueued(t *testing.T) {
 	w := startWorkerProcess(t, "worker", env)
 	waitUntil(t, "both chunks at the vendor", w, func() bool { return b.API.Stats().InFlight == 2 })
 	// Both parents are running: hold what comes next (their children) in the queue.
-	if err := insp.PauseQueue(task.QueueDefault); err != nil {
+	if err := pipelinetest.PauseQueue(insp, task.QueueDefault, true); err != nil {
 		t.Fatal(err)
 	}
 	waitQueue(t, insp, "the parents done and their 2 children queued", func(q *asynq.QueueInfo) bool {
@@ -123,12 +123,12 @@ func TestRerunWhileSplitChildrenQueued(t *testing.T) {
 	if err := json.Unmarshal(again.stdout.Bytes(), &res); err != nil || !res.Existing {
 		t.Fatalf("enqueue again printed %q (%v); want the existing batch", again.stdout.String(), err)
 	}
-	q, err := insp.GetQueueInfo(task.QueueDefault)
+	q, err := pipelinetest.QueueInfo(insp, task.QueueDefault)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("re-run enqueued with %d tasks queued (2 split children, the rest the re-run's)", q.Pending)
-	if err := insp.UnpauseQueue(task.QueueDefault); err != nil {
+	if err := pipelinetest.PauseQueue(insp, task.QueueDefault, false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -221,14 +221,14 @@ func (p *cliProcess) wait(timeout time.Duration) {
 	}
 }
 
-// waitQueue polls the default queue until cond holds, failing the test after a
+// waitQueue polls the default queue (its shards summed) until cond holds, failing the test after a
 // minute or as soon as p exits.
 func waitQueue(t *testing.T, insp *asynq.Inspector, what string, cond func(*asynq.QueueInfo) bool, p interface{ done() bool }) {
 	t.Helper()
 	var q *asynq.QueueInfo
 	waitUntil(t, what, p, func() bool {
 		var err error
-		q, err = insp.GetQueueInfo(task.QueueDefault)
+		q, err = pipelinetest.QueueInfo(insp, task.QueueDefault)
 		return err == nil && cond(q)
 	})
 }

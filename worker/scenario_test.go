@@ -74,7 +74,7 @@ func TestAuthStopAndResume(t *testing.T) {
 	// decided.
 	insp := asynq.NewInspectorFromRedisClient(b.RDB)
 	for {
-		info, err := insp.GetQueueInfo(task.QueueDefault)
+		info, err := pipelinetest.QueueInfo(insp, task.QueueDefault)
 		if err == nil && info.Paused {
 			break
 		}

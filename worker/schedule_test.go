@@ -97,10 +97,10 @@ func TestScheduleHoldsUntilTheTime(t *testing.T) {
 	}
 }
 
-// tasksOf lists a batch's tasks of one state in the default queue.
+// tasksOf lists a batch's tasks of one state in the default queue's shards.
 func tasksOf(tb testing.TB, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error), batch string) []*asynq.TaskInfo {
 	tb.Helper()
-	all, err := list(task.QueueDefault, asynq.PageSize(1000))
+	all, err := pipelinetest.Tasks(list, task.QueueDefault)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 )
 
 // IsFailure tells asynq which errors spend an attempt: not a pause (429 cool-down,
@@ -66,7 +67,9 @@ func Backoff(n int, lo, hi time.Duration, jitter float64) time.Duration {
 type ServeConfig struct {
 	// Concurrency is chunk handlers run at once by this process. Default 8.
 	Concurrency int
-	// Queues maps queue names to weights. Default DefaultQueues().
+	// Queues maps queue names (task.Queues) to weights. Default DefaultQueues().
+	// On a Redis Cluster Serve serves every shard of each (task.Sharded), with
+	// its queue's weight.
 	Queues map[string]int
 	// ShutdownTimeout is how long a stopping server waits for in-flight chunks before
 	// handing them back to the queue. Default 30s.
@@ -98,9 +101,10 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 	if sc.DelayedTaskCheckInterval <= 0 {
 		sc.DelayedTaskCheckInterval = DefaultDelayedTaskCheckInterval
 	}
+	queues := task.ShardWeights(w.sharded, sc.Queues)
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{
 		Concurrency:              sc.Concurrency,
-		Queues:                   sc.Queues,
+		Queues:                   queues,
 		RetryDelayFunc:           w.cfg.RetryDelay,
 		IsFailure:                IsFailure,
 		ShutdownTimeout:          sc.ShutdownTimeout,
@@ -117,7 +121,7 @@ func (w *Worker) Serve(ctx context.Context, rdb redis.UniversalClient, sc ServeC
 			w.log.Debug("task error", zap.String("task_id", id), zap.String("type", t.Type()), zap.Error(err))
 		}),
 	})
-	w.queues = slices.Sorted(maps.Keys(sc.Queues))
+	w.queues = slices.Sorted(maps.Keys(queues))
 	if err := srv.Start(w.Handler()); err != nil {
 		return err
 	}

@@ -78,11 +78,12 @@ func (s *Steering) CancelBatch(ctx context.Context, id, by string) (*store.Batch
 }
 
 // wake moves the batch's chunk tasks waiting to be retried back to their
-// queues, best effort (see ResumeBatch): it reads every queue's waiting tasks a
-// page at a time and runs those whose payload names the batch.
+// queues, best effort (see ResumeBatch): it reads every queue's waiting tasks
+// (of every shard) a page at a time and runs those whose payload names the
+// batch.
 func wake(tr TaskRunner, batchID string) {
 	prefix := task.IDPrefix(batchID)
-	for _, q := range task.Queues {
+	for _, q := range task.AllShards() {
 		var ids []string
 		for page := 1; ; page++ {
 			infos, err := tr.ListRetryTasks(q, asynq.PageSize(wakePage), asynq.Page(page))

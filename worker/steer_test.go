@@ -9,6 +9,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
+	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
@@ -30,7 +31,7 @@ func TestPausedBatchWaitsForResume(t *testing.T) {
 	// Every chunk ran once and went back to wait.
 	deadline := time.Now().Add(wait)
 	for {
-		infos, err := insp.ListRetryTasks("default")
+		infos, err := pipelinetest.Tasks(insp.ListRetryTasks, task.QueueDefault)
 		if err != nil {
 			t.Fatal(err)
 		}

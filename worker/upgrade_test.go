@@ -5,7 +5,10 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/hibiken/asynq"
 	"github.com/klauspost/compress/zstd"
@@ -28,7 +31,7 @@ func TestRollingUpgradeFromInlineChunks(t *testing.T) {
 	t.Parallel()
 	b := pipelinetest.New(t, pipelinetest.Options{})
 	const old, oldSegs, segSize = "written-by-v1", 3, 120
-	enqueueAsV1(t, b, old, pipelinetest.Candidates("v1", oldSegs*segSize-7), segSize)
+	enqueueAsV1(t, b, old, pipelinetest.Candidates("v1", oldSegs*segSize-7), segSize, task.QueueDefault)
 	const v2 = "written-by-v2"
 	enqueueAsV2(t, b, v2, pipelinetest.Candidates("v2", 2*segSize-11), segSize)
 	res := b.Import("written-by-v3", pipelinetest.Candidates("v3", 333), nil)
@@ -51,6 +54,105 @@ func TestRollingUpgradeFromInlineChunks(t *testing.T) {
 		if n, err := b.RDB.Exists(context.Background(), blobs).Result(); err != nil || n != 0 {
 			t.Errorf("%s: exists %d (%v) after the batch is done, want it deleted", blobs, n, err)
 		}
+	}
+}
+
+// TestRollingUpgradeToShardedQueues: on a Redis Cluster, the chunk tasks older
+// producers wrote on the bare logical queues (default, bulk, replay), which
+// are their first shards, are served by today's worker; today's producer puts
+// a share of a batch's chunks on the bare queue, which older workers still
+// serve, and the rest on the other shards; every candidate is invited once.
+func TestRollingUpgradeToShardedQueues(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{Topology: pipelinetest.Cluster})
+	want := map[string]int64{}
+	for _, q := range task.Queues {
+		id := "old-on-" + q
+		want[id] = 130
+		enqueueAsV1(t, b, id, pipelinetest.Candidates(id, 130), 60, q)
+	}
+	res := b.Import("sharded", pipelinetest.Candidates("sharded", 400), nil)
+	want[res.BatchID] = 400
+	insp := asynq.NewInspectorFromRedisClient(b.RDB)
+	per := chunksPerQueue(t, insp, res.BatchID)
+	if per[task.QueueDefault] == 0 || len(per) != task.ShardCount {
+		t.Errorf("the new batch's chunks per shard: %v; want some on the bare %s queue and some on each of the %d shards", per, task.QueueDefault, task.ShardCount)
+	}
+
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	if got := servedQueues(t, insp); len(got) != len(task.AllShards()) {
+		t.Errorf("the worker serves %v, want every shard: %v", got, task.AllShards())
+	}
+	total := int64(0)
+	for id, n := range want {
+		bt := b.WaitDone(id, wait)
+		b.CheckAccounting(id)
+		if bt.Invited != n || bt.DeadLettered != 0 {
+			t.Errorf("batch %s: %+v, want %d invited and nothing dead-lettered", id, bt.Status(), n)
+		}
+		total += n
+	}
+	if st := b.API.Stats(); int64(st.Invites) != total || st.DuplicateInvites != 0 {
+		t.Errorf("the sandbox: %d invites, %d duplicates; want each of %d once", st.Invites, st.DuplicateInvites, total)
+	}
+}
+
+// TestSingleNodeServesTheBareQueues: off a Redis Cluster nothing is sharded,
+// as before the shards: the producer puts every chunk task on the bare logical
+// queue, and the worker serves the three bare queues, with their weights, and
+// no shard; the batch is done.
+func TestSingleNodeServesTheBareQueues(t *testing.T) {
+	t.Parallel()
+	b := pipelinetest.New(t, pipelinetest.Options{})
+	res := b.Import("unsharded", pipelinetest.Candidates("unsharded", 400), nil)
+	insp := asynq.NewInspectorFromRedisClient(b.RDB)
+	per := chunksPerQueue(t, insp, res.BatchID)
+	if want := 400 / task.DefaultChunkSize; len(per) != 1 || per[task.QueueDefault] != want {
+		t.Errorf("the batch's chunks per queue: %v; want all %d on the bare %s queue", per, want, task.QueueDefault)
+	}
+	b.StartWorker(pipelinetest.WorkerOptions{})
+	if got, want := servedQueues(t, insp), worker.DefaultQueues(); !maps.Equal(got, want) {
+		t.Errorf("the worker serves %v, want the bare queues %v", got, want)
+	}
+	if bt := b.WaitDone(res.BatchID, wait); bt.Invited != 400 {
+		t.Errorf("batch: %+v, want 400 invited", bt.Status())
+	}
+}
+
+// chunksPerQueue counts batch id's pending chunk tasks on each asynq queue of
+// the default queue (its shards).
+func chunksPerQueue(t *testing.T, insp *asynq.Inspector, id string) map[string]int {
+	t.Helper()
+	tasks, err := pipelinetest.Tasks(insp.ListPendingTasks, task.QueueDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, ti := range tasks {
+		if ti.Type == task.TypeChunk && strings.HasPrefix(ti.ID, task.IDPrefix(id)) {
+			per[ti.Queue]++
+		}
+	}
+	return per
+}
+
+// servedQueues waits for the one worker's heartbeat and returns the asynq
+// queues it serves, with their weights.
+func servedQueues(t *testing.T, insp *asynq.Inspector) map[string]int {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		servers, err := insp.Servers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(servers) == 1 {
+			return servers[0].Queues
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d workers seen, want 1", len(servers))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -133,8 +235,9 @@ func encodeFormat1(t *testing.T, cands []task.Candidate) []byte {
 // enqueueAsV1 imports cands as batch id the way the previous build's producer
 // did: the batch created, each segment admitted without blobs and cut into
 // chunks of task.DefaultChunkSize written as version 1 payloads (job and
-// candidates inline) under the ids bi:<batch>:s<n>:c<m>, then the batch sealed.
-func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payload.Candidate, segSize int) {
+// candidates inline) under the ids bi:<batch>:s<n>:c<m> on queue (a logical
+// queue's bare name: older producers knew no shards), then the batch sealed.
+func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payload.Candidate, segSize int, queue string) {
 	t.Helper()
 	ctx := context.Background()
 	job := task.Job{Target: pipelinetest.Target, InvitationMessage: "Hello {{candidate_name}}"}
@@ -158,7 +261,7 @@ func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payloa
 				t.Fatal(err)
 			}
 			if _, err := b.Queue.Enqueue(asynq.NewTask(task.TypeChunk, body), asynq.TaskID(fmt.Sprintf("bi:%s:s%d:c%d", id, segs, m)),
-				asynq.Queue(task.QueueDefault), asynq.MaxRetry(task.ChunkMaxRetry), asynq.Timeout(task.DefaultChunkTimeout)); err != nil {
+				asynq.Queue(queue), asynq.MaxRetry(task.ChunkMaxRetry), asynq.Timeout(task.DefaultChunkTimeout)); err != nil {
 				t.Fatal(err)
 			}
 		}

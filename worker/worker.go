@@ -109,8 +109,9 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultTaskCheckInterval is asynq's TaskCheckInterval here (asynq's own is
 	// 1s): a push to idle workers waits at most this long for one to look. An idle
-	// worker's looks cost Redis one dequeue script per queue each time, about 30
-	// calls/s: measured in PERFORMANCE.md.
+	// worker's looks cost Redis one dequeue script per asynq queue each time: 3
+	// queues, about 30 scripts/s; on a Redis Cluster 24, every shard (task.Sharded):
+	// about 240 scripts/s (docs/architecture.md, "Redis keys").
 	DefaultTaskCheckInterval = 100 * time.Millisecond
 	// DefaultDelayedTaskCheckInterval is asynq's DelayedTaskCheckInterval here
 	// (asynq's own is 5s): how late a retry or a pause may be moved back to its
@@ -124,7 +125,8 @@ const (
 
 // DefaultQueues are ServeConfig.Queues' default weights: of ten pickups, six from
 // task.QueueDefault (other services' small pushes), three replays, one from
-// the tail of a large import.
+// the tail of a large import. They weigh the logical queues; on a Redis
+// Cluster Serve gives each of a queue's shards its weight (task.ShardWeights).
 func DefaultQueues() map[string]int {
 	return map[string]int{task.QueueDefault: 6, task.QueueReplay: 3, task.QueueBulk: 1}
 }
@@ -279,9 +281,13 @@ type Worker struct {
 	// handler's context.
 	life    context.Context
 	endLife context.CancelFunc
-	// queues are the queues Serve serves, paused on an auth stop. Serve sets them
-	// once, before its server takes the first task.
+	// queues are the asynq queues Serve serves (on a Redis Cluster every shard
+	// of its logical queues), paused on an auth stop. Serve sets them once,
+	// before its server takes the first task.
 	queues []string
+	// sharded: Serve serves the queues' shards and HandleSegment puts chunks on
+	// them, on a Redis Cluster only (task.Sharded of the store's client).
+	sharded bool
 	// authCache spares a Redis read of the auth stop per look (see AuthStopRecheck).
 	authCache authStopCache
 	// newerTaskLog keeps the warning about tasks from a newer version to one a
@@ -320,7 +326,7 @@ func New(d Deps, cfg Config) (*Worker, error) {
 	return &Worker{
 		store: d.Store, queue: d.Queue, sender: d.Sender, limiter: d.Limiter, key: d.Key,
 		pauser: d.Pauser, notifier: d.Notifier, obs: d.Observer, activity: d.Activity, log: d.Log, tracer: d.Tracer.Tracer(tracerName),
-		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife,
+		cfg: cfg.withDefaults(), now: time.Now, life: life, endLife: endLife, sharded: task.Sharded(d.Store.Redis()),
 		newerTaskLog: rate.NewLimiter(rate.Every(time.Minute), 1), by: auth.AtHost(auth.WorkerName),
 	}, nil
 }
@@ -336,8 +342,9 @@ func (w *Worker) Handler() asynq.Handler {
 	return mux
 }
 
-// HandleSegment splits a segment into chunk tasks with deterministic ids, leaving out
-// candidates whose outcome is already recorded. Producers of this version enqueue
+// HandleSegment splits a segment into chunk tasks with deterministic ids, on the
+// segment's queue (on a Redis Cluster its shards, task.ChunkQueue), leaving out candidates whose
+// outcome is already recorded. Producers of this version enqueue
 // chunk tasks themselves; segment tasks come from older ones (a rolling upgrade, a
 // queue written before it).
 //
@@ -355,7 +362,8 @@ func (w *Worker) HandleSegment(ctx context.Context, t *asynq.Task) error {
 	}
 	queue, _ := asynq.GetQueueName(ctx)
 	for _, chunk := range task.Split(seg, w.cfg.ChunkSize, func(c task.Candidate) bool { return open[c.Seq] }) {
-		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, chunk.Chunk), queue); err != nil {
+		q := task.ChunkQueue(w.sharded, queue, seg.BatchID, seg.Segment, chunk.Chunk, task.SegmentChunks(len(seg.Candidates), w.cfg.ChunkSize))
+		if err := w.enqueueChunk(ctx, chunk, task.ChunkID(seg.BatchID, seg.Segment, chunk.Chunk), q); err != nil {
 			return err
 		}
 	}

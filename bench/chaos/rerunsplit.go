@@ -132,6 +132,12 @@ func (r *splitRun) firstChunks() int { return (segmentSize + chunkSize - 1) / ch
 // chunkID is the task id of chunk m of the first segment.
 func (r *splitRun) chunkID(m int) string { return task.ChunkID(r.importID, 0, m) }
 
+// chunkQueue is the queue (the default queue, on a Redis Cluster its shard)
+// chunk m of the first segment, and the parts a worker splits it into, are on.
+func (r *splitRun) chunkQueue(m int) string {
+	return task.ChunkQueue(task.Sharded(r.rdb), task.QueueDefault, r.importID, 0, m, r.firstChunks())
+}
+
 // waitChunksQueued waits until every chunk task of the first segment has been
 // seen in Redis (queued, running or, split or done, gone again: a chunk takes
 // longer than a poll to go through the sandbox).
@@ -141,7 +147,7 @@ func (r *splitRun) waitChunksQueued(ctx context.Context, p *benchproc.Proc) erro
 	for len(seen) < r.firstChunks() {
 		for m := range r.firstChunks() {
 			if !seen[m] {
-				if _, err := r.insp.GetTaskInfo(task.QueueDefault, r.chunkID(m)); err == nil {
+				if _, err := r.insp.GetTaskInfo(r.chunkQueue(m), r.chunkID(m)); err == nil {
 					seen[m] = true
 				}
 			}
@@ -196,7 +202,7 @@ func (r *splitRun) rerunWhileSplit(ctx context.Context) error {
 	}
 	again := 0
 	for m := range gone {
-		if _, err := r.insp.GetTaskInfo(task.QueueDefault, r.chunkID(m)); err == nil {
+		if _, err := r.insp.GetTaskInfo(r.chunkQueue(m), r.chunkID(m)); err == nil {
 			again++
 		}
 	}
@@ -214,7 +220,7 @@ func (r *splitRun) rerunWhileSplit(ctx context.Context) error {
 func (r *splitRun) splitState(splits []int) (live, queued, running, answered int, gone map[int]bool) {
 	gone = map[int]bool{}
 	for m := range r.firstChunks() {
-		if _, err := r.insp.GetTaskInfo(task.QueueDefault, r.chunkID(m)); errors.Is(err, asynq.ErrTaskNotFound) {
+		if _, err := r.insp.GetTaskInfo(r.chunkQueue(m), r.chunkID(m)); errors.Is(err, asynq.ErrTaskNotFound) {
 			gone[m] = true
 		}
 	}
@@ -223,7 +229,7 @@ func (r *splitRun) splitState(splits []int) (live, queued, running, answered int
 		if !gone[m] {
 			continue
 		}
-		info, err := r.insp.GetTaskInfo(task.QueueDefault, r.chunkID(m)+"/0")
+		info, err := r.insp.GetTaskInfo(r.chunkQueue(m), r.chunkID(m)+"/0")
 		if err != nil {
 			continue
 		}

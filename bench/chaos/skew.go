@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/worker"
 )
 
@@ -110,7 +111,7 @@ func (s *skewRun) withSkewedHost(ctx context.Context) error {
 	if err := errors.Join(err1, err2); err != nil {
 		return err
 	}
-	h := &skewedHost{rdb: s.rdb, skew: *skewFlag, queues: slices.Sorted(maps.Keys(worker.DefaultQueues())),
+	h := &skewedHost{rdb: s.rdb, skew: *skewFlag, queues: slices.Sorted(maps.Keys(task.ShardWeights(task.Sharded(s.rdb), worker.DefaultQueues()))),
 		retryDelay: worker.Config{RetryMin: rmin, RetryMax: rmax}.RetryDelay, isFailure: worker.IsFailure}
 	if err := s.wait(ctx, s.o.gap); err != nil {
 		return err

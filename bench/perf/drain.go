@@ -186,10 +186,15 @@ func (r *drainRun) start(ctx context.Context, g *benchproc.Group) error {
 	return r.waitReady(ctx)
 }
 
-// pause pauses (or resumes) every queue of ours through asynq's inspector.
+// pause pauses (or resumes) every queue of ours, on a Redis Cluster every
+// shard (task.Sharded), through asynq's inspector.
 func (r *drainRun) pause(on bool) error {
 	in := asynq.NewInspectorFromRedisClient(r.rdb)
-	for _, q := range task.Queues {
+	queues := task.Queues
+	if task.Sharded(r.rdb) {
+		queues = task.AllShards()
+	}
+	for _, q := range queues {
 		var err error
 		if on {
 			err = in.PauseQueue(q)

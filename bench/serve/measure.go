@@ -258,15 +258,16 @@ func checkBatch(ctx context.Context, st *store.Store, ins *asynq.Inspector, a ac
 }
 
 // queued returns the emails of the candidates in the batch's chunk tasks in
-// the default queue: the chunks of segment 0, 1, ... (task.ChunkID), each
-// segment's from chunk 0 until one is missing, up to the first segment without
-// a chunk 0. A version 2 chunk task names its candidates, which are read from
-// the batch (store.LoadChunk); a version 1 task carries them.
+// the default queue (on any of its shards): the chunks of segment 0, 1, ...
+// (task.ChunkID), each segment's from chunk 0 until one is missing, up to the
+// first segment without a chunk 0. A version 2 chunk task names its
+// candidates, which are read from the batch (store.LoadChunk); a version 1
+// task carries them.
 func queued(ctx context.Context, st *store.Store, ins *asynq.Inspector, batchID string) (map[string]bool, error) {
 	got := map[string]bool{}
 	for seg := 0; ; seg++ {
 		for n := 0; ; n++ {
-			info, err := ins.GetTaskInfo(task.QueueDefault, task.ChunkID(batchID, seg, n))
+			info, err := onAShard(ins, task.QueueDefault, task.ChunkID(batchID, seg, n))
 			if errors.Is(err, asynq.ErrTaskNotFound) {
 				if n == 0 {
 					return got, nil
@@ -288,4 +289,16 @@ func queued(ctx context.Context, st *store.Store, ins *asynq.Inspector, batchID 
 			}
 		}
 	}
+}
+
+// onAShard returns task id from whichever shard of logical queue q holds it;
+// asynq.ErrTaskNotFound when none does.
+func onAShard(ins *asynq.Inspector, q, id string) (*asynq.TaskInfo, error) {
+	for _, s := range task.Shards(q) {
+		info, err := ins.GetTaskInfo(s, id)
+		if !errors.Is(err, asynq.ErrTaskNotFound) && !errors.Is(err, asynq.ErrQueueNotFound) {
+			return info, err
+		}
+	}
+	return nil, asynq.ErrTaskNotFound
 }

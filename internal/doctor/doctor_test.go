@@ -298,12 +298,23 @@ func TestClockSkew(t *testing.T) {
 	}
 }
 
-// serveEveryQueue starts an asynq server on rdb taking every queue, as a
-// worker does, with handlers that do nothing.
+// serveEveryQueue starts an asynq server on rdb taking every queue as a worker
+// does (on a Redis Cluster every shard, task.Sharded), with handlers that do
+// nothing.
 func serveEveryQueue(tb testing.TB, rdb redis.UniversalClient, concurrency int) *asynq.Server {
 	tb.Helper()
+	if task.Sharded(rdb) {
+		return serveQueues(tb, rdb, concurrency, task.AllShards())
+	}
+	return serveQueues(tb, rdb, concurrency, task.Queues)
+}
+
+// serveQueues starts an asynq server on rdb taking queues, with handlers that
+// do nothing.
+func serveQueues(tb testing.TB, rdb redis.UniversalClient, concurrency int, names []string) *asynq.Server {
+	tb.Helper()
 	queues := map[string]int{}
-	for _, q := range task.Queues {
+	for _, q := range names {
 		queues[q] = 1
 	}
 	srv := asynq.NewServerFromRedisClient(rdb, asynq.Config{Concurrency: concurrency, Queues: queues, LogLevel: asynq.ErrorLevel})
@@ -358,5 +369,54 @@ func TestWhatRunsThere(t *testing.T) {
 	}
 	if c := checks["auth stop"]; c.Status != doctor.Warn || !strings.Contains(c.Detail, "HTTP 401") || !strings.Contains(c.Fix, "bulkinvite resume") {
 		t.Errorf("auth stop: %+v, want a warning with HTTP 401", c)
+	}
+}
+
+// TestWorkerOlderThanTheShards: on a Redis Cluster, a worker that takes the
+// queues' bare names and none of their other shards (an older build) is a
+// warning to upgrade the workers before the producers: the chunk tasks on the
+// other shards wait. On a single node, where nothing is sharded, the same
+// worker is as it should be.
+func TestWorkerOlderThanTheShards(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		start func(t *testing.T) (url string, rdb redis.UniversalClient)
+		warn  bool
+	}{
+		{"single node", func(t *testing.T) (string, redis.UniversalClient) {
+			srv := good(t)
+			return srv.URL(), srv.Client()
+		}, false},
+		{"cluster", func(t *testing.T) (string, redis.UniversalClient) {
+			c := redistest.StartCluster(t, redistest.ClusterOptions{})
+			rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+			t.Cleanup(func() { _ = rdb.Close() })
+			return c.URL(), rdb
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url, rdb := tc.start(t)
+			t.Cleanup(serveQueues(t, rdb, 1, task.Queues).Shutdown)
+			apiURL, client := vendor(t)
+			var c doctor.Check
+			deadline := time.Now().Add(20 * time.Second) // asynq's first heartbeat
+			for {
+				rep := doctor.Run(t.Context(), doctor.Config{RedisURL: url, APIURL: apiURL, HTTPClient: client, APIKey: flowmingo.NewAPIKey(goodKey)}, connect(t, url, 0))
+				c = byName(rep)["workers"]
+				if strings.Contains(c.Detail, "1 running") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			warned := c.Status == doctor.Warn && strings.Contains(c.Detail, "older than the sharded queues") && strings.Contains(c.Fix, "upgrade the workers before the producers")
+			switch {
+			case tc.warn && !warned:
+				t.Errorf("workers: %+v, want a warning to upgrade the workers first", c)
+			case !tc.warn && (c.Status != doctor.OK || !strings.Contains(c.Detail, "1 running")):
+				t.Errorf("workers: %+v, want the one running, as it should be", c)
+			}
+		})
 	}
 }

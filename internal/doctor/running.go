@@ -22,7 +22,7 @@ import (
 func (r *run) running(ctx context.Context, d Deployment) {
 	insp := asynq.NewInspectorFromRedisClient(d.Redis)
 	r.workers(ctx, insp, d.Redis)
-	r.queues(insp)
+	r.queues(insp, d.Redis)
 	stops, err := d.Store.AuthStops(ctx)
 	switch {
 	case err != nil:
@@ -63,7 +63,7 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 	if err != nil {
 		problems, fixes = append(problems, err.Error()), append(fixes, "see the acl check")
 	}
-	var seen, partial, older []string
+	var seen, partial, unsharded, older []string
 	versions := map[string]int{}
 	for i, s := range servers {
 		name := fmt.Sprintf("%s pid %d", s.Host, s.PID)
@@ -77,19 +77,33 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 			older = append(older, name+" runs "+version)
 		}
 		var missing []string
+		sharded := true
 		for _, q := range task.Queues {
 			if _, ok := s.Queues[q]; !ok {
 				missing = append(missing, q)
 			}
+			for _, sh := range shards(q, rdb)[1:] {
+				if _, ok := s.Queues[sh]; !ok {
+					sharded = false
+				}
+			}
 		}
-		if len(missing) > 0 {
+		switch {
+		case len(missing) > 0:
 			partial = append(partial, name+" does not take "+strings.Join(missing, ", "))
+		case !sharded:
+			unsharded = append(unsharded, name)
 		}
 	}
 	slices.Sort(seen)
 	if len(partial) > 0 {
 		problems = append(problems, strings.Join(partial, "; ")+": it is no bulkinvite worker of this version, or another program shares the asynq keys")
 		fixes = append(fixes, "give other asynq programs a Redis database of their own")
+	}
+	if len(unsharded) > 0 {
+		problems = append(problems, "older than the sharded queues, taking only their first shards ("+strings.Join(task.Queues, ", ")+"): "+
+			strings.Join(unsharded, "; ")+"; the chunk tasks on the other shards wait for upgraded workers")
+		fixes = append(fixes, "upgrade the workers before the producers")
 	}
 	if len(versions) > 1 {
 		var mix []string
@@ -111,25 +125,45 @@ func (r *run) workers(ctx context.Context, insp *asynq.Inspector, rdb redis.Univ
 	r.add(Check{Name: "workers", Status: OK, Detail: detail})
 }
 
+// shards returns the asynq queues logical queue q is served as on rdb: its
+// shards on a Redis Cluster, else q alone (task.Sharded).
+func shards(q string, rdb redis.UniversalClient) []string {
+	if task.Sharded(rdb) {
+		return task.Shards(q)
+	}
+	return []string{q}
+}
+
 // queues warns of paused queues: their tasks wait until they are resumed.
-func (r *run) queues(insp *asynq.Inspector) {
+func (r *run) queues(insp *asynq.Inspector, rdb redis.UniversalClient) {
 	known, err := insp.Queues()
 	if err != nil {
 		r.add(Check{Name: "queues", Status: Warn, Detail: "could not list the queues: " + err.Error(), Fix: "see the acl check"})
 		return
 	}
 	var paused []string
-	for _, q := range task.Queues {
-		if !slices.Contains(known, q) {
-			continue // never used yet
+	for _, l := range task.Queues {
+		var on []string // its paused shards
+		tasks := 0
+		for _, q := range shards(l, rdb) {
+			if !slices.Contains(known, q) {
+				continue // never used yet
+			}
+			info, err := insp.GetQueueInfo(q)
+			switch {
+			case err != nil:
+				r.add(Check{Name: "queues", Status: Warn, Detail: "could not read queue " + q + ": " + err.Error(), Fix: "see the acl check"})
+				return
+			case info.Paused:
+				on = append(on, q)
+				tasks += info.Size
+			}
 		}
-		info, err := insp.GetQueueInfo(q)
 		switch {
-		case err != nil:
-			r.add(Check{Name: "queues", Status: Warn, Detail: "could not read queue " + q + ": " + err.Error(), Fix: "see the acl check"})
-			return
-		case info.Paused:
-			paused = append(paused, fmt.Sprintf("%s (%d tasks)", q, info.Size))
+		case len(on) > 0 && task.Sharded(rdb):
+			paused = append(paused, fmt.Sprintf("%s (%d of its %d shards: %s; %d tasks)", l, len(on), task.ShardCount, strings.Join(on, " "), tasks))
+		case len(on) > 0:
+			paused = append(paused, fmt.Sprintf("%s (%d tasks)", l, tasks))
 		}
 	}
 	if len(paused) > 0 {
@@ -137,5 +171,9 @@ func (r *run) queues(insp *asynq.Inspector) {
 			Fix: "after an auth stop, fix the key and run bulkinvite resume; a queue paused by hand: resume it with asynq's tools"})
 		return
 	}
-	r.add(Check{Name: "queues", Status: OK, Detail: "none paused (" + strings.Join(task.Queues, ", ") + ")"})
+	detail := "none paused (" + strings.Join(task.Queues, ", ")
+	if task.Sharded(rdb) {
+		detail += fmt.Sprintf("; %d shards each", task.ShardCount)
+	}
+	r.add(Check{Name: "queues", Status: OK, Detail: detail + ")"})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bulkinvite/bulkinvite/flowmingo/sandbox"
 	"github.com/bulkinvite/bulkinvite/internal/httpapi"
+	"github.com/bulkinvite/bulkinvite/internal/pipelinetest"
 	"github.com/bulkinvite/bulkinvite/internal/store"
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
@@ -218,11 +219,11 @@ func TestIdempotentRetries(t *testing.T) {
 	}
 }
 
-// queued lists the task ids in the default queue.
+// queued lists the task ids in the default queue's shards.
 func queued(t *testing.T, tb *testBundle) []string {
 	t.Helper()
 	ins := asynq.NewInspectorFromRedisClient(tb.RDB)
-	infos, err := ins.ListPendingTasks(task.QueueDefault, asynq.PageSize(1000))
+	infos, err := pipelinetest.Tasks(ins.ListPendingTasks, task.QueueDefault)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,18 @@ func StartCluster(tb testing.TB, opts ClusterOptions) *Cluster {
 		}
 		return 1
 	})
+	// The replicas: each master's online (synced), as a test that counts them
+	// expects from the start; cluster_state:ok comes before their sync.
+	for _, m := range c.Nodes[:opts.Masters] {
+		rdb := m.Client()
+		m.waitFor(ctx, "its replicas online", func(ctx context.Context) error {
+			info, err := rdb.Info(ctx, "replication").Result()
+			if n := strings.Count(info, ",state=online,"); err == nil && n != opts.Replicas {
+				err = fmt.Errorf("%d replicas online, want %d:\n%s", n, opts.Replicas, info)
+			}
+			return err
+		})
+	}
 	return c
 }
 

@@ -25,16 +25,21 @@ const (
 	TypeCallback = "bulkinvite:callback"
 )
 
-// The asynq queues tasks go to. Small batches and the head of large ones go to
-// QueueDefault, the rest of a large batch to QueueBulk, replays to QueueReplay;
-// workers weigh the three so that a huge import cannot starve the others.
+// The logical queues tasks go to. Small batches and the head of large ones go
+// to QueueDefault, the rest of a large batch to QueueBulk, replays to
+// QueueReplay; workers weigh the three so that a huge import cannot starve the
+// others. On a Redis Cluster each is served as ShardCount asynq queues, its
+// shards (Sharded, Shards): a chunk task goes to one of them (ChunkQueue), a
+// callback task to the logical queue itself, its first shard; elsewhere every
+// task goes to the logical queue.
 const (
 	QueueDefault = "default"
 	QueueBulk    = "bulk"
 	QueueReplay  = "replay"
 )
 
-// Queues lists the queues, in the order their default weights are written.
+// Queues lists the logical queues, in the order their default weights are
+// written: the names of the user-facing weights (BULKINVITE_QUEUE_WEIGHTS).
 var Queues = []string{QueueDefault, QueueReplay, QueueBulk}
 
 // Version is the version of the task payloads this build writes. A worker reads
