@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"math/bits"
+	"slices"
 
 	"github.com/bulkinvite/bulkinvite/internal/task"
 )
@@ -86,11 +87,17 @@ func (d *Dedup) judge(segment int, cands []task.Candidate, keys segmentKeys) []i
 // lie fpGroup to an allocation (a group), one after the other, so that a
 // collection marks a quarter as many objects; a group grows by about an eighth
 // when full, one at a time. The set holds about 6.8 bytes a fingerprint, plus
-// 640 KiB once it holds any.
+// 640 KiB once it holds more than fpSmall: until then it is one sorted slice
+// (small), so that an import of a few candidates (an API server's
+// one-candidate POSTs) does not make the buckets.
 type fpSet struct {
-	groups [][]byte // fpBuckets/fpGroup of them, made by the first add
+	small  []uint64 // sorted: the set until it holds more than fpSmall
+	groups [][]byte // fpBuckets/fpGroup of them, made when small overflows
 	sizes  []uint32 // the entries of each bucket
 }
+
+// fpSmall is the most fingerprints the set keeps in small (8 KiB).
+const fpSmall = 1024
 
 const (
 	fpBucketBits = 16
@@ -112,7 +119,8 @@ func (s *fpSet) bucket(fp uint64) (g *[]byte, from, to int) {
 
 func (s *fpSet) has(fp uint64) bool {
 	if s.groups == nil {
-		return false
+		_, found := slices.BinarySearch(s.small, fp)
+		return found
 	}
 	g, from, to := s.bucket(fp)
 	_, found := fpSearch((*g)[from*fpEntry:to*fpEntry], fp&fpLowMask)
@@ -122,8 +130,25 @@ func (s *fpSet) has(fp uint64) bool {
 // add puts fp in the set; it reports whether fp was new.
 func (s *fpSet) add(fp uint64) bool {
 	if s.groups == nil {
+		i, found := slices.BinarySearch(s.small, fp)
+		if found {
+			return false
+		}
+		if len(s.small) < fpSmall {
+			s.small = slices.Insert(s.small, i, fp)
+			return true
+		}
 		s.groups, s.sizes = make([][]byte, fpBuckets/fpGroup), make([]uint32, fpBuckets)
+		for _, x := range s.small {
+			s.addToBucket(x)
+		}
+		s.small = nil
 	}
+	return s.addToBucket(fp)
+}
+
+// addToBucket is add once the set has its buckets.
+func (s *fpSet) addToBucket(fp uint64) bool {
 	g, from, to := s.bucket(fp)
 	low := fp & fpLowMask
 	i, found := fpSearch((*g)[from*fpEntry:to*fpEntry], low)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
@@ -77,8 +78,25 @@ func TestFPSetAgainstAMap(t *testing.T) {
 // TestFPSetTellsNearFingerprintsApart: fingerprints that share their low 48
 // bits (the bytes a bucket keeps) or their top 16 (the bucket), or differ in
 // one bit only, are each their own, 0 and 1 included; none is in an empty
-// set.
+// set. Both in a set still small and in one with its buckets.
 func TestFPSetTellsNearFingerprintsApart(t *testing.T) {
+	for _, prefill := range []int{0, fpSmall + 1} {
+		t.Run(fmt.Sprintf("after %d others", prefill), func(t *testing.T) {
+			var s fpSet
+			r := rand.New(rand.NewPCG(5, 6))
+			for range prefill {
+				s.add(r.Uint64()) // seeded: none is one of those below
+			}
+			if (s.groups != nil) != (prefill > fpSmall) {
+				t.Fatalf("buckets made: %v after %d fingerprints", s.groups != nil, prefill)
+			}
+			checkNearFingerprints(t, &s)
+		})
+	}
+}
+
+func checkNearFingerprints(t *testing.T, s *fpSet) {
+	t.Helper()
 	var fps []uint64
 	for _, low := range []uint64{0, 1, 0x0000_8000_0000_0000, fpLowMask} {
 		for _, top := range []uint64{0, 1, 0x8000, 0xffff} {
@@ -88,7 +106,6 @@ func TestFPSetTellsNearFingerprintsApart(t *testing.T) {
 	for bit := range 64 {
 		fps = append(fps, 0x0123_4567_89ab_cdef^1<<bit)
 	}
-	var s fpSet
 	for _, fp := range fps {
 		if s.has(fp) {
 			t.Fatalf("has(%#x) before its add", fp)
@@ -107,6 +124,35 @@ func TestFPSetTellsNearFingerprintsApart(t *testing.T) {
 	for _, fp := range fps {
 		if !s.has(fp) || s.add(fp) {
 			t.Fatalf("%#x: not in the set after its add", fp)
+		}
+	}
+}
+
+// TestFPSetMakesItsBucketsPastFpSmall: a set of at most fpSmall fingerprints
+// (an import of a few candidates: an API server's one-candidate POSTs) makes
+// none of the buckets' 640 KiB; the next fingerprint moves them all into the
+// buckets, where every one is found.
+func TestFPSetMakesItsBucketsPastFpSmall(t *testing.T) {
+	var s fpSet
+	r := rand.New(rand.NewPCG(7, 8))
+	var fps []uint64
+	for range fpSmall + 1 {
+		fps = append(fps, r.Uint64())
+	}
+	for i, fp := range fps {
+		if !s.add(fp) {
+			t.Fatalf("add %d: taken as one before", i)
+		}
+		if made := s.groups != nil; made != (i == fpSmall) {
+			t.Fatalf("after %d fingerprints the buckets are made: %v", i+1, made)
+		}
+	}
+	if s.small != nil {
+		t.Errorf("%d fingerprints left in small", len(s.small))
+	}
+	for i, fp := range fps {
+		if !s.has(fp) || s.add(fp) {
+			t.Fatalf("fingerprint %d not in the set after the move", i)
 		}
 	}
 }
