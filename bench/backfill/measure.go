@@ -161,11 +161,10 @@ func (s *scenario) run(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
-		if s.workers == nil && (s.enq.exited() || s.enq.waiting()) {
-			if err := s.startDrain(); err != nil {
-				return err
-			}
-		}
+		// The workers start once the import is done (or waits for memory),
+		// right after a sample of what it queued, none of it sent yet: a fast
+		// import can end between two samples, before the queue is measured.
+		startNow := s.workers == nil && (s.enq.exited() || s.enq.waiting())
 		if s.enq.exited() && s.res.ImportSeconds == 0 {
 			if err := s.enq.result(s.o.rows); err != nil {
 				return err
@@ -182,7 +181,7 @@ func (s *scenario) run(ctx context.Context) error {
 			if err != nil {
 				st, err = &producer.Status{}, nil // not created yet
 			}
-			if done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0; time.Since(s.lastSample) >= sampleGap || done {
+			if done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0; time.Since(s.lastSample) >= sampleGap || done || startNow {
 				err = s.sample(ctx, st)
 			}
 		}
@@ -196,6 +195,11 @@ func (s *scenario) run(ctx context.Context) error {
 			continue
 		}
 		failed = 0
+		if startNow {
+			if err := s.startDrain(); err != nil {
+				return err
+			}
+		}
 		done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0
 		if done {
 			s.res.DrainSeconds = time.Since(s.drainStart).Seconds()
