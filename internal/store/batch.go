@@ -173,9 +173,6 @@ func (s *Store) CreateBatch(ctx context.Context, m Meta) (*Batch, bool, error) {
 	if res == createdNew {
 		s.maybeTrim(ctx)
 	}
-	if err := unpackRecord(rec); err != nil {
-		return nil, false, fmt.Errorf("read batch %s: %w", m.ID, err)
-	}
 	b, err := s.batchFrom(ctx, m.ID, rec)
 	if err != nil {
 		return nil, false, err
@@ -582,20 +579,21 @@ func (b *Batch) Status() Status {
 // ErrBatchExpired; one never created, ErrBatchNotFound.
 func (s *Store) Batch(ctx context.Context, id string) (*Batch, error) {
 	m, err := s.rdb.HGetAll(ctx, s.bkey(id, "")).Result()
-	if err == nil {
-		err = unpackRecord(m)
-	}
 	if err != nil {
+		return nil, fmt.Errorf("read batch %s: %w", id, err)
+	}
+	return s.batchFrom(ctx, id, m)
+}
+
+// batchFrom is the batch whose record, as HGETALL answers it (packed or not),
+// is m; an m without an id is no record (Batch's errors).
+func (s *Store) batchFrom(ctx context.Context, id string, m map[string]string) (*Batch, error) {
+	if err := unpackRecord(m); err != nil {
 		return nil, fmt.Errorf("read batch %s: %w", id, err)
 	}
 	if m["id"] == "" {
 		return nil, s.missing(ctx, id)
 	}
-	return s.batchFrom(ctx, id, m)
-}
-
-// batchFrom is the batch whose record (fields and values) is m.
-func (s *Store) batchFrom(ctx context.Context, id string, m map[string]string) (*Batch, error) {
 	var err error
 	b := &Batch{
 		ID:               id,
