@@ -177,13 +177,12 @@ func (s *scenario) run(ctx context.Context) error {
 			logf("import done: %.1f s, %.0f rows/s", s.res.ImportSeconds, s.res.ImportRowsPerS)
 		}
 		st, err := s.prod.Status(ctx, batchID)
-		if err == nil || errors.Is(err, producer.ErrBatchNotFound) {
-			if err != nil {
-				st, err = &producer.Status{}, nil // not created yet
-			}
-			if done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0; time.Since(s.lastSample) >= sampleGap || done || startNow {
-				err = s.sample(ctx, st)
-			}
+		if errors.Is(err, producer.ErrBatchNotFound) {
+			st, err = &producer.Status{}, nil // not created yet
+		}
+		done := err == nil && s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0
+		if err == nil && (done || startNow || time.Since(s.lastSample) >= sampleGap) {
+			err = s.sample(ctx, st)
 		}
 		if err != nil {
 			// A loaded machine can time a read out: only reads failing for a
@@ -200,7 +199,6 @@ func (s *scenario) run(ctx context.Context) error {
 				return err
 			}
 		}
-		done := s.res.ImportSeconds > 0 && st.Accepted == int64(s.o.rows) && st.Pending == 0
 		if done {
 			s.res.DrainSeconds = time.Since(s.drainStart).Seconds()
 			s.res.DrainPerS = float64(s.o.rows) / s.res.DrainSeconds
