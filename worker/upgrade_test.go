@@ -169,10 +169,7 @@ func enqueueAsV2(t *testing.T, b *pipelinetest.Bundle, id string, cands []payloa
 	}
 	segs := 0
 	for lo := 0; lo < len(cands); lo += segSize {
-		var seg []task.Candidate
-		for i, c := range cands[lo:min(lo+segSize, len(cands))] {
-			seg = append(seg, task.Candidate{Seq: int64(lo + i), Row: int64(lo + i + 1), Candidate: c})
-		}
+		seg := segmentAt(cands, lo, segSize)
 		var blobs []store.ChunkBlob
 		var bodies [][]byte
 		for m := 0; m*task.DefaultChunkSize < len(seg); m++ {
@@ -246,10 +243,7 @@ func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payloa
 	}
 	segs := 0
 	for lo := 0; lo < len(cands); lo += segSize {
-		var seg []task.Candidate
-		for i, c := range cands[lo:min(lo+segSize, len(cands))] {
-			seg = append(seg, task.Candidate{Seq: int64(lo + i), Row: int64(lo + i + 1), Candidate: c})
-		}
+		seg := segmentAt(cands, lo, segSize)
 		adm, err := b.Store.AdmitSegment(ctx, id, segs, seg, "", nil)
 		if err != nil {
 			t.Fatal(err)
@@ -270,4 +264,14 @@ func enqueueAsV1(t *testing.T, b *pipelinetest.Bundle, id string, cands []payloa
 	if err := b.Store.Seal(ctx, id, segs, ""); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// segmentAt is the segment of at most size candidates that starts at cands[lo],
+// as an import numbers them: seq from 0, row from 1.
+func segmentAt(cands []payload.Candidate, lo, size int) []task.Candidate {
+	var seg []task.Candidate
+	for i, c := range cands[lo:min(lo+size, len(cands))] {
+		seg = append(seg, task.Candidate{Seq: int64(lo + i), Row: int64(lo + i + 1), Candidate: c})
+	}
+	return seg
 }
