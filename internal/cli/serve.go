@@ -76,6 +76,10 @@ func (e *env) serve(cmd *cobra.Command, f *serveFlags) error {
 	if err != nil {
 		return err
 	}
+	// Many requests run at once: their scripts share round trips.
+	if err := a.Store.CoalesceScripts(); err != nil {
+		return err
+	}
 	srv, err := a.HTTPServer(hc)
 	if err != nil {
 		return usageErr("%v", err)

@@ -81,8 +81,11 @@ var ErrNotReplicated = errors.New("write not acknowledged by enough replicas")
 // Store reads and writes bulkinvite's own Redis keys. It is safe for concurrent use.
 type Store struct {
 	rdb redis.UniversalClient
-	cfg Config
-	now func() time.Time
+	// scripts runs the store's scripts: rdb, or its autopipeliner once
+	// CoalesceScripts chose it.
+	scripts redis.Scripter
+	cfg     Config
+	now     func() time.Time
 	// jobs caches dead-letter jobs by fingerprint, written or read.
 	jobs jobCache[dlJob]
 	// batchJobs caches the batches' shared jobs (P{j:ref}) by ref.
@@ -99,7 +102,29 @@ type Store struct {
 // New returns a Store over rdb: a single node's, a Sentinel failover or a Cluster
 // client.
 func New(rdb redis.UniversalClient, cfg Config) *Store {
-	return &Store{rdb: rdb, cfg: cfg.withDefaults(), now: time.Now}
+	return &Store{rdb: rdb, scripts: rdb, cfg: cfg.withDefaults(), now: time.Now}
+}
+
+// CoalesceScripts makes the store send the scripts of callers running at once
+// together, in pipelines of go-redis's autopipelining, on a single node or a
+// Sentinel's master: where many callers run at once (the HTTP service's
+// requests), a script costs a share of one round trip's system calls, in the
+// client and in Redis, rather than one of its own. On a Cluster, or with
+// Config.WaitReplicas (each write followed by WAIT on its own connection), it
+// does nothing. A script already queued is bounded by the client's read and
+// write timeouts, not by its caller's context. Call it before the store is in
+// use.
+func (s *Store) CoalesceScripts() error {
+	c, ok := s.rdb.(*redis.Client)
+	if !ok || s.cfg.WaitReplicas > 0 {
+		return nil
+	}
+	ap, err := c.AutoPipeline()
+	if err != nil {
+		return fmt.Errorf("coalesce the store's scripts: %w", err)
+	}
+	s.scripts = ap
+	return nil
 }
 
 // Redis returns the client the store uses.
@@ -156,7 +181,7 @@ func nowMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 // it is followed, on the same connection, by WAIT (see write).
 func (s *Store) eval(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
 	if s.cfg.WaitReplicas <= 0 {
-		return script.Run(ctx, s.rdb, keys, args...)
+		return script.Run(ctx, s.scripts, keys, args...)
 	}
 	var cmd *redis.Cmd
 	err := s.write(ctx, keys[0], func(pipe redis.Pipeliner) {
