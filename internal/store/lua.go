@@ -3,8 +3,6 @@ package store
 import (
 	"strconv"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
@@ -280,7 +278,7 @@ end
 // record, {createdBefore, the same} when the record exists (the caller reads
 // the record it goes on with in the same step), {createRefused} when the id
 // is refused.
-var createScript = redis.NewScript(luaLib + `
+var createScript = newScript(`
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -341,7 +339,7 @@ func (a createArgs) argv() []any {
 //
 // Returns {the seqs that are duplicates, the seqs cancelled}; an error holding
 // goneReply when the record is gone.
-var admitScript = redis.NewScript(luaLib + `
+var admitScript = newScript(`
 local batch, segs, st, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
 local ttl, segment, count, digest, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -440,7 +438,7 @@ func (a admitArgs) argv() []any {
 // rejectScript records rejected source rows once each, and their rows in the
 // sorted set that orders them. Returns how many were new; an error holding
 // goneReply when the record is gone.
-var rejectScript = redis.NewScript(luaLib + `
+var rejectScript = newScript(`
 local batch, rej, ord = KEYS[1], KEYS[2], KEYS[3]
 local liveFrom = 4 -- KEYS[4..]: the batch's keys that live while it is not sealed
 local ttl = ARGV[1]
@@ -488,7 +486,7 @@ func (a rejectArgs) argv() []any {
 // of the batch's shared job when the seal finished the batch, else the empty string; an error
 // holding goneReply when the record is gone. The first seal adds the import's
 // counts to the batch's created event.
-var sealScript = redis.NewScript(luaLib + `
+var sealScript = newScript(`
 local batch, seen, ev = KEYS[1], KEYS[2], KEYS[3]
 local retainedFrom = 4 -- KEYS[4..]: the keys that expire when the batch is done (batch and ev again are fine)
 local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -535,7 +533,7 @@ func (a sealArgs) argv() []any    { return []any{a.now, a.segments, a.retentionM
 // firstFailureScript records when a chunk task first failed, unless it did
 // before, and returns that time. A batch whose record is gone gets no key back:
 // now is returned.
-var firstFailureScript = redis.NewScript(luaLib + `
+var firstFailureScript = newScript(`
 local batch, ff = KEYS[1], KEYS[2]
 local taskID, now = ARGV[1], ARGV[2]
 if not alive(batch) then return now end
@@ -555,7 +553,7 @@ func (a firstFailureArgs) argv() []any    { return []any{a.taskID, a.nowMS} }
 
 // spendSplitsScript adds to the requests spent splitting a chunk and returns
 // the total. A batch whose record is gone gets no key back: n is returned.
-var spendSplitsScript = redis.NewScript(luaLib + `
+var spendSplitsScript = newScript(`
 local batch, split = KEYS[1], KEYS[2]
 local root, n = ARGV[1], ARGV[2]
 if not alive(batch) then return tonumber(n) end
@@ -576,7 +574,7 @@ func (a spendSplitsArgs) argv() []any    { return []any{a.root, a.n} }
 
 // callbackScript counts an attempt to deliver a batch's callback and what came
 // of it. Returns 0, writing nothing, when the record is gone.
-var callbackScript = redis.NewScript(luaLib + `
+var callbackScript = newScript(`
 local batch, ev = KEYS[1], KEYS[2]
 local status, state, err, at, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if not alive(batch) then return 0 end
@@ -612,7 +610,7 @@ func (a callbackArgs) argv() []any {
 
 // eventScript appends an entry to a batch's event log (pushEvent), unless the
 // batch's record is gone. Returns 1 when it wrote, 0 when not.
-var eventScript = redis.NewScript(luaLib + `
+var eventScript = newScript(`
 local batch, ev = KEYS[1], KEYS[2]
 local entry, maxEvents = ARGV[1], ARGV[2]
 if not alive(batch) then return 0 end
@@ -634,7 +632,7 @@ func (a eventArgs) argv() []any    { return []any{a.entry, a.max} }
 // no dead letter, none moving, nothing staged for it as a replay. Then it
 // deletes what writes that came late may have left (orphans without a record)
 // and answers 1: its id may leave the batches index. It takes no ARGV.
-var forgetScript = redis.NewScript(luaLib + `
+var forgetScript = newScript(`
 local batch, dl, dlmv, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local restFrom = 5 -- KEYS[5..]: the keys to delete with it
 if alive(batch) then return 0 end
@@ -658,7 +656,7 @@ func (a forgetArgs) keys() []string {
 // shiftScript moves candidates from one state to another, leaving those in any
 // other state as they are: taking sent marks back (SENDING -> OPEN). Returns
 // how many moved.
-var shiftScript = redis.NewScript(luaLib + `
+var shiftScript = newScript(`
 local batch, st = KEYS[1], KEYS[2]
 local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
 local seqsFrom = 3 -- ARGV[3..]: seqs
@@ -701,7 +699,7 @@ func (a shiftArgs) argv() []any {
 // states are gone with it, so every candidate would read as open. Nor does a
 // batch on hold (paused or cancelled). Returns the seqs marked; an error holding
 // goneReply when the record is gone, heldReply and the hold when on hold.
-var markScript = redis.NewScript(luaLib + `
+var markScript = newScript(`
 local batch, st = KEYS[1], KEYS[2]
 local pairsFrom = 1 -- ARGV[1..]: pairs of seq and expected state
 if not alive(batch) then return redis.error_reply('` + goneReply + `') end
@@ -754,7 +752,7 @@ func (a markArgs) argv() []any {
 // Returns {the positions (1-based, in ARGV's order) of the records whose
 // outcomes were new, the ref of the batch's shared job when these outcomes
 // finished the batch (an empty string otherwise)}.
-var recordScript = redis.NewScript(luaLib + `
+var recordScript = newScript(`
 local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
@@ -956,7 +954,7 @@ end
 // candidate's success: record it). A claim is taken when there is none, when it
 // ran out by Redis's clock, when this run holds it already, or when an older
 // version wrote it for this very candidate.
-var claimScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
+var claimScript = newScript(`
 local CLAIMED, OTHER_DONE, ELSEWHERE, DONE_INVITED, DONE_CV = ` +
 	itoa(int(Claimed)) + `, ` + itoa(int(OtherCandidateDone)) + `, ` + itoa(int(ClaimedElsewhere)) + `, ` +
 	itoa(int(DoneInvited)) + `, ` + itoa(int(DoneCVQueued)) + `
@@ -1022,7 +1020,7 @@ func (a claimArgs) argv() []any {
 // renewClaimsScript extends a run's claims. A claim that still names the run is
 // the run's even if it ran out meanwhile: nobody took it. Returns 1 (held) or 0
 // per fingerprint.
-var renewClaimsScript = redis.NewScript(luaLib + claimLib + `
+var renewClaimsScript = newScript(`
 local claims = KEYS[1]
 local ttl, run = tonumber(ARGV[1]), ARGV[2]
 local fpsFrom = 3 -- ARGV[3..]: fingerprints
@@ -1063,7 +1061,7 @@ func (a renewClaimsArgs) argv() []any {
 
 // releaseClaimsScript deletes a run's claims, leaving those of other runs.
 // Returns how many it deleted.
-var releaseClaimsScript = redis.NewScript(luaLib + claimLib + `
+var releaseClaimsScript = newScript(`
 local claims = KEYS[1]
 local run = ARGV[1]
 local fpsFrom = 2 -- ARGV[2..]: fingerprints
@@ -1099,7 +1097,7 @@ func (a releaseClaimsArgs) argv() []any {
 // ledgerScript writes the successes of a chunk into the target's ledger week and
 // releases the chunk's run's claims on the candidates recorded. An entry this
 // owner already wrote is kept as it is. Returns how many entries it wrote.
-var ledgerScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
+var ledgerScript = newScript(`
 local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
 local weekID, expiry, run = ARGV[1], ARGV[2], ARGV[3] -- expiry: unix ms; run '': release no claim
 -- ARGV[4..]: per candidate fingerprint, kind ('i', 'c', or '-' for a claim to
@@ -1161,7 +1159,7 @@ func (a ledgerArgs) argv() []any {
 // markMoveScript marks a source batch's dead letters as moving to a replay batch
 // and returns them: {seq, entry, seq, entry, ...}. An entry already moving to
 // another replay is left alone; one already moving to this one is returned again.
-var markMoveScript = redis.NewScript(luaLib + `
+var markMoveScript = newScript(`
 local dl, dlmv = KEYS[1], KEYS[2]
 local replay = ARGV[1]
 local seqsFrom = 2 -- ARGV[2..]: seqs
@@ -1202,7 +1200,7 @@ func (a markMoveArgs) argv() []any {
 // places into its order (a sorted set read by lexical range, see stageOrder),
 // only while the caller holds the replay batch's lease. Returns how many, or
 // stageLeaseLost when the lease is not the caller's.
-var stageScript = redis.NewScript(luaLib + `
+var stageScript = newScript(`
 local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
 local owner = ARGV[1]
 local entriesFrom = 2 -- ARGV[2..]: triples of dead-letter id, entry and place
@@ -1241,7 +1239,7 @@ func (a *stageArgs) add(id string, entry []byte, place string) {
 
 // purgeScript deletes a batch's dead letters, but not those moving to a replay.
 // Returns how many were deleted.
-var purgeScript = redis.NewScript(luaLib + `
+var purgeScript = newScript(`
 local dl, dlmv = KEYS[1], KEYS[2]
 local seqs = ARGV -- ARGV[1..]: seqs
 local moving = hmget(dlmv, seqs)
@@ -1264,7 +1262,7 @@ func (a purgeArgs) keys() []string { return []string{a.dl, a.dlmv} }
 // drainedScript reports whether a batch will hold no more dead letters: it has
 // none and is done (or expired), so that its entry in dlbatches can go; its shared
 // dead-letter errors and moving marks go at once. It takes no ARGV.
-var drainedScript = redis.NewScript(luaLib + `
+var drainedScript = newScript(`
 local batch, dl, dlerr, dlmv = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HLEN', dl) > 0 then return 0 end
 if redis.call('EXISTS', batch) == 1 and not rget(batch, 'finished_at') then return 0 end
@@ -1280,7 +1278,7 @@ func (a drainedArgs) keys() []string { return []string{a.batch, a.dl, a.dlerr, a
 // leaseScript takes a lease that is free (never taken, or run out) or renews one
 // the caller holds. Returns 1 when the caller holds the lease afterwards, 0 when
 // another owner does.
-var leaseScript = redis.NewScript(`
+var leaseScript = newScript(`
 local lease = KEYS[1]
 local owner, ttl = ARGV[1], ARGV[2]
 local cur = redis.call('GET', lease)
@@ -1302,7 +1300,7 @@ func (a leaseArgs) argv() []any    { return []any{a.owner, a.ttlMS} }
 // closeReplayScript removes a replay batch's staging hash, its order and its
 // lease, if the caller holds the lease. Returns 1 when closed, 0 when the lease
 // is not the caller's.
-var closeReplayScript = redis.NewScript(`
+var closeReplayScript = newScript(`
 local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
 local owner = ARGV[1]
 if redis.call('GET', lease) ~= owner then return 0 end
@@ -1320,7 +1318,7 @@ func (a closeReplayArgs) keys() []string { return []string{a.staging, a.lease, a
 func (a closeReplayArgs) argv() []any    { return []any{a.owner} }
 
 // stopAuthScript sets a key's auth stop, keeping the time of a stop already set.
-var stopAuthScript = redis.NewScript(`
+var stopAuthScript = newScript(`
 local stops = KEYS[1]
 local keyID, stopJSON = ARGV[1], ARGV[2]
 local cur = redis.call('HGET', stops, keyID)
@@ -1345,7 +1343,7 @@ func (a stopAuthArgs) argv() []any    { return []any{a.keyID, a.stop} }
 
 // pausedForAuthScript records a queue as paused for a key's auth stop while that
 // stop is set. Returns 1 when it is (and the queue is recorded), 0 when not.
-var pausedForAuthScript = redis.NewScript(`
+var pausedForAuthScript = newScript(`
 local stops, paused = KEYS[1], KEYS[2]
 local keyID, queue = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', stops, keyID) == 0 then return 0 end
@@ -1366,7 +1364,7 @@ func (a pausedForAuthArgs) argv() []any    { return []any{a.keyID, a.queue} }
 // set: at most max batches are kept, each once. Returns 1 when the batch is to
 // record its auth_stopped event (new, or past the bound), 0 when not (recorded
 // before, or no stop is set any more).
-var authStoppedScript = redis.NewScript(`
+var authStoppedScript = newScript(`
 local stops, batches = KEYS[1], KEYS[2]
 local id, max = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', stops) == 0 or redis.call('SISMEMBER', batches, id) == 1 then return 0 end
@@ -1387,7 +1385,7 @@ func (a authStoppedArgs) argv() []any    { return []any{a.id, a.max} }
 // resumeAuthScript clears every auth stop and the records of the queues paused
 // and the batches held for them. KEYS: the stops, the paused queues and the
 // held batches; no ARGV. Returns {stops as field/value pairs, queues, batches}.
-var resumeAuthScript = redis.NewScript(`
+var resumeAuthScript = newScript(`
 local stops, paused, batches = KEYS[1], KEYS[2], KEYS[3]
 local all = redis.call('HGETALL', stops)
 local queues = redis.call('SMEMBERS', paused)
@@ -1407,7 +1405,7 @@ return {all, queues, held}
 // ids ("" unless invited or queued), the fingerprint of the candidate's other
 // key ("" unless asked for, or none)}. Byte strings are compared byte by byte:
 // Lua's < on strings follows the server's locale.
-var findScript = redis.NewScript(luaLib + `
+var findScript = newScript(`
 local batch, fx, st, dl = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, fp, wantOther, cursor, count = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
 local ENTRY, FP, BUCKET = ` + itoa(indexEntryLen) + `, ` + itoa(fpLen) + `, ` + itoa(idsBucket) + `
@@ -1495,7 +1493,7 @@ func (a findArgs) argv() []any {
 // expiring ttl ms from now (Redis's clock), and otherwise pushes its expiry
 // forward to then, never back. A job ("" when only pushing) is written once:
 // its key names its content.
-var keepJobScript = redis.NewScript(`
+var keepJobScript = newScript(`
 local key = KEYS[1]
 local job, ttl = ARGV[1], tonumber(ARGV[2])
 if job ~= '' and redis.call('SET', key, job, 'NX', 'PX', ttl) then return 1 end

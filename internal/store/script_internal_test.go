@@ -1,0 +1,93 @@
+package store
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/bulkinvite/bulkinvite/internal/redistest"
+)
+
+// TestWithLib: a script carries the parts of the library its body uses and
+// the parts those use, in the library's order, and no other.
+func TestWithLib(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		body string
+		want []string // definitions the script holds, in this order
+		not  []string // definitions it lacks
+	}{
+		{"none", "return 1", nil, []string{"local "}},
+		{"a name in a comment or a string is no use", "-- pack(batch)\nreturn 'rget'", nil, []string{"local "}},
+		{"through other parts", "return rget(KEYS[1], 'id')",
+			[]string{"local PIECES", "local SCHEMA", "local function readVarint", "local function unpackValue", "local function rmget", "local function rget"},
+			[]string{"local function pack(", "local function encode", "local function hmget", "local OPEN"}},
+		{"a constant and a later library", "return {OPEN, ledgerPut}",
+			[]string{"local OPEN", "local part", "local function hset", "local ENTRY", "local function be6", "local function ledgerPut"},
+			[]string{"local function hmget", "local function ledgerGet", "local function nowMS"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := withLib(tc.body)
+			if !strings.HasSuffix(got, tc.body) {
+				t.Errorf("the script does not end with its body:\n%s", got)
+			}
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(got[at:], w)
+				if i < 0 {
+					t.Errorf("the script lacks %q after the parts before it:\n%s", w, got)
+					continue
+				}
+				at += i
+			}
+			for _, n := range tc.not {
+				if strings.Contains(got, n) {
+					t.Errorf("the script holds %q:\n%s", n, got)
+				}
+			}
+		})
+	}
+}
+
+// TestSplitLib: the parts are the whole library, cut at its definitions; a
+// library that is not only definitions, or defines a name twice, is refused.
+func TestSplitLib(t *testing.T) {
+	t.Parallel()
+	var whole strings.Builder
+	for _, p := range lib {
+		whole.WriteString(p.text)
+	}
+	if whole.String() != luaLib+claimLib+ledgerLib {
+		t.Error("the parts of the library joined are not the library")
+	}
+	for _, tc := range []struct{ name, src string }{
+		{"a statement", "local a = 1\nb = a\n"},
+		{"a name twice", "local a = 1\nlocal function a() end\n"},
+		{"a use before the definition", "local function a() return b end\nlocal b = 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			defer func() {
+				if recover() == nil {
+					t.Errorf("splitLib(%q) did not panic", tc.src)
+				}
+			}()
+			splitLib(tc.src)
+		})
+	}
+}
+
+// TestScriptsLoad: every script the package builds compiles in Redis (SCRIPT
+// LOAD), within Lua's limits on locals and upvalues.
+func TestScriptsLoad(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	ctx := context.Background()
+	for _, s := range scripts {
+		if err := s.Load(ctx, rdb).Err(); err != nil {
+			t.Errorf("script %s: %v", s.Hash(), err)
+		}
+	}
+}
