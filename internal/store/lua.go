@@ -83,8 +83,8 @@ end
 -- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
 -- new run): one command per run, a chunk's seqs being one run. Each run has its
 -- seqs as numbers (ns) and their positions in seqs (ks). tonumber (strtod) is
--- dear in Redis's Lua: each seq is converted once, and seqs already in order (a
--- chunk's are) are not sorted.
+-- dear in Redis's Lua: each seq is converted once (the numbers by position are
+-- the second result), and seqs already in order (a chunk's are) are not sorted.
 local function runs(seqs)
   local nums, idx, sorted = {}, {}, true
   for k = 1, #seqs do
@@ -101,13 +101,16 @@ local function runs(seqs)
       cur = {lo = n, hi = n, ks = {k}, ns = {n}}; out[#out + 1] = cur
     end
   end
-  return out
+  return out, nums
 end
 
 -- stateAt is where the state bytes of batch (its record) are: the record's
 -- field FOLDED_ST once fold moved them there (packed or not), else the key st.
-local function stateAt(batch, st)
-  return {batch = batch, key = st, folded = rget(batch, FOLDED_ST)}
+-- folded is that field as the caller read it (rget, false for none); nil: it
+-- is read here.
+local function stateAt(batch, st, folded)
+  if folded == nil then folded = rget(batch, FOLDED_ST) end
+  return {batch = batch, key = st, folded = folded}
 end
 
 -- getRange reads the state bytes of seqs lo to hi at place p (stateAt).
@@ -125,33 +128,55 @@ local function setRange(p, lo, b)
   redis.call('HSET', p.batch, FOLDED_ST, p.folded)
 end
 
--- states reads the states of seqs at place p (stateAt).
-local function states(p, seqs)
+-- bytesOf is the bytes of string b as a list, read part bytes a call.
+local function bytesOf(b)
+  if #b <= part then return {string.byte(b, 1, #b)} end
   local out = {}
-  for _, r in ipairs(runs(seqs)) do
-    local b = getRange(p, r.lo, r.hi)
-    for j, k in ipairs(r.ks) do
-      out[k] = string.byte(b, r.ns[j] - r.lo + 1) or OPEN
-    end
+  for i = 1, #b, part do
+    local got = {string.byte(b, i, math.min(i + part - 1, #b))}
+    for j = 1, #got do out[i + j - 1] = got[j] end
   end
   return out
 end
 
--- setStates writes a flat list seq, state, seq, state... at place p (stateAt).
-local function setStates(p, pairs)
-  if #pairs == 0 then return end
-  local seqs, codes = {}, {}
-  for i = 1, #pairs, 2 do seqs[#seqs + 1] = pairs[i]; codes[#codes + 1] = pairs[i + 1] end
-  for _, r in ipairs(runs(seqs)) do
-    local b = getRange(p, r.lo, r.hi)
-    local bytes = {}
-    for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or OPEN end
-    for j, k in ipairs(r.ks) do bytes[r.ns[j] - r.lo + 1] = codes[k] end
-    local chars = {}
-    for i = 1, #bytes, part do
-      chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, #bytes)))
+-- readStates reads the states of seqs at place p (stateAt), one read a run.
+-- It returns their codes by position in seqs (OPEN where there is no byte);
+-- the runs, each with the bytes read (bytes, from its lo on), for
+-- writeStates; and the seqs as numbers by position.
+local function readStates(p, seqs)
+  local rs, nums = runs(seqs)
+  local out = {}
+  for _, r in ipairs(rs) do
+    r.bytes = bytesOf(getRange(p, r.lo, r.hi))
+    for j, k in ipairs(r.ks) do
+      out[k] = r.bytes[r.ns[j] - r.lo + 1] or OPEN
     end
-    setRange(p, r.lo, table.concat(chars))
+  end
+  return out, rs, nums
+end
+
+-- writeStates writes at place p (stateAt) the states to (codes by position in
+-- the seqs readStates read into rs; nil: unchanged) in the same script: per run,
+-- the bytes from its first change to its last, one write.
+local function writeStates(p, rs, to)
+  for _, r in ipairs(rs) do
+    local bytes, first, last = r.bytes, nil, nil
+    for j, k in ipairs(r.ks) do
+      if to[k] then
+        local i = r.ns[j] - r.lo + 1
+        bytes[i] = to[k]
+        if not first or i < first then first = i end
+        if not last or i > last then last = i end
+      end
+    end
+    if first then
+      local chars = {}
+      for i = first, last do bytes[i] = bytes[i] or OPEN end
+      for i = first, last, part do
+        chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, last)))
+      end
+      setRange(p, r.lo + first - 1, table.concat(chars))
+    end
   end
 end
 
@@ -202,9 +227,11 @@ end
 
 -- refresh gives the keys KEYS[first..last] of a batch not sealed yet another ttl
 -- ms to live: its import or its workers are at work. A record (batch) without
--- an expiry (a replay batch's) keeps none.
-local function refresh(batch, ttl, first, last)
-  if rget(batch, 'sealed') == '1' or redis.call('PTTL', batch) < 0 then return end
+-- an expiry (a replay batch's) keeps none. sealed is the record's field sealed
+-- as the caller read it (rget); nil: it is read here.
+local function refresh(batch, ttl, first, last, sealed)
+  if sealed == nil then sealed = rget(batch, 'sealed') end
+  if sealed == '1' or redis.call('PTTL', batch) < 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], ttl) end
 end
 
@@ -347,7 +374,10 @@ local nblobs, ndups = tonumber(ARGV[6]), tonumber(ARGV[7])
 local blobsFrom = 8 -- ARGV[8..]: per chunk blob its field, lowest and highest seq, the blob
 local dupsFrom = blobsFrom + 4 * nblobs -- then the seqs of the duplicates
 local restFrom = dupsFrom + ndups -- then the seqs of the other candidates
-if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+-- One read of the record for what this step does not change: id (alive), the
+-- folded states (stateAt), the hold and sealed (refresh).
+local r = rmget(batch, {'id', FOLDED_ST, HOLD, 'sealed'})
+if not r[1] then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
 -- Segment 0's entry is the record's field seg0, so that a batch of one
@@ -367,35 +397,35 @@ else
   end
 end
 if index ~= '' and not fxGet(batch, fx, 's' .. segment) then redis.call('HSET', fx, 's' .. segment, index) end
-local stp = stateAt(batch, st)
+local stp = stateAt(batch, st, r[2])
 local dups = {}
 for i = dupsFrom, restFrom - 1 do dups[#dups + 1] = ARGV[i] end
 if #dups > 0 then
-  local cur = states(stp, dups)
-  local set, n = {}, 0
-  for k, seq in ipairs(dups) do
-    if cur[k] < INVITED then set[#set + 1] = seq; set[#set + 1] = SKIPPED; n = n + 1 end
+  local cur, rs = readStates(stp, dups)
+  local to, n = {}, 0
+  for k = 1, #dups do
+    if cur[k] < INVITED then to[k] = SKIPPED; n = n + 1 end
   end
-  setStates(stp, set)
+  writeStates(stp, rs, to)
   if n > 0 then rincr(batch, 'skipped_duplicate', n) end
 end
 local cancelled = {}
-if redis.call('HGET', batch, HOLD) == CANCEL then
+if r[3] == CANCEL then
   local rest = {}
   for i = restFrom, #ARGV do rest[#rest + 1] = ARGV[i] end
-  local cur = states(stp, rest)
-  local set, n = {}, 0
+  local cur, rs = readStates(stp, rest)
+  local to, n = {}, 0
   for k, seq in ipairs(rest) do
-    if cur[k] == OPEN then set[#set + 1] = seq; set[#set + 1] = CANCELLED; n = n + 1 end
+    if cur[k] == OPEN then to[k] = CANCELLED; n = n + 1 end
     cancelled[#cancelled + 1] = seq
   end
-  setStates(stp, set)
+  writeStates(stp, rs, to)
   if n > 0 then rincr(batch, 'cancelled', n) end
 end
 for i = blobsFrom, dupsFrom - 1, 4 do
   if undecided(stp, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
 end
-refresh(batch, ttl, liveFrom, #KEYS)
+refresh(batch, ttl, liveFrom, #KEYS, r[4])
 return {dups, cancelled}
 `)
 
@@ -663,13 +693,13 @@ local seqsFrom = 3 -- ARGV[3..]: seqs
 local seqs = {}
 for i = seqsFrom, #ARGV do seqs[#seqs + 1] = ARGV[i] end
 local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
-local set = {}
-for k, seq in ipairs(seqs) do
-  if cur[k] == from then set[#set + 1] = seq; set[#set + 1] = to end
+local cur, rs = readStates(stp, seqs)
+local set, n = {}, 0
+for k = 1, #seqs do
+  if cur[k] == from then set[k] = to; n = n + 1 end
 end
-setStates(stp, set)
-return #set / 2
+writeStates(stp, rs, set)
+return n
 `)
 
 // shiftArgs are shiftScript's KEYS and ARGV.
@@ -702,21 +732,21 @@ func (a shiftArgs) argv() []any {
 var markScript = newScript(`
 local batch, st = KEYS[1], KEYS[2]
 local pairsFrom = 1 -- ARGV[1..]: pairs of seq and expected state
-if not alive(batch) then return redis.error_reply('` + goneReply + `') end
-local hold = redis.call('HGET', batch, HOLD)
-if hold then return redis.error_reply('` + heldReply + ` ' .. hold) end
+local r = rmget(batch, {'id', HOLD, FOLDED_ST}) -- alive, the hold, stateAt
+if not r[1] then return redis.error_reply('` + goneReply + `') end
+if r[2] then return redis.error_reply('` + heldReply + ` ' .. r[2]) end
 local seqs, want = {}, {}
 for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
-local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
+local stp = stateAt(batch, st, r[3])
+local cur, rs, nums = readStates(stp, seqs)
 local set, out = {}, {}
-for k, seq in ipairs(seqs) do
+for k = 1, #seqs do
   if cur[k] == want[k] then
-    out[#out + 1] = tonumber(seq)
-    if cur[k] ~= SENDING then set[#set + 1] = seq; set[#set + 1] = SENDING end
+    out[#out + 1] = nums[k]
+    if cur[k] ~= SENDING then set[k] = SENDING end
   end
 end
-setStates(stp, set)
+writeStates(stp, rs, set)
 return out
 `)
 
@@ -765,21 +795,22 @@ local blob, blobLo, blobHi = ARGV[4], ARGV[5], ARGV[6]
 -- once per reference per call, else ""), its ids entry ("" for none) and the
 -- field of the find index that entry goes to
 local recsFrom, recLen = 7, 7
-if not alive(batch) then return {{}, ''} end
+local r = rmget(batch, {'id', FOLDED_ST, 'sealed'}) -- alive, stateAt, refresh
+if not r[1] then return {{}, ''} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
 for i = recsFrom, #ARGV, recLen do
   seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
-local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
+local stp = stateAt(batch, st, r[2])
+local cur, rs = readStates(stp, seqs)
 local set, counts, seen, new, ids, idsOrder = {}, {}, {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < INVITED and not seen[seq] then
     seen[seq] = true
     local c = codes[k]
-    set[#set + 1] = seq; set[#set + 1] = c
+    set[k] = c
     counts[c] = (counts[c] or 0) + 1
     new[#new + 1] = k
     local i = recsFrom + (k - 1) * recLen
@@ -795,7 +826,7 @@ for k, seq in ipairs(seqs) do
     end
   end
 end
-setStates(stp, set)
+writeStates(stp, rs, set)
 if blob ~= '' and not undecided(stp, blobLo, blobHi) then redis.call('HDEL', blobs, blob) end
 for _, f in ipairs(idsOrder) do
   redis.call('HSET', fx, f, (fxGet(batch, fx, f) or '') .. table.concat(ids[f]))
@@ -803,7 +834,7 @@ end
 for c, name in pairs(counters) do
   if counts[c] then rincr(batch, name, counts[c]) end
 end
-refresh(batch, ttl, liveFrom, #KEYS)
+refresh(batch, ttl, liveFrom, #KEYS, r[3])
 return {new, finish(batch, now, retention, liveFrom, #KEYS)}
 `)
 
@@ -851,9 +882,11 @@ local function claimOf(c)
   return string.sub(c, 1, 8), tonumber(untilMS), run
 end
 
--- claimValue is owner's claim for run until untilMS.
-local function claimValue(owner, untilMS, run)
-  return owner .. string.format('%d', untilMS) .. '.' .. run
+-- claimTail is what follows the owner in a claim for run until untilMS: an
+-- owner's claim is the owner and the tail, so that the claims of one step,
+-- which share the tail, each cost one concatenation.
+local function claimTail(untilMS, run)
+  return string.format('%d', untilMS) .. '.' .. run
 end
 
 -- holds reports whether claim c is run's.
@@ -893,18 +926,24 @@ local function entryAt(v, fp)
   end
 end
 
--- ledgerGet returns what week holds of each fingerprint: kind, owner
--- fingerprint and when (the packed entry past its fingerprint, or an earlier
--- build's value), false for nothing; and the buckets it read, by field ('' for
--- none), for ledgerPut. A week that does not exist is not read.
-local function ledgerGet(week, fps)
+-- bucketsOf are the fields of the buckets of fingerprints fps, by position.
+local function bucketsOf(fps)
+  local out = {}
+  for i, fp in ipairs(fps) do out[i] = bucketOf(fp) end
+  return out
+end
+
+-- ledgerGet returns what week holds of each fingerprint of fps (their buckets:
+-- bucketsOf): kind, owner fingerprint and when (the packed entry past its
+-- fingerprint, or an earlier build's value), false for nothing; and the
+-- buckets it read, by field ('' for none), for ledgerPut. A week that does not
+-- exist is not read.
+local function ledgerGet(week, fps, buckets)
   local out, read = {}, {}
   if redis.call('EXISTS', week) == 0 then
-    for i, fp in ipairs(fps) do out[i] = false; read[bucketOf(fp)] = '' end
+    for i = 1, #fps do out[i] = false; read[buckets[i]] = '' end
     return out, read
   end
-  local buckets = {}
-  for i, fp in ipairs(fps) do buckets[i] = bucketOf(fp) end
   local packed, old = hmget(week, buckets), hmget(week, fps)
   for i, fp in ipairs(fps) do
     read[buckets[i]] = packed[i] or ''
@@ -963,11 +1002,13 @@ local weeksFrom = 2 -- KEYS[2..]: the target's live ledger weeks
 local ttl, run, reinvite = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local candsFrom = 4 -- ARGV[4..]: per candidate its fingerprint and owner fingerprint
 local now = nowMS()
+local tail = claimTail(now + ttl, run)
 local fps, owners = {}, {}
 for i = candsFrom, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
+local buckets = bucketsOf(fps)
 local led = {}
 for k = weeksFrom, #KEYS do
-  for i, v in ipairs(ledgerGet(KEYS[k], fps)) do
+  for i, v in ipairs(ledgerGet(KEYS[k], fps, buckets)) do
     if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
 end
@@ -985,7 +1026,7 @@ for i, fp in ipairs(fps) do
   elseif l and not reinvite then
     out[i] = OTHER_DONE
   elseif free then
-    put[#put + 1] = fp; put[#put + 1] = claimValue(owner, now + ttl, run)
+    put[#put + 1] = fp; put[#put + 1] = owner .. tail
     out[i] = CLAIMED
   else
     out[i] = ELSEWHERE
@@ -1024,7 +1065,7 @@ var renewClaimsScript = newScript(`
 local claims = KEYS[1]
 local ttl, run = tonumber(ARGV[1]), ARGV[2]
 local fpsFrom = 3 -- ARGV[3..]: fingerprints
-local now = nowMS()
+local tail = claimTail(nowMS() + ttl, run)
 local fps = {}
 for i = fpsFrom, #ARGV do fps[#fps + 1] = ARGV[i] end
 local held = hmget(claims, fps)
@@ -1033,7 +1074,7 @@ for i, fp in ipairs(fps) do
   out[i] = 0
   if holds(held[i], run) then
     out[i] = 1
-    put[#put + 1] = fp; put[#put + 1] = claimValue(string.sub(held[i], 1, 8), now + ttl, run)
+    put[#put + 1] = fp; put[#put + 1] = string.sub(held[i], 1, 8) .. tail
   end
 end
 putClaims(claims, put, ttl)
@@ -1107,7 +1148,7 @@ local fps, kinds, owners = {}, {}, {}
 for i = candsFrom, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
-local cur, read = ledgerGet(week, fps)
+local cur, read = ledgerGet(week, fps, bucketsOf(fps))
 local held = hmget(claims, fps)
 local put, release = {}, {}
 for i, fp in ipairs(fps) do

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -88,6 +89,61 @@ func TestScriptsLoad(t *testing.T) {
 	for _, s := range scripts {
 		if err := s.Load(ctx, rdb).Err(); err != nil {
 			t.Errorf("script %s: %v", s.Hash(), err)
+		}
+	}
+}
+
+// TestStateWrites: a step that reads candidate states and writes some
+// (readStates, writeStates; here shiftScript) leaves the state bytes as one
+// byte-wise write per change would: every other byte as it was, the string
+// no longer than its last change needs, in the key st and in the record once
+// folded there, over runs apart, seqs out of order or twice and past the end.
+func TestStateWrites(t *testing.T) {
+	t.Parallel()
+	s := setup(t)
+	ctx := context.Background()
+	long := strings.Repeat("\x00\x02", 700) // more than a part
+	for _, tc := range []struct {
+		name  string
+		start string
+		seqs  []int64
+	}{
+		{"a chunk", "\x00\x00\x01\x00\x02", []int64{0, 1, 2, 3, 4}},
+		{"one change amid others", "\x00\x02\x02\x02\x02\x02\x02", []int64{0, 1, 2, 3, 4, 5, 6}},
+		{"past the end", "\x02\x00", []int64{1, 3, 7}},
+		{"runs apart, out of order, twice", "\x00\x02\x00", []int64{300, 2, 0, 80, 2, 150}},
+		{"only unchanged", "\x02\x02", []int64{0, 1, 5}},
+		{"long runs", long, []int64{1399, 0, 1, 2, 700, 1398, 1500}},
+	} {
+		for _, folded := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s folded=%v", tc.name, folded), func(t *testing.T) {
+				id := fmt.Sprintf("%s-%v", tc.name, folded)
+				batch, st := s.bkey(id, ""), s.bkey(id, "st")
+				if folded {
+					s.rdb.HSet(ctx, batch, "id", "1", fieldFoldedStates, tc.start)
+				} else {
+					s.rdb.HSet(ctx, batch, "id", "1")
+					s.rdb.Set(ctx, st, tc.start, 0)
+				}
+				want := []byte(tc.start)
+				for _, q := range tc.seqs {
+					if q >= int64(len(want)) || want[q] == codeOpen {
+						want = append(want, make([]byte, max(0, int(q)+1-len(want)))...)
+						want[q] = codeSending
+					}
+				}
+				a := shiftArgs{batch: batch, st: st, from: codeOpen, to: codeSending, seqs: tc.seqs}
+				if err := s.eval(ctx, shiftScript, a.keys(), a.argv()...).Err(); err != nil {
+					t.Fatal(err)
+				}
+				got := s.rdb.Get(ctx, st).Val()
+				if folded {
+					got = s.rdb.HGet(ctx, batch, fieldFoldedStates).Val()
+				}
+				if got != string(want) {
+					t.Errorf("states %q, want %q", got, want)
+				}
+			})
 		}
 	}
 }
