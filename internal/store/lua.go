@@ -1,7 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -52,6 +54,15 @@ var luaLib = `
 local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED, CANCELLED = ` +
 	itoa(codeOpen) + `, ` + itoa(codeSending) + `, ` + itoa(codeInvited) + `, ` +
 	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `, ` + itoa(codeCancelled) + `
+-- CODE is the state codes by their decimal strings, as ARGV carries them:
+-- a lookup, where tonumber is dear.
+local CODE = {` + func() string {
+	var b strings.Builder
+	for _, c := range []int{codeOpen, codeSending, codeInvited, codeCVQueued, codeDeadLettered, codeSkipped, codeCancelled} {
+		fmt.Fprintf(&b, "['%d'] = %d, ", c, c)
+	}
+	return b.String()
+}() + `}
 local HOLD, PAUSED, CANCEL = '` + fieldHold + `', '` + string(HoldPaused) + `', '` + string(HoldCancelled) + `'
 local part = 1000
 local FOLDED_ST, FOLDED_FX, FOLD_MAX = '` + fieldFoldedStates + `', '` + fieldFoldedIndex + `', ` + itoa(foldMax) + `
@@ -81,27 +92,29 @@ end
 ` + packLib + `
 -- A batch's candidate states are one byte per seq in a string, read and written
 -- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
--- new run): one command per run, a chunk's seqs being one run. Each run has its
--- seqs as numbers (ns) and their positions in seqs (ks). tonumber (strtod) is
--- dear in Redis's Lua: each seq is converted once (the numbers by position are
--- the second result), and seqs already in order (a chunk's are) are not sorted.
+-- new run): one command per run, a chunk's seqs being one run. runs returns the
+-- runs, each its lowest and highest seq (lo, hi) and its positions in seqs as
+-- order[from..to]; then order (the positions by seq) and the seqs as numbers by
+-- position. Converting a seq is dear in Redis's Lua: each is converted once,
+-- by arithmetic (tonumber converts twice); seqs already in order (a chunk's
+-- are) are not sorted.
 local function runs(seqs)
-  local nums, idx, sorted = {}, {}, true
+  local nums, order, sorted = {}, {}, true
   for k = 1, #seqs do
-    nums[k] = tonumber(seqs[k]); idx[k] = k
+    nums[k] = seqs[k] + 0; order[k] = k
     if k > 1 and nums[k] < nums[k - 1] then sorted = false end
   end
-  if not sorted then table.sort(idx, function(a, b) return nums[a] < nums[b] end) end
+  if not sorted then table.sort(order, function(a, b) return nums[a] < nums[b] end) end
   local out, cur = {}, nil
-  for _, k in ipairs(idx) do
-    local n = nums[k]
+  for j = 1, #order do
+    local n = nums[order[j]]
     if cur and n - cur.hi <= 64 then
-      cur.hi = n; cur.ks[#cur.ks + 1] = k; cur.ns[#cur.ns + 1] = n
+      cur.hi = n; cur.to = j
     else
-      cur = {lo = n, hi = n, ks = {k}, ns = {n}}; out[#out + 1] = cur
+      cur = {lo = n, hi = n, from = j, to = j}; out[#out + 1] = cur
     end
   end
-  return out, nums
+  return out, order, nums
 end
 
 -- stateAt is where the state bytes of batch (its record) are: the record's
@@ -141,15 +154,18 @@ end
 
 -- readStates reads the states of seqs at place p (stateAt), one read a run.
 -- It returns their codes by position in seqs (OPEN where there is no byte);
--- the runs, each with the bytes read (bytes, from its lo on), for
--- writeStates; and the seqs as numbers by position.
+-- what writeStates takes to write some of them back: the runs (runs), each
+-- with the bytes read (bytes, from its lo on); and the seqs as numbers by
+-- position.
 local function readStates(p, seqs)
-  local rs, nums = runs(seqs)
+  local rs, order, nums = runs(seqs)
   local out = {}
   for _, r in ipairs(rs) do
-    r.bytes = bytesOf(getRange(p, r.lo, r.hi))
-    for j, k in ipairs(r.ks) do
-      out[k] = r.bytes[r.ns[j] - r.lo + 1] or OPEN
+    local bytes, base = bytesOf(getRange(p, r.lo, r.hi)), r.lo - 1
+    r.bytes, r.order, r.nums = bytes, order, nums
+    for j = r.from, r.to do
+      local k = order[j]
+      out[k] = bytes[nums[k] - base] or OPEN
     end
   end
   return out, rs, nums
@@ -160,10 +176,11 @@ end
 -- the bytes from its first change to its last, one write.
 local function writeStates(p, rs, to)
   for _, r in ipairs(rs) do
-    local bytes, first, last = r.bytes, nil, nil
-    for j, k in ipairs(r.ks) do
+    local bytes, order, nums, first, last = r.bytes, r.order, r.nums, nil, nil
+    for j = r.from, r.to do
+      local k = order[j]
       if to[k] then
-        local i = r.ns[j] - r.lo + 1
+        local i = nums[k] - r.lo + 1
         bytes[i] = to[k]
         if not first or i < first then first = i end
         if not last or i > last then last = i end
@@ -736,7 +753,7 @@ local r = rmget(batch, {'id', HOLD, FOLDED_ST}) -- alive, the hold, stateAt
 if not r[1] then return redis.error_reply('` + goneReply + `') end
 if r[2] then return redis.error_reply('` + heldReply + ` ' .. r[2]) end
 local seqs, want = {}, {}
-for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
+for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = CODE[ARGV[i + 1]] or tonumber(ARGV[i + 1]) end
 local stp = stateAt(batch, st, r[3])
 local cur, rs, nums = readStates(stp, seqs)
 local set, out = {}, {}
@@ -800,7 +817,7 @@ if not r[1] then return {{}, ''} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
 for i = recsFrom, #ARGV, recLen do
-  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
+  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = CODE[ARGV[i + 1]] or tonumber(ARGV[i + 1])
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
 local stp = stateAt(batch, st, r[2])
