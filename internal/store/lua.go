@@ -839,7 +839,8 @@ for k, seq in ipairs(seqs) do
     if ARGV[i + 5] ~= '' then
       local f = ARGV[i + 6]
       if not ids[f] then ids[f] = {}; idsOrder[#idsOrder + 1] = f end
-      table.insert(ids[f], ARGV[i + 5])
+      local l = ids[f]
+      l[#l + 1] = ARGV[i + 5]
     end
   end
 end
@@ -894,7 +895,7 @@ end
 -- claimOf splits a claim into its owner, its expiry (a number) and its run ('' for
 -- an older version's claim); nil for a value it cannot read.
 local function claimOf(c)
-  local untilMS, run = string.match(string.sub(c, 9), '^(%d+)%.?(%d*)$')
+  local untilMS, run = string.match(c, '^(%d+)%.?(%d*)$', 9)
   if not untilMS then return nil end
   return string.sub(c, 1, 8), tonumber(untilMS), run
 end
@@ -906,10 +907,11 @@ local function claimTail(untilMS, run)
   return string.format('%d', untilMS) .. '.' .. run
 end
 
--- holds reports whether claim c is run's.
+-- holds reports whether claim c is run's: its run as claimOf reads it, without
+-- the owner and expiry, which it need not convert.
 local function holds(c, run)
   if not c then return false end
-  local _, _, r = claimOf(c)
+  local r = string.match(c, '^%d+%.?(%d*)$', 9)
   return r ~= nil and r ~= '' and r == run
 end
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 )
 
@@ -144,6 +146,41 @@ func TestStateWrites(t *testing.T) {
 					t.Errorf("states %q, want %q", got, want)
 				}
 			})
+		}
+	}
+}
+
+// TestClaimReads pins how the claim scripts read a claim value (claimOf,
+// holds): the owner's 8 bytes, the expiry's digits, then '.' and the run's
+// digits, or nothing after the expiry (an older version's claim, which no run
+// holds); anything else is no claim.
+func TestClaimReads(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	read := redis.NewScript(withLib(`
+local o, untilMS, r = claimOf(ARGV[1])
+return {o or '-', untilMS and string.format('%d', untilMS) or '-', r or '-', holds(ARGV[1], ARGV[2]) and 1 or 0}
+`))
+	for _, tc := range []struct {
+		claim, run string
+		want       string // owner, expiry, run ("-": none), holds
+	}{
+		{"ownerfp1" + "1700000000000.45", "45", "[ownerfp1 1700000000000 45 1]"},
+		{"ownerfp1" + "1700000000000.45", "46", "[ownerfp1 1700000000000 45 0]"},
+		{"ownerfp1" + "1700000000000.", "", "[ownerfp1 1700000000000  0]"},
+		{"ownerfp1" + "1700000000000", "", "[ownerfp1 1700000000000  0]"},
+		{"ownerfp1" + "17x.45", "45", "[- - - 0]"},
+		{"ownerfp1" + "17.45x", "45", "[- - - 0]"},
+		{"ownerfp1" + ".45", "45", "[- - - 0]"},
+		{"ownerfp1", "", "[- - - 0]"},
+		{"short", "", "[- - - 0]"},
+	} {
+		got, err := read.Run(context.Background(), rdb, nil, tc.claim, tc.run).Slice()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("claim %q, run %q: %v, want %s", tc.claim, tc.run, got, tc.want)
 		}
 	}
 }
