@@ -45,7 +45,8 @@ const otherInputReply = "BATCHOTHERINPUT"
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// luaLib is prepended to the scripts that need it. Redis turns a nil reply into
+// luaLib is the first part of the scripts' library: newScript puts before a
+// script the definitions it uses (see lib). Redis turns a nil reply into
 // false in Lua, so lists with holes still iterate with ipairs. Long argument
 // lists go to Redis in parts: unpack has a limit. The scripts use only what
 // miniredis (the demo's in-process Redis) has too. It names the candidate state
