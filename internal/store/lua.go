@@ -1,9 +1,9 @@
 package store
 
 import (
+	"fmt"
 	"strconv"
-
-	"github.com/redis/go-redis/v9"
+	"strings"
 
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
@@ -45,7 +45,8 @@ const otherInputReply = "BATCHOTHERINPUT"
 
 func itoa(n int) string { return strconv.Itoa(n) }
 
-// luaLib is prepended to the scripts that need it. Redis turns a nil reply into
+// luaLib is the first part of the scripts' library: newScript puts before a
+// script the definitions it uses (see lib). Redis turns a nil reply into
 // false in Lua, so lists with holes still iterate with ipairs. Long argument
 // lists go to Redis in parts: unpack has a limit. The scripts use only what
 // miniredis (the demo's in-process Redis) has too. It names the candidate state
@@ -54,6 +55,15 @@ var luaLib = `
 local OPEN, SENDING, INVITED, CVQUEUED, DEADLETTERED, SKIPPED, CANCELLED = ` +
 	itoa(codeOpen) + `, ` + itoa(codeSending) + `, ` + itoa(codeInvited) + `, ` +
 	itoa(codeCVQueued) + `, ` + itoa(codeDeadLettered) + `, ` + itoa(codeSkipped) + `, ` + itoa(codeCancelled) + `
+-- CODE is the state codes by their decimal strings, as ARGV carries them:
+-- a lookup, where tonumber is dear.
+local CODE = {` + func() string {
+	var b strings.Builder
+	for _, c := range []int{codeOpen, codeSending, codeInvited, codeCVQueued, codeDeadLettered, codeSkipped, codeCancelled} {
+		fmt.Fprintf(&b, "['%d'] = %d, ", c, c)
+	}
+	return b.String()
+}() + `}
 local HOLD, PAUSED, CANCEL = '` + fieldHold + `', '` + string(HoldPaused) + `', '` + string(HoldCancelled) + `'
 local part = 1000
 local FOLDED_ST, FOLDED_FX, FOLD_MAX = '` + fieldFoldedStates + `', '` + fieldFoldedIndex + `', ` + itoa(foldMax) + `
@@ -83,33 +93,38 @@ end
 ` + packLib + `
 -- A batch's candidate states are one byte per seq in a string, read and written
 -- with GETRANGE/SETRANGE over runs of nearby seqs (a gap of more than 64 starts a
--- new run): one command per run, a chunk's seqs being one run. Each run has its
--- seqs as numbers (ns) and their positions in seqs (ks). tonumber (strtod) is
--- dear in Redis's Lua: each seq is converted once, and seqs already in order (a
--- chunk's are) are not sorted.
+-- new run): one command per run, a chunk's seqs being one run. runs returns the
+-- runs, each its lowest and highest seq (lo, hi) and its positions in seqs as
+-- order[from..to]; then order (the positions by seq) and the seqs as numbers by
+-- position. Converting a seq is dear in Redis's Lua: each is converted once,
+-- by arithmetic (tonumber converts twice); seqs already in order (a chunk's
+-- are) are not sorted.
 local function runs(seqs)
-  local nums, idx, sorted = {}, {}, true
+  local nums, order, sorted = {}, {}, true
   for k = 1, #seqs do
-    nums[k] = tonumber(seqs[k]); idx[k] = k
+    nums[k] = seqs[k] + 0; order[k] = k
     if k > 1 and nums[k] < nums[k - 1] then sorted = false end
   end
-  if not sorted then table.sort(idx, function(a, b) return nums[a] < nums[b] end) end
+  if not sorted then table.sort(order, function(a, b) return nums[a] < nums[b] end) end
   local out, cur = {}, nil
-  for _, k in ipairs(idx) do
-    local n = nums[k]
+  for j = 1, #order do
+    local n = nums[order[j]]
     if cur and n - cur.hi <= 64 then
-      cur.hi = n; cur.ks[#cur.ks + 1] = k; cur.ns[#cur.ns + 1] = n
+      cur.hi = n; cur.to = j
     else
-      cur = {lo = n, hi = n, ks = {k}, ns = {n}}; out[#out + 1] = cur
+      cur = {lo = n, hi = n, from = j, to = j}; out[#out + 1] = cur
     end
   end
-  return out
+  return out, order, nums
 end
 
 -- stateAt is where the state bytes of batch (its record) are: the record's
 -- field FOLDED_ST once fold moved them there (packed or not), else the key st.
-local function stateAt(batch, st)
-  return {batch = batch, key = st, folded = rget(batch, FOLDED_ST)}
+-- folded is that field as the caller read it (rget, false for none); nil: it
+-- is read here.
+local function stateAt(batch, st, folded)
+  if folded == nil then folded = rget(batch, FOLDED_ST) end
+  return {batch = batch, key = st, folded = folded}
 end
 
 -- getRange reads the state bytes of seqs lo to hi at place p (stateAt).
@@ -127,33 +142,59 @@ local function setRange(p, lo, b)
   redis.call('HSET', p.batch, FOLDED_ST, p.folded)
 end
 
--- states reads the states of seqs at place p (stateAt).
-local function states(p, seqs)
+-- bytesOf is the bytes of string b as a list, read part bytes a call.
+local function bytesOf(b)
+  if #b <= part then return {string.byte(b, 1, #b)} end
   local out = {}
-  for _, r in ipairs(runs(seqs)) do
-    local b = getRange(p, r.lo, r.hi)
-    for j, k in ipairs(r.ks) do
-      out[k] = string.byte(b, r.ns[j] - r.lo + 1) or OPEN
-    end
+  for i = 1, #b, part do
+    local got = {string.byte(b, i, math.min(i + part - 1, #b))}
+    for j = 1, #got do out[i + j - 1] = got[j] end
   end
   return out
 end
 
--- setStates writes a flat list seq, state, seq, state... at place p (stateAt).
-local function setStates(p, pairs)
-  if #pairs == 0 then return end
-  local seqs, codes = {}, {}
-  for i = 1, #pairs, 2 do seqs[#seqs + 1] = pairs[i]; codes[#codes + 1] = pairs[i + 1] end
-  for _, r in ipairs(runs(seqs)) do
-    local b = getRange(p, r.lo, r.hi)
-    local bytes = {}
-    for i = 1, r.hi - r.lo + 1 do bytes[i] = string.byte(b, i) or OPEN end
-    for j, k in ipairs(r.ks) do bytes[r.ns[j] - r.lo + 1] = codes[k] end
-    local chars = {}
-    for i = 1, #bytes, part do
-      chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, #bytes)))
+-- readStates reads the states of seqs at place p (stateAt), one read a run.
+-- It returns their codes by position in seqs (OPEN where there is no byte);
+-- what writeStates takes to write some of them back: the runs (runs), each
+-- with the bytes read (bytes, from its lo on); and the seqs as numbers by
+-- position.
+local function readStates(p, seqs)
+  local rs, order, nums = runs(seqs)
+  local out = {}
+  for _, r in ipairs(rs) do
+    local bytes, base = bytesOf(getRange(p, r.lo, r.hi)), r.lo - 1
+    r.bytes, r.order, r.nums = bytes, order, nums
+    for j = r.from, r.to do
+      local k = order[j]
+      out[k] = bytes[nums[k] - base] or OPEN
     end
-    setRange(p, r.lo, table.concat(chars))
+  end
+  return out, rs, nums
+end
+
+-- writeStates writes at place p (stateAt) the states to (codes by position in
+-- the seqs readStates read into rs; nil: unchanged) in the same script: per run,
+-- the bytes from its first change to its last, one write.
+local function writeStates(p, rs, to)
+  for _, r in ipairs(rs) do
+    local bytes, order, nums, first, last = r.bytes, r.order, r.nums, nil, nil
+    for j = r.from, r.to do
+      local k = order[j]
+      if to[k] then
+        local i = nums[k] - r.lo + 1
+        bytes[i] = to[k]
+        if not first or i < first then first = i end
+        if not last or i > last then last = i end
+      end
+    end
+    if first then
+      local chars = {}
+      for i = first, last do bytes[i] = bytes[i] or OPEN end
+      for i = first, last, part do
+        chars[#chars + 1] = string.char(unpack(bytes, i, math.min(i + part - 1, last)))
+      end
+      setRange(p, r.lo + first - 1, table.concat(chars))
+    end
   end
 end
 
@@ -204,9 +245,11 @@ end
 
 -- refresh gives the keys KEYS[first..last] of a batch not sealed yet another ttl
 -- ms to live: its import or its workers are at work. A record (batch) without
--- an expiry (a replay batch's) keeps none.
-local function refresh(batch, ttl, first, last)
-  if rget(batch, 'sealed') == '1' or redis.call('PTTL', batch) < 0 then return end
+-- an expiry (a replay batch's) keeps none. sealed is the record's field sealed
+-- as the caller read it (rget); nil: it is read here.
+local function refresh(batch, ttl, first, last, sealed)
+  if sealed == nil then sealed = rget(batch, 'sealed') end
+  if sealed == '1' or redis.call('PTTL', batch) < 0 then return end
   for k = first, last do redis.call('PEXPIRE', KEYS[k], ttl) end
 end
 
@@ -280,7 +323,7 @@ end
 // record, {createdBefore, the same} when the record exists (the caller reads
 // the record it goes on with in the same step), {createRefused} when the id
 // is refused.
-var createScript = redis.NewScript(luaLib + `
+var createScript = newScript(`
 local batch, dl, ev = KEYS[1], KEYS[2], KEYS[3]
 local now, jobRef, segmentSize, source, replayOf = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local callbackURL, known, ttl, callbackKey, owner = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
@@ -341,7 +384,7 @@ func (a createArgs) argv() []any {
 //
 // Returns {the seqs that are duplicates, the seqs cancelled}; an error holding
 // goneReply when the record is gone.
-var admitScript = redis.NewScript(luaLib + `
+var admitScript = newScript(`
 local batch, segs, st, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: the batch's keys that live while it is not sealed
 local ttl, segment, count, digest, index = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -349,7 +392,10 @@ local nblobs, ndups = tonumber(ARGV[6]), tonumber(ARGV[7])
 local blobsFrom = 8 -- ARGV[8..]: per chunk blob its field, lowest and highest seq, the blob
 local dupsFrom = blobsFrom + 4 * nblobs -- then the seqs of the duplicates
 local restFrom = dupsFrom + ndups -- then the seqs of the other candidates
-if not alive(batch) then return redis.error_reply('` + goneReply + `') end
+-- One read of the record for what this step does not change: id (alive), the
+-- folded states (stateAt), the hold and sealed (refresh).
+local r = rmget(batch, {'id', FOLDED_ST, HOLD, 'sealed'})
+if not r[1] then return redis.error_reply('` + goneReply + `') end
 local rec = count
 if digest ~= '' then rec = rec .. ':' .. digest end
 -- Segment 0's entry is the record's field seg0, so that a batch of one
@@ -369,35 +415,35 @@ else
   end
 end
 if index ~= '' and not fxGet(batch, fx, 's' .. segment) then redis.call('HSET', fx, 's' .. segment, index) end
-local stp = stateAt(batch, st)
+local stp = stateAt(batch, st, r[2])
 local dups = {}
 for i = dupsFrom, restFrom - 1 do dups[#dups + 1] = ARGV[i] end
 if #dups > 0 then
-  local cur = states(stp, dups)
-  local set, n = {}, 0
-  for k, seq in ipairs(dups) do
-    if cur[k] < INVITED then set[#set + 1] = seq; set[#set + 1] = SKIPPED; n = n + 1 end
+  local cur, rs = readStates(stp, dups)
+  local to, n = {}, 0
+  for k = 1, #dups do
+    if cur[k] < INVITED then to[k] = SKIPPED; n = n + 1 end
   end
-  setStates(stp, set)
+  writeStates(stp, rs, to)
   if n > 0 then rincr(batch, 'skipped_duplicate', n) end
 end
 local cancelled = {}
-if redis.call('HGET', batch, HOLD) == CANCEL then
+if r[3] == CANCEL then
   local rest = {}
   for i = restFrom, #ARGV do rest[#rest + 1] = ARGV[i] end
-  local cur = states(stp, rest)
-  local set, n = {}, 0
+  local cur, rs = readStates(stp, rest)
+  local to, n = {}, 0
   for k, seq in ipairs(rest) do
-    if cur[k] == OPEN then set[#set + 1] = seq; set[#set + 1] = CANCELLED; n = n + 1 end
+    if cur[k] == OPEN then to[k] = CANCELLED; n = n + 1 end
     cancelled[#cancelled + 1] = seq
   end
-  setStates(stp, set)
+  writeStates(stp, rs, to)
   if n > 0 then rincr(batch, 'cancelled', n) end
 end
 for i = blobsFrom, dupsFrom - 1, 4 do
   if undecided(stp, ARGV[i + 1], ARGV[i + 2]) then redis.call('HSETNX', blobs, ARGV[i], ARGV[i + 3]) end
 end
-refresh(batch, ttl, liveFrom, #KEYS)
+refresh(batch, ttl, liveFrom, #KEYS, r[4])
 return {dups, cancelled}
 `)
 
@@ -440,7 +486,7 @@ func (a admitArgs) argv() []any {
 // rejectScript records rejected source rows once each, and their rows in the
 // sorted set that orders them. Returns how many were new; an error holding
 // goneReply when the record is gone.
-var rejectScript = redis.NewScript(luaLib + `
+var rejectScript = newScript(`
 local batch, rej, ord = KEYS[1], KEYS[2], KEYS[3]
 local liveFrom = 4 -- KEYS[4..]: the batch's keys that live while it is not sealed
 local ttl = ARGV[1]
@@ -488,7 +534,7 @@ func (a rejectArgs) argv() []any {
 // of the batch's shared job when the seal finished the batch, else the empty string; an error
 // holding goneReply when the record is gone. The first seal adds the import's
 // counts to the batch's created event.
-var sealScript = redis.NewScript(luaLib + `
+var sealScript = newScript(`
 local batch, seen, ev = KEYS[1], KEYS[2], KEYS[3]
 local retainedFrom = 4 -- KEYS[4..]: the keys that expire when the batch is done (batch and ev again are fine)
 local now, segments, retention, digest = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
@@ -535,7 +581,7 @@ func (a sealArgs) argv() []any    { return []any{a.now, a.segments, a.retentionM
 // firstFailureScript records when a chunk task first failed, unless it did
 // before, and returns that time. A batch whose record is gone gets no key back:
 // now is returned.
-var firstFailureScript = redis.NewScript(luaLib + `
+var firstFailureScript = newScript(`
 local batch, ff = KEYS[1], KEYS[2]
 local taskID, now = ARGV[1], ARGV[2]
 if not alive(batch) then return now end
@@ -555,7 +601,7 @@ func (a firstFailureArgs) argv() []any    { return []any{a.taskID, a.nowMS} }
 
 // spendSplitsScript adds to the requests spent splitting a chunk and returns
 // the total. A batch whose record is gone gets no key back: n is returned.
-var spendSplitsScript = redis.NewScript(luaLib + `
+var spendSplitsScript = newScript(`
 local batch, split = KEYS[1], KEYS[2]
 local root, n = ARGV[1], ARGV[2]
 if not alive(batch) then return tonumber(n) end
@@ -576,7 +622,7 @@ func (a spendSplitsArgs) argv() []any    { return []any{a.root, a.n} }
 
 // callbackScript counts an attempt to deliver a batch's callback and what came
 // of it. Returns 0, writing nothing, when the record is gone.
-var callbackScript = redis.NewScript(luaLib + `
+var callbackScript = newScript(`
 local batch, ev = KEYS[1], KEYS[2]
 local status, state, err, at, event, maxEvents = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 if not alive(batch) then return 0 end
@@ -612,7 +658,7 @@ func (a callbackArgs) argv() []any {
 
 // eventScript appends an entry to a batch's event log (pushEvent), unless the
 // batch's record is gone. Returns 1 when it wrote, 0 when not.
-var eventScript = redis.NewScript(luaLib + `
+var eventScript = newScript(`
 local batch, ev = KEYS[1], KEYS[2]
 local entry, maxEvents = ARGV[1], ARGV[2]
 if not alive(batch) then return 0 end
@@ -634,7 +680,7 @@ func (a eventArgs) argv() []any    { return []any{a.entry, a.max} }
 // no dead letter, none moving, nothing staged for it as a replay. Then it
 // deletes what writes that came late may have left (orphans without a record)
 // and answers 1: its id may leave the batches index. It takes no ARGV.
-var forgetScript = redis.NewScript(luaLib + `
+var forgetScript = newScript(`
 local batch, dl, dlmv, staging = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local restFrom = 5 -- KEYS[5..]: the keys to delete with it
 if alive(batch) then return 0 end
@@ -658,20 +704,20 @@ func (a forgetArgs) keys() []string {
 // shiftScript moves candidates from one state to another, leaving those in any
 // other state as they are: taking sent marks back (SENDING -> OPEN). Returns
 // how many moved.
-var shiftScript = redis.NewScript(luaLib + `
+var shiftScript = newScript(`
 local batch, st = KEYS[1], KEYS[2]
 local from, to = tonumber(ARGV[1]), tonumber(ARGV[2])
 local seqsFrom = 3 -- ARGV[3..]: seqs
 local seqs = {}
 for i = seqsFrom, #ARGV do seqs[#seqs + 1] = ARGV[i] end
 local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
-local set = {}
-for k, seq in ipairs(seqs) do
-  if cur[k] == from then set[#set + 1] = seq; set[#set + 1] = to end
+local cur, rs = readStates(stp, seqs)
+local set, n = {}, 0
+for k = 1, #seqs do
+  if cur[k] == from then set[k] = to; n = n + 1 end
 end
-setStates(stp, set)
-return #set / 2
+writeStates(stp, rs, set)
+return n
 `)
 
 // shiftArgs are shiftScript's KEYS and ARGV.
@@ -701,24 +747,24 @@ func (a shiftArgs) argv() []any {
 // states are gone with it, so every candidate would read as open. Nor does a
 // batch on hold (paused or cancelled). Returns the seqs marked; an error holding
 // goneReply when the record is gone, heldReply and the hold when on hold.
-var markScript = redis.NewScript(luaLib + `
+var markScript = newScript(`
 local batch, st = KEYS[1], KEYS[2]
 local pairsFrom = 1 -- ARGV[1..]: pairs of seq and expected state
-if not alive(batch) then return redis.error_reply('` + goneReply + `') end
-local hold = redis.call('HGET', batch, HOLD)
-if hold then return redis.error_reply('` + heldReply + ` ' .. hold) end
+local r = rmget(batch, {'id', HOLD, FOLDED_ST}) -- alive, the hold, stateAt
+if not r[1] then return redis.error_reply('` + goneReply + `') end
+if r[2] then return redis.error_reply('` + heldReply + ` ' .. r[2]) end
 local seqs, want = {}, {}
-for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = tonumber(ARGV[i + 1]) end
-local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
+for i = pairsFrom, #ARGV, 2 do seqs[#seqs + 1] = ARGV[i]; want[#want + 1] = CODE[ARGV[i + 1]] or tonumber(ARGV[i + 1]) end
+local stp = stateAt(batch, st, r[3])
+local cur, rs, nums = readStates(stp, seqs)
 local set, out = {}, {}
-for k, seq in ipairs(seqs) do
+for k = 1, #seqs do
   if cur[k] == want[k] then
-    out[#out + 1] = tonumber(seq)
-    if cur[k] ~= SENDING then set[#set + 1] = seq; set[#set + 1] = SENDING end
+    out[#out + 1] = nums[k]
+    if cur[k] ~= SENDING then set[k] = SENDING end
   end
 end
-setStates(stp, set)
+writeStates(stp, rs, set)
 return out
 `)
 
@@ -754,7 +800,7 @@ func (a markArgs) argv() []any {
 // Returns {the positions (1-based, in ARGV's order) of the records whose
 // outcomes were new, the ref of the batch's shared job when these outcomes
 // finished the batch (an empty string otherwise)}.
-var recordScript = redis.NewScript(luaLib + `
+var recordScript = newScript(`
 local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
@@ -767,21 +813,22 @@ local blob, blobLo, blobHi = ARGV[4], ARGV[5], ARGV[6]
 -- once per reference per call, else ""), its ids entry ("" for none) and the
 -- field of the find index that entry goes to
 local recsFrom, recLen = 7, 7
-if not alive(batch) then return {{}, ''} end
+local r = rmget(batch, {'id', FOLDED_ST, 'sealed'}) -- alive, stateAt, refresh
+if not r[1] then return {{}, ''} end
 local counters = {[INVITED] = 'invited', [CVQUEUED] = 'cv_queued', [DEADLETTERED] = 'dead_lettered', [SKIPPED] = 'skipped_duplicate', [CANCELLED] = 'cancelled'}
 local seqs, codes, errs = {}, {}, {}
 for i = recsFrom, #ARGV, recLen do
-  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = tonumber(ARGV[i + 1])
+  seqs[#seqs + 1] = ARGV[i]; codes[#codes + 1] = CODE[ARGV[i + 1]] or tonumber(ARGV[i + 1])
   if ARGV[i + 4] ~= '' then errs[ARGV[i + 3]] = ARGV[i + 4] end
 end
-local stp = stateAt(batch, st)
-local cur = states(stp, seqs)
+local stp = stateAt(batch, st, r[2])
+local cur, rs = readStates(stp, seqs)
 local set, counts, seen, new, ids, idsOrder = {}, {}, {}, {}, {}, {}
 for k, seq in ipairs(seqs) do
   if cur[k] < INVITED and not seen[seq] then
     seen[seq] = true
     local c = codes[k]
-    set[#set + 1] = seq; set[#set + 1] = c
+    set[k] = c
     counts[c] = (counts[c] or 0) + 1
     new[#new + 1] = k
     local i = recsFrom + (k - 1) * recLen
@@ -793,11 +840,12 @@ for k, seq in ipairs(seqs) do
     if ARGV[i + 5] ~= '' then
       local f = ARGV[i + 6]
       if not ids[f] then ids[f] = {}; idsOrder[#idsOrder + 1] = f end
-      table.insert(ids[f], ARGV[i + 5])
+      local l = ids[f]
+      l[#l + 1] = ARGV[i + 5]
     end
   end
 end
-setStates(stp, set)
+writeStates(stp, rs, set)
 if blob ~= '' and not undecided(stp, blobLo, blobHi) then redis.call('HDEL', blobs, blob) end
 for _, f in ipairs(idsOrder) do
   redis.call('HSET', fx, f, (fxGet(batch, fx, f) or '') .. table.concat(ids[f]))
@@ -805,7 +853,7 @@ end
 for c, name in pairs(counters) do
   if counts[c] then rincr(batch, name, counts[c]) end
 end
-refresh(batch, ttl, liveFrom, #KEYS)
+refresh(batch, ttl, liveFrom, #KEYS, r[3])
 return {new, finish(batch, now, retention, liveFrom, #KEYS)}
 `)
 
@@ -848,20 +896,23 @@ end
 -- claimOf splits a claim into its owner, its expiry (a number) and its run ('' for
 -- an older version's claim); nil for a value it cannot read.
 local function claimOf(c)
-  local untilMS, run = string.match(string.sub(c, 9), '^(%d+)%.?(%d*)$')
+  local untilMS, run = string.match(c, '^(%d+)%.?(%d*)$', 9)
   if not untilMS then return nil end
   return string.sub(c, 1, 8), tonumber(untilMS), run
 end
 
--- claimValue is owner's claim for run until untilMS.
-local function claimValue(owner, untilMS, run)
-  return owner .. string.format('%d', untilMS) .. '.' .. run
+-- claimTail is what follows the owner in a claim for run until untilMS: an
+-- owner's claim is the owner and the tail, so that the claims of one step,
+-- which share the tail, each cost one concatenation.
+local function claimTail(untilMS, run)
+  return string.format('%d', untilMS) .. '.' .. run
 end
 
--- holds reports whether claim c is run's.
+-- holds reports whether claim c is run's: its run as claimOf reads it, without
+-- the owner and expiry, which it need not convert.
 local function holds(c, run)
   if not c then return false end
-  local _, _, r = claimOf(c)
+  local r = string.match(c, '^%d+%.?(%d*)$', 9)
   return r ~= nil and r ~= '' and r == run
 end
 
@@ -895,18 +946,24 @@ local function entryAt(v, fp)
   end
 end
 
--- ledgerGet returns what week holds of each fingerprint: kind, owner
--- fingerprint and when (the packed entry past its fingerprint, or an earlier
--- build's value), false for nothing; and the buckets it read, by field ('' for
--- none), for ledgerPut. A week that does not exist is not read.
-local function ledgerGet(week, fps)
+-- bucketsOf are the fields of the buckets of fingerprints fps, by position.
+local function bucketsOf(fps)
+  local out = {}
+  for i, fp in ipairs(fps) do out[i] = bucketOf(fp) end
+  return out
+end
+
+-- ledgerGet returns what week holds of each fingerprint of fps (their buckets:
+-- bucketsOf): kind, owner fingerprint and when (the packed entry past its
+-- fingerprint, or an earlier build's value), false for nothing; and the
+-- buckets it read, by field ('' for none), for ledgerPut. A week that does not
+-- exist is not read.
+local function ledgerGet(week, fps, buckets)
   local out, read = {}, {}
   if redis.call('EXISTS', week) == 0 then
-    for i, fp in ipairs(fps) do out[i] = false; read[bucketOf(fp)] = '' end
+    for i = 1, #fps do out[i] = false; read[buckets[i]] = '' end
     return out, read
   end
-  local buckets = {}
-  for i, fp in ipairs(fps) do buckets[i] = bucketOf(fp) end
   local packed, old = hmget(week, buckets), hmget(week, fps)
   for i, fp in ipairs(fps) do
     read[buckets[i]] = packed[i] or ''
@@ -956,7 +1013,7 @@ end
 // candidate's success: record it). A claim is taken when there is none, when it
 // ran out by Redis's clock, when this run holds it already, or when an older
 // version wrote it for this very candidate.
-var claimScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
+var claimScript = newScript(`
 local CLAIMED, OTHER_DONE, ELSEWHERE, DONE_INVITED, DONE_CV = ` +
 	itoa(int(Claimed)) + `, ` + itoa(int(OtherCandidateDone)) + `, ` + itoa(int(ClaimedElsewhere)) + `, ` +
 	itoa(int(DoneInvited)) + `, ` + itoa(int(DoneCVQueued)) + `
@@ -965,11 +1022,13 @@ local weeksFrom = 2 -- KEYS[2..]: the target's live ledger weeks
 local ttl, run, reinvite = tonumber(ARGV[1]), ARGV[2], ARGV[3] == '1'
 local candsFrom = 4 -- ARGV[4..]: per candidate its fingerprint and owner fingerprint
 local now = nowMS()
+local tail = claimTail(now + ttl, run)
 local fps, owners = {}, {}
 for i = candsFrom, #ARGV, 2 do fps[#fps + 1] = ARGV[i]; owners[#owners + 1] = ARGV[i + 1] end
+local buckets = bucketsOf(fps)
 local led = {}
 for k = weeksFrom, #KEYS do
-  for i, v in ipairs(ledgerGet(KEYS[k], fps)) do
+  for i, v in ipairs(ledgerGet(KEYS[k], fps, buckets)) do
     if v and (not led[i] or string.sub(v, 2, 9) == owners[i]) then led[i] = v end
   end
 end
@@ -987,7 +1046,7 @@ for i, fp in ipairs(fps) do
   elseif l and not reinvite then
     out[i] = OTHER_DONE
   elseif free then
-    put[#put + 1] = fp; put[#put + 1] = claimValue(owner, now + ttl, run)
+    put[#put + 1] = fp; put[#put + 1] = owner .. tail
     out[i] = CLAIMED
   else
     out[i] = ELSEWHERE
@@ -1022,11 +1081,11 @@ func (a claimArgs) argv() []any {
 // renewClaimsScript extends a run's claims. A claim that still names the run is
 // the run's even if it ran out meanwhile: nobody took it. Returns 1 (held) or 0
 // per fingerprint.
-var renewClaimsScript = redis.NewScript(luaLib + claimLib + `
+var renewClaimsScript = newScript(`
 local claims = KEYS[1]
 local ttl, run = tonumber(ARGV[1]), ARGV[2]
 local fpsFrom = 3 -- ARGV[3..]: fingerprints
-local now = nowMS()
+local tail = claimTail(nowMS() + ttl, run)
 local fps = {}
 for i = fpsFrom, #ARGV do fps[#fps + 1] = ARGV[i] end
 local held = hmget(claims, fps)
@@ -1035,7 +1094,7 @@ for i, fp in ipairs(fps) do
   out[i] = 0
   if holds(held[i], run) then
     out[i] = 1
-    put[#put + 1] = fp; put[#put + 1] = claimValue(string.sub(held[i], 1, 8), now + ttl, run)
+    put[#put + 1] = fp; put[#put + 1] = string.sub(held[i], 1, 8) .. tail
   end
 end
 putClaims(claims, put, ttl)
@@ -1063,7 +1122,7 @@ func (a renewClaimsArgs) argv() []any {
 
 // releaseClaimsScript deletes a run's claims, leaving those of other runs.
 // Returns how many it deleted.
-var releaseClaimsScript = redis.NewScript(luaLib + claimLib + `
+var releaseClaimsScript = newScript(`
 local claims = KEYS[1]
 local run = ARGV[1]
 local fpsFrom = 2 -- ARGV[2..]: fingerprints
@@ -1099,7 +1158,7 @@ func (a releaseClaimsArgs) argv() []any {
 // ledgerScript writes the successes of a chunk into the target's ledger week and
 // releases the chunk's run's claims on the candidates recorded. An entry this
 // owner already wrote is kept as it is. Returns how many entries it wrote.
-var ledgerScript = redis.NewScript(luaLib + claimLib + ledgerLib + `
+var ledgerScript = newScript(`
 local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
 local weekID, expiry, run = ARGV[1], ARGV[2], ARGV[3] -- expiry: unix ms; run '': release no claim
 -- ARGV[4..]: per candidate fingerprint, kind ('i', 'c', or '-' for a claim to
@@ -1109,7 +1168,7 @@ local fps, kinds, owners = {}, {}, {}
 for i = candsFrom, #ARGV, 3 do
   fps[#fps + 1] = ARGV[i]; kinds[#kinds + 1] = ARGV[i + 1]; owners[#owners + 1] = ARGV[i + 2]
 end
-local cur, read = ledgerGet(week, fps)
+local cur, read = ledgerGet(week, fps, bucketsOf(fps))
 local held = hmget(claims, fps)
 local put, release = {}, {}
 for i, fp in ipairs(fps) do
@@ -1161,7 +1220,7 @@ func (a ledgerArgs) argv() []any {
 // markMoveScript marks a source batch's dead letters as moving to a replay batch
 // and returns them: {seq, entry, seq, entry, ...}. An entry already moving to
 // another replay is left alone; one already moving to this one is returned again.
-var markMoveScript = redis.NewScript(luaLib + `
+var markMoveScript = newScript(`
 local dl, dlmv = KEYS[1], KEYS[2]
 local replay = ARGV[1]
 local seqsFrom = 2 -- ARGV[2..]: seqs
@@ -1202,7 +1261,7 @@ func (a markMoveArgs) argv() []any {
 // places into its order (a sorted set read by lexical range, see stageOrder),
 // only while the caller holds the replay batch's lease. Returns how many, or
 // stageLeaseLost when the lease is not the caller's.
-var stageScript = redis.NewScript(luaLib + `
+var stageScript = newScript(`
 local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
 local owner = ARGV[1]
 local entriesFrom = 2 -- ARGV[2..]: triples of dead-letter id, entry and place
@@ -1241,7 +1300,7 @@ func (a *stageArgs) add(id string, entry []byte, place string) {
 
 // purgeScript deletes a batch's dead letters, but not those moving to a replay.
 // Returns how many were deleted.
-var purgeScript = redis.NewScript(luaLib + `
+var purgeScript = newScript(`
 local dl, dlmv = KEYS[1], KEYS[2]
 local seqs = ARGV -- ARGV[1..]: seqs
 local moving = hmget(dlmv, seqs)
@@ -1264,7 +1323,7 @@ func (a purgeArgs) keys() []string { return []string{a.dl, a.dlmv} }
 // drainedScript reports whether a batch will hold no more dead letters: it has
 // none and is done (or expired), so that its entry in dlbatches can go; its shared
 // dead-letter errors and moving marks go at once. It takes no ARGV.
-var drainedScript = redis.NewScript(luaLib + `
+var drainedScript = newScript(`
 local batch, dl, dlerr, dlmv = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 if redis.call('HLEN', dl) > 0 then return 0 end
 if redis.call('EXISTS', batch) == 1 and not rget(batch, 'finished_at') then return 0 end
@@ -1280,7 +1339,7 @@ func (a drainedArgs) keys() []string { return []string{a.batch, a.dl, a.dlerr, a
 // leaseScript takes a lease that is free (never taken, or run out) or renews one
 // the caller holds. Returns 1 when the caller holds the lease afterwards, 0 when
 // another owner does.
-var leaseScript = redis.NewScript(`
+var leaseScript = newScript(`
 local lease = KEYS[1]
 local owner, ttl = ARGV[1], ARGV[2]
 local cur = redis.call('GET', lease)
@@ -1302,7 +1361,7 @@ func (a leaseArgs) argv() []any    { return []any{a.owner, a.ttlMS} }
 // closeReplayScript removes a replay batch's staging hash, its order and its
 // lease, if the caller holds the lease. Returns 1 when closed, 0 when the lease
 // is not the caller's.
-var closeReplayScript = redis.NewScript(`
+var closeReplayScript = newScript(`
 local staging, lease, order = KEYS[1], KEYS[2], KEYS[3]
 local owner = ARGV[1]
 if redis.call('GET', lease) ~= owner then return 0 end
@@ -1320,7 +1379,7 @@ func (a closeReplayArgs) keys() []string { return []string{a.staging, a.lease, a
 func (a closeReplayArgs) argv() []any    { return []any{a.owner} }
 
 // stopAuthScript sets a key's auth stop, keeping the time of a stop already set.
-var stopAuthScript = redis.NewScript(`
+var stopAuthScript = newScript(`
 local stops = KEYS[1]
 local keyID, stopJSON = ARGV[1], ARGV[2]
 local cur = redis.call('HGET', stops, keyID)
@@ -1345,7 +1404,7 @@ func (a stopAuthArgs) argv() []any    { return []any{a.keyID, a.stop} }
 
 // pausedForAuthScript records a queue as paused for a key's auth stop while that
 // stop is set. Returns 1 when it is (and the queue is recorded), 0 when not.
-var pausedForAuthScript = redis.NewScript(`
+var pausedForAuthScript = newScript(`
 local stops, paused = KEYS[1], KEYS[2]
 local keyID, queue = ARGV[1], ARGV[2]
 if redis.call('HEXISTS', stops, keyID) == 0 then return 0 end
@@ -1366,7 +1425,7 @@ func (a pausedForAuthArgs) argv() []any    { return []any{a.keyID, a.queue} }
 // set: at most max batches are kept, each once. Returns 1 when the batch is to
 // record its auth_stopped event (new, or past the bound), 0 when not (recorded
 // before, or no stop is set any more).
-var authStoppedScript = redis.NewScript(`
+var authStoppedScript = newScript(`
 local stops, batches = KEYS[1], KEYS[2]
 local id, max = ARGV[1], tonumber(ARGV[2])
 if redis.call('EXISTS', stops) == 0 or redis.call('SISMEMBER', batches, id) == 1 then return 0 end
@@ -1387,7 +1446,7 @@ func (a authStoppedArgs) argv() []any    { return []any{a.id, a.max} }
 // resumeAuthScript clears every auth stop and the records of the queues paused
 // and the batches held for them. KEYS: the stops, the paused queues and the
 // held batches; no ARGV. Returns {stops as field/value pairs, queues, batches}.
-var resumeAuthScript = redis.NewScript(`
+var resumeAuthScript = newScript(`
 local stops, paused, batches = KEYS[1], KEYS[2], KEYS[3]
 local all = redis.call('HGETALL', stops)
 local queues = redis.call('SMEMBERS', paused)
@@ -1407,7 +1466,7 @@ return {all, queues, held}
 // ids ("" unless invited or queued), the fingerprint of the candidate's other
 // key ("" unless asked for, or none)}. Byte strings are compared byte by byte:
 // Lua's < on strings follows the server's locale.
-var findScript = redis.NewScript(luaLib + `
+var findScript = newScript(`
 local batch, fx, st, dl = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local owner, fp, wantOther, cursor, count = ARGV[1], ARGV[2], ARGV[3] == '1', ARGV[4], ARGV[5]
 local ENTRY, FP, BUCKET = ` + itoa(indexEntryLen) + `, ` + itoa(fpLen) + `, ` + itoa(idsBucket) + `
@@ -1495,7 +1554,7 @@ func (a findArgs) argv() []any {
 // expiring ttl ms from now (Redis's clock), and otherwise pushes its expiry
 // forward to then, never back. A job ("" when only pushing) is written once:
 // its key names its content.
-var keepJobScript = redis.NewScript(`
+var keepJobScript = newScript(`
 local key = KEYS[1]
 local job, ttl = ARGV[1], tonumber(ARGV[2])
 if job ~= '' and redis.call('SET', key, job, 'NX', 'PX', ttl) then return 1 end

@@ -10,21 +10,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/bulkinvite/bulkinvite/internal/task"
 	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // packScript packs a record as finish does (pack) and answers it as stored.
-var packScript = redis.NewScript(luaLib + `
+var packScript = newScript(`
 pack(KEYS[1])
 return redis.call('HGETALL', KEYS[1])
 `)
 
 // rmgetScript answers the fields ARGV of a record as the scripts read them
 // (rmget), and whether it is a record (alive).
-var rmgetScript = redis.NewScript(luaLib + `
+var rmgetScript = newScript(`
 local v, out = rmget(KEYS[1], ARGV), {}
 for k = 1, #ARGV do out[k] = v[k] end
 out[#ARGV + 1] = alive(KEYS[1]) and 1 or 0

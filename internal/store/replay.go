@@ -340,7 +340,7 @@ func (s *Store) endMoves(ctx context.Context, batchID, replayBatchID string, seq
 // endMovesScript ends a source batch's marks for a replay batch: of the seqs
 // given, those still marked as moving to that replay lose their mark and, when
 // they were staged in it, their dead letter. Returns how many.
-var endMovesScript = redis.NewScript(luaLib + `
+var endMovesScript = newScript(`
 local deadLetters, moving = KEYS[1], KEYS[2]
 local replay, how = ARGV[1], ARGV[2]
 local seqs = {}

@@ -244,7 +244,7 @@ const (
 // of a batch that is done (and not cancelled). A step that changes the batch
 // writes its event (ARGV event) to the batch's log; a cancel's detail says how
 // many candidates it cancelled.
-var steerScript = redis.NewScript(luaLib + `
+var steerScript = newScript(`
 local batch = KEYS[1]
 local ev = KEYS[2]
 local retainedFrom = 3 -- KEYS[3..]: retainedKeys, the candidate states first
