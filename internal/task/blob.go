@@ -268,8 +268,10 @@ func decodeBlob(blob []byte, from, to int) (*decodedBlob, error) {
 	from = max(0, min(from, d.n))
 	to = max(from, min(to, d.n))
 	d.part = make([]Candidate, to-from)
-	// Room for the part's share of the text, and its UUIDs spelt out.
-	d.text.Grow(len(raw)*(to-from)/d.n + 36*min(to-from, len(uuids)/16))
+	// Room for the part's share of the text and half as much again (CV links
+	// are stored without the prefix they share with the one before), and its
+	// UUIDs spelt out. Past that the builder grows.
+	d.text.Grow(len(raw)*(to-from)/d.n*3/2 + 36*min(to-from, len(uuids)/16))
 	in := func(i int) (*Candidate, bool) {
 		if i < from || i >= to {
 			return nil, false
