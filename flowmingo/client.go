@@ -286,7 +286,7 @@ func (c *Client) Invite(ctx context.Context, req *payload.InviteRequest) ([]Cand
 	}
 	defer drainClose(resp.Body)
 
-	data, over, err := readBody(resp.Body, c.maxBytes)
+	data, over, err := readBody(resp.Body, c.maxBytes, resp.ContentLength)
 	if err != nil && resp.StatusCode == http.StatusOK {
 		return nil, c.failure(ctx, rctx, resp.StatusCode, true, "reading the reply: ", err)
 	}
@@ -408,12 +408,33 @@ func isDigits(s string) bool {
 }
 
 // readBody reads at most limit bytes of r; over reports that there was more.
-func readBody(r io.Reader, limit int64) (b []byte, over bool, err error) {
+// size is what the body says it holds (http.Response.ContentLength, -1 when
+// unknown): room for it is made at once, where io.ReadAll would grow its
+// buffer from 512 bytes, allocating and copying the body several times over.
+func readBody(r io.Reader, limit, size int64) (b []byte, over bool, err error) {
 	n := limit
 	if n < math.MaxInt64 {
 		n++
 	}
-	b, err = io.ReadAll(io.LimitReader(r, n))
+	room := int64(512) // io.ReadAll's
+	if size >= 0 {
+		room = min(size, n-1) + 1 // + 1: the read that finds the end
+	}
+	b = make([]byte, 0, room)
+	lr := io.LimitReader(r, n)
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, rerr := lr.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if rerr != nil {
+			if rerr != io.EOF {
+				err = rerr
+			}
+			break
+		}
+	}
 	if int64(len(b)) > limit {
 		return b[:limit], true, err
 	}

@@ -3,7 +3,6 @@ package flowmingo
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -92,6 +91,9 @@ func decodeResults(body []byte, cands []payload.Candidate) ([]CandidateResult, e
 // invitation or submission object: with send_invite false the vendor may create
 // none, and the absence of every error field is what docs/vendor-api.md calls
 // success.
+//
+// results become the CandidateResults': each Result points at its entry, not a
+// copy (decodeResults passes the slice it decoded, which nobody else holds).
 func matchResults(cands []payload.Candidate, results []payload.Result) []CandidateResult {
 	out := make([]CandidateResult, len(cands))
 	if len(results) != len(cands) {
@@ -101,9 +103,8 @@ func matchResults(cands []payload.Candidate, results []payload.Result) []Candida
 		}
 		return out
 	}
-	own := slices.Clone(results) // one copy for all: a Result never aliases the caller's slice
 	for i, c := range cands {
-		r := &own[i]
+		r := &results[i]
 		if why := agreement(c, r); why != "" {
 			out[i] = CandidateResult{Kind: Unknown, Reason: payload.ReasonUnknownOutcome,
 				Detail: fmt.Sprintf("result at position %d: %s", i, why), Result: r}

@@ -166,10 +166,11 @@ func TestMatchResults(t *testing.T) {
 					t.Errorf("candidate %d: Result %+v set although positions cannot be trusted", i, r.Result)
 				}
 			}
-			if len(got) > 0 && len(tc.results) > 0 && got[0].Result != nil {
-				got[0].Result.EmailAddress = "changed"
-				if tc.results[0].EmailAddress == "changed" {
-					t.Error("Result aliases the caller's slice")
+			if len(tc.results) == len(tc.cands) {
+				for i, r := range got {
+					if r.Result != &tc.results[i] {
+						t.Errorf("candidate %d: Result is a copy, want the entry given at its position", i)
+					}
 				}
 			}
 		})

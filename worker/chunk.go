@@ -145,17 +145,18 @@ var errUnrecordedSend = errors.New("sent by an earlier attempt that stopped befo
 // at-least-once those are sent again, and logged). Candidates another run holds
 // are counted in r.waiting.
 func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (send, unsure []task.Candidate, err error) {
-	var check []task.Candidate
+	undecided := make([]bool, len(r.task.Candidates))
 	sent := map[int64]bool{}
 	for i, c := range r.task.Candidates {
 		switch states[i] {
 		case store.Sending:
 			sent[c.Seq] = true
-			check = append(check, c)
+			undecided[i] = true
 		case store.Open:
-			check = append(check, c)
+			undecided[i] = true
 		}
 	}
+	check := subset(r.task.Candidates, undecided)
 	if len(check) == 0 {
 		return nil, nil, nil
 	}
@@ -166,16 +167,17 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 	}
 	var settled []store.Record
 	skipped := 0
+	toSend := make([]bool, len(check))
 	for i, c := range check {
 		switch claims[i] {
 		case store.Claimed:
 			switch {
 			case !sent[c.Seq]:
-				send = append(send, c)
+				toSend[i] = true
 			case r.w.cfg.OnUnknown == OnUnknownDeadLetter || r.cancelled:
 				unsure = append(unsure, c)
 			default:
-				send = append(send, c)
+				toSend[i] = true
 				if r.again == nil {
 					r.again = map[int64]bool{}
 				}
@@ -192,6 +194,7 @@ func (r *chunkRun) claim(ctx context.Context, states []store.CandidateState) (se
 			r.waiting++
 		}
 	}
+	send = subset(check, toSend)
 	if len(send)+len(unsure) > 0 {
 		r.holdClaims(append(send[:len(send):len(send)], unsure...), at)
 	}
@@ -284,15 +287,16 @@ func (r *chunkRun) mark(ctx context.Context, cands []task.Candidate) ([]task.Can
 		return nil, err
 	}
 	r.waiting += len(cands) - len(held)
-	var open []task.Candidate
+	isOpen := make([]bool, len(held))
 	var again []int64
-	for _, c := range held {
+	for i, c := range held {
 		if r.again[c.Seq] {
 			again = append(again, c.Seq)
 		} else {
-			open = append(open, c)
+			isOpen[i] = true
 		}
 	}
+	open := subset(held, isOpen)
 	marked, err := w.store.MarkSending(ctx, r.task.BatchID, seqs(open), again)
 	switch {
 	case errors.Is(err, store.ErrBatchExpired):
@@ -345,6 +349,27 @@ func (r *chunkRun) invite(ctx context.Context, req *payload.InviteRequest) ([]fl
 	obs.APIRequest(status)
 	r.w.activity.Request(r.task.BatchID, len(req.Candidates), status)
 	return results, err
+}
+
+// subset returns the candidates of cands whose keep is set, in order: cands
+// itself, not a copy, when every one is (a chunk's usual path).
+func subset(cands []task.Candidate, keep []bool) []task.Candidate {
+	n := 0
+	for _, k := range keep {
+		if k {
+			n++
+		}
+	}
+	if n == len(cands) {
+		return cands
+	}
+	out := make([]task.Candidate, 0, n)
+	for i, c := range cands {
+		if keep[i] {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func seqs(cands []task.Candidate) []int64 {
@@ -462,7 +487,10 @@ func (r *chunkRun) recordResults(ctx context.Context, cands []task.Candidate, re
 	if err := r.recordAnswer(ctx, recs); err != nil {
 		return err
 	}
-	r.log.Debug("chunk sent", zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
+	// Checked first: the fields would be built for every chunk, the level on or off.
+	if ce := r.log.Check(zap.DebugLevel, "chunk sent"); ce != nil {
+		ce.Write(zap.Int("candidates", len(cands)), zap.Int("dead_lettered", failed))
+	}
 	return nil
 }
 

@@ -20,10 +20,14 @@ type claimHold struct {
 	stop chan struct{}
 	done chan struct{}
 
+	// cands are the candidates the run claimed, in the order it claimed them.
+	cands []task.Candidate
+
 	mu sync.Mutex
-	// held are the candidates claimed and not yet let go of, by seq.
-	held map[int64]task.Candidate
-	// lost are candidates whose claim another run took (after it ran out).
+	// held are the seqs of cands claimed and not yet let go of.
+	held map[int64]bool
+	// lost are candidates whose claim another run took (after it ran out);
+	// nil while none is.
 	lost map[int64]bool
 	// confirmed is when the last claim or renewal that found every held claim
 	// still the run's was sent (by the worker's monotonic clock): each claim
@@ -34,9 +38,9 @@ type claimHold struct {
 // holdClaims starts keeping the claims the run took at at on cands.
 func (r *chunkRun) holdClaims(cands []task.Candidate, at time.Time) {
 	h := &claimHold{r: r, stop: make(chan struct{}), done: make(chan struct{}),
-		held: make(map[int64]task.Candidate, len(cands)), lost: map[int64]bool{}, confirmed: at}
+		cands: cands, held: make(map[int64]bool, len(cands)), confirmed: at}
 	for _, c := range cands {
-		h.held[c.Seq] = c
+		h.held[c.Seq] = true
 	}
 	r.claims = h
 	go h.keep()
@@ -64,12 +68,7 @@ func (h *claimHold) keep() {
 
 // renew renews the held claims and notes those lost.
 func (h *claimHold) renew(ctx context.Context) error {
-	h.mu.Lock()
-	cands := make([]task.Candidate, 0, len(h.held))
-	for _, c := range h.held {
-		cands = append(cands, c)
-	}
-	h.mu.Unlock()
+	cands := h.still(false)
 	if len(cands) == 0 {
 		return nil
 	}
@@ -83,6 +82,9 @@ func (h *claimHold) renew(ctx context.Context) error {
 	defer h.mu.Unlock()
 	for i, ok := range held {
 		if !ok {
+			if h.lost == nil {
+				h.lost = map[int64]bool{}
+			}
 			h.lost[cands[i].Seq] = true
 		}
 	}
@@ -125,20 +127,27 @@ func (h *claimHold) released(recs []store.Record) {
 	}
 }
 
+// still returns the candidates whose claims are held, but for those lost when
+// notLost.
+func (h *claimHold) still(notLost bool) []task.Candidate {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]task.Candidate, 0, len(h.held))
+	for _, c := range h.cands {
+		if h.held[c.Seq] && !(notLost && h.lost[c.Seq]) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // end stops the renewals and releases the claims still held: of candidates the
 // run did not send (a 429, a split, a claim lost, a wait) or whose outcome it
 // could not record. A release that fails leaves them to run out.
 func (h *claimHold) end() {
 	close(h.stop)
 	<-h.done
-	h.mu.Lock()
-	cands := make([]task.Candidate, 0, len(h.held))
-	for seq, c := range h.held {
-		if !h.lost[seq] {
-			cands = append(cands, c)
-		}
-	}
-	h.mu.Unlock()
+	cands := h.still(true)
 	if len(cands) == 0 {
 		return
 	}

@@ -97,7 +97,10 @@ func segmentIndex(cands []task.Candidate, keys segmentKeys) string {
 }
 
 // idsField is the field of the find index holding seq's vendor ids.
-func idsField(seq int64) string { return "i" + strconv.FormatInt(seq/idsBucket, 10) }
+func idsField(seq int64) string {
+	var buf [24]byte
+	return string(strconv.AppendInt(append(buf[:0], 'i'), seq/idsBucket, 10))
+}
 
 // Tags of an id in an ids entry (encodeID): a length below idUUID is that many
 // bytes of text; idUUID is a UUID in 16 bytes, its canonical form being the id.
@@ -109,7 +112,7 @@ const (
 // encodeID appends id: a canonical (lower-case) UUID in 17 bytes, anything else
 // as a length byte and its text, cut to maxIDLen bytes.
 func encodeID(b []byte, id string) []byte {
-	if u, err := uuid.Parse(id); err == nil && u.String() == id {
+	if u, ok := task.CanonicalUUID(id); ok {
 		return append(append(b, idUUID), u[:]...)
 	}
 	if len(id) > maxIDLen {
@@ -144,7 +147,8 @@ func idsEntry(seq int64, at time.Time, invitationID, submissionID string) string
 	if invitationID == "" && submissionID == "" || seq < 0 || seq > maxIndexedSeq {
 		return ""
 	}
-	b := make([]byte, 5, 5+2*17)
+	var buf [5 + 2*17]byte
+	b := buf[:5]
 	b[0] = byte(seq % idsBucket)
 	binary.BigEndian.PutUint32(b[1:], uint32(max(at.Unix(), 0)))
 	b = encodeID(b, invitationID)

@@ -54,7 +54,7 @@ func (s *Store) RecordChunk(ctx context.Context, batchID string, target payload.
 	now := s.now()
 	a := newRecordArgs(s.bkey(batchID, ""), s.bkey(batchID, "dl"), s.bkey(batchID, "dlerr"), s.bkey(batchID, "fx"), s.bkey(batchID, "c"), s.retainedKeys(batchID),
 		nowMS(now), s.cfg.Retention.Milliseconds(), s.cfg.UnsealedTTL.Milliseconds(), blob, len(recs))
-	var led []Record
+	led := make([]Record, 0, len(recs))
 	dls := 0
 	sharedErrs := map[string]bool{}
 	for _, r := range recs {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -92,6 +93,9 @@ type Store struct {
 	batchJobs jobCache[task.Job]
 	// weeks caches the targets' ledger indexes (liveWeeks).
 	weeks weeksCache
+	// lastTarget is the last target tkey hashed, and its hash: a chunk names
+	// its target's keys several times, and a worker sends to few targets.
+	lastTarget atomic.Pointer[hashedTarget]
 	// trim is where the batches index is trimmed next (trimBatches).
 	trim trimState
 	// beforeMarks, when set (by tests), runs as UnmarkClosed is about to read a
@@ -138,16 +142,26 @@ func (s *Store) key(parts ...string) string { return s.cfg.Prefix + strings.Join
 
 // bkey is one of a batch's keys, all in the batch's slot: P{b:id}[:sub].
 func (s *Store) bkey(id, sub string) string {
-	k := s.cfg.Prefix + "{b:" + id + "}"
-	if sub != "" {
-		k += ":" + sub
+	if sub == "" {
+		return s.cfg.Prefix + "{b:" + id + "}"
 	}
-	return k
+	return s.cfg.Prefix + "{b:" + id + "}:" + sub
 }
 
 // tkey is one of a target's keys, all in the target's slot: P{t:h}:sub.
 func (s *Store) tkey(target payload.Target, sub string) string {
-	return s.cfg.Prefix + "{t:" + targetHash(target) + "}:" + sub
+	h := s.lastTarget.Load()
+	if h == nil || h.target != target {
+		h = &hashedTarget{target: target, hash: targetHash(target)}
+		s.lastTarget.Store(h)
+	}
+	return s.cfg.Prefix + "{t:" + h.hash + "}:" + sub
+}
+
+// hashedTarget is a target and its targetHash.
+type hashedTarget struct {
+	target payload.Target
+	hash   string
 }
 
 func targetHash(t payload.Target) string {
@@ -156,23 +170,34 @@ func targetHash(t payload.Target) string {
 }
 
 // fingerprint is the first 8 bytes of the SHA-256 of v.
-func fingerprint(v string) string {
-	sum := sha256.Sum256([]byte(v))
+func fingerprint(v string) string { return fingerprintOf([]byte(v)) }
+
+// fingerprintOf is fingerprint of the bytes of b: the fingerprints of a
+// candidate are spelt into a buffer on the stack, not into a string each.
+func fingerprintOf(b []byte) string {
+	sum := sha256.Sum256(b)
 	return string(sum[:8])
 }
 
+// fpBuf is room on the stack for what a candidate's fingerprint is taken of;
+// a longer email or batch id spills to the heap.
+const fpBuf = 128
+
 // candidateFP identifies a candidate in the ledger and the claims: the email,
-// ignoring case, or for a CV-only candidate its CV link.
+// ignoring case (strings.ToLower), or for a CV-only candidate its CV link.
 func candidateFP(c payload.Candidate) string {
-	if c.Email != "" {
-		return fingerprint("e:" + strings.ToLower(c.Email))
+	var buf [fpBuf]byte
+	if c.Email == "" {
+		return fingerprintOf(append(append(buf[:0], "c:"...), c.CVLink...))
 	}
-	return fingerprint("c:" + c.CVLink)
+	return fingerprintOf(appendLower(append(buf[:0], "e:"...), c.Email))
 }
 
 // ownerFP identifies a candidate of a batch as the owner of a claim or a ledger entry.
 func ownerFP(batchID string, seq int64) string {
-	return fingerprint("o:" + batchID + ":" + strconv.FormatInt(seq, 10))
+	var buf [fpBuf]byte
+	b := append(append(append(buf[:0], "o:"...), batchID...), ':')
+	return fingerprintOf(strconv.AppendInt(b, seq, 10))
 }
 
 func nowMS(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }

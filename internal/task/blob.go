@@ -2,6 +2,7 @@ package task
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -112,7 +113,7 @@ func EncodeCandidates(cands []Candidate) ([]byte, error) {
 	var uuids []byte
 	for i := range cands {
 		id := cands[i].ATSCandidateID
-		if u, ok := canonicalUUID(id); ok {
+		if u, ok := CanonicalUUID(id); ok {
 			b = append(b, 0)
 			uuids = append(uuids, u[:]...)
 			continue
@@ -169,9 +170,10 @@ func sharedPrefix(a, b string) int {
 	return n
 }
 
-// canonicalUUID parses s when it is a UUID in canonical form (lower case,
-// with hyphens), the only form its 16 bytes give back.
-func canonicalUUID(s string) (uuid.UUID, bool) {
+// CanonicalUUID parses s when it is a UUID in canonical form (lower case,
+// with hyphens), the only form its 16 bytes give back: uuid.Parse(s)
+// succeeds and its String is s.
+func CanonicalUUID(s string) (uuid.UUID, bool) {
 	if len(s) != 36 {
 		return uuid.UUID{}, false
 	}
@@ -199,14 +201,40 @@ type decodedBlob struct {
 	part        []Candidate
 	n           int
 	first, last int64
+	// text holds the text of part's candidates: each field is a substring of
+	// what it accumulated, so that a chunk's candidates cost a few
+	// allocations between them, not one per field. A strings.Builder never
+	// changes what it has written, so a substring stays valid as it grows.
+	text strings.Builder
+}
+
+// str adds b to d.text and returns it as a string.
+func (d *decodedBlob) str(b ...[]byte) string {
+	from := d.text.Len()
+	for _, p := range b {
+		d.text.Write(p)
+	}
+	return d.text.String()[from:]
+}
+
+// uuidStr adds the canonical form of UUID u to d.text and returns it.
+func (d *decodedBlob) uuidStr(u []byte) string {
+	var buf [36]byte
+	hex.Encode(buf[0:8], u[0:4])
+	hex.Encode(buf[9:13], u[4:6])
+	hex.Encode(buf[14:18], u[6:8])
+	hex.Encode(buf[19:23], u[8:10])
+	hex.Encode(buf[24:], u[10:])
+	buf[8], buf[13], buf[18], buf[23] = '-', '-', '-', '-'
+	return d.str(buf[:])
 }
 
 // decodeBlob reads a blob, making only its candidates [from, min(to, n)) —
 // those a task covers — into strings; the others' fields are skipped.
-func decodeBlob(blob []byte, from, to int) (decodedBlob, error) {
+func decodeBlob(blob []byte, from, to int) (*decodedBlob, error) {
 	bp := rawPool.Get().(*[]byte)
 	defer rawPool.Put(bp)
-	var d decodedBlob
+	d := new(decodedBlob)
 	format, uuids := byte(blobFormat1), []byte(nil)
 	frame := blob
 	if len(blob) > 0 && blob[0] != zstdMagic0 {
@@ -240,6 +268,10 @@ func decodeBlob(blob []byte, from, to int) (decodedBlob, error) {
 	from = max(0, min(from, d.n))
 	to = max(from, min(to, d.n))
 	d.part = make([]Candidate, to-from)
+	// Room for the part's share of the text and half as much again (CV links
+	// are stored without the prefix they share with the one before), and its
+	// UUIDs spelt out. Past that the builder grows.
+	d.text.Grow(len(raw)*(to-from)/d.n*3/2 + 36*min(to-from, len(uuids)/16))
 	in := func(i int) (*Candidate, bool) {
 		if i < from || i >= to {
 			return nil, false
@@ -263,12 +295,12 @@ func decodeBlob(blob []byte, from, to int) (decodedBlob, error) {
 			for i := range d.n {
 				s := r.bytes()
 				if c, ok := in(i); ok {
-					*f(&c.Candidate) = string(s)
+					*f(&c.Candidate) = d.str(s)
 				}
 			}
 		}
 	} else {
-		decodeColumns2(&r, d.n, in, uuids)
+		d.decodeColumns2(&r, from, to, in, uuids)
 	}
 	for i := range d.n {
 		h := r.bytes()
@@ -288,23 +320,28 @@ func decodeBlob(blob []byte, from, to int) (decodedBlob, error) {
 	return d, nil
 }
 
-// decodeColumns2 reads format 2's text columns into the candidates in gives.
-func decodeColumns2(r *blobReader, n int, in func(int) (*Candidate, bool), uuids []byte) {
-	locals := make([][]byte, n) // joined to the domains below
+// decodeColumns2 reads format 2's text columns of n candidates into those of
+// [from, to), which in gives.
+func (d *decodedBlob) decodeColumns2(r *blobReader, from, to int, in func(int) (*Candidate, bool), uuids []byte) {
+	n := d.n
+	locals := make([][]byte, to-from) // joined to the domains below
 	for i := range n {
-		locals[i] = r.bytes()
+		local := r.bytes()
+		if i >= from && i < to {
+			locals[i-from] = local
+		}
 	}
 	for i := range n {
 		domain := r.bytes()
 		if c, ok := in(i); ok {
-			c.Email = string(locals[i]) + string(domain)
+			c.Email = d.str(locals[i-from], domain)
 		}
 	}
 	for _, f := range plainFields {
 		for i := range n {
 			s := r.bytes()
 			if c, ok := in(i); ok {
-				*f(&c.Candidate) = string(s)
+				*f(&c.Candidate) = d.str(s)
 			}
 		}
 	}
@@ -318,7 +355,7 @@ func decodeColumns2(r *blobReader, n int, in func(int) (*Candidate, bool), uuids
 		}
 		link = append(link[:p], rest...)
 		if c, ok := in(i); ok {
-			c.CVLink = string(link)
+			c.CVLink = d.str(link)
 		}
 	}
 	for i := range n {
@@ -334,9 +371,9 @@ func decodeColumns2(r *blobReader, n int, in func(int) (*Candidate, bool), uuids
 		}
 		if c, ok := in(i); ok && r.err == nil {
 			if k == 0 {
-				c.ATSCandidateID = uuid.UUID(text).String()
+				c.ATSCandidateID = d.uuidStr(text)
 			} else {
-				c.ATSCandidateID = string(text)
+				c.ATSCandidateID = d.str(text)
 			}
 		}
 	}
