@@ -349,6 +349,11 @@
 //     release of the recording run's claims on the candidates.
 //  3. (batch) the outcomes, counters and dead letters, each candidate at most once.
 //
+// Where one node holds every key (a single node, Sentinel's master), 2 and 3 are
+// one script (ledgerRecordScript, built by inSequence): one round trip, the
+// ledger's part first, and an error in it stops the script before the batch's
+// part. On a Cluster they are two calls.
+//
 // A crash after 2 leaves the candidates marked as sent (state 1) with their success
 // in the ledger. The chunk's next attempt claims them again, and ClaimForSending
 // answers DoneBySelf for a ledger entry this very candidate owns: the outcome is

@@ -800,7 +800,9 @@ func (a markArgs) argv() []any {
 // Returns {the positions (1-based, in ARGV's order) of the records whose
 // outcomes were new, the ref of the batch's shared job when these outcomes
 // finished the batch (an empty string otherwise)}.
-var recordScript = newScript(`
+var recordScript = newScript(recordBody)
+
+var recordBody = `
 local batch, dl, dlerr, fx, blobs = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local liveFrom = 6 -- KEYS[6..]: retainedKeys, the candidate states first
 local st = KEYS[liveFrom]
@@ -855,7 +857,12 @@ for c, name in pairs(counters) do
 end
 refresh(batch, ttl, liveFrom, #KEYS, r[3])
 return {new, finish(batch, now, retention, liveFrom, #KEYS)}
-`)
+`
+
+// ledgerRecordScript is ledgerScript, then recordScript, in one call (inSequence):
+// where one node holds every key, the ledger and the batch are written in one
+// round trip, the ledger first as ever. It answers what recordScript answers.
+var ledgerRecordScript = newScript(inSequence(ledgerBody, recordBody))
 
 // recordArgs builds recordScript's KEYS and ARGV: newRecordArgs the head, add
 // one candidate's record.
@@ -1158,7 +1165,9 @@ func (a releaseClaimsArgs) argv() []any {
 // ledgerScript writes the successes of a chunk into the target's ledger week and
 // releases the chunk's run's claims on the candidates recorded. An entry this
 // owner already wrote is kept as it is. Returns how many entries it wrote.
-var ledgerScript = newScript(`
+var ledgerScript = newScript(ledgerBody)
+
+var ledgerBody = `
 local week, weeks, claims = KEYS[1], KEYS[2], KEYS[3]
 local weekID, expiry, run = ARGV[1], ARGV[2], ARGV[3] -- expiry: unix ms; run '': release no claim
 -- ARGV[4..]: per candidate fingerprint, kind ('i', 'c', or '-' for a claim to
@@ -1186,7 +1195,7 @@ if #put > 0 then
 end
 hdel(claims, release)
 return #put / 3
-`)
+`
 
 // ledgerArgs are ledgerScript's KEYS and ARGV; recs are the records of the
 // chunk's candidates whose claims go (successes are written too).

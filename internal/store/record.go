@@ -94,12 +94,22 @@ func (s *Store) RecordChunk(ctx context.Context, batchID string, target payload.
 			return nil, fmt.Errorf("index the dead letters of batch %s: %w", batchID, err)
 		}
 	}
-	if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
-		return nil, err
-	}
-	res, err := s.eval(ctx, recordScript, a.keys, a.argv...).Slice()
-	if err != nil {
-		return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
+	var res []any
+	var err error
+	if len(led) > 0 && s.oneNode() {
+		// One round trip: the ledger, then the batch, in one script.
+		l := s.ledgerArgs(batchID, target, run, led)
+		keys, argv := inSequenceArgs(l.keys(), l.argv(), a.keys, a.argv)
+		if res, err = s.eval(ctx, ledgerRecordScript, keys, argv...).Slice(); err != nil {
+			return nil, fmt.Errorf("record outcomes of batch %s and the ledger of %s: %w", batchID, target, err)
+		}
+	} else {
+		if err := s.writeLedger(ctx, batchID, target, run, led); err != nil {
+			return nil, err
+		}
+		if res, err = s.eval(ctx, recordScript, a.keys, a.argv...).Slice(); err != nil {
+			return nil, fmt.Errorf("record outcomes of batch %s: %w", batchID, err)
+		}
 	}
 	if len(res) != 2 {
 		return nil, fmt.Errorf("record outcomes of batch %s: the script answered %d values, want 2", batchID, len(res))
@@ -127,13 +137,18 @@ func (s *Store) writeLedger(ctx context.Context, batchID string, target payload.
 	if len(recs) == 0 {
 		return nil
 	}
-	now := s.now()
-	week := weekOf(now)
-	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
-	a := ledgerArgs{week: s.weekKey(target, week), weeks: s.tkey(target, "Lidx"), claims: s.tkey(target, "claims"),
-		weekID: week, expiryMS: expiry, run: run, batchID: batchID, recs: recs}
+	a := s.ledgerArgs(batchID, target, run, recs)
 	if err := s.eval(ctx, ledgerScript, a.keys(), a.argv()...).Err(); err != nil {
 		return fmt.Errorf("write the ledger of %s: %w", target, err)
 	}
 	return nil
+}
+
+// ledgerArgs are the arguments of ledgerScript writing recs into this week's
+// ledger of target.
+func (s *Store) ledgerArgs(batchID string, target payload.Target, run RunID, recs []Record) ledgerArgs {
+	week := weekOf(s.now())
+	expiry := (week+1)*ledgerWeek.Milliseconds() + s.cfg.LedgerTTL.Milliseconds()
+	return ledgerArgs{week: s.weekKey(target, week), weeks: s.tkey(target, "Lidx"), claims: s.tkey(target, "claims"),
+		weekID: week, expiryMS: expiry, run: run, batchID: batchID, recs: recs}
 }

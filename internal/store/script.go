@@ -183,3 +183,39 @@ func luaNames(src string) []string {
 func isNameByte(c byte, first bool) bool {
 	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || !first && c >= '0' && c <= '9'
 }
+
+// inSequence is the body of a script that runs the bodies first and second one
+// after the other, as two calls would, in one call: for a Redis whose one node
+// holds every key, where a script may use keys of any slot. Its KEYS are
+// first's, then second's; its ARGV are how many of the keys are first's, how
+// many of the arguments after these two are first's, then first's arguments,
+// then second's. It answers what second answers. An error in first ends it
+// before second runs, as an error in a first call would keep a caller from the
+// second. Each body sees its own share in KEYS and ARGV, which are refilled in
+// place (the library's functions read them too).
+func inSequence(first, second string) string {
+	return "local function seqFirst()\n" + first + "\nend\n\n" +
+		"local function seqSecond()\n" + second + "\nend\n" + `
+local seqKeys, seqArgv = {}, {}
+for i = 1, #KEYS do seqKeys[i] = KEYS[i] end
+for i = 1, #ARGV do seqArgv[i] = ARGV[i] end
+-- seqShare puts src[from..to] in t (KEYS or ARGV), in place.
+local function seqShare(t, src, from, to)
+  for i = #t, 1, -1 do t[i] = nil end
+  for i = from, to do t[#t + 1] = src[i] end
+end
+local nKeys, nArgs = tonumber(seqArgv[1]), tonumber(seqArgv[2])
+seqShare(KEYS, seqKeys, 1, nKeys); seqShare(ARGV, seqArgv, 3, 2 + nArgs)
+seqFirst()
+seqShare(KEYS, seqKeys, nKeys + 1, #seqKeys); seqShare(ARGV, seqArgv, 3 + nArgs, #seqArgv)
+return seqSecond()
+`
+}
+
+// inSequenceArgs are the KEYS and ARGV of an inSequence script of two calls'.
+func inSequenceArgs(firstKeys []string, firstArgv []any, secondKeys []string, secondArgv []any) ([]string, []any) {
+	keys := append(append(make([]string, 0, len(firstKeys)+len(secondKeys)), firstKeys...), secondKeys...)
+	argv := make([]any, 0, 2+len(firstArgv)+len(secondArgv))
+	argv = append(argv, len(firstKeys), len(firstArgv))
+	return keys, append(append(argv, firstArgv...), secondArgv...)
+}

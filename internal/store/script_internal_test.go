@@ -184,3 +184,42 @@ return {o or '-', untilMS and string.format('%d', untilMS) or '-', r or '-', hol
 		}
 	}
 }
+
+// TestInSequence: each body of an inSequence script sees its own share of KEYS
+// and ARGV, the library's functions too; the script answers the second's
+// answer; an error in the first ends it before the second writes.
+func TestInSequence(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	ctx := context.Background()
+	first := `redis.call('SET', KEYS[1], table.concat(ARGV, ',') .. '/' .. #KEYS)
+redis.call('SET', KEYS[2], 'first')`
+	second := `local seen = {}
+for i = 1, #KEYS do seen[#seen + 1] = KEYS[i] end
+for i = 1, #ARGV do seen[#seen + 1] = ARGV[i] end
+redis.call('SET', KEYS[1], 'second')
+return {seen, redis.call('GET', 'a1'), hmget(KEYS[2], {'f'})[1] or 'none'}`
+	s := redis.NewScript(withLib(inSequence(first, second)))
+	keys, argv := inSequenceArgs([]string{"a1", "a2"}, []any{"x", 7, "z"}, []string{"b1", "h"}, []any{"y"})
+	got, err := s.Run(ctx, rdb, keys, argv...).Slice()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "[[b1 h y] x,7,z/2 none]"; fmt.Sprint(got) != want {
+		t.Fatalf("answer %v; want %s", got, want)
+	}
+	for k, want := range map[string]string{"a1": "x,7,z/2", "a2": "first", "b1": "second"} {
+		if v := rdb.Get(ctx, k).Val(); v != want {
+			t.Errorf("%s = %q; want %q", k, v, want)
+		}
+	}
+
+	failing := redis.NewScript(withLib(inSequence(`error('no')`, `redis.call('SET', KEYS[1], 'written')`)))
+	keys, argv = inSequenceArgs([]string{"c1"}, nil, []string{"c2"}, nil)
+	if err := failing.Run(ctx, rdb, keys, argv...).Err(); err == nil || !strings.Contains(err.Error(), "no") {
+		t.Fatalf("err %v; want the first body's error", err)
+	}
+	if n := rdb.Exists(ctx, "c2").Val(); n != 0 {
+		t.Fatal("the second body ran after the first failed")
+	}
+}

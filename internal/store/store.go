@@ -270,6 +270,13 @@ func (s *Store) SyncQueue(ctx context.Context, queue string) error {
 	return nil
 }
 
+// oneNode reports whether one node holds every key (a single node, or a
+// Sentinel's master): a script may then use keys of different slots.
+func (s *Store) oneNode() bool {
+	_, cluster := s.rdb.(*redis.ClusterClient)
+	return !cluster
+}
+
 // master returns the client of the node that serves key: the cluster's master for
 // its slot, or the one node (or Sentinel's current master).
 func (s *Store) master(ctx context.Context, key string) (*redis.Client, error) {

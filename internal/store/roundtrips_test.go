@@ -6,11 +6,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/bulkinvite/bulkinvite/internal/redistest"
 	"github.com/bulkinvite/bulkinvite/internal/task"
+	"github.com/bulkinvite/bulkinvite/payload"
 )
 
 // TestCoalesceScriptsSharesRoundTrips: 64 callers at once each create, fill and
@@ -100,6 +102,80 @@ func readsProcessed(t *testing.T, rdb redis.UniversalClient) int64 {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil {
 		t.Fatalf("total_reads_processed in INFO stats: %v", err)
+	}
+	return n
+}
+
+// TestRecordOutcomesInOneScriptOnOneNode: where one node holds every key, a
+// chunk's successes go to the ledger and the batch in one script call; both
+// are written.
+func TestRecordOutcomesInOneScriptOnOneNode(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t, redistest.Options{}).Client()
+	st := New(rdb, Config{})
+	ctx := context.Background()
+	const n = 5
+	if _, _, err := st.CreateBatch(ctx, Meta{ID: "b", Job: task.Job{Target: target}, SegmentSize: n}); err != nil {
+		t.Fatal(err)
+	}
+	cs := cands(n)
+	if _, err := st.AdmitSegment(ctx, "b", 0, cs, "", nil); err != nil {
+		t.Fatal(err)
+	}
+	recs := make([]Record, n)
+	for i, c := range cs {
+		recs[i] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
+	}
+	before := scriptCalls(t, rdb)
+	if got, err := st.RecordOutcomes(ctx, "b", target, recs); err != nil || got != n {
+		t.Fatalf("RecordOutcomes: %d new, %v; want %d", got, err, n)
+	}
+	if calls := scriptCalls(t, rdb) - before; calls != 1 {
+		t.Fatalf("%d script calls; want 1", calls)
+	}
+	b, err := st.Batch(ctx, "b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Invited != n {
+		t.Fatalf("batch: %d invited; want %d", b.Invited, n)
+	}
+	claims, err := st.ClaimForSending(ctx, "other", target, cs, NewRunID(), time.Minute, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range claims {
+		if c != OtherCandidateDone {
+			t.Fatalf("candidate %d of another batch: claim %v; want OtherCandidateDone (the ledger holds it)", i, c)
+		}
+	}
+}
+
+// scriptCalls is how many EVAL and EVALSHA calls Redis has run without an
+// error.
+func scriptCalls(t *testing.T, rdb redis.UniversalClient) int64 {
+	t.Helper()
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, cmd := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
+		_, line, ok := strings.Cut(info, cmd)
+		if !ok {
+			continue
+		}
+		line, _, _ = strings.Cut(line, "\r\n")
+		for field := range strings.SplitSeq(line, ",") {
+			name, v, _ := strings.Cut(field, "=")
+			c, _ := strconv.ParseInt(v, 10, 64)
+			switch name {
+			case "calls":
+				n += c
+			case "failed_calls": // NOSCRIPT, then EVAL: one call
+				n -= c
+			}
+		}
 	}
 	return n
 }
