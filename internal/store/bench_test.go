@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -18,7 +16,7 @@ import (
 // redis-server: what a worker spends per chunk besides asynq and the request.
 // Each iteration uses a new chunk of the same batch (the seqs move on), as a
 // drain does; the batch is sized for the largest b.N seen here. Besides the
-// time, each reports what the server spent per op (redisCPU): script-µs/op
+// time, each reports what the server spent per op (serverStats): script-µs/op
 // in its scripts (EVAL, EVALSHA), redis-µs/op of CPU in all.
 //
 //	go test -run='^$' -bench=. -benchmem ./internal/store/
@@ -26,7 +24,7 @@ import (
 const benchChunk = 50
 
 // benchStore starts a store on a private server with one batch, and reports
-// the server's CPU per op of what follows (redisCPU) when b ends.
+// the server's CPU per op of what follows (reportRedisCPU) when b ends.
 func benchStore(b *testing.B) (*Store, string) {
 	b.Helper()
 	st := New(redistest.Start(b, redistest.Options{}).Client(), Config{})
@@ -39,48 +37,15 @@ func benchStore(b *testing.B) (*Store, string) {
 	return st, id
 }
 
-// redisCPU is what a server spent, in µs: in scripts (INFO commandstats:
-// EVAL and EVALSHA, the commands they call included) and in all (INFO cpu:
-// used_cpu_user and used_cpu_sys).
-type redisCPU struct{ scripts, total float64 }
-
-func readRedisCPU(tb testing.TB, rdb redis.UniversalClient) redisCPU {
-	tb.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats", "cpu").Result()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	var c redisCPU
-	for line := range strings.Lines(info) {
-		name, v, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok {
-			continue
-		}
-		switch name {
-		case "cmdstat_eval", "cmdstat_evalsha":
-			for kv := range strings.SplitSeq(v, ",") {
-				if us, ok := strings.CutPrefix(kv, "usec="); ok {
-					n, _ := strconv.ParseFloat(us, 64)
-					c.scripts += n
-				}
-			}
-		case "used_cpu_user", "used_cpu_sys":
-			s, _ := strconv.ParseFloat(v, 64)
-			c.total += s * 1e6
-		}
-	}
-	return c
-}
-
 // reportRedisCPU reports, when b ends, the server's CPU per op since now:
-// script-µs/op and redis-µs/op (redisCPU).
+// script-µs/op and redis-µs/op (serverStats).
 func reportRedisCPU(b *testing.B, rdb redis.UniversalClient) {
 	b.Helper()
-	before := readRedisCPU(b, rdb)
+	before := readServerStats(b, rdb)
 	b.Cleanup(func() {
-		after := readRedisCPU(b, rdb)
-		b.ReportMetric((after.scripts-before.scripts)/float64(b.N), "script-µs/op")
-		b.ReportMetric((after.total-before.total)/float64(b.N), "redis-µs/op")
+		after := readServerStats(b, rdb)
+		b.ReportMetric((after.scriptUS-before.scriptUS)/float64(b.N), "script-µs/op")
+		b.ReportMetric((after.cpuUS-before.cpuUS)/float64(b.N), "redis-µs/op")
 	})
 }
 

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +26,7 @@ func TestCoalesceScriptsSharesRoundTrips(t *testing.T) {
 
 	run := func(t *testing.T, st *Store, prefix string) int64 {
 		t.Helper()
-		before := readsProcessed(t, st.rdb)
+		before := readServerStats(t, st.rdb).reads
 		var wg sync.WaitGroup
 		errs := make(chan error, callers)
 		for c := range callers {
@@ -51,7 +50,7 @@ func TestCoalesceScriptsSharesRoundTrips(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		reads := readsProcessed(t, st.rdb) - before
+		reads := readServerStats(t, st.rdb).reads - before
 		for c := range callers {
 			b, err := st.Batch(ctx, prefix+strconv.Itoa(c))
 			if err != nil {
@@ -90,22 +89,6 @@ func TestCoalesceScriptsLeavesWaitReplicasAlone(t *testing.T) {
 	}
 }
 
-// readsProcessed is Redis's total_reads_processed (INFO stats).
-func readsProcessed(t *testing.T, rdb redis.UniversalClient) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "stats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, v, _ := strings.Cut(info, "total_reads_processed:")
-	v, _, _ = strings.Cut(v, "\r\n")
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		t.Fatalf("total_reads_processed in INFO stats: %v", err)
-	}
-	return n
-}
-
 // TestRecordOutcomesInOneScriptOnOneNode: where one node holds every key, a
 // chunk's successes go to the ledger and the batch in one script call; both
 // are written.
@@ -126,11 +109,11 @@ func TestRecordOutcomesInOneScriptOnOneNode(t *testing.T) {
 	for i, c := range cs {
 		recs[i] = Record{Seq: c.Seq, Candidate: c.Candidate, Outcome: payload.OutcomeInvited}
 	}
-	before := scriptCalls(t, rdb)
+	before := readServerStats(t, rdb).scriptCalls
 	if got, err := st.RecordOutcomes(ctx, "b", target, recs); err != nil || got != n {
 		t.Fatalf("RecordOutcomes: %d new, %v; want %d", got, err, n)
 	}
-	if calls := scriptCalls(t, rdb) - before; calls != 1 {
+	if calls := readServerStats(t, rdb).scriptCalls - before; calls != 1 {
 		t.Fatalf("%d script calls; want 1", calls)
 	}
 	b, err := st.Batch(ctx, "b")
@@ -149,33 +132,4 @@ func TestRecordOutcomesInOneScriptOnOneNode(t *testing.T) {
 			t.Fatalf("candidate %d of another batch: claim %v; want OtherCandidateDone (the ledger holds it)", i, c)
 		}
 	}
-}
-
-// scriptCalls is how many EVAL and EVALSHA calls Redis has run without an
-// error.
-func scriptCalls(t *testing.T, rdb redis.UniversalClient) int64 {
-	t.Helper()
-	info, err := rdb.Info(context.Background(), "commandstats").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, cmd := range []string{"cmdstat_evalsha:", "cmdstat_eval:"} {
-		_, line, ok := strings.Cut(info, cmd)
-		if !ok {
-			continue
-		}
-		line, _, _ = strings.Cut(line, "\r\n")
-		for field := range strings.SplitSeq(line, ",") {
-			name, v, _ := strings.Cut(field, "=")
-			c, _ := strconv.ParseInt(v, 10, 64)
-			switch name {
-			case "calls":
-				n += c
-			case "failed_calls": // NOSCRIPT, then EVAL: one call
-				n -= c
-			}
-		}
-	}
-	return n
 }
